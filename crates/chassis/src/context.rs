@@ -1,0 +1,54 @@
+//! The request-scoped context: trace, deadline and request id of the request being served.
+//!
+//! The server middleware sets it for the duration of each handler (a tokio task-local), so code
+//! deep inside a handler — the problem builder, the outbound client — finds it without threading
+//! it through every signature. Code running outside a request sees `None`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::trace_context::TraceContext;
+
+/// The header carrying the caller's remaining time budget, in milliseconds. A relative budget,
+/// not an absolute time, so that clocks of different machines need not agree.
+pub const DEADLINE_HEADER: &str = "brigade-deadline-ms";
+
+/// The header carrying the request id, echoed on every response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// What is known about the request being served.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub trace: TraceContext,
+    pub request_id: String,
+    /// The instant by which the answer must be sent; nothing downstream waits past it.
+    pub deadline: Instant,
+}
+
+impl RequestContext {
+    /// Time left before the deadline (zero when it has passed).
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+/// The context of the request this task is serving, if any.
+pub fn current() -> Option<RequestContext> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+/// Runs `future` with `context` as the current request context.
+pub async fn scope<F: Future>(context: RequestContext, future: F) -> F::Output {
+    CURRENT.scope(context, future).await
+}
+
+/// Parses a [`DEADLINE_HEADER`] value: a whole number of milliseconds.
+pub fn parse_deadline_ms(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_millis)
+}

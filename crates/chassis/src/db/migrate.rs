@@ -1,0 +1,121 @@
+//! Schema migrations, safe to run from several instances starting at once.
+//!
+//! Why not `sqlx::migrate!`: every instance of a service runs migrations at start, and two
+//! instances often start in the same millisecond. This runner takes the store's own write lock
+//! (`BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory lock on PostgreSQL) before it
+//! looks at what is applied, so the second instance waits and then finds nothing to do.
+//! Each migration carries its SQL for both dialects side by side, which keeps them in step.
+
+use sqlx::{Connection, Executor};
+
+use super::{Db, Error};
+
+/// One schema step. `version`s are applied in ascending order and never edited once released.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sqlite: &'static str,
+    pub postgres: &'static str,
+}
+
+const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS brigade_migrations (
+    version BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+)";
+
+/// Applies every migration in `migrations` that the store does not have yet, all in one
+/// transaction, under a lock that serialises concurrent starters.
+pub async fn migrate(db: &Db, migrations: &[Migration]) -> Result<(), Error> {
+    let mut sorted = migrations.to_vec();
+    sorted.sort_by_key(|m| m.version);
+    let now = crate::time::now_rfc3339();
+    match db {
+        Db::Sqlite(pool) => {
+            let mut conn = pool.acquire().await?;
+            // BEGIN IMMEDIATE takes the write lock now rather than at the first write, so two
+            // starters cannot both read "not applied" and then both apply.
+            conn.execute("BEGIN IMMEDIATE").await?;
+            let result: Result<(), Error> = async {
+                conn.execute(CREATE_TABLE).await?;
+                let applied: Vec<(i64,)> =
+                    sqlx::query_as("SELECT version FROM brigade_migrations")
+                        .fetch_all(&mut *conn)
+                        .await?;
+                check_known(&applied, &sorted)?;
+                for m in sorted.iter().filter(|m| !applied.iter().any(|a| a.0 == m.version)) {
+                    sqlx::raw_sql(m.sqlite)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(|source| Error::Migration {
+                            version: m.version,
+                            name: m.name,
+                            source,
+                        })?;
+                    sqlx::query(
+                        "INSERT INTO brigade_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    )
+                    .bind(m.version)
+                    .bind(m.name)
+                    .bind(&now)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+            .await;
+            match result {
+                Ok(()) => {
+                    conn.execute("COMMIT").await?;
+                    Ok(())
+                }
+                Err(e) => {
+                    let _ = conn.execute("ROLLBACK").await;
+                    Err(e)
+                }
+            }
+        }
+        Db::Postgres(pool) => {
+            let mut conn = pool.acquire().await?;
+            let mut tx = conn.begin().await?;
+            // A fixed key: every Brigade service has its own database, so one lock id suffices.
+            tx.execute("SELECT pg_advisory_xact_lock(7420314)").await?;
+            tx.execute(CREATE_TABLE).await?;
+            let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM brigade_migrations")
+                .fetch_all(&mut *tx)
+                .await?;
+            check_known(&applied, &sorted)?;
+            for m in sorted.iter().filter(|m| !applied.iter().any(|a| a.0 == m.version)) {
+                sqlx::raw_sql(m.postgres)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|source| Error::Migration {
+                        version: m.version,
+                        name: m.name,
+                        source,
+                    })?;
+                sqlx::query(
+                    "INSERT INTO brigade_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                )
+                .bind(m.version)
+                .bind(m.name)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+    }
+}
+
+fn check_known(applied: &[(i64,)], known: &[Migration]) -> Result<(), Error> {
+    match applied
+        .iter()
+        .find(|(v, ..)| !known.iter().any(|m| m.version == *v))
+    {
+        Some((v, ..)) => Err(Error::UnknownMigration(*v)),
+        None => Ok(()),
+    }
+}

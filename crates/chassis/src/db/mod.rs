@@ -1,0 +1,175 @@
+//! The service's own store: SQLite (one WAL file shared by the service's instances) by default,
+//! PostgreSQL when given a `postgres://` URL. Services hold a [`Db`] and write per-backend SQL where
+//! the dialects differ; everything around it (connecting, pooling, migrations, readiness) is here.
+
+mod migrate;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use migrate::{migrate, Migration};
+
+/// Errors from connecting to or migrating a store.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("unsupported database URL `{0}`: expected sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("cannot create the directory for the SQLite file {path}: {source}")]
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the {backend} store: {source}")]
+    Connect {
+        backend: Backend,
+        source: sqlx::Error,
+    },
+    #[error("migration {version} ({name}) failed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        source: sqlx::Error,
+    },
+    #[error("the store has migration {0} applied, which this build does not know: refusing to run an older binary against a newer schema")]
+    UnknownMigration(i64),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// Which engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "SQLite",
+            Backend::Postgres => "PostgreSQL",
+        })
+    }
+}
+
+/// A pool on one of the two supported engines.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Pool sizing; the defaults keep an idle service small.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path/to/file.db`, `sqlite::memory:` or `postgres://…`).
+    pub async fn connect(url: &str, options: &PoolOptions) -> Result<Db, Error> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, options).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).map_err(|source| Error::Connect {
+                backend: Backend::Postgres,
+                source,
+            })?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .min_connections(0)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(|source| Error::Connect {
+                    backend: Backend::Postgres,
+                    source,
+                })?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(Error::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    async fn connect_sqlite(url: &str, options: &PoolOptions) -> Result<Db, Error> {
+        let connect = SqliteConnectOptions::from_str(url).map_err(|source| Error::Connect {
+            backend: Backend::Sqlite,
+            source,
+        })?;
+        let filename = connect.get_filename().to_owned();
+        if let Some(dir) = filename.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() && filename != Path::new(":memory:") {
+                std::fs::create_dir_all(dir).map_err(|source| Error::CreateDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        // WAL lets the instances of one service share the file: readers never block the writer.
+        // The busy timeout makes concurrent writers from several processes wait instead of failing.
+        let connect = connect
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            // A small page cache per connection keeps an idle instance's memory low.
+            .pragma("cache_size", "-2000");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .min_connections(0)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|source| Error::Connect {
+                backend: Backend::Sqlite,
+                source,
+            })?;
+        Ok(Db::Sqlite(pool))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// A cheap round trip, used by readiness.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        }
+    }
+
+    /// Connections in use and idle, for the pool metrics.
+    pub fn pool_usage(&self) -> (u32, u32) {
+        match self {
+            Db::Sqlite(pool) => (pool.size() - pool.num_idle() as u32, pool.num_idle() as u32),
+            Db::Postgres(pool) => (pool.size() - pool.num_idle() as u32, pool.num_idle() as u32),
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+}

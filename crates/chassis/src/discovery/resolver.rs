@@ -1,0 +1,199 @@
+//! Turning a service name into the live list of its instances, kept current in the background.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::api::ServiceInstances;
+use super::Endpoint;
+use crate::client::plain::PlainClient;
+
+/// How long a registry watch blocks before asking again.
+const WATCH_WAIT: Duration = Duration::from_secs(30);
+/// How often DNS is asked again.
+const DNS_REFRESH: Duration = Duration::from_secs(5);
+
+/// Where instances are found.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The control plane's registry at this base URL.
+    Registry(String),
+    /// A fixed list per service.
+    Static(HashMap<String, Vec<SocketAddr>>),
+    /// `host:port` from a template in which `{service}` is replaced by the service name,
+    /// e.g. `{service}.shop.svc.cluster.local:8080`; every address the name resolves to is used.
+    Dns(String),
+    /// No discovery: every lookup finds nothing.
+    None,
+}
+
+/// The instances of a service as last known; `None` until the source first answered.
+pub type Endpoints = Option<Arc<[Endpoint]>>;
+
+struct Inner {
+    source: Source,
+    watches: Mutex<HashMap<String, watch::Receiver<Endpoints>>>,
+    client: PlainClient,
+}
+
+/// Resolves service names through one [`Source`]; cheap to clone, shared by all clients.
+#[derive(Clone)]
+pub struct Resolver {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver").field("source", &self.inner.source).finish()
+    }
+}
+
+impl Resolver {
+    pub fn new(source: Source) -> Resolver {
+        Resolver {
+            inner: Arc::new(Inner {
+                source,
+                watches: Mutex::new(HashMap::new()),
+                // Longer than a blocking query's wait.
+                client: PlainClient::new(WATCH_WAIT + Duration::from_secs(5)),
+            }),
+        }
+    }
+
+    /// A receiver of `service`'s instances, updated in the background. The first call for a
+    /// service starts watching it (and so must run inside a tokio runtime).
+    pub fn watch(&self, service: &str) -> watch::Receiver<Endpoints> {
+        let mut watches = match self.inner.watches.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(rx) = watches.get(service) {
+            return rx.clone();
+        }
+        let (tx, rx) = watch::channel(None);
+        watches.insert(service.to_owned(), rx.clone());
+        drop(watches);
+        match &self.inner.source {
+            Source::Static(map) => {
+                let endpoints: Vec<Endpoint> = map
+                    .get(service)
+                    .into_iter()
+                    .flatten()
+                    .map(|address| Endpoint {
+                        address: *address,
+                        instance_id: None,
+                    })
+                    .collect();
+                tx.send_replace(Some(endpoints.into()));
+            }
+            Source::None => {
+                tx.send_replace(Some(Arc::from(Vec::new())));
+            }
+            Source::Registry(url) => {
+                tokio::spawn(watch_registry(
+                    self.inner.client.clone(),
+                    url.trim_end_matches('/').to_owned(),
+                    service.to_owned(),
+                    tx,
+                ));
+            }
+            Source::Dns(template) => {
+                tokio::spawn(watch_dns(template.replace("{service}", service), tx));
+            }
+        }
+        rx
+    }
+}
+
+async fn watch_registry(client: PlainClient, base: String, service: String, tx: watch::Sender<Endpoints>) {
+    let mut index: Option<u64> = None;
+    let mut backoff = Duration::from_millis(100);
+    let mut warned = false;
+    loop {
+        let url = match index {
+            Some(i) => format!(
+                "{base}/v1/registry/services/{service}?index={i}&wait_ms={}",
+                WATCH_WAIT.as_millis()
+            ),
+            None => format!("{base}/v1/registry/services/{service}"),
+        };
+        match client.get_json::<ServiceInstances>(&url).await {
+            Ok(answer) => {
+                backoff = Duration::from_millis(100);
+                if warned {
+                    tracing::info!(%service, "registry reachable again");
+                    warned = false;
+                }
+                let endpoints: Vec<Endpoint> = answer
+                    .instances
+                    .iter()
+                    .filter_map(|i| {
+                        Some(Endpoint {
+                            address: i.registration.address.parse().ok()?,
+                            instance_id: Some(i.registration.instance_id.clone()),
+                        })
+                    })
+                    .collect();
+                let changed = index != Some(answer.index);
+                index = Some(answer.index);
+                if changed {
+                    tracing::debug!(%service, instances = endpoints.len(), "instances changed");
+                    tx.send_replace(Some(endpoints.into()));
+                }
+            }
+            Err(error) => {
+                // Keep the last known list: an unreachable registry must not take traffic away
+                // from instances that are still fine.
+                if !warned {
+                    tracing::warn!(%service, %error, "registry unreachable; keeping the last known instances");
+                    warned = true;
+                }
+                index = None;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+        if tx.is_closed() {
+            return;
+        }
+    }
+}
+
+async fn watch_dns(host_port: String, tx: watch::Sender<Endpoints>) {
+    let mut warned = false;
+    loop {
+        match tokio::net::lookup_host(host_port.as_str()).await {
+            Ok(addresses) => {
+                let mut endpoints: Vec<Endpoint> = addresses
+                    .map(|address| Endpoint {
+                        address,
+                        instance_id: None,
+                    })
+                    .collect();
+                endpoints.sort_by_key(|e| e.address);
+                endpoints.dedup();
+                tx.send_if_modified(|current| {
+                    let changed = current.as_deref() != Some(endpoints.as_slice());
+                    if changed {
+                        *current = Some(endpoints.into());
+                    }
+                    changed
+                });
+                warned = false;
+            }
+            Err(error) => {
+                if !warned {
+                    tracing::warn!(name = %host_port, %error, "DNS lookup failed; keeping the last known instances");
+                    warned = true;
+                }
+            }
+        }
+        if tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(DNS_REFRESH).await;
+    }
+}

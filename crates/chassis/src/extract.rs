@@ -1,0 +1,121 @@
+//! Drop-in replacements for axum's `Json`, `Query` and `Path` whose rejections are
+//! problem+json with a detail that says which input was wrong and how.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::problem::Problem;
+
+/// JSON body extractor (and response) with problem+json rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(Json(value)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> Problem {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => Problem::unsupported_media_type(
+            "the request body must be JSON, sent with content-type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(e) => {
+            Problem::bad_request(format!("the request body is not valid JSON: {}", source_text(&e)))
+        }
+        JsonRejection::JsonDataError(e) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "Invalid request body",
+            format!("the request body does not match the expected shape: {}", source_text(&e)),
+        ),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Problem::payload_too_large(format!(
+                "the request body is larger than this service accepts ({})",
+                e.body_text()
+            ))
+        }
+        other => Problem::bad_request(format!("cannot read the request body: {}", other.body_text())),
+    }
+}
+
+/// Query-string extractor with problem+json rejections. Combine with
+/// `#[serde(deny_unknown_fields)]` to refuse parameters the route does not know.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Query(value)),
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "Invalid query string",
+                format!("the query string is invalid: {}", source_text(&e)),
+            )),
+            Err(other) => Err(Problem::bad_request(other.body_text())),
+        }
+    }
+}
+
+/// Path-parameter extractor with problem+json rejections.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Path(value)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-path",
+                "Invalid path parameter",
+                format!("a path parameter is invalid: {}", e.body_text()),
+            )),
+            Err(other) => Err(Problem::bad_request(other.body_text())),
+        }
+    }
+}
+
+/// The innermost error message: serde's own words, without axum's prefix.
+fn source_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = error;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}

@@ -1,0 +1,179 @@
+//! The middleware every service's router is wrapped in, in one place so that all services behave
+//! alike: request context (trace, request id, deadline), RED metrics, a time limit, a body limit,
+//! panics turned into problems, and problem+json for unknown routes and methods.
+
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use http::{HeaderValue, StatusCode};
+use tokio::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
+
+use crate::context::{self, RequestContext, DEADLINE_HEADER, REQUEST_ID_HEADER};
+use crate::metrics::{Metrics, RouteLabels, RouteStatusLabels};
+use crate::problem::Problem;
+use crate::trace_context::{self, TraceContext};
+
+/// Limits applied to every request.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// The most time a request may take, whatever deadline the caller sent.
+    pub max_request_time: Duration,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_time: Duration::from_secs(10),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct MiddlewareState {
+    metrics: Metrics,
+    limits: Limits,
+}
+
+/// Wraps a service's router in the chassis middleware.
+pub fn wrap(router: Router, metrics: Metrics, limits: Limits) -> Router {
+    let state = MiddlewareState {
+        metrics,
+        limits: limits.clone(),
+    };
+    router
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state, serve_request))
+        .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            Problem::internal().into_response()
+        }))
+}
+
+async fn unknown_route(request: Request) -> Problem {
+    Problem::not_found(format!("there is no route {}", request.uri().path()))
+}
+
+async fn method_not_allowed(request: Request) -> Problem {
+    Problem::method_not_allowed(format!(
+        "{} is not allowed on {}",
+        request.method(),
+        request.uri().path()
+    ))
+}
+
+/// Sets up the request's context, serves it within its deadline, and records the outcome.
+async fn serve_request(
+    State(state): State<MiddlewareState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let headers = request.headers();
+    let trace = headers
+        .get(trace_context::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(TraceContext::from_traceparent)
+        .unwrap_or_else(TraceContext::new_root);
+    let request_id = headers
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.is_ascii())
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let budget = headers
+        .get(DEADLINE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(context::parse_deadline_ms)
+        .map_or(state.limits.max_request_time, |d| d.min(state.limits.max_request_time));
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let ctx = RequestContext {
+        trace,
+        request_id: request_id.clone(),
+        deadline: started + budget,
+    };
+    let span = tracing::info_span!(
+        "request",
+        trace_id = %trace.trace_id_hex(),
+        span_id = %trace.span_id_hex(),
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+    );
+
+    state.metrics.server.in_flight.inc();
+    let served = context::scope(
+        ctx,
+        async move {
+            match tokio::time::timeout(budget, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => Problem::deadline_exceeded(format!(
+                    "the request did not finish within its deadline of {} ms",
+                    budget.as_millis()
+                ))
+                .into_response(),
+            }
+        }
+        .instrument(span.clone()),
+    )
+    .await;
+    state.metrics.server.in_flight.dec();
+
+    let mut response = served;
+    let status = response.status();
+    let elapsed = started.elapsed();
+    let labels = RouteLabels {
+        route: route.clone(),
+        method: method.clone(),
+    };
+    state
+        .metrics
+        .server
+        .duration
+        .get_or_create(&labels)
+        .observe(elapsed.as_secs_f64());
+    let status_labels = RouteStatusLabels {
+        route,
+        method,
+        status: status.as_u16(),
+    };
+    state.metrics.server.requests.get_or_create(&status_labels).inc();
+    if status.is_server_error() {
+        state.metrics.server.errors.get_or_create(&status_labels).inc();
+        span.in_scope(|| {
+            tracing::warn!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "served with an error")
+        });
+    } else {
+        span.in_scope(|| {
+            tracing::debug!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "served")
+        });
+    }
+
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID_HEADER, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&trace.to_traceparent()) {
+        headers.insert(trace_context::HEADER, value);
+    }
+    response
+}
+
+/// True for statuses a client may retry on another instance without knowing the method.
+pub fn is_overload(status: StatusCode) -> bool {
+    status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::TOO_MANY_REQUESTS
+}

@@ -1,0 +1,225 @@
+//! Prometheus metrics: RED per route (served) and per dependency (called), in-flight gauges,
+//! store pool use, and whatever a service registers of its own. Every name is declared here once,
+//! with its help text and unit, so that dashboards have one place to look.
+
+use std::sync::{Arc, Mutex};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::{Registry, Unit};
+
+/// Labels of a served request.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// The route template (`/v1/products/{id}`), never the raw path, to bound cardinality.
+    pub route: String,
+    pub method: String,
+}
+
+/// Labels of a served request's outcome.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteStatusLabels {
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+}
+
+/// Labels of an outbound call.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DependencyLabels {
+    pub dependency: String,
+}
+
+/// Labels of an outbound call's outcome: a status code, or `unavailable`, `timeout`, `transport`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DependencyOutcomeLabels {
+    pub dependency: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InfoLabels {
+    service: String,
+    version: String,
+    instance: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.25 ms … ~8 s: loopback hops are sub-millisecond, deadlines are seconds.
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// Server-side RED metrics.
+#[derive(Debug, Clone)]
+pub struct ServerMetrics {
+    pub requests: Family<RouteStatusLabels, Counter>,
+    pub errors: Family<RouteStatusLabels, Counter>,
+    pub duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pub in_flight: Gauge,
+}
+
+/// Client-side RED metrics, per dependency.
+#[derive(Debug, Clone)]
+pub struct ClientMetrics {
+    pub requests: Family<DependencyOutcomeLabels, Counter>,
+    pub duration: Family<DependencyLabels, Histogram, fn() -> Histogram>,
+    pub in_flight: Family<DependencyLabels, Gauge>,
+    pub retries: Family<DependencyLabels, Counter>,
+}
+
+type Collector = Box<dyn Fn() + Send + Sync>;
+
+/// The process's metrics registry and the chassis's own instruments.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Mutex<Registry>>,
+    collectors: Arc<Mutex<Vec<Collector>>>,
+    pub server: ServerMetrics,
+    pub client: ClientMetrics,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let server = ServerMetrics {
+            requests: Family::default(),
+            errors: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+            in_flight: Gauge::default(),
+        };
+        registry.register(
+            "http_server_requests",
+            "Requests served, by route, method and status",
+            server.requests.clone(),
+        );
+        registry.register(
+            "http_server_errors",
+            "Requests served with a 5xx status, by route, method and status",
+            server.errors.clone(),
+        );
+        registry.register_with_unit(
+            "http_server_request_duration",
+            "Time to serve a request, by route and method",
+            Unit::Seconds,
+            server.duration.clone(),
+        );
+        registry.register(
+            "http_server_in_flight_requests",
+            "Requests being served now",
+            server.in_flight.clone(),
+        );
+        let client = ClientMetrics {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+            in_flight: Family::default(),
+            retries: Family::default(),
+        };
+        registry.register(
+            "http_client_requests",
+            "Calls to other services, by dependency and outcome",
+            client.requests.clone(),
+        );
+        registry.register_with_unit(
+            "http_client_request_duration",
+            "Time of calls to other services, by dependency",
+            Unit::Seconds,
+            client.duration.clone(),
+        );
+        registry.register(
+            "http_client_in_flight_requests",
+            "Calls to other services in progress, by dependency",
+            client.in_flight.clone(),
+        );
+        registry.register(
+            "http_client_retries",
+            "Calls retried on another instance, by dependency",
+            client.retries.clone(),
+        );
+        Metrics {
+            registry: Arc::new(Mutex::new(registry)),
+            collectors: Arc::new(Mutex::new(Vec::new())),
+            server,
+            client,
+        }
+    }
+
+    /// Registers a service's own metric.
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        if let Ok(mut registry) = self.registry.lock() {
+            registry.register(name, help, metric);
+        }
+    }
+
+    /// Records which service, version and instance this process is.
+    pub fn register_info(&self, service: &str, version: &str, instance: &str) {
+        let info = Family::<InfoLabels, Gauge>::default();
+        info.get_or_create(&InfoLabels {
+            service: service.to_owned(),
+            version: version.to_owned(),
+            instance: instance.to_owned(),
+        })
+        .set(1);
+        self.register("brigade_service_info", "The running service's identity", info);
+    }
+
+    /// Exposes a store's pool use, read at each scrape.
+    pub fn register_db_pool(&self, db: crate::db::Db) {
+        let gauge = Family::<PoolLabels, Gauge>::default();
+        self.register(
+            "brigade_db_pool_connections",
+            "Store connections, by state (in_use, idle)",
+            gauge.clone(),
+        );
+        self.on_scrape(move || {
+            let (in_use, idle) = db.pool_usage();
+            gauge.get_or_create(&PoolLabels { state: "in_use" }).set(i64::from(in_use));
+            gauge.get_or_create(&PoolLabels { state: "idle" }).set(i64::from(idle));
+        });
+    }
+
+    /// Runs `collect` before every scrape, to refresh gauges that are cheaper to read than to track.
+    pub fn on_scrape(&self, collect: impl Fn() + Send + Sync + 'static) {
+        if let Ok(mut collectors) = self.collectors.lock() {
+            collectors.push(Box::new(collect));
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        if let Ok(collectors) = self.collectors.lock() {
+            for collect in collectors.iter() {
+                collect();
+            }
+        }
+        let mut out = String::new();
+        if let Ok(registry) = self.registry.lock() {
+            let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        }
+        out
+    }
+}

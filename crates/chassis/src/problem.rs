@@ -1,0 +1,165 @@
+//! RFC 9457 problem details: the one error format of every Brigade HTTP API.
+//!
+//! A problem has a stable `type` (a URN naming the error code, documented in docs/problems.md),
+//! a short `title`, a human `detail` saying what was wrong and what to do, and the `trace_id`
+//! of the request so that a user's report leads straight to the trace and logs.
+
+use std::borrow::Cow;
+
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+
+/// The media type of problem documents.
+pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// Every problem `type` is `urn:brigade:problem:<code>`.
+pub const TYPE_PREFIX: &str = "urn:brigade:problem:";
+
+/// A problem details document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_uri: Cow<'static, str>,
+    pub title: Cow<'static, str>,
+    pub status: u16,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
+    /// Extra members, e.g. the offending parameter's name.
+    #[serde(flatten, default)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Problem {
+    /// A problem with the code `code` (the last part of its `type`).
+    pub fn new(status: StatusCode, code: &str, title: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            type_uri: Cow::Owned(format!("{TYPE_PREFIX}{code}")),
+            title: Cow::Borrowed(title),
+            status: status.as_u16(),
+            detail: detail.into(),
+            instance: None,
+            trace_id: crate::context::current().map(|c| c.trace.trace_id_hex()),
+            extensions: serde_json::Map::new(),
+        }
+    }
+
+    /// The short code of this problem's `type`, e.g. `not-found`.
+    pub fn code(&self) -> &str {
+        self.type_uri.strip_prefix(TYPE_PREFIX).unwrap_or(&self.type_uri)
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// Adds an extension member.
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Problem {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+    }
+
+    /// A query, path or body parameter that failed validation; names the parameter.
+    pub fn invalid_parameter(name: &str, detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Invalid parameter",
+            detail,
+        )
+        .with("parameter", name)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn method_not_allowed(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            detail,
+        )
+    }
+
+    pub fn payload_too_large(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            detail,
+        )
+    }
+
+    pub fn unsupported_media_type(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            detail,
+        )
+    }
+
+    /// A dependency could not be reached or had no instances.
+    pub fn service_unavailable(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service-unavailable",
+            "Service unavailable",
+            detail,
+        )
+    }
+
+    /// A dependency answered with something unusable.
+    pub fn bad_gateway(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_GATEWAY, "bad-gateway", "Bad gateway", detail)
+    }
+
+    pub fn deadline_exceeded(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "deadline-exceeded",
+            "Deadline exceeded",
+            detail,
+        )
+    }
+
+    /// An unexpected failure. The detail given to the client never carries internals: those go
+    /// to the log, which the trace id finds.
+    pub fn internal() -> Problem {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the service failed unexpectedly; the trace id finds the details in its logs",
+        )
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}): {}", self.title, self.status, self.detail)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        response
+    }
+}
