@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
+use tracing::Instrument;
 
 use crate::client::{self, ServiceClient};
 use crate::db::{self, Db, Migration, PoolOptions};
@@ -46,9 +47,10 @@ pub enum DiscoveryMode {
 /// Services flatten it into their own `clap` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServiceArgs {
-    /// Address to listen on; port 0 picks a free port, which is what gets registered.
-    #[arg(long, env = "BRIGADE_LISTEN", default_value = "127.0.0.1:0")]
-    pub listen: SocketAddr,
+    /// Address to listen on (default 127.0.0.1:0, or the service's well-known port); port 0
+    /// picks a free port, which is what gets registered.
+    #[arg(long, env = "BRIGADE_LISTEN")]
+    pub listen: Option<SocketAddr>,
 
     /// host:port other services should use to reach this instance (default: the bound address).
     #[arg(long, env = "BRIGADE_ADVERTISE")]
@@ -160,6 +162,7 @@ pub fn parse_peers(spec: &str) -> Result<HashMap<String, Vec<SocketAddr>>, Error
         })?;
         let addresses = addresses
             .split(',')
+            .filter(|a| !a.trim().is_empty())
             .map(|a| {
                 a.trim().parse::<SocketAddr>().map_err(|e| {
                     Error::Config(format!("--peers: `{a}` for {service} is not an ip:port address: {e}"))
@@ -279,29 +282,66 @@ impl Context {
     }
 }
 
-/// Runs a service until it is asked to stop. `build` gets a [`Context`] and returns the
-/// service's business routes.
+/// Runs a service until it is asked to stop (SIGTERM, Ctrl-C, or its supervisor going away).
+/// `build` gets a [`Context`] and returns the service's business routes.
 pub async fn run<B, Fut>(info: ServiceInfo, args: ServiceArgs, build: B) -> Result<(), Error>
 where
     B: FnOnce(Context) -> Fut,
     Fut: Future<Output = Result<Router, BoxError>>,
 {
     logging::init(args.log_format, &args.log);
+    let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| Error::Bind {
+            address: listen,
+            source,
+        })?;
+    let parent = args.parent_pid;
+    serve(info, args, listener, build, shutdown::signal(parent)).await
+}
+
+/// Serves on an already-bound `listener` until `shutdown` resolves, then leaves gracefully.
+/// Tests bind port 0 themselves and pass their own shutdown future.
+pub async fn serve<B, Fut, S>(
+    info: ServiceInfo,
+    args: ServiceArgs,
+    listener: tokio::net::TcpListener,
+    build: B,
+    shutdown: S,
+) -> Result<(), Error>
+where
+    B: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<Router, BoxError>>,
+    S: Future<Output = shutdown::Reason>,
+{
     let instance_id = args
         .instance_id
         .clone()
         .unwrap_or_else(|| format!("{}-{}", info.name, &uuid::Uuid::new_v4().simple().to_string()[..8]));
-    let _process_span = tracing::info_span!("service", service = info.name, instance = %instance_id).entered();
+    let span = tracing::info_span!("service", service = info.name, instance = %instance_id);
+    serve_instance(info, args, instance_id, listener, build, shutdown)
+        .instrument(span)
+        .await
+}
+
+async fn serve_instance<B, Fut, S>(
+    info: ServiceInfo,
+    args: ServiceArgs,
+    instance_id: String,
+    listener: tokio::net::TcpListener,
+    build: B,
+    shutdown: S,
+) -> Result<(), Error>
+where
+    B: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<Router, BoxError>>,
+    S: Future<Output = shutdown::Reason>,
+{
     let metrics = Metrics::new();
     metrics.register_info(info.name, info.version, &instance_id);
     let health = Health::new();
     let resolver = Resolver::new(args.discovery_source()?);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| Error::Bind {
-            address: args.listen,
-            source,
-        })?;
     let local = listener.local_addr().map_err(Error::Serve)?;
     let stores = Arc::new(Mutex::new(Vec::new()));
     let context = Context {
@@ -357,7 +397,7 @@ where
         }
     };
 
-    let reason = shutdown::signal(args.parent_pid).await;
+    let reason = shutdown.await;
     tracing::info!(%reason, "shutting down: draining");
     health.set_draining();
     if let Some(registration) = registration {

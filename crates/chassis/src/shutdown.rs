@@ -12,6 +12,8 @@ pub enum Reason {
     Terminate,
     Interrupt,
     ParentGone,
+    /// Asked by the embedding code (tests, the control plane).
+    Requested,
 }
 
 impl std::fmt::Display for Reason {
@@ -20,6 +22,7 @@ impl std::fmt::Display for Reason {
             Reason::Terminate => "SIGTERM",
             Reason::Interrupt => "interrupt",
             Reason::ParentGone => "the supervising process is gone",
+            Reason::Requested => "requested",
         })
     }
 }

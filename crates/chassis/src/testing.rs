@@ -17,6 +17,19 @@ pub fn app(router: Router) -> Router {
     http::wrap(router, Metrics::new(), Limits::default())
 }
 
+/// Service arguments as if given on the command line (no environment is read for the flags given).
+pub fn service_args(flags: &[&str]) -> crate::service::ServiceArgs {
+    #[derive(clap::Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        service: crate::service::ServiceArgs,
+    }
+    let argv = std::iter::once("test").chain(flags.iter().copied());
+    <Wrapper as clap::Parser>::try_parse_from(argv)
+        .unwrap_or_else(|e| panic!("invalid test flags {flags:?}: {e}"))
+        .service
+}
+
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
 pub async fn sqlite_db() -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));

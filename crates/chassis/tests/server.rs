@@ -1,0 +1,275 @@
+//! The chassis server and client, over real sockets: one behaviour per test.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::Router;
+use brigade_chassis::client::{self, plain::PlainClient, ServiceClient};
+use brigade_chassis::discovery::{Resolver, Source};
+use brigade_chassis::metrics::Metrics;
+use brigade_chassis::service::{self, ServiceInfo};
+use brigade_chassis::shutdown::Reason;
+use brigade_chassis::testing;
+use http::Method;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const INFO: ServiceInfo = ServiceInfo {
+    name: "echo",
+    version: "test",
+};
+
+/// Echoes what the chassis gave the handler: trace context, request id, deadline.
+async fn echo(headers: HeaderMap) -> axum::Json<serde_json::Value> {
+    let context = brigade_chassis::context::current();
+    axum::Json(serde_json::json!({
+        "traceparent": headers.get("traceparent").and_then(|v| v.to_str().ok()),
+        "deadline_ms": headers.get("brigade-deadline-ms").and_then(|v| v.to_str().ok()),
+        "trace_id": context.as_ref().map(|c| c.trace.trace_id_hex()),
+        "request_id": context.map(|c| c.request_id),
+    }))
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route("/v1/echo", get(echo))
+        .route(
+            "/v1/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(400)).await;
+                "done"
+            }),
+        )
+}
+
+struct Running {
+    address: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), service::Error>>,
+}
+
+async fn start(flags: &[&str]) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let mut all = vec!["--log", "warn", "--deregister-delay", "0ms"];
+    all.extend_from_slice(flags);
+    let args = testing::service_args(&all);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(service::serve(
+        INFO,
+        args,
+        listener,
+        |_ctx| async { Ok(routes()) },
+        async move {
+            let _ = stopped.await;
+            Reason::Requested
+        },
+    ));
+    let client = PlainClient::new(Duration::from_secs(1));
+    for _ in 0..100 {
+        if let Ok(answer) = client.send(Method::GET, &format!("http://{address}/readyz"), None).await {
+            if answer.status.is_success() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Running { address, stop, task }
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
+    let server = start(&[]).await;
+    let client = PlainClient::new(Duration::from_secs(5));
+    let url = format!("http://{}/v1/slow", server.address);
+    let in_flight: Vec<_> = (0..20)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.clone();
+            tokio::spawn(async move { client.send(Method::GET, &url, None).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.stop.send(()).unwrap();
+    for request in in_flight {
+        let answer = request.await.unwrap().expect("an in-flight request was lost");
+        assert_eq!(answer.status, 200);
+        assert_eq!(&answer.body[..], b"done");
+    }
+    server.task.await.unwrap().unwrap();
+    let after = PlainClient::new(Duration::from_secs(1))
+        .send(Method::GET, &url, None)
+        .await;
+    assert!(after.is_err(), "the server still accepted after shutdown: {after:?}");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problems_with_a_trace_id() {
+    let server = start(&[]).await;
+    let client = PlainClient::default();
+    for (method, path, status, code) in [
+        (Method::GET, "/v1/nope", 404, "not-found"),
+        (Method::DELETE, "/v1/echo", 405, "method-not-allowed"),
+    ] {
+        let answer = client
+            .send(method, &format!("http://{}{path}", server.address), None)
+            .await
+            .unwrap();
+        assert_eq!(answer.status, status);
+        let problem: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(problem["type"], format!("urn:brigade:problem:{code}"));
+        assert_eq!(problem["status"], status);
+        assert!(problem["detail"].as_str().unwrap().contains(path), "{problem}");
+        assert_eq!(problem["trace_id"].as_str().unwrap().len(), 32);
+    }
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_gets_504_problem() {
+    let server = start(&[]).await;
+    let response = reqwest_like_get(server.address, "/v1/slow", &[("brigade-deadline-ms", "50")]).await;
+    assert_eq!(response.0, 504);
+    assert!(response.1.contains("deadline-exceeded"), "{}", response.1);
+}
+
+/// A GET with extra headers, returning status and body text.
+async fn reqwest_like_get(address: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String, HeaderMap) {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    let client: Client<_, Full<bytes::Bytes>> =
+        Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let mut request = http::Request::get(format!("http://{address}{path}"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = client.request(request.body(Full::default()).unwrap()).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned(), headers)
+}
+
+#[tokio::test]
+async fn trace_context_and_request_id_are_continued_and_echoed() {
+    let server = start(&[]).await;
+    let (status, body, headers) = reqwest_like_get(
+        server.address,
+        "/v1/echo",
+        &[
+            ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            ("x-request-id", "req-123"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let echoed: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echoed["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(echoed["request_id"], "req-123");
+    assert_eq!(headers["x-request-id"], "req-123");
+    let traceparent = headers["traceparent"].to_str().unwrap();
+    assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+    assert!(!traceparent.contains("00f067aa0ba902b7"), "the server must answer with its own span");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_template() {
+    let server = start(&[]).await;
+    let client = PlainClient::default();
+    for _ in 0..3 {
+        client
+            .send(Method::GET, &format!("http://{}/v1/echo", server.address), None)
+            .await
+            .unwrap();
+    }
+    let metrics = client
+        .send(Method::GET, &format!("http://{}/metrics", server.address), None)
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains(r#"http_server_requests_total{route="/v1/echo",method="GET",status="200"} 3"#),
+        "{text}"
+    );
+    assert!(text.contains("http_server_request_duration_seconds_bucket"));
+    assert!(text.contains(r#"brigade_service_info{service="echo",version="test""#));
+}
+
+#[tokio::test]
+async fn readiness_waits_for_registration() {
+    // A registry nobody listens on: the instance serves, but must not claim to be ready.
+    let server = start(&["--registry-url", "http://127.0.0.1:9"]).await;
+    let client = PlainClient::default();
+    let live = client
+        .send(Method::GET, &format!("http://{}/livez", server.address), None)
+        .await
+        .unwrap();
+    assert_eq!(live.status, 200);
+    let ready = client
+        .send(Method::GET, &format!("http://{}/readyz", server.address), None)
+        .await
+        .unwrap();
+    assert_eq!(ready.status, 503);
+    assert!(String::from_utf8_lossy(&ready.body).contains("not registered"));
+}
+
+fn static_client(addresses: &[SocketAddr]) -> ServiceClient {
+    let peers = addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let source = Source::Static(service::parse_peers(&format!("echo={peers}")).unwrap());
+    ServiceClient::new("echo", Resolver::new(source), Metrics::new().client, client::Options::default())
+}
+
+#[tokio::test]
+async fn the_client_spreads_calls_and_routes_around_a_dead_instance() {
+    let a = start(&[]).await;
+    let b = start(&[]).await;
+    // An address where nothing listens.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let client = static_client(&[a.address, b.address, dead]);
+    for _ in 0..60 {
+        let answer = client.call(Method::GET, "/v1/echo", None).await.expect("a call failed");
+        assert_eq!(answer.status, 200);
+    }
+    let served = |address: SocketAddr| async move {
+        let text = PlainClient::default()
+            .send(Method::GET, &format!("http://{address}/metrics"), None)
+            .await
+            .unwrap()
+            .body;
+        String::from_utf8_lossy(&text)
+            .lines()
+            .find(|l| l.starts_with(r#"http_server_requests_total{route="/v1/echo""#))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let (on_a, on_b) = (served(a.address).await, served(b.address).await);
+    assert_eq!(on_a + on_b, 60);
+    assert!(on_a >= 10 && on_b >= 10, "traffic not spread: {on_a} / {on_b}");
+}
+
+#[tokio::test]
+async fn the_client_propagates_trace_and_deadline() {
+    let server = start(&[]).await;
+    let client = static_client(&[server.address]);
+    let answer = client.call(Method::GET, "/v1/echo", None).await.unwrap();
+    let echoed: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let deadline: u64 = echoed["deadline_ms"].as_str().unwrap().parse().unwrap();
+    assert!(deadline > 0 && deadline <= 5_000, "{deadline}");
+    assert!(echoed["traceparent"].as_str().unwrap().starts_with("00-"));
+}
+
+#[tokio::test]
+async fn a_dependency_problem_passes_through_and_outages_are_503() {
+    let server = start(&[]).await;
+    let client = static_client(&[server.address]);
+    let error = client.call(Method::GET, "/v1/missing", None).await.unwrap_err();
+    assert!(error.is_not_found());
+    assert_eq!(error.to_problem().status, 404);
+    let nowhere = static_client(&[]);
+    let error = nowhere.call(Method::GET, "/v1/echo", None).await.unwrap_err();
+    assert_eq!(error.to_problem().status, 503);
+}
