@@ -1,1 +1,79 @@
-fn main() {}
+//! The `brigade` command. Everything it does lives in the library; this parses the command line.
+
+use std::process::ExitCode;
+
+use brigade::bench::hop::HopArgs;
+use brigade::status::StatusArgs;
+use brigade::up::UpArgs;
+use clap::{Parser, Subcommand};
+
+/// Brigade: an online store as real microservices, and the tooling to run it.
+#[derive(Debug, Parser)]
+#[command(name = "brigade", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+// Parsed once per process: the size difference between variants costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the whole system (control plane, every service instance) and stop it on Ctrl-C.
+    Up(UpArgs),
+    /// Show every service and instance of the running system: address, health, uptime, …
+    Status(StatusArgs),
+    /// Run one service in the foreground (how `up` starts each instance).
+    Run {
+        #[command(subcommand)]
+        service: brigade::run::Service,
+    },
+    /// Measure the system against a baseline taken in the same run.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// What one service-to-service hop through the chassis costs, against raw hyper.
+    Hop(HopArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("brigade: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => {
+                // The control plane's own log lines (e.g. expired leases); services log their own.
+                let filter =
+                    std::env::var("BRIGADE_LOG").unwrap_or_else(|_| "warn,brigade=info".to_owned());
+                brigade_chassis::logging::init(brigade_chassis::logging::LogFormat::Auto, &filter);
+                brigade::up::run(args).await
+            }
+            Command::Status(args) => brigade::status::run(args).await,
+            Command::Run { service } => brigade::run::run(service).await,
+            Command::Bench {
+                bench: Bench::Hop(args),
+            } => brigade::bench::hop::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("brigade: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,4 +1,5 @@
 //! The chassis server and client, over real sockets: one behaviour per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,1 +1,58 @@
+//! The gateway: Brigade's public JSON API under `/api/v1`.
+//!
+//! It owns no data. Each route validates its input at the edge with the same rules the owning
+//! service applies (from that service's `*-api` crate), then calls the service through the
+//! chassis client, so that the caller's deadline, trace and request id travel with the call.
+//!
+//! **Architecture invariant:** the gateway depends on services' contracts (`catalog-api`), never
+//! on their implementations.
 
+mod routes;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use brigade_chassis::service::{self, ServiceArgs, ServiceInfo};
+use catalog_api::CatalogClient;
+
+/// The gateway's well-known port.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// Command-line arguments of the gateway.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "brigade-gateway", about = "Brigade's public JSON API under /api/v1", version)]
+pub struct Args {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+/// What the gateway's handlers share: a client per service it calls.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub catalog: CatalogClient,
+}
+
+/// The public routes.
+pub fn router(gateway: Gateway) -> Router {
+    Router::new()
+        .nest("/api/v1", routes::router())
+        .with_state(gateway)
+}
+
+/// Runs the gateway until it is asked to stop.
+pub async fn main_with(mut args: Args) -> anyhow::Result<()> {
+    if args.service.listen.is_none() {
+        args.service.listen = Some(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
+    }
+    let info = ServiceInfo {
+        name: "gateway",
+        version: env!("CARGO_PKG_VERSION"),
+    };
+    service::run(info, args.service, |ctx| async move {
+        Ok(router(Gateway {
+            catalog: CatalogClient::new(ctx.client("catalog")),
+        }))
+    })
+    .await?;
+    Ok(())
+}

@@ -114,6 +114,8 @@ struct Inner {
     metrics: ClientMetrics,
     options: Options,
     labels: DependencyLabels,
+    /// The resolver's watch for this service, looked up once.
+    endpoints: std::sync::OnceLock<tokio::sync::watch::Receiver<crate::discovery::Endpoints>>,
 }
 
 /// A client for one destination service; cheap to clone.
@@ -151,6 +153,7 @@ impl ServiceClient {
                 labels: DependencyLabels {
                     dependency: service.to_owned(),
                 },
+                endpoints: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -244,7 +247,10 @@ impl ServiceClient {
         deadline: Instant,
     ) -> Result<Answer, Error> {
         let inner = &*self.inner;
-        let mut endpoints_rx = inner.resolver.watch(&inner.service);
+        let mut endpoints_rx = inner
+            .endpoints
+            .get_or_init(|| inner.resolver.watch(&inner.service))
+            .clone();
         // The first call may come before discovery has answered: wait for it, within the deadline.
         let endpoints = match endpoints_rx.wait_for(Option::is_some).await {
             Ok(list) => list.clone().unwrap_or_else(|| Arc::from(Vec::new())),

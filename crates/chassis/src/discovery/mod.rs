@@ -13,7 +13,7 @@ mod resolver;
 use std::net::SocketAddr;
 
 pub use registration::{RegistrationHandle, Registrar};
-pub use resolver::{Resolver, Source};
+pub use resolver::{Endpoints, Resolver, Source};
 
 /// One instance a client may call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -1,0 +1,294 @@
+//! The manifest: which services `brigade up` runs, how many instances of each, on which ports,
+//! with which environment. `brigade.toml` at the repository root is the default; it is also
+//! compiled in, so that `brigade up` works from any directory.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The repository's `brigade.toml`, used when no manifest file is given or found.
+pub const EMBEDDED: &str = include_str!("../../brigade.toml");
+
+/// The file name looked for in the current directory.
+pub const FILE_NAME: &str = "brigade.toml";
+
+/// Services `brigade run` knows; any other needs a `command`.
+pub const BUILT_IN: &[&str] = &["catalog", "gateway"];
+
+/// The most instances of one service: more would only starve a laptop.
+pub const MAX_INSTANCES: u32 = 32;
+
+/// Why a manifest could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // Sources are not repeated in the messages: `brigade` prints the whole chain.
+    #[error("cannot read the manifest {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the manifest {origin} is not valid")]
+    Parse {
+        origin: String,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    #[error("the manifest {origin} is not valid: {detail}")]
+    Invalid { origin: String, detail: String },
+}
+
+/// A parsed and validated manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// In start order; stopped in the reverse order.
+    #[serde(rename = "service", default)]
+    pub services: Vec<ServiceSpec>,
+}
+
+/// One `[[service]]` table.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    pub name: String,
+    #[serde(default = "one")]
+    pub instances: u32,
+    /// A fixed port on 127.0.0.1; `None` means an ephemeral port per instance.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Extra flags for every instance.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// A program and its arguments to run instead of `brigade run NAME`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvValue>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// An environment value; TOML numbers and booleans are accepted for convenience.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    String(String),
+    Integer(i64),
+    Bool(bool),
+}
+
+impl std::fmt::Display for EnvValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvValue::String(s) => f.write_str(s),
+            EnvValue::Integer(i) => write!(f, "{i}"),
+            EnvValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// Where a manifest came from, for messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    Embedded,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Embedded => f.write_str("(built-in brigade.toml)"),
+        }
+    }
+}
+
+impl Manifest {
+    /// Loads `path` when given; else `./brigade.toml` when it exists; else the built-in one.
+    pub fn load(path: Option<&Path>) -> Result<(Manifest, Origin), Error> {
+        let path = match path {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(FILE_NAME)).filter(|p| p.is_file()),
+        };
+        match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let origin = Origin::File(path);
+                Ok((Manifest::parse(&text, &origin.to_string())?, origin))
+            }
+            None => Ok((
+                Manifest::parse(EMBEDDED, &Origin::Embedded.to_string())?,
+                Origin::Embedded,
+            )),
+        }
+    }
+
+    /// Parses and validates manifest text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest, Error> {
+        let manifest: Manifest = toml::from_str(text).map_err(|source| Error::Parse {
+            origin: origin.to_owned(),
+            source: Box::new(source),
+        })?;
+        manifest.validate().map_err(|detail| Error::Invalid {
+            origin: origin.to_owned(),
+            detail,
+        })?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut names = HashSet::new();
+        let mut ports = HashSet::new();
+        for service in &self.services {
+            let name = &service.name;
+            if !is_valid_service_name(name) {
+                return Err(format!(
+                    "service name `{name}` must be 1 to 63 characters of a-z, 0-9 and -"
+                ));
+            }
+            if !names.insert(name.as_str()) {
+                return Err(format!("service `{name}` is listed twice"));
+            }
+            if service.instances > MAX_INSTANCES {
+                return Err(format!(
+                    "service `{name}` asks for {} instances; at most {MAX_INSTANCES}",
+                    service.instances
+                ));
+            }
+            if let Some(port) = service.port {
+                if service.instances > 1 {
+                    return Err(format!(
+                        "service `{name}` has a fixed port ({port}) and {} instances; \
+                         only one process can listen on a port, so drop `port` or use instances = 1",
+                        service.instances
+                    ));
+                }
+                if port != 0 && !ports.insert(port) {
+                    return Err(format!("port {port} is given to more than one service"));
+                }
+            }
+            match &service.command {
+                Some(command) if command.is_empty() || command[0].is_empty() => {
+                    return Err(format!("service `{name}` has an empty `command`"));
+                }
+                Some(_) => {}
+                None if !BUILT_IN.contains(&name.as_str()) => {
+                    return Err(format!(
+                        "`brigade run` does not know service `{name}` (it knows {}); give it a `command`",
+                        BUILT_IN.join(", ")
+                    ));
+                }
+                None => {}
+            }
+            for key in service.env.keys() {
+                if key.is_empty() || key.contains('=') || key.contains('\0') {
+                    return Err(format!(
+                        "service `{name}` has an invalid environment variable name `{key}`"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The service called `name`.
+    pub fn service_mut(&mut self, name: &str) -> Option<&mut ServiceSpec> {
+        self.services.iter_mut().find(|s| s.name == name)
+    }
+
+    /// How many instances in all.
+    pub fn instance_count(&self) -> u32 {
+        self.services.iter().map(|s| s.instances).sum()
+    }
+}
+
+/// Service names as the registry accepts them: `[a-z0-9-]{1,63}`.
+pub fn is_valid_service_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invalid(text: &str) -> String {
+        match Manifest::parse(text, "test") {
+            Err(Error::Invalid { detail, .. }) => detail,
+            Err(Error::Parse { source, .. }) => source.to_string(),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_embedded_manifest_runs_two_catalogs_and_a_gateway_last() {
+        let manifest = Manifest::parse(EMBEDDED, "embedded").unwrap();
+        let names: Vec<(&str, u32, Option<u16>)> = manifest
+            .services
+            .iter()
+            .map(|s| (s.name.as_str(), s.instances, s.port))
+            .collect();
+        assert_eq!(
+            names,
+            vec![("catalog", 2, None), ("gateway", 1, Some(8080))]
+        );
+    }
+
+    #[test]
+    fn env_values_may_be_strings_numbers_or_booleans() {
+        let manifest = Manifest::parse(
+            "[[service]]\nname = \"catalog\"\n[service.env]\nA = \"x\"\nB = 3\nC = true\n",
+            "test",
+        )
+        .unwrap();
+        let env: Vec<String> = manifest.services[0]
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(env, ["A=x", "B=3", "C=true"]);
+        assert_eq!(manifest.services[0].instances, 1);
+    }
+
+    #[test]
+    fn mistakes_are_explained() {
+        assert!(invalid("[[service]]\nname = \"Catalog\"\n").contains("a-z, 0-9"));
+        assert!(
+            invalid("[[service]]\nname = \"catalog\"\n[[service]]\nname = \"catalog\"\n")
+                .contains("twice")
+        );
+        assert!(
+            invalid("[[service]]\nname = \"catalog\"\ninstances = 2\nport = 9000\n")
+                .contains("fixed port")
+        );
+        assert!(invalid("[[service]]\nname = \"payments\"\n").contains("give it a `command`"));
+        assert!(
+            invalid("[[service]]\nname = \"catalog\"\ninstance = 2\n").contains("unknown field")
+        );
+        assert!(invalid("[[service]]\nname = \"x\"\ncommand = []\n").contains("empty `command`"));
+        assert!(invalid("[[service]]\nname = \"catalog\"\ninstances = 1000\n").contains("at most"));
+    }
+
+    #[test]
+    fn other_programs_run_with_a_command() {
+        let manifest = Manifest::parse(
+            "[[service]]\nname = \"echo\"\ncommand = [\"sh\", \"-c\", \"echo hi\"]\n",
+            "test",
+        )
+        .unwrap();
+        assert_eq!(
+            manifest.services[0].command.as_deref().map(<[String]>::len),
+            Some(3)
+        );
+    }
+}

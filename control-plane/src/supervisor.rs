@@ -1,0 +1,723 @@
+//! The supervisor: runs programs as child processes, forwards their output line by line, restarts
+//! them with exponential backoff when they exit, and stops them with SIGTERM, then SIGKILL.
+//!
+//! It is generic over what it runs (a [`ProcessSpec`] is a program, arguments and environment),
+//! so that it can be tested with `sh -c …` and knows nothing of services. What a start or an
+//! exit means to the rest of the system (e.g. deregistering the instance) is the [`Observer`]'s
+//! business, called synchronously the moment it happens.
+//!
+//! Each slot (e.g. `catalog-1`) runs one process at a time; every start gets a fresh instance id
+//! (`catalog-1-3fa9c2`), because a restarted process is a new instance to everyone who called
+//! the old one. Each child leads its own process group: a Ctrl-C in the terminal then reaches
+//! only `brigade`, which stops the children in its own order, and signals reach a child's own
+//! children too.
+
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// What to run in one slot.
+#[derive(Debug, Clone)]
+pub struct ProcessSpec {
+    /// The slot's stable name, e.g. `catalog-1`: prefixes its log lines, survives restarts.
+    pub slot: String,
+    /// The group it is stopped with, e.g. `catalog`.
+    pub group: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    /// The environment variable that receives each start's instance id, if any.
+    pub instance_id_env: Option<String>,
+}
+
+/// How long to wait before restarting a process that exited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The delay after the first exit.
+    pub initial: Duration,
+    /// The delay doubles with every consecutive exit up to this.
+    pub max: Duration,
+    /// A process that ran at least this long counts as stable: its exit starts over at `initial`.
+    pub reset_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(10),
+            reset_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before the restart that follows `failures` consecutive exits (1 = the first).
+    pub fn delay(&self, failures: u32) -> Duration {
+        let doublings = failures.saturating_sub(1).min(31);
+        self.initial.saturating_mul(1 << doublings).min(self.max)
+    }
+}
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Something that happened to a slot's process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Started {
+        slot: String,
+        group: String,
+        instance_id: String,
+        pid: u32,
+        restarts: u32,
+    },
+    Exited {
+        slot: String,
+        group: String,
+        instance_id: String,
+        pid: u32,
+        /// How it ended, e.g. `exit status: 1` or `signal: 9 (SIGKILL)`.
+        status: String,
+        ran_for: Duration,
+        /// `None` when it was stopped on purpose and will not be restarted.
+        restart_in: Option<Duration>,
+    },
+    SpawnFailed {
+        slot: String,
+        group: String,
+        error: String,
+        restart_in: Option<Duration>,
+    },
+}
+
+/// Called on every [`Event`], synchronously, from the slot's task: keep it quick.
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+/// Called with every line a child writes (without its line ending).
+pub type LineSink = Arc<dyn Fn(&str, Stream, &str) + Send + Sync>;
+
+/// What a slot is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum SlotState {
+    Starting,
+    Running,
+    /// Waiting to restart at this Unix time (milliseconds).
+    BackingOff {
+        restart_at_ms: u64,
+    },
+    Stopping,
+    Stopped,
+}
+
+/// A slot as seen from outside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotStatus {
+    pub slot: String,
+    pub group: String,
+    pub state: SlotState,
+    /// The current (or last) process's instance id.
+    pub instance_id: Option<String>,
+    pub pid: Option<u32>,
+    /// When the current process started, Unix milliseconds.
+    pub started_at_ms: Option<u64>,
+    /// How many times the slot's process has been started again after an exit.
+    pub restarts: u32,
+    /// How the last process ended, e.g. `exit status: 1`.
+    pub last_exit: Option<String>,
+}
+
+struct Slot {
+    group: String,
+    status: Arc<Mutex<SlotStatus>>,
+    /// `Some(grace)` asks the slot to stop, giving its process `grace` between SIGTERM and SIGKILL;
+    /// `Some(ZERO)` kills it now, also when it is already being stopped more gently.
+    stop: watch::Sender<Option<Duration>>,
+    /// Becomes true when the slot's task has ended (its process is gone, not to be restarted).
+    done: watch::Receiver<bool>,
+}
+
+/// Marks a slot done when its task ends, however it ends.
+struct DoneGuard(watch::Sender<bool>);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
+}
+
+struct Inner {
+    slots: Mutex<Vec<Slot>>,
+    backoff: Backoff,
+    observer: Observer,
+    sink: LineSink,
+}
+
+/// Runs and watches child processes; cheap to clone.
+#[derive(Clone)]
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Supervisor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Supervisor")
+            .field("backoff", &self.inner.backoff)
+            .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl Supervisor {
+    pub fn new(backoff: Backoff, observer: Observer, sink: LineSink) -> Supervisor {
+        Supervisor {
+            inner: Arc::new(Inner {
+                slots: Mutex::new(Vec::new()),
+                backoff,
+                observer,
+                sink,
+            }),
+        }
+    }
+
+    /// Starts supervising `spec` in a task of its own (so must run inside a tokio runtime).
+    pub fn start(&self, spec: ProcessSpec) {
+        let status = Arc::new(Mutex::new(SlotStatus {
+            slot: spec.slot.clone(),
+            group: spec.group.clone(),
+            state: SlotState::Starting,
+            instance_id: None,
+            pid: None,
+            started_at_ms: None,
+            restarts: 0,
+            last_exit: None,
+        }));
+        let (stop, stop_rx) = watch::channel(None);
+        let (done_tx, done) = watch::channel(false);
+        let group = spec.group.clone();
+        tokio::spawn(run_slot(
+            spec,
+            self.inner.clone(),
+            status.clone(),
+            stop_rx,
+            DoneGuard(done_tx),
+        ));
+        lock(&self.inner.slots).push(Slot {
+            group,
+            status,
+            stop,
+            done,
+        });
+    }
+
+    /// Every slot, in the order they were started.
+    pub fn snapshot(&self) -> Vec<SlotStatus> {
+        lock(&self.inner.slots)
+            .iter()
+            .map(|slot| lock(&slot.status).clone())
+            .collect()
+    }
+
+    /// The groups, in the order their first slot was started.
+    pub fn groups(&self) -> Vec<String> {
+        let mut groups: Vec<String> = Vec::new();
+        for slot in lock(&self.inner.slots).iter() {
+            if !groups.contains(&slot.group) {
+                groups.push(slot.group.clone());
+            }
+        }
+        groups
+    }
+
+    /// Stops every process of `group` at once: SIGTERM, then SIGKILL after `grace`. Returns when
+    /// they have all exited; they are not restarted.
+    pub async fn stop_group(&self, group: &str, grace: Duration) {
+        let waits: Vec<watch::Receiver<bool>> = lock(&self.inner.slots)
+            .iter()
+            .filter(|slot| slot.group == group)
+            .map(|slot| {
+                // A gentler request must not undo a harsher one already made.
+                slot.stop.send_if_modified(|current| match current {
+                    Some(existing) if *existing <= grace => false,
+                    _ => {
+                        *current = Some(grace);
+                        true
+                    }
+                });
+                slot.done.clone()
+            })
+            .collect();
+        for mut done in waits {
+            let _ = done.wait_for(|d| *d).await;
+        }
+    }
+
+    /// Stops every group, the last started first, each with `grace`.
+    pub async fn stop_all(&self, grace: Duration) {
+        for group in self.groups().iter().rev() {
+            self.stop_group(group, grace).await;
+        }
+    }
+
+    /// SIGKILLs every process now, also those already being stopped gently (a second Ctrl-C),
+    /// and returns when they are gone.
+    pub async fn kill_all(&self) {
+        self.stop_all(Duration::ZERO).await;
+    }
+}
+
+/// A short random suffix that makes every start's instance id unique.
+fn short_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..6].to_owned()
+}
+
+/// Sends `signal` to the process group led by `pid` (every child leads its own).
+fn signal_group(pid: u32, signal: rustix::process::Signal) {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    // ESRCH (already gone) is the outcome we want anyway.
+    let _ = rustix::process::kill_process_group(pid, signal);
+}
+
+/// SIGTERM to the process group, SIGKILL after `grace` or as soon as a kill is asked for;
+/// returns how the process ended.
+async fn terminate(
+    child: &mut Child,
+    pid: u32,
+    grace: Duration,
+    stop: &mut watch::Receiver<Option<Duration>>,
+) -> std::io::Result<ExitStatus> {
+    if !grace.is_zero() {
+        signal_group(pid, rustix::process::Signal::TERM);
+        tokio::select! {
+            status = child.wait() => return status,
+            _ = tokio::time::sleep(grace) => {}
+            _ = stop.wait_for(|g| *g == Some(Duration::ZERO)) => {}
+        }
+    }
+    signal_group(pid, rustix::process::Signal::KILL);
+    child.kill().await?;
+    child.wait().await
+}
+
+/// Sleeps `delay` unless asked to stop first; true when asked to stop.
+async fn sleep_or_stop(delay: Duration, stop: &mut watch::Receiver<Option<Duration>>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(delay) => false,
+        _ = stop.wait_for(Option::is_some) => true,
+    }
+}
+
+fn forward<R: AsyncRead + Unpin + Send + 'static>(
+    reader: R,
+    slot: String,
+    stream: Stream,
+    sink: LineSink,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut reader = BufReader::new(reader);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    let text = String::from_utf8_lossy(&line);
+                    sink(&slot, stream, text.trim_end_matches(['\n', '\r']));
+                }
+            }
+        }
+    })
+}
+
+async fn run_slot(
+    spec: ProcessSpec,
+    inner: Arc<Inner>,
+    status: Arc<Mutex<SlotStatus>>,
+    mut stop: watch::Receiver<Option<Duration>>,
+    _done: DoneGuard,
+) {
+    let set = |update: &dyn Fn(&mut SlotStatus)| update(&mut lock(&status));
+    let mut failures: u32 = 0;
+    let mut restarts: u32 = 0;
+    loop {
+        if stop.borrow().is_some() {
+            break;
+        }
+        let instance_id = format!("{}-{}", spec.slot, short_id());
+        let mut command = Command::new(&spec.program);
+        command
+            .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            // If brigade panics, its children still go (SIGKILL) when their handles drop.
+            .kill_on_drop(true);
+        if let Some(name) = &spec.instance_id_env {
+            command.env(name, &instance_id);
+        }
+        let spawned = command.spawn().and_then(|child| match child.id() {
+            Some(pid) => Ok((child, pid)),
+            None => Err(std::io::Error::other(
+                "the process exited before its pid was known",
+            )),
+        });
+        let (mut child, pid) = match spawned {
+            Ok(spawned) => spawned,
+            Err(error) => {
+                failures += 1;
+                let delay = inner.backoff.delay(failures);
+                let error = format!("cannot start {}: {error}", spec.program.display());
+                set(&|s| {
+                    s.state = SlotState::BackingOff {
+                        restart_at_ms: brigade_chassis::time::unix_ms() + delay.as_millis() as u64,
+                    };
+                    s.last_exit = Some(error.clone());
+                    s.pid = None;
+                });
+                (inner.observer)(&Event::SpawnFailed {
+                    slot: spec.slot.clone(),
+                    group: spec.group.clone(),
+                    error,
+                    restart_in: Some(delay),
+                });
+                if sleep_or_stop(delay, &mut stop).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        let started = Instant::now();
+        let outputs = [
+            child
+                .stdout
+                .take()
+                .map(|r| forward(r, spec.slot.clone(), Stream::Stdout, inner.sink.clone())),
+            child
+                .stderr
+                .take()
+                .map(|r| forward(r, spec.slot.clone(), Stream::Stderr, inner.sink.clone())),
+        ];
+        set(&|s| {
+            s.state = SlotState::Running;
+            s.instance_id = Some(instance_id.clone());
+            s.pid = Some(pid);
+            s.started_at_ms = Some(brigade_chassis::time::unix_ms());
+            s.restarts = restarts;
+        });
+        (inner.observer)(&Event::Started {
+            slot: spec.slot.clone(),
+            group: spec.group.clone(),
+            instance_id: instance_id.clone(),
+            pid,
+            restarts,
+        });
+
+        let outcome = tokio::select! {
+            exit = child.wait() => Ok(exit),
+            grace = stop.wait_for(Option::is_some) => Err(grace.map(|g| g.unwrap_or_default()).unwrap_or_default()),
+        };
+        let (exit, stopping) = match outcome {
+            Ok(exit) => (exit, false),
+            Err(grace) => {
+                set(&|s| s.state = SlotState::Stopping);
+                (terminate(&mut child, pid, grace, &mut stop).await, true)
+            }
+        };
+        let ran_for = started.elapsed();
+        // Let the last lines (often the reason for a crash) through before reporting the exit;
+        // bounded, because a grandchild may hold the pipes open.
+        for output in outputs.into_iter().flatten() {
+            let _ = tokio::time::timeout(Duration::from_millis(200), output).await;
+        }
+        let how = match exit {
+            Ok(status) => status.to_string(),
+            Err(error) => format!("lost track of the process: {error}"),
+        };
+        let stopping = stopping || stop.borrow().is_some();
+        let restart_in = if stopping {
+            None
+        } else {
+            failures = if ran_for >= inner.backoff.reset_after {
+                1
+            } else {
+                failures + 1
+            };
+            Some(inner.backoff.delay(failures))
+        };
+        set(&|s| {
+            s.pid = None;
+            s.last_exit = Some(how.clone());
+            s.state = match restart_in {
+                Some(delay) => SlotState::BackingOff {
+                    restart_at_ms: brigade_chassis::time::unix_ms() + delay.as_millis() as u64,
+                },
+                None => SlotState::Stopped,
+            };
+        });
+        (inner.observer)(&Event::Exited {
+            slot: spec.slot.clone(),
+            group: spec.group.clone(),
+            instance_id,
+            pid,
+            status: how,
+            ran_for,
+            restart_in,
+        });
+        match restart_in {
+            Some(delay) if !sleep_or_stop(delay, &mut stop).await => restarts += 1,
+            _ => break,
+        }
+    }
+    set(&|s| {
+        s.state = SlotState::Stopped;
+        s.pid = None;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_maximum() {
+        let backoff = Backoff::default();
+        let delays: Vec<u128> = (1..=9).map(|n| backoff.delay(n).as_millis()).collect();
+        assert_eq!(
+            delays,
+            [100, 200, 400, 800, 1600, 3200, 6400, 10_000, 10_000]
+        );
+        assert_eq!(backoff.delay(u32::MAX), Duration::from_secs(10));
+    }
+
+    type Events = Arc<Mutex<Vec<(Instant, Event)>>>;
+    type Lines = Arc<Mutex<Vec<(String, Stream, String)>>>;
+
+    fn supervisor(backoff: Backoff) -> (Supervisor, Events, Lines) {
+        let events: Events = Arc::default();
+        let lines: Lines = Arc::default();
+        let (e, l) = (events.clone(), lines.clone());
+        let supervisor = Supervisor::new(
+            backoff,
+            Arc::new(move |event: &Event| e.lock().unwrap().push((Instant::now(), event.clone()))),
+            Arc::new(move |slot: &str, stream, line: &str| {
+                l.lock()
+                    .unwrap()
+                    .push((slot.to_owned(), stream, line.to_owned()))
+            }),
+        );
+        (supervisor, events, lines)
+    }
+
+    fn sh(slot: &str, script: &str) -> ProcessSpec {
+        ProcessSpec {
+            slot: slot.into(),
+            group: "test".into(),
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: vec![("GREETING".into(), "hello".into())],
+            instance_id_env: Some("INSTANCE".into()),
+        }
+    }
+
+    async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_process_that_exits_is_restarted_with_growing_delays() {
+        let backoff = Backoff {
+            initial: Duration::from_millis(50),
+            max: Duration::from_millis(200),
+            reset_after: Duration::from_secs(30),
+        };
+        let (supervisor, events, lines) = supervisor(backoff);
+        supervisor.start(sh("crashy-1", "echo \"$GREETING from $INSTANCE\"; exit 3"));
+        wait_until("five starts", || {
+            events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, e)| matches!(e, Event::Started { .. }))
+                .count()
+                >= 5
+        })
+        .await;
+        supervisor.stop_all(Duration::from_secs(1)).await;
+
+        let events = events.lock().unwrap().clone();
+        let mut exits = Vec::new();
+        let mut ids = Vec::new();
+        let mut last_exit_at = None;
+        for (at, event) in &events {
+            match event {
+                Event::Started {
+                    instance_id,
+                    restarts,
+                    ..
+                } => {
+                    assert_eq!(*restarts as usize, ids.len());
+                    ids.push(instance_id.clone());
+                    if let Some((exit_at, delay)) = last_exit_at.take() {
+                        let gap: Duration = *at - exit_at;
+                        assert!(
+                            gap >= delay,
+                            "restarted after {gap:?}, before its backoff of {delay:?}"
+                        );
+                    }
+                }
+                Event::Exited {
+                    status, restart_in, ..
+                } => {
+                    assert_eq!(status, "exit status: 3");
+                    if let Some(delay) = restart_in {
+                        exits.push(*delay);
+                        last_exit_at = Some((*at, *delay));
+                    }
+                }
+                Event::SpawnFailed { error, .. } => panic!("spawn failed: {error}"),
+            }
+        }
+        let ms: Vec<u128> = exits.iter().take(4).map(Duration::as_millis).collect();
+        assert_eq!(ms, [50, 100, 200, 200]);
+        // Every start is a new instance, and the child got its id and the spec's environment.
+        let mut unique = ids.clone();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+        assert!(ids.iter().all(|id| id.starts_with("crashy-1-")));
+        let lines = lines.lock().unwrap();
+        assert_eq!(
+            lines[0],
+            (
+                "crashy-1".into(),
+                Stream::Stdout,
+                format!("hello from {}", ids[0])
+            )
+        );
+
+        let status = &supervisor.snapshot()[0];
+        assert_eq!(status.state, SlotState::Stopped);
+        assert!(status.restarts >= 4, "{status:?}");
+        assert_eq!(status.last_exit.as_deref(), Some("exit status: 3"));
+    }
+
+    #[tokio::test]
+    async fn stopping_sends_sigterm_then_sigkill_after_the_grace_period() {
+        let (supervisor, events, _lines) = supervisor(Backoff::default());
+        // One process leaves on SIGTERM; the other ignores it and must be killed.
+        supervisor.start(sh(
+            "polite-1",
+            "trap 'exit 0' TERM; while true; do sleep 0.05; done",
+        ));
+        supervisor.start(sh(
+            "stubborn-1",
+            "trap '' TERM; while true; do sleep 0.05; done",
+        ));
+        wait_until("both running", || {
+            supervisor
+                .snapshot()
+                .iter()
+                .all(|s| s.state == SlotState::Running)
+        })
+        .await;
+        let pids: Vec<u32> = supervisor.snapshot().iter().filter_map(|s| s.pid).collect();
+
+        let started = Instant::now();
+        supervisor
+            .stop_group("test", Duration::from_millis(300))
+            .await;
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(300), "stopped after {took:?}");
+        assert!(took < Duration::from_secs(2), "stopping took {took:?}");
+
+        let exits: Vec<(String, String, Option<Duration>)> = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(_, e)| match e {
+                Event::Exited {
+                    slot,
+                    status,
+                    restart_in,
+                    ..
+                } => Some((slot.clone(), status.clone(), *restart_in)),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            exits.contains(&("polite-1".into(), "exit status: 0".into(), None)),
+            "{exits:?}"
+        );
+        assert!(
+            exits.contains(&("stubborn-1".into(), "signal: 9 (SIGKILL)".into(), None)),
+            "{exits:?}"
+        );
+        for pid in pids {
+            assert!(
+                !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+                "{pid} still exists"
+            );
+        }
+        assert!(supervisor
+            .snapshot()
+            .iter()
+            .all(|s| s.state == SlotState::Stopped));
+    }
+
+    #[tokio::test]
+    async fn a_program_that_cannot_start_is_retried() {
+        let (supervisor, events, _lines) = supervisor(Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_millis(10),
+            reset_after: Duration::from_secs(30),
+        });
+        supervisor.start(ProcessSpec {
+            program: "/nonexistent/brigade-test-program".into(),
+            ..sh("missing-1", "")
+        });
+        wait_until("two failed starts", || {
+            events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, e)| matches!(e, Event::SpawnFailed { .. }))
+                .count()
+                >= 2
+        })
+        .await;
+        supervisor.stop_all(Duration::from_millis(100)).await;
+        let last_exit = supervisor.snapshot()[0].last_exit.clone().unwrap();
+        assert!(
+            last_exit.contains("cannot start /nonexistent/brigade-test-program"),
+            "{last_exit}"
+        );
+    }
+}

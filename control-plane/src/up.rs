@@ -1,0 +1,517 @@
+//! `brigade up`: the whole system on this machine, from a manifest.
+//!
+//! In order: read the manifest; listen on the control port (registry, console, system API, in
+//! this process); start every instance as a child process (`brigade run SERVICE`, or the
+//! manifest's `command`) under the supervisor; report each instance as it becomes ready (it has
+//! registered, and its `/readyz` answers 200) and the time until all are; then wait for Ctrl-C,
+//! SIGTERM or SIGHUP and stop the services in the reverse of the manifest's order (the gateway
+//! first), each with SIGTERM and, after a grace period, SIGKILL. A second signal kills at once.
+
+use std::collections::{HashMap, HashSet};
+use std::future::IntoFuture;
+use std::io::IsTerminal;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use brigade_chassis::client::plain::PlainClient;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::watch;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use crate::manifest::{Manifest, ServiceSpec};
+use crate::output::{human_duration, Printer};
+use crate::registry::Registry;
+use crate::supervisor::{Backoff, Event, ProcessSpec, Supervisor};
+use crate::system::{self, Health, Sources};
+
+/// Options of `brigade up`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// The manifest to run [default: ./brigade.toml when it exists, else the built-in one].
+    #[arg(long, env = "BRIGADE_MANIFEST")]
+    pub manifest: Option<PathBuf>,
+
+    /// Port on 127.0.0.1 for the control plane: registry, console and API (0 picks a free one).
+    #[arg(long, env = "BRIGADE_CONTROL_PORT", default_value_t = 7070)]
+    pub control_port: u16,
+
+    /// Port on 127.0.0.1 for the gateway (0 picks a free one) [default: the manifest's, 8080].
+    #[arg(long, env = "BRIGADE_GATEWAY_PORT")]
+    pub gateway_port: Option<u16>,
+
+    /// Directory for the system's state; each service's default SQLite store goes in DATA_DIR/data.
+    #[arg(long, env = "BRIGADE_DATA_DIR", default_value = ".brigade")]
+    pub data_dir: PathBuf,
+
+    /// How long to wait for every instance to become ready before saying which are not.
+    #[arg(long, env = "BRIGADE_READY_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub ready_timeout: Duration,
+
+    /// How long each service may take to stop after SIGTERM before it gets SIGKILL.
+    #[arg(long, env = "BRIGADE_STOP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub stop_grace: Duration,
+}
+
+/// What the supervisor's observer and the readiness probes share.
+struct Shared {
+    registry: Registry,
+    printer: Arc<Printer>,
+    client: PlainClient,
+    clock: Instant,
+    /// Slots that have been ready at least once.
+    ready: watch::Sender<HashSet<String>>,
+    /// Each starting instance's readiness probe, by instance id, to stop when it exits.
+    probes: Mutex<HashMap<String, AbortHandle>>,
+}
+
+impl Shared {
+    /// Called by the supervisor the moment a process starts or exits.
+    fn on_event(self: &Arc<Self>, event: &Event) {
+        match event {
+            Event::Started {
+                slot,
+                instance_id,
+                pid,
+                restarts,
+                ..
+            } => {
+                if *restarts == 0 {
+                    self.printer
+                        .say(format_args!("starting {slot} (pid {pid})"));
+                } else {
+                    self.printer.say(format_args!(
+                        "restarted {slot} as {instance_id} (pid {pid}, restart {restarts})"
+                    ));
+                }
+                let probe = tokio::spawn(self.clone().wait_until_ready(
+                    slot.clone(),
+                    instance_id.clone(),
+                    *restarts,
+                ));
+                if let Ok(mut probes) = self.probes.lock() {
+                    probes.insert(instance_id.clone(), probe.abort_handle());
+                }
+            }
+            Event::Exited {
+                slot,
+                instance_id,
+                status,
+                ran_for,
+                restart_in,
+                ..
+            } => {
+                // Callers must stop being sent there now, not when its lease would run out.
+                self.registry.deregister(instance_id);
+                if let Some(probe) = self
+                    .probes
+                    .lock()
+                    .ok()
+                    .and_then(|mut p| p.remove(instance_id))
+                {
+                    probe.abort();
+                }
+                match restart_in {
+                    Some(delay) => self.printer.say(format_args!(
+                        "{slot} exited ({status}) after {}; restarting in {}",
+                        human_duration(*ran_for),
+                        human_duration(*delay)
+                    )),
+                    None => self.printer.say(format_args!("{slot} stopped ({status})")),
+                }
+            }
+            Event::SpawnFailed {
+                error, restart_in, ..
+            } => {
+                let retry = restart_in.map_or(String::new(), |d| {
+                    format!("; retrying in {}", human_duration(d))
+                });
+                self.printer.say(format_args!("{error}{retry}"));
+            }
+        }
+    }
+
+    /// Polls until `instance_id` has registered and its `/readyz` answers 200, then reports it.
+    async fn wait_until_ready(self: Arc<Self>, slot: String, instance_id: String, restarts: u32) {
+        let started = Instant::now();
+        loop {
+            if let Some(record) = self.registry.instance(&instance_id) {
+                let address = record.registration.address;
+                if system::probe(&self.client, &address).await.0 == Health::Ready {
+                    if restarts == 0 {
+                        self.printer.say(format_args!(
+                            "✓ {slot} ready on {address} ({instance_id}) at {}",
+                            human_duration(self.clock.elapsed())
+                        ));
+                    } else {
+                        self.printer.say(format_args!(
+                            "✓ {slot} ready again on {address} ({instance_id}) after {}",
+                            human_duration(started.elapsed())
+                        ));
+                    }
+                    self.ready.send_modify(|ready| {
+                        ready.insert(slot);
+                    });
+                    if let Ok(mut probes) = self.probes.lock() {
+                        probes.remove(&instance_id);
+                    }
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// SIGINT (Ctrl-C), SIGTERM and SIGHUP, as one stream.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "Ctrl-C",
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.hangup.recv() => "SIGHUP",
+        }
+    }
+}
+
+/// The environment every instance gets from brigade, before the manifest's own.
+struct Wiring {
+    registry_url: String,
+    data_dir: PathBuf,
+    log_format: &'static str,
+}
+
+fn process_specs(manifest: &Manifest, wiring: &Wiring, exe: &std::path::Path) -> Vec<ProcessSpec> {
+    let mut specs = Vec::new();
+    for service in &manifest.services {
+        // The manifest has refused an empty `command`, so `split_first` finds a program.
+        let (program, mut args) = match service.command.as_deref().and_then(<[String]>::split_first)
+        {
+            Some((program, rest)) => (PathBuf::from(program), rest.to_vec()),
+            None => (
+                exe.to_path_buf(),
+                vec!["run".to_owned(), service.name.clone()],
+            ),
+        };
+        args.extend(service.args.iter().cloned());
+        for n in 1..=service.instances {
+            specs.push(ProcessSpec {
+                slot: format!("{}-{n}", service.name),
+                group: service.name.clone(),
+                program: program.clone(),
+                args: args.clone(),
+                env: instance_env(service, wiring),
+                instance_id_env: Some("BRIGADE_INSTANCE_ID".to_owned()),
+            });
+        }
+    }
+    specs
+}
+
+fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)> {
+    let listen = SocketAddr::from((Ipv4Addr::LOCALHOST, service.port.unwrap_or(0)));
+    let mut env: Vec<(String, String)> = vec![
+        ("BRIGADE_LISTEN".into(), listen.to_string()),
+        ("BRIGADE_REGISTRY_URL".into(), wiring.registry_url.clone()),
+        (
+            "BRIGADE_DATA_DIR".into(),
+            wiring.data_dir.display().to_string(),
+        ),
+        ("BRIGADE_LOG_FORMAT".into(), wiring.log_format.into()),
+    ];
+    // The manifest may override the above; the parent pid (and the instance id, which the
+    // supervisor sets per start) it may not: they keep the system's promises.
+    for (key, value) in &service.env {
+        env.retain(|(k, _)| k != key);
+        env.push((key.clone(), value.to_string()));
+    }
+    env.retain(|(k, _)| k != "BRIGADE_PARENT_PID" && k != "BRIGADE_INSTANCE_ID");
+    env.push(("BRIGADE_PARENT_PID".into(), std::process::id().to_string()));
+    env
+}
+
+/// Fails early, with a clear message, when a fixed port is taken: the instance would only
+/// crash and restart forever.
+fn check_port_free(service: &str, port: u16) -> anyhow::Result<()> {
+    if port == 0 {
+        return Ok(());
+    }
+    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .map(drop)
+        .with_context(|| {
+            let flag = if service == "gateway" {
+                " (or pass --gateway-port)"
+            } else {
+                ""
+            };
+            format!("port {port} for {service} is not free: stop whatever uses it{flag}")
+        })
+}
+
+/// Runs `brigade up` until a signal stops it.
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let clock = Instant::now();
+    let started_at_ms = brigade_chassis::time::unix_ms();
+    let (mut manifest, origin) = Manifest::load(args.manifest.as_deref())?;
+    if let Some(port) = args.gateway_port {
+        match manifest.service_mut("gateway") {
+            Some(gateway) => gateway.port = Some(port),
+            None => {
+                anyhow::bail!("--gateway-port is set but the manifest {origin} runs no gateway")
+            }
+        }
+    }
+    let data_dir = std::path::absolute(&args.data_dir).with_context(|| {
+        format!(
+            "cannot resolve the data directory {}",
+            args.data_dir.display()
+        )
+    })?;
+    let store_dir = data_dir.join("data");
+    std::fs::create_dir_all(&store_dir)
+        .with_context(|| format!("cannot create the data directory {}", store_dir.display()))?;
+    let exe = std::env::current_exe()
+        .context("cannot find brigade's own executable to start the services")?;
+
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, args.control_port))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{} for the control plane: is another `brigade up` running? \
+                 Stop it, or pass --control-port",
+                args.control_port
+            )
+        })?;
+    for service in manifest.services.iter().filter(|s| s.instances > 0) {
+        if let Some(port) = service.port {
+            check_port_free(&service.name, port)?;
+        }
+    }
+    let control_url = format!("http://{}", listener.local_addr()?);
+
+    let terminal = std::io::stdout().is_terminal();
+    let wiring = Wiring {
+        registry_url: control_url.clone(),
+        data_dir: store_dir,
+        log_format: if terminal { "text" } else { "json" },
+    };
+    let specs = process_specs(&manifest, &wiring, &exe);
+    let colour = terminal && std::env::var_os("NO_COLOR").is_none();
+    let printer = Arc::new(Printer::new(specs.iter().map(|s| s.slot.as_str()), colour));
+
+    let registry = Registry::new();
+    let shared = Arc::new(Shared {
+        registry: registry.clone(),
+        printer: printer.clone(),
+        client: PlainClient::new(Duration::from_secs(1)),
+        clock,
+        ready: watch::channel(HashSet::new()).0,
+        probes: Mutex::new(HashMap::new()),
+    });
+    let observer_shared = shared.clone();
+    let sink_printer = printer.clone();
+    let supervisor = Supervisor::new(
+        Backoff::default(),
+        Arc::new(move |event: &Event| observer_shared.on_event(event)),
+        Arc::new(move |slot: &str, stream, line: &str| sink_printer.child_line(slot, stream, line)),
+    );
+
+    let sources = Sources {
+        registry: registry.clone(),
+        supervisor: Some(supervisor.clone()),
+        desired: manifest
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), s.instances))
+            .collect(),
+        control_url: control_url.clone(),
+        started_at_ms,
+    };
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        axum::serve(listener, crate::control::router(sources))
+            .with_graceful_shutdown(async move {
+                let _ = server_stopped.await;
+            })
+            .into_future(),
+    );
+    let mut signals = Signals::new().context("cannot listen for signals")?;
+
+    printer.say(format_args!(
+        "control plane on {control_url} (registry, console, API); manifest {origin}"
+    ));
+    let plan: Vec<String> = manifest
+        .services
+        .iter()
+        .filter(|s| s.instances > 0)
+        .map(|s| format!("{} ×{}", s.name, s.instances))
+        .collect();
+    printer.say(format_args!(
+        "starting {} instances: {}; data in {}",
+        specs.len(),
+        plan.join(", "),
+        data_dir.display()
+    ));
+    let expected: HashSet<String> = specs.iter().map(|s| s.slot.clone()).collect();
+    for spec in specs {
+        supervisor.start(spec);
+    }
+
+    // Announce when every instance is ready (also when that comes after the timeout's warning),
+    // until a signal says stop.
+    let mut ready = shared.ready.subscribe();
+    let deadline = clock + args.ready_timeout;
+    let (mut announced, mut warned) = (false, false);
+    let reason = loop {
+        tokio::select! {
+            all = ready.wait_for(|r| expected.iter().all(|s| r.contains(s))), if !announced => {
+                if all.is_ok() {
+                    announce_ready(&printer, &registry, &control_url, expected.len(), clock.elapsed());
+                }
+                announced = true;
+            }
+            _ = tokio::time::sleep_until(deadline), if !announced && !warned => {
+                let ready_now = shared.ready.borrow().clone();
+                let mut waiting: Vec<&str> = expected
+                    .iter()
+                    .filter(|s| !ready_now.contains(*s))
+                    .map(String::as_str)
+                    .collect();
+                waiting.sort_unstable();
+                printer.say(format_args!(
+                    "not ready after {}: {} (their lines above say why); still trying. Ctrl-C stops everything",
+                    human_duration(args.ready_timeout),
+                    waiting.join(", ")
+                ));
+                warned = true;
+            }
+            reason = signals.next() => break reason,
+        }
+    };
+
+    let stopping = Instant::now();
+    let order: Vec<String> = supervisor.groups().into_iter().rev().collect();
+    printer.say(format_args!(
+        "{reason}: stopping {} (again to kill at once)",
+        order.join(", then ")
+    ));
+    let graceful = async {
+        for group in &order {
+            supervisor.stop_group(group, args.stop_grace).await;
+        }
+    };
+    tokio::select! {
+        _ = graceful => {}
+        reason = signals.next() => {
+            printer.say(format_args!("{reason} again: killing every instance now"));
+            supervisor.kill_all().await;
+        }
+    }
+    // Only now: stopping instances deregister through the registry's API.
+    registry.close();
+    let _ = stop_server.send(());
+    if tokio::time::timeout(Duration::from_secs(1), server)
+        .await
+        .is_err()
+    {
+        printer.say("the control plane's connections did not close within 1 s; leaving anyway");
+    }
+    printer.say(format_args!(
+        "stopped in {}",
+        human_duration(stopping.elapsed())
+    ));
+    Ok(())
+}
+
+fn announce_ready(
+    printer: &Printer,
+    registry: &Registry,
+    control_url: &str,
+    count: usize,
+    took: Duration,
+) {
+    printer.say(format_args!(
+        "all {count} instances ready in {}",
+        human_duration(took)
+    ));
+    if let Some(gateway) = registry.service("gateway").instances.first() {
+        printer.say(format_args!(
+            "  gateway  http://{}/api/v1/products",
+            gateway.registration.address
+        ));
+    }
+    printer.say(format_args!("  console  {control_url}/"));
+    let default_url = format!("http://127.0.0.1:{}", 7070);
+    if control_url == default_url {
+        printer.say("  status   brigade status");
+    } else {
+        printer.say(format_args!(
+            "  status   brigade status --control-url {control_url}"
+        ));
+    }
+    printer.say("Ctrl-C stops everything");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_are_wired_into_the_system_and_the_manifest_env_applies() {
+        let manifest = Manifest::parse(
+            "[[service]]\nname = \"catalog\"\ninstances = 2\nargs = [\"--no-seed\"]\n\
+             [service.env]\nBRIGADE_LOG = \"debug\"\nBRIGADE_PARENT_PID = 1\n\
+             [[service]]\nname = \"gateway\"\nport = 8088\n",
+            "test",
+        )
+        .unwrap();
+        let wiring = Wiring {
+            registry_url: "http://127.0.0.1:7070".into(),
+            data_dir: "/tmp/brigade/data".into(),
+            log_format: "json",
+        };
+        let specs = process_specs(&manifest, &wiring, std::path::Path::new("/bin/brigade"));
+        let slots: Vec<&str> = specs.iter().map(|s| s.slot.as_str()).collect();
+        assert_eq!(slots, ["catalog-1", "catalog-2", "gateway-1"]);
+        assert_eq!(specs[0].args, ["run", "catalog", "--no-seed"]);
+        assert_eq!(specs[0].program, PathBuf::from("/bin/brigade"));
+        let env: HashMap<&str, &str> = specs[0]
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(env["BRIGADE_LISTEN"], "127.0.0.1:0");
+        assert_eq!(env["BRIGADE_REGISTRY_URL"], "http://127.0.0.1:7070");
+        assert_eq!(env["BRIGADE_DATA_DIR"], "/tmp/brigade/data");
+        assert_eq!(env["BRIGADE_LOG_FORMAT"], "json");
+        assert_eq!(env["BRIGADE_LOG"], "debug");
+        assert_eq!(env["BRIGADE_PARENT_PID"], std::process::id().to_string());
+        assert_eq!(
+            specs[0].instance_id_env.as_deref(),
+            Some("BRIGADE_INSTANCE_ID")
+        );
+        let gateway: HashMap<&str, &str> = specs[2]
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(gateway["BRIGADE_LISTEN"], "127.0.0.1:8088");
+    }
+}

@@ -1,0 +1,54 @@
+//! The typed client other services use to call the catalog, through the chassis client (so every
+//! call gets discovery, balancing, deadlines and tracing).
+
+use brigade_chassis::client::{Error as ClientError, ServiceClient};
+use uuid::Uuid;
+
+use crate::paths;
+use crate::query::ListProducts;
+use crate::types::{CategoryList, Product, ProductBatch, ProductPage, ProductsByIds};
+
+/// Calls the catalog service. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct CatalogClient {
+    inner: ServiceClient,
+}
+
+impl CatalogClient {
+    /// `inner` is a chassis client bound to the catalog service (`ctx.client("catalog")`).
+    pub fn new(inner: ServiceClient) -> CatalogClient {
+        CatalogClient { inner }
+    }
+
+    /// One page of products. The catalog answers 400 when `query` breaks a rule: call
+    /// [`ListProducts::validate`] first to refuse such input without the hop.
+    pub async fn list_products(&self, query: &ListProducts) -> Result<ProductPage, ClientError> {
+        let encoded = serde_urlencoded::to_string(query).map_err(|e| ClientError::Request {
+            service: self.inner.service().to_owned(),
+            reason: format!("cannot encode the product query: {e}"),
+        })?;
+        let path = if encoded.is_empty() {
+            paths::PRODUCTS.to_owned()
+        } else {
+            format!("{}?{encoded}", paths::PRODUCTS)
+        };
+        self.inner.get_json(&path).await
+    }
+
+    /// One product; an unknown id is an error for which `is_not_found()` is true.
+    pub async fn get_product(&self, id: Uuid) -> Result<Product, ClientError> {
+        self.inner.get_json(&paths::product(id)).await
+    }
+
+    /// Several products in one call, in the order asked (at most [`crate::MAX_BATCH_IDS`]), with
+    /// the ids that name no product listed as missing.
+    pub async fn products_by_ids(&self, ids: &[Uuid]) -> Result<ProductBatch, ClientError> {
+        let body = ProductsByIds { ids: ids.to_vec() };
+        self.inner.post_json(paths::PRODUCTS_BATCH, &body).await
+    }
+
+    /// Every category with its product count.
+    pub async fn categories(&self) -> Result<CategoryList, ClientError> {
+        self.inner.get_json(paths::CATEGORIES).await
+    }
+}

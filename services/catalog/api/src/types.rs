@@ -1,0 +1,66 @@
+//! What goes over the wire. Field names are the JSON names; changing one breaks callers.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An amount of money in the currency's minor unit (cents), so that no price is ever a float.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Money {
+    pub amount_minor: i64,
+    /// ISO 4217 code, e.g. `EUR`.
+    pub currency: String,
+}
+
+/// One product as the catalog sells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Product {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    /// The slug of the product's category.
+    pub category: String,
+    pub price: Money,
+    pub image_url: String,
+    pub tags: Vec<String>,
+}
+
+/// A category and how many products it holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub product_count: u64,
+}
+
+/// `GET /v1/categories`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CategoryList {
+    pub items: Vec<Category>,
+}
+
+/// One page of a product listing. `page` counts from 1; `total` is the number of products that
+/// match the filters on all pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPage {
+    pub items: Vec<Product>,
+    pub page: u32,
+    pub page_size: u32,
+    pub total: u64,
+}
+
+/// `POST /v1/products/batch`: at most [`crate::MAX_BATCH_IDS`] ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductsByIds {
+    pub ids: Vec<Uuid>,
+}
+
+/// The answer to [`ProductsByIds`]: the products found, in the order they were asked for (each
+/// once), and the ids that name no product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductBatch {
+    pub items: Vec<Product>,
+    pub missing: Vec<Uuid>,
+}

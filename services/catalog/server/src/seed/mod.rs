@@ -1,0 +1,304 @@
+//! Sample data: a realistic catalog loaded on first start, once, however many instances start.
+//!
+//! Two instances of the catalog usually start in the same moment against one store. Loading
+//! takes the store's write lock (`BEGIN IMMEDIATE` on SQLite, a transaction-scoped advisory lock
+//! on PostgreSQL), then looks for the data set's name in `catalog_seeds`: the first instance
+//! inserts everything and records the name in the same transaction; the second waits for the
+//! lock, finds the name and does nothing. Inserts also skip rows that exist (`ON CONFLICT DO
+//! NOTHING`), so even a store that got some of the rows another way ends up complete, never
+//! failing.
+
+mod generate;
+mod words;
+
+use brigade_chassis::db::Db;
+use catalog_api::Product;
+use sqlx::{PgConnection, SqliteConnection};
+
+pub use generate::{product_id, sample_catalog, PRODUCT_ID_NAMESPACE};
+
+/// The PostgreSQL advisory lock that serialises loaders. Each service has its own database, so a
+/// fixed key cannot collide with another service's; it differs from the migrations' key anyway.
+const LOAD_LOCK_KEY: i64 = 7_420_315;
+
+/// A named data set to load into an empty or partly filled store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleCatalog {
+    /// Recorded once loaded; a data set with the same name is never loaded again.
+    pub name: String,
+    pub categories: Vec<SampleCategory>,
+    pub products: Vec<SampleProduct>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleCategory {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    /// Display order.
+    pub position: i64,
+}
+
+/// A product and when it was added (for sorting by newest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleProduct {
+    pub product: Product,
+    pub created_at_ms: i64,
+}
+
+/// What loading did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loaded {
+    /// This call loaded the data set; `products` rows were new.
+    Now { products: u64 },
+    /// The data set had been loaded before (perhaps by another instance a moment ago).
+    Before,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("loading the sample catalog failed: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("cannot encode the tags of product {sku}: {source}")]
+    Tags {
+        sku: String,
+        source: serde_json::Error,
+    },
+}
+
+/// Loads the built-in sample catalog unless it is there already.
+pub async fn ensure_sample_catalog(db: &Db) -> Result<Loaded, Error> {
+    // The common case, every start after the first: one read, and nothing generated.
+    if is_loaded(db, generate::NAME).await? {
+        return Ok(Loaded::Before);
+    }
+    let loaded = load(db, &sample_catalog()).await?;
+    if let Loaded::Now { products } = loaded {
+        tracing::info!(products, "loaded the sample catalog");
+    }
+    Ok(loaded)
+}
+
+/// Loads `catalog` unless a data set of its name is there already. Safe to call concurrently,
+/// from any number of processes.
+pub async fn load(db: &Db, catalog: &SampleCatalog) -> Result<Loaded, Error> {
+    let rows = Rows::encode(catalog)?;
+    let loaded_at_ms = i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX);
+    match db {
+        Db::Sqlite(pool) => {
+            // Dropping the transaction on an early return or error rolls it back.
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            let loaded = load_sqlite(&mut tx, &catalog.name, &rows, loaded_at_ms).await?;
+            tx.commit().await?;
+            Ok(loaded)
+        }
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(LOAD_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+            let loaded = load_postgres(&mut tx, &catalog.name, &rows, loaded_at_ms).await?;
+            tx.commit().await?;
+            Ok(loaded)
+        }
+    }
+}
+
+async fn is_loaded(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<(i64,)> = match db {
+        Db::Sqlite(pool) => {
+            sqlx::query_as("SELECT 1 FROM catalog_seeds WHERE name = ?1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        }
+        Db::Postgres(pool) => {
+            sqlx::query_as("SELECT 1::bigint FROM catalog_seeds WHERE name = $1")
+                .bind(name)
+                .fetch_optional(pool)
+                .await?
+        }
+    };
+    Ok(found.is_some())
+}
+
+/// The data set in columns, as the statements bind it.
+struct Rows<'a> {
+    categories: &'a [SampleCategory],
+    products: Vec<ProductColumns<'a>>,
+}
+
+struct ProductColumns<'a> {
+    product: &'a Product,
+    tags_json: String,
+    created_at_ms: i64,
+}
+
+impl<'a> Rows<'a> {
+    fn encode(catalog: &'a SampleCatalog) -> Result<Rows<'a>, Error> {
+        let products = catalog
+            .products
+            .iter()
+            .map(|sample| {
+                let tags_json =
+                    serde_json::to_string(&sample.product.tags).map_err(|source| Error::Tags {
+                        sku: sample.product.sku.clone(),
+                        source,
+                    })?;
+                Ok(ProductColumns {
+                    product: &sample.product,
+                    tags_json,
+                    created_at_ms: sample.created_at_ms,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Rows {
+            categories: &catalog.categories,
+            products,
+        })
+    }
+}
+
+async fn load_sqlite(
+    conn: &mut SqliteConnection,
+    name: &str,
+    rows: &Rows<'_>,
+    loaded_at_ms: i64,
+) -> Result<Loaded, Error> {
+    let marker: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM catalog_seeds WHERE name = ?1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if marker.is_some() {
+        return Ok(Loaded::Before);
+    }
+    for c in rows.categories {
+        sqlx::query(
+            "INSERT INTO categories (slug, name, description, position) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&c.slug)
+        .bind(&c.name)
+        .bind(&c.description)
+        .bind(c.position)
+        .execute(&mut *conn)
+        .await?;
+    }
+    // One prepared statement, executed per row inside one transaction: in-process, so cheap.
+    let mut inserted = 0;
+    for row in &rows.products {
+        let p = row.product;
+        inserted += sqlx::query(
+            "INSERT INTO products (id, sku, name, description, category, price_minor, currency, \
+             image_url, tags, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(p.id.to_string())
+        .bind(&p.sku)
+        .bind(&p.name)
+        .bind(&p.description)
+        .bind(&p.category)
+        .bind(p.price.amount_minor)
+        .bind(&p.price.currency)
+        .bind(&p.image_url)
+        .bind(&row.tags_json)
+        .bind(row.created_at_ms)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    sqlx::query(
+        "INSERT INTO catalog_seeds (name, loaded_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    )
+    .bind(name)
+    .bind(loaded_at_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Loaded::Now { products: inserted })
+}
+
+async fn load_postgres(
+    conn: &mut PgConnection,
+    name: &str,
+    rows: &Rows<'_>,
+    loaded_at_ms: i64,
+) -> Result<Loaded, Error> {
+    let marker: Option<(i64,)> =
+        sqlx::query_as("SELECT 1::bigint FROM catalog_seeds WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if marker.is_some() {
+        return Ok(Loaded::Before);
+    }
+    let categories = rows.categories;
+    sqlx::query(
+        "INSERT INTO categories (slug, name, description, position) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[]) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(
+        categories
+            .iter()
+            .map(|c| c.slug.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        categories
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        categories
+            .iter()
+            .map(|c| c.description.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        categories
+            .iter()
+            .map(|c| i32::try_from(c.position).unwrap_or(i32::MAX))
+            .collect::<Vec<_>>(),
+    )
+    .execute(&mut *conn)
+    .await?;
+    // One statement for all products: a round trip per row would make a first start on a remote
+    // database take seconds.
+    let products = &rows.products;
+    let column = |f: fn(&ProductColumns<'_>) -> String| products.iter().map(f).collect::<Vec<_>>();
+    let inserted = sqlx::query(
+        "INSERT INTO products (id, sku, name, description, category, price_minor, currency, \
+         image_url, tags, created_at_ms) \
+         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::int8[], $7::text[], $8::text[], $9::text[], $10::int8[]) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(column(|r| r.product.id.to_string()))
+    .bind(column(|r| r.product.sku.clone()))
+    .bind(column(|r| r.product.name.clone()))
+    .bind(column(|r| r.product.description.clone()))
+    .bind(column(|r| r.product.category.clone()))
+    .bind(
+        products
+            .iter()
+            .map(|r| r.product.price.amount_minor)
+            .collect::<Vec<_>>(),
+    )
+    .bind(column(|r| r.product.price.currency.clone()))
+    .bind(column(|r| r.product.image_url.clone()))
+    .bind(column(|r| r.tags_json.clone()))
+    .bind(products.iter().map(|r| r.created_at_ms).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "INSERT INTO catalog_seeds (name, loaded_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(name)
+    .bind(loaded_at_ms)
+    .execute(&mut *conn)
+    .await?;
+    Ok(Loaded::Now { products: inserted })
+}

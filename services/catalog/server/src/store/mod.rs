@@ -1,0 +1,191 @@
+//! The catalog's store: reading products and categories on SQLite or PostgreSQL.
+//!
+//! Writing happens only when sample data is loaded ([`crate::seed`]); every request reads.
+
+mod listing;
+mod rows;
+mod search;
+mod sql;
+
+use std::collections::{HashMap, HashSet};
+
+use brigade_chassis::db::{Backend, Db};
+use catalog_api::{Category, Product, ProductBatch, ProductPage, ProductQuery};
+use uuid::Uuid;
+
+use listing::Listing;
+use rows::{ListedRow, ProductRow};
+use search::Terms;
+use sql::{Arg, Sql};
+
+/// A failure of the store itself: the caller's input was fine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("catalog store query failed: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("product {sku} in the store is unreadable: {reason}")]
+    Corrupt { sku: String, reason: String },
+}
+
+/// Why a listing could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// The category filter names no category; `known` are the ones that exist.
+    #[error("unknown category `{slug}`")]
+    UnknownCategory { slug: String, known: Vec<String> },
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+/// Reads the catalog. Cheap to clone: it is a pool handle.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    /// `db` must have [`crate::MIGRATIONS`] applied.
+    pub fn new(db: Db) -> Store {
+        Store { db }
+    }
+
+    /// One page of the products matching `query`, with the number of matches on all pages.
+    pub async fn list_products(&self, query: &ProductQuery) -> Result<ProductPage, ListError> {
+        let terms = query.text().map(Terms::parse);
+        let (items, total) = match &terms {
+            // Text of punctuation only has nothing to search for, so nothing matches it.
+            Some(terms) if terms.is_empty() => (Vec::new(), 0),
+            terms => self.fetch_page(query, terms.as_ref()).await?,
+        };
+        // A filter that matches nothing may be a misspelt category: say so, rather than answer
+        // an empty page that looks like a real result. Only then is the question worth a query.
+        if total == 0 {
+            if let Some(slug) = query.category() {
+                self.check_category(slug).await?;
+            }
+        }
+        Ok(ProductPage {
+            items,
+            page: query.page(),
+            page_size: query.page_size(),
+            total,
+        })
+    }
+
+    async fn fetch_page(
+        &self,
+        query: &ProductQuery,
+        terms: Option<&Terms>,
+    ) -> Result<(Vec<Product>, u64), Error> {
+        let backend = self.db.backend();
+        let listing = Listing { query, terms };
+        let rows: Vec<ListedRow> = listing.page(backend).fetch_all(&self.db).await?;
+        let total = match rows.first() {
+            Some(row) => row.9,
+            // Past the last page no row carries the total, so count.
+            None if query.page() > 1 => {
+                let counted: Vec<(i64,)> = listing.count(backend).fetch_all(&self.db).await?;
+                counted.first().map_or(0, |c| c.0)
+            }
+            None => 0,
+        };
+        let items = rows
+            .into_iter()
+            .map(|row| rows::product(rows::listed(row).0))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((items, u64::try_from(total).unwrap_or(0)))
+    }
+
+    async fn check_category(&self, slug: &str) -> Result<(), ListError> {
+        let mut sql = Sql::new(self.db.backend());
+        sql.push("SELECT slug FROM categories ORDER BY position, slug");
+        let rows: Vec<(String,)> = sql.fetch_all(&self.db).await.map_err(Error::from)?;
+        let known: Vec<String> = rows.into_iter().map(|(slug,)| slug).collect();
+        if known.iter().any(|k| k == slug) {
+            Ok(())
+        } else {
+            Err(ListError::UnknownCategory {
+                slug: slug.to_owned(),
+                known,
+            })
+        }
+    }
+
+    /// The product with `id`, if there is one.
+    pub async fn product(&self, id: Uuid) -> Result<Option<Product>, Error> {
+        let backend = self.db.backend();
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ")
+            .push(rows::columns(backend))
+            .push(" FROM products p WHERE p.id = ")
+            .bind(Arg::Text(id.to_string()));
+        if backend == Backend::Postgres {
+            sql.push("::uuid");
+        }
+        let rows: Vec<ProductRow> = sql.fetch_all(&self.db).await?;
+        rows.into_iter().next().map(rows::product).transpose()
+    }
+
+    /// The products with `ids`, in the order asked and each once, and the ids that name none.
+    pub async fn products_by_ids(&self, ids: &[Uuid]) -> Result<ProductBatch, Error> {
+        let mut seen = HashSet::new();
+        let wanted: Vec<Uuid> = ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+        if wanted.is_empty() {
+            return Ok(ProductBatch {
+                items: Vec::new(),
+                missing: Vec::new(),
+            });
+        }
+        let backend = self.db.backend();
+        let list = Arg::TextList(wanted.iter().map(Uuid::to_string).collect());
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ").push(rows::columns(backend));
+        match backend {
+            Backend::Sqlite => sql
+                .push(" FROM products p WHERE p.id IN (SELECT value FROM json_each(")
+                .bind(list)
+                .push("))"),
+            Backend::Postgres => sql
+                .push(" FROM products p WHERE p.id = ANY(")
+                .bind(list)
+                .push("::uuid[])"),
+        };
+        let rows: Vec<ProductRow> = sql.fetch_all(&self.db).await?;
+        let mut found: HashMap<Uuid, Product> = rows
+            .into_iter()
+            .map(|row| rows::product(row).map(|p| (p.id, p)))
+            .collect::<Result<_, _>>()?;
+        let mut batch = ProductBatch {
+            items: Vec::with_capacity(found.len()),
+            missing: Vec::new(),
+        };
+        for id in wanted {
+            match found.remove(&id) {
+                Some(product) => batch.items.push(product),
+                None => batch.missing.push(id),
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Every category in display order, with its number of products.
+    pub async fn categories(&self) -> Result<Vec<Category>, Error> {
+        let mut sql = Sql::new(self.db.backend());
+        sql.push(
+            "SELECT c.slug, c.name, c.description, COUNT(p.id) \
+             FROM categories c LEFT JOIN products p ON p.category = c.slug \
+             GROUP BY c.slug, c.name, c.description, c.position \
+             ORDER BY c.position, c.slug",
+        );
+        let rows: Vec<(String, String, String, i64)> = sql.fetch_all(&self.db).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(slug, name, description, count)| Category {
+                slug,
+                name,
+                description,
+                product_count: u64::try_from(count).unwrap_or(0),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,19 @@
+//! One module per public resource, merged here.
+
+mod catalog;
+
+use axum::Router;
+
+use crate::Gateway;
+
+/// The public API's OpenAPI document.
+pub const OPENAPI: &str = include_str!("../../openapi.json");
+
+pub fn router() -> Router<Gateway> {
+    Router::new()
+        .merge(catalog::router())
+        .route(
+            "/openapi.json",
+            axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),
+        )
+}
