@@ -274,3 +274,37 @@ async fn a_dependency_problem_passes_through_and_outages_are_503() {
     let error = nowhere.call(Method::GET, "/v1/echo", None).await.unwrap_err();
     assert_eq!(error.to_problem().status, 503);
 }
+
+/// An instance that accepts connections and reads each request, then hangs up without answering:
+/// what a caller sees from an instance killed mid-request.
+async fn start_hanging_up() -> SocketAddr {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await;
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn an_idempotent_call_is_retried_on_another_instance_when_one_hangs_up() {
+    let good = start(&[]).await;
+    let hanging = start_hanging_up().await;
+    let client = static_client(&[hanging, good.address]);
+    for _ in 0..20 {
+        let answer = client.call(Method::GET, "/v1/echo", None).await.expect("a GET failed");
+        assert_eq!(answer.status, 200);
+    }
+    // A POST may have reached the instance that hung up: it is not repeated.
+    let client = static_client(&[hanging]);
+    let error = client
+        .call(Method::POST, "/v1/echo", Some(bytes::Bytes::from_static(b"{}")))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, client::Error::Transport { .. }), "{error:?}");
+    assert_eq!(error.to_problem().status, 503);
+}

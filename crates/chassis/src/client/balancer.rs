@@ -45,8 +45,8 @@ impl Drop for Lease {
 }
 
 impl Lease {
-    /// Records that this instance refused the connection: skip it for a while.
-    pub fn connect_failed(&self) {
+    /// Records that the connection to this instance failed: skip it for a while.
+    pub fn transport_failed(&self) {
         if let Ok(mut skip) = self.state.skip_until.lock() {
             *skip = Some(Instant::now() + CONNECT_FAILURE_COOLDOWN);
         }
@@ -138,7 +138,7 @@ mod tests {
         let eps = endpoints(2);
         let lease = balancer.pick(&eps, &[]).unwrap();
         let bad = lease.address;
-        lease.connect_failed();
+        lease.transport_failed();
         drop(lease);
         for _ in 0..20 {
             assert_ne!(balancer.pick(&eps, &[]).unwrap().address, bad);

@@ -4,7 +4,7 @@
 //! instances through discovery, picks one (power of two choices), carries the caller's trace
 //! context, request id and remaining deadline, records RED metrics for the dependency, and tries
 //! another instance when one refuses the connection (the request was never sent, so this is safe
-//! for any method).
+//! for any method) or, for idempotent methods, when the connection fails mid-request.
 
 mod balancer;
 pub mod plain;
@@ -28,7 +28,7 @@ use crate::metrics::{ClientMetrics, DependencyLabels, DependencyOutcomeLabels};
 use crate::problem::Problem;
 use crate::trace_context::{self, TraceContext};
 
-/// How many distinct instances one call may try when connections are refused.
+/// How many distinct instances one call may try when connections fail.
 const MAX_CONNECT_ATTEMPTS: usize = 3;
 
 /// Why a call to another service failed.
@@ -289,10 +289,12 @@ impl ServiceClient {
                         problem: Box::new(problem_from(status, &body)),
                     });
                 }
-                Err(error) if error.is_connect() => {
-                    // Nothing was sent: safe to try another instance whatever the method.
-                    lease.connect_failed();
-                    tracing::debug!(service = %inner.service, address = %lease.address, %error, "connection refused; trying another instance");
+                Err(error) if error.is_connect() || is_idempotent(method) => {
+                    // Either nothing was sent (safe whatever the method), or the request may be
+                    // sent twice without harm, e.g. a GET over a pooled connection to an instance
+                    // that has just died.
+                    lease.transport_failed();
+                    tracing::debug!(service = %inner.service, address = %lease.address, %error, "instance failed; trying another");
                     last_error = Some(Error::Transport {
                         service: inner.service.clone(),
                         address: lease.address,
@@ -344,6 +346,14 @@ impl ServiceClient {
                 reason: e.to_string(),
             })
     }
+}
+
+/// Methods that HTTP defines as safe to repeat (RFC 9110, section 9.2.2).
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// The dependency's problem document, or one made up from the status when the body is not one.

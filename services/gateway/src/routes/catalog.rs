@@ -22,9 +22,7 @@ async fn list_products(
     Query(query): Query<ListProducts>,
 ) -> Result<Json<ProductPage>, Problem> {
     // Refuse bad input here, before it costs a hop; the catalog checks again.
-    query
-        .validate()
-        .map_err(|e| Problem::invalid_parameter(&e.parameter, e.detail))?;
+    query.validate().map_err(Problem::from)?;
     let page = gateway
         .catalog
         .list_products(&query)
