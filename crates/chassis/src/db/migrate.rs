@@ -45,8 +45,9 @@ pub async fn migrate(db: &Db, migrations: &[Migration]) -> Result<(), Error> {
                         .await?;
                 check_known(&applied, &sorted)?;
                 for m in sorted.iter().filter(|m| !applied.iter().any(|a| a.0 == m.version)) {
-                    sqlx::raw_sql(m.sqlite)
-                        .execute(&mut *conn)
+                    // Through the connection, not `raw_sql(..).execute(conn)`: the latter's future
+                    // is not `Send` (sqlx's Executor bound is not general enough).
+                    conn.execute(sqlx::raw_sql(m.sqlite))
                         .await
                         .map_err(|source| Error::Migration {
                             version: m.version,
@@ -87,8 +88,7 @@ pub async fn migrate(db: &Db, migrations: &[Migration]) -> Result<(), Error> {
                 .await?;
             check_known(&applied, &sorted)?;
             for m in sorted.iter().filter(|m| !applied.iter().any(|a| a.0 == m.version)) {
-                sqlx::raw_sql(m.postgres)
-                    .execute(&mut *tx)
+                tx.execute(sqlx::raw_sql(m.postgres))
                     .await
                     .map_err(|source| Error::Migration {
                         version: m.version,
@@ -117,5 +117,23 @@ fn check_known(applied: &[(i64,)], known: &[Migration]) -> Result<(), Error> {
     {
         Some((v, ..)) => Err(Error::UnknownMigration(*v)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Services run migrations inside spawned tasks, so the future must be `Send`.
+    #[test]
+    fn migrating_is_a_send_future() {
+        fn assert_send<T: Send>(_: &T) {}
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let db = Db::connect("sqlite::memory:", &Default::default()).await.unwrap();
+            let future = migrate(&db, &[]);
+            assert_send(&future);
+            future.await.unwrap();
+        });
     }
 }

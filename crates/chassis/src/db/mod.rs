@@ -41,6 +41,21 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
 }
 
+/// How long a SQLite connection waits for another process's lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLITE_BUSY and its extended codes (e.g. 517, SQLITE_BUSY_SNAPSHOT): another connection holds
+/// a lock that will be released.
+fn is_sqlite_busy(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
+}
+
 /// Which engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -126,21 +141,37 @@ impl Db {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true)
             // A small page cache per connection keeps an idle instance's memory low.
             .pragma("cache_size", "-2000");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections)
-            .min_connections(0)
-            .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect)
-            .await
-            .map_err(|source| Error::Connect {
-                backend: Backend::Sqlite,
-                source,
-            })?;
-        Ok(Db::Sqlite(pool))
+        // Two instances opening a new file at once both switch it to WAL, which needs a lock that
+        // SQLite's busy handler does not wait for: the loser sees "database is locked" and must
+        // try again, as it would any other transient lock.
+        let started = tokio::time::Instant::now();
+        let mut backoff = Duration::from_millis(10);
+        loop {
+            let attempt = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .min_connections(0)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect.clone())
+                .await;
+            match attempt {
+                Ok(pool) => return Ok(Db::Sqlite(pool)),
+                Err(source) if is_sqlite_busy(&source) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                    tracing::debug!(error = %source, "SQLite file busy while opening; trying again");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(500));
+                }
+                Err(source) => {
+                    return Err(Error::Connect {
+                        backend: Backend::Sqlite,
+                        source,
+                    })
+                }
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {
