@@ -19,7 +19,11 @@ struct System {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl System {
@@ -38,8 +42,14 @@ impl System {
             .unwrap();
         // Keep the pipes drained (and show the output when a test fails).
         for pipe in [
-            child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -60,14 +70,21 @@ impl System {
         let started = Instant::now();
         loop {
             if let Ok(answer) = client
-                .send(Method::GET, &format!("{}/api/v1/products?page_size=1", system.gateway), None)
+                .send(
+                    Method::GET,
+                    &format!("{}/api/v1/products?page_size=1", system.gateway),
+                    None,
+                )
                 .await
             {
                 if answer.status == 200 && system.catalog().await.instances.len() == 2 {
                     break;
                 }
             }
-            assert!(started.elapsed() < Duration::from_secs(90), "the system did not become ready");
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "the system did not become ready"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         system
@@ -85,7 +102,11 @@ impl System {
     }
 
     fn pids(instances: &ServiceInstances) -> Vec<u32> {
-        instances.instances.iter().filter_map(|i| i.registration.pid).collect()
+        instances
+            .instances
+            .iter()
+            .filter_map(|i| i.registration.pid)
+            .collect()
     }
 }
 
@@ -97,7 +118,10 @@ impl Drop for System {
 }
 
 fn signal(pid: u32, signal: &str) {
-    let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success(), "kill -{signal} {pid} failed");
 }
 
@@ -122,7 +146,11 @@ async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {
     let mut served = 0;
     while Instant::now() < until {
         let answer = client.send(Method::GET, &url, None).await.unwrap();
-        assert_eq!(answer.status, 200, "a request failed after the kill: {:?}", answer.body);
+        assert_eq!(
+            answer.status, 200,
+            "a request failed after the kill: {:?}",
+            answer.body
+        );
         served += 1;
     }
     assert!(served > 10, "only {served} requests in 3 s");
@@ -131,8 +159,15 @@ async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let now = system.catalog().await;
-        let ids: Vec<&str> = now.instances.iter().map(|i| i.registration.instance_id.as_str()).collect();
-        if !ids.contains(&victim.instance_id.as_str()) && ids.contains(&survivor.instance_id.as_str()) && ids.len() == 2 {
+        let ids: Vec<&str> = now
+            .instances
+            .iter()
+            .map(|i| i.registration.instance_id.as_str())
+            .collect();
+        if !ids.contains(&victim.instance_id.as_str())
+            && ids.contains(&survivor.instance_id.as_str())
+            && ids.len() == 2
+        {
             break;
         }
         assert!(Instant::now() < deadline, "registry still lists {ids:?}");
@@ -141,7 +176,11 @@ async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {
 
     // Bad input is a problem, not an error page.
     let answer = client
-        .send(Method::GET, &format!("{}/api/v1/products?page_size=1000", system.gateway), None)
+        .send(
+            Method::GET,
+            &format!("{}/api/v1/products?page_size=1000", system.gateway),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(answer.status, 400);
@@ -155,7 +194,10 @@ async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success(), "status failed: {text}");
-    assert!(text.contains("gateway") && text.contains(&survivor.instance_id), "{text}");
+    assert!(
+        text.contains("gateway") && text.contains(&survivor.instance_id),
+        "{text}"
+    );
 
     // SIGTERM stops everything within 5 s and leaves no process behind.
     let mut system = system;
@@ -167,7 +209,10 @@ async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {
             assert!(status.success(), "brigade exited with {status}");
             break;
         }
-        assert!(Instant::now() < stopped_by, "brigade did not stop within 5 s");
+        assert!(
+            Instant::now() < stopped_by,
+            "brigade did not stop within 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for pid in children {
@@ -184,7 +229,10 @@ async fn instances_do_not_outlive_a_killed_brigade() {
     let _ = system.child.wait();
     let deadline = Instant::now() + Duration::from_secs(5);
     while children.iter().any(|pid| alive(*pid)) {
-        assert!(Instant::now() < deadline, "instances outlived a killed brigade");
+        assert!(
+            Instant::now() < deadline,
+            "instances outlived a killed brigade"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The gateway was its child too.

@@ -173,7 +173,12 @@ pub async fn run(args: HopArgs) -> anyhow::Result<()> {
             chassis_runs.push(
                 load::closed_loop(connections, args.duration, move || {
                     let client = client.clone();
-                    async move { client.call(http::Method::GET, "/v1/ping", None).await.is_ok() }
+                    async move {
+                        client
+                            .call(http::Method::GET, "/v1/ping", None)
+                            .await
+                            .is_ok()
+                    }
                 })
                 .await,
             );

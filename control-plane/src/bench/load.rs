@@ -21,7 +21,8 @@ pub struct Figures {
 
 fn histogram() -> Histogram<u64> {
     // 1 µs to 60 s with 3 significant digits.
-    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
+    Histogram::new_with_bounds(1, 60_000_000, 3)
+        .unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!()))
 }
 
 /// Runs `call` from `concurrency` workers for `duration` and measures it.

@@ -41,14 +41,18 @@ fn json_problem(rejection: JsonRejection) -> Problem {
         JsonRejection::MissingJsonContentType(_) => Problem::unsupported_media_type(
             "the request body must be JSON, sent with content-type: application/json",
         ),
-        JsonRejection::JsonSyntaxError(e) => {
-            Problem::bad_request(format!("the request body is not valid JSON: {}", source_text(&e)))
-        }
+        JsonRejection::JsonSyntaxError(e) => Problem::bad_request(format!(
+            "the request body is not valid JSON: {}",
+            source_text(&e)
+        )),
         JsonRejection::JsonDataError(e) => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-body",
             "Invalid request body",
-            format!("the request body does not match the expected shape: {}", source_text(&e)),
+            format!(
+                "the request body does not match the expected shape: {}",
+                source_text(&e)
+            ),
         ),
         JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             Problem::payload_too_large(format!(
@@ -56,7 +60,10 @@ fn json_problem(rejection: JsonRejection) -> Problem {
                 e.body_text()
             ))
         }
-        other => Problem::bad_request(format!("cannot read the request body: {}", other.body_text())),
+        other => Problem::bad_request(format!(
+            "cannot read the request body: {}",
+            other.body_text()
+        )),
     }
 }
 
@@ -85,6 +92,12 @@ where
         }
     }
 }
+
+/// The query string of a route that takes no parameters: `Query<NoParameters>` refuses any, so
+/// that a parameter the caller believes does something is an error rather than silently ignored.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParameters {}
 
 /// Path-parameter extractor with problem+json rejections.
 #[derive(Debug, Clone, Copy, Default)]

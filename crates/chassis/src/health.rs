@@ -109,7 +109,10 @@ impl Health {
     /// `/livez` and `/readyz`.
     pub fn router(&self) -> Router {
         Router::new()
-            .route("/livez", get(|| async { axum::Json(json!({"status": "live"})) }))
+            .route(
+                "/livez",
+                get(|| async { axum::Json(json!({"status": "live"})) }),
+            )
             .route("/readyz", get(readyz))
             .with_state(self.clone())
     }

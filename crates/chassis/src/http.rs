@@ -53,10 +53,12 @@ pub fn wrap(router: Router, metrics: Metrics, limits: Limits) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state, serve_request))
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
-            tracing::error!("a request handler panicked");
-            Problem::internal().into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                Problem::internal().into_response()
+            },
+        ))
 }
 
 async fn unknown_route(request: Request) -> Problem {
@@ -95,7 +97,9 @@ async fn serve_request(
         .get(DEADLINE_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(context::parse_deadline_ms)
-        .map_or(state.limits.max_request_time, |d| d.min(state.limits.max_request_time));
+        .map_or(state.limits.max_request_time, |d| {
+            d.min(state.limits.max_request_time)
+        });
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -152,15 +156,33 @@ async fn serve_request(
         method,
         status: status.as_u16(),
     };
-    state.metrics.server.requests.get_or_create(&status_labels).inc();
+    state
+        .metrics
+        .server
+        .requests
+        .get_or_create(&status_labels)
+        .inc();
     if status.is_server_error() {
-        state.metrics.server.errors.get_or_create(&status_labels).inc();
+        state
+            .metrics
+            .server
+            .errors
+            .get_or_create(&status_labels)
+            .inc();
         span.in_scope(|| {
-            tracing::warn!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "served with an error")
+            tracing::warn!(
+                status = status.as_u16(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "served with an error"
+            )
         });
     } else {
         span.in_scope(|| {
-            tracing::debug!(status = status.as_u16(), elapsed_ms = elapsed.as_millis() as u64, "served")
+            tracing::debug!(
+                status = status.as_u16(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "served"
+            )
         });
     }
 

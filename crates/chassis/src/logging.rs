@@ -39,7 +39,11 @@ pub fn init(format: LogFormat, filter: &str) {
             .try_init()
     } else {
         registry
-            .with(tracing_subscriber::fmt::layer().compact().with_target(false))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_target(false),
+            )
             .try_init()
     };
 }

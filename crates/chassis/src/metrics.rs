@@ -184,7 +184,11 @@ impl Metrics {
             instance: instance.to_owned(),
         })
         .set(1);
-        self.register("brigade_service_info", "The running service's identity", info);
+        self.register(
+            "brigade_service_info",
+            "The running service's identity",
+            info,
+        );
     }
 
     /// Exposes a store's pool use, read at each scrape.
@@ -197,8 +201,12 @@ impl Metrics {
         );
         self.on_scrape(move || {
             let (in_use, idle) = db.pool_usage();
-            gauge.get_or_create(&PoolLabels { state: "in_use" }).set(i64::from(in_use));
-            gauge.get_or_create(&PoolLabels { state: "idle" }).set(i64::from(idle));
+            gauge
+                .get_or_create(&PoolLabels { state: "in_use" })
+                .set(i64::from(in_use));
+            gauge
+                .get_or_create(&PoolLabels { state: "idle" })
+                .set(i64::from(idle));
         });
     }
 

@@ -35,7 +35,12 @@ pub struct Problem {
 
 impl Problem {
     /// A problem with the code `code` (the last part of its `type`).
-    pub fn new(status: StatusCode, code: &str, title: &'static str, detail: impl Into<String>) -> Problem {
+    pub fn new(
+        status: StatusCode,
+        code: &str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Problem {
         Problem {
             type_uri: Cow::Owned(format!("{TYPE_PREFIX}{code}")),
             title: Cow::Borrowed(title),
@@ -49,7 +54,9 @@ impl Problem {
 
     /// The short code of this problem's `type`, e.g. `not-found`.
     pub fn code(&self) -> &str {
-        self.type_uri.strip_prefix(TYPE_PREFIX).unwrap_or(&self.type_uri)
+        self.type_uri
+            .strip_prefix(TYPE_PREFIX)
+            .unwrap_or(&self.type_uri)
     }
 
     pub fn status_code(&self) -> StatusCode {
@@ -63,7 +70,12 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
     }
 
     /// A query, path or body parameter that failed validation; names the parameter.
@@ -120,7 +132,12 @@ impl Problem {
 
     /// A dependency answered with something unusable.
     pub fn bad_gateway(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::BAD_GATEWAY, "bad-gateway", "Bad gateway", detail)
+        Problem::new(
+            StatusCode::BAD_GATEWAY,
+            "bad-gateway",
+            "Bad gateway",
+            detail,
+        )
     }
 
     pub fn deadline_exceeded(detail: impl Into<String>) -> Problem {

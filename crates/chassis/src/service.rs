@@ -135,10 +135,16 @@ impl ServiceArgs {
             other => other,
         };
         Ok(match mode {
-            DiscoveryMode::Registry => Source::Registry(self.registry_url.clone().ok_or_else(|| {
-                Error::Config("--discovery registry needs --registry-url (BRIGADE_REGISTRY_URL)".into())
-            })?),
-            DiscoveryMode::Static => Source::Static(parse_peers(self.peers.as_deref().unwrap_or(""))?),
+            DiscoveryMode::Registry => {
+                Source::Registry(self.registry_url.clone().ok_or_else(|| {
+                    Error::Config(
+                        "--discovery registry needs --registry-url (BRIGADE_REGISTRY_URL)".into(),
+                    )
+                })?)
+            }
+            DiscoveryMode::Static => {
+                Source::Static(parse_peers(self.peers.as_deref().unwrap_or(""))?)
+            }
             DiscoveryMode::Dns => {
                 if !self.dns_template.contains("{service}") {
                     return Err(Error::Config(format!(
@@ -158,14 +164,18 @@ pub fn parse_peers(spec: &str) -> Result<HashMap<String, Vec<SocketAddr>>, Error
     let mut peers = HashMap::new();
     for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
         let (service, addresses) = entry.split_once('=').ok_or_else(|| {
-            Error::Config(format!("--peers entry `{entry}` must look like service=host:port[,host:port]"))
+            Error::Config(format!(
+                "--peers entry `{entry}` must look like service=host:port[,host:port]"
+            ))
         })?;
         let addresses = addresses
             .split(',')
             .filter(|a| !a.trim().is_empty())
             .map(|a| {
                 a.trim().parse::<SocketAddr>().map_err(|e| {
-                    Error::Config(format!("--peers: `{a}` for {service} is not an ip:port address: {e}"))
+                    Error::Config(format!(
+                        "--peers: `{a}` for {service} is not an ip:port address: {e}"
+                    ))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -255,7 +265,10 @@ impl Context {
         self.args.database_url.clone().unwrap_or_else(|| {
             format!(
                 "sqlite://{}",
-                self.args.data_dir.join(format!("{}.db", self.info.name)).display()
+                self.args
+                    .data_dir
+                    .join(format!("{}.db", self.info.name))
+                    .display()
             )
         })
     }
@@ -315,10 +328,13 @@ where
     Fut: Future<Output = Result<Router, BoxError>>,
     S: Future<Output = shutdown::Reason>,
 {
-    let instance_id = args
-        .instance_id
-        .clone()
-        .unwrap_or_else(|| format!("{}-{}", info.name, &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    let instance_id = args.instance_id.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            info.name,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    });
     let span = tracing::info_span!("service", service = info.name, instance = %instance_id);
     serve_instance(info, args, instance_id, listener, build, shutdown)
         .instrument(span)
@@ -409,7 +425,9 @@ where
         Ok(Ok(Ok(()))) => tracing::info!("drained; stopped"),
         Ok(Ok(Err(e))) => return Err(Error::Serve(e)),
         Ok(Err(join)) => tracing::error!(error = %join, "the server task failed"),
-        Err(_) => tracing::warn!(grace = ?args.shutdown_grace, "in-flight requests did not finish within the grace period; stopping anyway"),
+        Err(_) => {
+            tracing::warn!(grace = ?args.shutdown_grace, "in-flight requests did not finish within the grace period; stopping anyway")
+        }
     }
     let stores: Vec<Db> = stores.lock().map(|s| s.clone()).unwrap_or_default();
     for store in stores {

@@ -55,14 +55,24 @@ pub fn required_backends() -> bool {
 /// reachable outside CI.
 pub async fn postgres_db() -> Option<Db> {
     let admin_url = postgres_admin_url();
-    let admin = match Db::connect(&admin_url, &PoolOptions { max_connections: 1, ..PoolOptions::default() }).await {
+    let admin = match Db::connect(
+        &admin_url,
+        &PoolOptions {
+            max_connections: 1,
+            ..PoolOptions::default()
+        },
+    )
+    .await
+    {
         Ok(Db::Postgres(pool)) => pool,
         Ok(_) => panic!("BRIGADE_TEST_POSTGRES_URL must be a postgres:// URL"),
         Err(e) if required_backends() => {
             panic!("CI=true but PostgreSQL is not reachable at {admin_url}: {e}")
         }
         Err(e) => {
-            eprintln!("skipped: PostgreSQL not reachable at {admin_url} ({e}); set CI=true to require it");
+            eprintln!(
+                "skipped: PostgreSQL not reachable at {admin_url} ({e}); set CI=true to require it"
+            );
             return None;
         }
     };
@@ -78,8 +88,14 @@ pub async fn postgres_db() -> Option<Db> {
         .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
     admin.close().await;
     let url = match admin_url.rfind('/') {
-        Some(slash) if admin_url[..slash].contains("://") && slash > admin_url.find("://").unwrap_or(0) + 2 => {
-            let query = admin_url[slash..].find('?').map(|q| &admin_url[slash + q..]).unwrap_or("");
+        Some(slash)
+            if admin_url[..slash].contains("://")
+                && slash > admin_url.find("://").unwrap_or(0) + 2 =>
+        {
+            let query = admin_url[slash..]
+                .find('?')
+                .map(|q| &admin_url[slash + q..])
+                .unwrap_or("");
             format!("{}/{name}{query}", &admin_url[..slash])
         }
         _ => format!("{admin_url}/{name}"),
@@ -109,6 +125,92 @@ async fn drop_stale_databases(admin: &sqlx::PgPool) {
                     .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
                     .await;
             }
+        }
+    }
+}
+
+/// A service instance serving on a real loopback socket inside the test process, started the
+/// way `main` starts one ([`crate::service::serve`]), so that tests exercise the whole chassis.
+pub struct Instance {
+    pub address: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), crate::service::Error>>,
+}
+
+impl Instance {
+    /// Starts `info` with `flags` (quiet logs and no deregistration delay unless overridden)
+    /// and `build`, and waits until it answers `/readyz` with 200.
+    pub async fn start<B, F>(
+        info: crate::service::ServiceInfo,
+        flags: &[&str],
+        build: B,
+    ) -> Instance
+    where
+        B: FnOnce(crate::service::Context) -> F + Send + 'static,
+        F: std::future::Future<Output = Result<Router, crate::BoxError>> + Send + 'static,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("cannot bind a test listener: {e}"));
+        let address = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("test listener has no address: {e}"));
+        let mut all = vec!["--log", "warn", "--deregister-delay", "0ms"];
+        all.extend_from_slice(flags);
+        let args = service_args(&all);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(crate::service::serve(
+            info,
+            args,
+            listener,
+            build,
+            async move {
+                let _ = stopped.await;
+                crate::shutdown::Reason::Requested
+            },
+        ));
+        let instance = Instance {
+            address,
+            stop: Some(stop),
+            task,
+        };
+        instance.wait_ready().await;
+        instance
+    }
+
+    /// The instance's base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    async fn wait_ready(&self) {
+        let client = crate::client::plain::PlainClient::new(std::time::Duration::from_secs(1));
+        let url = format!("{}/readyz", self.url());
+        for _ in 0..500 {
+            if self.task.is_finished() {
+                panic!("the {} instance stopped before it was ready", self.address);
+            }
+            if let Ok(answer) = client.send(::http::Method::GET, &url, None).await {
+                if answer.status.is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!(
+            "the instance at {} did not become ready in 10 s",
+            self.address
+        );
+    }
+
+    /// Asks the instance to shut down gracefully and waits until it has.
+    pub async fn stop(mut self) -> Result<(), crate::service::Error> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => panic!("the instance task failed: {e}"),
         }
     }
 }

@@ -34,15 +34,13 @@ async fn echo(headers: HeaderMap) -> axum::Json<serde_json::Value> {
 }
 
 fn routes() -> Router {
-    Router::new()
-        .route("/v1/echo", get(echo))
-        .route(
-            "/v1/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_millis(400)).await;
-                "done"
-            }),
-        )
+    Router::new().route("/v1/echo", get(echo)).route(
+        "/v1/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            "done"
+        }),
+    )
 }
 
 struct Running {
@@ -70,14 +68,21 @@ async fn start(flags: &[&str]) -> Running {
     ));
     let client = PlainClient::new(Duration::from_secs(1));
     for _ in 0..100 {
-        if let Ok(answer) = client.send(Method::GET, &format!("http://{address}/readyz"), None).await {
+        if let Ok(answer) = client
+            .send(Method::GET, &format!("http://{address}/readyz"), None)
+            .await
+        {
             if answer.status.is_success() {
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Running { address, stop, task }
+    Running {
+        address,
+        stop,
+        task,
+    }
 }
 
 #[tokio::test]
@@ -95,7 +100,10 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     server.stop.send(()).unwrap();
     for request in in_flight {
-        let answer = request.await.unwrap().expect("an in-flight request was lost");
+        let answer = request
+            .await
+            .unwrap()
+            .expect("an in-flight request was lost");
         assert_eq!(answer.status, 200);
         assert_eq!(&answer.body[..], b"done");
     }
@@ -103,7 +111,10 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
     let after = PlainClient::new(Duration::from_secs(1))
         .send(Method::GET, &url, None)
         .await;
-    assert!(after.is_err(), "the server still accepted after shutdown: {after:?}");
+    assert!(
+        after.is_err(),
+        "the server still accepted after shutdown: {after:?}"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +133,10 @@ async fn unknown_routes_and_methods_are_problems_with_a_trace_id() {
         let problem: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
         assert_eq!(problem["type"], format!("urn:brigade:problem:{code}"));
         assert_eq!(problem["status"], status);
-        assert!(problem["detail"].as_str().unwrap().contains(path), "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(path),
+            "{problem}"
+        );
         assert_eq!(problem["trace_id"].as_str().unwrap().len(), 32);
     }
 }
@@ -130,13 +144,18 @@ async fn unknown_routes_and_methods_are_problems_with_a_trace_id() {
 #[tokio::test]
 async fn a_request_past_its_deadline_gets_504_problem() {
     let server = start(&[]).await;
-    let response = reqwest_like_get(server.address, "/v1/slow", &[("brigade-deadline-ms", "50")]).await;
+    let response =
+        reqwest_like_get(server.address, "/v1/slow", &[("brigade-deadline-ms", "50")]).await;
     assert_eq!(response.0, 504);
     assert!(response.1.contains("deadline-exceeded"), "{}", response.1);
 }
 
 /// A GET with extra headers, returning status and body text.
-async fn reqwest_like_get(address: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (u16, String, HeaderMap) {
+async fn reqwest_like_get(
+    address: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, HeaderMap) {
     use http_body_util::{BodyExt, Full};
     use hyper_util::client::legacy::Client;
     let client: Client<_, Full<bytes::Bytes>> =
@@ -145,7 +164,10 @@ async fn reqwest_like_get(address: SocketAddr, path: &str, headers: &[(&str, &st
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let response = client.request(request.body(Full::default()).unwrap()).await.unwrap();
+    let response = client
+        .request(request.body(Full::default()).unwrap())
+        .await
+        .unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -159,7 +181,10 @@ async fn trace_context_and_request_id_are_continued_and_echoed() {
         server.address,
         "/v1/echo",
         &[
-            ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
             ("x-request-id", "req-123"),
         ],
     )
@@ -171,7 +196,10 @@ async fn trace_context_and_request_id_are_continued_and_echoed() {
     assert_eq!(headers["x-request-id"], "req-123");
     let traceparent = headers["traceparent"].to_str().unwrap();
     assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
-    assert!(!traceparent.contains("00f067aa0ba902b7"), "the server must answer with its own span");
+    assert!(
+        !traceparent.contains("00f067aa0ba902b7"),
+        "the server must answer with its own span"
+    );
 }
 
 #[tokio::test]
@@ -180,17 +208,27 @@ async fn metrics_count_requests_per_route_template() {
     let client = PlainClient::default();
     for _ in 0..3 {
         client
-            .send(Method::GET, &format!("http://{}/v1/echo", server.address), None)
+            .send(
+                Method::GET,
+                &format!("http://{}/v1/echo", server.address),
+                None,
+            )
             .await
             .unwrap();
     }
     let metrics = client
-        .send(Method::GET, &format!("http://{}/metrics", server.address), None)
+        .send(
+            Method::GET,
+            &format!("http://{}/metrics", server.address),
+            None,
+        )
         .await
         .unwrap();
     let text = String::from_utf8_lossy(&metrics.body);
     assert!(
-        text.contains(r#"http_server_requests_total{route="/v1/echo",method="GET",status="200"} 3"#),
+        text.contains(
+            r#"http_server_requests_total{route="/v1/echo",method="GET",status="200"} 3"#
+        ),
         "{text}"
     );
     assert!(text.contains("http_server_request_duration_seconds_bucket"));
@@ -203,12 +241,20 @@ async fn readiness_waits_for_registration() {
     let server = start(&["--registry-url", "http://127.0.0.1:9"]).await;
     let client = PlainClient::default();
     let live = client
-        .send(Method::GET, &format!("http://{}/livez", server.address), None)
+        .send(
+            Method::GET,
+            &format!("http://{}/livez", server.address),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(live.status, 200);
     let ready = client
-        .send(Method::GET, &format!("http://{}/readyz", server.address), None)
+        .send(
+            Method::GET,
+            &format!("http://{}/readyz", server.address),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(ready.status, 503);
@@ -216,9 +262,18 @@ async fn readiness_waits_for_registration() {
 }
 
 fn static_client(addresses: &[SocketAddr]) -> ServiceClient {
-    let peers = addresses.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let peers = addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     let source = Source::Static(service::parse_peers(&format!("echo={peers}")).unwrap());
-    ServiceClient::new("echo", Resolver::new(source), Metrics::new().client, client::Options::default())
+    ServiceClient::new(
+        "echo",
+        Resolver::new(source),
+        Metrics::new().client,
+        client::Options::default(),
+    )
 }
 
 #[tokio::test]
@@ -232,7 +287,10 @@ async fn the_client_spreads_calls_and_routes_around_a_dead_instance() {
     };
     let client = static_client(&[a.address, b.address, dead]);
     for _ in 0..60 {
-        let answer = client.call(Method::GET, "/v1/echo", None).await.expect("a call failed");
+        let answer = client
+            .call(Method::GET, "/v1/echo", None)
+            .await
+            .expect("a call failed");
         assert_eq!(answer.status, 200);
     }
     let served = |address: SocketAddr| async move {
@@ -249,7 +307,10 @@ async fn the_client_spreads_calls_and_routes_around_a_dead_instance() {
     };
     let (on_a, on_b) = (served(a.address).await, served(b.address).await);
     assert_eq!(on_a + on_b, 60);
-    assert!(on_a >= 10 && on_b >= 10, "traffic not spread: {on_a} / {on_b}");
+    assert!(
+        on_a >= 10 && on_b >= 10,
+        "traffic not spread: {on_a} / {on_b}"
+    );
 }
 
 #[tokio::test]
@@ -267,11 +328,17 @@ async fn the_client_propagates_trace_and_deadline() {
 async fn a_dependency_problem_passes_through_and_outages_are_503() {
     let server = start(&[]).await;
     let client = static_client(&[server.address]);
-    let error = client.call(Method::GET, "/v1/missing", None).await.unwrap_err();
+    let error = client
+        .call(Method::GET, "/v1/missing", None)
+        .await
+        .unwrap_err();
     assert!(error.is_not_found());
     assert_eq!(error.to_problem().status, 404);
     let nowhere = static_client(&[]);
-    let error = nowhere.call(Method::GET, "/v1/echo", None).await.unwrap_err();
+    let error = nowhere
+        .call(Method::GET, "/v1/echo", None)
+        .await
+        .unwrap_err();
     assert_eq!(error.to_problem().status, 503);
 }
 
@@ -296,15 +363,25 @@ async fn an_idempotent_call_is_retried_on_another_instance_when_one_hangs_up() {
     let hanging = start_hanging_up().await;
     let client = static_client(&[hanging, good.address]);
     for _ in 0..20 {
-        let answer = client.call(Method::GET, "/v1/echo", None).await.expect("a GET failed");
+        let answer = client
+            .call(Method::GET, "/v1/echo", None)
+            .await
+            .expect("a GET failed");
         assert_eq!(answer.status, 200);
     }
     // A POST may have reached the instance that hung up: it is not repeated.
     let client = static_client(&[hanging]);
     let error = client
-        .call(Method::POST, "/v1/echo", Some(bytes::Bytes::from_static(b"{}")))
+        .call(
+            Method::POST,
+            "/v1/echo",
+            Some(bytes::Bytes::from_static(b"{}")),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(error, client::Error::Transport { .. }), "{error:?}");
+    assert!(
+        matches!(error, client::Error::Transport { .. }),
+        "{error:?}"
+    );
     assert_eq!(error.to_problem().status, 503);
 }

@@ -12,7 +12,8 @@ mod routes;
 use std::net::SocketAddr;
 
 use axum::Router;
-use brigade_chassis::service::{self, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::BoxError;
 use catalog_api::CatalogClient;
 
 /// The gateway's well-known port.
@@ -20,7 +21,11 @@ pub const DEFAULT_PORT: u16 = 8080;
 
 /// Command-line arguments of the gateway.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "brigade-gateway", about = "Brigade's public JSON API under /api/v1", version)]
+#[command(
+    name = "brigade-gateway",
+    about = "Brigade's public JSON API under /api/v1",
+    version
+)]
 pub struct Args {
     #[command(flatten)]
     pub service: ServiceArgs,
@@ -39,20 +44,25 @@ pub fn router(gateway: Gateway) -> Router {
         .with_state(gateway)
 }
 
+/// Who this service is, to the chassis (logs, metrics, registration).
+pub const INFO: ServiceInfo = ServiceInfo {
+    name: "gateway",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
 /// Runs the gateway until it is asked to stop.
 pub async fn main_with(mut args: Args) -> anyhow::Result<()> {
     if args.service.listen.is_none() {
         args.service.listen = Some(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
     }
-    let info = ServiceInfo {
-        name: "gateway",
-        version: env!("CARGO_PKG_VERSION"),
-    };
-    service::run(info, args.service, |ctx| async move {
-        Ok(router(Gateway {
-            catalog: CatalogClient::new(ctx.client("catalog")),
-        }))
-    })
-    .await?;
+    service::run(INFO, args.service, build).await?;
     Ok(())
+}
+
+/// The gateway's routes with a client for each service it calls. Public so that tests can serve
+/// it on a listener of their own.
+pub async fn build(ctx: Context) -> Result<Router, BoxError> {
+    Ok(router(Gateway {
+        catalog: CatalogClient::new(ctx.client("catalog")),
+    }))
 }

@@ -72,7 +72,11 @@ impl Balancer {
             .collect();
         let healthy: Vec<&(SocketAddr, Arc<InstanceState>)> = candidates
             .iter()
-            .filter(|(_, s)| s.skip_until.lock().map_or(true, |u| u.is_none_or(|u| u <= now)))
+            .filter(|(_, s)| {
+                s.skip_until
+                    .lock()
+                    .map_or(true, |u| u.is_none_or(|u| u <= now))
+            })
             .collect();
         // When every instance is cooling down, trying one beats failing outright.
         let pool: Vec<&(SocketAddr, Arc<InstanceState>)> = if healthy.is_empty() {
@@ -127,7 +131,10 @@ mod tests {
         let balancer = Balancer::default();
         let eps = endpoints(2);
         let leases: Vec<Lease> = (0..10).filter_map(|_| balancer.pick(&eps, &[])).collect();
-        let first = leases.iter().filter(|l| l.address == eps[0].address).count();
+        let first = leases
+            .iter()
+            .filter(|l| l.address == eps[0].address)
+            .count();
         // With two instances, P2C always compares both and picks the less busy one.
         assert_eq!(first, 5);
     }

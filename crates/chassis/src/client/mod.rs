@@ -75,9 +75,9 @@ impl Error {
             Error::Timeout { service, budget_ms } => Problem::deadline_exceeded(format!(
                 "{service} did not answer within {budget_ms} ms"
             )),
-            Error::Transport { service, .. } => {
-                Problem::service_unavailable(format!("{service} could not be reached; try again shortly"))
-            }
+            Error::Transport { service, .. } => Problem::service_unavailable(format!(
+                "{service} could not be reached; try again shortly"
+            )),
             Error::Decode { service, .. } => {
                 Problem::bad_gateway(format!("{service} answered with an unreadable body"))
             }
@@ -141,7 +141,12 @@ pub struct Answer {
 }
 
 impl ServiceClient {
-    pub fn new(service: &str, resolver: Resolver, metrics: ClientMetrics, options: Options) -> ServiceClient {
+    pub fn new(
+        service: &str,
+        resolver: Resolver,
+        metrics: ClientMetrics,
+        options: Options,
+    ) -> ServiceClient {
         ServiceClient {
             inner: Arc::new(Inner {
                 service: service.to_owned(),
@@ -170,12 +175,18 @@ impl ServiceClient {
     }
 
     /// POST `body` as JSON to `path` and decode a 2xx JSON answer.
-    pub async fn post_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, Error> {
+    pub async fn post_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
         let body = serde_json::to_vec(body).map_err(|e| Error::Request {
             service: self.inner.service.clone(),
             reason: e.to_string(),
         })?;
-        let answer = self.call(Method::POST, path, Some(Bytes::from(body))).await?;
+        let answer = self
+            .call(Method::POST, path, Some(Bytes::from(body)))
+            .await?;
         self.decode(answer)
     }
 
@@ -188,19 +199,35 @@ impl ServiceClient {
 
     /// Sends one request and returns a 2xx answer; a non-2xx answer is [`Error::Status`] with
     /// the dependency's problem document.
-    pub async fn call(&self, method: Method, path_and_query: &str, body: Option<Bytes>) -> Result<Answer, Error> {
+    pub async fn call(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+    ) -> Result<Answer, Error> {
         let inner = &*self.inner;
         let started = Instant::now();
         let caller = context::current();
-        let budget = caller
-            .as_ref()
-            .map_or(inner.options.default_timeout, |c| c.remaining().min(inner.options.default_timeout));
+        let budget = caller.as_ref().map_or(inner.options.default_timeout, |c| {
+            c.remaining().min(inner.options.default_timeout)
+        });
         let gauge = inner.metrics.in_flight.get_or_create(&inner.labels).clone();
         gauge.inc();
         let result = if budget.is_zero() {
             Err(self.timeout_error(budget))
         } else {
-            match tokio::time::timeout(budget, self.call_instances(&method, path_and_query, body, caller.as_ref(), started + budget)).await {
+            match tokio::time::timeout(
+                budget,
+                self.call_instances(
+                    &method,
+                    path_and_query,
+                    body,
+                    caller.as_ref(),
+                    started + budget,
+                ),
+            )
+            .await
+            {
                 Ok(result) => result,
                 Err(_) => Err(self.timeout_error(budget)),
             }
@@ -267,7 +294,15 @@ impl ServiceClient {
                 inner.metrics.retries.get_or_create(&inner.labels).inc();
             }
             tried.push(lease.address);
-            let request = self.build_request(method, lease.address, path_and_query, body.clone(), &trace, caller, deadline)?;
+            let request = self.build_request(
+                method,
+                lease.address,
+                path_and_query,
+                body.clone(),
+                &trace,
+                caller,
+                deadline,
+            )?;
             match inner.http.request(request).await {
                 Ok(response) => {
                     let status = response.status();
@@ -282,7 +317,11 @@ impl ServiceClient {
                         })?
                         .to_bytes();
                     if status.is_success() {
-                        return Ok(Answer { status, headers, body });
+                        return Ok(Answer {
+                            status,
+                            headers,
+                            body,
+                        });
                     }
                     return Err(Error::Status {
                         service: inner.service.clone(),
@@ -326,7 +365,10 @@ impl ServiceClient {
         caller: Option<&context::RequestContext>,
         deadline: Instant,
     ) -> Result<Request<Full<Bytes>>, Error> {
-        let remaining_ms = deadline.saturating_duration_since(Instant::now()).as_millis().max(1);
+        let remaining_ms = deadline
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .max(1);
         let mut builder = Request::builder()
             .method(method.clone())
             .uri(format!("http://{address}{path_and_query}"))
@@ -365,7 +407,10 @@ fn problem_from(status: StatusCode, body: &[u8]) -> Problem {
             "Upstream error",
             format!(
                 "answered {status} without a problem document: {}",
-                String::from_utf8_lossy(body).chars().take(200).collect::<String>()
+                String::from_utf8_lossy(body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             ),
         )
     })

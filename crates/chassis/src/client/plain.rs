@@ -58,10 +58,11 @@ pub enum Error {
     Encode(serde_json::Error),
 }
 
-/// A response: status and body.
+/// A response: status, headers and body.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: StatusCode,
+    pub headers: http::HeaderMap,
     pub body: Bytes,
 }
 
@@ -95,7 +96,12 @@ impl PlainClient {
     }
 
     /// Sends a request and returns whatever status came back.
-    pub async fn send(&self, method: Method, url: &str, body: Option<Bytes>) -> Result<Answer, Error> {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<Bytes>,
+    ) -> Result<Answer, Error> {
         let mut builder = Request::builder().method(method).uri(url);
         if body.is_some() {
             builder = builder.header(header::CONTENT_TYPE, "application/json");
@@ -106,26 +112,41 @@ impl PlainClient {
                 url: url.to_owned(),
                 reason: e.to_string(),
             })?;
+        self.send_request(request).await
+    }
+
+    /// Sends a request built by the caller (e.g. with headers of its own).
+    pub async fn send_request(&self, request: Request<Full<Bytes>>) -> Result<Answer, Error> {
+        let url = request.uri().to_string();
         let call = async {
-            let response = self.http.request(request).await.map_err(|source| Error::Transport {
-                url: url.to_owned(),
-                source,
-            })?;
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|source| Error::Transport {
+                    url: url.clone(),
+                    source,
+                })?;
             let status = response.status();
+            let headers = response.headers().clone();
             let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
                 .collect()
                 .await
                 .map_err(|e| Error::Body {
-                    url: url.to_owned(),
+                    url: url.clone(),
                     reason: e.to_string(),
                 })?
                 .to_bytes();
-            Ok(Answer { status, body })
+            Ok(Answer {
+                status,
+                headers,
+                body,
+            })
         };
         tokio::time::timeout(self.timeout, call)
             .await
             .map_err(|_| Error::Timeout {
-                url: url.to_owned(),
+                url: url.clone(),
                 timeout: self.timeout,
             })?
     }
@@ -154,7 +175,10 @@ fn decode<T: DeserializeOwned>(url: &str, answer: Answer) -> Result<T, Error> {
         return Err(Error::Status {
             url: url.to_owned(),
             status: answer.status,
-            body: String::from_utf8_lossy(&answer.body).chars().take(500).collect(),
+            body: String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(500)
+                .collect(),
         });
     }
     serde_json::from_slice(&answer.body).map_err(|source| Error::Decode {

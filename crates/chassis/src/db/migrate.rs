@@ -87,7 +87,10 @@ pub async fn migrate(db: &Db, migrations: &[Migration]) -> Result<(), Error> {
                 .fetch_all(&mut *tx)
                 .await?;
             check_known(&applied, &sorted)?;
-            for m in sorted.iter().filter(|m| !applied.iter().any(|a| a.0 == m.version)) {
+            for m in sorted
+                .iter()
+                .filter(|m| !applied.iter().any(|a| a.0 == m.version))
+            {
                 tx.execute(sqlx::raw_sql(m.postgres))
                     .await
                     .map_err(|source| Error::Migration {
@@ -128,9 +131,14 @@ mod tests {
     #[test]
     fn migrating_is_a_send_future() {
         fn assert_send<T: Send>(_: &T) {}
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async {
-            let db = Db::connect("sqlite::memory:", &Default::default()).await.unwrap();
+            let db = Db::connect("sqlite::memory:", &Default::default())
+                .await
+                .unwrap();
             let future = migrate(&db, &[]);
             assert_send(&future);
             future.await.unwrap();

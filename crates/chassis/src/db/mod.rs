@@ -159,7 +159,9 @@ impl Db {
                 .await;
             match attempt {
                 Ok(pool) => return Ok(Db::Sqlite(pool)),
-                Err(source) if is_sqlite_busy(&source) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                Err(source)
+                    if is_sqlite_busy(&source) && started.elapsed() < SQLITE_BUSY_TIMEOUT =>
+                {
                     tracing::debug!(error = %source, "SQLite file busy while opening; trying again");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(Duration::from_millis(500));

@@ -12,7 +12,7 @@ mod resolver;
 
 use std::net::SocketAddr;
 
-pub use registration::{RegistrationHandle, Registrar};
+pub use registration::{Registrar, RegistrationHandle};
 pub use resolver::{Endpoints, Resolver, Source};
 
 /// One instance a client may call.

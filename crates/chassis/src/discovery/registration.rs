@@ -50,7 +50,11 @@ impl Registrar {
     async fn register(&self, registration: &Registration) -> Result<(), plain::Error> {
         let _: serde_json::Value = self
             .client
-            .send_json(Method::PUT, &self.instance_url(&registration.instance_id), registration)
+            .send_json(
+                Method::PUT,
+                &self.instance_url(&registration.instance_id),
+                registration,
+            )
             .await?;
         Ok(())
     }
@@ -121,7 +125,11 @@ impl Registrar {
             }
             let _ = self
                 .client
-                .send(Method::DELETE, &self.instance_url(&registration.instance_id), None)
+                .send(
+                    Method::DELETE,
+                    &self.instance_url(&registration.instance_id),
+                    None,
+                )
                 .await;
             tracing::info!("deregistered");
             done.notify_one();

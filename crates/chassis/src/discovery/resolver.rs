@@ -47,7 +47,9 @@ pub struct Resolver {
 
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resolver").field("source", &self.inner.source).finish()
+        f.debug_struct("Resolver")
+            .field("source", &self.inner.source)
+            .finish()
     }
 }
 
@@ -108,7 +110,12 @@ impl Resolver {
     }
 }
 
-async fn watch_registry(client: PlainClient, base: String, service: String, tx: watch::Sender<Endpoints>) {
+async fn watch_registry(
+    client: PlainClient,
+    base: String,
+    service: String,
+    tx: watch::Sender<Endpoints>,
+) {
     let mut index: Option<u64> = None;
     let mut backoff = Duration::from_millis(100);
     let mut warned = false;

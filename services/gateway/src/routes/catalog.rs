@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
 use catalog_api::{CategoryList, ListProducts, Product, ProductPage};
 use uuid::Uuid;
@@ -46,7 +46,10 @@ async fn get_product(
     Ok(Json(product))
 }
 
-async fn list_categories(State(gateway): State<Gateway>) -> Result<Json<CategoryList>, Problem> {
+async fn list_categories(
+    State(gateway): State<Gateway>,
+    _: Query<NoParameters>,
+) -> Result<Json<CategoryList>, Problem> {
     let categories = gateway
         .catalog
         .categories()

@@ -10,10 +10,8 @@ use crate::Gateway;
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
 pub fn router() -> Router<Gateway> {
-    Router::new()
-        .merge(catalog::router())
-        .route(
-            "/openapi.json",
-            axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),
-        )
+    Router::new().merge(catalog::router()).route(
+        "/openapi.json",
+        axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),
+    )
 }

@@ -1,7 +1,7 @@
 //! `/v1/categories`.
 
 use axum::extract::State;
-use brigade_chassis::extract::Json;
+use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
 use catalog_api::CategoryList;
 
@@ -9,7 +9,10 @@ use super::store_failed;
 use crate::store::Store;
 
 /// `GET /v1/categories`: every category in display order, with its product count.
-pub(super) async fn list(State(store): State<Store>) -> Result<Json<CategoryList>, Problem> {
+pub(super) async fn list(
+    State(store): State<Store>,
+    _: Query<NoParameters>,
+) -> Result<Json<CategoryList>, Problem> {
     store
         .categories()
         .await

@@ -384,6 +384,12 @@ async fn categories_with_their_product_counts() {
             .as_str()
             .is_some_and(|d| !d.is_empty()));
     }
+    // The listing takes no parameters: one sent anyway is a mistake worth saying so.
+    app.get("/v1/categories?page=2").await.problem(
+        StatusCode::BAD_REQUEST,
+        "invalid-query",
+        "page",
+    );
 }
 
 #[tokio::test]
