@@ -22,6 +22,7 @@ use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
@@ -41,6 +42,9 @@ pub struct HopArgs {
     /// Concurrent connections to measure at, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
     pub connections: Vec<usize>,
+    /// Measure only these paths (e.g. `chassis` alone, to profile it); ratios need `raw`.
+    #[arg(long, value_delimiter = ',', value_parser = ["raw", "chassis", "server", "axum", "client"])]
+    pub paths: Vec<String>,
 }
 
 /// Starts a raw hyper HTTP/1.1 server answering every request with the same small JSON body.
@@ -68,35 +72,44 @@ async fn raw_server() -> std::io::Result<SocketAddr> {
     Ok(address)
 }
 
-/// Starts a registry and a chassis server registered in it; returns the registry's URL.
-async fn chassis_server() -> anyhow::Result<String> {
-    let registry_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let registry_url = format!("http://{}", registry_listener.local_addr()?);
-    let registry = crate::registry::Registry::new();
-    let registry_router = crate::registry::router(registry);
+/// Starts a registry; returns its URL.
+async fn registry() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let router = crate::registry::router(crate::registry::Registry::new());
     tokio::spawn(async move {
-        let _ = axum::serve(registry_listener, registry_router).await;
+        let _ = axum::serve(listener, router).await;
     });
+    Ok(url)
+}
 
+/// Starts a server with the one route, served the way services serve; wrapped in the chassis
+/// middleware when `chassis`, else plain axum (the framework's own share of the cost).
+async fn axum_server(chassis: bool) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let metrics = Metrics::new();
-    let app = brigade_chassis::http::wrap(
-        Router::new().route(
-            "/v1/ping",
-            get(|| async { ([("content-type", "application/json")], BODY) }),
-        ),
-        metrics,
-        Limits::default(),
+    let router = Router::new().route(
+        "/v1/ping",
+        get(|| async { ([("content-type", "application/json")], BODY) }),
     );
+    let app = if chassis {
+        brigade_chassis::http::wrap(router, Metrics::new(), Limits::default())
+    } else {
+        router
+    };
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
+    Ok(address)
+}
+
+/// Registers `address` as the only instance of `service` and waits until it is registered.
+async fn register(registry_url: &str, service: &str, address: SocketAddr) {
     let health = Health::new();
-    Registrar::new(&registry_url).start(
+    Registrar::new(registry_url).start(
         Registration {
-            service: "bench".into(),
-            instance_id: "bench-1".into(),
+            service: service.into(),
+            instance_id: format!("{service}-1"),
             address: address.to_string(),
             version: env!("CARGO_PKG_VERSION").into(),
             pid: Some(std::process::id()),
@@ -109,7 +122,33 @@ async fn chassis_server() -> anyhow::Result<String> {
     while !health.is_registered() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    Ok(registry_url)
+}
+
+/// One way of making the hop.
+#[derive(Clone)]
+enum Path {
+    /// A raw hyper client to a fixed URI.
+    Raw(Box<(Client<HttpConnector, Full<Bytes>>, http::Uri)>),
+    /// A chassis client, finding its destination through the registry.
+    Chassis(ServiceClient),
+}
+
+impl Path {
+    async fn call(&self) -> bool {
+        match self {
+            Path::Raw(raw) => match raw.0.get(raw.1.clone()).await {
+                Ok(response) => {
+                    let ok = response.status().is_success();
+                    response.into_body().collect().await.is_ok() && ok
+                }
+                Err(_) => false,
+            },
+            Path::Chassis(client) => client
+                .call(http::Method::GET, "/v1/ping", None)
+                .await
+                .is_ok(),
+        }
+    }
 }
 
 /// Runs the benchmark and prints its table.
@@ -120,81 +159,117 @@ pub async fn run(args: HopArgs) -> anyhow::Result<()> {
         "--connections takes numbers from 1 to 1024"
     );
     let raw_address = raw_server().await?;
-    let registry_url = chassis_server().await?;
+    let chassis_address = axum_server(true).await?;
+    let axum_address = axum_server(false).await?;
+    let registry_url = registry().await?;
+    register(&registry_url, "bench-raw", raw_address).await;
+    register(&registry_url, "bench-chassis", chassis_address).await;
 
     let raw_client: Client<_, Full<Bytes>> = {
-        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         Client::builder(TokioExecutor::new()).build(connector)
     };
-    let raw_uri: http::Uri = format!("http://{raw_address}/v1/ping").parse()?;
-    let chassis = ServiceClient::new(
-        "bench",
-        Resolver::new(Source::Registry(registry_url)),
-        Metrics::new().client,
-        client::Options::default(),
-    );
-    // Warm both paths: connections, discovery, allocator.
-    for _ in 0..200 {
-        let _ = chassis.call(http::Method::GET, "/v1/ping", None).await?;
+    let resolver = Resolver::new(Source::Registry(registry_url));
+    let chassis_client = |service: &str| {
+        ServiceClient::new(
+            service,
+            resolver.clone(),
+            Metrics::new().client,
+            client::Options::default(),
+        )
+    };
+    // The headline pair first, then the two halves that say where the cost is.
+    let paths = [
+        (
+            "raw",
+            "raw hyper client → raw hyper server",
+            Path::Raw(Box::new((
+                raw_client.clone(),
+                format!("http://{raw_address}/v1/ping").parse()?,
+            ))),
+        ),
+        (
+            "chassis",
+            "chassis client (discovery, balancing, context, metrics) → chassis server",
+            Path::Chassis(chassis_client("bench-chassis")),
+        ),
+        (
+            "server",
+            "raw hyper client → chassis server (middleware, axum)",
+            Path::Raw(Box::new((
+                raw_client.clone(),
+                format!("http://{chassis_address}/v1/ping").parse()?,
+            ))),
+        ),
+        (
+            "axum",
+            "raw hyper client → plain axum server, no chassis (the framework's share)",
+            Path::Raw(Box::new((
+                raw_client,
+                format!("http://{axum_address}/v1/ping").parse()?,
+            ))),
+        ),
+        (
+            "client",
+            "chassis client → raw hyper server",
+            Path::Chassis(chassis_client("bench-raw")),
+        ),
+    ];
+    let paths: Vec<_> = paths
+        .into_iter()
+        .filter(|(name, _, _)| args.paths.is_empty() || args.paths.iter().any(|p| p == name))
+        .collect();
+    // Warm every path: connections, discovery, allocator.
+    for (_, _, path) in &paths {
+        for _ in 0..200 {
+            anyhow::ensure!(path.call().await, "the warm-up call failed");
+        }
     }
 
     println!(
-        "hop benchmark: {} round(s) of {:?} per figure, closed loop, medians",
+        "hop benchmark: {} round(s) of {:?} per figure, closed loop, medians; rounds interleave the paths",
         args.rounds, args.duration
     );
+    for (name, description, _) in &paths {
+        println!("  {name:<8} {description}");
+    }
     println!(
-        "{:>11}  {:<8} {:>10} {:>10} {:>10} {:>7}",
-        "connections", "path", "req/s", "p50", "p99", "errors"
+        "{:>11}  {:<8} {:>10} {:>10} {:>10} {:>7}  {:>14}",
+        "connections", "path", "req/s", "p50", "p99", "errors", "vs raw (thr/p50/p99)"
     );
     for &connections in &args.connections {
-        let mut raw_runs = Vec::new();
-        let mut chassis_runs = Vec::new();
+        let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); paths.len()];
         for _ in 0..args.rounds {
-            let client = raw_client.clone();
-            let uri = raw_uri.clone();
-            raw_runs.push(
-                load::closed_loop(connections, args.duration, move || {
-                    let client = client.clone();
-                    let uri = uri.clone();
-                    async move {
-                        match client.get(uri).await {
-                            Ok(response) => {
-                                let ok = response.status().is_success();
-                                response.into_body().collect().await.is_ok() && ok
-                            }
-                            Err(_) => false,
-                        }
-                    }
-                })
-                .await,
-            );
-            let client = chassis.clone();
-            chassis_runs.push(
-                load::closed_loop(connections, args.duration, move || {
-                    let client = client.clone();
-                    async move {
-                        client
-                            .call(http::Method::GET, "/v1/ping", None)
-                            .await
-                            .is_ok()
-                    }
-                })
-                .await,
-            );
+            for ((_, _, path), runs) in paths.iter().zip(runs.iter_mut()) {
+                let path = path.clone();
+                runs.push(
+                    load::closed_loop(connections, args.duration, move || {
+                        let path = path.clone();
+                        async move { path.call().await }
+                    })
+                    .await,
+                );
+            }
         }
-        let raw = load::median(&raw_runs);
-        let chassis = load::median(&chassis_runs);
-        print_row(connections, "raw", &raw);
-        print_row(connections, "chassis", &chassis);
-        println!(
-            "{:>11}  {:<8} {:>9.2}x {:>9.2}x {:>9.2}x   (chassis cost: throughput raw/chassis, latency chassis/raw)",
-            connections,
-            "ratio",
-            raw.per_second / chassis.per_second.max(f64::MIN_POSITIVE),
-            ratio(chassis.p50, raw.p50),
-            ratio(chassis.p99, raw.p99),
-        );
+        let medians: Vec<Figures> = runs.iter().map(|r| load::median(r)).collect();
+        let raw = paths
+            .iter()
+            .position(|(name, _, _)| *name == "raw")
+            .map(|i| medians[i]);
+        for ((name, _, _), figures) in paths.iter().zip(&medians) {
+            let versus = if let Some(raw) = raw.filter(|_| *name != "raw") {
+                format!(
+                    "{:.2}x / {:.2}x / {:.2}x",
+                    raw.per_second / figures.per_second.max(f64::MIN_POSITIVE),
+                    ratio(figures.p50, raw.p50),
+                    ratio(figures.p99, raw.p99),
+                )
+            } else {
+                String::new()
+            };
+            print_row(connections, name, figures, &versus);
+        }
     }
     Ok(())
 }
@@ -203,14 +278,15 @@ fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
-fn print_row(connections: usize, path: &str, f: &Figures) {
+fn print_row(connections: usize, path: &str, f: &Figures, versus: &str) {
     println!(
-        "{:>11}  {:<8} {:>10.0} {:>10} {:>10} {:>7}",
+        "{:>11}  {:<8} {:>10.0} {:>10} {:>10} {:>7}  {}",
         connections,
         path,
         f.per_second,
         format!("{:.0?}", f.p50),
         format!("{:.0?}", f.p99),
-        f.errors
+        f.errors,
+        versus
     );
 }

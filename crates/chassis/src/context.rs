@@ -13,10 +13,10 @@ use crate::trace_context::TraceContext;
 
 /// The header carrying the caller's remaining time budget, in milliseconds. A relative budget,
 /// not an absolute time, so that clocks of different machines need not agree.
-pub const DEADLINE_HEADER: &str = "brigade-deadline-ms";
+pub const DEADLINE_HEADER: http::HeaderName = http::HeaderName::from_static("brigade-deadline-ms");
 
 /// The header carrying the request id, echoed on every response.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// What is known about the request being served.
 #[derive(Debug, Clone)]

@@ -2,19 +2,25 @@
 //! alike: request context (trace, request id, deadline), RED metrics, a time limit, a body limit,
 //! panics turned into problems, and problem+json for unknown routes and methods.
 
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
+use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
 use crate::context::{self, RequestContext, DEADLINE_HEADER, REQUEST_ID_HEADER};
-use crate::metrics::{Metrics, RouteLabels, RouteStatusLabels};
+use crate::metrics::{method_label, Metrics, RouteLabels, RouteStatusLabels};
 use crate::problem::Problem;
 use crate::trace_context::{self, TraceContext};
 
@@ -36,22 +42,17 @@ impl Default for Limits {
     }
 }
 
-#[derive(Clone)]
-struct MiddlewareState {
-    metrics: Metrics,
-    limits: Limits,
-}
-
 /// Wraps a service's router in the chassis middleware.
 pub fn wrap(router: Router, metrics: Metrics, limits: Limits) -> Router {
-    let state = MiddlewareState {
+    let shared = Arc::new(Shared {
         metrics,
         limits: limits.clone(),
-    };
+        routes: RwLock::new(HashMap::new()),
+    });
     router
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state, serve_request))
+        .layer(ServeRequestLayer { shared })
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(CatchPanicLayer::custom(
             |_panic: Box<dyn std::any::Any + Send>| {
@@ -59,6 +60,72 @@ pub fn wrap(router: Router, metrics: Metrics, limits: Limits) -> Router {
                 Problem::internal().into_response()
             },
         ))
+}
+
+/// What every request's middleware shares.
+struct Shared {
+    metrics: Metrics,
+    limits: Limits,
+    /// Route templates as shared strings, so that metric labels are built without allocating.
+    routes: RwLock<HashMap<Box<str>, Arc<str>>>,
+}
+
+impl Shared {
+    fn route_label(&self, route: &str) -> Arc<str> {
+        if let Some(label) = self.routes.read().ok().and_then(|r| r.get(route).cloned()) {
+            return label;
+        }
+        let label: Arc<str> = Arc::from(route);
+        if let Ok(mut routes) = self.routes.write() {
+            routes.insert(Box::from(route), label.clone());
+        }
+        label
+    }
+}
+
+/// The tower layer of [`serve_request`]. A hand-written service rather than
+/// `axum::middleware::from_fn`, which boxes and clones the whole inner router per request.
+#[derive(Clone)]
+struct ServeRequestLayer {
+    shared: Arc<Shared>,
+}
+
+impl<S> tower::Layer<S> for ServeRequestLayer {
+    type Service = ServeRequest<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ServeRequest {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ServeRequest<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> tower::Service<Request> for ServeRequest<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The service that was polled ready serves this request; its clone serves the next.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(serve_request(self.shared.clone(), request, inner))
+    }
 }
 
 async fn unknown_route(request: Request) -> Problem {
@@ -74,11 +141,14 @@ async fn method_not_allowed(request: Request) -> Problem {
 }
 
 /// Sets up the request's context, serves it within its deadline, and records the outcome.
-async fn serve_request(
-    State(state): State<MiddlewareState>,
+async fn serve_request<S>(
+    shared: Arc<Shared>,
     request: Request,
-    next: Next,
-) -> Response {
+    inner: S,
+) -> Result<Response, Infallible>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
     let started = Instant::now();
     let headers = request.headers();
     let trace = headers
@@ -92,20 +162,21 @@ async fn serve_request(
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.is_ascii())
         .map(str::to_owned)
         // A thread-local generator: no system call per request, unlike `Uuid::new_v4`.
-        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()));
+        .unwrap_or_else(|| trace_context::hex(&rand::random::<[u8; 16]>()));
     let budget = headers
         .get(DEADLINE_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(context::parse_deadline_ms)
-        .map_or(state.limits.max_request_time, |d| {
-            d.min(state.limits.max_request_time)
+        .map_or(shared.limits.max_request_time, |d| {
+            d.min(shared.limits.max_request_time)
         });
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
-    let method = request.method().as_str().to_owned();
+    let route = shared.route_label(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str),
+    );
+    let method = method_label(request.method());
     let ctx = RequestContext {
         trace,
         request_id: request_id.clone(),
@@ -120,12 +191,14 @@ async fn serve_request(
         route = %route,
     );
 
-    state.metrics.server.in_flight.inc();
+    let server = &shared.metrics.server;
+    server.in_flight.inc();
     let served = context::scope(
         ctx,
         async move {
-            match tokio::time::timeout(budget, next.run(request)).await {
-                Ok(response) => response,
+            match tokio::time::timeout(budget, inner.oneshot(request)).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(never)) => match never {},
                 Err(_) => Problem::deadline_exceeded(format!(
                     "the request did not finish within its deadline of {} ms",
                     budget.as_millis()
@@ -136,39 +209,26 @@ async fn serve_request(
         .instrument(span.clone()),
     )
     .await;
-    state.metrics.server.in_flight.dec();
+    server.in_flight.dec();
 
     let mut response = served;
     let status = response.status();
     let elapsed = started.elapsed();
-    let labels = RouteLabels {
-        route: route.clone(),
-        method: method.clone(),
-    };
-    state
-        .metrics
-        .server
+    server
         .duration
-        .get_or_create(&labels)
+        .get_or_create(&RouteLabels {
+            route: route.clone(),
+            method,
+        })
         .observe(elapsed.as_secs_f64());
     let status_labels = RouteStatusLabels {
         route,
         method,
         status: status.as_u16(),
     };
-    state
-        .metrics
-        .server
-        .requests
-        .get_or_create(&status_labels)
-        .inc();
+    server.requests.get_or_create(&status_labels).inc();
     if status.is_server_error() {
-        state
-            .metrics
-            .server
-            .errors
-            .get_or_create(&status_labels)
-            .inc();
+        server.errors.get_or_create(&status_labels).inc();
         span.in_scope(|| {
             tracing::warn!(
                 status = status.as_u16(),
@@ -193,7 +253,7 @@ async fn serve_request(
     if let Ok(value) = HeaderValue::from_str(&trace.to_traceparent()) {
         headers.insert(trace_context::HEADER, value);
     }
-    response
+    Ok(response)
 }
 
 /// True for statuses a client may retry on another instance without knowing the method.

@@ -29,3 +29,8 @@ pub mod trace_context;
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub use problem::Problem;
+
+/// Every binary built on the chassis uses mimalloc (feature `mimalloc`, on by default).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

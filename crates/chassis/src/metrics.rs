@@ -11,33 +11,84 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
+// Label values are shared strings (`Arc<str>`, `&'static str`) rather than `String`s: labels
+// are built on every request to find their series, and cloning them must not allocate.
+
 /// Labels of a served request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     /// The route template (`/v1/products/{id}`), never the raw path, to bound cardinality.
-    pub route: String,
-    pub method: String,
+    pub route: Arc<str>,
+    /// A standard method's name, or `OTHER`, to bound cardinality.
+    pub method: &'static str,
 }
 
 /// Labels of a served request's outcome.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteStatusLabels {
-    pub route: String,
-    pub method: String,
+    pub route: Arc<str>,
+    pub method: &'static str,
     pub status: u16,
 }
 
 /// Labels of an outbound call.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DependencyLabels {
-    pub dependency: String,
+    pub dependency: Arc<str>,
 }
 
 /// Labels of an outbound call's outcome: a status code, or `unavailable`, `timeout`, `transport`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DependencyOutcomeLabels {
-    pub dependency: String,
-    pub outcome: String,
+    pub dependency: Arc<str>,
+    pub outcome: Outcome,
+}
+
+/// How an outbound call ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Outcome {
+    /// The dependency answered with this status.
+    Status(u16),
+    Unavailable,
+    Timeout,
+    Transport,
+    Decode,
+    Request,
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for Outcome {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder<'_>,
+    ) -> std::fmt::Result {
+        use std::fmt::Write;
+        match self {
+            Outcome::Status(status) => write!(encoder, "{status}"),
+            Outcome::Unavailable => encoder.write_str("unavailable"),
+            Outcome::Timeout => encoder.write_str("timeout"),
+            Outcome::Transport => encoder.write_str("transport"),
+            Outcome::Decode => encoder.write_str("decode"),
+            Outcome::Request => encoder.write_str("request"),
+        }
+    }
+}
+
+/// A method as a metric label: the standard ones by name, any other as `OTHER`, so that a client
+/// inventing methods cannot create series without bound.
+pub fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -5,7 +5,7 @@
 
 use rand::RngCore;
 
-pub const HEADER: &str = "traceparent";
+pub const HEADER: http::HeaderName = http::HeaderName::from_static("traceparent");
 
 /// The trace a request belongs to and the span that represents it in this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +63,13 @@ impl TraceContext {
 
     /// The header value that makes our span the parent of the callee's.
     pub fn to_traceparent(&self) -> String {
-        format!(
-            "00-{}-{}-{:02x}",
-            hex(&self.trace_id),
-            hex(&self.span_id),
-            u8::from(self.sampled)
-        )
+        let mut out = String::with_capacity(55);
+        out.push_str("00-");
+        push_hex(&mut out, &self.trace_id);
+        out.push('-');
+        push_hex(&mut out, &self.span_id);
+        out.push_str(if self.sampled { "-01" } else { "-00" });
+        out
     }
 
     /// A child context for an outbound call: same trace, a new span whose parent is ours.
@@ -107,21 +108,40 @@ fn decode_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     if s.len() != N * 2 || !is_lower_hex(s) {
         return None;
     }
+    fn nibble(c: u8) -> u8 {
+        if c.is_ascii_digit() {
+            c - b'0'
+        } else {
+            c - b'a' + 10
+        }
+    }
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&s[i * 2..i * 2 + 2], 16).ok()?;
+    for (byte, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
+        *byte = (nibble(pair[0]) << 4) | nibble(pair[1]);
     }
     Some(out)
 }
 
+/// Lower-case hex, by table rather than `format!`: it runs several times on every request.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    let mut out = String::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    out
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buffer = [0u8; 64];
+    let mut len = 0;
+    for chunk in bytes.chunks(buffer.len() / 2) {
+        for (pair, &b) in buffer.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0xf)];
+            len = chunk.len() * 2;
+        }
+        // Only ASCII hex digits were written.
+        out.push_str(std::str::from_utf8(&buffer[..len]).unwrap_or_default());
+    }
 }
 
 #[cfg(test)]

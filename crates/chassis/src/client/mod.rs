@@ -24,9 +24,12 @@ pub use balancer::Balancer;
 
 use crate::context::{self, DEADLINE_HEADER, REQUEST_ID_HEADER};
 use crate::discovery::Resolver;
-use crate::metrics::{ClientMetrics, DependencyLabels, DependencyOutcomeLabels};
+use crate::metrics::{ClientMetrics, DependencyLabels, DependencyOutcomeLabels, Outcome};
 use crate::problem::Problem;
 use crate::trace_context::{self, TraceContext};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 
 /// How many distinct instances one call may try when connections fail.
 const MAX_CONNECT_ATTEMPTS: usize = 3;
@@ -113,7 +116,11 @@ struct Inner {
     balancer: Balancer,
     metrics: ClientMetrics,
     options: Options,
-    labels: DependencyLabels,
+    /// This dependency's series, looked up once rather than on every call.
+    in_flight: Gauge,
+    duration: Histogram,
+    retries: Counter,
+    dependency: Arc<str>,
     /// The resolver's watch for this service, looked up once.
     endpoints: std::sync::OnceLock<tokio::sync::watch::Receiver<crate::discovery::Endpoints>>,
 }
@@ -147,17 +154,24 @@ impl ServiceClient {
         metrics: ClientMetrics,
         options: Options,
     ) -> ServiceClient {
+        let labels = DependencyLabels {
+            dependency: Arc::from(service),
+        };
+        let in_flight = metrics.in_flight.get_or_create(&labels).clone();
+        let duration = metrics.duration.get_or_create(&labels).clone();
+        let retries = metrics.retries.get_or_create(&labels).clone();
         ServiceClient {
             inner: Arc::new(Inner {
                 service: service.to_owned(),
                 resolver,
                 http: plain::hyper_client(),
                 balancer: Balancer::default(),
+                in_flight,
+                duration,
+                retries,
+                dependency: labels.dependency,
                 metrics,
                 options,
-                labels: DependencyLabels {
-                    dependency: service.to_owned(),
-                },
                 endpoints: std::sync::OnceLock::new(),
             }),
         }
@@ -211,8 +225,7 @@ impl ServiceClient {
         let budget = caller.as_ref().map_or(inner.options.default_timeout, |c| {
             c.remaining().min(inner.options.default_timeout)
         });
-        let gauge = inner.metrics.in_flight.get_or_create(&inner.labels).clone();
-        gauge.inc();
+        inner.in_flight.inc();
         let result = if budget.is_zero() {
             Err(self.timeout_error(budget))
         } else {
@@ -232,29 +245,25 @@ impl ServiceClient {
                 Err(_) => Err(self.timeout_error(budget)),
             }
         };
-        gauge.dec();
+        inner.in_flight.dec();
         let outcome = match &result {
-            Ok(answer) => answer.status.as_str().to_owned(),
-            Err(Error::Status { problem, .. }) => problem.status.to_string(),
-            Err(Error::Unavailable { .. }) => "unavailable".to_owned(),
-            Err(Error::Timeout { .. }) => "timeout".to_owned(),
-            Err(Error::Transport { .. }) => "transport".to_owned(),
-            Err(Error::Decode { .. }) => "decode".to_owned(),
-            Err(Error::Request { .. }) => "request".to_owned(),
+            Ok(answer) => Outcome::Status(answer.status.as_u16()),
+            Err(Error::Status { problem, .. }) => Outcome::Status(problem.status),
+            Err(Error::Unavailable { .. }) => Outcome::Unavailable,
+            Err(Error::Timeout { .. }) => Outcome::Timeout,
+            Err(Error::Transport { .. }) => Outcome::Transport,
+            Err(Error::Decode { .. }) => Outcome::Decode,
+            Err(Error::Request { .. }) => Outcome::Request,
         };
         inner
             .metrics
             .requests
             .get_or_create(&DependencyOutcomeLabels {
-                dependency: inner.service.clone(),
+                dependency: inner.dependency.clone(),
                 outcome,
             })
             .inc();
-        inner
-            .metrics
-            .duration
-            .get_or_create(&inner.labels)
-            .observe(started.elapsed().as_secs_f64());
+        inner.duration.observe(started.elapsed().as_secs_f64());
         result
     }
 
@@ -291,7 +300,7 @@ impl ServiceClient {
                 break;
             };
             if attempt > 0 {
-                inner.metrics.retries.get_or_create(&inner.labels).inc();
+                inner.retries.inc();
             }
             tried.push(lease.address);
             let request = self.build_request(
@@ -305,9 +314,9 @@ impl ServiceClient {
             )?;
             match inner.http.request(request).await {
                 Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    let body = Limited::new(response.into_body(), plain::MAX_RESPONSE_BYTES)
+                    let (parts, body) = response.into_parts();
+                    let (status, headers) = (parts.status, parts.headers);
+                    let body = Limited::new(body, plain::MAX_RESPONSE_BYTES)
                         .collect()
                         .await
                         .map_err(|e| Error::Transport {
