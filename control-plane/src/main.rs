@@ -39,6 +39,8 @@ enum Command {
 enum Bench {
     /// What one service-to-service hop through the chassis costs, against raw hyper.
     Hop(HopArgs),
+    /// How fast `brigade up` is ready and stops, and each idle instance's memory.
+    Up(brigade::bench::up::UpBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,9 @@ fn main() -> ExitCode {
             Command::Bench {
                 bench: Bench::Hop(args),
             } => brigade::bench::hop::run(args).await,
+            Command::Bench {
+                bench: Bench::Up(args),
+            } => brigade::bench::up::run(args).await,
         }
     });
     match result {

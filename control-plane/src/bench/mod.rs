@@ -3,3 +3,4 @@
 
 pub mod hop;
 mod load;
+pub mod up;
