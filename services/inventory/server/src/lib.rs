@@ -1,0 +1,3 @@
+//! The inventory service: stock per SKU and reservations: reserve all or none, commit, release, expiry.
+
+#![forbid(unsafe_code)]
