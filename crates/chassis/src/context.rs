@@ -18,6 +18,11 @@ pub const DEADLINE_HEADER: http::HeaderName = http::HeaderName::from_static("bri
 /// The header carrying the request id, echoed on every response.
 pub const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
+/// The header with which a caller makes a non-idempotent request safe to repeat: the service
+/// applies a request with a given key once and answers repeats with the first answer.
+pub const IDEMPOTENCY_KEY_HEADER: http::HeaderName =
+    http::HeaderName::from_static("idempotency-key");
+
 /// What is known about the request being served.
 #[derive(Debug, Clone)]
 pub struct RequestContext {

@@ -8,6 +8,7 @@
 //! **Architecture invariant:** only [`client::ServiceClient`] makes calls to other services, so
 //! that discovery, balancing, deadlines and tracing apply to every hop.
 
+pub mod auth;
 pub mod client;
 pub mod context;
 pub mod db;

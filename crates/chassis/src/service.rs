@@ -123,6 +123,11 @@ pub struct ServiceArgs {
     /// Exit when this process is no longer our parent (set by `brigade up`).
     #[arg(long, env = "BRIGADE_PARENT_PID")]
     pub parent_pid: Option<u32>,
+
+    /// Verify access tokens with the keys in this JWKS file instead of fetching them from the
+    /// users service (a deployment that mounts its keys; tests).
+    #[arg(long, env = "BRIGADE_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
 }
 
 impl ServiceArgs {
@@ -258,6 +263,26 @@ impl Context {
                 default_timeout: self.args.client_timeout,
             },
         )
+    }
+
+    /// The access-token verifier: keys from `--jwks-file`, or fetched from the users service
+    /// through discovery (and cached).
+    pub fn verifier(&self) -> Result<crate::auth::Verifier, Error> {
+        match &self.args.jwks_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::Config(format!("cannot read --jwks-file {}: {e}", path.display()))
+                })?;
+                let jwks = serde_json::from_str(&text).map_err(|e| {
+                    Error::Config(format!("--jwks-file {} is not a JWKS: {e}", path.display()))
+                })?;
+                crate::auth::Verifier::from_jwks(&jwks)
+                    .map_err(|e| Error::Config(format!("--jwks-file {}: {e}", path.display())))
+            }
+            None => Ok(crate::auth::Verifier::from_service(
+                self.client(crate::auth::KEY_SERVICE),
+            )),
+        }
     }
 
     /// The store URL: --database-url, or the default SQLite file in the data directory.

@@ -214,3 +214,49 @@ impl Instance {
         }
     }
 }
+
+/// A signing key for tests, and a JWKS file that services started with `--jwks-file` trust.
+pub struct TestKeys {
+    pub key: crate::auth::SigningKey,
+    pub jwks_file: tempfile::NamedTempFile,
+}
+
+impl TestKeys {
+    pub fn new() -> TestKeys {
+        let key = crate::auth::SigningKey::generate("test-key")
+            .unwrap_or_else(|e| panic!("cannot make a test key: {e}"));
+        let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
+        let jwks_file = tempfile::NamedTempFile::new()
+            .unwrap_or_else(|e| panic!("cannot create a JWKS file: {e}"));
+        std::fs::write(jwks_file.path(), jwks.to_string())
+            .unwrap_or_else(|e| panic!("cannot write the JWKS file: {e}"));
+        TestKeys { key, jwks_file }
+    }
+
+    /// The path to pass as `--jwks-file`.
+    pub fn jwks_path(&self) -> String {
+        self.jwks_file.path().display().to_string()
+    }
+
+    /// A verifier trusting this key, for in-process routers.
+    pub fn verifier(&self) -> crate::auth::Verifier {
+        let jwks = jsonwebtoken::jwk::JwkSet {
+            keys: vec![self.key.public_jwk().clone()],
+        };
+        crate::auth::Verifier::from_jwks(&jwks).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A valid access token for `user_id`, for an hour.
+    pub fn token(&self, user_id: uuid::Uuid, email: &str) -> String {
+        let claims = crate::auth::claims_for(user_id, email, std::time::Duration::from_secs(3600));
+        self.key
+            .sign(&claims)
+            .unwrap_or_else(|e| panic!("cannot sign a test token: {e}"))
+    }
+}
+
+impl Default for TestKeys {
+    fn default() -> Self {
+        TestKeys::new()
+    }
+}

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{header, HeaderValue, Method, Request, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 pub use balancer::Balancer;
 
-use crate::context::{self, DEADLINE_HEADER, REQUEST_ID_HEADER};
+use crate::context::{self, DEADLINE_HEADER, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER};
 use crate::discovery::Resolver;
 use crate::metrics::{ClientMetrics, DependencyLabels, DependencyOutcomeLabels, Outcome};
 use crate::problem::Problem;
@@ -204,6 +204,28 @@ impl ServiceClient {
         self.decode(answer)
     }
 
+    /// Sends `body` (if any) as JSON with `method` and extra `headers` (e.g. the caller's
+    /// `Authorization`, an `Idempotency-Key`), and decodes a 2xx JSON answer.
+    pub async fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        headers: &HeaderMap,
+    ) -> Result<T, Error> {
+        let body = match body {
+            Some(body) => Some(Bytes::from(serde_json::to_vec(body).map_err(|e| {
+                Error::Request {
+                    service: self.inner.service.clone(),
+                    reason: e.to_string(),
+                }
+            })?)),
+            None => None,
+        };
+        let answer = self.call_with_headers(method, path, body, headers).await?;
+        self.decode(answer)
+    }
+
     fn decode<T: DeserializeOwned>(&self, answer: Answer) -> Result<T, Error> {
         serde_json::from_slice(&answer.body).map_err(|e| Error::Decode {
             service: self.inner.service.clone(),
@@ -218,6 +240,20 @@ impl ServiceClient {
         method: Method,
         path_and_query: &str,
         body: Option<Bytes>,
+    ) -> Result<Answer, Error> {
+        self.call_with_headers(method, path_and_query, body, &HeaderMap::new())
+            .await
+    }
+
+    /// [`ServiceClient::call`] with extra request headers. A request carrying an
+    /// `Idempotency-Key` counts as idempotent: it is tried on another instance when the
+    /// connection fails mid-request, because the destination applies it once.
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+        headers: &HeaderMap,
     ) -> Result<Answer, Error> {
         let inner = &*self.inner;
         let started = Instant::now();
@@ -235,6 +271,7 @@ impl ServiceClient {
                     &method,
                     path_and_query,
                     body,
+                    headers,
                     caller.as_ref(),
                     started + budget,
                 ),
@@ -279,10 +316,12 @@ impl ServiceClient {
         method: &Method,
         path_and_query: &str,
         body: Option<Bytes>,
+        headers: &HeaderMap,
         caller: Option<&context::RequestContext>,
         deadline: Instant,
     ) -> Result<Answer, Error> {
         let inner = &*self.inner;
+        let repeatable = is_idempotent(method) || headers.contains_key(IDEMPOTENCY_KEY_HEADER);
         let mut endpoints_rx = inner
             .endpoints
             .get_or_init(|| inner.resolver.watch(&inner.service))
@@ -303,7 +342,7 @@ impl ServiceClient {
                 inner.retries.inc();
             }
             tried.push(lease.address);
-            let request = self.build_request(
+            let mut request = self.build_request(
                 method,
                 lease.address,
                 path_and_query,
@@ -312,6 +351,9 @@ impl ServiceClient {
                 caller,
                 deadline,
             )?;
+            for (name, value) in headers {
+                request.headers_mut().insert(name, value.clone());
+            }
             match inner.http.request(request).await {
                 Ok(response) => {
                     let (parts, body) = response.into_parts();
@@ -337,7 +379,7 @@ impl ServiceClient {
                         problem: Box::new(problem_from(status, &body)),
                     });
                 }
-                Err(error) if error.is_connect() || is_idempotent(method) => {
+                Err(error) if error.is_connect() || repeatable => {
                     // Either nothing was sent (safe whatever the method), or the request may be
                     // sent twice without harm, e.g. a GET over a pooled connection to an instance
                     // that has just died.
