@@ -1,0 +1,110 @@
+//! The rules a request must follow, shared by the cart and by edges that check early.
+
+use uuid::Uuid;
+
+use crate::types::SetQuantity;
+
+/// The smallest quantity of a line; removing a line is `DELETE`, not quantity 0.
+pub const MIN_QUANTITY: u32 = 1;
+/// The largest quantity of one line.
+pub const MAX_QUANTITY: u32 = 99;
+/// The most distinct products one cart holds.
+pub const MAX_LINES: usize = 50;
+/// The currency of an empty cart's zero total.
+pub const EMPTY_CART_CURRENCY: &str = "EUR";
+
+/// One input that breaks a rule: which parameter, and a sentence saying what is wrong and what
+/// is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {parameter}: {detail}")]
+pub struct ValidationError {
+    pub parameter: &'static str,
+    pub detail: String,
+}
+
+impl From<ValidationError> for brigade_chassis::Problem {
+    fn from(e: ValidationError) -> Self {
+        brigade_chassis::Problem::invalid_parameter(e.parameter, e.detail)
+    }
+}
+
+impl SetQuantity {
+    /// The quantity, when it is within [`MIN_QUANTITY`]..=[`MAX_QUANTITY`].
+    pub fn validate(&self) -> Result<u32, ValidationError> {
+        match u32::try_from(self.quantity) {
+            Ok(quantity) if (MIN_QUANTITY..=MAX_QUANTITY).contains(&quantity) => Ok(quantity),
+            _ => Err(ValidationError {
+                parameter: "quantity",
+                detail: format!(
+                    "quantity must be between {MIN_QUANTITY} and {MAX_QUANTITY}, got {} \
+                     (to remove a product, DELETE its line)",
+                    self.quantity
+                ),
+            }),
+        }
+    }
+}
+
+/// A product id from a path segment.
+pub fn parse_product_id(segment: &str) -> Result<Uuid, ValidationError> {
+    Uuid::parse_str(segment).map_err(|_| ValidationError {
+        parameter: "product_id",
+        detail: format!(
+            "{} is not a product id: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
+            quoted(segment)
+        ),
+    })
+}
+
+/// The input in backquotes, shortened so that a huge input does not make a huge answer.
+fn quoted(input: &str) -> String {
+    const SHOWN: usize = 64;
+    if input.chars().count() <= SHOWN {
+        format!("`{input}`")
+    } else {
+        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_from_1_to_99_are_accepted() {
+        for quantity in [1, 2, 98, 99] {
+            assert_eq!(SetQuantity { quantity }.validate(), Ok(quantity as u32));
+        }
+    }
+
+    #[test]
+    fn other_quantities_are_refused_naming_the_field() {
+        for quantity in [0, -1, 100, i64::MAX, i64::MIN, 1 << 32] {
+            let error = SetQuantity { quantity }.validate().err();
+            assert_eq!(error.as_ref().map(|e| e.parameter), Some("quantity"));
+            let detail = error.map(|e| e.detail).unwrap_or_default();
+            assert!(detail.contains(&quantity.to_string()), "{detail}");
+        }
+    }
+
+    #[test]
+    fn product_ids_are_uuids() {
+        let id = Uuid::from_u128(7);
+        assert_eq!(parse_product_id(&id.to_string()), Ok(id));
+        let error = parse_product_id("kettle").err();
+        assert_eq!(error.as_ref().map(|e| e.parameter), Some("product_id"));
+        let long = "x".repeat(1000);
+        let detail = parse_product_id(&long).err().map(|e| e.detail);
+        assert!(detail.is_some_and(|d| d.len() < 200));
+    }
+
+    #[test]
+    fn the_body_refuses_unknown_and_missing_fields() {
+        assert!(serde_json::from_str::<SetQuantity>(r#"{"quantity":2,"price":1}"#).is_err());
+        assert!(serde_json::from_str::<SetQuantity>(r#"{}"#).is_err());
+        assert_eq!(
+            serde_json::from_str::<SetQuantity>(r#"{"quantity":-3}"#).ok(),
+            Some(SetQuantity { quantity: -3 })
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! `/v1/cart/items/{product_id}`: one line.
+
+use axum::extract::State;
+use brigade_chassis::auth::Principal;
+use brigade_chassis::extract::{Json, NoParameters, Path, Query};
+use brigade_chassis::Problem;
+use cart_api::{parse_product_id, Cart, SetQuantity};
+
+use super::{catalog_failed, change, current_prices, store_failed, unknown_product, AppState};
+use crate::lines;
+
+/// `PUT /v1/cart/items/{product_id}`: adds the product or sets its quantity, with the catalog's
+/// sku, name and price at this moment (never the caller's). The other lines are re-priced in the
+/// same catalog call.
+pub(super) async fn set_quantity(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(segment): Path<String>,
+    _: Query<NoParameters>,
+    Json(body): Json<SetQuantity>,
+) -> Result<Json<Cart>, Problem> {
+    let product_id = parse_product_id(&segment)?;
+    let quantity = body.validate()?;
+    let user_id = principal.user_id;
+    let stored = state
+        .store
+        .load(user_id)
+        .await
+        .map_err(|e| store_failed(&e))?;
+    let mut ids = stored.product_ids();
+    if !ids.contains(&product_id) {
+        ids.push(product_id);
+    }
+    let prices = current_prices(&state.catalog, &ids)
+        .await
+        .map_err(|e| catalog_failed(&e))?;
+    let product = prices
+        .items
+        .iter()
+        .find(|p| p.id == product_id)
+        .ok_or_else(|| unknown_product(product_id))?;
+    change(&state, user_id, Some(&prices), |lines, version| {
+        lines::set_quantity(lines, product, quantity, version)
+    })
+    .await
+    .map(Json)
+}
+
+/// `DELETE /v1/cart/items/{product_id}`: removes the line; an absent line is fine. Works when
+/// the catalog is down (the other lines keep their stored prices).
+pub(super) async fn remove(
+    principal: Principal,
+    State(state): State<AppState>,
+    Path(segment): Path<String>,
+    _: Query<NoParameters>,
+) -> Result<Json<Cart>, Problem> {
+    let product_id = parse_product_id(&segment)?;
+    let user_id = principal.user_id;
+    let stored = state
+        .store
+        .load(user_id)
+        .await
+        .map_err(|e| store_failed(&e))?;
+    let others: Vec<_> = stored
+        .product_ids()
+        .into_iter()
+        .filter(|id| *id != product_id)
+        .collect();
+    let prices = match current_prices(&state.catalog, &others).await {
+        Ok(prices) => Some(prices),
+        Err(error) => {
+            tracing::warn!(%error, "the catalog could not re-price a cart; removing anyway");
+            None
+        }
+    };
+    change(&state, user_id, prices.as_ref(), |lines, _| {
+        lines::remove(lines, product_id);
+        Ok(())
+    })
+    .await
+    .map(Json)
+}

@@ -1,0 +1,167 @@
+//! Real instances on real sockets, started the way `main` starts them: a real catalog with its
+//! sample data, and the cart found through `--peers` and trusting `--jwks-file`, called through
+//! the typed client that orders uses.
+
+use std::collections::HashSet;
+
+use brigade_chassis::client::{self, plain::PlainClient};
+use brigade_chassis::testing::{Instance, TestKeys};
+use cart_api::CartClient;
+use catalog_api::{ListProducts, Product};
+use http::Method;
+use uuid::Uuid;
+
+use crate::support::{catalog_client, service_client};
+
+async fn start_catalog(dir: &tempfile::TempDir) -> Instance {
+    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    Instance::start(catalog::INFO, &["--database-url", &url], |ctx| {
+        catalog::build(ctx, catalog::SampleData::Load)
+    })
+    .await
+}
+
+async fn start_cart(database_url: &str, catalog: &Instance, keys: &TestKeys) -> Instance {
+    let peers = format!("catalog={}", catalog.address);
+    let jwks = keys.jwks_path();
+    Instance::start(
+        cart::INFO,
+        &[
+            "--database-url",
+            database_url,
+            "--peers",
+            &peers,
+            "--jwks-file",
+            &jwks,
+        ],
+        cart::build,
+    )
+    .await
+}
+
+async fn some_products(catalog: &Instance, count: u32) -> Vec<Product> {
+    catalog_client(vec![catalog.address])
+        .list_products(&ListProducts {
+            page_size: Some(count),
+            ..ListProducts::default()
+        })
+        .await
+        .unwrap()
+        .items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typed_client_drives_a_cart_priced_by_a_real_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = TestKeys::new();
+    let catalog = start_catalog(&dir).await;
+    let url = format!("sqlite://{}", dir.path().join("cart.db").display());
+    let cart = start_cart(&url, &catalog, &keys).await;
+    let client = CartClient::new(service_client("cart", vec![cart.address]));
+    let products = some_products(&catalog, 2).await;
+    let token = keys.token(Uuid::new_v4(), "shopper@example.com");
+
+    let empty = client.cart(&token).await.unwrap();
+    assert!(empty.lines.is_empty());
+    let added = client
+        .set_quantity(&token, products[0].id, 2)
+        .await
+        .unwrap();
+    assert_eq!(added.lines[0].sku, products[0].sku);
+    assert_eq!(added.lines[0].name, products[0].name);
+    assert_eq!(added.lines[0].unit_price, products[0].price);
+    assert_eq!(added.total.amount_minor, products[0].price.amount_minor * 2);
+    client
+        .set_quantity(&token, products[1].id, 1)
+        .await
+        .unwrap();
+    let read = client.cart(&token).await.unwrap();
+    assert!(read.prices_current);
+    assert_eq!(read.item_count, 3);
+    assert_eq!(read.version, 2);
+    let removed = client.remove(&token, products[0].id).await.unwrap();
+    assert_eq!(removed.lines.len(), 1);
+    let cleared = client.clear(&token).await.unwrap();
+    assert!(cleared.lines.is_empty());
+
+    // The cart's problems reach the caller intact.
+    let unknown = client
+        .set_quantity(&token, Uuid::new_v4(), 1)
+        .await
+        .unwrap_err()
+        .to_problem();
+    assert_eq!((unknown.status, unknown.code()), (422, "unknown-product"));
+    let too_many = client
+        .set_quantity(&token, products[0].id, 100)
+        .await
+        .unwrap_err()
+        .to_problem();
+    assert_eq!(
+        (too_many.status, too_many.code()),
+        (400, "invalid-parameter")
+    );
+    let forged = TestKeys::new().token(Uuid::new_v4(), "mallory@example.com");
+    let refused = client.cart(&forged).await.unwrap_err().to_problem();
+    assert_eq!((refused.status, refused.code()), (401, "unauthorized"));
+    let anonymous = PlainClient::default()
+        .send(Method::GET, &format!("{}/v1/cart", cart.url()), None)
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status, 401);
+
+    // With the catalog stopped, the cart still reads; adding is refused as unavailable.
+    client
+        .set_quantity(&token, products[1].id, 4)
+        .await
+        .unwrap();
+    catalog.stop().await.unwrap();
+    let stale = client.cart(&token).await.unwrap();
+    assert!(!stale.prices_current);
+    assert_eq!(stale.item_count, 4);
+    // (Not `to_problem`: a dependency's 5xx becomes the caller's own 502.)
+    match client.set_quantity(&token, products[0].id, 1).await {
+        Err(client::Error::Status { problem, .. }) => {
+            assert_eq!(
+                (problem.status, problem.code()),
+                (503, "service-unavailable")
+            );
+        }
+        other => panic!("expected the cart's 503, got {other:?}"),
+    }
+    cart.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cart_instances_sharing_one_store_lose_no_concurrent_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = TestKeys::new();
+    let catalog = start_catalog(&dir).await;
+    let url = format!("sqlite://{}", dir.path().join("cart.db").display());
+    let (a, b) = tokio::join!(
+        start_cart(&url, &catalog, &keys),
+        start_cart(&url, &catalog, &keys)
+    );
+    // Calls spread over both instances.
+    let client = CartClient::new(service_client("cart", vec![a.address, b.address]));
+    let products = some_products(&catalog, 20).await;
+    let token = keys.token(Uuid::new_v4(), "shopper@example.com");
+
+    let mut calls = Vec::new();
+    for product in &products {
+        let (client, token, id) = (client.clone(), token.clone(), product.id);
+        calls.push(tokio::spawn(async move {
+            client.set_quantity(&token, id, 1).await
+        }));
+    }
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    let cart = client.cart(&token).await.unwrap();
+    let expected: HashSet<Uuid> = products.iter().map(|p| p.id).collect();
+    let found: HashSet<Uuid> = cart.lines.iter().map(|l| l.product_id).collect();
+    assert_eq!(found, expected, "a concurrent PUT lost a line");
+    assert_eq!(cart.version, products.len() as u64);
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+    catalog.stop().await.unwrap();
+}

@@ -1,0 +1,140 @@
+//! What the tests share: a fake catalog on a real socket, catalog clients, stores.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use brigade_chassis::client::{self, ServiceClient};
+use brigade_chassis::db::{migrate, Db};
+use brigade_chassis::discovery::{Resolver, Source};
+use brigade_chassis::metrics::Metrics;
+use cart::MIGRATIONS;
+use catalog_api::{CatalogClient, Money, Product, ProductBatch, ProductsByIds};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::SqlitePoolOptions;
+use uuid::Uuid;
+
+/// A catalog whose products a test can change, answering `POST /v1/products/batch` as the real
+/// one does, on a real socket.
+#[derive(Clone)]
+pub struct FakeCatalog {
+    products: Arc<Mutex<HashMap<Uuid, Product>>>,
+    pub address: SocketAddr,
+}
+
+impl FakeCatalog {
+    pub async fn start() -> FakeCatalog {
+        let products = Arc::new(Mutex::new(HashMap::new()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = Router::new()
+            .route(catalog_api::paths::PRODUCTS_BATCH, post(batch))
+            .with_state(products.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        FakeCatalog { products, address }
+    }
+
+    /// Adds (or replaces) product number `n`, priced `amount_minor` in `currency`.
+    pub fn put(&self, n: u128, amount_minor: i64, currency: &str) -> Product {
+        let product = product(n, amount_minor, currency);
+        self.products
+            .lock()
+            .unwrap()
+            .insert(product.id, product.clone());
+        product
+    }
+
+    pub fn delete(&self, id: Uuid) {
+        self.products.lock().unwrap().remove(&id);
+    }
+
+    pub fn client(&self) -> CatalogClient {
+        catalog_client(vec![self.address])
+    }
+}
+
+async fn batch(
+    State(products): State<Arc<Mutex<HashMap<Uuid, Product>>>>,
+    Json(request): Json<ProductsByIds>,
+) -> Json<ProductBatch> {
+    let products = products.lock().unwrap();
+    let mut answer = ProductBatch {
+        items: Vec::new(),
+        missing: Vec::new(),
+    };
+    for id in request.ids {
+        match products.get(&id) {
+            Some(product) => answer.items.push(product.clone()),
+            None => answer.missing.push(id),
+        }
+    }
+    Json(answer)
+}
+
+pub fn product(n: u128, amount_minor: i64, currency: &str) -> Product {
+    Product {
+        id: Uuid::from_u128(0x0c47_0000_0000_0000_0000_0000_0000_0000 + n),
+        sku: format!("TST-{n:04}"),
+        name: format!("Test product {n}"),
+        description: "Made by a test.".into(),
+        category: "test".into(),
+        price: Money {
+            amount_minor,
+            currency: currency.into(),
+        },
+        image_url: "/images/test.jpg".into(),
+        tags: Vec::new(),
+    }
+}
+
+/// A catalog client for the instances at `addresses`.
+pub fn catalog_client(addresses: Vec<SocketAddr>) -> CatalogClient {
+    CatalogClient::new(service_client("catalog", addresses))
+}
+
+pub fn service_client(service: &str, addresses: Vec<SocketAddr>) -> ServiceClient {
+    let peers = HashMap::from([(service.to_owned(), addresses)]);
+    ServiceClient::new(
+        service,
+        Resolver::new(Source::Static(peers)),
+        Metrics::new().client.clone(),
+        client::Options::default(),
+    )
+}
+
+/// A catalog client whose one instance refuses every connection: the catalog is down.
+pub async fn dead_catalog() -> CatalogClient {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    catalog_client(vec![address])
+}
+
+/// `db` with the cart's schema.
+pub async fn migrated(db: Db) -> cart::Store {
+    migrate(&db, MIGRATIONS).await.unwrap();
+    cart::Store::new(db)
+}
+
+/// Another pool on the same store, as a second instance of the service would have.
+pub async fn second_pool(db: &Db) -> Db {
+    match db {
+        Db::Sqlite(pool) => Db::Sqlite(
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with((*pool.connect_options()).clone())
+                .await
+                .unwrap(),
+        ),
+        Db::Postgres(pool) => Db::Postgres(
+            PgPoolOptions::new()
+                .max_connections(4)
+                .connect_with((*pool.connect_options()).clone())
+                .await
+                .unwrap(),
+        ),
+    }
+}

@@ -1,0 +1,22 @@
+//! `GET /v1/audit`.
+
+use axum::extract::State;
+use brigade_chassis::extract::{Json, NoParameters, Query};
+use brigade_chassis::Problem;
+use payments_api::Audit;
+
+use super::store_failed;
+use crate::processor::Processor;
+
+/// Every charge checked against the ledger; `violations` is empty when the promises hold.
+pub(super) async fn audit(
+    State(processor): State<Processor>,
+    _: Query<NoParameters>,
+) -> Result<Json<Audit>, Problem> {
+    processor
+        .store()
+        .audit()
+        .await
+        .map(Json)
+        .map_err(|e| store_failed(&e))
+}

@@ -1,0 +1,96 @@
+//! `/v1/charges`: charging a card, one charge, an order's charges.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::Problem;
+use payments_api::{
+    check_charge_id, check_order_id, problems, Charge, ChargeList, ChargeRequest, ChargesQuery,
+};
+
+use super::idempotency::IdempotencyKey;
+use super::store_failed;
+use crate::processor::{ChargeError, Processor};
+
+/// `POST /v1/charges`: 201 with a new charge, 200 with the charge an earlier request with the
+/// same key made. A decline is a charge too.
+pub(super) async fn create(
+    State(processor): State<Processor>,
+    IdempotencyKey(key): IdempotencyKey,
+    Json(request): Json<ChargeRequest>,
+) -> Result<(StatusCode, Json<Charge>), Problem> {
+    match processor.charge(&key, &request).await {
+        Ok(charged) if charged.created => Ok((StatusCode::CREATED, Json(charged.charge))),
+        Ok(charged) => Ok((StatusCode::OK, Json(charged.charge))),
+        Err(e) => Err(charge_problem(e)),
+    }
+}
+
+fn charge_problem(error: ChargeError) -> Problem {
+    match error {
+        ChargeError::Invalid(e) => e.into(),
+        ChargeError::KeyReused { charge_id } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            problems::IDEMPOTENCY_KEY_REUSED,
+            "Idempotency key reused",
+            format!(
+                "this Idempotency-Key was used for charge {charge_id} with a different request \
+                 (order, amount, currency or card); use a new key for a new charge"
+            ),
+        )
+        .with("charge_id", charge_id.to_string()),
+        ChargeError::AlreadyCharged {
+            order_id,
+            charge_id,
+            status,
+        } => Problem::new(
+            StatusCode::CONFLICT,
+            problems::ALREADY_CHARGED,
+            "Order already charged",
+            format!(
+                "order {order_id} already has charge {charge_id}, which is {status}; an order is \
+                 charged at most once (refund that charge first to charge the order again)"
+            ),
+        )
+        .with("charge_id", charge_id.to_string())
+        .with("charge_status", status.as_str()),
+        ChargeError::ProcessorFailed => Problem::new(
+            StatusCode::BAD_GATEWAY,
+            problems::PROCESSOR_ERROR,
+            "Card processor error",
+            "the card processor failed before deciding; nothing was charged, and the same \
+             request may be tried again",
+        ),
+        ChargeError::Store(e) => store_failed(&e),
+        e @ ChargeError::Settlement(_) => store_failed(&e),
+    }
+}
+
+/// `GET /v1/charges/{id}`.
+pub(super) async fn one(
+    State(processor): State<Processor>,
+    Path(id): Path<String>,
+) -> Result<Json<Charge>, Problem> {
+    let id = check_charge_id(&id)?;
+    match processor.store().charge(id).await {
+        Ok(Some(stored)) => Ok(Json(stored.charge)),
+        Ok(None) => Err(Problem::not_found(format!(
+            "there is no charge with id {id}"
+        ))),
+        Err(e) => Err(store_failed(&e)),
+    }
+}
+
+/// `GET /v1/charges?order_id=…`.
+pub(super) async fn list(
+    State(processor): State<Processor>,
+    Query(query): Query<ChargesQuery>,
+) -> Result<Json<ChargeList>, Problem> {
+    let order_id = check_order_id(&query.order_id)?;
+    processor
+        .store()
+        .charges_for_order(order_id)
+        .await
+        .map(|items| Json(ChargeList { items }))
+        .map_err(|e| store_failed(&e))
+}

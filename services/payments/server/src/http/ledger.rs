@@ -1,0 +1,23 @@
+//! `GET /v1/ledger`.
+
+use axum::extract::State;
+use brigade_chassis::extract::{Json, Query};
+use brigade_chassis::Problem;
+use payments_api::{LedgerPage, LedgerQuery};
+
+use super::store_failed;
+use crate::processor::Processor;
+
+/// One page of the ledger, oldest first; `next` is the cursor of the following page.
+pub(super) async fn page(
+    State(processor): State<Processor>,
+    Query(query): Query<LedgerQuery>,
+) -> Result<Json<LedgerPage>, Problem> {
+    let filter = query.validate()?;
+    processor
+        .store()
+        .ledger(&filter)
+        .await
+        .map(Json)
+        .map_err(|e| store_failed(&e))
+}

@@ -1,0 +1,592 @@
+//! Every route in process, through the same middleware as a running instance: the happy paths,
+//! and bad input on every route answered with a 4xx problem that says what was wrong.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use brigade_chassis::testing;
+use http_body_util::BodyExt;
+use payments::Processor;
+use payments_api::test_cards;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use crate::support::processor;
+
+/// A payments app over a fresh SQLite store.
+struct App {
+    router: Router,
+    processor: Processor,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: Value,
+}
+
+impl App {
+    async fn new() -> App {
+        let (db, dir) = testing::sqlite_db().await;
+        let processor = processor(db).await;
+        App {
+            router: testing::app(payments::router(processor.clone())),
+            processor,
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Answer {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// POSTs `body` as JSON, with `key` as the Idempotency-Key when given.
+    async fn post(&self, uri: &str, key: Option<&str>, body: &Value) -> Answer {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        self.send(request.body(Body::from(body.to_string())).unwrap())
+            .await
+    }
+
+    async fn post_raw(
+        &self,
+        uri: &str,
+        key: Option<&str>,
+        content_type: &str,
+        body: &str,
+    ) -> Answer {
+        let mut request = Request::builder().method(Method::POST).uri(uri);
+        if !content_type.is_empty() {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        self.send(request.body(Body::from(body.to_owned())).unwrap())
+            .await
+    }
+
+    async fn charge(&self, key: &str, order: Uuid, card: &str) -> Answer {
+        self.post("/v1/charges", Some(key), &charge_body(order, card))
+            .await
+    }
+
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        Answer {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    async fn assert_audit_clean(&self) {
+        let audit = self.get("/v1/audit").await.ok();
+        assert_eq!(audit["violations"], json!([]), "{audit}");
+    }
+}
+
+fn charge_body(order: Uuid, card: &str) -> Value {
+    json!({"order_id": order, "amount_minor": 1999, "currency": "EUR", "card_number": card})
+}
+
+impl Answer {
+    fn ok(self) -> Value {
+        self.with_status(StatusCode::OK)
+    }
+
+    fn with_status(self, status: StatusCode) -> Value {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.content_type, "application/json", "{self:?}");
+        self.body
+    }
+
+    /// Asserts a problem with `status` and `code` whose detail contains `detail`.
+    fn problem(&self, status: StatusCode, code: &str, detail: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
+        assert_eq!(
+            self.body["type"],
+            format!("urn:brigade:problem:{code}"),
+            "{self:?}"
+        );
+        assert_eq!(self.body["status"], status.as_u16(), "{self:?}");
+        let text = self.body["detail"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(detail),
+            "detail {text:?} should mention {detail:?}"
+        );
+        assert_eq!(
+            self.body["trace_id"].as_str().map(str::len),
+            Some(32),
+            "{self:?}"
+        );
+    }
+
+    /// Asserts a problem naming `parameter`.
+    fn names(&self, status: StatusCode, code: &str, parameter: &str) {
+        self.problem(status, code, "");
+        assert_eq!(self.body["parameter"], parameter, "{self:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_charge_is_created_once_and_repeated_with_the_same_answer() {
+    let app = App::new().await;
+    let order = Uuid::new_v4();
+    let created = app
+        .charge("order-1", order, test_cards::APPROVED)
+        .await
+        .with_status(StatusCode::CREATED);
+    assert_eq!(created["order_id"], order.to_string());
+    assert_eq!(created["amount_minor"], 1999);
+    assert_eq!(created["currency"], "EUR");
+    assert_eq!(created["status"], "captured");
+    assert_eq!(created["decline_code"], Value::Null);
+    assert_eq!(created["card_last4"], "4242");
+    assert_eq!(created["refunded_amount_minor"], 0);
+    assert!(created["created_at_ms"].as_i64().unwrap() > 0);
+    assert!(created["updated_at_ms"].as_i64().unwrap() > 0);
+    assert!(
+        !created.to_string().contains(test_cards::APPROVED),
+        "{created}"
+    );
+    let repeated = app
+        .charge("order-1", order, test_cards::APPROVED)
+        .await
+        .ok();
+    assert_eq!(repeated, created);
+
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(app.get(&format!("/v1/charges/{id}")).await.ok(), created);
+    let listed = app.get(&format!("/v1/charges?order_id={order}")).await.ok();
+    assert_eq!(listed, json!({ "items": [created] }));
+    let ledger = app.get(&format!("/v1/ledger?order_id={order}")).await.ok();
+    assert_eq!(ledger["next"], Value::Null);
+    let entries = ledger["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["kind"], "capture");
+    assert_eq!(entries[0]["charge_id"], id);
+    assert_eq!(entries[0]["amount_minor"], 1999);
+    assert_eq!(entries[0]["currency"], "EUR");
+    app.assert_audit_clean().await;
+}
+
+#[tokio::test]
+async fn declines_are_results_and_processor_errors_are_502() {
+    let app = App::new().await;
+    for (card, code) in [
+        (test_cards::DECLINED, "card_declined"),
+        (test_cards::INSUFFICIENT_FUNDS, "insufficient_funds"),
+    ] {
+        let order = Uuid::new_v4();
+        let declined = app
+            .charge(card, order, card)
+            .await
+            .with_status(StatusCode::CREATED);
+        assert_eq!(declined["status"], "declined");
+        assert_eq!(declined["decline_code"], code);
+        assert_eq!(app.charge(card, order, card).await.ok(), declined);
+    }
+    let failed = app
+        .charge("flaky", Uuid::new_v4(), test_cards::PROCESSOR_ERROR)
+        .await;
+    failed.problem(
+        StatusCode::BAD_GATEWAY,
+        "processor-error",
+        "nothing was charged",
+    );
+    let audit = app.get("/v1/audit").await.ok();
+    assert_eq!(
+        audit,
+        json!({"violations": [], "captures": 0, "refunds": 0, "balance_minor_by_currency": {}})
+    );
+}
+
+#[tokio::test]
+async fn a_slow_card_is_answered_once_it_is_captured() {
+    let app = App::new().await;
+    let slow = app
+        .charge("slow", Uuid::new_v4(), test_cards::SLOW)
+        .await
+        .with_status(StatusCode::CREATED);
+    assert_eq!(slow["status"], "captured");
+    assert!(slow["updated_at_ms"].as_i64() >= slow["created_at_ms"].as_i64());
+    app.assert_audit_clean().await;
+}
+
+#[tokio::test]
+async fn conflicts_name_the_charge_they_are_about() {
+    let app = App::new().await;
+    let order = Uuid::new_v4();
+    let paid = app
+        .charge("first", order, test_cards::APPROVED)
+        .await
+        .with_status(StatusCode::CREATED);
+    let again = app.charge("second", order, test_cards::APPROVED).await;
+    again.problem(
+        StatusCode::CONFLICT,
+        "already-charged",
+        "already has charge",
+    );
+    assert_eq!(again.body["charge_id"], paid["id"]);
+    assert_eq!(again.body["charge_status"], "captured");
+    let reused = app
+        .charge("first", Uuid::new_v4(), test_cards::APPROVED)
+        .await;
+    reused.problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "different request",
+    );
+    assert_eq!(reused.body["charge_id"], paid["id"]);
+    app.assert_audit_clean().await;
+}
+
+#[tokio::test]
+async fn refunds_are_full_idempotent_and_only_for_captured_charges() {
+    let app = App::new().await;
+    let order = Uuid::new_v4();
+    let paid = app
+        .charge("pay", order, test_cards::APPROVED)
+        .await
+        .with_status(StatusCode::CREATED);
+    let uri = format!("/v1/charges/{}/refund", paid["id"].as_str().unwrap());
+    let refunded = app
+        .post(
+            &uri,
+            Some("refund-1"),
+            &json!({"reason": "changed my mind"}),
+        )
+        .await
+        .ok();
+    assert_eq!(refunded["status"], "refunded");
+    assert_eq!(refunded["refunded_amount_minor"], 1999);
+    assert_eq!(refunded["id"], paid["id"]);
+    // Again: with the same key, with no key and no body at all.
+    assert_eq!(
+        app.post(&uri, Some("refund-1"), &json!({})).await.ok(),
+        refunded
+    );
+    assert_eq!(app.post_raw(&uri, None, "", "").await.ok(), refunded);
+
+    let declined = app
+        .charge("declined", Uuid::new_v4(), test_cards::DECLINED)
+        .await
+        .with_status(StatusCode::CREATED);
+    let declined_uri = format!("/v1/charges/{}/refund", declined["id"].as_str().unwrap());
+    let refused = app.post(&declined_uri, None, &json!({})).await;
+    refused.problem(StatusCode::CONFLICT, "not-refundable", "is declined");
+    assert_eq!(refused.body["charge_status"], "declined");
+
+    let other = app
+        .charge("pay-2", Uuid::new_v4(), test_cards::APPROVED)
+        .await
+        .with_status(StatusCode::CREATED);
+    let other_uri = format!("/v1/charges/{}/refund", other["id"].as_str().unwrap());
+    let reused = app.post(&other_uri, Some("refund-1"), &json!({})).await;
+    reused.problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "refund charge",
+    );
+    let unknown = format!("/v1/charges/{}/refund", Uuid::new_v4());
+    app.post(&unknown, None, &json!({})).await.problem(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "no charge",
+    );
+
+    let ledger = app.get(&format!("/v1/ledger?order_id={order}")).await.ok();
+    let kinds: Vec<&str> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["capture", "refund"]);
+    let audit = app.get("/v1/audit").await.ok();
+    assert_eq!(audit["violations"], json!([]));
+    assert_eq!(
+        (audit["captures"].clone(), audit["refunds"].clone()),
+        (json!(2), json!(1))
+    );
+    assert_eq!(audit["balance_minor_by_currency"], json!({"EUR": 1999}));
+}
+
+#[tokio::test]
+async fn bad_charges_are_refused_with_the_input_named() {
+    let app = App::new().await;
+    let order = Uuid::new_v4();
+    let good = charge_body(order, test_cards::APPROVED);
+    // The key: missing, empty, too long, not visible ASCII.
+    app.post("/v1/charges", None, &good).await.names(
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
+        "Idempotency-Key",
+    );
+    for key in ["", &"k".repeat(129), "two words"] {
+        app.post("/v1/charges", Some(key), &good).await.names(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Idempotency-Key",
+        );
+    }
+    // The card.
+    for card in ["4242424242424241", "4242-4242-4242-4242", "42424242", "x"] {
+        let answer = app.charge("k", order, card).await;
+        answer.names(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-card",
+            "card_number",
+        );
+        assert!(!answer.body["detail"].as_str().unwrap().contains(card));
+    }
+    // The other members.
+    let with = |member: &str, value: Value| {
+        let mut body = good.clone();
+        body[member] = value;
+        body
+    };
+    for (body, parameter) in [
+        (with("amount_minor", json!(0)), "amount_minor"),
+        (with("amount_minor", json!(-5)), "amount_minor"),
+        (with("amount_minor", json!(100_000_001)), "amount_minor"),
+        (with("currency", json!("eur")), "currency"),
+        (with("currency", json!("EURO")), "currency"),
+    ] {
+        app.post("/v1/charges", Some("k"), &body).await.names(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            parameter,
+        );
+    }
+    // The shape.
+    for (body, mention) in [
+        (with("order_id", json!("not-a-uuid")), "order_id"),
+        (with("amount_minor", json!("12")), "amount_minor"),
+        (with("cvc", json!("123")), "cvc"),
+        (json!({"order_id": order}), "amount_minor"),
+    ] {
+        app.post("/v1/charges", Some("k"), &body).await.problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            mention,
+        );
+    }
+    app.post_raw("/v1/charges", Some("k"), "application/json", "{")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "bad-request", "not valid JSON");
+    app.post_raw("/v1/charges", Some("k"), "text/plain", &good.to_string())
+        .await
+        .problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "JSON",
+        );
+    let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(20_000));
+    app.post_raw("/v1/charges", Some("k"), "application/json", &huge)
+        .await
+        .problem(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "");
+    // Nothing was written by any of them.
+    let listed = app.get(&format!("/v1/charges?order_id={order}")).await.ok();
+    assert_eq!(listed["items"], json!([]));
+    app.assert_audit_clean().await;
+}
+
+#[tokio::test]
+async fn bad_input_on_every_other_route_is_refused_with_the_input_named() {
+    let app = App::new().await;
+    let id = Uuid::new_v4();
+    app.get("/v1/charges/nope")
+        .await
+        .names(StatusCode::BAD_REQUEST, "invalid-parameter", "id");
+    app.get(&format!("/v1/charges/{id}")).await.problem(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        &id.to_string(),
+    );
+    app.get("/v1/charges")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid-query", "order_id");
+    app.get("/v1/charges?order_id=42").await.names(
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
+        "order_id",
+    );
+    app.get(&format!("/v1/charges?order_id={id}&status=captured"))
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid-query", "status");
+
+    let refund = |path: &str| format!("/v1/charges/{path}/refund");
+    app.post(&refund("nope"), None, &json!({})).await.names(
+        StatusCode::BAD_REQUEST,
+        "invalid-parameter",
+        "id",
+    );
+    app.post(&refund(&id.to_string()), Some("bad key"), &json!({}))
+        .await
+        .names(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            "Idempotency-Key",
+        );
+    app.post(
+        &refund(&id.to_string()),
+        None,
+        &json!({"reason": "x".repeat(501)}),
+    )
+    .await
+    .names(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "reason");
+    app.post(&refund(&id.to_string()), None, &json!({"amount_minor": 5}))
+        .await
+        .problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "amount_minor",
+        );
+    app.post_raw(&refund(&id.to_string()), None, "text/plain", "{}")
+        .await
+        .problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "JSON",
+        );
+    app.post_raw(&refund(&id.to_string()), None, "application/json", "{")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "bad-request", "not valid JSON");
+
+    for (query, parameter) in [
+        ("order_id=42", "order_id"),
+        ("after=abc", "after"),
+        ("after=-1", "after"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+    ] {
+        app.get(&format!("/v1/ledger?{query}")).await.names(
+            StatusCode::BAD_REQUEST,
+            "invalid-parameter",
+            parameter,
+        );
+    }
+    app.get("/v1/ledger?page=2")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid-query", "page");
+    app.get("/v1/audit?verbose=1").await.problem(
+        StatusCode::BAD_REQUEST,
+        "invalid-query",
+        "verbose",
+    );
+    app.assert_audit_clean().await;
+}
+
+#[tokio::test]
+async fn the_ledger_pages_with_its_cursor() {
+    let app = App::new().await;
+    for i in 0..5 {
+        app.charge(&format!("k{i}"), Uuid::new_v4(), test_cards::APPROVED)
+            .await
+            .with_status(StatusCode::CREATED);
+    }
+    let mut uri = "/v1/ledger?limit=2".to_owned();
+    let mut pages = Vec::new();
+    loop {
+        let page = app.get(&uri).await.ok();
+        pages.push(page["items"].as_array().unwrap().len());
+        match page["next"].as_str() {
+            Some(next) => uri = format!("/v1/ledger?limit=2&after={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages, [2, 2, 1]);
+    let all = app.get("/v1/ledger").await.ok();
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    let audit = app.processor.store().audit().await.unwrap();
+    assert_eq!(audit.captures, 5);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_routes_served() {
+    let app = App::new().await;
+    let document = app.get("/openapi.json").await.ok();
+    assert_eq!(document["openapi"], "3.1.0");
+    let mut documented: Vec<&str> = document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    documented.sort_unstable();
+    assert_eq!(
+        documented,
+        [
+            "/openapi.json",
+            "/v1/audit",
+            "/v1/charges",
+            "/v1/charges/{id}",
+            "/v1/charges/{id}/refund",
+            "/v1/ledger",
+        ]
+    );
+    // Every documented operation is served (an unserved one would be a 404 or 405 problem).
+    let paid = app
+        .charge("k", Uuid::new_v4(), test_cards::APPROVED)
+        .await
+        .with_status(StatusCode::CREATED);
+    let id = paid["id"].as_str().unwrap();
+    let order = paid["order_id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/charges?order_id={order}"))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/v1/charges/{id}")).await.status,
+        StatusCode::OK
+    );
+    let refund = app
+        .post(&format!("/v1/charges/{id}/refund"), None, &json!({}))
+        .await;
+    assert_eq!(refund.status, StatusCode::OK);
+    assert_eq!(app.get("/v1/audit").await.status, StatusCode::OK);
+    // The ledger's documented parameters are the ones it accepts.
+    let parameters: Vec<&str> = document["paths"]["/v1/ledger"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(parameters, ["order_id", "after", "limit"]);
+    let every = format!("/v1/ledger?order_id={order}&after=0&limit=10");
+    assert_eq!(app.get(&every).await.status, StatusCode::OK);
+    // The test cards are documented.
+    let description = document["info"]["description"].as_str().unwrap();
+    for card in [
+        test_cards::APPROVED,
+        test_cards::DECLINED,
+        test_cards::INSUFFICIENT_FUNDS,
+        test_cards::SLOW,
+        test_cards::PROCESSOR_ERROR,
+    ] {
+        assert!(description.contains(card), "{card}");
+    }
+}

@@ -1,0 +1,76 @@
+//! Everything a running instance holds: the store, the password hasher, the signing keys and the
+//! rotation task. The routes in [`crate::http`] share one [`App`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brigade_chassis::db::Db;
+
+use crate::clock::Clock;
+use crate::keys::{self, KeyRing};
+use crate::passwords::Passwords;
+use crate::rotation::{self, RotationTask};
+use crate::store::Store;
+
+/// The service's settings (from flags or environment, see [`crate::Args`]).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How long an access token lives.
+    pub token_ttl: Duration,
+    /// How old the signing key may get before it is rotated.
+    pub key_rotation_interval: Duration,
+    /// How long an instance trusts its cached keys before re-reading them from the store.
+    pub key_refresh_after: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            token_ttl: Duration::from_secs(15 * 60),
+            key_rotation_interval: Duration::from_secs(24 * 60 * 60),
+            key_refresh_after: keys::DEFAULT_REFRESH_AFTER,
+        }
+    }
+}
+
+/// Why an instance could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot prepare the signing keys: {0}")]
+    Keys(#[from] keys::Error),
+}
+
+/// One instance's state. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub store: Store,
+    pub passwords: Passwords,
+    pub keys: KeyRing,
+    /// The time accounts are stamped with.
+    pub clock: Clock,
+    _rotation: Arc<RotationTask>,
+}
+
+impl App {
+    /// Makes sure there is an active signing key and starts the rotation task. `db` must have
+    /// [`crate::MIGRATIONS`] applied. Safe when other instances start at the same moment.
+    pub async fn start(db: Db, config: &Config, clock: Clock) -> Result<App, StartError> {
+        let store = Store::new(db);
+        let keys = KeyRing::start(
+            store.clone(),
+            clock.clone(),
+            config.token_ttl,
+            config.key_refresh_after,
+        )
+        .await?;
+        let passwords = Passwords::new();
+        let rotation = rotation::spawn(keys.clone(), config.key_rotation_interval);
+        Ok(App {
+            store,
+            passwords,
+            keys,
+            clock,
+            _rotation: Arc::new(rotation),
+        })
+    }
+}

@@ -1,0 +1,122 @@
+//! Accounts: created once per email, looked up by email (log-in) or id (`/v1/me`).
+
+use users_api::User;
+use uuid::Uuid;
+
+use super::{on_pool, stored_ms, time_ms, Error, Store};
+
+/// An account to create; the password is already hashed.
+#[derive(Clone)]
+pub struct NewAccount {
+    pub id: Uuid,
+    /// Normalised (trimmed, lower-cased).
+    pub email: String,
+    pub name: String,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+    pub created_at_ms: u64,
+}
+
+impl std::fmt::Debug for NewAccount {
+    // The hash stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An account with what log-in checks.
+#[derive(Clone)]
+pub struct Account {
+    pub user: User,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an account was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(error: sqlx::Error) -> Self {
+        CreateError::Store(Error::Sql(error))
+    }
+}
+
+type UserRow = (String, String, String, String, i64);
+
+const COLUMNS: &str = "id, email, name, password_hash, created_at_ms";
+
+fn account((id, email, name, password_hash, created_at_ms): UserRow) -> Result<Account, Error> {
+    let id = Uuid::parse_str(&id).map_err(|_| Error::Corrupt(format!("user id `{id}`")))?;
+    Ok(Account {
+        user: User {
+            id,
+            email,
+            name,
+            created_at_ms: time_ms(created_at_ms, "created_at_ms")?,
+        },
+        password_hash,
+    })
+}
+
+impl Store {
+    /// Creates the account, unless one has its email. Two sign-ups of one email at the same
+    /// moment, on any instances, create one account: the unique email decides, not a read.
+    pub async fn create_user(&self, new: &NewAccount) -> Result<User, CreateError> {
+        const SQL: &str = "INSERT INTO users (id, email, name, password_hash, created_at_ms) \
+                           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING";
+        let inserted = on_pool!(&self.db, |pool| sqlx::query(SQL)
+            .bind(new.id.to_string())
+            .bind(&new.email)
+            .bind(&new.name)
+            .bind(&new.password_hash)
+            .bind(stored_ms(new.created_at_ms))
+            .execute(pool)
+            .await?
+            .rows_affected());
+        if inserted == 0 {
+            return Err(CreateError::EmailTaken);
+        }
+        Ok(User {
+            id: new.id,
+            email: new.email.clone(),
+            name: new.name.clone(),
+            created_at_ms: new.created_at_ms,
+        })
+    }
+
+    /// The account with `email` (normalised), if there is one.
+    pub async fn account_by_email(&self, email: &str) -> Result<Option<Account>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+        let row: Option<UserRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql)
+            .bind(email)
+            .fetch_optional(pool)
+            .await?);
+        row.map(account).transpose()
+    }
+
+    /// The user with `id`, if the account exists.
+    pub async fn user(&self, id: Uuid) -> Result<Option<User>, Error> {
+        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+        let row: Option<UserRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql)
+            .bind(id.to_string())
+            .fetch_optional(pool)
+            .await?);
+        Ok(row.map(account).transpose()?.map(|a| a.user))
+    }
+}

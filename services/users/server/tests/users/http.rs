@@ -1,0 +1,522 @@
+//! Every route in process, through the same middleware as a running instance, against both
+//! backends: the happy paths, and bad input on every route answered with a 4xx problem that says
+//! what was wrong.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use brigade_chassis::auth::Verifier;
+use brigade_chassis::db::Db;
+use brigade_chassis::testing;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use users::{App, Clock, Config};
+
+use crate::support::{execute, kid, migrated, second_pool};
+
+on_both_backends!(
+    sign_up_log_in_and_me,
+    a_taken_email_is_a_conflict_whatever_its_case,
+    two_sign_ups_of_one_email_at_once_get_one_201,
+    wrong_password_and_unknown_email_get_the_same_answer,
+    me_needs_a_valid_token_of_an_existing_account,
+    rotating_logs_nobody_out,
+    bad_input_on_every_route_is_a_4xx_problem,
+    the_openapi_document_describes_exactly_the_routes_served,
+);
+
+struct TestApp {
+    router: Router,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl TestApp {
+    async fn new(db: Db) -> TestApp {
+        let db = migrated(db).await;
+        TestApp::on(db).await
+    }
+
+    /// An app on a store that is already migrated.
+    async fn on(db: Db) -> TestApp {
+        let app = App::start(db, &Config::default(), Clock::system())
+            .await
+            .unwrap();
+        TestApp {
+            router: testing::app(users::router(app)),
+        }
+    }
+
+    async fn get(&self, uri: &str, token: Option<&str>) -> Answer {
+        let mut request = Request::get(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, uri: &str, body: Value) -> Answer {
+        self.post_raw(uri, "application/json", body.to_string())
+            .await
+    }
+
+    async fn post_raw(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> Answer {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap();
+        self.send(request).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        Answer {
+            status,
+            content_type,
+            headers,
+            body,
+        }
+    }
+
+    async fn sign_up(&self, email: &str, password: &str) -> Answer {
+        self.post(
+            "/v1/users",
+            json!({"email": email, "password": password, "name": "Ada Lovelace"}),
+        )
+        .await
+    }
+
+    async fn log_in(&self, email: &str, password: &str) -> Answer {
+        self.post(
+            "/v1/sessions",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// A token for `email`/`password`, which must be right.
+    async fn token(&self, email: &str, password: &str) -> String {
+        let session = self.log_in(email, password).await.ok(StatusCode::OK);
+        session["access_token"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Answer {
+    fn ok(self, status: StatusCode) -> Value {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.content_type, "application/json", "{self:?}");
+        self.body
+    }
+
+    /// Asserts a problem with `status` and `code` whose detail contains `detail`.
+    fn problem(&self, status: StatusCode, code: &str, detail: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
+        assert_eq!(
+            self.body["type"],
+            format!("urn:brigade:problem:{code}"),
+            "{self:?}"
+        );
+        let text = self.body["detail"].as_str().unwrap();
+        assert!(text.contains(detail), "{text:?} lacks {detail:?}");
+    }
+
+    /// Asserts an invalid-parameter problem naming `field`.
+    fn invalid(&self, field: &str, detail: &str) {
+        self.problem(StatusCode::BAD_REQUEST, "invalid-parameter", detail);
+        assert_eq!(self.body["parameter"], field, "{self:?}");
+    }
+
+    fn unauthorized(&self, detail: &str) {
+        self.problem(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+        assert!(
+            self.headers.contains_key(header::WWW_AUTHENTICATE),
+            "{self:?}"
+        );
+    }
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn sign_up_log_in_and_me(db: Db) {
+    let app = TestApp::new(db).await;
+    let user = app
+        .post(
+            "/v1/users",
+            json!({"email": "  Ada@Example.com ", "password": PASSWORD, "name": " Ada Lovelace "}),
+        )
+        .await
+        .ok(StatusCode::CREATED);
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["name"], "Ada Lovelace");
+    assert!(user["created_at_ms"].as_u64().unwrap() > 1_700_000_000_000);
+    assert!(user.get("password_hash").is_none() && user.get("password").is_none());
+
+    // The email is matched however it is typed.
+    let session = app
+        .log_in("ADA@example.com ", PASSWORD)
+        .await
+        .ok(StatusCode::OK);
+    assert_eq!(session["token_type"], "Bearer");
+    assert_eq!(session["expires_in"], 15 * 60);
+    let token = session["access_token"].as_str().unwrap();
+
+    let me = app.get("/v1/me", Some(token)).await.ok(StatusCode::OK);
+    assert_eq!(me, user);
+
+    // The token verifies with the published keys, as other services check it.
+    let jwks: users_api::JwkSet =
+        serde_json::from_value(app.get("/v1/jwks", None).await.ok(StatusCode::OK)).unwrap();
+    let claims = Verifier::from_jwks(&jwks)
+        .unwrap()
+        .verify(token)
+        .await
+        .unwrap();
+    assert_eq!(claims.sub.to_string(), user["id"].as_str().unwrap());
+    assert_eq!(claims.email, "ada@example.com");
+    assert_eq!(claims.exp - claims.iat, 15 * 60);
+}
+
+async fn a_taken_email_is_a_conflict_whatever_its_case(db: Db) {
+    let app = TestApp::new(db).await;
+    app.sign_up("ada@example.com", PASSWORD)
+        .await
+        .ok(StatusCode::CREATED);
+    for email in ["ada@example.com", " ADA@Example.COM"] {
+        let again = app.sign_up(email, "another password").await;
+        again.problem(StatusCode::CONFLICT, "email-taken", "already exists");
+        assert_eq!(again.body["parameter"], "email");
+    }
+    // The first password still works; the second never took.
+    app.token("ada@example.com", PASSWORD).await;
+    app.log_in("ada@example.com", "another password")
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "invalid-credentials", "wrong");
+}
+
+async fn two_sign_ups_of_one_email_at_once_get_one_201(db: Db) {
+    let db = migrated(db).await;
+    let other = second_pool(&db).await;
+    // Two instances of the service on one store.
+    let a = TestApp::on(db).await;
+    let b = TestApp::on(other).await;
+    for round in 0..3 {
+        let email = format!("race{round}@example.com");
+        let (x, y) = tokio::join!(a.sign_up(&email, PASSWORD), b.sign_up(&email, PASSWORD));
+        let mut statuses = [x.status, y.status];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::CREATED, StatusCode::CONFLICT],
+            "{x:?} {y:?}"
+        );
+    }
+}
+
+async fn wrong_password_and_unknown_email_get_the_same_answer(db: Db) {
+    let app = TestApp::new(db).await;
+    app.sign_up("ada@example.com", PASSWORD)
+        .await
+        .ok(StatusCode::CREATED);
+    let wrong_password = app.log_in("ada@example.com", "not the password").await;
+    let unknown_email = app.log_in("bob@example.com", PASSWORD).await;
+    for answer in [&wrong_password, &unknown_email] {
+        answer.problem(
+            StatusCode::UNAUTHORIZED,
+            "invalid-credentials",
+            "the email or the password is wrong",
+        );
+    }
+    let strip = |body: &Value| {
+        let mut body = body.clone();
+        body.as_object_mut().unwrap().remove("trace_id");
+        body
+    };
+    assert_eq!(strip(&wrong_password.body), strip(&unknown_email.body));
+}
+
+async fn me_needs_a_valid_token_of_an_existing_account(db: Db) {
+    let db = migrated(db).await;
+    let app = TestApp::on(db.clone()).await;
+    app.get("/v1/me", None).await.unauthorized("sign in first");
+    app.get("/v1/me", Some("not-a-token"))
+        .await
+        .unauthorized("invalid");
+    // A token signed by a key this service never published.
+    let foreign = testing::TestKeys::new().token(uuid::Uuid::new_v4(), "ada@example.com");
+    app.get("/v1/me", Some(&foreign))
+        .await
+        .unauthorized("not signed by a current key");
+    let basic = Request::get("/v1/me")
+        .header(header::AUTHORIZATION, "Basic YWRhOnB3")
+        .body(Body::empty())
+        .unwrap();
+    app.send(basic).await.unauthorized("Bearer");
+
+    app.sign_up("ada@example.com", PASSWORD)
+        .await
+        .ok(StatusCode::CREATED);
+    let token = app.token("ada@example.com", PASSWORD).await;
+    app.get("/v1/me", Some(&token)).await.ok(StatusCode::OK);
+    // A tampered token (another subject, same signature) is refused.
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[1] = parts[1].chars().rev().collect();
+    app.get("/v1/me", Some(&parts.join(".")))
+        .await
+        .unauthorized("invalid");
+    // The account goes away: its still-valid token no longer opens /v1/me.
+    execute(&db, "DELETE FROM users").await;
+    app.get("/v1/me", Some(&token))
+        .await
+        .unauthorized("no longer exists");
+}
+
+async fn rotating_logs_nobody_out(db: Db) {
+    let app = TestApp::new(db).await;
+    app.sign_up("ada@example.com", PASSWORD)
+        .await
+        .ok(StatusCode::CREATED);
+    let old_token = app.token("ada@example.com", PASSWORD).await;
+    let rotated = app
+        .post_raw("/v1/keys/rotate", "application/json", "")
+        .await
+        .ok(StatusCode::OK);
+    let new_kid = rotated["kid"].as_str().unwrap();
+    assert_ne!(new_kid, kid(&old_token));
+
+    let new_token = app.token("ada@example.com", PASSWORD).await;
+    assert_eq!(kid(&new_token), new_kid);
+    let jwks = app.get("/v1/jwks", None).await.ok(StatusCode::OK);
+    let published: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(published, [new_kid, kid(&old_token).as_str()]);
+    for key in jwks["keys"].as_array().unwrap() {
+        assert_eq!(key["kty"], "OKP");
+        assert_eq!(key["crv"], "Ed25519");
+        assert!(key.get("d").is_none(), "private material published: {key}");
+    }
+    app.get("/v1/me", Some(&old_token)).await.ok(StatusCode::OK);
+    app.get("/v1/me", Some(&new_token)).await.ok(StatusCode::OK);
+}
+
+async fn bad_input_on_every_route_is_a_4xx_problem(db: Db) {
+    let app = TestApp::new(db).await;
+    let sign_up = |email: &str, password: &str, name: &str| json!({"email": email, "password": password, "name": name});
+    for (body, field, detail) in [
+        (sign_up("", PASSWORD, "Ada"), "email", "must not be empty"),
+        (sign_up("ada.example.com", PASSWORD, "Ada"), "email", "@"),
+        (sign_up("ada@localhost", PASSWORD, "Ada"), "email", "domain"),
+        (
+            sign_up("ada@exa mple.com", PASSWORD, "Ada"),
+            "email",
+            "spaces",
+        ),
+        (
+            sign_up(&format!("{}@example.com", "a".repeat(250)), PASSWORD, "Ada"),
+            "email",
+            "at most 254",
+        ),
+        (
+            sign_up("ada@example.com", "short", "Ada"),
+            "password",
+            "10 to 128",
+        ),
+        (
+            sign_up("ada@example.com", &"p".repeat(129), "Ada"),
+            "password",
+            "10 to 128",
+        ),
+        (
+            sign_up("ada@example.com", "Ada@Example.com", "Ada"),
+            "password",
+            "not be the email",
+        ),
+        (
+            sign_up("ada@example.com", PASSWORD, "  "),
+            "name",
+            "1 to 100",
+        ),
+        (
+            sign_up("ada@example.com", PASSWORD, &"n".repeat(101)),
+            "name",
+            "1 to 100",
+        ),
+    ] {
+        app.post("/v1/users", body).await.invalid(field, detail);
+    }
+    for body in [
+        json!({"email": "ada@example.com", "password": PASSWORD}),
+        json!({"email": "ada@example.com", "password": PASSWORD, "name": "Ada", "admin": true}),
+        json!({"email": 7, "password": PASSWORD, "name": "Ada"}),
+        json!([]),
+    ] {
+        app.post("/v1/users", body).await.problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "",
+        );
+    }
+    app.post_raw("/v1/users", "application/json", "{not json")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "bad-request", "not valid JSON");
+    app.post_raw("/v1/users", "text/plain", "hello")
+        .await
+        .problem(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "JSON",
+        );
+    let huge =
+        json!({"email": "ada@example.com", "password": PASSWORD, "name": "x".repeat(20_000)});
+    app.post("/v1/users", huge).await.problem(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "larger",
+    );
+    app.post(
+        "/v1/users?admin=true",
+        sign_up("ada@example.com", PASSWORD, "Ada"),
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "invalid-query", "admin");
+    app.get("/v1/users", None).await.problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "",
+    );
+    // Nothing was written by any of it.
+    app.log_in("ada@example.com", PASSWORD).await.problem(
+        StatusCode::UNAUTHORIZED,
+        "invalid-credentials",
+        "wrong",
+    );
+
+    // Log-in.
+    app.post("/v1/sessions", json!({"email": " ", "password": PASSWORD}))
+        .await
+        .invalid("email", "must not be empty");
+    app.post(
+        "/v1/sessions",
+        json!({"email": "ada@example.com", "password": ""}),
+    )
+    .await
+    .invalid("password", "must not be empty");
+    app.post(
+        "/v1/sessions",
+        json!({"email": "ada@example.com", "password": "p".repeat(129)}),
+    )
+    .await
+    .invalid("password", "at most 128");
+    app.post("/v1/sessions", json!({"email": "ada@example.com"}))
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "password");
+    app.post_raw("/v1/sessions", "application/json", "")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "bad-request", "");
+    app.get("/v1/sessions", None).await.problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "",
+    );
+
+    // The routes that take no parameters refuse them.
+    for uri in ["/v1/me?user=1", "/v1/jwks?kid=1"] {
+        app.get(uri, None)
+            .await
+            .problem(StatusCode::BAD_REQUEST, "invalid-query", "");
+    }
+    app.post_raw("/v1/keys/rotate?now=1", "application/json", "")
+        .await
+        .problem(StatusCode::BAD_REQUEST, "invalid-query", "now");
+    app.get("/v1/keys/rotate", None).await.problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "",
+    );
+    app.post("/v1/jwks", json!({})).await.problem(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "",
+    );
+}
+
+async fn the_openapi_document_describes_exactly_the_routes_served(db: Db) {
+    let app = TestApp::new(db).await;
+    let document = app.get("/openapi.json", None).await.ok(StatusCode::OK);
+    assert_eq!(document["openapi"], "3.1.0");
+    let mut documented: Vec<(String, String)> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, operations)| {
+            operations
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(move |method| (path.clone(), method.clone()))
+        })
+        .collect();
+    documented.sort();
+    let served = [
+        ("/openapi.json", "get"),
+        ("/v1/jwks", "get"),
+        ("/v1/keys/rotate", "post"),
+        ("/v1/me", "get"),
+        ("/v1/sessions", "post"),
+        ("/v1/users", "post"),
+    ];
+    assert_eq!(
+        documented,
+        served
+            .iter()
+            .map(|(p, m)| (p.to_string(), m.to_string()))
+            .collect::<Vec<_>>()
+    );
+    // Every documented operation is served (an unserved one would be a 404 or 405 problem).
+    for (path, method) in served {
+        let request = Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from("{}"))
+            .unwrap();
+        let answer = app.send(request).await;
+        assert!(
+            ![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&answer.status),
+            "{method} {path}: {answer:?}"
+        );
+    }
+    // The paths the client uses are the documented ones.
+    for path in [
+        users_api::paths::USERS,
+        users_api::paths::SESSIONS,
+        users_api::paths::ME,
+        users_api::paths::JWKS,
+        users_api::paths::ROTATE_KEYS,
+        users_api::paths::OPENAPI,
+    ] {
+        assert!(document["paths"].get(path).is_some(), "{path}");
+    }
+}

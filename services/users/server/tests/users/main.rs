@@ -1,0 +1,40 @@
+//! The users service's tests, in one binary (each test binary costs a link on a small machine):
+//!
+//! - `store`: accounts and signing keys in the store, each test run against SQLite and PostgreSQL;
+//! - `keys`: signing, verifying and rotating with the key ring, against both backends;
+//! - `http`: every route in process, happy paths and bad input, against both backends;
+//! - `service`: real instances on real sockets, called through the typed client, with a token
+//!   verified by a verifier that fetches the keys as another service would.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+/// Runs each named test (an `async fn(Db)`) against a fresh SQLite store and a fresh PostgreSQL
+/// database (skipped with a message when PostgreSQL is not reachable, unless CI).
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let (db, _dir) = brigade_chassis::testing::sqlite_db().await;
+                    super::$test(db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(db) = brigade_chassis::testing::postgres_db().await {
+                        super::$test(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+mod http;
+mod keys;
+mod service;
+mod store;
+mod support;

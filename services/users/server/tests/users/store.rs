@@ -1,0 +1,163 @@
+//! Accounts and signing keys in the store, each test run against SQLite and PostgreSQL.
+
+use brigade_chassis::db::Db;
+use users::store::CreateError;
+use users::Store;
+
+use crate::support::{account, active_keys, second_pool, store};
+
+on_both_backends!(
+    an_account_is_created_once_per_email_and_found_by_email_and_id,
+    two_sign_ups_of_one_email_at_once_create_one_account,
+    instances_starting_at_once_make_one_active_key,
+    a_rotation_retires_the_active_key_and_deletes_keys_past_their_grace,
+    rotations_at_once_leave_one_active_key,
+    a_due_rotation_checked_by_every_instance_happens_once,
+);
+
+async fn an_account_is_created_once_per_email_and_found_by_email_and_id(db: Db) {
+    let store = store(db).await;
+    let new = account("ada@example.com");
+    let user = store.create_user(&new).await.unwrap();
+    assert_eq!(user.id, new.id);
+    assert_eq!(user.email, "ada@example.com");
+    assert_eq!(user.created_at_ms, new.created_at_ms);
+
+    let found = store
+        .account_by_email("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user, user);
+    assert_eq!(found.password_hash, new.password_hash);
+    assert_eq!(store.user(user.id).await.unwrap(), Some(user.clone()));
+    assert!(store
+        .account_by_email("bob@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.user(uuid::Uuid::new_v4()).await.unwrap().is_none());
+
+    let again = store.create_user(&account("ada@example.com")).await;
+    assert!(matches!(again, Err(CreateError::EmailTaken)), "{again:?}");
+    // The first account is untouched.
+    assert_eq!(store.user(user.id).await.unwrap(), Some(user));
+}
+
+async fn two_sign_ups_of_one_email_at_once_create_one_account(db: Db) {
+    let other = second_pool(&db).await;
+    let a = store(db).await;
+    let b = Store::new(other);
+    for round in 0..5 {
+        let email = format!("race{round}@example.com");
+        let (x, y) = (account(&email), account(&email));
+        let (first, second) = tokio::join!(a.create_user(&x), b.create_user(&y));
+        let created = [&first, &second].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(created, 1, "{first:?} {second:?}");
+        let refused = [first, second]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect::<Vec<_>>();
+        assert!(
+            matches!(refused.as_slice(), [CreateError::EmailTaken]),
+            "{refused:?}"
+        );
+    }
+}
+
+async fn instances_starting_at_once_make_one_active_key(db: Db) {
+    let db = crate::support::migrated(db).await;
+    let mut stores = vec![Store::new(db.clone())];
+    for _ in 0..3 {
+        stores.push(Store::new(second_pool(&db).await));
+    }
+    let now = 1_700_000_000_000;
+    // Each "instance" on its own task, so that they really run at once.
+    let starts: Vec<_> = stores
+        .iter()
+        .cloned()
+        .map(|s| tokio::spawn(async move { s.ensure_active_key(now).await }))
+        .collect();
+    let mut kids = Vec::new();
+    for start in starts {
+        kids.push(start.await.unwrap().unwrap().kid);
+    }
+    assert!(kids.iter().all(|k| *k == kids[0]), "{kids:?}");
+    assert_eq!(active_keys(&db).await, 1);
+    // Starting again finds the same key.
+    let again = stores[0].ensure_active_key(now + 1).await.unwrap();
+    assert_eq!(again.kid, kids[0]);
+    assert_eq!(again.created_at_ms, now);
+}
+
+async fn a_rotation_retires_the_active_key_and_deletes_keys_past_their_grace(db: Db) {
+    let store = store(db).await;
+    let t0 = 1_700_000_000_000;
+    let first = store.ensure_active_key(t0).await.unwrap();
+    let second = store.rotate_key(t0 + 1_000, 0).await.unwrap();
+    assert_ne!(second.kid, first.kid);
+    assert_eq!(second.created_at_ms, t0 + 1_000);
+    assert_eq!(store.active_key().await.unwrap().unwrap().kid, second.kid);
+
+    // Published: the active key, and the retired one while its retirement is recent enough.
+    let kids =
+        |keys: Vec<users::store::StoredKey>| keys.into_iter().map(|k| k.kid).collect::<Vec<_>>();
+    assert_eq!(
+        kids(store.published_keys(t0 + 999).await.unwrap()),
+        [second.kid.clone(), first.kid.clone()]
+    );
+    let published = store.published_keys(t0).await.unwrap();
+    assert_eq!(published[1].retired_at_ms, Some(t0 + 1_000));
+    assert_eq!(
+        kids(store.published_keys(t0 + 1_000).await.unwrap()),
+        [second.kid.as_str()]
+    );
+
+    // A later rotation deletes the keys retired before the boundary it is given.
+    let third = store.rotate_key(t0 + 5_000, t0 + 2_000).await.unwrap();
+    let everything = store.published_keys(0).await.unwrap();
+    assert_eq!(kids(everything), [third.kid.clone(), second.kid.clone()]);
+    // Each stored key still signs.
+    assert_eq!(third.signing_key().unwrap().kid(), third.kid);
+}
+
+async fn rotations_at_once_leave_one_active_key(db: Db) {
+    let db = crate::support::migrated(db).await;
+    let a = Store::new(db.clone());
+    let b = Store::new(second_pool(&db).await);
+    a.ensure_active_key(1_000).await.unwrap();
+    for round in 0..5 {
+        let now = 2_000 + round * 10;
+        let (x, y) = tokio::join!(a.rotate_key(now, 0), b.rotate_key(now, 0));
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_ne!(x.kid, y.kid);
+        assert_eq!(active_keys(&db).await, 1);
+        let active = a.active_key().await.unwrap().unwrap().kid;
+        assert!(active == x.kid || active == y.kid);
+    }
+}
+
+async fn a_due_rotation_checked_by_every_instance_happens_once(db: Db) {
+    let db = crate::support::migrated(db).await;
+    let a = Store::new(db.clone());
+    let b = Store::new(second_pool(&db).await);
+    let t0 = 1_000_000;
+    let interval = 60_000;
+    let first = a.ensure_active_key(t0).await.unwrap();
+    // Not due yet: nobody rotates.
+    let not_due = a
+        .rotate_key_if_made_before(t0 + 10, t0 + 10 - interval, 0)
+        .await
+        .unwrap();
+    assert!(not_due.is_none());
+    // Due: both instances check at the same moment; one rotates.
+    let now = t0 + interval;
+    let (x, y) = tokio::join!(
+        a.rotate_key_if_made_before(now, now - interval, 0),
+        b.rotate_key_if_made_before(now, now - interval, 0)
+    );
+    let rotated: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
+    assert_eq!(rotated.len(), 1, "{rotated:?}");
+    assert_ne!(rotated[0].kid, first.kid);
+    assert_eq!(active_keys(&db).await, 1);
+}
