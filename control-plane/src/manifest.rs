@@ -13,8 +13,19 @@ pub const EMBEDDED: &str = include_str!("../../brigade.toml");
 /// The file name looked for in the current directory.
 pub const FILE_NAME: &str = "brigade.toml";
 
-/// Services `brigade run` knows; any other needs a `command`.
-pub const BUILT_IN: &[&str] = &["catalog", "gateway"];
+/// Services `brigade run` knows (its subcommands); any other needs a `command`.
+pub fn built_in() -> Vec<String> {
+    use clap::CommandFactory;
+    #[derive(clap::Parser)]
+    struct Run {
+        #[command(subcommand)]
+        service: crate::run::Service,
+    }
+    Run::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect()
+}
 
 /// The most instances of one service: more would only starve a laptop.
 pub const MAX_INSTANCES: u32 = 32;
@@ -179,10 +190,10 @@ impl Manifest {
                     return Err(format!("service `{name}` has an empty `command`"));
                 }
                 Some(_) => {}
-                None if !BUILT_IN.contains(&name.as_str()) => {
+                None if !built_in().contains(name) => {
                     return Err(format!(
                         "`brigade run` does not know service `{name}` (it knows {}); give it a `command`",
-                        BUILT_IN.join(", ")
+                        built_in().join(", ")
                     ));
                 }
                 None => {}
@@ -231,7 +242,7 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_manifest_runs_two_catalogs_and_a_gateway_last() {
+    fn the_embedded_manifest_runs_every_service_and_the_gateway_last() {
         let manifest = Manifest::parse(EMBEDDED, "embedded").unwrap();
         let names: Vec<(&str, u32, Option<u16>)> = manifest
             .services
@@ -240,7 +251,15 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            vec![("catalog", 2, None), ("gateway", 1, Some(8080))]
+            vec![
+                ("catalog", 2, None),
+                ("users", 1, None),
+                ("inventory", 1, None),
+                ("payments", 1, None),
+                ("cart", 1, None),
+                ("orders", 2, None),
+                ("gateway", 1, Some(8080))
+            ]
         );
     }
 

@@ -1,136 +1,14 @@
 //! End to end: `brigade up` as real processes on loopback, then kill things.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::discovery::api::ServiceInstances;
 use http::Method;
-
-/// A running `brigade up` on free ports with its own data directory.
-struct System {
-    child: Child,
-    control: String,
-    gateway: String,
-    _data: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl System {
-    async fn up() -> System {
-        let data = tempfile::tempdir().unwrap();
-        let (control_port, gateway_port) = (free_port(), free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_brigade"))
-            .args(["up", "--control-port", &control_port.to_string()])
-            .args(["--gateway-port", &gateway_port.to_string()])
-            .arg("--data-dir")
-            .arg(data.path())
-            .current_dir(data.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // Keep the pipes drained (and show the output when a test fails).
-        for pipe in [
-            child
-                .stdout
-                .take()
-                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    eprintln!("[up] {line}");
-                }
-            });
-        }
-        let system = System {
-            child,
-            control: format!("http://127.0.0.1:{control_port}"),
-            gateway: format!("http://127.0.0.1:{gateway_port}"),
-            _data: data,
-        };
-        let client = PlainClient::new(Duration::from_secs(2));
-        let started = Instant::now();
-        loop {
-            if let Ok(answer) = client
-                .send(
-                    Method::GET,
-                    &format!("{}/api/v1/products?page_size=1", system.gateway),
-                    None,
-                )
-                .await
-            {
-                if answer.status == 200 && system.catalog().await.instances.len() == 2 {
-                    break;
-                }
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(90),
-                "the system did not become ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        system
-    }
-
-    async fn catalog(&self) -> ServiceInstances {
-        PlainClient::new(Duration::from_secs(2))
-            .get_json(&format!("{}/v1/registry/services/catalog", self.control))
-            .await
-            .unwrap_or(ServiceInstances {
-                service: "catalog".into(),
-                index: 0,
-                instances: vec![],
-            })
-    }
-
-    fn pids(instances: &ServiceInstances) -> Vec<u32> {
-        instances
-            .instances
-            .iter()
-            .filter_map(|i| i.registration.pid)
-            .collect()
-    }
-}
-
-impl Drop for System {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn signal(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{signal} {pid} failed");
-}
-
-fn alive(pid: u32) -> bool {
-    // A zombie has exited; only its entry remains until its parent reaps it.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| !stat.contains(") Z "))
-        .unwrap_or(false)
-}
+use support::{alive, signal, System};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {

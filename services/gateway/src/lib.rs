@@ -4,7 +4,7 @@
 //! service applies (from that service's `*-api` crate), then calls the service through the
 //! chassis client, so that the caller's deadline, trace and request id travel with the call.
 //!
-//! **Architecture invariant:** the gateway depends on services' contracts (`catalog-api`), never
+//! **Architecture invariant:** the gateway depends on services' contracts (`*-api`), never
 //! on their implementations.
 
 mod routes;
@@ -14,7 +14,12 @@ use std::net::SocketAddr;
 use axum::Router;
 use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
 use brigade_chassis::BoxError;
+use axum::extract::FromRef;
+use brigade_chassis::auth::Verifier;
+use cart_api::CartClient;
 use catalog_api::CatalogClient;
+use orders_api::OrdersClient;
+use users_api::UsersClient;
 
 /// The gateway's well-known port.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -31,10 +36,21 @@ pub struct Args {
     pub service: ServiceArgs,
 }
 
-/// What the gateway's handlers share: a client per service it calls.
+/// What the gateway's handlers share: a client per service it calls, and the verifier of
+/// shoppers' access tokens (checked here, at the edge, and again by each service).
 #[derive(Debug, Clone)]
 pub struct Gateway {
     pub catalog: CatalogClient,
+    pub users: UsersClient,
+    pub cart: CartClient,
+    pub orders: OrdersClient,
+    pub verifier: Verifier,
+}
+
+impl FromRef<Gateway> for Verifier {
+    fn from_ref(gateway: &Gateway) -> Verifier {
+        gateway.verifier.clone()
+    }
 }
 
 /// The public routes.
@@ -64,5 +80,9 @@ pub async fn main_with(mut args: Args) -> anyhow::Result<()> {
 pub async fn build(ctx: Context) -> Result<Router, BoxError> {
     Ok(router(Gateway {
         catalog: CatalogClient::new(ctx.client("catalog")),
+        users: UsersClient::new(ctx.client("users")),
+        cart: CartClient::new(ctx.client("cart")),
+        orders: OrdersClient::new(ctx.client("orders")),
+        verifier: ctx.verifier()?,
     }))
 }

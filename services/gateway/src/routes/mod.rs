@@ -1,6 +1,9 @@
 //! One module per public resource, merged here.
 
+mod account;
+mod cart;
 mod catalog;
+mod orders;
 
 use axum::Router;
 
@@ -10,8 +13,13 @@ use crate::Gateway;
 pub const OPENAPI: &str = include_str!("../../openapi.json");
 
 pub fn router() -> Router<Gateway> {
-    Router::new().merge(catalog::router()).route(
-        "/openapi.json",
-        axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),
-    )
+    Router::new()
+        .merge(catalog::router())
+        .merge(account::router())
+        .merge(cart::router())
+        .merge(orders::router())
+        .route(
+            "/openapi.json",
+            axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),
+        )
 }

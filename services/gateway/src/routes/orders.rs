@@ -1,0 +1,90 @@
+//! `/api/v1/checkout` and `/api/v1/orders`: buying, and what was bought.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use brigade_chassis::auth::Principal;
+use brigade_chassis::context::IDEMPOTENCY_KEY_HEADER;
+use brigade_chassis::extract::{Json, NoParameters, Path, Query};
+use brigade_chassis::Problem;
+use orders_api::{check_idempotency_key, CheckoutRequest, ListOrders, Order, OrderPage};
+use uuid::Uuid;
+
+use crate::Gateway;
+
+/// Where the public API serves one order; the orders service's own path is internal.
+fn public_location(id: Uuid) -> String {
+    format!("/api/v1/orders/{id}")
+}
+
+pub fn router() -> Router<Gateway> {
+    Router::new()
+        .route("/checkout", post(checkout))
+        .route("/orders", get(list))
+        .route("/orders/{id}", get(one))
+}
+
+/// 201 with the order when this request created it and the saga finished (confirmed or
+/// cancelled, with the reason); 200 for a repeat of a finished checkout; 202 with `Location`
+/// while the saga is still running when the deadline comes.
+async fn checkout(
+    State(gateway): State<Gateway>,
+    principal: Principal,
+    headers: HeaderMap,
+    _: Query<NoParameters>,
+    Json(request): Json<CheckoutRequest>,
+) -> Result<Response, Problem> {
+    let key = check_idempotency_key(headers.get(IDEMPOTENCY_KEY_HEADER).map(|v| v.as_bytes()))
+        .map_err(Problem::from)?;
+    request.validate().map_err(Problem::from)?;
+    let answer = gateway
+        .orders
+        .checkout(&principal.token, key, &request)
+        .await
+        .map_err(|e| e.to_problem())?;
+    let status = if answer.pending {
+        StatusCode::ACCEPTED
+    } else if answer.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = (status, Json(answer.order.clone())).into_response();
+    if let Ok(location) = HeaderValue::from_str(&public_location(answer.order.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+async fn list(
+    State(gateway): State<Gateway>,
+    principal: Principal,
+    Query(query): Query<ListOrders>,
+) -> Result<Json<OrderPage>, Problem> {
+    query.validate().map_err(Problem::from)?;
+    let page = gateway
+        .orders
+        .orders(&principal.token, &query)
+        .await
+        .map_err(|e| e.to_problem())?;
+    Ok(Json(page))
+}
+
+async fn one(
+    State(gateway): State<Gateway>,
+    principal: Principal,
+    Path(id): Path<String>,
+    _: Query<NoParameters>,
+) -> Result<Json<Order>, Problem> {
+    let id = Uuid::parse_str(&id).map_err(|_| {
+        Problem::invalid_parameter("id", format!("`{id}` is not an order id: expected a UUID"))
+    })?;
+    let order = gateway
+        .orders
+        .order(&principal.token, id)
+        .await
+        .map_err(|e| e.to_problem())?;
+    Ok(Json(order))
+}
