@@ -28,6 +28,8 @@ enum Command {
         #[command(subcommand)]
         service: brigade::run::Service,
     },
+    /// Check the running system's promises: no oversell, no double charge, no lost order.
+    Check(brigade::checker::CheckArgs),
     /// Measure the system against a baseline taken in the same run.
     Bench {
         #[command(subcommand)]
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
             }
             Command::Status(args) => brigade::status::run(args).await,
             Command::Run { service } => brigade::run::run(service).await,
+            Command::Check(args) => brigade::checker::run(args).await,
             Command::Bench {
                 bench: Bench::Hop(args),
             } => brigade::bench::hop::run(args).await,

@@ -290,7 +290,7 @@ mod tests {
             invalid("[[service]]\nname = \"catalog\"\ninstances = 2\nport = 9000\n")
                 .contains("fixed port")
         );
-        assert!(invalid("[[service]]\nname = \"payments\"\n").contains("give it a `command`"));
+        assert!(invalid("[[service]]\nname = \"shipping\"\n").contains("give it a `command`"));
         assert!(
             invalid("[[service]]\nname = \"catalog\"\ninstance = 2\n").contains("unknown field")
         );

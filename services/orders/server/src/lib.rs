@@ -1,3 +1,157 @@
-//! The orders service: orders and the checkout saga: reserve, charge, commit, or compensate.
+//! The orders service: orders and the checkout saga: reserve, charge, commit — or compensate.
+//!
+//! - [`store`]: orders, saga state and history, idempotency keys, on SQLite or PostgreSQL;
+//! - [`saga`]: the saga's state machine, its port to other services ([`saga::Steps`]) and the
+//!   recovery loop that resumes unfinished sagas in every instance;
+//! - [`remote`]: the port implemented with the cart, catalog, inventory and payments clients;
+//! - [`pricing`]: a cart priced by the catalog;
+//! - [`http`]: the `/v1` routes and the OpenAPI document.
+//!
+//! The wire types and input rules are in `orders-api`, which callers depend on instead of this.
 
 #![forbid(unsafe_code)]
+
+pub mod http;
+pub mod pricing;
+pub mod remote;
+pub mod saga;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brigade_chassis::db::Migration;
+use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::BoxError;
+
+pub use http::{router, AppState};
+pub use saga::{Checkpoint, Saga, SagaConfig};
+pub use store::Store;
+
+/// The orders schema, applied at start by the chassis under the store's write lock.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "orders",
+    sqlite: include_str!("../migrations/0001_orders.sqlite.sql"),
+    postgres: include_str!("../migrations/0001_orders.postgres.sql"),
+}];
+
+/// Who this service is, to the chassis (logs, metrics, registration).
+pub const INFO: ServiceInfo = ServiceInfo {
+    name: "orders",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Command-line arguments of the orders service: the chassis' own, plus the saga's knobs.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "brigade-orders",
+    about = "Brigade's orders service: orders and the checkout saga",
+    version
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+
+    #[command(flatten)]
+    pub saga: SagaArgs,
+}
+
+/// The saga's timing knobs and its test-only fault hook.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SagaArgs {
+    /// How often each instance looks for unfinished sagas whose lease has lapsed.
+    #[arg(long, env = "BRIGADE_ORDERS_RECOVERY_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub recovery_interval: Duration,
+
+    /// How long an instance's lease on a saga lasts without renewal (a crashed instance's
+    /// sagas are resumed elsewhere after this).
+    #[arg(long, env = "BRIGADE_ORDERS_SAGA_LEASE", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub saga_lease: Duration,
+
+    /// The most charge attempts with an unknown outcome before the payment counts as failed.
+    #[arg(long, env = "BRIGADE_ORDERS_PAYMENT_ATTEMPTS", default_value_t = 5)]
+    pub payment_attempts: u32,
+
+    /// The longest time from the first charge attempt before the payment counts as failed.
+    #[arg(long, env = "BRIGADE_ORDERS_PAYMENT_RETRY_FOR", default_value = "2m", value_parser = humantime::parse_duration)]
+    pub payment_retry_for: Duration,
+
+    /// The first wait before repeating a call whose outcome was unknown (doubled each time).
+    #[arg(long, env = "BRIGADE_ORDERS_RETRY_BACKOFF", default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub retry_backoff: Duration,
+
+    /// The longest wait between repeats of a call.
+    #[arg(long, env = "BRIGADE_ORDERS_MAX_RETRY_BACKOFF", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub max_retry_backoff: Duration,
+
+    /// How much of a checkout's deadline is kept for answering after waiting for the saga.
+    #[arg(long, env = "BRIGADE_ORDERS_ANSWER_MARGIN", default_value = "500ms", value_parser = humantime::parse_duration)]
+    pub answer_margin: Duration,
+
+    /// TEST ONLY: exit abruptly (status 137) right after persisting this saga step, so that
+    /// end-to-end tests can prove that sagas resume from every state. Off unless given.
+    #[arg(long, env = "BRIGADE_ORDERS_CRASH_AFTER_STEP", value_enum)]
+    pub crash_after_step: Option<Checkpoint>,
+}
+
+impl SagaArgs {
+    pub fn config(&self) -> SagaConfig {
+        SagaConfig {
+            lease: self.saga_lease,
+            payment_attempts: self.payment_attempts,
+            payment_retry_for: self.payment_retry_for,
+            backoff: self.retry_backoff,
+            max_backoff: self.max_retry_backoff,
+            crash_after: self.crash_after_step,
+        }
+    }
+}
+
+/// Runs the orders service until it is asked to stop.
+pub async fn main_with(args: Args) -> anyhow::Result<()> {
+    let saga = args.saga;
+    service::run(INFO, args.service, move |ctx| build(ctx, saga)).await?;
+    Ok(())
+}
+
+/// Everything a starting instance does before it serves: open and migrate the store, start
+/// the recovery loop (which resumes unfinished sagas at once), and build the routes. Public so
+/// that tests can serve it on a listener of their own.
+pub async fn build(mut ctx: Context, args: SagaArgs) -> Result<axum::Router, BoxError> {
+    let db = ctx.open_store(MIGRATIONS).await?;
+    let verifier = ctx.verifier()?;
+    let steps = Arc::new(remote::RemoteSteps::new(&ctx));
+    let saga = Saga::new(Store::new(db), steps, ctx.instance_id(), args.config());
+    saga::recovery::spawn(saga.clone(), args.recovery_interval);
+    Ok(router(AppState {
+        saga,
+        verifier,
+        answer_margin: args.answer_margin,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Args, Checkpoint};
+
+    #[test]
+    fn the_crash_hook_is_off_unless_given() {
+        let parse = |argv: &[&str]| {
+            Args::try_parse_from(argv)
+                .map(|a| a.saga.crash_after_step)
+                .ok()
+        };
+        assert_eq!(parse(&["brigade-orders"]), Some(None));
+        assert_eq!(
+            parse(&["brigade-orders", "--crash-after-step", "charged"]),
+            Some(Some(Checkpoint::Charged))
+        );
+        assert_eq!(
+            parse(&["brigade-orders", "--crash-after-step", "nonsense"]),
+            None
+        );
+    }
+}

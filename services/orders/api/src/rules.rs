@@ -1,0 +1,260 @@
+//! The rules a request must follow, shared by the orders service and by edges that check early.
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::CheckoutRequest;
+
+/// The longest `Idempotency-Key`, in characters.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 128;
+/// The fewest digits of a card number.
+pub const MIN_CARD_DIGITS: usize = 12;
+/// The most digits of a card number.
+pub const MAX_CARD_DIGITS: usize = 19;
+/// The largest page of orders.
+pub const MAX_PAGE_SIZE: u32 = 100;
+/// The page size when none is asked for.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+/// How long an order may stay `PENDING` before the audit calls it unfinished, by default.
+pub const DEFAULT_AUDIT_AGE_S: u64 = 180;
+/// The largest age the audit accepts.
+pub const MAX_AUDIT_AGE_S: u64 = 7 * 24 * 3600;
+
+/// One input that breaks a rule: which parameter, and a sentence saying what is wrong and what
+/// is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {parameter}: {detail}")]
+pub struct ValidationError {
+    pub parameter: &'static str,
+    pub detail: String,
+}
+
+impl ValidationError {
+    fn new(parameter: &'static str, detail: String) -> ValidationError {
+        ValidationError { parameter, detail }
+    }
+}
+
+impl From<ValidationError> for brigade_chassis::Problem {
+    fn from(e: ValidationError) -> Self {
+        brigade_chassis::Problem::invalid_parameter(e.parameter, e.detail)
+    }
+}
+
+/// Checks an `Idempotency-Key` header value: 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] visible ASCII
+/// characters. `None` is a missing header.
+pub fn check_idempotency_key(key: Option<&[u8]>) -> Result<&str, ValidationError> {
+    let parameter = "Idempotency-Key";
+    let Some(key) = key else {
+        return Err(ValidationError::new(
+            parameter,
+            "the Idempotency-Key header is required: send a unique value (e.g. a UUID) per \
+             checkout, and the same value when repeating it"
+                .to_owned(),
+        ));
+    };
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(ValidationError::new(
+            parameter,
+            format!(
+                "the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters, got {}",
+                key.len()
+            ),
+        ));
+    }
+    if !key.iter().all(|b| b.is_ascii_graphic()) {
+        return Err(ValidationError::new(
+            parameter,
+            "the Idempotency-Key must be visible ASCII characters only (no spaces or controls)"
+                .to_owned(),
+        ));
+    }
+    // Visible ASCII is UTF-8.
+    std::str::from_utf8(key)
+        .map_err(|_| ValidationError::new(parameter, "the Idempotency-Key is not ASCII".to_owned()))
+}
+
+impl CheckoutRequest {
+    /// Checks the shape of the card number; whether the card is good is for payments to say.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let digits = self.card_number.len();
+        let all_digits = self.card_number.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits || !(MIN_CARD_DIGITS..=MAX_CARD_DIGITS).contains(&digits) {
+            return Err(ValidationError::new(
+                "card_number",
+                format!(
+                    "card_number must be {MIN_CARD_DIGITS} to {MAX_CARD_DIGITS} digits with no \
+                     spaces, got {} characters{}",
+                    self.card_number.chars().count(),
+                    if all_digits { "" } else { " with non-digits" }
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `GET /v1/orders` query string. Unknown parameters are refused rather than ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListOrders {
+    /// 1-based page number (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    /// Orders per page, 1 to [`MAX_PAGE_SIZE`] (default [`DEFAULT_PAGE_SIZE`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_size: Option<u32>,
+}
+
+/// A listing request that follows every rule, with its defaults applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderListQuery {
+    pub page: u32,
+    pub page_size: u32,
+}
+
+impl OrderListQuery {
+    /// How many orders come before this page.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.page_size)
+    }
+}
+
+impl ListOrders {
+    pub fn validate(&self) -> Result<OrderListQuery, ValidationError> {
+        let page = match self.page {
+            None => 1,
+            Some(0) => {
+                return Err(ValidationError::new(
+                    "page",
+                    "page must be 1 or more (pages count from 1), got 0".to_owned(),
+                ))
+            }
+            Some(page) => page,
+        };
+        let page_size = match self.page_size {
+            None => DEFAULT_PAGE_SIZE,
+            Some(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
+            Some(size) => {
+                return Err(ValidationError::new(
+                    "page_size",
+                    format!("page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}"),
+                ))
+            }
+        };
+        Ok(OrderListQuery { page, page_size })
+    }
+}
+
+/// `GET /v1/audit` query string.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// An order `PENDING` for longer than this many seconds is unfinished (default
+    /// [`DEFAULT_AUDIT_AGE_S`], at most [`MAX_AUDIT_AGE_S`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older_than_s: Option<u64>,
+}
+
+impl AuditQuery {
+    /// The age in seconds.
+    pub fn validate(&self) -> Result<u64, ValidationError> {
+        match self.older_than_s {
+            None => Ok(DEFAULT_AUDIT_AGE_S),
+            Some(age) if age <= MAX_AUDIT_AGE_S => Ok(age),
+            Some(age) => Err(ValidationError::new(
+                "older_than_s",
+                format!("older_than_s must be at most {MAX_AUDIT_AGE_S}, got {age}"),
+            )),
+        }
+    }
+}
+
+/// The most orders one `GET /v1/audit/orders` page holds.
+pub const MAX_AUDIT_ORDERS_LIMIT: u32 = 1000;
+
+/// `GET /v1/audit/orders` query string: pages of every order by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditOrdersQuery {
+    /// The `next` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<uuid::Uuid>,
+    /// Orders per page, 1 to [`MAX_AUDIT_ORDERS_LIMIT`] (default 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl AuditOrdersQuery {
+    /// The page size.
+    pub fn validate(&self) -> Result<u32, ValidationError> {
+        match self.limit {
+            None => Ok(500),
+            Some(limit) if (1..=MAX_AUDIT_ORDERS_LIMIT).contains(&limit) => Ok(limit),
+            Some(limit) => Err(ValidationError::new(
+                "limit",
+                format!("limit must be between 1 and {MAX_AUDIT_ORDERS_LIMIT}, got {limit}"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii_of_bounded_length() {
+        assert_eq!(check_idempotency_key(Some(b"abc-123")), Ok("abc-123"));
+        let longest = "k".repeat(MAX_IDEMPOTENCY_KEY_CHARS);
+        assert!(check_idempotency_key(Some(longest.as_bytes())).is_ok());
+        for bad in [&b""[..], b"with space", b"tab\t", "é".as_bytes()] {
+            assert!(check_idempotency_key(Some(bad)).is_err(), "{bad:?}");
+        }
+        let too_long = "k".repeat(MAX_IDEMPOTENCY_KEY_CHARS + 1);
+        assert!(check_idempotency_key(Some(too_long.as_bytes())).is_err());
+        assert!(check_idempotency_key(None).is_err());
+    }
+
+    #[test]
+    fn card_numbers_are_12_to_19_digits() {
+        let card = |n: &str| CheckoutRequest {
+            card_number: n.to_owned(),
+        };
+        assert!(card("4242424242424242").validate().is_ok());
+        assert!(card("424242424242").validate().is_ok());
+        for bad in [
+            "42424242424",
+            "42424242424242424242",
+            "4242 4242 4242 4242",
+            "",
+        ] {
+            let error = card(bad).validate().err();
+            assert_eq!(error.map(|e| e.parameter), Some("card_number"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn listing_defaults_and_bounds() {
+        let q = ListOrders::default().validate().ok();
+        assert_eq!(
+            q,
+            Some(OrderListQuery {
+                page: 1,
+                page_size: DEFAULT_PAGE_SIZE
+            })
+        );
+        for (page, size, parameter) in [
+            (Some(0), None, "page"),
+            (None, Some(0), "page_size"),
+            (None, Some(101), "page_size"),
+        ] {
+            let error = ListOrders {
+                page,
+                page_size: size,
+            }
+            .validate()
+            .err();
+            assert_eq!(error.map(|e| e.parameter), Some(parameter));
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! What goes over the wire. Field names are the JSON names; changing one breaks callers.
+
+use std::collections::BTreeMap;
+
+use catalog_api::Money;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// `POST /v1/checkout` body. Its `Debug` masks the card number, so that logging a request can
+/// never leak one.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutRequest {
+    /// 12 to 19 digits; the payments service decides whether the card is good.
+    pub card_number: String,
+}
+
+impl std::fmt::Debug for CheckoutRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckoutRequest")
+            .field("card_number", &"<masked>")
+            .finish()
+    }
+}
+
+/// Where an order is in its life. `PENDING` while the checkout saga runs; the other two are
+/// final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    Pending,
+    Confirmed,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 3] = [
+        OrderStatus::Pending,
+        OrderStatus::Confirmed,
+        OrderStatus::Cancelled,
+    ];
+
+    /// The name used on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Confirmed => "CONFIRMED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<OrderStatus> {
+        OrderStatus::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Confirmed or cancelled: nothing will change it any more.
+    pub fn is_final(self) -> bool {
+        self != OrderStatus::Pending
+    }
+}
+
+/// Why an order was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// Inventory could not reserve every line.
+    OutOfStock,
+    /// The card was declined (`decline_code` says why); the reservation was released.
+    PaymentDeclined,
+    /// The payment's outcome stayed unknown (processor errors, timeouts) past the retry bound;
+    /// the reservation was released and nothing stayed charged.
+    PaymentFailed,
+    /// Paid, but the reservation had expired and the stock was gone: the charge was refunded.
+    ReservationExpired,
+}
+
+impl CancelReason {
+    pub const ALL: [CancelReason; 4] = [
+        CancelReason::OutOfStock,
+        CancelReason::PaymentDeclined,
+        CancelReason::PaymentFailed,
+        CancelReason::ReservationExpired,
+    ];
+
+    /// The name used on the wire and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelReason::OutOfStock => "out_of_stock",
+            CancelReason::PaymentDeclined => "payment_declined",
+            CancelReason::PaymentFailed => "payment_failed",
+            CancelReason::ReservationExpired => "reservation_expired",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<CancelReason> {
+        CancelReason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+/// One line of an order, priced by the catalog at checkout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub product_id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub unit_price: Money,
+    pub quantity: u32,
+    /// `unit_price` times `quantity`.
+    pub line_total: Money,
+}
+
+/// One recorded saga event: a step started, or how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// `created`, `reserve`, `charge`, `commit`, `release`, `refund`, `confirm`, `cancel`.
+    pub step: String,
+    /// `started`, `ok`, or what happened instead (`out_of_stock`, `declined`, `error`, …).
+    pub outcome: String,
+    pub detail: String,
+    /// Unix milliseconds.
+    pub at_ms: u64,
+}
+
+/// An order, with the history of its checkout saga.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Order {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub status: OrderStatus,
+    /// Set when `status` is `CANCELLED`.
+    pub cancel_reason: Option<CancelReason>,
+    /// Set when the payment was declined (e.g. `card_declined`, `insufficient_funds`).
+    pub decline_code: Option<String>,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    /// The payment's charge, once one exists.
+    pub charge_id: Option<Uuid>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    /// Oldest first.
+    pub history: Vec<HistoryEntry>,
+}
+
+/// `GET /v1/orders`: one page of the user's orders, newest first. `page` counts from 1; `total`
+/// is the number of the user's orders on all pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPage {
+    pub items: Vec<Order>,
+    pub page: u32,
+    pub page_size: u32,
+    pub total: u64,
+}
+
+/// `GET /v1/audit`: what the promise checker looks at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audit {
+    /// Orders still `PENDING` longer than the asked age: a saga that should have finished.
+    pub unfinished: Vec<Uuid>,
+    /// How many orders there are in each status (every status named, zero included).
+    pub orders: BTreeMap<String, u64>,
+}
+
+/// One order's id and status, as the promise checker reads them (`GET /v1/audit/orders`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatusEntry {
+    pub id: Uuid,
+    pub status: OrderStatus,
+}
+
+/// A page of every user's orders by id, for operators and the promise checker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderStatusPage {
+    pub items: Vec<OrderStatusEntry>,
+    /// The `after` of the next page; `None` on the last one.
+    pub next: Option<Uuid>,
+}

@@ -1,0 +1,39 @@
+//! `GET /v1/audit`: unfinished sagas and orders by status, for the promise checker.
+
+use axum::extract::State;
+use brigade_chassis::extract::{Json, Query};
+use brigade_chassis::Problem;
+use orders_api::{Audit, AuditOrdersQuery, AuditQuery, OrderStatusPage};
+
+use super::{store_failed, AppState};
+use crate::saga::now_ms;
+
+pub(super) async fn audit(
+    State(state): State<AppState>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Audit>, Problem> {
+    let age_s = query.validate()?;
+    let age_ms = i64::try_from(age_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    state
+        .saga
+        .store()
+        .audit(now_ms().saturating_sub(age_ms))
+        .await
+        .map(Json)
+        .map_err(|e| store_failed(&e))
+}
+
+/// `GET /v1/audit/orders`: every order's id and status, paged by id.
+pub(super) async fn orders(
+    State(state): State<AppState>,
+    Query(query): Query<AuditOrdersQuery>,
+) -> Result<Json<OrderStatusPage>, Problem> {
+    let limit = query.validate()?;
+    state
+        .saga
+        .store()
+        .statuses(query.after, limit)
+        .await
+        .map(Json)
+        .map_err(|e| store_failed(&e))
+}

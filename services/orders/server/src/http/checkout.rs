@@ -1,0 +1,232 @@
+//! `POST /v1/checkout`: turn the user's cart into an order and run the checkout saga.
+//!
+//! The order, its first history row and the idempotency record are written in one
+//! transaction; the saga then runs on its own task, so that a client hanging up does not stop
+//! it. The handler waits for the saga's end until shortly before the request's deadline, then
+//! answers 201 with the final order, or 202 with the order still pending and its `Location`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use brigade_chassis::auth::Principal;
+use brigade_chassis::context::{self, IDEMPOTENCY_KEY_HEADER};
+use brigade_chassis::extract::Json;
+use brigade_chassis::Problem;
+use orders_api::{check_idempotency_key, paths, problems, CheckoutRequest, Order};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{store_failed, AppState};
+use crate::pricing::{self, PricingError};
+use crate::saga::{now_ms, Checkpoint, StepError};
+use crate::store::{Created, KeyRecord, NewOrder};
+
+/// How long a checkout waits for the saga when the request carries no deadline.
+const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+
+pub(super) async fn checkout(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    Json(request): Json<CheckoutRequest>,
+) -> Result<Response, Problem> {
+    let key = check_idempotency_key(headers.get(IDEMPOTENCY_KEY_HEADER).map(|v| v.as_bytes()))?;
+    request.validate()?;
+    let fingerprint = fingerprint(&request);
+    let store = state.saga.store();
+    let user_id = principal.user_id;
+
+    // A repeat needs neither the cart nor the catalog.
+    if let Some(record) = store
+        .checkout_key(user_id, key)
+        .await
+        .map_err(|e| store_failed(&e))?
+    {
+        return repeat(&state, user_id, &record, &fingerprint).await;
+    }
+
+    let items = state
+        .saga
+        .steps()
+        .cart(&principal.token)
+        .await
+        .map_err(|e| dependency_failed("cart", &e))?;
+    if items.is_empty() {
+        return Err(unprocessable(
+            problems::EMPTY_CART,
+            "Empty cart",
+            "your cart is empty: add products to it before checking out".to_owned(),
+        ));
+    }
+    let ids: Vec<Uuid> = items.iter().map(|i| i.product_id).collect();
+    let catalog = state
+        .saga
+        .steps()
+        .products(&ids)
+        .await
+        .map_err(|e| dependency_failed("catalog", &e))?;
+    let (lines, total) = pricing::price(&items, &catalog).map_err(pricing_problem)?;
+
+    let wait = context::current()
+        .map_or(DEFAULT_WAIT, |c| c.remaining())
+        .saturating_sub(state.answer_margin);
+    let now = now_ms();
+    let answering_until = now.saturating_add(
+        i64::try_from((wait + state.answer_margin).as_millis()).unwrap_or(i64::MAX / 2),
+    );
+    let order = NewOrder {
+        id: Uuid::new_v4(),
+        user_id,
+        lines,
+        total,
+        card_number: request.card_number.clone(),
+    };
+    let created = store
+        .create_checkout(
+            key,
+            &fingerprint,
+            &order,
+            state.saga.lease(),
+            answering_until,
+            now,
+        )
+        .await
+        .map_err(|e| store_failed(&e))?;
+    if let Created::Existing(record) = created {
+        // A concurrent request with the same key recorded its order first.
+        return repeat(&state, user_id, &record, &fingerprint).await;
+    }
+    state.saga.checkpoint(Checkpoint::Created);
+
+    // On its own task: the saga must not depend on this request (a client hanging up drops
+    // the handler's future, never the saga).
+    let saga = state.saga.clone();
+    let token: Arc<str> = principal.token.clone();
+    let order_id = order.id;
+    let mut driving = tokio::spawn(async move { saga.drive(order_id, Some(token)).await });
+    // Whether or not the saga ended in time, the store says where it stands.
+    let _ = tokio::time::timeout(wait, &mut driving).await;
+    let order = load(&state, user_id, order_id).await?;
+    Ok(answer(StatusCode::CREATED, order))
+}
+
+/// The answer to a repeated key: the same order, as it stands now.
+async fn repeat(
+    state: &AppState,
+    user_id: Uuid,
+    record: &KeyRecord,
+    fingerprint: &str,
+) -> Result<Response, Problem> {
+    if record.fingerprint != fingerprint {
+        return Err(unprocessable(
+            problems::IDEMPOTENCY_KEY_REUSED,
+            "Idempotency key reused",
+            format!(
+                "this Idempotency-Key was used for another checkout request (order {}): send a \
+                 new key for a different request",
+                record.order_id
+            ),
+        )
+        .with("order_id", record.order_id.to_string()));
+    }
+    let order = load(state, user_id, record.order_id).await?;
+    if order.status.is_final() {
+        return Ok(answer(StatusCode::OK, order));
+    }
+    if now_ms() < record.answering_until_ms {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            problems::REQUEST_IN_PROGRESS,
+            "Request in progress",
+            format!(
+                "a checkout with this Idempotency-Key is being answered right now (order {}): \
+                 ask again in a moment",
+                record.order_id
+            ),
+        )
+        .with("order_id", record.order_id.to_string()));
+    }
+    Ok(answer(StatusCode::ACCEPTED, order))
+}
+
+async fn load(state: &AppState, user_id: Uuid, order_id: Uuid) -> Result<Order, Problem> {
+    match state.saga.store().order_of(user_id, order_id).await {
+        Ok(Some(order)) => Ok(order),
+        Ok(None) => {
+            tracing::error!(order = %order_id, "an idempotency record names an order that is not there");
+            Err(Problem::internal())
+        }
+        Err(e) => Err(store_failed(&e)),
+    }
+}
+
+/// 201/200 with a final order; 202 with `Location` while it is pending.
+fn answer(status: StatusCode, order: Order) -> Response {
+    let location = paths::order(order.id);
+    let status = if order.status.is_final() {
+        status
+    } else {
+        StatusCode::ACCEPTED
+    };
+    (status, [(header::LOCATION, location)], Json(order)).into_response()
+}
+
+/// The hash of the request as parsed, so that the same request in other whitespace or key
+/// order is the same request.
+fn fingerprint(request: &CheckoutRequest) -> String {
+    let canonical = serde_json::to_vec(request).unwrap_or_default();
+    let digest = Sha256::digest(&canonical);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unprocessable(code: &str, title: &'static str, detail: String) -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, title, detail)
+}
+
+fn dependency_failed(service: &str, error: &StepError) -> Problem {
+    tracing::warn!(service, error = %error, "a checkout could not read what it needs");
+    match error {
+        StepError::Transient(_) => Problem::service_unavailable(format!(
+            "{service} is unavailable; nothing was ordered, try again shortly"
+        )),
+        StepError::Rejected { .. } => Problem::bad_gateway(format!(
+            "{service} refused the request; nothing was ordered"
+        )),
+    }
+}
+
+fn pricing_problem(error: PricingError) -> Problem {
+    match error {
+        PricingError::Empty => unprocessable(
+            problems::EMPTY_CART,
+            "Empty cart",
+            "your cart is empty: add products to it before checking out".to_owned(),
+        ),
+        PricingError::Unavailable(ids) => {
+            let listed: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+            unprocessable(
+                problems::PRODUCT_UNAVAILABLE,
+                "Product unavailable",
+                format!(
+                    "the catalog no longer sells {}: remove it from your cart and check out again",
+                    listed.join(", ")
+                ),
+            )
+            .with("product_ids", listed)
+        }
+        PricingError::MixedCurrencies(currencies) => unprocessable(
+            problems::MIXED_CURRENCIES,
+            "Mixed currencies",
+            format!(
+                "your cart's products are priced in {}: one order is paid in one currency",
+                currencies.join(" and ")
+            ),
+        ),
+        PricingError::Overflow => {
+            Problem::invalid_parameter("cart", "the cart's total is too large to be charged")
+        }
+    }
+}

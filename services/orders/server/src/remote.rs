@@ -1,0 +1,253 @@
+//! The saga's port implemented with the real services, through the chassis client: cart and
+//! catalog (read at checkout), inventory and payments (the saga's steps).
+//!
+//! Answers are sorted into what the saga acts on: an outcome (held, out of stock, captured,
+//! declined, expired), a transient failure (timeouts, 5xx, no instance: the same call may be
+//! repeated) or a refusal for good (another 4xx).
+
+use brigade_chassis::client::{Error as ClientError, ServiceClient};
+use brigade_chassis::service::Context;
+use cart_api::CartClient;
+use catalog_api::{CatalogClient, Money, ProductBatch};
+use http::{HeaderMap, Method};
+use payments_api::{ChargeRequest, ChargeStatus, PaymentsClient};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::saga::{
+    CartItem, Charged, Committed, Reserved, StepError, StepFuture, Steps, StockLine,
+};
+
+/// The services the saga calls.
+#[derive(Debug, Clone)]
+pub struct RemoteSteps {
+    cart: CartClient,
+    catalog: CatalogClient,
+    inventory: InventoryCalls,
+    payments: PaymentsClient,
+}
+
+impl RemoteSteps {
+    pub fn new(ctx: &Context) -> RemoteSteps {
+        RemoteSteps {
+            cart: CartClient::new(ctx.client("cart")),
+            catalog: CatalogClient::new(ctx.client("catalog")),
+            inventory: InventoryCalls {
+                inner: ctx.client("inventory"),
+            },
+            payments: PaymentsClient::new(ctx.client("payments")),
+        }
+    }
+}
+
+/// Sorts a failed call: a 4xx is a refusal for good (except 408 and 429, which invite a
+/// repeat); anything else leaves the outcome unknown.
+fn classify(error: ClientError) -> StepError {
+    match &error {
+        ClientError::Status { problem, .. }
+            if problem.status_code().is_client_error()
+                && problem.status != 408
+                && problem.status != 429 =>
+        {
+            StepError::Rejected {
+                code: problem.code().to_owned(),
+                detail: problem.detail.clone(),
+            }
+        }
+        _ => StepError::Transient(error.to_string()),
+    }
+}
+
+fn problem_code(error: &ClientError) -> Option<&str> {
+    match error {
+        ClientError::Status { problem, .. } => Some(problem.code()),
+        _ => None,
+    }
+}
+
+impl Steps for RemoteSteps {
+    fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, Vec<CartItem>> {
+        Box::pin(async move {
+            let cart = self.cart.cart(token).await.map_err(classify)?;
+            Ok(cart
+                .lines
+                .iter()
+                .map(|line| CartItem {
+                    product_id: line.product_id,
+                    quantity: line.quantity,
+                })
+                .collect())
+        })
+    }
+
+    fn products<'a>(&'a self, ids: &'a [Uuid]) -> StepFuture<'a, ProductBatch> {
+        Box::pin(async move { self.catalog.products_by_ids(ids).await.map_err(classify) })
+    }
+
+    fn reserve<'a>(&'a self, order_id: Uuid, lines: &'a [StockLine]) -> StepFuture<'a, Reserved> {
+        Box::pin(async move {
+            match self.inventory.reserve(order_id, lines).await {
+                Ok(_) => Ok(Reserved::Held),
+                Err(e) if problem_code(&e) == Some("out-of-stock") => {
+                    Ok(Reserved::OutOfStock(e.to_string()))
+                }
+                Err(e) => Err(classify(e)),
+            }
+        })
+    }
+
+    fn charge<'a>(
+        &'a self,
+        order_id: Uuid,
+        amount: &'a Money,
+        card_number: &'a str,
+    ) -> StepFuture<'a, Charged> {
+        Box::pin(async move {
+            let request = ChargeRequest {
+                order_id,
+                amount_minor: amount.amount_minor,
+                currency: amount.currency.clone(),
+                card_number: card_number.to_owned(),
+            };
+            // The order id is the key: every attempt, from any instance, is the same charge.
+            let charge = self
+                .payments
+                .charge(&order_id.to_string(), &request)
+                .await
+                .map_err(classify)?;
+            Ok(match charge.status {
+                ChargeStatus::Captured => Charged::Captured {
+                    charge_id: charge.id,
+                },
+                ChargeStatus::Declined => Charged::Declined {
+                    charge_id: charge.id,
+                    code: charge
+                        .decline_code
+                        .map_or("declined", |c| c.as_str())
+                        .to_owned(),
+                },
+                ChargeStatus::Pending => Charged::Pending {
+                    charge_id: charge.id,
+                },
+                ChargeStatus::Refunded => Charged::Refunded {
+                    charge_id: charge.id,
+                },
+            })
+        })
+    }
+
+    fn commit(&self, order_id: Uuid) -> StepFuture<'_, Committed> {
+        Box::pin(async move {
+            match self.inventory.post(order_id, "commit").await {
+                Ok(()) => Ok(Committed::Committed),
+                Err(e) if problem_code(&e) == Some("reservation-expired") => {
+                    Ok(Committed::Expired(e.to_string()))
+                }
+                Err(e) => Err(classify(e)),
+            }
+        })
+    }
+
+    fn release(&self, order_id: Uuid) -> StepFuture<'_, ()> {
+        Box::pin(async move {
+            match self.inventory.post(order_id, "release").await {
+                // No reservation: nothing to give back.
+                Err(e) if e.is_not_found() => Ok(()),
+                other => other.map_err(classify),
+            }
+        })
+    }
+
+    fn refund(&self, charge_id: Uuid) -> StepFuture<'_, ()> {
+        Box::pin(async move {
+            self.payments
+                .refund(charge_id, Some("the order was cancelled"))
+                .await
+                .map(drop)
+                .map_err(classify)
+        })
+    }
+
+    fn captured_charges(&self, order_id: Uuid) -> StepFuture<'_, Vec<Uuid>> {
+        Box::pin(async move {
+            let charges = self
+                .payments
+                .charges_for_order(order_id)
+                .await
+                .map_err(classify)?;
+            Ok(charges
+                .into_iter()
+                .filter(|c| c.status == ChargeStatus::Captured)
+                .map(|c| c.id)
+                .collect())
+        })
+    }
+
+    fn clear_cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, ()> {
+        Box::pin(async move { self.cart.clear(token).await.map(drop).map_err(classify) })
+    }
+}
+
+/// Inventory's reservation calls, written against its contract (PUT/POST under
+/// `/v1/reservations/{order_id}`) until `inventory-api` publishes its typed client.
+#[derive(Debug, Clone)]
+struct InventoryCalls {
+    inner: ServiceClient,
+}
+
+#[derive(Debug, Serialize)]
+struct ReserveBody<'a> {
+    lines: Vec<ReserveLine<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct ReserveLine<'a> {
+    sku: &'a str,
+    quantity: u32,
+}
+
+/// The part of a reservation the saga reads.
+#[derive(Debug, Deserialize)]
+struct ReservationStatus {
+    #[allow(dead_code)]
+    status: String,
+}
+
+impl InventoryCalls {
+    async fn reserve(
+        &self,
+        order_id: Uuid,
+        lines: &[StockLine],
+    ) -> Result<ReservationStatus, ClientError> {
+        let body = ReserveBody {
+            lines: lines
+                .iter()
+                .map(|l| ReserveLine {
+                    sku: &l.sku,
+                    quantity: l.quantity,
+                })
+                .collect(),
+        };
+        self.inner
+            .send_json(
+                Method::PUT,
+                &format!("/v1/reservations/{order_id}"),
+                Some(&body),
+                &HeaderMap::new(),
+            )
+            .await
+    }
+
+    async fn post(&self, order_id: Uuid, action: &str) -> Result<(), ClientError> {
+        let _: ReservationStatus = self
+            .inner
+            .send_json::<(), _>(
+                Method::POST,
+                &format!("/v1/reservations/{order_id}/{action}"),
+                None,
+                &HeaderMap::new(),
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,550 @@
+//! Driving one saga, by the instance holding its lease, from its persisted state to its end.
+//!
+//! Each turn reads the saga's state from the store, records the step's start, makes the one
+//! call that state needs, and persists the outcome together with the next state before making
+//! another call. A crash anywhere leaves a state from which repeating the same (idempotent)
+//! call is correct; losing the lease stops the driver before its next write.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use orders_api::{CancelReason, OrderStatus};
+use uuid::Uuid;
+
+use super::port::{Charged, Committed, Reserved, StepError, StockLine};
+use super::{now_ms, Checkpoint, Saga};
+use crate::store::{self, SagaRow, SagaState, Transition};
+
+/// How a drive ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The saga reached its end; the order is confirmed or cancelled.
+    Finished(OrderStatus),
+    /// Another instance holds the saga now (or it was never ours): it drives it.
+    LeaseLost,
+    /// The store failed; the lease lapses and a recovery loop resumes the saga later.
+    StoreFailed,
+}
+
+/// What one turn did.
+enum Turn {
+    /// The state moved on: take the next turn at once.
+    Advanced,
+    /// The outcome was unknown or the service unreachable: wait, then repeat.
+    Retry,
+    /// The saga is over.
+    Finished(OrderStatus),
+}
+
+/// Why a drive stops before the saga's end.
+enum Stop {
+    LeaseLost,
+    Store(store::Error),
+}
+
+impl From<store::Error> for Stop {
+    fn from(e: store::Error) -> Stop {
+        Stop::Store(e)
+    }
+}
+
+/// Exponential backoff between repeats of a call.
+struct Backoff {
+    first: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(first: Duration, max: Duration) -> Backoff {
+        Backoff {
+            first,
+            max,
+            next: first,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.next = self.first;
+    }
+
+    fn next(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.max);
+        wait
+    }
+}
+
+impl Saga {
+    /// Drives the saga of `order_id`, whose lease this instance holds, to its end, renewing
+    /// the lease meanwhile. `token` is the user's access token when the drive serves their
+    /// request: the cart is then emptied (best effort) once the order is confirmed.
+    pub async fn drive(&self, order_id: Uuid, token: Option<Arc<str>>) -> Ended {
+        let ended = tokio::select! {
+            ended = self.run(order_id) => ended,
+            () = self.keep_lease(order_id) => Ended::LeaseLost,
+        };
+        match ended {
+            Ended::Finished(OrderStatus::Confirmed) => {
+                if let Some(token) = token {
+                    // Best effort: a cart left full is cleared later from the OrderConfirmed event.
+                    if let Err(e) = self.steps.clear_cart(&token).await {
+                        tracing::warn!(order = %order_id, error = %e, "could not empty the cart of a confirmed order");
+                    }
+                }
+            }
+            Ended::StoreFailed => {
+                tracing::error!(order = %order_id, "the store failed while driving a saga; the recovery loop will resume it");
+            }
+            Ended::LeaseLost => {
+                tracing::info!(order = %order_id, "lost the saga's lease; another instance drives it");
+            }
+            Ended::Finished(_) => {}
+        }
+        ended
+    }
+
+    /// Renews the lease at a third of its length; returns when it can no longer be renewed.
+    async fn keep_lease(&self, order_id: Uuid) {
+        let every = self.lease.duration / 3;
+        loop {
+            tokio::time::sleep(every).await;
+            match self.store.renew(order_id, &self.lease, now_ms()).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    tracing::warn!(order = %order_id, error = %e, "cannot renew the saga's lease; stopping before it lapses");
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn run(&self, order_id: Uuid) -> Ended {
+        let mut backoff = Backoff::new(self.config.backoff, self.config.max_backoff);
+        loop {
+            let row = match self.store.saga(order_id).await {
+                Ok(Some(row)) => row,
+                Ok(None) => {
+                    tracing::error!(order = %order_id, "asked to drive the saga of an order that does not exist");
+                    return Ended::StoreFailed;
+                }
+                Err(e) => {
+                    tracing::error!(order = %order_id, error = %e, "cannot read the saga");
+                    return Ended::StoreFailed;
+                }
+            };
+            let turn = match row.state {
+                SagaState::Reserving => self.reserve(&row).await,
+                SagaState::Charging => self.charge(&row).await,
+                SagaState::Committing => self.commit(&row).await,
+                SagaState::Releasing => self.release(&row).await,
+                SagaState::Refunding => self.refund(&row).await,
+                SagaState::Done => Ok(Turn::Finished(if row.cancel_reason.is_some() {
+                    OrderStatus::Cancelled
+                } else {
+                    OrderStatus::Confirmed
+                })),
+            };
+            match turn {
+                Ok(Turn::Advanced) => backoff.reset(),
+                Ok(Turn::Retry) => tokio::time::sleep(backoff.next()).await,
+                Ok(Turn::Finished(status)) => return Ended::Finished(status),
+                Err(Stop::LeaseLost) => return Ended::LeaseLost,
+                Err(Stop::Store(e)) => {
+                    tracing::error!(order = %order_id, error = %e, "cannot persist the saga");
+                    return Ended::StoreFailed;
+                }
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        row: &SagaRow,
+        step: &str,
+        outcome: &str,
+        detail: &str,
+    ) -> Result<(), Stop> {
+        if self
+            .store
+            .record(row.order_id, &self.lease, step, outcome, detail, now_ms())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Stop::LeaseLost)
+        }
+    }
+
+    async fn advance(&self, row: &SagaRow, change: Transition) -> Result<Turn, Stop> {
+        if self
+            .store
+            .advance(row.order_id, &self.lease, &change, now_ms())
+            .await?
+        {
+            Ok(Turn::Advanced)
+        } else {
+            Err(Stop::LeaseLost)
+        }
+    }
+
+    /// Records that a call's outcome is unknown, for a repeat after a wait.
+    async fn retry_later(&self, row: &SagaRow, step: &str, error: &str) -> Result<Turn, Stop> {
+        self.record(row, step, "error", error).await?;
+        Ok(Turn::Retry)
+    }
+
+    async fn reserve(&self, row: &SagaRow) -> Result<Turn, Stop> {
+        let lines: Vec<StockLine> = row
+            .lines
+            .iter()
+            .map(|l| StockLine {
+                sku: l.sku.clone(),
+                quantity: l.quantity,
+            })
+            .collect();
+        self.record(
+            row,
+            "reserve",
+            "started",
+            &format!("{} line(s)", lines.len()),
+        )
+        .await?;
+        let cancel = |outcome: &str, detail: String| Transition {
+            from: SagaState::Reserving,
+            to: SagaState::Done,
+            status: OrderStatus::Cancelled,
+            charge_id: None,
+            cancel_reason: Some(CancelReason::OutOfStock),
+            decline_code: None,
+            step: "reserve",
+            outcome: outcome.to_owned(),
+            detail,
+        };
+        match self.steps.reserve(row.order_id, &lines).await {
+            Ok(Reserved::Held) => {
+                let turn = self
+                    .advance(
+                        row,
+                        Transition {
+                            from: SagaState::Reserving,
+                            to: SagaState::Charging,
+                            status: OrderStatus::Pending,
+                            charge_id: None,
+                            cancel_reason: None,
+                            decline_code: None,
+                            step: "reserve",
+                            outcome: "ok".to_owned(),
+                            detail: "every line is held".to_owned(),
+                        },
+                    )
+                    .await?;
+                self.checkpoint(Checkpoint::Reserved);
+                Ok(turn)
+            }
+            Ok(Reserved::OutOfStock(detail)) => {
+                self.advance(row, cancel("out_of_stock", detail)).await
+            }
+            Err(StepError::Transient(e)) => self.retry_later(row, "reserve", &e).await,
+            // A refusal for good (e.g. a SKU inventory does not know): the order cannot be
+            // stocked, and nothing was reserved.
+            Err(StepError::Rejected { code, detail }) => {
+                self.advance(row, cancel("rejected", format!("{code}: {detail}")))
+                    .await
+            }
+        }
+    }
+
+    async fn charge(&self, row: &SagaRow) -> Result<Turn, Stop> {
+        let to_release = |reason: CancelReason,
+                          charge_id: Option<Uuid>,
+                          decline_code: Option<String>,
+                          outcome: &str,
+                          detail: String| Transition {
+            from: SagaState::Charging,
+            to: SagaState::Releasing,
+            status: OrderStatus::Pending,
+            charge_id,
+            cancel_reason: Some(reason),
+            decline_code,
+            step: "charge",
+            outcome: outcome.to_owned(),
+            detail,
+        };
+        let Some(card_number) = row.card_number.as_deref() else {
+            return self
+                .advance(
+                    row,
+                    to_release(
+                        CancelReason::PaymentFailed,
+                        None,
+                        None,
+                        "failed",
+                        "the card number is no longer known".to_owned(),
+                    ),
+                )
+                .await;
+        };
+        let retry_for =
+            i64::try_from(self.config.payment_retry_for.as_millis()).unwrap_or(i64::MAX);
+        let out_of_time = row
+            .charge_started_ms
+            .is_some_and(|started| now_ms().saturating_sub(started) > retry_for);
+        if row.charge_attempts >= self.config.payment_attempts || out_of_time {
+            let detail = format!(
+                "the payment's outcome stayed unknown after {} attempt(s)",
+                row.charge_attempts
+            );
+            return self
+                .advance(
+                    row,
+                    to_release(CancelReason::PaymentFailed, None, None, "gave_up", detail),
+                )
+                .await;
+        }
+        let attempt = row.charge_attempts + 1;
+        let detail = format!(
+            "attempt {attempt}: {} {}",
+            row.total.amount_minor, row.total.currency
+        );
+        if !self
+            .store
+            .begin_charge_attempt(row.order_id, &self.lease, &detail, now_ms())
+            .await?
+        {
+            return Err(Stop::LeaseLost);
+        }
+        match self
+            .steps
+            .charge(row.order_id, &row.total, card_number)
+            .await
+        {
+            Ok(Charged::Captured { charge_id }) => {
+                let turn = self
+                    .advance(
+                        row,
+                        Transition {
+                            from: SagaState::Charging,
+                            to: SagaState::Committing,
+                            status: OrderStatus::Pending,
+                            charge_id: Some(charge_id),
+                            cancel_reason: None,
+                            decline_code: None,
+                            step: "charge",
+                            outcome: "captured".to_owned(),
+                            detail: format!("charge {charge_id}"),
+                        },
+                    )
+                    .await?;
+                self.checkpoint(Checkpoint::Charged);
+                Ok(turn)
+            }
+            Ok(Charged::Declined { charge_id, code }) => {
+                let detail = format!("charge {charge_id} declined: {code}");
+                self.advance(
+                    row,
+                    to_release(
+                        CancelReason::PaymentDeclined,
+                        Some(charge_id),
+                        Some(code),
+                        "declined",
+                        detail,
+                    ),
+                )
+                .await
+            }
+            Ok(Charged::Pending { charge_id }) => {
+                self.record(
+                    row,
+                    "charge",
+                    "pending",
+                    &format!("charge {charge_id} is still being processed"),
+                )
+                .await?;
+                Ok(Turn::Retry)
+            }
+            Ok(Charged::Refunded { charge_id }) => {
+                let detail = format!("charge {charge_id} was refunded");
+                self.advance(
+                    row,
+                    to_release(
+                        CancelReason::PaymentFailed,
+                        Some(charge_id),
+                        None,
+                        "refunded",
+                        detail,
+                    ),
+                )
+                .await
+            }
+            Err(StepError::Transient(e)) => self.retry_later(row, "charge", &e).await,
+            Err(StepError::Rejected { code, detail }) => {
+                // The processor refused the card itself (e.g. it fails the Luhn check): a
+                // decline in effect, with the refusal as its code.
+                let decline_code = code.replace('-', "_");
+                let detail = format!("{code}: {detail}");
+                self.advance(
+                    row,
+                    to_release(
+                        CancelReason::PaymentDeclined,
+                        None,
+                        Some(decline_code),
+                        "rejected",
+                        detail,
+                    ),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn commit(&self, row: &SagaRow) -> Result<Turn, Stop> {
+        self.record(row, "commit", "started", "").await?;
+        let to_refund = |outcome: &str, detail: String| Transition {
+            from: SagaState::Committing,
+            to: SagaState::Refunding,
+            status: OrderStatus::Pending,
+            charge_id: None,
+            cancel_reason: Some(CancelReason::ReservationExpired),
+            decline_code: None,
+            step: "commit",
+            outcome: outcome.to_owned(),
+            detail,
+        };
+        match self.steps.commit(row.order_id).await {
+            Ok(Committed::Committed) => {
+                let turn = self
+                    .advance(
+                        row,
+                        Transition {
+                            from: SagaState::Committing,
+                            to: SagaState::Done,
+                            status: OrderStatus::Confirmed,
+                            charge_id: None,
+                            cancel_reason: None,
+                            decline_code: None,
+                            step: "commit",
+                            outcome: "ok".to_owned(),
+                            detail: "the order is confirmed".to_owned(),
+                        },
+                    )
+                    .await?;
+                self.checkpoint(Checkpoint::Committed);
+                Ok(turn)
+            }
+            Ok(Committed::Expired(detail)) => self.advance(row, to_refund("expired", detail)).await,
+            Err(StepError::Transient(e)) => self.retry_later(row, "commit", &e).await,
+            // The reservation is unknown or cannot be committed: the goods cannot be had.
+            Err(StepError::Rejected { code, detail }) => {
+                self.advance(row, to_refund("rejected", format!("{code}: {detail}")))
+                    .await
+            }
+        }
+    }
+
+    async fn release(&self, row: &SagaRow) -> Result<Turn, Stop> {
+        let reason = row.cancel_reason.unwrap_or(CancelReason::PaymentFailed);
+        if reason == CancelReason::PaymentFailed {
+            // The charge's outcome was unknown: whatever was captured after all goes back.
+            self.record(
+                row,
+                "refund",
+                "started",
+                "refunding any captured charge of the order",
+            )
+            .await?;
+            match self.steps.captured_charges(row.order_id).await {
+                Ok(captured) => {
+                    for charge_id in captured {
+                        match self.steps.refund(charge_id).await {
+                            Ok(()) => {
+                                self.record(row, "refund", "ok", &format!("charge {charge_id}"))
+                                    .await?
+                            }
+                            Err(StepError::Transient(e)) => {
+                                return self.retry_later(row, "refund", &e).await
+                            }
+                            Err(StepError::Rejected { code, detail }) => {
+                                self.record(
+                                    row,
+                                    "refund",
+                                    "rejected",
+                                    &format!("charge {charge_id}: {code}: {detail}"),
+                                )
+                                .await?
+                            }
+                        }
+                    }
+                }
+                Err(StepError::Transient(e)) => return self.retry_later(row, "refund", &e).await,
+                Err(StepError::Rejected { code, detail }) => {
+                    self.record(row, "refund", "rejected", &format!("{code}: {detail}"))
+                        .await?
+                }
+            }
+        }
+        self.record(row, "release", "started", "").await?;
+        let cancel = |outcome: &str, detail: String| Transition {
+            from: SagaState::Releasing,
+            to: SagaState::Done,
+            status: OrderStatus::Cancelled,
+            charge_id: None,
+            cancel_reason: Some(reason),
+            decline_code: None,
+            step: "release",
+            outcome: outcome.to_owned(),
+            detail,
+        };
+        let turn = match self.steps.release(row.order_id).await {
+            Ok(()) => {
+                self.advance(row, cancel("ok", format!("cancelled: {}", reason.as_str())))
+                    .await?
+            }
+            Err(StepError::Transient(e)) => return self.retry_later(row, "release", &e).await,
+            // Nothing to release (e.g. no reservation was ever made).
+            Err(StepError::Rejected { code, detail }) => {
+                tracing::warn!(order = %row.order_id, %code, %detail, "inventory refused to release the reservation");
+                self.advance(row, cancel("rejected", format!("{code}: {detail}")))
+                    .await?
+            }
+        };
+        self.checkpoint(Checkpoint::Released);
+        Ok(turn)
+    }
+
+    async fn refund(&self, row: &SagaRow) -> Result<Turn, Stop> {
+        let cancel = |outcome: &str, detail: String| Transition {
+            from: SagaState::Refunding,
+            to: SagaState::Done,
+            status: OrderStatus::Cancelled,
+            charge_id: None,
+            cancel_reason: Some(CancelReason::ReservationExpired),
+            decline_code: None,
+            step: "refund",
+            outcome: outcome.to_owned(),
+            detail,
+        };
+        let Some(charge_id) = row.charge_id else {
+            return self
+                .advance(row, cancel("ok", "no charge to refund".to_owned()))
+                .await;
+        };
+        self.record(row, "refund", "started", &format!("charge {charge_id}"))
+            .await?;
+        let turn = match self.steps.refund(charge_id).await {
+            Ok(()) => {
+                self.advance(row, cancel("ok", format!("charge {charge_id} refunded")))
+                    .await?
+            }
+            Err(StepError::Transient(e)) => return self.retry_later(row, "refund", &e).await,
+            Err(StepError::Rejected { code, detail }) => {
+                tracing::error!(order = %row.order_id, %charge_id, %code, %detail, "payments refused to refund a captured charge");
+                self.advance(row, cancel("rejected", format!("{code}: {detail}")))
+                    .await?
+            }
+        };
+        self.checkpoint(Checkpoint::Refunded);
+        Ok(turn)
+    }
+}

@@ -1,0 +1,681 @@
+//! The orders store: orders, their saga state and history, and the idempotency keys of
+//! checkouts, on SQLite or PostgreSQL.
+//!
+//! Every saga write is conditional on the writer holding the order's lease (`claimed_by`), and
+//! carries the history row with it in one transaction, so a saga's state and its history never
+//! disagree and two instances never both advance one saga.
+
+mod rows;
+mod sql;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use brigade_chassis::db::Db;
+use catalog_api::Money;
+use orders_api::{
+    Audit, CancelReason, Order, OrderLine, OrderListQuery, OrderPage, OrderStatus,
+    OrderStatusEntry, OrderStatusPage,
+};
+use uuid::Uuid;
+
+use rows::{OrderRow, StepRow, ORDER_COLUMNS};
+use sql::Tx;
+
+/// A failure of the store itself: the caller's input was fine.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("orders store query failed: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("a row in the orders store is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// Where a checkout saga is. Persisted with the order, so that a saga resumes from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SagaState {
+    /// Next: reserve every line at inventory.
+    Reserving,
+    /// Next: charge the total at payments (the same key on every attempt).
+    Charging,
+    /// Next: commit the reservation.
+    Committing,
+    /// Compensating: release the reservation (and refund anything captured when the payment's
+    /// outcome was unknown), then cancel with the recorded reason.
+    Releasing,
+    /// Compensating: refund the charge, then cancel (the reservation expired).
+    Refunding,
+    /// Confirmed or cancelled.
+    Done,
+}
+
+impl SagaState {
+    pub const ALL: [SagaState; 6] = [
+        SagaState::Reserving,
+        SagaState::Charging,
+        SagaState::Committing,
+        SagaState::Releasing,
+        SagaState::Refunding,
+        SagaState::Done,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SagaState::Reserving => "reserving",
+            SagaState::Charging => "charging",
+            SagaState::Committing => "committing",
+            SagaState::Releasing => "releasing",
+            SagaState::Refunding => "refunding",
+            SagaState::Done => "done",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<SagaState> {
+        SagaState::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+/// What a saga needs to take its next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SagaRow {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub state: SagaState,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub card_number: Option<String>,
+    pub charge_id: Option<Uuid>,
+    pub charge_attempts: u32,
+    pub charge_started_ms: Option<i64>,
+    pub cancel_reason: Option<CancelReason>,
+    pub decline_code: Option<String>,
+}
+
+/// An order about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub card_number: String,
+}
+
+/// An `Idempotency-Key` as recorded for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub order_id: Uuid,
+    pub fingerprint: String,
+    /// Until when (Unix ms) the request that created the order may still be waiting for it.
+    pub answering_until_ms: i64,
+}
+
+/// The result of [`Store::create_checkout`].
+#[derive(Debug, Clone)]
+pub enum Created {
+    /// This call recorded the order, leased to the calling instance.
+    New,
+    /// The key was already recorded (by an earlier or a concurrent request).
+    Existing(KeyRecord),
+}
+
+/// A change of a saga's state, applied only by the lease holder and only from `from`.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub from: SagaState,
+    pub to: SagaState,
+    /// The order's status after the change (final when `to` is [`SagaState::Done`]).
+    pub status: OrderStatus,
+    pub charge_id: Option<Uuid>,
+    pub cancel_reason: Option<CancelReason>,
+    pub decline_code: Option<String>,
+    /// The history row recording why.
+    pub step: &'static str,
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// A lease on an order's saga: who holds it and for how long each renewal lasts.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub instance: String,
+    pub duration: Duration,
+}
+
+impl Lease {
+    fn until(&self, now_ms: i64) -> i64 {
+        now_ms.saturating_add(i64::try_from(self.duration.as_millis()).unwrap_or(i64::MAX / 2))
+    }
+}
+
+/// The orders store. Cheap to clone: it is a pool handle.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    /// `db` must have [`crate::MIGRATIONS`] applied.
+    pub fn new(db: Db) -> Store {
+        Store { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The record of `key` for `user_id`, if any.
+    pub async fn checkout_key(&self, user_id: Uuid, key: &str) -> Result<Option<KeyRecord>, Error> {
+        let rows: Vec<(String, String, i64)> = sql::fetch_all(
+            &self.db,
+            "SELECT order_id, fingerprint, answering_until_ms FROM checkout_keys \
+             WHERE user_id = ? AND idempotency_key = ?",
+            &[user_id.into(), key.into()],
+        )
+        .await?;
+        rows.into_iter().next().map(key_record).transpose()
+    }
+
+    /// Records `order` PENDING, its first history row, and the idempotency record of `key`,
+    /// in one transaction, leased to `lease.instance` — unless `key` is already recorded for
+    /// the user, in which case nothing is written and the existing record is returned.
+    pub async fn create_checkout(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        order: &NewOrder,
+        lease: &Lease,
+        answering_until_ms: i64,
+        now_ms: i64,
+    ) -> Result<Created, Error> {
+        match self
+            .try_create(key, fingerprint, order, lease, answering_until_ms, now_ms)
+            .await
+        {
+            Ok(created) => Ok(created),
+            // A concurrent request with the same key committed first (PostgreSQL lets both
+            // transactions get as far as the insert): answer as a repeat.
+            Err(Error::Sql(e)) if is_unique_violation(&e) => {
+                match self.checkout_key(order.user_id, key).await? {
+                    Some(record) => Ok(Created::Existing(record)),
+                    None => Err(Error::Sql(e)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn try_create(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        order: &NewOrder,
+        lease: &Lease,
+        answering_until_ms: i64,
+        now_ms: i64,
+    ) -> Result<Created, Error> {
+        let mut tx = Tx::begin(&self.db).await?;
+        let existing: Vec<(String, String, i64)> = tx
+            .fetch_all(
+                "SELECT order_id, fingerprint, answering_until_ms FROM checkout_keys \
+                 WHERE user_id = ? AND idempotency_key = ?",
+                &[order.user_id.into(), key.into()],
+            )
+            .await?;
+        if let Some(row) = existing.into_iter().next() {
+            return Ok(Created::Existing(key_record(row)?));
+        }
+        let lines = serde_json::to_string(&order.lines)
+            .map_err(|e| Error::Corrupt(format!("order lines: {e}")))?;
+        tx.execute(
+            "INSERT INTO orders (id, user_id, status, lines, total_minor, currency, saga_state, \
+             card_number, claimed_by, claimed_until_ms, created_at_ms, updated_at_ms) \
+             VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                order.id.into(),
+                order.user_id.into(),
+                lines.into(),
+                order.total.amount_minor.into(),
+                order.total.currency.clone().into(),
+                SagaState::Reserving.as_str().into(),
+                order.card_number.clone().into(),
+                lease.instance.clone().into(),
+                lease.until(now_ms).into(),
+                now_ms.into(),
+                now_ms.into(),
+            ],
+        )
+        .await?;
+        let detail = format!(
+            "{} line(s), total {} {}",
+            order.lines.len(),
+            order.total.amount_minor,
+            order.total.currency
+        );
+        insert_step(&mut tx, order.id, "created", "ok", &detail, now_ms).await?;
+        tx.execute(
+            "INSERT INTO checkout_keys (user_id, idempotency_key, fingerprint, order_id, \
+             answering_until_ms, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            &[
+                order.user_id.into(),
+                key.into(),
+                fingerprint.into(),
+                order.id.into(),
+                answering_until_ms.into(),
+                now_ms.into(),
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Created::New)
+    }
+
+    /// The order `id` with its history, whoever it belongs to.
+    pub async fn order(&self, id: Uuid) -> Result<Option<Order>, Error> {
+        let rows: Vec<OrderRow> = sql::fetch_all(
+            &self.db,
+            &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?"),
+            &[id.into()],
+        )
+        .await?;
+        match rows.into_iter().next() {
+            Some(row) => Ok(Some(rows::order(row, self.history(id).await?)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The order `id` if it belongs to `user_id`.
+    pub async fn order_of(&self, user_id: Uuid, id: Uuid) -> Result<Option<Order>, Error> {
+        Ok(self.order(id).await?.filter(|o| o.user_id == user_id))
+    }
+
+    async fn history(&self, id: Uuid) -> Result<Vec<StepRow>, Error> {
+        Ok(sql::fetch_all(
+            &self.db,
+            "SELECT step, outcome, detail, at_ms FROM order_steps WHERE order_id = ? ORDER BY seq",
+            &[id.into()],
+        )
+        .await?)
+    }
+
+    /// One page of the user's orders, newest first.
+    pub async fn orders_of(
+        &self,
+        user_id: Uuid,
+        query: &OrderListQuery,
+    ) -> Result<OrderPage, Error> {
+        let total: Vec<(i64,)> = sql::fetch_all(
+            &self.db,
+            "SELECT COUNT(*) FROM orders WHERE user_id = ?",
+            &[user_id.into()],
+        )
+        .await?;
+        let rows: Vec<OrderRow> = sql::fetch_all(
+            &self.db,
+            &format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? \
+                 ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"
+            ),
+            &[
+                user_id.into(),
+                i64::from(query.page_size).into(),
+                i64::try_from(query.offset()).unwrap_or(i64::MAX).into(),
+            ],
+        )
+        .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = rows::uuid(&row.0, "order id")?;
+            items.push(rows::order(row, self.history(id).await?)?);
+        }
+        Ok(OrderPage {
+            items,
+            page: query.page,
+            page_size: query.page_size,
+            total: total.first().map_or(0, |t| u64::try_from(t.0).unwrap_or(0)),
+        })
+    }
+
+    /// Orders PENDING since before `created_before_ms`, and counts by status.
+    pub async fn audit(&self, created_before_ms: i64) -> Result<Audit, Error> {
+        let unfinished: Vec<(String,)> = sql::fetch_all(
+            &self.db,
+            "SELECT id FROM orders WHERE status = 'PENDING' AND created_at_ms < ? \
+             ORDER BY created_at_ms, id",
+            &[created_before_ms.into()],
+        )
+        .await?;
+        let counts: Vec<(String, i64)> = sql::fetch_all(
+            &self.db,
+            "SELECT status, COUNT(*) FROM orders GROUP BY status",
+            &[],
+        )
+        .await?;
+        let mut orders: BTreeMap<String, u64> = OrderStatus::ALL
+            .iter()
+            .map(|s| (s.as_str().to_owned(), 0))
+            .collect();
+        for (status, count) in counts {
+            orders.insert(status, u64::try_from(count).unwrap_or(0));
+        }
+        Ok(Audit {
+            unfinished: unfinished
+                .iter()
+                .map(|(id,)| rows::uuid(id, "order id"))
+                .collect::<Result<_, _>>()?,
+            orders,
+        })
+    }
+
+    /// Every user's orders by id, `limit` at a time, after `after`.
+    pub async fn statuses(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<OrderStatusPage, Error> {
+        let rows: Vec<(String, String)> = sql::fetch_all(
+            &self.db,
+            "SELECT id, status FROM orders WHERE id > ? ORDER BY id LIMIT ?",
+            &[
+                after.map_or_else(String::new, |a| a.to_string()).into(),
+                i64::from(limit).into(),
+            ],
+        )
+        .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for (id, status) in &rows {
+            items.push(OrderStatusEntry {
+                id: rows::uuid(id, "order id")?,
+                status: OrderStatus::parse(status).ok_or_else(|| {
+                    Error::Corrupt(format!("order {id} has an unknown status `{status}`"))
+                })?,
+            });
+        }
+        let next = if items.len() == limit as usize {
+            items.last().map(|entry| entry.id)
+        } else {
+            None
+        };
+        Ok(OrderStatusPage { items, next })
+    }
+
+    /// The saga of order `id`, if the order exists.
+    pub async fn saga(&self, id: Uuid) -> Result<Option<SagaRow>, Error> {
+        type Row = (
+            String,
+            String,
+            String,
+            i64,
+            String,
+            Option<String>,
+            Option<String>,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sql::fetch_all(
+            &self.db,
+            "SELECT user_id, saga_state, lines, total_minor, currency, card_number, charge_id, \
+             charge_attempts, charge_started_ms, cancel_reason, decline_code \
+             FROM orders WHERE id = ?",
+            &[id.into()],
+        )
+        .await?;
+        let Some(row) = rows.into_iter().next() else {
+            return Ok(None);
+        };
+        let (
+            user_id,
+            state,
+            lines,
+            total,
+            currency,
+            card_number,
+            charge_id,
+            attempts,
+            started,
+            reason,
+            decline_code,
+        ) = row;
+        Ok(Some(SagaRow {
+            order_id: id,
+            user_id: rows::uuid(&user_id, "user id")?,
+            state: SagaState::parse(&state)
+                .ok_or_else(|| Error::Corrupt(format!("saga state `{state}`")))?,
+            lines: rows::lines(&lines)?,
+            total: Money {
+                amount_minor: total,
+                currency,
+            },
+            card_number,
+            charge_id: charge_id.map(|c| rows::uuid(&c, "charge id")).transpose()?,
+            charge_attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+            charge_started_ms: started,
+            cancel_reason: rows::cancel_reason(reason.as_deref())?,
+            decline_code,
+        }))
+    }
+
+    /// Ids of PENDING orders whose lease has lapsed at `now_ms`, oldest first.
+    pub async fn claimable(&self, now_ms: i64, limit: u32) -> Result<Vec<Uuid>, Error> {
+        let rows: Vec<(String,)> = sql::fetch_all(
+            &self.db,
+            "SELECT id FROM orders WHERE status = 'PENDING' AND claimed_until_ms < ? \
+             ORDER BY created_at_ms, id LIMIT ?",
+            &[now_ms.into(), i64::from(limit).into()],
+        )
+        .await?;
+        rows.iter()
+            .map(|(id,)| rows::uuid(id, "order id"))
+            .collect()
+    }
+
+    /// Takes the lease of a PENDING order whose lease has lapsed. One statement, so that of two
+    /// instances trying at once exactly one gets it.
+    pub async fn claim(&self, id: Uuid, lease: &Lease, now_ms: i64) -> Result<bool, Error> {
+        let changed = sql::execute(
+            &self.db,
+            "UPDATE orders SET claimed_by = ?, claimed_until_ms = ? \
+             WHERE id = ? AND status = 'PENDING' AND claimed_until_ms < ?",
+            &[
+                lease.instance.clone().into(),
+                lease.until(now_ms).into(),
+                id.into(),
+                now_ms.into(),
+            ],
+        )
+        .await?;
+        Ok(changed == 1)
+    }
+
+    /// Extends the lease; false when it is no longer ours (lapsed and taken, or the saga ended).
+    pub async fn renew(&self, id: Uuid, lease: &Lease, now_ms: i64) -> Result<bool, Error> {
+        let changed = sql::execute(
+            &self.db,
+            "UPDATE orders SET claimed_until_ms = ? \
+             WHERE id = ? AND claimed_by = ? AND status = 'PENDING'",
+            &[
+                lease.until(now_ms).into(),
+                id.into(),
+                lease.instance.clone().into(),
+            ],
+        )
+        .await?;
+        Ok(changed == 1)
+    }
+
+    /// Gives the lease up (e.g. when an instance stops driving a saga it will not finish), so
+    /// that another instance's recovery takes it at once rather than when it lapses.
+    pub async fn unclaim(&self, id: Uuid, lease: &Lease) -> Result<(), Error> {
+        sql::execute(
+            &self.db,
+            "UPDATE orders SET claimed_until_ms = 0 WHERE id = ? AND claimed_by = ?",
+            &[id.into(), lease.instance.clone().into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Records a history row (a step starting, an attempt failing) while holding the lease,
+    /// which it renews. False when the lease is no longer ours: the caller must stop.
+    pub async fn record(
+        &self,
+        id: Uuid,
+        lease: &Lease,
+        step: &str,
+        outcome: &str,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<bool, Error> {
+        let mut tx = Tx::begin(&self.db).await?;
+        let changed = tx
+            .execute(
+                "UPDATE orders SET claimed_until_ms = ?, updated_at_ms = ? \
+                 WHERE id = ? AND claimed_by = ? AND status = 'PENDING'",
+                &[
+                    lease.until(now_ms).into(),
+                    now_ms.into(),
+                    id.into(),
+                    lease.instance.clone().into(),
+                ],
+            )
+            .await?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        insert_step(&mut tx, id, step, outcome, detail, now_ms).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Counts a charge attempt (and records its start) before it is made, so that the bound on
+    /// attempts holds across restarts. False when the lease is no longer ours.
+    pub async fn begin_charge_attempt(
+        &self,
+        id: Uuid,
+        lease: &Lease,
+        detail: &str,
+        now_ms: i64,
+    ) -> Result<bool, Error> {
+        let mut tx = Tx::begin(&self.db).await?;
+        let changed = tx
+            .execute(
+                "UPDATE orders SET charge_attempts = charge_attempts + 1, \
+                 charge_started_ms = COALESCE(charge_started_ms, ?), \
+                 claimed_until_ms = ?, updated_at_ms = ? \
+                 WHERE id = ? AND claimed_by = ? AND status = 'PENDING' AND saga_state = ?",
+                &[
+                    now_ms.into(),
+                    lease.until(now_ms).into(),
+                    now_ms.into(),
+                    id.into(),
+                    lease.instance.clone().into(),
+                    SagaState::Charging.as_str().into(),
+                ],
+            )
+            .await?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        insert_step(&mut tx, id, "charge", "started", detail, now_ms).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Applies `change` with its history row in one transaction, if the lease is still ours
+    /// and the saga is still in `change.from`. A transition to [`SagaState::Done`] forgets the
+    /// card number. False when nothing was changed: the caller must stop.
+    pub async fn advance(
+        &self,
+        id: Uuid,
+        lease: &Lease,
+        change: &Transition,
+        now_ms: i64,
+    ) -> Result<bool, Error> {
+        let mut tx = Tx::begin(&self.db).await?;
+        let done = change.to == SagaState::Done;
+        let changed = tx
+            .execute(
+                "UPDATE orders SET saga_state = ?, status = ?, \
+                 charge_id = COALESCE(?, charge_id), \
+                 cancel_reason = COALESCE(?, cancel_reason), \
+                 decline_code = COALESCE(?, decline_code), \
+                 card_number = CASE WHEN ? = 'done' THEN NULL ELSE card_number END, \
+                 claimed_until_ms = ?, updated_at_ms = ? \
+                 WHERE id = ? AND claimed_by = ? AND status = 'PENDING' AND saga_state = ?",
+                &[
+                    change.to.as_str().into(),
+                    change.status.as_str().into(),
+                    change.charge_id.map(|c| c.to_string()).into(),
+                    change.cancel_reason.map(|r| r.as_str().to_owned()).into(),
+                    change.decline_code.clone().into(),
+                    change.to.as_str().into(),
+                    if done { 0 } else { lease.until(now_ms) }.into(),
+                    now_ms.into(),
+                    id.into(),
+                    lease.instance.clone().into(),
+                    change.from.as_str().into(),
+                ],
+            )
+            .await?;
+        if changed != 1 {
+            return Ok(false);
+        }
+        insert_step(
+            &mut tx,
+            id,
+            change.step,
+            &change.outcome,
+            &change.detail,
+            now_ms,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+async fn insert_step(
+    tx: &mut Tx,
+    id: Uuid,
+    step: &str,
+    outcome: &str,
+    detail: &str,
+    now_ms: i64,
+) -> Result<(), Error> {
+    // The order's row is locked by this transaction (inserted or updated just before), so no
+    // other writer can take the same sequence number.
+    tx.execute(
+        "INSERT INTO order_steps (order_id, seq, step, outcome, detail, at_ms) \
+         SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM order_steps WHERE order_id = ?",
+        &[
+            id.into(),
+            step.into(),
+            outcome.into(),
+            detail.into(),
+            now_ms.into(),
+            id.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn key_record(
+    (order_id, fingerprint, answering_until_ms): (String, String, i64),
+) -> Result<KeyRecord, Error> {
+    Ok(KeyRecord {
+        order_id: rows::uuid(&order_id, "order id")?,
+        fingerprint,
+        answering_until_ms,
+    })
+}
+
+/// A unique constraint refused the insert (SQLite 2067/1555, PostgreSQL 23505).
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        _ => false,
+    }
+}

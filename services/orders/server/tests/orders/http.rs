@@ -1,0 +1,475 @@
+//! Every route in process, through the same middleware as a running instance: idempotency,
+//! ownership, authentication, and bad input on every route answered with a 4xx problem.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use brigade_chassis::testing::{self, TestKeys};
+use http_body_util::BodyExt;
+use orders::saga::CartItem;
+use orders::{AppState, Saga};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+use crate::support::{config, migrated, Fake};
+
+struct App {
+    router: Router,
+    keys: TestKeys,
+    fake: Fake,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    content_type: String,
+    body: Value,
+}
+
+impl App {
+    async fn new(fake: Fake) -> App {
+        let (db, dir) = testing::sqlite_db().await;
+        let store = migrated(db).await;
+        let keys = TestKeys::new();
+        let saga = Saga::new(store, Arc::new(fake.clone()), "instance-a", config());
+        let router = testing::app(orders::router(AppState {
+            saga,
+            verifier: keys.verifier(),
+            answer_margin: Duration::from_millis(200),
+        }));
+        App {
+            router,
+            keys,
+            fake,
+            _dir: dir,
+        }
+    }
+
+    /// A signed-in user with product 1 (×2) in their cart.
+    fn shopper(&self) -> String {
+        let token = self.keys.token(Uuid::new_v4(), "shopper@example.com");
+        let product = self.fake.products[0].id;
+        self.fake.world().carts.insert(
+            token.clone(),
+            vec![CartItem {
+                product_id: product,
+                quantity: 2,
+            }],
+        );
+        token
+    }
+
+    async fn checkout(&self, token: Option<&str>, key: Option<&str>, body: &str) -> Answer {
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri("/v1/checkout")
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        self.send(request.body(Body::from(body.to_owned())).unwrap())
+            .await
+    }
+
+    async fn get(&self, uri: &str, token: Option<&str>) -> Answer {
+        let mut request = Request::get(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
+    async fn send(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let header_text = |name| {
+            response
+                .headers()
+                .get(name)
+                .map(|v: &header::HeaderValue| v.to_str().unwrap().to_owned())
+        };
+        let location = header_text(header::LOCATION);
+        let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        Answer {
+            status,
+            location,
+            content_type,
+            body,
+        }
+    }
+}
+
+const CARD: &str = r#"{"card_number":"4242424242424242"}"#;
+
+impl Answer {
+    fn problem(&self, status: StatusCode, code: &str) {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
+        assert_eq!(
+            self.body["type"],
+            format!("urn:brigade:problem:{code}"),
+            "{self:?}"
+        );
+        assert!(
+            !self.body["detail"].as_str().unwrap_or("").is_empty(),
+            "{self:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_confirms_and_a_repeat_answers_the_same_order() {
+    let app = App::new(Fake::new(10)).await;
+    let token = app.shopper();
+    let first = app.checkout(Some(&token), Some("key-1"), CARD).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{first:?}");
+    assert_eq!(first.body["status"], "CONFIRMED");
+    assert_eq!(
+        first.body["total"],
+        json!({"amount_minor": 2000, "currency": "EUR"})
+    );
+    assert_eq!(first.body["lines"][0]["sku"], "SKU-0001");
+    let id = first.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        first.location.as_deref(),
+        Some(format!("/v1/orders/{id}").as_str())
+    );
+    // The cart was emptied once the order was confirmed.
+    assert_eq!(app.fake.world().cleared_carts, 1);
+
+    // Same key, same body (in other whitespace): the same order, no second effect.
+    let again = app
+        .checkout(
+            Some(&token),
+            Some("key-1"),
+            r#"{ "card_number" : "4242424242424242" }"#,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{again:?}");
+    assert_eq!(again.body["id"], id.as_str());
+    assert_eq!(app.fake.world().captures, 1);
+
+    // Same key, another body: refused, naming the order.
+    let reused = app
+        .checkout(
+            Some(&token),
+            Some("key-1"),
+            r#"{"card_number":"4000000000000002"}"#,
+        )
+        .await;
+    reused.problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused");
+    assert_eq!(reused.body["order_id"], id.as_str());
+
+    // Keys are per user: another user's same key is another checkout.
+    let other = app.shopper();
+    let theirs = app.checkout(Some(&other), Some("key-1"), CARD).await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{theirs:?}");
+    assert_ne!(theirs.body["id"], id.as_str());
+
+    let order = app.get(&format!("/v1/orders/{id}"), Some(&token)).await;
+    assert_eq!(order.status, StatusCode::OK);
+    assert_eq!(order.body["history"][0]["step"], "created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_requests_with_one_key_at_once_make_one_order() {
+    let app = App::new(Fake::new(10).with_delay(Duration::from_millis(300))).await;
+    let token = app.shopper();
+    let (a, b) = tokio::join!(
+        app.checkout(Some(&token), Some("same"), CARD),
+        app.checkout(Some(&token), Some("same"), CARD)
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert!(
+        statuses == [201, 409] || statuses == [202, 409],
+        "{a:?}\n{b:?}"
+    );
+    let conflict = if a.status == StatusCode::CONFLICT {
+        &a
+    } else {
+        &b
+    };
+    conflict.problem(StatusCode::CONFLICT, "request-in-progress");
+    let page = app.get("/v1/orders", Some(&token)).await;
+    assert_eq!(page.body["total"], 1);
+    // Once the order is final, repeats get it with 200.
+    let repeat = app.checkout(Some(&token), Some("same"), CARD).await;
+    assert_eq!(repeat.status, StatusCode::OK, "{repeat:?}");
+    assert_eq!(app.fake.world().captures, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saga_outliving_the_deadline_answers_202_with_a_location() {
+    let app = App::new(Fake::new(10).with_delay(Duration::from_millis(500))).await;
+    let token = app.shopper();
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/checkout")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header("idempotency-key", "slow")
+        .header("brigade-deadline-ms", "400")
+        .body(Body::from(CARD))
+        .unwrap();
+    let answer = app.send(request).await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
+    assert_eq!(answer.body["status"], "PENDING");
+    let location = answer.location.clone().unwrap();
+    // The saga goes on without the request.
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = app.get(&location, Some(&token)).await.body["status"].clone();
+        if status != "PENDING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "CONFIRMED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_never_sees_another_users_orders() {
+    let app = App::new(Fake::new(10)).await;
+    let alice = app.shopper();
+    let bob = app.shopper();
+    let order = app.checkout(Some(&alice), Some("k"), CARD).await;
+    let id = order.body["id"].as_str().unwrap().to_owned();
+    app.get(&format!("/v1/orders/{id}"), Some(&bob))
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found");
+    app.get(&format!("/v1/orders/{}", Uuid::new_v4()), Some(&bob))
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found");
+    assert_eq!(app.get("/v1/orders", Some(&bob)).await.body["total"], 0);
+    let mine = app.get("/v1/orders", Some(&alice)).await;
+    assert_eq!(mine.body["total"], 1);
+    assert_eq!(mine.body["items"][0]["id"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_are_listed_newest_first_in_pages() {
+    let app = App::new(Fake::new(100)).await;
+    let token = app.shopper();
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let product = app.fake.products[0].id;
+        app.fake.world().carts.insert(
+            token.clone(),
+            vec![CartItem {
+                product_id: product,
+                quantity: 1,
+            }],
+        );
+        let order = app
+            .checkout(Some(&token), Some(&format!("k{n}")), CARD)
+            .await;
+        ids.push(order.body["id"].as_str().unwrap().to_owned());
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let page = app.get("/v1/orders?page=1&page_size=2", Some(&token)).await;
+    assert_eq!(page.body["total"], 3);
+    assert_eq!(page.body["items"][0]["id"], ids[2].as_str());
+    assert_eq!(page.body["items"][1]["id"], ids[1].as_str());
+    let last = app.get("/v1/orders?page=2&page_size=2", Some(&token)).await;
+    assert_eq!(last.body["items"][0]["id"], ids[0].as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_user_route_needs_a_valid_token() {
+    let app = App::new(Fake::new(10)).await;
+    let id = Uuid::new_v4();
+    for token in [None, Some("not-a-token")] {
+        app.checkout(token, Some("k"), CARD)
+            .await
+            .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        app.get("/v1/orders", token)
+            .await
+            .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        app.get(&format!("/v1/orders/{id}"), token)
+            .await
+            .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_on_every_route_is_a_4xx_problem_and_records_nothing() {
+    let app = App::new(Fake::new(10)).await;
+    let token = app.shopper();
+    let bad_request = StatusCode::BAD_REQUEST;
+    app.checkout(Some(&token), None, CARD)
+        .await
+        .problem(bad_request, "invalid-parameter");
+    app.checkout(Some(&token), Some("has space"), CARD)
+        .await
+        .problem(bad_request, "invalid-parameter");
+    let long = "k".repeat(129);
+    app.checkout(Some(&token), Some(&long), CARD)
+        .await
+        .problem(bad_request, "invalid-parameter");
+    let card = app
+        .checkout(Some(&token), Some("k"), r#"{"card_number":"4242-4242"}"#)
+        .await;
+    card.problem(bad_request, "invalid-parameter");
+    assert_eq!(card.body["parameter"], "card_number");
+    for body in [
+        "",
+        "{",
+        r#"{"card":"4242424242424242"}"#,
+        r#"{"card_number":4242}"#,
+    ] {
+        let answer = app.checkout(Some(&token), Some("k"), body).await;
+        assert!(answer.status.is_client_error(), "{body}: {answer:?}");
+        assert_eq!(answer.content_type, "application/problem+json");
+    }
+    // An empty cart, and a cart naming a product the catalog no longer has.
+    let empty = app.keys.token(Uuid::new_v4(), "empty@example.com");
+    app.checkout(Some(&empty), Some("k"), CARD)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY, "empty-cart");
+    let gone = Uuid::new_v4();
+    app.fake.world().carts.insert(
+        empty.clone(),
+        vec![CartItem {
+            product_id: gone,
+            quantity: 1,
+        }],
+    );
+    let unavailable = app.checkout(Some(&empty), Some("k"), CARD).await;
+    unavailable.problem(StatusCode::UNPROCESSABLE_ENTITY, "product-unavailable");
+    assert_eq!(unavailable.body["product_ids"], json!([gone.to_string()]));
+
+    for uri in [
+        "/v1/orders?page=0",
+        "/v1/orders?page_size=101",
+        "/v1/orders?size=1",
+        "/v1/orders?page=x",
+    ] {
+        let answer = app.get(uri, Some(&token)).await;
+        assert_eq!(answer.status, bad_request, "{uri}: {answer:?}");
+        assert_eq!(answer.content_type, "application/problem+json");
+    }
+    app.get("/v1/orders/not-a-uuid", Some(&token))
+        .await
+        .problem(bad_request, "invalid-parameter");
+    for uri in [
+        "/v1/audit?older_than_s=99999999",
+        "/v1/audit?older_than_s=-1",
+        "/v1/audit?x=1",
+    ] {
+        let answer = app.get(uri, None).await;
+        assert_eq!(answer.status, bad_request, "{uri}: {answer:?}");
+    }
+    // Nothing was recorded by any of it.
+    let audit = app.get("/v1/audit?older_than_s=0", None).await;
+    assert_eq!(
+        audit.body["orders"],
+        json!({"PENDING": 0, "CONFIRMED": 0, "CANCELLED": 0})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_counts_orders_by_status_and_lists_unfinished_ones() {
+    let app = App::new(Fake::new(1)).await;
+    let token = app.shopper();
+    // Two units wanted, one in stock: cancelled.
+    let order = app.checkout(Some(&token), Some("k"), CARD).await;
+    assert_eq!(order.body["status"], "CANCELLED");
+    assert_eq!(order.body["cancel_reason"], "out_of_stock");
+    let audit = app.get("/v1/audit", None).await;
+    assert_eq!(audit.status, StatusCode::OK);
+    assert_eq!(audit.body["unfinished"], json!([]));
+    assert_eq!(audit.body["orders"]["CANCELLED"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_exactly_the_routes_served() {
+    let app = App::new(Fake::new(10)).await;
+    let document = app.get("/openapi.json", None).await;
+    assert_eq!(document.status, StatusCode::OK);
+    assert_eq!(document.body["openapi"], "3.1.0");
+    let mut documented: Vec<&str> = document.body["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    documented.sort_unstable();
+    assert_eq!(
+        documented,
+        [
+            "/openapi.json",
+            "/v1/audit",
+            "/v1/audit/orders",
+            "/v1/checkout",
+            "/v1/orders",
+            "/v1/orders/{id}"
+        ]
+    );
+    let token = app.shopper();
+    assert_eq!(app.get("/v1/audit", None).await.status, StatusCode::OK);
+    assert_eq!(app.get("/v1/audit/orders", None).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/v1/orders", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let order = app.checkout(Some(&token), Some("k"), CARD).await;
+    assert_eq!(order.status, StatusCode::CREATED);
+    let id = order.body["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/orders/{id}"), Some(&token))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let parameters: Vec<&str> = document.body["paths"]["/v1/orders"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(parameters, ["page", "page_size"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_order_is_listed_for_the_promise_checker_page_by_page() {
+    let app = App::new(Fake::new(100)).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let token = app.shopper();
+        let order = app.checkout(Some(&token), Some("k"), CARD).await;
+        ids.push(order.body["id"].as_str().unwrap().to_owned());
+    }
+    ids.sort();
+    let first = app.get("/v1/audit/orders?limit=2", None).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let next = first.body["next"].as_str().unwrap().to_owned();
+    let second = app
+        .get(&format!("/v1/audit/orders?limit=2&after={next}"), None)
+        .await;
+    assert_eq!(second.body["next"], json!(null));
+    let listed: Vec<String> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second.body["items"].as_array().unwrap())
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed, ids);
+    for bad in ["limit=0", "limit=5000", "after=nope", "colour=red"] {
+        let answer = app.get(&format!("/v1/audit/orders?{bad}"), None).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}

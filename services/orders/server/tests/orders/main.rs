@@ -1,0 +1,12 @@
+//! The orders service's tests, in one binary (each test binary costs a link on a small machine):
+//!
+//! - `saga`: the saga's state machine with a fake port, each test run against SQLite and
+//!   PostgreSQL: every outcome, resuming from every persisted state, two instances' recovery;
+//! - `http`: every route in process: idempotency, ownership, auth, bad input;
+//! - `service`: real instances of orders, cart, catalog, inventory and payments on real sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod http;
+mod saga;
+mod service;
+mod support;
