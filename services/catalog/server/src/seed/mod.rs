@@ -8,43 +8,19 @@
 //! NOTHING`), so even a store that got some of the rows another way ends up complete, never
 //! failing.
 
-mod generate;
-mod words;
-
 use brigade_chassis::db::Db;
 use catalog_api::Product;
 use sqlx::{PgConnection, SqliteConnection};
 
-pub use generate::{product_id, sample_catalog, PRODUCT_ID_NAMESPACE};
+// The data itself (names, SKUs, prices) is shared with the inventory, which stocks the same SKUs;
+// only loading it into the catalog's tables is the catalog's own.
+pub use sample_catalog::{
+    product_id, sample_catalog, SampleCatalog, SampleCategory, SampleProduct, PRODUCT_ID_NAMESPACE,
+};
 
 /// The PostgreSQL advisory lock that serialises loaders. Each service has its own database, so a
 /// fixed key cannot collide with another service's; it differs from the migrations' key anyway.
 const LOAD_LOCK_KEY: i64 = 7_420_315;
-
-/// A named data set to load into an empty or partly filled store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SampleCatalog {
-    /// Recorded once loaded; a data set with the same name is never loaded again.
-    pub name: String,
-    pub categories: Vec<SampleCategory>,
-    pub products: Vec<SampleProduct>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SampleCategory {
-    pub slug: String,
-    pub name: String,
-    pub description: String,
-    /// Display order.
-    pub position: i64,
-}
-
-/// A product and when it was added (for sorting by newest).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SampleProduct {
-    pub product: Product,
-    pub created_at_ms: i64,
-}
 
 /// What loading did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +45,7 @@ pub enum Error {
 /// Loads the built-in sample catalog unless it is there already.
 pub async fn ensure_sample_catalog(db: &Db) -> Result<Loaded, Error> {
     // The common case, every start after the first: one read, and nothing generated.
-    if is_loaded(db, generate::NAME).await? {
+    if is_loaded(db, ::sample_catalog::NAME).await? {
         return Ok(Loaded::Before);
     }
     let loaded = load(db, &sample_catalog()).await?;

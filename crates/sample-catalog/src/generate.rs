@@ -11,15 +11,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use uuid::Uuid;
 
-use super::words::{CategoryWords, Kind, BRANDS, CATEGORIES, EXTRA_TAGS};
-use super::{SampleCatalog, SampleCategory, SampleProduct};
+use crate::words::{CategoryWords, Kind, BRANDS, CATEGORIES, EXTRA_TAGS};
+use crate::{SampleCatalog, SampleCategory, SampleProduct};
 
 /// The generator's seed. Changing it (or the word lists) changes the catalog: give the result a
 /// new [`NAME`], so that stores holding the old one are not mistaken for holding the new one.
 const SEED: u64 = 0x00b1_6ade_ca7a_1060;
 
 /// The name under which the sample catalog is recorded as loaded.
-pub(super) const NAME: &str = "sample-catalog-v1";
+pub const NAME: &str = "sample-catalog-v1";
 
 /// Products per category.
 const PER_CATEGORY: usize = 100;

@@ -1,0 +1,17 @@
+//! `/v1/audit`.
+
+use axum::extract::State;
+use brigade_chassis::extract::{Json, NoParameters, Query};
+use brigade_chassis::Problem;
+use inventory_api::Audit;
+
+use super::store_failed;
+use crate::store::Store;
+
+/// `GET /v1/audit`: the SKUs whose counters disagree with their reservations (none, always).
+pub(super) async fn audit(
+    State(store): State<Store>,
+    _: Query<NoParameters>,
+) -> Result<Json<Audit>, Problem> {
+    store.audit().await.map(Json).map_err(|e| store_failed(&e))
+}

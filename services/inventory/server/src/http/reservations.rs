@@ -1,0 +1,169 @@
+//! `/v1/reservations/{order_id}`: reserve, read, commit, release.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use brigade_chassis::extract::{Json, NoParameters, Path, Query};
+use brigade_chassis::Problem;
+use inventory_api::{problems, Reservation, ReserveRequest, ShortLine, ValidationError};
+use uuid::Uuid;
+
+use super::{now_ms, store_failed};
+use crate::store::{CommitError, ReleaseError, ReserveError, Reserved, Store};
+
+/// `PUT /v1/reservations/{order_id}`: 201 when this request reserved, 200 when the order had
+/// reserved the same lines before.
+pub(super) async fn reserve(
+    State(store): State<Store>,
+    Path(order_id): Path<String>,
+    _: Query<NoParameters>,
+    Json(body): Json<ReserveRequest>,
+) -> Result<(StatusCode, Json<Reservation>), Problem> {
+    let order_id = parse_order_id(&order_id)?;
+    let request = body.validate()?;
+    match store.reserve(order_id, &request, now_ms()).await {
+        Ok(Reserved::Now(reservation)) => Ok((StatusCode::CREATED, Json(reservation))),
+        Ok(Reserved::Before(reservation)) => Ok((StatusCode::OK, Json(reservation))),
+        Err(ReserveError::Mismatch { existing }) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            problems::RESERVATION_MISMATCH,
+            "Reservation mismatch",
+            format!(
+                "order {order_id} already has a reservation, with other lines ({}); an order reserves once",
+                describe_lines(&existing)
+            ),
+        )),
+        Err(ReserveError::OutOfStock { short }) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            problems::OUT_OF_STOCK,
+            "Out of stock",
+            format!(
+                "not enough stock for {}; nothing was reserved",
+                describe_short(&short)
+            ),
+        )
+        .with("short", short_member(&short))),
+        Err(ReserveError::UnknownSkus(skus)) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            problems::UNKNOWN_SKU,
+            "Unknown SKU",
+            format!(
+                "the inventory does not stock {}; nothing was reserved",
+                skus.join(", ")
+            ),
+        )
+        .with("skus", skus)),
+        Err(ReserveError::Store(e)) => Err(store_failed(&e)),
+    }
+}
+
+/// `GET /v1/reservations/{order_id}`.
+pub(super) async fn one(
+    State(store): State<Store>,
+    Path(order_id): Path<String>,
+    _: Query<NoParameters>,
+) -> Result<Json<Reservation>, Problem> {
+    let order_id = parse_order_id(&order_id)?;
+    match store.reservation(order_id).await {
+        Ok(Some(reservation)) => Ok(Json(reservation)),
+        Ok(None) => Err(no_reservation(order_id)),
+        Err(e) => Err(store_failed(&e)),
+    }
+}
+
+/// `POST /v1/reservations/{order_id}/commit`.
+pub(super) async fn commit(
+    State(store): State<Store>,
+    Path(order_id): Path<String>,
+    _: Query<NoParameters>,
+) -> Result<Json<Reservation>, Problem> {
+    let order_id = parse_order_id(&order_id)?;
+    match store.commit(order_id, now_ms()).await {
+        Ok(reservation) => Ok(Json(reservation)),
+        Err(CommitError::NotFound) => Err(no_reservation(order_id)),
+        Err(CommitError::Gone { reservation, short }) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            problems::RESERVATION_EXPIRED,
+            "Reservation expired",
+            format!(
+                "the reservation of order {order_id} is {} and its units are no longer all available: {}",
+                reservation.status,
+                describe_short(&short)
+            ),
+        )
+        .with("reservation_status", reservation.status.as_str())
+        .with("short", short_member(&short))),
+        Err(CommitError::Store(e)) => Err(store_failed(&e)),
+    }
+}
+
+/// `POST /v1/reservations/{order_id}/release`.
+pub(super) async fn release(
+    State(store): State<Store>,
+    Path(order_id): Path<String>,
+    _: Query<NoParameters>,
+) -> Result<Json<Reservation>, Problem> {
+    let order_id = parse_order_id(&order_id)?;
+    match store.release(order_id, now_ms()).await {
+        Ok(reservation) => Ok(Json(reservation)),
+        Err(ReleaseError::NotFound) => Err(no_reservation(order_id)),
+        Err(ReleaseError::AlreadyCommitted(_)) => Err(Problem::new(
+            StatusCode::CONFLICT,
+            problems::ALREADY_COMMITTED,
+            "Already committed",
+            format!("the reservation of order {order_id} is committed: its units are sold and cannot be released"),
+        )),
+        Err(ReleaseError::Store(e)) => Err(store_failed(&e)),
+    }
+}
+
+/// Parsed here rather than by the extractor, so that the problem names the parameter.
+fn parse_order_id(text: &str) -> Result<Uuid, ValidationError> {
+    Uuid::parse_str(text).map_err(|_| ValidationError {
+        parameter: "order_id".to_owned(),
+        detail: format!(
+            "{} is not an order id: order ids are UUIDs, such as 4b0c3a5e-8f1d-4c2a-9e7b-1d2f3a4b5c6d",
+            shown(text)
+        ),
+    })
+}
+
+fn no_reservation(order_id: Uuid) -> Problem {
+    Problem::not_found(format!("order {order_id} has no reservation"))
+}
+
+fn describe_lines(reservation: &Reservation) -> String {
+    reservation
+        .lines
+        .iter()
+        .map(|line| format!("{} × {}", line.quantity, line.sku))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn describe_short(short: &[ShortLine]) -> String {
+    short
+        .iter()
+        .map(|s| {
+            format!(
+                "{} ({} asked, {} available)",
+                s.sku, s.requested, s.available
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn short_member(short: &[ShortLine]) -> serde_json::Value {
+    // Plain strings and numbers always serialise.
+    serde_json::to_value(short).unwrap_or_default()
+}
+
+/// The input in backquotes, shortened: a huge input must not make a huge answer.
+fn shown(input: &str) -> String {
+    const SHOWN: usize = 64;
+    if input.chars().count() <= SHOWN {
+        format!("`{input}`")
+    } else {
+        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
+    }
+}

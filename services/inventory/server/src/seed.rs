@@ -1,0 +1,120 @@
+//! Sample data: stock for every SKU of the sample catalog, loaded on first start, once, however
+//! many instances start.
+//!
+//! Loading takes the store's write lock (`BEGIN IMMEDIATE` on SQLite, a transaction-scoped
+//! advisory lock on PostgreSQL) and looks for the data set's name in `inventory_seeds`: the
+//! first instance inserts every SKU and records the name in the same transaction; the others
+//! wait for the lock, find the name and do nothing. Inserts skip SKUs that exist (`ON CONFLICT
+//! DO NOTHING`), so stock set another way is kept.
+
+use brigade_chassis::db::{Backend, Db};
+
+use crate::store::{Arg, Sql, Tx};
+
+/// What loading did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loaded {
+    /// This call loaded the data set; `skus` rows were new.
+    Now { skus: u64 },
+    /// The data set had been loaded before (perhaps by another instance a moment ago).
+    Before,
+}
+
+/// The PostgreSQL advisory lock that serialises loaders. Each service has its own database, so a
+/// fixed key cannot collide with another service's; it differs from the migrations' key anyway.
+const LOAD_LOCK_KEY: i64 = 7_420_316;
+
+#[derive(Debug, thiserror::Error)]
+#[error("loading the sample stock failed: {0}")]
+pub struct Error(#[from] sqlx::Error);
+
+/// Each sample SKU with its starting stock ([`sample_catalog::sample_stock`]).
+pub fn sample_stock() -> Vec<(String, u32)> {
+    sample_catalog::sample_catalog()
+        .products
+        .into_iter()
+        .map(|p| {
+            let stock = sample_catalog::sample_stock(&p.product.sku);
+            (p.product.sku, stock)
+        })
+        .collect()
+}
+
+/// Loads stock for the sample catalog unless it is there already.
+pub async fn ensure_sample_stock(db: &Db) -> Result<Loaded, Error> {
+    // The common case, every start after the first: one read, and nothing generated.
+    if is_loaded(db).await? {
+        return Ok(Loaded::Before);
+    }
+    let loaded = load(db, &sample_stock()).await?;
+    if let Loaded::Now { skus } = loaded {
+        tracing::info!(skus, "loaded the sample stock");
+    }
+    Ok(loaded)
+}
+
+async fn is_loaded(db: &Db) -> Result<bool, sqlx::Error> {
+    let mut sql = Sql::new(db.backend());
+    sql.push("SELECT name FROM inventory_seeds WHERE name = ")
+        .bind_text(sample_catalog::NAME);
+    let found: Vec<(String,)> = sql.fetch_all(db).await?;
+    Ok(!found.is_empty())
+}
+
+async fn load(db: &Db, stock: &[(String, u32)]) -> Result<Loaded, Error> {
+    let now_ms = i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX);
+    let mut tx = Tx::begin_write(db).await?;
+    if db.backend() == Backend::Postgres {
+        // SQLite's write lock is held from the start; PostgreSQL's loaders queue here, so that
+        // the second finds the first's marker instead of inserting nothing and calling it new.
+        let mut sql = tx.sql();
+        sql.push("SELECT pg_advisory_xact_lock(")
+            .bind_int(LOAD_LOCK_KEY)
+            .push(")");
+        tx.execute(&sql).await?;
+    }
+    let mut sql = tx.sql();
+    sql.push("SELECT name FROM inventory_seeds WHERE name = ")
+        .bind_text(sample_catalog::NAME);
+    let found: Vec<(String,)> = tx.fetch_all(&sql).await?;
+    if !found.is_empty() {
+        tx.rollback().await?;
+        return Ok(Loaded::Before);
+    }
+    // One statement for every SKU: a round trip per row would make a first start on a remote
+    // database take seconds.
+    let skus = Arg::TextList(stock.iter().map(|(sku, _)| sku.clone()).collect());
+    let units = Arg::IntList(stock.iter().map(|(_, n)| i64::from(*n)).collect());
+    let mut sql = tx.sql();
+    sql.push("INSERT INTO stock (sku, stock, held, committed, updated_at_ms) ");
+    match db.backend() {
+        Backend::Sqlite => sql
+            .push("SELECT s.value, n.value, 0, 0, ")
+            .bind_int(now_ms)
+            .push(" FROM json_each(")
+            .bind(skus)
+            .push(") s JOIN json_each(")
+            .bind(units)
+            // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert clause, not
+            // part of the join.
+            .push(") n ON n.key = s.key WHERE true ON CONFLICT DO NOTHING"),
+        Backend::Postgres => sql
+            .push("SELECT t.sku, t.stock, 0, 0, ")
+            .bind_int(now_ms)
+            .push(" FROM UNNEST(")
+            .bind(skus)
+            .push("::text[], ")
+            .bind(units)
+            .push("::int8[]) AS t (sku, stock) ON CONFLICT DO NOTHING"),
+    };
+    let inserted = tx.execute(&sql).await?;
+    let mut sql = tx.sql();
+    sql.push("INSERT INTO inventory_seeds (name, loaded_at_ms) VALUES (")
+        .bind_text(sample_catalog::NAME)
+        .push(", ")
+        .bind_int(now_ms)
+        .push(") ON CONFLICT DO NOTHING");
+    tx.execute(&sql).await?;
+    tx.commit().await?;
+    Ok(Loaded::Now { skus: inserted })
+}

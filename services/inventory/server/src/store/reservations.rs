@@ -1,0 +1,317 @@
+//! Reservations: reserve all lines or none, commit, release; and the unit movements they make.
+
+use std::collections::HashMap;
+
+use inventory_api::{
+    CheckedReservation, Reservation, ReservationLine, ReservationStatus, ShortLine, StockLevel,
+};
+use uuid::Uuid;
+
+use super::rows::{self, ReservationRow, RESERVATION_COLUMNS};
+use super::stock::locked_levels;
+use super::{
+    by_sku, expect_changed, CommitError, Error, ReleaseError, ReserveError, Reserved, Sql, Store,
+    Tx,
+};
+
+/// How a statement moves units between a SKU's counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Movement {
+    /// Available → held.
+    Hold,
+    /// Held → committed.
+    Sell,
+    /// Held → available.
+    Return,
+    /// Available → committed: committing a reservation whose hold had ended.
+    SellAgain,
+}
+
+impl Store {
+    /// The reservation of `order_id`, if the order has one.
+    pub async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, Error> {
+        let mut sql = Sql::new(self.db.backend());
+        select_reservation(&mut sql, order_id);
+        let rows: Vec<ReservationRow> = sql.fetch_all(&self.db).await?;
+        rows::reservation(rows)
+    }
+
+    /// Holds every line of `request` for `order_id` until `now_ms + ttl`, or nothing at all. A
+    /// refusal records nothing, so that the same order may try again later.
+    pub async fn reserve(
+        &self,
+        order_id: Uuid,
+        request: &CheckedReservation,
+        now_ms: u64,
+    ) -> Result<Reserved, ReserveError> {
+        let expires_at_ms = now_ms.saturating_add(request.ttl_ms());
+        let mut tx = Tx::begin_write(&self.db).await.map_err(Error::from)?;
+        // The order's row first: it decides whether this is a repeat. On PostgreSQL a concurrent
+        // first attempt for the same order makes this wait until that one is decided.
+        let mut sql = tx.sql();
+        sql.push(
+            "INSERT INTO reservations (order_id, status, expires_at_ms, created_at_ms, updated_at_ms) \
+             VALUES (",
+        )
+        .bind_text(&order_id.to_string())
+        .push(", 'held', ")
+        .bind_int(rows::ms(expires_at_ms))
+        .push(", ")
+        .bind_int(rows::ms(now_ms))
+        .push(", ")
+        .bind_int(rows::ms(now_ms))
+        .push(") ON CONFLICT DO NOTHING");
+        if tx.execute(&sql).await.map_err(Error::from)? == 0 {
+            tx.rollback().await.map_err(Error::from)?;
+            return self.repeated(order_id, request.lines()).await;
+        }
+
+        let skus: Vec<String> = request.lines().iter().map(|l| l.sku.clone()).collect();
+        let levels = locked_levels(&mut tx, &skus).await?;
+        let unknown: Vec<String> = skus
+            .iter()
+            .filter(|sku| !levels.iter().any(|level| &level.sku == *sku))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            tx.rollback().await.map_err(Error::from)?;
+            return Err(ReserveError::UnknownSkus(unknown));
+        }
+        let short = short_lines(request.lines(), &levels);
+        if !short.is_empty() {
+            tx.rollback().await.map_err(Error::from)?;
+            return Err(ReserveError::OutOfStock { short });
+        }
+        move_units(&mut tx, request.lines(), Movement::Hold, now_ms).await?;
+        insert_lines(&mut tx, order_id, request.lines()).await?;
+        tx.commit().await.map_err(Error::from)?;
+        Ok(Reserved::Now(Reservation {
+            order_id,
+            status: ReservationStatus::Held,
+            lines: request.lines().to_vec(),
+            expires_at_ms,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+        }))
+    }
+
+    /// The answer to a reservation request for an order that has one.
+    async fn repeated(
+        &self,
+        order_id: Uuid,
+        lines: &[ReservationLine],
+    ) -> Result<Reserved, ReserveError> {
+        // Reservations are never deleted, and their lines never change.
+        let existing = self
+            .reservation(order_id)
+            .await?
+            .ok_or_else(|| Error::Corrupt {
+                what: format!("reservation {order_id}"),
+                reason: "its row exists but cannot be read with its lines".to_owned(),
+            })?;
+        let sorted = |lines: &[ReservationLine]| by_sku(lines, |l| l.sku.as_str());
+        if sorted(&existing.lines) == sorted(lines) {
+            Ok(Reserved::Before(existing))
+        } else {
+            Err(ReserveError::Mismatch { existing })
+        }
+    }
+
+    /// Sells the units of `order_id`'s reservation. Idempotent. A released or expired one is
+    /// sold if its units are all available again; otherwise [`CommitError::Gone`].
+    pub async fn commit(&self, order_id: Uuid, now_ms: u64) -> Result<Reservation, CommitError> {
+        let mut tx = Tx::begin_write(&self.db).await.map_err(Error::from)?;
+        let Some(reservation) = locked_reservation(&mut tx, order_id).await? else {
+            tx.rollback().await.map_err(Error::from)?;
+            return Err(CommitError::NotFound);
+        };
+        match reservation.status {
+            ReservationStatus::Committed => {
+                tx.rollback().await.map_err(Error::from)?;
+                return Ok(reservation);
+            }
+            ReservationStatus::Held => {
+                move_units(&mut tx, &reservation.lines, Movement::Sell, now_ms).await?;
+            }
+            ReservationStatus::Released | ReservationStatus::Expired => {
+                let skus: Vec<String> = reservation.lines.iter().map(|l| l.sku.clone()).collect();
+                let levels = locked_levels(&mut tx, &skus).await?;
+                let short = short_lines(&reservation.lines, &levels);
+                if !short.is_empty() {
+                    tx.rollback().await.map_err(Error::from)?;
+                    return Err(CommitError::Gone { reservation, short });
+                }
+                move_units(&mut tx, &reservation.lines, Movement::SellAgain, now_ms).await?;
+            }
+        }
+        let committed = set_status(tx, reservation, ReservationStatus::Committed, now_ms).await?;
+        Ok(committed)
+    }
+
+    /// Gives the held units of `order_id`'s reservation back. Idempotent; a released or expired
+    /// reservation is answered as it is; a committed one is [`ReleaseError::AlreadyCommitted`].
+    pub async fn release(&self, order_id: Uuid, now_ms: u64) -> Result<Reservation, ReleaseError> {
+        let mut tx = Tx::begin_write(&self.db).await.map_err(Error::from)?;
+        let Some(reservation) = locked_reservation(&mut tx, order_id).await? else {
+            tx.rollback().await.map_err(Error::from)?;
+            return Err(ReleaseError::NotFound);
+        };
+        match reservation.status {
+            ReservationStatus::Held => {
+                move_units(&mut tx, &reservation.lines, Movement::Return, now_ms).await?;
+                Ok(set_status(tx, reservation, ReservationStatus::Released, now_ms).await?)
+            }
+            ReservationStatus::Released | ReservationStatus::Expired => {
+                tx.rollback().await.map_err(Error::from)?;
+                Ok(reservation)
+            }
+            ReservationStatus::Committed => {
+                tx.rollback().await.map_err(Error::from)?;
+                Err(ReleaseError::AlreadyCommitted(reservation))
+            }
+        }
+    }
+}
+
+/// Appends the select of `order_id`'s reservation, one row per line in the lines' order.
+fn select_reservation(sql: &mut Sql, order_id: Uuid) {
+    sql.push("SELECT ")
+        .push(RESERVATION_COLUMNS)
+        .push(
+            " FROM reservations r JOIN reservation_lines l ON l.order_id = r.order_id \
+             WHERE r.order_id = ",
+        )
+        .bind_text(&order_id.to_string())
+        .push(" ORDER BY l.position");
+}
+
+/// `order_id`'s reservation, locked until `tx` ends.
+async fn locked_reservation(tx: &mut Tx, order_id: Uuid) -> Result<Option<Reservation>, Error> {
+    let mut sql = tx.sql();
+    select_reservation(&mut sql, order_id);
+    sql.lock_rows_of("r");
+    let rows: Vec<ReservationRow> = tx.fetch_all(&sql).await?;
+    rows::reservation(rows)
+}
+
+/// Moves `status` of a locked reservation and commits `tx`.
+async fn set_status(
+    mut tx: Tx,
+    mut reservation: Reservation,
+    status: ReservationStatus,
+    now_ms: u64,
+) -> Result<Reservation, Error> {
+    let order_id = reservation.order_id;
+    let mut sql = tx.sql();
+    sql.push("UPDATE reservations SET status = ")
+        .bind_text(status.as_str())
+        .push(", updated_at_ms = ")
+        .bind_int(rows::ms(now_ms))
+        .push(" WHERE order_id = ")
+        .bind_text(&order_id.to_string());
+    expect_changed(tx.execute(&sql).await?, 1, || {
+        format!("reservation {order_id}")
+    })?;
+    tx.commit().await?;
+    reservation.status = status;
+    reservation.updated_at_ms = now_ms;
+    Ok(reservation)
+}
+
+/// The lines of `lines` that `levels` cannot cover, in the order of `lines`. A SKU missing from
+/// `levels` has nothing available.
+pub(super) fn short_lines(lines: &[ReservationLine], levels: &[StockLevel]) -> Vec<ShortLine> {
+    let available: HashMap<&str, u64> = levels
+        .iter()
+        .map(|level| (level.sku.as_str(), level.available))
+        .collect();
+    lines
+        .iter()
+        .filter_map(|line| {
+            let available = available.get(line.sku.as_str()).copied().unwrap_or(0);
+            (available < u64::from(line.quantity)).then(|| ShortLine {
+                sku: line.sku.clone(),
+                requested: line.quantity,
+                available,
+            })
+        })
+        .collect()
+}
+
+/// Moves the units of `lines` as `movement` says, one SKU at a time in SKU order. Each update
+/// is guarded by the condition that keeps the promise, so that even a wrong read could not
+/// break it: the statement would change nothing, and the transaction fails.
+async fn move_units(
+    tx: &mut Tx,
+    lines: &[ReservationLine],
+    movement: Movement,
+    now_ms: u64,
+) -> Result<(), Error> {
+    let quantities: Vec<(String, i64)> = lines
+        .iter()
+        .map(|l| (l.sku.clone(), i64::from(l.quantity)))
+        .collect();
+    move_quantities(tx, &quantities, movement, now_ms).await
+}
+
+/// [`move_units`] for `(sku, quantity)` pairs, each SKU once.
+pub(super) async fn move_quantities(
+    tx: &mut Tx,
+    quantities: &[(String, i64)],
+    movement: Movement,
+    now_ms: u64,
+) -> Result<(), Error> {
+    for (sku, quantity) in by_sku(quantities, |(sku, _)| sku.as_str()) {
+        let mut sql = tx.sql();
+        sql.push("UPDATE stock SET ");
+        match movement {
+            Movement::Hold => sql.push("held = held + ").bind_int(quantity),
+            Movement::Sell => sql
+                .push("held = held - ")
+                .bind_int(quantity)
+                .push(", committed = committed + ")
+                .bind_int(quantity),
+            Movement::Return => sql.push("held = held - ").bind_int(quantity),
+            Movement::SellAgain => sql.push("committed = committed + ").bind_int(quantity),
+        };
+        sql.push(", updated_at_ms = ")
+            .bind_int(rows::ms(now_ms))
+            .push(" WHERE sku = ")
+            .bind_text(&sku)
+            .push(" AND ");
+        match movement {
+            Movement::Hold | Movement::SellAgain => {
+                sql.push("stock - held - committed >= ").bind_int(quantity)
+            }
+            Movement::Sell | Movement::Return => sql.push("held >= ").bind_int(quantity),
+        };
+        expect_changed(tx.execute(&sql).await?, 1, || format!("stock of {sku}"))?;
+    }
+    Ok(())
+}
+
+/// Records the lines of a new reservation, keeping the order they were asked in.
+async fn insert_lines(tx: &mut Tx, order_id: Uuid, lines: &[ReservationLine]) -> Result<(), Error> {
+    let order_id = order_id.to_string();
+    let mut sql = tx.sql();
+    sql.push("INSERT INTO reservation_lines (order_id, sku, position, quantity) VALUES ");
+    for (position, line) in lines.iter().enumerate() {
+        if position > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind_text(&order_id)
+            .push(", ")
+            .bind_text(&line.sku)
+            .push(", ")
+            .bind_int(i64::try_from(position).unwrap_or(i64::MAX))
+            .push(", ")
+            .bind_int(i64::from(line.quantity))
+            .push(")");
+    }
+    let inserted = tx.execute(&sql).await?;
+    let expected = u64::try_from(lines.len()).unwrap_or(u64::MAX);
+    expect_changed(inserted, expected, || {
+        format!("lines of reservation {order_id}")
+    })
+}

@@ -1,0 +1,135 @@
+//! Stock levels: reading them, and setting a SKU's total stock.
+
+use std::collections::HashMap;
+
+use inventory_api::{StockLevel, StockLevels};
+
+use super::rows::{self, LevelRow, LEVEL_COLUMNS};
+use super::{Error, SetStockError, Sql, StockSet, Store, Tx};
+
+impl Store {
+    /// The levels of `skus`, in the order asked (each once), and the SKUs not stocked.
+    pub async fn levels(&self, skus: &[String]) -> Result<StockLevels, Error> {
+        let mut sql = Sql::new(self.db.backend());
+        sql.push("SELECT ")
+            .push(LEVEL_COLUMNS)
+            .push(" FROM stock s WHERE ")
+            .in_list("s.sku", skus.to_vec());
+        let rows: Vec<LevelRow> = sql.fetch_all(&self.db).await?;
+        let mut found: HashMap<String, StockLevel> = rows
+            .into_iter()
+            .map(|row| rows::level(row).map(|level| (level.sku.clone(), level)))
+            .collect::<Result<_, _>>()?;
+        let mut levels = StockLevels {
+            items: Vec::with_capacity(found.len()),
+            missing: Vec::new(),
+        };
+        for sku in skus {
+            match found.remove(sku) {
+                Some(level) => levels.items.push(level),
+                None if !levels.missing.contains(sku) => levels.missing.push(sku.clone()),
+                None => {}
+            }
+        }
+        Ok(levels)
+    }
+
+    /// The level of `sku`, if it is stocked.
+    pub async fn level(&self, sku: &str) -> Result<Option<StockLevel>, Error> {
+        let mut sql = Sql::new(self.db.backend());
+        sql.push("SELECT ")
+            .push(LEVEL_COLUMNS)
+            .push(" FROM stock s WHERE s.sku = ")
+            .bind_text(sku);
+        let rows: Vec<LevelRow> = sql.fetch_all(&self.db).await?;
+        rows.into_iter().next().map(rows::level).transpose()
+    }
+
+    /// Sets the total stock of `sku`, creating the SKU when it is new. Refused below the units
+    /// held and sold: stock cannot shrink under a promise.
+    pub async fn set_stock(
+        &self,
+        sku: &str,
+        stock: u64,
+        now_ms: u64,
+    ) -> Result<(StockLevel, StockSet), SetStockError> {
+        let wanted = i64::try_from(stock).unwrap_or(i64::MAX);
+        // Two attempts: on PostgreSQL another request may create the SKU between our look and
+        // our insert; the second look then finds it.
+        for _ in 0..2 {
+            let mut tx = Tx::begin_write(&self.db).await.map_err(Error::from)?;
+            let current = locked_levels(&mut tx, &[sku.to_owned()]).await?;
+            let (level, outcome) = match current.into_iter().next() {
+                Some(level) if level.held + level.committed > stock => {
+                    tx.rollback().await.map_err(Error::from)?;
+                    return Err(SetStockError::BelowReserved {
+                        wanted: stock,
+                        held: level.held,
+                        committed: level.committed,
+                    });
+                }
+                Some(level) => {
+                    let mut sql = tx.sql();
+                    sql.push("UPDATE stock SET stock = ")
+                        .bind_int(wanted)
+                        .push(", updated_at_ms = ")
+                        .bind_int(rows::ms(now_ms))
+                        .push(" WHERE sku = ")
+                        .bind_text(sku);
+                    tx.execute(&sql).await.map_err(Error::from)?;
+                    let available = stock - level.held - level.committed;
+                    let level = StockLevel {
+                        stock,
+                        available,
+                        ..level
+                    };
+                    (level, StockSet::Updated)
+                }
+                None => {
+                    let mut sql = tx.sql();
+                    sql.push(
+                        "INSERT INTO stock (sku, stock, held, committed, updated_at_ms) VALUES (",
+                    )
+                    .bind_text(sku)
+                    .push(", ")
+                    .bind_int(wanted)
+                    .push(", 0, 0, ")
+                    .bind_int(rows::ms(now_ms))
+                    .push(") ON CONFLICT DO NOTHING");
+                    if tx.execute(&sql).await.map_err(Error::from)? == 0 {
+                        tx.rollback().await.map_err(Error::from)?;
+                        continue;
+                    }
+                    let level = StockLevel {
+                        sku: sku.to_owned(),
+                        stock,
+                        held: 0,
+                        committed: 0,
+                        available: stock,
+                    };
+                    (level, StockSet::Created)
+                }
+            };
+            tx.commit().await.map_err(Error::from)?;
+            return Ok((level, outcome));
+        }
+        Err(SetStockError::Store(Error::Corrupt {
+            what: format!("stock of {sku}"),
+            reason: "the SKU was neither found nor insertable".to_owned(),
+        }))
+    }
+}
+
+/// The levels of `skus` in SKU order, locked until `tx` ends (PostgreSQL row locks taken in that
+/// order; SQLite's write lock is held already). SKUs not stocked are left out.
+pub(super) async fn locked_levels(tx: &mut Tx, skus: &[String]) -> Result<Vec<StockLevel>, Error> {
+    let mut sql = tx.sql();
+    sql.push("SELECT ")
+        .push(LEVEL_COLUMNS)
+        .push(" FROM stock s WHERE ")
+        .in_list("s.sku", skus.to_vec())
+        .push(" ORDER BY s.sku")
+        .lock_rows_of("s");
+    let rows: Vec<LevelRow> = tx.fetch_all(&sql).await?;
+    rows.into_iter().map(rows::level).collect()
+}

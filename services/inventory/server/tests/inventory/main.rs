@@ -1,0 +1,11 @@
+//! The inventory's tests, in one binary (each test binary costs a link on a small machine):
+//!
+//! - `store`: the store suite, each test run against SQLite and against PostgreSQL;
+//! - `http`: every route in process, happy paths and bad input;
+//! - `service`: real instances on real sockets, called through the typed client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod http;
+mod service;
+mod store;
+mod support;

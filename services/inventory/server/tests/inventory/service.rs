@@ -1,0 +1,155 @@
+//! Real instances on real sockets, started the way `main` starts them, called through the typed
+//! client that the orders service uses.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use brigade_chassis::client::{self, ServiceClient};
+use brigade_chassis::discovery::{Resolver, Source};
+use brigade_chassis::metrics::Metrics;
+use brigade_chassis::testing::Instance;
+use inventory::SampleData;
+use inventory_api::{
+    problems, short_lines, InventoryClient, ReservationStatus, ReserveRequest, ShortLine,
+};
+use uuid::Uuid;
+
+use crate::support::lines;
+
+async fn start(database_url: &str) -> Instance {
+    Instance::start(inventory::INFO, &["--database-url", database_url], |ctx| {
+        inventory::build(ctx, SampleData::Load)
+    })
+    .await
+}
+
+fn client(instances: &[&Instance]) -> InventoryClient {
+    let peers = HashMap::from([(
+        "inventory".to_owned(),
+        instances.iter().map(|i| i.address).collect(),
+    )]);
+    InventoryClient::new(ServiceClient::new(
+        "inventory",
+        Resolver::new(Source::Static(peers)),
+        Metrics::new().client.clone(),
+        client::Options::default(),
+    ))
+}
+
+/// The problem code of a refused call.
+fn code(error: &brigade_chassis::client::Error) -> String {
+    match error {
+        brigade_chassis::client::Error::Status { problem, .. } => problem.code().to_owned(),
+        other => panic!("not a refusal: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_starting_at_once_on_one_fresh_store_share_stock_and_reservations() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("inventory.db").display());
+    // Both start in the same moment, racing to migrate and stock the same new file.
+    let (a, b) = tokio::join!(start(&url), start(&url));
+
+    // Each instance, asked directly, has the sample stock.
+    let sample = inventory::seed::sample_stock();
+    let (sku, units) = sample[7].clone();
+    for instance in [&a, &b] {
+        let level = client(&[instance])
+            .stock(std::slice::from_ref(&sku))
+            .await
+            .unwrap();
+        assert_eq!(level.items.len(), 1, "{level:?}");
+        assert_eq!(level.items[0].stock, u64::from(units));
+        assert_eq!(level.items[0].available, u64::from(units));
+    }
+
+    let inventory = client(&[&a, &b]);
+    let level = inventory.set_stock("TEST-0001", 3).await.unwrap();
+    assert_eq!(level.available, 3);
+    assert_eq!(inventory.stock_level("TEST-0001").await.unwrap(), level);
+
+    // Reserve, repeat, read, commit, and the refusals the saga branches on.
+    let order = Uuid::new_v4();
+    let request = ReserveRequest {
+        lines: lines(&[("TEST-0001", 2), (sku.as_str(), 1)]),
+        ttl_ms: None,
+    };
+    let reserved = inventory.reserve(order, &request).await.unwrap();
+    assert_eq!(reserved.status, ReservationStatus::Held);
+    assert_eq!(inventory.reserve(order, &request).await.unwrap(), reserved);
+    assert_eq!(inventory.reservation(order).await.unwrap(), reserved);
+    let mismatch = ReserveRequest {
+        lines: lines(&[("TEST-0001", 1)]),
+        ttl_ms: None,
+    };
+    let refused = inventory.reserve(order, &mismatch).await.unwrap_err();
+    assert_eq!(code(&refused), problems::RESERVATION_MISMATCH);
+
+    let too_many = ReserveRequest {
+        lines: lines(&[("TEST-0001", 2)]),
+        ttl_ms: None,
+    };
+    let refused = inventory
+        .reserve(Uuid::new_v4(), &too_many)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&refused), problems::OUT_OF_STOCK);
+    assert_eq!(
+        short_lines(&refused),
+        Some(vec![ShortLine {
+            sku: "TEST-0001".to_owned(),
+            requested: 2,
+            available: 1
+        }])
+    );
+
+    let committed = inventory.commit(order).await.unwrap();
+    assert_eq!(committed.status, ReservationStatus::Committed);
+    assert_eq!(inventory.commit(order).await.unwrap(), committed);
+    let refused = inventory.release(order).await.unwrap_err();
+    assert_eq!(code(&refused), problems::ALREADY_COMMITTED);
+    assert!(inventory
+        .reservation(Uuid::new_v4())
+        .await
+        .unwrap_err()
+        .is_not_found());
+    assert!(inventory
+        .commit(Uuid::new_v4())
+        .await
+        .unwrap_err()
+        .is_not_found());
+    let refused = inventory.set_stock("TEST-0001", 1).await.unwrap_err();
+    assert_eq!(code(&refused), problems::STOCK_BELOW_RESERVED);
+
+    // The instances' own sweeps expire a reservation past its time and return its units.
+    let brief = Uuid::new_v4();
+    let request = ReserveRequest {
+        lines: lines(&[("TEST-0001", 1)]),
+        ttl_ms: Some(1000),
+    };
+    inventory.reserve(brief, &request).await.unwrap();
+    assert_eq!(
+        inventory.stock_level("TEST-0001").await.unwrap().available,
+        0
+    );
+    let mut status = ReservationStatus::Held;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = inventory.reservation(brief).await.unwrap().status;
+        if status != ReservationStatus::Held {
+            break;
+        }
+    }
+    assert_eq!(status, ReservationStatus::Expired);
+    let level = inventory.stock_level("TEST-0001").await.unwrap();
+    assert_eq!((level.held, level.committed, level.available), (0, 2, 1));
+    assert_eq!(
+        inventory.release(brief).await.unwrap().status,
+        ReservationStatus::Expired
+    );
+
+    assert!(inventory.audit().await.unwrap().violations.is_empty());
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
