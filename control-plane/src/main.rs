@@ -43,6 +43,8 @@ enum Bench {
     Hop(HopArgs),
     /// How fast `brigade up` is ready and stops, and each idle instance's memory.
     Up(brigade::bench::up::UpBenchArgs),
+    /// Checkouts per second and their latency, open loop, on SQLite and on PostgreSQL.
+    Checkout(brigade::bench::checkout::CheckoutBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +77,9 @@ fn main() -> ExitCode {
             Command::Bench {
                 bench: Bench::Up(args),
             } => brigade::bench::up::run(args).await,
+            Command::Bench {
+                bench: Bench::Checkout(args),
+            } => brigade::bench::checkout::run(args).await,
         }
     });
     match result {

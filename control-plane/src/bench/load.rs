@@ -1,5 +1,7 @@
-//! A closed-loop load generator: `concurrency` workers each send one request after another for a
-//! fixed time; latencies go into an HDR histogram.
+//! Load generators. Closed loop: `concurrency` workers each send one request after another for
+//! a fixed time. Open loop: requests start at a fixed rate whatever the answers do, and each
+//! latency counts from the moment the request was due, so that a slow system cannot hide its
+//! queueing (no coordinated omission). Latencies go into an HDR histogram.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -83,5 +85,48 @@ pub fn median(runs: &[Figures]) -> Figures {
         per_second: mid(runs.iter().map(|f| f.per_second).collect()),
         p50: mid(runs.iter().map(|f| f.p50).collect()),
         p99: mid(runs.iter().map(|f| f.p99).collect()),
+    }
+}
+
+/// Starts `count` calls at `rate` per second, call `i` due at `i / rate` seconds; each call's
+/// latency counts from when it was due. `call(i)` gets the call's index.
+pub async fn open_loop<F, Fut>(rate: f64, count: usize, call: F) -> Figures
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    let call = Arc::new(call);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        let due = started + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due).await;
+        let call = call.clone();
+        tasks.push(tokio::spawn(async move {
+            let ok = call(i).await;
+            (due.elapsed(), ok)
+        }));
+    }
+    let mut latencies = histogram();
+    let mut errors = 0;
+    for task in tasks {
+        match task.await {
+            Ok((latency, ok)) => {
+                let micros = latency.as_micros().max(1) as u64;
+                let _ = latencies.record(micros.min(60_000_000));
+                if !ok {
+                    errors += 1;
+                }
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Figures {
+        requests: latencies.len(),
+        errors,
+        per_second: latencies.len() as f64 / elapsed,
+        p50: Duration::from_micros(latencies.value_at_quantile(0.50)),
+        p99: Duration::from_micros(latencies.value_at_quantile(0.99)),
     }
 }

@@ -30,33 +30,44 @@ pub struct UpBenchArgs {
     pub manifest: Option<std::path::PathBuf>,
 }
 
-struct Running {
-    child: Child,
-    control_url: String,
+/// A `brigade up` started by a benchmark.
+pub(crate) struct Running {
+    pub child: Child,
+    pub control_url: String,
+    pub gateway_url: String,
+    pub log_path: std::path::PathBuf,
 }
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-async fn launch(args: &UpBenchArgs, data_dir: &Path) -> anyhow::Result<Running> {
+/// Starts this binary's `up` on free ports with `data_dir`, and `manifest` if given.
+pub(crate) async fn launch(manifest: Option<&Path>, data_dir: &Path) -> anyhow::Result<Running> {
     let control_port = free_port()?;
+    let gateway_port = free_port()?;
+    // The system's output goes to a file beside its data, to be shown if it fails to start.
+    std::fs::create_dir_all(data_dir)?;
+    let log_path = data_dir.join("up.log");
+    let log = std::fs::File::create(&log_path)?;
     let mut command = Command::new(std::env::current_exe()?);
     command
         .args(["up", "--control-port", &control_port.to_string()])
-        .args(["--gateway-port", &free_port()?.to_string()])
+        .args(["--gateway-port", &gateway_port.to_string()])
         .arg("--data-dir")
         .arg(data_dir)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
         .kill_on_drop(true);
-    if let Some(manifest) = &args.manifest {
+    if let Some(manifest) = manifest {
         command.arg("--manifest").arg(manifest);
     }
     Ok(Running {
         child: command.spawn()?,
         control_url: format!("http://127.0.0.1:{control_port}"),
+        gateway_url: format!("http://127.0.0.1:{gateway_port}"),
+        log_path,
     })
 }
 
@@ -72,11 +83,20 @@ fn all_ready(view: &SystemView) -> bool {
 }
 
 /// Waits until every instance the manifest asks for is ready; returns the view then.
-async fn wait_ready(running: &mut Running, limit: Duration) -> anyhow::Result<SystemView> {
+pub(crate) async fn wait_ready(
+    running: &mut Running,
+    limit: Duration,
+) -> anyhow::Result<SystemView> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = running.child.try_wait()? {
-            anyhow::bail!("`brigade up` exited ({status}) before the system was ready");
+            let log = std::fs::read_to_string(&running.log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(10).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            anyhow::bail!(
+                "`brigade up` exited ({status}) before the system was ready:\n{}",
+                tail.join("\n")
+            );
         }
         if let Ok(view) = crate::status::fetch(&running.control_url).await {
             if all_ready(&view) {
@@ -92,7 +112,7 @@ async fn wait_ready(running: &mut Running, limit: Duration) -> anyhow::Result<Sy
 }
 
 /// Sends SIGTERM to `brigade up` and waits for it to exit; returns how long that took.
-async fn stop(mut running: Running) -> anyhow::Result<Duration> {
+pub(crate) async fn stop(mut running: Running) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let pid = running
         .child
@@ -121,7 +141,7 @@ pub async fn run(args: UpBenchArgs) -> anyhow::Result<()> {
         let data = tempfile::tempdir()?;
         for restart in [false, true] {
             let started = Instant::now();
-            let mut running = launch(&args, data.path()).await?;
+            let mut running = launch(args.manifest.as_deref(), data.path()).await?;
             wait_ready(&mut running, Duration::from_secs(120)).await?;
             let elapsed = started.elapsed();
             if restart {

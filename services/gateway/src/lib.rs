@@ -11,11 +11,11 @@ mod routes;
 
 use std::net::SocketAddr;
 
+use axum::extract::FromRef;
 use axum::Router;
+use brigade_chassis::auth::Verifier;
 use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
 use brigade_chassis::BoxError;
-use axum::extract::FromRef;
-use brigade_chassis::auth::Verifier;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
 use orders_api::OrdersClient;

@@ -420,7 +420,10 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
     );
     let token = app.shopper();
     assert_eq!(app.get("/v1/audit", None).await.status, StatusCode::OK);
-    assert_eq!(app.get("/v1/audit/orders", None).await.status, StatusCode::OK);
+    assert_eq!(
+        app.get("/v1/audit/orders", None).await.status,
+        StatusCode::OK
+    );
     assert_eq!(
         app.get("/v1/orders", Some(&token)).await.status,
         StatusCode::OK
