@@ -260,3 +260,31 @@ impl Default for TestKeys {
         TestKeys::new()
     }
 }
+
+/// Runs each named test (an `async fn(Db)` in the calling module) against a fresh SQLite store
+/// and a fresh PostgreSQL database (skipped with a message when PostgreSQL is not reachable,
+/// unless `CI=true`): `brigade_chassis::store_suite!(test_a, test_b);`.
+#[macro_export]
+macro_rules! store_suite {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let (db, _dir) = $crate::testing::sqlite_db().await;
+                    super::$test(db).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    if let Some(db) = $crate::testing::postgres_db().await {
+                        super::$test(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}

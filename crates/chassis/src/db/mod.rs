@@ -176,6 +176,25 @@ impl Db {
         }
     }
 
+    /// Another pool on the same store, as a second instance of the service would have (tests
+    /// of concurrency between instances use it).
+    pub async fn another_pool(&self, max_connections: u32) -> Result<Db, sqlx::Error> {
+        Ok(match self {
+            Db::Sqlite(pool) => Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(max_connections)
+                    .connect_with((*pool.connect_options()).clone())
+                    .await?,
+            ),
+            Db::Postgres(pool) => Db::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(max_connections)
+                    .connect_with((*pool.connect_options()).clone())
+                    .await?,
+            ),
+        })
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Db::Sqlite(_) => Backend::Sqlite,

@@ -8,32 +8,7 @@ use uuid::Uuid;
 
 use crate::support::{migrated, product, second_pool};
 
-/// Runs each named test against both backends.
-macro_rules! store_suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let (db, _dir) = brigade_chassis::testing::sqlite_db().await;
-                    super::$test(db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = brigade_chassis::testing::postgres_db().await {
-                        super::$test(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-store_suite!(
+brigade_chassis::store_suite!(
     a_cart_never_changed_is_empty_at_version_0,
     lines_are_added_changed_removed_and_cleared_each_change_counted,
     a_change_that_changes_nothing_is_not_counted,

@@ -13,8 +13,6 @@ use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::metrics::Metrics;
 use cart::MIGRATIONS;
 use catalog_api::{CatalogClient, Money, Product, ProductBatch, ProductsByIds};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::SqlitePoolOptions;
 use uuid::Uuid;
 
 /// A catalog whose products a test can change, answering `POST /v1/products/batch` as the real
@@ -121,20 +119,5 @@ pub async fn migrated(db: Db) -> cart::Store {
 
 /// Another pool on the same store, as a second instance of the service would have.
 pub async fn second_pool(db: &Db) -> Db {
-    match db {
-        Db::Sqlite(pool) => Db::Sqlite(
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-        Db::Postgres(pool) => Db::Postgres(
-            PgPoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-    }
+    db.another_pool(4).await.unwrap()
 }

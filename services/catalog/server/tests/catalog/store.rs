@@ -12,32 +12,7 @@ use uuid::Uuid;
 
 use crate::support::{query, second_pool, seeded};
 
-/// Runs each named test against both backends.
-macro_rules! store_suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let (db, _dir) = brigade_chassis::testing::sqlite_db().await;
-                    super::$test(db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = brigade_chassis::testing::postgres_db().await {
-                        super::$test(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-store_suite!(
+brigade_chassis::store_suite!(
     the_sample_catalog_is_loaded_on_a_fresh_store,
     starting_twice_and_concurrently_loads_it_once,
     pages_do_not_overlap_and_together_cover_every_match,

@@ -3,8 +3,6 @@
 use brigade_chassis::db::{migrate, Db};
 use catalog::{seed, Store, MIGRATIONS};
 use catalog_api::{ListProducts, ProductQuery};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::SqlitePoolOptions;
 
 /// `db` migrated and loaded with the sample catalog.
 pub async fn seeded(db: Db) -> Store {
@@ -15,22 +13,7 @@ pub async fn seeded(db: Db) -> Store {
 
 /// Another pool on the same store, as a second instance of the service would have.
 pub async fn second_pool(db: &Db) -> Db {
-    match db {
-        Db::Sqlite(pool) => Db::Sqlite(
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-        Db::Postgres(pool) => Db::Postgres(
-            PgPoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-    }
+    db.another_pool(4).await.unwrap()
 }
 
 /// A validated listing query from a query string.

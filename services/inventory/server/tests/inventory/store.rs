@@ -15,32 +15,7 @@ use crate::support::{
     assert_audit_clean, counters, lines, migrated, request, second_pool, stock, NOW,
 };
 
-/// Runs each named test against both backends.
-macro_rules! store_suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let (db, _dir) = brigade_chassis::testing::sqlite_db().await;
-                    super::$test(db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = brigade_chassis::testing::postgres_db().await {
-                        super::$test(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-store_suite!(
+brigade_chassis::store_suite!(
     a_reservation_takes_every_line_or_none,
     an_unknown_sku_reserves_nothing,
     repeating_a_reservation_answers_it_and_other_lines_conflict,

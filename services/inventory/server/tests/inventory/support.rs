@@ -3,8 +3,6 @@
 use brigade_chassis::db::{migrate, Db};
 use inventory::{Store, MIGRATIONS};
 use inventory_api::{CheckedReservation, ReservationLine, ReserveRequest};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::SqlitePoolOptions;
 
 /// A fixed "now" for store tests, so that expiry is driven explicitly.
 pub const NOW: u64 = 1_750_000_000_000;
@@ -17,22 +15,7 @@ pub async fn migrated(db: Db) -> Store {
 
 /// Another pool on the same store, as a second instance of the service would have.
 pub async fn second_pool(db: &Db) -> Db {
-    match db {
-        Db::Sqlite(pool) => Db::Sqlite(
-            SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-        Db::Postgres(pool) => Db::Postgres(
-            PgPoolOptions::new()
-                .max_connections(8)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-    }
+    db.another_pool(8).await.unwrap()
 }
 
 /// Sets the stock of each SKU.

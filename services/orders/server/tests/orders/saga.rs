@@ -12,32 +12,7 @@ use uuid::Uuid;
 
 use crate::support::{migrated, new_order, saga, second_pool, ChargeScript, Fake, ResStatus};
 
-/// Runs each named test against both backends.
-macro_rules! store_suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let (db, _dir) = brigade_chassis::testing::sqlite_db().await;
-                    super::$test(db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = brigade_chassis::testing::postgres_db().await {
-                        super::$test(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-store_suite!(
+brigade_chassis::store_suite!(
     the_happy_path_confirms_with_one_reservation_and_one_capture,
     out_of_stock_cancels_without_charging,
     a_decline_releases_the_reservation,

@@ -14,8 +14,6 @@ use orders::saga::{
 use orders::store::{Created, Lease, NewOrder};
 use orders::{Saga, SagaConfig, Store, MIGRATIONS};
 use orders_api::OrderLine;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::SqlitePoolOptions;
 use uuid::Uuid;
 
 /// What the fake payments do on the next charge call.
@@ -409,20 +407,5 @@ pub async fn new_order(store: &Store, fake: &Fake, lease: &Lease) -> Uuid {
 
 /// Another pool on the same store, as a second instance of the service would have.
 pub async fn second_pool(db: &Db) -> Db {
-    match db {
-        Db::Sqlite(pool) => Db::Sqlite(
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-        Db::Postgres(pool) => Db::Postgres(
-            PgPoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-    }
+    db.another_pool(4).await.unwrap()
 }

@@ -17,32 +17,7 @@ use uuid::Uuid;
 
 use crate::support::{assert_audit_clean, ledger_of, processor, request, second_pool, SLOW_DELAY};
 
-/// Runs each named test against both backends.
-macro_rules! store_suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let (db, _dir) = brigade_chassis::testing::sqlite_db().await;
-                    super::$test(db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = brigade_chassis::testing::postgres_db().await {
-                        super::$test(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-
-store_suite!(
+brigade_chassis::store_suite!(
     each_test_card_has_its_outcome,
     a_repeated_request_returns_the_same_charge_and_writes_one_entry,
     a_key_reused_with_another_request_is_refused,

@@ -5,8 +5,6 @@ use std::time::Duration;
 use brigade_chassis::db::{migrate, Db};
 use payments::{Processor, Store, MIGRATIONS};
 use payments_api::{ChargeRequest, LedgerFilter, LedgerPage};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::SqlitePoolOptions;
 use uuid::Uuid;
 
 /// How long the slow card waits in tests.
@@ -20,22 +18,7 @@ pub async fn processor(db: Db) -> Processor {
 
 /// Another pool on the same store, as a second instance of the service would have.
 pub async fn second_pool(db: &Db) -> Db {
-    match db {
-        Db::Sqlite(pool) => Db::Sqlite(
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-        Db::Postgres(pool) => Db::Postgres(
-            PgPoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-    }
+    db.another_pool(4).await.unwrap()
 }
 
 /// A charge of 19.99 EUR for `order_id` on `card`.

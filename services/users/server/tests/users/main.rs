@@ -10,26 +10,8 @@
 /// Runs each named test (an `async fn(Db)`) against a fresh SQLite store and a fresh PostgreSQL
 /// database (skipped with a message when PostgreSQL is not reachable, unless CI).
 macro_rules! on_both_backends {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let (db, _dir) = brigade_chassis::testing::sqlite_db().await;
-                    super::$test(db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    if let Some(db) = brigade_chassis::testing::postgres_db().await {
-                        super::$test(db).await;
-                    }
-                }
-            )*
-        }
+    ($($test:tt)*) => {
+        brigade_chassis::store_suite!($($test)*);
     };
 }
 

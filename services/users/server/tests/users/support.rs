@@ -1,8 +1,6 @@
 //! What the tests share: migrated stores, second pools, and reading a token's key id.
 
 use brigade_chassis::db::{migrate, Db};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::SqlitePoolOptions;
 use users::store::NewAccount;
 use users::{Store, MIGRATIONS};
 use uuid::Uuid;
@@ -15,22 +13,7 @@ pub async fn migrated(db: Db) -> Db {
 
 /// Another pool on the same store, as a second instance of the service would have.
 pub async fn second_pool(db: &Db) -> Db {
-    match db {
-        Db::Sqlite(pool) => Db::Sqlite(
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-        Db::Postgres(pool) => Db::Postgres(
-            PgPoolOptions::new()
-                .max_connections(4)
-                .connect_with((*pool.connect_options()).clone())
-                .await
-                .unwrap(),
-        ),
-    }
+    db.another_pool(4).await.unwrap()
 }
 
 /// Runs one statement that returns a count, on either backend.
