@@ -99,6 +99,16 @@ impl Clients {
 /// Checks the system whose registry is at `control_url`, giving unfinished orders up to
 /// `settle` to reach a final state first. An error means a service could not be read.
 pub async fn check(control_url: &str, settle: Duration) -> anyhow::Result<Report> {
+    // Fail fast, and say so, when there is no system to check.
+    let view = crate::status::fetch(control_url).await?;
+    for needed in ["orders", "inventory", "payments"] {
+        anyhow::ensure!(
+            view.services
+                .iter()
+                .any(|s| s.name == needed && s.instances.iter().any(|i| i.registered)),
+            "the system at {control_url} has no registered {needed} instance to check"
+        );
+    }
     let clients = Clients::through_registry(control_url);
     let mut report = Report::default();
 
