@@ -172,8 +172,9 @@ impl Verifier {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Malformed);
         }
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            AuthError::Invalid("it is not a well-formed JWT (header.claims.signature)".to_owned())
+        })?;
         if header.alg != ALGORITHM {
             return Err(AuthError::Invalid(format!(
                 "algorithm {:?} is not accepted",
