@@ -288,3 +288,45 @@ macro_rules! store_suite {
         }
     };
 }
+
+/// What a router answered, with its body read as JSON.
+#[derive(Debug)]
+pub struct JsonAnswer {
+    pub status: ::http::StatusCode,
+    pub headers: ::http::HeaderMap,
+    /// The `content-type` header, empty when absent.
+    pub content_type: String,
+    pub body: serde_json::Value,
+}
+
+/// Sends `request` through `router` in process (as `tower::ServiceExt::oneshot` would) and reads
+/// the answer; panics when the body is not JSON, which every Brigade route answers.
+pub async fn send_json(router: &Router, request: ::http::Request<axum::body::Body>) -> JsonAnswer {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let response = match router.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let headers = response.headers().clone();
+    let content_type = headers
+        .get(::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap_or_else(|e| panic!("cannot read the answer: {e}"))
+        .to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    JsonAnswer {
+        status,
+        headers,
+        content_type,
+        body,
+    }
+}

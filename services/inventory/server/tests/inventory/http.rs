@@ -5,10 +5,8 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use brigade_chassis::testing;
-use http_body_util::BodyExt;
 use inventory::Store;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 use uuid::Uuid;
 
 use crate::support::{assert_audit_clean, migrated, stock};
@@ -65,20 +63,11 @@ impl App {
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        let answer = testing::send_json(&self.router, request).await;
         Answer {
-            status,
-            content_type,
-            body,
+            status: answer.status,
+            content_type: answer.content_type,
+            body: answer.body,
         }
     }
 }

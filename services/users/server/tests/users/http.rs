@@ -8,9 +8,7 @@ use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::db::Db;
 use brigade_chassis::testing;
-use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 use users::{App, Clock, Config};
 
 use crate::support::{execute, kid, migrated, second_pool};
@@ -78,21 +76,12 @@ impl TestApp {
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+        let answer = testing::send_json(&self.router, request).await;
         Answer {
-            status,
-            content_type,
-            headers,
-            body,
+            status: answer.status,
+            content_type: answer.content_type,
+            headers: answer.headers,
+            body: answer.body,
         }
     }
 
