@@ -13,6 +13,7 @@ pub mod client;
 pub mod context;
 pub mod db;
 pub mod discovery;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod http;

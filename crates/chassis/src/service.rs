@@ -26,7 +26,7 @@ use crate::health::Health;
 use crate::http::{self, Limits};
 use crate::logging::{self, LogFormat};
 use crate::metrics::Metrics;
-use crate::{shutdown, BoxError};
+use crate::{events, shutdown, BoxError};
 
 /// How a service finds the instances of the services it calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,6 +123,15 @@ pub struct ServiceArgs {
     /// Exit when this process is no longer our parent (set by `brigade up`).
     #[arg(long, env = "BRIGADE_PARENT_PID")]
     pub parent_pid: Option<u32>,
+
+    /// How events travel between services: `embedded` (consumers read producers' outbox feeds;
+    /// no broker) or a NATS URL (nats://127.0.0.1:4222) for JetStream.
+    #[arg(long, env = "BRIGADE_EVENTS", default_value = "embedded")]
+    pub events: String,
+
+    /// Prefix of the JetStream streams and subjects, so that several systems can share one NATS.
+    #[arg(long, env = "BRIGADE_EVENTS_NAMESPACE", default_value = "brigade")]
+    pub events_namespace: String,
 
     /// Verify access tokens with the keys in this JWKS file instead of fetching them from the
     /// users service (a deployment that mounts its keys; tests).
@@ -221,6 +230,53 @@ pub struct Context {
     metrics: Metrics,
     resolver: Resolver,
     stores: Arc<Mutex<Vec<Db>>>,
+    events: Events,
+    background: Background,
+}
+
+/// The events machinery of one process: transport, shared NATS connection, the subscriptions
+/// (for replays) and the routes the chassis serves for them.
+#[derive(Clone)]
+struct Events {
+    transport: events::Transport,
+    options: events::Options,
+    nats: Arc<tokio::sync::OnceCell<events::Nats>>,
+    consumers: Arc<std::sync::RwLock<events::Consumers>>,
+    routes: Arc<Mutex<Router>>,
+}
+
+/// Work that runs beside request handling (relays, consumers, sweeps), stopped and awaited
+/// after the server has drained and before the stores close.
+#[derive(Clone)]
+struct Background {
+    stop: Arc<shutdown::StopSender>,
+    stopping: shutdown::Stopping,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Background {
+    fn new() -> Background {
+        let (stop, stopping) = shutdown::stopping();
+        Background {
+            stop: Arc::new(stop),
+            stopping,
+            tasks: Arc::default(),
+        }
+    }
+
+    /// Stops every task and waits for them, at most `grace`.
+    async fn stop(&self, grace: Duration) {
+        self.stop.stop();
+        let tasks: Vec<_> = self
+            .tasks
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        let all = futures_util::future::join_all(tasks);
+        if tokio::time::timeout(grace, all).await.is_err() {
+            tracing::warn!(?grace, "background tasks did not stop in time");
+        }
+    }
 }
 
 impl std::fmt::Debug for Context {
@@ -283,6 +339,112 @@ impl Context {
                 self.client(crate::auth::KEY_SERVICE),
             )),
         }
+    }
+
+    /// Runs `work` beside the server until the service stops: it gets a [`shutdown::Stopping`]
+    /// to watch, and is awaited (within the shutdown grace) before the stores close.
+    pub fn spawn_background<F, Fut>(&self, name: &'static str, work: F)
+    where
+        F: FnOnce(shutdown::Stopping) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let task = tokio::spawn(
+            work(self.background.stopping.clone())
+                .instrument(tracing::info_span!("background", task = name)),
+        );
+        if let Ok(mut tasks) = self.background.tasks.lock() {
+            tasks.push(task);
+        }
+    }
+
+    /// The event transport this process was configured with.
+    pub fn events_transport(&self) -> &events::Transport {
+        &self.events.transport
+    }
+
+    /// Event tuning (tests shorten the intervals).
+    pub fn events_options_mut(&mut self) -> &mut events::Options {
+        &mut self.events.options
+    }
+
+    async fn nats(&self) -> Result<Option<events::Nats>, events::Error> {
+        let events::Transport::Nats { url } = &self.events.transport else {
+            return Ok(None);
+        };
+        let nats = self
+            .events
+            .nats
+            .get_or_try_init(|| events::Nats::connect(url, &self.events.options.namespace))
+            .await?;
+        Ok(Some(nats.clone()))
+    }
+
+    /// This service publishes events from `db` (which has [`events::OUTBOX_MIGRATION`]): starts
+    /// the relay and serves the outbox feed. Append with the returned [`events::Outbox`].
+    pub async fn publish_events(&mut self, db: &Db) -> Result<events::Outbox, events::Error> {
+        let outbox = events::Outbox::new();
+        let relay = match self.nats().await? {
+            None => events::Relay::embedded(db.clone(), outbox.clone(), self.events.options.clone()),
+            Some(nats) => events::Relay::nats(
+                db.clone(),
+                outbox.clone(),
+                nats,
+                &self.instance_id,
+                self.events.options.clone(),
+            ),
+        };
+        if let Ok(mut routes) = self.events.routes.lock() {
+            *routes = std::mem::take(&mut *routes).merge(events::feed_routes(relay.clone()));
+        }
+        self.spawn_background("outbox relay", move |stop| relay.run(stop));
+        Ok(outbox)
+    }
+
+    /// This service reacts to `subscription`'s events, recording what it applied in `db` (which
+    /// has [`events::INBOX_MIGRATION`]). Parked events are served at `/v1/events/parked`.
+    pub async fn subscribe(
+        &mut self,
+        db: &Db,
+        subscription: events::Subscription,
+    ) -> Result<(), events::Error> {
+        let inbox = events::Inbox::new(db.clone());
+        let first = {
+            let mut consumers = self
+                .events
+                .consumers
+                .write()
+                .map_err(|_| events::Error::Config("subscriptions lock poisoned".into()))?;
+            let first = consumers.is_empty();
+            consumers.add(subscription.clone());
+            first
+        };
+        if first {
+            let routes = events::parked_routes(
+                self.info.name,
+                inbox.clone(),
+                self.events.consumers.clone(),
+            );
+            if let Ok(mut all) = self.events.routes.lock() {
+                *all = std::mem::take(&mut *all).merge(routes);
+            }
+        }
+        let options = self.events.options.clone();
+        match self.nats().await? {
+            None => {
+                let producer = self.client(subscription.source());
+                self.spawn_background("event consumer", move |stop| {
+                    events::consume_feed(producer, inbox, subscription, options, stop)
+                });
+            }
+            Some(nats) => {
+                let consumer = self.info.name.to_owned();
+                self.spawn_background("event consumer", move |stop| async move {
+                    nats.consume(&consumer, inbox, subscription, options, stop)
+                        .await
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The store URL: --database-url, or the default SQLite file in the data directory.
@@ -385,6 +547,19 @@ where
     let resolver = Resolver::new(args.discovery_source()?);
     let local = listener.local_addr().map_err(Error::Serve)?;
     let stores = Arc::new(Mutex::new(Vec::new()));
+    let transport = events::Transport::parse(&args.events)
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let events = Events {
+        transport,
+        options: events::Options {
+            namespace: args.events_namespace.clone(),
+            ..events::Options::default()
+        },
+        nats: Arc::default(),
+        consumers: Arc::default(),
+        routes: Arc::new(Mutex::new(Router::new())),
+    };
+    let background = Background::new();
     let context = Context {
         info,
         args: args.clone(),
@@ -393,8 +568,16 @@ where
         metrics: metrics.clone(),
         resolver,
         stores: stores.clone(),
+        events: events.clone(),
+        background: background.clone(),
     };
     let routes = build(context).await.map_err(Error::Build)?;
+    let event_routes = events
+        .routes
+        .lock()
+        .map(|mut r| std::mem::take(&mut *r))
+        .unwrap_or_default();
+    let routes = routes.merge(event_routes);
     let scrape = metrics.clone();
     let app = http::wrap(
         Router::new()
@@ -454,6 +637,7 @@ where
             tracing::warn!(grace = ?args.shutdown_grace, "in-flight requests did not finish within the grace period; stopping anyway")
         }
     }
+    background.stop(args.shutdown_grace).await;
     let stores: Vec<Db> = stores.lock().map(|s| s.clone()).unwrap_or_default();
     for store in stores {
         store.close().await;

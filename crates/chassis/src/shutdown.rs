@@ -54,3 +54,43 @@ pub async fn signal(parent_pid: Option<u32>) -> Reason {
         _ = parent_gone => Reason::ParentGone,
     }
 }
+
+/// Tells background work (relays, consumers, sweeps) that the service is stopping. Cheap to
+/// clone; every clone sees the same stop.
+#[derive(Debug, Clone)]
+pub struct Stopping(tokio::sync::watch::Receiver<bool>);
+
+/// The sending side of [`Stopping`].
+#[derive(Debug)]
+pub struct StopSender(tokio::sync::watch::Sender<bool>);
+
+/// A stop signal and its sender.
+pub fn stopping() -> (StopSender, Stopping) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    (StopSender(tx), Stopping(rx))
+}
+
+impl StopSender {
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl Stopping {
+    /// A signal that never fires (for tools and tests that stop work by dropping it).
+    pub fn never() -> Stopping {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        // Keep the sender alive for ever so that `stopped` waits rather than returning.
+        std::mem::forget(tx);
+        Stopping(rx)
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once the stop is given (or its sender is gone).
+    pub async fn stopped(&mut self) {
+        let _ = self.0.wait_for(|stopped| *stopped).await;
+    }
+}

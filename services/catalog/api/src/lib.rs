@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod events;
 mod query;
 mod types;
 

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod events;
 mod rules;
 mod types;
 

@@ -1,0 +1,117 @@
+//! The embedded transport's consumer: reads a producer's outbox feed through discovery.
+
+use std::time::Duration;
+
+use super::consumer::{HandlerError, Subscription};
+use super::feed::{FeedItem, FeedPage};
+use super::inbox::{ApplyError, ApplyOutcome, Inbox};
+use super::Options;
+use crate::client::ServiceClient;
+use crate::shutdown::Stopping;
+
+/// How long one feed request waits for new events (a long poll: one request per idle period
+/// rather than a stream of empty answers).
+const FEED_WAIT: Duration = Duration::from_secs(2);
+
+/// Applies `subscription`'s events from the feed of its source until `stop`.
+pub(crate) async fn consume(
+    producer: ServiceClient,
+    inbox: Inbox,
+    subscription: Subscription,
+    options: Options,
+    mut stop: Stopping,
+) {
+    let source = subscription.source().to_owned();
+    let mut failures = 0;
+    while !stop.is_stopped() {
+        let page = async {
+            let after = inbox.cursor(&source).await.map_err(|e| e.to_string())?;
+            producer
+                .get_json::<FeedPage>(&format!(
+                    "/v1/events/feed?after={after}&limit=100&wait_ms={}",
+                    FEED_WAIT.as_millis()
+                ))
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let page = tokio::select! {
+            () = stop.stopped() => return,
+            page = page => page,
+        };
+        match page {
+            Ok(page) => {
+                failures = 0;
+                for item in page.events {
+                    if stop.is_stopped() || !apply(&inbox, &subscription, &options, &item).await {
+                        break;
+                    }
+                }
+            }
+            Err(error) => {
+                failures += 1;
+                // The producer being down is normal in a system of independent services: its
+                // events wait in its outbox.
+                if failures == 1 || failures % 20 == 0 {
+                    tracing::warn!(source, %error, "cannot read the event feed; trying again");
+                }
+                tokio::select! {
+                    () = stop.stopped() => return,
+                    () = tokio::time::sleep(super::backoff(options.retry_backoff, failures.min(6))) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Applies one event, retrying and at last parking it. False when the loop should re-read the
+/// feed from its stored position (the test crash hook).
+async fn apply(
+    inbox: &Inbox,
+    subscription: &Subscription,
+    options: &Options,
+    item: &FeedItem,
+) -> bool {
+    let envelope = &item.event;
+    let position = Some(item.position);
+    let mut attempts = 0;
+    let mut store_failures = 0;
+    loop {
+        let error = match inbox.apply(subscription, envelope, position).await {
+            Ok(ApplyOutcome::OutOfOrder { last_applied }) => {
+                attempts += 1;
+                format!(
+                    "an earlier event of subject {} (after {last_applied}) never arrived",
+                    envelope.subject
+                )
+            }
+            Ok(_) => return !subscription.crashes_after(envelope),
+            Err(ApplyError::Handler(HandlerError::Permanent(error))) => {
+                attempts = options.max_attempts;
+                error
+            }
+            Err(ApplyError::Handler(error)) => {
+                attempts += 1;
+                error.to_string()
+            }
+            Err(ApplyError::Store(error)) => {
+                store_failures += 1;
+                tracing::warn!(event = %envelope.id, %error, "consumer store failed; trying again");
+                tokio::time::sleep(super::backoff(options.retry_backoff, store_failures.min(6)))
+                    .await;
+                continue;
+            }
+        };
+        if attempts >= options.max_attempts {
+            match inbox.park(envelope, position, &error, attempts).await {
+                Ok(()) => return true,
+                Err(park_error) => {
+                    tracing::warn!(event = %envelope.id, %park_error, "cannot park the event; trying again");
+                    attempts -= 1;
+                }
+            }
+        } else {
+            tracing::warn!(event = %envelope.id, attempt = attempts, %error, "event failed; trying again");
+        }
+        tokio::time::sleep(super::backoff(options.retry_backoff, attempts)).await;
+    }
+}

@@ -1,0 +1,207 @@
+//! The HTTP side of events: a producer's outbox feed (the embedded transport) and a consumer's
+//! parked events. Both are served by the chassis next to the service's own routes; neither is
+//! exposed through the gateway.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+use super::consumer::Consumers;
+use super::envelope::Envelope;
+use super::inbox::Inbox;
+use super::outbox::{last_position, read_feed};
+use super::relay::Relay;
+use super::Error;
+use crate::extract::{Path, Query};
+use crate::Problem;
+
+/// The most events one feed page holds.
+pub const MAX_FEED_PAGE: i64 = 500;
+/// The longest a feed request may wait for new events.
+pub const MAX_FEED_WAIT: Duration = Duration::from_secs(10);
+
+/// One page of a producer's feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeedPage {
+    pub events: Vec<FeedItem>,
+    /// The highest position given so far (the feed's end when the page is not full).
+    pub last_position: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FeedItem {
+    pub position: i64,
+    pub event: Envelope,
+}
+
+/// A parked event, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parked {
+    pub id: String,
+    pub source: String,
+    pub subject: String,
+    pub subjectseq: i64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub error: String,
+    pub attempts: i64,
+    /// Set when the event itself did not fail but waits behind an earlier parked event of its
+    /// subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_behind: Option<String>,
+    pub parked_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParkedList {
+    pub service: String,
+    pub items: Vec<Parked>,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Replayed {
+    /// Applied now, in order: the replayed event and the events held behind it.
+    pub replayed: Vec<String>,
+    /// Parked events left in this service.
+    pub still_parked: usize,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedQuery {
+    #[serde(default)]
+    after: Option<i64>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    wait_ms: Option<u64>,
+}
+
+/// `GET /v1/events/feed?after=P&limit=N&wait_ms=W`: relayed events after position P, waiting up
+/// to W ms for the first one when there is none yet.
+pub(crate) fn feed_routes(relay: Relay) -> Router {
+    Router::new()
+        .route("/v1/events/feed", get(feed))
+        .with_state(Arc::new(relay))
+}
+
+async fn feed(
+    State(relay): State<Arc<Relay>>,
+    Query(query): Query<FeedQuery>,
+) -> Result<axum::Json<FeedPage>, Problem> {
+    let after = query.after.unwrap_or(0);
+    if after < 0 {
+        return Err(Problem::invalid_parameter("after", "must be 0 or more"));
+    }
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=MAX_FEED_PAGE).contains(&limit) {
+        return Err(Problem::invalid_parameter(
+            "limit",
+            format!("must be between 1 and {MAX_FEED_PAGE}"),
+        ));
+    }
+    let wait = Duration::from_millis(query.wait_ms.unwrap_or(0));
+    if wait > MAX_FEED_WAIT {
+        return Err(Problem::invalid_parameter(
+            "wait_ms",
+            format!("must be at most {}", MAX_FEED_WAIT.as_millis()),
+        ));
+    }
+    // Never wait past the request's own deadline.
+    let wait = crate::context::current()
+        .map(|c| wait.min(c.remaining().saturating_sub(Duration::from_millis(50))))
+        .unwrap_or(wait);
+    let until = tokio::time::Instant::now() + wait;
+    loop {
+        let relayed = relay.relayed().notified();
+        let events = read_feed(relay.db(), after, limit).await.map_err(store_problem)?;
+        if !events.is_empty() || tokio::time::Instant::now() >= until {
+            let last_position = last_position(relay.db()).await.map_err(store_problem)?;
+            return Ok(axum::Json(FeedPage {
+                events: events
+                    .into_iter()
+                    .map(|(position, event)| FeedItem { position, event })
+                    .collect(),
+                last_position,
+            }));
+        }
+        // This instance's relay says when it positions events; another instance's relay may
+        // position them too, which only a fresh look finds.
+        tokio::select! {
+            () = relayed => {}
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            () = tokio::time::sleep_until(until) => {}
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ParkedState {
+    service: String,
+    inbox: Inbox,
+    consumers: Arc<std::sync::RwLock<Consumers>>,
+}
+
+/// `GET /v1/events/parked` and `POST /v1/events/parked/{id}/replay`.
+pub(crate) fn parked_routes(
+    service: &str,
+    inbox: Inbox,
+    consumers: Arc<std::sync::RwLock<Consumers>>,
+) -> Router {
+    Router::new()
+        .route("/v1/events/parked", get(list_parked))
+        .route("/v1/events/parked/{id}/replay", post(replay))
+        .with_state(ParkedState {
+            service: service.to_owned(),
+            inbox,
+            consumers,
+        })
+}
+
+async fn list_parked(
+    State(state): State<ParkedState>,
+    _: Query<crate::extract::NoParameters>,
+) -> Result<axum::Json<ParkedList>, Problem> {
+    let items = state.inbox.parked().await.map_err(store_problem)?;
+    Ok(axum::Json(ParkedList {
+        service: state.service,
+        items,
+    }))
+}
+
+async fn replay(
+    State(state): State<ParkedState>,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Replayed>, Problem> {
+    let consumers = state
+        .consumers
+        .read()
+        .map(|c| c.clone())
+        .unwrap_or_default();
+    match state.inbox.replay(&consumers, &id).await {
+        Ok(replayed) => Ok(axum::Json(replayed)),
+        Err(Error::NotParked(id)) => Err(Problem::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "event-not-parked",
+            "No such parked event",
+            format!("{} has no parked event with id `{id}`", state.service),
+        )),
+        Err(Error::ReplayFailed { id, error }) => Err(Problem::new(
+            axum::http::StatusCode::CONFLICT,
+            "replay-failed",
+            "The event could not be applied",
+            format!("replaying {id} failed: {error}; it stays parked"),
+        )),
+        Err(other) => Err(store_problem(other)),
+    }
+}
+
+fn store_problem(error: Error) -> Problem {
+    tracing::error!(%error, "events store failed");
+    Problem::service_unavailable("the events store is unavailable; try again")
+}

@@ -1,0 +1,401 @@
+//! The consumer's side of "once in effect": what has been applied, recorded in the transaction
+//! of the effect, and what was parked.
+
+use super::consumer::{Consumers, HandlerError, Subscription};
+use super::envelope::Envelope;
+use super::feed::{Parked, Replayed};
+use super::Error;
+use crate::db::{Backend, Db, Tx};
+use crate::{on_conn, on_db};
+
+/// What became of one delivered event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// Its effect committed.
+    Applied,
+    /// No handler takes its type; recorded as seen.
+    Skipped,
+    /// Already applied (or parked) before: nothing done.
+    Duplicate,
+    /// An earlier event of its subject is parked; this one was parked behind it.
+    Held { behind: String },
+    /// An earlier event of its subject has not been applied yet: deliver this one again later.
+    OutOfOrder { last_applied: i64 },
+}
+
+/// Why an event was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Handler(#[from] HandlerError),
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+impl From<sqlx::Error> for ApplyError {
+    fn from(error: sqlx::Error) -> ApplyError {
+        ApplyError::Store(Error::Sql(error))
+    }
+}
+
+/// A consumer's records in its own store. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    db: Db,
+}
+
+impl Inbox {
+    /// `db` must have [`super::INBOX_MIGRATION`] applied.
+    pub fn new(db: Db) -> Inbox {
+        Inbox { db }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// The feed position reached for `source` (embedded transport); 0 before the first event.
+    pub async fn cursor(&self, source: &str) -> Result<i64, Error> {
+        let row: Option<(i64,)> = on_db!(
+            &self.db,
+            as (i64,),
+            "SELECT position FROM brigade_inbox_cursors WHERE source = ?",
+            fetch_optional,
+            source
+        )?;
+        Ok(row.map_or(0, |r| r.0))
+    }
+
+    /// Applies `envelope` with `subscription`'s handler, in one transaction with the records that
+    /// make a repeat harmless. `position` is the feed position (embedded transport), advanced in
+    /// the same transaction.
+    pub async fn apply(
+        &self,
+        subscription: &Subscription,
+        envelope: &Envelope,
+        position: Option<i64>,
+    ) -> Result<ApplyOutcome, ApplyError> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(position) = position {
+            if !advance_cursor(&mut tx, &envelope.source, position).await? {
+                tx.rollback().await?;
+                return Ok(ApplyOutcome::Duplicate);
+            }
+        }
+        let last = lock_subject(&mut tx, envelope).await?;
+        if envelope.subjectseq <= last {
+            tx.commit().await?;
+            return Ok(ApplyOutcome::Duplicate);
+        }
+        if envelope.subjectseq > last + 1 {
+            tx.rollback().await?;
+            return Ok(ApplyOutcome::OutOfOrder { last_applied: last });
+        }
+        if let Some(behind) = parked_before(&mut tx, envelope).await? {
+            let error = format!("held behind parked event {behind} of the same subject");
+            insert_parked(&mut tx, envelope, &error, 0, Some(&behind)).await?;
+            set_subject_seq(&mut tx, envelope).await?;
+            tx.commit().await?;
+            return Ok(ApplyOutcome::Held { behind });
+        }
+        let handled = match subscription.dispatch(&mut tx, envelope).await {
+            Ok(handled) => handled,
+            Err(error) => {
+                tx.rollback().await?;
+                return Err(error.into());
+            }
+        };
+        set_subject_seq(&mut tx, envelope).await?;
+        tx.commit().await?;
+        Ok(if handled {
+            ApplyOutcome::Applied
+        } else {
+            ApplyOutcome::Skipped
+        })
+    }
+
+    /// Parks `envelope` with the error that keeps it from being applied, and moves past it: the
+    /// subject's sequence (and the feed position) advance, so later events are not stuck
+    /// waiting for it — those of the same subject are parked behind it.
+    pub async fn park(
+        &self,
+        envelope: &Envelope,
+        position: Option<i64>,
+        error: &str,
+        attempts: u32,
+    ) -> Result<(), Error> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(position) = position {
+            if !advance_cursor(&mut tx, &envelope.source, position).await? {
+                tx.rollback().await?;
+                return Ok(());
+            }
+        }
+        let last = lock_subject(&mut tx, envelope).await?;
+        if envelope.subjectseq <= last {
+            // Applied or parked meanwhile by another instance.
+            tx.commit().await?;
+            return Ok(());
+        }
+        insert_parked(&mut tx, envelope, error, attempts, None).await?;
+        set_subject_seq(&mut tx, envelope).await?;
+        tx.commit().await?;
+        tracing::warn!(
+            event = %envelope.id,
+            r#type = %envelope.event_type,
+            subject = %envelope.subject,
+            attempts,
+            error,
+            "event parked"
+        );
+        Ok(())
+    }
+
+    /// Every parked event, oldest first.
+    pub async fn parked(&self) -> Result<Vec<Parked>, Error> {
+        let rows: Vec<ParkedRow> = on_db!(
+            &self.db,
+            as ParkedRow,
+            "SELECT id, source, subject, subject_seq, type, error, attempts, held_behind, parked_at
+             FROM brigade_parked_events ORDER BY parked_at, source, subject, subject_seq",
+            fetch_all
+        )?;
+        Ok(rows.into_iter().map(into_parked).collect())
+    }
+
+    /// Applies parked event `id` again, bypassing the retry count; when it succeeds, the events
+    /// held behind it follow in order, until one fails. Only the earliest parked event of a
+    /// subject can be replayed, so that its events still apply in order.
+    pub async fn replay(&self, consumers: &Consumers, id: &str) -> Result<Replayed, Error> {
+        let Some((envelope, _)) = self.parked_envelope(id).await? else {
+            return Err(Error::NotParked(id.to_owned()));
+        };
+        let queue = self.parked_of_subject(&envelope).await?;
+        if let Some((first, _)) = queue.first() {
+            if first.id != envelope.id {
+                return Err(Error::ReplayFailed {
+                    id: id.to_owned(),
+                    error: format!(
+                        "event {} of the same subject was parked before it: replay that one first",
+                        first.id
+                    ),
+                });
+            }
+        }
+        let subscription = consumers.get(&envelope.source);
+        let mut replayed = Vec::new();
+        for (parked, attempts) in queue {
+            match self.replay_one(subscription, &parked).await? {
+                Ok(()) => replayed.push(parked.id.clone()),
+                Err(error) => {
+                    self.record_failure(&parked.id, &error, attempts + 1).await?;
+                    if replayed.is_empty() {
+                        return Err(Error::ReplayFailed {
+                            id: parked.id,
+                            error,
+                        });
+                    }
+                    break;
+                }
+            }
+        }
+        let still_parked = self.parked().await?.len();
+        Ok(Replayed {
+            replayed,
+            still_parked,
+        })
+    }
+
+    async fn replay_one(
+        &self,
+        subscription: Option<&Subscription>,
+        envelope: &Envelope,
+    ) -> Result<Result<(), String>, Error> {
+        let mut tx = self.db.begin_write().await?;
+        if let Some(subscription) = subscription {
+            if let Err(error) = subscription.dispatch(&mut tx, envelope).await {
+                tx.rollback().await?;
+                return Ok(Err(error.to_string()));
+            }
+        }
+        on_conn!(
+            tx.conn(),
+            "DELETE FROM brigade_parked_events WHERE id = ?",
+            execute,
+            &envelope.id
+        )?;
+        tx.commit().await?;
+        tracing::info!(event = %envelope.id, r#type = %envelope.event_type, "parked event replayed");
+        Ok(Ok(()))
+    }
+
+    async fn record_failure(&self, id: &str, error: &str, attempts: i64) -> Result<(), Error> {
+        on_db!(
+            &self.db,
+            "UPDATE brigade_parked_events SET error = ?, attempts = ?, held_behind = NULL WHERE id = ?",
+            execute,
+            error,
+            attempts,
+            id
+        )?;
+        Ok(())
+    }
+
+    async fn parked_envelope(&self, id: &str) -> Result<Option<(Envelope, i64)>, Error> {
+        let row: Option<(String, i64)> = on_db!(
+            &self.db,
+            as (String, i64),
+            "SELECT envelope, attempts FROM brigade_parked_events WHERE id = ?",
+            fetch_optional,
+            id
+        )?;
+        row.map(|(text, attempts)| Ok((serde_json::from_str(&text)?, attempts)))
+            .transpose()
+    }
+
+    async fn parked_of_subject(&self, envelope: &Envelope) -> Result<Vec<(Envelope, i64)>, Error> {
+        let rows: Vec<(String, i64)> = on_db!(
+            &self.db,
+            as (String, i64),
+            "SELECT envelope, attempts FROM brigade_parked_events
+             WHERE source = ? AND subject = ? ORDER BY subject_seq",
+            fetch_all,
+            &envelope.source,
+            &envelope.subject
+        )?;
+        rows.into_iter()
+            .map(|(text, attempts)| Ok((serde_json::from_str(&text)?, attempts)))
+            .collect()
+    }
+}
+
+/// Moves the feed cursor to `position` unless it is there or past it already (another instance
+/// applied this event). On PostgreSQL the row lock makes a concurrent second applier wait here
+/// and then find the cursor moved.
+async fn advance_cursor(tx: &mut Tx, source: &str, position: i64) -> Result<bool, Error> {
+    on_conn!(
+        tx.conn(),
+        "INSERT INTO brigade_inbox_cursors (source, position) VALUES (?, 0) ON CONFLICT (source) DO NOTHING",
+        execute,
+        source
+    )?;
+    let moved = on_conn!(
+        tx.conn(),
+        "UPDATE brigade_inbox_cursors SET position = ? WHERE source = ? AND position < ?",
+        execute,
+        position,
+        source,
+        position
+    )?;
+    Ok(moved == 1)
+}
+
+/// The sequence number of the subject's last applied event, locked until commit.
+async fn lock_subject(tx: &mut Tx, envelope: &Envelope) -> Result<i64, Error> {
+    on_conn!(
+        tx.conn(),
+        "INSERT INTO brigade_inbox_subjects (source, subject, seq) VALUES (?, ?, 0)
+         ON CONFLICT (source, subject) DO NOTHING",
+        execute,
+        &envelope.source,
+        &envelope.subject
+    )?;
+    let sql = match tx.backend() {
+        Backend::Sqlite => "SELECT seq FROM brigade_inbox_subjects WHERE source = ? AND subject = ?",
+        Backend::Postgres => {
+            "SELECT seq FROM brigade_inbox_subjects WHERE source = ? AND subject = ? FOR UPDATE"
+        }
+    };
+    let (seq,): (i64,) = on_conn!(
+        tx.conn(),
+        as (i64,),
+        sql,
+        fetch_one,
+        &envelope.source,
+        &envelope.subject
+    )?;
+    Ok(seq)
+}
+
+async fn set_subject_seq(tx: &mut Tx, envelope: &Envelope) -> Result<(), Error> {
+    on_conn!(
+        tx.conn(),
+        "UPDATE brigade_inbox_subjects SET seq = ? WHERE source = ? AND subject = ? AND seq < ?",
+        execute,
+        envelope.subjectseq,
+        &envelope.source,
+        &envelope.subject,
+        envelope.subjectseq
+    )?;
+    Ok(())
+}
+
+/// The id of a parked event of the same subject, if there is one.
+async fn parked_before(tx: &mut Tx, envelope: &Envelope) -> Result<Option<String>, Error> {
+    let row: Option<(String,)> = on_conn!(
+        tx.conn(),
+        as (String,),
+        "SELECT id FROM brigade_parked_events WHERE source = ? AND subject = ?
+         ORDER BY subject_seq LIMIT 1",
+        fetch_optional,
+        &envelope.source,
+        &envelope.subject
+    )?;
+    Ok(row.map(|r| r.0))
+}
+
+async fn insert_parked(
+    tx: &mut Tx,
+    envelope: &Envelope,
+    error: &str,
+    attempts: u32,
+    held_behind: Option<&str>,
+) -> Result<(), Error> {
+    let text = serde_json::to_string(envelope)?;
+    on_conn!(
+        tx.conn(),
+        "INSERT INTO brigade_parked_events
+            (id, source, subject, subject_seq, type, envelope, error, attempts, held_behind, parked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO NOTHING",
+        execute,
+        &envelope.id,
+        &envelope.source,
+        &envelope.subject,
+        envelope.subjectseq,
+        &envelope.event_type,
+        text,
+        error,
+        attempts as i64,
+        held_behind,
+        crate::time::now_rfc3339()
+    )?;
+    Ok(())
+}
+
+type ParkedRow = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    Option<String>,
+    String,
+);
+
+fn into_parked(row: ParkedRow) -> Parked {
+    let (id, source, subject, subjectseq, event_type, error, attempts, held_behind, parked_at) = row;
+    Parked {
+        id,
+        source,
+        subject,
+        subjectseq,
+        event_type,
+        error,
+        attempts,
+        held_behind,
+        parked_at,
+    }
+}

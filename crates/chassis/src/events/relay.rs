@@ -1,0 +1,159 @@
+//! The relay: makes committed outbox events available to consumers, in every instance of a
+//! producer. It wakes when this instance commits an event and looks every `relay_interval` for
+//! events committed elsewhere (or left by an instance that died between commit and relay).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use super::nats::Nats;
+use super::outbox::{self, Outbox};
+use super::{Error, Options};
+use crate::db::Db;
+use crate::shutdown::Stopping;
+
+/// Events relayed per round.
+const BATCH: i64 = 256;
+
+/// How long a JetStream relay's publishing lease lasts without renewal.
+const LEASE_MS: u64 = 5_000;
+
+#[derive(Clone)]
+enum Mode {
+    /// Positions in commit order make the event visible in the feed.
+    Embedded,
+    /// Published to JetStream (then positioned, which records it as published).
+    Nats {
+        nats: Nats,
+        holder: String,
+        streams: Arc<Mutex<HashSet<String>>>,
+    },
+}
+
+/// One instance's relay. Cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    db: Db,
+    outbox: Outbox,
+    relayed: Arc<Notify>,
+    mode: Mode,
+    options: Options,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("mode", &match self.mode {
+                Mode::Embedded => "embedded",
+                Mode::Nats { .. } => "nats",
+            })
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// A relay for the embedded transport.
+    pub fn embedded(db: Db, outbox: Outbox, options: Options) -> Relay {
+        Relay {
+            db,
+            outbox,
+            relayed: Arc::new(Notify::new()),
+            mode: Mode::Embedded,
+            options,
+        }
+    }
+
+    /// A relay publishing to JetStream; `holder` names this instance in the publishing lease.
+    pub fn nats(db: Db, outbox: Outbox, nats: Nats, holder: &str, options: Options) -> Relay {
+        Relay {
+            db,
+            outbox,
+            relayed: Arc::new(Notify::new()),
+            mode: Mode::Nats {
+                nats,
+                holder: holder.to_owned(),
+                streams: Arc::default(),
+            },
+            options,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Notified (all waiters) whenever this relay has made events available.
+    pub(crate) fn relayed(&self) -> &Notify {
+        &self.relayed
+    }
+
+    /// Relays until `stop`.
+    pub async fn run(self, mut stop: Stopping) {
+        let mut failures = 0;
+        loop {
+            let wait = match self.relay_once().await {
+                Ok(n) if n as i64 >= BATCH => continue,
+                Ok(_) => {
+                    failures = 0;
+                    self.options.relay_interval
+                }
+                Err(error) => {
+                    failures += 1;
+                    tracing::warn!(%error, "outbox relay failed; trying again");
+                    super::backoff(self.options.retry_backoff, failures)
+                }
+            };
+            tokio::select! {
+                () = stop.stopped() => break,
+                () = self.outbox.committed().notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+        if let Mode::Nats { holder, .. } = &self.mode {
+            if let Err(error) = outbox::release_lease(&self.db, holder).await {
+                tracing::debug!(%error, "could not release the publishing lease; it expires");
+            }
+        }
+    }
+
+    /// One round: relays what is waiting, returns how many events it relayed.
+    pub async fn relay_once(&self) -> Result<u64, Error> {
+        if !outbox::has_unrelayed(&self.db).await? {
+            return Ok(0);
+        }
+        let relayed = match &self.mode {
+            Mode::Embedded => outbox::assign_positions(&self.db, None, BATCH).await?,
+            Mode::Nats {
+                nats,
+                holder,
+                streams,
+            } => {
+                if !outbox::take_lease(&self.db, holder, LEASE_MS).await? {
+                    // Another instance is publishing; it will get these too.
+                    return Ok(0);
+                }
+                let batch = outbox::read_unrelayed(&self.db, BATCH).await?;
+                let sources: HashSet<String> =
+                    batch.iter().map(|(_, e)| e.source.clone()).collect();
+                for source in sources {
+                    let known = streams.lock().map(|s| s.contains(&source)).unwrap_or(false);
+                    if !known {
+                        nats.stream(&source).await?;
+                        if let Ok(mut streams) = streams.lock() {
+                            streams.insert(source);
+                        }
+                    }
+                }
+                let (seqs, events): (Vec<i64>, Vec<_>) = batch.into_iter().unzip();
+                nats.publish(&events).await?;
+                // A crash here republishes the batch; JetStream drops the repeats by id.
+                outbox::assign_positions(&self.db, Some(&seqs), BATCH).await?
+            }
+        };
+        if relayed > 0 {
+            self.relayed.notify_waiters();
+        }
+        Ok(relayed)
+    }
+}

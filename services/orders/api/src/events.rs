@@ -1,0 +1,66 @@
+//! The events the orders service publishes (through its outbox). Subject: the order id.
+
+use brigade_chassis::events::Event;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{CancelReason, Money, OrderLine};
+
+/// The service that publishes these events.
+pub const SOURCE: &str = "orders";
+
+/// A checkout was accepted: the order exists as PENDING; nothing is reserved or charged yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+}
+
+/// The order is paid and its stock committed: it will ship.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderConfirmed {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub lines: Vec<OrderLine>,
+    pub total: Money,
+    pub charge_id: Option<Uuid>,
+}
+
+/// The order ended without shipping; whatever was reserved or charged has been (or is being)
+/// given back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    pub order_id: Uuid,
+    pub user_id: Uuid,
+    pub reason: CancelReason,
+    pub lines: Vec<OrderLine>,
+}
+
+impl Event for OrderPlaced {
+    const SOURCE: &'static str = SOURCE;
+    const NAME: &'static str = "OrderPlaced";
+    const VERSION: u32 = 1;
+    fn subject(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
+impl Event for OrderConfirmed {
+    const SOURCE: &'static str = SOURCE;
+    const NAME: &'static str = "OrderConfirmed";
+    const VERSION: u32 = 1;
+    fn subject(&self) -> String {
+        self.order_id.to_string()
+    }
+}
+
+impl Event for OrderCancelled {
+    const SOURCE: &'static str = SOURCE;
+    const NAME: &'static str = "OrderCancelled";
+    const VERSION: u32 = 1;
+    fn subject(&self) -> String {
+        self.order_id.to_string()
+    }
+}
