@@ -330,3 +330,38 @@ pub async fn send_json(router: &Router, request: ::http::Request<axum::body::Bod
         body,
     }
 }
+
+/// The URL of the NATS server (with JetStream) the tests use.
+pub fn nats_test_url() -> String {
+    std::env::var("BRIGADE_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
+}
+
+/// The NATS URL when a server answers there, or `None` (skipped) outside CI. Each test should
+/// use its own [`unique_namespace`] so that tests sharing the server never see each other's
+/// streams.
+pub async fn nats_url() -> Option<String> {
+    let url = nats_test_url();
+    let address = url
+        .trim_start_matches("nats://")
+        .trim_end_matches('/')
+        .to_owned();
+    let reachable = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await;
+    match reachable {
+        Ok(Ok(_)) => Some(url),
+        Ok(Err(e)) if required_backends() => panic!("CI=true but NATS is not reachable at {url}: {e}"),
+        Err(_) if required_backends() => panic!("CI=true but NATS did not answer at {url}"),
+        _ => {
+            eprintln!("skipped: NATS not reachable at {url}; set CI=true to require it");
+            None
+        }
+    }
+}
+
+/// A namespace for one test's JetStream streams.
+pub fn unique_namespace(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}

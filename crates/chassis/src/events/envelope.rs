@@ -61,6 +61,25 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// A new envelope for `event` (a fresh id, the current time and trace) as the
+    /// `subjectseq`-th event of its subject. The outbox numbers subjects itself; tests of
+    /// consumers build deliveries with this.
+    pub fn of<E: Event>(event: &E, subjectseq: i64) -> Result<Envelope, serde_json::Error> {
+        Ok(Envelope {
+            specversion: SPEC_VERSION.to_owned(),
+            id: uuid::Uuid::new_v4().to_string(),
+            event_type: E::type_name(),
+            source: E::SOURCE.to_owned(),
+            subject: event.subject(),
+            time: crate::time::now_rfc3339(),
+            datacontenttype: "application/json".to_owned(),
+            schemaversion: E::VERSION,
+            subjectseq,
+            traceparent: crate::context::current().map(|c| c.trace.to_traceparent()),
+            data: serde_json::to_value(event)?,
+        })
+    }
+
     /// Reads the payload as `E`, refusing a schema version this build does not know.
     pub fn decode<E: Event>(&self) -> Result<E, String> {
         if self.schemaversion != E::VERSION {

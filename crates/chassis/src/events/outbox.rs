@@ -139,19 +139,7 @@ impl Outbox {
     /// aggregate: that statement's row lock orders concurrent changes of one subject, and so
     /// their sequence numbers (a unique index refuses two events with one number).
     pub async fn append<E: Event>(&self, conn: Conn<'_>, event: &E) -> Result<Envelope, Error> {
-        let envelope = Envelope {
-            specversion: SPEC_VERSION.to_owned(),
-            id: uuid::Uuid::new_v4().to_string(),
-            event_type: E::type_name(),
-            source: E::SOURCE.to_owned(),
-            subject: event.subject(),
-            time: crate::time::now_rfc3339(),
-            datacontenttype: "application/json".to_owned(),
-            schemaversion: E::VERSION,
-            subjectseq: 0,
-            traceparent: crate::context::current().map(|c| c.trace.to_traceparent()),
-            data: serde_json::to_value(event)?,
-        };
+        let envelope = Envelope::of(event, 0)?;
         append_envelope(conn, envelope).await
     }
 
