@@ -39,7 +39,7 @@ pub use consumer::{Handle, HandlerError, Subscription};
 pub use envelope::{Envelope, Event, SPEC_VERSION};
 pub use feed::{FeedItem, FeedPage, Parked, ParkedList, Replayed};
 pub use inbox::{ApplyOutcome, Inbox};
-pub use outbox::{Outbox, INBOX_MIGRATION, OUTBOX_MIGRATION};
+pub use outbox::{stored_events, Outbox, INBOX_MIGRATION, OUTBOX_MIGRATION};
 pub use nats::Nats;
 pub use relay::Relay;
 

@@ -475,3 +475,20 @@ pub(crate) async fn release_lease(db: &Db, holder: &str) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Every event in the outbox, relayed or not, in the order they were appended (tests, tools).
+pub async fn stored_events(db: &Db) -> Result<Vec<Envelope>, Error> {
+    let rows: Vec<Row> = match db {
+        Db::Sqlite(pool) => {
+            let sql = format!("SELECT {COLUMNS} FROM brigade_outbox ORDER BY seq");
+            sqlx::query_as(&sql).fetch_all(pool).await?
+        }
+        Db::Postgres(pool) => {
+            let sql = format!("SELECT {COLUMNS} FROM brigade_outbox ORDER BY seq");
+            sqlx::query_as(&sql).fetch_all(pool).await?
+        }
+    };
+    rows.into_iter()
+        .map(|row| envelope_of(row).map(|(_, envelope)| envelope))
+        .collect()
+}
