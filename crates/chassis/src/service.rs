@@ -384,7 +384,9 @@ impl Context {
     pub async fn publish_events(&mut self, db: &Db) -> Result<events::Outbox, events::Error> {
         let outbox = events::Outbox::new();
         let relay = match self.nats().await? {
-            None => events::Relay::embedded(db.clone(), outbox.clone(), self.events.options.clone()),
+            None => {
+                events::Relay::embedded(db.clone(), outbox.clone(), self.events.options.clone())
+            }
             Some(nats) => events::Relay::nats(
                 db.clone(),
                 outbox.clone(),
@@ -419,11 +421,8 @@ impl Context {
             first
         };
         if first {
-            let routes = events::parked_routes(
-                self.info.name,
-                inbox.clone(),
-                self.events.consumers.clone(),
-            );
+            let routes =
+                events::parked_routes(self.info.name, inbox.clone(), self.events.consumers.clone());
             if let Ok(mut all) = self.events.routes.lock() {
                 *all = std::mem::take(&mut *all).merge(routes);
             }
@@ -547,8 +546,8 @@ where
     let resolver = Resolver::new(args.discovery_source()?);
     let local = listener.local_addr().map_err(Error::Serve)?;
     let stores = Arc::new(Mutex::new(Vec::new()));
-    let transport = events::Transport::parse(&args.events)
-        .map_err(|e| Error::Config(e.to_string()))?;
+    let transport =
+        events::Transport::parse(&args.events).map_err(|e| Error::Config(e.to_string()))?;
     let events = Events {
         transport,
         options: events::Options {

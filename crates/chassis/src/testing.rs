@@ -352,7 +352,9 @@ pub async fn nats_url() -> Option<String> {
     .await;
     match reachable {
         Ok(Ok(_)) => Some(url),
-        Ok(Err(e)) if required_backends() => panic!("CI=true but NATS is not reachable at {url}: {e}"),
+        Ok(Err(e)) if required_backends() => {
+            panic!("CI=true but NATS is not reachable at {url}: {e}")
+        }
         Err(_) if required_backends() => panic!("CI=true but NATS did not answer at {url}"),
         _ => {
             eprintln!("skipped: NATS not reachable at {url}; set CI=true to require it");
@@ -363,5 +365,8 @@ pub async fn nats_url() -> Option<String> {
 
 /// A namespace for one test's JetStream streams.
 pub fn unique_namespace(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
 }

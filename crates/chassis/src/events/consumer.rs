@@ -108,7 +108,9 @@ impl Subscription {
     }
 
     pub(crate) fn crashes_after(&self, envelope: &Envelope) -> bool {
-        self.crash_after.as_ref().is_some_and(|crash| crash(envelope))
+        self.crash_after
+            .as_ref()
+            .is_some_and(|crash| crash(envelope))
     }
 
     /// Applies events of type `E` (which must come from this subscription's source) with

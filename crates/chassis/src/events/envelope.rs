@@ -96,11 +96,9 @@ impl Envelope {
 
     /// Milliseconds between the event's `time` and now: how long it took to be applied.
     pub fn age(&self) -> Option<std::time::Duration> {
-        let time = time::OffsetDateTime::parse(
-            &self.time,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .ok()?;
+        let time =
+            time::OffsetDateTime::parse(&self.time, &time::format_description::well_known::Rfc3339)
+                .ok()?;
         let age = time::OffsetDateTime::now_utc() - time;
         age.try_into().ok()
     }

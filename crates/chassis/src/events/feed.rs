@@ -119,7 +119,9 @@ async fn feed(
     let until = tokio::time::Instant::now() + wait;
     loop {
         let relayed = relay.relayed().notified();
-        let events = read_feed(relay.db(), after, limit).await.map_err(store_problem)?;
+        let events = read_feed(relay.db(), after, limit)
+            .await
+            .map_err(store_problem)?;
         if !events.is_empty() || tokio::time::Instant::now() >= until {
             let last_position = last_position(relay.db()).await.map_err(store_problem)?;
             return Ok(axum::Json(FeedPage {

@@ -188,7 +188,8 @@ impl Inbox {
             match self.replay_one(subscription, &parked).await? {
                 Ok(()) => replayed.push(parked.id.clone()),
                 Err(error) => {
-                    self.record_failure(&parked.id, &error, attempts + 1).await?;
+                    self.record_failure(&parked.id, &error, attempts + 1)
+                        .await?;
                     if replayed.is_empty() {
                         return Err(Error::ReplayFailed {
                             id: parked.id,
@@ -301,7 +302,9 @@ async fn lock_subject(tx: &mut Tx, envelope: &Envelope) -> Result<i64, Error> {
         &envelope.subject
     )?;
     let sql = match tx.backend() {
-        Backend::Sqlite => "SELECT seq FROM brigade_inbox_subjects WHERE source = ? AND subject = ?",
+        Backend::Sqlite => {
+            "SELECT seq FROM brigade_inbox_subjects WHERE source = ? AND subject = ?"
+        }
         Backend::Postgres => {
             "SELECT seq FROM brigade_inbox_subjects WHERE source = ? AND subject = ? FOR UPDATE"
         }
@@ -386,7 +389,8 @@ type ParkedRow = (
 );
 
 fn into_parked(row: ParkedRow) -> Parked {
-    let (id, source, subject, subjectseq, event_type, error, attempts, held_behind, parked_at) = row;
+    let (id, source, subject, subjectseq, event_type, error, attempts, held_behind, parked_at) =
+        row;
     Parked {
         id,
         source,

@@ -38,9 +38,9 @@ use std::time::Duration;
 pub use consumer::{Handle, HandlerError, Subscription};
 pub use envelope::{Envelope, Event, SPEC_VERSION};
 pub use feed::{FeedItem, FeedPage, Parked, ParkedList, Replayed};
-pub use inbox::{ApplyOutcome, Inbox};
-pub use outbox::{stored_events, Outbox, INBOX_MIGRATION, OUTBOX_MIGRATION};
+pub use inbox::{ApplyError, ApplyOutcome, Inbox};
 pub use nats::Nats;
+pub use outbox::{stored_events, Outbox, INBOX_MIGRATION, OUTBOX_MIGRATION};
 pub use relay::Relay;
 
 pub use consumer::Consumers;

@@ -191,7 +191,9 @@ impl Nats {
             };
             if subscription.crashes_after(&envelope) {
                 // A test's stand-in for the process dying after the effect, before the ack.
-                return Err(Error::Nats("simulated crash before the acknowledgement".into()));
+                return Err(Error::Nats(
+                    "simulated crash before the acknowledgement".into(),
+                ));
             }
             message.ack_with(ack).await.map_err(Error::nats)?;
         }
@@ -203,6 +205,12 @@ impl Nats {
 fn durable_name(consumer: &str, source: &str) -> String {
     format!("{consumer}-{source}")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }

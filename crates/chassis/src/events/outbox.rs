@@ -7,6 +7,7 @@ use tokio::sync::Notify;
 use super::envelope::{Envelope, Event, SPEC_VERSION};
 use super::Error;
 use crate::db::{Conn, Db, Migration};
+use crate::on_db;
 
 /// The outbox tables, for every service that publishes events (add it to the service's
 /// migrations). `position` is NULL until the relay has made the event available: positions
@@ -232,8 +233,18 @@ const COLUMNS: &str =
     "seq, id, source, type, schema_version, subject, subject_seq, time, traceparent, data";
 
 fn envelope_of(row: Row) -> Result<(i64, Envelope), Error> {
-    let (seq, id, source, event_type, schema_version, subject, subject_seq, time, traceparent, data) =
-        row;
+    let (
+        seq,
+        id,
+        source,
+        event_type,
+        schema_version,
+        subject,
+        subject_seq,
+        time,
+        traceparent,
+        data,
+    ) = row;
     Ok((
         seq,
         Envelope {
@@ -258,39 +269,31 @@ pub(crate) async fn read_feed(
     after: i64,
     limit: i64,
 ) -> Result<Vec<(i64, Envelope)>, Error> {
-    let rows: Vec<(i64, Row)> = match db {
-        Db::Sqlite(pool) => {
-            let sql = format!("SELECT position, {COLUMNS} FROM brigade_outbox WHERE position > ? ORDER BY position LIMIT ?");
-            sqlx::query_as::<_, (i64, i64, String, String, String, i64, String, i64, String, Option<String>, String)>(&sql)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(split_position)
-                .collect()
-        }
-        Db::Postgres(pool) => {
-            let sql = format!("SELECT position, seq, id, source, type, schema_version, subject, subject_seq, time, traceparent, data FROM brigade_outbox WHERE position > $1 ORDER BY position LIMIT $2");
-            sqlx::query_as::<_, (i64, i64, String, String, String, i64, String, i64, String, Option<String>, String)>(&sql)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(split_position)
-                .collect()
-        }
-    };
+    let sql = format!(
+        "SELECT position, {COLUMNS} FROM brigade_outbox WHERE position > ? ORDER BY position LIMIT ?"
+    );
+    let rows: Vec<PositionedRow> = on_db!(db, as PositionedRow, &sql, fetch_all, after, limit)?;
+    let rows = rows.into_iter().map(split_position);
     rows.into_iter()
         .map(|(position, row)| envelope_of(row).map(|(_, envelope)| (position, envelope)))
         .collect()
 }
 
-#[allow(clippy::type_complexity)]
-fn split_position(
-    r: (i64, i64, String, String, String, i64, String, i64, String, Option<String>, String),
-) -> (i64, Row) {
+type PositionedRow = (
+    i64,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    Option<String>,
+    String,
+);
+
+fn split_position(r: PositionedRow) -> (i64, Row) {
     (r.0, (r.1, r.2, r.3, r.4, r.5, r.6, r.7, r.8, r.9, r.10))
 }
 
@@ -317,16 +320,9 @@ pub(crate) async fn has_unrelayed(db: &Db) -> Result<bool, Error> {
 
 /// Up to `limit` unrelayed events in sequence order, with their sequence numbers.
 pub(crate) async fn read_unrelayed(db: &Db, limit: i64) -> Result<Vec<(i64, Envelope)>, Error> {
-    let rows: Vec<Row> = match db {
-        Db::Sqlite(pool) => {
-            let sql = format!("SELECT {COLUMNS} FROM brigade_outbox WHERE position IS NULL ORDER BY seq LIMIT ?");
-            sqlx::query_as(&sql).bind(limit).fetch_all(pool).await?
-        }
-        Db::Postgres(pool) => {
-            let sql = "SELECT seq, id, source, type, schema_version, subject, subject_seq, time, traceparent, data FROM brigade_outbox WHERE position IS NULL ORDER BY seq LIMIT $1";
-            sqlx::query_as(sql).bind(limit).fetch_all(pool).await?
-        }
-    };
+    let sql =
+        format!("SELECT {COLUMNS} FROM brigade_outbox WHERE position IS NULL ORDER BY seq LIMIT ?");
+    let rows: Vec<Row> = on_db!(db, as Row, &sql, fetch_all, limit)?;
     rows.into_iter().map(envelope_of).collect()
 }
 
@@ -478,16 +474,8 @@ pub(crate) async fn release_lease(db: &Db, holder: &str) -> Result<(), Error> {
 
 /// Every event in the outbox, relayed or not, in the order they were appended (tests, tools).
 pub async fn stored_events(db: &Db) -> Result<Vec<Envelope>, Error> {
-    let rows: Vec<Row> = match db {
-        Db::Sqlite(pool) => {
-            let sql = format!("SELECT {COLUMNS} FROM brigade_outbox ORDER BY seq");
-            sqlx::query_as(&sql).fetch_all(pool).await?
-        }
-        Db::Postgres(pool) => {
-            let sql = format!("SELECT {COLUMNS} FROM brigade_outbox ORDER BY seq");
-            sqlx::query_as(&sql).fetch_all(pool).await?
-        }
-    };
+    let sql = format!("SELECT {COLUMNS} FROM brigade_outbox ORDER BY seq");
+    let rows: Vec<Row> = on_db!(db, as Row, &sql, fetch_all)?;
     rows.into_iter()
         .map(|row| envelope_of(row).map(|(_, envelope)| envelope))
         .collect()

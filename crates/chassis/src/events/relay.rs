@@ -24,11 +24,15 @@ enum Mode {
     /// Positions in commit order make the event visible in the feed.
     Embedded,
     /// Published to JetStream (then positioned, which records it as published).
-    Nats {
-        nats: Nats,
-        holder: String,
-        streams: Arc<Mutex<HashSet<String>>>,
-    },
+    Nats(Arc<Publisher>),
+}
+
+/// What a JetStream relay needs: the connection, its name in the lease, the streams it has made
+/// sure exist.
+struct Publisher {
+    nats: Nats,
+    holder: String,
+    streams: Mutex<HashSet<String>>,
 }
 
 /// One instance's relay. Cheap to clone.
@@ -44,10 +48,13 @@ pub struct Relay {
 impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay")
-            .field("mode", &match self.mode {
-                Mode::Embedded => "embedded",
-                Mode::Nats { .. } => "nats",
-            })
+            .field(
+                "mode",
+                &match self.mode {
+                    Mode::Embedded => "embedded",
+                    Mode::Nats(_) => "nats",
+                },
+            )
             .finish_non_exhaustive()
     }
 }
@@ -70,11 +77,11 @@ impl Relay {
             db,
             outbox,
             relayed: Arc::new(Notify::new()),
-            mode: Mode::Nats {
+            mode: Mode::Nats(Arc::new(Publisher {
                 nats,
                 holder: holder.to_owned(),
-                streams: Arc::default(),
-            },
+                streams: Mutex::default(),
+            })),
             options,
         }
     }
@@ -110,8 +117,8 @@ impl Relay {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-        if let Mode::Nats { holder, .. } = &self.mode {
-            if let Err(error) = outbox::release_lease(&self.db, holder).await {
+        if let Mode::Nats(publisher) = &self.mode {
+            if let Err(error) = outbox::release_lease(&self.db, &publisher.holder).await {
                 tracing::debug!(%error, "could not release the publishing lease; it expires");
             }
         }
@@ -124,11 +131,12 @@ impl Relay {
         }
         let relayed = match &self.mode {
             Mode::Embedded => outbox::assign_positions(&self.db, None, BATCH).await?,
-            Mode::Nats {
-                nats,
-                holder,
-                streams,
-            } => {
+            Mode::Nats(publisher) => {
+                let Publisher {
+                    nats,
+                    holder,
+                    streams,
+                } = &**publisher;
                 if !outbox::take_lease(&self.db, holder, LEASE_MS).await? {
                     // Another instance is publishing; it will get these too.
                     return Ok(0);

@@ -1,0 +1,241 @@
+//! The outbox and inbox on both backends, with concurrency between instances of one service:
+//! positions follow commit order, and one event is applied once however many appliers race.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use brigade_chassis::db::{migrate, Db};
+use brigade_chassis::events::{
+    self, ApplyOutcome, Envelope, Event, Handle, HandlerError, Inbox, Outbox, Relay, Subscription,
+};
+use brigade_chassis::{db::Tx, on_conn, on_db};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Ticked {
+    account: String,
+    n: i64,
+}
+
+impl Event for Ticked {
+    const SOURCE: &'static str = "ledger";
+    const NAME: &'static str = "Ticked";
+    const VERSION: u32 = 1;
+    fn subject(&self) -> String {
+        self.account.clone()
+    }
+}
+
+struct Count;
+
+impl Handle<Ticked> for Count {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        event: Ticked,
+        _: &'a Envelope,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            on_conn!(
+                tx.conn(),
+                "INSERT INTO counted (account, n) VALUES (?, ?)",
+                execute,
+                &event.account,
+                event.n
+            )
+            .map_err(HandlerError::failed)?;
+            Ok(())
+        })
+    }
+}
+
+const COUNTED: brigade_chassis::db::Migration = brigade_chassis::db::Migration {
+    version: 1,
+    name: "counted",
+    sqlite: "CREATE TABLE counted (account TEXT NOT NULL, n INTEGER NOT NULL)",
+    postgres: "CREATE TABLE counted (account TEXT NOT NULL, n BIGINT NOT NULL)",
+};
+
+async fn outbox_numbers_subjects_and_positions_follow_commits(db: Db) {
+    migrate(&db, &[events::OUTBOX_MIGRATION])
+        .await
+        .expect("migrate");
+    let outbox = Outbox::new();
+    // Eight writers commit concurrently, each through its own pool, as instances would.
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let db = db.another_pool(2).await.expect("pool");
+        let outbox = outbox.clone();
+        writers.push(tokio::spawn(async move {
+            for n in 0..10 {
+                let mut tx = db.begin_write().await.expect("begin");
+                let tick = Ticked {
+                    account: format!("w{w}"),
+                    n,
+                };
+                outbox.append(tx.conn(), &tick).await.expect("append");
+                tx.commit().await.expect("commit");
+            }
+        }));
+    }
+    // Two relays position while the writers write.
+    let relays: Vec<Relay> = (0..2)
+        .map(|_| Relay::embedded(db.clone(), outbox.clone(), events::Options::default()))
+        .collect();
+    let relaying = {
+        let relays = relays.clone();
+        tokio::spawn(async move {
+            for _ in 0..50 {
+                for relay in &relays {
+                    relay.relay_once().await.expect("relay");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+    };
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    relaying.await.expect("relaying");
+    while relays[0].relay_once().await.expect("relay") > 0 {}
+
+    let stored = events::stored_events(&db).await.expect("stored");
+    assert_eq!(stored.len(), 80);
+    for w in 0..8 {
+        let seqs: Vec<i64> = stored
+            .iter()
+            .filter(|e| e.subject == format!("w{w}"))
+            .map(|e| e.subjectseq)
+            .collect();
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>(), "subject w{w}");
+    }
+    let positions: Vec<(i64,)> = on_db!(
+        &db,
+        as (i64,),
+        "SELECT position FROM brigade_outbox WHERE position IS NOT NULL ORDER BY position",
+        fetch_all
+    )
+    .expect("positions");
+    let positions: Vec<i64> = positions.into_iter().map(|p| p.0).collect();
+    assert_eq!(
+        positions,
+        (1..=80).collect::<Vec<_>>(),
+        "every event positioned once, no gaps"
+    );
+}
+
+async fn racing_appliers_apply_once(db: Db) {
+    migrate(&db, &[events::INBOX_MIGRATION, COUNTED])
+        .await
+        .expect("migrate");
+    let subscription = Arc::new(Subscription::new("ledger").on::<Ticked, _>(Count));
+    let envelopes: Vec<Envelope> = (1..=20)
+        .map(|n| {
+            Envelope::of(
+                &Ticked {
+                    account: "a".into(),
+                    n,
+                },
+                n,
+            )
+            .expect("envelope")
+        })
+        .collect();
+    let envelopes = Arc::new(envelopes);
+    let mut appliers = Vec::new();
+    for _ in 0..4 {
+        let inbox = Inbox::new(db.another_pool(2).await.expect("pool"));
+        let subscription = subscription.clone();
+        let envelopes = envelopes.clone();
+        appliers.push(tokio::spawn(async move {
+            let mut applied = 0;
+            let mut i = 0;
+            while i < envelopes.len() {
+                match inbox.apply(&subscription, &envelopes[i], None).await {
+                    Ok(ApplyOutcome::Applied) => {
+                        applied += 1;
+                        i += 1;
+                    }
+                    Ok(ApplyOutcome::Duplicate) => i += 1,
+                    Ok(ApplyOutcome::OutOfOrder { .. }) => tokio::task::yield_now().await,
+                    Ok(other) => panic!("unexpected {other:?}"),
+                    // Two PostgreSQL transactions inserting the same subject row: the loser
+                    // sees a conflict or serialisation failure and tries again.
+                    Err(_) => tokio::task::yield_now().await,
+                }
+            }
+            applied
+        }));
+    }
+    let mut total = 0;
+    for applier in appliers {
+        total += applier.await.expect("applier");
+    }
+    assert_eq!(total, 20, "each event applied by exactly one applier");
+    let rows: Vec<(i64,)> =
+        on_db!(&db, as (i64,), "SELECT n FROM counted ORDER BY n", fetch_all).expect("counted");
+    assert_eq!(
+        rows.into_iter().map(|r| r.0).collect::<Vec<_>>(),
+        (1..=20).collect::<Vec<_>>()
+    );
+}
+
+async fn unknown_schema_version_is_refused_for_parking(db: Db) {
+    migrate(&db, &[events::INBOX_MIGRATION, COUNTED])
+        .await
+        .expect("migrate");
+    let subscription = Subscription::new("ledger").on::<Ticked, _>(Count);
+    let inbox = Inbox::new(db.clone());
+    let mut envelope = Envelope::of(
+        &Ticked {
+            account: "a".into(),
+            n: 1,
+        },
+        1,
+    )
+    .expect("envelope");
+    envelope.schemaversion = 2;
+    let outcome = inbox.apply(&subscription, &envelope, None).await;
+    assert!(
+        matches!(&outcome, Err(events::ApplyError::Handler(HandlerError::Permanent(m))) if m.contains("schema version 2")),
+        "{outcome:?}"
+    );
+    inbox
+        .park(&envelope, None, "schema version 2", 1)
+        .await
+        .expect("park");
+    let parked = inbox.parked().await.expect("parked");
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].id, envelope.id);
+    // An event of another type from the source, without a handler, is recorded as seen.
+    let mut other = Envelope::of(
+        &Ticked {
+            account: "b".into(),
+            n: 1,
+        },
+        1,
+    )
+    .expect("envelope");
+    other.event_type = "brigade.ledger.Closed".into();
+    assert_eq!(
+        inbox
+            .apply(&subscription, &other, None)
+            .await
+            .expect("apply"),
+        ApplyOutcome::Skipped
+    );
+    assert_eq!(
+        inbox
+            .apply(&subscription, &other, None)
+            .await
+            .expect("apply"),
+        ApplyOutcome::Duplicate
+    );
+}
+
+brigade_chassis::store_suite!(
+    outbox_numbers_subjects_and_positions_follow_commits,
+    racing_appliers_apply_once,
+    unknown_schema_version_is_refused_for_parking,
+);
