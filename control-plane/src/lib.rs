@@ -17,6 +17,7 @@ pub mod bench;
 pub mod checker;
 pub mod console;
 pub mod control;
+pub mod events;
 pub mod manifest;
 pub mod output;
 pub mod registry;

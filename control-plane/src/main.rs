@@ -30,6 +30,8 @@ enum Command {
     },
     /// Check the running system's promises: no oversell, no double charge, no lost order.
     Check(brigade::checker::CheckArgs),
+    /// Events that services could not apply: list them, replay them.
+    Events(brigade::events::EventsArgs),
     /// Measure the system against a baseline taken in the same run.
     Bench {
         #[command(subcommand)]
@@ -45,6 +47,8 @@ enum Bench {
     Up(brigade::bench::up::UpBenchArgs),
     /// Checkouts per second and their latency, open loop, on SQLite and on PostgreSQL.
     Checkout(brigade::bench::checkout::CheckoutBenchArgs),
+    /// Events per second and publish-to-applied latency, embedded transport against NATS.
+    Events(brigade::bench::events::EventsBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
             Command::Status(args) => brigade::status::run(args).await,
             Command::Run { service } => brigade::run::run(service).await,
             Command::Check(args) => brigade::checker::run(args).await,
+            Command::Events(args) => brigade::events::run(args).await,
             Command::Bench {
                 bench: Bench::Hop(args),
             } => brigade::bench::hop::run(args).await,
@@ -80,6 +85,9 @@ fn main() -> ExitCode {
             Command::Bench {
                 bench: Bench::Checkout(args),
             } => brigade::bench::checkout::run(args).await,
+            Command::Bench {
+                bench: Bench::Events(args),
+            } => brigade::bench::events::run(args).await,
         }
     });
     match result {

@@ -57,6 +57,30 @@ pub struct Manifest {
     /// In start order; stopped in the reverse order.
     #[serde(rename = "service", default)]
     pub services: Vec<ServiceSpec>,
+    /// How events travel; the embedded transport when absent.
+    #[serde(default)]
+    pub events: EventsSpec,
+}
+
+/// The `[events]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSpec {
+    /// NATS JetStream URL (nats://host:port); the embedded transport when absent.
+    #[serde(default)]
+    pub nats: Option<String>,
+    /// Prefix of the JetStream streams and subjects (default `brigade`).
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+/// A JetStream namespace: it becomes part of stream names and subjects.
+pub fn is_valid_namespace(namespace: &str) -> bool {
+    !namespace.is_empty()
+        && namespace.len() <= 32
+        && namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 /// One `[[service]]` table.
@@ -155,6 +179,20 @@ impl Manifest {
     }
 
     fn validate(&self) -> Result<(), String> {
+        if let Some(url) = &self.events.nats {
+            if !(url.starts_with("nats://") || url.starts_with("tls://")) {
+                return Err(format!(
+                    "[events] nats = `{url}` must be a NATS URL such as nats://127.0.0.1:4222"
+                ));
+            }
+        }
+        if let Some(namespace) = &self.events.namespace {
+            if !is_valid_namespace(namespace) {
+                return Err(format!(
+                    "[events] namespace `{namespace}` must be 1 to 32 characters of a-z, A-Z, 0-9, _ and -"
+                ));
+            }
+        }
         let mut names = HashSet::new();
         let mut ports = HashSet::new();
         for service in &self.services {

@@ -19,6 +19,8 @@ pub enum Service {
     Cart(cart::Args),
     /// Orders: checkout as a saga (reserve, charge, commit, or compensate), and order history.
     Orders(orders::Args),
+    /// Recommendations: bought-together and popular products, learnt from events.
+    Recommendations(recommendations::Args),
     /// The gateway: the public JSON API under /api/v1.
     Gateway(gateway::Args),
 }
@@ -32,6 +34,7 @@ pub async fn run(service: Service) -> anyhow::Result<()> {
         Service::Payments(args) => payments::main_with(args).await,
         Service::Cart(args) => cart::main_with(args).await,
         Service::Orders(args) => orders::main_with(args).await,
+        Service::Recommendations(args) => recommendations::main_with(args).await,
         Service::Gateway(args) => gateway::main_with(args).await,
     }
 }

@@ -51,6 +51,16 @@ pub struct UpArgs {
     #[arg(long, env = "BRIGADE_READY_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub ready_timeout: Duration,
 
+    /// Carry events through NATS JetStream at this URL (e.g. nats://127.0.0.1:4222) instead of
+    /// the embedded transport [default: the manifest's `[events] nats`, else embedded].
+    #[arg(long, env = "BRIGADE_NATS_URL")]
+    pub nats: Option<String>,
+
+    /// Prefix of the JetStream streams and subjects, so that several systems can share one NATS
+    /// server [default: the manifest's `[events] namespace`, else `brigade`].
+    #[arg(long, env = "BRIGADE_EVENTS_NAMESPACE")]
+    pub events_namespace: Option<String>,
+
     /// How long each service may take to stop after SIGTERM before it gets SIGKILL.
     #[arg(long, env = "BRIGADE_STOP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
@@ -196,6 +206,9 @@ struct Wiring {
     registry_url: String,
     data_dir: PathBuf,
     log_format: &'static str,
+    /// `embedded` or the NATS URL.
+    events: String,
+    events_namespace: String,
 }
 
 fn process_specs(manifest: &Manifest, wiring: &Wiring, exe: &std::path::Path) -> Vec<ProcessSpec> {
@@ -235,6 +248,11 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
             wiring.data_dir.display().to_string(),
         ),
         ("BRIGADE_LOG_FORMAT".into(), wiring.log_format.into()),
+        ("BRIGADE_EVENTS".into(), wiring.events.clone()),
+        (
+            "BRIGADE_EVENTS_NAMESPACE".into(),
+            wiring.events_namespace.clone(),
+        ),
     ];
     // The manifest may override the above; the parent pid (and the instance id, which the
     // supervisor sets per start) it may not: they keep the system's promises.
@@ -245,6 +263,45 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
     env.retain(|(k, _)| k != "BRIGADE_PARENT_PID" && k != "BRIGADE_INSTANCE_ID");
     env.push(("BRIGADE_PARENT_PID".into(), std::process::id().to_string()));
     env
+}
+
+/// The event transport the system runs with: flags first, then the manifest.
+struct EventsChoice {
+    /// The NATS URL, or `None` for the embedded transport.
+    url: Option<String>,
+}
+
+fn events_transport(args: &UpArgs, manifest: &Manifest) -> anyhow::Result<(EventsChoice, String)> {
+    let url = args.nats.clone().or_else(|| manifest.events.nats.clone());
+    if let Some(url) = &url {
+        brigade_chassis::events::Transport::parse(url)
+            .map_err(|e| anyhow::anyhow!("--nats: {e}"))?;
+    }
+    let namespace = args
+        .events_namespace
+        .clone()
+        .or_else(|| manifest.events.namespace.clone())
+        .unwrap_or_else(|| "brigade".to_owned());
+    anyhow::ensure!(
+        crate::manifest::is_valid_namespace(&namespace),
+        "events namespace `{namespace}` must be 1 to 32 characters of a-z, A-Z, 0-9, _ and -"
+    );
+    Ok((EventsChoice { url }, namespace))
+}
+
+/// Fails early, with a clear message, when NATS does not answer: every service would start and
+/// then fail to publish or consume.
+async fn check_nats_reachable(url: &str) -> anyhow::Result<()> {
+    let address = url
+        .trim_start_matches("nats://")
+        .trim_start_matches("tls://")
+        .trim_end_matches('/');
+    let address = address.rsplit('@').next().unwrap_or(address);
+    match tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(address)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => anyhow::bail!("cannot reach NATS at {url}: {error}; start it, or run without --nats for the embedded transport"),
+        Err(_) => anyhow::bail!("NATS at {url} did not answer within 3 s; start it, or run without --nats for the embedded transport"),
+    }
 }
 
 /// Fails early, with a clear message, when a fixed port is taken: the instance would only
@@ -306,11 +363,18 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     let control_url = format!("http://{}", listener.local_addr()?);
 
+    let (events, events_namespace) = events_transport(&args, &manifest)?;
+    if let Some(url) = &events.url {
+        check_nats_reachable(url).await?;
+    }
+
     let terminal = std::io::stdout().is_terminal();
     let wiring = Wiring {
         registry_url: control_url.clone(),
         data_dir: store_dir,
         log_format: if terminal { "text" } else { "json" },
+        events: events.url.clone().unwrap_or_else(|| "embedded".to_owned()),
+        events_namespace: events_namespace.clone(),
     };
     let specs = process_specs(&manifest, &wiring, &exe);
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();
@@ -369,6 +433,14 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         plan.join(", "),
         data_dir.display()
     ));
+    match &events.url {
+        Some(url) => printer.say(format_args!(
+            "events through NATS JetStream at {url} (streams {events_namespace}_*)"
+        )),
+        None => printer.say(format_args!(
+            "events through the embedded transport (each producer's outbox feed)"
+        )),
+    }
     let expected: HashSet<String> = specs.iter().map(|s| s.slot.clone()).collect();
     for spec in specs {
         supervisor.start(spec);
@@ -486,6 +558,8 @@ mod tests {
             registry_url: "http://127.0.0.1:7070".into(),
             data_dir: "/tmp/brigade/data".into(),
             log_format: "json",
+            events: "nats://127.0.0.1:4222".into(),
+            events_namespace: "shop".into(),
         };
         let specs = process_specs(&manifest, &wiring, std::path::Path::new("/bin/brigade"));
         let slots: Vec<&str> = specs.iter().map(|s| s.slot.as_str()).collect();
@@ -501,6 +575,8 @@ mod tests {
         assert_eq!(env["BRIGADE_REGISTRY_URL"], "http://127.0.0.1:7070");
         assert_eq!(env["BRIGADE_DATA_DIR"], "/tmp/brigade/data");
         assert_eq!(env["BRIGADE_LOG_FORMAT"], "json");
+        assert_eq!(env["BRIGADE_EVENTS"], "nats://127.0.0.1:4222");
+        assert_eq!(env["BRIGADE_EVENTS_NAMESPACE"], "shop");
         assert_eq!(env["BRIGADE_LOG"], "debug");
         assert_eq!(env["BRIGADE_PARENT_PID"], std::process::id().to_string());
         assert_eq!(

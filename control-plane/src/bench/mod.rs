@@ -2,6 +2,7 @@
 //! same run, because this kind of machine is shared and noisy: only ratios and medians travel.
 
 pub mod checkout;
+pub mod events;
 pub mod hop;
 mod load;
 pub mod up;

@@ -2,6 +2,8 @@
 //! data directory, its output shown when a test fails, and helpers to signal processes.
 #![allow(dead_code)]
 
+pub mod shop;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -35,6 +37,11 @@ impl System {
 
     /// The system of `manifest` (TOML text), or of the repository's manifest.
     pub async fn up_with(manifest: Option<&str>) -> System {
+        System::up_with_args(manifest, &[]).await
+    }
+
+    /// The system of `manifest` with extra `brigade up` flags (e.g. `--nats URL`).
+    pub async fn up_with_args(manifest: Option<&str>, extra: &[&str]) -> System {
         let data = tempfile::tempdir().unwrap();
         let (control_port, gateway_port) = (free_port(), free_port());
         let mut command = Command::new(env!("CARGO_BIN_EXE_brigade"));
@@ -43,6 +50,7 @@ impl System {
             .args(["--gateway-port", &gateway_port.to_string()])
             .arg("--data-dir")
             .arg(data.path())
+            .args(extra)
             .current_dir(data.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -19,6 +19,7 @@ use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
 use orders_api::OrdersClient;
+use recommendations_api::RecommendationsClient;
 use users_api::UsersClient;
 
 /// The gateway's well-known port.
@@ -44,6 +45,9 @@ pub struct Gateway {
     pub users: UsersClient,
     pub cart: CartClient,
     pub orders: OrdersClient,
+    /// Needed by the recommendations routes only, which answer without it with a problem of
+    /// their own (`routes::recommendations`).
+    pub recommendations: RecommendationsClient,
     pub verifier: Verifier,
 }
 
@@ -83,6 +87,7 @@ pub async fn build(ctx: Context) -> Result<Router, BoxError> {
         users: UsersClient::new(ctx.client("users")),
         cart: CartClient::new(ctx.client("cart")),
         orders: OrdersClient::new(ctx.client("orders")),
+        recommendations: RecommendationsClient::new(ctx.client("recommendations")),
         verifier: ctx.verifier()?,
     }))
 }

@@ -1,15 +1,25 @@
 //! The public API over real sockets: a gateway instance calling a real catalog instance (its own
 //! SQLite store, seeded) through the chassis client, both started the way `main` starts them.
-//! The happy paths, bad input on every route, and a catalog that is down.
+//! The happy paths, bad input on every route, and a catalog that is down; and the same for
+//! recommendations, with a real recommendations instance (down, it is a 503
+//! `recommendations-unavailable` that leaves the rest of the API answering).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::testing::Instance;
+use brigade_chassis::db::{migrate, Db, PoolOptions};
+use brigade_chassis::events::{Envelope, Inbox};
+use brigade_chassis::testing::{Instance, TestKeys};
 use catalog::SampleData;
+use catalog_api::events::ProductChanged;
+use catalog_api::{Money, Product};
 use http::{Method, StatusCode};
+use orders_api::events::OrderConfirmed;
+use orders_api::OrderLine;
 use serde_json::Value;
+use uuid::Uuid;
 
 struct System {
     gateway: Instance,
@@ -242,4 +252,365 @@ async fn a_catalog_that_is_down_is_a_503_problem_not_a_500() {
         400,
         "page_size",
     );
+}
+
+// Recommendations: a real recommendations instance over a store filled through the service's
+// own event handlers (as orders' and the catalog's events would fill it), next to the catalog.
+
+/// Product number `n`'s id.
+fn product_id(n: u128) -> Uuid {
+    Uuid::from_u128(0x9a7e_0000_0000_4000_8000_0000_0000_0000 + n)
+}
+
+fn product(n: u128) -> Product {
+    Product {
+        id: product_id(n),
+        sku: format!("GW-{n:04}"),
+        name: format!("Product {n}"),
+        description: "Made by a test.".into(),
+        category: "test".into(),
+        price: Money {
+            amount_minor: 100 * n as i64,
+            currency: "EUR".into(),
+        },
+        image_url: format!("/images/gw-{n}.jpg"),
+        tags: Vec::new(),
+    }
+}
+
+fn confirmed(user: Uuid, products: &[u128]) -> OrderConfirmed {
+    let price = Money {
+        amount_minor: 100,
+        currency: "EUR".into(),
+    };
+    OrderConfirmed {
+        order_id: Uuid::new_v4(),
+        user_id: user,
+        lines: products
+            .iter()
+            .map(|&n| OrderLine {
+                product_id: product_id(n),
+                sku: format!("GW-{n:04}"),
+                name: format!("Product {n}"),
+                unit_price: price.clone(),
+                quantity: 1,
+                line_total: price.clone(),
+            })
+            .collect(),
+        total: price.clone(),
+        charge_id: None,
+    }
+}
+
+/// Products 1 to 4; orders {1, 2} by `buyer`, {1, 2} and {1, 3} and {4} by others.
+async fn fill_recommendations(url: &str) {
+    let db = Db::connect(url, &PoolOptions::default()).await.unwrap();
+    migrate(&db, recommendations::MIGRATIONS).await.unwrap();
+    let inbox = Inbox::new(db.clone());
+    let catalog = recommendations::events::catalog();
+    let orders = recommendations::events::orders();
+    for n in 1..=4 {
+        let event = Envelope::of(
+            &ProductChanged {
+                product: product(n),
+            },
+            1,
+        )
+        .unwrap();
+        inbox.apply(&catalog, &event, None).await.unwrap();
+    }
+    for order in [
+        confirmed(BUYER, &[1, 2]),
+        confirmed(Uuid::new_v4(), &[1, 2]),
+        confirmed(Uuid::new_v4(), &[1, 3]),
+        confirmed(Uuid::new_v4(), &[4]),
+    ] {
+        let event = Envelope::of(&order, 1).unwrap();
+        inbox.apply(&orders, &event, None).await.unwrap();
+    }
+    db.close().await;
+}
+
+const BUYER: Uuid = Uuid::from_u128(0xb0b);
+
+struct Shop {
+    gateway: Instance,
+    recommendations: Instance,
+    _catalog: Instance,
+    keys: TestKeys,
+    _dir: tempfile::TempDir,
+}
+
+impl Shop {
+    /// A valid token of the user who bought products 1 and 2.
+    fn buyer_token(&self) -> String {
+        format!("Bearer {}", self.keys.token(BUYER, "buyer@example.com"))
+    }
+}
+
+async fn start_shop() -> Shop {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog_url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    let catalog = Instance::start(catalog::INFO, &["--database-url", &catalog_url], |ctx| {
+        catalog::build(ctx, SampleData::Load)
+    })
+    .await;
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("recommendations.db").display()
+    );
+    fill_recommendations(&url).await;
+    let recommendations = Instance::start(
+        recommendations::INFO,
+        &["--database-url", &url],
+        recommendations::build,
+    )
+    .await;
+    let keys = TestKeys::new();
+    let peers = format!(
+        "catalog={};recommendations={}",
+        catalog.address, recommendations.address
+    );
+    let gateway = Instance::start(
+        gateway::INFO,
+        &["--peers", &peers, "--jwks-file", &keys.jwks_path()],
+        gateway::build,
+    )
+    .await;
+    Shop {
+        gateway,
+        recommendations,
+        _catalog: catalog,
+        keys,
+        _dir: dir,
+    }
+}
+
+/// The product numbers and reasons of a recommendations answer.
+fn ranked(body: &Value) -> Vec<(u128, String)> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let id = Uuid::parse_str(item["product_id"].as_str().unwrap()).unwrap();
+            (
+                id.as_u128() - product_id(0).as_u128(),
+                item["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn together(n: u128) -> (u128, String) {
+    (n, "bought_together".to_owned())
+}
+
+fn popular(n: u128) -> (u128, String) {
+    (n, "popular".to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recommendations_are_proxied_for_a_product_and_for_the_signed_in_shopper() {
+    let shop = start_shop().await;
+    let base = shop.gateway.url();
+    let path = format!("/api/v1/products/{}/recommendations?limit=2", product_id(1));
+    let answer = get(&base, &path).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(ranked(&answer.body), [together(2), together(3)]);
+    assert_eq!(answer.body["fallback"], false);
+    // As the service answers it, item for item.
+    let direct = get(
+        &shop.recommendations.url(),
+        &format!("/v1/recommendations/products/{}?limit=2", product_id(1)),
+    )
+    .await;
+    assert_eq!(answer.body, direct.body);
+    assert_eq!(answer.body["items"][0]["name"], "Product 2");
+    assert_eq!(answer.body["items"][0]["price"]["amount_minor"], 200);
+
+    // The default limit (4), topped up with popular products; a new product gets those alone.
+    let answer = get(
+        &base,
+        &format!("/api/v1/products/{}/recommendations", product_id(1)),
+    )
+    .await;
+    assert_eq!(ranked(&answer.body), [together(2), together(3), popular(4)]);
+    let answer = get(
+        &base,
+        &format!("/api/v1/products/{}/recommendations", Uuid::new_v4()),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body["fallback"], true);
+
+    // The shopper bought 1 and 2: what went with them, never what they bought.
+    let token = shop.buyer_token();
+    let mine = send(
+        &base,
+        Method::GET,
+        "/api/v1/me/recommendations",
+        &[("authorization", &token)],
+    )
+    .await;
+    assert_eq!(mine.status, 200, "{mine:?}");
+    assert_eq!(ranked(&mine.body), [together(3), popular(4)]);
+    let direct = get(
+        &shop.recommendations.url(),
+        &format!("/v1/recommendations/users/{BUYER}"),
+    )
+    .await;
+    assert_eq!(mine.body, direct.body);
+    // Someone else, with no purchases, gets the popular products.
+    let stranger = format!(
+        "Bearer {}",
+        shop.keys.token(Uuid::new_v4(), "new@example.com")
+    );
+    let theirs = send(
+        &base,
+        Method::GET,
+        "/api/v1/me/recommendations?limit=1",
+        &[("authorization", &stranger)],
+    )
+    .await;
+    assert_eq!(ranked(&theirs.body), [popular(1)]);
+
+    let openapi = get(&base, "/api/v1/openapi.json").await;
+    for path in [
+        "/api/v1/products/{id}/recommendations",
+        "/api/v1/me/recommendations",
+    ] {
+        assert!(
+            openapi.body["paths"][path]["get"].is_object(),
+            "{path} is not documented"
+        );
+    }
+    assert_eq!(
+        openapi.body["paths"]["/api/v1/me/recommendations"]["get"]["security"],
+        serde_json::json!([{ "bearer": [] }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recommendation_routes_refuse_bad_input_at_the_edge_and_me_needs_a_token() {
+    let shop = start_shop().await;
+    let base = shop.gateway.url();
+    let token = shop.buyer_token();
+    let product = format!("/api/v1/products/{}/recommendations", product_id(1));
+    let cases: Vec<(String, &str)> = vec![
+        ("/api/v1/products/kettle/recommendations".to_owned(), "id"),
+        (format!("{product}?limit=0"), "limit"),
+        (format!("{product}?limit=21"), "limit"),
+        (format!("{product}?limit=abc"), "limit"),
+        ("/api/v1/me/recommendations?limit=-3".to_owned(), "limit"),
+        ("/api/v1/me/recommendations?limit=".to_owned(), "limit"),
+    ];
+    for (path, parameter) in &cases {
+        let answer = send(&base, Method::GET, path, &[("authorization", &token)]).await;
+        assert_problem(&answer, 400, parameter);
+        assert_eq!(answer.body["parameter"], *parameter, "{answer:?}");
+        assert_eq!(answer.body["type"], "urn:brigade:problem:invalid-parameter");
+    }
+    let unknown = get(&base, &format!("{product}?count=3")).await;
+    assert_problem(&unknown, 400, "count");
+    // None of that cost a hop: the service counted no request on its routes.
+    let metrics = PlainClient::new(Duration::from_secs(2))
+        .send(
+            Method::GET,
+            &format!("{}/metrics", shop.recommendations.url()),
+            None,
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        !text.contains("route=\"/v1/recommendations/"),
+        "bad input reached the service: {text}"
+    );
+
+    // /me is the token's user: no token, or a bad one, is a 401.
+    let anonymous = get(&base, "/api/v1/me/recommendations").await;
+    assert_problem(&anonymous, 401, "");
+    let forged = send(
+        &base,
+        Method::GET,
+        "/api/v1/me/recommendations",
+        &[("authorization", "Bearer not.a.token")],
+    )
+    .await;
+    assert_problem(&forged, 401, "");
+    let other_keys = TestKeys::new();
+    let untrusted = format!("Bearer {}", other_keys.token(BUYER, "buyer@example.com"));
+    let answer = send(
+        &base,
+        Method::GET,
+        "/api/v1/me/recommendations",
+        &[("authorization", &untrusted)],
+    )
+    .await;
+    assert_problem(&answer, 401, "");
+}
+
+/// A recommendations "instance" that fails every request with a 500 problem.
+async fn failing_recommendations() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let router = axum::Router::new()
+        .fallback(|| async { brigade_chassis::Problem::internal().into_response() });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recommendations_down_or_failing_is_a_503_recommendations_unavailable_problem() {
+    let shop = start_shop().await;
+    let base = shop.gateway.url();
+    let token = shop.buyer_token();
+    let product = format!("/api/v1/products/{}/recommendations", product_id(1));
+    assert_eq!(get(&base, &product).await.status, 200);
+    shop.recommendations.stop().await.unwrap();
+    for (path, auth) in [
+        (product.as_str(), ""),
+        ("/api/v1/me/recommendations", token.as_str()),
+    ] {
+        let headers: &[(&str, &str)] = if auth.is_empty() {
+            &[]
+        } else {
+            &[("authorization", auth)]
+        };
+        let answer = send(&base, Method::GET, path, headers).await;
+        assert_problem(&answer, 503, "recommendations");
+        assert_eq!(
+            answer.body["type"], "urn:brigade:problem:recommendations-unavailable",
+            "{answer:?}"
+        );
+    }
+    // The rest of the API does not depend on it; bad input is still refused at the edge.
+    assert_eq!(get(&base, "/api/v1/categories").await.status, 200);
+    assert_problem(
+        &get(&base, &format!("{product}?limit=0")).await,
+        400,
+        "limit",
+    );
+
+    // An instance that answers, but fails: the same problem, saying it failed.
+    let failing = failing_recommendations().await;
+    let gateway = Instance::start(
+        gateway::INFO,
+        &[
+            "--peers",
+            &format!("recommendations={failing}"),
+            "--jwks-file",
+            &shop.keys.jwks_path(),
+        ],
+        gateway::build,
+    )
+    .await;
+    let answer = get(&gateway.url(), &product).await;
+    assert_problem(&answer, 503, "failed (500)");
+    assert_eq!(
+        answer.body["type"],
+        "urn:brigade:problem:recommendations-unavailable"
+    );
+    gateway.stop().await.unwrap();
 }

@@ -136,9 +136,9 @@ impl Outbox {
     }
 
     /// Writes `event` into the outbox through `conn`, which must be inside the transaction that
-    /// makes the change the event announces. Call it after the statement that changes the
-    /// aggregate: that statement's row lock orders concurrent changes of one subject, and so
-    /// their sequence numbers (a unique index refuses two events with one number).
+    /// makes the change the event announces. Concurrent appends for one subject take turns (a
+    /// per-subject lock until commit on PostgreSQL, the write lock on SQLite), so each subject's
+    /// events are numbered 1, 2, … in commit order.
     pub async fn append<E: Event>(&self, conn: Conn<'_>, event: &E) -> Result<Envelope, Error> {
         let envelope = Envelope::of(event, 0)?;
         append_envelope(conn, envelope).await
@@ -188,6 +188,15 @@ pub(crate) async fn append_envelope(
             .await?;
         }
         Conn::Postgres(conn) => {
+            // Concurrent changes of one subject do not always lock one row (an order's several
+            // charges are several rows): a transaction-scoped lock on the subject makes their
+            // appends take turns, so each sees the previous one's number. SQLite's write lock,
+            // held from the transaction's start, already does.
+            sqlx::query("SELECT pg_advisory_xact_lock(7420401, hashtext($1 || '/' || $2))")
+                .bind(&envelope.source)
+                .bind(&envelope.subject)
+                .execute(&mut *conn)
+                .await?;
             let (seq,): (i64,) = sqlx::query_as(
                 "SELECT COALESCE(MAX(subject_seq), 0) + 1 FROM brigade_outbox WHERE source = $1 AND subject = $2",
             )

@@ -161,6 +161,19 @@ pub fn remove(lines: &mut Vec<Line>, product_id: Uuid) {
     lines.retain(|l| l.product_id != product_id);
 }
 
+/// Takes what a confirmed order bought out of the cart: each ordered product's quantity goes
+/// down by the quantity ordered, and its line goes when none is left. What the shopper added
+/// after checking out stays: other products' lines, and units of an ordered product beyond the
+/// ordered quantity.
+pub fn take_ordered(lines: &mut Vec<Line>, ordered: &[(Uuid, u32)]) {
+    for &(product_id, quantity) in ordered {
+        if let Some(line) = lines.iter_mut().find(|l| l.product_id == product_id) {
+            line.quantity = line.quantity.saturating_sub(quantity);
+        }
+    }
+    lines.retain(|l| l.quantity > 0);
+}
+
 /// What turns `before` into `after`: the products whose lines go, and the lines to insert or
 /// update. Empty when nothing changed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -375,6 +388,27 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec![b.id, c.id]
         );
+    }
+
+    #[test]
+    fn an_order_takes_its_quantities_and_leaves_the_rest() {
+        let (a, b, c) = (
+            product(1, 100, "EUR"),
+            product(2, 200, "EUR"),
+            product(3, 300, "EUR"),
+        );
+        let mut lines = cart_of(&[&a, &b, &c]);
+        set_quantity(&mut lines, &a, 5, 1).unwrap();
+        set_quantity(&mut lines, &b, 2, 2).unwrap();
+        // 2 of a (of 5), all of b, more of c than the cart holds now, and a product it lacks.
+        let ordered = [(a.id, 2), (b.id, 2), (c.id, 4), (Uuid::from_u128(99), 1)];
+        take_ordered(&mut lines, &ordered);
+        let left: Vec<(Uuid, u32)> = lines.iter().map(|l| (l.product_id, l.quantity)).collect();
+        assert_eq!(left, vec![(a.id, 3)]);
+        assert_eq!(lines[0].added_version, 1);
+        let mut none = Vec::new();
+        take_ordered(&mut none, &ordered);
+        assert!(none.is_empty());
     }
 
     #[test]

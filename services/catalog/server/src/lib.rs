@@ -1,7 +1,9 @@
 //! The catalog service: products, categories and prices, with full-text search.
 //!
 //! - [`store`]: reading the catalog from SQLite or PostgreSQL (per-dialect SQL in one place).
-//! - [`seed`]: the deterministic sample catalog, loaded once however many instances start.
+//! - [`seed`]: the deterministic sample catalog, loaded once however many instances start; each
+//!   product it creates is announced (`ProductChanged`, defined in `catalog_api::events`) through
+//!   the outbox in the loading transaction.
 //! - [`http`]: the `/v1` routes and the OpenAPI document.
 //!
 //! The wire types and input rules are in `catalog-api`, which callers depend on instead of this.
@@ -17,19 +19,24 @@ pub mod seed;
 pub mod store;
 
 use brigade_chassis::db::Migration;
+use brigade_chassis::events::OUTBOX_MIGRATION;
 use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
 use brigade_chassis::BoxError;
 
 pub use http::router;
 pub use store::Store;
 
-/// The catalog's schema, applied at start by the chassis under the store's write lock.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "catalog",
-    sqlite: include_str!("../migrations/0001_catalog.sqlite.sql"),
-    postgres: include_str!("../migrations/0001_catalog.postgres.sql"),
-}];
+/// The catalog's schema and the chassis' outbox (the events loading products publishes), applied
+/// at start by the chassis under the store's write lock.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "catalog",
+        sqlite: include_str!("../migrations/0001_catalog.sqlite.sql"),
+        postgres: include_str!("../migrations/0001_catalog.postgres.sql"),
+    },
+    OUTBOX_MIGRATION,
+];
 
 /// Who this service is, to the chassis (logs, metrics, registration).
 pub const INFO: ServiceInfo = ServiceInfo {
@@ -76,13 +83,15 @@ pub async fn main_with(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Everything a starting instance does before it serves: open and migrate the store, load the
-/// sample data, and build the routes. Every step is safe when another instance does the same at
-/// the same moment. Public so that tests can serve it on a listener of their own.
+/// Everything a starting instance does before it serves: open and migrate the store, start the
+/// outbox relay (which publishes `ProductChanged`), load the sample data, and build the routes.
+/// Every step is safe when another instance does the same at the same moment. Public so that
+/// tests can serve it on a listener of their own.
 pub async fn build(mut ctx: Context, sample: SampleData) -> Result<axum::Router, BoxError> {
     let db = ctx.open_store(MIGRATIONS).await?;
+    let outbox = ctx.publish_events(&db).await?;
     if sample == SampleData::Load {
-        seed::ensure_sample_catalog(&db).await?;
+        seed::ensure_sample_catalog(&db, &outbox).await?;
     }
     Ok(router(Store::new(db)))
 }

@@ -4,6 +4,7 @@ mod account;
 mod cart;
 mod catalog;
 mod orders;
+mod recommendations;
 
 use axum::Router;
 
@@ -18,6 +19,7 @@ pub fn router() -> Router<Gateway> {
         .merge(account::router())
         .merge(cart::router())
         .merge(orders::router())
+        .merge(recommendations::router())
         .route(
             "/openapi.json",
             axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),

@@ -1,13 +1,14 @@
 //! The inventory service's contract: stock per SKU and reservations (reserve all or none,
-//! commit, release, expiry): its wire types, the rules its inputs follow, its problem types and
-//! a typed client. Callers (the orders saga, the gateway) depend on this crate, never on the
-//! server.
+//! commit, release, expiry): its wire types, the rules its inputs follow, its problem types, the
+//! events it publishes ([`events`]) and a typed client. Callers (the orders saga, the gateway)
+//! depend on this crate, never on the server.
 //!
 //! The promise behind it: for every SKU, `committed + held` never exceeds `stock`.
 
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod events;
 mod rules;
 mod types;
 

@@ -2,7 +2,10 @@
 //! by order id, with a time-to-live; commit; release; expiry).
 //!
 //! - [`store`]: the stock and reservations on SQLite or PostgreSQL, and the promise they keep:
-//!   for every SKU, `held + committed <= stock`.
+//!   for every SKU, `held + committed <= stock`; every change of a SKU's counters is announced
+//!   (`StockChanged`, defined in `inventory_api::events`) through the outbox in its transaction.
+//! - [`events`]: what the inventory reacts to: orders' `OrderCancelled` releases the order's
+//!   reservation if it is still held.
 //! - [`sweep`]: the background task that expires reservations past their time.
 //! - [`seed`]: stock for the sample catalog, loaded once however many instances start.
 //! - [`http`]: the `/v1` routes and the OpenAPI document.
@@ -16,25 +19,33 @@
 
 #![forbid(unsafe_code)]
 
+pub mod events;
 pub mod http;
 pub mod seed;
 pub mod store;
 pub mod sweep;
 
 use brigade_chassis::db::Migration;
+use brigade_chassis::events::{INBOX_MIGRATION, OUTBOX_MIGRATION};
 use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
 use brigade_chassis::BoxError;
 
 pub use http::router;
 pub use store::Store;
 
-/// The inventory's schema, applied at start by the chassis under the store's write lock.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "inventory",
-    sqlite: include_str!("../migrations/0001_inventory.sqlite.sql"),
-    postgres: include_str!("../migrations/0001_inventory.postgres.sql"),
-}];
+/// The inventory's schema, the chassis' outbox (the `StockChanged` events it publishes) and inbox
+/// (the `OrderCancelled` events it applies), applied at start by the chassis under the store's
+/// write lock.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "inventory",
+        sqlite: include_str!("../migrations/0001_inventory.sqlite.sql"),
+        postgres: include_str!("../migrations/0001_inventory.postgres.sql"),
+    },
+    OUTBOX_MIGRATION,
+    INBOX_MIGRATION,
+];
 
 /// Who this service is, to the chassis (logs, metrics, registration).
 pub const INFO: ServiceInfo = ServiceInfo {
@@ -81,16 +92,19 @@ pub async fn main_with(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Everything a starting instance does before it serves: open and migrate the store, load the
-/// sample stock, start the expiry sweep, and build the routes. Every step is safe when another
+/// Everything a starting instance does before it serves: open and migrate the store, start the
+/// outbox relay (which publishes `StockChanged`), load the sample stock, subscribe to orders'
+/// events, start the expiry sweep, and build the routes. Every step is safe when another
 /// instance does the same at the same moment. Public so that tests can serve it on a listener
 /// of their own.
 pub async fn build(mut ctx: Context, sample: SampleData) -> Result<axum::Router, BoxError> {
     let db = ctx.open_store(MIGRATIONS).await?;
+    let outbox = ctx.publish_events(&db).await?;
     if sample == SampleData::Load {
-        seed::ensure_sample_stock(&db).await?;
+        seed::ensure_sample_stock(&db, &outbox).await?;
     }
-    let store = Store::new(db);
+    ctx.subscribe(&db, events::orders(outbox.clone())).await?;
+    let store = Store::new(db, outbox);
     // Ends by itself when the chassis closes the store at shutdown.
     sweep::spawn(store.clone(), sweep::INTERVAL);
     Ok(router(store))

@@ -6,10 +6,16 @@
 //! first instance inserts every SKU and records the name in the same transaction; the others
 //! wait for the lock, find the name and do nothing. Inserts skip SKUs that exist (`ON CONFLICT
 //! DO NOTHING`), so stock set another way is kept.
+//!
+//! Each SKU this creates is announced (`StockChanged`) through the outbox in the loading
+//! transaction; a SKU that was there already is not, and neither is anything when the data set
+//! had been loaded.
 
 use brigade_chassis::db::{Backend, Db};
+use brigade_chassis::events::Outbox;
+use inventory_api::StockLevel;
 
-use crate::store::{Arg, Sql, Tx};
+use crate::store::{self, stock_changed, Arg, Sql, Statements};
 
 /// What loading did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,8 +31,14 @@ pub enum Loaded {
 const LOAD_LOCK_KEY: i64 = 7_420_316;
 
 #[derive(Debug, thiserror::Error)]
-#[error("loading the sample stock failed: {0}")]
-pub struct Error(#[from] sqlx::Error);
+pub enum Error {
+    #[error("loading the sample stock failed: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("announcing the sample stock failed: {0}")]
+    Store(#[from] store::Error),
+    #[error("the store returned {stock} as the new stock of {sku}")]
+    Corrupt { sku: String, stock: i64 },
+}
 
 /// Each sample SKU with its starting stock ([`sample_catalog::sample_stock`]).
 pub fn sample_stock() -> Vec<(String, u32)> {
@@ -40,13 +52,14 @@ pub fn sample_stock() -> Vec<(String, u32)> {
         .collect()
 }
 
-/// Loads stock for the sample catalog unless it is there already.
-pub async fn ensure_sample_stock(db: &Db) -> Result<Loaded, Error> {
+/// Loads stock for the sample catalog unless it is there already, announcing each SKU it creates
+/// through `outbox`.
+pub async fn ensure_sample_stock(db: &Db, outbox: &Outbox) -> Result<Loaded, Error> {
     // The common case, every start after the first: one read, and nothing generated.
     if is_loaded(db).await? {
         return Ok(Loaded::Before);
     }
-    let loaded = load(db, &sample_stock()).await?;
+    let loaded = load(db, outbox, &sample_stock()).await?;
     if let Loaded::Now { skus } = loaded {
         tracing::info!(skus, "loaded the sample stock");
     }
@@ -61,9 +74,9 @@ async fn is_loaded(db: &Db) -> Result<bool, sqlx::Error> {
     Ok(!found.is_empty())
 }
 
-async fn load(db: &Db, stock: &[(String, u32)]) -> Result<Loaded, Error> {
+async fn load(db: &Db, outbox: &Outbox, stock: &[(String, u32)]) -> Result<Loaded, Error> {
     let now_ms = i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX);
-    let mut tx = Tx::begin_write(db).await?;
+    let mut tx = db.begin_write().await?;
     if db.backend() == Backend::Postgres {
         // SQLite's write lock is held from the start; PostgreSQL's loaders queue here, so that
         // the second finds the first's marker instead of inserting nothing and calling it new.
@@ -107,7 +120,24 @@ async fn load(db: &Db, stock: &[(String, u32)]) -> Result<Loaded, Error> {
             .bind(units)
             .push("::int8[]) AS t (sku, stock) ON CONFLICT DO NOTHING"),
     };
-    let inserted = tx.execute(&sql).await?;
+    // The SKUs this statement created, to announce them (and only them).
+    sql.push(" RETURNING sku, stock");
+    let created: Vec<(String, i64)> = tx.fetch_all(&sql).await?;
+    let inserted = u64::try_from(created.len()).unwrap_or(u64::MAX);
+    for (sku, units) in created {
+        let units = u64::try_from(units).map_err(|_| Error::Corrupt {
+            sku: sku.clone(),
+            stock: units,
+        })?;
+        let level = StockLevel {
+            sku,
+            stock: units,
+            held: 0,
+            committed: 0,
+            available: units,
+        };
+        stock_changed(&mut tx, outbox, level).await?;
+    }
     let mut sql = tx.sql();
     sql.push("INSERT INTO inventory_seeds (name, loaded_at_ms) VALUES (")
         .bind_text(sample_catalog::NAME)
@@ -116,5 +146,8 @@ async fn load(db: &Db, stock: &[(String, u32)]) -> Result<Loaded, Error> {
         .push(") ON CONFLICT DO NOTHING");
     tx.execute(&sql).await?;
     tx.commit().await?;
+    if inserted > 0 {
+        outbox.wake();
+    }
     Ok(Loaded::Now { skus: inserted })
 }

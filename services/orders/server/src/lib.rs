@@ -1,6 +1,8 @@
 //! The orders service: orders and the checkout saga: reserve, charge, commit — or compensate.
 //!
-//! - [`store`]: orders, saga state and history, idempotency keys, on SQLite or PostgreSQL;
+//! - [`store`]: orders, saga state and history, idempotency keys, on SQLite or PostgreSQL, and
+//!   the events the saga publishes (`OrderPlaced`, `OrderConfirmed`, `OrderCancelled`, defined
+//!   in `orders_api::events`), written to the outbox in the transaction of the step they announce;
 //! - [`saga`]: the saga's state machine, its port to other services ([`saga::Steps`]) and the
 //!   recovery loop that resumes unfinished sagas in every instance;
 //! - [`remote`]: the port implemented with the cart, catalog, inventory and payments clients;
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brigade_chassis::db::Migration;
+use brigade_chassis::events::OUTBOX_MIGRATION;
 use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
 use brigade_chassis::BoxError;
 
@@ -28,13 +31,17 @@ pub use http::{router, AppState};
 pub use saga::{Checkpoint, Saga, SagaConfig};
 pub use store::Store;
 
-/// The orders schema, applied at start by the chassis under the store's write lock.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "orders",
-    sqlite: include_str!("../migrations/0001_orders.sqlite.sql"),
-    postgres: include_str!("../migrations/0001_orders.postgres.sql"),
-}];
+/// The orders schema and the chassis' outbox (the events the saga publishes), applied at start
+/// by the chassis under the store's write lock.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "orders",
+        sqlite: include_str!("../migrations/0001_orders.sqlite.sql"),
+        postgres: include_str!("../migrations/0001_orders.postgres.sql"),
+    },
+    OUTBOX_MIGRATION,
+];
 
 /// Who this service is, to the chassis (logs, metrics, registration).
 pub const INFO: ServiceInfo = ServiceInfo {
@@ -116,13 +123,20 @@ pub async fn main_with(args: Args) -> anyhow::Result<()> {
 }
 
 /// Everything a starting instance does before it serves: open and migrate the store, start
-/// the recovery loop (which resumes unfinished sagas at once), and build the routes. Public so
-/// that tests can serve it on a listener of their own.
+/// the outbox relay (which publishes the saga's events), start the recovery loop (which resumes
+/// unfinished sagas at once), and build the routes. Public so that tests can serve it on a
+/// listener of their own.
 pub async fn build(mut ctx: Context, args: SagaArgs) -> Result<axum::Router, BoxError> {
     let db = ctx.open_store(MIGRATIONS).await?;
+    let outbox = ctx.publish_events(&db).await?;
     let verifier = ctx.verifier()?;
     let steps = Arc::new(remote::RemoteSteps::new(&ctx));
-    let saga = Saga::new(Store::new(db), steps, ctx.instance_id(), args.config());
+    let saga = Saga::new(
+        Store::new(db, outbox),
+        steps,
+        ctx.instance_id(),
+        args.config(),
+    );
     saga::recovery::spawn(saga.clone(), args.recovery_interval);
     Ok(router(AppState {
         saga,

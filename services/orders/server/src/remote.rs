@@ -182,10 +182,6 @@ impl Steps for RemoteSteps {
                 .collect())
         })
     }
-
-    fn clear_cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, ()> {
-        Box::pin(async move { self.cart.clear(token).await.map(drop).map_err(classify) })
-    }
 }
 
 /// Inventory's reservation calls, written against its contract (PUT/POST under

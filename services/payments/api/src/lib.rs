@@ -7,11 +7,13 @@
 //!   bad input with the service's own words before it costs a hop;
 //! - [`test_cards`]: the card numbers that decide what the simulated processor does;
 //! - [`problems`]: the problem codes callers are expected to act on;
+//! - [`events`]: what it publishes (`PaymentCaptured`, `PaymentFailed`, `PaymentRefunded`);
 //! - [`PaymentsClient`]: the typed client.
 
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod events;
 mod rules;
 mod types;
 

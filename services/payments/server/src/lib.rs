@@ -4,7 +4,9 @@
 //!
 //! - [`card`]: what a test card number makes the processor do, and what is kept of it;
 //! - [`processor`]: charging, settling slow charges, refunding;
-//! - [`store`]: charges and the ledger on SQLite or PostgreSQL;
+//! - [`store`]: charges and the ledger on SQLite or PostgreSQL, and the events their changes
+//!   publish (`PaymentCaptured`, `PaymentFailed`, `PaymentRefunded`, defined in
+//!   `payments_api::events`), written to the outbox in the change's transaction;
 //! - [`http`]: the `/v1` routes and the OpenAPI document.
 //!
 //! The wire types and input rules are in `payments-api`, which callers depend on instead of this.
@@ -22,6 +24,7 @@ pub mod store;
 use std::time::Duration;
 
 use brigade_chassis::db::Migration;
+use brigade_chassis::events::OUTBOX_MIGRATION;
 use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
 use brigade_chassis::BoxError;
 
@@ -29,13 +32,17 @@ pub use http::router;
 pub use processor::Processor;
 pub use store::Store;
 
-/// The payments schema, applied at start by the chassis under the store's write lock.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "payments",
-    sqlite: include_str!("../migrations/0001_payments.sqlite.sql"),
-    postgres: include_str!("../migrations/0001_payments.postgres.sql"),
-}];
+/// The payments schema and the chassis' outbox (the events charges and refunds publish), applied
+/// at start by the chassis under the store's write lock.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "payments",
+        sqlite: include_str!("../migrations/0001_payments.sqlite.sql"),
+        postgres: include_str!("../migrations/0001_payments.postgres.sql"),
+    },
+    OUTBOX_MIGRATION,
+];
 
 /// Who this service is, to the chassis (logs, metrics, registration).
 pub const INFO: ServiceInfo = ServiceInfo {
@@ -86,12 +93,14 @@ pub async fn main_with(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Everything a starting instance does before it serves: open and migrate the store, start
-/// settling charges left pending by a stopped instance, and build the routes. Safe when another
-/// instance does the same at the same moment. Public so that tests can serve it themselves.
+/// Everything a starting instance does before it serves: open and migrate the store, start the
+/// outbox relay (which publishes the payment events), start settling charges left pending by a
+/// stopped instance, and build the routes. Safe when another instance does the same at the same
+/// moment. Public so that tests can serve it themselves.
 pub async fn build(mut ctx: Context, settings: Settings) -> Result<axum::Router, BoxError> {
     let db = ctx.open_store(MIGRATIONS).await?;
-    let processor = Processor::new(Store::new(db), settings.slow_card_delay);
+    let outbox = ctx.publish_events(&db).await?;
+    let processor = Processor::new(Store::new(db, outbox), settings.slow_card_delay);
     tokio::spawn(processor.clone().recover_pending_charges());
     Ok(router(processor))
 }

@@ -1,5 +1,6 @@
-//! The users service's contract: its wire types, the rules sign-up input must follow, and a typed
-//! client. Callers (the gateway, …) depend on this crate, never on the server.
+//! The users service's contract: its wire types, the rules sign-up input must follow, the events
+//! it publishes ([`events`]), and a typed client. Callers (the gateway, …) depend on this crate,
+//! never on the server.
 //!
 //! The validation rules live here rather than in the server so that an edge (the gateway) can
 //! refuse bad input with exactly the same words before it costs a hop.
@@ -7,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod events;
 mod types;
 mod validate;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brigade_chassis::db::Db;
+use brigade_chassis::events::Outbox;
 
 use crate::clock::Clock;
 use crate::keys::{self, KeyRing};
@@ -53,9 +54,15 @@ pub struct App {
 
 impl App {
     /// Makes sure there is an active signing key and starts the rotation task. `db` must have
-    /// [`crate::MIGRATIONS`] applied. Safe when other instances start at the same moment.
-    pub async fn start(db: Db, config: &Config, clock: Clock) -> Result<App, StartError> {
-        let store = Store::new(db);
+    /// [`crate::MIGRATIONS`] applied; `outbox` carries the events sign-ups announce. Safe when
+    /// other instances start at the same moment.
+    pub async fn start(
+        db: Db,
+        outbox: Outbox,
+        config: &Config,
+        clock: Clock,
+    ) -> Result<App, StartError> {
+        let store = Store::new(db, outbox);
         let keys = KeyRing::start(
             store.clone(),
             clock.clone(),

@@ -1,6 +1,8 @@
 //! The users service: accounts, password hashes (argon2id), signed access tokens and the JWKS.
 //!
-//! - [`store`]: accounts and signing keys on SQLite or PostgreSQL.
+//! - [`store`]: accounts and signing keys on SQLite or PostgreSQL, and the event a sign-up
+//!   publishes (`UserRegistered`, defined in `users_api::events`), written to the outbox in the
+//!   sign-up's transaction.
 //! - [`passwords`]: argon2id hashing on the blocking pool.
 //! - [`keys`]: which key signs, which are published, verifying, rotating; [`rotation`] rotates
 //!   on a schedule.
@@ -22,6 +24,7 @@ pub mod store;
 use std::time::Duration;
 
 use brigade_chassis::db::Migration;
+use brigade_chassis::events::OUTBOX_MIGRATION;
 use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
 use brigade_chassis::BoxError;
 
@@ -30,13 +33,17 @@ pub use clock::Clock;
 pub use http::router;
 pub use store::Store;
 
-/// The users service's schema, applied at start by the chassis under the store's write lock.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "users",
-    sqlite: include_str!("../migrations/0001_users.sqlite.sql"),
-    postgres: include_str!("../migrations/0001_users.postgres.sql"),
-}];
+/// The users service's schema and the chassis' outbox (the events sign-ups publish), applied at
+/// start by the chassis under the store's write lock.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "users",
+        sqlite: include_str!("../migrations/0001_users.sqlite.sql"),
+        postgres: include_str!("../migrations/0001_users.postgres.sql"),
+    },
+    OUTBOX_MIGRATION,
+];
 
 /// Who this service is, to the chassis (logs, metrics, registration).
 pub const INFO: ServiceInfo = ServiceInfo {
@@ -93,13 +100,14 @@ pub async fn main_with(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Everything a starting instance does before it serves: open and migrate the store, make sure a
-/// signing key exists, start the rotation task, and build the routes. Every step is safe when
-/// another instance does the same at the same moment. Public so that tests can serve it on a
-/// listener of their own.
+/// Everything a starting instance does before it serves: open and migrate the store, start the
+/// outbox relay (which publishes `UserRegistered`), make sure a signing key exists, start the
+/// rotation task, and build the routes. Every step is safe when another instance does the same
+/// at the same moment. Public so that tests can serve it on a listener of their own.
 pub async fn build(mut ctx: Context, config: Config) -> Result<axum::Router, BoxError> {
     let db = ctx.open_store(MIGRATIONS).await?;
-    let app = App::start(db, &config, Clock::system()).await?;
+    let outbox = ctx.publish_events(&db).await?;
+    let app = App::start(db, outbox, &config, Clock::system()).await?;
     Ok(router(app))
 }
 

@@ -1,14 +1,17 @@
 //! The cart's store: one cart per user, on SQLite or PostgreSQL.
 //!
-//! Reads take one statement ([`Store::load`]). Every change runs in one transaction
-//! ([`Store::change`]): count the change first (which serialises changes to the cart), read the
-//! lines, let the caller's rules edit them in memory, write only what differs, commit. A change
-//! that turns out to change nothing is rolled back, so the version counts real changes only.
+//! Reads take one statement ([`Store::load`]). Every change goes through one write path
+//! (`apply`): count the change first (which serialises changes to the cart), read the lines, let
+//! the caller's rules edit them in memory, write only what differs. [`Store::change`] runs it in
+//! a transaction of its own and commits; [`change_in`] runs it inside a transaction the caller
+//! holds (an event handler's, which also records that the event was applied). A change that
+//! turns out to change nothing is rolled back (its transaction, or its savepoint), so the version
+//! counts real changes only.
 
 mod rows;
 mod sql;
 
-use brigade_chassis::db::Db;
+use brigade_chassis::db::{Conn, Db, Tx};
 use sqlx::{Postgres, Sqlite, Transaction};
 use uuid::Uuid;
 
@@ -34,30 +37,32 @@ pub struct Changed<T> {
     pub changed: bool,
 }
 
-/// Runs `$body` with `$conn` (a connection of either backend) and `$sql` (the statement text of
-/// that backend): the same query code, type-checked once per backend.
+/// What a change inside the caller's transaction did ([`change_in`]).
+#[derive(Debug)]
+pub struct Edited<T> {
+    /// What the caller's edit returned.
+    pub outcome: T,
+    /// False when the edit left the lines as they were: nothing was written.
+    pub changed: bool,
+}
+
+/// Runs `$body` with `$conn` (the pool or connection of either backend, from the `$kind` enum:
+/// [`Db`] or [`Conn`]) and `$sql` (the statement text of that backend): the same query code,
+/// type-checked once per backend.
 macro_rules! on_backend {
-    ($target:expr, $stmt:expr, |$conn:ident, $sql:ident| $body:expr) => {
+    ($kind:ident, $target:expr, $stmt:expr, |$conn:ident, $sql:ident| $body:expr) => {
         match $target {
-            Target::Sqlite($conn) => {
+            $kind::Sqlite($conn) => {
                 let $sql = $stmt.sqlite;
                 $body
             }
-            Target::Postgres($conn) => {
+            $kind::Postgres($conn) => {
                 let $sql = $stmt.postgres;
                 $body
             }
         }
     };
 }
-
-/// A transaction on either backend.
-enum Target<S, P> {
-    Sqlite(S),
-    Postgres(P),
-}
-
-type Tx = Target<Transaction<'static, Sqlite>, Transaction<'static, Postgres>>;
 
 /// Carts. Cheap to clone: it is a pool handle.
 #[derive(Debug, Clone)]
@@ -73,11 +78,7 @@ impl Store {
 
     /// The user's cart; empty (version 0) when it never changed.
     pub async fn load(&self, user_id: Uuid) -> Result<StoredCart, Error> {
-        let pool = match &self.db {
-            Db::Sqlite(pool) => Target::Sqlite(pool),
-            Db::Postgres(pool) => Target::Postgres(pool),
-        };
-        let rows: Vec<rows::LoadRow> = on_backend!(pool, sql::LOAD, |pool, text| {
+        let rows: Vec<rows::LoadRow> = on_backend!(Db, &self.db, sql::LOAD, |pool, text| {
             sqlx::query_as(text)
                 .bind(user_id.to_string())
                 .fetch_all(pool)
@@ -105,88 +106,187 @@ impl Store {
         user_id: Uuid,
         edit: impl FnOnce(&mut Vec<Line>, i64) -> Result<T, E>,
     ) -> Result<Result<Changed<T>, E>, Error> {
-        let now = i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX);
-        let mut tx = match &self.db {
-            Db::Sqlite(pool) => Target::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Target::Postgres(pool.begin().await?),
-        };
-        let version = bump(&mut tx, user_id, now).await?;
-        let before = read_lines(&mut tx, user_id).await?;
-        let mut after = before.clone();
-        let outcome = match edit(&mut after, version) {
-            Ok(outcome) => outcome,
+        let now = now_ms();
+        let mut tx = self.db.begin_write().await?;
+        let applied = match apply(tx.conn(), user_id, now, edit).await? {
+            Ok(applied) => applied,
             Err(refused) => {
-                rollback(tx).await?;
+                tx.rollback().await?;
                 return Ok(Err(refused));
             }
         };
-        let changes = lines::diff(&before, &after);
-        if changes.is_empty() {
+        if !applied.changed {
             // Nothing to count: undo the version bump, and answer the cart as it is.
-            rollback(tx).await?;
+            tx.rollback().await?;
             return Ok(Ok(Changed {
                 cart: self.load(user_id).await?,
-                outcome,
+                outcome: applied.outcome,
                 changed: false,
             }));
         }
-        for product_id in &changes.deleted {
-            delete_line(&mut tx, user_id, *product_id).await?;
-        }
-        for line in &changes.written {
-            write_line(&mut tx, user_id, line).await?;
-        }
-        commit(tx).await?;
-        after.sort_by_key(|l| (l.added_version, l.product_id.to_string()));
+        tx.commit().await?;
         Ok(Ok(Changed {
             cart: StoredCart {
-                version,
+                version: applied.version,
                 updated_at_ms: now,
-                lines: after,
+                lines: applied.lines,
             },
-            outcome,
+            outcome: applied.outcome,
             changed: true,
         }))
     }
 }
 
-async fn bump(tx: &mut Tx, user_id: Uuid, now: i64) -> Result<i64, Error> {
-    let (version,): (i64,) = on_backend!(tx, sql::BUMP, |tx, text| {
+/// Applies `edit` to the user's lines inside `tx`, a write transaction the caller holds and
+/// commits (an event handler's): the same write path as [`Store::change`], in a savepoint, so
+/// that a refused edit or one that changes nothing leaves no trace (not even a version bump)
+/// while the rest of `tx` goes on.
+pub async fn change_in<T, E>(
+    tx: &mut Tx,
+    user_id: Uuid,
+    edit: impl FnOnce(&mut Vec<Line>, i64) -> Result<T, E>,
+) -> Result<Result<Edited<T>, E>, Error> {
+    let mut savepoint = Savepoint::begin(tx).await?;
+    let applied = match apply(savepoint.conn(), user_id, now_ms(), edit).await? {
+        Ok(applied) => applied,
+        Err(refused) => {
+            savepoint.rollback().await?;
+            return Ok(Err(refused));
+        }
+    };
+    if applied.changed {
+        savepoint.commit().await?;
+    } else {
+        savepoint.rollback().await?;
+    }
+    Ok(Ok(Edited {
+        outcome: applied.outcome,
+        changed: applied.changed,
+    }))
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX)
+}
+
+/// What [`apply`] did.
+struct Applied<T> {
+    /// The version the change makes.
+    version: i64,
+    /// The lines after the edit, in the order shown.
+    lines: Vec<Line>,
+    outcome: T,
+    changed: bool,
+}
+
+/// The one write path of the cart, inside the caller's transaction: counts the change (which
+/// locks the cart), reads the lines, lets `edit` change them, writes only what differs. The
+/// count is written even when `edit` refuses or changes nothing: the caller then rolls back.
+async fn apply<T, E>(
+    mut conn: Conn<'_>,
+    user_id: Uuid,
+    now: i64,
+    edit: impl FnOnce(&mut Vec<Line>, i64) -> Result<T, E>,
+) -> Result<Result<Applied<T>, E>, Error> {
+    let version = bump(&mut conn, user_id, now).await?;
+    let before = read_lines(&mut conn, user_id).await?;
+    let mut after = before.clone();
+    let outcome = match edit(&mut after, version) {
+        Ok(outcome) => outcome,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    let changes = lines::diff(&before, &after);
+    let changed = !changes.is_empty();
+    for product_id in &changes.deleted {
+        delete_line(&mut conn, user_id, *product_id).await?;
+    }
+    for line in &changes.written {
+        write_line(&mut conn, user_id, line).await?;
+    }
+    after.sort_by_key(|l| (l.added_version, l.product_id.to_string()));
+    Ok(Ok(Applied {
+        version,
+        lines: after,
+        outcome,
+        changed,
+    }))
+}
+
+/// A savepoint inside a chassis [`Tx`] (sqlx's nested transaction): released on commit, rolled
+/// back to on rollback (or when dropped), without ending the transaction around it.
+enum Savepoint<'t> {
+    Sqlite(Transaction<'t, Sqlite>),
+    Postgres(Transaction<'t, Postgres>),
+}
+
+impl<'t> Savepoint<'t> {
+    async fn begin(tx: &'t mut Tx) -> Result<Savepoint<'t>, sqlx::Error> {
+        use sqlx::Connection;
+        Ok(match tx {
+            Tx::Sqlite(tx) => Savepoint::Sqlite((**tx).begin().await?),
+            Tx::Postgres(tx) => Savepoint::Postgres((**tx).begin().await?),
+        })
+    }
+
+    fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Savepoint::Sqlite(tx) => Conn::Sqlite(tx),
+            Savepoint::Postgres(tx) => Conn::Postgres(tx),
+        }
+    }
+
+    async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Savepoint::Sqlite(tx) => tx.commit().await,
+            Savepoint::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Savepoint::Sqlite(tx) => tx.rollback().await,
+            Savepoint::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
+
+async fn bump(conn: &mut Conn<'_>, user_id: Uuid, now: i64) -> Result<i64, Error> {
+    let (version,): (i64,) = on_backend!(Conn, conn, sql::BUMP, |conn, text| {
         sqlx::query_as(text)
             .bind(user_id.to_string())
             .bind(now)
-            .fetch_one(&mut **tx)
+            .fetch_one(&mut **conn)
             .await?
     });
     Ok(version)
 }
 
-async fn read_lines(tx: &mut Tx, user_id: Uuid) -> Result<Vec<Line>, Error> {
-    let rows: Vec<rows::LineRow> = on_backend!(tx, sql::LINES, |tx, text| {
+async fn read_lines(conn: &mut Conn<'_>, user_id: Uuid) -> Result<Vec<Line>, Error> {
+    let rows: Vec<rows::LineRow> = on_backend!(Conn, conn, sql::LINES, |conn, text| {
         sqlx::query_as(text)
             .bind(user_id.to_string())
-            .fetch_all(&mut **tx)
+            .fetch_all(&mut **conn)
             .await?
     });
     rows.into_iter().map(rows::line).collect()
 }
 
-async fn delete_line(tx: &mut Tx, user_id: Uuid, product_id: Uuid) -> Result<(), Error> {
-    on_backend!(tx, sql::DELETE_LINE, |tx, text| {
+async fn delete_line(conn: &mut Conn<'_>, user_id: Uuid, product_id: Uuid) -> Result<(), Error> {
+    on_backend!(Conn, conn, sql::DELETE_LINE, |conn, text| {
         sqlx::query(text)
             .bind(user_id.to_string())
             .bind(product_id.to_string())
-            .execute(&mut **tx)
+            .execute(&mut **conn)
             .await
             .map(drop)?
     });
     Ok(())
 }
 
-async fn write_line(tx: &mut Tx, user_id: Uuid, line: &Line) -> Result<(), Error> {
+async fn write_line(conn: &mut Conn<'_>, user_id: Uuid, line: &Line) -> Result<(), Error> {
     // The schema allows at most 99; the rules allow no more, so this never saturates.
     let quantity = i32::try_from(line.quantity).unwrap_or(i32::MAX);
-    on_backend!(tx, sql::WRITE_LINE, |tx, text| {
+    on_backend!(Conn, conn, sql::WRITE_LINE, |conn, text| {
         sqlx::query(text)
             .bind(user_id.to_string())
             .bind(line.product_id.to_string())
@@ -196,25 +296,9 @@ async fn write_line(tx: &mut Tx, user_id: Uuid, line: &Line) -> Result<(), Error
             .bind(line.unit_price.currency.as_str())
             .bind(quantity)
             .bind(line.added_version)
-            .execute(&mut **tx)
+            .execute(&mut **conn)
             .await
             .map(drop)?
     });
-    Ok(())
-}
-
-async fn commit(tx: Tx) -> Result<(), Error> {
-    match tx {
-        Target::Sqlite(tx) => tx.commit().await?,
-        Target::Postgres(tx) => tx.commit().await?,
-    }
-    Ok(())
-}
-
-async fn rollback(tx: Tx) -> Result<(), Error> {
-    match tx {
-        Target::Sqlite(tx) => tx.rollback().await?,
-        Target::Postgres(tx) => tx.rollback().await?,
-    }
     Ok(())
 }

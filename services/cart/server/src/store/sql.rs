@@ -23,9 +23,9 @@ pub(super) const LOAD: Stmt = Stmt {
 };
 
 /// Counts the change and returns the version it makes. It is the first statement of every
-/// change, and a write: on SQLite it takes the write lock before anything is read (a deferred
-/// transaction that read first could not upgrade once another writer committed); on PostgreSQL
-/// it locks the cart's row until commit. Either way, changes to one cart run one at a time.
+/// change, and a write: on SQLite the transaction holds the write lock from its start
+/// (`BEGIN IMMEDIATE`), so nothing read can change before the write; on PostgreSQL it locks the
+/// cart's row until commit. Either way, changes to one cart run one at a time.
 /// Parameters: user id, now (Unix ms).
 pub(super) const BUMP: Stmt = Stmt {
     sqlite: "INSERT INTO carts (user_id, version, updated_at_ms) VALUES (?1, 1, ?2) \

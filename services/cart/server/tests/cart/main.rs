@@ -1,12 +1,14 @@
 //! The cart's tests, in one binary (each test binary costs a link on a small machine):
 //!
 //! - `store`: the store suite, each test run against SQLite and against PostgreSQL;
+//! - `events`: orders' `OrderConfirmed` applied through the chassis' inbox, on both engines;
 //! - `http`: every route in process against a fake catalog that speaks the real contract (so
 //!   that prices can change and products vanish), happy paths, bad input and a catalog outage;
 //! - `service`: real instances on real sockets with a real catalog, called through the typed
 //!   client, including two cart instances sharing one store.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod events;
 mod http;
 mod service;
 mod store;

@@ -1,17 +1,22 @@
 //! Real instances on real sockets, started the way `main` starts them: a real catalog with its
 //! sample data, and the cart found through `--peers` and trusting `--jwks-file`, called through
-//! the typed client that orders uses.
+//! the typed client that orders uses; orders' events come from a fake feed speaking the real
+//! feed contract.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use brigade_chassis::client::{self, plain::PlainClient};
+use brigade_chassis::events::Envelope;
 use brigade_chassis::testing::{Instance, TestKeys};
 use cart_api::CartClient;
-use catalog_api::{ListProducts, Product};
+use catalog_api::{ListProducts, Money, Product};
 use http::Method;
+use orders_api::events::OrderConfirmed;
+use orders_api::OrderLine;
 use uuid::Uuid;
 
-use crate::support::{catalog_client, service_client};
+use crate::support::{catalog_client, service_client, FakeFeed};
 
 async fn start_catalog(dir: &tempfile::TempDir) -> Instance {
     let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
@@ -22,7 +27,10 @@ async fn start_catalog(dir: &tempfile::TempDir) -> Instance {
 }
 
 async fn start_cart(database_url: &str, catalog: &Instance, keys: &TestKeys) -> Instance {
-    let peers = format!("catalog={}", catalog.address);
+    start_cart_with(database_url, format!("catalog={}", catalog.address), keys).await
+}
+
+async fn start_cart_with(database_url: &str, peers: String, keys: &TestKeys) -> Instance {
     let jwks = keys.jwks_path();
     Instance::start(
         cart::INFO,
@@ -163,5 +171,71 @@ async fn two_cart_instances_sharing_one_store_lose_no_concurrent_line() {
     assert_eq!(cart.version, products.len() as u64);
     a.stop().await.unwrap();
     b.stop().await.unwrap();
+    catalog.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_takes_a_confirmed_orders_lines_out_of_the_cart_from_orders_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = TestKeys::new();
+    let catalog = start_catalog(&dir).await;
+    let orders = FakeFeed::start().await;
+    let url = format!("sqlite://{}", dir.path().join("cart.db").display());
+    let peers = format!("catalog={};orders={}", catalog.address, orders.address);
+    let cart = start_cart_with(&url, peers, &keys).await;
+    let client = CartClient::new(service_client("cart", vec![cart.address]));
+    let products = some_products(&catalog, 2).await;
+    let user_id = Uuid::new_v4();
+    let token = keys.token(user_id, "shopper@example.com");
+    client
+        .set_quantity(&token, products[0].id, 3)
+        .await
+        .unwrap();
+    client
+        .set_quantity(&token, products[1].id, 1)
+        .await
+        .unwrap();
+
+    // Orders confirms 2 of the first product and the second: one of the first stays.
+    let line = |product: &Product, quantity: u32| OrderLine {
+        product_id: product.id,
+        sku: product.sku.clone(),
+        name: product.name.clone(),
+        unit_price: product.price.clone(),
+        quantity,
+        line_total: Money {
+            amount_minor: product.price.amount_minor * i64::from(quantity),
+            currency: product.price.currency.clone(),
+        },
+    };
+    let lines = vec![line(&products[0], 2), line(&products[1], 1)];
+    let order = OrderConfirmed {
+        order_id: Uuid::new_v4(),
+        user_id,
+        total: Money {
+            amount_minor: lines.iter().map(|l| l.line_total.amount_minor).sum(),
+            currency: products[0].price.currency.clone(),
+        },
+        lines,
+        charge_id: Some(Uuid::new_v4()),
+    };
+    orders.push(Envelope::of(&order, 1).unwrap());
+
+    let started = Instant::now();
+    let taken = loop {
+        let read = client.cart(&token).await.unwrap();
+        if read.lines.len() == 1 {
+            break read;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the cart did not apply OrderConfirmed: {read:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(taken.lines[0].product_id, products[0].id);
+    assert_eq!(taken.lines[0].quantity, 1);
+    assert_eq!(taken.version, 3);
+    cart.stop().await.unwrap();
     catalog.stop().await.unwrap();
 }

@@ -2,7 +2,8 @@
 //! SQLite and PostgreSQL (skipped with a message when PostgreSQL is not reachable, unless CI).
 
 use brigade_chassis::db::Db;
-use cart::lines::{self, RuleError};
+use cart::lines::{self, Line, RuleError};
+use cart::store::change_in;
 use cart::Store;
 use uuid::Uuid;
 
@@ -15,6 +16,7 @@ brigade_chassis::store_suite!(
     a_refused_change_writes_nothing,
     carts_of_different_users_are_apart,
     concurrent_changes_from_two_instances_lose_nothing,
+    a_change_inside_a_callers_transaction_commits_or_rolls_back_with_it,
 );
 
 async fn set(store: &Store, user: Uuid, n: u128, quantity: u32) -> lines::StoredCart {
@@ -174,4 +176,68 @@ async fn concurrent_changes_from_two_instances_lose_nothing(db: Db) {
     places.dedup();
     assert_eq!(places.len(), PRODUCTS as usize);
     other.close().await;
+}
+
+/// An edit adding one unit of product `n` (priced in EUR).
+fn add(n: u128) -> impl FnOnce(&mut Vec<Line>, i64) -> Result<(), RuleError> {
+    let product = product(n, 100, "EUR");
+    move |lines, version| lines::set_quantity(lines, &product, 1, version)
+}
+
+async fn a_change_inside_a_callers_transaction_commits_or_rolls_back_with_it(db: Db) {
+    let store = migrated(db.clone()).await;
+    let user = Uuid::new_v4();
+    let before = set(&store, user, 1, 2).await;
+
+    // Rolled back with the caller's transaction: nothing of it stays.
+    let mut tx = db.begin_write().await.unwrap();
+    let edited = change_in(&mut tx, user, add(2)).await.unwrap().unwrap();
+    assert!(edited.changed);
+    tx.rollback().await.unwrap();
+    assert_eq!(store.load(user).await.unwrap(), before);
+
+    // Refused, then changing nothing, then a real change, in one caller's transaction: only
+    // the real change is written, and counted once.
+    let mut tx = db.begin_write().await.unwrap();
+    let refused = change_in(&mut tx, user, |lines, version| {
+        lines::set_quantity(lines, &product(2, 100, "EUR"), 1, version)?;
+        lines::set_quantity(lines, &product(3, 100, "USD"), 1, version)
+    })
+    .await
+    .unwrap();
+    assert!(matches!(refused, Err(RuleError::CurrencyMismatch { .. })));
+    let idle = change_in(&mut tx, user, |lines, _| {
+        lines::remove(lines, Uuid::new_v4());
+        Ok::<_, RuleError>(())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!idle.changed);
+    let edited = change_in(&mut tx, user, add(4)).await.unwrap().unwrap();
+    assert!(edited.changed);
+    tx.commit().await.unwrap();
+    let after = store.load(user).await.unwrap();
+    assert_eq!(
+        quantities(&after),
+        [("TST-0001".into(), 2), ("TST-0004".into(), 1)]
+    );
+    assert_eq!(after.version, before.version + 1);
+
+    // A cart that never existed still does not after an edit that changed nothing.
+    let stranger = Uuid::new_v4();
+    let mut tx = db.begin_write().await.unwrap();
+    let idle = change_in(&mut tx, stranger, |lines, _| {
+        lines.clear();
+        Ok::<_, RuleError>(())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(!idle.changed);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        store.load(stranger).await.unwrap(),
+        lines::StoredCart::empty()
+    );
 }

@@ -7,8 +7,16 @@
 //! lock, finds the name and does nothing. Inserts also skip rows that exist (`ON CONFLICT DO
 //! NOTHING`), so even a store that got some of the rows another way ends up complete, never
 //! failing.
+//!
+//! Each product this creates is announced (`ProductChanged`, with the product) through the
+//! outbox in the loading transaction; a product that was there already is not, and neither is
+//! anything when the data set had been loaded.
+
+use std::collections::HashSet;
 
 use brigade_chassis::db::Db;
+use brigade_chassis::events::Outbox;
+use catalog_api::events::ProductChanged;
 use catalog_api::Product;
 use sqlx::{PgConnection, SqliteConnection};
 
@@ -40,33 +48,39 @@ pub enum Error {
         sku: String,
         source: serde_json::Error,
     },
+    #[error("announcing a loaded product failed: {0}")]
+    Outbox(#[from] brigade_chassis::events::Error),
+    #[error("the store returned `{0}` as the id of a product it created")]
+    Corrupt(String),
 }
 
-/// Loads the built-in sample catalog unless it is there already.
-pub async fn ensure_sample_catalog(db: &Db) -> Result<Loaded, Error> {
+/// Loads the built-in sample catalog unless it is there already, announcing each product it
+/// creates through `outbox`.
+pub async fn ensure_sample_catalog(db: &Db, outbox: &Outbox) -> Result<Loaded, Error> {
     // The common case, every start after the first: one read, and nothing generated.
     if is_loaded(db, ::sample_catalog::NAME).await? {
         return Ok(Loaded::Before);
     }
-    let loaded = load(db, &sample_catalog()).await?;
+    let loaded = load(db, outbox, &sample_catalog()).await?;
     if let Loaded::Now { products } = loaded {
         tracing::info!(products, "loaded the sample catalog");
     }
     Ok(loaded)
 }
 
-/// Loads `catalog` unless a data set of its name is there already. Safe to call concurrently,
-/// from any number of processes.
-pub async fn load(db: &Db, catalog: &SampleCatalog) -> Result<Loaded, Error> {
+/// Loads `catalog` unless a data set of its name is there already, announcing each product it
+/// creates through `outbox` in the same transaction. Safe to call concurrently, from any number
+/// of processes.
+pub async fn load(db: &Db, outbox: &Outbox, catalog: &SampleCatalog) -> Result<Loaded, Error> {
     let rows = Rows::encode(catalog)?;
     let loaded_at_ms = i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX);
-    match db {
+    let loaded = match db {
         Db::Sqlite(pool) => {
             // Dropping the transaction on an early return or error rolls it back.
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            let loaded = load_sqlite(&mut tx, &catalog.name, &rows, loaded_at_ms).await?;
+            let loaded = load_sqlite(&mut tx, outbox, &catalog.name, &rows, loaded_at_ms).await?;
             tx.commit().await?;
-            Ok(loaded)
+            loaded
         }
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
@@ -74,11 +88,28 @@ pub async fn load(db: &Db, catalog: &SampleCatalog) -> Result<Loaded, Error> {
                 .bind(LOAD_LOCK_KEY)
                 .execute(&mut *tx)
                 .await?;
-            let loaded = load_postgres(&mut tx, &catalog.name, &rows, loaded_at_ms).await?;
+            let loaded = load_postgres(&mut tx, outbox, &catalog.name, &rows, loaded_at_ms).await?;
             tx.commit().await?;
-            Ok(loaded)
+            loaded
         }
+    };
+    if matches!(loaded, Loaded::Now { products } if products > 0) {
+        outbox.wake();
     }
+    Ok(loaded)
+}
+
+/// Announces `product`, just created in the transaction `conn` is in.
+async fn announce(
+    conn: brigade_chassis::db::Conn<'_>,
+    outbox: &Outbox,
+    product: &Product,
+) -> Result<(), Error> {
+    let event = ProductChanged {
+        product: product.clone(),
+    };
+    outbox.append(conn, &event).await?;
+    Ok(())
 }
 
 async fn is_loaded(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
@@ -138,6 +169,7 @@ impl<'a> Rows<'a> {
 
 async fn load_sqlite(
     conn: &mut SqliteConnection,
+    outbox: &Outbox,
     name: &str,
     rows: &Rows<'_>,
     loaded_at_ms: i64,
@@ -165,7 +197,7 @@ async fn load_sqlite(
     let mut inserted = 0;
     for row in &rows.products {
         let p = row.product;
-        inserted += sqlx::query(
+        let created = sqlx::query(
             "INSERT INTO products (id, sku, name, description, category, price_minor, currency, \
              image_url, tags, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
              ON CONFLICT DO NOTHING",
@@ -183,6 +215,10 @@ async fn load_sqlite(
         .execute(&mut *conn)
         .await?
         .rows_affected();
+        if created == 1 {
+            announce((&mut *conn).into(), outbox, p).await?;
+        }
+        inserted += created;
     }
     sqlx::query(
         "INSERT INTO catalog_seeds (name, loaded_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
@@ -196,6 +232,7 @@ async fn load_sqlite(
 
 async fn load_postgres(
     conn: &mut PgConnection,
+    outbox: &Outbox,
     name: &str,
     rows: &Rows<'_>,
     loaded_at_ms: i64,
@@ -244,12 +281,13 @@ async fn load_postgres(
     // database take seconds.
     let products = &rows.products;
     let column = |f: fn(&ProductColumns<'_>) -> String| products.iter().map(f).collect::<Vec<_>>();
-    let inserted = sqlx::query(
+    // The ids of the rows this statement created, to announce those products (and only them).
+    let created: Vec<(String,)> = sqlx::query_as(
         "INSERT INTO products (id, sku, name, description, category, price_minor, currency, \
          image_url, tags, created_at_ms) \
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
          $6::int8[], $7::text[], $8::text[], $9::text[], $10::int8[]) \
-         ON CONFLICT DO NOTHING",
+         ON CONFLICT DO NOTHING RETURNING id::text",
     )
     .bind(column(|r| r.product.id.to_string()))
     .bind(column(|r| r.product.sku.clone()))
@@ -266,9 +304,17 @@ async fn load_postgres(
     .bind(column(|r| r.product.image_url.clone()))
     .bind(column(|r| r.tags_json.clone()))
     .bind(products.iter().map(|r| r.created_at_ms).collect::<Vec<_>>())
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .fetch_all(&mut *conn)
+    .await?;
+    let created: HashSet<uuid::Uuid> = created
+        .into_iter()
+        .map(|(id,)| uuid::Uuid::parse_str(&id).map_err(|_| Error::Corrupt(id)))
+        .collect::<Result<_, _>>()?;
+    // In the data set's order, as on SQLite.
+    for row in products.iter().filter(|r| created.contains(&r.product.id)) {
+        announce((&mut *conn).into(), outbox, row.product).await?;
+    }
+    let inserted = u64::try_from(created.len()).unwrap_or(u64::MAX);
     sqlx::query(
         "INSERT INTO catalog_seeds (name, loaded_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
     )

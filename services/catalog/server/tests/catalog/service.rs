@@ -1,7 +1,7 @@
 //! Real instances on real sockets, started the way `main` starts them, called through the typed
 //! client that other services use.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use axum::http::Method;
 use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::discovery::{Resolver, Source};
+use brigade_chassis::events::FeedPage;
 use brigade_chassis::metrics::Metrics;
 use brigade_chassis::service;
 use brigade_chassis::shutdown::Reason;
@@ -43,6 +44,29 @@ fn instance(
             Reason::Requested
         },
     )
+}
+
+/// Reads the instance's event feed to its end: one `ProductChanged` per product, however many
+/// instances raced to load the catalog.
+async fn every_product_is_announced_once(address: SocketAddr, expected: u64) {
+    let client = PlainClient::new(Duration::from_secs(10));
+    let mut subjects = HashSet::new();
+    let mut after = 0;
+    while (subjects.len() as u64) < expected {
+        let page: FeedPage = client
+            .get_json(&format!(
+                "http://{address}/v1/events/feed?after={after}&limit=500&wait_ms=5000"
+            ))
+            .await
+            .unwrap();
+        assert!(!page.events.is_empty(), "the feed stopped at {after}");
+        for item in page.events {
+            assert_eq!(item.event.event_type, "brigade.catalog.ProductChanged");
+            assert!(subjects.insert(item.event.subject), "announced twice");
+            after = item.position;
+        }
+    }
+    assert_eq!(subjects.len() as u64, expected);
 }
 
 async fn wait_ready(address: SocketAddr) {
@@ -92,6 +116,7 @@ async fn two_instances_starting_at_once_on_one_fresh_store_both_serve_the_same_c
             assert_eq!(page.total, expected, "{address}");
         }
         calls_through_the_typed_client(addresses.clone()).await;
+        every_product_is_announced_once(addresses[1], expected).await;
         stop_a.send(()).unwrap();
         stop_b.send(()).unwrap();
     };

@@ -4,9 +4,11 @@
 use std::collections::{HashMap, HashSet};
 
 use brigade_chassis::db::{migrate, Db};
+use brigade_chassis::events::{stored_events, Event, Outbox};
 use catalog::seed::{self, Loaded, SampleCatalog, SampleCategory, SampleProduct};
 use catalog::store::ListError;
 use catalog::MIGRATIONS;
+use catalog_api::events::ProductChanged;
 use catalog_api::{Money, Product, ProductPage};
 use uuid::Uuid;
 
@@ -14,6 +16,7 @@ use crate::support::{query, second_pool, seeded};
 
 brigade_chassis::store_suite!(
     the_sample_catalog_is_loaded_on_a_fresh_store,
+    loading_announces_each_product_it_creates_once,
     starting_twice_and_concurrently_loads_it_once,
     pages_do_not_overlap_and_together_cover_every_match,
     every_sort_orders_the_whole_listing,
@@ -74,13 +77,80 @@ async fn the_sample_catalog_is_loaded_on_a_fresh_store(db: Db) {
     }
 }
 
+async fn loading_announces_each_product_it_creates_once(db: Db) {
+    migrate(&db, MIGRATIONS).await.unwrap();
+    let outbox = Outbox::new();
+    seed::ensure_sample_catalog(&db, &outbox).await.unwrap();
+    // One ProductChanged per product, in the data set's order, each the product as stored.
+    let generated = seed::sample_catalog();
+    let events = stored_events(&db).await.unwrap();
+    assert_eq!(events.len(), generated.products.len());
+    for (event, sample) in events.iter().zip(&generated.products) {
+        assert_eq!(event.event_type, ProductChanged::type_name());
+        assert_eq!((event.source.as_str(), event.schemaversion), ("catalog", 1));
+        assert_eq!(event.subject, sample.product.id.to_string());
+        assert_eq!(event.subjectseq, 1);
+        assert_eq!(
+            event.decode::<ProductChanged>().unwrap().product,
+            sample.product
+        );
+    }
+    let store = catalog::Store::new(db.clone());
+    let first = &generated.products[0].product;
+    assert_eq!(
+        store.product(first.id).await.unwrap().as_ref(),
+        events[0]
+            .decode::<ProductChanged>()
+            .ok()
+            .map(|e| e.product)
+            .as_ref()
+    );
+
+    // Loading again, or a data set whose products all exist, announces nothing.
+    assert_eq!(
+        seed::ensure_sample_catalog(&db, &outbox).await.unwrap(),
+        Loaded::Before
+    );
+    let mut renamed = seed::sample_catalog();
+    renamed.name = "same-rows-other-name".into();
+    renamed.products.truncate(3);
+    assert_eq!(
+        seed::load(&db, &outbox, &renamed).await.unwrap(),
+        Loaded::Now { products: 0 }
+    );
+    assert_eq!(stored_events(&db).await.unwrap().len(), events.len());
+
+    // A data set with one new product among existing ones announces only the new one.
+    let mut mixed = seed::sample_catalog();
+    mixed.name = "one-new-product".into();
+    mixed.products.truncate(2);
+    mixed
+        .products
+        .push(test_product("TST-0100", "Copper Ladle", "A ladle."));
+    mixed.categories = vec![test_category()];
+    assert_eq!(
+        seed::load(&db, &outbox, &mixed).await.unwrap(),
+        Loaded::Now { products: 1 }
+    );
+    let after = stored_events(&db).await.unwrap();
+    assert_eq!(after.len(), events.len() + 1);
+    let last = after.last().unwrap();
+    assert_eq!(last.subject, seed::product_id("TST-0100").to_string());
+    assert_eq!(
+        last.decode::<ProductChanged>().unwrap().product,
+        mixed.products[2].product
+    );
+}
+
 async fn starting_twice_and_concurrently_loads_it_once(db: Db) {
     let other = second_pool(&db).await;
     // Two instances starting in the same moment on a fresh store, each with its own pool:
     // migrate, then load, both at once.
     let start = |db: Db| async move {
         migrate(&db, MIGRATIONS).await.unwrap();
-        seed::ensure_sample_catalog(&db).await.unwrap()
+        seed::ensure_sample_catalog(&db, &Outbox::new())
+            .await
+            .unwrap()
     };
     let (first, second) = tokio::join!(start(db.clone()), start(other.clone()));
     let mut outcomes = [first, second];
@@ -93,15 +163,19 @@ async fn starting_twice_and_concurrently_loads_it_once(db: Db) {
 
     // A restart finds it loaded; a data set of another name whose rows exist adds nothing.
     assert_eq!(
-        seed::ensure_sample_catalog(&other).await.unwrap(),
+        seed::ensure_sample_catalog(&other, &Outbox::new())
+            .await
+            .unwrap(),
         Loaded::Before
     );
     let mut renamed = seed::sample_catalog();
     renamed.name = "same-rows-other-name".into();
     assert_eq!(
-        seed::load(&db, &renamed).await.unwrap(),
+        seed::load(&db, &Outbox::new(), &renamed).await.unwrap(),
         Loaded::Now { products: 0 }
     );
+    // Each product was announced once, by the instance that loaded it.
+    assert_eq!(stored_events(&db).await.unwrap().len() as u64, expected);
 
     let store = catalog::Store::new(db);
     assert_eq!(list(&store, "").await.total, expected);
@@ -240,21 +314,25 @@ async fn search_ranks_a_match_in_the_name_above_one_in_the_description(db: Db) {
     let in_name = test_product("TST-0002", "Zephyr Teapot", "A teapot for two.");
     let extra = SampleCatalog {
         name: "ranking-test".into(),
-        categories: vec![SampleCategory {
-            slug: "test".into(),
-            name: "Test".into(),
-            description: "Products made by a test.".into(),
-            position: 99,
-        }],
+        categories: vec![test_category()],
         // The description match first, so that insertion order cannot explain the result.
         products: vec![in_description.clone(), in_name.clone()],
     };
     assert_eq!(
-        seed::load(&db, &extra).await.unwrap(),
+        seed::load(&db, &Outbox::new(), &extra).await.unwrap(),
         Loaded::Now { products: 2 }
     );
     let found = list(&store, "q=zephyr").await;
     assert_eq!(found.items, vec![in_name.product, in_description.product]);
+}
+
+fn test_category() -> SampleCategory {
+    SampleCategory {
+        slug: "test".into(),
+        name: "Test".into(),
+        description: "Products made by a test.".into(),
+        position: 99,
+    }
 }
 
 fn test_product(sku: &str, name: &str, description: &str) -> SampleProduct {

@@ -1,13 +1,16 @@
 //! What the tests share: stores with the schema and sample data, and listing queries.
 
 use brigade_chassis::db::{migrate, Db};
+use brigade_chassis::events::Outbox;
 use catalog::{seed, Store, MIGRATIONS};
 use catalog_api::{ListProducts, ProductQuery};
 
 /// `db` migrated and loaded with the sample catalog.
 pub async fn seeded(db: Db) -> Store {
     migrate(&db, MIGRATIONS).await.unwrap();
-    seed::ensure_sample_catalog(&db).await.unwrap();
+    seed::ensure_sample_catalog(&db, &Outbox::new())
+        .await
+        .unwrap();
     Store::new(db)
 }
 

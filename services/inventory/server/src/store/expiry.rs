@@ -1,10 +1,11 @@
-//! The expiry sweep's work: held reservations past their time give their units back.
+//! The expiry sweep's work: held reservations past their time give their units back (each SKU's
+//! new counters announced).
 
 use inventory_api::ReservationStatus;
 
 use super::reservations::{move_quantities, Movement};
 use super::rows;
-use super::{expect_changed, Error, Store, Tx};
+use super::{expect_changed, Error, Statements, Store};
 
 /// Reservations expired per transaction: enough to catch up quickly, few enough that no
 /// transaction holds the store's lock for long.
@@ -26,7 +27,7 @@ impl Store {
     }
 
     async fn expire_batch(&self, now_ms: u64) -> Result<u64, Error> {
-        let mut tx = Tx::begin_write(&self.db).await?;
+        let mut tx = self.db.begin_write().await?;
         let mut sql = tx.sql();
         sql.push("SELECT order_id FROM reservations WHERE status = ")
             .bind_text(ReservationStatus::Held.as_str())
@@ -49,7 +50,7 @@ impl Store {
             .in_list("order_id", order_ids.clone())
             .push(" GROUP BY sku");
         let quantities: Vec<(String, i64)> = tx.fetch_all(&sql).await?;
-        move_quantities(&mut tx, &quantities, Movement::Return, now_ms).await?;
+        move_quantities(&mut tx, &self.outbox, &quantities, Movement::Return, now_ms).await?;
 
         let mut sql = tx.sql();
         sql.push("UPDATE reservations SET status = ")
@@ -63,6 +64,7 @@ impl Store {
             "reservations being expired".to_owned()
         })?;
         tx.commit().await?;
+        self.outbox.wake();
         tracing::info!(expired = count, "expired reservations past their time");
         Ok(count)
     }

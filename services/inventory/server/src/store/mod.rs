@@ -7,9 +7,14 @@
 //! and then the stock rows, always in SKU order, so that concurrent transactions queue instead of
 //! deadlocking. The schema's CHECKs refuse any statement that would break the first half.
 //!
+//! Every change of a SKU's counters is announced (`StockChanged`, with the counters as the change
+//! left them) through the outbox, in the change's transaction, right after the statement that
+//! changed the SKU's row ([`events`]): a change that did not happen announces nothing.
+//!
 //! Times are passed in (`now_ms`) rather than read here, so that tests can drive expiry.
 
 mod audit;
+mod events;
 mod expiry;
 mod reservations;
 mod rows;
@@ -17,9 +22,12 @@ mod sql;
 mod stock;
 
 use brigade_chassis::db::Db;
+use brigade_chassis::events::Outbox;
 use inventory_api::{Reservation, ShortLine};
 
-pub(crate) use sql::{Arg, Sql, Tx};
+pub(crate) use events::stock_changed;
+pub(crate) use reservations::{release_in, Released};
+pub(crate) use sql::{Arg, Sql, Statements, Tx};
 
 /// A failure of the store itself: the caller's input was fine.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +36,8 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
     #[error("{what} in the store is inconsistent: {reason}")]
     Corrupt { what: String, reason: String },
+    #[error("the inventory outbox failed: {0}")]
+    Outbox(#[from] brigade_chassis::events::Error),
 }
 
 /// What a reservation request did.
@@ -99,16 +109,22 @@ pub enum StockSet {
     Updated,
 }
 
-/// The inventory's data. Cheap to clone: it is a pool handle.
+/// The inventory's data. Cheap to clone: a pool handle and the outbox's.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    outbox: Outbox,
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied.
-    pub fn new(db: Db) -> Store {
-        Store { db }
+    /// `db` must have [`crate::MIGRATIONS`] applied (which include the outbox's tables);
+    /// `outbox` is woken after each commit that wrote an event.
+    pub fn new(db: Db, outbox: Outbox) -> Store {
+        Store { db, outbox }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// True once the pool is closed (the instance is stopping): background work should end.

@@ -1,17 +1,20 @@
-//! Reservations: reserve all lines or none, commit, release; and the unit movements they make.
+//! Reservations: reserve all lines or none, commit, release; and the unit movements they make,
+//! each announced with the SKU's new counters.
 
 use std::collections::HashMap;
 
+use brigade_chassis::events::Outbox;
 use inventory_api::{
     CheckedReservation, Reservation, ReservationLine, ReservationStatus, ShortLine, StockLevel,
 };
 use uuid::Uuid;
 
-use super::rows::{self, ReservationRow, RESERVATION_COLUMNS};
+use super::events::stock_changed;
+use super::rows::{self, LevelRow, ReservationRow, RESERVATION_COLUMNS};
 use super::stock::locked_levels;
 use super::{
-    by_sku, expect_changed, CommitError, Error, ReleaseError, ReserveError, Reserved, Sql, Store,
-    Tx,
+    by_sku, expect_changed, CommitError, Error, ReleaseError, ReserveError, Reserved, Sql,
+    Statements, Store, Tx,
 };
 
 /// How a statement moves units between a SKU's counters.
@@ -45,7 +48,7 @@ impl Store {
         now_ms: u64,
     ) -> Result<Reserved, ReserveError> {
         let expires_at_ms = now_ms.saturating_add(request.ttl_ms());
-        let mut tx = Tx::begin_write(&self.db).await.map_err(Error::from)?;
+        let mut tx = self.db.begin_write().await.map_err(Error::from)?;
         // The order's row first: it decides whether this is a repeat. On PostgreSQL a concurrent
         // first attempt for the same order makes this wait until that one is decided.
         let mut sql = tx.sql();
@@ -82,9 +85,17 @@ impl Store {
             tx.rollback().await.map_err(Error::from)?;
             return Err(ReserveError::OutOfStock { short });
         }
-        move_units(&mut tx, request.lines(), Movement::Hold, now_ms).await?;
+        move_units(
+            &mut tx,
+            &self.outbox,
+            request.lines(),
+            Movement::Hold,
+            now_ms,
+        )
+        .await?;
         insert_lines(&mut tx, order_id, request.lines()).await?;
         tx.commit().await.map_err(Error::from)?;
+        self.outbox.wake();
         Ok(Reserved::Now(Reservation {
             order_id,
             status: ReservationStatus::Held,
@@ -120,18 +131,19 @@ impl Store {
     /// Sells the units of `order_id`'s reservation. Idempotent. A released or expired one is
     /// sold if its units are all available again; otherwise [`CommitError::Gone`].
     pub async fn commit(&self, order_id: Uuid, now_ms: u64) -> Result<Reservation, CommitError> {
-        let mut tx = Tx::begin_write(&self.db).await.map_err(Error::from)?;
+        let mut tx = self.db.begin_write().await.map_err(Error::from)?;
         let Some(reservation) = locked_reservation(&mut tx, order_id).await? else {
             tx.rollback().await.map_err(Error::from)?;
             return Err(CommitError::NotFound);
         };
+        let outbox = &self.outbox;
         match reservation.status {
             ReservationStatus::Committed => {
                 tx.rollback().await.map_err(Error::from)?;
                 return Ok(reservation);
             }
             ReservationStatus::Held => {
-                move_units(&mut tx, &reservation.lines, Movement::Sell, now_ms).await?;
+                move_units(&mut tx, outbox, &reservation.lines, Movement::Sell, now_ms).await?;
             }
             ReservationStatus::Released | ReservationStatus::Expired => {
                 let skus: Vec<String> = reservation.lines.iter().map(|l| l.sku.clone()).collect();
@@ -141,35 +153,76 @@ impl Store {
                     tx.rollback().await.map_err(Error::from)?;
                     return Err(CommitError::Gone { reservation, short });
                 }
-                move_units(&mut tx, &reservation.lines, Movement::SellAgain, now_ms).await?;
+                let lines = &reservation.lines;
+                move_units(&mut tx, outbox, lines, Movement::SellAgain, now_ms).await?;
             }
         }
-        let committed = set_status(tx, reservation, ReservationStatus::Committed, now_ms).await?;
+        let committed =
+            set_status(&mut tx, reservation, ReservationStatus::Committed, now_ms).await?;
+        tx.commit().await.map_err(Error::from)?;
+        self.outbox.wake();
         Ok(committed)
     }
 
     /// Gives the held units of `order_id`'s reservation back. Idempotent; a released or expired
     /// reservation is answered as it is; a committed one is [`ReleaseError::AlreadyCommitted`].
     pub async fn release(&self, order_id: Uuid, now_ms: u64) -> Result<Reservation, ReleaseError> {
-        let mut tx = Tx::begin_write(&self.db).await.map_err(Error::from)?;
-        let Some(reservation) = locked_reservation(&mut tx, order_id).await? else {
-            tx.rollback().await.map_err(Error::from)?;
-            return Err(ReleaseError::NotFound);
-        };
-        match reservation.status {
-            ReservationStatus::Held => {
-                move_units(&mut tx, &reservation.lines, Movement::Return, now_ms).await?;
-                Ok(set_status(tx, reservation, ReservationStatus::Released, now_ms).await?)
+        let mut tx = self.db.begin_write().await.map_err(Error::from)?;
+        match release_in(&mut tx, &self.outbox, order_id, now_ms).await {
+            Ok(Released::Now(reservation)) => {
+                tx.commit().await.map_err(Error::from)?;
+                self.outbox.wake();
+                Ok(reservation)
             }
-            ReservationStatus::Released | ReservationStatus::Expired => {
+            Ok(Released::Before(reservation)) => {
                 tx.rollback().await.map_err(Error::from)?;
                 Ok(reservation)
             }
-            ReservationStatus::Committed => {
+            // A failed store is left to the drop, which rolls back, so that its error is the
+            // one answered.
+            Err(ReleaseError::Store(error)) => Err(ReleaseError::Store(error)),
+            Err(refusal) => {
                 tx.rollback().await.map_err(Error::from)?;
-                Err(ReleaseError::AlreadyCommitted(reservation))
+                Err(refusal)
             }
         }
+    }
+}
+
+/// What [`release_in`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Released {
+    /// The held units were given back (and announced); commit the transaction.
+    Now(Reservation),
+    /// The reservation had been released or had expired: nothing was changed.
+    Before(Reservation),
+}
+
+/// Gives the held units of `order_id`'s reservation back inside `tx`, announcing each SKU's new
+/// counters, and leaves committing to the caller. The one release, shared by
+/// `POST /v1/reservations/{order_id}/release` ([`Store::release`]) and by the handler of
+/// `OrderCancelled` ([`crate::events`]), which runs it in the transaction that records the event
+/// as applied. A committed reservation is [`ReleaseError::AlreadyCommitted`]; none is
+/// [`ReleaseError::NotFound`]; both leave `tx` untouched.
+pub(crate) async fn release_in(
+    tx: &mut Tx,
+    outbox: &Outbox,
+    order_id: Uuid,
+    now_ms: u64,
+) -> Result<Released, ReleaseError> {
+    let Some(reservation) = locked_reservation(tx, order_id).await? else {
+        return Err(ReleaseError::NotFound);
+    };
+    match reservation.status {
+        ReservationStatus::Held => {
+            move_units(tx, outbox, &reservation.lines, Movement::Return, now_ms).await?;
+            let released = set_status(tx, reservation, ReservationStatus::Released, now_ms).await?;
+            Ok(Released::Now(released))
+        }
+        ReservationStatus::Released | ReservationStatus::Expired => {
+            Ok(Released::Before(reservation))
+        }
+        ReservationStatus::Committed => Err(ReleaseError::AlreadyCommitted(reservation)),
     }
 }
 
@@ -194,9 +247,9 @@ async fn locked_reservation(tx: &mut Tx, order_id: Uuid) -> Result<Option<Reserv
     rows::reservation(rows)
 }
 
-/// Moves `status` of a locked reservation and commits `tx`.
+/// Moves `status` of a reservation locked by `tx`.
 async fn set_status(
-    mut tx: Tx,
+    tx: &mut Tx,
     mut reservation: Reservation,
     status: ReservationStatus,
     now_ms: u64,
@@ -212,7 +265,6 @@ async fn set_status(
     expect_changed(tx.execute(&sql).await?, 1, || {
         format!("reservation {order_id}")
     })?;
-    tx.commit().await?;
     reservation.status = status;
     reservation.updated_at_ms = now_ms;
     Ok(reservation)
@@ -238,11 +290,13 @@ pub(super) fn short_lines(lines: &[ReservationLine], levels: &[StockLevel]) -> V
         .collect()
 }
 
-/// Moves the units of `lines` as `movement` says, one SKU at a time in SKU order. Each update
-/// is guarded by the condition that keeps the promise, so that even a wrong read could not
-/// break it: the statement would change nothing, and the transaction fails.
+/// Moves the units of `lines` as `movement` says, one SKU at a time in SKU order, announcing
+/// each SKU's new counters. Each update is guarded by the condition that keeps the promise, so
+/// that even a wrong read could not break it: the statement would change nothing, and the
+/// transaction fails.
 async fn move_units(
     tx: &mut Tx,
+    outbox: &Outbox,
     lines: &[ReservationLine],
     movement: Movement,
     now_ms: u64,
@@ -251,12 +305,13 @@ async fn move_units(
         .iter()
         .map(|l| (l.sku.clone(), i64::from(l.quantity)))
         .collect();
-    move_quantities(tx, &quantities, movement, now_ms).await
+    move_quantities(tx, outbox, &quantities, movement, now_ms).await
 }
 
 /// [`move_units`] for `(sku, quantity)` pairs, each SKU once.
 pub(super) async fn move_quantities(
     tx: &mut Tx,
+    outbox: &Outbox,
     quantities: &[(String, i64)],
     movement: Movement,
     now_ms: u64,
@@ -285,7 +340,13 @@ pub(super) async fn move_quantities(
             }
             Movement::Sell | Movement::Return => sql.push("held >= ").bind_int(quantity),
         };
-        expect_changed(tx.execute(&sql).await?, 1, || format!("stock of {sku}"))?;
+        sql.push(" RETURNING sku, stock, held, committed");
+        let changed: Vec<LevelRow> = tx.fetch_all(&sql).await?;
+        let changed_rows = u64::try_from(changed.len()).unwrap_or(u64::MAX);
+        expect_changed(changed_rows, 1, || format!("stock of {sku}"))?;
+        for row in changed {
+            stock_changed(tx, outbox, rows::level(row)?).await?;
+        }
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 use brigade_chassis::db::{Backend, Db};
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, Postgres, Sqlite, Transaction};
+use sqlx::FromRow;
 
 /// A bound argument.
 #[derive(Debug, Clone)]
@@ -113,7 +113,7 @@ impl Sql {
 
     /// Appends a row lock on the rows of `table_alias` that the statement reads, on PostgreSQL.
     /// On SQLite every writing transaction holds the store's write lock from its start
-    /// ([`Tx::begin_write`]), which already keeps others from changing what it read.
+    /// ([`Tx`]), which already keeps others from changing what it read.
     pub(crate) fn lock_rows_of(&mut self, table_alias: &str) -> &mut Sql {
         if self.backend == Backend::Postgres {
             self.push(" FOR UPDATE OF ").push(table_alias);
@@ -156,33 +156,34 @@ fn json_array<T: serde::Serialize>(list: &[T]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
 }
 
-/// A transaction that may write, on either backend.
-pub(crate) enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
-    Postgres(Transaction<'static, Postgres>),
+/// The store's write transaction: the chassis' [`Tx`], which an event handler is also given, so
+/// that the same store code runs inside a request's transaction and inside an event's. On SQLite
+/// it holds the store's write lock from its start (`BEGIN IMMEDIATE`): a deferred transaction
+/// that read first and wrote later could find, at its first write, that another process wrote in
+/// between, and fail rather than wait. On PostgreSQL the statements lock the rows they read
+/// ([`Sql::lock_rows_of`]).
+pub(crate) use brigade_chassis::db::Tx;
+
+/// Running [`Sql`] statements inside a [`Tx`].
+pub(crate) trait Statements {
+    /// A new statement in this transaction's dialect.
+    fn sql(&self) -> Sql;
+
+    /// Runs the statement and decodes every row.
+    async fn fetch_all<O>(&mut self, sql: &Sql) -> Result<Vec<O>, sqlx::Error>
+    where
+        O: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin;
+
+    /// Runs a statement that returns no rows; the number of rows it changed.
+    async fn execute(&mut self, sql: &Sql) -> Result<u64, sqlx::Error>;
 }
 
-impl Tx {
-    /// Begins a transaction that will write. On SQLite it takes the store's write lock at once
-    /// (`BEGIN IMMEDIATE`): a deferred transaction that read first and wrote later could find,
-    /// at its first write, that another process wrote in between, and fail rather than wait.
-    /// On PostgreSQL the statements lock the rows they read ([`Sql::lock_rows_of`]).
-    pub(crate) async fn begin_write(db: &Db) -> Result<Tx, sqlx::Error> {
-        match db {
-            Db::Sqlite(pool) => Ok(Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?)),
-            Db::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await?)),
-        }
+impl Statements for Tx {
+    fn sql(&self) -> Sql {
+        Sql::new(self.backend())
     }
 
-    /// A new statement in this transaction's dialect.
-    pub(crate) fn sql(&self) -> Sql {
-        Sql::new(match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
-        })
-    }
-
-    pub(crate) async fn fetch_all<O>(&mut self, sql: &Sql) -> Result<Vec<O>, sqlx::Error>
+    async fn fetch_all<O>(&mut self, sql: &Sql) -> Result<Vec<O>, sqlx::Error>
     where
         O: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
@@ -200,8 +201,7 @@ impl Tx {
         }
     }
 
-    /// Runs a statement that returns no rows; the number of rows it changed.
-    pub(crate) async fn execute(&mut self, sql: &Sql) -> Result<u64, sqlx::Error> {
+    async fn execute(&mut self, sql: &Sql) -> Result<u64, sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => bind_sqlite!(sqlx::query(&sql.text), &sql.args)
                 .execute(&mut **tx)
@@ -211,22 +211,6 @@ impl Tx {
                 .execute(&mut **tx)
                 .await
                 .map(|done| done.rows_affected()),
-        }
-    }
-
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
-        }
-    }
-
-    /// Ends the transaction without a trace. Said explicitly on refusals rather than left to
-    /// drop, so that SQLite's write lock is let go before the refusal is answered.
-    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => tx.rollback().await,
-            Tx::Postgres(tx) => tx.rollback().await,
         }
     }
 }

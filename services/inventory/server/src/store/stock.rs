@@ -1,11 +1,12 @@
-//! Stock levels: reading them, and setting a SKU's total stock.
+//! Stock levels: reading them, and setting a SKU's total stock (announced when it changes).
 
 use std::collections::HashMap;
 
 use inventory_api::{StockLevel, StockLevels};
 
+use super::events::stock_changed;
 use super::rows::{self, LevelRow, LEVEL_COLUMNS};
-use super::{Error, SetStockError, Sql, StockSet, Store, Tx};
+use super::{Error, SetStockError, Sql, Statements, StockSet, Store, Tx};
 
 impl Store {
     /// The levels of `skus`, in the order asked (each once), and the SKUs not stocked.
@@ -45,8 +46,9 @@ impl Store {
         rows.into_iter().next().map(rows::level).transpose()
     }
 
-    /// Sets the total stock of `sku`, creating the SKU when it is new. Refused below the units
-    /// held and sold: stock cannot shrink under a promise.
+    /// Sets the total stock of `sku`, creating the SKU when it is new, and announces the SKU's
+    /// new counters; setting the stock it has changes and announces nothing. Refused below the
+    /// units held and sold: stock cannot shrink under a promise.
     pub async fn set_stock(
         &self,
         sku: &str,
@@ -57,7 +59,7 @@ impl Store {
         // Two attempts: on PostgreSQL another request may create the SKU between our look and
         // our insert; the second look then finds it.
         for _ in 0..2 {
-            let mut tx = Tx::begin_write(&self.db).await.map_err(Error::from)?;
+            let mut tx = self.db.begin_write().await.map_err(Error::from)?;
             let current = locked_levels(&mut tx, &[sku.to_owned()]).await?;
             let (level, outcome) = match current.into_iter().next() {
                 Some(level) if level.held + level.committed > stock => {
@@ -67,6 +69,10 @@ impl Store {
                         held: level.held,
                         committed: level.committed,
                     });
+                }
+                Some(level) if level.stock == stock => {
+                    tx.rollback().await.map_err(Error::from)?;
+                    return Ok((level, StockSet::Updated));
                 }
                 Some(level) => {
                     let mut sql = tx.sql();
@@ -110,7 +116,9 @@ impl Store {
                     (level, StockSet::Created)
                 }
             };
+            stock_changed(&mut tx, &self.outbox, level.clone()).await?;
             tx.commit().await.map_err(Error::from)?;
+            self.outbox.wake();
             return Ok((level, outcome));
         }
         Err(SetStockError::Store(Error::Corrupt {

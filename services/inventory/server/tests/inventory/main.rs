@@ -1,10 +1,13 @@
 //! The inventory's tests, in one binary (each test binary costs a link on a small machine):
 //!
 //! - `store`: the store suite, each test run against SQLite and against PostgreSQL;
+//! - `events`: the events published after each change and the `OrderCancelled` handler, against
+//!   both backends;
 //! - `http`: every route in process, happy paths and bad input;
 //! - `service`: real instances on real sockets, called through the typed client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod events;
 mod http;
 mod service;
 mod store;

@@ -4,14 +4,22 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::client::{self, ServiceClient};
+use brigade_chassis::db::{Db, PoolOptions};
 use brigade_chassis::discovery::{Resolver, Source};
+use brigade_chassis::events::{FeedPage, Outbox, OUTBOX_MIGRATION};
 use brigade_chassis::metrics::Metrics;
+use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::Instance;
 use inventory::SampleData;
+use inventory_api::events::StockChanged;
 use inventory_api::{
     problems, short_lines, InventoryClient, ReservationStatus, ReserveRequest, ShortLine,
 };
+use orders_api::events::OrderCancelled;
+use orders_api::CancelReason;
+use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::support::lines;
@@ -152,4 +160,108 @@ async fn two_instances_starting_at_once_on_one_fresh_store_share_stock_and_reser
     assert!(inventory.audit().await.unwrap().violations.is_empty());
     a.stop().await.unwrap();
     b.stop().await.unwrap();
+}
+
+/// A stand-in for the orders service: a chassis instance named `orders` that publishes the
+/// events of its outbox, so that the inventory reads them exactly as it would read orders'.
+struct OrdersFeed {
+    instance: Instance,
+    db: Db,
+}
+
+impl OrdersFeed {
+    async fn start(dir: &std::path::Path) -> OrdersFeed {
+        let url = format!("sqlite://{}", dir.join("orders.db").display());
+        let info = ServiceInfo {
+            name: "orders",
+            version: "test",
+        };
+        let instance = Instance::start(info, &["--database-url", &url], |mut ctx| async move {
+            let db = ctx.open_store(&[OUTBOX_MIGRATION]).await?;
+            ctx.publish_events(&db).await?;
+            Ok(axum::Router::new())
+        })
+        .await;
+        let db = Db::connect(&url, &PoolOptions::default()).await.unwrap();
+        OrdersFeed { instance, db }
+    }
+
+    /// Commits `event` into the outbox, as orders does with the change it announces.
+    async fn publish(&self, event: &OrderCancelled) {
+        let mut tx = self.db.begin_write().await.unwrap();
+        Outbox::new().append(tx.conn(), event).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_cancelled_on_orders_feed_releases_its_reservation() {
+    let dir = tempfile::tempdir().unwrap();
+    let orders = OrdersFeed::start(dir.path()).await;
+    let url = format!("sqlite://{}", dir.path().join("inventory.db").display());
+    let peers = format!("orders={}", orders.instance.address);
+    let instance = Instance::start(
+        inventory::INFO,
+        &["--database-url", &url, "--peers", &peers],
+        |ctx| inventory::build(ctx, SampleData::Skip),
+    )
+    .await;
+    let inventory = client(&[&instance]);
+    inventory.set_stock("TEST-0001", 5).await.unwrap();
+    let order = Uuid::new_v4();
+    let request = ReserveRequest {
+        lines: lines(&[("TEST-0001", 2)]),
+        ttl_ms: None,
+    };
+    inventory.reserve(order, &request).await.unwrap();
+
+    orders
+        .publish(&OrderCancelled {
+            order_id: order,
+            user_id: Uuid::new_v4(),
+            reason: CancelReason::PaymentDeclined,
+            lines: Vec::new(),
+        })
+        .await;
+    let started = Instant::now();
+    loop {
+        let status = inventory.reservation(order).await.unwrap().status;
+        if status == ReservationStatus::Released {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the inventory did not apply OrderCancelled: the reservation is {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let level = inventory.stock_level("TEST-0001").await.unwrap();
+    assert_eq!((level.held, level.available), (0, 5));
+
+    // The inventory's own feed announces the SKU's counters after each change: created, held,
+    // given back.
+    let feed_url = |after: i64| {
+        format!(
+            "{}/v1/events/feed?after={after}&wait_ms=2000",
+            instance.url()
+        )
+    };
+    let mut announced = Vec::new();
+    let mut after = 0;
+    while announced.len() < 3 {
+        let page: FeedPage = PlainClient::new(Duration::from_secs(5))
+            .get_json(&feed_url(after))
+            .await
+            .unwrap();
+        assert!(!page.events.is_empty(), "the feed stopped at {announced:?}");
+        for item in page.events {
+            after = item.position;
+            announced.push(item.event.decode::<StockChanged>().unwrap());
+        }
+    }
+    let available: Vec<(u64, u64)> = announced.iter().map(|e| (e.held, e.available)).collect();
+    assert_eq!(available, [(0, 5), (2, 3), (0, 5)]);
+
+    instance.stop().await.unwrap();
+    orders.instance.stop().await.unwrap();
 }

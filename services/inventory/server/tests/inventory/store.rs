@@ -3,6 +3,7 @@
 //! Every scenario ends with a clean audit.
 
 use brigade_chassis::db::Db;
+use brigade_chassis::events::Outbox;
 use inventory::seed::{self, Loaded};
 use inventory::store::{
     CommitError, ReleaseError, ReserveError, Reserved, SetStockError, StockSet,
@@ -294,7 +295,7 @@ async fn committing_an_expired_reservation_takes_the_units_again_if_they_are_the
 }
 
 async fn fifty_orders_racing_for_ten_units_on_two_instances_get_exactly_ten(db: Db) {
-    let other = Store::new(second_pool(&db).await);
+    let other = Store::new(second_pool(&db).await, Outbox::new());
     let store = migrated(db).await;
     stock(&store, &[("HOT-1", 10)]).await;
     let attempts = (0..50).map(|n| {
@@ -327,7 +328,7 @@ async fn fifty_orders_racing_for_ten_units_on_two_instances_get_exactly_ten(db: 
 }
 
 async fn sweeps_commits_and_releases_racing_on_two_instances_keep_the_promise(db: Db) {
-    let other = Store::new(second_pool(&db).await);
+    let other = Store::new(second_pool(&db).await, Outbox::new());
     let store = migrated(db).await;
     stock(&store, &[("A", 100), ("B", 100), ("C", 100)]).await;
     let mut orders = Vec::new();
@@ -460,9 +461,10 @@ async fn levels_keep_the_order_asked_and_list_the_missing(db: Db) {
 async fn the_sample_stock_is_loaded_once_however_many_start(db: Db) {
     let other = second_pool(&db).await;
     let store = migrated(db.clone()).await;
+    let outbox = Outbox::new();
     let (a, b) = tokio::join!(
-        seed::ensure_sample_stock(&db),
-        seed::ensure_sample_stock(&other)
+        seed::ensure_sample_stock(&db, &outbox),
+        seed::ensure_sample_stock(&other, &outbox)
     );
     let expected = seed::sample_stock();
     let mut outcomes = [a.unwrap(), b.unwrap()];
@@ -487,7 +489,9 @@ async fn the_sample_stock_is_loaded_once_however_many_start(db: Db) {
     // Stock changed afterwards is kept by later starts.
     store.set_stock(&expected[0].0, 1, NOW).await.unwrap();
     assert_eq!(
-        seed::ensure_sample_stock(&db).await.unwrap(),
+        seed::ensure_sample_stock(&db, &Outbox::new())
+            .await
+            .unwrap(),
         Loaded::Before
     );
     assert_eq!(counters(&store, &expected[0].0).await.0, 1);

@@ -1,6 +1,7 @@
 //! What the tests share: migrated stores, stock, requests, and the audit every scenario ends with.
 
 use brigade_chassis::db::{migrate, Db};
+use brigade_chassis::events::Outbox;
 use inventory::{Store, MIGRATIONS};
 use inventory_api::{CheckedReservation, ReservationLine, ReserveRequest};
 
@@ -10,7 +11,7 @@ pub const NOW: u64 = 1_750_000_000_000;
 /// `db` migrated, without sample stock.
 pub async fn migrated(db: Db) -> Store {
     migrate(&db, MIGRATIONS).await.unwrap();
-    Store::new(db)
+    Store::new(db, Outbox::new())
 }
 
 /// Another pool on the same store, as a second instance of the service would have.

@@ -5,7 +5,6 @@
 //! it. The handler waits for the saga's end until shortly before the request's deadline, then
 //! answers 201 with the final order, or 202 with the order still pending and its `Location`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -104,9 +103,8 @@ pub(super) async fn checkout(
     // On its own task: the saga must not depend on this request (a client hanging up drops
     // the handler's future, never the saga).
     let saga = state.saga.clone();
-    let token: Arc<str> = principal.token.clone();
     let order_id = order.id;
-    let mut driving = tokio::spawn(async move { saga.drive(order_id, Some(token)).await });
+    let mut driving = tokio::spawn(async move { saga.drive(order_id).await });
     // Whether or not the saga ended in time, the store says where it stands.
     let _ = tokio::time::timeout(wait, &mut driving).await;
     let order = load(&state, user_id, order_id).await?;

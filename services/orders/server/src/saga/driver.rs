@@ -5,7 +5,6 @@
 //! another call. A crash anywhere leaves a state from which repeating the same (idempotent)
 //! call is correct; losing the lease stops the driver before its next write.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use orders_api::{CancelReason, OrderStatus};
@@ -77,22 +76,14 @@ impl Backoff {
 
 impl Saga {
     /// Drives the saga of `order_id`, whose lease this instance holds, to its end, renewing
-    /// the lease meanwhile. `token` is the user's access token when the drive serves their
-    /// request: the cart is then emptied (best effort) once the order is confirmed.
-    pub async fn drive(&self, order_id: Uuid, token: Option<Arc<str>>) -> Ended {
+    /// the lease meanwhile. The saga calls no one once the order is confirmed: the cart empties
+    /// itself of the ordered lines when it receives `OrderConfirmed`, written with the last step.
+    pub async fn drive(&self, order_id: Uuid) -> Ended {
         let ended = tokio::select! {
             ended = self.run(order_id) => ended,
             () = self.keep_lease(order_id) => Ended::LeaseLost,
         };
         match ended {
-            Ended::Finished(OrderStatus::Confirmed) => {
-                if let Some(token) = token {
-                    // Best effort: a cart left full is cleared later from the OrderConfirmed event.
-                    if let Err(e) = self.steps.clear_cart(&token).await {
-                        tracing::warn!(order = %order_id, error = %e, "could not empty the cart of a confirmed order");
-                    }
-                }
-            }
             Ended::StoreFailed => {
                 tracing::error!(order = %order_id, "the store failed while driving a saga; the recovery loop will resume it");
             }

@@ -98,6 +98,4 @@ pub trait Steps: Send + Sync + 'static {
     fn refund(&self, charge_id: Uuid) -> StepFuture<'_, ()>;
     /// The ids of the order's charges that are captured (not refunded).
     fn captured_charges(&self, order_id: Uuid) -> StepFuture<'_, Vec<Uuid>>;
-    /// Empties the user's cart, on their behalf.
-    fn clear_cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, ()>;
 }

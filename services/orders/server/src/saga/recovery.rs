@@ -29,7 +29,7 @@ pub async fn recover_once(saga: &Saga) -> Result<Vec<(Uuid, JoinHandle<Ended>)>,
         let driver = saga.clone();
         driving.push((
             order_id,
-            tokio::spawn(async move { driver.drive(order_id, None).await }),
+            tokio::spawn(async move { driver.drive(order_id).await }),
         ));
     }
     Ok(driving)

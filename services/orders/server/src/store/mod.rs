@@ -3,8 +3,11 @@
 //!
 //! Every saga write is conditional on the writer holding the order's lease (`claimed_by`), and
 //! carries the history row with it in one transaction, so a saga's state and its history never
-//! disagree and two instances never both advance one saga.
+//! disagree and two instances never both advance one saga. The writes that create an order and
+//! end it also carry its event (`OrderPlaced`, `OrderConfirmed`, `OrderCancelled`) into the
+//! outbox in that same transaction ([`events`]): a write that did not happen announces nothing.
 
+mod events;
 mod rows;
 mod sql;
 
@@ -12,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use brigade_chassis::db::Db;
+use brigade_chassis::events::Outbox;
 use catalog_api::Money;
 use orders_api::{
     Audit, CancelReason, Order, OrderLine, OrderListQuery, OrderPage, OrderStatus,
@@ -29,6 +33,8 @@ pub enum Error {
     Sql(#[from] sqlx::Error),
     #[error("a row in the orders store is unreadable: {0}")]
     Corrupt(String),
+    #[error("the orders outbox failed: {0}")]
+    Outbox(#[from] brigade_chassis::events::Error),
 }
 
 /// Where a checkout saga is. Persisted with the order, so that a saga resumes from here.
@@ -148,16 +154,18 @@ impl Lease {
     }
 }
 
-/// The orders store. Cheap to clone: it is a pool handle.
+/// The orders store. Cheap to clone: a pool handle and the outbox's.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    outbox: Outbox,
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied.
-    pub fn new(db: Db) -> Store {
-        Store { db }
+    /// `db` must have [`crate::MIGRATIONS`] applied (which include the outbox's tables);
+    /// `outbox` is woken after each commit that wrote an event.
+    pub fn new(db: Db, outbox: Outbox) -> Store {
+        Store { db, outbox }
     }
 
     pub fn db(&self) -> &Db {
@@ -176,9 +184,10 @@ impl Store {
         rows.into_iter().next().map(key_record).transpose()
     }
 
-    /// Records `order` PENDING, its first history row, and the idempotency record of `key`,
-    /// in one transaction, leased to `lease.instance` — unless `key` is already recorded for
-    /// the user, in which case nothing is written and the existing record is returned.
+    /// Records `order` PENDING, its first history row, the idempotency record of `key` and
+    /// `OrderPlaced`, in one transaction, leased to `lease.instance` — unless `key` is already
+    /// recorded for the user, in which case nothing is written and the existing record is
+    /// returned.
     pub async fn create_checkout(
         &self,
         key: &str,
@@ -266,7 +275,9 @@ impl Store {
             ],
         )
         .await?;
+        events::placed(&mut tx, &self.outbox, order).await?;
         tx.commit().await?;
+        self.outbox.wake();
         Ok(Created::New)
     }
 
@@ -585,7 +596,8 @@ impl Store {
 
     /// Applies `change` with its history row in one transaction, if the lease is still ours
     /// and the saga is still in `change.from`. A transition to [`SagaState::Done`] forgets the
-    /// card number. False when nothing was changed: the caller must stop.
+    /// card number and writes the order's end (`OrderConfirmed` or `OrderCancelled`) into the
+    /// outbox. False when nothing was changed (nor announced): the caller must stop.
     pub async fn advance(
         &self,
         id: Uuid,
@@ -595,15 +607,20 @@ impl Store {
     ) -> Result<bool, Error> {
         let mut tx = Tx::begin(&self.db).await?;
         let done = change.to == SagaState::Done;
-        let changed = tx
-            .execute(
-                "UPDATE orders SET saga_state = ?, status = ?, \
-                 charge_id = COALESCE(?, charge_id), \
-                 cancel_reason = COALESCE(?, cancel_reason), \
-                 decline_code = COALESCE(?, decline_code), \
-                 card_number = CASE WHEN ? = 'done' THEN NULL ELSE card_number END, \
-                 claimed_until_ms = ?, updated_at_ms = ? \
-                 WHERE id = ? AND claimed_by = ? AND status = 'PENDING' AND saga_state = ?",
+        // The order as the change leaves it, to build the event of its end from.
+        let changed: Vec<events::EndRow> = tx
+            .fetch_all(
+                &format!(
+                    "UPDATE orders SET saga_state = ?, status = ?, \
+                     charge_id = COALESCE(?, charge_id), \
+                     cancel_reason = COALESCE(?, cancel_reason), \
+                     decline_code = COALESCE(?, decline_code), \
+                     card_number = CASE WHEN ? = 'done' THEN NULL ELSE card_number END, \
+                     claimed_until_ms = ?, updated_at_ms = ? \
+                     WHERE id = ? AND claimed_by = ? AND status = 'PENDING' AND saga_state = ? \
+                     RETURNING {}",
+                    events::END_COLUMNS
+                ),
                 &[
                     change.to.as_str().into(),
                     change.status.as_str().into(),
@@ -619,9 +636,9 @@ impl Store {
                 ],
             )
             .await?;
-        if changed != 1 {
+        let Some(order) = changed.into_iter().next() else {
             return Ok(false);
-        }
+        };
         insert_step(
             &mut tx,
             id,
@@ -631,7 +648,12 @@ impl Store {
             now_ms,
         )
         .await?;
+        let announced =
+            done && events::ended(&mut tx, &self.outbox, id, change.status, order).await?;
         tx.commit().await?;
+        if announced {
+            self.outbox.wake();
+        }
         Ok(true)
     }
 }

@@ -2,7 +2,7 @@
 //! different placeholders (`?` against `$1`) and different connection types; this is the one
 //! place that knows, so that the store reads as plain SQL plus arguments.
 
-use brigade_chassis::db::Db;
+use brigade_chassis::db::{Conn, Db};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
@@ -181,6 +181,19 @@ impl Tx {
                     .fetch_all(&mut **tx)
                     .await
             }
+        }
+    }
+
+    /// The transaction's connection, for code written against the chassis' [`Conn`] (the
+    /// outbox appends the saga's events through it, inside this transaction).
+    pub(crate) fn conn(&mut self) -> Result<Conn<'_>, sqlx::Error> {
+        match self {
+            Tx::Sqlite(conn) => Ok(Conn::Sqlite(
+                &mut **conn.as_mut().ok_or(sqlx::Error::PoolClosed)?,
+            )),
+            Tx::Postgres(tx) => Ok(Conn::Postgres(
+                &mut **tx.as_mut().ok_or(sqlx::Error::PoolClosed)?,
+            )),
         }
     }
 

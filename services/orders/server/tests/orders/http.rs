@@ -7,20 +7,23 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
+use brigade_chassis::events::stored_events;
 use brigade_chassis::testing::{self, TestKeys};
 use http_body_util::BodyExt;
 use orders::saga::CartItem;
-use orders::{AppState, Saga};
+use orders::{AppState, Saga, Store};
+use orders_api::events::OrderConfirmed;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use crate::support::{config, migrated, Fake};
+use crate::support::{config, events_of, migrated, types, Fake};
 
 struct App {
     router: Router,
     keys: TestKeys,
     fake: Fake,
+    store: Store,
     _dir: tempfile::TempDir,
 }
 
@@ -37,7 +40,12 @@ impl App {
         let (db, dir) = testing::sqlite_db().await;
         let store = migrated(db).await;
         let keys = TestKeys::new();
-        let saga = Saga::new(store, Arc::new(fake.clone()), "instance-a", config());
+        let saga = Saga::new(
+            store.clone(),
+            Arc::new(fake.clone()),
+            "instance-a",
+            config(),
+        );
         let router = testing::app(orders::router(AppState {
             saga,
             verifier: keys.verifier(),
@@ -47,6 +55,7 @@ impl App {
             router,
             keys,
             fake,
+            store,
             _dir: dir,
         }
     }
@@ -146,8 +155,17 @@ async fn a_checkout_confirms_and_a_repeat_answers_the_same_order() {
         first.location.as_deref(),
         Some(format!("/v1/orders/{id}").as_str())
     );
-    // The cart was emptied once the order was confirmed.
-    assert_eq!(app.fake.world().cleared_carts, 1);
+    // Placed, then confirmed with its lines and total, in the outbox: the cart empties itself
+    // from that event.
+    let order_id: Uuid = id.parse().unwrap();
+    let events = events_of(&app.store, order_id).await;
+    assert_eq!(types(&events), ["OrderPlaced", "OrderConfirmed"]);
+    let confirmed: OrderConfirmed = events[1].decode().unwrap();
+    assert_eq!(confirmed.lines.len(), 1);
+    assert_eq!(confirmed.lines[0].product_id, app.fake.products[0].id);
+    assert_eq!(confirmed.lines[0].quantity, 2);
+    assert_eq!(confirmed.total.amount_minor, 2000);
+    let written = stored_events(app.store.db()).await.unwrap().len();
 
     // Same key, same body (in other whitespace): the same order, no second effect.
     let again = app
@@ -160,6 +178,11 @@ async fn a_checkout_confirms_and_a_repeat_answers_the_same_order() {
     assert_eq!(again.status, StatusCode::OK, "{again:?}");
     assert_eq!(again.body["id"], id.as_str());
     assert_eq!(app.fake.world().captures, 1);
+    assert_eq!(
+        stored_events(app.store.db()).await.unwrap().len(),
+        written,
+        "a repeat announced something"
+    );
 
     // Same key, another body: refused, naming the order.
     let reused = app
@@ -209,6 +232,29 @@ async fn two_requests_with_one_key_at_once_make_one_order() {
     let repeat = app.checkout(Some(&token), Some("same"), CARD).await;
     assert_eq!(repeat.status, StatusCode::OK, "{repeat:?}");
     assert_eq!(app.fake.world().captures, 1);
+    // One order placed and confirmed: two events, whatever the number of requests.
+    let events = stored_events(app.store.db()).await.unwrap();
+    assert_eq!(types(&events), ["OrderPlaced", "OrderConfirmed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_confirms_when_the_cart_is_down_after_it_was_read() {
+    let app = App::new(Fake::new(10).with_delay(Duration::from_millis(20))).await;
+    let token = app.shopper();
+    // The cart answers the checkout's read, then goes down for the rest of the saga.
+    app.fake.world().cart_reads_left = Some(1);
+    let answer = app.checkout(Some(&token), Some("k"), CARD).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+    assert_eq!(answer.body["status"], "CONFIRMED");
+    let id: Uuid = answer.body["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        types(&events_of(&app.store, id).await),
+        ["OrderPlaced", "OrderConfirmed"]
+    );
+    // The cart is down indeed: a new checkout cannot read it, and says so.
+    app.checkout(Some(&token), Some("k2"), CARD)
+        .await
+        .problem(StatusCode::SERVICE_UNAVAILABLE, "service-unavailable");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,12 +418,13 @@ async fn bad_input_on_every_route_is_a_4xx_problem_and_records_nothing() {
         let answer = app.get(uri, None).await;
         assert_eq!(answer.status, bad_request, "{uri}: {answer:?}");
     }
-    // Nothing was recorded by any of it.
+    // Nothing was recorded by any of it, nor announced.
     let audit = app.get("/v1/audit?older_than_s=0", None).await;
     assert_eq!(
         audit.body["orders"],
         json!({"PENDING": 0, "CONFIRMED": 0, "CANCELLED": 0})
     );
+    assert!(stored_events(app.store.db()).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

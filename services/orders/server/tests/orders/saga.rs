@@ -1,16 +1,23 @@
-//! The saga's state machine with a fake port, on SQLite and PostgreSQL.
+//! The saga's state machine with a fake port, on SQLite and PostgreSQL, and the events its
+//! persisted steps write to the outbox.
 
 use std::time::Duration;
 
 use brigade_chassis::db::Db;
+use brigade_chassis::events::{Envelope, Outbox};
+use catalog_api::Money;
 use orders::saga::recovery::recover_once;
 use orders::saga::Ended;
-use orders::store::Lease;
+use orders::store::{Created, Lease, SagaState, Transition};
 use orders::Store;
-use orders_api::{CancelReason, OrderStatus};
+use orders_api::events::{OrderCancelled, OrderConfirmed, OrderPlaced};
+use orders_api::{CancelReason, Order, OrderStatus};
 use uuid::Uuid;
 
-use crate::support::{migrated, new_order, saga, second_pool, ChargeScript, Fake, ResStatus};
+use crate::support::{
+    events_of, migrated, new_order, saga, sample_order, second_pool, types, ChargeScript, Fake,
+    ResStatus,
+};
 
 brigade_chassis::store_suite!(
     the_happy_path_confirms_with_one_reservation_and_one_capture,
@@ -21,14 +28,64 @@ brigade_chassis::store_suite!(
     an_expired_reservation_after_payment_is_refunded,
     resuming_from_every_persisted_state_reaches_the_same_end,
     two_instances_never_drive_one_saga_at_once,
+    a_repeated_key_or_a_repeated_step_announces_nothing_more,
+    the_same_key_at_once_from_two_instances_places_one_order,
 );
 
 async fn drive_new(db: Db, fake: &Fake) -> (Store, Uuid, Ended) {
     let store = migrated(db).await;
     let saga = saga(&store, fake, "instance-a");
     let id = new_order(&store, fake, saga.lease()).await;
-    let ended = saga.drive(id, None).await;
+    let ended = saga.drive(id).await;
     (store, id, ended)
+}
+
+/// Checks the order's events are exactly `OrderPlaced` and then `end`, numbered 1 and 2 in
+/// their subject, and that `OrderPlaced` carries the order as it was placed: what
+/// [`crate::support::sample_order`] ordered (1 × SKU-0001, 2 × SKU-0002, 50 EUR).
+async fn placed_then(store: &Store, order: &Order, end: &str) -> Envelope {
+    let events = events_of(store, order.id).await;
+    assert_eq!(types(&events), ["OrderPlaced", end], "{events:?}");
+    assert_eq!(
+        events.iter().map(|e| e.subjectseq).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let placed: OrderPlaced = events[0].decode().unwrap();
+    let quantities: Vec<(&str, u32)> = placed
+        .lines
+        .iter()
+        .map(|l| (l.sku.as_str(), l.quantity))
+        .collect();
+    assert_eq!(quantities, [("SKU-0001", 1), ("SKU-0002", 2)]);
+    assert_eq!(
+        placed,
+        OrderPlaced {
+            order_id: order.id,
+            user_id: order.user_id,
+            lines: order.lines.clone(),
+            total: eur(5000),
+        }
+    );
+    events[1].clone()
+}
+
+fn eur(amount_minor: i64) -> Money {
+    Money {
+        amount_minor,
+        currency: "EUR".into(),
+    }
+}
+
+/// The order's `OrderCancelled`, after its `OrderPlaced`.
+async fn cancelled_event(store: &Store, order: &Order) -> OrderCancelled {
+    let cancelled: OrderCancelled = placed_then(store, order, "OrderCancelled")
+        .await
+        .decode()
+        .unwrap();
+    assert_eq!(cancelled.order_id, order.id);
+    assert_eq!(cancelled.user_id, order.user_id);
+    assert_eq!(cancelled.lines, order.lines);
+    cancelled
 }
 
 fn steps_of(order: &orders_api::Order) -> Vec<String> {
@@ -68,6 +125,21 @@ async fn the_happy_path_confirms_with_one_reservation_and_one_capture(db: Db) {
     }
     // The card number is forgotten once the saga ends.
     assert_eq!(store.saga(id).await.unwrap().unwrap().card_number, None);
+    // Placed, then confirmed with what was bought, for how much, paid by which charge.
+    let confirmed: OrderConfirmed = placed_then(&store, &order, "OrderConfirmed")
+        .await
+        .decode()
+        .unwrap();
+    assert_eq!(
+        confirmed,
+        OrderConfirmed {
+            order_id: id,
+            user_id: order.user_id,
+            lines: order.lines.clone(),
+            total: eur(5000),
+            charge_id: order.charge_id,
+        }
+    );
 }
 
 async fn out_of_stock_cancels_without_charging(db: Db) {
@@ -79,6 +151,8 @@ async fn out_of_stock_cancels_without_charging(db: Db) {
     assert_eq!(fake.calls("charge", id), 0);
     assert_eq!(fake.world().stock["SKU-0001"], 1);
     assert!(steps_of(&order).contains(&"reserve:out_of_stock".to_owned()));
+    let cancelled = cancelled_event(&store, &order).await;
+    assert_eq!(cancelled.reason, CancelReason::OutOfStock);
 }
 
 async fn a_decline_releases_the_reservation(db: Db) {
@@ -89,6 +163,8 @@ async fn a_decline_releases_the_reservation(db: Db) {
     let order = store.order(id).await.unwrap().unwrap();
     assert_eq!(order.cancel_reason, Some(CancelReason::PaymentDeclined));
     assert_eq!(order.decline_code.as_deref(), Some("insufficient_funds"));
+    let cancelled = cancelled_event(&store, &order).await;
+    assert_eq!(cancelled.reason, CancelReason::PaymentDeclined);
     let w = fake.world();
     assert_eq!(w.reservations[&id].1, ResStatus::Released);
     assert_eq!(w.stock["SKU-0002"], 10);
@@ -120,6 +196,10 @@ async fn unknown_outcomes_past_the_bound_cancel_as_payment_failed(db: Db) {
     assert_eq!(ended, Ended::Finished(OrderStatus::Cancelled));
     let order = store.order(id).await.unwrap().unwrap();
     assert_eq!(order.cancel_reason, Some(CancelReason::PaymentFailed));
+    assert_eq!(
+        cancelled_event(&store, &order).await.reason,
+        CancelReason::PaymentFailed
+    );
     assert_eq!(fake.calls("charge", id), 5);
     let w = fake.world();
     assert_eq!(w.reservations[&id].1, ResStatus::Released);
@@ -133,6 +213,10 @@ async fn an_expired_reservation_after_payment_is_refunded(db: Db) {
     assert_eq!(ended, Ended::Finished(OrderStatus::Cancelled));
     let order = store.order(id).await.unwrap().unwrap();
     assert_eq!(order.cancel_reason, Some(CancelReason::ReservationExpired));
+    assert_eq!(
+        cancelled_event(&store, &order).await.reason,
+        CancelReason::ReservationExpired
+    );
     let w = fake.world();
     assert_eq!((w.captures, w.refunds), (1, 1));
     assert_eq!(w.charges[&id].1, "refunded");
@@ -144,6 +228,8 @@ async fn an_expired_reservation_after_payment_is_refunded(db: Db) {
 struct Expected {
     status: OrderStatus,
     reason: Option<CancelReason>,
+    /// The event announcing the end.
+    event: &'static str,
     captures: u32,
     refunds: u32,
     reservation: ResStatus,
@@ -154,6 +240,7 @@ async fn resuming_from_every_persisted_state_reaches_the_same_end(db: Db) {
     let confirmed = Expected {
         status: OrderStatus::Confirmed,
         reason: None,
+        event: "OrderConfirmed",
         captures: 1,
         refunds: 0,
         reservation: ResStatus::Committed,
@@ -161,6 +248,7 @@ async fn resuming_from_every_persisted_state_reaches_the_same_end(db: Db) {
     let declined = Expected {
         status: OrderStatus::Cancelled,
         reason: Some(CancelReason::PaymentDeclined),
+        event: "OrderCancelled",
         captures: 0,
         refunds: 0,
         reservation: ResStatus::Released,
@@ -168,6 +256,7 @@ async fn resuming_from_every_persisted_state_reaches_the_same_end(db: Db) {
     let expired = Expected {
         status: OrderStatus::Cancelled,
         reason: Some(CancelReason::ReservationExpired),
+        event: "OrderCancelled",
         captures: 1,
         refunds: 1,
         reservation: ResStatus::Released,
@@ -202,7 +291,7 @@ async fn resuming_from_every_persisted_state_reaches_the_same_end(db: Db) {
         let id = new_order(&store, &fake, first.lease()).await;
         let driving = {
             let first = first.clone();
-            tokio::spawn(async move { first.drive(id, None).await })
+            tokio::spawn(async move { first.drive(id).await })
         };
         // Wait until the instance hangs in the chosen operation, then "kill" it.
         for _ in 0..500 {
@@ -217,6 +306,12 @@ async fn resuming_from_every_persisted_state_reaches_the_same_end(db: Db) {
         assert_eq!(
             store.order(id).await.unwrap().unwrap().status,
             OrderStatus::Pending,
+            "{what}"
+        );
+        // What the dead instance persisted so far announced the order, not its end.
+        assert_eq!(
+            types(&events_of(&store, id).await),
+            ["OrderPlaced"],
             "{what}"
         );
         // Its lease lapses (here: at once) and another instance's recovery resumes the saga.
@@ -236,6 +331,18 @@ async fn resuming_from_every_persisted_state_reaches_the_same_end(db: Db) {
         let order = store.order(id).await.unwrap().unwrap();
         assert_eq!(order.status, expected.status, "{what}");
         assert_eq!(order.cancel_reason, expected.reason, "{what}");
+        // One end announced, whatever was repeated to reach it.
+        let end = placed_then(&store, &order, expected.event).await;
+        if let Some(reason) = expected.reason {
+            assert_eq!(end.decode::<OrderCancelled>().unwrap().reason, reason);
+        }
+        // Another restart after the end (a crash right after the last step was persisted)
+        // resumes nothing and announces nothing more, even when the saga is driven again.
+        store.unclaim(id, second.lease()).await.unwrap();
+        let again = recover_once(&second).await.unwrap();
+        assert!(again.iter().all(|(o, _)| *o != id), "{what}: resumed again");
+        assert_eq!(second.drive(id).await, Ended::Finished(expected.status));
+        assert_eq!(events_of(&store, id).await.len(), 2, "{what}");
         let w = fake.world();
         assert_eq!(w.captures, expected.captures, "{what}: captures");
         assert_eq!(w.refunds, expected.refunds, "{what}: refunds");
@@ -251,7 +358,7 @@ async fn resuming_from_every_persisted_state_reaches_the_same_end(db: Db) {
 async fn two_instances_never_drive_one_saga_at_once(db: Db) {
     let other = second_pool(&db).await;
     let store_a = migrated(db).await;
-    let store_b = Store::new(other);
+    let store_b = Store::new(other, Outbox::new());
     let fake = Fake::new(100).with_delay(Duration::from_millis(15));
     // Orders left by an instance that crashed: their leases have lapsed.
     let crashed = Lease {
@@ -282,4 +389,114 @@ async fn two_instances_never_drive_one_saga_at_once(db: Db) {
         assert_eq!(w.calls[&("reserve", id)], 1);
         assert_eq!(w.calls[&("commit", id)], 1);
     }
+}
+
+async fn a_repeated_key_or_a_repeated_step_announces_nothing_more(db: Db) {
+    let store = migrated(db).await;
+    let fake = Fake::new(10);
+    let saga = saga(&store, &fake, "instance-a");
+    let lease = saga.lease().clone();
+    let now = i64::try_from(brigade_chassis::time::unix_ms()).unwrap();
+    let order = sample_order(&fake);
+    let created = store
+        .create_checkout("key-1", "fp", &order, &lease, now, now)
+        .await
+        .unwrap();
+    assert!(matches!(created, Created::New));
+
+    // The same key again (another request id, as a repeated request would make): the existing
+    // order, and no second order nor event.
+    let repeat = orders::store::NewOrder {
+        id: Uuid::new_v4(),
+        ..order.clone()
+    };
+    let again = store
+        .create_checkout("key-1", "fp", &repeat, &lease, now, now)
+        .await
+        .unwrap();
+    match again {
+        Created::Existing(record) => assert_eq!(record.order_id, order.id),
+        Created::New => panic!("the repeated key made a second order"),
+    }
+    assert!(store.order(repeat.id).await.unwrap().is_none());
+    assert!(events_of(&store, repeat.id).await.is_empty());
+    assert_eq!(types(&events_of(&store, order.id).await), ["OrderPlaced"]);
+
+    // A step that changes nothing (another instance's lease, a state already left) announces
+    // nothing: its transaction wrote nothing.
+    let confirm = Transition {
+        from: SagaState::Committing,
+        to: SagaState::Done,
+        status: OrderStatus::Confirmed,
+        charge_id: None,
+        cancel_reason: None,
+        decline_code: None,
+        step: "commit",
+        outcome: "ok".into(),
+        detail: "the order is confirmed".into(),
+    };
+    let other = Lease {
+        instance: "instance-b".into(),
+        duration: Duration::from_secs(3),
+    };
+    assert!(!store
+        .advance(order.id, &other, &confirm, now)
+        .await
+        .unwrap());
+    assert!(!store
+        .advance(order.id, &lease, &confirm, now)
+        .await
+        .unwrap());
+    assert_eq!(types(&events_of(&store, order.id).await), ["OrderPlaced"]);
+
+    // Driven to its end, then its last step repeated (as a recovered saga would): one end.
+    assert_eq!(
+        saga.drive(order.id).await,
+        Ended::Finished(OrderStatus::Confirmed)
+    );
+    assert!(!store
+        .advance(order.id, &lease, &confirm, now)
+        .await
+        .unwrap());
+    let done = store.order(order.id).await.unwrap().unwrap();
+    placed_then(&store, &done, "OrderConfirmed").await;
+}
+
+async fn the_same_key_at_once_from_two_instances_places_one_order(db: Db) {
+    let other = second_pool(&db).await;
+    let store_a = migrated(db).await;
+    let store_b = Store::new(other.clone(), Outbox::new());
+    let fake = Fake::new(10);
+    let lease = saga(&store_a, &fake, "instance-a").lease().clone();
+    let now = i64::try_from(brigade_chassis::time::unix_ms()).unwrap();
+    for round in 0..5 {
+        let key = format!("key-{round}");
+        let a = sample_order(&fake);
+        let b = orders::store::NewOrder {
+            id: Uuid::new_v4(),
+            ..a.clone()
+        };
+        let (created_a, created_b) = tokio::join!(
+            store_a.create_checkout(&key, "fp", &a, &lease, now, now),
+            store_b.create_checkout(&key, "fp", &b, &lease, now, now)
+        );
+        let (created_a, created_b) = (created_a.unwrap(), created_b.unwrap());
+        let mut events = Vec::new();
+        for id in [a.id, b.id] {
+            events.extend(events_of(&store_a, id).await);
+        }
+        let new = [&created_a, &created_b]
+            .iter()
+            .filter(|c| matches!(c, Created::New))
+            .count();
+        assert_eq!(new, 1, "round {round}: {created_a:?} {created_b:?}");
+        assert_eq!(types(&events), ["OrderPlaced"], "round {round}");
+        let winner = if matches!(created_a, Created::New) {
+            a.id
+        } else {
+            b.id
+        };
+        assert_eq!(events[0].subject, winner.to_string());
+    }
+    other.close().await;
 }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brigade_chassis::db::{migrate, Db};
+use brigade_chassis::events::{stored_events, Envelope, Outbox};
 use catalog_api::{Money, Product, ProductBatch};
 use orders::saga::{
     CartItem, Charged, Committed, Reserved, StepError, StepFuture, Steps, StockLine,
@@ -47,7 +48,8 @@ pub struct World {
     pub in_flight: HashMap<Uuid, u32>,
     pub max_in_flight: u32,
     pub carts: HashMap<String, Vec<CartItem>>,
-    pub cleared_carts: u32,
+    /// When set, the cart answers this many more reads, then is down (unreachable).
+    pub cart_reads_left: Option<u32>,
     /// "Crash": the named operation never returns, before (`false`) or after (`true`) its
     /// effect. Taken once.
     pub hang: Option<(&'static str, bool)>,
@@ -149,7 +151,15 @@ fn transient(what: &str) -> StepError {
 
 impl Steps for Fake {
     fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, Vec<CartItem>> {
-        Box::pin(async move { Ok(self.world().carts.get(token).cloned().unwrap_or_default()) })
+        Box::pin(async move {
+            let mut w = self.world();
+            match &mut w.cart_reads_left {
+                Some(0) => return Err(transient("cart")),
+                Some(left) => *left -= 1,
+                None => {}
+            }
+            Ok(w.carts.get(token).cloned().unwrap_or_default())
+        })
     }
 
     fn products<'a>(&'a self, ids: &'a [Uuid]) -> StepFuture<'a, ProductBatch> {
@@ -335,15 +345,6 @@ impl Steps for Fake {
                 .unwrap_or_default())
         })
     }
-
-    fn clear_cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, ()> {
-        Box::pin(async move {
-            let mut w = self.world();
-            w.carts.remove(token);
-            w.cleared_carts += 1;
-            Ok(())
-        })
-    }
 }
 
 /// Saga timing for tests: quick repeats, a short lease.
@@ -360,7 +361,25 @@ pub fn config() -> SagaConfig {
 
 pub async fn migrated(db: Db) -> Store {
     migrate(&db, MIGRATIONS).await.unwrap();
-    Store::new(db)
+    Store::new(db, Outbox::new())
+}
+
+/// The events in the outbox about order `id` (its subject), in the order they were written.
+pub async fn events_of(store: &Store, id: Uuid) -> Vec<Envelope> {
+    stored_events(store.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.subject == id.to_string())
+        .collect()
+}
+
+/// The types of `events`, short: `["OrderPlaced", "OrderConfirmed"]`.
+pub fn types(events: &[Envelope]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e.event_type.trim_start_matches("brigade.orders."))
+        .collect()
 }
 
 pub fn saga(store: &Store, fake: &Fake, instance: &str) -> Saga {
@@ -369,6 +388,18 @@ pub fn saga(store: &Store, fake: &Fake, instance: &str) -> Saga {
 
 /// Records a PENDING order for 1 × product 1 and 2 × product 2 (50 EUR), leased to `lease`.
 pub async fn new_order(store: &Store, fake: &Fake, lease: &Lease) -> Uuid {
+    let order = sample_order(fake);
+    let now = i64::try_from(brigade_chassis::time::unix_ms()).unwrap();
+    let created = store
+        .create_checkout(&order.id.to_string(), "fp", &order, lease, now, now)
+        .await
+        .unwrap();
+    assert!(matches!(created, Created::New));
+    order.id
+}
+
+/// An order (not recorded) of a new user for 1 × product 1 and 2 × product 2: 50 EUR.
+pub fn sample_order(fake: &Fake) -> NewOrder {
     let lines: Vec<OrderLine> = [(0usize, 1u32), (1, 2)]
         .iter()
         .map(|&(i, q)| {
@@ -386,7 +417,7 @@ pub async fn new_order(store: &Store, fake: &Fake, lease: &Lease) -> Uuid {
             }
         })
         .collect();
-    let order = NewOrder {
+    NewOrder {
         id: Uuid::new_v4(),
         user_id: Uuid::new_v4(),
         lines,
@@ -395,14 +426,7 @@ pub async fn new_order(store: &Store, fake: &Fake, lease: &Lease) -> Uuid {
             currency: "EUR".into(),
         },
         card_number: "4242424242424242".into(),
-    };
-    let now = i64::try_from(brigade_chassis::time::unix_ms()).unwrap();
-    let created = store
-        .create_checkout(&order.id.to_string(), "fp", &order, lease, now, now)
-        .await
-        .unwrap();
-    assert!(matches!(created, Created::New));
-    order.id
+    }
 }
 
 /// Another pool on the same store, as a second instance of the service would have.

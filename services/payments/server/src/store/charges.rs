@@ -1,9 +1,10 @@
-//! Recording, settling and refunding charges, each change with its ledger entry.
+//! Recording, settling and refunding charges, each change with its ledger entry and its event.
 
-use brigade_chassis::db::{Backend, Db};
+use brigade_chassis::db::{Backend, Conn, Db};
 use payments_api::{Charge, ChargeStatus, DeclineCode, LedgerKind};
 use uuid::Uuid;
 
+use super::events::{self, announce};
 use super::ledger;
 use super::rows::{self, ChargeRow, StoredCharge, CHARGE_COLUMNS};
 use super::{sql, Error, Store};
@@ -107,8 +108,10 @@ fn select(filter: &str) -> String {
 
 impl Store {
     /// Records `new` unless its idempotency key is taken or its order already has a live charge;
-    /// a captured charge gets its capture entry in the same transaction. Exactly one of many
-    /// concurrent calls with one key inserts; the others get [`Recorded::KeyTaken`].
+    /// a captured charge gets its capture entry and `PaymentCaptured`, a declined one
+    /// `PaymentFailed`, in the same transaction (a pending one is announced when it settles).
+    /// Exactly one of many concurrent calls with one key inserts; the others get
+    /// [`Recorded::KeyTaken`], and write nothing.
     pub async fn record_charge(&self, new: &NewCharge<'_>) -> Result<Recorded, Error> {
         for _ in 0..RECORD_ATTEMPTS {
             if let Some(recorded) = self.try_record(new).await? {
@@ -165,28 +168,44 @@ impl Store {
             if inserted == 0 {
                 return Ok(None);
             }
-            if new.status == ChargeStatus::Captured {
-                append_ledger!(
-                    tx,
-                    backend,
-                    &ledger::Entry {
-                        charge_id: new.id,
-                        order_id: new.order_id,
-                        kind: LedgerKind::Capture,
-                        amount_minor: new.amount_minor,
-                        currency: new.currency.to_owned(),
-                        at_ms: new.now_ms,
-                    }
-                );
+            let charge = new.charge();
+            match (new.status, new.decline_code) {
+                (ChargeStatus::Captured, _) => {
+                    append_ledger!(
+                        tx,
+                        backend,
+                        &ledger::Entry {
+                            charge_id: new.id,
+                            order_id: new.order_id,
+                            kind: LedgerKind::Capture,
+                            amount_minor: new.amount_minor,
+                            currency: new.currency.to_owned(),
+                            at_ms: new.now_ms,
+                        }
+                    );
+                    let event = events::captured(&charge);
+                    announce(Conn::from(&mut *tx), &self.outbox, &event).await?;
+                }
+                (ChargeStatus::Declined, Some(code)) => {
+                    let event = events::declined(&charge, code);
+                    announce(Conn::from(&mut *tx), &self.outbox, &event).await?;
+                }
+                // The processor always says why it declined: a charge that does not cannot be
+                // announced, so it is not recorded either.
+                (ChargeStatus::Declined, None) => return Err(Error::DeclinedWithoutCode(new.id)),
+                (ChargeStatus::Pending | ChargeStatus::Refunded, _) => {}
             }
             tx.commit().await?;
-            Ok(Some(Recorded::Inserted(new.charge())))
+            if new.status != ChargeStatus::Pending {
+                self.outbox.wake();
+            }
+            Ok(Some(Recorded::Inserted(charge)))
         })
     }
 
-    /// Captures the pending charge `id` if it is due at `now_ms`, with its capture entry, and
-    /// returns the charge as it now is. Safe to call from anywhere at any time: only the first
-    /// call after the charge is due changes anything.
+    /// Captures the pending charge `id` if it is due at `now_ms`, with its capture entry and
+    /// `PaymentCaptured`, and returns the charge as it now is. Safe to call from anywhere at any
+    /// time: only the first call after the charge is due changes (and announces) anything.
     pub async fn settle(&self, id: Uuid, now_ms: i64) -> Result<Option<StoredCharge>, Error> {
         write_transaction!(&self.db, |tx, backend| {
             let settled = sqlx::query(&sql(backend, SETTLE))
@@ -216,14 +235,17 @@ impl Store {
                         at_ms: now_ms,
                     }
                 );
+                let event = events::captured(charge);
+                announce(Conn::from(&mut *tx), &self.outbox, &event).await?;
                 tx.commit().await?;
+                self.outbox.wake();
             }
             Ok(Some(stored))
         })
     }
 
-    /// Refunds the captured charge `id` in full, with its refund entry. Refunding a refunded
-    /// charge changes nothing and returns it.
+    /// Refunds the captured charge `id` in full, with its refund entry and `PaymentRefunded`.
+    /// Refunding a refunded charge changes (and announces) nothing and returns it.
     pub async fn refund(
         &self,
         id: Uuid,
@@ -301,7 +323,7 @@ impl Store {
                 // The row is locked (FOR UPDATE, or SQLite's write lock) and was captured.
                 return Err(RefundError::Store(Error::Contended));
             }
-            append_ledger!(
+            let refund_id = append_ledger!(
                 tx,
                 backend,
                 &ledger::Entry {
@@ -313,7 +335,10 @@ impl Store {
                     at_ms: now_ms,
                 }
             );
+            let event = events::refunded(&charge, refund_id);
+            announce(Conn::from(&mut *tx), &self.outbox, &event).await?;
             tx.commit().await?;
+            self.outbox.wake();
             charge.status = ChargeStatus::Refunded;
             charge.refunded_amount_minor = charge.amount_minor;
             charge.updated_at_ms = now_ms;

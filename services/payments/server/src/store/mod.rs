@@ -1,6 +1,8 @@
 //! The payments store: charges and the ledger on SQLite or PostgreSQL.
 //!
-//! Every change of a charge that moves money appends its ledger entry in the same transaction.
+//! Every change of a charge that moves money appends its ledger entry in the same transaction,
+//! and every change the rest of the system hears about (a capture, a decline, a refund) its
+//! event, through the outbox ([`events`]): a change that did not happen announces nothing.
 //! Write transactions on SQLite begin with `BEGIN IMMEDIATE`, so that what they read is already
 //! under the write lock; on PostgreSQL the unique indexes (one charge per idempotency key, one
 //! live charge per order), `FOR UPDATE` and conditional updates make races lose cleanly.
@@ -11,6 +13,7 @@
 use std::borrow::Cow;
 
 use brigade_chassis::db::{Backend, Db};
+use brigade_chassis::events::Outbox;
 
 /// Runs `$body` with `$tx` a write transaction on whichever engine `$db` is, and `$backend`
 /// naming it. The body is expanded once per engine, so it is written once and type-checked
@@ -55,17 +58,18 @@ macro_rules! read_transaction {
     };
 }
 
-/// Appends one [`ledger::Entry`] within the write transaction `$tx`.
+/// Appends one [`ledger::Entry`] within the write transaction `$tx`; evaluates to the entry's id.
 macro_rules! append_ledger {
     ($tx:ident, $backend:ident, $entry:expr) => {{
         let entry: &ledger::Entry = $entry;
+        let id = uuid::Uuid::new_v4();
         if $backend == Backend::Postgres {
             // Serialises appends until commit, so that positions are taken in commit order and
             // a reader paging with `after` never skips an entry that committed late.
             sqlx::query(ledger::APPEND_LOCK).execute(&mut *$tx).await?;
         }
         sqlx::query(&sql($backend, ledger::APPEND))
-            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(id.to_string())
             .bind(entry.charge_id.to_string())
             .bind(entry.order_id.to_string())
             .bind(entry.kind.as_str())
@@ -74,11 +78,13 @@ macro_rules! append_ledger {
             .bind(entry.at_ms)
             .execute(&mut *$tx)
             .await?;
+        id
     }};
 }
 
 mod audit;
 mod charges;
+mod events;
 mod ledger;
 mod rows;
 
@@ -94,18 +100,28 @@ pub enum Error {
     Corrupt { id: String, reason: String },
     #[error("the charge could not be recorded: concurrent requests kept winning the race")]
     Contended,
+    #[error("charge {0} is declined without a decline code")]
+    DeclinedWithoutCode(uuid::Uuid),
+    #[error("the payments outbox failed: {0}")]
+    Outbox(#[from] brigade_chassis::events::Error),
 }
 
-/// Charges and the ledger. Cheap to clone: it is a pool handle.
+/// Charges and the ledger. Cheap to clone: a pool handle and the outbox's.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    outbox: Outbox,
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied.
-    pub fn new(db: Db) -> Store {
-        Store { db }
+    /// `db` must have [`crate::MIGRATIONS`] applied (which include the outbox's tables);
+    /// `outbox` is woken after each commit that wrote an event.
+    pub fn new(db: Db, outbox: Outbox) -> Store {
+        Store { db, outbox }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// True once the pool is closed (the service is stopping).

@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::discovery::{Resolver, Source};
+use brigade_chassis::events::FeedPage;
 use brigade_chassis::metrics::Metrics;
 use brigade_chassis::testing::Instance;
 use payments::Settings;
@@ -123,6 +125,33 @@ async fn two_instances_on_one_store_charge_refund_and_audit_through_the_client()
     assert!(audit.violations.is_empty(), "{audit:?}");
     assert_eq!((audit.captures, audit.refunds), (1, 1));
     assert_eq!(audit.balance_minor_by_currency.get("EUR"), Some(&0));
+
+    // Either instance's event feed carries what happened, once: the capture, the decline, the
+    // refund (relayed from the shared outbox in commit order).
+    let feed = PlainClient::new(Duration::from_secs(10));
+    let (mut types, mut after) = (Vec::new(), 0);
+    while types.len() < 3 {
+        let page: FeedPage = feed
+            .get_json(&format!(
+                "{}/v1/events/feed?after={after}&wait_ms=5000",
+                b.url()
+            ))
+            .await
+            .unwrap();
+        assert!(!page.events.is_empty(), "the feed stopped at {types:?}");
+        for item in page.events {
+            after = item.position;
+            types.push(item.event.event_type);
+        }
+    }
+    assert_eq!(
+        types,
+        [
+            "brigade.payments.PaymentCaptured",
+            "brigade.payments.PaymentFailed",
+            "brigade.payments.PaymentRefunded"
+        ]
+    );
 
     a.stop().await.unwrap();
     b.stop().await.unwrap();

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use brigade_chassis::db::{migrate, Db};
+use brigade_chassis::events::Outbox;
 use payments::{Processor, Store, MIGRATIONS};
 use payments_api::{ChargeRequest, LedgerFilter, LedgerPage};
 use uuid::Uuid;
@@ -13,7 +14,7 @@ pub const SLOW_DELAY: Duration = Duration::from_millis(300);
 /// A processor over `db`, migrated.
 pub async fn processor(db: Db) -> Processor {
     migrate(&db, MIGRATIONS).await.unwrap();
-    Processor::new(Store::new(db), SLOW_DELAY)
+    Processor::new(Store::new(db, Outbox::new()), SLOW_DELAY)
 }
 
 /// Another pool on the same store, as a second instance of the service would have.

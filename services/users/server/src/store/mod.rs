@@ -1,13 +1,16 @@
-//! The users service's store: accounts and signing keys, on SQLite or PostgreSQL.
+//! The users service's store: accounts and signing keys, on SQLite or PostgreSQL, and the events
+//! they announce (`UserRegistered`), written to the outbox in the transaction of the change.
 //!
 //! Both backends read the same SQL: `$1`-style placeholders work on both (SQLite takes `$NNN` as
-//! the NNN-th parameter), ids are text on both, and times are integer Unix milliseconds. Only the
-//! way a key transaction takes its lock differs ([`keys_transaction!`]).
+//! the NNN-th parameter; statements run through the chassis' `on_conn!` use `?`, which it numbers
+//! for PostgreSQL), ids are text on both, and times are integer Unix milliseconds. Only the way a
+//! key transaction takes its lock differs ([`keys_transaction!`]).
 
 mod keys;
 mod users;
 
 use brigade_chassis::db::Db;
+use brigade_chassis::events::Outbox;
 
 pub use keys::StoredKey;
 pub use users::{Account, CreateError, NewAccount};
@@ -21,18 +24,22 @@ pub enum Error {
     Corrupt(String),
     #[error("cannot make a signing key: {0}")]
     Key(#[from] brigade_chassis::auth::SigningError),
+    #[error("the users outbox failed: {0}")]
+    Outbox(#[from] brigade_chassis::events::Error),
 }
 
-/// Accounts and signing keys. Cheap to clone: it is a pool handle.
+/// Accounts and signing keys. Cheap to clone: a pool handle and the outbox's.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    outbox: Outbox,
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied.
-    pub fn new(db: Db) -> Store {
-        Store { db }
+    /// `db` must have [`crate::MIGRATIONS`] applied (which include the outbox's tables);
+    /// `outbox` is woken after each commit that wrote an event.
+    pub fn new(db: Db, outbox: Outbox) -> Store {
+        Store { db, outbox }
     }
 
     pub fn db(&self) -> &Db {

@@ -1,5 +1,8 @@
-//! Accounts: created once per email, looked up by email (log-in) or id (`/v1/me`).
+//! Accounts: created once per email (announced by `UserRegistered`), looked up by email (log-in)
+//! or id (`/v1/me`).
 
+use brigade_chassis::on_conn;
+use users_api::events::UserRegistered;
 use users_api::User;
 use uuid::Uuid;
 
@@ -75,23 +78,36 @@ fn account((id, email, name, password_hash, created_at_ms): UserRow) -> Result<A
 }
 
 impl Store {
-    /// Creates the account, unless one has its email. Two sign-ups of one email at the same
-    /// moment, on any instances, create one account: the unique email decides, not a read.
+    /// Creates the account, unless one has its email, and announces it (`UserRegistered`) in
+    /// the same transaction. Two sign-ups of one email at the same moment, on any instances,
+    /// create one account and one event: the unique email decides, not a read.
     pub async fn create_user(&self, new: &NewAccount) -> Result<User, CreateError> {
-        const SQL: &str = "INSERT INTO users (id, email, name, password_hash, created_at_ms) \
-                           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING";
-        let inserted = on_pool!(&self.db, |pool| sqlx::query(SQL)
-            .bind(new.id.to_string())
-            .bind(&new.email)
-            .bind(&new.name)
-            .bind(&new.password_hash)
-            .bind(stored_ms(new.created_at_ms))
-            .execute(pool)
-            .await?
-            .rows_affected());
+        let mut tx = self.db.begin_write().await?;
+        let inserted = on_conn!(
+            tx.conn(),
+            "INSERT INTO users (id, email, name, password_hash, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
+            execute,
+            new.id.to_string(),
+            &new.email,
+            &new.name,
+            &new.password_hash,
+            stored_ms(new.created_at_ms),
+        )?;
         if inserted == 0 {
+            tx.rollback().await?;
             return Err(CreateError::EmailTaken);
         }
+        let event = UserRegistered {
+            user_id: new.id,
+            registered_at_ms: new.created_at_ms,
+        };
+        self.outbox
+            .append(tx.conn(), &event)
+            .await
+            .map_err(Error::from)?;
+        tx.commit().await?;
+        self.outbox.wake();
         Ok(User {
             id: new.id,
             email: new.email.clone(),

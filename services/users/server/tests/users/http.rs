@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::db::Db;
+use brigade_chassis::events::Outbox;
 use brigade_chassis::testing;
 use serde_json::{json, Value};
 use users::{App, Clock, Config};
@@ -44,7 +45,7 @@ impl TestApp {
 
     /// An app on a store that is already migrated.
     async fn on(db: Db) -> TestApp {
-        let app = App::start(db, &Config::default(), Clock::system())
+        let app = App::start(db, Outbox::new(), &Config::default(), Clock::system())
             .await
             .unwrap();
         TestApp {

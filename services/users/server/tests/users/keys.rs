@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use brigade_chassis::auth::{AuthError, Verifier};
 use brigade_chassis::db::Db;
+use brigade_chassis::events::Outbox;
 use users::keys::{KeyRing, GRACE_SLACK};
 use users::{App, Clock, Config, Store};
 use uuid::Uuid;
@@ -29,7 +30,7 @@ fn kids(jwks: &users_api::JwkSet) -> Vec<String> {
 
 async fn a_token_signed_before_a_rotation_verifies_until_its_key_leaves_the_jwks(db: Db) {
     let clock = Clock::manual();
-    let store = Store::new(migrated(db).await);
+    let store = Store::new(migrated(db).await, Outbox::new());
     let ring = KeyRing::start(store, clock.clone(), TTL, Duration::from_secs(5))
         .await
         .unwrap();
@@ -83,12 +84,22 @@ async fn another_instance_follows_a_rotation(db: Db) {
     let db = migrated(db).await;
     let refresh = Duration::from_millis(300);
     let clock = Clock::manual();
-    let a = KeyRing::start(Store::new(db.clone()), clock.clone(), TTL, refresh)
-        .await
-        .unwrap();
-    let b = KeyRing::start(Store::new(second_pool(&db).await), clock, TTL, refresh)
-        .await
-        .unwrap();
+    let a = KeyRing::start(
+        Store::new(db.clone(), Outbox::new()),
+        clock.clone(),
+        TTL,
+        refresh,
+    )
+    .await
+    .unwrap();
+    let b = KeyRing::start(
+        Store::new(second_pool(&db).await, Outbox::new()),
+        clock,
+        TTL,
+        refresh,
+    )
+    .await
+    .unwrap();
     let user = Uuid::new_v4();
     let before = b.issue(user, "ada@example.com").await.unwrap();
     b.verify(&before).await.unwrap();
@@ -117,7 +128,7 @@ async fn the_rotation_task_rotates_a_key_that_reaches_the_interval(db: Db) {
         key_rotation_interval: interval,
         ..Config::default()
     };
-    let app = App::start(db.clone(), &config, clock.clone())
+    let app = App::start(db.clone(), Outbox::new(), &config, clock.clone())
         .await
         .unwrap();
     let first = app.store.active_key().await.unwrap().unwrap().kid;
@@ -154,8 +165,8 @@ async fn instances_starting_at_once_share_one_key(db: Db) {
     let other = second_pool(&db).await;
     let config = Config::default();
     let (a, b) = tokio::join!(
-        App::start(db.clone(), &config, Clock::system()),
-        App::start(other, &config, Clock::system())
+        App::start(db.clone(), Outbox::new(), &config, Clock::system()),
+        App::start(other, Outbox::new(), &config, Clock::system())
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(active_keys(&db).await, 1);

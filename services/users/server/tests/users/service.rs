@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use brigade_chassis::auth::Verifier;
+use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::discovery::{Resolver, Source};
+use brigade_chassis::events::FeedPage;
 use brigade_chassis::metrics::Metrics;
 use brigade_chassis::testing::Instance;
 use users::Config;
@@ -67,6 +69,23 @@ async fn another_service_verifies_tokens_across_a_rotation() {
         .unwrap_err()
         .to_problem();
     assert_eq!((taken.status, taken.code()), (409, "email-taken"));
+
+    // The sign-up is announced on the instance's event feed (relayed from its outbox); the
+    // refused one is not.
+    let feed: FeedPage = PlainClient::new(Duration::from_secs(10))
+        .get_json(&format!("{}/v1/events/feed?wait_ms=5000", instance.url()))
+        .await
+        .unwrap();
+    let announced: Vec<_> = feed
+        .events
+        .iter()
+        .map(|item| (item.event.event_type.as_str(), item.event.subject.clone()))
+        .collect();
+    assert_eq!(
+        announced,
+        [("brigade.users.UserRegistered", user.id.to_string())]
+    );
+
     let wrong = users
         .log_in(&LogIn {
             password: "wrong password".to_owned(),

@@ -1,13 +1,17 @@
 //! Accounts and signing keys in the store, each test run against SQLite and PostgreSQL.
 
 use brigade_chassis::db::Db;
+use brigade_chassis::events::{stored_events, Event, Outbox};
+use serde_json::json;
 use users::store::CreateError;
 use users::Store;
+use users_api::events::UserRegistered;
 
 use crate::support::{account, active_keys, second_pool, store};
 
 on_both_backends!(
     an_account_is_created_once_per_email_and_found_by_email_and_id,
+    a_sign_up_announces_the_user_once_and_nothing_secret,
     two_sign_ups_of_one_email_at_once_create_one_account,
     instances_starting_at_once_make_one_active_key,
     a_rotation_retires_the_active_key_and_deletes_keys_past_their_grace,
@@ -44,10 +48,52 @@ async fn an_account_is_created_once_per_email_and_found_by_email_and_id(db: Db) 
     assert_eq!(store.user(user.id).await.unwrap(), Some(user));
 }
 
+async fn a_sign_up_announces_the_user_once_and_nothing_secret(db: Db) {
+    let store = store(db).await;
+    assert!(stored_events(store.db()).await.unwrap().is_empty());
+    let new = account("ada@example.com");
+    let user = store.create_user(&new).await.unwrap();
+
+    let events = stored_events(store.db()).await.unwrap();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let event = &events[0];
+    assert_eq!(event.event_type, UserRegistered::type_name());
+    assert_eq!(event.source, "users");
+    assert_eq!(event.subject, user.id.to_string());
+    assert_eq!(event.subjectseq, 1);
+    assert_eq!(event.schemaversion, 1);
+    // Exactly these members: no email, name or hash travels to other stores.
+    assert_eq!(
+        event.data,
+        json!({"user_id": user.id, "registered_at_ms": new.created_at_ms})
+    );
+    assert_eq!(
+        event.decode::<UserRegistered>().unwrap(),
+        UserRegistered {
+            user_id: user.id,
+            registered_at_ms: new.created_at_ms
+        }
+    );
+
+    // A sign-up refused because the email is taken announces nothing.
+    let again = store.create_user(&account("ada@example.com")).await;
+    assert!(matches!(again, Err(CreateError::EmailTaken)), "{again:?}");
+    assert_eq!(stored_events(store.db()).await.unwrap().len(), 1);
+
+    // Another account is another subject.
+    let bob = store
+        .create_user(&account("bob@example.com"))
+        .await
+        .unwrap();
+    let events = stored_events(store.db()).await.unwrap();
+    let subjects: Vec<_> = events.iter().map(|e| e.subject.clone()).collect();
+    assert_eq!(subjects, [user.id.to_string(), bob.id.to_string()]);
+}
+
 async fn two_sign_ups_of_one_email_at_once_create_one_account(db: Db) {
     let other = second_pool(&db).await;
     let a = store(db).await;
-    let b = Store::new(other);
+    let b = Store::new(other, Outbox::new());
     for round in 0..5 {
         let email = format!("race{round}@example.com");
         let (x, y) = (account(&email), account(&email));
@@ -63,13 +109,15 @@ async fn two_sign_ups_of_one_email_at_once_create_one_account(db: Db) {
             "{refused:?}"
         );
     }
+    // One event per account created, none for the refused sign-ups.
+    assert_eq!(stored_events(a.db()).await.unwrap().len(), 5);
 }
 
 async fn instances_starting_at_once_make_one_active_key(db: Db) {
     let db = crate::support::migrated(db).await;
-    let mut stores = vec![Store::new(db.clone())];
+    let mut stores = vec![Store::new(db.clone(), Outbox::new())];
     for _ in 0..3 {
-        stores.push(Store::new(second_pool(&db).await));
+        stores.push(Store::new(second_pool(&db).await, Outbox::new()));
     }
     let now = 1_700_000_000_000;
     // Each "instance" on its own task, so that they really run at once.
@@ -123,8 +171,8 @@ async fn a_rotation_retires_the_active_key_and_deletes_keys_past_their_grace(db:
 
 async fn rotations_at_once_leave_one_active_key(db: Db) {
     let db = crate::support::migrated(db).await;
-    let a = Store::new(db.clone());
-    let b = Store::new(second_pool(&db).await);
+    let a = Store::new(db.clone(), Outbox::new());
+    let b = Store::new(second_pool(&db).await, Outbox::new());
     a.ensure_active_key(1_000).await.unwrap();
     for round in 0..5 {
         let now = 2_000 + round * 10;
@@ -139,8 +187,8 @@ async fn rotations_at_once_leave_one_active_key(db: Db) {
 
 async fn a_due_rotation_checked_by_every_instance_happens_once(db: Db) {
     let db = crate::support::migrated(db).await;
-    let a = Store::new(db.clone());
-    let b = Store::new(second_pool(&db).await);
+    let a = Store::new(db.clone(), Outbox::new());
+    let b = Store::new(second_pool(&db).await, Outbox::new());
     let t0 = 1_000_000;
     let interval = 60_000;
     let first = a.ensure_active_key(t0).await.unwrap();

@@ -1,6 +1,7 @@
 //! What the tests share: migrated stores, second pools, and reading a token's key id.
 
 use brigade_chassis::db::{migrate, Db};
+use brigade_chassis::events::Outbox;
 use users::store::NewAccount;
 use users::{Store, MIGRATIONS};
 use uuid::Uuid;
@@ -59,5 +60,5 @@ pub fn account(email: &str) -> NewAccount {
 
 /// A store on `db`, migrated.
 pub async fn store(db: Db) -> Store {
-    Store::new(migrated(db).await)
+    Store::new(migrated(db).await, Outbox::new())
 }

@@ -1,0 +1,156 @@
+//! A shopper driving the system through the gateway, as the end-to-end tests do.
+
+use std::time::{Duration, Instant};
+
+use brigade_chassis::client::plain::PlainClient;
+use http::{Method, Request};
+use serde_json::{json, Value};
+
+/// A shopper talking to the gateway.
+pub struct Shopper {
+    pub gateway: String,
+    pub token: String,
+}
+
+pub async fn send(
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = Request::builder().method(method).uri(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if body.is_some() {
+        request = request.header("content-type", "application/json");
+    }
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    match PlainClient::new(Duration::from_secs(20))
+        .send_request(request.body(body.into()).unwrap())
+        .await
+    {
+        Ok(answer) => (
+            answer.status.as_u16(),
+            serde_json::from_slice(&answer.body).unwrap_or(Value::Null),
+        ),
+        // The orders process may die mid-request in the crash tests.
+        Err(e) => (0, json!({ "transport_error": e.to_string() })),
+    }
+}
+
+impl Shopper {
+    pub async fn sign_up(gateway: &str, email: &str) -> Shopper {
+        let password = "correct horse battery staple";
+        let (status, body) = send(
+            Method::POST,
+            &format!("{gateway}/api/v1/users"),
+            None,
+            &[],
+            Some(json!({"email": email, "password": password, "name": "Test Shopper"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = send(
+            Method::POST,
+            &format!("{gateway}/api/v1/sessions"),
+            None,
+            &[],
+            Some(json!({"email": email, "password": password})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        Shopper {
+            gateway: gateway.to_owned(),
+            token: body["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        send(
+            Method::GET,
+            &format!("{}{path}", self.gateway),
+            Some(&self.token),
+            &[],
+            None,
+        )
+        .await
+    }
+
+    pub async fn add(&self, product_id: &str, quantity: u32) {
+        let (status, body) = send(
+            Method::PUT,
+            &format!("{}/api/v1/cart/items/{product_id}", self.gateway),
+            Some(&self.token),
+            &[],
+            Some(json!({ "quantity": quantity })),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    pub async fn checkout(&self, key: &str, card: &str) -> (u16, Value) {
+        send(
+            Method::POST,
+            &format!("{}/api/v1/checkout", self.gateway),
+            Some(&self.token),
+            &[("idempotency-key", key)],
+            Some(json!({ "card_number": card })),
+        )
+        .await
+    }
+
+    /// Waits until the shopper's cart is empty: the cart takes a confirmed order's lines out when
+    /// it receives `OrderConfirmed`, after the checkout has answered.
+    pub async fn empty_cart(&self, limit: Duration) {
+        let started = Instant::now();
+        loop {
+            let (status, cart) = self.get("/api/v1/cart").await;
+            if status == 200 && cart["lines"].as_array().is_some_and(|l| l.is_empty()) {
+                return;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the cart was not emptied: {status} {cart}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the shopper has `count` orders and none is PENDING; returns them.
+    pub async fn settled_orders(&self, count: usize, limit: Duration) -> Vec<Value> {
+        let started = Instant::now();
+        loop {
+            let (status, body) = self.get("/api/v1/orders").await;
+            if status == 200 {
+                let items = body["items"].as_array().cloned().unwrap_or_default();
+                if items.len() == count && items.iter().all(|o| o["status"] != "PENDING") {
+                    return items;
+                }
+            }
+            assert!(
+                started.elapsed() < limit,
+                "orders did not settle: {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Some product id from the catalog, through the gateway.
+pub async fn product(gateway: &str, index: usize) -> Value {
+    let (status, body) = send(
+        Method::GET,
+        &format!("{gateway}/api/v1/products?page_size=20"),
+        None,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["items"][index].clone()
+}

@@ -1,0 +1,216 @@
+//! The cart's reaction to orders' `OrderConfirmed`, applied through the chassis' inbox as a
+//! delivery would be, on SQLite and PostgreSQL: the ordered quantities leave the cart, what the
+//! shopper added since stays, a repeated delivery changes nothing more.
+
+use brigade_chassis::db::Db;
+use brigade_chassis::events::{ApplyError, ApplyOutcome, Envelope, HandlerError, Inbox};
+use cart::lines::{self, RuleError, StoredCart};
+use cart::Store;
+use catalog_api::Money;
+use orders_api::events::{OrderConfirmed, OrderPlaced};
+use orders_api::OrderLine;
+use uuid::Uuid;
+
+use crate::support::{migrated, product};
+
+brigade_chassis::store_suite!(
+    a_confirmed_order_takes_exactly_its_quantities_out_of_the_cart,
+    a_second_delivery_is_a_duplicate_and_takes_nothing_more,
+    a_buyer_without_a_cart_or_its_products_is_fine,
+    other_order_events_and_unreadable_ones_leave_the_cart_alone,
+);
+
+/// Sets product `n`'s quantity in the user's cart (priced n × 1 EUR).
+async fn set(store: &Store, user: Uuid, n: u128, quantity: u32) -> StoredCart {
+    let product = product(n, 100 * n as i64, "EUR");
+    store
+        .change(user, |lines, version| {
+            lines::set_quantity(lines, &product, quantity, version)
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .cart
+}
+
+fn quantities(cart: &StoredCart) -> Vec<(String, u32)> {
+    cart.lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect()
+}
+
+fn eur(amount_minor: i64) -> Money {
+    Money {
+        amount_minor,
+        currency: "EUR".into(),
+    }
+}
+
+/// An order of `user` for `(n, quantity)` of products as the tests' catalog prices them.
+fn confirmed(user: Uuid, items: &[(u128, u32)]) -> OrderConfirmed {
+    let lines: Vec<OrderLine> = items
+        .iter()
+        .map(|&(n, quantity)| {
+            let p = product(n, 100 * n as i64, "EUR");
+            OrderLine {
+                product_id: p.id,
+                sku: p.sku,
+                name: p.name,
+                line_total: eur(p.price.amount_minor * i64::from(quantity)),
+                unit_price: p.price,
+                quantity,
+            }
+        })
+        .collect();
+    OrderConfirmed {
+        order_id: Uuid::new_v4(),
+        user_id: user,
+        total: eur(lines.iter().map(|l| l.line_total.amount_minor).sum()),
+        lines,
+        charge_id: Some(Uuid::new_v4()),
+    }
+}
+
+async fn deliver(db: &Db, envelope: &Envelope) -> Result<ApplyOutcome, ApplyError> {
+    Inbox::new(db.clone())
+        .apply(&cart::events::orders(), envelope, None)
+        .await
+}
+
+async fn a_confirmed_order_takes_exactly_its_quantities_out_of_the_cart(db: Db) {
+    let store = migrated(db.clone()).await;
+    let (ada, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    // Checked out with 3 × product 1 and 1 × product 2; then added product 3.
+    set(&store, ada, 1, 3).await;
+    set(&store, ada, 2, 1).await;
+    set(&store, ada, 3, 2).await;
+    set(&store, bob, 1, 3).await;
+    let before = store.load(ada).await.unwrap();
+    let bobs = store.load(bob).await.unwrap();
+
+    // The order took 2 of product 1 (one more was added after checking out) and product 2.
+    let order = confirmed(ada, &[(1, 2), (2, 1)]);
+    let outcome = deliver(&db, &Envelope::of(&order, 1).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(outcome, ApplyOutcome::Applied);
+
+    let after = store.load(ada).await.unwrap();
+    assert_eq!(
+        quantities(&after),
+        [("TST-0001".into(), 1), ("TST-0003".into(), 2)]
+    );
+    // One change, counted once; the kept lines keep their place and price.
+    assert_eq!(after.version, before.version + 1);
+    assert_eq!(after.lines[0], {
+        let mut line = before.lines[0].clone();
+        line.quantity = 1;
+        line
+    });
+    assert_eq!(after.lines[1], before.lines[2]);
+    // Another shopper's cart with the same product is not touched.
+    assert_eq!(store.load(bob).await.unwrap(), bobs);
+}
+
+async fn a_second_delivery_is_a_duplicate_and_takes_nothing_more(db: Db) {
+    let store = migrated(db.clone()).await;
+    let user = Uuid::new_v4();
+    set(&store, user, 1, 5).await;
+    let envelope = Envelope::of(&confirmed(user, &[(1, 2)]), 1).unwrap();
+    assert_eq!(
+        deliver(&db, &envelope).await.unwrap(),
+        ApplyOutcome::Applied
+    );
+    let once = store.load(user).await.unwrap();
+    assert_eq!(quantities(&once), [("TST-0001".into(), 3)]);
+
+    // Delivered again (a relay that re-published, a consumer that died before acknowledging).
+    assert_eq!(
+        deliver(&db, &envelope).await.unwrap(),
+        ApplyOutcome::Duplicate
+    );
+    assert_eq!(store.load(user).await.unwrap(), once);
+}
+
+async fn a_buyer_without_a_cart_or_its_products_is_fine(db: Db) {
+    let store = migrated(db.clone()).await;
+    // No cart at all (emptied by hand meanwhile, or never stored here): still none.
+    let stranger = Uuid::new_v4();
+    let outcome = deliver(
+        &db,
+        &Envelope::of(&confirmed(stranger, &[(1, 1)]), 1).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, ApplyOutcome::Applied);
+    assert_eq!(store.load(stranger).await.unwrap(), StoredCart::empty());
+
+    // A cart without the ordered products: not changed, not even counted.
+    let shopper = Uuid::new_v4();
+    let cart = set(&store, shopper, 4, 1).await;
+    let outcome = deliver(
+        &db,
+        &Envelope::of(&confirmed(shopper, &[(1, 1)]), 1).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, ApplyOutcome::Applied);
+    assert_eq!(store.load(shopper).await.unwrap(), cart);
+
+    // Fewer units left than ordered (the shopper lowered the quantity after checking out): the
+    // line goes, and the cart still changes through its own path afterwards.
+    set(&store, shopper, 1, 1).await;
+    let outcome = deliver(
+        &db,
+        &Envelope::of(&confirmed(shopper, &[(1, 3)]), 1).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome, ApplyOutcome::Applied);
+    let left = store.load(shopper).await.unwrap();
+    assert_eq!(quantities(&left), [("TST-0004".into(), 1)]);
+    let removed = store
+        .change(shopper, |lines, _| {
+            lines.clear();
+            Ok::<_, RuleError>(())
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(removed.cart.version, left.version + 1);
+}
+
+async fn other_order_events_and_unreadable_ones_leave_the_cart_alone(db: Db) {
+    let store = migrated(db.clone()).await;
+    let user = Uuid::new_v4();
+    let cart = set(&store, user, 1, 2).await;
+    let order = confirmed(user, &[(1, 2)]);
+
+    // A placed order may still fail: the cart keeps its lines.
+    let placed = OrderPlaced {
+        order_id: order.order_id,
+        user_id: user,
+        lines: order.lines.clone(),
+        total: order.total.clone(),
+    };
+    assert_eq!(
+        deliver(&db, &Envelope::of(&placed, 1).unwrap())
+            .await
+            .unwrap(),
+        ApplyOutcome::Skipped
+    );
+    assert_eq!(store.load(user).await.unwrap(), cart);
+
+    // A payload of a schema version this build does not read is refused for good (parked by
+    // the consumer), and changes nothing.
+    let mut unreadable = Envelope::of(&order, 2).unwrap();
+    unreadable.schemaversion = 2;
+    match deliver(&db, &unreadable).await {
+        Err(ApplyError::Handler(HandlerError::Permanent(reason))) => {
+            assert!(reason.contains("schema version 2"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.load(user).await.unwrap(), cart);
+}

@@ -1,0 +1,80 @@
+//! The events a saga's persisted steps announce: `OrderPlaced` with the order, then
+//! `OrderConfirmed` or `OrderCancelled` with its end. Each is built from what the step's own
+//! transaction wrote and appended to the outbox inside that transaction, so that a step that
+//! committed always has its event and a step that changed nothing (a repeat, a lost lease) has
+//! none.
+
+use brigade_chassis::events::Outbox;
+use catalog_api::Money;
+use orders_api::events::{OrderCancelled, OrderConfirmed, OrderPlaced};
+use orders_api::OrderStatus;
+use uuid::Uuid;
+
+use super::sql::Tx;
+use super::{rows, Error, NewOrder};
+
+/// What the final transition's `UPDATE … RETURNING` gives back:
+/// `user_id, lines, total_minor, currency, charge_id, cancel_reason`, as they are after it.
+pub(super) type EndRow = (String, String, i64, String, Option<String>, Option<String>);
+
+/// The columns of an [`EndRow`], for a `RETURNING` list.
+pub(super) const END_COLUMNS: &str =
+    "user_id, lines, total_minor, currency, charge_id, cancel_reason";
+
+/// Appends `OrderPlaced` for the order `tx` has just inserted.
+pub(super) async fn placed(tx: &mut Tx, outbox: &Outbox, order: &NewOrder) -> Result<(), Error> {
+    let event = OrderPlaced {
+        order_id: order.id,
+        user_id: order.user_id,
+        lines: order.lines.clone(),
+        total: order.total.clone(),
+    };
+    outbox.append(tx.conn()?, &event).await?;
+    Ok(())
+}
+
+/// Appends the event of the order's end when `status` is final (`OrderConfirmed` or
+/// `OrderCancelled`), from the order as `tx` has just left it. False when `status` is not final:
+/// nothing to announce.
+pub(super) async fn ended(
+    tx: &mut Tx,
+    outbox: &Outbox,
+    order_id: Uuid,
+    status: OrderStatus,
+    row: EndRow,
+) -> Result<bool, Error> {
+    let (user_id, lines, total_minor, currency, charge_id, reason) = row;
+    let user_id = rows::uuid(&user_id, "user id")?;
+    let lines = rows::lines(&lines)?;
+    match status {
+        OrderStatus::Pending => Ok(false),
+        OrderStatus::Confirmed => {
+            let event = OrderConfirmed {
+                order_id,
+                user_id,
+                lines,
+                total: Money {
+                    amount_minor: total_minor,
+                    currency,
+                },
+                charge_id: charge_id.map(|c| rows::uuid(&c, "charge id")).transpose()?,
+            };
+            outbox.append(tx.conn()?, &event).await?;
+            Ok(true)
+        }
+        OrderStatus::Cancelled => {
+            // Every transition to CANCELLED records its reason in the same UPDATE.
+            let reason = rows::cancel_reason(reason.as_deref())?.ok_or_else(|| {
+                Error::Corrupt(format!("order {order_id} is cancelled without a reason"))
+            })?;
+            let event = OrderCancelled {
+                order_id,
+                user_id,
+                reason,
+                lines,
+            };
+            outbox.append(tx.conn()?, &event).await?;
+            Ok(true)
+        }
+    }
+}

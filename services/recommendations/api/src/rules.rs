@@ -1,0 +1,161 @@
+//! The rules a request must follow, shared by the service and by edges that check early.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The fewest products one answer may be asked for.
+pub const MIN_LIMIT: u32 = 1;
+/// The most products one answer may be asked for: a strip on a page, not a listing.
+pub const MAX_LIMIT: u32 = 20;
+/// How many products an answer has when the request does not say.
+pub const DEFAULT_LIMIT: u32 = 4;
+
+/// One input that breaks a rule: which parameter, and a sentence saying what is wrong and what
+/// is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {parameter}: {detail}")]
+pub struct ValidationError {
+    pub parameter: &'static str,
+    pub detail: String,
+}
+
+impl From<ValidationError> for brigade_chassis::Problem {
+    fn from(e: ValidationError) -> Self {
+        brigade_chassis::Problem::invalid_parameter(e.parameter, e.detail)
+    }
+}
+
+/// The query string of both routes. Unknown parameters are refused rather than ignored.
+///
+/// `limit` is kept as the text sent, so that `limit=abc` is refused by [`Self::validate`] with
+/// a problem naming `limit`, like `limit=0`, rather than as an unreadable query string.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendationsQuery {
+    /// How many products, [`MIN_LIMIT`] to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+}
+
+impl RecommendationsQuery {
+    /// A query asking for `limit` products.
+    pub fn with_limit(limit: u32) -> RecommendationsQuery {
+        RecommendationsQuery {
+            limit: Some(limit.to_string()),
+        }
+    }
+
+    /// The number of products asked for, with the default applied.
+    pub fn validate(&self) -> Result<u32, ValidationError> {
+        let Some(text) = self.limit.as_deref() else {
+            return Ok(DEFAULT_LIMIT);
+        };
+        match text.parse::<u32>() {
+            Ok(limit) if (MIN_LIMIT..=MAX_LIMIT).contains(&limit) => Ok(limit),
+            _ => Err(ValidationError {
+                parameter: "limit",
+                detail: format!(
+                    "limit must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}, got {}",
+                    quoted(text)
+                ),
+            }),
+        }
+    }
+}
+
+/// A product id from a path segment; `parameter` is the segment's name in the route (the
+/// service's `product_id`, the gateway's `id`).
+pub fn parse_product_id(parameter: &'static str, segment: &str) -> Result<Uuid, ValidationError> {
+    parse_id(parameter, "a product id", segment)
+}
+
+/// A user id from the `user_id` path segment.
+pub fn parse_user_id(segment: &str) -> Result<Uuid, ValidationError> {
+    parse_id("user_id", "a user id", segment)
+}
+
+fn parse_id(parameter: &'static str, what: &str, segment: &str) -> Result<Uuid, ValidationError> {
+    Uuid::parse_str(segment).map_err(|_| ValidationError {
+        parameter,
+        detail: format!(
+            "{} is not {what}: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
+            quoted(segment)
+        ),
+    })
+}
+
+/// The input in backquotes, shortened so that a huge input does not make a huge answer.
+fn quoted(input: &str) -> String {
+    const SHOWN: usize = 64;
+    if input.chars().count() <= SHOWN {
+        format!("`{input}`")
+    } else {
+        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limit(text: Option<&str>) -> Result<u32, ValidationError> {
+        RecommendationsQuery {
+            limit: text.map(str::to_owned),
+        }
+        .validate()
+    }
+
+    #[test]
+    fn the_limit_defaults_to_4_and_takes_1_to_20() {
+        assert_eq!(limit(None), Ok(DEFAULT_LIMIT));
+        for n in [1, 2, 19, 20] {
+            assert_eq!(limit(Some(&n.to_string())), Ok(n));
+            assert_eq!(RecommendationsQuery::with_limit(n).validate(), Ok(n));
+        }
+    }
+
+    #[test]
+    fn other_limits_are_refused_naming_the_parameter_and_the_value() {
+        for bad in ["0", "21", "-1", "abc", "", "1.5", "4294967296", " 3"] {
+            let error = limit(Some(bad)).err();
+            assert_eq!(error.as_ref().map(|e| e.parameter), Some("limit"), "{bad}");
+            let detail = error.map(|e| e.detail).unwrap_or_default();
+            assert!(detail.contains(&format!("`{bad}`")), "{detail}");
+            assert!(detail.contains("from 1 to 20"), "{detail}");
+        }
+    }
+
+    #[test]
+    fn ids_are_uuids_and_the_refusal_names_the_route_parameter() {
+        let id = Uuid::from_u128(42);
+        assert_eq!(parse_product_id("id", &id.to_string()), Ok(id));
+        assert_eq!(parse_user_id(&id.to_string()), Ok(id));
+        let error = parse_product_id("product_id", "kettle").err();
+        assert_eq!(error.as_ref().map(|e| e.parameter), Some("product_id"));
+        assert!(error.is_some_and(|e| e.detail.contains("`kettle` is not a product id")));
+        assert_eq!(
+            parse_user_id("me").err().map(|e| e.parameter),
+            Some("user_id")
+        );
+        let long = "x".repeat(1000);
+        let detail = parse_user_id(&long).err().map(|e| e.detail);
+        assert!(detail.is_some_and(|d| d.len() < 200));
+    }
+
+    #[test]
+    fn the_query_string_refuses_unknown_and_repeated_parameters() {
+        let parse = serde_urlencoded::from_str::<RecommendationsQuery>;
+        assert_eq!(
+            parse("limit=3").ok(),
+            Some(RecommendationsQuery::with_limit(3))
+        );
+        assert_eq!(parse("").ok(), Some(RecommendationsQuery::default()));
+        // Text, so that a bad number is the rule's refusal, naming `limit`.
+        assert_eq!(
+            parse("limit=abc").ok().map(|q| q.validate().is_err()),
+            Some(true)
+        );
+        assert!(parse("limt=3").is_err());
+        assert!(parse("limit=3&limit=4").is_err());
+    }
+}

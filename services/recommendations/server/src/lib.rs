@@ -1,0 +1,76 @@
+//! The recommendations service: "bought together" and "for you" products, from a co-purchase
+//! and popularity model built from other services' events.
+//!
+//! - [`events`]: the subscriptions to orders' `OrderConfirmed` and the catalog's
+//!   `ProductChanged`, which are the model's only writers;
+//! - [`store`]: the model on SQLite or PostgreSQL, and the ranking;
+//! - [`http`]: the `/v1` routes and the OpenAPI document.
+//!
+//! The wire types, input rules and typed client are in `recommendations-api`, which callers
+//! depend on instead of this.
+//!
+//! **Architecture invariant:** the service calls no other service while answering. Everything
+//! it shows (names, prices, images) is what the catalog last announced, kept in its own store,
+//! so that a product page's recommendations cost one hop and work while the catalog is down.
+//! Recommendations are optional to every caller: a caller answers without them when this
+//! service is down, slow or failing.
+
+#![forbid(unsafe_code)]
+
+pub mod events;
+pub mod http;
+pub mod store;
+
+use brigade_chassis::db::Migration;
+use brigade_chassis::events::INBOX_MIGRATION;
+use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::BoxError;
+
+pub use http::router;
+pub use store::Store;
+
+/// The model's schema and the chassis' inbox (what was applied, what was parked), applied at
+/// start by the chassis under the store's write lock.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "recommendations",
+        sqlite: include_str!("../migrations/0001_recommendations.sqlite.sql"),
+        postgres: include_str!("../migrations/0001_recommendations.postgres.sql"),
+    },
+    INBOX_MIGRATION,
+];
+
+/// Who this service is, to the chassis (logs, metrics, registration).
+pub const INFO: ServiceInfo = ServiceInfo {
+    name: "recommendations",
+    version: env!("CARGO_PKG_VERSION"),
+};
+
+/// Command-line arguments of the recommendations service: the chassis' own.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "brigade-recommendations",
+    about = "Brigade's recommendations service: bought-together and popular products",
+    version
+)]
+pub struct Args {
+    #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+/// Runs the recommendations service until it is asked to stop.
+pub async fn main_with(args: Args) -> anyhow::Result<()> {
+    service::run(INFO, args.service, build).await?;
+    Ok(())
+}
+
+/// Everything a starting instance does before it serves: open and migrate the store, subscribe
+/// to the orders' and the catalog's events (every instance consumes; each event is applied once
+/// in the store they share), and build the routes. Public so that tests can serve it on a listener of their own.
+pub async fn build(mut ctx: Context) -> Result<axum::Router, BoxError> {
+    let db = ctx.open_store(MIGRATIONS).await?;
+    ctx.subscribe(&db, events::orders()).await?;
+    ctx.subscribe(&db, events::catalog()).await?;
+    Ok(router(Store::new(db)))
+}

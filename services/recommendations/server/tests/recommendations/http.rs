@@ -1,0 +1,297 @@
+//! Every route in process, through the same middleware as a running instance: the answers'
+//! shape, and bad input on every parameter answered with a 4xx problem that says what was wrong.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::Router;
+use brigade_chassis::testing;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::{id, Model};
+
+/// The service's router over a fresh SQLite store holding a small shop: products 1 to 6
+/// announced, and orders {1, 2}, {1, 2}, {1, 3} by others and {4} by `user`.
+struct App {
+    router: Router,
+    user: Uuid,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: Value,
+}
+
+impl App {
+    async fn new() -> App {
+        let (db, dir) = testing::sqlite_db().await;
+        let mut model = Model::new(db).await;
+        model.announce(&[1, 2, 3, 4, 5, 6]).await;
+        model.confirm(Uuid::new_v4(), &[(1, 1), (2, 1)]).await;
+        model.confirm(Uuid::new_v4(), &[(1, 1), (2, 2)]).await;
+        model.confirm(Uuid::new_v4(), &[(1, 1), (3, 1)]).await;
+        let user = Uuid::new_v4();
+        model.confirm(user, &[(4, 1)]).await;
+        App {
+            router: testing::app(recommendations::router(model.store.clone())),
+            user,
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, uri: &str) -> Answer {
+        self.send(Method::GET, uri).await
+    }
+
+    async fn send(&self, method: Method, uri: &str) -> Answer {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
+        let answer = testing::send_json(&self.router, request).await;
+        Answer {
+            status: answer.status,
+            content_type: answer.content_type,
+            body: answer.body,
+        }
+    }
+}
+
+impl Answer {
+    fn ok(self) -> Value {
+        assert_eq!(self.status, StatusCode::OK, "{self:?}");
+        assert_eq!(self.content_type, "application/json", "{self:?}");
+        self.body
+    }
+
+    /// Asserts a problem with `status` and `code` whose detail contains `detail`.
+    fn problem(&self, status: StatusCode, code: &str, detail: &str) -> &Value {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
+        assert_eq!(
+            self.body["type"],
+            format!("urn:brigade:problem:{code}"),
+            "{self:?}"
+        );
+        assert_eq!(self.body["status"], status.as_u16());
+        let text = self.body["detail"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(detail),
+            "detail {text:?} should mention {detail:?}"
+        );
+        assert_eq!(
+            self.body["trace_id"].as_str().map(str::len),
+            Some(32),
+            "{self:?}"
+        );
+        &self.body
+    }
+
+    /// Asserts a 400 invalid-parameter naming `parameter`.
+    fn invalid(&self, parameter: &str, detail: &str) {
+        let body = self.problem(StatusCode::BAD_REQUEST, "invalid-parameter", detail);
+        assert_eq!(body["parameter"], parameter, "{self:?}");
+    }
+}
+
+fn product_uri(n: u128) -> String {
+    format!("/v1/recommendations/products/{}", id(n))
+}
+
+/// The product ids of an answer, as product numbers.
+fn numbers(body: &Value) -> Vec<u128> {
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let id = Uuid::parse_str(item["product_id"].as_str().unwrap()).unwrap();
+            id.as_u128() - crate::support::id(0).as_u128()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_products_recommendations_are_answered_as_documented() {
+    let app = App::new().await;
+    let body = app.get(&format!("{}?limit=2", product_uri(1))).await.ok();
+    assert_eq!(
+        body,
+        json!({
+            "items": [
+                {
+                    "product_id": id(2).to_string(),
+                    "sku": "REC-0002",
+                    "name": "Product 2",
+                    "price": {"amount_minor": 200, "currency": "EUR"},
+                    "image_url": "/images/rec-2.jpg",
+                    "reason": "bought_together",
+                    "score": 2,
+                },
+                {
+                    "product_id": id(3).to_string(),
+                    "sku": "REC-0003",
+                    "name": "Product 3",
+                    "price": {"amount_minor": 300, "currency": "EUR"},
+                    "image_url": "/images/rec-3.jpg",
+                    "reason": "bought_together",
+                    "score": 1,
+                },
+            ],
+            "fallback": false,
+        })
+    );
+    // Without a limit: 4, topped up with the popular 4 (2's and 3's places are taken).
+    let body = app.get(&product_uri(1)).await.ok();
+    assert_eq!(numbers(&body), [2, 3, 4]);
+    assert_eq!(body["items"][2]["reason"], "popular");
+    assert_eq!(body["items"][2]["score"], 1);
+    // A product never heard of is not a 404: popular products, as a fallback.
+    let body = app
+        .get(&format!("/v1/recommendations/products/{}", Uuid::new_v4()))
+        .await
+        .ok();
+    assert_eq!(numbers(&body), [1, 2, 3, 4]);
+    assert_eq!(body["fallback"], true);
+    let body = app.get(&format!("{}?limit=20", product_uri(6))).await.ok();
+    assert_eq!(numbers(&body), [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn a_users_recommendations_are_answered_as_documented() {
+    let app = App::new().await;
+    // The user bought only 4, never with anything: popular products other than 4.
+    let body = app
+        .get(&format!("/v1/recommendations/users/{}?limit=3", app.user))
+        .await
+        .ok();
+    assert_eq!(numbers(&body), [1, 2, 3]);
+    assert_eq!(body["fallback"], true);
+    assert!(body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["reason"] == "popular"));
+    // A user never heard of gets the popular products.
+    let body = app
+        .get(&format!("/v1/recommendations/users/{}", Uuid::new_v4()))
+        .await
+        .ok();
+    assert_eq!(numbers(&body), [1, 2, 3, 4]);
+}
+
+#[tokio::test]
+async fn bad_input_on_every_parameter_is_a_400_problem_naming_it() {
+    let app = App::new().await;
+    let product = product_uri(1);
+    let user = format!("/v1/recommendations/users/{}", app.user);
+    for base in [&product, &user] {
+        for bad in ["0", "21", "-1", "abc", "", "2.5", "99999999999"] {
+            app.get(&format!("{base}?limit={bad}"))
+                .await
+                .invalid("limit", &format!("got `{bad}`"));
+        }
+        app.get(&format!("{base}?limit=3&limit=4")).await.problem(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "limit",
+        );
+        app.get(&format!("{base}?limt=3")).await.problem(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "limt",
+        );
+        app.send(Method::POST, base).await.problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "",
+        );
+    }
+    app.get("/v1/recommendations/products/kettle")
+        .await
+        .invalid("product_id", "`kettle` is not a product id");
+    app.get("/v1/recommendations/users/me?limit=2")
+        .await
+        .invalid("user_id", "`me` is not a user id");
+    // A bad id is reported before a bad limit.
+    app.get("/v1/recommendations/users/me?limit=0")
+        .await
+        .invalid("user_id", "`me`");
+    let long = "x".repeat(5000);
+    let answer = app
+        .get(&format!("/v1/recommendations/products/{long}"))
+        .await;
+    answer.invalid("product_id", "is not a product id");
+    assert!(answer.body["detail"].as_str().unwrap().len() < 200);
+    app.get("/v1/recommendations/products")
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found", "");
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_exactly_the_routes_served() {
+    let app = App::new().await;
+    let document = app.get("/openapi.json").await.ok();
+    assert_eq!(document["openapi"], "3.1.0");
+    let mut operations = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if method != "parameters" {
+                operations.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    operations.sort_unstable();
+    assert_eq!(
+        operations,
+        [
+            "GET /openapi.json",
+            "GET /v1/recommendations/products/{product_id}",
+            "GET /v1/recommendations/users/{user_id}",
+        ]
+    );
+    assert_eq!(
+        recommendations_api::paths::PRODUCT_PATTERN,
+        "/v1/recommendations/products/{product_id}"
+    );
+    assert_eq!(
+        recommendations_api::paths::USER_PATTERN,
+        "/v1/recommendations/users/{user_id}"
+    );
+    // Every documented operation is served.
+    app.get(&product_uri(1)).await.ok();
+    app.get(&format!("/v1/recommendations/users/{}", app.user))
+        .await
+        .ok();
+    // The documented limits and reasons are the contract's.
+    let limit = &document["components"]["parameters"]["limit"]["schema"];
+    assert_eq!(limit["minimum"], recommendations_api::MIN_LIMIT);
+    assert_eq!(limit["maximum"], recommendations_api::MAX_LIMIT);
+    assert_eq!(limit["default"], recommendations_api::DEFAULT_LIMIT);
+    let item = &document["components"]["schemas"]["Recommendation"];
+    assert_eq!(
+        item["properties"]["reason"]["enum"],
+        json!(["bought_together", "popular"])
+    );
+    let required: Vec<&str> = item["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let answer = app.get(&product_uri(1)).await.ok();
+    let mut served: Vec<&str> = answer["items"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    served.sort_unstable();
+    let mut documented = required.clone();
+    documented.sort_unstable();
+    assert_eq!(served, documented);
+}

@@ -1,0 +1,222 @@
+//! Real instances on real sockets, started the way `main` starts them, fed through the chassis'
+//! embedded transport by fake producers (the catalog's and orders' event feeds, speaking the
+//! real feed contract), and called through the typed client the gateway uses.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use brigade_chassis::client::plain::PlainClient;
+use brigade_chassis::client::{self, ServiceClient};
+use brigade_chassis::discovery::{Resolver, Source};
+use brigade_chassis::events::{Envelope, FeedItem, FeedPage};
+use brigade_chassis::metrics::Metrics;
+use brigade_chassis::testing::Instance;
+use catalog_api::events::ProductChanged;
+use recommendations_api::Reason::{BoughtTogether as Together, Popular};
+use recommendations_api::{Recommendations, RecommendationsClient};
+use uuid::Uuid;
+
+use crate::support::{id, order, product, ranked};
+
+/// A producer's outbox feed (`GET /v1/events/feed`), holding the envelopes a test appends,
+/// positioned 1, 2, … in that order.
+#[derive(Clone)]
+struct FakeFeed {
+    events: Arc<Mutex<Vec<Envelope>>>,
+    /// Requests that found nothing new: consumers that have read everything.
+    caught_up: Arc<AtomicUsize>,
+    address: SocketAddr,
+}
+
+impl FakeFeed {
+    async fn start() -> FakeFeed {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let feed = FakeFeed {
+            events: Arc::default(),
+            caught_up: Arc::default(),
+            address,
+        };
+        let router = Router::new()
+            .route("/v1/events/feed", get(serve_feed))
+            .with_state(feed.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        feed
+    }
+
+    fn push(&self, envelope: Envelope) {
+        self.events.lock().unwrap().push(envelope);
+        self.caught_up.store(0, Ordering::SeqCst);
+    }
+}
+
+async fn serve_feed(
+    State(feed): State<FakeFeed>,
+    Query(query): Query<HashMap<String, i64>>,
+) -> Json<FeedPage> {
+    let after = query.get("after").copied().unwrap_or(0);
+    let limit = query.get("limit").copied().unwrap_or(100);
+    let page = |events: &[Envelope]| FeedPage {
+        events: events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| FeedItem {
+                position: i as i64 + 1,
+                event: event.clone(),
+            })
+            .filter(|item| item.position > after)
+            .take(limit as usize)
+            .collect(),
+        last_position: events.len() as i64,
+    };
+    let first = page(&feed.events.lock().unwrap());
+    if !first.events.is_empty() {
+        return Json(first);
+    }
+    feed.caught_up.fetch_add(1, Ordering::SeqCst);
+    // A short long poll, so that consumers do not spin.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let page = page(&feed.events.lock().unwrap());
+    Json(page)
+}
+
+async fn start(url: &str, catalog: &FakeFeed, orders: &FakeFeed) -> Instance {
+    let peers = format!("catalog={};orders={}", catalog.address, orders.address);
+    Instance::start(
+        recommendations::INFO,
+        &["--database-url", url, "--peers", &peers],
+        recommendations::build,
+    )
+    .await
+}
+
+fn client(instances: &[&Instance]) -> RecommendationsClient {
+    let peers = HashMap::from([(
+        "recommendations".to_owned(),
+        instances.iter().map(|i| i.address).collect(),
+    )]);
+    RecommendationsClient::new(ServiceClient::new(
+        "recommendations",
+        Resolver::new(Source::Static(peers)),
+        Metrics::new().client.clone(),
+        client::Options::default(),
+    ))
+}
+
+/// Waits until every instance has read both feeds to their end at least twice.
+async fn caught_up(feeds: &[&FakeFeed], instances: usize) {
+    for _ in 0..200 {
+        if feeds
+            .iter()
+            .all(|f| f.caught_up.load(Ordering::SeqCst) >= 2 * instances)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the instances did not read the feeds to their end within 10 s");
+}
+
+async fn for_product(client: &RecommendationsClient, n: u128) -> Recommendations {
+    client.for_product(id(n), 4).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_store_count_each_delivered_event_once() {
+    let catalog = FakeFeed::start().await;
+    let orders = FakeFeed::start().await;
+    for n in [1, 2, 3, 4] {
+        catalog.push(
+            Envelope::of(
+                &ProductChanged {
+                    product: product(n, 100),
+                },
+                1,
+            )
+            .unwrap(),
+        );
+    }
+    let user = Uuid::new_v4();
+    let first = Envelope::of(&order(user, &[(1, 1), (2, 1)]), 1).unwrap();
+    orders.push(first.clone());
+    orders.push(Envelope::of(&order(Uuid::new_v4(), &[(1, 2), (3, 1)]), 1).unwrap());
+    // An at-least-once transport may deliver an event again: the feed repeats the first order.
+    orders.push(first);
+    orders.push(Envelope::of(&order(Uuid::new_v4(), &[(4, 1)]), 1).unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join("recommendations.db").display()
+    );
+    // Both start in the same moment, racing to migrate the same new file and to consume.
+    let (a, b) = tokio::join!(
+        start(&url, &catalog, &orders),
+        start(&url, &catalog, &orders)
+    );
+    caught_up(&[&catalog, &orders], 2).await;
+
+    let recommendations = client(&[&a, &b]);
+    let answer = for_product(&recommendations, 1).await;
+    assert_eq!(
+        ranked(&answer),
+        [(2, Together, 1), (3, Together, 1), (4, Popular, 1)]
+    );
+    assert!(!answer.fallback);
+    let mine = recommendations.for_user(user, 4).await.unwrap();
+    assert_eq!(ranked(&mine), [(3, Together, 1), (4, Popular, 1)]);
+
+    // Later events flow to the running instances: a product renamed, then a facts change that
+    // can never be stored, which is parked (and served at /v1/events/parked) while the rest
+    // flows on.
+    let mut renamed = product(2, 150);
+    renamed.name = "Renamed".into();
+    catalog.push(Envelope::of(&ProductChanged { product: renamed }, 2).unwrap());
+    let poison = Envelope::of(
+        &ProductChanged {
+            product: product(3, -1),
+        },
+        2,
+    )
+    .unwrap();
+    catalog.push(poison.clone());
+    orders.push(Envelope::of(&order(Uuid::new_v4(), &[(2, 1), (1, 1)]), 1).unwrap());
+    caught_up(&[&catalog, &orders], 2).await;
+    let answer = for_product(&recommendations, 1).await;
+    assert_eq!(
+        ranked(&answer),
+        [(2, Together, 2), (3, Together, 1), (4, Popular, 1)]
+    );
+    assert_eq!(answer.items[0].name, "Renamed");
+    assert_eq!(answer.items[0].price.amount_minor, 150);
+    assert_eq!(
+        answer.items[1].price.amount_minor, 100,
+        "3's facts stay as they were"
+    );
+    let parked = PlainClient::new(Duration::from_secs(2))
+        .send(
+            http::Method::GET,
+            &format!("{}/v1/events/parked", a.url()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(parked.status, 200);
+    let parked: serde_json::Value = serde_json::from_slice(&parked.body).unwrap();
+    let items = parked["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{parked}");
+    assert_eq!(items[0]["id"], poison.id);
+    assert!(items[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("negative price"));
+
+    a.stop().await.unwrap();
+    b.stop().await.unwrap();
+}
