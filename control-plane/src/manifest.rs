@@ -296,9 +296,32 @@ mod tests {
                 ("payments", 1, None),
                 ("cart", 1, None),
                 ("orders", 2, None),
+                ("recommendations", 1, None),
                 ("gateway", 1, Some(8080))
             ]
         );
+        assert_eq!(
+            manifest.events,
+            EventsSpec::default(),
+            "embedded events by default"
+        );
+    }
+
+    #[test]
+    fn the_events_table_chooses_nats() {
+        let manifest = Manifest::parse(
+            "[events]\nnats = \"nats://127.0.0.1:4222\"\nnamespace = \"shop-1\"\n[[service]]\nname = \"catalog\"\n",
+            "test",
+        )
+        .unwrap();
+        assert_eq!(
+            manifest.events.nats.as_deref(),
+            Some("nats://127.0.0.1:4222")
+        );
+        assert_eq!(manifest.events.namespace.as_deref(), Some("shop-1"));
+        assert!(invalid("[events]\nnats = \"http://x:4222\"\n").contains("must be a NATS URL"));
+        assert!(invalid("[events]\nnamespace = \"a.b\"\n").contains("namespace `a.b`"));
+        assert!(invalid("[events]\nbroker = \"x\"\n").contains("unknown field"));
     }
 
     #[test]

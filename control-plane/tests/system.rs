@@ -110,7 +110,7 @@ async fn instances_do_not_outlive_a_killed_brigade() {
         .iter()
         .flat_map(|s| s.instances.iter().filter_map(|i| i.pid))
         .collect();
-    assert_eq!(children.len(), 9, "{children:?}");
+    assert_eq!(children.len(), 10, "{children:?}");
     signal(system.child.id(), "KILL");
     let _ = system.child.wait();
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -370,3 +370,80 @@ pub fn unique_namespace(prefix: &str) -> String {
         &uuid::Uuid::new_v4().simple().to_string()[..10]
     )
 }
+
+/// A producer's outbox feed (`GET /v1/events/feed`, the embedded transport's contract) on a
+/// real socket, holding the envelopes a test pushes, positioned 1, 2, … in that order: a
+/// consumer under test reads it as it would a real producer's.
+#[derive(Clone)]
+pub struct FakeFeed {
+    events: std::sync::Arc<std::sync::Mutex<Vec<crate::events::Envelope>>>,
+    caught_up: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub address: std::net::SocketAddr,
+}
+
+impl FakeFeed {
+    pub async fn start() -> FakeFeed {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("cannot bind a fake feed: {e}"));
+        let address = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("fake feed has no address: {e}"));
+        let feed = FakeFeed {
+            events: Default::default(),
+            caught_up: Default::default(),
+            address,
+        };
+        let router = Router::new()
+            .route("/v1/events/feed", axum::routing::get(serve_fake_feed))
+            .with_state(feed.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        feed
+    }
+
+    pub fn push(&self, envelope: crate::events::Envelope) {
+        if let Ok(mut events) = self.events.lock() {
+            events.push(envelope);
+        }
+        self.caught_up.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Reads since the last push that found nothing new (consumers that have read everything).
+    pub fn caught_up(&self) -> usize {
+        self.caught_up.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn page(&self, after: i64, limit: i64) -> crate::events::FeedPage {
+        let events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
+        crate::events::FeedPage {
+            last_position: events.len() as i64,
+            events: events
+                .into_iter()
+                .enumerate()
+                .map(|(i, event)| crate::events::FeedItem {
+                    position: i as i64 + 1,
+                    event,
+                })
+                .filter(|item| item.position > after)
+                .take(usize::try_from(limit).unwrap_or(100))
+                .collect(),
+        }
+    }
+}
+
+async fn serve_fake_feed(
+    axum::extract::State(feed): axum::extract::State<FakeFeed>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, i64>>,
+) -> axum::Json<crate::events::FeedPage> {
+    let after = query.get("after").copied().unwrap_or(0);
+    let limit = query.get("limit").copied().unwrap_or(100);
+    let first = feed.page(after, limit);
+    if !first.events.is_empty() {
+        return axum::Json(first);
+    }
+    feed.caught_up
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    // A short long poll, so that consumers do not spin.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    axum::Json(feed.page(after, limit))
+}

@@ -7,7 +7,7 @@ use tokio::sync::Notify;
 use super::envelope::{Envelope, Event, SPEC_VERSION};
 use super::Error;
 use crate::db::{Conn, Db, Migration};
-use crate::on_db;
+use crate::{on_conn, on_db};
 
 /// The outbox tables, for every service that publishes events (add it to the service's
 /// migrations). `position` is NULL until the relay has made the event available: positions
@@ -161,67 +161,42 @@ pub(crate) async fn append_envelope(
     mut envelope: Envelope,
 ) -> Result<Envelope, Error> {
     let data = serde_json::to_string(&envelope.data)?;
-    match conn {
-        Conn::Sqlite(conn) => {
-            let (seq,): (i64,) = sqlx::query_as(
-                "SELECT COALESCE(MAX(subject_seq), 0) + 1 FROM brigade_outbox WHERE source = ? AND subject = ?",
-            )
+    let mut conn = conn;
+    if let Conn::Postgres(pg) = &mut conn {
+        // Concurrent changes of one subject do not always lock one row (an order's several
+        // charges are several rows): a transaction-scoped lock on the subject makes their
+        // appends take turns, so each sees the previous one's number. SQLite's write lock,
+        // held from the transaction's start, already does.
+        sqlx::query("SELECT pg_advisory_xact_lock(7420401, hashtext($1 || '/' || $2))")
             .bind(&envelope.source)
             .bind(&envelope.subject)
-            .fetch_one(&mut *conn)
+            .execute(&mut **pg)
             .await?;
-            envelope.subjectseq = seq;
-            sqlx::query(
-                "INSERT INTO brigade_outbox (id, source, type, schema_version, subject, subject_seq, time, traceparent, data)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&envelope.id)
-            .bind(&envelope.source)
-            .bind(&envelope.event_type)
-            .bind(envelope.schemaversion as i64)
-            .bind(&envelope.subject)
-            .bind(seq)
-            .bind(&envelope.time)
-            .bind(&envelope.traceparent)
-            .bind(&data)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Conn::Postgres(conn) => {
-            // Concurrent changes of one subject do not always lock one row (an order's several
-            // charges are several rows): a transaction-scoped lock on the subject makes their
-            // appends take turns, so each sees the previous one's number. SQLite's write lock,
-            // held from the transaction's start, already does.
-            sqlx::query("SELECT pg_advisory_xact_lock(7420401, hashtext($1 || '/' || $2))")
-                .bind(&envelope.source)
-                .bind(&envelope.subject)
-                .execute(&mut *conn)
-                .await?;
-            let (seq,): (i64,) = sqlx::query_as(
-                "SELECT COALESCE(MAX(subject_seq), 0) + 1 FROM brigade_outbox WHERE source = $1 AND subject = $2",
-            )
-            .bind(&envelope.source)
-            .bind(&envelope.subject)
-            .fetch_one(&mut *conn)
-            .await?;
-            envelope.subjectseq = seq;
-            sqlx::query(
-                "INSERT INTO brigade_outbox (id, source, type, schema_version, subject, subject_seq, time, traceparent, data)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&envelope.id)
-            .bind(&envelope.source)
-            .bind(&envelope.event_type)
-            .bind(envelope.schemaversion as i64)
-            .bind(&envelope.subject)
-            .bind(seq)
-            .bind(&envelope.time)
-            .bind(&envelope.traceparent)
-            .bind(&data)
-            .execute(&mut *conn)
-            .await?;
-        }
     }
+    let (seq,): (i64,) = on_conn!(
+        conn.reborrow(),
+        as (i64,),
+        "SELECT COALESCE(MAX(subject_seq), 0) + 1 FROM brigade_outbox WHERE source = ? AND subject = ?",
+        fetch_one,
+        &envelope.source,
+        &envelope.subject
+    )?;
+    envelope.subjectseq = seq;
+    on_conn!(
+        conn,
+        "INSERT INTO brigade_outbox (id, source, type, schema_version, subject, subject_seq, time, traceparent, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        execute,
+        &envelope.id,
+        &envelope.source,
+        &envelope.event_type,
+        envelope.schemaversion as i64,
+        &envelope.subject,
+        seq,
+        &envelope.time,
+        &envelope.traceparent,
+        &data
+    )?;
     Ok(envelope)
 }
 
@@ -347,86 +322,45 @@ pub(crate) async fn assign_positions(
     limit: i64,
 ) -> Result<u64, Error> {
     let mut tx = db.begin_write().await?;
-    let assigned = match tx.conn() {
-        Conn::Sqlite(conn) => {
-            // BEGIN IMMEDIATE already holds SQLite's write lock.
-            let (last,): (i64,) =
-                sqlx::query_as("SELECT last_position FROM brigade_outbox_relay WHERE id = 1")
-                    .fetch_one(&mut *conn)
-                    .await?;
-            let assigned = match only {
-                None => sqlx::query(
-                    "UPDATE brigade_outbox SET position = ? + r.rn
-                     FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS rn
-                           FROM brigade_outbox WHERE position IS NULL ORDER BY seq LIMIT ?) AS r
-                     WHERE brigade_outbox.seq = r.seq",
-                )
-                .bind(last)
-                .bind(limit)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected(),
-                Some(seqs) => {
-                    let mut n = 0;
-                    for seq in seqs {
-                        n += sqlx::query(
-                            "UPDATE brigade_outbox SET position = ? WHERE seq = ? AND position IS NULL",
-                        )
-                        .bind(last + n as i64 + 1)
-                        .bind(seq)
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
-                    }
-                    n
-                }
-            };
-            sqlx::query("UPDATE brigade_outbox_relay SET last_position = ? WHERE id = 1")
-                .bind(last + assigned as i64)
-                .execute(&mut *conn)
-                .await?;
-            assigned
-        }
-        Conn::Postgres(conn) => {
-            let (last,): (i64,) = sqlx::query_as(
-                "SELECT last_position FROM brigade_outbox_relay WHERE id = 1 FOR UPDATE",
-            )
-            .fetch_one(&mut *conn)
-            .await?;
-            let assigned = match only {
-                None => sqlx::query(
-                    "UPDATE brigade_outbox SET position = $1 + r.rn
-                     FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS rn
-                           FROM brigade_outbox WHERE position IS NULL ORDER BY seq LIMIT $2) AS r
-                     WHERE brigade_outbox.seq = r.seq",
-                )
-                .bind(last)
-                .bind(limit)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected(),
-                Some(seqs) => {
-                    let mut n = 0;
-                    for seq in seqs {
-                        n += sqlx::query(
-                            "UPDATE brigade_outbox SET position = $1 WHERE seq = $2 AND position IS NULL",
-                        )
-                        .bind(last + n as i64 + 1)
-                        .bind(seq)
-                        .execute(&mut *conn)
-                        .await?
-                        .rows_affected();
-                    }
-                    n
-                }
-            };
-            sqlx::query("UPDATE brigade_outbox_relay SET last_position = $1 WHERE id = 1")
-                .bind(last + assigned as i64)
-                .execute(&mut *conn)
-                .await?;
-            assigned
+    // On SQLite, BEGIN IMMEDIATE already holds the write lock; PostgreSQL locks the counter row.
+    let counter = match tx.backend() {
+        crate::db::Backend::Sqlite => "SELECT last_position FROM brigade_outbox_relay WHERE id = 1",
+        crate::db::Backend::Postgres => {
+            "SELECT last_position FROM brigade_outbox_relay WHERE id = 1 FOR UPDATE"
         }
     };
+    let (last,): (i64,) = on_conn!(tx.conn(), as (i64,), counter, fetch_one)?;
+    let assigned = match only {
+        None => on_conn!(
+            tx.conn(),
+            "UPDATE brigade_outbox SET position = ? + r.rn
+             FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS rn
+                   FROM brigade_outbox WHERE position IS NULL ORDER BY seq LIMIT ?) AS r
+             WHERE brigade_outbox.seq = r.seq",
+            execute,
+            last,
+            limit
+        )?,
+        Some(seqs) => {
+            let mut n = 0;
+            for seq in seqs {
+                n += on_conn!(
+                    tx.conn(),
+                    "UPDATE brigade_outbox SET position = ? WHERE seq = ? AND position IS NULL",
+                    execute,
+                    last + n as i64 + 1,
+                    seq
+                )?;
+            }
+            n
+        }
+    };
+    on_conn!(
+        tx.conn(),
+        "UPDATE brigade_outbox_relay SET last_position = ? WHERE id = 1",
+        execute,
+        last + assigned as i64
+    )?;
     tx.commit().await?;
     Ok(assigned)
 }
@@ -436,48 +370,27 @@ pub(crate) async fn assign_positions(
 pub(crate) async fn take_lease(db: &Db, holder: &str, lease_ms: u64) -> Result<bool, Error> {
     let now = crate::time::unix_ms() as i64;
     let until = now + lease_ms as i64;
-    let taken = match db {
-        Db::Sqlite(pool) => sqlx::query(
-            "UPDATE brigade_outbox_relay SET holder = ?, held_until_ms = ?
-             WHERE id = 1 AND (holder IS NULL OR holder = ? OR held_until_ms < ?)",
-        )
-        .bind(holder)
-        .bind(until)
-        .bind(holder)
-        .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected(),
-        Db::Postgres(pool) => sqlx::query(
-            "UPDATE brigade_outbox_relay SET holder = $1, held_until_ms = $2
-             WHERE id = 1 AND (holder IS NULL OR holder = $1 OR held_until_ms < $3)",
-        )
-        .bind(holder)
-        .bind(until)
-        .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected(),
-    };
+    let taken = on_db!(
+        db,
+        "UPDATE brigade_outbox_relay SET holder = ?, held_until_ms = ?
+         WHERE id = 1 AND (holder IS NULL OR holder = ? OR held_until_ms < ?)",
+        execute,
+        holder,
+        until,
+        holder,
+        now
+    )?;
     Ok(taken == 1)
 }
 
 /// Gives up the publishing lease, so another instance can take it at once.
 pub(crate) async fn release_lease(db: &Db, holder: &str) -> Result<(), Error> {
-    match db {
-        Db::Sqlite(pool) => {
-            sqlx::query("UPDATE brigade_outbox_relay SET holder = NULL, held_until_ms = 0 WHERE id = 1 AND holder = ?")
-                .bind(holder)
-                .execute(pool)
-                .await?;
-        }
-        Db::Postgres(pool) => {
-            sqlx::query("UPDATE brigade_outbox_relay SET holder = NULL, held_until_ms = 0 WHERE id = 1 AND holder = $1")
-                .bind(holder)
-                .execute(pool)
-                .await?;
-        }
-    }
+    on_db!(
+        db,
+        "UPDATE brigade_outbox_relay SET holder = NULL, held_until_ms = 0 WHERE id = 1 AND holder = ?",
+        execute,
+        holder
+    )?;
     Ok(())
 }
 

@@ -4,15 +4,13 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::routing::{get, post};
+use axum::extract::State;
+use axum::routing::post;
 use axum::{Json, Router};
 use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::db::{migrate, Db};
 use brigade_chassis::discovery::{Resolver, Source};
-use brigade_chassis::events::{Envelope, FeedItem, FeedPage};
 use brigade_chassis::metrics::Metrics;
 use cart::MIGRATIONS;
 use catalog_api::{CatalogClient, Money, Product, ProductBatch, ProductsByIds};
@@ -125,59 +123,4 @@ pub async fn second_pool(db: &Db) -> Db {
     db.another_pool(4).await.unwrap()
 }
 
-/// A producer's outbox feed (`GET /v1/events/feed`, the embedded transport's contract), holding
-/// the envelopes a test pushes, positioned 1, 2, … in that order.
-#[derive(Clone)]
-pub struct FakeFeed {
-    events: Arc<Mutex<Vec<Envelope>>>,
-    pub address: SocketAddr,
-}
-
-impl FakeFeed {
-    pub async fn start() -> FakeFeed {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let feed = FakeFeed {
-            events: Arc::default(),
-            address,
-        };
-        let router = Router::new()
-            .route("/v1/events/feed", get(serve_feed))
-            .with_state(feed.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        feed
-    }
-
-    pub fn push(&self, envelope: Envelope) {
-        self.events.lock().unwrap().push(envelope);
-    }
-}
-
-async fn serve_feed(
-    State(feed): State<FakeFeed>,
-    Query(query): Query<HashMap<String, i64>>,
-) -> Json<FeedPage> {
-    let after = query.get("after").copied().unwrap_or(0);
-    let limit = query.get("limit").copied().unwrap_or(100);
-    let page = |events: &[Envelope]| FeedPage {
-        events: events
-            .iter()
-            .enumerate()
-            .map(|(i, event)| FeedItem {
-                position: i as i64 + 1,
-                event: event.clone(),
-            })
-            .filter(|item| item.position > after)
-            .take(usize::try_from(limit).unwrap_or(100))
-            .collect(),
-        last_position: events.len() as i64,
-    };
-    let first = page(&feed.events.lock().unwrap());
-    if !first.events.is_empty() {
-        return Json(first);
-    }
-    // A short long poll, so that consumers do not spin.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let page = page(&feed.events.lock().unwrap());
-    Json(page)
-}
+pub use brigade_chassis::testing::FakeFeed;

@@ -3,88 +3,20 @@
 //! real feed contract), and called through the typed client the gateway uses.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
 use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::discovery::{Resolver, Source};
-use brigade_chassis::events::{Envelope, FeedItem, FeedPage};
+use brigade_chassis::events::Envelope;
 use brigade_chassis::metrics::Metrics;
-use brigade_chassis::testing::Instance;
+use brigade_chassis::testing::{FakeFeed, Instance};
 use catalog_api::events::ProductChanged;
 use recommendations_api::Reason::{BoughtTogether as Together, Popular};
 use recommendations_api::{Recommendations, RecommendationsClient};
 use uuid::Uuid;
 
 use crate::support::{id, order, product, ranked};
-
-/// A producer's outbox feed (`GET /v1/events/feed`), holding the envelopes a test appends,
-/// positioned 1, 2, … in that order.
-#[derive(Clone)]
-struct FakeFeed {
-    events: Arc<Mutex<Vec<Envelope>>>,
-    /// Requests that found nothing new: consumers that have read everything.
-    caught_up: Arc<AtomicUsize>,
-    address: SocketAddr,
-}
-
-impl FakeFeed {
-    async fn start() -> FakeFeed {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let feed = FakeFeed {
-            events: Arc::default(),
-            caught_up: Arc::default(),
-            address,
-        };
-        let router = Router::new()
-            .route("/v1/events/feed", get(serve_feed))
-            .with_state(feed.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        feed
-    }
-
-    fn push(&self, envelope: Envelope) {
-        self.events.lock().unwrap().push(envelope);
-        self.caught_up.store(0, Ordering::SeqCst);
-    }
-}
-
-async fn serve_feed(
-    State(feed): State<FakeFeed>,
-    Query(query): Query<HashMap<String, i64>>,
-) -> Json<FeedPage> {
-    let after = query.get("after").copied().unwrap_or(0);
-    let limit = query.get("limit").copied().unwrap_or(100);
-    let page = |events: &[Envelope]| FeedPage {
-        events: events
-            .iter()
-            .enumerate()
-            .map(|(i, event)| FeedItem {
-                position: i as i64 + 1,
-                event: event.clone(),
-            })
-            .filter(|item| item.position > after)
-            .take(limit as usize)
-            .collect(),
-        last_position: events.len() as i64,
-    };
-    let first = page(&feed.events.lock().unwrap());
-    if !first.events.is_empty() {
-        return Json(first);
-    }
-    feed.caught_up.fetch_add(1, Ordering::SeqCst);
-    // A short long poll, so that consumers do not spin.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let page = page(&feed.events.lock().unwrap());
-    Json(page)
-}
 
 async fn start(url: &str, catalog: &FakeFeed, orders: &FakeFeed) -> Instance {
     let peers = format!("catalog={};orders={}", catalog.address, orders.address);
@@ -112,10 +44,7 @@ fn client(instances: &[&Instance]) -> RecommendationsClient {
 /// Waits until every instance has read both feeds to their end at least twice.
 async fn caught_up(feeds: &[&FakeFeed], instances: usize) {
     for _ in 0..200 {
-        if feeds
-            .iter()
-            .all(|f| f.caught_up.load(Ordering::SeqCst) >= 2 * instances)
-        {
+        if feeds.iter().all(|f| f.caught_up() >= 2 * instances) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
