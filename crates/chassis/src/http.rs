@@ -1,6 +1,7 @@
 //! The middleware every service's router is wrapped in, in one place so that all services behave
 //! alike: request context (trace, request id, deadline), RED metrics, a time limit, a body limit,
-//! panics turned into problems, and problem+json for unknown routes and methods.
+//! load shedding past a concurrency limit ([`crate::shedding`]), fault injection when chaos is on
+//! ([`crate::chaos`]), panics turned into problems, and problem+json for unknown routes and methods.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -19,9 +20,11 @@ use tower::ServiceExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tracing::Instrument;
 
+use crate::chaos::{self, Chaos};
 use crate::context::{self, RequestContext, DEADLINE_HEADER, REQUEST_ID_HEADER};
 use crate::metrics::{method_label, Metrics, RouteLabels, RouteStatusLabels};
 use crate::problem::Problem;
+use crate::shedding;
 use crate::trace_context::{self, TraceContext};
 
 /// Limits applied to every request.
@@ -42,16 +45,68 @@ impl Default for Limits {
     }
 }
 
-/// Wraps a service's router in the chassis middleware.
+/// How an instance protects itself and is tried: load shedding and fault injection. Apart from
+/// [`Limits`] (whose fields callers set literally) so that adding to it breaks nobody.
+#[derive(Debug, Clone)]
+pub struct Protection {
+    /// The most requests served at once before the excess is answered `503 overloaded`
+    /// (0: no limit). Health, readiness and metrics are never refused.
+    pub max_concurrent_requests: usize,
+    /// Fault injection, only when the service runs with `--chaos`: `None` leaves the fault layer
+    /// and its admin API out of the stack entirely.
+    pub chaos: Option<Chaos>,
+}
+
+impl Default for Protection {
+    fn default() -> Self {
+        Protection {
+            max_concurrent_requests: shedding::DEFAULT_MAX_CONCURRENT_REQUESTS,
+            chaos: None,
+        }
+    }
+}
+
+/// Wraps a router in the chassis middleware without load shedding or chaos: for servers that are
+/// not services run by [`crate::service::run`] (the control plane, whose blocking registry queries
+/// legitimately hold many requests open) and in-process test apps. Services get their
+/// [`Protection`] from their flags through [`wrap_with`].
 pub fn wrap(router: Router, metrics: Metrics, limits: Limits) -> Router {
-    let shared = Arc::new(Shared {
+    wrap_with(
+        router,
         metrics,
+        limits,
+        Protection {
+            max_concurrent_requests: 0,
+            chaos: None,
+        },
+    )
+}
+
+/// Wraps a service's router in the chassis middleware, with `protection`. With chaos on, the
+/// admin API ([`chaos::ADMIN_ROUTE`]) is added to the router and the fault layer sits inside the
+/// deadline, so that injected latency ends in a 504 like any slow handler.
+pub fn wrap_with(
+    router: Router,
+    metrics: Metrics,
+    limits: Limits,
+    protection: Protection,
+) -> Router {
+    let shared = Arc::new(Shared {
+        metrics: metrics.clone(),
         limits: limits.clone(),
+        limiter: shedding::Limiter::new(protection.max_concurrent_requests),
         routes: RwLock::new(HashMap::new()),
     });
-    router
+    let router = router
         .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    let router = match protection.chaos {
+        Some(chaos) => router
+            .merge(chaos.routes())
+            .layer(chaos::FaultLayer { chaos, metrics }),
+        None => router,
+    };
+    router
         .layer(ServeRequestLayer { shared })
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(CatchPanicLayer::custom(
@@ -66,6 +121,7 @@ pub fn wrap(router: Router, metrics: Metrics, limits: Limits) -> Router {
 struct Shared {
     metrics: Metrics,
     limits: Limits,
+    limiter: shedding::Limiter,
     /// Route templates as shared strings, so that metric labels are built without allocating.
     routes: RwLock<HashMap<Box<str>, Arc<str>>>,
 }
@@ -192,10 +248,26 @@ where
     );
 
     let server = &shared.metrics.server;
+    // Admission first, before any work: a refused request must cost next to nothing.
+    let admitted = shared.limiter.try_admit(&route);
+    let shed = admitted.is_none();
+    if shed {
+        server
+            .shed
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+                method,
+            })
+            .inc();
+    }
+    let max_concurrent = shared.limiter.max();
     server.in_flight.inc();
     let served = context::scope(
         ctx,
         async move {
+            let Some(_admitted) = admitted else {
+                return shedding::overloaded(max_concurrent);
+            };
             match tokio::time::timeout(budget, inner.oneshot(request)).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(never)) => match never {},
@@ -229,6 +301,10 @@ where
     server.requests.get_or_create(&status_labels).inc();
     if status.is_server_error() {
         server.errors.get_or_create(&status_labels).inc();
+    }
+    // Refusals are counted (`http_server_shed_requests`), not warned about one by one: under
+    // overload a log line per refusal would only add to the load.
+    if status.is_server_error() && !shed {
         span.in_scope(|| {
             tracing::warn!(
                 status = status.as_u16(),

@@ -9,6 +9,7 @@
 //! that discovery, balancing, deadlines and tracing apply to every hop.
 
 pub mod auth;
+pub mod chaos;
 pub mod client;
 pub mod context;
 pub mod db;
@@ -21,6 +22,7 @@ pub mod logging;
 pub mod metrics;
 pub mod problem;
 pub mod service;
+pub mod shedding;
 pub mod shutdown;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -44,6 +44,28 @@ pub struct DependencyOutcomeLabels {
     pub outcome: Outcome,
 }
 
+/// Labels of a circuit breaker's transition: the dependency and the state entered
+/// (`closed`, `open`, `half_open`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BreakerTransitionLabels {
+    pub dependency: Arc<str>,
+    pub state: &'static str,
+}
+
+/// Labels of a call refused before it was sent: `breaker_open` or `bulkhead_full`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectionLabels {
+    pub dependency: Arc<str>,
+    pub reason: &'static str,
+}
+
+/// Labels of an injected fault: the route template and the kind (`latency`, `error`, `abort`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaultLabels {
+    pub route: Arc<str>,
+    pub kind: &'static str,
+}
+
 /// How an outbound call ended.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum Outcome {
@@ -115,6 +137,10 @@ pub struct ServerMetrics {
     pub errors: Family<RouteStatusLabels, Counter>,
     pub duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub in_flight: Gauge,
+    /// Requests refused at once because the instance was at its concurrency limit.
+    pub shed: Family<RouteLabels, Counter>,
+    /// Faults injected by chaos rules (only ever counted when the service runs with `--chaos`).
+    pub injected_faults: Family<FaultLabels, Counter>,
 }
 
 /// Client-side RED metrics, per dependency.
@@ -124,6 +150,12 @@ pub struct ClientMetrics {
     pub duration: Family<DependencyLabels, Histogram, fn() -> Histogram>,
     pub in_flight: Family<DependencyLabels, Gauge>,
     pub retries: Family<DependencyLabels, Counter>,
+    /// The circuit breaker's state per dependency: 0 closed, 1 open, 2 half-open.
+    pub breaker_state: Family<DependencyLabels, Gauge>,
+    pub breaker_transitions: Family<BreakerTransitionLabels, Counter>,
+    pub rejected: Family<RejectionLabels, Counter>,
+    pub retry_budget_exhausted: Family<DependencyLabels, Counter>,
+    pub ejections: Family<DependencyLabels, Counter>,
 }
 
 type Collector = Box<dyn Fn() + Send + Sync>;
@@ -157,6 +189,8 @@ impl Metrics {
             errors: Family::default(),
             duration: Family::new_with_constructor(latency_histogram),
             in_flight: Gauge::default(),
+            shed: Family::default(),
+            injected_faults: Family::default(),
         };
         registry.register(
             "http_server_requests",
@@ -179,11 +213,26 @@ impl Metrics {
             "Requests being served now",
             server.in_flight.clone(),
         );
+        registry.register(
+            "http_server_shed_requests",
+            "Requests refused with 503 overloaded because the instance was at its concurrency limit, by route and method",
+            server.shed.clone(),
+        );
+        registry.register(
+            "http_server_injected_faults",
+            "Faults injected by chaos rules, by route and kind (latency, error, abort)",
+            server.injected_faults.clone(),
+        );
         let client = ClientMetrics {
             requests: Family::default(),
             duration: Family::new_with_constructor(latency_histogram),
             in_flight: Family::default(),
             retries: Family::default(),
+            breaker_state: Family::default(),
+            breaker_transitions: Family::default(),
+            rejected: Family::default(),
+            retry_budget_exhausted: Family::default(),
+            ejections: Family::default(),
         };
         registry.register(
             "http_client_requests",
@@ -205,6 +254,31 @@ impl Metrics {
             "http_client_retries",
             "Calls retried on another instance, by dependency",
             client.retries.clone(),
+        );
+        registry.register(
+            "http_client_breaker_state",
+            "Circuit breaker state, by dependency: 0 closed, 1 open, 2 half-open",
+            client.breaker_state.clone(),
+        );
+        registry.register(
+            "http_client_breaker_transitions",
+            "Circuit breaker state changes, by dependency and the state entered",
+            client.breaker_transitions.clone(),
+        );
+        registry.register(
+            "http_client_rejected_calls",
+            "Calls refused without being sent, by dependency and reason (breaker_open, bulkhead_full)",
+            client.rejected.clone(),
+        );
+        registry.register(
+            "http_client_retry_budget_exhausted",
+            "Retries not made because the dependency's retry budget was spent, by dependency",
+            client.retry_budget_exhausted.clone(),
+        );
+        registry.register(
+            "http_client_outlier_ejections",
+            "Instances taken out of balancing for failing repeatedly, by dependency",
+            client.ejections.clone(),
         );
         Metrics {
             registry: Arc::new(Mutex::new(registry)),

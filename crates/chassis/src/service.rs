@@ -108,6 +108,17 @@ pub struct ServiceArgs {
     #[arg(long, env = "BRIGADE_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
 
+    /// The most requests this instance serves at once; past it, requests are answered
+    /// `503 overloaded` with `Retry-After` at once instead of queueing (0: no limit). Health,
+    /// readiness and metrics are never refused.
+    #[arg(long, env = "BRIGADE_MAX_CONCURRENT_REQUESTS", default_value_t = crate::shedding::DEFAULT_MAX_CONCURRENT_REQUESTS)]
+    pub max_concurrent_requests: usize,
+
+    /// Enable fault injection, driven through `/v1/chaos` on the instance (`brigade chaos`).
+    /// Off, there is neither fault layer nor admin route.
+    #[arg(long, env = "BRIGADE_CHAOS", default_value_t = false)]
+    pub chaos: bool,
+
     /// The longest an outbound call may take when the request has no deadline of its own.
     #[arg(long, env = "BRIGADE_CLIENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub client_timeout: Duration,
@@ -578,7 +589,10 @@ where
         .unwrap_or_default();
     let routes = routes.merge(event_routes);
     let scrape = metrics.clone();
-    let app = http::wrap(
+    if args.chaos {
+        tracing::warn!("chaos is on: faults can be injected through /v1/chaos");
+    }
+    let app = http::wrap_with(
         Router::new()
             .merge(health.router())
             .route("/metrics", get(move || async move { scrape.encode() }))
@@ -587,6 +601,10 @@ where
         Limits {
             max_request_time: args.request_timeout,
             max_body_bytes: args.body_limit,
+        },
+        http::Protection {
+            max_concurrent_requests: args.max_concurrent_requests,
+            chaos: args.chaos.then(crate::chaos::Chaos::new),
         },
     );
 

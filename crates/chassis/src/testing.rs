@@ -415,8 +415,12 @@ impl FakeFeed {
 
     fn page(&self, after: i64, limit: i64) -> crate::events::FeedPage {
         let events = self.events.lock().map(|e| e.clone()).unwrap_or_default();
+        let scanned_to = (events.len() as i64)
+            .min(after.saturating_add(limit))
+            .max(after);
         crate::events::FeedPage {
             last_position: events.len() as i64,
+            scanned_to,
             events: events
                 .into_iter()
                 .enumerate()
@@ -433,10 +437,16 @@ impl FakeFeed {
 
 async fn serve_fake_feed(
     axum::extract::State(feed): axum::extract::State<FakeFeed>,
-    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, i64>>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> axum::Json<crate::events::FeedPage> {
-    let after = query.get("after").copied().unwrap_or(0);
-    let limit = query.get("limit").copied().unwrap_or(100);
+    // The fake serves every type: consumers must skip what they do not handle anyway.
+    let number = |name: &str, default: i64| {
+        query
+            .get(name)
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(default)
+    };
+    let (after, limit) = (number("after", 0), number("limit", 100));
     let first = feed.page(after, limit);
     if !first.events.is_empty() {
         return axum::Json(first);

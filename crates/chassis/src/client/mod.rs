@@ -5,9 +5,26 @@
 //! context, request id and remaining deadline, records RED metrics for the dependency, and tries
 //! another instance when one refuses the connection (the request was never sent, so this is safe
 //! for any method) or, for idempotent methods, when the connection fails mid-request.
+//!
+//! Each client also applies its dependency's [`Policy`] (promise 6: failure stays local):
+//! - retries of idempotent calls (or calls with an `Idempotency-Key`) after a 5xx or a lost
+//!   connection, with exponential backoff and full jitter ([`Backoff`]), within a retry budget per
+//!   destination ([`BudgetPolicy`]), never after a 4xx, honouring a 429's or 503's
+//!   `Retry-After`, and never past the deadline;
+//! - a circuit breaker ([`BreakerPolicy`]) that fails calls at once while the dependency fails;
+//! - a bulkhead ([`BulkheadPolicy`]) bounding the calls in flight;
+//! - outlier ejection ([`EjectionPolicy`]) of instances that keep failing.
+//!
+//! A dependency the caller can do without is called through [`ServiceClient::optional`].
 
+mod availability;
+mod backoff;
 mod balancer;
+mod breaker;
+mod budget;
+mod bulkhead;
 pub mod plain;
+mod policy;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,25 +37,57 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::time::Instant;
 
-pub use balancer::Balancer;
+pub use availability::{Availability, OptionalClient};
+pub use balancer::{Balancer, Lease};
+pub use breaker::State as BreakerState;
+pub use policy::{
+    Backoff, BreakerPolicy, BudgetPolicy, BulkheadPolicy, EjectionPolicy, Policy, RetryPolicy,
+};
 
 use crate::context::{self, DEADLINE_HEADER, IDEMPOTENCY_KEY_HEADER, REQUEST_ID_HEADER};
 use crate::discovery::Resolver;
-use crate::metrics::{ClientMetrics, DependencyLabels, DependencyOutcomeLabels, Outcome};
+use crate::metrics::{
+    ClientMetrics, DependencyLabels, DependencyOutcomeLabels, Outcome, RejectionLabels,
+};
 use crate::problem::Problem;
 use crate::trace_context::{self, TraceContext};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 
-/// How many distinct instances one call may try when connections fail.
-const MAX_CONNECT_ATTEMPTS: usize = 3;
+use breaker::{Breaker, Verdict};
+use budget::RetryBudget;
+use bulkhead::Bulkhead;
+
+/// Why no call was made to a dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unavailability {
+    /// Discovery knows no instance of it.
+    NoInstance,
+    /// Its circuit breaker is open: it has been failing, and calls are paused.
+    CircuitOpen,
+    /// Its bulkhead is full: as many calls as allowed are already in flight.
+    Saturated,
+}
+
+impl std::fmt::Display for Unavailability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unavailability::NoInstance => "no instance is available",
+            Unavailability::CircuitOpen => "its circuit breaker is open",
+            Unavailability::Saturated => "too many calls to it are in flight",
+        })
+    }
+}
 
 /// Why a call to another service failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no instance of {service} is available")]
-    Unavailable { service: String },
+    #[error("{service} is unavailable: {reason}")]
+    Unavailable {
+        service: String,
+        reason: Unavailability,
+    },
     #[error("{service} did not answer within the deadline ({budget_ms} ms)")]
     Timeout { service: String, budget_ms: u64 },
     #[error("calling {service} at {address} failed: {reason}")]
@@ -72,9 +121,19 @@ impl Error {
             Error::Status { service, problem } => {
                 Problem::bad_gateway(format!("{service} failed ({})", problem.status))
             }
-            Error::Unavailable { service } => {
+            Error::Unavailable {
+                service,
+                reason: Unavailability::NoInstance,
+            } => {
                 Problem::service_unavailable(format!("{service} is unavailable; try again shortly"))
             }
+            Error::Unavailable { service, reason } => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "dependency-unavailable",
+                "Dependency unavailable",
+                format!("{service} cannot be called now ({reason}); try again shortly"),
+            )
+            .with("dependency", service.as_str()),
             Error::Timeout { service, budget_ms } => Problem::deadline_exceeded(format!(
                 "{service} did not answer within {budget_ms} ms"
             )),
@@ -88,13 +147,24 @@ impl Error {
         }
     }
 
+    /// The caller's own mistake rather than the dependency's failure: a 4xx answer, or a
+    /// request that could not be built.
+    pub fn is_callers_fault(&self) -> bool {
+        match self {
+            Error::Status { problem, .. } => problem.status_code().is_client_error(),
+            Error::Request { .. } => true,
+            _ => false,
+        }
+    }
+
     /// The dependency answered 404.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Status { problem, .. } if problem.status == 404)
     }
 }
 
-/// Settings of a [`ServiceClient`].
+/// Settings of a [`ServiceClient`]. Its resilience [`Policy`] is set with
+/// [`ServiceClient::with_policy`].
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The longest a call may take when the caller has no deadline of its own.
@@ -116,6 +186,10 @@ struct Inner {
     balancer: Balancer,
     metrics: ClientMetrics,
     options: Options,
+    policy: Policy,
+    breaker: Breaker,
+    budget: RetryBudget,
+    bulkhead: Bulkhead,
     /// This dependency's series, looked up once rather than on every call.
     in_flight: Gauge,
     duration: Histogram,
@@ -148,11 +222,52 @@ pub struct Answer {
 }
 
 impl ServiceClient {
+    /// A client for `service` with the default [`Policy`].
     pub fn new(
         service: &str,
         resolver: Resolver,
         metrics: ClientMetrics,
         options: Options,
+    ) -> ServiceClient {
+        ServiceClient::build(service, resolver, metrics, options, Policy::default())
+    }
+
+    /// This client's dependency with `policy` instead, e.g.
+    /// `ctx.client("recommendations").with_policy(policy)`. Set it when building the service:
+    /// the new client starts with a closed breaker, a full budget and no ejections.
+    pub fn with_policy(self, policy: Policy) -> ServiceClient {
+        let inner = &*self.inner;
+        ServiceClient::build(
+            &inner.service,
+            inner.resolver.clone(),
+            inner.metrics.clone(),
+            inner.options.clone(),
+            policy,
+        )
+    }
+
+    /// The same dependency as one the caller can do without: its answers are an
+    /// [`Availability`] that the caller must handle.
+    pub fn optional(&self) -> OptionalClient {
+        OptionalClient::new(self.clone())
+    }
+
+    /// This client's resilience policy.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// The state of this client's circuit breaker.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.inner.breaker.state()
+    }
+
+    fn build(
+        service: &str,
+        resolver: Resolver,
+        metrics: ClientMetrics,
+        options: Options,
+        policy: Policy,
     ) -> ServiceClient {
         let labels = DependencyLabels {
             dependency: Arc::from(service),
@@ -160,18 +275,32 @@ impl ServiceClient {
         let in_flight = metrics.in_flight.get_or_create(&labels).clone();
         let duration = metrics.duration.get_or_create(&labels).clone();
         let retries = metrics.retries.get_or_create(&labels).clone();
+        let breaker = Breaker::new(
+            policy.breaker,
+            labels.dependency.clone(),
+            metrics.breaker_state.get_or_create(&labels).clone(),
+            metrics.breaker_transitions.clone(),
+        );
+        let balancer = Balancer::new(
+            policy.ejection,
+            metrics.ejections.get_or_create(&labels).clone(),
+        );
         ServiceClient {
             inner: Arc::new(Inner {
                 service: service.to_owned(),
                 resolver,
                 http: plain::hyper_client(),
-                balancer: Balancer::default(),
+                balancer,
                 in_flight,
                 duration,
                 retries,
                 dependency: labels.dependency,
                 metrics,
                 options,
+                breaker,
+                budget: RetryBudget::new(policy.retry.budget),
+                bulkhead: Bulkhead::new(policy.bulkhead),
+                policy,
                 endpoints: std::sync::OnceLock::new(),
             }),
         }
@@ -264,23 +393,24 @@ impl ServiceClient {
         inner.in_flight.inc();
         let result = if budget.is_zero() {
             Err(self.timeout_error(budget))
-        } else {
-            match tokio::time::timeout(
+        } else if let Some(_slot) = inner.bulkhead.try_enter() {
+            self.call_through_breaker(
+                &method,
+                path_and_query,
+                body,
+                headers,
+                caller.as_ref(),
+                started + budget,
                 budget,
-                self.call_instances(
-                    &method,
-                    path_and_query,
-                    body,
-                    headers,
-                    caller.as_ref(),
-                    started + budget,
-                ),
             )
             .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(self.timeout_error(budget)),
-            }
+        } else {
+            tracing::debug!(service = %inner.service, limit = inner.bulkhead.limit(), "bulkhead full; call refused");
+            self.reject("bulkhead_full");
+            Err(Error::Unavailable {
+                service: inner.service.clone(),
+                reason: Unavailability::Saturated,
+            })
         };
         inner.in_flight.dec();
         let outcome = match &result {
@@ -304,6 +434,58 @@ impl ServiceClient {
         result
     }
 
+    /// One call, counted by the circuit breaker: whether it succeeds is decided over all its
+    /// attempts, so that one failing instance among healthy ones does not open the breaker of
+    /// the whole dependency.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_through_breaker(
+        &self,
+        method: &Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+        headers: &HeaderMap,
+        caller: Option<&context::RequestContext>,
+        deadline: Instant,
+        budget: Duration,
+    ) -> Result<Answer, Error> {
+        let inner = &*self.inner;
+        let Ok(permit) = inner.breaker.try_acquire() else {
+            self.reject("breaker_open");
+            return Err(Error::Unavailable {
+                service: inner.service.clone(),
+                reason: Unavailability::CircuitOpen,
+            });
+        };
+        // Each attempt is bounded by the deadline itself; this bounds the wait for discovery.
+        let result = match tokio::time::timeout_at(
+            deadline,
+            self.call_instances(
+                method,
+                path_and_query,
+                body,
+                headers,
+                caller,
+                deadline,
+                budget,
+            ),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(self.timeout_error(budget)),
+        };
+        permit.record(match &result {
+            Ok(_) => Verdict::Success,
+            // A 4xx is the caller's mistake: the dependency is working.
+            Err(error) if error.is_callers_fault() => Verdict::Success,
+            // Nothing was sent: there is nothing to protect, and "no instance" is the better
+            // answer to give while it lasts.
+            Err(Error::Unavailable { .. }) => Verdict::Ignored,
+            Err(_) => Verdict::Failure,
+        });
+        result
+    }
+
     fn timeout_error(&self, budget: Duration) -> Error {
         Error::Timeout {
             service: self.inner.service.clone(),
@@ -311,6 +493,27 @@ impl ServiceClient {
         }
     }
 
+    fn reject(&self, reason: &'static str) {
+        self.inner
+            .metrics
+            .rejected
+            .get_or_create(&RejectionLabels {
+                dependency: self.inner.dependency.clone(),
+                reason,
+            })
+            .inc();
+    }
+
+    fn transport_error(&self, address: SocketAddr, reason: impl ToString) -> Error {
+        Error::Transport {
+            service: self.inner.service.clone(),
+            address,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Tries instances until one answers, the policy allows no more retries, or the deadline.
+    #[allow(clippy::too_many_arguments)]
     async fn call_instances(
         &self,
         method: &Method,
@@ -319,8 +522,10 @@ impl ServiceClient {
         headers: &HeaderMap,
         caller: Option<&context::RequestContext>,
         deadline: Instant,
+        budget: Duration,
     ) -> Result<Answer, Error> {
         let inner = &*self.inner;
+        let retry = &inner.policy.retry;
         let repeatable = is_idempotent(method) || headers.contains_key(IDEMPOTENCY_KEY_HEADER);
         let mut endpoints_rx = inner
             .endpoints
@@ -332,16 +537,48 @@ impl ServiceClient {
             Err(_) => Arc::from(Vec::new()),
         };
         let trace = caller.map_or_else(TraceContext::new_root, |c| c.trace.child());
+        inner.budget.deposit();
         let mut tried: Vec<SocketAddr> = Vec::new();
         let mut last_error = None;
-        for attempt in 0..MAX_CONNECT_ATTEMPTS {
-            let Some(lease) = inner.balancer.pick(&endpoints, &tried) else {
-                break;
+        // The wait before the next attempt: none to go to another instance at once.
+        let mut pause = Duration::ZERO;
+        for attempt in 0..retry.max_attempts.max(1) {
+            if attempt > 0 {
+                if Instant::now() + pause >= deadline {
+                    // The retry could not finish in time: the caller gets the failure now.
+                    break;
+                }
+                if !inner.budget.try_withdraw() {
+                    tracing::debug!(service = %inner.service, "retry budget spent; not retrying");
+                    inner
+                        .metrics
+                        .retry_budget_exhausted
+                        .get_or_create(&DependencyLabels {
+                            dependency: inner.dependency.clone(),
+                        })
+                        .inc();
+                    break;
+                }
+                tokio::time::sleep(pause).await;
+            }
+            // A retry goes to an instance not tried yet when there is one; a repeatable call may
+            // go back to one (after its backoff) when there is not.
+            let lease = match inner.balancer.pick(&endpoints, &tried) {
+                Some(lease) => lease,
+                None if repeatable && attempt > 0 => match inner.balancer.pick(&endpoints, &[]) {
+                    Some(lease) => lease,
+                    None => break,
+                },
+                None => break,
             };
             if attempt > 0 {
                 inner.retries.inc();
             }
-            tried.push(lease.address);
+            if !tried.contains(&lease.address) {
+                tried.push(lease.address);
+            }
+            let untried_left = endpoints.iter().any(|e| !tried.contains(&e.address));
+            let retry_number = attempt + 1;
             let mut request = self.build_request(
                 method,
                 lease.address,
@@ -354,19 +591,39 @@ impl ServiceClient {
             for (name, value) in headers {
                 request.headers_mut().insert(name, value.clone());
             }
-            match inner.http.request(request).await {
+            let response =
+                match tokio::time::timeout_at(deadline, inner.http.request(request)).await {
+                    Ok(response) => response,
+                    Err(_) => {
+                        lease.failed();
+                        return Err(self.timeout_error(budget));
+                    }
+                };
+            match response {
                 Ok(response) => {
                     let (parts, body) = response.into_parts();
                     let (status, headers) = (parts.status, parts.headers);
-                    let body = Limited::new(body, plain::MAX_RESPONSE_BYTES)
-                        .collect()
-                        .await
-                        .map_err(|e| Error::Transport {
-                            service: inner.service.clone(),
-                            address: lease.address,
-                            reason: e.to_string(),
-                        })?
-                        .to_bytes();
+                    let read = tokio::time::timeout_at(
+                        deadline,
+                        Limited::new(body, plain::MAX_RESPONSE_BYTES).collect(),
+                    )
+                    .await;
+                    let body = match read {
+                        Ok(Ok(collected)) => collected.to_bytes(),
+                        Ok(Err(e)) => {
+                            lease.failed();
+                            return Err(self.transport_error(lease.address, e));
+                        }
+                        Err(_) => {
+                            lease.failed();
+                            return Err(self.timeout_error(budget));
+                        }
+                    };
+                    if status.is_server_error() {
+                        lease.failed();
+                    } else {
+                        lease.succeeded();
+                    }
                     if status.is_success() {
                         return Ok(Answer {
                             status,
@@ -374,34 +631,60 @@ impl ServiceClient {
                             body,
                         });
                     }
-                    return Err(Error::Status {
+                    let error = Error::Status {
                         service: inner.service.clone(),
                         problem: Box::new(problem_from(status, &body)),
-                    });
+                    };
+                    let retry_after = retry_after(&headers);
+                    pause = match (status, retry_after) {
+                        _ if !repeatable => return Err(error),
+                        (
+                            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE,
+                            Some(wait),
+                        ) => {
+                            if wait > retry.max_retry_after {
+                                return Err(error);
+                            }
+                            wait
+                        }
+                        (
+                            StatusCode::INTERNAL_SERVER_ERROR
+                            | StatusCode::BAD_GATEWAY
+                            | StatusCode::SERVICE_UNAVAILABLE
+                            | StatusCode::GATEWAY_TIMEOUT,
+                            _,
+                        ) => retry.backoff.delay(retry_number),
+                        _ => return Err(error),
+                    };
+                    tracing::debug!(service = %inner.service, address = %lease.address, %status, "retrying");
+                    last_error = Some(error);
                 }
                 Err(error) if error.is_connect() || repeatable => {
                     // Either nothing was sent (safe whatever the method), or the request may be
                     // sent twice without harm, e.g. a GET over a pooled connection to an instance
                     // that has just died.
                     lease.transport_failed();
+                    if !repeatable && !untried_left {
+                        // Only another instance may be tried for a call that is not repeatable.
+                        return Err(self.transport_error(lease.address, error));
+                    }
                     tracing::debug!(service = %inner.service, address = %lease.address, %error, "instance failed; trying another");
-                    last_error = Some(Error::Transport {
-                        service: inner.service.clone(),
-                        address: lease.address,
-                        reason: error.to_string(),
-                    });
+                    pause = if untried_left {
+                        Duration::ZERO
+                    } else {
+                        retry.backoff.delay(retry_number)
+                    };
+                    last_error = Some(self.transport_error(lease.address, error));
                 }
                 Err(error) => {
-                    return Err(Error::Transport {
-                        service: inner.service.clone(),
-                        address: lease.address,
-                        reason: error.to_string(),
-                    })
+                    lease.failed();
+                    return Err(self.transport_error(lease.address, error));
                 }
             }
         }
         Err(last_error.unwrap_or_else(|| Error::Unavailable {
             service: inner.service.clone(),
+            reason: Unavailability::NoInstance,
         }))
     }
 
@@ -447,6 +730,19 @@ fn is_idempotent(method: &Method) -> bool {
         *method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
     )
+}
+
+/// The wait a 429 or 503 asks for in `Retry-After`, in its delay-seconds form (the one services
+/// send; an HTTP date is not waited for).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
 }
 
 /// The dependency's problem document, or one made up from the status when the body is not one.

@@ -131,6 +131,13 @@ impl Subscription {
         &self.source
     }
 
+    /// The event types some handler takes, comma-separated (the feed's `types` filter).
+    pub fn types(&self) -> String {
+        let mut types: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
+        types.sort_unstable();
+        types.join(",")
+    }
+
     /// Whether some handler takes events of this type.
     pub fn handles(&self, event_type: &str) -> bool {
         self.handlers.contains_key(event_type)

@@ -22,18 +22,29 @@ pub(crate) async fn consume(
     mut stop: Stopping,
 ) {
     let source = subscription.source().to_owned();
+    let types = subscription.types();
     let mut failures = 0;
+    // Where to read from next, and what the store has recorded: events of other types are
+    // skipped without a write each, and the position they reach is recorded now and then.
+    let mut cursor: Option<(i64, i64)> = None;
+    let mut recorded_at = tokio::time::Instant::now();
     while !stop.is_stopped() {
-        let page = async {
-            let after = inbox.cursor(&source).await.map_err(|e| e.to_string())?;
-            producer
-                .get_json::<FeedPage>(&format!(
-                    "/v1/events/feed?after={after}&limit=100&wait_ms={}",
-                    FEED_WAIT.as_millis()
-                ))
-                .await
-                .map_err(|e| e.to_string())
+        let (after, stored) = match cursor {
+            Some(cursor) => cursor,
+            None => match inbox.cursor(&source).await {
+                Ok(position) => (position, position),
+                Err(error) => {
+                    tracing::warn!(source, %error, "cannot read the consumer's position; trying again");
+                    tokio::time::sleep(super::backoff(options.retry_backoff, 4)).await;
+                    continue;
+                }
+            },
         };
+        let path = format!(
+            "/v1/events/feed?after={after}&limit=100&wait_ms={}&types={types}",
+            FEED_WAIT.as_millis()
+        );
+        let page = producer.get_json::<FeedPage>(&path);
         let page = tokio::select! {
             () = stop.stopped() => return,
             page = page => page,
@@ -41,11 +52,38 @@ pub(crate) async fn consume(
         match page {
             Ok(page) => {
                 failures = 0;
-                for item in page.events {
-                    if stop.is_stopped() || !apply(&inbox, &subscription, &options, &item).await {
+                let (mut after, mut stored) = (after, stored);
+                let mut reread = false;
+                for item in &page.events {
+                    if stop.is_stopped() {
+                        return;
+                    }
+                    if !apply(&inbox, &subscription, &options, item).await {
+                        reread = true;
                         break;
                     }
+                    after = item.position;
+                    stored = item.position;
                 }
+                if reread {
+                    cursor = None;
+                    continue;
+                }
+                after = after.max(page.scanned_to);
+                if after > stored
+                    && (after - stored >= 1000 || recorded_at.elapsed() >= RECORD_SKIPPED_EVERY)
+                {
+                    match inbox.skip_to(&source, after).await {
+                        Ok(()) => {
+                            stored = after;
+                            recorded_at = tokio::time::Instant::now();
+                        }
+                        Err(error) => {
+                            tracing::debug!(source, %error, "cannot record the position; later")
+                        }
+                    }
+                }
+                cursor = Some((after, stored));
             }
             Err(error) => {
                 failures += 1;
@@ -62,6 +100,10 @@ pub(crate) async fn consume(
         }
     }
 }
+
+/// How often the position reached through skipped events is recorded (a restart re-reads at
+/// most this much of the feed, writing nothing for it).
+const RECORD_SKIPPED_EVERY: Duration = Duration::from_secs(5);
 
 /// Applies one event, retrying and at last parking it. False when the loop should re-read the
 /// feed from its stored position (the test crash hook).

@@ -30,6 +30,10 @@ pub struct FeedPage {
     pub events: Vec<FeedItem>,
     /// The highest position given so far (the feed's end when the page is not full).
     pub last_position: i64,
+    /// The position this page read up to, including events left out by `types`: the next
+    /// page starts after it.
+    #[serde(default)]
+    pub scanned_to: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,10 +84,14 @@ struct FeedQuery {
     limit: Option<i64>,
     #[serde(default)]
     wait_ms: Option<u64>,
+    /// Comma-separated event types to return; the others are skipped (a consumer asks only for
+    /// what it handles, so that it spends no write on the rest).
+    #[serde(default)]
+    types: Option<String>,
 }
 
-/// `GET /v1/events/feed?after=P&limit=N&wait_ms=W`: relayed events after position P, waiting up
-/// to W ms for the first one when there is none yet.
+/// `GET /v1/events/feed?after=P&limit=N&wait_ms=W&types=T1,T2`: relayed events after position
+/// P (of the given types), waiting up to W ms for the first one when there is none yet.
 pub(crate) fn feed_routes(relay: Relay) -> Router {
     Router::new()
         .route("/v1/events/feed", get(feed))
@@ -116,21 +124,41 @@ async fn feed(
     let wait = crate::context::current()
         .map(|c| wait.min(c.remaining().saturating_sub(Duration::from_millis(50))))
         .unwrap_or(wait);
+    let types: Option<Vec<&str>> = query.types.as_deref().map(|t| {
+        t.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect()
+    });
     let until = tokio::time::Instant::now() + wait;
+    let mut after = after;
     loop {
         let relayed = relay.relayed().notified();
         let events = read_feed(relay.db(), after, limit)
             .await
             .map_err(store_problem)?;
-        if !events.is_empty() || tokio::time::Instant::now() >= until {
+        let scanned_to = events.last().map_or(after, |(position, _)| *position);
+        let wanted: Vec<FeedItem> = events
+            .into_iter()
+            .filter(|(_, e)| {
+                types
+                    .as_ref()
+                    .is_none_or(|t| t.contains(&e.event_type.as_str()))
+            })
+            .map(|(position, event)| FeedItem { position, event })
+            .collect();
+        if !wanted.is_empty() || tokio::time::Instant::now() >= until {
             let last_position = last_position(relay.db()).await.map_err(store_problem)?;
             return Ok(axum::Json(FeedPage {
-                events: events
-                    .into_iter()
-                    .map(|(position, event)| FeedItem { position, event })
-                    .collect(),
+                events: wanted,
                 last_position,
+                scanned_to,
             }));
+        }
+        if scanned_to > after {
+            // Only events of other types: look further along at once.
+            after = scanned_to;
+            continue;
         }
         // This instance's relay says when it positions events; another instance's relay may
         // position them too, which only a fresh look finds.

@@ -1,0 +1,175 @@
+//! Load shedding: past the concurrency limit an instance answers 503 overloaded at once, while
+//! the requests it admitted complete and health, readiness and metrics stay answered.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::http::{Method, Request, StatusCode};
+use axum::body::Body;
+use axum::routing::get;
+use axum::Router;
+use brigade_chassis::client::plain::PlainClient;
+use brigade_chassis::health::Health;
+use brigade_chassis::http::{self, Limits, Protection};
+use brigade_chassis::metrics::Metrics;
+use brigade_chassis::service::ServiceInfo;
+use brigade_chassis::testing::{self, Instance};
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+const INFO: ServiceInfo = ServiceInfo {
+    name: "shedder",
+    version: "test",
+};
+
+/// A route whose requests announce themselves on `entered`, then wait until `gate` lets them go.
+fn gated(gate: Arc<Semaphore>, entered: mpsc::UnboundedSender<()>) -> Router {
+    Router::new()
+        .route(
+            "/v1/gated",
+            get(move || {
+                let gate = gate.clone();
+                let entered = entered.clone();
+                async move {
+                    let _ = entered.send(());
+                    let _pass = gate.acquire().await.unwrap();
+                    "done"
+                }
+            }),
+        )
+        .route("/v1/quick", get(|| async { "quick" }))
+}
+
+fn get_request(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn beyond_the_limit_requests_are_refused_at_once_while_admitted_ones_complete() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (entered, mut arrivals) = mpsc::unbounded_channel();
+    let metrics = Metrics::new();
+    let scrape = metrics.clone();
+    let health = Health::new();
+    health.set_registered(true);
+    let app = http::wrap_with(
+        gated(gate.clone(), entered)
+            .merge(health.router())
+            .route("/metrics", get(move || async move { scrape.encode() })),
+        metrics.clone(),
+        Limits::default(),
+        Protection {
+            max_concurrent_requests: 2,
+            chaos: None,
+        },
+    );
+    let admitted: Vec<_> = (0..2)
+        .map(|_| tokio::spawn(app.clone().oneshot(get_request("/v1/gated"))))
+        .collect();
+    arrivals.recv().await.unwrap();
+    arrivals.recv().await.unwrap();
+
+    let before = Instant::now();
+    for path in ["/v1/gated", "/v1/quick"] {
+        let refused = testing::send_json(&app, get_request(path)).await;
+        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_eq!(refused.content_type, "application/problem+json");
+        assert_eq!(refused.body["type"], "urn:brigade:problem:overloaded");
+        assert_eq!(refused.headers["retry-after"], "1");
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("2 requests"),
+            "{}",
+            refused.body
+        );
+    }
+    assert_eq!(
+        before.elapsed(),
+        Duration::ZERO,
+        "the refusals must not wait for a place"
+    );
+
+    // Health and metrics are answered however busy the instance is.
+    let live = app.clone().oneshot(get_request("/livez")).await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let ready = app.clone().oneshot(get_request("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let scraped = app.clone().oneshot(get_request("/metrics")).await.unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+
+    gate.add_permits(2);
+    for request in admitted {
+        let response = request.await.unwrap().unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "an admitted request failed"
+        );
+    }
+    // The places are free again.
+    let after = app.clone().oneshot(get_request("/v1/quick")).await.unwrap();
+    assert_eq!(after.status(), StatusCode::OK);
+
+    let text = metrics.encode();
+    assert!(
+        text.contains(r#"http_server_shed_requests_total{route="/v1/gated",method="GET"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"http_server_shed_requests_total{route="/v1/quick",method="GET"} 1"#),
+        "{text}"
+    );
+    assert!(!text.contains(r#"http_server_shed_requests_total{route="/livez""#));
+}
+
+#[tokio::test]
+async fn the_flag_sets_the_limit_of_a_running_instance_and_health_is_never_shed() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (entered, mut arrivals) = mpsc::unbounded_channel();
+    let routes = gated(gate.clone(), entered);
+    let instance = Instance::start(
+        INFO,
+        &["--max-concurrent-requests", "1"],
+        move |_ctx| async move { Ok(routes) },
+    )
+    .await;
+    let client = PlainClient::new(Duration::from_secs(5));
+    let url = |path: &str| format!("{}{path}", instance.url());
+
+    let held = {
+        let client = client.clone();
+        let url = url("/v1/gated");
+        tokio::spawn(async move { client.send(Method::GET, &url, None).await })
+    };
+    arrivals.recv().await.unwrap();
+
+    let refused = client
+        .send(Method::GET, &url("/v1/quick"), None)
+        .await
+        .unwrap();
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers["retry-after"], "1");
+    let problem: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!(problem["type"], "urn:brigade:problem:overloaded");
+    assert_eq!(problem["trace_id"].as_str().unwrap().len(), 32);
+
+    for path in ["/livez", "/readyz", "/metrics"] {
+        let answer = client.send(Method::GET, &url(path), None).await.unwrap();
+        assert_eq!(answer.status, StatusCode::OK, "{path} was shed");
+    }
+
+    gate.add_permits(1);
+    let done = held.await.unwrap().unwrap();
+    assert_eq!(done.status, StatusCode::OK);
+    assert_eq!(&done.body[..], b"done");
+    let quick = client
+        .send(Method::GET, &url("/v1/quick"), None)
+        .await
+        .unwrap();
+    assert_eq!(quick.status, StatusCode::OK);
+    instance.stop().await.unwrap();
+}
