@@ -299,6 +299,50 @@ pub struct JsonAnswer {
     pub body: serde_json::Value,
 }
 
+impl JsonAnswer {
+    /// Asserts a 200 JSON answer and gives its body.
+    pub fn ok(self) -> serde_json::Value {
+        assert_eq!(self.status, ::http::StatusCode::OK, "{self:?}");
+        assert_eq!(self.content_type, "application/json", "{self:?}");
+        self.body
+    }
+
+    /// Asserts a problem+json answer with `status` and `code` (the last part of its `type`),
+    /// whose detail mentions `detail` and which carries the trace id; gives its body.
+    pub fn problem(
+        &self,
+        status: ::http::StatusCode,
+        code: &str,
+        detail: &str,
+    ) -> &serde_json::Value {
+        assert_eq!(self.status, status, "{self:?}");
+        assert_eq!(self.content_type, crate::problem::CONTENT_TYPE, "{self:?}");
+        assert_eq!(
+            self.body["type"],
+            format!("{}{code}", crate::problem::TYPE_PREFIX),
+            "{self:?}"
+        );
+        assert_eq!(self.body["status"], status.as_u16(), "{self:?}");
+        let text = self.body["detail"].as_str().unwrap_or_default();
+        assert!(
+            text.contains(detail),
+            "detail {text:?} should mention {detail:?}"
+        );
+        assert_eq!(
+            self.body["trace_id"].as_str().map(str::len),
+            Some(32),
+            "{self:?}"
+        );
+        &self.body
+    }
+
+    /// Asserts a 400 `invalid-parameter` problem naming `parameter`.
+    pub fn invalid(&self, parameter: &str, detail: &str) {
+        let body = self.problem(::http::StatusCode::BAD_REQUEST, "invalid-parameter", detail);
+        assert_eq!(body["parameter"], parameter, "{self:?}");
+    }
+}
+
 /// Sends `request` through `router` in process (as `tower::ServiceExt::oneshot` would) and reads
 /// the answer; panics when the body is not JSON, which every Brigade route answers.
 pub async fn send_json(router: &Router, request: ::http::Request<axum::body::Body>) -> JsonAnswer {

@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use axum::Router;
-use brigade_chassis::testing;
+use brigade_chassis::testing::{self, JsonAnswer};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -16,13 +16,6 @@ struct App {
     router: Router,
     user: Uuid,
     _dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
 }
 
 impl App {
@@ -42,59 +35,17 @@ impl App {
         }
     }
 
-    async fn get(&self, uri: &str) -> Answer {
+    async fn get(&self, uri: &str) -> JsonAnswer {
         self.send(Method::GET, uri).await
     }
 
-    async fn send(&self, method: Method, uri: &str) -> Answer {
+    async fn send(&self, method: Method, uri: &str) -> JsonAnswer {
         let request = Request::builder()
             .method(method)
             .uri(uri)
             .body(Body::empty())
             .unwrap();
-        let answer = testing::send_json(&self.router, request).await;
-        Answer {
-            status: answer.status,
-            content_type: answer.content_type,
-            body: answer.body,
-        }
-    }
-}
-
-impl Answer {
-    fn ok(self) -> Value {
-        assert_eq!(self.status, StatusCode::OK, "{self:?}");
-        assert_eq!(self.content_type, "application/json", "{self:?}");
-        self.body
-    }
-
-    /// Asserts a problem with `status` and `code` whose detail contains `detail`.
-    fn problem(&self, status: StatusCode, code: &str, detail: &str) -> &Value {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
-        assert_eq!(
-            self.body["type"],
-            format!("urn:brigade:problem:{code}"),
-            "{self:?}"
-        );
-        assert_eq!(self.body["status"], status.as_u16());
-        let text = self.body["detail"].as_str().unwrap_or_default();
-        assert!(
-            text.contains(detail),
-            "detail {text:?} should mention {detail:?}"
-        );
-        assert_eq!(
-            self.body["trace_id"].as_str().map(str::len),
-            Some(32),
-            "{self:?}"
-        );
-        &self.body
-    }
-
-    /// Asserts a 400 invalid-parameter naming `parameter`.
-    fn invalid(&self, parameter: &str, detail: &str) {
-        let body = self.problem(StatusCode::BAD_REQUEST, "invalid-parameter", detail);
-        assert_eq!(body["parameter"], parameter, "{self:?}");
+        testing::send_json(&self.router, request).await
     }
 }
 
