@@ -1,6 +1,7 @@
 //! The control plane's HTTP server on the control port: the registry (`/v1/registry/…`), the
-//! system view (`/v1/system`), the console (`/`), and its own `/livez` and `/metrics`, all in the
-//! chassis middleware so that errors are problem+json like everywhere else.
+//! system view (`/v1/system`), process faults (`/v1/chaos/…`), the console (`/`), and its own
+//! `/livez` and `/metrics`, all in the chassis middleware so that errors are problem+json like
+//! everywhere else.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use brigade_chassis::http::Limits;
 use brigade_chassis::metrics::Metrics;
 
 use crate::system::{self, Sources};
-use crate::{console, registry};
+use crate::{chaos, console, registry};
 
 #[derive(Clone)]
 struct AppState {
@@ -23,8 +24,13 @@ struct AppState {
     client: PlainClient,
 }
 
-/// Everything served on the control port.
+/// Everything served on the control port, with chaos off.
 pub fn router(sources: Sources) -> Router {
+    router_with_chaos(sources, false)
+}
+
+/// Everything served on the control port; `chaos` lets `/v1/chaos/…` kill and pause instances.
+pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
     let metrics = Metrics::new();
     let scrape = metrics.clone();
     let state = AppState {
@@ -34,6 +40,7 @@ pub fn router(sources: Sources) -> Router {
     let app = Router::new()
         .merge(registry::router(sources.registry.clone()))
         .merge(console::router())
+        .merge(chaos::instances::router(sources.supervisor.clone(), chaos))
         .route("/v1/system", get(system_view).with_state(state))
         .route(
             "/livez",

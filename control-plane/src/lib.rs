@@ -8,12 +8,14 @@
 //! - [`run`]: `brigade run SERVICE`, one service in the foreground (how `up` starts instances).
 //! - [`bench`]: `brigade bench …`.
 //! - [`checker`]: `brigade check`, the promise checker (also used by the end-to-end tests).
+//! - [`chaos`]: `brigade chaos`, faults on purpose: request faults, kills and pauses, scenarios.
 //!
 //! **Architecture invariant:** the control plane is not on the request path. Services find each
 //! other through the registry but call each other directly, and keep their last known instance
 //! lists if the control plane goes away.
 
 pub mod bench;
+pub mod chaos;
 pub mod checker;
 pub mod console;
 pub mod control;

@@ -32,6 +32,8 @@ enum Command {
     Check(brigade::checker::CheckArgs),
     /// Events that services could not apply: list them, replay them.
     Events(brigade::events::EventsArgs),
+    /// Faults on purpose (system started with `up --chaos`): latency, errors, kills, scenarios.
+    Chaos(brigade::chaos::ChaosArgs),
     /// Measure the system against a baseline taken in the same run.
     Bench {
         #[command(subcommand)]
@@ -49,6 +51,10 @@ enum Bench {
     Checkout(brigade::bench::checkout::CheckoutBenchArgs),
     /// Events per second and publish-to-applied latency, embedded transport against NATS.
     Events(brigade::bench::events::EventsBenchArgs),
+    /// The product page with recommendations healthy, slow and dead, side by side.
+    Degradation(brigade::bench::resilience::DegradationBenchArgs),
+    /// Goodput of an overloaded service with load shedding on and off.
+    Shedding(brigade::bench::resilience::SheddingBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +82,7 @@ fn main() -> ExitCode {
             Command::Run { service } => brigade::run::run(service).await,
             Command::Check(args) => brigade::checker::run(args).await,
             Command::Events(args) => brigade::events::run(args).await,
+            Command::Chaos(args) => brigade::chaos::run(args).await,
             Command::Bench {
                 bench: Bench::Hop(args),
             } => brigade::bench::hop::run(args).await,
@@ -88,6 +95,12 @@ fn main() -> ExitCode {
             Command::Bench {
                 bench: Bench::Events(args),
             } => brigade::bench::events::run(args).await,
+            Command::Bench {
+                bench: Bench::Degradation(args),
+            } => brigade::bench::resilience::degradation(args).await,
+            Command::Bench {
+                bench: Bench::Shedding(args),
+            } => brigade::bench::resilience::shedding(args).await,
         }
     });
     match result {

@@ -60,6 +60,18 @@ pub struct Manifest {
     /// How events travel; the embedded transport when absent.
     #[serde(default)]
     pub events: EventsSpec,
+    /// Fault injection; off when absent.
+    #[serde(default)]
+    pub chaos: ChaosSpec,
+}
+
+/// The `[chaos]` table.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChaosSpec {
+    /// Start every instance with fault injection on, as `brigade up --chaos` does.
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 /// The `[events]` table.
@@ -322,6 +334,14 @@ mod tests {
         assert!(invalid("[events]\nnats = \"http://x:4222\"\n").contains("must be a NATS URL"));
         assert!(invalid("[events]\nnamespace = \"a.b\"\n").contains("namespace `a.b`"));
         assert!(invalid("[events]\nbroker = \"x\"\n").contains("unknown field"));
+    }
+
+    #[test]
+    fn the_chaos_table_turns_fault_injection_on() {
+        let on = Manifest::parse("[chaos]\nenabled = true\n", "test").unwrap();
+        assert!(on.chaos.enabled);
+        assert!(!Manifest::parse(EMBEDDED, "embedded").unwrap().chaos.enabled);
+        assert!(invalid("[chaos]\nrate = 1\n").contains("unknown field"));
     }
 
     #[test]

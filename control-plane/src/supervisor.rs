@@ -137,6 +137,9 @@ pub struct SlotStatus {
     pub restarts: u32,
     /// How the last process ended, e.g. `exit status: 1`.
     pub last_exit: Option<String>,
+    /// The current process was paused on purpose (SIGSTOP, `brigade chaos pause`).
+    #[serde(default)]
+    pub paused: bool,
 }
 
 struct Slot {
@@ -209,6 +212,7 @@ impl Supervisor {
             started_at_ms: None,
             restarts: 0,
             last_exit: None,
+            paused: false,
         }));
         let (stop, stop_rx) = watch::channel(None);
         let (done_tx, done) = watch::channel(false);
@@ -284,6 +288,126 @@ impl Supervisor {
     }
 }
 
+/// A signal sent on purpose to one slot's process (`brigade chaos kill|pause|resume`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessFault {
+    /// SIGKILL to the process group: a crash, after which the slot restarts as after any exit.
+    Kill,
+    /// SIGSTOP to the process group: the process holds its sockets but answers nothing.
+    Pause,
+    /// SIGCONT to the process group: a paused process carries on.
+    Resume,
+}
+
+impl ProcessFault {
+    /// The word for it in URLs and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProcessFault::Kill => "kill",
+            ProcessFault::Pause => "pause",
+            ProcessFault::Resume => "resume",
+        }
+    }
+}
+
+/// What a [`ProcessFault`] did to one slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultOutcome {
+    pub slot: String,
+    /// The process signalled; `None` when there was none (resuming a slot that is not running).
+    pub pid: Option<u32>,
+    /// False when the slot was already as asked (pausing a paused slot, resuming a running one).
+    pub changed: bool,
+}
+
+/// Why a [`ProcessFault`] could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FaultError {
+    #[error("there is no slot `{0}`")]
+    UnknownSlot(String),
+    #[error("{slot} has no running process to {fault} (it is {state})")]
+    NotRunning {
+        slot: String,
+        fault: &'static str,
+        state: &'static str,
+    },
+}
+
+impl SlotState {
+    /// The state as one word, e.g. `backing_off`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SlotState::Starting => "starting",
+            SlotState::Running => "running",
+            SlotState::BackingOff { .. } => "backing_off",
+            SlotState::Stopping => "stopping",
+            SlotState::Stopped => "stopped",
+        }
+    }
+}
+
+impl Supervisor {
+    /// Signals `slot`'s process as `fault` says, remembering paused slots so that a later
+    /// resume (or stop) continues them. Killing or pausing a slot without a process is an
+    /// error; resuming one is not (there is nothing paused to continue).
+    pub fn inflict(&self, slot: &str, fault: ProcessFault) -> Result<FaultOutcome, FaultError> {
+        let slots = lock(&self.inner.slots);
+        let status = slots
+            .iter()
+            .find(|s| lock(&s.status).slot == slot)
+            .map(|s| s.status.clone())
+            .ok_or_else(|| FaultError::UnknownSlot(slot.to_owned()))?;
+        drop(slots);
+        // Held while signalling, so that the slot's task cannot record a new process meanwhile.
+        let mut status = lock(&status);
+        let running = status.pid.filter(|_| status.state == SlotState::Running);
+        let Some(pid) = running else {
+            if fault == ProcessFault::Resume {
+                return Ok(FaultOutcome {
+                    slot: slot.to_owned(),
+                    pid: None,
+                    changed: false,
+                });
+            }
+            return Err(FaultError::NotRunning {
+                slot: slot.to_owned(),
+                fault: fault.name(),
+                state: status.state.name(),
+            });
+        };
+        let changed = match fault {
+            ProcessFault::Kill => {
+                signal_group(pid, rustix::process::Signal::KILL);
+                true
+            }
+            ProcessFault::Pause => {
+                signal_group(pid, rustix::process::Signal::STOP);
+                !std::mem::replace(&mut status.paused, true)
+            }
+            ProcessFault::Resume => {
+                // Also continues a process stopped by someone else: resuming is always safe.
+                signal_group(pid, rustix::process::Signal::CONT);
+                std::mem::replace(&mut status.paused, false)
+            }
+        };
+        Ok(FaultOutcome {
+            slot: slot.to_owned(),
+            pid: Some(pid),
+            changed,
+        })
+    }
+
+    /// The slots whose process is paused on purpose, in start order.
+    pub fn paused(&self) -> Vec<String> {
+        self.snapshot()
+            .into_iter()
+            .filter(|s| s.paused)
+            .map(|s| s.slot)
+            .collect()
+    }
+}
+
 /// A short random suffix that makes every start's instance id unique.
 fn short_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..6].to_owned()
@@ -302,13 +426,18 @@ fn signal_group(pid: u32, signal: rustix::process::Signal) {
 }
 
 /// SIGTERM to the process group, SIGKILL after `grace` or as soon as a kill is asked for;
-/// returns how the process ended.
+/// returns how the process ended. A paused process is continued first: stopped, it would never
+/// handle the SIGTERM and only the SIGKILL would end it.
 async fn terminate(
     child: &mut Child,
     pid: u32,
+    paused: bool,
     grace: Duration,
     stop: &mut watch::Receiver<Option<Duration>>,
 ) -> std::io::Result<ExitStatus> {
+    if paused {
+        signal_group(pid, rustix::process::Signal::CONT);
+    }
     if !grace.is_zero() {
         signal_group(pid, rustix::process::Signal::TERM);
         tokio::select! {
@@ -444,8 +573,15 @@ async fn run_slot(
         let (exit, stopping) = match outcome {
             Ok(exit) => (exit, false),
             Err(grace) => {
-                set(&|s| s.state = SlotState::Stopping);
-                (terminate(&mut child, pid, grace, &mut stop).await, true)
+                let paused = {
+                    let mut status = lock(&status);
+                    status.state = SlotState::Stopping;
+                    std::mem::take(&mut status.paused)
+                };
+                (
+                    terminate(&mut child, pid, paused, grace, &mut stop).await,
+                    true,
+                )
             }
         };
         let ran_for = started.elapsed();
@@ -471,6 +607,7 @@ async fn run_slot(
         };
         set(&|s| {
             s.pid = None;
+            s.paused = false;
             s.last_exit = Some(how.clone());
             s.state = match restart_in {
                 Some(delay) => SlotState::BackingOff {
@@ -690,6 +827,86 @@ mod tests {
             .snapshot()
             .iter()
             .all(|s| s.state == SlotState::Stopped));
+    }
+
+    /// The process state letter from /proc (`T` is stopped).
+    fn proc_state(pid: u32) -> char {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit(") ")
+            .next()
+            .and_then(|r| r.chars().next())
+            .unwrap_or('?')
+    }
+
+    #[tokio::test]
+    async fn paused_processes_are_remembered_resumed_and_still_stop() {
+        let (supervisor, events, _lines) = supervisor(Backoff {
+            initial: Duration::from_millis(10),
+            ..Backoff::default()
+        });
+        supervisor.start(sh(
+            "sleepy-1",
+            "trap 'exit 0' TERM; while true; do sleep 0.05; done",
+        ));
+        wait_until("running", || supervisor.snapshot()[0].pid.is_some()).await;
+        let pid = supervisor.snapshot()[0].pid.unwrap();
+
+        let paused = supervisor.inflict("sleepy-1", ProcessFault::Pause).unwrap();
+        assert_eq!((paused.pid, paused.changed), (Some(pid), true));
+        wait_until("stopped", || proc_state(pid) == 'T').await;
+        assert_eq!(supervisor.paused(), ["sleepy-1"]);
+        assert!(
+            !supervisor
+                .inflict("sleepy-1", ProcessFault::Pause)
+                .unwrap()
+                .changed
+        );
+
+        let resumed = supervisor
+            .inflict("sleepy-1", ProcessFault::Resume)
+            .unwrap();
+        assert!(resumed.changed);
+        wait_until("continued", || proc_state(pid) != 'T').await;
+        assert!(supervisor.paused().is_empty());
+
+        // A kill is a crash: the slot restarts with a new process.
+        supervisor.inflict("sleepy-1", ProcessFault::Kill).unwrap();
+        wait_until("restarted", || {
+            supervisor.snapshot()[0].pid.is_some_and(|p| p != pid)
+        })
+        .await;
+        assert!(events.lock().unwrap().iter().any(|(_, e)| matches!(
+            e,
+            Event::Exited { status, restart_in: Some(_), .. } if status.contains("SIGKILL")
+        )));
+
+        // Stopping continues a paused process, which then leaves on SIGTERM, not SIGKILL.
+        supervisor.inflict("sleepy-1", ProcessFault::Pause).unwrap();
+        supervisor.stop_all(Duration::from_secs(5)).await;
+        assert_eq!(
+            supervisor.snapshot()[0].last_exit.as_deref(),
+            Some("exit status: 0")
+        );
+        assert!(supervisor.paused().is_empty());
+
+        assert_eq!(
+            supervisor.inflict("sleepy-1", ProcessFault::Kill),
+            Err(FaultError::NotRunning {
+                slot: "sleepy-1".into(),
+                fault: "kill",
+                state: "stopped"
+            })
+        );
+        assert!(
+            !supervisor
+                .inflict("sleepy-1", ProcessFault::Resume)
+                .unwrap()
+                .changed
+        );
+        assert_eq!(
+            supervisor.inflict("nope-1", ProcessFault::Pause),
+            Err(FaultError::UnknownSlot("nope-1".into()))
+        );
     }
 
     #[tokio::test]

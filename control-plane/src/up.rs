@@ -61,6 +61,12 @@ pub struct UpArgs {
     #[arg(long, env = "BRIGADE_EVENTS_NAMESPACE")]
     pub events_namespace: Option<String>,
 
+    /// Turn fault injection on: every instance serves `/v1/chaos` (BRIGADE_CHAOS=true) and the
+    /// control plane takes kills and pauses, for `brigade chaos` [default: the manifest's
+    /// `[chaos] enabled`, else off].
+    #[arg(long, env = "BRIGADE_CHAOS")]
+    pub chaos: bool,
+
     /// How long each service may take to stop after SIGTERM before it gets SIGKILL.
     #[arg(long, env = "BRIGADE_STOP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
@@ -209,6 +215,8 @@ struct Wiring {
     /// `embedded` or the NATS URL.
     events: String,
     events_namespace: String,
+    /// Fault injection on in every instance.
+    chaos: bool,
 }
 
 fn process_specs(manifest: &Manifest, wiring: &Wiring, exe: &std::path::Path) -> Vec<ProcessSpec> {
@@ -254,6 +262,9 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
             wiring.events_namespace.clone(),
         ),
     ];
+    if wiring.chaos {
+        env.push(("BRIGADE_CHAOS".into(), "true".into()));
+    }
     // The manifest may override the above; the parent pid (and the instance id, which the
     // supervisor sets per start) it may not: they keep the system's promises.
     for (key, value) in &service.env {
@@ -368,6 +379,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         check_nats_reachable(url).await?;
     }
 
+    let chaos = args.chaos || manifest.chaos.enabled;
     let terminal = std::io::stdout().is_terminal();
     let wiring = Wiring {
         registry_url: control_url.clone(),
@@ -375,6 +387,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         log_format: if terminal { "text" } else { "json" },
         events: events.url.clone().unwrap_or_else(|| "embedded".to_owned()),
         events_namespace: events_namespace.clone(),
+        chaos,
     };
     let specs = process_specs(&manifest, &wiring, &exe);
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();
@@ -410,7 +423,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(
-        axum::serve(listener, crate::control::router(sources))
+        axum::serve(listener, crate::control::router_with_chaos(sources, chaos))
             .with_graceful_shutdown(async move {
                 let _ = server_stopped.await;
             })
@@ -440,6 +453,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         None => printer.say(format_args!(
             "events through the embedded transport (each producer's outbox feed)"
         )),
+    }
+    if chaos {
+        printer.say(
+            "chaos is on: faults can be injected with `brigade chaos` (every instance serves /v1/chaos)",
+        );
     }
     let expected: HashSet<String> = specs.iter().map(|s| s.slot.clone()).collect();
     for spec in specs {
@@ -560,6 +578,7 @@ mod tests {
             log_format: "json",
             events: "nats://127.0.0.1:4222".into(),
             events_namespace: "shop".into(),
+            chaos: true,
         };
         let specs = process_specs(&manifest, &wiring, std::path::Path::new("/bin/brigade"));
         let slots: Vec<&str> = specs.iter().map(|s| s.slot.as_str()).collect();
@@ -578,6 +597,7 @@ mod tests {
         assert_eq!(env["BRIGADE_EVENTS"], "nats://127.0.0.1:4222");
         assert_eq!(env["BRIGADE_EVENTS_NAMESPACE"], "shop");
         assert_eq!(env["BRIGADE_LOG"], "debug");
+        assert_eq!(env["BRIGADE_CHAOS"], "true");
         assert_eq!(env["BRIGADE_PARENT_PID"], std::process::id().to_string());
         assert_eq!(
             specs[0].instance_id_env.as_deref(),

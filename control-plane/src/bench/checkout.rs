@@ -167,7 +167,7 @@ impl PostgresDatabases {
 
 /// The repository's manifest with `extra(service)` added to (or replacing in) each service's
 /// environment.
-fn manifest_with(extra: impl Fn(&str) -> Vec<(String, String)>) -> String {
+pub(crate) fn manifest_with(extra: impl Fn(&str) -> Vec<(String, String)>) -> String {
     let mut out = String::new();
     let mut service = String::new();
     for line in crate::manifest::EMBEDDED.lines() {

@@ -5,4 +5,5 @@ pub mod checkout;
 pub mod events;
 pub mod hop;
 mod load;
+pub mod resilience;
 pub mod up;

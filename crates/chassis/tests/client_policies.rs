@@ -324,10 +324,24 @@ async fn an_open_breaker_fails_fast_and_a_probe_closes_it() {
     // Two failures make half of the last four calls: the breaker opens.
     let error = client.call(Method::GET, "/v1/x", None).await.unwrap_err();
     assert_eq!(status_of(&error), Some(500));
+    assert!(!error.certainly_not_delivered(), "it was answered");
     assert_eq!(client.breaker_state(), BreakerState::Closed);
+    assert!(client.unavailable_now().is_none());
     let error = client.call(Method::GET, "/v1/x", None).await.unwrap_err();
     assert_eq!(status_of(&error), Some(500));
     assert_eq!(client.breaker_state(), BreakerState::Open);
+    // Known without a call: a caller can refuse work that needs this dependency.
+    assert!(
+        matches!(
+            client.unavailable_now(),
+            Some(Error::Unavailable {
+                reason: Unavailability::CircuitOpen,
+                ..
+            })
+        ),
+        "{:?}",
+        client.unavailable_now()
+    );
     let started = Instant::now();
     let error = client.call(Method::GET, "/v1/x", None).await.unwrap_err();
     assert!(started.elapsed() < Duration::from_millis(50));
@@ -343,6 +357,7 @@ async fn an_open_breaker_fails_fast_and_a_probe_closes_it() {
     );
     assert_eq!(error.to_problem().status, 503);
     assert_eq!(error.to_problem().code(), "dependency-unavailable");
+    assert!(error.certainly_not_delivered());
     assert_eq!(server.hits(), 12, "the open breaker sent nothing");
     let exposed = metrics.encode();
     assert!(exposed.contains(r#"http_client_breaker_state{dependency="scripted"} 1"#));
@@ -365,6 +380,111 @@ async fn an_open_breaker_fails_fast_and_a_probe_closes_it() {
     assert!(metrics
         .encode()
         .contains(r#"http_client_breaker_state{dependency="scripted"} 0"#));
+}
+
+#[tokio::test]
+async fn a_caller_can_tell_a_call_that_never_reached_the_dependency() {
+    // Nothing listens on a port just released.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let client = client_for(
+        &[closed],
+        Duration::from_secs(2),
+        Policy::default(),
+        &Metrics::new(),
+    );
+    // A POST without a key is not repeated: its refused connection is the answer.
+    let error = client
+        .call(Method::POST, "/v1/charges", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert!(error.certainly_not_delivered(), "{error:?}");
+    // Keyed, it is retried; every attempt is refused, so still nothing was delivered.
+    let mut keyed = HeaderMap::new();
+    keyed.insert("idempotency-key", HeaderValue::from_static("k"));
+    let error = client
+        .call_with_headers(Method::POST, "/v1/charges", None, &keyed)
+        .await
+        .unwrap_err();
+    assert!(error.certainly_not_delivered(), "{error:?}");
+
+    // A call that timed out may have been delivered.
+    let slow = scripted(|_| Reply {
+        delay: Duration::from_secs(5),
+        ..reply(200)
+    })
+    .await;
+    let error = client_for(
+        &[slow.address],
+        Duration::from_millis(100),
+        Policy::default(),
+        &Metrics::new(),
+    )
+    .call(Method::POST, "/v1/charges", None)
+    .await
+    .unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(!error.certainly_not_delivered());
+
+    // No instance known: refused before any call, and known before calling.
+    let nowhere = client_for(
+        &[],
+        Duration::from_secs(1),
+        Policy::default(),
+        &Metrics::new(),
+    );
+    let error = nowhere.call(Method::GET, "/v1/x", None).await.unwrap_err();
+    assert!(error.certainly_not_delivered(), "{error:?}");
+    assert!(
+        matches!(
+            nowhere.unavailable_now(),
+            Some(Error::Unavailable {
+                reason: Unavailability::NoInstance,
+                ..
+            })
+        ),
+        "{:?}",
+        nowhere.unavailable_now()
+    );
+}
+
+#[tokio::test]
+async fn an_instance_that_never_answers_costs_a_repeatable_call_half_its_deadline_not_all() {
+    // Accepts the connection, never answers: a frozen (SIGSTOPped) or wedged process.
+    let frozen = scripted(|_| Reply {
+        delay: Duration::from_secs(60),
+        ..reply(200)
+    })
+    .await;
+    let healthy = scripted(|_| reply(200)).await;
+    let client = client_for(
+        &[frozen.address, healthy.address],
+        Duration::from_secs(2),
+        Policy::default(),
+        &Metrics::new(),
+    );
+    // Sequential calls: each picks either instance until the frozen one has failed once.
+    for _ in 0..12 {
+        let started = Instant::now();
+        let answer = client.call(Method::GET, "/v1/x", None).await.unwrap();
+        assert_eq!(answer.status, 200);
+        assert!(started.elapsed() < Duration::from_millis(1900));
+    }
+    assert!(frozen.hits() >= 1, "the frozen instance was never tried");
+    assert_eq!(healthy.hits(), 12);
+
+    // A call that may not be repeated waits for its one instance, as before.
+    let client = client_for(
+        &[frozen.address],
+        Duration::from_millis(300),
+        Policy::default(),
+        &Metrics::new(),
+    );
+    let error = client.call(Method::POST, "/v1/x", None).await.unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 //! on their implementations.
 
 mod routes;
+mod timeouts;
 
 use std::net::SocketAddr;
 
@@ -18,9 +19,12 @@ use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
 use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
+use inventory_api::InventoryClient;
 use orders_api::OrdersClient;
 use recommendations_api::RecommendationsClient;
 use users_api::UsersClient;
+
+pub use timeouts::PartTimeouts;
 
 /// The gateway's well-known port.
 pub const DEFAULT_PORT: u16 = 8080;
@@ -35,6 +39,9 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub struct Args {
     #[command(flatten)]
     pub service: ServiceArgs,
+
+    #[command(flatten)]
+    pub parts: PartTimeouts,
 }
 
 /// What the gateway's handlers share: a client per service it calls, and the verifier of
@@ -45,9 +52,14 @@ pub struct Gateway {
     pub users: UsersClient,
     pub cart: CartClient,
     pub orders: OrdersClient,
-    /// Needed by the recommendations routes only, which answer without it with a problem of
-    /// their own (`routes::recommendations`).
+    /// Optional: the product page answers without it, the recommendation routes with a problem
+    /// of their own (`routes::recommendations`). Its calls are capped
+    /// ([`PartTimeouts::recommendations_timeout`]) on every route, so that the dependency has
+    /// one breaker, opened by its slowness wherever it is felt.
     pub recommendations: RecommendationsClient,
+    /// Optional, for the product page's stock only; capped
+    /// ([`PartTimeouts::inventory_timeout`]).
+    pub inventory: InventoryClient,
     pub verifier: Verifier,
 }
 
@@ -75,19 +87,27 @@ pub async fn main_with(mut args: Args) -> anyhow::Result<()> {
     if args.service.listen.is_none() {
         args.service.listen = Some(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
     }
-    service::run(INFO, args.service, build).await?;
+    let parts = args.parts;
+    service::run(INFO, args.service, move |ctx| build(ctx, parts)).await?;
     Ok(())
 }
 
-/// The gateway's routes with a client for each service it calls. Public so that tests can serve
-/// it on a listener of their own.
-pub async fn build(ctx: Context) -> Result<Router, BoxError> {
+/// The gateway's routes with a client for each service it calls, the optional ones capped at
+/// `parts`. Public so that tests can serve it on a listener of their own.
+pub async fn build(ctx: Context, parts: PartTimeouts) -> Result<Router, BoxError> {
     Ok(router(Gateway {
         catalog: CatalogClient::new(ctx.client("catalog")),
         users: UsersClient::new(ctx.client("users")),
         cart: CartClient::new(ctx.client("cart")),
         orders: OrdersClient::new(ctx.client("orders")),
-        recommendations: RecommendationsClient::new(ctx.client("recommendations")),
+        recommendations: RecommendationsClient::new(
+            ctx.client("recommendations")
+                .with_timeout(parts.recommendations_timeout),
+        ),
+        inventory: InventoryClient::new(
+            ctx.client("inventory")
+                .with_timeout(parts.inventory_timeout),
+        ),
         verifier: ctx.verifier()?,
     }))
 }

@@ -5,19 +5,16 @@
 //! `recommendations-unavailable` that leaves the rest of the API answering).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::time::Duration;
 
 use axum::response::IntoResponse;
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::db::{migrate, Db, PoolOptions};
-use brigade_chassis::events::{Envelope, Inbox};
 use brigade_chassis::testing::{Instance, TestKeys};
-use catalog::SampleData;
-use catalog_api::events::ProductChanged;
 use catalog_api::{Money, Product};
 use http::{Method, StatusCode};
 use orders_api::events::OrderConfirmed;
-use orders_api::OrderLine;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -29,13 +26,12 @@ struct System {
 
 async fn start() -> System {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
-    let catalog = Instance::start(catalog::INFO, &["--database-url", &url], |ctx| {
-        catalog::build(ctx, SampleData::Load)
+    let catalog = support::start_catalog(dir.path()).await;
+    let peers = format!("catalog={}", catalog.address);
+    let gateway = Instance::start(gateway::INFO, &["--peers", &peers], |ctx| {
+        gateway::build(ctx, gateway::PartTimeouts::default())
     })
     .await;
-    let peers = format!("catalog={}", catalog.address);
-    let gateway = Instance::start(gateway::INFO, &["--peers", &peers], gateway::build).await;
     System {
         gateway,
         catalog,
@@ -278,57 +274,17 @@ fn product(n: u128) -> Product {
     }
 }
 
-fn confirmed(user: Uuid, products: &[u128]) -> OrderConfirmed {
-    let price = Money {
-        amount_minor: 100,
-        currency: "EUR".into(),
-    };
-    OrderConfirmed {
-        order_id: Uuid::new_v4(),
-        user_id: user,
-        lines: products
-            .iter()
-            .map(|&n| OrderLine {
-                product_id: product_id(n),
-                sku: format!("GW-{n:04}"),
-                name: format!("Product {n}"),
-                unit_price: price.clone(),
-                quantity: 1,
-                line_total: price.clone(),
-            })
-            .collect(),
-        total: price.clone(),
-        charge_id: None,
-    }
-}
-
 /// Products 1 to 4; orders {1, 2} by `buyer`, {1, 2} and {1, 3} and {4} by others.
-async fn fill_recommendations(url: &str) {
-    let db = Db::connect(url, &PoolOptions::default()).await.unwrap();
-    migrate(&db, recommendations::MIGRATIONS).await.unwrap();
-    let inbox = Inbox::new(db.clone());
-    let catalog = recommendations::events::catalog();
-    let orders = recommendations::events::orders();
-    for n in 1..=4 {
-        let event = Envelope::of(
-            &ProductChanged {
-                product: product(n),
-            },
-            1,
-        )
-        .unwrap();
-        inbox.apply(&catalog, &event, None).await.unwrap();
-    }
-    for order in [
-        confirmed(BUYER, &[1, 2]),
-        confirmed(Uuid::new_v4(), &[1, 2]),
-        confirmed(Uuid::new_v4(), &[1, 3]),
-        confirmed(Uuid::new_v4(), &[4]),
-    ] {
-        let event = Envelope::of(&order, 1).unwrap();
-        inbox.apply(&orders, &event, None).await.unwrap();
-    }
-    db.close().await;
+fn recommendations_history() -> (Vec<Product>, Vec<OrderConfirmed>) {
+    let products: Vec<Product> = (1..=4).map(product).collect();
+    let [one, two, three, four] = [&products[0], &products[1], &products[2], &products[3]];
+    let orders = vec![
+        support::confirmed(BUYER, &[one, two]),
+        support::confirmed(Uuid::new_v4(), &[one, two]),
+        support::confirmed(Uuid::new_v4(), &[one, three]),
+        support::confirmed(Uuid::new_v4(), &[four]),
+    ];
+    (products, orders)
 }
 
 const BUYER: Uuid = Uuid::from_u128(0xb0b);
@@ -350,22 +306,9 @@ impl Shop {
 
 async fn start_shop() -> Shop {
     let dir = tempfile::tempdir().unwrap();
-    let catalog_url = format!("sqlite://{}", dir.path().join("catalog.db").display());
-    let catalog = Instance::start(catalog::INFO, &["--database-url", &catalog_url], |ctx| {
-        catalog::build(ctx, SampleData::Load)
-    })
-    .await;
-    let url = format!(
-        "sqlite://{}",
-        dir.path().join("recommendations.db").display()
-    );
-    fill_recommendations(&url).await;
-    let recommendations = Instance::start(
-        recommendations::INFO,
-        &["--database-url", &url],
-        recommendations::build,
-    )
-    .await;
+    let catalog = support::start_catalog(dir.path()).await;
+    let (products, orders) = recommendations_history();
+    let recommendations = support::start_recommendations(dir.path(), &products, &orders).await;
     let keys = TestKeys::new();
     let peers = format!(
         "catalog={};recommendations={}",
@@ -374,7 +317,7 @@ async fn start_shop() -> Shop {
     let gateway = Instance::start(
         gateway::INFO,
         &["--peers", &peers, "--jwks-file", &keys.jwks_path()],
-        gateway::build,
+        |ctx| gateway::build(ctx, gateway::PartTimeouts::default()),
     )
     .await;
     Shop {
@@ -603,7 +546,7 @@ async fn recommendations_down_or_failing_is_a_503_recommendations_unavailable_pr
             "--jwks-file",
             &shop.keys.jwks_path(),
         ],
-        gateway::build,
+        |ctx| gateway::build(ctx, gateway::PartTimeouts::default()),
     )
     .await;
     let answer = get(&gateway.url(), &product).await;

@@ -95,6 +95,9 @@ pub enum Error {
         service: String,
         address: SocketAddr,
         reason: String,
+        /// Whether any attempt of the call may have reached the service (false: every attempt
+        /// failed to connect, so the service certainly did nothing).
+        maybe_delivered: bool,
     },
     #[error("{service} answered {}: {}", problem.status, problem.detail)]
     Status {
@@ -157,6 +160,20 @@ impl Error {
         }
     }
 
+    /// The call certainly never reached the dependency: refused before sending (no instance,
+    /// open breaker, full bulkhead, unbuildable request) or every attempt failed to connect. A
+    /// caller may then treat a non-idempotent call as not made, e.g. cancel instead of waiting
+    /// to learn an outcome that cannot exist.
+    pub fn certainly_not_delivered(&self) -> bool {
+        match self {
+            Error::Unavailable { .. } | Error::Request { .. } => true,
+            Error::Transport {
+                maybe_delivered, ..
+            } => !maybe_delivered,
+            Error::Timeout { .. } | Error::Status { .. } | Error::Decode { .. } => false,
+        }
+    }
+
     /// The dependency answered 404.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Status { problem, .. } if problem.status == 404)
@@ -167,7 +184,8 @@ impl Error {
 /// [`ServiceClient::with_policy`].
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The longest a call may take when the caller has no deadline of its own.
+    /// The longest a call may take: the whole budget when the caller has no deadline of its
+    /// own, a cap on it when the caller's deadline is further away.
     pub default_timeout: Duration,
 }
 
@@ -250,6 +268,46 @@ impl ServiceClient {
     /// [`Availability`] that the caller must handle.
     pub fn optional(&self) -> OptionalClient {
         OptionalClient::new(self.clone())
+    }
+
+    /// The same dependency with calls capped at `timeout` whatever the caller's deadline: for a
+    /// part of an answer that is worth waiting for only briefly (a product page's
+    /// recommendations), so that a slow dependency costs at most `timeout` and, counted as
+    /// failures, opens its breaker.
+    pub fn with_timeout(self, timeout: Duration) -> ServiceClient {
+        let inner = &*self.inner;
+        ServiceClient::build(
+            &inner.service,
+            inner.resolver.clone(),
+            inner.metrics.clone(),
+            Options {
+                default_timeout: timeout,
+            },
+            inner.policy,
+        )
+    }
+
+    /// Why a call made now would be refused without being sent, if it would: discovery knows
+    /// no instance, or the breaker is open. Costs no call; lets a caller refuse work that needs
+    /// this dependency before starting it (a checkout while payments is down).
+    pub fn unavailable_now(&self) -> Option<Error> {
+        let inner = &*self.inner;
+        let reason = if inner.breaker.state() == BreakerState::Open {
+            Unavailability::CircuitOpen
+        } else {
+            let endpoints = inner
+                .endpoints
+                .get_or_init(|| inner.resolver.watch(&inner.service));
+            // Not resolved yet is not "none": the first call waits for discovery.
+            match &*endpoints.borrow() {
+                Some(list) if list.is_empty() => Unavailability::NoInstance,
+                _ => return None,
+            }
+        };
+        Some(Error::Unavailable {
+            service: inner.service.clone(),
+            reason,
+        })
     }
 
     /// This client's resilience policy.
@@ -504,11 +562,17 @@ impl ServiceClient {
             .inc();
     }
 
-    fn transport_error(&self, address: SocketAddr, reason: impl ToString) -> Error {
+    fn transport_error(
+        &self,
+        address: SocketAddr,
+        reason: impl ToString,
+        maybe_delivered: bool,
+    ) -> Error {
         Error::Transport {
             service: self.inner.service.clone(),
             address,
             reason: reason.to_string(),
+            maybe_delivered,
         }
     }
 
@@ -540,6 +604,9 @@ impl ServiceClient {
         inner.budget.deposit();
         let mut tried: Vec<SocketAddr> = Vec::new();
         let mut last_error = None;
+        // Whether any attempt so far may have reached an instance (see
+        // `Error::certainly_not_delivered`).
+        let mut maybe_delivered = false;
         // The wait before the next attempt: none to go to another instance at once.
         let mut pause = Duration::ZERO;
         for attempt in 0..retry.max_attempts.max(1) {
@@ -579,6 +646,15 @@ impl ServiceClient {
             }
             let untried_left = endpoints.iter().any(|e| !tried.contains(&e.address));
             let retry_number = attempt + 1;
+            // A repeatable call with another instance to go to gets half of what is left, so
+            // that an instance that accepts but never answers (frozen, overloaded) leaves time
+            // to ask another one instead of taking the caller's whole deadline.
+            let attempt_deadline = if repeatable && untried_left {
+                let now = Instant::now();
+                now + deadline.saturating_duration_since(now) / 2
+            } else {
+                deadline
+            };
             let mut request = self.build_request(
                 method,
                 lease.address,
@@ -586,21 +662,34 @@ impl ServiceClient {
                 body.clone(),
                 &trace,
                 caller,
-                deadline,
+                attempt_deadline,
             )?;
             for (name, value) in headers {
                 request.headers_mut().insert(name, value.clone());
             }
-            let response =
-                match tokio::time::timeout_at(deadline, inner.http.request(request)).await {
-                    Ok(response) => response,
-                    Err(_) => {
-                        lease.failed();
-                        return Err(self.timeout_error(budget));
-                    }
-                };
+            let response = match tokio::time::timeout_at(
+                attempt_deadline,
+                inner.http.request(request),
+            )
+            .await
+            {
+                Ok(response) => response,
+                Err(_) if attempt_deadline < deadline => {
+                    tracing::debug!(service = %inner.service, address = %lease.address, "no answer within the attempt's share of the deadline; trying another instance");
+                    lease.failed();
+                    maybe_delivered = true;
+                    last_error = Some(self.timeout_error(budget));
+                    pause = Duration::ZERO;
+                    continue;
+                }
+                Err(_) => {
+                    lease.failed();
+                    return Err(self.timeout_error(budget));
+                }
+            };
             match response {
                 Ok(response) => {
+                    maybe_delivered = true;
                     let (parts, body) = response.into_parts();
                     let (status, headers) = (parts.status, parts.headers);
                     let read = tokio::time::timeout_at(
@@ -612,7 +701,7 @@ impl ServiceClient {
                         Ok(Ok(collected)) => collected.to_bytes(),
                         Ok(Err(e)) => {
                             lease.failed();
-                            return Err(self.transport_error(lease.address, e));
+                            return Err(self.transport_error(lease.address, e, true));
                         }
                         Err(_) => {
                             lease.failed();
@@ -663,10 +752,11 @@ impl ServiceClient {
                     // Either nothing was sent (safe whatever the method), or the request may be
                     // sent twice without harm, e.g. a GET over a pooled connection to an instance
                     // that has just died.
+                    maybe_delivered |= !error.is_connect();
                     lease.transport_failed();
                     if !repeatable && !untried_left {
                         // Only another instance may be tried for a call that is not repeatable.
-                        return Err(self.transport_error(lease.address, error));
+                        return Err(self.transport_error(lease.address, error, maybe_delivered));
                     }
                     tracing::debug!(service = %inner.service, address = %lease.address, %error, "instance failed; trying another");
                     pause = if untried_left {
@@ -674,11 +764,11 @@ impl ServiceClient {
                     } else {
                         retry.backoff.delay(retry_number)
                     };
-                    last_error = Some(self.transport_error(lease.address, error));
+                    last_error = Some(self.transport_error(lease.address, error, maybe_delivered));
                 }
                 Err(error) => {
                     lease.failed();
-                    return Err(self.transport_error(lease.address, error));
+                    return Err(self.transport_error(lease.address, error, true));
                 }
             }
         }

@@ -4,6 +4,7 @@ mod account;
 mod cart;
 mod catalog;
 mod orders;
+mod product_page;
 mod recommendations;
 
 use axum::Router;
@@ -20,6 +21,7 @@ pub fn router() -> Router<Gateway> {
         .merge(cart::router())
         .merge(orders::router())
         .merge(recommendations::router())
+        .merge(product_page::router())
         .route(
             "/openapi.json",
             axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),

@@ -6,10 +6,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use brigade_chassis::auth::Principal;
+use brigade_chassis::client::Error as ClientError;
 use brigade_chassis::context::IDEMPOTENCY_KEY_HEADER;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
-use orders_api::{check_idempotency_key, CheckoutRequest, ListOrders, Order, OrderPage};
+use orders_api::{check_idempotency_key, problems, CheckoutRequest, ListOrders, Order, OrderPage};
 use uuid::Uuid;
 
 use crate::Gateway;
@@ -43,7 +44,7 @@ async fn checkout(
         .orders
         .checkout(&principal.token, key, &request)
         .await
-        .map_err(|e| e.to_problem())?;
+        .map_err(|e| checkout_failed(&e))?;
     let status = if answer.pending {
         StatusCode::ACCEPTED
     } else if answer.created {
@@ -87,4 +88,16 @@ async fn one(
         .await
         .map_err(|e| e.to_problem())?;
     Ok(Json(order))
+}
+
+/// The problem for a checkout that orders did not carry out. Orders' own
+/// `payments-unavailable` 503 is meant for the shopper (nothing was charged, the cart is kept,
+/// try again) and passes through as it is; every other failure is the chassis' usual mapping.
+fn checkout_failed(error: &ClientError) -> Problem {
+    match error {
+        ClientError::Status { problem, .. } if problem.code() == problems::PAYMENTS_UNAVAILABLE => {
+            (**problem).clone()
+        }
+        _ => error.to_problem(),
+    }
 }

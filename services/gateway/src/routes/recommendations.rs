@@ -8,13 +8,17 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use brigade_chassis::auth::Principal;
-use brigade_chassis::client::Error as ClientError;
+use brigade_chassis::client::{Availability, Error as ClientError};
 use brigade_chassis::extract::{Json, Path, Query};
 use brigade_chassis::Problem;
-use recommendations_api::{parse_product_id, problems, Recommendations, RecommendationsQuery};
+use recommendations_api::{
+    parse_product_id, problems, Recommendations, RecommendationsQuery, ValidationError,
+};
+use uuid::Uuid;
 
 use crate::Gateway;
 
@@ -29,16 +33,9 @@ async fn for_product(
     State(gateway): State<Gateway>,
     Path(id): Path<String>,
     Query(query): Query<RecommendationsQuery>,
-) -> Result<Json<Recommendations>, Problem> {
-    // Refuse bad input here, before it costs a hop; the service checks again.
-    let product_id = parse_product_id("id", &id)?;
-    let limit = query.validate()?;
-    let answer = gateway
-        .recommendations
-        .for_product(product_id, limit)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    Ok(Json(answer))
+) -> Result<Response, Problem> {
+    let (product_id, limit) = product_request(&id, &query)?;
+    Ok(answer(of_product(&gateway, product_id, limit).await))
 }
 
 /// The user is the token's: the service's route takes a user id, which only the gateway, having
@@ -47,29 +44,57 @@ async fn for_me(
     State(gateway): State<Gateway>,
     principal: Principal,
     Query(query): Query<RecommendationsQuery>,
-) -> Result<Json<Recommendations>, Problem> {
+) -> Result<Response, Problem> {
     let limit = query.validate()?;
-    let answer = gateway
+    let result = gateway
         .recommendations
         .for_user(principal.user_id, limit)
-        .await
-        .map_err(|e| unavailable(&e))?;
-    Ok(Json(answer))
+        .await;
+    Ok(answer(Availability::of(result)))
 }
 
-/// The answer when the service did not give recommendations. Its refusal of the request (a 4xx,
-/// which the checks above should make impossible) passes through as it is; anything else (no
-/// instance, no connection, no answer in time, a failure, an unreadable answer) is
-/// `recommendations-unavailable`, logged here with its cause.
-fn unavailable(error: &ClientError) -> Problem {
-    if let ClientError::Status { problem, .. } = error {
-        if problem.status_code().is_client_error() {
-            return error.to_problem();
+/// The product id (path segment `id`) and limit of a request for a product's recommendations,
+/// refused here with the service's own rules, before the request costs a hop (the service
+/// checks again).
+pub(super) fn product_request(
+    id: &str,
+    query: &RecommendationsQuery,
+) -> Result<(Uuid, u32), ValidationError> {
+    let product_id = parse_product_id("id", id)?;
+    let limit = query.validate()?;
+    Ok((product_id, limit))
+}
+
+/// Up to `limit` recommendations for a product, or why the service gave none. Only the
+/// gateway's own mistakes (a 4xx, which [`product_request`] should make impossible) are errors.
+pub(super) async fn of_product(
+    gateway: &Gateway,
+    product_id: Uuid,
+    limit: u32,
+) -> Result<Availability<Recommendations>, ClientError> {
+    Availability::of(gateway.recommendations.for_product(product_id, limit).await)
+}
+
+/// The answer of a recommendations route. The service's refusal of the request passes through as
+/// it is; its unavailability is `recommendations-unavailable`, logged here with its cause.
+fn answer(sorted: Result<Availability<Recommendations>, ClientError>) -> Response {
+    match sorted {
+        Ok(Availability::Available(recommendations)) => Json(recommendations).into_response(),
+        Ok(Availability::Unavailable(error)) => {
+            tracing::warn!(%error, "recommendations unavailable");
+            unavailable(&error).into_response()
         }
+        Err(error) => error.to_problem().into_response(),
     }
-    tracing::warn!(%error, "recommendations unavailable");
+}
+
+/// The 503 for recommendations the service did not give, saying why in words for the shopper's
+/// client (no addresses or internals).
+fn unavailable(error: &ClientError) -> Problem {
     let why = match error {
-        ClientError::Unavailable { .. } => "no instance of the service is available".to_owned(),
+        ClientError::Unavailable { reason, .. } => {
+            format!("the service cannot be called ({reason})")
+        }
         ClientError::Transport { .. } => "the service could not be reached".to_owned(),
         ClientError::Timeout { budget_ms, .. } => {
             format!("the service did not answer within {budget_ms} ms")

@@ -68,4 +68,9 @@ pub mod problems {
     /// 409: a request with this `Idempotency-Key` is being answered right now; ask again in a
     /// moment (`order_id` names the order it created).
     pub const REQUEST_IN_PROGRESS: &str = "request-in-progress";
+    /// 503: payments cannot be reached, so nothing was charged. Either nothing was recorded
+    /// (refused before the order was made), or the order named by `order_id` was made and then
+    /// cancelled with reason `payment_unavailable`, its stock released. The cart is untouched:
+    /// check out again shortly, with a new `Idempotency-Key`.
+    pub const PAYMENTS_UNAVAILABLE: &str = "payments-unavailable";
 }

@@ -72,14 +72,19 @@ pub enum CancelReason {
     PaymentFailed,
     /// Paid, but the reservation had expired and the stock was gone: the charge was refunded.
     ReservationExpired,
+    /// Payments could not be reached at all (no instance, circuit open, connection refused), so
+    /// no charge was made; the reservation was released. The checkout answered 503
+    /// `payments-unavailable`.
+    PaymentUnavailable,
 }
 
 impl CancelReason {
-    pub const ALL: [CancelReason; 4] = [
+    pub const ALL: [CancelReason; 5] = [
         CancelReason::OutOfStock,
         CancelReason::PaymentDeclined,
         CancelReason::PaymentFailed,
         CancelReason::ReservationExpired,
+        CancelReason::PaymentUnavailable,
     ];
 
     /// The name used on the wire and in the store.
@@ -89,6 +94,7 @@ impl CancelReason {
             CancelReason::PaymentDeclined => "payment_declined",
             CancelReason::PaymentFailed => "payment_failed",
             CancelReason::ReservationExpired => "reservation_expired",
+            CancelReason::PaymentUnavailable => "payment_unavailable",
         }
     }
 

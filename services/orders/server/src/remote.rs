@@ -110,11 +110,15 @@ impl Steps for RemoteSteps {
                 card_number: card_number.to_owned(),
             };
             // The order id is the key: every attempt, from any instance, is the same charge.
-            let charge = self
-                .payments
-                .charge(&order_id.to_string(), &request)
-                .await
-                .map_err(classify)?;
+            let charge = match self.payments.charge(&order_id.to_string(), &request).await {
+                Ok(charge) => charge,
+                Err(e) if e.certainly_not_delivered() => {
+                    return Ok(Charged::NotDelivered {
+                        detail: e.to_string(),
+                    })
+                }
+                Err(e) => return Err(classify(e)),
+            };
             Ok(match charge.status {
                 ChargeStatus::Captured => Charged::Captured {
                     charge_id: charge.id,
@@ -166,6 +170,10 @@ impl Steps for RemoteSteps {
                 .map(drop)
                 .map_err(classify)
         })
+    }
+
+    fn payments_unavailable(&self) -> Option<String> {
+        self.payments.unavailable_now().map(|e| e.to_string())
     }
 
     fn captured_charges(&self, order_id: Uuid) -> StepFuture<'_, Vec<Uuid>> {

@@ -23,6 +23,12 @@ impl PaymentsClient {
         PaymentsClient { inner }
     }
 
+    /// Why a call to payments made now would be refused without being sent (no instance known,
+    /// circuit breaker open), if it would; see `ServiceClient::unavailable_now`.
+    pub fn unavailable_now(&self) -> Option<ClientError> {
+        self.inner.unavailable_now()
+    }
+
     /// Charges a card, at most once per `idempotency_key`: calling again with the same key and
     /// request returns the same charge (so a call whose outcome is unknown is simply repeated).
     /// A decline is an `Ok` charge with status `declined`. Errors worth acting on, by

@@ -14,7 +14,7 @@ use brigade_chassis::auth::Principal;
 use brigade_chassis::context::{self, IDEMPOTENCY_KEY_HEADER};
 use brigade_chassis::extract::Json;
 use brigade_chassis::Problem;
-use orders_api::{check_idempotency_key, paths, problems, CheckoutRequest, Order};
+use orders_api::{check_idempotency_key, paths, problems, CancelReason, CheckoutRequest, Order};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -45,6 +45,14 @@ pub(super) async fn checkout(
         .map_err(|e| store_failed(&e))?
     {
         return repeat(&state, user_id, &record, &fingerprint).await;
+    }
+
+    // Payments known to be down (no instance, circuit open): refuse before reserving anything.
+    if let Some(why) = state.saga.steps().payments_unavailable() {
+        tracing::warn!(reason = %why, "checkout refused: payments is unavailable");
+        return Err(payments_unavailable(
+            "payments is unavailable, so nothing was ordered or charged and your cart is as it              was; check out again shortly",
+        ));
     }
 
     let items = state
@@ -161,8 +169,18 @@ async fn load(state: &AppState, user_id: Uuid, order_id: Uuid) -> Result<Order, 
     }
 }
 
-/// 201/200 with a final order; 202 with `Location` while it is pending.
+/// 201/200 with a final order; 202 with `Location` while it is pending; the 503
+/// `payments-unavailable` problem for an order cancelled because payments could not be reached
+/// (to a repeat of its key too: the same request gets the same answer).
 fn answer(status: StatusCode, order: Order) -> Response {
+    if order.cancel_reason == Some(CancelReason::PaymentUnavailable) {
+        return payments_unavailable(&format!(
+            "payments could not be reached, so order {} was cancelled without charging you and              its stock was released; your cart is as it was: check out again shortly, with a new              Idempotency-Key",
+            order.id
+        ))
+        .with("order_id", order.id.to_string())
+        .into_response();
+    }
     let location = paths::order(order.id);
     let status = if order.status.is_final() {
         status
@@ -178,6 +196,15 @@ fn fingerprint(request: &CheckoutRequest) -> String {
     let canonical = serde_json::to_vec(request).unwrap_or_default();
     let digest = Sha256::digest(&canonical);
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn payments_unavailable(detail: &str) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        problems::PAYMENTS_UNAVAILABLE,
+        "Payments unavailable",
+        detail.to_owned(),
+    )
 }
 
 fn unprocessable(code: &str, title: &'static str, detail: String) -> Problem {

@@ -369,6 +369,23 @@ impl Saga {
                 )
                 .await
             }
+            // Nothing reached payments on the first attempt: no charge can exist, so the order
+            // is cancelled at once rather than held pending while payments is down (promise 6).
+            // After an earlier attempt whose outcome is unknown, it is only one more unknown.
+            Ok(Charged::NotDelivered { detail }) if attempt == 1 => {
+                self.advance(
+                    row,
+                    to_release(
+                        CancelReason::PaymentUnavailable,
+                        None,
+                        None,
+                        "unavailable",
+                        detail,
+                    ),
+                )
+                .await
+            }
+            Ok(Charged::NotDelivered { detail }) => self.retry_later(row, "charge", &detail).await,
             Err(StepError::Transient(e)) => self.retry_later(row, "charge", &e).await,
             Err(StepError::Rejected { code, detail }) => {
                 // The processor refused the card itself (e.g. it fails the Luhn check): a

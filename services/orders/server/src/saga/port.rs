@@ -67,6 +67,11 @@ pub enum Charged {
     Refunded {
         charge_id: Uuid,
     },
+    /// The call certainly never reached payments (no instance, circuit open, connection
+    /// refused): this attempt charged nothing. `detail` says why.
+    NotDelivered {
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,4 +103,9 @@ pub trait Steps: Send + Sync + 'static {
     fn refund(&self, charge_id: Uuid) -> StepFuture<'_, ()>;
     /// The ids of the order's charges that are captured (not refunded).
     fn captured_charges(&self, order_id: Uuid) -> StepFuture<'_, Vec<Uuid>>;
+    /// Why payments could not be called right now, if it is known without calling (no instance,
+    /// circuit open): a checkout then refuses at once instead of reserving stock it cannot sell.
+    fn payments_unavailable(&self) -> Option<String> {
+        None
+    }
 }

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-use crate::support::{config, events_of, migrated, types, Fake};
+use crate::support::{config, events_of, migrated, types, ChargeScript, Fake};
 
 struct App {
     router: Router,
@@ -235,6 +235,51 @@ async fn two_requests_with_one_key_at_once_make_one_order() {
     // One order placed and confirmed: two events, whatever the number of requests.
     let events = stored_events(app.store.db()).await.unwrap();
     assert_eq!(types(&events), ["OrderPlaced", "OrderConfirmed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_known_down_refuses_the_checkout_at_once_and_records_nothing() {
+    let app = App::new(Fake::new(10)).await;
+    let token = app.shopper();
+    app.fake.world().payments_down =
+        Some("payments is unavailable: its circuit breaker is open".into());
+    let answer = app.checkout(Some(&token), Some("k"), CARD).await;
+    answer.problem(StatusCode::SERVICE_UNAVAILABLE, "payments-unavailable");
+    assert!(answer.body["order_id"].is_null(), "{answer:?}");
+    // Nothing reserved, nothing recorded: the same key works once payments is back.
+    assert!(app.fake.world().reservations.is_empty());
+    let listed = app.get("/v1/orders", Some(&token)).await;
+    assert_eq!(listed.body["total"], 0, "{listed:?}");
+    app.fake.world().payments_down = None;
+    let answer = app.checkout(Some(&token), Some("k"), CARD).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+    assert_eq!(answer.body["status"], "CONFIRMED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_unreachable_mid_checkout_is_a_503_with_the_order_cancelled_and_released() {
+    let app = App::new(Fake::new(10)).await;
+    let token = app.shopper();
+    app.fake.script(&[ChargeScript::Unreachable]);
+    let answer = app.checkout(Some(&token), Some("k"), CARD).await;
+    answer.problem(StatusCode::SERVICE_UNAVAILABLE, "payments-unavailable");
+    let id: Uuid = answer.body["order_id"].as_str().unwrap().parse().unwrap();
+    // Not half done: cancelled, its stock back, nothing charged; the repeat answers the same.
+    let order = app.get(&format!("/v1/orders/{id}"), Some(&token)).await;
+    assert_eq!(order.body["status"], "CANCELLED", "{order:?}");
+    assert_eq!(order.body["cancel_reason"], "payment_unavailable");
+    {
+        let w = app.fake.world();
+        assert_eq!(w.stock["SKU-0001"], 10);
+        assert_eq!(w.captures, 0);
+    }
+    app.checkout(Some(&token), Some("k"), CARD)
+        .await
+        .problem(StatusCode::SERVICE_UNAVAILABLE, "payments-unavailable");
+    // A new key, payments back: the cart was kept, so the checkout confirms.
+    let answer = app.checkout(Some(&token), Some("k2"), CARD).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+    assert_eq!(answer.body["status"], "CONFIRMED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,8 @@ brigade_chassis::store_suite!(
     a_decline_releases_the_reservation,
     a_processor_error_is_retried_with_the_same_charge,
     unknown_outcomes_past_the_bound_cancel_as_payment_failed,
+    payments_unreachable_at_the_first_attempt_cancels_at_once_with_nothing_charged,
+    payments_unreachable_after_an_unknown_outcome_is_only_another_unknown,
     an_expired_reservation_after_payment_is_refunded,
     resuming_from_every_persisted_state_reaches_the_same_end,
     two_instances_never_drive_one_saga_at_once,
@@ -204,6 +206,39 @@ async fn unknown_outcomes_past_the_bound_cancel_as_payment_failed(db: Db) {
     let w = fake.world();
     assert_eq!(w.reservations[&id].1, ResStatus::Released);
     assert_eq!(w.captures, 0);
+}
+
+async fn payments_unreachable_at_the_first_attempt_cancels_at_once_with_nothing_charged(db: Db) {
+    let fake = Fake::new(10);
+    fake.script(&[ChargeScript::Unreachable]);
+    let (store, id, ended) = drive_new(db, &fake).await;
+    assert_eq!(ended, Ended::Finished(OrderStatus::Cancelled));
+    let order = store.order(id).await.unwrap().unwrap();
+    assert_eq!(order.cancel_reason, Some(CancelReason::PaymentUnavailable));
+    assert_eq!(
+        cancelled_event(&store, &order).await.reason,
+        CancelReason::PaymentUnavailable
+    );
+    // One attempt, no repeat and no refund search: nothing can have been charged.
+    assert_eq!(fake.calls("charge", id), 1);
+    assert_eq!(fake.calls("refund", id), 0);
+    let w = fake.world();
+    assert_eq!(w.reservations[&id].1, ResStatus::Released);
+    assert_eq!(w.stock["SKU-0002"], 10);
+    assert_eq!(w.captures, 0);
+}
+
+async fn payments_unreachable_after_an_unknown_outcome_is_only_another_unknown(db: Db) {
+    // The first attempt may have reached payments: a later unreachable attempt proves nothing
+    // about it, so the saga keeps asking (with the same key) and confirms when it can.
+    let fake = Fake::new(10);
+    fake.script(&[ChargeScript::ProcessorError, ChargeScript::Unreachable]);
+    let (store, id, ended) = drive_new(db, &fake).await;
+    assert_eq!(ended, Ended::Finished(OrderStatus::Confirmed));
+    assert_eq!(fake.calls("charge", id), 3);
+    assert_eq!(fake.world().captures, 1);
+    let order = store.order(id).await.unwrap().unwrap();
+    assert_eq!(order.cancel_reason, None);
 }
 
 async fn an_expired_reservation_after_payment_is_refunded(db: Db) {

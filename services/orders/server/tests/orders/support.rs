@@ -24,6 +24,8 @@ pub enum ChargeScript {
     Decline(&'static str),
     /// A processor error: nothing recorded, the outcome of the call unknown.
     ProcessorError,
+    /// Payments could not be reached at all (connection refused): nothing sent.
+    Unreachable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub struct World {
     pub carts: HashMap<String, Vec<CartItem>>,
     /// When set, the cart answers this many more reads, then is down (unreachable).
     pub cart_reads_left: Option<u32>,
+    /// When set, the port says payments is down without a call (breaker open, no instance).
+    pub payments_down: Option<String>,
     /// "Crash": the named operation never returns, before (`false`) or after (`true`) its
     /// effect. Taken once.
     pub hang: Option<(&'static str, bool)>,
@@ -150,6 +154,10 @@ fn transient(what: &str) -> StepError {
 }
 
 impl Steps for Fake {
+    fn payments_unavailable(&self) -> Option<String> {
+        self.world().payments_down.clone()
+    }
+
     fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, Vec<CartItem>> {
         Box::pin(async move {
             let mut w = self.world();
@@ -227,6 +235,9 @@ impl Steps for Fake {
                 } else {
                     match w.script.pop_front().unwrap_or(ChargeScript::Approve) {
                         ChargeScript::ProcessorError => Err(transient("charge")),
+                        ChargeScript::Unreachable => Ok(Charged::NotDelivered {
+                            detail: "payments could not be reached (simulated)".into(),
+                        }),
                         ChargeScript::Approve => {
                             let id = Uuid::new_v4();
                             w.charges.insert(order_id, (id, "captured".into()));
