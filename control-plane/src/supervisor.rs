@@ -414,7 +414,7 @@ fn short_id() -> String {
 }
 
 /// Sends `signal` to the process group led by `pid` (every child leads its own).
-fn signal_group(pid: u32, signal: rustix::process::Signal) {
+pub(crate) fn signal_group(pid: u32, signal: rustix::process::Signal) {
     let Some(pid) = i32::try_from(pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw)

@@ -49,7 +49,8 @@ pub struct InstanceView {
     /// The supervisor's slot, e.g. `catalog-1`; `None` for an instance registered from elsewhere.
     pub slot: Option<String>,
     pub instance_id: Option<String>,
-    /// `starting`, `running`, `backing_off`, `stopping`, `stopped`, or `external`.
+    /// `starting`, `running`, `paused` (`brigade chaos pause`), `backing_off`, `stopping`,
+    /// `stopped`, or `external`.
     pub state: String,
     /// When a backing-off slot restarts, Unix milliseconds.
     pub restart_at_ms: Option<u64>,
@@ -134,13 +135,12 @@ pub struct Sources {
     pub started_at_ms: u64,
 }
 
-fn slot_state_name(state: &SlotState) -> &'static str {
-    match state {
-        SlotState::Starting => "starting",
-        SlotState::Running => "running",
-        SlotState::BackingOff { .. } => "backing_off",
-        SlotState::Stopping => "stopping",
-        SlotState::Stopped => "stopped",
+/// A slot's state for people: `paused` when its process was stopped on purpose (SIGSTOP).
+fn slot_state_name(slot: &SlotStatus) -> &'static str {
+    if slot.paused {
+        "paused"
+    } else {
+        slot.state.name()
     }
 }
 
@@ -161,9 +161,7 @@ fn view_of(
         instance_id: registration
             .map(|r| r.instance_id.clone())
             .or_else(|| slot.and_then(|s| s.instance_id.clone())),
-        state: slot
-            .map_or("external", |s| slot_state_name(&s.state))
-            .to_owned(),
+        state: slot.map_or("external", slot_state_name).to_owned(),
         restart_at_ms: match slot.map(|s| s.state) {
             Some(SlotState::BackingOff { restart_at_ms }) => Some(restart_at_ms),
             _ => None,

@@ -165,6 +165,10 @@ async fn faults_are_injected_felt_and_cleared() {
         serde_json::json!(["catalog-2"]),
         "{faults}"
     );
+    // `brigade status` and the console show it paused, not merely unreachable.
+    let view = system.view().await.unwrap();
+    assert_eq!(slot(&view, "catalog-2").state, "paused");
+    assert_eq!(slot(&view, "catalog-1").state, "running");
     chaos_ok(&system, &["resume", "catalog"]).await;
     wait_for("catalog-2 to answer", Duration::from_secs(5), async || {
         probe(&client, &address).await.0 == Health::Ready

@@ -6,76 +6,14 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use brigade::chaos::keep_dead::KeepDead;
 use brigade_chassis::client::plain::PlainClient;
 use http::Method;
 use serde_json::{json, Value};
 use support::shop::{self, Shopper};
 use support::System;
-
-/// Keeps every process of a service dead: kills each one as soon as the supervisor has
-/// restarted it, until stopped. A crash loop, as a bad deploy or a poisoned host would cause.
-struct KeepDead {
-    running: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<u32>,
-}
-
-impl KeepDead {
-    /// Returns once the service's processes are dead.
-    async fn start(system: &System, service: &str) -> KeepDead {
-        let pids: Vec<u32> = system
-            .view()
-            .await
-            .unwrap()
-            .services
-            .iter()
-            .filter(|s| s.name == service)
-            .flat_map(|s| s.instances.iter().filter_map(|i| i.pid))
-            .collect();
-        assert!(!pids.is_empty(), "no {service} process to kill");
-        for pid in &pids {
-            support::signal(*pid, "KILL");
-        }
-        while pids.iter().any(|pid| support::alive(*pid)) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let running = Arc::new(AtomicBool::new(true));
-        let (flag, control, service) =
-            (running.clone(), system.control.clone(), service.to_owned());
-        let task = tokio::spawn(async move {
-            let mut kills = 0;
-            while flag.load(Ordering::SeqCst) {
-                if let Ok(view) = brigade::status::fetch(&control).await {
-                    let pids = view
-                        .services
-                        .iter()
-                        .filter(|s| s.name == service)
-                        .flat_map(|s| s.instances.iter().filter_map(|i| i.pid));
-                    for pid in pids {
-                        if support::alive(pid) {
-                            let _ = std::process::Command::new("kill")
-                                .args(["-KILL", &pid.to_string()])
-                                .status();
-                            kills += 1;
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            kills
-        });
-        KeepDead { running, task }
-    }
-
-    /// Lets the supervisor restart the service; returns how many processes were killed.
-    async fn stop(self) -> u32 {
-        self.running.store(false, Ordering::SeqCst);
-        self.task.await.unwrap()
-    }
-}
 
 /// A shopper with one unit of the catalog's first product in the cart.
 async fn shopper_with_a_cart(system: &System, email: &str) -> Shopper {
@@ -94,7 +32,7 @@ async fn checkout_with_payments_down_is_a_503_at_once_and_leaves_no_half_done_or
     }
     let card = "4242424242424242";
 
-    let dead = KeepDead::start(&system, "payments").await;
+    let dead = KeepDead::start(&system.control, "payments").await.unwrap();
     // Right after the kill the registry still lists the dead instance (connection refused:
     // the order is made, then cancelled); later its lease is gone or the breaker is open (the
     // checkout is refused before any order). Either way: 503 at once, nothing half done.
@@ -292,7 +230,9 @@ async fn the_product_page_answers_without_its_optional_parts_when_they_die_or_sl
     assert_eq!(page["degraded"], json!([]), "{page}");
 
     // Recommendations killed (and kept dead): the page still answers, and says what it lacks.
-    let dead = KeepDead::start(&system, "recommendations").await;
+    let dead = KeepDead::start(&system.control, "recommendations")
+        .await
+        .unwrap();
     for _ in 0..20 {
         let (status, page, took) = product_page(&system, &id).await;
         assert_eq!(status, 200, "{page}");

@@ -9,7 +9,7 @@
 //!   request willing to wait `--deadline`; with load shedding on (the default limit) and off.
 //!   Goodput is what matters: answers that came back in time, per second.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +21,9 @@ use tokio::time::Instant;
 use super::checkout::manifest_with;
 use super::load::{self, Figures};
 use super::up::{launch, stop, wait_ready, Running};
+use crate::chaos::faults::Change;
+use crate::chaos::keep_dead::KeepDead;
+use crate::chaos::operator::Operator;
 use crate::output::human_duration;
 
 /// Options of `brigade bench degradation`.
@@ -92,76 +95,6 @@ async fn addresses(control_url: &str, service: &str) -> anyhow::Result<Vec<Strin
         .filter(|s| s.name == service)
         .flat_map(|s| s.instances.into_iter().filter_map(|i| i.address))
         .collect())
-}
-
-/// Sets (or with `None` clears) fault rules on every instance of `service`.
-async fn set_faults(
-    control_url: &str,
-    service: &str,
-    rules: Option<serde_json::Value>,
-) -> anyhow::Result<()> {
-    let client = PlainClient::new(Duration::from_secs(5));
-    for address in addresses(control_url, service).await? {
-        let url = format!("http://{address}/v1/chaos");
-        let answer = match &rules {
-            Some(rules) => {
-                client
-                    .send(Method::PUT, &url, Some(rules.to_string().into()))
-                    .await?
-            }
-            None => client.send(Method::DELETE, &url, None).await?,
-        };
-        anyhow::ensure!(
-            answer.status.is_success(),
-            "{service} at {address} refused the fault rules ({}): {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-        );
-    }
-    Ok(())
-}
-
-/// Kills every process of a service as soon as the supervisor restarts it, until dropped:
-/// the service stays dead, as in a crash loop.
-struct KeepDead {
-    running: Arc<AtomicBool>,
-}
-
-impl KeepDead {
-    fn start(control_url: &str, service: &str) -> KeepDead {
-        let running = Arc::new(AtomicBool::new(true));
-        let (flag, control_url, service) =
-            (running.clone(), control_url.to_owned(), service.to_owned());
-        tokio::spawn(async move {
-            while flag.load(Ordering::SeqCst) {
-                if let Ok(view) = crate::status::fetch(&control_url).await {
-                    for pid in view
-                        .services
-                        .iter()
-                        .filter(|s| s.name == service)
-                        .flat_map(|s| s.instances.iter().filter_map(|i| i.pid))
-                    {
-                        let pid = i32::try_from(pid)
-                            .ok()
-                            .and_then(rustix::process::Pid::from_raw);
-                        if let Some(pid) = pid {
-                            // ESRCH (already dead) is what this wants anyway.
-                            let _ =
-                                rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
-        KeepDead { running }
-    }
-}
-
-impl Drop for KeepDead {
-    fn drop(&mut self) {
-        self.running.store(false, Ordering::SeqCst);
-    }
 }
 
 /// One phase's figures.
@@ -243,17 +176,17 @@ async fn degradation_phases(
     let mut phases = Vec::new();
     phases.push(page_load("healthy", &client, &gateway, &ids, args.rate, count).await);
 
-    let slow = serde_json::json!({ "rules": [{ "latency_ms": args.slow.as_millis() as u64 }] });
-    set_faults(control, "recommendations", Some(slow)).await?;
+    let operator = Operator::new(control);
+    operator
+        .request_fault("recommendations", None, Change::Latency(args.slow))
+        .await?;
     let name = "slow (+latency)";
     phases.push(page_load(name, &client, &gateway, &ids, args.rate, count).await);
-    set_faults(control, "recommendations", None).await?;
+    operator.clear(Some("recommendations")).await?;
 
-    let dead = KeepDead::start(control, "recommendations");
-    // Let the kill land before the clock starts.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let dead = KeepDead::start(control, "recommendations").await?;
     phases.push(page_load("dead (killed)", &client, &gateway, &ids, args.rate, count).await);
-    drop(dead);
+    dead.stop().await;
     Ok(phases)
 }
 

@@ -10,6 +10,7 @@
 
 pub mod faults;
 pub mod instances;
+pub mod keep_dead;
 pub mod operator;
 pub mod runner;
 pub mod scenario;

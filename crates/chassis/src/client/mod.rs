@@ -646,10 +646,12 @@ impl ServiceClient {
             }
             let untried_left = endpoints.iter().any(|e| !tried.contains(&e.address));
             let retry_number = attempt + 1;
-            // A repeatable call with another instance to go to gets half of what is left, so
-            // that an instance that accepts but never answers (frozen, overloaded) leaves time
-            // to ask another one instead of taking the caller's whole deadline.
-            let attempt_deadline = if repeatable && untried_left {
+            // A read with another instance to go to gets half of what is left, so that an
+            // instance that accepts but never answers (frozen, overloaded) leaves time to ask
+            // another one instead of taking the caller's whole deadline. Only reads: a keyed
+            // write (a checkout, a charge) may legitimately take long, and asking a second
+            // instance meanwhile would only meet the first attempt's "request in progress".
+            let attempt_deadline = if is_safe(method) && untried_left {
                 let now = Instant::now();
                 now + deadline.saturating_duration_since(now) / 2
             } else {
@@ -815,6 +817,11 @@ impl ServiceClient {
 }
 
 /// Methods that HTTP defines as safe to repeat (RFC 9110, section 9.2.2).
+/// Methods that only read: asking a second instance costs nothing but the work.
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
 fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
