@@ -244,13 +244,8 @@ async fn check_order(
 /// Options of `brigade check`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
-    /// The control plane of the running system.
-    #[arg(
-        long,
-        env = "BRIGADE_CONTROL_URL",
-        default_value = "http://127.0.0.1:7070"
-    )]
-    pub control_url: String,
+    #[command(flatten)]
+    pub control: crate::status::ControlUrl,
     /// How long unfinished orders may take to finish before they count as lost.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub settle: Duration,
@@ -258,7 +253,7 @@ pub struct CheckArgs {
 
 /// `brigade check`: prints the report; fails when a promise is broken.
 pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
-    let report = check(&args.control_url, args.settle).await?;
+    let report = check(&args.control.url, args.settle).await?;
     println!("{report}");
     anyhow::ensure!(report.holds(), "promises broken");
     Ok(())

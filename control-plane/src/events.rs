@@ -16,14 +16,8 @@ use crate::system::SystemView;
 /// Options shared by the `events` subcommands.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EventsArgs {
-    /// The control plane of the running system.
-    #[arg(
-        long,
-        env = "BRIGADE_CONTROL_URL",
-        default_value = "http://127.0.0.1:7070",
-        global = true
-    )]
-    pub control_url: String,
+    #[command(flatten)]
+    pub control: crate::status::ControlUrl,
     #[command(subcommand)]
     pub command: EventsCommand,
 }
@@ -48,7 +42,7 @@ pub enum EventsCommand {
 
 /// `brigade events …`.
 pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
-    let view = crate::status::fetch(&args.control_url).await?;
+    let view = crate::status::fetch(&args.control.url).await?;
     let client = PlainClient::new(Duration::from_secs(10));
     match args.command {
         EventsCommand::Parked { json } => {

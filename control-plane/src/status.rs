@@ -9,15 +9,23 @@ use crate::output::{human_bytes, human_duration};
 use crate::system::{self, SystemView};
 
 /// Options of `brigade status`.
+/// Where the running system's control plane is, for every command that talks to it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ControlUrl {
+    /// Base URL of the running system's control plane.
+    #[arg(
+        long = "control-url",
+        env = "BRIGADE_CONTROL_URL",
+        default_value = "http://127.0.0.1:7070",
+        global = true
+    )]
+    pub url: String,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
-    /// Base URL of the control plane.
-    #[arg(
-        long,
-        env = "BRIGADE_CONTROL_URL",
-        default_value = "http://127.0.0.1:7070"
-    )]
-    pub control_url: String,
+    #[command(flatten)]
+    pub control: ControlUrl,
 
     /// Print the system as JSON (the shape of GET /v1/system) instead of a table.
     #[arg(long)]
@@ -75,7 +83,7 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
 
 /// Runs `brigade status`.
 pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
-    let view = fetch(&args.control_url).await?;
+    let view = fetch(&args.control.url).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&view)?);
     } else {

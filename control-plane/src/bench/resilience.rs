@@ -7,7 +7,8 @@
 //!   other in one system. A failure stays local when the three rows look alike.
 //! - **shedding**: one catalog instance offered about twice what it can serve, open loop, each
 //!   request willing to wait `--deadline`; with load shedding on (the default limit) and off.
-//!   Goodput is what matters: answers that came back in time, per second.
+//!   Goodput is what matters: answers that came back in time, per second. Three ways: a fixed
+//!   limit, the adaptive limit (`--adaptive-concurrency`), and no shedding.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::context::DEADLINE_HEADER;
+use brigade_chassis::shedding::LimitMode;
 use http::{Method, Request};
 use tokio::time::Instant;
 
@@ -52,7 +54,7 @@ pub struct SheddingBenchArgs {
     /// How long a client waits for an answer (sent as its deadline); later answers are useless.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub deadline: Duration,
-    /// The concurrency limit when shedding is on.
+    /// The concurrency limit when shedding is on (the adaptive limit's ceiling).
     #[arg(long, default_value_t = brigade_chassis::shedding::DEFAULT_MAX_CONCURRENT_REQUESTS)]
     pub limit: usize,
 }
@@ -253,20 +255,33 @@ pub async fn shedding(args: SheddingBenchArgs) -> anyhow::Result<()> {
     );
     let mut sides = Vec::new();
     let mut capacity = None;
-    for limit in [args.limit, 0] {
+    for mode in [
+        LimitMode::Fixed(args.limit),
+        LimitMode::Adaptive(args.limit),
+        LimitMode::Off,
+    ] {
         let dir = tempfile::tempdir()?;
         let running = system(&dir, |service| {
             let mut env = vec![("BRIGADE_LOG".to_owned(), "warn".to_owned())];
             if service == "catalog" {
+                let (limit, adaptive) = match mode {
+                    LimitMode::Off => (0, false),
+                    LimitMode::Fixed(limit) => (limit, false),
+                    LimitMode::Adaptive(limit) => (limit, true),
+                };
                 env.push((
                     "BRIGADE_MAX_CONCURRENT_REQUESTS".to_owned(),
                     limit.to_string(),
+                ));
+                env.push((
+                    "BRIGADE_ADAPTIVE_CONCURRENCY".to_owned(),
+                    adaptive.to_string(),
                 ));
             }
             env
         })
         .await?;
-        let result = overload(&running, &args, limit, &mut capacity).await;
+        let result = overload(&running, &args, mode, &mut capacity).await;
         let _ = stop(running).await;
         sides.push(result?);
     }
@@ -294,10 +309,11 @@ pub async fn shedding(args: SheddingBenchArgs) -> anyhow::Result<()> {
             human_duration(side.figures.p99),
         );
     }
-    if let [on, off] = &sides[..] {
+    if let [fixed, adaptive, off] = &sides[..] {
         println!(
-            "goodput with shedding ×{:.2} of without",
-            on.goodput / off.goodput.max(1e-9)
+            "goodput of the fixed limit ×{:.2}, of the adaptive limit ×{:.2}, of no shedding",
+            fixed.goodput / off.goodput.max(1e-9),
+            adaptive.goodput / off.goodput.max(1e-9)
         );
     }
     Ok(())
@@ -309,7 +325,7 @@ const CATALOG_QUERY: &str = "/v1/products?page_size=100";
 async fn overload(
     running: &Running,
     args: &SheddingBenchArgs,
-    limit: usize,
+    mode: LimitMode,
     capacity: &mut Option<f64>,
 ) -> anyhow::Result<Overload> {
     let address = addresses(&running.control_url, "catalog")
@@ -382,10 +398,10 @@ async fn overload(
         shed.load(Ordering::Relaxed),
     );
     Ok(Overload {
-        name: if limit == 0 {
-            "no shedding".to_owned()
-        } else {
-            format!("shedding (limit {limit})")
+        name: match mode {
+            LimitMode::Off => "no shedding".to_owned(),
+            LimitMode::Fixed(limit) => format!("fixed limit {limit}"),
+            LimitMode::Adaptive(limit) => format!("adaptive, up to {limit}"),
         },
         offered,
         goodput: on_time as f64 / elapsed,

@@ -29,14 +29,8 @@ pub use self::scenario::Scenario;
 /// Options of `brigade chaos`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChaosArgs {
-    /// The control plane of the running system.
-    #[arg(
-        long,
-        env = "BRIGADE_CONTROL_URL",
-        default_value = "http://127.0.0.1:7070",
-        global = true
-    )]
-    pub control_url: String,
+    #[command(flatten)]
+    pub control: crate::status::ControlUrl,
     #[command(subcommand)]
     pub command: ChaosCommand,
 }
@@ -136,7 +130,7 @@ fn parse_route(text: &str) -> Result<String, String> {
 
 /// `brigade chaos …`.
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
-    let operator = Operator::new(&args.control_url);
+    let operator = Operator::new(&args.control.url);
     let said = match args.command {
         ChaosCommand::Latency {
             service,
@@ -200,7 +194,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
                 settle,
                 verbose: true,
             };
-            let report = run_scenario(&args.control_url, &scenario, &options).await?;
+            let report = run_scenario(&args.control.url, &scenario, &options).await?;
             println!("{report}");
             anyhow::ensure!(
                 report.holds(),

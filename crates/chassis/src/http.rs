@@ -52,6 +52,9 @@ pub struct Protection {
     /// The most requests served at once before the excess is answered `503 overloaded`
     /// (0: no limit). Health, readiness and metrics are never refused.
     pub max_concurrent_requests: usize,
+    /// Whether the limit adapts to the instance's latency under `max_concurrent_requests`
+    /// ([`shedding::gradient`]).
+    pub adaptive_concurrency: bool,
     /// Fault injection, only when the service runs with `--chaos`: `None` leaves the fault layer
     /// and its admin API out of the stack entirely.
     pub chaos: Option<Chaos>,
@@ -61,6 +64,7 @@ impl Default for Protection {
     fn default() -> Self {
         Protection {
             max_concurrent_requests: shedding::DEFAULT_MAX_CONCURRENT_REQUESTS,
+            adaptive_concurrency: false,
             chaos: None,
         }
     }
@@ -77,6 +81,7 @@ pub fn wrap(router: Router, metrics: Metrics, limits: Limits) -> Router {
         limits,
         Protection {
             max_concurrent_requests: 0,
+            adaptive_concurrency: false,
             chaos: None,
         },
     )
@@ -94,7 +99,13 @@ pub fn wrap_with(
     let shared = Arc::new(Shared {
         metrics: metrics.clone(),
         limits: limits.clone(),
-        limiter: shedding::Limiter::new(protection.max_concurrent_requests),
+        limiter: shedding::Limiter::with_mode(
+            shedding::LimitMode::of(
+                protection.max_concurrent_requests,
+                protection.adaptive_concurrency,
+            ),
+            metrics.server.concurrency_limit.clone(),
+        ),
         routes: RwLock::new(HashMap::new()),
     });
     let router = router

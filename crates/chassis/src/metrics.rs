@@ -139,6 +139,8 @@ pub struct ServerMetrics {
     pub in_flight: Gauge,
     /// Requests refused at once because the instance was at its concurrency limit.
     pub shed: Family<RouteLabels, Counter>,
+    /// The concurrency limit now (fixed, or where the adaptive limit stands; 0: no limit).
+    pub concurrency_limit: Gauge,
     /// Faults injected by chaos rules (only ever counted when the service runs with `--chaos`).
     pub injected_faults: Family<FaultLabels, Counter>,
 }
@@ -190,6 +192,7 @@ impl Metrics {
             duration: Family::new_with_constructor(latency_histogram),
             in_flight: Gauge::default(),
             shed: Family::default(),
+            concurrency_limit: Gauge::default(),
             injected_faults: Family::default(),
         };
         registry.register(
@@ -217,6 +220,11 @@ impl Metrics {
             "http_server_shed_requests",
             "Requests refused with 503 overloaded because the instance was at its concurrency limit, by route and method",
             server.shed.clone(),
+        );
+        registry.register(
+            "http_server_concurrency_limit",
+            "Requests the instance admits at once now (fixed, or where the adaptive limit stands; 0: no limit)",
+            server.concurrency_limit.clone(),
         );
         registry.register(
             "http_server_injected_faults",

@@ -114,6 +114,12 @@ pub struct ServiceArgs {
     #[arg(long, env = "BRIGADE_MAX_CONCURRENT_REQUESTS", default_value_t = crate::shedding::DEFAULT_MAX_CONCURRENT_REQUESTS)]
     pub max_concurrent_requests: usize,
 
+    /// Let the concurrency limit follow the instance's latency, under
+    /// `--max-concurrent-requests` as a ceiling: it shrinks when requests start to queue and
+    /// grows back when they stop. Suits services whose requests work rather than wait.
+    #[arg(long, env = "BRIGADE_ADAPTIVE_CONCURRENCY", default_value_t = false)]
+    pub adaptive_concurrency: bool,
+
     /// Enable fault injection, driven through `/v1/chaos` on the instance (`brigade chaos`).
     /// Off, there is neither fault layer nor admin route.
     #[arg(long, env = "BRIGADE_CHAOS", default_value_t = false)]
@@ -604,6 +610,7 @@ where
         },
         http::Protection {
             max_concurrent_requests: args.max_concurrent_requests,
+            adaptive_concurrency: args.adaptive_concurrency,
             chaos: args.chaos.then(crate::chaos::Chaos::new),
         },
     );

@@ -6,19 +6,26 @@
 //! nothing: `503` with `Retry-After` is an overload answer the chassis client retries on another
 //! instance ([`crate::http::is_overload`]).
 //!
-//! The limit is fixed per instance (`--max-concurrent-requests`), counted with a semaphore whose
-//! permits are only ever *tried*, never awaited, so a refused request never waits. Health,
+//! The limit is fixed per instance (`--max-concurrent-requests`), or with
+//! `--adaptive-concurrency` follows the instance's latency under that ceiling ([`gradient`]:
+//! it shrinks when requests start to queue and grows back when they stop). Places are counted
+//! with an atomic that is only ever *tried*, never waited on, so a refused request never waits. Health,
 //! readiness, metrics and the chaos admin routes are never shed: an orchestrator must still see
 //! the instance, and an operator must be able to turn injected faults off, exactly when it is
 //! overloaded.
 
-use std::sync::Arc;
+pub mod gradient;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use prometheus_client::metrics::gauge::Gauge;
 
 use crate::problem::Problem;
+use gradient::{Gradient, GradientPolicy};
 
 /// The default limit of requests one instance serves at once.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 256;
@@ -29,52 +36,134 @@ pub const RETRY_AFTER_SECONDS: u64 = 1;
 /// Routes that are never shed (nor faulted by chaos): the orchestrator's and the operator's.
 pub const EXEMPT_ROUTES: &[&str] = &["/livez", "/readyz", "/metrics", crate::chaos::ADMIN_ROUTE];
 
+/// Long polls: they wait rather than work, for up to seconds, so they neither take a place nor
+/// teach the adaptive limit anything about the instance's latency.
+pub const LONG_POLL_ROUTES: &[&str] = &["/v1/events/feed"];
+
 /// True when requests to the route template `route` are served whatever the load.
 pub fn is_exempt(route: &str) -> bool {
     EXEMPT_ROUTES.contains(&route)
 }
 
-/// Admission control: at most `max` requests in flight at once.
-#[derive(Debug, Clone)]
-pub struct Limiter {
-    /// `None` when shedding is off (a limit of 0).
-    permits: Option<Arc<Semaphore>>,
-    max: usize,
+/// How the limit is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitMode {
+    /// Every request admitted.
+    Off,
+    /// At most this many at once.
+    Fixed(usize),
+    /// A limit that follows the instance's latency (see [`gradient`]), up to this many.
+    Adaptive(usize),
 }
 
-/// A request's place among the admitted ones; it frees the place when dropped.
+impl LimitMode {
+    /// The mode of the flags `--max-concurrent-requests N` (0: off) and
+    /// `--adaptive-concurrency`.
+    pub fn of(max: usize, adaptive: bool) -> LimitMode {
+        match (max, adaptive) {
+            (0, _) => LimitMode::Off,
+            (max, false) => LimitMode::Fixed(max),
+            (max, true) => LimitMode::Adaptive(max),
+        }
+    }
+}
+
+/// Admission control: at most `limit` requests in flight at once.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    /// `None` when shedding is off.
+    inner: Option<Arc<Inner>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    in_flight: AtomicUsize,
+    limit: AtomicUsize,
+    /// Present for an adaptive limit.
+    gradient: Option<Mutex<Gradient>>,
+    /// The current limit, exported (`http_server_concurrency_limit`).
+    gauge: Gauge,
+}
+
+/// A request's place among the admitted ones; it frees the place when dropped and, under an
+/// adaptive limit, tells the limit how long the request took.
 #[derive(Debug)]
 pub struct Admitted {
-    _permit: Option<OwnedSemaphorePermit>,
+    place: Option<(Arc<Inner>, Instant, usize)>,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let Some((inner, started, in_flight)) = self.place.take() else {
+            return;
+        };
+        inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if let Some(gradient) = &inner.gradient {
+            let now = Instant::now();
+            let mut gradient = match gradient.lock() {
+                Ok(gradient) => gradient,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if let Some(limit) = gradient.sample(now - started, in_flight, now) {
+                inner.limit.store(limit, Ordering::Release);
+                inner.gauge.set(limit as i64);
+            }
+        }
+    }
 }
 
 impl Limiter {
-    /// A limiter admitting `max` requests at once; 0 admits everything.
+    /// A fixed limiter admitting `max` requests at once; 0 admits everything.
     pub fn new(max: usize) -> Limiter {
-        let permits = (max > 0).then(|| Arc::new(Semaphore::new(max.min(Semaphore::MAX_PERMITS))));
-        Limiter { permits, max }
+        Limiter::with_mode(LimitMode::of(max, false), Gauge::default())
     }
 
-    /// The configured limit (0: unlimited).
+    /// A limiter in `mode`, publishing its limit on `gauge`.
+    pub fn with_mode(mode: LimitMode, gauge: Gauge) -> Limiter {
+        let (limit, gradient) = match mode {
+            LimitMode::Off => return Limiter { inner: None },
+            LimitMode::Fixed(max) => (max, None),
+            LimitMode::Adaptive(max) => {
+                let gradient = Gradient::new(GradientPolicy::up_to(max));
+                (gradient.limit(), Some(Mutex::new(gradient)))
+            }
+        };
+        gauge.set(limit as i64);
+        Limiter {
+            inner: Some(Arc::new(Inner {
+                in_flight: AtomicUsize::new(0),
+                limit: AtomicUsize::new(limit),
+                gradient,
+                gauge,
+            })),
+        }
+    }
+
+    /// The limit now (0: unlimited).
     pub fn max(&self) -> usize {
-        self.max
+        self.inner
+            .as_ref()
+            .map_or(0, |inner| inner.limit.load(Ordering::Acquire))
     }
 
     /// Admits a request to `route` when there is room (or the route is exempt), without waiting.
     pub fn try_admit(&self, route: &str) -> Option<Admitted> {
-        let Some(permits) = &self.permits else {
-            return Some(Admitted { _permit: None });
+        let unlimited = Admitted { place: None };
+        let Some(inner) = &self.inner else {
+            return Some(unlimited);
         };
-        if is_exempt(route) {
-            return Some(Admitted { _permit: None });
+        if is_exempt(route) || LONG_POLL_ROUTES.contains(&route) {
+            return Some(unlimited);
         }
-        permits
-            .clone()
-            .try_acquire_owned()
-            .ok()
-            .map(|permit| Admitted {
-                _permit: Some(permit),
-            })
+        let limit = inner.limit.load(Ordering::Acquire);
+        let before = inner.in_flight.fetch_add(1, Ordering::AcqRel);
+        if before >= limit {
+            inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Admitted {
+            place: Some((inner.clone(), Instant::now(), before + 1)),
+        })
     }
 }
 

@@ -300,15 +300,53 @@ pub struct JsonAnswer {
 }
 
 impl JsonAnswer {
+    /// Reads `body` as the JSON answer to `target` (method and URI, for the panic message) of
+    /// `status` with `headers`; panics when it is not JSON, which every Brigade route answers.
+    fn read(
+        target: &str,
+        status: ::http::StatusCode,
+        headers: ::http::HeaderMap,
+        body: &[u8],
+    ) -> JsonAnswer {
+        let content_type = headers
+            .get(::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = serde_json::from_slice(body).unwrap_or_else(|e| {
+            panic!(
+                "{target}: a {status} answer that is not JSON ({e}): {}",
+                String::from_utf8_lossy(body)
+            )
+        });
+        JsonAnswer {
+            status,
+            headers,
+            content_type,
+            body,
+        }
+    }
+
     /// Asserts a 200 JSON answer and gives its body.
     pub fn ok(self) -> serde_json::Value {
-        assert_eq!(self.status, ::http::StatusCode::OK, "{self:?}");
+        self.with_status(::http::StatusCode::OK)
+    }
+
+    /// Asserts a JSON answer with `status` (e.g. a 201) and gives its body.
+    pub fn with_status(self, status: ::http::StatusCode) -> serde_json::Value {
+        assert_eq!(self.status, status, "{self:?}");
         assert_eq!(self.content_type, "application/json", "{self:?}");
         self.body
     }
 
+    /// The text of the header `name` (e.g. `location`, `www-authenticate`), if present.
+    pub fn header(&self, name: impl ::http::header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
     /// Asserts a problem+json answer with `status` and `code` (the last part of its `type`),
-    /// whose detail mentions `detail` and which carries the trace id; gives its body.
+    /// whose detail is not empty and mentions `detail`, and which carries the trace id; gives
+    /// its body.
     pub fn problem(
         &self,
         status: ::http::StatusCode,
@@ -324,6 +362,8 @@ impl JsonAnswer {
         );
         assert_eq!(self.body["status"], status.as_u16(), "{self:?}");
         let text = self.body["detail"].as_str().unwrap_or_default();
+        // A problem says what was wrong: an empty detail is a bug whatever `detail` is asked.
+        assert!(!text.is_empty(), "a problem without a detail: {self:?}");
         assert!(
             text.contains(detail),
             "detail {text:?} should mention {detail:?}"
@@ -348,31 +388,32 @@ impl JsonAnswer {
 pub async fn send_json(router: &Router, request: ::http::Request<axum::body::Body>) -> JsonAnswer {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
+    let target = format!("{} {}", request.method(), request.uri());
     let response = match router.clone().oneshot(request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
-    let status = response.status();
-    let headers = response.headers().clone();
-    let content_type = headers
-        .get(::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = response
-        .into_body()
+    let (parts, body) = response.into_parts();
+    let bytes = body
         .collect()
         .await
-        .unwrap_or_else(|e| panic!("cannot read the answer: {e}"))
+        .unwrap_or_else(|e| panic!("{target}: cannot read the answer: {e}"))
         .to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-    JsonAnswer {
-        status,
-        headers,
-        content_type,
-        body,
-    }
+    JsonAnswer::read(&target, parts.status, parts.headers, &bytes)
+}
+
+/// Sends `request` (its URI absolute, e.g. from [`Instance::url`]) over a real socket with the
+/// chassis' plain client and reads the answer; panics when the call fails or the body is not
+/// JSON.
+pub async fn fetch_json(
+    request: ::http::Request<http_body_util::Full<bytes::Bytes>>,
+) -> JsonAnswer {
+    let target = format!("{} {}", request.method(), request.uri());
+    let answer = crate::client::plain::PlainClient::new(std::time::Duration::from_secs(10))
+        .send_request(request)
+        .await
+        .unwrap_or_else(|e| panic!("{target}: {e}"));
+    JsonAnswer::read(&target, answer.status, answer.headers, &answer.body)
 }
 
 /// The URL of the NATS server (with JetStream) the tests use.

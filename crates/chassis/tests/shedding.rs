@@ -62,7 +62,7 @@ async fn beyond_the_limit_requests_are_refused_at_once_while_admitted_ones_compl
         Limits::default(),
         Protection {
             max_concurrent_requests: 2,
-            chaos: None,
+            ..Protection::default()
         },
     );
     let admitted: Vec<_> = (0..2)
@@ -172,4 +172,45 @@ async fn the_flag_sets_the_limit_of_a_running_instance_and_health_is_never_shed(
         .unwrap();
     assert_eq!(quick.status, StatusCode::OK);
     instance.stop().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_adaptive_limit_starts_low_under_its_ceiling_and_publishes_where_it_stands() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (entered, mut arrivals) = mpsc::unbounded_channel();
+    let metrics = Metrics::new();
+    let app = http::wrap_with(
+        gated(gate.clone(), entered),
+        metrics.clone(),
+        Limits::default(),
+        Protection {
+            max_concurrent_requests: 256,
+            adaptive_concurrency: true,
+            ..Protection::default()
+        },
+    );
+    let text = metrics.encode();
+    assert!(text.contains("http_server_concurrency_limit 20"), "{text}");
+    // It starts at 20 places: the 21st request is shed at once.
+    let admitted: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(app.clone().oneshot(get_request("/v1/gated"))))
+        .collect();
+    for _ in 0..20 {
+        arrivals.recv().await.unwrap();
+    }
+    let refused = testing::send_json(&app, get_request("/v1/quick")).await;
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.body["type"], "urn:brigade:problem:overloaded");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("20 requests"),
+        "{}",
+        refused.body
+    );
+    gate.add_permits(20);
+    for request in admitted {
+        assert_eq!(request.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
 }

@@ -11,12 +11,14 @@ use std::time::Duration;
 
 use axum::response::IntoResponse;
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::testing::{Instance, TestKeys};
+use brigade_chassis::testing::{fetch_json, Instance, JsonAnswer, TestKeys};
 use catalog_api::{Money, Product};
 use http::{Method, StatusCode};
 use orders_api::events::OrderConfirmed;
 use serde_json::Value;
 use uuid::Uuid;
+
+use support::get;
 
 struct System {
     gateway: Instance,
@@ -39,65 +41,15 @@ async fn start() -> System {
     }
 }
 
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
-}
-
-async fn send(base: &str, method: Method, path: &str, headers: &[(&str, &str)]) -> Answer {
+/// `method` `path` at `base` with `headers`, over a real socket, read as JSON.
+async fn send(base: &str, method: Method, path: &str, headers: &[(&str, &str)]) -> JsonAnswer {
     let mut request = http::Request::builder()
         .method(method)
         .uri(format!("{base}{path}"));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let answer = PlainClient::new(Duration::from_secs(10))
-        .send_request(request.body(Default::default()).unwrap())
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let content_type = answer
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = serde_json::from_slice(&answer.body).unwrap_or_else(|e| {
-        panic!(
-            "{path}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&answer.body)
-        )
-    });
-    Answer {
-        status: answer.status,
-        content_type,
-        body,
-    }
-}
-
-async fn get(base: &str, path: &str) -> Answer {
-    send(base, Method::GET, path, &[]).await
-}
-
-/// Asserts a 4xx problem document whose detail mentions `mentions`.
-fn assert_problem(answer: &Answer, status: u16, mentions: &str) {
-    assert_eq!(answer.status.as_u16(), status, "{answer:?}");
-    assert_eq!(
-        answer.content_type, "application/problem+json",
-        "{answer:?}"
-    );
-    assert_eq!(answer.body["status"], status, "{answer:?}");
-    let detail = answer.body["detail"].as_str().unwrap_or_default();
-    assert!(
-        detail.contains(mentions),
-        "detail `{detail}` does not mention `{mentions}`"
-    );
-    assert!(
-        answer.body["trace_id"]
-            .as_str()
-            .is_some_and(|t| t.len() == 32),
-        "{answer:?}"
-    );
+    fetch_json(request.body(Default::default()).unwrap()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,36 +114,91 @@ async fn shoppers_browse_the_catalog_through_the_gateway() {
 async fn bad_input_on_every_route_is_a_4xx_problem_that_says_what_is_wrong() {
     let system = start().await;
     let base = system.gateway.url();
-    let cases: &[(&str, u16, &str)] = &[
-        ("/api/v1/products?page_size=1000", 400, "page_size"),
-        ("/api/v1/products?page_size=0", 400, "page_size"),
-        ("/api/v1/products?page=0", 400, "page"),
-        ("/api/v1/products?page=abc", 400, "page"),
-        ("/api/v1/products?page=-1", 400, "page"),
-        ("/api/v1/products?sort=cheapest", 400, "sort"),
-        ("/api/v1/products?categroy=books", 400, "categroy"),
+    let bad_request = StatusCode::BAD_REQUEST;
+    let cases: &[(&str, StatusCode, &str, &str)] = &[
+        (
+            "/api/v1/products?page_size=1000",
+            bad_request,
+            "invalid-parameter",
+            "page_size",
+        ),
+        (
+            "/api/v1/products?page_size=0",
+            bad_request,
+            "invalid-parameter",
+            "page_size",
+        ),
+        (
+            "/api/v1/products?page=0",
+            bad_request,
+            "invalid-parameter",
+            "page",
+        ),
+        (
+            "/api/v1/products?page=abc",
+            bad_request,
+            "invalid-query",
+            "page",
+        ),
+        (
+            "/api/v1/products?page=-1",
+            bad_request,
+            "invalid-query",
+            "page",
+        ),
+        (
+            "/api/v1/products?sort=cheapest",
+            bad_request,
+            "invalid-query",
+            "sort",
+        ),
+        (
+            "/api/v1/products?categroy=books",
+            bad_request,
+            "invalid-query",
+            "categroy",
+        ),
         (
             "/api/v1/products?category=no-such-category",
-            400,
+            bad_request,
+            "invalid-parameter",
             "no-such-category",
         ),
-        ("/api/v1/products/not-a-uuid", 400, "not-a-uuid"),
+        (
+            "/api/v1/products/not-a-uuid",
+            bad_request,
+            "invalid-parameter",
+            "not-a-uuid",
+        ),
         (
             "/api/v1/products/00000000-0000-4000-8000-000000000000",
-            404,
+            StatusCode::NOT_FOUND,
+            "not-found",
             "00000000-0000-4000-8000-000000000000",
         ),
-        ("/api/v1/nothing-here", 404, "/api/v1/nothing-here"),
-        ("/api/v1/categories?page=x", 400, "page"),
+        (
+            "/api/v1/nothing-here",
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "/api/v1/nothing-here",
+        ),
+        (
+            "/api/v1/categories?page=x",
+            bad_request,
+            "invalid-query",
+            "page",
+        ),
     ];
-    for (path, status, mentions) in cases {
-        let answer = get(&base, path).await;
-        assert_problem(&answer, *status, mentions);
+    for (path, status, code, mentions) in cases {
+        get(&base, path).await.problem(*status, code, mentions);
     }
     let long_query = format!("/api/v1/products?q={}", "a".repeat(500));
-    assert_problem(&get(&base, &long_query).await, 400, "q must be at most");
-    let wrong_method = send(&base, Method::DELETE, "/api/v1/products", &[]).await;
-    assert_problem(&wrong_method, 405, "");
+    get(&base, &long_query)
+        .await
+        .invalid("q", "q must be at most");
+    send(&base, Method::DELETE, "/api/v1/products", &[])
+        .await
+        .problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,15 +246,16 @@ async fn a_catalog_that_is_down_is_a_503_problem_not_a_500() {
         "/api/v1/products",
         "/api/v1/products/00000000-0000-4000-8000-000000000000",
     ] {
-        let answer = get(&base, path).await;
-        assert_problem(&answer, 503, "catalog");
+        get(&base, path).await.problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service-unavailable",
+            "catalog",
+        );
     }
     // Bad input is still refused at the edge, without the catalog.
-    assert_problem(
-        &get(&base, "/api/v1/products?page_size=1000").await,
-        400,
-        "page_size",
-    );
+    get(&base, "/api/v1/products?page_size=1000")
+        .await
+        .invalid("page_size", "page_size");
 }
 
 // Recommendations: a real recommendations instance over a store filled through the service's
@@ -449,13 +457,15 @@ async fn recommendation_routes_refuse_bad_input_at_the_edge_and_me_needs_a_token
         ("/api/v1/me/recommendations?limit=".to_owned(), "limit"),
     ];
     for (path, parameter) in &cases {
-        let answer = send(&base, Method::GET, path, &[("authorization", &token)]).await;
-        assert_problem(&answer, 400, parameter);
-        assert_eq!(answer.body["parameter"], *parameter, "{answer:?}");
-        assert_eq!(answer.body["type"], "urn:brigade:problem:invalid-parameter");
+        send(&base, Method::GET, path, &[("authorization", &token)])
+            .await
+            .invalid(parameter, parameter);
     }
-    let unknown = get(&base, &format!("{product}?count=3")).await;
-    assert_problem(&unknown, 400, "count");
+    get(&base, &format!("{product}?count=3")).await.problem(
+        StatusCode::BAD_REQUEST,
+        "invalid-query",
+        "count",
+    );
     // None of that cost a hop: the service counted no request on its routes.
     let metrics = PlainClient::new(Duration::from_secs(2))
         .send(
@@ -473,7 +483,7 @@ async fn recommendation_routes_refuse_bad_input_at_the_edge_and_me_needs_a_token
 
     // /me is the token's user: no token, or a bad one, is a 401.
     let anonymous = get(&base, "/api/v1/me/recommendations").await;
-    assert_problem(&anonymous, 401, "");
+    anonymous.problem(StatusCode::UNAUTHORIZED, "unauthorized", "");
     let forged = send(
         &base,
         Method::GET,
@@ -481,7 +491,7 @@ async fn recommendation_routes_refuse_bad_input_at_the_edge_and_me_needs_a_token
         &[("authorization", "Bearer not.a.token")],
     )
     .await;
-    assert_problem(&forged, 401, "");
+    forged.problem(StatusCode::UNAUTHORIZED, "unauthorized", "");
     let other_keys = TestKeys::new();
     let untrusted = format!("Bearer {}", other_keys.token(BUYER, "buyer@example.com"));
     let answer = send(
@@ -491,7 +501,7 @@ async fn recommendation_routes_refuse_bad_input_at_the_edge_and_me_needs_a_token
         &[("authorization", &untrusted)],
     )
     .await;
-    assert_problem(&answer, 401, "");
+    answer.problem(StatusCode::UNAUTHORIZED, "unauthorized", "");
 }
 
 /// A recommendations "instance" that fails every request with a 500 problem.
@@ -521,20 +531,17 @@ async fn recommendations_down_or_failing_is_a_503_recommendations_unavailable_pr
         } else {
             &[("authorization", auth)]
         };
-        let answer = send(&base, Method::GET, path, headers).await;
-        assert_problem(&answer, 503, "recommendations");
-        assert_eq!(
-            answer.body["type"], "urn:brigade:problem:recommendations-unavailable",
-            "{answer:?}"
+        send(&base, Method::GET, path, headers).await.problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "recommendations-unavailable",
+            "recommendations",
         );
     }
     // The rest of the API does not depend on it; bad input is still refused at the edge.
     assert_eq!(get(&base, "/api/v1/categories").await.status, 200);
-    assert_problem(
-        &get(&base, &format!("{product}?limit=0")).await,
-        400,
-        "limit",
-    );
+    get(&base, &format!("{product}?limit=0"))
+        .await
+        .invalid("limit", "limit");
 
     // An instance that answers, but fails: the same problem, saying it failed.
     let failing = failing_recommendations().await;
@@ -549,11 +556,10 @@ async fn recommendations_down_or_failing_is_a_503_recommendations_unavailable_pr
         |ctx| gateway::build(ctx, gateway::PartTimeouts::default()),
     )
     .await;
-    let answer = get(&gateway.url(), &product).await;
-    assert_problem(&answer, 503, "failed (500)");
-    assert_eq!(
-        answer.body["type"],
-        "urn:brigade:problem:recommendations-unavailable"
+    get(&gateway.url(), &product).await.problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "recommendations-unavailable",
+        "failed (500)",
     );
     gateway.stop().await.unwrap();
 }

@@ -4,16 +4,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test binary uses a part
 
 use std::path::Path;
-use std::time::Duration;
 
-use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::db::{migrate, Db, PoolOptions};
 use brigade_chassis::events::{Envelope, Inbox};
-use brigade_chassis::testing::{Instance, JsonAnswer};
+use brigade_chassis::testing::{fetch_json, Instance, JsonAnswer};
 use catalog::SampleData;
 use catalog_api::events::ProductChanged;
 use catalog_api::Product;
-use http::Method;
 use orders_api::events::OrderConfirmed;
 use orders_api::OrderLine;
 use uuid::Uuid;
@@ -89,25 +86,8 @@ pub fn confirmed(user: Uuid, products: &[&Product]) -> OrderConfirmed {
 
 /// GET `path` from the instance at `base` over a real socket, read as JSON.
 pub async fn get(base: &str, path: &str) -> JsonAnswer {
-    let answer = PlainClient::new(Duration::from_secs(10))
-        .send(Method::GET, &format!("{base}{path}"), None)
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let content_type = answer
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = serde_json::from_slice(&answer.body).unwrap_or_else(|e| {
-        panic!(
-            "{path}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&answer.body)
-        )
-    });
-    JsonAnswer {
-        status: answer.status,
-        headers: answer.headers,
-        content_type,
-        body,
-    }
+    let request = http::Request::get(format!("{base}{path}"))
+        .body(Default::default())
+        .unwrap();
+    fetch_json(request).await
 }

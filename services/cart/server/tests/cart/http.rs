@@ -5,12 +5,10 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use brigade_chassis::testing::{self, TestKeys};
+use brigade_chassis::testing::{self, send_json, JsonAnswer, TestKeys};
 use cart::{AppState, Store};
 use catalog_api::CatalogClient;
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::{dead_catalog, migrated, FakeCatalog};
@@ -22,14 +20,6 @@ struct App {
     catalog: FakeCatalog,
     keys: TestKeys,
     _dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    www_authenticate: Option<String>,
-    body: Value,
 }
 
 impl App {
@@ -57,25 +47,25 @@ impl App {
         self.keys.token(user, "shopper@example.com")
     }
 
-    async fn call(&self, method: Method, uri: &str, token: &str, body: Option<&str>) -> Answer {
-        send(&self.router, request(method, uri, Some(token), body)).await
+    async fn call(&self, method: Method, uri: &str, token: &str, body: Option<&str>) -> JsonAnswer {
+        send_json(&self.router, request(method, uri, Some(token), body)).await
     }
 
-    async fn get(&self, token: &str) -> Answer {
+    async fn get(&self, token: &str) -> JsonAnswer {
         self.call(Method::GET, "/v1/cart", token, None).await
     }
 
-    async fn put(&self, token: &str, product: Uuid, quantity: i64) -> Answer {
+    async fn put(&self, token: &str, product: Uuid, quantity: i64) -> JsonAnswer {
         let body = json!({ "quantity": quantity }).to_string();
         self.call(Method::PUT, &item(product), token, Some(&body))
             .await
     }
 
-    async fn delete(&self, token: &str, product: Uuid) -> Answer {
+    async fn delete(&self, token: &str, product: Uuid) -> JsonAnswer {
         self.call(Method::DELETE, &item(product), token, None).await
     }
 
-    async fn clear(&self, token: &str) -> Answer {
+    async fn clear(&self, token: &str) -> JsonAnswer {
         self.call(Method::DELETE, "/v1/cart", token, None).await
     }
 }
@@ -106,52 +96,14 @@ fn request(method: Method, uri: &str, token: Option<&str>, body: Option<&str>) -
     }
 }
 
-async fn send(router: &Router, request: Request<Body>) -> Answer {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let text = |name| {
-        response
-            .headers()
-            .get(name)
-            .map(|v: &header::HeaderValue| v.to_str().unwrap().to_owned())
-    };
-    let content_type = text(header::CONTENT_TYPE).unwrap_or_default();
-    let www_authenticate = text(header::WWW_AUTHENTICATE);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-    Answer {
-        status,
-        content_type,
-        www_authenticate,
-        body,
-    }
+/// Reads a 200 JSON answer as the cart it holds.
+trait CartAnswer {
+    fn cart(self) -> cart_api::Cart;
 }
 
-impl Answer {
-    /// The cart of a 200 answer.
+impl CartAnswer for JsonAnswer {
     fn cart(self) -> cart_api::Cart {
-        assert_eq!(self.status, StatusCode::OK, "{self:?}");
-        assert_eq!(self.content_type, "application/json", "{self:?}");
-        serde_json::from_value(self.body).unwrap()
-    }
-
-    /// Asserts a problem with `status` and `code` whose detail contains `detail`.
-    fn problem(&self, status: StatusCode, code: &str, detail: &str) -> &Answer {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
-        assert_eq!(
-            self.body["type"],
-            format!("urn:brigade:problem:{code}"),
-            "{self:?}"
-        );
-        assert_eq!(self.body["status"], status.as_u16());
-        let text = self.body["detail"].as_str().unwrap_or_default();
-        assert!(
-            text.contains(detail),
-            "detail {text:?} should mention {detail:?}"
-        );
-        self
+        serde_json::from_value(self.ok()).unwrap()
     }
 }
 
@@ -334,10 +286,10 @@ async fn every_route_needs_a_valid_token() {
             (Some("not-a-jwt"), "invalid"),
             (Some(stranger.as_str()), "invalid"),
         ] {
-            let answer = send(&app.router, request(method.clone(), &uri, token, body)).await;
+            let answer = send_json(&app.router, request(method.clone(), &uri, token, body)).await;
             answer.problem(StatusCode::UNAUTHORIZED, "unauthorized", detail);
             assert_eq!(
-                answer.www_authenticate.as_deref(),
+                answer.header(header::WWW_AUTHENTICATE),
                 Some(r#"Bearer realm="brigade""#),
                 "{method} {uri}"
             );
@@ -346,9 +298,11 @@ async fn every_route_needs_a_valid_token() {
         basic
             .headers_mut()
             .insert(header::AUTHORIZATION, "Basic dXNlcjpwdw==".parse().unwrap());
-        send(&app.router, basic)
-            .await
-            .problem(StatusCode::UNAUTHORIZED, "unauthorized", "Bearer");
+        send_json(&app.router, basic).await.problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Bearer",
+        );
     }
 }
 
@@ -362,7 +316,7 @@ async fn with_the_catalog_down_reads_and_removals_work_and_adding_is_503() {
     let before = app.put(&token, pan.id, 1).await.cart();
 
     let down = app.with_catalog_down().await;
-    let read = send(&down, request(Method::GET, "/v1/cart", Some(&token), None))
+    let read = send_json(&down, request(Method::GET, "/v1/cart", Some(&token), None))
         .await
         .cart();
     assert!(!read.prices_current);
@@ -373,7 +327,7 @@ async fn with_the_catalog_down_reads_and_removals_work_and_adding_is_503() {
     assert_eq!(read.total, before.total);
 
     let body = r#"{"quantity":4}"#;
-    send(
+    send_json(
         &down,
         request(Method::PUT, &item(kettle.id), Some(&token), Some(body)),
     )
@@ -384,7 +338,7 @@ async fn with_the_catalog_down_reads_and_removals_work_and_adding_is_503() {
         "catalog",
     );
 
-    let removed = send(
+    let removed = send_json(
         &down,
         request(Method::DELETE, &item(pan.id), Some(&token), None),
     )
@@ -392,7 +346,7 @@ async fn with_the_catalog_down_reads_and_removals_work_and_adding_is_503() {
     .cart();
     assert!(!removed.prices_current);
     assert_eq!(skus(&removed), [("TST-0001", 2)]);
-    let cleared = send(
+    let cleared = send_json(
         &down,
         request(Method::DELETE, "/v1/cart", Some(&token), None),
     )
@@ -590,7 +544,7 @@ async fn bad_input_on_every_route_is_a_4xx_problem_naming_it() {
         let request = builder
             .body(body.map_or_else(Body::empty, Body::from))
             .unwrap();
-        let answer = send(&app.router, request).await;
+        let answer = send_json(&app.router, request).await;
         answer.problem(status, code, detail);
         if code == "invalid-parameter" {
             assert!(
@@ -606,7 +560,7 @@ async fn bad_input_on_every_route_is_a_4xx_problem_naming_it() {
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_served() {
     let app = App::new().await;
-    let answer = send(
+    let answer = send_json(
         &app.router,
         Request::get("/openapi.json").body(Body::empty()).unwrap(),
     )

@@ -4,9 +4,9 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use brigade_chassis::testing;
+use brigade_chassis::testing::{self, JsonAnswer};
 use catalog::seed;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::support::seeded;
 
@@ -14,13 +14,6 @@ use crate::support::seeded;
 struct App {
     router: Router,
     _dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
 }
 
 impl App {
@@ -32,12 +25,12 @@ impl App {
         }
     }
 
-    async fn get(&self, uri: &str) -> Answer {
+    async fn get(&self, uri: &str) -> JsonAnswer {
         self.send(Request::get(uri).body(Body::empty()).unwrap())
             .await
     }
 
-    async fn post(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> Answer {
+    async fn post(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> JsonAnswer {
         let request = Request::builder()
             .method(Method::POST)
             .uri(uri)
@@ -47,43 +40,8 @@ impl App {
         self.send(request).await
     }
 
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let answer = testing::send_json(&self.router, request).await;
-        Answer {
-            status: answer.status,
-            content_type: answer.content_type,
-            body: answer.body,
-        }
-    }
-}
-
-impl Answer {
-    fn ok(self) -> Value {
-        assert_eq!(self.status, StatusCode::OK, "{self:?}");
-        assert_eq!(self.content_type, "application/json", "{self:?}");
-        self.body
-    }
-
-    /// Asserts a problem with `status` and `code` whose detail contains `detail`.
-    fn problem(&self, status: StatusCode, code: &str, detail: &str) {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
-        assert_eq!(
-            self.body["type"],
-            format!("urn:brigade:problem:{code}"),
-            "{self:?}"
-        );
-        assert_eq!(self.body["status"], status.as_u16());
-        let text = self.body["detail"].as_str().unwrap_or_default();
-        assert!(
-            text.contains(detail),
-            "detail {text:?} should mention {detail:?}"
-        );
-        assert_eq!(
-            self.body["trace_id"].as_str().map(str::len),
-            Some(32),
-            "{self:?}"
-        );
+    async fn send(&self, request: Request<Body>) -> JsonAnswer {
+        testing::send_json(&self.router, request).await
     }
 }
 
@@ -241,12 +199,7 @@ async fn one_product_by_id() {
         &unknown.to_string(),
     );
     let bad = app.get("/v1/products/not-a-uuid").await;
-    bad.problem(
-        StatusCode::BAD_REQUEST,
-        "invalid-parameter",
-        "`not-a-uuid` is not a product id",
-    );
-    assert_eq!(bad.body["parameter"], "id");
+    bad.invalid("id", "`not-a-uuid` is not a product id");
     // A huge id is not echoed in full.
     let huge = app.get(&format!("/v1/products/{}", "x".repeat(5000))).await;
     huge.problem(
@@ -293,12 +246,7 @@ async fn products_by_ids_refuses_bad_input_with_a_problem() {
     let too_many = app
         .post("/v1/products/batch", "application/json", ids(101))
         .await;
-    too_many.problem(
-        StatusCode::BAD_REQUEST,
-        "invalid-parameter",
-        "at most 100 ids",
-    );
-    assert_eq!(too_many.body["parameter"], "ids");
+    too_many.invalid("ids", "at most 100 ids");
 
     let json = "application/json";
     for (body, status, code, detail) in [

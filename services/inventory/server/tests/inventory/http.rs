@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use brigade_chassis::testing;
+use brigade_chassis::testing::{self, JsonAnswer};
 use inventory::Store;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -16,13 +16,6 @@ struct App {
     router: Router,
     store: Store,
     _dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
 }
 
 impl App {
@@ -37,22 +30,22 @@ impl App {
         }
     }
 
-    async fn get(&self, uri: &str) -> Answer {
+    async fn get(&self, uri: &str) -> JsonAnswer {
         self.send(Request::get(uri).body(Body::empty()).unwrap())
             .await
     }
 
-    async fn post(&self, uri: &str) -> Answer {
+    async fn post(&self, uri: &str) -> JsonAnswer {
         self.send(Request::post(uri).body(Body::empty()).unwrap())
             .await
     }
 
-    async fn put(&self, uri: &str, body: Value) -> Answer {
+    async fn put(&self, uri: &str, body: Value) -> JsonAnswer {
         self.put_raw(uri, "application/json", body.to_string())
             .await
     }
 
-    async fn put_raw(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> Answer {
+    async fn put_raw(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> JsonAnswer {
         let request = Request::builder()
             .method(Method::PUT)
             .uri(uri)
@@ -62,54 +55,8 @@ impl App {
         self.send(request).await
     }
 
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let answer = testing::send_json(&self.router, request).await;
-        Answer {
-            status: answer.status,
-            content_type: answer.content_type,
-            body: answer.body,
-        }
-    }
-}
-
-impl Answer {
-    fn with_status(self, status: StatusCode) -> Value {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/json", "{self:?}");
-        self.body
-    }
-
-    fn ok(self) -> Value {
-        self.with_status(StatusCode::OK)
-    }
-
-    /// Asserts a problem with `status` and `code` whose detail contains `detail`.
-    fn problem(&self, status: StatusCode, code: &str, detail: &str) -> &Value {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
-        assert_eq!(
-            self.body["type"],
-            format!("urn:brigade:problem:{code}"),
-            "{self:?}"
-        );
-        assert_eq!(self.body["status"], status.as_u16());
-        let text = self.body["detail"].as_str().unwrap_or_default();
-        assert!(
-            text.contains(detail),
-            "detail {text:?} should mention {detail:?}"
-        );
-        assert_eq!(
-            self.body["trace_id"].as_str().map(str::len),
-            Some(32),
-            "{self:?}"
-        );
-        &self.body
-    }
-
-    /// Asserts a 400 invalid-parameter naming `parameter`.
-    fn invalid(&self, parameter: &str, detail: &str) {
-        let body = self.problem(StatusCode::BAD_REQUEST, "invalid-parameter", detail);
-        assert_eq!(body["parameter"], parameter, "{self:?}");
+    async fn send(&self, request: Request<Body>) -> JsonAnswer {
+        testing::send_json(&self.router, request).await
     }
 }
 

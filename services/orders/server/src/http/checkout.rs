@@ -51,7 +51,8 @@ pub(super) async fn checkout(
     if let Some(why) = state.saga.steps().payments_unavailable() {
         tracing::warn!(reason = %why, "checkout refused: payments is unavailable");
         return Err(payments_unavailable(
-            "payments is unavailable, so nothing was ordered or charged and your cart is as it              was; check out again shortly",
+            "payments is unavailable, so nothing was ordered or charged and your cart is as it \
+             was; check out again shortly",
         ));
     }
 
@@ -175,7 +176,9 @@ async fn load(state: &AppState, user_id: Uuid, order_id: Uuid) -> Result<Order, 
 fn answer(status: StatusCode, order: Order) -> Response {
     if order.cancel_reason == Some(CancelReason::PaymentUnavailable) {
         return payments_unavailable(&format!(
-            "payments could not be reached, so order {} was cancelled without charging you and              its stock was released; your cart is as it was: check out again shortly, with a new              Idempotency-Key",
+            "payments could not be reached, so order {} was cancelled without charging you and \
+             its stock was released; your cart is as it was: check out again shortly, with a new \
+             Idempotency-Key",
             order.id
         ))
         .with("order_id", order.id.to_string())

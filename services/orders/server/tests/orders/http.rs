@@ -8,13 +8,11 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use brigade_chassis::events::stored_events;
-use brigade_chassis::testing::{self, TestKeys};
-use http_body_util::BodyExt;
+use brigade_chassis::testing::{self, JsonAnswer, TestKeys};
 use orders::saga::CartItem;
 use orders::{AppState, Saga, Store};
 use orders_api::events::OrderConfirmed;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 use uuid::Uuid;
 
 use crate::support::{config, events_of, migrated, types, ChargeScript, Fake};
@@ -25,14 +23,6 @@ struct App {
     fake: Fake,
     store: Store,
     _dir: tempfile::TempDir,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    content_type: String,
-    body: Value,
 }
 
 impl App {
@@ -74,7 +64,7 @@ impl App {
         token
     }
 
-    async fn checkout(&self, token: Option<&str>, key: Option<&str>, body: &str) -> Answer {
+    async fn checkout(&self, token: Option<&str>, key: Option<&str>, body: &str) -> JsonAnswer {
         let mut request = Request::builder()
             .method(Method::POST)
             .uri("/v1/checkout")
@@ -89,7 +79,7 @@ impl App {
             .await
     }
 
-    async fn get(&self, uri: &str, token: Option<&str>) -> Answer {
+    async fn get(&self, uri: &str, token: Option<&str>) -> JsonAnswer {
         let mut request = Request::get(uri);
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -97,46 +87,12 @@ impl App {
         self.send(request.body(Body::empty()).unwrap()).await
     }
 
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let header_text = |name| {
-            response
-                .headers()
-                .get(name)
-                .map(|v: &header::HeaderValue| v.to_str().unwrap().to_owned())
-        };
-        let location = header_text(header::LOCATION);
-        let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
-        Answer {
-            status,
-            location,
-            content_type,
-            body,
-        }
+    async fn send(&self, request: Request<Body>) -> JsonAnswer {
+        testing::send_json(&self.router, request).await
     }
 }
 
 const CARD: &str = r#"{"card_number":"4242424242424242"}"#;
-
-impl Answer {
-    fn problem(&self, status: StatusCode, code: &str) {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
-        assert_eq!(
-            self.body["type"],
-            format!("urn:brigade:problem:{code}"),
-            "{self:?}"
-        );
-        assert!(
-            !self.body["detail"].as_str().unwrap_or("").is_empty(),
-            "{self:?}"
-        );
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_checkout_confirms_and_a_repeat_answers_the_same_order() {
@@ -152,7 +108,7 @@ async fn a_checkout_confirms_and_a_repeat_answers_the_same_order() {
     assert_eq!(first.body["lines"][0]["sku"], "SKU-0001");
     let id = first.body["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        first.location.as_deref(),
+        first.header(header::LOCATION),
         Some(format!("/v1/orders/{id}").as_str())
     );
     // Placed, then confirmed with its lines and total, in the outbox: the cart empties itself
@@ -192,7 +148,11 @@ async fn a_checkout_confirms_and_a_repeat_answers_the_same_order() {
             r#"{"card_number":"4000000000000002"}"#,
         )
         .await;
-    reused.problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused");
+    reused.problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+        "",
+    );
     assert_eq!(reused.body["order_id"], id.as_str());
 
     // Keys are per user: another user's same key is another checkout.
@@ -225,7 +185,7 @@ async fn two_requests_with_one_key_at_once_make_one_order() {
     } else {
         &b
     };
-    conflict.problem(StatusCode::CONFLICT, "request-in-progress");
+    conflict.problem(StatusCode::CONFLICT, "request-in-progress", "");
     let page = app.get("/v1/orders", Some(&token)).await;
     assert_eq!(page.body["total"], 1);
     // Once the order is final, repeats get it with 200.
@@ -244,8 +204,15 @@ async fn payments_known_down_refuses_the_checkout_at_once_and_records_nothing() 
     app.fake.world().payments_down =
         Some("payments is unavailable: its circuit breaker is open".into());
     let answer = app.checkout(Some(&token), Some("k"), CARD).await;
-    answer.problem(StatusCode::SERVICE_UNAVAILABLE, "payments-unavailable");
+    answer.problem(StatusCode::SERVICE_UNAVAILABLE, "payments-unavailable", "");
     assert!(answer.body["order_id"].is_null(), "{answer:?}");
+    assert!(
+        answer.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was ordered or charged and your cart is as it was"),
+        "{answer:?}"
+    );
     // Nothing reserved, nothing recorded: the same key works once payments is back.
     assert!(app.fake.world().reservations.is_empty());
     let listed = app.get("/v1/orders", Some(&token)).await;
@@ -262,8 +229,14 @@ async fn payments_unreachable_mid_checkout_is_a_503_with_the_order_cancelled_and
     let token = app.shopper();
     app.fake.script(&[ChargeScript::Unreachable]);
     let answer = app.checkout(Some(&token), Some("k"), CARD).await;
-    answer.problem(StatusCode::SERVICE_UNAVAILABLE, "payments-unavailable");
+    answer.problem(StatusCode::SERVICE_UNAVAILABLE, "payments-unavailable", "");
     let id: Uuid = answer.body["order_id"].as_str().unwrap().parse().unwrap();
+    assert!(
+        answer.body["detail"].as_str().unwrap().contains(&format!(
+            "order {id} was cancelled without charging you and its stock"
+        )),
+        "{answer:?}"
+    );
     // Not half done: cancelled, its stock back, nothing charged; the repeat answers the same.
     let order = app.get(&format!("/v1/orders/{id}"), Some(&token)).await;
     assert_eq!(order.body["status"], "CANCELLED", "{order:?}");
@@ -273,9 +246,11 @@ async fn payments_unreachable_mid_checkout_is_a_503_with_the_order_cancelled_and
         assert_eq!(w.stock["SKU-0001"], 10);
         assert_eq!(w.captures, 0);
     }
-    app.checkout(Some(&token), Some("k"), CARD)
-        .await
-        .problem(StatusCode::SERVICE_UNAVAILABLE, "payments-unavailable");
+    app.checkout(Some(&token), Some("k"), CARD).await.problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "payments-unavailable",
+        "",
+    );
     // A new key, payments back: the cart was kept, so the checkout confirms.
     let answer = app.checkout(Some(&token), Some("k2"), CARD).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
@@ -297,9 +272,11 @@ async fn a_checkout_confirms_when_the_cart_is_down_after_it_was_read() {
         ["OrderPlaced", "OrderConfirmed"]
     );
     // The cart is down indeed: a new checkout cannot read it, and says so.
-    app.checkout(Some(&token), Some("k2"), CARD)
-        .await
-        .problem(StatusCode::SERVICE_UNAVAILABLE, "service-unavailable");
+    app.checkout(Some(&token), Some("k2"), CARD).await.problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service-unavailable",
+        "",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -318,7 +295,7 @@ async fn a_saga_outliving_the_deadline_answers_202_with_a_location() {
     let answer = app.send(request).await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
     assert_eq!(answer.body["status"], "PENDING");
-    let location = answer.location.clone().unwrap();
+    let location = answer.header(header::LOCATION).unwrap().to_owned();
     // The saga goes on without the request.
     let mut status = Value::Null;
     for _ in 0..100 {
@@ -340,10 +317,10 @@ async fn a_user_never_sees_another_users_orders() {
     let id = order.body["id"].as_str().unwrap().to_owned();
     app.get(&format!("/v1/orders/{id}"), Some(&bob))
         .await
-        .problem(StatusCode::NOT_FOUND, "not-found");
+        .problem(StatusCode::NOT_FOUND, "not-found", "");
     app.get(&format!("/v1/orders/{}", Uuid::new_v4()), Some(&bob))
         .await
-        .problem(StatusCode::NOT_FOUND, "not-found");
+        .problem(StatusCode::NOT_FOUND, "not-found", "");
     assert_eq!(app.get("/v1/orders", Some(&bob)).await.body["total"], 0);
     let mine = app.get("/v1/orders", Some(&alice)).await;
     assert_eq!(mine.body["total"], 1);
@@ -383,15 +360,19 @@ async fn every_user_route_needs_a_valid_token() {
     let app = App::new(Fake::new(10)).await;
     let id = Uuid::new_v4();
     for token in [None, Some("not-a-token")] {
-        app.checkout(token, Some("k"), CARD)
-            .await
-            .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+        app.checkout(token, Some("k"), CARD).await.problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "",
+        );
         app.get("/v1/orders", token)
             .await
-            .problem(StatusCode::UNAUTHORIZED, "unauthorized");
-        app.get(&format!("/v1/orders/{id}"), token)
-            .await
-            .problem(StatusCode::UNAUTHORIZED, "unauthorized");
+            .problem(StatusCode::UNAUTHORIZED, "unauthorized", "");
+        app.get(&format!("/v1/orders/{id}"), token).await.problem(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "",
+        );
     }
 }
 
@@ -402,19 +383,20 @@ async fn bad_input_on_every_route_is_a_4xx_problem_and_records_nothing() {
     let bad_request = StatusCode::BAD_REQUEST;
     app.checkout(Some(&token), None, CARD)
         .await
-        .problem(bad_request, "invalid-parameter");
+        .problem(bad_request, "invalid-parameter", "");
     app.checkout(Some(&token), Some("has space"), CARD)
         .await
-        .problem(bad_request, "invalid-parameter");
+        .problem(bad_request, "invalid-parameter", "");
     let long = "k".repeat(129);
-    app.checkout(Some(&token), Some(&long), CARD)
-        .await
-        .problem(bad_request, "invalid-parameter");
+    app.checkout(Some(&token), Some(&long), CARD).await.problem(
+        bad_request,
+        "invalid-parameter",
+        "",
+    );
     let card = app
         .checkout(Some(&token), Some("k"), r#"{"card_number":"4242-4242"}"#)
         .await;
-    card.problem(bad_request, "invalid-parameter");
-    assert_eq!(card.body["parameter"], "card_number");
+    card.invalid("card_number", "");
     for body in [
         "",
         "{",
@@ -427,9 +409,11 @@ async fn bad_input_on_every_route_is_a_4xx_problem_and_records_nothing() {
     }
     // An empty cart, and a cart naming a product the catalog no longer has.
     let empty = app.keys.token(Uuid::new_v4(), "empty@example.com");
-    app.checkout(Some(&empty), Some("k"), CARD)
-        .await
-        .problem(StatusCode::UNPROCESSABLE_ENTITY, "empty-cart");
+    app.checkout(Some(&empty), Some("k"), CARD).await.problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "empty-cart",
+        "",
+    );
     let gone = Uuid::new_v4();
     app.fake.world().carts.insert(
         empty.clone(),
@@ -439,7 +423,7 @@ async fn bad_input_on_every_route_is_a_4xx_problem_and_records_nothing() {
         }],
     );
     let unavailable = app.checkout(Some(&empty), Some("k"), CARD).await;
-    unavailable.problem(StatusCode::UNPROCESSABLE_ENTITY, "product-unavailable");
+    unavailable.problem(StatusCode::UNPROCESSABLE_ENTITY, "product-unavailable", "");
     assert_eq!(unavailable.body["product_ids"], json!([gone.to_string()]));
 
     for uri in [
@@ -454,7 +438,7 @@ async fn bad_input_on_every_route_is_a_4xx_problem_and_records_nothing() {
     }
     app.get("/v1/orders/not-a-uuid", Some(&token))
         .await
-        .problem(bad_request, "invalid-parameter");
+        .problem(bad_request, "invalid-parameter", "");
     for uri in [
         "/v1/audit?older_than_s=99999999",
         "/v1/audit?older_than_s=-1",

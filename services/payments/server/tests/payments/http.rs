@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use brigade_chassis::testing;
+use brigade_chassis::testing::{self, JsonAnswer};
 use payments::Processor;
 use payments_api::test_cards;
 use serde_json::{json, Value};
@@ -19,13 +19,6 @@ struct App {
     _dir: tempfile::TempDir,
 }
 
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
-}
-
 impl App {
     async fn new() -> App {
         let (db, dir) = testing::sqlite_db().await;
@@ -37,13 +30,13 @@ impl App {
         }
     }
 
-    async fn get(&self, uri: &str) -> Answer {
+    async fn get(&self, uri: &str) -> JsonAnswer {
         self.send(Request::get(uri).body(Body::empty()).unwrap())
             .await
     }
 
     /// POSTs `body` as JSON, with `key` as the Idempotency-Key when given.
-    async fn post(&self, uri: &str, key: Option<&str>, body: &Value) -> Answer {
+    async fn post(&self, uri: &str, key: Option<&str>, body: &Value) -> JsonAnswer {
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(uri)
@@ -61,7 +54,7 @@ impl App {
         key: Option<&str>,
         content_type: &str,
         body: &str,
-    ) -> Answer {
+    ) -> JsonAnswer {
         let mut request = Request::builder().method(Method::POST).uri(uri);
         if !content_type.is_empty() {
             request = request.header(header::CONTENT_TYPE, content_type);
@@ -73,18 +66,13 @@ impl App {
             .await
     }
 
-    async fn charge(&self, key: &str, order: Uuid, card: &str) -> Answer {
+    async fn charge(&self, key: &str, order: Uuid, card: &str) -> JsonAnswer {
         self.post("/v1/charges", Some(key), &charge_body(order, card))
             .await
     }
 
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let answer = testing::send_json(&self.router, request).await;
-        Answer {
-            status: answer.status,
-            content_type: answer.content_type,
-            body: answer.body,
-        }
+    async fn send(&self, request: Request<Body>) -> JsonAnswer {
+        testing::send_json(&self.router, request).await
     }
 
     async fn assert_audit_clean(&self) {
@@ -97,44 +85,10 @@ fn charge_body(order: Uuid, card: &str) -> Value {
     json!({"order_id": order, "amount_minor": 1999, "currency": "EUR", "card_number": card})
 }
 
-impl Answer {
-    fn ok(self) -> Value {
-        self.with_status(StatusCode::OK)
-    }
-
-    fn with_status(self, status: StatusCode) -> Value {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/json", "{self:?}");
-        self.body
-    }
-
-    /// Asserts a problem with `status` and `code` whose detail contains `detail`.
-    fn problem(&self, status: StatusCode, code: &str, detail: &str) {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
-        assert_eq!(
-            self.body["type"],
-            format!("urn:brigade:problem:{code}"),
-            "{self:?}"
-        );
-        assert_eq!(self.body["status"], status.as_u16(), "{self:?}");
-        let text = self.body["detail"].as_str().unwrap_or_default();
-        assert!(
-            text.contains(detail),
-            "detail {text:?} should mention {detail:?}"
-        );
-        assert_eq!(
-            self.body["trace_id"].as_str().map(str::len),
-            Some(32),
-            "{self:?}"
-        );
-    }
-
-    /// Asserts a problem naming `parameter`.
-    fn names(&self, status: StatusCode, code: &str, parameter: &str) {
-        self.problem(status, code, "");
-        assert_eq!(self.body["parameter"], parameter, "{self:?}");
-    }
+/// Asserts a problem naming `parameter`.
+fn names(answer: &JsonAnswer, status: StatusCode, code: &str, parameter: &str) {
+    answer.problem(status, code, "");
+    assert_eq!(answer.body["parameter"], parameter, "{answer:?}");
 }
 
 #[tokio::test]
@@ -327,22 +281,19 @@ async fn bad_charges_are_refused_with_the_input_named() {
     let order = Uuid::new_v4();
     let good = charge_body(order, test_cards::APPROVED);
     // The key: missing, empty, too long, not visible ASCII.
-    app.post("/v1/charges", None, &good).await.names(
-        StatusCode::BAD_REQUEST,
-        "invalid-parameter",
-        "Idempotency-Key",
-    );
+    app.post("/v1/charges", None, &good)
+        .await
+        .invalid("Idempotency-Key", "");
     for key in ["", &"k".repeat(129), "two words"] {
-        app.post("/v1/charges", Some(key), &good).await.names(
-            StatusCode::BAD_REQUEST,
-            "invalid-parameter",
-            "Idempotency-Key",
-        );
+        app.post("/v1/charges", Some(key), &good)
+            .await
+            .invalid("Idempotency-Key", "");
     }
     // The card.
     for card in ["4242424242424241", "4242-4242-4242-4242", "42424242", "x"] {
         let answer = app.charge("k", order, card).await;
-        answer.names(
+        names(
+            &answer,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-card",
             "card_number",
@@ -362,7 +313,8 @@ async fn bad_charges_are_refused_with_the_input_named() {
         (with("currency", json!("eur")), "currency"),
         (with("currency", json!("EURO")), "currency"),
     ] {
-        app.post("/v1/charges", Some("k"), &body).await.names(
+        names(
+            &app.post("/v1/charges", Some("k"), &body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-body",
             parameter,
@@ -405,9 +357,7 @@ async fn bad_charges_are_refused_with_the_input_named() {
 async fn bad_input_on_every_other_route_is_refused_with_the_input_named() {
     let app = App::new().await;
     let id = Uuid::new_v4();
-    app.get("/v1/charges/nope")
-        .await
-        .names(StatusCode::BAD_REQUEST, "invalid-parameter", "id");
+    app.get("/v1/charges/nope").await.invalid("id", "");
     app.get(&format!("/v1/charges/{id}")).await.problem(
         StatusCode::NOT_FOUND,
         "not-found",
@@ -416,35 +366,31 @@ async fn bad_input_on_every_other_route_is_refused_with_the_input_named() {
     app.get("/v1/charges")
         .await
         .problem(StatusCode::BAD_REQUEST, "invalid-query", "order_id");
-    app.get("/v1/charges?order_id=42").await.names(
-        StatusCode::BAD_REQUEST,
-        "invalid-parameter",
-        "order_id",
-    );
+    app.get("/v1/charges?order_id=42")
+        .await
+        .invalid("order_id", "");
     app.get(&format!("/v1/charges?order_id={id}&status=captured"))
         .await
         .problem(StatusCode::BAD_REQUEST, "invalid-query", "status");
 
     let refund = |path: &str| format!("/v1/charges/{path}/refund");
-    app.post(&refund("nope"), None, &json!({})).await.names(
-        StatusCode::BAD_REQUEST,
-        "invalid-parameter",
-        "id",
-    );
+    app.post(&refund("nope"), None, &json!({}))
+        .await
+        .invalid("id", "");
     app.post(&refund(&id.to_string()), Some("bad key"), &json!({}))
         .await
-        .names(
-            StatusCode::BAD_REQUEST,
-            "invalid-parameter",
-            "Idempotency-Key",
-        );
-    app.post(
-        &refund(&id.to_string()),
-        None,
-        &json!({"reason": "x".repeat(501)}),
-    )
-    .await
-    .names(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "reason");
+        .invalid("Idempotency-Key", "");
+    names(
+        &app.post(
+            &refund(&id.to_string()),
+            None,
+            &json!({"reason": "x".repeat(501)}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-body",
+        "reason",
+    );
     app.post(&refund(&id.to_string()), None, &json!({"amount_minor": 5}))
         .await
         .problem(
@@ -470,11 +416,9 @@ async fn bad_input_on_every_other_route_is_refused_with_the_input_named() {
         ("limit=0", "limit"),
         ("limit=501", "limit"),
     ] {
-        app.get(&format!("/v1/ledger?{query}")).await.names(
-            StatusCode::BAD_REQUEST,
-            "invalid-parameter",
-            parameter,
-        );
+        app.get(&format!("/v1/ledger?{query}"))
+            .await
+            .invalid(parameter, "");
     }
     app.get("/v1/ledger?page=2")
         .await

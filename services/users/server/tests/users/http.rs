@@ -3,12 +3,12 @@
 //! what was wrong.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::db::Db;
 use brigade_chassis::events::Outbox;
-use brigade_chassis::testing;
+use brigade_chassis::testing::{self, JsonAnswer};
 use serde_json::{json, Value};
 use users::{App, Clock, Config};
 
@@ -29,14 +29,6 @@ struct TestApp {
     router: Router,
 }
 
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    headers: HeaderMap,
-    body: Value,
-}
-
 impl TestApp {
     async fn new(db: Db) -> TestApp {
         let db = migrated(db).await;
@@ -53,7 +45,7 @@ impl TestApp {
         }
     }
 
-    async fn get(&self, uri: &str, token: Option<&str>) -> Answer {
+    async fn get(&self, uri: &str, token: Option<&str>) -> JsonAnswer {
         let mut request = Request::get(uri);
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -61,12 +53,12 @@ impl TestApp {
         self.send(request.body(Body::empty()).unwrap()).await
     }
 
-    async fn post(&self, uri: &str, body: Value) -> Answer {
+    async fn post(&self, uri: &str, body: Value) -> JsonAnswer {
         self.post_raw(uri, "application/json", body.to_string())
             .await
     }
 
-    async fn post_raw(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> Answer {
+    async fn post_raw(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> JsonAnswer {
         let request = Request::builder()
             .method(Method::POST)
             .uri(uri)
@@ -76,17 +68,11 @@ impl TestApp {
         self.send(request).await
     }
 
-    async fn send(&self, request: Request<Body>) -> Answer {
-        let answer = testing::send_json(&self.router, request).await;
-        Answer {
-            status: answer.status,
-            content_type: answer.content_type,
-            headers: answer.headers,
-            body: answer.body,
-        }
+    async fn send(&self, request: Request<Body>) -> JsonAnswer {
+        testing::send_json(&self.router, request).await
     }
 
-    async fn sign_up(&self, email: &str, password: &str) -> Answer {
+    async fn sign_up(&self, email: &str, password: &str) -> JsonAnswer {
         self.post(
             "/v1/users",
             json!({"email": email, "password": password, "name": "Ada Lovelace"}),
@@ -94,7 +80,7 @@ impl TestApp {
         .await
     }
 
-    async fn log_in(&self, email: &str, password: &str) -> Answer {
+    async fn log_in(&self, email: &str, password: &str) -> JsonAnswer {
         self.post(
             "/v1/sessions",
             json!({"email": email, "password": password}),
@@ -104,44 +90,18 @@ impl TestApp {
 
     /// A token for `email`/`password`, which must be right.
     async fn token(&self, email: &str, password: &str) -> String {
-        let session = self.log_in(email, password).await.ok(StatusCode::OK);
+        let session = self.log_in(email, password).await.ok();
         session["access_token"].as_str().unwrap().to_owned()
     }
 }
 
-impl Answer {
-    fn ok(self, status: StatusCode) -> Value {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/json", "{self:?}");
-        self.body
-    }
-
-    /// Asserts a problem with `status` and `code` whose detail contains `detail`.
-    fn problem(&self, status: StatusCode, code: &str, detail: &str) {
-        assert_eq!(self.status, status, "{self:?}");
-        assert_eq!(self.content_type, "application/problem+json", "{self:?}");
-        assert_eq!(
-            self.body["type"],
-            format!("urn:brigade:problem:{code}"),
-            "{self:?}"
-        );
-        let text = self.body["detail"].as_str().unwrap();
-        assert!(text.contains(detail), "{text:?} lacks {detail:?}");
-    }
-
-    /// Asserts an invalid-parameter problem naming `field`.
-    fn invalid(&self, field: &str, detail: &str) {
-        self.problem(StatusCode::BAD_REQUEST, "invalid-parameter", detail);
-        assert_eq!(self.body["parameter"], field, "{self:?}");
-    }
-
-    fn unauthorized(&self, detail: &str) {
-        self.problem(StatusCode::UNAUTHORIZED, "unauthorized", detail);
-        assert!(
-            self.headers.contains_key(header::WWW_AUTHENTICATE),
-            "{self:?}"
-        );
-    }
+/// Asserts a 401 `unauthorized` problem that tells the client how to authenticate.
+fn unauthorized(answer: &JsonAnswer, detail: &str) {
+    answer.problem(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+    assert!(
+        answer.headers.contains_key(header::WWW_AUTHENTICATE),
+        "{answer:?}"
+    );
 }
 
 const PASSWORD: &str = "correct horse battery";
@@ -154,27 +114,24 @@ async fn sign_up_log_in_and_me(db: Db) {
             json!({"email": "  Ada@Example.com ", "password": PASSWORD, "name": " Ada Lovelace "}),
         )
         .await
-        .ok(StatusCode::CREATED);
+        .with_status(StatusCode::CREATED);
     assert_eq!(user["email"], "ada@example.com");
     assert_eq!(user["name"], "Ada Lovelace");
     assert!(user["created_at_ms"].as_u64().unwrap() > 1_700_000_000_000);
     assert!(user.get("password_hash").is_none() && user.get("password").is_none());
 
     // The email is matched however it is typed.
-    let session = app
-        .log_in("ADA@example.com ", PASSWORD)
-        .await
-        .ok(StatusCode::OK);
+    let session = app.log_in("ADA@example.com ", PASSWORD).await.ok();
     assert_eq!(session["token_type"], "Bearer");
     assert_eq!(session["expires_in"], 15 * 60);
     let token = session["access_token"].as_str().unwrap();
 
-    let me = app.get("/v1/me", Some(token)).await.ok(StatusCode::OK);
+    let me = app.get("/v1/me", Some(token)).await.ok();
     assert_eq!(me, user);
 
     // The token verifies with the published keys, as other services check it.
     let jwks: users_api::JwkSet =
-        serde_json::from_value(app.get("/v1/jwks", None).await.ok(StatusCode::OK)).unwrap();
+        serde_json::from_value(app.get("/v1/jwks", None).await.ok()).unwrap();
     let claims = Verifier::from_jwks(&jwks)
         .unwrap()
         .verify(token)
@@ -189,7 +146,7 @@ async fn a_taken_email_is_a_conflict_whatever_its_case(db: Db) {
     let app = TestApp::new(db).await;
     app.sign_up("ada@example.com", PASSWORD)
         .await
-        .ok(StatusCode::CREATED);
+        .with_status(StatusCode::CREATED);
     for email in ["ada@example.com", " ADA@Example.COM"] {
         let again = app.sign_up(email, "another password").await;
         again.problem(StatusCode::CONFLICT, "email-taken", "already exists");
@@ -225,7 +182,7 @@ async fn wrong_password_and_unknown_email_get_the_same_answer(db: Db) {
     let app = TestApp::new(db).await;
     app.sign_up("ada@example.com", PASSWORD)
         .await
-        .ok(StatusCode::CREATED);
+        .with_status(StatusCode::CREATED);
     let wrong_password = app.log_in("ada@example.com", "not the password").await;
     let unknown_email = app.log_in("bob@example.com", PASSWORD).await;
     for answer in [&wrong_password, &unknown_email] {
@@ -246,55 +203,50 @@ async fn wrong_password_and_unknown_email_get_the_same_answer(db: Db) {
 async fn me_needs_a_valid_token_of_an_existing_account(db: Db) {
     let db = migrated(db).await;
     let app = TestApp::on(db.clone()).await;
-    app.get("/v1/me", None).await.unauthorized("sign in first");
-    app.get("/v1/me", Some("not-a-token"))
-        .await
-        .unauthorized("invalid");
+    unauthorized(&app.get("/v1/me", None).await, "sign in first");
+    unauthorized(&app.get("/v1/me", Some("not-a-token")).await, "invalid");
     // A token signed by a key this service never published.
     let foreign = testing::TestKeys::new().token(uuid::Uuid::new_v4(), "ada@example.com");
-    app.get("/v1/me", Some(&foreign))
-        .await
-        .unauthorized("not signed by a current key");
+    unauthorized(
+        &app.get("/v1/me", Some(&foreign)).await,
+        "not signed by a current key",
+    );
     let basic = Request::get("/v1/me")
         .header(header::AUTHORIZATION, "Basic YWRhOnB3")
         .body(Body::empty())
         .unwrap();
-    app.send(basic).await.unauthorized("Bearer");
+    unauthorized(&app.send(basic).await, "Bearer");
 
     app.sign_up("ada@example.com", PASSWORD)
         .await
-        .ok(StatusCode::CREATED);
+        .with_status(StatusCode::CREATED);
     let token = app.token("ada@example.com", PASSWORD).await;
-    app.get("/v1/me", Some(&token)).await.ok(StatusCode::OK);
+    app.get("/v1/me", Some(&token)).await.ok();
     // A tampered token (another subject, same signature) is refused.
     let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
     parts[1] = parts[1].chars().rev().collect();
-    app.get("/v1/me", Some(&parts.join(".")))
-        .await
-        .unauthorized("invalid");
+    unauthorized(&app.get("/v1/me", Some(&parts.join("."))).await, "invalid");
     // The account goes away: its still-valid token no longer opens /v1/me.
     execute(&db, "DELETE FROM users").await;
-    app.get("/v1/me", Some(&token))
-        .await
-        .unauthorized("no longer exists");
+    unauthorized(&app.get("/v1/me", Some(&token)).await, "no longer exists");
 }
 
 async fn rotating_logs_nobody_out(db: Db) {
     let app = TestApp::new(db).await;
     app.sign_up("ada@example.com", PASSWORD)
         .await
-        .ok(StatusCode::CREATED);
+        .with_status(StatusCode::CREATED);
     let old_token = app.token("ada@example.com", PASSWORD).await;
     let rotated = app
         .post_raw("/v1/keys/rotate", "application/json", "")
         .await
-        .ok(StatusCode::OK);
+        .ok();
     let new_kid = rotated["kid"].as_str().unwrap();
     assert_ne!(new_kid, kid(&old_token));
 
     let new_token = app.token("ada@example.com", PASSWORD).await;
     assert_eq!(kid(&new_token), new_kid);
-    let jwks = app.get("/v1/jwks", None).await.ok(StatusCode::OK);
+    let jwks = app.get("/v1/jwks", None).await.ok();
     let published: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
@@ -307,8 +259,8 @@ async fn rotating_logs_nobody_out(db: Db) {
         assert_eq!(key["crv"], "Ed25519");
         assert!(key.get("d").is_none(), "private material published: {key}");
     }
-    app.get("/v1/me", Some(&old_token)).await.ok(StatusCode::OK);
-    app.get("/v1/me", Some(&new_token)).await.ok(StatusCode::OK);
+    app.get("/v1/me", Some(&old_token)).await.ok();
+    app.get("/v1/me", Some(&new_token)).await.ok();
 }
 
 async fn bad_input_on_every_route_is_a_4xx_problem(db: Db) {
@@ -454,7 +406,7 @@ async fn bad_input_on_every_route_is_a_4xx_problem(db: Db) {
 
 async fn the_openapi_document_describes_exactly_the_routes_served(db: Db) {
     let app = TestApp::new(db).await;
-    let document = app.get("/openapi.json", None).await.ok(StatusCode::OK);
+    let document = app.get("/openapi.json", None).await.ok();
     assert_eq!(document["openapi"], "3.1.0");
     let mut documented: Vec<(String, String)> = document["paths"]
         .as_object()
