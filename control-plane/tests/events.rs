@@ -88,13 +88,49 @@ async fn a_confirmed_order_changes_the_recommendations_within_two_seconds(system
         "{mine:?}"
     );
 
+    // PaymentRefunded: payments → orders. Support refunds the order through payments' API; the
+    // order's history shows it.
+    let charge_id = orders[0]["charge_id"].as_str().unwrap().to_owned();
+    let order_id = orders[0]["id"].as_str().unwrap().to_owned();
+    let payments = system.instances("payments").await.instances[0]
+        .registration
+        .address
+        .clone();
+    let (status, refund) = send(
+        Method::POST,
+        &format!("http://{payments}/v1/charges/{charge_id}/refund"),
+        None,
+        &[("idempotency-key", "support-refund-1")],
+        Some(serde_json::json!({ "reason": "the customer asked" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{refund}");
+    let refunded = Instant::now();
+    loop {
+        let (status, order) = shopper.get(&format!("/api/v1/orders/{order_id}")).await;
+        assert_eq!(status, 200, "{order}");
+        let recorded = order["history"].as_array().unwrap().iter().any(|h| {
+            h["step"] == "refund"
+                && h["outcome"] == "refunded"
+                && h["detail"].as_str().unwrap().contains(&charge_id)
+        });
+        if recorded {
+            break;
+        }
+        assert!(
+            refunded.elapsed() < Duration::from_secs(2),
+            "the order's history did not show the refund within 2 s: {order}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     // Every event of the run applied: nothing parked anywhere.
     let view = system.view().await.unwrap();
     let parked = brigade::events::parked(&view, &PlainClient::new(Duration::from_secs(5)))
         .await
         .unwrap();
     let services: Vec<&str> = parked.iter().map(|l| l.service.as_str()).collect();
-    for consumer in ["cart", "inventory", "recommendations"] {
+    for consumer in ["cart", "inventory", "orders", "recommendations"] {
         assert!(
             services.contains(&consumer),
             "{consumer} serves its parked events: {services:?}"

@@ -115,12 +115,14 @@ pub struct OrderLine {
     pub line_total: Money,
 }
 
-/// One recorded saga event: a step started, or how it ended.
+/// One recorded saga event: a step started, or how it ended; or a refund payments announced
+/// (`refund` / `refunded`, also for a refund made after the order was confirmed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     /// `created`, `reserve`, `charge`, `commit`, `release`, `refund`, `confirm`, `cancel`.
     pub step: String,
-    /// `started`, `ok`, or what happened instead (`out_of_stock`, `declined`, `error`, …).
+    /// `started`, `ok`, or what happened instead (`out_of_stock`, `declined`, `error`,
+    /// `refunded`, …).
     pub outcome: String,
     pub detail: String,
     /// Unix milliseconds.

@@ -7,12 +7,15 @@
 //!   recovery loop that resumes unfinished sagas in every instance;
 //! - [`remote`]: the port implemented with the cart, catalog, inventory and payments clients;
 //! - [`pricing`]: a cart priced by the catalog;
+//! - [`events`]: what orders consumes: payments' `PaymentRefunded`, recorded in the order's
+//!   history;
 //! - [`http`]: the `/v1` routes and the OpenAPI document.
 //!
 //! The wire types and input rules are in `orders-api`, which callers depend on instead of this.
 
 #![forbid(unsafe_code)]
 
+pub mod events;
 pub mod http;
 pub mod pricing;
 pub mod remote;
@@ -23,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brigade_chassis::db::Migration;
-use brigade_chassis::events::OUTBOX_MIGRATION;
+use brigade_chassis::events::{INBOX_MIGRATION, OUTBOX_MIGRATION};
 use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
 use brigade_chassis::BoxError;
 
@@ -31,8 +34,8 @@ pub use http::{router, AppState};
 pub use saga::{Checkpoint, Saga, SagaConfig};
 pub use store::Store;
 
-/// The orders schema and the chassis' outbox (the events the saga publishes), applied at start
-/// by the chassis under the store's write lock.
+/// The orders schema, the chassis' outbox (the events the saga publishes) and inbox (the
+/// refunds it records), applied at start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
@@ -41,6 +44,7 @@ pub const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/0001_orders.postgres.sql"),
     },
     OUTBOX_MIGRATION,
+    INBOX_MIGRATION,
 ];
 
 /// Who this service is, to the chassis (logs, metrics, registration).
@@ -123,12 +127,14 @@ pub async fn main_with(args: Args) -> anyhow::Result<()> {
 }
 
 /// Everything a starting instance does before it serves: open and migrate the store, start
-/// the outbox relay (which publishes the saga's events), start the recovery loop (which resumes
+/// the outbox relay (which publishes the saga's events), subscribe to payments' refunds, start
+/// the recovery loop (which resumes
 /// unfinished sagas at once), and build the routes. Public so that tests can serve it on a
 /// listener of their own.
 pub async fn build(mut ctx: Context, args: SagaArgs) -> Result<axum::Router, BoxError> {
     let db = ctx.open_store(MIGRATIONS).await?;
     let outbox = ctx.publish_events(&db).await?;
+    ctx.subscribe(&db, events::payments()).await?;
     let verifier = ctx.verifier()?;
     let steps = Arc::new(remote::RemoteSteps::new(&ctx));
     let saga = Saga::new(

@@ -3,10 +3,12 @@
 //! - `saga`: the saga's state machine with a fake port, each test run against SQLite and
 //!   PostgreSQL: every outcome, resuming from every persisted state, two instances' recovery;
 //! - `http`: every route in process: idempotency, ownership, auth, bad input;
+//! - `refunds`: payments' `PaymentRefunded` recorded in the order's history, once;
 //! - `service`: real instances of orders, cart, catalog, inventory and payments on real sockets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod http;
+mod refunds;
 mod saga;
 mod service;
 mod support;
