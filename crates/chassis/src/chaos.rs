@@ -19,22 +19,18 @@
 //! served normally. Health, readiness, metrics and this admin API are never faulted, so that an
 //! operator can always see the instance and turn the faults off.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, RwLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tower::ServiceExt;
 
 use crate::extract::Json;
 use crate::metrics::{FaultLabels, Metrics};
@@ -260,89 +256,60 @@ async fn clear_rules(State(chaos): State<Chaos>) -> Json<Rules> {
     Json(chaos.rules())
 }
 
-/// The tower layer injecting faults; only in the stack when chaos is on.
+/// What the fault middleware needs; it is only in the stack when chaos is on.
 #[derive(Clone)]
-pub(crate) struct FaultLayer {
+pub(crate) struct Faults {
     pub(crate) chaos: Chaos,
     pub(crate) metrics: Metrics,
 }
 
-impl<S> tower::Layer<S> for FaultLayer {
-    type Service = FaultService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        FaultService {
-            inner,
-            layer: self.clone(),
+/// The fault middleware (`axum::middleware::from_fn_with_state`): applies the rule covering the
+/// request's path, if any, and counts what it injected.
+pub(crate) async fn inject_faults(
+    State(faults): State<Faults>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    let rule = if crate::shedding::is_exempt(path) {
+        None
+    } else {
+        faults.chaos.rule_for(path)
+    };
+    let Some(rule) = rule else {
+        return next.run(request).await;
+    };
+    let route: Arc<str> = Arc::from(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str),
+    );
+    let count = |kind: &'static str| {
+        faults
+            .metrics
+            .server
+            .injected_faults
+            .get_or_create(&FaultLabels {
+                route: route.clone(),
+                kind,
+            })
+            .inc();
+    };
+    if rule.latency_ms > 0 {
+        count("latency");
+        tokio::time::sleep(Duration::from_millis(rule.latency_ms)).await;
+    }
+    match roll(&rule) {
+        Fault::Abort => {
+            count("abort");
+            aborted()
         }
-    }
-}
-
-#[derive(Clone)]
-pub(crate) struct FaultService<S> {
-    inner: S,
-    layer: FaultLayer,
-}
-
-impl<S> tower::Service<Request> for FaultService<S>
-where
-    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        let path = request.uri().path();
-        let rule = if crate::shedding::is_exempt(path) {
-            None
-        } else {
-            self.layer.chaos.rule_for(path)
-        };
-        let Some(rule) = rule else {
-            return Box::pin(inner.oneshot(request));
-        };
-        let route: Arc<str> = Arc::from(
-            request
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or("unmatched", MatchedPath::as_str),
-        );
-        let metrics = self.layer.metrics.clone();
-        Box::pin(async move {
-            let count = |kind: &'static str| {
-                metrics
-                    .server
-                    .injected_faults
-                    .get_or_create(&FaultLabels {
-                        route: route.clone(),
-                        kind,
-                    })
-                    .inc();
-            };
-            if rule.latency_ms > 0 {
-                count("latency");
-                tokio::time::sleep(Duration::from_millis(rule.latency_ms)).await;
-            }
-            match roll(&rule) {
-                Fault::Abort => {
-                    count("abort");
-                    Ok(aborted())
-                }
-                Fault::Error => {
-                    count("error");
-                    Ok(injected_error(&rule).into_response())
-                }
-                Fault::None => inner.oneshot(request).await,
-            }
-        })
+        Fault::Error => {
+            count("error");
+            injected_error(&rule).into_response()
+        }
+        Fault::None => next.run(request).await,
     }
 }
 

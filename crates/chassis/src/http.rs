@@ -114,7 +114,10 @@ pub fn wrap_with(
     let router = match protection.chaos {
         Some(chaos) => router
             .merge(chaos.routes())
-            .layer(chaos::FaultLayer { chaos, metrics }),
+            .layer(axum::middleware::from_fn_with_state(
+                chaos::Faults { chaos, metrics },
+                chaos::inject_faults,
+            )),
         None => router,
     };
     router

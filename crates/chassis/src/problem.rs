@@ -33,6 +33,17 @@ pub struct Problem {
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A caller's input in backquotes for a problem's detail, shortened to its first 64 characters
+/// so that a huge input does not make a huge answer.
+pub fn quoted(input: &str) -> String {
+    const SHOWN: usize = 64;
+    if input.chars().count() <= SHOWN {
+        format!("`{input}`")
+    } else {
+        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
+    }
+}
+
 impl Problem {
     /// A problem with the code `code` (the last part of its `type`).
     pub fn new(
@@ -178,5 +189,19 @@ impl IntoResponse for Problem {
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quoted;
+
+    #[test]
+    fn quoted_input_is_shown_whole_up_to_64_characters_then_cut_on_a_character() {
+        assert_eq!(quoted("abc"), "`abc`");
+        let exactly = "é".repeat(64);
+        assert_eq!(quoted(&exactly), format!("`{exactly}`"));
+        let long = "é".repeat(10_000);
+        assert_eq!(quoted(&long), format!("`{}…`", "é".repeat(64)));
     }
 }

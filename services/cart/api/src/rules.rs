@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use crate::types::SetQuantity;
+use brigade_chassis::problem::quoted;
 
 /// The smallest quantity of a line; removing a line is `DELETE`, not quantity 0.
 pub const MIN_QUANTITY: u32 = 1;
@@ -54,16 +55,6 @@ pub fn parse_product_id(segment: &str) -> Result<Uuid, ValidationError> {
             quoted(segment)
         ),
     })
-}
-
-/// The input in backquotes, shortened so that a huge input does not make a huge answer.
-fn quoted(input: &str) -> String {
-    const SHOWN: usize = 64;
-    if input.chars().count() <= SHOWN {
-        format!("`{input}`")
-    } else {
-        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
-    }
 }
 
 #[cfg(test)]

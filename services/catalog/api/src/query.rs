@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::types::ProductsByIds;
+use brigade_chassis::problem::quoted;
 
 /// The largest page a listing returns.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -232,18 +233,6 @@ impl ProductsByIds {
             ));
         }
         Ok(())
-    }
-}
-
-/// The input in backquotes for an error message, shortened so that a huge input does not make a
-/// huge answer.
-pub(crate) fn quoted(input: &str) -> String {
-    const SHOWN: usize = 64;
-    if input.chars().count() <= SHOWN {
-        format!("`{input}`")
-    } else {
-        let start: String = input.chars().take(SHOWN).collect();
-        format!("`{start}…`")
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::types::{ReservationLine, ReserveRequest, SetStock};
+use brigade_chassis::problem::quoted;
 
 /// The longest SKU, in characters.
 pub const MAX_SKU_CHARS: usize = 64;
@@ -66,7 +67,7 @@ pub fn validate_sku(parameter: &str, sku: &str) -> Result<(), ValidationError> {
             parameter,
             format!(
                 "{} is not a SKU: SKUs are 1 to {MAX_SKU_CHARS} ASCII letters, digits, `-`, `_` or `.`, such as KIT-0001",
-                shown(sku)
+                quoted(sku)
             ),
         ))
     }
@@ -192,16 +193,6 @@ impl ReserveRequest {
             lines: self.lines.clone(),
             ttl_ms,
         })
-    }
-}
-
-/// The input in backquotes, shortened: a huge input must not make a huge answer.
-pub(crate) fn shown(input: &str) -> String {
-    const SHOWN: usize = 64;
-    if input.chars().count() <= SHOWN {
-        format!("`{input}`")
-    } else {
-        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
     }
 }
 

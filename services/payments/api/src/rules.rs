@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use crate::types::{ChargeRequest, LedgerQuery, RefundRequest};
+use brigade_chassis::problem::quoted;
 
 /// The largest amount one charge may take, in minor units (one million in a two-decimal currency).
 pub const MAX_AMOUNT_MINOR: i64 = 100_000_000;
@@ -276,18 +277,6 @@ pub struct LedgerFilter {
     pub after: i64,
     /// At most this many entries.
     pub limit: u32,
-}
-
-/// The input in backquotes for an error message, shortened so that a huge input does not make a
-/// huge answer.
-fn quoted(input: &str) -> String {
-    const SHOWN: usize = 64;
-    if input.chars().count() <= SHOWN {
-        format!("`{input}`")
-    } else {
-        let start: String = input.chars().take(SHOWN).collect();
-        format!("`{start}…`")
-    }
 }
 
 #[cfg(test)]

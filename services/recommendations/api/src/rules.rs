@@ -1,5 +1,6 @@
 //! The rules a request must follow, shared by the service and by edges that check early.
 
+use brigade_chassis::problem::quoted;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -82,16 +83,6 @@ fn parse_id(parameter: &'static str, what: &str, segment: &str) -> Result<Uuid, 
             quoted(segment)
         ),
     })
-}
-
-/// The input in backquotes, shortened so that a huge input does not make a huge answer.
-fn quoted(input: &str) -> String {
-    const SHOWN: usize = 64;
-    if input.chars().count() <= SHOWN {
-        format!("`{input}`")
-    } else {
-        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
-    }
 }
 
 #[cfg(test)]

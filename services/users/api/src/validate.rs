@@ -6,6 +6,7 @@
 //! characters (not bytes), so that a passphrase in any script is as good as one in ASCII.
 
 use crate::types::{LogIn, SignUp};
+use brigade_chassis::problem::quoted;
 
 /// The longest email address (RFC 5321's path limit less the angle brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -204,18 +205,6 @@ fn check_name(raw: &str) -> Result<&str, ValidationError> {
         ));
     }
     Ok(name)
-}
-
-/// The input in backquotes for an error message, shortened so that a huge input does not make a
-/// huge answer.
-fn quoted(input: &str) -> String {
-    const SHOWN: usize = 64;
-    if input.chars().count() <= SHOWN {
-        format!("`{input}`")
-    } else {
-        let start: String = input.chars().take(SHOWN).collect();
-        format!("`{start}…`")
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::store_failed;
 use crate::store::{ListError, Store};
+use brigade_chassis::problem::quoted;
 
 /// `GET /v1/products`.
 pub(super) async fn list(
@@ -40,7 +41,7 @@ pub(super) async fn one(
             "id",
             format!(
                 "{} is not a product id: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
-                shown(&id)
+                quoted(&id)
             ),
         )
     })?;
@@ -64,14 +65,4 @@ pub(super) async fn batch(
         .await
         .map(Json)
         .map_err(|e| store_failed(&e))
-}
-
-/// The input in backquotes, shortened: a huge input must not make a huge answer.
-fn shown(input: &str) -> String {
-    const SHOWN: usize = 64;
-    if input.chars().count() <= SHOWN {
-        format!("`{input}`")
-    } else {
-        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
-    }
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{now_ms, store_failed};
 use crate::store::{CommitError, ReleaseError, ReserveError, Reserved, Store};
+use brigade_chassis::problem::quoted;
 
 /// `PUT /v1/reservations/{order_id}`: 201 when this request reserved, 200 when the order had
 /// reserved the same lines before.
@@ -122,7 +123,7 @@ fn parse_order_id(text: &str) -> Result<Uuid, ValidationError> {
         parameter: "order_id".to_owned(),
         detail: format!(
             "{} is not an order id: order ids are UUIDs, such as 4b0c3a5e-8f1d-4c2a-9e7b-1d2f3a4b5c6d",
-            shown(text)
+            quoted(text)
         ),
     })
 }
@@ -156,14 +157,4 @@ fn describe_short(short: &[ShortLine]) -> String {
 fn short_member(short: &[ShortLine]) -> serde_json::Value {
     // Plain strings and numbers always serialise.
     serde_json::to_value(short).unwrap_or_default()
-}
-
-/// The input in backquotes, shortened: a huge input must not make a huge answer.
-fn shown(input: &str) -> String {
-    const SHOWN: usize = 64;
-    if input.chars().count() <= SHOWN {
-        format!("`{input}`")
-    } else {
-        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
-    }
 }

@@ -55,13 +55,3 @@ fn store_failed(error: &dyn std::error::Error) -> Problem {
     tracing::error!(error = %error, "the orders store failed");
     Problem::internal()
 }
-
-/// The input in backquotes, shortened: a huge input must not make a huge answer.
-fn shown(input: &str) -> String {
-    const SHOWN: usize = 64;
-    if input.chars().count() <= SHOWN {
-        format!("`{input}`")
-    } else {
-        format!("`{}…`", input.chars().take(SHOWN).collect::<String>())
-    }
-}

@@ -8,7 +8,9 @@ use brigade_chassis::Problem;
 use orders_api::{ListOrders, Order, OrderPage};
 use uuid::Uuid;
 
-use super::{shown, store_failed, AppState};
+use brigade_chassis::problem::quoted;
+
+use super::{store_failed, AppState};
 
 /// `GET /v1/orders`.
 pub(super) async fn list(
@@ -36,7 +38,7 @@ pub(super) async fn one(
     let id = Uuid::parse_str(&id).map_err(|_| {
         Problem::invalid_parameter(
             "id",
-            format!("{} is not an order id: ids are UUIDs", shown(&id)),
+            format!("{} is not an order id: ids are UUIDs", quoted(&id)),
         )
     })?;
     match state.saga.store().order_of(principal.user_id, id).await {
