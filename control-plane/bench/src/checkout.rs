@@ -19,7 +19,6 @@ use uuid::Uuid;
 
 use super::load::{self, Figures};
 use brigade_operator::harness::Running;
-use brigade_operator::output::human_duration;
 
 /// Services that own a store, and so a database of their own on PostgreSQL.
 const STORES: &[&str] = &[
@@ -100,11 +99,9 @@ pub async fn run(args: CheckoutBenchArgs) -> anyhow::Result<()> {
     );
     for o in &outcomes {
         println!(
-            "{:<11} {:>10.1} {:>10} {:>10} {:>10} {:>7}  {}",
+            "{:<11} {} {:>10} {:>7}  {}",
             o.backend,
-            o.figures.per_second,
-            human_duration(o.figures.p50),
-            human_duration(o.figures.p99),
+            o.figures.rate_and_latency_columns(),
             o.confirmed,
             o.other,
             o.promises

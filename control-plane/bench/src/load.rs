@@ -21,6 +21,18 @@ pub struct Figures {
     pub p99: Duration,
 }
 
+impl Figures {
+    /// Throughput, p50 and p99 as three right-aligned table columns (`{:>10.1} {:>10} {:>10}`).
+    pub fn rate_and_latency_columns(&self) -> String {
+        format!(
+            "{:>10.1} {:>10} {:>10}",
+            self.per_second,
+            brigade_operator::output::human_duration(self.p50),
+            brigade_operator::output::human_duration(self.p99)
+        )
+    }
+}
+
 fn histogram() -> Histogram<u64> {
     // 1 µs to 60 s with 3 significant digits.
     Histogram::new_with_bounds(1, 60_000_000, 3)

@@ -74,12 +74,10 @@ fn check_rate(rate: f64, duration: Duration) -> anyhow::Result<usize> {
 
 /// The registered addresses of `service`.
 async fn addresses(control_url: &str, service: &str) -> anyhow::Result<Vec<String>> {
-    Ok(brigade_operator::status::fetch(control_url)
-        .await?
-        .services
-        .into_iter()
-        .filter(|s| s.name == service)
-        .flat_map(|s| s.instances.into_iter().filter_map(|i| i.address))
+    let view = brigade_operator::status::fetch(control_url).await?;
+    Ok(view
+        .instances_of(service)
+        .filter_map(|i| i.address.clone())
         .collect())
 }
 
@@ -118,11 +116,9 @@ pub async fn degradation(args: DegradationBenchArgs) -> anyhow::Result<()> {
     let baseline = phases[0].figures;
     for phase in &phases {
         println!(
-            "{:<24} {:>10.1} {:>10} {:>10} {:>8} {:>9.0}%   p50 ×{:.2}, p99 ×{:.2}",
+            "{:<24} {} {:>8} {:>9.0}%   p50 ×{:.2}, p99 ×{:.2}",
             phase.name,
-            phase.figures.per_second,
-            human_duration(phase.figures.p50),
-            human_duration(phase.figures.p99),
+            phase.figures.rate_and_latency_columns(),
             phase.figures.errors,
             100.0 * phase.degraded as f64 / phase.figures.requests.max(1) as f64,
             ratio(phase.figures.p50, baseline.p50),

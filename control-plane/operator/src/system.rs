@@ -34,6 +34,16 @@ pub struct SystemView {
     pub services: Vec<ServiceView>,
 }
 
+impl SystemView {
+    /// Every instance (or slot) of `service`.
+    pub fn instances_of<'a>(&'a self, service: &'a str) -> impl Iterator<Item = &'a InstanceView> {
+        self.services
+            .iter()
+            .filter(move |s| s.name == service)
+            .flat_map(|s| s.instances.iter())
+    }
+}
+
 /// One service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceView {

@@ -375,8 +375,7 @@ async fn bad_requests_get_a_problem_that_names_what_is_wrong() {
 async fn bodies_that_are_not_json_and_bad_queries_get_a_problem() {
     let registry = Registry::new();
     let app = router(registry.clone());
-    let good =
-        serde_json::to_value(registration("catalog", "catalog-1", "127.0.0.1:4001")).unwrap();
+    let good = serde_json::to_string(&registration("catalog", "catalog-1", "127.0.0.1:4001"));
     // Not JSON, or not said to be JSON.
     let not_json = Request::put("/v1/registry/instances/catalog-1")
         .header(header::CONTENT_TYPE, "application/json")
@@ -387,7 +386,7 @@ async fn bodies_that_are_not_json_and_bad_queries_get_a_problem() {
         "urn:brigade:problem:bad-request"
     );
     let no_type = Request::put("/v1/registry/instances/catalog-1")
-        .body(Body::from(good.to_string()))
+        .body(Body::from(good.unwrap()))
         .unwrap();
     assert_eq!(
         raw(&app, no_type).await.status,

@@ -75,13 +75,8 @@ impl Drop for KeepDead {
 
 /// The pids the system view lists for `service`.
 async fn pids(control_url: &str, service: &str) -> anyhow::Result<Vec<u32>> {
-    Ok(crate::status::fetch(control_url)
-        .await?
-        .services
-        .iter()
-        .filter(|s| s.name == service)
-        .flat_map(|s| s.instances.iter().filter_map(|i| i.pid))
-        .collect())
+    let view = crate::status::fetch(control_url).await?;
+    Ok(view.instances_of(service).filter_map(|i| i.pid).collect())
 }
 
 /// Whether `pid` runs (a zombie has exited; only its entry remains until it is reaped).
