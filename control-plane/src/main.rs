@@ -1,10 +1,12 @@
-//! The `brigade` command. Everything it does lives in the library; this parses the command line.
+//! The `brigade` command. Everything it does lives in the libraries (`brigade` for `up` and
+//! `run`, `brigade_operator` for the commands that talk to a running system, `brigade_bench` for
+//! the benchmarks); this parses the command line.
 
 use std::process::ExitCode;
 
-use brigade::bench::hop::HopArgs;
-use brigade::status::StatusArgs;
 use brigade::up::UpArgs;
+use brigade_bench::hop::HopArgs;
+use brigade_operator::status::StatusArgs;
 use clap::{Parser, Subcommand};
 
 /// Brigade: an online store as real microservices, and the tooling to run it.
@@ -29,11 +31,11 @@ enum Command {
         service: brigade::run::Service,
     },
     /// Check the running system's promises: no oversell, no double charge, no lost order.
-    Check(brigade::checker::CheckArgs),
+    Check(brigade_operator::checker::CheckArgs),
     /// Events that services could not apply: list them, replay them.
-    Events(brigade::events::EventsArgs),
+    Events(brigade_operator::events::EventsArgs),
     /// Faults on purpose (system started with `up --chaos`): latency, errors, kills, scenarios.
-    Chaos(brigade::chaos::ChaosArgs),
+    Chaos(brigade_operator::chaos::ChaosArgs),
     /// Measure the system against a baseline taken in the same run.
     Bench {
         #[command(subcommand)]
@@ -46,15 +48,15 @@ enum Bench {
     /// What one service-to-service hop through the chassis costs, against raw hyper.
     Hop(HopArgs),
     /// How fast `brigade up` is ready and stops, and each idle instance's memory.
-    Up(brigade::bench::up::UpBenchArgs),
+    Up(brigade_bench::up::UpBenchArgs),
     /// Checkouts per second and their latency, open loop, on SQLite and on PostgreSQL.
-    Checkout(brigade::bench::checkout::CheckoutBenchArgs),
+    Checkout(brigade_bench::checkout::CheckoutBenchArgs),
     /// Events per second and publish-to-applied latency, embedded transport against NATS.
-    Events(brigade::bench::events::EventsBenchArgs),
+    Events(brigade_bench::events::EventsBenchArgs),
     /// The product page with recommendations healthy, slow and dead, side by side.
-    Degradation(brigade::bench::resilience::DegradationBenchArgs),
+    Degradation(brigade_bench::resilience::DegradationBenchArgs),
     /// Goodput of an overloaded service with load shedding on and off.
-    Shedding(brigade::bench::resilience::SheddingBenchArgs),
+    Shedding(brigade_bench::resilience::SheddingBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -78,29 +80,29 @@ fn main() -> ExitCode {
                 brigade_chassis::logging::init(brigade_chassis::logging::LogFormat::Auto, &filter);
                 brigade::up::run(args).await
             }
-            Command::Status(args) => brigade::status::run(args).await,
+            Command::Status(args) => brigade_operator::status::run(args).await,
             Command::Run { service } => brigade::run::run(service).await,
-            Command::Check(args) => brigade::checker::run(args).await,
-            Command::Events(args) => brigade::events::run(args).await,
-            Command::Chaos(args) => brigade::chaos::run(args).await,
+            Command::Check(args) => brigade_operator::checker::run(args).await,
+            Command::Events(args) => brigade_operator::events::run(args).await,
+            Command::Chaos(args) => brigade_operator::chaos::run(args).await,
             Command::Bench {
                 bench: Bench::Hop(args),
-            } => brigade::bench::hop::run(args).await,
+            } => brigade_bench::hop::run(args).await,
             Command::Bench {
                 bench: Bench::Up(args),
-            } => brigade::bench::up::run(args).await,
+            } => brigade_bench::up::run(args).await,
             Command::Bench {
                 bench: Bench::Checkout(args),
-            } => brigade::bench::checkout::run(args).await,
+            } => brigade_bench::checkout::run(args).await,
             Command::Bench {
                 bench: Bench::Events(args),
-            } => brigade::bench::events::run(args).await,
+            } => brigade_bench::events::run(args).await,
             Command::Bench {
                 bench: Bench::Degradation(args),
-            } => brigade::bench::resilience::degradation(args).await,
+            } => brigade_bench::resilience::degradation(args).await,
             Command::Bench {
                 bench: Bench::Shedding(args),
-            } => brigade::bench::resilience::shedding(args).await,
+            } => brigade_bench::resilience::shedding(args).await,
         }
     });
     match result {

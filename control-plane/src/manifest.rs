@@ -5,10 +5,12 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use brigade_registry::{is_valid_service_name, service_name_rule};
 use serde::Deserialize;
 
-/// The repository's `brigade.toml`, used when no manifest file is given or found.
-pub const EMBEDDED: &str = include_str!("../../brigade.toml");
+/// The repository's `brigade.toml`, used when no manifest file is given or found (compiled in
+/// once, by the harness that starts systems for the benchmarks and tests).
+pub const EMBEDDED: &str = brigade_operator::harness::MANIFEST;
 
 /// The file name looked for in the current directory.
 pub const FILE_NAME: &str = "brigade.toml";
@@ -210,9 +212,7 @@ impl Manifest {
         for service in &self.services {
             let name = &service.name;
             if !is_valid_service_name(name) {
-                return Err(format!(
-                    "service name `{name}` must be 1 to 63 characters of a-z, 0-9 and -"
-                ));
+                return Err(service_name_rule(name));
             }
             if !names.insert(name.as_str()) {
                 return Err(format!("service `{name}` is listed twice"));
@@ -268,15 +268,6 @@ impl Manifest {
     pub fn instance_count(&self) -> u32 {
         self.services.iter().map(|s| s.instances).sum()
     }
-}
-
-/// Service names as the registry accepts them: `[a-z0-9-]{1,63}`.
-pub fn is_valid_service_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 #[cfg(test)]

@@ -23,10 +23,10 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::manifest::{Manifest, ServiceSpec};
-use crate::output::{human_duration, Printer};
-use crate::registry::Registry;
-use crate::supervisor::{Backoff, Event, ProcessSpec, Supervisor};
-use crate::system::{self, Health, Sources};
+use brigade_operator::output::{human_duration, Printer};
+use brigade_operator::system::{self, Health, Sources};
+use brigade_registry::Registry;
+use brigade_supervisor::{Backoff, Event, ProcessSpec, Supervisor};
 
 /// Options of `brigade up`.
 #[derive(Debug, Clone, clap::Args)]
@@ -337,41 +337,12 @@ fn check_port_free(service: &str, port: u16) -> anyhow::Result<()> {
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let clock = Instant::now();
     let started_at_ms = brigade_chassis::time::unix_ms();
-    let (mut manifest, origin) = Manifest::load(args.manifest.as_deref())?;
-    if let Some(port) = args.gateway_port {
-        match manifest.service_mut("gateway") {
-            Some(gateway) => gateway.port = Some(port),
-            None => {
-                anyhow::bail!("--gateway-port is set but the manifest {origin} runs no gateway")
-            }
-        }
-    }
-    let data_dir = std::path::absolute(&args.data_dir).with_context(|| {
-        format!(
-            "cannot resolve the data directory {}",
-            args.data_dir.display()
-        )
-    })?;
-    let store_dir = data_dir.join("data");
-    std::fs::create_dir_all(&store_dir)
-        .with_context(|| format!("cannot create the data directory {}", store_dir.display()))?;
+    let (manifest, origin) = load_manifest(&args)?;
+    let (data_dir, store_dir) = prepare_data_dir(&args.data_dir)?;
     let exe = std::env::current_exe()
         .context("cannot find brigade's own executable to start the services")?;
-
-    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, args.control_port))
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on 127.0.0.1:{} for the control plane: is another `brigade up` running? \
-                 Stop it, or pass --control-port",
-                args.control_port
-            )
-        })?;
-    for service in manifest.services.iter().filter(|s| s.instances > 0) {
-        if let Some(port) = service.port {
-            check_port_free(&service.name, port)?;
-        }
-    }
+    let listener = bind_control_port(args.control_port).await?;
+    check_fixed_ports_free(&manifest)?;
     let control_url = format!("http://{}", listener.local_addr()?);
 
     let (events, events_namespace) = events_transport(&args, &manifest)?;
@@ -402,14 +373,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         ready: watch::channel(HashSet::new()).0,
         probes: Mutex::new(HashMap::new()),
     });
-    let observer_shared = shared.clone();
-    let sink_printer = printer.clone();
-    let supervisor = Supervisor::new(
-        Backoff::default(),
-        Arc::new(move |event: &Event| observer_shared.on_event(event)),
-        Arc::new(move |slot: &str, stream, line: &str| sink_printer.child_line(slot, stream, line)),
-    );
-
+    let supervisor = supervise(&shared);
     let sources = Sources {
         registry: registry.clone(),
         supervisor: Some(supervisor.clone()),
@@ -421,16 +385,143 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         control_url: control_url.clone(),
         started_at_ms,
     };
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        axum::serve(listener, crate::control::router_with_chaos(sources, chaos))
-            .with_graceful_shutdown(async move {
-                let _ = server_stopped.await;
-            })
-            .into_future(),
-    );
+    let server = ControlServer::spawn(listener, sources, chaos);
     let mut signals = Signals::new().context("cannot listen for signals")?;
 
+    say_plan(
+        &printer,
+        &manifest,
+        &control_url,
+        &origin,
+        specs.len(),
+        &data_dir,
+    );
+    say_events(&printer, events.url.as_deref(), &events_namespace, chaos);
+    let expected: HashSet<String> = specs.iter().map(|s| s.slot.clone()).collect();
+    for spec in specs {
+        supervisor.start(spec);
+    }
+
+    let reason = wait_for_stop(
+        &shared,
+        &mut signals,
+        &expected,
+        &control_url,
+        args.ready_timeout,
+    )
+    .await;
+    let stopping = Instant::now();
+    stop_instances(&printer, &supervisor, &mut signals, reason, args.stop_grace).await;
+    // Only now: stopping instances deregister through the registry's API.
+    registry.close();
+    server.stop(&printer).await;
+    printer.say(format_args!(
+        "stopped in {}",
+        human_duration(stopping.elapsed())
+    ));
+    Ok(())
+}
+
+/// The manifest, with `--gateway-port` applied; and where it came from.
+fn load_manifest(args: &UpArgs) -> anyhow::Result<(Manifest, crate::manifest::Origin)> {
+    let (mut manifest, origin) = Manifest::load(args.manifest.as_deref())?;
+    if let Some(port) = args.gateway_port {
+        match manifest.service_mut("gateway") {
+            Some(gateway) => gateway.port = Some(port),
+            None => {
+                anyhow::bail!("--gateway-port is set but the manifest {origin} runs no gateway")
+            }
+        }
+    }
+    Ok((manifest, origin))
+}
+
+/// The data directory made absolute (instances run elsewhere), and its `data` subdirectory
+/// for the stores, created.
+fn prepare_data_dir(data_dir: &std::path::Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let data_dir = std::path::absolute(data_dir)
+        .with_context(|| format!("cannot resolve the data directory {}", data_dir.display()))?;
+    let store_dir = data_dir.join("data");
+    std::fs::create_dir_all(&store_dir)
+        .with_context(|| format!("cannot create the data directory {}", store_dir.display()))?;
+    Ok((data_dir, store_dir))
+}
+
+async fn bind_control_port(port: u16) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on 127.0.0.1:{port} for the control plane: is another `brigade up` running? \
+                 Stop it, or pass --control-port"
+            )
+        })
+}
+
+/// Every fixed port of a service that runs at least one instance is free.
+fn check_fixed_ports_free(manifest: &Manifest) -> anyhow::Result<()> {
+    for service in manifest.services.iter().filter(|s| s.instances > 0) {
+        if let Some(port) = service.port {
+            check_port_free(&service.name, port)?;
+        }
+    }
+    Ok(())
+}
+
+/// A supervisor that tells `shared` of every start and exit, and prints every child's lines.
+fn supervise(shared: &Arc<Shared>) -> Supervisor {
+    let observer_shared = shared.clone();
+    let sink_printer = shared.printer.clone();
+    Supervisor::new(
+        Backoff::default(),
+        Arc::new(move |event: &Event| observer_shared.on_event(event)),
+        Arc::new(move |slot: &str, stream, line: &str| sink_printer.child_line(slot, stream, line)),
+    )
+}
+
+/// The control port's server, running until [`ControlServer::stop`].
+struct ControlServer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl ControlServer {
+    fn spawn(listener: tokio::net::TcpListener, sources: Sources, chaos: bool) -> ControlServer {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(
+            axum::serve(
+                listener,
+                brigade_operator::control::router_with_chaos(sources, chaos),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future(),
+        );
+        ControlServer { stop, task }
+    }
+
+    /// Stops accepting and waits (at most 1 s) for open connections to close.
+    async fn stop(self, printer: &Printer) {
+        let _ = self.stop.send(());
+        if tokio::time::timeout(Duration::from_secs(1), self.task)
+            .await
+            .is_err()
+        {
+            printer.say("the control plane's connections did not close within 1 s; leaving anyway");
+        }
+    }
+}
+
+/// What is about to start, and where.
+fn say_plan(
+    printer: &Printer,
+    manifest: &Manifest,
+    control_url: &str,
+    origin: &crate::manifest::Origin,
+    instances: usize,
+    data_dir: &std::path::Path,
+) {
     printer.say(format_args!(
         "control plane on {control_url} (registry, console, API); manifest {origin}"
     ));
@@ -441,14 +532,17 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         .map(|s| format!("{} ×{}", s.name, s.instances))
         .collect();
     printer.say(format_args!(
-        "starting {} instances: {}; data in {}",
-        specs.len(),
+        "starting {instances} instances: {}; data in {}",
         plan.join(", "),
         data_dir.display()
     ));
-    match &events.url {
+}
+
+/// How events travel, and whether chaos is on.
+fn say_events(printer: &Printer, nats_url: Option<&str>, namespace: &str, chaos: bool) {
+    match nats_url {
         Some(url) => printer.say(format_args!(
-            "events through NATS JetStream at {url} (streams {events_namespace}_*)"
+            "events through NATS JetStream at {url} (streams {namespace}_*)"
         )),
         None => printer.say(format_args!(
             "events through the embedded transport (each producer's outbox feed)"
@@ -459,44 +553,62 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             "chaos is on: faults can be injected with `brigade chaos` (every instance serves /v1/chaos)",
         );
     }
-    let expected: HashSet<String> = specs.iter().map(|s| s.slot.clone()).collect();
-    for spec in specs {
-        supervisor.start(spec);
-    }
+}
 
-    // Announce when every instance is ready (also when that comes after the timeout's warning),
-    // until a signal says stop.
+/// Announces when every `expected` slot is ready (also when that comes after the timeout's
+/// warning), until a signal says stop; returns the signal's name.
+async fn wait_for_stop(
+    shared: &Shared,
+    signals: &mut Signals,
+    expected: &HashSet<String>,
+    control_url: &str,
+    ready_timeout: Duration,
+) -> &'static str {
     let mut ready = shared.ready.subscribe();
-    let deadline = clock + args.ready_timeout;
+    let deadline = shared.clock + ready_timeout;
     let (mut announced, mut warned) = (false, false);
-    let reason = loop {
+    loop {
         tokio::select! {
             all = ready.wait_for(|r| expected.iter().all(|s| r.contains(s))), if !announced => {
                 if all.is_ok() {
-                    announce_ready(&printer, &registry, &control_url, expected.len(), clock.elapsed());
+                    announce_ready(&shared.printer, &shared.registry, control_url, expected.len(), shared.clock.elapsed());
                 }
                 announced = true;
             }
             _ = tokio::time::sleep_until(deadline), if !announced && !warned => {
-                let ready_now = shared.ready.borrow().clone();
-                let mut waiting: Vec<&str> = expected
-                    .iter()
-                    .filter(|s| !ready_now.contains(*s))
-                    .map(String::as_str)
-                    .collect();
-                waiting.sort_unstable();
-                printer.say(format_args!(
-                    "not ready after {}: {} (their lines above say why); still trying. Ctrl-C stops everything",
-                    human_duration(args.ready_timeout),
-                    waiting.join(", ")
-                ));
+                warn_not_ready(shared, expected, ready_timeout);
                 warned = true;
             }
-            reason = signals.next() => break reason,
+            reason = signals.next() => return reason,
         }
-    };
+    }
+}
 
-    let stopping = Instant::now();
+/// Names the slots not ready after `ready_timeout`.
+fn warn_not_ready(shared: &Shared, expected: &HashSet<String>, ready_timeout: Duration) {
+    let ready_now = shared.ready.borrow().clone();
+    let mut waiting: Vec<&str> = expected
+        .iter()
+        .filter(|s| !ready_now.contains(*s))
+        .map(String::as_str)
+        .collect();
+    waiting.sort_unstable();
+    shared.printer.say(format_args!(
+        "not ready after {}: {} (their lines above say why); still trying. Ctrl-C stops everything",
+        human_duration(ready_timeout),
+        waiting.join(", ")
+    ));
+}
+
+/// Stops every group in the reverse of the manifest's order, each with `grace` before SIGKILL;
+/// a second signal kills everything at once.
+async fn stop_instances(
+    printer: &Printer,
+    supervisor: &Supervisor,
+    signals: &mut Signals,
+    reason: &str,
+    grace: Duration,
+) {
     let order: Vec<String> = supervisor.groups().into_iter().rev().collect();
     printer.say(format_args!(
         "{reason}: stopping {} (again to kill at once)",
@@ -504,7 +616,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     ));
     let graceful = async {
         for group in &order {
-            supervisor.stop_group(group, args.stop_grace).await;
+            supervisor.stop_group(group, grace).await;
         }
     };
     tokio::select! {
@@ -514,20 +626,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             supervisor.kill_all().await;
         }
     }
-    // Only now: stopping instances deregister through the registry's API.
-    registry.close();
-    let _ = stop_server.send(());
-    if tokio::time::timeout(Duration::from_secs(1), server)
-        .await
-        .is_err()
-    {
-        printer.say("the control plane's connections did not close within 1 s; leaving anyway");
-    }
-    printer.say(format_args!(
-        "stopped in {}",
-        human_duration(stopping.elapsed())
-    ));
-    Ok(())
 }
 
 fn announce_ready(

@@ -1,0 +1,310 @@
+//! `brigade bench hop`: what one service-to-service hop through the chassis costs, against the
+//! physical limit, a raw hyper client calling a raw hyper server, over loopback in the same run.
+//!
+//! The chassis side is the real thing: a server wrapped in the chassis middleware (trace context,
+//! request id, deadline, metrics, limits) registered in a real registry, and a `ServiceClient`
+//! that resolves it through registry discovery, balances, propagates context and records metrics.
+//! Rounds alternate raw and chassis so that both see the same background noise; medians are kept.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use brigade_chassis::client::{self, ServiceClient};
+use brigade_chassis::discovery::api::Registration;
+use brigade_chassis::discovery::{Registrar, Resolver, Source};
+use brigade_chassis::health::Health;
+use brigade_chassis::http::Limits;
+use brigade_chassis::metrics::Metrics;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+use super::load::{self, Figures};
+
+const BODY: &[u8] = br#"{"ok":true}"#;
+
+/// Options of `brigade bench hop`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HopArgs {
+    /// How long each measurement runs.
+    #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Rounds of each measurement; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Concurrent connections to measure at, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,32")]
+    pub connections: Vec<usize>,
+    /// Measure only these paths (e.g. `chassis` alone, to profile it); ratios need `raw`.
+    #[arg(long, value_delimiter = ',', value_parser = ["raw", "chassis", "server", "axum", "client"])]
+    pub paths: Vec<String>,
+}
+
+/// Starts a raw hyper HTTP/1.1 server answering every request with the same small JSON body.
+async fn raw_server() -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_request: Request<Incoming>| async {
+                    Ok::<_, Infallible>(
+                        Response::builder()
+                            .header("content-type", "application/json")
+                            .body(Full::new(Bytes::from_static(BODY)))
+                            .unwrap_or_default(),
+                    )
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(address)
+}
+
+/// Starts a registry; returns its URL.
+async fn registry() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let router = brigade_registry::router(brigade_registry::Registry::new());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Ok(url)
+}
+
+/// Starts a server with the one route, served the way services serve; wrapped in the chassis
+/// middleware when `chassis`, else plain axum (the framework's own share of the cost).
+async fn axum_server(chassis: bool) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let router = Router::new().route(
+        "/v1/ping",
+        get(|| async { ([("content-type", "application/json")], BODY) }),
+    );
+    let app = if chassis {
+        brigade_chassis::http::wrap(router, Metrics::new(), Limits::default())
+    } else {
+        router
+    };
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(address)
+}
+
+/// Registers `address` as the only instance of `service` and waits until it is registered.
+async fn register(registry_url: &str, service: &str, address: SocketAddr) {
+    let health = Health::new();
+    Registrar::new(registry_url).start(
+        Registration {
+            service: service.into(),
+            instance_id: format!("{service}-1"),
+            address: address.to_string(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            pid: Some(std::process::id()),
+            started_at_ms: brigade_chassis::time::unix_ms(),
+            ttl_ms: 10_000,
+            metadata: Default::default(),
+        },
+        health.clone(),
+    );
+    while !health.is_registered() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// One way of making the hop.
+#[derive(Clone)]
+enum Path {
+    /// A raw hyper client to a fixed URI.
+    Raw(Box<(Client<HttpConnector, Full<Bytes>>, http::Uri)>),
+    /// A chassis client, finding its destination through the registry.
+    Chassis(ServiceClient),
+}
+
+impl Path {
+    async fn call(&self) -> bool {
+        match self {
+            Path::Raw(raw) => match raw.0.get(raw.1.clone()).await {
+                Ok(response) => {
+                    let ok = response.status().is_success();
+                    response.into_body().collect().await.is_ok() && ok
+                }
+                Err(_) => false,
+            },
+            Path::Chassis(client) => client
+                .call(http::Method::GET, "/v1/ping", None)
+                .await
+                .is_ok(),
+        }
+    }
+}
+
+/// A path a call can take: its name, what it measures, and how to make the call.
+type NamedPath = (&'static str, &'static str, Path);
+
+/// Runs the benchmark and prints its table.
+pub async fn run(args: HopArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.rounds >= 1, "--rounds must be at least 1");
+    anyhow::ensure!(
+        args.connections.iter().all(|c| (1..=1024).contains(c)),
+        "--connections takes numbers from 1 to 1024"
+    );
+    let paths = hop_paths(&args.paths).await?;
+    // Warm every path: connections, discovery, allocator.
+    for (_, _, path) in &paths {
+        for _ in 0..200 {
+            anyhow::ensure!(path.call().await, "the warm-up call failed");
+        }
+    }
+
+    println!(
+        "hop benchmark: {} round(s) of {:?} per figure, closed loop, medians; rounds interleave the paths",
+        args.rounds, args.duration
+    );
+    for (name, description, _) in &paths {
+        println!("  {name:<8} {description}");
+    }
+    println!(
+        "{:>11}  {:<8} {:>10} {:>10} {:>10} {:>7}  {:>14}",
+        "connections", "path", "req/s", "p50", "p99", "errors", "vs raw (thr/p50/p99)"
+    );
+    for &connections in &args.connections {
+        let medians = measure(&paths, connections, &args).await;
+        print_rows(&paths, connections, &medians);
+    }
+    Ok(())
+}
+
+/// Starts the servers and a registry, and returns the paths named in `wanted` (all when empty).
+async fn hop_paths(wanted: &[String]) -> anyhow::Result<Vec<NamedPath>> {
+    let raw_address = raw_server().await?;
+    let chassis_address = axum_server(true).await?;
+    let axum_address = axum_server(false).await?;
+    let registry_url = registry().await?;
+    register(&registry_url, "bench-raw", raw_address).await;
+    register(&registry_url, "bench-chassis", chassis_address).await;
+
+    let raw_client: Client<_, Full<Bytes>> = {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Client::builder(TokioExecutor::new()).build(connector)
+    };
+    let resolver = Resolver::new(Source::Registry(registry_url));
+    let chassis_client = |service: &str| {
+        ServiceClient::new(
+            service,
+            resolver.clone(),
+            Metrics::new().client,
+            client::Options::default(),
+        )
+    };
+    // The headline pair first, then the two halves that say where the cost is.
+    let paths = [
+        (
+            "raw",
+            "raw hyper client → raw hyper server",
+            Path::Raw(Box::new((
+                raw_client.clone(),
+                format!("http://{raw_address}/v1/ping").parse()?,
+            ))),
+        ),
+        (
+            "chassis",
+            "chassis client (discovery, balancing, context, metrics) → chassis server",
+            Path::Chassis(chassis_client("bench-chassis")),
+        ),
+        (
+            "server",
+            "raw hyper client → chassis server (middleware, axum)",
+            Path::Raw(Box::new((
+                raw_client.clone(),
+                format!("http://{chassis_address}/v1/ping").parse()?,
+            ))),
+        ),
+        (
+            "axum",
+            "raw hyper client → plain axum server, no chassis (the framework's share)",
+            Path::Raw(Box::new((
+                raw_client,
+                format!("http://{axum_address}/v1/ping").parse()?,
+            ))),
+        ),
+        (
+            "client",
+            "chassis client → raw hyper server",
+            Path::Chassis(chassis_client("bench-raw")),
+        ),
+    ];
+    Ok(paths
+        .into_iter()
+        .filter(|(name, _, _)| wanted.is_empty() || wanted.iter().any(|p| p == name))
+        .collect())
+}
+
+/// Each path's median figures at `connections`, the rounds interleaving the paths.
+async fn measure(paths: &[NamedPath], connections: usize, args: &HopArgs) -> Vec<Figures> {
+    let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); paths.len()];
+    for _ in 0..args.rounds {
+        for ((_, _, path), runs) in paths.iter().zip(runs.iter_mut()) {
+            let path = path.clone();
+            runs.push(
+                load::closed_loop(connections, args.duration, move || {
+                    let path = path.clone();
+                    async move { path.call().await }
+                })
+                .await,
+            );
+        }
+    }
+    runs.iter().map(|r| load::median(r)).collect()
+}
+
+/// One row per path, each compared with the raw path's.
+fn print_rows(paths: &[NamedPath], connections: usize, medians: &[Figures]) {
+    let raw = paths
+        .iter()
+        .position(|(name, _, _)| *name == "raw")
+        .map(|i| medians[i]);
+    for ((name, _, _), figures) in paths.iter().zip(medians) {
+        let versus = if let Some(raw) = raw.filter(|_| *name != "raw") {
+            format!(
+                "{:.2}x / {:.2}x / {:.2}x",
+                raw.per_second / figures.per_second.max(f64::MIN_POSITIVE),
+                ratio(figures.p50, raw.p50),
+                ratio(figures.p99, raw.p99),
+            )
+        } else {
+            String::new()
+        };
+        print_row(connections, name, figures, &versus);
+    }
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}
+
+fn print_row(connections: usize, path: &str, f: &Figures, versus: &str) {
+    println!(
+        "{:>11}  {:<8} {:>10.0} {:>10} {:>10} {:>7}  {}",
+        connections,
+        path,
+        f.per_second,
+        format!("{:.0?}", f.p50),
+        format!("{:.0?}", f.p99),
+        f.errors,
+        versus
+    );
+}

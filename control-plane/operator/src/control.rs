@@ -1,0 +1,65 @@
+//! The control plane's HTTP server on the control port: the registry (`/v1/registry/…`), the
+//! system view (`/v1/system`), process faults (`/v1/chaos/…`), the console (`/`), and its own
+//! `/livez` and `/metrics`, all in the chassis middleware so that errors are problem+json like
+//! everywhere else.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use brigade_chassis::client::plain::PlainClient;
+use brigade_chassis::discovery::api::MAX_WAIT_MS;
+use brigade_chassis::extract::Json;
+use brigade_chassis::http::Limits;
+use brigade_chassis::metrics::Metrics;
+
+use crate::system::{self, Sources};
+use crate::{chaos, console};
+
+#[derive(Clone)]
+struct AppState {
+    sources: Sources,
+    client: PlainClient,
+}
+
+/// Everything served on the control port, with chaos off.
+pub fn router(sources: Sources) -> Router {
+    router_with_chaos(sources, false)
+}
+
+/// Everything served on the control port; `chaos` lets `/v1/chaos/…` kill and pause instances.
+pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
+    let metrics = Metrics::new();
+    let scrape = metrics.clone();
+    let state = AppState {
+        sources: sources.clone(),
+        client: PlainClient::new(system::PROBE_TIMEOUT),
+    };
+    let app = Router::new()
+        .merge(brigade_registry::router(sources.registry.clone()))
+        .merge(console::router())
+        .merge(chaos::instances::router(sources.supervisor.clone(), chaos))
+        .route("/v1/system", get(system_view).with_state(state))
+        .route(
+            "/livez",
+            get(|| async { Json(serde_json::json!({"status": "live"})) }),
+        )
+        .route("/metrics", get(move || async move { scrape.encode() }));
+    brigade_chassis::http::wrap(
+        app,
+        metrics,
+        Limits {
+            // Blocking queries legitimately take up to their longest wait.
+            max_request_time: Duration::from_millis(MAX_WAIT_MS) + Duration::from_secs(5),
+            max_body_bytes: brigade_registry::MAX_BODY_BYTES,
+        },
+    )
+}
+
+async fn system_view(State(state): State<AppState>) -> Response {
+    let mut view = system::collect(&state.sources);
+    system::probe_all(&mut view, &state.client).await;
+    Json(view).into_response()
+}

@@ -1,0 +1,22 @@
+//! The operator's side of Brigade: what talks to a running system, and the control port that it
+//! talks to. Knows no service: it needs only the chassis, the contract (`*-api`) crates, and the
+//! registry and supervisor (whose state the control port shows).
+//!
+//! - [`status`]: `brigade status`, and [`status::fetch`] of the system view that everything else reads.
+//! - [`system`]: the system view (`GET /v1/system`), joining supervisor, registry and `/readyz`.
+//! - [`control`]: the control port's server: registry, [`console`], the [`system`] view, chaos.
+//! - [`checker`]: `brigade check`, the promise checker (also used by the end-to-end tests).
+//! - [`events`]: `brigade events`, parked events listed and replayed.
+//! - [`chaos`]: `brigade chaos`, faults on purpose: request faults, kills and pauses, scenarios.
+//! - [`harness`]: `brigade up` as a child process, for the benchmarks and the end-to-end tests.
+//! - [`output`]: what `brigade up` writes to its terminal, and figures for people.
+
+pub mod chaos;
+pub mod checker;
+pub mod console;
+pub mod control;
+pub mod events;
+pub mod harness;
+pub mod output;
+pub mod status;
+pub mod system;

@@ -1,0 +1,11 @@
+//! End to end: `brigade up` as real processes on loopback, driven through the gateway and the
+//! control port. One test binary (one link) for every end-to-end test; a module per subject.
+// A test reads as one story from start to end, so it may run long.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+mod chaos;
+mod checkout;
+mod events;
+mod resilience;
+mod support;
+mod system;

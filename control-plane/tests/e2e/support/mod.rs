@@ -1,0 +1,108 @@
+//! What the end-to-end tests share: `brigade up` as a child process on free ports with its own
+//! data directory, its output shown when a test fails, and helpers to signal processes.
+#![allow(dead_code)]
+
+pub mod shop;
+
+use std::process::Command;
+use std::time::Duration;
+
+use brigade_chassis::client::plain::PlainClient;
+use brigade_chassis::discovery::api::ServiceInstances;
+use brigade_operator::harness::{Running, Up};
+use brigade_operator::system::SystemView;
+
+/// A running `brigade up` on free ports with its own data directory, through the harness the
+/// benchmarks use too; its output is shown when a test fails.
+pub struct System {
+    /// Dropped first: the system is stopped before its data directory is removed.
+    pub running: Running,
+    pub control: String,
+    pub gateway: String,
+    pub data: tempfile::TempDir,
+}
+
+impl System {
+    /// The system of the repository's manifest.
+    pub async fn up() -> System {
+        System::up_with(None).await
+    }
+
+    /// The system of `manifest` (TOML text), or of the repository's manifest.
+    pub async fn up_with(manifest: Option<&str>) -> System {
+        System::up_with_args(manifest, &[]).await
+    }
+
+    /// The system of `manifest` with extra `brigade up` flags (e.g. `--nats URL`).
+    pub async fn up_with_args(manifest: Option<&str>, extra: &[&str]) -> System {
+        let data = tempfile::tempdir().unwrap();
+        let mut up = Up::new(env!("CARGO_BIN_EXE_brigade"), data.path())
+            .args(extra)
+            .current_dir(data.path())
+            .echo_output();
+        if let Some(manifest) = manifest {
+            let path = data.path().join("test-manifest.toml");
+            std::fs::write(&path, manifest).unwrap();
+            up = up.manifest(path);
+        }
+        let running = up.launch().unwrap();
+        let mut system = System {
+            control: running.control_url.clone(),
+            gateway: running.gateway_url.clone(),
+            running,
+            data,
+        };
+        system.wait_all_ready(Duration::from_secs(90)).await;
+        system
+    }
+
+    /// Waits until every instance the manifest asks for is ready, as `brigade status` sees it.
+    pub async fn wait_all_ready(&mut self, limit: Duration) {
+        if let Err(error) = self.running.wait_ready(limit).await {
+            panic!("the system did not become ready: {error}");
+        }
+    }
+
+    pub async fn view(&self) -> Result<SystemView, brigade_operator::status::Error> {
+        self.running.view().await
+    }
+
+    /// The registry's instances of `service`.
+    pub async fn instances(&self, service: &str) -> ServiceInstances {
+        PlainClient::new(Duration::from_secs(2))
+            .get_json(&format!("{}/v1/registry/services/{service}", self.control))
+            .await
+            .unwrap_or(ServiceInstances {
+                service: service.into(),
+                index: 0,
+                instances: vec![],
+            })
+    }
+
+    pub async fn catalog(&self) -> ServiceInstances {
+        self.instances("catalog").await
+    }
+
+    pub fn pids(instances: &ServiceInstances) -> Vec<u32> {
+        instances
+            .instances
+            .iter()
+            .filter_map(|i| i.registration.pid)
+            .collect()
+    }
+}
+
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+pub fn alive(pid: u32) -> bool {
+    // A zombie has exited; only its entry remains until its parent reaps it.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.contains(") Z "))
+        .unwrap_or(false)
+}
