@@ -1,5 +1,9 @@
 //! The `brigade` command. Everything it does lives in the library; this parses the command line.
 
+// Every Brigade process allocates with mimalloc; ARCHITECTURE.md says why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use brigade::bench::hop::HopArgs;
