@@ -2,6 +2,10 @@
 //! `run`, `brigade_operator` for the commands that talk to a running system, `brigade_bench` for
 //! the benchmarks); this parses the command line.
 
+// Every Brigade process allocates with mimalloc; ARCHITECTURE.md says why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use brigade::up::UpArgs;

@@ -35,8 +35,8 @@ pub const ISSUER: &str = "brigade-users";
 pub const AUDIENCE: &str = "brigade";
 /// The one signing algorithm accepted.
 pub const ALGORITHM: Algorithm = Algorithm::EdDSA;
-/// Where the users service publishes its public keys.
-pub const JWKS_PATH: &str = "/v1/jwks";
+/// Where the users service publishes its public keys ([`crate::routes::JWKS`]).
+pub const JWKS_PATH: &str = crate::routes::JWKS;
 /// The service that publishes the keys.
 pub const KEY_SERVICE: &str = "users";
 /// Clock difference tolerated when checking expiry.

@@ -36,8 +36,8 @@ use crate::extract::Json;
 use crate::metrics::{FaultLabels, Metrics};
 use crate::problem::Problem;
 
-/// The path of the chassis's chaos admin API.
-pub const ADMIN_ROUTE: &str = "/v1/chaos";
+/// The path of the chassis's chaos admin API ([`crate::routes::CHAOS`]).
+pub const ADMIN_ROUTE: &str = crate::routes::CHAOS;
 
 /// The most rules an instance holds.
 pub const MAX_RULES: usize = 32;
@@ -271,7 +271,7 @@ pub(crate) async fn inject_faults(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let rule = if crate::shedding::is_exempt(path) {
+    let rule = if crate::routes::is_exempt(path) {
         None
     } else {
         faults.chaos.rule_for(path)

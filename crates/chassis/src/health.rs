@@ -17,6 +17,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use crate::problem::Problem;
+use crate::routes;
 
 type Check = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
@@ -110,10 +111,10 @@ impl Health {
     pub fn router(&self) -> Router {
         Router::new()
             .route(
-                "/livez",
+                routes::LIVEZ,
                 get(|| async { axum::Json(json!({"status": "live"})) }),
             )
-            .route("/readyz", get(readyz))
+            .route(routes::READYZ, get(readyz))
             .with_state(self.clone())
     }
 }

@@ -220,130 +220,190 @@ where
     S: tower::Service<Request, Response = Response, Error = Infallible>,
 {
     let started = Instant::now();
-    let headers = request.headers();
-    let trace = headers
-        .get(trace_context::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceContext::from_traceparent)
-        .unwrap_or_else(TraceContext::new_root);
-    let request_id = headers
-        .get(REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.is_ascii())
-        .map(str::to_owned)
-        // A thread-local generator: no system call per request, unlike `Uuid::new_v4`.
-        .unwrap_or_else(|| trace_context::hex(&rand::random::<[u8; 16]>()));
-    let budget = headers
-        .get(DEADLINE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(context::parse_deadline_ms)
-        .map_or(shared.limits.max_request_time, |d| {
-            d.min(shared.limits.max_request_time)
-        });
-    let route = shared.route_label(
-        request
-            .extensions()
-            .get::<MatchedPath>()
-            .map_or("unmatched", MatchedPath::as_str),
-    );
-    let method = method_label(request.method());
+    let arrived = Arrived::read(&shared, &request);
+    let span = arrived.span();
     let ctx = RequestContext {
-        trace,
-        request_id: request_id.clone(),
-        deadline: started + budget,
+        trace: arrived.trace,
+        request_id: arrived.request_id.clone(),
+        deadline: started + arrived.budget,
     };
-    let span = tracing::info_span!(
-        "request",
-        trace_id = %trace.trace_id_hex(),
-        span_id = %trace.span_id_hex(),
-        request_id = %request_id,
-        method = %method,
-        route = %route,
-    );
-
-    let server = &shared.metrics.server;
     // Admission first, before any work: a refused request must cost next to nothing.
-    let admitted = shared.limiter.try_admit(&route);
+    let admitted = shared.admit(&arrived);
     let shed = admitted.is_none();
-    if shed {
-        server
-            .shed
-            .get_or_create(&RouteLabels {
-                route: route.clone(),
-                method,
-            })
-            .inc();
-    }
     let max_concurrent = shared.limiter.max();
+    let budget = arrived.budget;
+    let server = &shared.metrics.server;
     server.in_flight.inc();
-    let served = context::scope(
+    let mut response = context::scope(
         ctx,
         async move {
             let Some(_admitted) = admitted else {
                 return shedding::overloaded(max_concurrent);
             };
-            match tokio::time::timeout(budget, inner.oneshot(request)).await {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
-                Err(_) => Problem::deadline_exceeded(format!(
-                    "the request did not finish within its deadline of {} ms",
-                    budget.as_millis()
-                ))
-                .into_response(),
-            }
+            serve_within(budget, inner, request).await
         }
         .instrument(span.clone()),
     )
     .await;
     server.in_flight.dec();
-
-    let mut response = served;
-    let status = response.status();
-    let elapsed = started.elapsed();
-    server
-        .duration
-        .get_or_create(&RouteLabels {
-            route: route.clone(),
-            method,
-        })
-        .observe(elapsed.as_secs_f64());
-    let status_labels = RouteStatusLabels {
-        route,
-        method,
-        status: status.as_u16(),
-    };
-    server.requests.get_or_create(&status_labels).inc();
-    if status.is_server_error() {
-        server.errors.get_or_create(&status_labels).inc();
-    }
-    // Refusals are counted (`http_server_shed_requests`), not warned about one by one: under
-    // overload a log line per refusal would only add to the load.
-    if status.is_server_error() && !shed {
-        span.in_scope(|| {
-            tracing::warn!(
-                status = status.as_u16(),
-                elapsed_ms = elapsed.as_millis() as u64,
-                "served with an error"
-            )
-        });
-    } else {
-        span.in_scope(|| {
-            tracing::debug!(
-                status = status.as_u16(),
-                elapsed_ms = elapsed.as_millis() as u64,
-                "served"
-            )
-        });
-    }
-
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        headers.insert(REQUEST_ID_HEADER, value);
-    }
-    if let Ok(value) = HeaderValue::from_str(&trace.to_traceparent()) {
-        headers.insert(trace_context::HEADER, value);
-    }
+    shared.record(&arrived, response.status(), started.elapsed(), shed, &span);
+    arrived.stamp(&mut response);
     Ok(response)
+}
+
+/// What the middleware reads from a request before serving it.
+struct Arrived {
+    trace: TraceContext,
+    request_id: String,
+    /// The time the request may take: the caller's deadline within this server's limit.
+    budget: Duration,
+    route: Arc<str>,
+    method: &'static str,
+}
+
+impl Arrived {
+    /// The caller's trace, request id and deadline (made up when absent or invalid), and the
+    /// route and method as metric labels.
+    fn read(shared: &Shared, request: &Request) -> Arrived {
+        let headers = request.headers();
+        let trace = headers
+            .get(trace_context::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(TraceContext::from_traceparent)
+            .unwrap_or_else(TraceContext::new_root);
+        let request_id = headers
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.is_ascii())
+            .map(str::to_owned)
+            // A thread-local generator: no system call per request, unlike `Uuid::new_v4`.
+            .unwrap_or_else(|| trace_context::hex(&rand::random::<[u8; 16]>()));
+        let budget = headers
+            .get(DEADLINE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(context::parse_deadline_ms)
+            .map_or(shared.limits.max_request_time, |d| {
+                d.min(shared.limits.max_request_time)
+            });
+        let route = shared.route_label(
+            request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str),
+        );
+        Arrived {
+            trace,
+            request_id,
+            budget,
+            route,
+            method: method_label(request.method()),
+        }
+    }
+
+    /// The span every log line of the request is in.
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "request",
+            trace_id = %self.trace.trace_id_hex(),
+            span_id = %self.trace.span_id_hex(),
+            request_id = %self.request_id,
+            method = %self.method,
+            route = %self.route,
+        )
+    }
+
+    fn route_labels(&self) -> RouteLabels {
+        RouteLabels {
+            route: self.route.clone(),
+            method: self.method,
+        }
+    }
+
+    /// Tells the caller the request id and trace its request was served under.
+    fn stamp(&self, response: &mut Response) {
+        let headers = response.headers_mut();
+        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
+            headers.insert(REQUEST_ID_HEADER, value);
+        }
+        if let Ok(value) = HeaderValue::from_str(&self.trace.to_traceparent()) {
+            headers.insert(trace_context::HEADER, value);
+        }
+    }
+}
+
+impl Shared {
+    /// A place under the concurrency limit, or `None` (counted) when the request is shed.
+    fn admit(&self, arrived: &Arrived) -> Option<shedding::Admitted> {
+        let admitted = self.limiter.try_admit(&arrived.route);
+        if admitted.is_none() {
+            self.metrics
+                .server
+                .shed
+                .get_or_create(&arrived.route_labels())
+                .inc();
+        }
+        admitted
+    }
+
+    /// Records the outcome of a served (or shed) request: RED metrics, and a log line.
+    fn record(
+        &self,
+        arrived: &Arrived,
+        status: StatusCode,
+        elapsed: Duration,
+        shed: bool,
+        span: &tracing::Span,
+    ) {
+        let server = &self.metrics.server;
+        server
+            .duration
+            .get_or_create(&arrived.route_labels())
+            .observe(elapsed.as_secs_f64());
+        let status_labels = RouteStatusLabels {
+            route: arrived.route.clone(),
+            method: arrived.method,
+            status: status.as_u16(),
+        };
+        server.requests.get_or_create(&status_labels).inc();
+        if status.is_server_error() {
+            server.errors.get_or_create(&status_labels).inc();
+        }
+        // Refusals are counted (`http_server_shed_requests`), not warned about one by one: under
+        // overload a log line per refusal would only add to the load.
+        if status.is_server_error() && !shed {
+            span.in_scope(|| {
+                tracing::warn!(
+                    status = status.as_u16(),
+                    elapsed_ms = elapsed.as_millis() as u64,
+                    "served with an error"
+                )
+            });
+        } else {
+            span.in_scope(|| {
+                tracing::debug!(
+                    status = status.as_u16(),
+                    elapsed_ms = elapsed.as_millis() as u64,
+                    "served"
+                )
+            });
+        }
+    }
+}
+
+/// Serves the request, or answers `504` when it does not finish within `budget`.
+async fn serve_within<S>(budget: Duration, inner: S, request: Request) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    match tokio::time::timeout(budget, inner.oneshot(request)).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(never)) => match never {},
+        Err(_) => Problem::deadline_exceeded(format!(
+            "the request did not finish within its deadline of {} ms",
+            budget.as_millis()
+        ))
+        .into_response(),
+    }
 }
 
 /// True for statuses a client may retry on another instance without knowing the method.

@@ -7,34 +7,74 @@
 //!
 //! **Architecture invariant:** only [`client::ServiceClient`] makes calls to other services, so
 //! that discovery, balancing, deadlines and tracing apply to every hop.
+//!
+//! # Features
+//!
+//! Without features the chassis is only its client side, what a contract (`*-api`) crate and its
+//! callers need; the binaries that run services ask for the rest, so that a caller links no
+//! store, no broker and no allocator:
+//!
+//! - (always) [`problem`], [`validation`], [`context`], [`trace_context`], [`time`], [`routes`],
+//!   [`plain`], [`metrics`], [`discovery`]'s resolver, [`client`], and [`events`]' `Event` trait, envelope
+//!   and wire types;
+//! - `server`: the middleware stack ([`http`]), health, load shedding, chaos, extractors,
+//!   authentication, logging, graceful shutdown and registration in discovery;
+//! - `service`: a whole service: the server, its store ([`db`]), the events' back end (outbox,
+//!   inbox, relay, consumers, both transports) and the runner that wires them ([`service`]);
+//! - `testing`: helpers for the tests of services.
+//!
+//! # Layers
+//!
+//! A module uses only modules of its own layer or of the layers below it, so the module graph has
+//! no cycle (each layer lists its modules in the order they may use each other):
+//!
+//! 1. foundations, using nothing of the chassis: [`routes`], [`time`], [`trace_context`],
+//!    [`plain`] (the client for infrastructure endpoints), [`metrics`] (which knows the store only
+//!    through [`metrics::PoolUsage`]);
+//! 2. request scope: [`context`], then [`problem`] and [`validation`];
+//! 3. calling: [`discovery`] (its resolver uses [`plain`]), then [`client`];
+//! 4. serving: [`extract`], [`health`], [`shedding`], [`chaos`] (both of which take the routes
+//!    they spare from [`routes`]), then [`http`], [`auth`], [`logging`], [`shutdown`], and
+//!    discovery's registration (which reads [`health`]);
+//! 5. storing: [`db`], then [`events`] (the envelope and wire types below the feed routes, the
+//!    outbox, the inbox, the relay and the transports that serve and read them);
+//! 6. running: [`service`], then [`testing`].
 
+#[cfg(feature = "server")]
 pub mod auth;
+#[cfg(feature = "server")]
 pub mod chaos;
 pub mod client;
 pub mod context;
+#[cfg(feature = "service")]
 pub mod db;
 pub mod discovery;
 pub mod events;
+#[cfg(feature = "server")]
 pub mod extract;
+#[cfg(feature = "server")]
 pub mod health;
+#[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
 pub mod logging;
 pub mod metrics;
+pub mod plain;
 pub mod problem;
+pub mod routes;
+#[cfg(feature = "service")]
 pub mod service;
+#[cfg(feature = "server")]
 pub mod shedding;
+#[cfg(feature = "server")]
 pub mod shutdown;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
 pub mod trace_context;
+pub mod validation;
 
 /// The error type of service set-up code: anything that can explain itself.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub use problem::Problem;
-
-/// Every binary built on the chassis uses mimalloc (feature `mimalloc`, on by default).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -183,9 +183,9 @@ impl Default for Metrics {
     }
 }
 
-impl Metrics {
-    pub fn new() -> Metrics {
-        let mut registry = Registry::default();
+impl ServerMetrics {
+    /// The server's instruments, registered in `registry`.
+    fn registered(registry: &mut Registry) -> ServerMetrics {
         let server = ServerMetrics {
             requests: Family::default(),
             errors: Family::default(),
@@ -231,6 +231,13 @@ impl Metrics {
             "Faults injected by chaos rules, by route and kind (latency, error, abort)",
             server.injected_faults.clone(),
         );
+        server
+    }
+}
+
+impl ClientMetrics {
+    /// The client's instruments, registered in `registry`.
+    fn registered(registry: &mut Registry) -> ClientMetrics {
         let client = ClientMetrics {
             requests: Family::default(),
             duration: Family::new_with_constructor(latency_histogram),
@@ -288,6 +295,15 @@ impl Metrics {
             "Instances taken out of balancing for failing repeatedly, by dependency",
             client.ejections.clone(),
         );
+        client
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let server = ServerMetrics::registered(&mut registry);
+        let client = ClientMetrics::registered(&mut registry);
         Metrics {
             registry: Arc::new(Mutex::new(registry)),
             collectors: Arc::new(Mutex::new(Vec::new())),
@@ -324,8 +340,9 @@ impl Metrics {
         );
     }
 
-    /// Exposes a store's pool use, read at each scrape.
-    pub fn register_db_pool(&self, db: crate::db::Db) {
+    /// Exposes a store's pool use, read at each scrape. The store implements [`PoolUsage`], so
+    /// that metrics know nothing of the store.
+    pub fn register_db_pool(&self, db: impl PoolUsage) {
         let gauge = Family::<PoolLabels, Gauge>::default();
         self.register(
             "brigade_db_pool_connections",
@@ -363,4 +380,10 @@ impl Metrics {
         }
         out
     }
+}
+
+/// A connection pool whose use [`Metrics::register_db_pool`] exposes.
+pub trait PoolUsage: Send + Sync + 'static {
+    /// The connections in use and idle, now.
+    fn pool_usage(&self) -> (u32, u32);
 }

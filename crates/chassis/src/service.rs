@@ -596,12 +596,18 @@ where
     let routes = routes.merge(event_routes);
     let scrape = metrics.clone();
     if args.chaos {
-        tracing::warn!("chaos is on: faults can be injected through /v1/chaos");
+        tracing::warn!(
+            "chaos is on: faults can be injected through {}",
+            crate::routes::CHAOS
+        );
     }
     let app = http::wrap_with(
         Router::new()
             .merge(health.router())
-            .route("/metrics", get(move || async move { scrape.encode() }))
+            .route(
+                crate::routes::METRICS,
+                get(move || async move { scrape.encode() }),
+            )
             .merge(routes),
         metrics.clone(),
         Limits {

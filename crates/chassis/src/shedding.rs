@@ -12,19 +12,20 @@
 //! with an atomic that is only ever *tried*, never waited on, so a refused request never waits. Health,
 //! readiness, metrics and the chaos admin routes are never shed: an orchestrator must still see
 //! the instance, and an operator must be able to turn injected faults off, exactly when it is
-//! overloaded.
+//! overloaded ([`crate::routes::EXEMPT`]).
 
 pub mod gradient;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use prometheus_client::metrics::gauge::Gauge;
+use tokio::time::Instant;
 
 use crate::problem::Problem;
+use crate::routes;
 use gradient::{Gradient, GradientPolicy};
 
 /// The default limit of requests one instance serves at once.
@@ -32,18 +33,6 @@ pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 256;
 
 /// The seconds a shed caller is told to wait before trying this instance again.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
-
-/// Routes that are never shed (nor faulted by chaos): the orchestrator's and the operator's.
-pub const EXEMPT_ROUTES: &[&str] = &["/livez", "/readyz", "/metrics", crate::chaos::ADMIN_ROUTE];
-
-/// Long polls: they wait rather than work, for up to seconds, so they neither take a place nor
-/// teach the adaptive limit anything about the instance's latency.
-pub const LONG_POLL_ROUTES: &[&str] = &["/v1/events/feed"];
-
-/// True when requests to the route template `route` are served whatever the load.
-pub fn is_exempt(route: &str) -> bool {
-    EXEMPT_ROUTES.contains(&route)
-}
 
 /// How the limit is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +141,7 @@ impl Limiter {
         let Some(inner) = &self.inner else {
             return Some(unlimited);
         };
-        if is_exempt(route) || LONG_POLL_ROUTES.contains(&route) {
+        if routes::is_exempt(route) || routes::is_long_poll(route) {
             return Some(unlimited);
         }
         let limit = inner.limit.load(Ordering::Acquire);

@@ -184,7 +184,7 @@ impl Instance {
     }
 
     async fn wait_ready(&self) {
-        let client = crate::client::plain::PlainClient::new(std::time::Duration::from_secs(1));
+        let client = crate::plain::PlainClient::new(std::time::Duration::from_secs(1));
         let url = format!("{}/readyz", self.url());
         for _ in 0..500 {
             if self.task.is_finished() {
@@ -409,7 +409,7 @@ pub async fn fetch_json(
     request: ::http::Request<http_body_util::Full<bytes::Bytes>>,
 ) -> JsonAnswer {
     let target = format!("{} {}", request.method(), request.uri());
-    let answer = crate::client::plain::PlainClient::new(std::time::Duration::from_secs(10))
+    let answer = crate::plain::PlainClient::new(std::time::Duration::from_secs(10))
         .send_request(request)
         .await
         .unwrap_or_else(|e| panic!("{target}: {e}"));
@@ -480,7 +480,10 @@ impl FakeFeed {
             address,
         };
         let router = Router::new()
-            .route("/v1/events/feed", axum::routing::get(serve_fake_feed))
+            .route(
+                crate::routes::EVENTS_FEED,
+                axum::routing::get(serve_fake_feed),
+            )
             .with_state(feed.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
         feed

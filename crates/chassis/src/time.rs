@@ -11,6 +11,11 @@ pub fn unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Milliseconds since the Unix epoch, as stores keep them (a signed 64-bit column).
+pub fn now_ms() -> i64 {
+    i64::try_from(unix_ms()).unwrap_or(i64::MAX)
+}
+
 /// The current time as RFC 3339, UTC.
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()

@@ -1,3 +1,7 @@
+// Every Brigade process allocates with mimalloc; ARCHITECTURE.md says why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 fn main() -> anyhow::Result<()> {

@@ -306,3 +306,10 @@ macro_rules! on_db {
         }
     };
 }
+
+/// The store reports its pool's use to the metrics, which know nothing of the store.
+impl crate::metrics::PoolUsage for Db {
+    fn pool_usage(&self) -> (u32, u32) {
+        Db::pool_usage(self)
+    }
+}

@@ -7,11 +7,13 @@
 //! its last known list when the source becomes unreachable.
 
 pub mod api;
+#[cfg(feature = "server")]
 mod registration;
 mod resolver;
 
 use std::net::SocketAddr;
 
+#[cfg(feature = "server")]
 pub use registration::{Registrar, RegistrationHandle};
 pub use resolver::{Endpoints, Resolver, Source};
 
@@ -29,6 +31,6 @@ pub enum Error {
     #[error("the registry at {url} answered: {source}")]
     Registry {
         url: String,
-        source: crate::client::plain::Error,
+        source: crate::plain::Error,
     },
 }

@@ -9,8 +9,8 @@ use http::{Method, StatusCode};
 use tokio::sync::Notify;
 
 use super::api::Registration;
-use crate::client::plain::{self, PlainClient};
 use crate::health::Health;
+use crate::plain::{self, PlainClient};
 
 /// Registers one instance with the registry at `registry_url`.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::api::ServiceInstances;
 use super::Endpoint;
-use crate::client::plain::PlainClient;
+use crate::plain::PlainClient;
 
 /// How long a registry watch blocks before asking again.
 const WATCH_WAIT: Duration = Duration::from_secs(30);

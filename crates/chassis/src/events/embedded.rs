@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::consumer::{HandlerError, Subscription};
-use super::feed::{FeedItem, FeedPage};
 use super::inbox::{ApplyError, ApplyOutcome, Inbox};
+use super::wire::{FeedItem, FeedPage};
 use super::Options;
 use crate::client::ServiceClient;
 use crate::shutdown::Stopping;
@@ -41,7 +41,8 @@ pub(crate) async fn consume(
             },
         };
         let path = format!(
-            "/v1/events/feed?after={after}&limit=100&wait_ms={}&types={types}",
+            "{}?after={after}&limit=100&wait_ms={}&types={types}",
+            crate::routes::EVENTS_FEED,
             FEED_WAIT.as_millis()
         );
         let page = producer.get_json::<FeedPage>(&path);

@@ -1,6 +1,7 @@
 //! The HTTP side of events: a producer's outbox feed (the embedded transport) and a consumer's
 //! parked events. Both are served by the chassis next to the service's own routes; neither is
-//! exposed through the gateway.
+//! exposed through the gateway. What they answer is in [`super::wire`], which the reading side
+//! shares.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,72 +9,22 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::consumer::Consumers;
-use super::envelope::Envelope;
 use super::inbox::Inbox;
 use super::outbox::{last_position, read_feed};
 use super::relay::Relay;
+use super::wire::{FeedItem, FeedPage, ParkedList, Replayed};
 use super::Error;
 use crate::extract::{Path, Query};
+use crate::routes;
 use crate::Problem;
 
 /// The most events one feed page holds.
 pub const MAX_FEED_PAGE: i64 = 500;
 /// The longest a feed request may wait for new events.
 pub const MAX_FEED_WAIT: Duration = Duration::from_secs(10);
-
-/// One page of a producer's feed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FeedPage {
-    pub events: Vec<FeedItem>,
-    /// The highest position given so far (the feed's end when the page is not full).
-    pub last_position: i64,
-    /// The position this page read up to, including events left out by `types`: the next
-    /// page starts after it.
-    #[serde(default)]
-    pub scanned_to: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FeedItem {
-    pub position: i64,
-    pub event: Envelope,
-}
-
-/// A parked event, as listed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Parked {
-    pub id: String,
-    pub source: String,
-    pub subject: String,
-    pub subjectseq: i64,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    pub error: String,
-    pub attempts: i64,
-    /// Set when the event itself did not fail but waits behind an earlier parked event of its
-    /// subject.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub held_behind: Option<String>,
-    pub parked_at: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ParkedList {
-    pub service: String,
-    pub items: Vec<Parked>,
-}
-
-/// What a replay did.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Replayed {
-    /// Applied now, in order: the replayed event and the events held behind it.
-    pub replayed: Vec<String>,
-    /// Parked events left in this service.
-    pub still_parked: usize,
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,7 +45,7 @@ struct FeedQuery {
 /// P (of the given types), waiting up to W ms for the first one when there is none yet.
 pub(crate) fn feed_routes(relay: Relay) -> Router {
     Router::new()
-        .route("/v1/events/feed", get(feed))
+        .route(routes::EVENTS_FEED, get(feed))
         .with_state(Arc::new(relay))
 }
 
@@ -184,8 +135,8 @@ pub(crate) fn parked_routes(
     consumers: Arc<std::sync::RwLock<Consumers>>,
 ) -> Router {
     Router::new()
-        .route("/v1/events/parked", get(list_parked))
-        .route("/v1/events/parked/{id}/replay", post(replay))
+        .route(routes::EVENTS_PARKED, get(list_parked))
+        .route(routes::EVENTS_PARKED_REPLAY, post(replay))
         .with_state(ParkedState {
             service: service.to_owned(),
             inbox,

@@ -3,7 +3,7 @@
 
 use super::consumer::{Consumers, HandlerError, Subscription};
 use super::envelope::Envelope;
-use super::feed::{Parked, Replayed};
+use super::wire::{Parked, Replayed};
 use super::Error;
 use crate::db::{Backend, Db, Tx};
 use crate::{on_conn, on_db};

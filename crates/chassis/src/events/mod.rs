@@ -23,29 +23,46 @@
 //!
 //! **Architecture invariant:** the outbox in the producer's store is the source of truth. Neither
 //! transport is trusted to keep an event that the outbox does not also hold.
+//!
+//! The envelope, the [`Event`] trait and the wire types are the light part that a contract crate
+//! needs; the rest is the back end that services run (feature `service`).
 
+#[cfg(feature = "service")]
 mod consumer;
+#[cfg(feature = "service")]
 mod embedded;
 mod envelope;
+#[cfg(feature = "service")]
 mod feed;
+#[cfg(feature = "service")]
 mod inbox;
+#[cfg(feature = "service")]
 mod nats;
+#[cfg(feature = "service")]
 mod outbox;
+#[cfg(feature = "service")]
 mod relay;
+mod wire;
 
 use std::time::Duration;
 
-pub use consumer::{Handle, HandlerError, Subscription};
 pub use envelope::{Envelope, Event, SPEC_VERSION};
-pub use feed::{FeedItem, FeedPage, Parked, ParkedList, Replayed};
-pub use inbox::{ApplyError, ApplyOutcome, Inbox};
-pub use nats::Nats;
-pub use outbox::{stored_events, Outbox, INBOX_MIGRATION, OUTBOX_MIGRATION};
-pub use relay::Relay;
+pub use wire::{FeedItem, FeedPage, Parked, ParkedList, Replayed};
 
-pub use consumer::Consumers;
+#[cfg(feature = "service")]
+pub use consumer::{Consumers, Handle, HandlerError, Subscription};
+#[cfg(feature = "service")]
 pub(crate) use embedded::consume as consume_feed;
+#[cfg(feature = "service")]
 pub(crate) use feed::{feed_routes, parked_routes};
+#[cfg(feature = "service")]
+pub use inbox::{ApplyError, ApplyOutcome, Inbox};
+#[cfg(feature = "service")]
+pub use nats::Nats;
+#[cfg(feature = "service")]
+pub use outbox::{stored_events, Outbox, INBOX_MIGRATION, OUTBOX_MIGRATION};
+#[cfg(feature = "service")]
+pub use relay::Relay;
 
 /// Which transport carries events between services.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +132,7 @@ impl Default for Options {
 pub enum Error {
     #[error("invalid events configuration: {0}")]
     Config(String),
+    #[cfg(feature = "service")]
     #[error("events store query failed: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("event payload cannot be encoded: {0}")]
@@ -132,12 +150,14 @@ pub enum Error {
     ReplayFailed { id: String, error: String },
 }
 
+#[cfg(feature = "service")]
 impl Error {
     pub(crate) fn nats(error: impl std::fmt::Display) -> Error {
         Error::Nats(error.to_string())
     }
 }
 
+#[cfg(feature = "service")]
 /// The NATS stream that holds `source`'s events.
 pub(crate) fn stream_name(namespace: &str, source: &str) -> String {
     format!("{namespace}_{source}")
@@ -152,11 +172,13 @@ pub(crate) fn stream_name(namespace: &str, source: &str) -> String {
         .collect()
 }
 
+#[cfg(feature = "service")]
 /// The NATS subject an event of `event_type` from `source` is published on.
 pub(crate) fn nats_subject(namespace: &str, source: &str, event_type: &str) -> String {
     format!("{namespace}.{source}.{event_type}")
 }
 
+#[cfg(feature = "service")]
 /// Pause before attempt `attempt` (1-based) of something failing: exponential, capped at 5 s.
 pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
     let factor = 1u32 << attempt.saturating_sub(1).min(16);

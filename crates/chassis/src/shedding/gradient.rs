@@ -14,7 +14,9 @@
 //! leaves it alone. Pure and clock-free: the caller passes `now`, so tests drive it with
 //! synthetic time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 /// Tuning of the adaptive limit; the defaults are Gradient2's, with shorter windows.
 #[derive(Debug, Clone, Copy, PartialEq)]

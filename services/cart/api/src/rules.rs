@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use crate::types::SetQuantity;
 use brigade_chassis::problem::quoted;
+pub use brigade_chassis::validation::ValidationError;
 
 /// The smallest quantity of a line; removing a line is `DELETE`, not quantity 0.
 pub const MIN_QUANTITY: u32 = 1;
@@ -14,46 +15,33 @@ pub const MAX_LINES: usize = 50;
 /// The currency of an empty cart's zero total.
 pub const EMPTY_CART_CURRENCY: &str = "EUR";
 
-/// One input that breaks a rule: which parameter, and a sentence saying what is wrong and what
-/// is accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {parameter}: {detail}")]
-pub struct ValidationError {
-    pub parameter: &'static str,
-    pub detail: String,
-}
-
-impl From<ValidationError> for brigade_chassis::Problem {
-    fn from(e: ValidationError) -> Self {
-        brigade_chassis::Problem::invalid_parameter(e.parameter, e.detail)
-    }
-}
-
 impl SetQuantity {
     /// The quantity, when it is within [`MIN_QUANTITY`]..=[`MAX_QUANTITY`].
     pub fn validate(&self) -> Result<u32, ValidationError> {
         match u32::try_from(self.quantity) {
             Ok(quantity) if (MIN_QUANTITY..=MAX_QUANTITY).contains(&quantity) => Ok(quantity),
-            _ => Err(ValidationError {
-                parameter: "quantity",
-                detail: format!(
+            _ => Err(ValidationError::new(
+                "quantity",
+                format!(
                     "quantity must be between {MIN_QUANTITY} and {MAX_QUANTITY}, got {} \
                      (to remove a product, DELETE its line)",
                     self.quantity
                 ),
-            }),
+            )),
         }
     }
 }
 
 /// A product id from a path segment.
 pub fn parse_product_id(segment: &str) -> Result<Uuid, ValidationError> {
-    Uuid::parse_str(segment).map_err(|_| ValidationError {
-        parameter: "product_id",
-        detail: format!(
+    Uuid::parse_str(segment).map_err(|_| {
+        ValidationError::new(
+            "product_id",
+            format!(
             "{} is not a product id: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
             quoted(segment)
         ),
+        )
     })
 }
 
@@ -72,7 +60,10 @@ mod tests {
     fn other_quantities_are_refused_naming_the_field() {
         for quantity in [0, -1, 100, i64::MAX, i64::MIN, 1 << 32] {
             let error = SetQuantity { quantity }.validate().err();
-            assert_eq!(error.as_ref().map(|e| e.parameter), Some("quantity"));
+            assert_eq!(
+                error.as_ref().map(|e| e.parameter.as_str()),
+                Some("quantity")
+            );
             let detail = error.map(|e| e.detail).unwrap_or_default();
             assert!(detail.contains(&quantity.to_string()), "{detail}");
         }
@@ -83,7 +74,10 @@ mod tests {
         let id = Uuid::from_u128(7);
         assert_eq!(parse_product_id(&id.to_string()), Ok(id));
         let error = parse_product_id("kettle").err();
-        assert_eq!(error.as_ref().map(|e| e.parameter), Some("product_id"));
+        assert_eq!(
+            error.as_ref().map(|e| e.parameter.as_str()),
+            Some("product_id")
+        );
         let long = "x".repeat(1000);
         let detail = parse_product_id(&long).err().map(|e| e.detail);
         assert!(detail.is_some_and(|d| d.len() < 200));

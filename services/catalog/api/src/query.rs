@@ -8,11 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::ProductsByIds;
 use brigade_chassis::problem::quoted;
+use brigade_chassis::validation::Page;
+pub use brigade_chassis::validation::{ValidationError, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
-/// The largest page a listing returns.
-pub const MAX_PAGE_SIZE: u32 = 100;
-/// The page size when none is asked for.
-pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// The longest search text, in characters: longer text is not a search but a mistake or an
 /// attack on the full-text index.
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -82,27 +80,6 @@ pub struct ListProducts {
     pub sort: Option<Sort>,
 }
 
-/// One input that breaks a rule: which parameter, and a sentence saying what is wrong and what
-/// is accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {parameter}: {detail}")]
-pub struct ValidationError {
-    pub parameter: &'static str,
-    pub detail: String,
-}
-
-impl ValidationError {
-    fn new(parameter: &'static str, detail: String) -> ValidationError {
-        ValidationError { parameter, detail }
-    }
-}
-
-impl From<ValidationError> for brigade_chassis::Problem {
-    fn from(e: ValidationError) -> Self {
-        brigade_chassis::Problem::invalid_parameter(e.parameter, e.detail)
-    }
-}
-
 /// A listing request that follows every rule, with its defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductQuery {
@@ -148,26 +125,7 @@ impl ProductQuery {
 impl ListProducts {
     /// Checks every rule and applies the defaults.
     pub fn validate(&self) -> Result<ProductQuery, ValidationError> {
-        let page = match self.page {
-            None => 1,
-            Some(0) => {
-                return Err(ValidationError::new(
-                    "page",
-                    "page must be 1 or more (pages count from 1), got 0".to_owned(),
-                ))
-            }
-            Some(page) => page,
-        };
-        let page_size = match self.page_size {
-            None => DEFAULT_PAGE_SIZE,
-            Some(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
-            Some(size) => {
-                return Err(ValidationError::new(
-                    "page_size",
-                    format!("page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}"),
-                ))
-            }
-        };
+        let Page { page, page_size } = Page::validate(self.page, self.page_size)?;
         let text = match self.q.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) if text.chars().count() > MAX_QUERY_CHARS => {
@@ -316,7 +274,10 @@ mod tests {
             q: Some(format!("{accented}e")),
             ..ListProducts::default()
         };
-        assert_eq!(too_long.validate().err().map(|e| e.parameter), Some("q"));
+        assert_eq!(
+            too_long.validate().err().map(|e| e.parameter).as_deref(),
+            Some("q")
+        );
     }
 
     #[test]
@@ -330,7 +291,11 @@ mod tests {
         );
         for bad in ["Kitchen", "kitchen%20", "a%2Fb", &"x".repeat(65)] {
             let error = list(&format!("category={bad}")).validate().err();
-            assert_eq!(error.map(|e| e.parameter), Some("category"), "{bad}");
+            assert_eq!(
+                error.as_ref().map(|e| e.parameter.as_str()),
+                Some("category"),
+                "{bad}"
+            );
         }
     }
 
@@ -362,7 +327,8 @@ mod tests {
             ids(MAX_BATCH_IDS as u128 + 1)
                 .validate()
                 .err()
-                .map(|e| e.parameter),
+                .map(|e| e.parameter)
+                .as_deref(),
             Some("ids")
         );
     }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::types::{ReservationLine, ReserveRequest, SetStock};
 use brigade_chassis::problem::quoted;
+pub use brigade_chassis::validation::ValidationError;
 
 /// The longest SKU, in characters.
 pub const MAX_SKU_CHARS: usize = 64;
@@ -26,31 +27,6 @@ pub const DEFAULT_TTL_MS: u64 = 10 * 60 * 1000;
 pub const MIN_TTL_MS: u64 = 1000;
 /// The longest hold: units held longer are units nobody can buy.
 pub const MAX_TTL_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// One input that breaks a rule: which parameter, and a sentence saying what is wrong and what
-/// is accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {parameter}: {detail}")]
-pub struct ValidationError {
-    /// The parameter's name, with a path into the body where needed (`lines[2].quantity`).
-    pub parameter: String,
-    pub detail: String,
-}
-
-impl ValidationError {
-    fn new(parameter: impl Into<String>, detail: String) -> ValidationError {
-        ValidationError {
-            parameter: parameter.into(),
-            detail,
-        }
-    }
-}
-
-impl From<ValidationError> for brigade_chassis::Problem {
-    fn from(e: ValidationError) -> Self {
-        brigade_chassis::Problem::invalid_parameter(&e.parameter, e.detail)
-    }
-}
 
 /// Checks that `sku` has the shape of a SKU: 1 to [`MAX_SKU_CHARS`] ASCII letters, digits, `-`,
 /// `_` or `.` (so that it is safe in a path and in a comma-separated list as it is).

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::types::CheckoutRequest;
+pub use brigade_chassis::validation::{ValidationError, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 /// The longest `Idempotency-Key`, in characters.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 128;
@@ -10,35 +11,10 @@ pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 128;
 pub const MIN_CARD_DIGITS: usize = 12;
 /// The most digits of a card number.
 pub const MAX_CARD_DIGITS: usize = 19;
-/// The largest page of orders.
-pub const MAX_PAGE_SIZE: u32 = 100;
-/// The page size when none is asked for.
-pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// How long an order may stay `PENDING` before the audit calls it unfinished, by default.
 pub const DEFAULT_AUDIT_AGE_S: u64 = 180;
 /// The largest age the audit accepts.
 pub const MAX_AUDIT_AGE_S: u64 = 7 * 24 * 3600;
-
-/// One input that breaks a rule: which parameter, and a sentence saying what is wrong and what
-/// is accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {parameter}: {detail}")]
-pub struct ValidationError {
-    pub parameter: &'static str,
-    pub detail: String,
-}
-
-impl ValidationError {
-    fn new(parameter: &'static str, detail: String) -> ValidationError {
-        ValidationError { parameter, detail }
-    }
-}
-
-impl From<ValidationError> for brigade_chassis::Problem {
-    fn from(e: ValidationError) -> Self {
-        brigade_chassis::Problem::invalid_parameter(e.parameter, e.detail)
-    }
-}
 
 /// Checks an `Idempotency-Key` header value: 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] visible ASCII
 /// characters. `None` is a missing header.
@@ -106,42 +82,11 @@ pub struct ListOrders {
 }
 
 /// A listing request that follows every rule, with its defaults applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OrderListQuery {
-    pub page: u32,
-    pub page_size: u32,
-}
-
-impl OrderListQuery {
-    /// How many orders come before this page.
-    pub fn offset(&self) -> u64 {
-        u64::from(self.page - 1) * u64::from(self.page_size)
-    }
-}
+pub type OrderListQuery = brigade_chassis::validation::Page;
 
 impl ListOrders {
     pub fn validate(&self) -> Result<OrderListQuery, ValidationError> {
-        let page = match self.page {
-            None => 1,
-            Some(0) => {
-                return Err(ValidationError::new(
-                    "page",
-                    "page must be 1 or more (pages count from 1), got 0".to_owned(),
-                ))
-            }
-            Some(page) => page,
-        };
-        let page_size = match self.page_size {
-            None => DEFAULT_PAGE_SIZE,
-            Some(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
-            Some(size) => {
-                return Err(ValidationError::new(
-                    "page_size",
-                    format!("page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}"),
-                ))
-            }
-        };
-        Ok(OrderListQuery { page, page_size })
+        OrderListQuery::validate(self.page, self.page_size)
     }
 }
 
@@ -229,7 +174,11 @@ mod tests {
             "",
         ] {
             let error = card(bad).validate().err();
-            assert_eq!(error.map(|e| e.parameter), Some("card_number"), "{bad}");
+            assert_eq!(
+                error.as_ref().map(|e| e.parameter.as_str()),
+                Some("card_number"),
+                "{bad}"
+            );
         }
     }
 
@@ -254,7 +203,10 @@ mod tests {
             }
             .validate()
             .err();
-            assert_eq!(error.map(|e| e.parameter), Some(parameter));
+            assert_eq!(
+                error.as_ref().map(|e| e.parameter.as_str()),
+                Some(parameter)
+            );
         }
     }
 }

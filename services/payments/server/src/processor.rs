@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use brigade_chassis::time::unix_ms;
+// Wall-clock milliseconds: charge times are shown to people and compared across instances.
+use brigade_chassis::time::now_ms;
 use payments_api::{
     check_idempotency_key, Charge, ChargeRequest, ChargeStatus, RefundRequest, ValidationError,
 };
@@ -307,9 +308,4 @@ fn already_charged(live: &Charge) -> ChargeError {
         charge_id: live.id,
         status: live.status,
     }
-}
-
-/// Wall-clock milliseconds: charge times are shown to people and compared across instances.
-fn now_ms() -> i64 {
-    i64::try_from(unix_ms()).unwrap_or(i64::MAX)
 }

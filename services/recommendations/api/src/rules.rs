@@ -1,6 +1,7 @@
 //! The rules a request must follow, shared by the service and by edges that check early.
 
 use brigade_chassis::problem::quoted;
+pub use brigade_chassis::validation::ValidationError;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -10,21 +11,6 @@ pub const MIN_LIMIT: u32 = 1;
 pub const MAX_LIMIT: u32 = 20;
 /// How many products an answer has when the request does not say.
 pub const DEFAULT_LIMIT: u32 = 4;
-
-/// One input that breaks a rule: which parameter, and a sentence saying what is wrong and what
-/// is accepted.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {parameter}: {detail}")]
-pub struct ValidationError {
-    pub parameter: &'static str,
-    pub detail: String,
-}
-
-impl From<ValidationError> for brigade_chassis::Problem {
-    fn from(e: ValidationError) -> Self {
-        brigade_chassis::Problem::invalid_parameter(e.parameter, e.detail)
-    }
-}
 
 /// The query string of both routes. Unknown parameters are refused rather than ignored.
 ///
@@ -53,13 +39,13 @@ impl RecommendationsQuery {
         };
         match text.parse::<u32>() {
             Ok(limit) if (MIN_LIMIT..=MAX_LIMIT).contains(&limit) => Ok(limit),
-            _ => Err(ValidationError {
-                parameter: "limit",
-                detail: format!(
+            _ => Err(ValidationError::new(
+                "limit",
+                format!(
                     "limit must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}, got {}",
                     quoted(text)
                 ),
-            }),
+            )),
         }
     }
 }
@@ -76,12 +62,14 @@ pub fn parse_user_id(segment: &str) -> Result<Uuid, ValidationError> {
 }
 
 fn parse_id(parameter: &'static str, what: &str, segment: &str) -> Result<Uuid, ValidationError> {
-    Uuid::parse_str(segment).map_err(|_| ValidationError {
-        parameter,
-        detail: format!(
-            "{} is not {what}: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
-            quoted(segment)
-        ),
+    Uuid::parse_str(segment).map_err(|_| {
+        ValidationError::new(
+            parameter,
+            format!(
+                "{} is not {what}: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
+                quoted(segment)
+            ),
+        )
     })
 }
 
@@ -109,7 +97,11 @@ mod tests {
     fn other_limits_are_refused_naming_the_parameter_and_the_value() {
         for bad in ["0", "21", "-1", "abc", "", "1.5", "4294967296", " 3"] {
             let error = limit(Some(bad)).err();
-            assert_eq!(error.as_ref().map(|e| e.parameter), Some("limit"), "{bad}");
+            assert_eq!(
+                error.as_ref().map(|e| e.parameter.as_str()),
+                Some("limit"),
+                "{bad}"
+            );
             let detail = error.map(|e| e.detail).unwrap_or_default();
             assert!(detail.contains(&format!("`{bad}`")), "{detail}");
             assert!(detail.contains("from 1 to 20"), "{detail}");
@@ -122,10 +114,13 @@ mod tests {
         assert_eq!(parse_product_id("id", &id.to_string()), Ok(id));
         assert_eq!(parse_user_id(&id.to_string()), Ok(id));
         let error = parse_product_id("product_id", "kettle").err();
-        assert_eq!(error.as_ref().map(|e| e.parameter), Some("product_id"));
+        assert_eq!(
+            error.as_ref().map(|e| e.parameter.as_str()),
+            Some("product_id")
+        );
         assert!(error.is_some_and(|e| e.detail.contains("`kettle` is not a product id")));
         assert_eq!(
-            parse_user_id("me").err().map(|e| e.parameter),
+            parse_user_id("me").err().map(|e| e.parameter).as_deref(),
             Some("user_id")
         );
         let long = "x".repeat(1000);

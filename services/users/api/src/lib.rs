@@ -30,7 +30,7 @@ pub mod paths {
     /// `GET` with `Authorization: Bearer`: the signed-in user.
     pub const ME: &str = "/v1/me";
     /// `GET`: the public keys that verify access tokens (a JWKS).
-    pub const JWKS: &str = brigade_chassis::auth::JWKS_PATH;
+    pub const JWKS: &str = brigade_chassis::routes::JWKS;
     /// `POST`: retire the signing key and start signing with a new one (operators only: the
     /// gateway never exposes it).
     pub const ROTATE_KEYS: &str = "/v1/keys/rotate";

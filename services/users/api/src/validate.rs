@@ -7,6 +7,7 @@
 
 use crate::types::{LogIn, SignUp};
 use brigade_chassis::problem::quoted;
+pub use brigade_chassis::validation::ValidationError;
 
 /// The longest email address (RFC 5321's path limit less the angle brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -16,30 +17,6 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 pub const MAX_PASSWORD_CHARS: usize = 128;
 /// The longest display name, after trimming.
 pub const MAX_NAME_CHARS: usize = 100;
-
-/// One input that breaks a rule: which field, and a sentence saying what is wrong and what is
-/// accepted. The sentence never repeats a password.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {field}: {detail}")]
-pub struct ValidationError {
-    pub field: &'static str,
-    pub detail: String,
-}
-
-impl ValidationError {
-    fn new(field: &'static str, detail: impl Into<String>) -> ValidationError {
-        ValidationError {
-            field,
-            detail: detail.into(),
-        }
-    }
-}
-
-impl From<ValidationError> for brigade_chassis::Problem {
-    fn from(e: ValidationError) -> Self {
-        brigade_chassis::Problem::invalid_parameter(e.field, e.detail)
-    }
-}
 
 /// A sign-up that follows every rule, normalised.
 #[derive(Clone, PartialEq, Eq)]
@@ -219,12 +196,12 @@ mod tests {
         }
     }
 
-    fn refused_field(request: &SignUp) -> &'static str {
+    fn refused_field(request: &SignUp) -> String {
         request
             .validate()
             .err()
             .unwrap_or_else(|| panic!("{request:?} passed"))
-            .field
+            .parameter
     }
 
     #[test]
@@ -341,21 +318,27 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(valid.email, "ada@example.com");
         assert_eq!(
-            log_in("", "whatever").validate().err().map(|e| e.field),
+            log_in("", "whatever")
+                .validate()
+                .err()
+                .map(|e| e.parameter)
+                .as_deref(),
             Some("email")
         );
         assert_eq!(
             log_in("ada@example.com", "")
                 .validate()
                 .err()
-                .map(|e| e.field),
+                .map(|e| e.parameter)
+                .as_deref(),
             Some("password")
         );
         assert_eq!(
             log_in("ada@example.com", &"x".repeat(129))
                 .validate()
                 .err()
-                .map(|e| e.field),
+                .map(|e| e.parameter)
+                .as_deref(),
             Some("password")
         );
     }

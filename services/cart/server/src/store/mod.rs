@@ -165,9 +165,7 @@ pub async fn change_in<T, E>(
     }))
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX)
-}
+use brigade_chassis::time::now_ms;
 
 /// What [`apply`] did.
 struct Applied<T> {

@@ -49,8 +49,6 @@ fn store_failed(error: &dyn std::error::Error) -> Problem {
     Problem::internal()
 }
 
-/// The time of a change: wall-clock milliseconds, since expiry times are shared with other
-/// instances and callers.
-fn now_ms() -> u64 {
-    brigade_chassis::time::unix_ms()
-}
+// The time of a change: wall-clock milliseconds, since expiry times are shared with other
+// instances and callers.
+use brigade_chassis::time::unix_ms as now_ms;

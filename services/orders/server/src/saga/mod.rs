@@ -141,8 +141,6 @@ impl Saga {
     }
 }
 
-/// The wall clock in Unix milliseconds: leases are compared across processes, so they use the
-/// time every process agrees on.
-pub(crate) fn now_ms() -> i64 {
-    i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX)
-}
+// The wall clock in Unix milliseconds: leases are compared across processes, so they use the
+// time every process agrees on.
+pub(crate) use brigade_chassis::time::now_ms;

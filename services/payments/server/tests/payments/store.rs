@@ -664,6 +664,4 @@ async fn wait_for_key(store: &Store, key: &str) -> payments_api::Charge {
     panic!("no charge under {key}");
 }
 
-fn now_ms() -> i64 {
-    brigade_chassis::time::unix_ms() as i64
-}
+use brigade_chassis::time::now_ms;

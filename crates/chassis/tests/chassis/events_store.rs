@@ -1,31 +1,16 @@
 //! The outbox and inbox on both backends, with concurrency between instances of one service:
 //! positions follow commit order, and one event is applied once however many appliers race.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 
 use brigade_chassis::db::{migrate, Db};
 use brigade_chassis::events::{
-    self, ApplyOutcome, Envelope, Event, Handle, HandlerError, Inbox, Outbox, Relay, Subscription,
+    self, ApplyOutcome, Envelope, Handle, HandlerError, Inbox, Outbox, Relay, Subscription,
 };
 use brigade_chassis::{db::Tx, on_conn, on_db};
 use futures_util::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Ticked {
-    account: String,
-    n: i64,
-}
-
-impl Event for Ticked {
-    const SOURCE: &'static str = "ledger";
-    const NAME: &'static str = "Ticked";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.account.clone()
-    }
-}
+use crate::support::Ticked;
 
 struct Count;
 
@@ -70,10 +55,7 @@ async fn outbox_numbers_subjects_and_positions_follow_commits(db: Db) {
         writers.push(tokio::spawn(async move {
             for n in 0..10 {
                 let mut tx = db.begin_write().await.expect("begin");
-                let tick = Ticked {
-                    account: format!("w{w}"),
-                    n,
-                };
+                let tick = Ticked::new(&format!("w{w}"), n);
                 outbox.append(tx.conn(), &tick).await.expect("append");
                 tx.commit().await.expect("commit");
             }
@@ -131,16 +113,7 @@ async fn racing_appliers_apply_once(db: Db) {
         .expect("migrate");
     let subscription = Arc::new(Subscription::new("ledger").on::<Ticked, _>(Count));
     let envelopes: Vec<Envelope> = (1..=20)
-        .map(|n| {
-            Envelope::of(
-                &Ticked {
-                    account: "a".into(),
-                    n,
-                },
-                n,
-            )
-            .expect("envelope")
-        })
+        .map(|n| Envelope::of(&Ticked::new("a", n), n).expect("envelope"))
         .collect();
     let envelopes = Arc::new(envelopes);
     let mut appliers = Vec::new();
@@ -187,14 +160,7 @@ async fn unknown_schema_version_is_refused_for_parking(db: Db) {
         .expect("migrate");
     let subscription = Subscription::new("ledger").on::<Ticked, _>(Count);
     let inbox = Inbox::new(db.clone());
-    let mut envelope = Envelope::of(
-        &Ticked {
-            account: "a".into(),
-            n: 1,
-        },
-        1,
-    )
-    .expect("envelope");
+    let mut envelope = Envelope::of(&Ticked::new("a", 1), 1).expect("envelope");
     envelope.schemaversion = 2;
     let outcome = inbox.apply(&subscription, &envelope, None).await;
     assert!(
@@ -209,14 +175,7 @@ async fn unknown_schema_version_is_refused_for_parking(db: Db) {
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].id, envelope.id);
     // An event of another type from the source, without a handler, is recorded as seen.
-    let mut other = Envelope::of(
-        &Ticked {
-            account: "b".into(),
-            n: 1,
-        },
-        1,
-    )
-    .expect("envelope");
+    let mut other = Envelope::of(&Ticked::new("b", 1), 1).expect("envelope");
     other.event_type = "brigade.ledger.Closed".into();
     assert_eq!(
         inbox

@@ -1,6 +1,5 @@
 //! Load shedding: past the concurrency limit an instance answers 503 overloaded at once, while
 //! the requests it admitted complete and health, readiness and metrics stay answered.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +8,10 @@ use ::http::{Method, Request, StatusCode};
 use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
-use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::health::Health;
 use brigade_chassis::http::{self, Limits, Protection};
 use brigade_chassis::metrics::Metrics;
+use brigade_chassis::plain::PlainClient;
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::{self, Instance};
 use tokio::sync::{mpsc, Semaphore};

@@ -4,7 +4,6 @@
 //! Promise 5 of the brief: every committed change that announces an event announces it; each
 //! consumer applies it once in effect, in order per subject; a poison event is parked, not
 //! retried for ever, and does not block the rest.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,13 +12,14 @@ use std::time::Duration;
 use axum::Router;
 use brigade_chassis::db::{Db, Migration, PoolOptions};
 use brigade_chassis::events::{
-    self, Envelope, Event, Handle, HandlerError, Outbox, ParkedList, Replayed, Subscription,
+    self, Envelope, Handle, HandlerError, Outbox, ParkedList, Replayed, Subscription,
 };
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::{self, Instance};
 use brigade_chassis::{db::Tx, on_conn};
 use futures_util::future::BoxFuture;
-use serde::{Deserialize, Serialize};
+
+use crate::support::Ticked;
 
 const PRODUCER: ServiceInfo = ServiceInfo {
     name: "ledger",
@@ -29,24 +29,6 @@ const CONSUMER: ServiceInfo = ServiceInfo {
     name: "tally",
     version: "test",
 };
-
-/// The test's event: account `account` ticked for the `n`-th time.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Ticked {
-    account: String,
-    n: i64,
-    #[serde(default)]
-    poison: bool,
-}
-
-impl Event for Ticked {
-    const SOURCE: &'static str = "ledger";
-    const NAME: &'static str = "Ticked";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.account.clone()
-    }
-}
 
 /// The consumer's effect: a row per application, deliberately not idempotent by itself, so that
 /// a second application would show as a second row.
@@ -248,11 +230,7 @@ fn ticks(accounts: &[&str], per_account: i64) -> Vec<Ticked> {
     let mut all = Vec::new();
     for n in 1..=per_account {
         for account in accounts {
-            all.push(Ticked {
-                account: (*account).to_owned(),
-                n,
-                poison: false,
-            });
+            all.push(Ticked::new(account, n));
         }
     }
     all
@@ -276,7 +254,7 @@ fn assert_once_in_order(effects: &[(String, String, i64)], expected: &[Envelope]
 }
 
 async fn parked(consumer: &Instance) -> ParkedList {
-    let client = brigade_chassis::client::plain::PlainClient::new(Duration::from_secs(5));
+    let client = brigade_chassis::plain::PlainClient::new(Duration::from_secs(5));
     client
         .get_json(&format!("{}/v1/events/parked", consumer.url()))
         .await
@@ -385,6 +363,24 @@ async fn order_per_subject_holds_with_two_consumer_instances(transport: Transpor
     producer.stop().await.expect("producer stops");
 }
 
+/// Where a parked event of `consumer` is replayed.
+fn replay_url(consumer: &Instance, id: &str) -> String {
+    format!("{}/v1/events/parked/{id}/replay", consumer.url())
+}
+
+/// Asks `consumer` to replay the parked event `id`: the status of its answer.
+async fn replay(
+    client: &brigade_chassis::plain::PlainClient,
+    consumer: &Instance,
+    id: &str,
+) -> http::StatusCode {
+    client
+        .send(http::Method::POST, &replay_url(consumer, id), None)
+        .await
+        .expect("replay answer")
+        .status
+}
+
 async fn a_poison_event_is_parked_without_blocking_and_replayed(transport: Transport) {
     let Some(world) = World::new(transport).await else {
         return;
@@ -396,11 +392,7 @@ async fn a_poison_event_is_parked_without_blocking_and_replayed(transport: Trans
         n,
         poison: true,
     };
-    let plain = |account: &str, n: i64| Ticked {
-        account: account.to_owned(),
-        n,
-        poison: false,
-    };
+    let plain = Ticked::new;
     let stored = world
         .commit(&[
             plain("a", 1),
@@ -431,54 +423,21 @@ async fn a_poison_event_is_parked_without_blocking_and_replayed(transport: Trans
         .expect("a3 held");
     assert_eq!(held.held_behind.as_deref(), Some(stored[1].id.as_str()));
 
-    let client = brigade_chassis::client::plain::PlainClient::new(Duration::from_secs(5));
+    let client = brigade_chassis::plain::PlainClient::new(Duration::from_secs(5));
     // The held event cannot jump the queue.
-    let early = client
-        .send(
-            http::Method::POST,
-            &format!(
-                "{}/v1/events/parked/{}/replay",
-                consumer.url(),
-                stored[3].id
-            ),
-            None,
-        )
-        .await
-        .expect("replay answer");
-    assert_eq!(early.status, http::StatusCode::CONFLICT);
+    let early = replay(&client, &consumer, &stored[3].id).await;
+    assert_eq!(early, http::StatusCode::CONFLICT);
     // Still failing: 409, stays parked.
-    let again = client
-        .send(
-            http::Method::POST,
-            &format!(
-                "{}/v1/events/parked/{}/replay",
-                consumer.url(),
-                stored[1].id
-            ),
-            None,
-        )
-        .await
-        .expect("replay answer");
-    assert_eq!(again.status, http::StatusCode::CONFLICT);
-    let unknown = client
-        .send(
-            http::Method::POST,
-            &format!("{}/v1/events/parked/no-such-event/replay", consumer.url()),
-            None,
-        )
-        .await
-        .expect("replay answer");
-    assert_eq!(unknown.status, http::StatusCode::NOT_FOUND);
+    let again = replay(&client, &consumer, &stored[1].id).await;
+    assert_eq!(again, http::StatusCode::CONFLICT);
+    let unknown = replay(&client, &consumer, "no-such-event").await;
+    assert_eq!(unknown, http::StatusCode::NOT_FOUND);
 
     world.cured.store(true, Ordering::SeqCst);
     let replayed: Replayed = client
         .send_json(
             http::Method::POST,
-            &format!(
-                "{}/v1/events/parked/{}/replay",
-                consumer.url(),
-                stored[1].id
-            ),
+            &replay_url(&consumer, &stored[1].id),
             &serde_json::json!({}),
         )
         .await

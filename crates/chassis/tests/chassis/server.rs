@@ -1,5 +1,4 @@
 //! The chassis server and client, over real sockets: one behaviour per test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -7,9 +6,10 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::Router;
-use brigade_chassis::client::{self, plain::PlainClient, ServiceClient};
+use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::metrics::Metrics;
+use brigade_chassis::plain::PlainClient;
 use brigade_chassis::service::{self, ServiceInfo};
 use brigade_chassis::shutdown::Reason;
 use brigade_chassis::testing;

@@ -1,6 +1,5 @@
 //! Fault injection: inert without `--chaos`; with it, rules set through `/v1/chaos` add latency,
 //! errors and aborts to the routes they name, never to health, metrics or the admin API.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
@@ -9,9 +8,9 @@ use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
 use brigade_chassis::chaos::Chaos;
-use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::http::{self, Limits, Protection};
 use brigade_chassis::metrics::Metrics;
+use brigade_chassis::plain::PlainClient;
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::{self, Instance};
 use bytes::Bytes;
@@ -68,6 +67,22 @@ async fn set_rules(app: &Router, rules: Value) {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }
 
+/// An instance started with `--chaos` whose rules are set to `rules`, and a client to call it.
+async fn faulted_instance(rules: Value) -> (Instance, PlainClient) {
+    let instance = Instance::start(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
+    let client = PlainClient::default();
+    let set = client
+        .send(
+            Method::PUT,
+            &format!("{}/v1/chaos", instance.url()),
+            Some(Bytes::from(rules.to_string())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(set.status, StatusCode::OK);
+    (instance, client)
+}
+
 #[tokio::test]
 async fn without_the_flag_there_is_no_admin_api_and_nothing_is_injected() {
     let instance = Instance::start(INFO, &[], |_ctx| async { Ok(routes()) }).await;
@@ -108,19 +123,9 @@ async fn without_the_flag_there_is_no_admin_api_and_nothing_is_injected() {
 
 #[tokio::test]
 async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
-    let instance = Instance::start(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
-    let client = PlainClient::default();
+    let (instance, client) =
+        faulted_instance(json!({"rules": [{"route": "/v1/products", "error_rate": 1.0}]})).await;
     let url = |path: &str| format!("{}{path}", instance.url());
-    let rules = json!({"rules": [{"route": "/v1/products", "error_rate": 1.0}]});
-    let set = client
-        .send(
-            Method::PUT,
-            &url("/v1/chaos"),
-            Some(Bytes::from(rules.to_string())),
-        )
-        .await
-        .unwrap();
-    assert_eq!(set.status, StatusCode::OK);
 
     for path in ["/v1/products", "/v1/products/42"] {
         let faulted = client.send(Method::GET, &url(path), None).await.unwrap();
@@ -177,24 +182,14 @@ async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
 
 #[tokio::test]
 async fn an_abort_closes_the_connection_without_an_answer() {
-    let instance = Instance::start(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
-    let client = PlainClient::default();
+    let (instance, client) =
+        faulted_instance(json!({"rules": [{"route": "/v1/orders", "abort_rate": 1.0}]})).await;
     let url = |path: &str| format!("{}{path}", instance.url());
-    let rules = json!({"rules": [{"route": "/v1/orders", "abort_rate": 1.0}]});
-    let set = client
-        .send(
-            Method::PUT,
-            &url("/v1/chaos"),
-            Some(Bytes::from(rules.to_string())),
-        )
-        .await
-        .unwrap();
-    assert_eq!(set.status, StatusCode::OK);
 
     let aborted = client.send(Method::GET, &url("/v1/orders"), None).await;
     // Not even a status line: the connection closes before any answer.
     match aborted {
-        Err(brigade_chassis::client::plain::Error::Transport { .. }) => {}
+        Err(brigade_chassis::plain::Error::Transport { .. }) => {}
         other => panic!("expected a connection closed without an answer, got {other:?}"),
     }
     // The instance itself is fine: other routes and the admin API still answer.

@@ -3,7 +3,6 @@
 //!
 //! Each policy's own logic is tested with a paused clock next to it (`src/client/*.rs`); these
 //! tests show that the client applies them to real calls.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -111,6 +110,25 @@ fn status_of(error: &Error) -> Option<u16> {
     }
 }
 
+/// A policy that retries a failing call up to a thousand times, waiting `pause` before each retry.
+fn relentless(pause: Duration) -> Policy {
+    let mut policy = Policy::default();
+    policy.retry.max_attempts = 1_000;
+    policy.retry.backoff.base = pause;
+    policy.retry.backoff.cap = pause;
+    policy
+}
+
+/// Calls `GET /v1/thing`, which must fail: the error, and how long the call took.
+async fn failed_get(client: &ServiceClient) -> (Error, Duration) {
+    let started = Instant::now();
+    let error = client
+        .call(Method::GET, "/v1/thing", None)
+        .await
+        .unwrap_err();
+    (error, started.elapsed())
+}
+
 #[tokio::test]
 async fn an_idempotent_call_is_retried_after_a_5xx_and_a_post_only_with_an_idempotency_key() {
     let flaky = scripted(|n| reply(if n < 2 { 503 } else { 200 })).await;
@@ -152,19 +170,13 @@ async fn an_idempotent_call_is_retried_after_a_5xx_and_a_post_only_with_an_idemp
 #[tokio::test]
 async fn a_4xx_is_never_retried() {
     let conflict = scripted(|_| reply(409)).await;
-    let error = client(&conflict, Policy::default())
-        .call(Method::GET, "/v1/thing", None)
-        .await
-        .unwrap_err();
+    let (error, _) = failed_get(&client(&conflict, Policy::default())).await;
     assert_eq!(error.to_problem().status, 409);
     assert_eq!(conflict.hits(), 1);
 
     // A 429 without Retry-After says nothing about when to come back: not retried either.
     let limited = scripted(|_| reply(429)).await;
-    let error = client(&limited, Policy::default())
-        .call(Method::GET, "/v1/thing", None)
-        .await
-        .unwrap_err();
+    let (error, _) = failed_get(&client(&limited, Policy::default())).await;
     assert_eq!(status_of(&error), Some(429));
     assert_eq!(limited.hits(), 1);
 }
@@ -203,31 +215,19 @@ async fn retry_after_is_honoured_when_it_fits_the_deadline() {
         Policy::default(),
         &Metrics::new(),
     );
-    let started = Instant::now();
-    let error = impatient
-        .call(Method::GET, "/v1/thing", None)
-        .await
-        .unwrap_err();
+    let (error, elapsed) = failed_get(&impatient).await;
     assert_eq!(status_of(&error), Some(429));
     assert_eq!(server.hits(), 1);
-    assert!(started.elapsed() < Duration::from_millis(400));
+    assert!(elapsed < Duration::from_millis(400));
 }
 
 #[tokio::test]
 async fn retries_stop_before_the_deadline() {
     let failing = scripted(|_| reply(500)).await;
-    let mut policy = Policy::default();
-    policy.retry.max_attempts = 1_000;
-    policy.retry.backoff.base = Duration::from_millis(100);
-    policy.retry.backoff.cap = Duration::from_millis(100);
+    let policy = relentless(Duration::from_millis(100));
     let deadline = Duration::from_millis(300);
     let client = client_for(&[failing.address], deadline, policy, &Metrics::new());
-    let started = Instant::now();
-    let error = client
-        .call(Method::GET, "/v1/thing", None)
-        .await
-        .unwrap_err();
-    let elapsed = started.elapsed();
+    let (error, elapsed) = failed_get(&client).await;
     assert!(
         elapsed <= deadline + Duration::from_millis(50),
         "{elapsed:?}"
@@ -579,14 +579,10 @@ async fn retry_after_and_the_deadline_with_a_paused_clock() {
         policy,
         &Metrics::new(),
     );
-    let started = Instant::now();
-    let error = impatient
-        .call(Method::GET, "/v1/thing", None)
-        .await
-        .unwrap_err();
+    let (error, elapsed) = failed_get(&impatient).await;
     assert_eq!(status_of(&error), Some(503));
     assert_eq!(server.hits(), 1);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(elapsed < Duration::from_secs(1));
 }
 
 /// Backed-off retries with a paused clock: attempts go on while a wait still fits the deadline,
@@ -594,18 +590,11 @@ async fn retry_after_and_the_deadline_with_a_paused_clock() {
 #[tokio::test(start_paused = true)]
 async fn backed_off_retries_never_wait_past_the_deadline_with_a_paused_clock() {
     let failing = scripted(|_| reply(502)).await;
-    let mut policy = Policy::default();
-    policy.retry.max_attempts = 1_000;
-    policy.retry.backoff.base = Duration::from_secs(1);
-    policy.retry.backoff.cap = Duration::from_secs(1);
+    let policy = relentless(Duration::from_secs(1));
     let deadline = Duration::from_secs(10);
     let client = client_for(&[failing.address], deadline, policy, &Metrics::new());
-    let started = Instant::now();
-    let error = client
-        .call(Method::GET, "/v1/thing", None)
-        .await
-        .unwrap_err();
-    assert!(started.elapsed() < deadline, "{:?}", started.elapsed());
+    let (error, elapsed) = failed_get(&client).await;
+    assert!(elapsed < deadline, "{elapsed:?}");
     assert_eq!(status_of(&error), Some(502));
     // Waits of at most 1 s within 10 s: at least ten attempts, far fewer than a thousand.
     let hits = failing.hits();

@@ -1,6 +1,6 @@
 //! A plain JSON-over-HTTP client for infrastructure endpoints with a known address (the registry,
 //! the control plane, an instance's `/readyz`). Calls between services use
-//! [`ServiceClient`](super::ServiceClient) instead, which adds discovery and the rest.
+//! [`ServiceClient`](crate::client::ServiceClient) instead, which adds discovery and the rest.
 
 use std::time::Duration;
 

@@ -1,0 +1,114 @@
+//! The rules every contract shares: how a broken rule is told, and how lists are paged.
+//!
+//! A contract (`*-api`) crate checks its requests with these, so that the caller and the service
+//! refuse the same input with the same words, and every service pages alike.
+
+use crate::problem::Problem;
+
+/// The most items one page of a listing holds.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// The items on a page when the request does not say.
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+
+/// One input that breaks a rule: which parameter, and a sentence saying what is wrong and what
+/// is accepted. It becomes a `400 invalid-parameter` problem naming the parameter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {parameter}: {detail}")]
+pub struct ValidationError {
+    /// The parameter's name, with a path into the body where needed (`lines[2].quantity`).
+    pub parameter: String,
+    pub detail: String,
+}
+
+impl ValidationError {
+    pub fn new(parameter: impl Into<String>, detail: impl Into<String>) -> ValidationError {
+        ValidationError {
+            parameter: parameter.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<ValidationError> for Problem {
+    fn from(e: ValidationError) -> Self {
+        Problem::invalid_parameter(&e.parameter, e.detail)
+    }
+}
+
+/// A page of a listing that follows the rules, with the defaults applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// 1-based.
+    pub page: u32,
+    /// 1 to [`MAX_PAGE_SIZE`].
+    pub page_size: u32,
+}
+
+impl Page {
+    /// Checks the query parameters `page` (1 or more, default 1) and `page_size` (1 to
+    /// [`MAX_PAGE_SIZE`], default [`DEFAULT_PAGE_SIZE`]).
+    pub fn validate(page: Option<u32>, page_size: Option<u32>) -> Result<Page, ValidationError> {
+        let page = match page {
+            None => 1,
+            Some(0) => {
+                return Err(ValidationError::new(
+                    "page",
+                    "page must be 1 or more (pages count from 1), got 0",
+                ))
+            }
+            Some(page) => page,
+        };
+        let page_size = match page_size {
+            None => DEFAULT_PAGE_SIZE,
+            Some(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
+            Some(size) => {
+                return Err(ValidationError::new(
+                    "page_size",
+                    format!("page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}"),
+                ))
+            }
+        };
+        Ok(Page { page, page_size })
+    }
+
+    /// How many items come before this page.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.page - 1) * u64::from(self.page_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_applies_the_defaults_and_refuses_what_is_out_of_bounds() {
+        let page = Page::validate(None, None).unwrap();
+        assert_eq!(
+            page,
+            Page {
+                page: 1,
+                page_size: DEFAULT_PAGE_SIZE
+            }
+        );
+        assert_eq!(page.offset(), 0);
+        assert_eq!(Page::validate(Some(3), Some(10)).unwrap().offset(), 20);
+        assert_eq!(Page::validate(Some(0), None).unwrap_err().parameter, "page");
+        for size in [0, MAX_PAGE_SIZE + 1] {
+            let error = Page::validate(None, Some(size)).unwrap_err();
+            assert_eq!(error.parameter, "page_size");
+            assert_eq!(
+                error.detail,
+                format!("page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+            );
+        }
+    }
+
+    #[test]
+    fn a_broken_rule_is_a_400_naming_the_parameter() {
+        let problem = Problem::from(ValidationError::new("q", "too long"));
+        assert_eq!(problem.status, 400);
+        assert_eq!(problem.detail, "too long");
+    }
+}

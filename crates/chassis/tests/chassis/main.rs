@@ -1,0 +1,18 @@
+//! The chassis's integration tests, in one binary (each test binary costs a link on a small
+//! machine):
+//!
+//! - `server`: the server and client over real sockets, one behaviour per test;
+//! - `client_policies`: the client's resilience policies applied to real calls;
+//! - `shedding`: load shedding past the concurrency limit;
+//! - `chaos`: fault injection, inert without `--chaos`;
+//! - `events_store`: the outbox and inbox on both engines, with racing instances;
+//! - `events`: the events conformance suite on both transports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod chaos;
+mod client_policies;
+mod events;
+mod events_store;
+mod server;
+mod shedding;
+mod support;
