@@ -5,7 +5,6 @@
 use std::process::ExitCode;
 
 use brigade::up::UpArgs;
-use brigade_bench::hop::HopArgs;
 use brigade_operator::status::StatusArgs;
 use clap::{Parser, Subcommand};
 
@@ -39,24 +38,8 @@ enum Command {
     /// Measure the system against a baseline taken in the same run.
     Bench {
         #[command(subcommand)]
-        bench: Bench,
+        bench: brigade_bench::Bench,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum Bench {
-    /// What one service-to-service hop through the chassis costs, against raw hyper.
-    Hop(HopArgs),
-    /// How fast `brigade up` is ready and stops, and each idle instance's memory.
-    Up(brigade_bench::up::UpBenchArgs),
-    /// Checkouts per second and their latency, open loop, on SQLite and on PostgreSQL.
-    Checkout(brigade_bench::checkout::CheckoutBenchArgs),
-    /// Events per second and publish-to-applied latency, embedded transport against NATS.
-    Events(brigade_bench::events::EventsBenchArgs),
-    /// The product page with recommendations healthy, slow and dead, side by side.
-    Degradation(brigade_bench::resilience::DegradationBenchArgs),
-    /// Goodput of an overloaded service with load shedding on and off.
-    Shedding(brigade_bench::resilience::SheddingBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,24 +68,7 @@ fn main() -> ExitCode {
             Command::Check(args) => brigade_operator::checker::run(args).await,
             Command::Events(args) => brigade_operator::events::run(args).await,
             Command::Chaos(args) => brigade_operator::chaos::run(args).await,
-            Command::Bench {
-                bench: Bench::Hop(args),
-            } => brigade_bench::hop::run(args).await,
-            Command::Bench {
-                bench: Bench::Up(args),
-            } => brigade_bench::up::run(args).await,
-            Command::Bench {
-                bench: Bench::Checkout(args),
-            } => brigade_bench::checkout::run(args).await,
-            Command::Bench {
-                bench: Bench::Events(args),
-            } => brigade_bench::events::run(args).await,
-            Command::Bench {
-                bench: Bench::Degradation(args),
-            } => brigade_bench::resilience::degradation(args).await,
-            Command::Bench {
-                bench: Bench::Shedding(args),
-            } => brigade_bench::resilience::shedding(args).await,
+            Command::Bench { bench } => bench.run().await,
         }
     });
     match result {
