@@ -1,12 +1,27 @@
-//! The `brigade` command. Everything it does lives in the libraries (`brigade` for `up` and
-//! `run`, `brigade_operator` for the commands that talk to a running system, `brigade_bench` for
-//! the benchmarks); this parses the command line.
+//! The Brigade control plane: the `brigade` command, which wires what it is made of.
+//!
+//! - [`up`]: `brigade up`, the whole system on one machine from a [`manifest`], with the
+//!   supervisor (`brigade_supervisor`), the registry (`brigade_registry`) and the control port
+//!   (`brigade_operator::control`).
+//! - [`run`]: `brigade run SERVICE`, one service in the foreground (how `up` starts instances);
+//!   the only place that knows every service crate.
+//! - The operator commands (`status`, `check`, `events`, `chaos`) live in `brigade_operator`,
+//!   the benchmarks (`brigade bench …`) in `brigade_bench`: neither depends on any service, so
+//!   editing a service rebuilds only that service and this binary.
+//!
+//! **Architecture invariant:** the control plane is not on the request path. Services find each
+//! other through the registry but call each other directly, and keep their last known instance
+//! lists if the control plane goes away.
+
+mod manifest;
+mod run;
+mod up;
 
 use std::process::ExitCode;
 
-use brigade::up::UpArgs;
 use brigade_operator::status::StatusArgs;
 use clap::{Parser, Subcommand};
+use up::UpArgs;
 
 /// Brigade: an online store as real microservices, and the tooling to run it.
 #[derive(Debug, Parser)]
@@ -27,7 +42,7 @@ enum Command {
     /// Run one service in the foreground (how `up` starts each instance).
     Run {
         #[command(subcommand)]
-        service: brigade::run::Service,
+        service: run::Service,
     },
     /// Check the running system's promises: no oversell, no double charge, no lost order.
     Check(brigade_operator::checker::CheckArgs),
@@ -61,10 +76,10 @@ fn main() -> ExitCode {
                 let filter =
                     std::env::var("BRIGADE_LOG").unwrap_or_else(|_| "warn,brigade=info".to_owned());
                 brigade_chassis::logging::init(brigade_chassis::logging::LogFormat::Auto, &filter);
-                brigade::up::run(args).await
+                up::run(args).await
             }
             Command::Status(args) => brigade_operator::status::run(args).await,
-            Command::Run { service } => brigade::run::run(service).await,
+            Command::Run { service } => run::run(service).await,
             Command::Check(args) => brigade_operator::checker::run(args).await,
             Command::Events(args) => brigade_operator::events::run(args).await,
             Command::Chaos(args) => brigade_operator::chaos::run(args).await,
