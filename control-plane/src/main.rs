@@ -1,6 +1,21 @@
-//! The `brigade` command. Everything it does lives in the libraries (`brigade` for `up` and
-//! `run`, `brigade_operator` for the commands that talk to a running system, `brigade_bench` for
-//! the benchmarks); this parses the command line.
+//! The Brigade control plane: the `brigade` command, which wires what it is made of.
+//!
+//! - [`up`]: `brigade up`, the whole system on one machine from a [`manifest`], with the
+//!   supervisor (`brigade_supervisor`), the registry (`brigade_registry`) and the control port
+//!   (`brigade_operator::control`).
+//! - [`run`]: `brigade run SERVICE`, one service in the foreground (how `up` starts instances);
+//!   the only place that knows every service crate.
+//! - The operator commands (`status`, `check`, `events`, `chaos`) live in `brigade_operator`,
+//!   the benchmarks (`brigade bench …`) in `brigade_bench`: neither depends on any service, so
+//!   editing a service rebuilds only that service and this binary.
+//!
+//! **Architecture invariant:** the control plane is not on the request path. Services find each
+//! other through the registry but call each other directly, and keep their last known instance
+//! lists if the control plane goes away.
+
+mod manifest;
+mod run;
+mod up;
 
 // Every Brigade process allocates with mimalloc; ARCHITECTURE.md says why.
 #[global_allocator]
@@ -8,10 +23,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::process::ExitCode;
 
-use brigade::up::UpArgs;
-use brigade_bench::hop::HopArgs;
 use brigade_operator::status::StatusArgs;
 use clap::{Parser, Subcommand};
+use up::UpArgs;
 
 /// Brigade: an online store as real microservices, and the tooling to run it.
 #[derive(Debug, Parser)]
@@ -32,7 +46,7 @@ enum Command {
     /// Run one service in the foreground (how `up` starts each instance).
     Run {
         #[command(subcommand)]
-        service: brigade::run::Service,
+        service: run::Service,
     },
     /// Check the running system's promises: no oversell, no double charge, no lost order.
     Check(brigade_operator::checker::CheckArgs),
@@ -43,24 +57,8 @@ enum Command {
     /// Measure the system against a baseline taken in the same run.
     Bench {
         #[command(subcommand)]
-        bench: Bench,
+        bench: brigade_bench::Bench,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum Bench {
-    /// What one service-to-service hop through the chassis costs, against raw hyper.
-    Hop(HopArgs),
-    /// How fast `brigade up` is ready and stops, and each idle instance's memory.
-    Up(brigade_bench::up::UpBenchArgs),
-    /// Checkouts per second and their latency, open loop, on SQLite and on PostgreSQL.
-    Checkout(brigade_bench::checkout::CheckoutBenchArgs),
-    /// Events per second and publish-to-applied latency, embedded transport against NATS.
-    Events(brigade_bench::events::EventsBenchArgs),
-    /// The product page with recommendations healthy, slow and dead, side by side.
-    Degradation(brigade_bench::resilience::DegradationBenchArgs),
-    /// Goodput of an overloaded service with load shedding on and off.
-    Shedding(brigade_bench::resilience::SheddingBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -82,31 +80,14 @@ fn main() -> ExitCode {
                 let filter =
                     std::env::var("BRIGADE_LOG").unwrap_or_else(|_| "warn,brigade=info".to_owned());
                 brigade_chassis::logging::init(brigade_chassis::logging::LogFormat::Auto, &filter);
-                brigade::up::run(args).await
+                up::run(args).await
             }
             Command::Status(args) => brigade_operator::status::run(args).await,
-            Command::Run { service } => brigade::run::run(service).await,
+            Command::Run { service } => run::run(service).await,
             Command::Check(args) => brigade_operator::checker::run(args).await,
             Command::Events(args) => brigade_operator::events::run(args).await,
             Command::Chaos(args) => brigade_operator::chaos::run(args).await,
-            Command::Bench {
-                bench: Bench::Hop(args),
-            } => brigade_bench::hop::run(args).await,
-            Command::Bench {
-                bench: Bench::Up(args),
-            } => brigade_bench::up::run(args).await,
-            Command::Bench {
-                bench: Bench::Checkout(args),
-            } => brigade_bench::checkout::run(args).await,
-            Command::Bench {
-                bench: Bench::Events(args),
-            } => brigade_bench::events::run(args).await,
-            Command::Bench {
-                bench: Bench::Degradation(args),
-            } => brigade_bench::resilience::degradation(args).await,
-            Command::Bench {
-                bench: Bench::Shedding(args),
-            } => brigade_bench::resilience::shedding(args).await,
+            Command::Bench { bench } => bench.run().await,
         }
     });
     match result {

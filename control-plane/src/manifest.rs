@@ -263,11 +263,6 @@ impl Manifest {
     pub fn service_mut(&mut self, name: &str) -> Option<&mut ServiceSpec> {
         self.services.iter_mut().find(|s| s.name == name)
     }
-
-    /// How many instances in all.
-    pub fn instance_count(&self) -> u32 {
-        self.services.iter().map(|s| s.instances).sum()
-    }
 }
 
 #[cfg(test)]

@@ -7,3 +7,34 @@ pub mod hop;
 mod load;
 pub mod resilience;
 pub mod up;
+
+/// `brigade bench …`: which benchmark, with its options.
+#[derive(Debug, clap::Subcommand)]
+pub enum Bench {
+    /// What one service-to-service hop through the chassis costs, against raw hyper.
+    Hop(hop::HopArgs),
+    /// How fast `brigade up` is ready and stops, and each idle instance's memory.
+    Up(up::UpBenchArgs),
+    /// Checkouts per second and their latency, open loop, on SQLite and on PostgreSQL.
+    Checkout(checkout::CheckoutBenchArgs),
+    /// Events per second and publish-to-applied latency, embedded transport against NATS.
+    Events(events::EventsBenchArgs),
+    /// The product page with recommendations healthy, slow and dead, side by side.
+    Degradation(resilience::DegradationBenchArgs),
+    /// Goodput of an overloaded service with load shedding on and off.
+    Shedding(resilience::SheddingBenchArgs),
+}
+
+impl Bench {
+    /// Runs the benchmark and prints its figures.
+    pub async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Bench::Hop(args) => hop::run(args).await,
+            Bench::Up(args) => up::run(args).await,
+            Bench::Checkout(args) => checkout::run(args).await,
+            Bench::Events(args) => events::run(args).await,
+            Bench::Degradation(args) => resilience::degradation(args).await,
+            Bench::Shedding(args) => resilience::shedding(args).await,
+        }
+    }
+}

@@ -278,3 +278,71 @@ pub fn all_ready(view: &SystemView) -> bool {
             ready as u32 >= service.desired.unwrap_or(0)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::system::{InstanceView, ServiceView};
+
+    fn service(desired: Option<u32>, health: &[Health]) -> ServiceView {
+        ServiceView {
+            name: "catalog".into(),
+            desired,
+            instances: health
+                .iter()
+                .map(|&health| InstanceView {
+                    slot: None,
+                    instance_id: None,
+                    state: "running".into(),
+                    restart_at_ms: None,
+                    registered: true,
+                    address: None,
+                    health,
+                    health_detail: None,
+                    version: None,
+                    pid: None,
+                    started_at_ms: None,
+                    uptime_ms: None,
+                    restarts: 0,
+                    last_exit: None,
+                    rss_bytes: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn view(services: Vec<ServiceView>) -> SystemView {
+        SystemView {
+            control_url: String::new(),
+            gateway_url: None,
+            version: String::new(),
+            started_at_ms: 0,
+            now_ms: 0,
+            services,
+        }
+    }
+
+    #[test]
+    fn ready_means_every_desired_instance_ready_and_at_least_one_instance() {
+        assert!(!all_ready(&view(vec![])), "a control plane still starting");
+        assert!(!all_ready(&view(vec![service(Some(2), &[])])));
+        assert!(!all_ready(&view(vec![service(
+            Some(2),
+            &[Health::Ready, Health::NotReady]
+        )])));
+        assert!(all_ready(&view(vec![service(
+            Some(2),
+            &[Health::Ready, Health::Ready]
+        )])));
+        // A service `brigade up` did not start asks for nothing.
+        assert!(all_ready(&view(vec![
+            service(Some(1), &[Health::Ready]),
+            service(None, &[Health::Unknown])
+        ])));
+    }
+
+    #[test]
+    fn the_manifest_is_the_repositorys() {
+        assert!(MANIFEST.contains("name = \"gateway\""), "{MANIFEST}");
+    }
+}

@@ -162,6 +162,19 @@ async fn instances_register_heartbeat_and_deregister() {
     assert_eq!((unknown.index, unknown.instances.len()), (0, 0));
 }
 
+/// The registry knows no service: any name of the right form registers, none of another.
+#[tokio::test]
+async fn a_service_is_known_by_the_form_of_its_name_not_by_a_list() {
+    let app = router(Registry::new());
+    let newcomer = registration("shipping-v2", "shipping-v2-1-aaaaaa", "127.0.0.1:4001");
+    assert_eq!(register(&app, &newcomer).await.status, StatusCode::OK);
+    assert_eq!(instances(&app, "shipping-v2").await.instances.len(), 1);
+    for name in ["", "Shipping", "ship_ping", &"s".repeat(64)] {
+        assert!(!crate::is_valid_service_name(name), "{name}");
+    }
+    assert!(crate::is_valid_service_name(&"s".repeat(63)));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_lease_expires_ttl_after_the_last_heartbeat() {
     let registry = Registry::new();

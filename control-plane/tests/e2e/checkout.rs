@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::shop::{product, send, Shopper};
+use crate::support::shop::{get, product, send, Shopper};
 use crate::support::System;
 use http::Method;
 use serde_json::json;
@@ -83,14 +83,7 @@ async fn shoppers_check_out_across_processes_and_every_promise_holds() {
         ada.checkout("", "4242424242424242").await,
         ada.checkout("ada-3", "12").await,
         ada.get("/api/v1/orders/not-an-id").await,
-        send(
-            Method::GET,
-            &format!("{}/api/v1/cart", system.gateway),
-            None,
-            &[],
-            None,
-        )
-        .await,
+        get(&format!("{}/api/v1/cart", system.gateway)).await,
     ] {
         assert!((400..500).contains(&status), "{status} {body}");
         assert!(body["type"]
@@ -199,14 +192,7 @@ async fn a_hundred_shoppers_racing_for_thirty_units_buy_exactly_thirty() {
     assert_eq!(report.orders.get("CONFIRMED"), Some(&30), "{report}");
     assert_eq!(report.orders.get("CANCELLED"), Some(&70), "{report}");
     assert_eq!(report.captures, 30, "{report}");
-    let (_, level) = send(
-        Method::GET,
-        &format!("{inventory}/v1/stock/{sku}"),
-        None,
-        &[],
-        None,
-    )
-    .await;
+    let (_, level) = get(&format!("{inventory}/v1/stock/{sku}")).await;
     assert_eq!(level["committed"], 30, "{level}");
     assert_eq!(level["available"], 0, "{level}");
 }

@@ -7,18 +7,14 @@ use std::time::{Duration, Instant};
 use brigade_chassis::client::plain::PlainClient;
 use http::Method;
 
-use crate::support::shop::{product, send, Shopper};
+use crate::support::shop::{get, product, send, Shopper};
 use crate::support::System;
 
 /// The product ids a product page's recommendations show, bought together with it.
 async fn bought_together(gateway: &str, product_id: &str) -> Vec<String> {
-    let (status, body) = send(
-        Method::GET,
-        &format!("{gateway}/api/v1/products/{product_id}/recommendations?limit=10"),
-        None,
-        &[],
-        None,
-    )
+    let (status, body) = get(&format!(
+        "{gateway}/api/v1/products/{product_id}/recommendations?limit=10"
+    ))
     .await;
     assert_eq!(status, 200, "{body}");
     body["items"]

@@ -176,14 +176,7 @@ async fn an_overloaded_service_sheds_at_once_instead_of_timing_everything_out() 
 /// `GET /api/v1/products/{id}/page` through the gateway: status, body and how long it took.
 async fn product_page(system: &System, id: &str) -> (u16, Value, Duration) {
     let started = Instant::now();
-    let (status, body) = shop::send(
-        Method::GET,
-        &format!("{}/api/v1/products/{id}/page", system.gateway),
-        None,
-        &[],
-        None,
-    )
-    .await;
+    let (status, body) = shop::get(&format!("{}/api/v1/products/{id}/page", system.gateway)).await;
     (status, body, started.elapsed())
 }
 

@@ -141,16 +141,14 @@ impl Shopper {
     }
 }
 
+/// `GET url` without a token: status and JSON body.
+pub async fn get(url: &str) -> (u16, Value) {
+    send(Method::GET, url, None, &[], None).await
+}
+
 /// Some product id from the catalog, through the gateway.
 pub async fn product(gateway: &str, index: usize) -> Value {
-    let (status, body) = send(
-        Method::GET,
-        &format!("{gateway}/api/v1/products?page_size=20"),
-        None,
-        &[],
-        None,
-    )
-    .await;
+    let (status, body) = get(&format!("{gateway}/api/v1/products?page_size=20")).await;
     assert_eq!(status, 200, "{body}");
     body["items"][index].clone()
 }
