@@ -70,7 +70,7 @@ async fn set_rules(app: &Router, rules: Value) {
 
 #[tokio::test]
 async fn without_the_flag_there_is_no_admin_api_and_nothing_is_injected() {
-    let instance = Instance::start(INFO, &[], |_ctx| async { Ok(routes()) }).await;
+    let instance = Instance::start_custom(INFO, &[], |_ctx| async { Ok(routes()) }).await;
     let client = PlainClient::default();
     let url = |path: &str| format!("{}{path}", instance.url());
     let rules = Bytes::from(json!({"rules": [{"error_rate": 1.0}]}).to_string());
@@ -108,7 +108,7 @@ async fn without_the_flag_there_is_no_admin_api_and_nothing_is_injected() {
 
 #[tokio::test]
 async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
-    let instance = Instance::start(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
+    let instance = Instance::start_custom(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
     let client = PlainClient::default();
     let url = |path: &str| format!("{}{path}", instance.url());
     let rules = json!({"rules": [{"route": "/v1/products", "error_rate": 1.0}]});
@@ -177,7 +177,7 @@ async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
 
 #[tokio::test]
 async fn an_abort_closes_the_connection_without_an_answer() {
-    let instance = Instance::start(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
+    let instance = Instance::start_custom(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
     let client = PlainClient::default();
     let url = |path: &str| format!("{}{path}", instance.url());
     let rules = json!({"rules": [{"route": "/v1/orders", "abort_rate": 1.0}]});

@@ -73,10 +73,8 @@ async fn start_shop() -> Shop {
 /// An inventory instance with no sample stock, then `stock` set through its own API.
 async fn start_inventory(dir: &std::path::Path, stock: &[(&str, u64)]) -> Instance {
     let url = format!("sqlite://{}", dir.join("inventory.db").display());
-    let inventory = Instance::start(inventory::INFO, &["--database-url", &url], |ctx| {
-        inventory::build(ctx, inventory::SampleData::Skip)
-    })
-    .await;
+    let inventory =
+        Instance::start::<inventory::Inventory>(&["--database-url", &url, "--no-seed"]).await;
     for (sku, units) in stock {
         let _: inventory_api::StockLevel = PlainClient::new(Duration::from_secs(5))
             .send_json(
@@ -101,10 +99,7 @@ async fn start_gateway(peers: &[(&str, SocketAddr)]) -> Instance {
         .map(|(name, address)| format!("{name}={address}"))
         .collect::<Vec<_>>()
         .join(";");
-    Instance::start(gateway::INFO, &["--peers", &peers], |ctx| {
-        gateway::build(ctx, gateway::PartTimeouts::default())
-    })
-    .await
+    Instance::start::<gateway::GatewayService>(&["--peers", &peers]).await
 }
 
 /// The ids of a page's recommended products, best first.

@@ -1,9 +1,3 @@
-use clap::Parser;
-
-fn main() -> anyhow::Result<()> {
-    let args = cart::Args::parse();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(cart::main_with(args))
+fn main() -> std::process::ExitCode {
+    brigade_chassis::service::main::<cart::Cart>()
 }
