@@ -3,7 +3,7 @@
 //! through one [`TaskTracker`], after the server has drained and before the stores close.
 //!
 //! Every background task of every service starts here ([`super::Context::spawn_background`],
-//! [`super::Context::spawn_periodic`]), so that shutdown can wait for all of them and name the
+//! [`Background::spawn_periodic`]), so that shutdown can wait for all of them and name the
 //! ones that did not stop in time instead of leaving them to be killed with the runtime.
 
 use std::collections::BTreeMap;
@@ -137,68 +137,61 @@ mod tests {
 
     use super::*;
 
-    /// Counts passes; each takes `takes` of (paused) time.
-    fn counting(
-        passes: &Arc<AtomicUsize>,
-        takes: Duration,
-    ) -> impl FnMut() -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
-        let passes = passes.clone();
-        move || {
-            let passes = passes.clone();
-            Box::pin(async move {
+    /// A background set running one periodic task every `every` whose passes take `takes` (of
+    /// the paused clock) and are counted.
+    fn counted(every: Duration, takes: Duration) -> (Background, Arc<AtomicUsize>) {
+        let background = Background::new();
+        let passes = Arc::new(AtomicUsize::new(0));
+        let counter = passes.clone();
+        background.spawn_periodic("counted", every, move || {
+            let counter = counter.clone();
+            async move {
                 tokio::time::sleep(takes).await;
-                passes.fetch_add(1, Ordering::SeqCst);
-                Ok(())
-            })
-        }
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok::<(), String>(())
+            }
+        });
+        (background, passes)
+    }
+
+    fn seconds(n: u64) -> Duration {
+        Duration::from_secs(n)
     }
 
     #[tokio::test(start_paused = true)]
     async fn runs_at_once_then_every_period() {
-        let background = Background::new();
-        let passes = Arc::new(AtomicUsize::new(0));
-        background.spawn_periodic(
-            "count",
-            Duration::from_secs(10),
-            counting(&passes, Duration::ZERO),
-        );
+        let (background, passes) = counted(seconds(10), Duration::ZERO);
         tokio::time::sleep(Duration::from_millis(1)).await;
         assert_eq!(
             passes.load(Ordering::SeqCst),
             1,
             "the first pass runs at once"
         );
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        tokio::time::sleep(seconds(10)).await;
         assert_eq!(passes.load(Ordering::SeqCst), 2);
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        tokio::time::sleep(seconds(30)).await;
         assert_eq!(passes.load(Ordering::SeqCst), 5);
-        assert_eq!(background.stop(Duration::from_secs(1)).await, Ok(()));
+        assert_eq!(background.stop(seconds(1)).await, Ok(()));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_pass_is_not_made_up_for_with_a_burst() {
-        let background = Background::new();
-        let passes = Arc::new(AtomicUsize::new(0));
         // Each pass takes 25 s of a 10 s period: 0-25, then 30-55 (the ticks at 10 and 20 are
         // skipped), then 60-85.
-        background.spawn_periodic(
-            "slow",
-            Duration::from_secs(10),
-            counting(&passes, Duration::from_secs(25)),
-        );
-        tokio::time::sleep(Duration::from_secs(56)).await;
+        let (background, passes) = counted(seconds(10), seconds(25));
+        tokio::time::sleep(seconds(56)).await;
         assert_eq!(passes.load(Ordering::SeqCst), 2);
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        tokio::time::sleep(seconds(30)).await;
         assert_eq!(passes.load(Ordering::SeqCst), 3);
-        let _ = background.stop(Duration::from_secs(30)).await;
+        assert_eq!(background.stop(seconds(30)).await, Ok(()));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn failures_are_logged_and_the_next_pass_runs() {
+    async fn a_failed_pass_is_logged_and_the_next_one_runs() {
         let background = Background::new();
         let passes = Arc::new(AtomicUsize::new(0));
         let counter = passes.clone();
-        background.spawn_periodic("failing", Duration::from_secs(1), move || {
+        background.spawn_periodic("failing", seconds(1), move || {
             let counter = counter.clone();
             async move {
                 counter.fetch_add(1, Ordering::SeqCst);
@@ -207,21 +200,15 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert_eq!(passes.load(Ordering::SeqCst), 3);
-        assert_eq!(background.stop(Duration::from_secs(1)).await, Ok(()));
+        assert_eq!(background.stop(seconds(1)).await, Ok(()));
     }
 
     #[tokio::test(start_paused = true)]
     async fn stops_at_once_mid_sleep() {
-        let background = Background::new();
-        let passes = Arc::new(AtomicUsize::new(0));
-        background.spawn_periodic(
-            "idle",
-            Duration::from_secs(3600),
-            counting(&passes, Duration::ZERO),
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (background, passes) = counted(seconds(3600), Duration::ZERO);
+        tokio::time::sleep(seconds(1)).await;
         let started = Instant::now();
-        assert_eq!(background.stop(Duration::from_secs(5)).await, Ok(()));
+        assert_eq!(background.stop(seconds(5)).await, Ok(()));
         assert_eq!(
             started.elapsed(),
             Duration::ZERO,
@@ -232,21 +219,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_pass_in_progress_finishes_within_the_grace() {
-        let background = Background::new();
-        let passes = Arc::new(AtomicUsize::new(0));
-        background.spawn_periodic(
-            "slow",
-            Duration::from_secs(60),
-            counting(&passes, Duration::from_secs(3)),
-        );
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (background, passes) = counted(seconds(60), seconds(3));
+        tokio::time::sleep(seconds(1)).await;
         let started = Instant::now();
-        assert_eq!(background.stop(Duration::from_secs(5)).await, Ok(()));
-        assert_eq!(
-            started.elapsed(),
-            Duration::from_secs(2),
-            "the pass ran to its end"
-        );
+        assert_eq!(background.stop(seconds(5)).await, Ok(()));
+        assert_eq!(started.elapsed(), seconds(2), "the pass ran to its end");
         assert_eq!(passes.load(Ordering::SeqCst), 1, "and counted");
     }
 
@@ -255,7 +232,7 @@ mod tests {
         let background = Background::new();
         background.spawn("stubborn", |_stop| std::future::pending::<()>());
         background.spawn("polite", |mut stop| async move { stop.stopped().await });
-        let lingering = background.stop(Duration::from_secs(2)).await.unwrap_err();
+        let lingering = background.stop(seconds(2)).await.unwrap_err();
         assert_eq!(lingering.tasks, vec!["stubborn"]);
         assert!(lingering.to_string().contains("stubborn"), "{lingering}");
     }

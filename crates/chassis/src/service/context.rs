@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 
@@ -104,8 +103,9 @@ impl Context {
         }
     }
 
-    /// The background tasks of this instance, for code that starts its own (and is tested with
-    /// a [`Background`] of its own, without a running instance).
+    /// The background tasks of this instance: `ctx.background().spawn_periodic(…)` for a pass
+    /// every instance runs on a timer. Code that starts its own takes a `&Background`, so that
+    /// its tests can give it one without a running instance.
     pub fn background(&self) -> &Background {
         &self.background
     }
@@ -119,20 +119,6 @@ impl Context {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.background.spawn(name, work);
-    }
-
-    /// Runs `pass` at once and then every `every` until the service stops (see
-    /// [`super::run_periodic`]): missed ticks are skipped, a failed pass is logged and the next
-    /// tick tries again, the stop is seen at once between passes, and a pass in progress gets
-    /// the shutdown grace to finish. What a successful pass returns is not used.
-    pub fn spawn_periodic<P, Fut, T, E>(&self, name: &'static str, every: Duration, pass: P)
-    where
-        P: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T, E>> + Send + 'static,
-        T: Send + 'static,
-        E: std::fmt::Display + Send + 'static,
-    {
-        self.background.spawn_periodic(name, every, pass);
     }
 
     /// The event transport this process was configured with.

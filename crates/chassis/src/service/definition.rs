@@ -42,7 +42,7 @@ pub trait Service: Send + 'static {
     type Args: Args + Clone + std::fmt::Debug + Send + 'static;
 
     /// Everything a starting instance does before it serves: publish and subscribe to events,
-    /// start its background work ([`Context::spawn_periodic`]), and build its routes. Every step
+    /// start its background work ([`super::Background::spawn_periodic`]), and build its routes. Every step
     /// must be safe when another instance does the same at the same moment.
     fn build(
         ctx: Context,
