@@ -46,7 +46,7 @@ pub struct Catalog;
 impl Seeded for Catalog {
     const NO_SEED_ENV: &'static str = "BRIGADE_CATALOG_NO_SEED";
     const NO_SEED_HELP: &'static str = "Do not load the sample catalog into an empty store (a \
-        store that has it keeps it). The variable takes true/false, 1/0, yes/no or on/off.";
+        store that has it keeps it). The variable takes true/false, 1/0, yes/no or on/off";
 }
 
 impl Service for Catalog {

@@ -56,7 +56,7 @@ impl Seeded for Inventory {
     const NO_SEED_ENV: &'static str = "BRIGADE_INVENTORY_NO_SEED";
     const NO_SEED_HELP: &'static str = "Do not stock the sample catalog's SKUs in an empty \
         store (a store that has them keeps them). The variable takes true/false, 1/0, yes/no \
-        or on/off.";
+        or on/off";
 }
 
 impl Service for Inventory {
