@@ -1,6 +1,9 @@
 //! `brigade run SERVICE [FLAGS…]`: one service in the foreground, in this process. `brigade up`
 //! starts every instance this way, so that one binary carries every service (one link instead of
-//! several on small machines); each service also has its own binary.
+//! several on small machines); each service also has its own binary. Both start a service the
+//! same way, through `brigade_chassis::service::run`.
+
+use brigade_chassis::service::{self, Flags};
 
 /// The services `brigade run` knows, each with its own flags.
 // Parsed once per process: the size difference between variants costs nothing worth boxing for.
@@ -8,33 +11,34 @@
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Service {
     /// The catalog: products, categories and prices, with search.
-    Catalog(catalog::Args),
+    Catalog(Flags<catalog::Catalog>),
     /// Users: accounts, log-in, signed access tokens and their public keys.
-    Users(users::Args),
+    Users(Flags<users::Users>),
     /// Inventory: stock per SKU, reservations that never oversell.
-    Inventory(inventory::Args),
+    Inventory(Flags<inventory::Inventory>),
     /// Payments: a simulated card processor with idempotent charges, refunds and a ledger.
-    Payments(payments::Args),
+    Payments(Flags<payments::Payments>),
     /// Cart: one cart per user, priced by the catalog.
-    Cart(cart::Args),
+    Cart(Flags<cart::Cart>),
     /// Orders: checkout as a saga (reserve, charge, commit, or compensate), and order history.
-    Orders(orders::Args),
+    Orders(Flags<orders::Orders>),
     /// Recommendations: bought-together and popular products, learnt from events.
-    Recommendations(recommendations::Args),
+    Recommendations(Flags<recommendations::Recommendations>),
     /// The gateway: the public JSON API under /api/v1.
-    Gateway(gateway::Args),
+    Gateway(Flags<gateway::GatewayService>),
 }
 
-/// Runs `service` until it is asked to stop.
-pub async fn run(service: Service) -> anyhow::Result<()> {
-    match service {
-        Service::Catalog(args) => catalog::main_with(args).await,
-        Service::Users(args) => users::main_with(args).await,
-        Service::Inventory(args) => inventory::main_with(args).await,
-        Service::Payments(args) => payments::main_with(args).await,
-        Service::Cart(args) => cart::main_with(args).await,
-        Service::Orders(args) => orders::main_with(args).await,
-        Service::Recommendations(args) => recommendations::main_with(args).await,
-        Service::Gateway(args) => gateway::main_with(args).await,
+/// Runs `chosen` until it is asked to stop.
+pub async fn run(chosen: Service) -> anyhow::Result<()> {
+    match chosen {
+        Service::Catalog(flags) => service::run(flags).await?,
+        Service::Users(flags) => service::run(flags).await?,
+        Service::Inventory(flags) => service::run(flags).await?,
+        Service::Payments(flags) => service::run(flags).await?,
+        Service::Cart(flags) => service::run(flags).await?,
+        Service::Orders(flags) => service::run(flags).await?,
+        Service::Recommendations(flags) => service::run(flags).await?,
+        Service::Gateway(flags) => service::run(flags).await?,
     }
+    Ok(())
 }

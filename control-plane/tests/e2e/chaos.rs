@@ -2,7 +2,9 @@
 //! the gateway, kills that the supervisor repairs, pauses and resumes, clearing, and the
 //! messages for bad input and for a system started without `--chaos`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::support::shop::{product, send};
 use crate::support::System;

@@ -2,7 +2,9 @@
 //! `--nats`) runs every service; a shopper's confirmed order reaches the recommendations and the
 //! cart through events, and nothing is parked.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use brigade_chassis::client::plain::PlainClient;
 use http::Method;

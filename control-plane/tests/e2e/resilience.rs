@@ -3,7 +3,9 @@
 //! answering with availability unknown; payments down makes a checkout a 503 at once with no
 //! half-done order; an overloaded service sheds instead of timing everything out.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::support::shop::{self, Shopper};
 use crate::support::System;

@@ -1,7 +1,9 @@
 //! End to end: `brigade up` as real processes on loopback, then kill things.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::support::{alive, signal, System};
 use brigade_chassis::client::plain::PlainClient;

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use tokio_util::sync::CancellationToken;
+
 /// Why the service is stopping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -56,41 +58,34 @@ pub async fn signal(parent_pid: Option<u32>) -> Reason {
 }
 
 /// Tells background work (relays, consumers, sweeps) that the service is stopping. Cheap to
-/// clone; every clone sees the same stop.
+/// clone; every clone sees the same stop. A view of the process's background
+/// [`CancellationToken`] (see `service::Background`) that can only watch, not cancel.
 #[derive(Debug, Clone)]
-pub struct Stopping(tokio::sync::watch::Receiver<bool>);
+pub struct Stopping(CancellationToken);
 
-/// The sending side of [`Stopping`].
-#[derive(Debug)]
-pub struct StopSender(tokio::sync::watch::Sender<bool>);
-
-/// A stop signal and its sender.
-pub fn stopping() -> (StopSender, Stopping) {
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    (StopSender(tx), Stopping(rx))
-}
-
-impl StopSender {
-    pub fn stop(&self) {
-        self.0.send_replace(true);
+impl From<CancellationToken> for Stopping {
+    fn from(token: CancellationToken) -> Stopping {
+        Stopping(token)
     }
 }
 
 impl Stopping {
     /// A signal that never fires (for tools and tests that stop work by dropping it).
     pub fn never() -> Stopping {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        // Keep the sender alive for ever so that `stopped` waits rather than returning.
-        std::mem::forget(tx);
-        Stopping(rx)
+        Stopping(CancellationToken::new())
     }
 
     pub fn is_stopped(&self) -> bool {
-        *self.0.borrow()
+        self.0.is_cancelled()
     }
 
-    /// Resolves once the stop is given (or its sender is gone).
+    /// Resolves once the stop is given.
     pub async fn stopped(&mut self) {
-        let _ = self.0.wait_for(|stopped| *stopped).await;
+        self.0.cancelled().await;
+    }
+
+    /// Resolves once the stop is given, borrowing the signal shared (for `select!` loops).
+    pub fn cancelled(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.0.cancelled()
     }
 }

@@ -137,12 +137,47 @@ pub struct Instance {
     task: tokio::task::JoinHandle<Result<(), crate::service::Error>>,
 }
 
+/// What every test instance is started with unless its flags say otherwise: quiet logs, and no
+/// pause between deregistering and stopping (nobody watches a test's registry).
+const QUIET: [&str; 4] = ["--log", "warn", "--deregister-delay", "0ms"];
+
 impl Instance {
+    /// Starts service `S` with `flags` (the chassis' and the service's own, as on its command
+    /// line; quiet logs and no deregistration delay unless overridden) exactly as its `main`
+    /// does, and waits until it answers `/readyz` with 200.
+    pub async fn start<S: crate::service::Service>(flags: &[&str]) -> Instance {
+        use clap::Parser;
+        let argv = std::iter::once(S::BINARY)
+            .chain(QUIET)
+            .chain(flags.iter().copied());
+        let flags = crate::service::Flags::<S>::try_parse_from(argv)
+            .unwrap_or_else(|e| panic!("invalid test flags {flags:?}: {e}"));
+        let own = flags.own;
+        Instance::start_with(S::INFO, flags.service, move |ctx| {
+            crate::service::build::<S>(ctx, own)
+        })
+        .await
+    }
+
     /// Starts `info` with `flags` (quiet logs and no deregistration delay unless overridden)
-    /// and `build`, and waits until it answers `/readyz` with 200.
-    pub async fn start<B, F>(
+    /// and `build` (a service made up by the test), and waits until it answers `/readyz`.
+    pub async fn start_custom<B, F>(
         info: crate::service::ServiceInfo,
         flags: &[&str],
+        build: B,
+    ) -> Instance
+    where
+        B: FnOnce(crate::service::Context) -> F + Send + 'static,
+        F: std::future::Future<Output = Result<Router, crate::BoxError>> + Send + 'static,
+    {
+        let mut all = QUIET.to_vec();
+        all.extend_from_slice(flags);
+        Instance::start_with(info, service_args(&all), build).await
+    }
+
+    async fn start_with<B, F>(
+        info: crate::service::ServiceInfo,
+        args: crate::service::ServiceArgs,
         build: B,
     ) -> Instance
     where
@@ -155,9 +190,6 @@ impl Instance {
         let address = listener
             .local_addr()
             .unwrap_or_else(|e| panic!("test listener has no address: {e}"));
-        let mut all = vec!["--log", "warn", "--deregister-delay", "0ms"];
-        all.extend_from_slice(flags);
-        let args = service_args(&all);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(crate::service::serve(
             info,
@@ -203,7 +235,9 @@ impl Instance {
         );
     }
 
-    /// Asks the instance to shut down gracefully and waits until it has.
+    /// Asks the instance to shut down gracefully and waits until it has; an error when it could
+    /// not, or when background tasks were still running past the shutdown grace
+    /// ([`crate::service::Error::Lingering`] names them).
     pub async fn stop(mut self) -> Result<(), crate::service::Error> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -213,6 +247,31 @@ impl Instance {
             Err(e) => panic!("the instance task failed: {e}"),
         }
     }
+
+    /// Stops the instance and fails the test unless it left cleanly within `bound`: drained,
+    /// every background task ended, its stores closed.
+    pub async fn assert_stops_within(self, bound: std::time::Duration) {
+        let address = self.address;
+        match tokio::time::timeout(bound, self.stop()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("the instance at {address} did not stop cleanly: {e}"),
+            Err(_) => panic!("the instance at {address} did not stop within {bound:?}"),
+        }
+    }
+}
+
+/// Starts service `S` with `flags` over a store of its own in a temporary directory, and fails
+/// the test unless it stops cleanly within two seconds once asked: its server drained and every
+/// background task it started (relays, consumers, periodic passes) ended.
+pub async fn assert_stops_promptly<S: crate::service::Service>(flags: &[&str]) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
+    let data_dir = dir.path().display().to_string();
+    let mut all = vec!["--data-dir", data_dir.as_str()];
+    all.extend_from_slice(flags);
+    let instance = Instance::start::<S>(&all).await;
+    instance
+        .assert_stops_within(std::time::Duration::from_secs(2))
+        .await;
 }
 
 /// A signing key for tests, and a JWKS file that services started with `--jwks-file` trust.
@@ -400,6 +459,112 @@ pub async fn send_json(router: &Router, request: ::http::Request<axum::body::Bod
         .unwrap_or_else(|e| panic!("{target}: cannot read the answer: {e}"))
         .to_bytes();
     JsonAnswer::read(&target, parts.status, parts.headers, &bytes)
+}
+
+/// A router served in process inside the chassis' middleware, as a running instance serves it,
+/// with one way to build and send the requests of every in-process HTTP test:
+/// `app.call(Method::POST, "/v1/charges").token(Some(&token)).json(&body).send().await`.
+#[derive(Clone)]
+pub struct TestApp {
+    router: Router,
+}
+
+impl TestApp {
+    /// `router` (a service's business routes) wrapped in the chassis' middleware.
+    pub fn new(router: Router) -> TestApp {
+        TestApp {
+            router: app(router),
+        }
+    }
+
+    /// The wrapped router.
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// A request to `uri` with `method`, to complete and [`TestRequest::send`].
+    pub fn call(&self, method: ::http::Method, uri: &str) -> TestRequest<'_> {
+        TestRequest {
+            router: &self.router,
+            request: ::http::Request::builder().method(method).uri(uri),
+            body: axum::body::Body::empty(),
+        }
+    }
+
+    /// GET `uri`, read as JSON.
+    pub async fn get(&self, uri: &str) -> JsonAnswer {
+        self.call(::http::Method::GET, uri).send().await
+    }
+
+    /// Sends a request built elsewhere.
+    pub async fn send(&self, request: ::http::Request<axum::body::Body>) -> JsonAnswer {
+        send_json(&self.router, request).await
+    }
+}
+
+/// A request being built for a [`TestApp`] (or a bare router, [`TestRequest::to`]).
+pub struct TestRequest<'a> {
+    router: &'a Router,
+    request: ::http::request::Builder,
+    body: axum::body::Body,
+}
+
+impl<'a> TestRequest<'a> {
+    /// A request to `uri` with `method` for `router` as it is (no middleware added).
+    pub fn to(router: &'a Router, method: ::http::Method, uri: &str) -> TestRequest<'a> {
+        TestRequest {
+            router,
+            request: ::http::Request::builder().method(method).uri(uri),
+            body: axum::body::Body::empty(),
+        }
+    }
+
+    /// With `Authorization: Bearer TOKEN` when there is a token.
+    pub fn token(self, token: Option<&str>) -> Self {
+        match token {
+            Some(token) => self.header(::http::header::AUTHORIZATION, &format!("Bearer {token}")),
+            None => self,
+        }
+    }
+
+    /// With the `Idempotency-Key` header when there is a key.
+    pub fn idempotency_key(self, key: Option<&str>) -> Self {
+        match key {
+            Some(key) => self.header(crate::context::IDEMPOTENCY_KEY_HEADER, key),
+            None => self,
+        }
+    }
+
+    /// With the header `name: value`.
+    pub fn header(mut self, name: ::http::HeaderName, value: &str) -> Self {
+        self.request = self.request.header(name, value);
+        self
+    }
+
+    /// With `body` as its JSON body.
+    pub fn json(self, body: &serde_json::Value) -> Self {
+        self.body("application/json", body.to_string())
+    }
+
+    /// With `body` as its body, of `content_type` (none when empty).
+    pub fn body(mut self, content_type: &str, body: impl Into<axum::body::Body>) -> Self {
+        if !content_type.is_empty() {
+            self.request = self
+                .request
+                .header(::http::header::CONTENT_TYPE, content_type);
+        }
+        self.body = body.into();
+        self
+    }
+
+    /// Sends the request in process and reads the answer as JSON.
+    pub async fn send(self) -> JsonAnswer {
+        let request = self
+            .request
+            .body(self.body)
+            .unwrap_or_else(|e| panic!("a test request that cannot be built: {e}"));
+        send_json(self.router, request).await
+    }
 }
 
 /// Sends `request` (its URI absolute, e.g. from [`Instance::url`]) over a real socket with the

@@ -10,12 +10,10 @@
 mod routes;
 mod timeouts;
 
-use std::net::SocketAddr;
-
 use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
-use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{Context, Service};
 use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
@@ -28,21 +26,6 @@ pub use timeouts::PartTimeouts;
 
 /// The gateway's well-known port.
 pub const DEFAULT_PORT: u16 = 8080;
-
-/// Command-line arguments of the gateway.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "brigade-gateway",
-    about = "Brigade's public JSON API under /api/v1",
-    version
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub service: ServiceArgs,
-
-    #[command(flatten)]
-    pub parts: PartTimeouts,
-}
 
 /// What the gateway's handlers share: a client per service it calls, and the verifier of
 /// shoppers' access tokens (checked here, at the edge, and again by each service).
@@ -76,38 +59,32 @@ pub fn router(gateway: Gateway) -> Router {
         .with_state(gateway)
 }
 
-/// Who this service is, to the chassis (logs, metrics, registration).
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "gateway",
-    version: env!("CARGO_PKG_VERSION"),
-};
+/// The gateway, to the chassis: `brigade_chassis::service::main::<GatewayService>()`.
+#[derive(Debug)]
+pub struct GatewayService;
 
-/// Runs the gateway until it is asked to stop.
-pub async fn main_with(mut args: Args) -> anyhow::Result<()> {
-    if args.service.listen.is_none() {
-        args.service.listen = Some(SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)));
+impl Service for GatewayService {
+    brigade_chassis::service_identity!("gateway", "Brigade's public JSON API under /api/v1");
+    const DEFAULT_PORT: u16 = DEFAULT_PORT;
+    type Args = PartTimeouts;
+
+    /// The gateway's routes with a client for each service it calls, the optional ones capped
+    /// at `parts`.
+    async fn build(ctx: Context, parts: PartTimeouts) -> Result<Router, BoxError> {
+        Ok(router(Gateway {
+            catalog: CatalogClient::new(ctx.client("catalog")),
+            users: UsersClient::new(ctx.client("users")),
+            cart: CartClient::new(ctx.client("cart")),
+            orders: OrdersClient::new(ctx.client("orders")),
+            recommendations: RecommendationsClient::new(
+                ctx.client("recommendations")
+                    .with_timeout(parts.recommendations_timeout),
+            ),
+            inventory: InventoryClient::new(
+                ctx.client("inventory")
+                    .with_timeout(parts.inventory_timeout),
+            ),
+            verifier: ctx.verifier()?,
+        }))
     }
-    let parts = args.parts;
-    service::run(INFO, args.service, move |ctx| build(ctx, parts)).await?;
-    Ok(())
-}
-
-/// The gateway's routes with a client for each service it calls, the optional ones capped at
-/// `parts`. Public so that tests can serve it on a listener of their own.
-pub async fn build(ctx: Context, parts: PartTimeouts) -> Result<Router, BoxError> {
-    Ok(router(Gateway {
-        catalog: CatalogClient::new(ctx.client("catalog")),
-        users: UsersClient::new(ctx.client("users")),
-        cart: CartClient::new(ctx.client("cart")),
-        orders: OrdersClient::new(ctx.client("orders")),
-        recommendations: RecommendationsClient::new(
-            ctx.client("recommendations")
-                .with_timeout(parts.recommendations_timeout),
-        ),
-        inventory: InventoryClient::new(
-            ctx.client("inventory")
-                .with_timeout(parts.inventory_timeout),
-        ),
-        verifier: ctx.verifier()?,
-    }))
 }

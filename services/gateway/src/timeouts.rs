@@ -69,12 +69,13 @@ mod tests {
     use clap::Parser;
 
     use super::PartTimeouts;
-    use crate::Args;
+
+    type Args = brigade_chassis::service::Flags<crate::GatewayService>;
 
     fn parse(flags: &[&str]) -> Result<PartTimeouts, String> {
         let argv = std::iter::once("brigade-gateway").chain(flags.iter().copied());
         Args::try_parse_from(argv)
-            .map(|args| args.parts)
+            .map(|args| args.own)
             .map_err(|e| e.to_string())
     }
 

@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::testing::{fetch_json, Instance, JsonAnswer, TestKeys};
 use catalog_api::{Money, Product};
+use gateway::GatewayService;
 use http::{Method, StatusCode};
 use orders_api::events::OrderConfirmed;
 use serde_json::Value;
@@ -30,10 +31,7 @@ async fn start() -> System {
     let dir = tempfile::tempdir().unwrap();
     let catalog = support::start_catalog(dir.path()).await;
     let peers = format!("catalog={}", catalog.address);
-    let gateway = Instance::start(gateway::INFO, &["--peers", &peers], |ctx| {
-        gateway::build(ctx, gateway::PartTimeouts::default())
-    })
-    .await;
+    let gateway = Instance::start::<GatewayService>(&["--peers", &peers]).await;
     System {
         gateway,
         catalog,
@@ -322,12 +320,9 @@ async fn start_shop() -> Shop {
         "catalog={};recommendations={}",
         catalog.address, recommendations.address
     );
-    let gateway = Instance::start(
-        gateway::INFO,
-        &["--peers", &peers, "--jwks-file", &keys.jwks_path()],
-        |ctx| gateway::build(ctx, gateway::PartTimeouts::default()),
-    )
-    .await;
+    let gateway =
+        Instance::start::<GatewayService>(&["--peers", &peers, "--jwks-file", &keys.jwks_path()])
+            .await;
     Shop {
         gateway,
         recommendations,
@@ -545,16 +540,12 @@ async fn recommendations_down_or_failing_is_a_503_recommendations_unavailable_pr
 
     // An instance that answers, but fails: the same problem, saying it failed.
     let failing = failing_recommendations().await;
-    let gateway = Instance::start(
-        gateway::INFO,
-        &[
-            "--peers",
-            &format!("recommendations={failing}"),
-            "--jwks-file",
-            &shop.keys.jwks_path(),
-        ],
-        |ctx| gateway::build(ctx, gateway::PartTimeouts::default()),
-    )
+    let gateway = Instance::start::<GatewayService>(&[
+        "--peers",
+        &format!("recommendations={failing}"),
+        "--jwks-file",
+        &shop.keys.jwks_path(),
+    ])
     .await;
     get(&gateway.url(), &product).await.problem(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -562,4 +553,10 @@ async fn recommendations_down_or_failing_is_a_503_recommendations_unavailable_pr
         "failed (500)",
     );
     gateway.stop().await.unwrap();
+}
+
+/// The gateway has no background work of its own; it stops as promptly as the chassis lets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stops_promptly() {
+    brigade_chassis::testing::assert_stops_promptly::<GatewayService>(&[]).await;
 }

@@ -9,7 +9,9 @@ mod support;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::testing::{Instance, JsonAnswer};
@@ -73,10 +75,8 @@ async fn start_shop() -> Shop {
 /// An inventory instance with no sample stock, then `stock` set through its own API.
 async fn start_inventory(dir: &std::path::Path, stock: &[(&str, u64)]) -> Instance {
     let url = format!("sqlite://{}", dir.join("inventory.db").display());
-    let inventory = Instance::start(inventory::INFO, &["--database-url", &url], |ctx| {
-        inventory::build(ctx, inventory::SampleData::Skip)
-    })
-    .await;
+    let inventory =
+        Instance::start::<inventory::Inventory>(&["--database-url", &url, "--no-seed"]).await;
     for (sku, units) in stock {
         let _: inventory_api::StockLevel = PlainClient::new(Duration::from_secs(5))
             .send_json(
@@ -101,10 +101,7 @@ async fn start_gateway(peers: &[(&str, SocketAddr)]) -> Instance {
         .map(|(name, address)| format!("{name}={address}"))
         .collect::<Vec<_>>()
         .join(";");
-    Instance::start(gateway::INFO, &["--peers", &peers], |ctx| {
-        gateway::build(ctx, gateway::PartTimeouts::default())
-    })
-    .await
+    Instance::start::<gateway::GatewayService>(&["--peers", &peers]).await
 }
 
 /// The ids of a page's recommended products, best first.

@@ -1,6 +1,8 @@
 //! A shopper driving the system through the gateway, as the end-to-end tests do.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use brigade_chassis::client::plain::PlainClient;
 use http::{Method, Request};

@@ -69,7 +69,7 @@ async fn set_rules(app: &Router, rules: Value) {
 
 /// An instance started with `--chaos` whose rules are set to `rules`, and a client to call it.
 async fn faulted_instance(rules: Value) -> (Instance, PlainClient) {
-    let instance = Instance::start(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
+    let instance = Instance::start_custom(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
     let client = PlainClient::default();
     let set = client
         .send(
@@ -85,7 +85,7 @@ async fn faulted_instance(rules: Value) -> (Instance, PlainClient) {
 
 #[tokio::test]
 async fn without_the_flag_there_is_no_admin_api_and_nothing_is_injected() {
-    let instance = Instance::start(INFO, &[], |_ctx| async { Ok(routes()) }).await;
+    let instance = Instance::start_custom(INFO, &[], |_ctx| async { Ok(routes()) }).await;
     let client = PlainClient::default();
     let url = |path: &str| format!("{}{path}", instance.url());
     let rules = Bytes::from(json!({"rules": [{"error_rate": 1.0}]}).to_string());

@@ -148,7 +148,7 @@ impl World {
         let mut flags = vec!["--database-url".to_owned(), self.producer_url.clone()];
         flags.extend(self.transport_flags.iter().cloned());
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
-        Instance::start(PRODUCER, &flags, |mut ctx| async move {
+        Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
             fast(&mut ctx);
             let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
             ctx.publish_events(&db).await?;
@@ -172,7 +172,7 @@ impl World {
         flags.extend(self.transport_flags.iter().cloned());
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         let cured = self.cured.clone();
-        Instance::start(CONSUMER, &flags, move |mut ctx| async move {
+        Instance::start_custom(CONSUMER, &flags, move |mut ctx| async move {
             fast(&mut ctx);
             let db = ctx.open_store(&[events::INBOX_MIGRATION, EFFECTS]).await?;
             let subscription = tweak(Subscription::new("ledger").on::<Ticked, _>(Record { cured }));

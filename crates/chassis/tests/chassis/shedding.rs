@@ -130,7 +130,7 @@ async fn the_flag_sets_the_limit_of_a_running_instance_and_health_is_never_shed(
     let gate = Arc::new(Semaphore::new(0));
     let (entered, mut arrivals) = mpsc::unbounded_channel();
     let routes = gated(gate.clone(), entered);
-    let instance = Instance::start(
+    let instance = Instance::start_custom(
         INFO,
         &["--max-concurrent-requests", "1"],
         move |_ctx| async move { Ok(routes) },

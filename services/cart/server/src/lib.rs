@@ -21,7 +21,7 @@ pub mod store;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::INBOX_MIGRATION;
-use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{Context, Service};
 use brigade_chassis::BoxError;
 use catalog_api::CatalogClient;
 
@@ -40,44 +40,32 @@ pub const MIGRATIONS: &[Migration] = &[
     INBOX_MIGRATION,
 ];
 
-/// Who this service is, to the chassis (logs, metrics, registration).
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "cart",
-    version: env!("CARGO_PKG_VERSION"),
-};
-
 /// The service the cart asks for prices.
 pub const CATALOG: &str = "catalog";
 
-/// Command-line arguments of the cart: the chassis' own.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "brigade-cart",
-    about = "Brigade's cart service: one cart per user, priced by the catalog",
-    version
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub service: ServiceArgs,
-}
+/// The cart service, to the chassis: `brigade_chassis::service::main::<Cart>()`.
+#[derive(Debug)]
+pub struct Cart;
 
-/// Runs the cart until it is asked to stop.
-pub async fn main_with(args: Args) -> anyhow::Result<()> {
-    service::run(INFO, args.service, build).await?;
-    Ok(())
-}
+impl Service for Cart {
+    brigade_chassis::service_identity!(
+        "cart",
+        "Brigade's cart service: one cart per user, priced by the catalog"
+    );
+    const MIGRATIONS: &'static [Migration] = MIGRATIONS;
+    /// The cart has no flags of its own.
+    type Args = brigade_chassis::service::NoArgs;
 
-/// Everything a starting instance does before it serves: open and migrate the store, subscribe
-/// to orders' events (every instance consumes; each event is applied once in the store they
-/// share), get the token verifier and the catalog client, and build the routes. Public so that
-/// tests can serve it on a listener of their own.
-pub async fn build(mut ctx: Context) -> Result<axum::Router, BoxError> {
-    let db = ctx.open_store(MIGRATIONS).await?;
-    ctx.subscribe(&db, events::orders()).await?;
-    let state = AppState {
-        store: Store::new(db),
-        catalog: CatalogClient::new(ctx.client(CATALOG)),
-        verifier: ctx.verifier()?,
-    };
-    Ok(router(state))
+    /// Subscribes to orders' events (every instance consumes; each event is applied once in the
+    /// store they share), gets the token verifier and the catalog client, and builds the routes.
+    async fn build(mut ctx: Context, _args: Self::Args) -> Result<axum::Router, BoxError> {
+        let db = ctx.store()?;
+        ctx.subscribe(&db, events::orders()).await?;
+        let state = AppState {
+            store: Store::new(db),
+            catalog: CatalogClient::new(ctx.client(CATALOG)),
+            verifier: ctx.verifier()?,
+        };
+        Ok(router(state))
+    }
 }

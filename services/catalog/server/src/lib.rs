@@ -20,9 +20,10 @@ pub mod store;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::OUTBOX_MIGRATION;
-use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{Context, SeedArgs, Seeded, Service};
 use brigade_chassis::BoxError;
 
+pub use brigade_chassis::service::SampleData;
 pub use http::router;
 pub use store::Store;
 
@@ -38,74 +39,55 @@ pub const MIGRATIONS: &[Migration] = &[
     OUTBOX_MIGRATION,
 ];
 
-/// Who this service is, to the chassis (logs, metrics, registration).
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "catalog",
-    version: env!("CARGO_PKG_VERSION"),
-};
+/// The catalog service, to the chassis: `brigade_chassis::service::main::<Catalog>()`.
+#[derive(Debug)]
+pub struct Catalog;
 
-/// Command-line arguments of the catalog: the chassis' own, plus the catalog's.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "brigade-catalog",
-    about = "Brigade's catalog service: products, categories and prices, with search",
-    version
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub service: ServiceArgs,
-
-    /// Do not load the sample catalog into an empty store (a store that has it keeps it).
-    /// The variable takes true/false, 1/0, yes/no or on/off.
-    #[arg(
-        long,
-        env = "BRIGADE_CATALOG_NO_SEED",
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub no_seed: bool,
+impl Seeded for Catalog {
+    const NO_SEED_ENV: &'static str = "BRIGADE_CATALOG_NO_SEED";
+    const NO_SEED_HELP: &'static str = "Do not load the sample catalog into an empty store (a \
+        store that has it keeps it). The variable takes true/false, 1/0, yes/no or on/off";
 }
 
-/// Whether a starting instance makes sure the sample catalog is loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SampleData {
-    Load,
-    Skip,
-}
+impl Service for Catalog {
+    brigade_chassis::service_identity!(
+        "catalog",
+        "Brigade's catalog service: products, categories and prices, with search"
+    );
+    const MIGRATIONS: &'static [Migration] = MIGRATIONS;
+    type Args = SeedArgs<Catalog>;
 
-/// Runs the catalog until it is asked to stop.
-pub async fn main_with(args: Args) -> anyhow::Result<()> {
-    let sample = if args.no_seed {
-        SampleData::Skip
-    } else {
-        SampleData::Load
-    };
-    service::run(INFO, args.service, move |ctx| build(ctx, sample)).await?;
-    Ok(())
-}
-
-/// Everything a starting instance does before it serves: open and migrate the store, start the
-/// outbox relay (which publishes `ProductChanged`), load the sample data, and build the routes.
-/// Every step is safe when another instance does the same at the same moment. Public so that
-/// tests can serve it on a listener of their own.
-pub async fn build(mut ctx: Context, sample: SampleData) -> Result<axum::Router, BoxError> {
-    let db = ctx.open_store(MIGRATIONS).await?;
-    let outbox = ctx.publish_events(&db).await?;
-    if sample == SampleData::Load {
-        seed::ensure_sample_catalog(&db, &outbox).await?;
+    /// Starts the outbox relay (which publishes `ProductChanged`), loads the sample data unless
+    /// told not to, and builds the routes. Every step is safe when another instance does the
+    /// same at the same moment.
+    async fn build(mut ctx: Context, args: SeedArgs<Catalog>) -> Result<axum::Router, BoxError> {
+        let db = ctx.store()?;
+        let outbox = ctx.publish_events(&db).await?;
+        if args.sample == SampleData::Load {
+            seed::ensure_sample_catalog(&db, &outbox).await?;
+        }
+        Ok(router(Store::new(db)))
     }
-    Ok(router(Store::new(db)))
 }
 
 #[cfg(test)]
 mod tests {
+    use brigade_chassis::service::{Flags, SampleData};
     use clap::Parser;
 
-    use super::Args;
+    use super::Catalog;
 
     #[test]
     fn no_seed_is_a_flag() {
-        let parse = |argv: &[&str]| Args::try_parse_from(argv).map(|a| a.no_seed).ok();
-        assert_eq!(parse(&["brigade-catalog"]), Some(false));
-        assert_eq!(parse(&["brigade-catalog", "--no-seed"]), Some(true));
+        let parse = |argv: &[&str]| {
+            Flags::<Catalog>::try_parse_from(argv)
+                .map(|a| a.own.sample)
+                .ok()
+        };
+        assert_eq!(parse(&["brigade-catalog"]), Some(SampleData::Load));
+        assert_eq!(
+            parse(&["brigade-catalog", "--no-seed"]),
+            Some(SampleData::Skip)
+        );
     }
 }

@@ -8,7 +8,6 @@ use std::path::Path;
 use brigade_chassis::db::{migrate, Db, PoolOptions};
 use brigade_chassis::events::{Envelope, Inbox};
 use brigade_chassis::testing::{fetch_json, Instance, JsonAnswer};
-use catalog::SampleData;
 use catalog_api::events::ProductChanged;
 use catalog_api::Product;
 use orders_api::events::OrderConfirmed;
@@ -18,10 +17,7 @@ use uuid::Uuid;
 /// A catalog instance over its own SQLite store in `dir`, with the sample catalog.
 pub async fn start_catalog(dir: &Path) -> Instance {
     let url = format!("sqlite://{}", dir.join("catalog.db").display());
-    Instance::start(catalog::INFO, &["--database-url", &url], |ctx| {
-        catalog::build(ctx, SampleData::Load)
-    })
-    .await
+    Instance::start::<catalog::Catalog>(&["--database-url", &url]).await
 }
 
 /// A recommendations instance over its own SQLite store in `dir`, which knows `products` and
@@ -33,12 +29,7 @@ pub async fn start_recommendations(
 ) -> Instance {
     let url = format!("sqlite://{}", dir.join("recommendations.db").display());
     fill_recommendations(&url, products, orders).await;
-    Instance::start(
-        recommendations::INFO,
-        &["--database-url", &url],
-        recommendations::build,
-    )
-    .await
+    Instance::start::<recommendations::Recommendations>(&["--database-url", &url]).await
 }
 
 /// Applies a `ProductChanged` for each product and each order to the store at `url`.

@@ -27,9 +27,10 @@ pub mod sweep;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::{INBOX_MIGRATION, OUTBOX_MIGRATION};
-use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{Context, SeedArgs, Seeded, Service};
 use brigade_chassis::BoxError;
 
+pub use brigade_chassis::service::SampleData;
 pub use http::router;
 pub use store::Store;
 
@@ -47,79 +48,59 @@ pub const MIGRATIONS: &[Migration] = &[
     INBOX_MIGRATION,
 ];
 
-/// Who this service is, to the chassis (logs, metrics, registration).
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "inventory",
-    version: env!("CARGO_PKG_VERSION"),
-};
+/// The inventory service, to the chassis: `brigade_chassis::service::main::<Inventory>()`.
+#[derive(Debug)]
+pub struct Inventory;
 
-/// Command-line arguments of the inventory: the chassis' own, plus the inventory's.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "brigade-inventory",
-    about = "Brigade's inventory service: stock per SKU and reservations",
-    version
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub service: ServiceArgs,
-
-    /// Do not stock the sample catalog's SKUs in an empty store (a store that has them keeps
-    /// them). The variable takes true/false, 1/0, yes/no or on/off.
-    #[arg(
-        long,
-        env = "BRIGADE_INVENTORY_NO_SEED",
-        value_parser = clap::builder::BoolishValueParser::new()
-    )]
-    pub no_seed: bool,
+impl Seeded for Inventory {
+    const NO_SEED_ENV: &'static str = "BRIGADE_INVENTORY_NO_SEED";
+    const NO_SEED_HELP: &'static str = "Do not stock the sample catalog's SKUs in an empty \
+        store (a store that has them keeps them). The variable takes true/false, 1/0, yes/no \
+        or on/off";
 }
 
-/// Whether a starting instance makes sure the sample stock is loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SampleData {
-    Load,
-    Skip,
-}
+impl Service for Inventory {
+    brigade_chassis::service_identity!(
+        "inventory",
+        "Brigade's inventory service: stock per SKU and reservations"
+    );
+    const MIGRATIONS: &'static [Migration] = MIGRATIONS;
+    type Args = SeedArgs<Inventory>;
 
-/// Runs the inventory until it is asked to stop.
-pub async fn main_with(args: Args) -> anyhow::Result<()> {
-    let sample = if args.no_seed {
-        SampleData::Skip
-    } else {
-        SampleData::Load
-    };
-    service::run(INFO, args.service, move |ctx| build(ctx, sample)).await?;
-    Ok(())
-}
-
-/// Everything a starting instance does before it serves: open and migrate the store, start the
-/// outbox relay (which publishes `StockChanged`), load the sample stock, subscribe to orders'
-/// events, start the expiry sweep, and build the routes. Every step is safe when another
-/// instance does the same at the same moment. Public so that tests can serve it on a listener
-/// of their own.
-pub async fn build(mut ctx: Context, sample: SampleData) -> Result<axum::Router, BoxError> {
-    let db = ctx.open_store(MIGRATIONS).await?;
-    let outbox = ctx.publish_events(&db).await?;
-    if sample == SampleData::Load {
-        seed::ensure_sample_stock(&db, &outbox).await?;
+    /// Starts the outbox relay (which publishes `StockChanged`), loads the sample stock unless
+    /// told not to, subscribes to orders' events, starts the expiry sweep, and builds the
+    /// routes. Every step is safe when another instance does the same at the same moment.
+    async fn build(mut ctx: Context, args: SeedArgs<Inventory>) -> Result<axum::Router, BoxError> {
+        let db = ctx.store()?;
+        let outbox = ctx.publish_events(&db).await?;
+        if args.sample == SampleData::Load {
+            seed::ensure_sample_stock(&db, &outbox).await?;
+        }
+        ctx.subscribe(&db, events::orders(outbox.clone())).await?;
+        let store = Store::new(db, outbox);
+        sweep::start(ctx.background(), store.clone(), sweep::INTERVAL);
+        Ok(router(store))
     }
-    ctx.subscribe(&db, events::orders(outbox.clone())).await?;
-    let store = Store::new(db, outbox);
-    // Ends by itself when the chassis closes the store at shutdown.
-    sweep::spawn(store.clone(), sweep::INTERVAL);
-    Ok(router(store))
 }
 
 #[cfg(test)]
 mod tests {
+    use brigade_chassis::service::{Flags, SampleData};
     use clap::Parser;
 
-    use super::Args;
+    use super::Inventory;
 
     #[test]
     fn no_seed_is_a_flag() {
-        let parse = |argv: &[&str]| Args::try_parse_from(argv).map(|a| a.no_seed).ok();
-        assert_eq!(parse(&["brigade-inventory"]), Some(false));
-        assert_eq!(parse(&["brigade-inventory", "--no-seed"]), Some(true));
+        let parse = |argv: &[&str]| {
+            Flags::<Inventory>::try_parse_from(argv)
+                .map(|a| a.own.sample)
+                .ok()
+        };
+        assert_eq!(parse(&["brigade-inventory"]), Some(SampleData::Load));
+        assert_eq!(
+            parse(&["brigade-inventory", "--no-seed"]),
+            Some(SampleData::Skip)
+        );
     }
 }

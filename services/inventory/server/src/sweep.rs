@@ -6,32 +6,19 @@
 
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-use tokio::time::MissedTickBehavior;
+use brigade_chassis::service::Background;
 
 use crate::store::Store;
 
 /// How often each instance sweeps. A reservation outlives its time by at most about this long.
 pub const INTERVAL: Duration = Duration::from_secs(1);
 
-/// Sweeps `store` every `every` until the store is closed (the instance is stopping).
-pub fn spawn(store: Store, every: Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        // A slow sweep is not made up for with a burst of sweeps.
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            if store.is_closed() {
-                return;
-            }
-            // Expiry times are wall-clock times shared with other instances, so "now" is too.
-            if let Err(error) = store.expire_due(brigade_chassis::time::unix_ms()).await {
-                if store.is_closed() {
-                    return;
-                }
-                tracing::warn!(%error, "the expiry sweep failed; trying again at the next tick");
-            }
-        }
-    })
+/// Sweeps `store` at once and then every `every` until the instance stops (the chassis stops
+/// its background tasks after the server has drained and before the store closes).
+pub fn start(background: &Background, store: Store, every: Duration) {
+    background.spawn_periodic("expiry sweep", every, move || {
+        let store = store.clone();
+        // Expiry times are wall-clock times shared with other instances, so "now" is too.
+        async move { store.expire_due(brigade_chassis::time::unix_ms()).await }
+    });
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::{INBOX_MIGRATION, OUTBOX_MIGRATION};
-use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{Context, Service};
 use brigade_chassis::BoxError;
 
 pub use http::{router, AppState};
@@ -46,27 +46,6 @@ pub const MIGRATIONS: &[Migration] = &[
     OUTBOX_MIGRATION,
     INBOX_MIGRATION,
 ];
-
-/// Who this service is, to the chassis (logs, metrics, registration).
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "orders",
-    version: env!("CARGO_PKG_VERSION"),
-};
-
-/// Command-line arguments of the orders service: the chassis' own, plus the saga's knobs.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "brigade-orders",
-    about = "Brigade's orders service: orders and the checkout saga",
-    version
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub service: ServiceArgs,
-
-    #[command(flatten)]
-    pub saga: SagaArgs,
-}
 
 /// The saga's timing knobs and its test-only fault hook.
 #[derive(Debug, Clone, clap::Args)]
@@ -119,49 +98,56 @@ impl SagaArgs {
     }
 }
 
-/// Runs the orders service until it is asked to stop.
-pub async fn main_with(args: Args) -> anyhow::Result<()> {
-    let saga = args.saga;
-    service::run(INFO, args.service, move |ctx| build(ctx, saga)).await?;
-    Ok(())
-}
+/// The orders service, to the chassis: `brigade_chassis::service::main::<Orders>()`.
+#[derive(Debug)]
+pub struct Orders;
 
-/// Everything a starting instance does before it serves: open and migrate the store, start
-/// the outbox relay (which publishes the saga's events), subscribe to payments' refunds, start
-/// the recovery loop (which resumes
-/// unfinished sagas at once), and build the routes. Public so that tests can serve it on a
-/// listener of their own.
-pub async fn build(mut ctx: Context, args: SagaArgs) -> Result<axum::Router, BoxError> {
-    let db = ctx.open_store(MIGRATIONS).await?;
-    let outbox = ctx.publish_events(&db).await?;
-    ctx.subscribe(&db, events::payments()).await?;
-    let verifier = ctx.verifier()?;
-    let steps = Arc::new(remote::RemoteSteps::new(&ctx));
-    let saga = Saga::new(
-        Store::new(db, outbox),
-        steps,
-        ctx.instance_id(),
-        args.config(),
+impl Service for Orders {
+    brigade_chassis::service_identity!(
+        "orders",
+        "Brigade's orders service: orders and the checkout saga"
     );
-    saga::recovery::spawn(saga.clone(), args.recovery_interval);
-    Ok(router(AppState {
-        saga,
-        verifier,
-        answer_margin: args.answer_margin,
-    }))
+    const MIGRATIONS: &'static [Migration] = MIGRATIONS;
+    type Args = SagaArgs;
+
+    /// Starts the outbox relay (which publishes the saga's events), subscribes to payments'
+    /// refunds, starts the recovery loop (which resumes unfinished sagas at once), and builds
+    /// the routes.
+    async fn build(mut ctx: Context, args: SagaArgs) -> Result<axum::Router, BoxError> {
+        let db = ctx.store()?;
+        let outbox = ctx.publish_events(&db).await?;
+        ctx.subscribe(&db, events::payments()).await?;
+        let verifier = ctx.verifier()?;
+        let steps = Arc::new(remote::RemoteSteps::new(&ctx));
+        let saga = Saga::new(
+            Store::new(db, outbox),
+            steps,
+            ctx.instance_id(),
+            args.config(),
+        );
+        saga::recovery::start(ctx.background(), saga.clone(), args.recovery_interval);
+        Ok(router(AppState {
+            saga,
+            verifier,
+            answer_margin: args.answer_margin,
+        }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use brigade_chassis::service::Flags;
     use clap::Parser;
 
-    use super::{Args, Checkpoint};
+    use super::{Checkpoint, Orders};
+
+    type Args = Flags<Orders>;
 
     #[test]
     fn the_crash_hook_is_off_unless_given() {
         let parse = |argv: &[&str]| {
             Args::try_parse_from(argv)
-                .map(|a| a.saga.crash_after_step)
+                .map(|a| a.own.crash_after_step)
                 .ok()
         };
         assert_eq!(parse(&["brigade-orders"]), Some(None));

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::OUTBOX_MIGRATION;
-use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{Context, Service};
 use brigade_chassis::BoxError;
 
 pub use http::router;
@@ -43,27 +43,6 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     OUTBOX_MIGRATION,
 ];
-
-/// Who this service is, to the chassis (logs, metrics, registration).
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "payments",
-    version: env!("CARGO_PKG_VERSION"),
-};
-
-/// Command-line arguments of payments: the chassis' own, plus its own.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "brigade-payments",
-    about = "Brigade's payments service: a simulated card processor with idempotent charges, refunds and a ledger",
-    version
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub service: ServiceArgs,
-
-    #[command(flatten)]
-    pub settings: Settings,
-}
 
 /// The processor's own settings.
 #[derive(Debug, Clone, clap::Args)]
@@ -86,38 +65,46 @@ impl Default for Settings {
     }
 }
 
-/// Runs payments until it is asked to stop.
-pub async fn main_with(args: Args) -> anyhow::Result<()> {
-    let settings = args.settings;
-    service::run(INFO, args.service, move |ctx| build(ctx, settings)).await?;
-    Ok(())
-}
+/// The payments service, to the chassis: `brigade_chassis::service::main::<Payments>()`.
+#[derive(Debug)]
+pub struct Payments;
 
-/// Everything a starting instance does before it serves: open and migrate the store, start the
-/// outbox relay (which publishes the payment events), start settling charges left pending by a
-/// stopped instance, and build the routes. Safe when another instance does the same at the same
-/// moment. Public so that tests can serve it themselves.
-pub async fn build(mut ctx: Context, settings: Settings) -> Result<axum::Router, BoxError> {
-    let db = ctx.open_store(MIGRATIONS).await?;
-    let outbox = ctx.publish_events(&db).await?;
-    let processor = Processor::new(Store::new(db, outbox), settings.slow_card_delay);
-    tokio::spawn(processor.clone().recover_pending_charges());
-    Ok(router(processor))
+impl Service for Payments {
+    brigade_chassis::service_identity!(
+        "payments",
+        "Brigade's payments service: a simulated card processor with idempotent charges, refunds and a ledger"
+    );
+    const MIGRATIONS: &'static [Migration] = MIGRATIONS;
+    type Args = Settings;
+
+    /// Starts the outbox relay (which publishes the payment events), starts settling charges
+    /// left pending by a stopped instance, and builds the routes. Safe when another instance
+    /// does the same at the same moment.
+    async fn build(mut ctx: Context, settings: Settings) -> Result<axum::Router, BoxError> {
+        let db = ctx.store()?;
+        let outbox = ctx.publish_events(&db).await?;
+        let processor = Processor::new(Store::new(db, outbox), settings.slow_card_delay);
+        processor.recover_pending_charges(ctx.background());
+        Ok(router(processor))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
+    use brigade_chassis::service::Flags;
     use clap::Parser;
 
-    use super::Args;
+    use super::Payments;
+
+    type Args = Flags<Payments>;
 
     #[test]
     fn the_slow_card_delay_is_a_duration_flag() {
         let parse = |argv: &[&str]| {
             Args::try_parse_from(argv)
-                .map(|a| a.settings.slow_card_delay)
+                .map(|a| a.own.slow_card_delay)
                 .ok()
         };
         assert_eq!(

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use brigade_chassis::service::Background;
 // Wall-clock milliseconds: charge times are shown to people and compared across instances.
 use brigade_chassis::time::now_ms;
 use payments_api::{
@@ -283,22 +284,14 @@ impl Processor {
         Ok(due.len())
     }
 
-    /// Settles due charges every [`RECOVERY_INTERVAL`] until the store is closed.
-    pub async fn recover_pending_charges(self) {
-        let mut ticks = tokio::time::interval(RECOVERY_INTERVAL);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            if self.store.is_closed() {
-                return;
-            }
-            if let Err(e) = self.settle_due_charges().await {
-                if self.store.is_closed() {
-                    return;
-                }
-                tracing::warn!(error = %e, "settling due charges failed; trying again shortly");
-            }
-        }
+    /// Settles due charges at once and then every [`RECOVERY_INTERVAL`] until the instance
+    /// stops (the chassis stops its background tasks before it closes the store).
+    pub fn recover_pending_charges(&self, background: &Background) {
+        let processor = self.clone();
+        background.spawn_periodic("pending charges recovery", RECOVERY_INTERVAL, move || {
+            let processor = processor.clone();
+            async move { processor.settle_due_charges().await }
+        });
     }
 }
 

@@ -23,7 +23,7 @@ pub mod store;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::INBOX_MIGRATION;
-use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{Context, Service};
 use brigade_chassis::BoxError;
 
 pub use http::router;
@@ -41,36 +41,26 @@ pub const MIGRATIONS: &[Migration] = &[
     INBOX_MIGRATION,
 ];
 
-/// Who this service is, to the chassis (logs, metrics, registration).
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "recommendations",
-    version: env!("CARGO_PKG_VERSION"),
-};
+/// The recommendations service, to the chassis:
+/// `brigade_chassis::service::main::<Recommendations>()`.
+#[derive(Debug)]
+pub struct Recommendations;
 
-/// Command-line arguments of the recommendations service: the chassis' own.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "brigade-recommendations",
-    about = "Brigade's recommendations service: bought-together and popular products",
-    version
-)]
-pub struct Args {
-    #[command(flatten)]
-    pub service: ServiceArgs,
-}
+impl Service for Recommendations {
+    brigade_chassis::service_identity!(
+        "recommendations",
+        "Brigade's recommendations service: bought-together and popular products"
+    );
+    const MIGRATIONS: &'static [Migration] = MIGRATIONS;
+    /// The service has no flags of its own.
+    type Args = brigade_chassis::service::NoArgs;
 
-/// Runs the recommendations service until it is asked to stop.
-pub async fn main_with(args: Args) -> anyhow::Result<()> {
-    service::run(INFO, args.service, build).await?;
-    Ok(())
-}
-
-/// Everything a starting instance does before it serves: open and migrate the store, subscribe
-/// to the orders' and the catalog's events (every instance consumes; each event is applied once
-/// in the store they share), and build the routes. Public so that tests can serve it on a listener of their own.
-pub async fn build(mut ctx: Context) -> Result<axum::Router, BoxError> {
-    let db = ctx.open_store(MIGRATIONS).await?;
-    ctx.subscribe(&db, events::orders()).await?;
-    ctx.subscribe(&db, events::catalog()).await?;
-    Ok(router(Store::new(db)))
+    /// Subscribes to the orders' and the catalog's events (every instance consumes; each event
+    /// is applied once in the store they share), and builds the routes.
+    async fn build(mut ctx: Context, _args: Self::Args) -> Result<axum::Router, BoxError> {
+        let db = ctx.store()?;
+        ctx.subscribe(&db, events::orders()).await?;
+        ctx.subscribe(&db, events::catalog()).await?;
+        Ok(router(Store::new(db)))
+    }
 }

@@ -1,7 +1,7 @@
-//! Everything a running instance holds: the store, the password hasher, the signing keys and the
-//! rotation task. The routes in [`crate::http`] share one [`App`].
+//! Everything a running instance holds: the store, the password hasher and the signing keys. The
+//! routes in [`crate::http`] share one [`App`]; the key rotation runs beside them as a
+//! background task of the instance ([`crate::rotation`]).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use brigade_chassis::db::Db;
@@ -10,7 +10,6 @@ use brigade_chassis::events::Outbox;
 use crate::clock::Clock;
 use crate::keys::{self, KeyRing};
 use crate::passwords::Passwords;
-use crate::rotation::{self, RotationTask};
 use crate::store::Store;
 
 /// The service's settings (from flags or environment, see [`crate::Args`]).
@@ -49,11 +48,11 @@ pub struct App {
     pub keys: KeyRing,
     /// The time accounts are stamped with.
     pub clock: Clock,
-    _rotation: Arc<RotationTask>,
 }
 
 impl App {
-    /// Makes sure there is an active signing key and starts the rotation task. `db` must have
+    /// Makes sure there is an active signing key (rotating it on schedule is
+    /// [`crate::rotation::start`]'s job). `db` must have
     /// [`crate::MIGRATIONS`] applied; `outbox` carries the events sign-ups announce. Safe when
     /// other instances start at the same moment.
     pub async fn start(
@@ -70,14 +69,11 @@ impl App {
             config.key_refresh_after,
         )
         .await?;
-        let passwords = Passwords::new();
-        let rotation = rotation::spawn(keys.clone(), config.key_rotation_interval);
         Ok(App {
             store,
-            passwords,
+            passwords: Passwords::new(),
             keys,
             clock,
-            _rotation: Arc::new(rotation),
         })
     }
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::OUTBOX_MIGRATION;
-use brigade_chassis::service::{self, Context, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{Context, Service};
 use brigade_chassis::BoxError;
 
 pub use app::{App, Config};
@@ -45,23 +45,9 @@ pub const MIGRATIONS: &[Migration] = &[
     OUTBOX_MIGRATION,
 ];
 
-/// Who this service is, to the chassis (logs, metrics, registration).
-pub const INFO: ServiceInfo = ServiceInfo {
-    name: "users",
-    version: env!("CARGO_PKG_VERSION"),
-};
-
-/// Command-line arguments of the users service: the chassis' own, plus its own.
-#[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "brigade-users",
-    about = "Brigade's users service: accounts, log-in, access tokens and their signing keys",
-    version
-)]
+/// The users service's own flags.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub service: ServiceArgs,
-
     /// How long an access token lives, e.g. 15m.
     #[arg(long, env = "BRIGADE_USERS_TOKEN_TTL", default_value = "15m", value_parser = at_least_a_second)]
     pub token_ttl: Duration,
@@ -93,35 +79,49 @@ fn at_least_a_second(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// Runs the users service until it is asked to stop.
-pub async fn main_with(args: Args) -> anyhow::Result<()> {
-    let config = args.config();
-    service::run(INFO, args.service, move |ctx| build(ctx, config)).await?;
-    Ok(())
-}
+/// The users service, to the chassis: `brigade_chassis::service::main::<Users>()`.
+#[derive(Debug)]
+pub struct Users;
 
-/// Everything a starting instance does before it serves: open and migrate the store, start the
-/// outbox relay (which publishes `UserRegistered`), make sure a signing key exists, start the
-/// rotation task, and build the routes. Every step is safe when another instance does the same
-/// at the same moment. Public so that tests can serve it on a listener of their own.
-pub async fn build(mut ctx: Context, config: Config) -> Result<axum::Router, BoxError> {
-    let db = ctx.open_store(MIGRATIONS).await?;
-    let outbox = ctx.publish_events(&db).await?;
-    let app = App::start(db, outbox, &config, Clock::system()).await?;
-    Ok(router(app))
+impl Service for Users {
+    brigade_chassis::service_identity!(
+        "users",
+        "Brigade's users service: accounts, log-in, access tokens and their signing keys"
+    );
+    const MIGRATIONS: &'static [Migration] = MIGRATIONS;
+    type Args = Args;
+
+    /// Starts the outbox relay (which publishes `UserRegistered`), makes sure a signing key
+    /// exists, starts the rotation task, and builds the routes. Every step is safe when another
+    /// instance does the same at the same moment.
+    async fn build(mut ctx: Context, args: Args) -> Result<axum::Router, BoxError> {
+        let config = args.config();
+        let db = ctx.store()?;
+        let outbox = ctx.publish_events(&db).await?;
+        let app = App::start(db, outbox, &config, Clock::system()).await?;
+        rotation::start(
+            ctx.background(),
+            app.keys.clone(),
+            config.key_rotation_interval,
+        );
+        Ok(router(app))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
+    use brigade_chassis::service::Flags;
     use clap::Parser;
 
-    use super::Args;
+    use super::Users;
+
+    type Args = Flags<Users>;
 
     #[test]
     fn durations_have_defaults_and_a_floor() {
-        let args = Args::try_parse_from(["brigade-users"]).unwrap();
+        let args = Args::try_parse_from(["brigade-users"]).unwrap().own;
         assert_eq!(args.token_ttl, Duration::from_secs(15 * 60));
         assert_eq!(args.key_rotation_interval, Duration::from_secs(24 * 3600));
         let args = Args::try_parse_from([
@@ -131,7 +131,8 @@ mod tests {
             "--key-rotation-interval",
             "7days",
         ])
-        .unwrap();
+        .unwrap()
+        .own;
         assert_eq!(args.config().token_ttl, Duration::from_secs(3600));
         assert_eq!(
             args.config().key_rotation_interval,

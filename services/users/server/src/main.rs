@@ -2,12 +2,6 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use clap::Parser;
-
-fn main() -> anyhow::Result<()> {
-    let args = users::Args::parse();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(users::main_with(args))
+fn main() -> std::process::ExitCode {
+    brigade_chassis::service::main::<users::Users>()
 }

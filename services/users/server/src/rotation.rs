@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-use tracing::Instrument;
+use brigade_chassis::service::Background;
 
 use crate::keys::KeyRing;
 
@@ -15,38 +14,17 @@ pub fn check_every(interval: Duration) -> Duration {
     (interval / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
-/// The background task; it stops when this is dropped (with the router that holds it).
-#[derive(Debug)]
-pub struct RotationTask {
-    handle: JoinHandle<()>,
-}
-
-impl Drop for RotationTask {
-    fn drop(&mut self) {
-        self.handle.abort();
-    }
-}
-
-/// Starts checking, the first time at once (a store left alone for days rotates on start).
-pub fn spawn(keys: KeyRing, interval: Duration) -> RotationTask {
-    let task = async move {
-        let mut ticker = tokio::time::interval(check_every(interval));
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match keys.rotate_if_older_than(interval).await {
-                Ok(Some(kid)) => {
-                    tracing::info!(%kid, "the signing key reached its rotation interval")
-                }
-                Ok(None) => {}
-                // Transient (the store is briefly unavailable): the next tick tries again.
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot check whether the signing key is due for rotation")
-                }
+/// Starts checking, the first time at once (a store left alone for days rotates on start), until
+/// the instance stops. A failed check (the store is briefly unavailable) is logged by the chassis
+/// and the next one tries again.
+pub fn start(background: &Background, keys: KeyRing, interval: Duration) {
+    background.spawn_periodic("key rotation", check_every(interval), move || {
+        let keys = keys.clone();
+        async move {
+            if let Some(kid) = keys.rotate_if_older_than(interval).await? {
+                tracing::info!(%kid, "the signing key reached its rotation interval");
             }
+            Ok::<(), crate::keys::Error>(())
         }
-    };
-    // In the starting instance's span, so that its log lines name the service and instance.
-    let handle = tokio::spawn(task.in_current_span());
-    RotationTask { handle }
+    });
 }

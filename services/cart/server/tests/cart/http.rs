@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
-use brigade_chassis::testing::{self, send_json, JsonAnswer, TestKeys};
+use brigade_chassis::testing::{self, send_json, JsonAnswer, TestKeys, TestRequest};
 use cart::{AppState, Store};
 use catalog_api::CatalogClient;
 use serde_json::json;
@@ -48,7 +48,9 @@ impl App {
     }
 
     async fn call(&self, method: Method, uri: &str, token: &str, body: Option<&str>) -> JsonAnswer {
-        send_json(&self.router, request(method, uri, Some(token), body)).await
+        request(&self.router, method, uri, Some(token), body)
+            .send()
+            .await
     }
 
     async fn get(&self, token: &str) -> JsonAnswer {
@@ -82,17 +84,18 @@ fn item(product: Uuid) -> String {
     cart_api::paths::item(product)
 }
 
-fn request(method: Method, uri: &str, token: Option<&str>, body: Option<&str>) -> Request<Body> {
-    let mut builder = Request::builder().method(method).uri(uri);
-    if let Some(token) = token {
-        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
-    }
+/// A request to `router` with a bearer `token` and a JSON `body` when given.
+fn request<'a>(
+    router: &'a Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> TestRequest<'a> {
+    let request = TestRequest::to(router, method, uri).token(token);
     match body {
-        Some(body) => builder
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_owned()))
-            .unwrap(),
-        None => builder.body(Body::empty()).unwrap(),
+        Some(body) => request.body("application/json", body.to_owned()),
+        None => request,
     }
 }
 
@@ -286,7 +289,9 @@ async fn every_route_needs_a_valid_token() {
             (Some("not-a-jwt"), "invalid"),
             (Some(stranger.as_str()), "invalid"),
         ] {
-            let answer = send_json(&app.router, request(method.clone(), &uri, token, body)).await;
+            let answer = request(&app.router, method.clone(), &uri, token, body)
+                .send()
+                .await;
             answer.problem(StatusCode::UNAUTHORIZED, "unauthorized", detail);
             assert_eq!(
                 answer.header(header::WWW_AUTHENTICATE),
@@ -294,15 +299,11 @@ async fn every_route_needs_a_valid_token() {
                 "{method} {uri}"
             );
         }
-        let mut basic = request(method.clone(), &uri, None, body);
-        basic
-            .headers_mut()
-            .insert(header::AUTHORIZATION, "Basic dXNlcjpwdw==".parse().unwrap());
-        send_json(&app.router, basic).await.problem(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Bearer",
-        );
+        request(&app.router, method.clone(), &uri, None, body)
+            .header(header::AUTHORIZATION, "Basic dXNlcjpwdw==")
+            .send()
+            .await
+            .problem(StatusCode::UNAUTHORIZED, "unauthorized", "Bearer");
     }
 }
 
@@ -316,7 +317,8 @@ async fn with_the_catalog_down_reads_and_removals_work_and_adding_is_503() {
     let before = app.put(&token, pan.id, 1).await.cart();
 
     let down = app.with_catalog_down().await;
-    let read = send_json(&down, request(Method::GET, "/v1/cart", Some(&token), None))
+    let read = request(&down, Method::GET, "/v1/cart", Some(&token), None)
+        .send()
         .await
         .cart();
     assert!(!read.prices_current);
@@ -327,10 +329,14 @@ async fn with_the_catalog_down_reads_and_removals_work_and_adding_is_503() {
     assert_eq!(read.total, before.total);
 
     let body = r#"{"quantity":4}"#;
-    send_json(
+    request(
         &down,
-        request(Method::PUT, &item(kettle.id), Some(&token), Some(body)),
+        Method::PUT,
+        &item(kettle.id),
+        Some(&token),
+        Some(body),
     )
+    .send()
     .await
     .problem(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -338,20 +344,16 @@ async fn with_the_catalog_down_reads_and_removals_work_and_adding_is_503() {
         "catalog",
     );
 
-    let removed = send_json(
-        &down,
-        request(Method::DELETE, &item(pan.id), Some(&token), None),
-    )
-    .await
-    .cart();
+    let removed = request(&down, Method::DELETE, &item(pan.id), Some(&token), None)
+        .send()
+        .await
+        .cart();
     assert!(!removed.prices_current);
     assert_eq!(skus(&removed), [("TST-0001", 2)]);
-    let cleared = send_json(
-        &down,
-        request(Method::DELETE, "/v1/cart", Some(&token), None),
-    )
-    .await
-    .cart();
+    let cleared = request(&down, Method::DELETE, "/v1/cart", Some(&token), None)
+        .send()
+        .await
+        .cart();
     assert!(cleared.lines.is_empty() && cleared.prices_current);
 }
 
@@ -534,17 +536,14 @@ async fn bad_input_on_every_route_is_a_4xx_problem_naming_it() {
             "/v1/carts",
         ),
     ] {
-        let mut builder = Request::builder()
-            .method(method.clone())
-            .uri(uri)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"));
-        if let Some(content_type) = content_type {
-            builder = builder.header(header::CONTENT_TYPE, content_type);
-        }
-        let request = builder
-            .body(body.map_or_else(Body::empty, Body::from))
-            .unwrap();
-        let answer = send_json(&app.router, request).await;
+        let answer = TestRequest::to(&app.router, method.clone(), uri)
+            .token(Some(&token))
+            .body(
+                content_type.unwrap_or_default(),
+                body.map_or_else(Body::empty, Body::from),
+            )
+            .send()
+            .await;
         answer.problem(status, code, detail);
         if code == "invalid-parameter" {
             assert!(

@@ -4,7 +4,9 @@
 //! feed contract.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use brigade_chassis::client::{self, plain::PlainClient};
 use brigade_chassis::events::Envelope;
@@ -20,10 +22,7 @@ use crate::support::{catalog_client, service_client, FakeFeed};
 
 async fn start_catalog(dir: &tempfile::TempDir) -> Instance {
     let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
-    Instance::start(catalog::INFO, &["--database-url", &url], |ctx| {
-        catalog::build(ctx, catalog::SampleData::Load)
-    })
-    .await
+    Instance::start::<catalog::Catalog>(&["--database-url", &url]).await
 }
 
 async fn start_cart(database_url: &str, catalog: &Instance, keys: &TestKeys) -> Instance {
@@ -32,18 +31,14 @@ async fn start_cart(database_url: &str, catalog: &Instance, keys: &TestKeys) -> 
 
 async fn start_cart_with(database_url: &str, peers: String, keys: &TestKeys) -> Instance {
     let jwks = keys.jwks_path();
-    Instance::start(
-        cart::INFO,
-        &[
-            "--database-url",
-            database_url,
-            "--peers",
-            &peers,
-            "--jwks-file",
-            &jwks,
-        ],
-        cart::build,
-    )
+    Instance::start::<cart::Cart>(&[
+        "--database-url",
+        database_url,
+        "--peers",
+        &peers,
+        "--jwks-file",
+        &jwks,
+    ])
     .await
 }
 
@@ -238,4 +233,10 @@ async fn an_instance_takes_a_confirmed_orders_lines_out_of_the_cart_from_orders_
     assert_eq!(taken.version, 3);
     cart.stop().await.unwrap();
     catalog.stop().await.unwrap();
+}
+
+/// Shutdown waits for the background tasks: its event consumer (orders' feed unreachable).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stops_promptly_with_its_background_tasks() {
+    brigade_chassis::testing::assert_stops_promptly::<cart::Cart>(&[]).await;
 }

@@ -2,9 +2,8 @@
 //! and bad input on every route answered with a 4xx problem that says what was wrong.
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
-use brigade_chassis::testing::{self, JsonAnswer};
+use axum::http::{Method, StatusCode};
+use brigade_chassis::testing::{self, JsonAnswer, TestApp};
 use catalog::seed;
 use serde_json::json;
 
@@ -12,7 +11,7 @@ use crate::support::seeded;
 
 /// A catalog app over a seeded SQLite store.
 struct App {
-    router: Router,
+    app: TestApp,
     _dir: tempfile::TempDir,
 }
 
@@ -20,28 +19,21 @@ impl App {
     async fn new() -> App {
         let (db, dir) = testing::sqlite_db().await;
         App {
-            router: testing::app(catalog::router(seeded(db).await)),
+            app: TestApp::new(catalog::router(seeded(db).await)),
             _dir: dir,
         }
     }
 
     async fn get(&self, uri: &str) -> JsonAnswer {
-        self.send(Request::get(uri).body(Body::empty()).unwrap())
-            .await
+        self.app.get(uri).await
     }
 
     async fn post(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> JsonAnswer {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, content_type)
-            .body(body.into())
-            .unwrap();
-        self.send(request).await
-    }
-
-    async fn send(&self, request: Request<Body>) -> JsonAnswer {
-        testing::send_json(&self.router, request).await
+        self.app
+            .call(Method::POST, uri)
+            .body(content_type, body)
+            .send()
+            .await
     }
 }
 

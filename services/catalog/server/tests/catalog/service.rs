@@ -12,10 +12,10 @@ use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::events::FeedPage;
 use brigade_chassis::metrics::Metrics;
-use brigade_chassis::service;
+use brigade_chassis::service::{self, SeedArgs, Service};
 use brigade_chassis::shutdown::Reason;
 use brigade_chassis::testing;
-use catalog::SampleData;
+use catalog::{Catalog, SampleData};
 use catalog_api::{CatalogClient, ListProducts, ProductPage, Sort};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -35,10 +35,10 @@ fn instance(
         "0ms",
     ]);
     service::serve(
-        catalog::INFO,
+        Catalog::INFO,
         args,
         listener,
-        |ctx| catalog::build(ctx, SampleData::Load),
+        |ctx| service::build::<Catalog>(ctx, SeedArgs::new(SampleData::Load)),
         async move {
             let _ = stop.await;
             Reason::Requested
@@ -183,4 +183,10 @@ async fn calls_through_the_typed_client(addresses: Vec<SocketAddr>) {
         .unwrap_err()
         .to_problem();
     assert_eq!((refused.status, refused.code()), (400, "invalid-parameter"));
+}
+
+/// Shutdown waits for the background tasks: its outbox relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stops_promptly_with_its_background_tasks() {
+    brigade_chassis::testing::assert_stops_promptly::<catalog::Catalog>(&[]).await;
 }

@@ -2,9 +2,8 @@
 //! and bad input on every route answered with a 4xx problem that says what was wrong.
 
 use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
-use brigade_chassis::testing::{self, JsonAnswer};
+use axum::http::{Method, StatusCode};
+use brigade_chassis::testing::{self, JsonAnswer, TestApp};
 use inventory::Store;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -13,7 +12,7 @@ use crate::support::{assert_audit_clean, migrated, stock};
 
 /// An inventory app over a fresh SQLite store with a few SKUs.
 struct App {
-    router: Router,
+    app: TestApp,
     store: Store,
     _dir: tempfile::TempDir,
 }
@@ -24,39 +23,30 @@ impl App {
         let store = migrated(db).await;
         stock(&store, &[("KIT-0001", 5), ("KIT-0002", 1), ("BAG-0001", 3)]).await;
         App {
-            router: testing::app(inventory::router(store.clone())),
+            app: TestApp::new(inventory::router(store.clone())),
             store,
             _dir: dir,
         }
     }
 
     async fn get(&self, uri: &str) -> JsonAnswer {
-        self.send(Request::get(uri).body(Body::empty()).unwrap())
-            .await
+        self.app.get(uri).await
     }
 
     async fn post(&self, uri: &str) -> JsonAnswer {
-        self.send(Request::post(uri).body(Body::empty()).unwrap())
-            .await
+        self.app.call(Method::POST, uri).send().await
     }
 
     async fn put(&self, uri: &str, body: Value) -> JsonAnswer {
-        self.put_raw(uri, "application/json", body.to_string())
-            .await
+        self.app.call(Method::PUT, uri).json(&body).send().await
     }
 
     async fn put_raw(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> JsonAnswer {
-        let request = Request::builder()
-            .method(Method::PUT)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, content_type)
-            .body(body.into())
-            .unwrap();
-        self.send(request).await
-    }
-
-    async fn send(&self, request: Request<Body>) -> JsonAnswer {
-        testing::send_json(&self.router, request).await
+        self.app
+            .call(Method::PUT, uri)
+            .body(content_type, body)
+            .send()
+            .await
     }
 }
 
@@ -438,10 +428,9 @@ async fn bad_input_on_every_route_is_a_problem_naming_it() {
     );
 
     // Methods a route does not have.
-    let delete = Request::delete("/v1/stock/KIT-0001")
-        .body(Body::empty())
-        .unwrap();
-    app.send(delete)
+    app.app
+        .call(Method::DELETE, "/v1/stock/KIT-0001")
+        .send()
         .await
         .problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "");
     app.get(&format!("{reservation}/commit")).await.problem(

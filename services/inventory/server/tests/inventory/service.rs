@@ -12,7 +12,7 @@ use brigade_chassis::events::{FeedPage, Outbox, OUTBOX_MIGRATION};
 use brigade_chassis::metrics::Metrics;
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::Instance;
-use inventory::SampleData;
+use inventory::Inventory;
 use inventory_api::events::StockChanged;
 use inventory_api::{
     problems, short_lines, InventoryClient, ReservationStatus, ReserveRequest, ShortLine,
@@ -25,10 +25,7 @@ use uuid::Uuid;
 use crate::support::lines;
 
 async fn start(database_url: &str) -> Instance {
-    Instance::start(inventory::INFO, &["--database-url", database_url], |ctx| {
-        inventory::build(ctx, SampleData::Load)
-    })
-    .await
+    Instance::start::<Inventory>(&["--database-url", database_url]).await
 }
 
 fn client(instances: &[&Instance]) -> InventoryClient {
@@ -176,12 +173,13 @@ impl OrdersFeed {
             name: "orders",
             version: "test",
         };
-        let instance = Instance::start(info, &["--database-url", &url], |mut ctx| async move {
-            let db = ctx.open_store(&[OUTBOX_MIGRATION]).await?;
-            ctx.publish_events(&db).await?;
-            Ok(axum::Router::new())
-        })
-        .await;
+        let instance =
+            Instance::start_custom(info, &["--database-url", &url], |mut ctx| async move {
+                let db = ctx.open_store(&[OUTBOX_MIGRATION]).await?;
+                ctx.publish_events(&db).await?;
+                Ok(axum::Router::new())
+            })
+            .await;
         let db = Db::connect(&url, &PoolOptions::default()).await.unwrap();
         OrdersFeed { instance, db }
     }
@@ -200,12 +198,9 @@ async fn an_order_cancelled_on_orders_feed_releases_its_reservation() {
     let orders = OrdersFeed::start(dir.path()).await;
     let url = format!("sqlite://{}", dir.path().join("inventory.db").display());
     let peers = format!("orders={}", orders.instance.address);
-    let instance = Instance::start(
-        inventory::INFO,
-        &["--database-url", &url, "--peers", &peers],
-        |ctx| inventory::build(ctx, SampleData::Skip),
-    )
-    .await;
+    let instance =
+        Instance::start::<Inventory>(&["--database-url", &url, "--peers", &peers, "--no-seed"])
+            .await;
     let inventory = client(&[&instance]);
     inventory.set_stock("TEST-0001", 5).await.unwrap();
     let order = Uuid::new_v4();
@@ -264,4 +259,10 @@ async fn an_order_cancelled_on_orders_feed_releases_its_reservation() {
 
     instance.stop().await.unwrap();
     orders.instance.stop().await.unwrap();
+}
+
+/// Shutdown waits for the background tasks: its relay, its consumer and the expiry sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stops_promptly_with_its_background_tasks() {
+    brigade_chassis::testing::assert_stops_promptly::<inventory::Inventory>(&[]).await;
 }

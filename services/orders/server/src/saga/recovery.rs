@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use brigade_chassis::service::Background;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -35,16 +36,12 @@ pub async fn recover_once(saga: &Saga) -> Result<Vec<(Uuid, JoinHandle<Ended>)>,
     Ok(driving)
 }
 
-/// Runs [`recover_once`] now and then every `interval`, for the life of the process.
-pub fn spawn(saga: Saga, interval: Duration) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticks.tick().await;
-            if let Err(e) = recover_once(&saga).await {
-                tracing::warn!(error = %e, "the recovery pass failed; trying again next interval");
-            }
-        }
-    })
+/// Runs [`recover_once`] now and then every `interval` until the instance stops. The sagas a
+/// pass resumes drive on their own tasks, as the sagas of checkouts do; a process that exits in
+/// the middle of one leaves its lease to lapse, and any instance's next pass resumes it.
+pub fn start(background: &Background, saga: Saga, interval: Duration) {
+    background.spawn_periodic("saga recovery", interval, move || {
+        let saga = saga.clone();
+        async move { recover_once(&saga).await }
+    });
 }

@@ -4,11 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
+use axum::http::{header, Method, StatusCode};
+use brigade_chassis::context::DEADLINE_HEADER;
 use brigade_chassis::events::stored_events;
-use brigade_chassis::testing::{self, JsonAnswer, TestKeys};
+use brigade_chassis::testing::{self, JsonAnswer, TestApp, TestKeys};
 use orders::saga::CartItem;
 use orders::{AppState, Saga, Store};
 use orders_api::events::OrderConfirmed;
@@ -18,7 +17,7 @@ use uuid::Uuid;
 use crate::support::{config, events_of, migrated, types, ChargeScript, Fake};
 
 struct App {
-    router: Router,
+    app: TestApp,
     keys: TestKeys,
     fake: Fake,
     store: Store,
@@ -36,13 +35,13 @@ impl App {
             "instance-a",
             config(),
         );
-        let router = testing::app(orders::router(AppState {
+        let app = TestApp::new(orders::router(AppState {
             saga,
             verifier: keys.verifier(),
             answer_margin: Duration::from_millis(200),
         }));
         App {
-            router,
+            app,
             keys,
             fake,
             store,
@@ -65,30 +64,17 @@ impl App {
     }
 
     async fn checkout(&self, token: Option<&str>, key: Option<&str>, body: &str) -> JsonAnswer {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri("/v1/checkout")
-            .header(header::CONTENT_TYPE, "application/json");
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        self.send(request.body(Body::from(body.to_owned())).unwrap())
+        self.app
+            .call(Method::POST, "/v1/checkout")
+            .token(token)
+            .idempotency_key(key)
+            .body("application/json", body.to_owned())
+            .send()
             .await
     }
 
     async fn get(&self, uri: &str, token: Option<&str>) -> JsonAnswer {
-        let mut request = Request::get(uri);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        self.send(request.body(Body::empty()).unwrap()).await
-    }
-
-    async fn send(&self, request: Request<Body>) -> JsonAnswer {
-        testing::send_json(&self.router, request).await
+        self.app.call(Method::GET, uri).token(token).send().await
     }
 }
 
@@ -283,16 +269,15 @@ async fn a_checkout_confirms_when_the_cart_is_down_after_it_was_read() {
 async fn a_saga_outliving_the_deadline_answers_202_with_a_location() {
     let app = App::new(Fake::new(10).with_delay(Duration::from_millis(500))).await;
     let token = app.shopper();
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/v1/checkout")
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, format!("Bearer {token}"))
-        .header("idempotency-key", "slow")
-        .header("brigade-deadline-ms", "400")
-        .body(Body::from(CARD))
-        .unwrap();
-    let answer = app.send(request).await;
+    let answer = app
+        .app
+        .call(Method::POST, "/v1/checkout")
+        .token(Some(&token))
+        .idempotency_key(Some("slow"))
+        .header(DEADLINE_HEADER, "400")
+        .body("application/json", CARD)
+        .send()
+        .await;
     assert_eq!(answer.status, StatusCode::ACCEPTED, "{answer:?}");
     assert_eq!(answer.body["status"], "PENDING");
     let location = answer.header(header::LOCATION).unwrap().to_owned();

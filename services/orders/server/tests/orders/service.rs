@@ -8,7 +8,6 @@ use brigade_chassis::client::ServiceClient;
 use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::metrics::Metrics;
 use brigade_chassis::testing::{self, Instance, TestKeys};
-use clap::Parser;
 use orders_api::{CheckoutRequest, ListOrders, OrdersClient};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -40,13 +39,7 @@ async fn an_instance_serves_orders_and_fails_a_checkout_cleanly_without_its_peer
         "--peers",
         "cart=127.0.0.1:1;catalog=127.0.0.1:1;inventory=127.0.0.1:1;payments=127.0.0.1:1",
     ];
-    let saga_args = orders::Args::try_parse_from(["brigade-orders"])
-        .unwrap()
-        .saga;
-    let instance = Instance::start(orders::INFO, &flags, move |ctx| {
-        orders::build(ctx, saga_args)
-    })
-    .await;
+    let instance = Instance::start::<orders::Orders>(&flags).await;
     let orders = client_for(&instance);
     let token = keys.token(Uuid::new_v4(), "shopper@example.com");
 
@@ -77,4 +70,10 @@ async fn an_instance_serves_orders_and_fails_a_checkout_cleanly_without_its_peer
         .unwrap_err()
         .is_not_found());
     instance.stop().await.unwrap();
+}
+
+/// Shutdown waits for the background tasks: its relay, its consumer and the saga recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stops_promptly_with_its_background_tasks() {
+    brigade_chassis::testing::assert_stops_promptly::<orders::Orders>(&[]).await;
 }

@@ -1,10 +1,8 @@
 //! Every route in process, through the same middleware as a running instance: the happy paths,
 //! and bad input on every route answered with a 4xx problem that says what was wrong.
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
-use brigade_chassis::testing::{self, JsonAnswer};
+use axum::http::{Method, StatusCode};
+use brigade_chassis::testing::{self, JsonAnswer, TestApp};
 use payments::Processor;
 use payments_api::test_cards;
 use serde_json::{json, Value};
@@ -14,7 +12,7 @@ use crate::support::processor;
 
 /// A payments app over a fresh SQLite store.
 struct App {
-    router: Router,
+    app: TestApp,
     processor: Processor,
     _dir: tempfile::TempDir,
 }
@@ -24,27 +22,23 @@ impl App {
         let (db, dir) = testing::sqlite_db().await;
         let processor = processor(db).await;
         App {
-            router: testing::app(payments::router(processor.clone())),
+            app: TestApp::new(payments::router(processor.clone())),
             processor,
             _dir: dir,
         }
     }
 
     async fn get(&self, uri: &str) -> JsonAnswer {
-        self.send(Request::get(uri).body(Body::empty()).unwrap())
-            .await
+        self.app.get(uri).await
     }
 
     /// POSTs `body` as JSON, with `key` as the Idempotency-Key when given.
     async fn post(&self, uri: &str, key: Option<&str>, body: &Value) -> JsonAnswer {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, "application/json");
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        self.send(request.body(Body::from(body.to_string())).unwrap())
+        self.app
+            .call(Method::POST, uri)
+            .idempotency_key(key)
+            .json(body)
+            .send()
             .await
     }
 
@@ -55,24 +49,17 @@ impl App {
         content_type: &str,
         body: &str,
     ) -> JsonAnswer {
-        let mut request = Request::builder().method(Method::POST).uri(uri);
-        if !content_type.is_empty() {
-            request = request.header(header::CONTENT_TYPE, content_type);
-        }
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        self.send(request.body(Body::from(body.to_owned())).unwrap())
+        self.app
+            .call(Method::POST, uri)
+            .idempotency_key(key)
+            .body(content_type, body.to_owned())
+            .send()
             .await
     }
 
     async fn charge(&self, key: &str, order: Uuid, card: &str) -> JsonAnswer {
         self.post("/v1/charges", Some(key), &charge_body(order, card))
             .await
-    }
-
-    async fn send(&self, request: Request<Body>) -> JsonAnswer {
-        testing::send_json(&self.router, request).await
     }
 
     async fn assert_audit_clean(&self) {

@@ -10,19 +10,19 @@ use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::events::FeedPage;
 use brigade_chassis::metrics::Metrics;
 use brigade_chassis::testing::Instance;
-use payments::Settings;
 use payments_api::{problems, test_cards, ChargeStatus, LedgerQuery, PaymentsClient};
 use uuid::Uuid;
 
 use crate::support::{request, SLOW_DELAY};
 
 async fn start(url: &str) -> Instance {
-    let settings = Settings {
-        slow_card_delay: SLOW_DELAY,
-    };
-    Instance::start(payments::INFO, &["--database-url", url], move |ctx| {
-        payments::build(ctx, settings)
-    })
+    let slow_card_delay = format!("{}ms", SLOW_DELAY.as_millis());
+    Instance::start::<payments::Payments>(&[
+        "--database-url",
+        url,
+        "--slow-card-delay",
+        &slow_card_delay,
+    ])
     .await
 }
 
@@ -177,4 +177,10 @@ async fn a_slow_charge_outlives_a_short_deadline_and_a_retry_finds_it_captured()
     assert!(audit.violations.is_empty(), "{audit:?}");
     assert_eq!(audit.captures, 1);
     instance.stop().await.unwrap();
+}
+
+/// Shutdown waits for the background tasks: its relay and the pending charges recovery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stops_promptly_with_its_background_tasks() {
+    brigade_chassis::testing::assert_stops_promptly::<payments::Payments>(&[]).await;
 }

@@ -1,10 +1,8 @@
 //! Every route in process, through the same middleware as a running instance: the answers'
 //! shape, and bad input on every parameter answered with a 4xx problem that says what was wrong.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use axum::Router;
-use brigade_chassis::testing::{self, JsonAnswer};
+use axum::http::{Method, StatusCode};
+use brigade_chassis::testing::{self, JsonAnswer, TestApp};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -13,7 +11,7 @@ use crate::support::{id, Model};
 /// The service's router over a fresh SQLite store holding a small shop: products 1 to 6
 /// announced, and orders {1, 2}, {1, 2}, {1, 3} by others and {4} by `user`.
 struct App {
-    router: Router,
+    app: TestApp,
     user: Uuid,
     _dir: tempfile::TempDir,
 }
@@ -29,7 +27,7 @@ impl App {
         let user = Uuid::new_v4();
         model.confirm(user, &[(4, 1)]).await;
         App {
-            router: testing::app(recommendations::router(model.store.clone())),
+            app: TestApp::new(recommendations::router(model.store.clone())),
             user,
             _dir: dir,
         }
@@ -40,12 +38,7 @@ impl App {
     }
 
     async fn send(&self, method: Method, uri: &str) -> JsonAnswer {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .body(Body::empty())
-            .unwrap();
-        testing::send_json(&self.router, request).await
+        self.app.call(method, uri).send().await
     }
 }
 

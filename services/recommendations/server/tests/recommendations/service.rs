@@ -20,12 +20,8 @@ use crate::support::{id, order, product, ranked};
 
 async fn start(url: &str, catalog: &FakeFeed, orders: &FakeFeed) -> Instance {
     let peers = format!("catalog={};orders={}", catalog.address, orders.address);
-    Instance::start(
-        recommendations::INFO,
-        &["--database-url", url, "--peers", &peers],
-        recommendations::build,
-    )
-    .await
+    Instance::start::<recommendations::Recommendations>(&["--database-url", url, "--peers", &peers])
+        .await
 }
 
 fn client(instances: &[&Instance]) -> RecommendationsClient {
@@ -148,4 +144,10 @@ async fn two_instances_on_one_store_count_each_delivered_event_once() {
 
     a.stop().await.unwrap();
     b.stop().await.unwrap();
+}
+
+/// Shutdown waits for the background tasks: its two consumers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stops_promptly_with_its_background_tasks() {
+    brigade_chassis::testing::assert_stops_promptly::<recommendations::Recommendations>(&[]).await;
 }

@@ -4,11 +4,10 @@
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
-use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::db::Db;
 use brigade_chassis::events::Outbox;
-use brigade_chassis::testing::{self, JsonAnswer};
+use brigade_chassis::testing::{self, JsonAnswer, TestApp};
 use serde_json::{json, Value};
 use users::{App, Clock, Config};
 
@@ -25,51 +24,45 @@ on_both_backends!(
     the_openapi_document_describes_exactly_the_routes_served,
 );
 
-struct TestApp {
-    router: Router,
+/// The users routes over a store, with the in-process request helper of the chassis.
+struct UsersApp {
+    app: TestApp,
 }
 
-impl TestApp {
-    async fn new(db: Db) -> TestApp {
+impl UsersApp {
+    async fn new(db: Db) -> UsersApp {
         let db = migrated(db).await;
-        TestApp::on(db).await
+        UsersApp::on(db).await
     }
 
     /// An app on a store that is already migrated.
-    async fn on(db: Db) -> TestApp {
+    async fn on(db: Db) -> UsersApp {
         let app = App::start(db, Outbox::new(), &Config::default(), Clock::system())
             .await
             .unwrap();
-        TestApp {
-            router: testing::app(users::router(app)),
+        UsersApp {
+            app: TestApp::new(users::router(app)),
         }
     }
 
     async fn get(&self, uri: &str, token: Option<&str>) -> JsonAnswer {
-        let mut request = Request::get(uri);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        self.send(request.body(Body::empty()).unwrap()).await
+        self.app.call(Method::GET, uri).token(token).send().await
     }
 
     async fn post(&self, uri: &str, body: Value) -> JsonAnswer {
-        self.post_raw(uri, "application/json", body.to_string())
-            .await
+        self.app.call(Method::POST, uri).json(&body).send().await
     }
 
     async fn post_raw(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> JsonAnswer {
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header(header::CONTENT_TYPE, content_type)
-            .body(body.into())
-            .unwrap();
-        self.send(request).await
+        self.app
+            .call(Method::POST, uri)
+            .body(content_type, body)
+            .send()
+            .await
     }
 
     async fn send(&self, request: Request<Body>) -> JsonAnswer {
-        testing::send_json(&self.router, request).await
+        self.app.send(request).await
     }
 
     async fn sign_up(&self, email: &str, password: &str) -> JsonAnswer {
@@ -107,7 +100,7 @@ fn unauthorized(answer: &JsonAnswer, detail: &str) {
 const PASSWORD: &str = "correct horse battery";
 
 async fn sign_up_log_in_and_me(db: Db) {
-    let app = TestApp::new(db).await;
+    let app = UsersApp::new(db).await;
     let user = app
         .post(
             "/v1/users",
@@ -143,7 +136,7 @@ async fn sign_up_log_in_and_me(db: Db) {
 }
 
 async fn a_taken_email_is_a_conflict_whatever_its_case(db: Db) {
-    let app = TestApp::new(db).await;
+    let app = UsersApp::new(db).await;
     app.sign_up("ada@example.com", PASSWORD)
         .await
         .with_status(StatusCode::CREATED);
@@ -163,8 +156,8 @@ async fn two_sign_ups_of_one_email_at_once_get_one_201(db: Db) {
     let db = migrated(db).await;
     let other = second_pool(&db).await;
     // Two instances of the service on one store.
-    let a = TestApp::on(db).await;
-    let b = TestApp::on(other).await;
+    let a = UsersApp::on(db).await;
+    let b = UsersApp::on(other).await;
     for round in 0..3 {
         let email = format!("race{round}@example.com");
         let (x, y) = tokio::join!(a.sign_up(&email, PASSWORD), b.sign_up(&email, PASSWORD));
@@ -179,7 +172,7 @@ async fn two_sign_ups_of_one_email_at_once_get_one_201(db: Db) {
 }
 
 async fn wrong_password_and_unknown_email_get_the_same_answer(db: Db) {
-    let app = TestApp::new(db).await;
+    let app = UsersApp::new(db).await;
     app.sign_up("ada@example.com", PASSWORD)
         .await
         .with_status(StatusCode::CREATED);
@@ -202,7 +195,7 @@ async fn wrong_password_and_unknown_email_get_the_same_answer(db: Db) {
 
 async fn me_needs_a_valid_token_of_an_existing_account(db: Db) {
     let db = migrated(db).await;
-    let app = TestApp::on(db.clone()).await;
+    let app = UsersApp::on(db.clone()).await;
     unauthorized(&app.get("/v1/me", None).await, "sign in first");
     unauthorized(&app.get("/v1/me", Some("not-a-token")).await, "invalid");
     // A token signed by a key this service never published.
@@ -232,7 +225,7 @@ async fn me_needs_a_valid_token_of_an_existing_account(db: Db) {
 }
 
 async fn rotating_logs_nobody_out(db: Db) {
-    let app = TestApp::new(db).await;
+    let app = UsersApp::new(db).await;
     app.sign_up("ada@example.com", PASSWORD)
         .await
         .with_status(StatusCode::CREATED);
@@ -264,7 +257,7 @@ async fn rotating_logs_nobody_out(db: Db) {
 }
 
 async fn bad_input_on_every_route_is_a_4xx_problem(db: Db) {
-    let app = TestApp::new(db).await;
+    let app = UsersApp::new(db).await;
     let sign_up = |email: &str, password: &str, name: &str| json!({"email": email, "password": password, "name": name});
     for (body, field, detail) in [
         (sign_up("", PASSWORD, "Ada"), "email", "must not be empty"),
@@ -405,7 +398,7 @@ async fn bad_input_on_every_route_is_a_4xx_problem(db: Db) {
 }
 
 async fn the_openapi_document_describes_exactly_the_routes_served(db: Db) {
-    let app = TestApp::new(db).await;
+    let app = UsersApp::new(db).await;
     let document = app.get("/openapi.json", None).await.ok();
     assert_eq!(document["openapi"], "3.1.0");
     let mut documented: Vec<(String, String)> = document["paths"]

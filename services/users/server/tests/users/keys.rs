@@ -6,6 +6,7 @@ use std::time::Duration;
 use brigade_chassis::auth::{AuthError, Verifier};
 use brigade_chassis::db::Db;
 use brigade_chassis::events::Outbox;
+use brigade_chassis::service::Background;
 use users::keys::{KeyRing, GRACE_SLACK};
 use users::{App, Clock, Config, Store};
 use uuid::Uuid;
@@ -131,6 +132,8 @@ async fn the_rotation_task_rotates_a_key_that_reaches_the_interval(db: Db) {
     let app = App::start(db.clone(), Outbox::new(), &config, clock.clone())
         .await
         .unwrap();
+    let background = Background::new();
+    users::rotation::start(&background, app.keys.clone(), interval);
     let first = app.store.active_key().await.unwrap().unwrap().kid;
     // The task checks at once and every second: a young key stays.
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -158,6 +161,8 @@ async fn the_rotation_task_rotates_a_key_that_reaches_the_interval(db: Db) {
         .await
         .unwrap();
     assert_eq!(kid(&token), rotated);
+    // The task stops when told, between checks.
+    background.stop(Duration::from_secs(1)).await.unwrap();
 }
 
 async fn instances_starting_at_once_share_one_key(db: Db) {

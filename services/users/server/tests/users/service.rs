@@ -13,7 +13,6 @@ use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::events::FeedPage;
 use brigade_chassis::metrics::Metrics;
 use brigade_chassis::testing::Instance;
-use users::Config;
 use users_api::{LogIn, SignUp, UsersClient};
 
 use crate::support::kid;
@@ -30,10 +29,7 @@ fn users_client(addresses: Vec<SocketAddr>) -> ServiceClient {
 }
 
 async fn start(database_url: &str) -> Instance {
-    Instance::start(users::INFO, &["--database-url", database_url], |ctx| {
-        users::build(ctx, Config::default())
-    })
-    .await
+    Instance::start::<users::Users>(&["--database-url", database_url]).await
 }
 
 fn log_in() -> LogIn {
@@ -167,4 +163,10 @@ async fn two_instances_starting_at_once_on_one_store_sign_with_one_key() {
 
     a.stop().await.unwrap();
     b.stop().await.unwrap();
+}
+
+/// Shutdown waits for the background tasks: its relay and the key rotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_stops_promptly_with_its_background_tasks() {
+    brigade_chassis::testing::assert_stops_promptly::<users::Users>(&[]).await;
 }

@@ -1,0 +1,312 @@
+//! The flags every service shares ([`ServiceArgs`]), each parsed by clap into the value the
+//! chassis uses, so that a bad value stops the process at start with a usage error that names
+//! the flag rather than later, deep in the bootstrap.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::discovery::Source;
+use crate::events::Transport;
+use crate::logging::LogFormat;
+
+use super::Error;
+
+/// How a service finds the instances of the services it calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiscoveryMode {
+    /// The registry when --registry-url is set, else the static list when --peers is set, else none.
+    Auto,
+    /// The control plane's registry (--registry-url).
+    Registry,
+    /// A fixed list (--peers).
+    Static,
+    /// DNS names built from --dns-template (Kubernetes).
+    Dns,
+    /// No discovery: the service calls nobody.
+    None,
+}
+
+/// The configuration every service shares, from flags or `BRIGADE_*` environment variables.
+/// Services flatten it into their own `clap` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Address to listen on (default 127.0.0.1:0, or the service's well-known port); port 0
+    /// picks a free port, which is what gets registered.
+    #[arg(long, env = "BRIGADE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// host:port other services should use to reach this instance (default: the bound address).
+    #[arg(long, env = "BRIGADE_ADVERTISE")]
+    pub advertise: Option<String>,
+
+    /// This instance's unique id (default: SERVICE-RANDOM).
+    #[arg(long, env = "BRIGADE_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
+    /// Where to find other services.
+    #[arg(long, env = "BRIGADE_DISCOVERY", value_enum, default_value = "auto")]
+    pub discovery: DiscoveryMode,
+
+    /// Base URL of the registry (the control plane), e.g. http://127.0.0.1:7070.
+    #[arg(long, env = "BRIGADE_REGISTRY_URL")]
+    pub registry_url: Option<String>,
+
+    /// Static instances: `catalog=127.0.0.1:9001,127.0.0.1:9002;inventory=127.0.0.1:9101`.
+    #[arg(long, env = "BRIGADE_PEERS", value_parser = Peers::parse)]
+    pub peers: Option<Peers>,
+
+    /// DNS discovery: host:port with `{service}` replaced by the service name.
+    #[arg(long, env = "BRIGADE_DNS_TEMPLATE", default_value = "{service}:8080", value_parser = DnsTemplate::parse)]
+    pub dns_template: DnsTemplate,
+
+    /// How long a registration lives without a heartbeat (heartbeats go every third of it).
+    #[arg(long, env = "BRIGADE_REGISTRATION_TTL", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub registration_ttl: Duration,
+
+    /// The store: sqlite://PATH or postgres://… (default: a SQLite file SERVICE.db in --data-dir).
+    #[arg(long, env = "BRIGADE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the default SQLite store.
+    #[arg(long, env = "BRIGADE_DATA_DIR", default_value = ".brigade/data")]
+    pub data_dir: PathBuf,
+
+    /// Most connections in the store pool.
+    #[arg(long, env = "BRIGADE_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    pub db_max_connections: u32,
+
+    /// Log format: auto is JSON when stdout is not a terminal.
+    #[arg(long, env = "BRIGADE_LOG_FORMAT", value_enum, default_value = "auto")]
+    pub log_format: LogFormat,
+
+    /// Log filter, RUST_LOG syntax.
+    #[arg(long, env = "BRIGADE_LOG", default_value = "info")]
+    pub log: String,
+
+    /// The longest any request may take, whatever deadline the caller sent.
+    #[arg(long, env = "BRIGADE_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+
+    /// The largest request body accepted, in bytes.
+    #[arg(long, env = "BRIGADE_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+
+    /// The most requests this instance serves at once; past it, requests are answered
+    /// `503 overloaded` with `Retry-After` at once instead of queueing (0: no limit). Health,
+    /// readiness and metrics are never refused.
+    #[arg(long, env = "BRIGADE_MAX_CONCURRENT_REQUESTS", default_value_t = crate::shedding::DEFAULT_MAX_CONCURRENT_REQUESTS)]
+    pub max_concurrent_requests: usize,
+
+    /// Let the concurrency limit follow the instance's latency, under
+    /// `--max-concurrent-requests` as a ceiling: it shrinks when requests start to queue and
+    /// grows back when they stop. Suits services whose requests work rather than wait.
+    #[arg(long, env = "BRIGADE_ADAPTIVE_CONCURRENCY", default_value_t = false)]
+    pub adaptive_concurrency: bool,
+
+    /// Enable fault injection, driven through `/v1/chaos` on the instance (`brigade chaos`).
+    /// Off, there is neither fault layer nor admin route.
+    #[arg(long, env = "BRIGADE_CHAOS", default_value_t = false)]
+    pub chaos: bool,
+
+    /// The longest an outbound call may take when the request has no deadline of its own.
+    #[arg(long, env = "BRIGADE_CLIENT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub client_timeout: Duration,
+
+    /// How long in-flight requests may take to finish once shutdown begins.
+    #[arg(long, env = "BRIGADE_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Pause between deregistering and closing the listener, so that clients stop sending here.
+    #[arg(long, env = "BRIGADE_DEREGISTER_DELAY", default_value = "300ms", value_parser = humantime::parse_duration)]
+    pub deregister_delay: Duration,
+
+    /// Exit when this process is no longer our parent (set by `brigade up`).
+    #[arg(long, env = "BRIGADE_PARENT_PID")]
+    pub parent_pid: Option<u32>,
+
+    /// How events travel between services: `embedded` (consumers read producers' outbox feeds;
+    /// no broker) or a NATS URL (nats://127.0.0.1:4222) for JetStream.
+    #[arg(long, env = "BRIGADE_EVENTS", default_value = "embedded", value_parser = parse_transport)]
+    pub events: Transport,
+
+    /// Prefix of the JetStream streams and subjects, so that several systems can share one NATS.
+    #[arg(long, env = "BRIGADE_EVENTS_NAMESPACE", default_value = "brigade")]
+    pub events_namespace: String,
+
+    /// Verify access tokens with the keys in this JWKS file instead of fetching them from the
+    /// users service (a deployment that mounts its keys; tests).
+    #[arg(long, env = "BRIGADE_JWKS_FILE")]
+    pub jwks_file: Option<PathBuf>,
+}
+
+impl ServiceArgs {
+    /// The discovery source these arguments select.
+    pub fn discovery_source(&self) -> Result<Source, Error> {
+        let mode = match self.discovery {
+            DiscoveryMode::Auto if self.registry_url.is_some() => DiscoveryMode::Registry,
+            DiscoveryMode::Auto if self.peers.is_some() => DiscoveryMode::Static,
+            DiscoveryMode::Auto => DiscoveryMode::None,
+            other => other,
+        };
+        Ok(match mode {
+            DiscoveryMode::Registry => {
+                Source::Registry(self.registry_url.clone().ok_or_else(|| {
+                    Error::Config(
+                        "--discovery registry needs --registry-url (BRIGADE_REGISTRY_URL)".into(),
+                    )
+                })?)
+            }
+            DiscoveryMode::Static => {
+                Source::Static(self.peers.clone().map(|p| p.0).unwrap_or_default())
+            }
+            DiscoveryMode::Dns => Source::Dns(self.dns_template.0.clone()),
+            DiscoveryMode::None | DiscoveryMode::Auto => Source::None,
+        })
+    }
+}
+
+/// `--peers`: the instances of each service, `svc=host:port,host:port;svc2=host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peers(pub HashMap<String, Vec<SocketAddr>>);
+
+impl Peers {
+    /// Parses `svc=host:port,host:port;svc2=host:port` (clap's value parser for `--peers`).
+    pub fn parse(spec: &str) -> Result<Peers, Error> {
+        parse_peers(spec).map(Peers)
+    }
+}
+
+/// `--dns-template`: a host:port in which `{service}` stands for the service's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsTemplate(pub String);
+
+impl DnsTemplate {
+    /// Accepts a template only with `{service}` in it: without it, every service would resolve
+    /// to the same host (clap's value parser for `--dns-template`).
+    pub fn parse(template: &str) -> Result<DnsTemplate, Error> {
+        if !template.contains("{service}") {
+            return Err(Error::Config(format!(
+                "`{template}` must contain {{service}}"
+            )));
+        }
+        Ok(DnsTemplate(template.to_owned()))
+    }
+}
+
+/// clap's value parser for `--events`.
+fn parse_transport(value: &str) -> Result<Transport, crate::events::Error> {
+    Transport::parse(value)
+}
+
+/// Parses `svc=host:port,host:port;svc2=host:port`.
+pub fn parse_peers(spec: &str) -> Result<HashMap<String, Vec<SocketAddr>>, Error> {
+    let mut peers = HashMap::new();
+    for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let (service, addresses) = entry.split_once('=').ok_or_else(|| {
+            Error::Config(format!(
+                "--peers entry `{entry}` must look like service=host:port[,host:port]"
+            ))
+        })?;
+        let addresses = addresses
+            .split(',')
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| {
+                a.trim().parse::<SocketAddr>().map_err(|e| {
+                    Error::Config(format!(
+                        "--peers: `{a}` for {service} is not an ip:port address: {e}"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        peers.insert(service.trim().to_owned(), addresses);
+    }
+    Ok(peers)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        service: ServiceArgs,
+    }
+
+    /// The usage error clap gives for `flags`, as text.
+    fn refused(flags: &[&str]) -> String {
+        let argv = std::iter::once("test").chain(flags.iter().copied());
+        match Command::try_parse_from(argv) {
+            Ok(parsed) => panic!("{flags:?} was accepted: {parsed:?}"),
+            Err(e) => {
+                assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{e}");
+                e.to_string()
+            }
+        }
+    }
+
+    fn parsed(flags: &[&str]) -> ServiceArgs {
+        let argv = std::iter::once("test").chain(flags.iter().copied());
+        Command::try_parse_from(argv).unwrap().service
+    }
+
+    #[test]
+    fn a_bad_events_transport_is_a_usage_error_naming_the_flag() {
+        let error = refused(&["--events", "kafka://broker"]);
+        assert!(error.contains("--events"), "{error}");
+        assert_eq!(
+            parsed(&["--events", "nats://127.0.0.1:4222"]).events,
+            Transport::Nats {
+                url: "nats://127.0.0.1:4222".into()
+            }
+        );
+        assert_eq!(parsed(&[]).events, Transport::Embedded);
+    }
+
+    #[test]
+    fn bad_peers_are_a_usage_error_naming_the_flag() {
+        let error = refused(&["--peers", "catalog=localhost"]);
+        assert!(error.contains("--peers"), "{error}");
+        let error = refused(&["--peers", "catalog"]);
+        assert!(error.contains("--peers"), "{error}");
+        let peers = parsed(&[
+            "--peers",
+            "catalog=127.0.0.1:9001,127.0.0.1:9002;users=127.0.0.1:9101",
+        ])
+        .peers
+        .unwrap();
+        assert_eq!(peers.0["catalog"].len(), 2);
+        assert_eq!(
+            peers.0["users"],
+            vec![SocketAddr::from(([127, 0, 0, 1], 9101))]
+        );
+    }
+
+    #[test]
+    fn a_dns_template_without_the_service_is_a_usage_error_naming_the_flag() {
+        let error = refused(&["--dns-template", "catalog:8080"]);
+        assert!(error.contains("--dns-template"), "{error}");
+        assert!(error.contains("{service}"), "{error}");
+        assert_eq!(parsed(&[]).dns_template.0, "{service}:8080");
+    }
+
+    #[test]
+    fn the_discovery_source_follows_the_flags() {
+        assert!(matches!(parsed(&[]).discovery_source(), Ok(Source::None)));
+        assert!(matches!(
+            parsed(&["--peers", "a=127.0.0.1:1"]).discovery_source(),
+            Ok(Source::Static(_))
+        ));
+        assert!(matches!(
+            parsed(&["--discovery", "dns"]).discovery_source(),
+            Ok(Source::Dns(t)) if t == "{service}:8080"
+        ));
+        assert!(parsed(&["--discovery", "registry"])
+            .discovery_source()
+            .is_err());
+    }
+}

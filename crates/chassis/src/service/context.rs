@@ -1,0 +1,309 @@
+//! What a service's set-up code gets from the chassis: its configuration, store, clients,
+//! event publishing and subscriptions, and background tasks.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+
+use super::{Background, Error, ServiceArgs, ServiceInfo};
+use crate::client::{self, ServiceClient};
+use crate::db::{self, Db, Migration, PoolOptions};
+use crate::discovery::Resolver;
+use crate::health::Health;
+use crate::metrics::Metrics;
+use crate::{events, shutdown};
+
+/// What a service's set-up code gets from the chassis.
+pub struct Context {
+    info: ServiceInfo,
+    args: ServiceArgs,
+    instance_id: String,
+    health: Health,
+    metrics: Metrics,
+    resolver: Resolver,
+    /// The store the chassis opened from the service's migrations (see [`Context::store`]).
+    store: Option<Db>,
+    /// Every store opened, closed by the chassis after the background tasks have stopped.
+    pub(super) stores: Arc<Mutex<Vec<Db>>>,
+    pub(super) events: Events,
+    pub(super) background: Background,
+}
+
+/// The events machinery of one process: transport, shared NATS connection, the subscriptions
+/// (for replays) and the routes the chassis serves for them.
+#[derive(Clone)]
+pub(super) struct Events {
+    transport: events::Transport,
+    options: events::Options,
+    nats: Arc<tokio::sync::OnceCell<events::Nats>>,
+    consumers: Arc<std::sync::RwLock<events::Consumers>>,
+    routes: Arc<Mutex<Router>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("service", &self.info.name)
+            .field("instance_id", &self.instance_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    pub fn info(&self) -> ServiceInfo {
+        self.info
+    }
+
+    pub fn args(&self) -> &ServiceArgs {
+        &self.args
+    }
+
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// A client for `service`, through this process's discovery.
+    pub fn client(&self, service: &str) -> ServiceClient {
+        ServiceClient::new(
+            service,
+            self.resolver.clone(),
+            self.metrics.client.clone(),
+            client::Options {
+                default_timeout: self.args.client_timeout,
+            },
+        )
+    }
+
+    /// The access-token verifier: keys from `--jwks-file`, or fetched from the users service
+    /// through discovery (and cached).
+    pub fn verifier(&self) -> Result<crate::auth::Verifier, Error> {
+        match &self.args.jwks_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error::Config(format!("cannot read --jwks-file {}: {e}", path.display()))
+                })?;
+                let jwks = serde_json::from_str(&text).map_err(|e| {
+                    Error::Config(format!("--jwks-file {} is not a JWKS: {e}", path.display()))
+                })?;
+                crate::auth::Verifier::from_jwks(&jwks)
+                    .map_err(|e| Error::Config(format!("--jwks-file {}: {e}", path.display())))
+            }
+            None => Ok(crate::auth::Verifier::from_service(
+                self.client(crate::auth::KEY_SERVICE),
+            )),
+        }
+    }
+
+    /// The background tasks of this instance: `ctx.background().spawn_periodic(…)` for a pass
+    /// every instance runs on a timer. Code that starts its own takes a `&Background`, so that
+    /// its tests can give it one without a running instance.
+    pub fn background(&self) -> &Background {
+        &self.background
+    }
+
+    /// Runs `work` beside the server until the service stops: it gets a [`shutdown::Stopping`]
+    /// to watch, and is awaited (within the shutdown grace) after the server has drained and
+    /// before the stores close. A task still running then is named in [`Error::Lingering`].
+    pub fn spawn_background<F, Fut>(&self, name: &'static str, work: F)
+    where
+        F: FnOnce(shutdown::Stopping) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.background.spawn(name, work);
+    }
+
+    /// The event transport this process was configured with.
+    pub fn events_transport(&self) -> &events::Transport {
+        &self.events.transport
+    }
+
+    /// Event tuning (tests shorten the intervals).
+    pub fn events_options_mut(&mut self) -> &mut events::Options {
+        &mut self.events.options
+    }
+
+    async fn nats(&self) -> Result<Option<events::Nats>, events::Error> {
+        let events::Transport::Nats { url } = &self.events.transport else {
+            return Ok(None);
+        };
+        let nats = self
+            .events
+            .nats
+            .get_or_try_init(|| events::Nats::connect(url, &self.events.options.namespace))
+            .await?;
+        Ok(Some(nats.clone()))
+    }
+
+    /// This service publishes events from `db` (which has [`events::OUTBOX_MIGRATION`]): starts
+    /// the relay and serves the outbox feed. Append with the returned [`events::Outbox`].
+    pub async fn publish_events(&mut self, db: &Db) -> Result<events::Outbox, events::Error> {
+        let outbox = events::Outbox::new();
+        let relay = match self.nats().await? {
+            None => {
+                events::Relay::embedded(db.clone(), outbox.clone(), self.events.options.clone())
+            }
+            Some(nats) => events::Relay::nats(
+                db.clone(),
+                outbox.clone(),
+                nats,
+                &self.instance_id,
+                self.events.options.clone(),
+            ),
+        };
+        if let Ok(mut routes) = self.events.routes.lock() {
+            *routes = std::mem::take(&mut *routes).merge(events::feed_routes(relay.clone()));
+        }
+        self.spawn_background("outbox relay", move |stop| relay.run(stop));
+        Ok(outbox)
+    }
+
+    /// This service reacts to `subscription`'s events, recording what it applied in `db` (which
+    /// has [`events::INBOX_MIGRATION`]). Parked events are served at `/v1/events/parked`.
+    pub async fn subscribe(
+        &mut self,
+        db: &Db,
+        subscription: events::Subscription,
+    ) -> Result<(), events::Error> {
+        let inbox = events::Inbox::new(db.clone());
+        let first = {
+            let mut consumers = self
+                .events
+                .consumers
+                .write()
+                .map_err(|_| events::Error::Config("subscriptions lock poisoned".into()))?;
+            let first = consumers.is_empty();
+            consumers.add(subscription.clone());
+            first
+        };
+        if first {
+            let routes =
+                events::parked_routes(self.info.name, inbox.clone(), self.events.consumers.clone());
+            if let Ok(mut all) = self.events.routes.lock() {
+                *all = std::mem::take(&mut *all).merge(routes);
+            }
+        }
+        let options = self.events.options.clone();
+        match self.nats().await? {
+            None => {
+                let producer = self.client(subscription.source());
+                self.spawn_background("event consumer", move |stop| {
+                    events::consume_feed(producer, inbox, subscription, options, stop)
+                });
+            }
+            Some(nats) => {
+                let consumer = self.info.name.to_owned();
+                self.spawn_background("event consumer", move |stop| async move {
+                    nats.consume(&consumer, inbox, subscription, options, stop)
+                        .await
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The store URL: --database-url, or the default SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        self.args.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.args
+                    .data_dir
+                    .join(format!("{}.db", self.info.name))
+                    .display()
+            )
+        })
+    }
+
+    /// The store the chassis opened from [`super::Service::MIGRATIONS`] before the service's
+    /// build step.
+    pub fn store(&self) -> Result<Db, Error> {
+        self.store.clone().ok_or_else(|| {
+            Error::Config(format!(
+                "{} declares no migrations, so it has no store",
+                self.info.name
+            ))
+        })
+    }
+
+    /// Connects to the service's store, applies `migrations`, and makes readiness depend on it.
+    /// The first store opened is the service's own ([`Context::store`]).
+    pub async fn open_store(&mut self, migrations: &[Migration]) -> Result<Db, db::Error> {
+        let options = PoolOptions {
+            max_connections: self.args.db_max_connections,
+            ..PoolOptions::default()
+        };
+        let db = Db::connect(&self.database_url(), &options).await?;
+        db::migrate(&db, migrations).await?;
+        tracing::info!(backend = %db.backend(), "store ready");
+        let probe = db.clone();
+        self.health.add_check("store", move || {
+            let probe = probe.clone();
+            async move { probe.ping().await.map_err(|e| e.to_string()) }
+        });
+        self.metrics.register_db_pool(db.clone());
+        if let Ok(mut stores) = self.stores.lock() {
+            stores.push(db.clone());
+        }
+        if self.store.is_none() {
+            self.store = Some(db.clone());
+        }
+        Ok(db)
+    }
+}
+
+/// The parts of a [`Context`] the chassis makes before the service's build step.
+pub(super) struct Parts {
+    pub info: ServiceInfo,
+    pub args: ServiceArgs,
+    pub instance_id: String,
+    pub health: Health,
+    pub metrics: Metrics,
+    pub resolver: Resolver,
+    pub transport: events::Transport,
+}
+
+impl Context {
+    pub(super) fn new(parts: Parts) -> Context {
+        let events = Events {
+            transport: parts.transport,
+            options: events::Options {
+                namespace: parts.args.events_namespace.clone(),
+                ..events::Options::default()
+            },
+            nats: Arc::default(),
+            consumers: Arc::default(),
+            routes: Arc::new(Mutex::new(Router::new())),
+        };
+        Context {
+            info: parts.info,
+            args: parts.args,
+            instance_id: parts.instance_id,
+            health: parts.health,
+            metrics: parts.metrics,
+            resolver: parts.resolver,
+            store: None,
+            stores: Arc::default(),
+            events,
+            background: Background::new(),
+        }
+    }
+}
+
+impl Events {
+    /// The routes the chassis serves for this process's events (feeds, parked events).
+    pub(super) fn take_routes(&self) -> Router {
+        self.routes
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,248 @@
+//! The life of an instance, step by step: make the [`Context`], let the service build its
+//! routes, wrap them in the chassis' middleware, serve, register, wait for the stop, and leave
+//! in the documented order: not-ready → deregister → pause → stop accepting → drain → stop the
+//! background tasks → close the stores → exit.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::routing::get;
+use axum::Router;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use super::context::{Events, Parts};
+use super::{Background, Context, Error, ServiceArgs, ServiceInfo};
+use crate::db::Db;
+use crate::discovery::api::Registration;
+use crate::discovery::{Registrar, Resolver};
+use crate::health::Health;
+use crate::http::{self, Limits};
+use crate::metrics::Metrics;
+use crate::{logging, shutdown, BoxError};
+
+/// Binds `args.listen` and serves until the process is asked to stop (SIGTERM, Ctrl-C, or its
+/// supervisor going away). `build` gets a [`Context`] and returns the service's routes.
+pub(super) async fn run<B, Fut>(info: ServiceInfo, args: ServiceArgs, build: B) -> Result<(), Error>
+where
+    B: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<Router, BoxError>>,
+{
+    logging::init(args.log_format, &args.log);
+    let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| Error::Bind {
+            address: listen,
+            source,
+        })?;
+    let parent = args.parent_pid;
+    serve(info, args, listener, build, shutdown::signal(parent)).await
+}
+
+/// Serves on an already-bound `listener` until `shutdown` resolves, then leaves gracefully.
+/// Tests and benchmarks bind port 0 themselves and pass their own shutdown future.
+pub async fn serve<B, Fut, S>(
+    info: ServiceInfo,
+    args: ServiceArgs,
+    listener: tokio::net::TcpListener,
+    build: B,
+    shutdown: S,
+) -> Result<(), Error>
+where
+    B: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<Router, BoxError>>,
+    S: Future<Output = shutdown::Reason>,
+{
+    let instance_id = args.instance_id.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            info.name,
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    });
+    let span = tracing::info_span!("service", service = info.name, instance = %instance_id);
+    async move {
+        let local = listener.local_addr().map_err(Error::Serve)?;
+        let context = make_context(info, args, instance_id.clone())?;
+        let running = Running::of(&context);
+        let routes = build(context).await.map_err(Error::Build)?;
+        let server = Server::start(listener, wrap_app(&running, routes));
+        tracing::info!(address = %local, version = info.version, "listening");
+        let registration = register(&running, info, &instance_id, local);
+        let reason = shutdown.await;
+        tracing::info!(%reason, "shutting down: draining");
+        leave(running, registration, server).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// What the chassis keeps of an instance to stop it: the parts of its [`Context`] that outlive
+/// the build step.
+struct Running {
+    args: ServiceArgs,
+    health: Health,
+    metrics: Metrics,
+    events: Events,
+    background: Background,
+    stores: Arc<Mutex<Vec<Db>>>,
+}
+
+impl Running {
+    fn of(context: &Context) -> Running {
+        Running {
+            args: context.args().clone(),
+            health: context.health().clone(),
+            metrics: context.metrics().clone(),
+            events: context.events.clone(),
+            background: context.background.clone(),
+            stores: context.stores.clone(),
+        }
+    }
+}
+
+/// The context a starting instance builds with: its metrics, health, discovery and events.
+fn make_context(
+    info: ServiceInfo,
+    args: ServiceArgs,
+    instance_id: String,
+) -> Result<Context, Error> {
+    let metrics = Metrics::new();
+    metrics.register_info(info.name, info.version, &instance_id);
+    let resolver = Resolver::new(args.discovery_source()?);
+    let transport = args.events.clone();
+    Ok(Context::new(Parts {
+        info,
+        args,
+        instance_id,
+        health: Health::new(),
+        metrics,
+        resolver,
+        transport,
+    }))
+}
+
+/// The service's routes with the chassis' own (health, metrics, events), in the chassis'
+/// middleware (limits, load shedding, fault injection when on).
+fn wrap_app(running: &Running, routes: Router) -> Router {
+    let args = &running.args;
+    let scrape = running.metrics.clone();
+    if args.chaos {
+        tracing::warn!(
+            "chaos is on: faults can be injected through {}",
+            crate::routes::CHAOS
+        );
+    }
+    http::wrap_with(
+        Router::new()
+            .merge(running.health.router())
+            .route(
+                crate::routes::METRICS,
+                get(move || async move { scrape.encode() }),
+            )
+            .merge(routes.merge(running.events.take_routes())),
+        running.metrics.clone(),
+        Limits {
+            max_request_time: args.request_timeout,
+            max_body_bytes: args.body_limit,
+        },
+        http::Protection {
+            max_concurrent_requests: args.max_concurrent_requests,
+            adaptive_concurrency: args.adaptive_concurrency,
+            chaos: args.chaos.then(crate::chaos::Chaos::new),
+        },
+    )
+}
+
+/// The HTTP server, serving on its own task until told to stop accepting.
+struct Server {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), std::io::Error>>,
+}
+
+impl Server {
+    fn start(listener: tokio::net::TcpListener, app: Router) -> Server {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .into_future(),
+        );
+        Server { stop, task }
+    }
+
+    /// Stops accepting and waits for the requests in flight, at most `grace`.
+    async fn drain(self, grace: std::time::Duration) -> Result<(), Error> {
+        let _ = self.stop.send(());
+        match tokio::time::timeout(grace, self.task).await {
+            Ok(Ok(Ok(()))) => tracing::info!("drained; stopped"),
+            Ok(Ok(Err(e))) => return Err(Error::Serve(e)),
+            Ok(Err(join)) => tracing::error!(error = %join, "the server task failed"),
+            Err(_) => {
+                tracing::warn!(
+                    ?grace,
+                    "in-flight requests did not finish within the grace period; stopping anyway"
+                )
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Registers the instance with the registry when there is one (heartbeats until deregistered);
+/// without one, it counts as registered at once.
+fn register(
+    running: &Running,
+    info: ServiceInfo,
+    instance_id: &str,
+    local: SocketAddr,
+) -> Option<crate::discovery::RegistrationHandle> {
+    let args = &running.args;
+    let Some(url) = &args.registry_url else {
+        running.health.set_registered(true);
+        return None;
+    };
+    Some(Registrar::new(url).start(
+        Registration {
+            service: info.name.to_owned(),
+            instance_id: instance_id.to_owned(),
+            address: args.advertise.clone().unwrap_or_else(|| local.to_string()),
+            version: info.version.to_owned(),
+            pid: Some(std::process::id()),
+            started_at_ms: crate::time::unix_ms(),
+            ttl_ms: args.registration_ttl.as_millis() as u64,
+            metadata: Default::default(),
+        },
+        running.health.clone(),
+    ))
+}
+
+/// Leaves in the documented order: not-ready, deregister, pause so that watchers move away,
+/// stop accepting and drain, stop the background tasks, close the stores.
+async fn leave(
+    running: Running,
+    registration: Option<crate::discovery::RegistrationHandle>,
+    server: Server,
+) -> Result<(), Error> {
+    let args = &running.args;
+    running.health.set_draining();
+    if let Some(registration) = registration {
+        registration.deregister().await;
+        tokio::time::sleep(args.deregister_delay).await;
+    }
+    server.drain(args.shutdown_grace).await?;
+    let background = running.background.stop(args.shutdown_grace).await;
+    if let Err(lingering) = &background {
+        tracing::warn!(tasks = ?lingering.tasks, grace = ?lingering.grace, "background tasks did not stop in time");
+    }
+    let stores: Vec<Db> = running.stores.lock().map(|s| s.clone()).unwrap_or_default();
+    for store in stores {
+        store.close().await;
+    }
+    background.map_err(Error::from)
+}
