@@ -17,6 +17,8 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+use crate::support::get_status;
+
 const INFO: ServiceInfo = ServiceInfo {
     name: "victim",
     version: "test",
@@ -103,11 +105,10 @@ async fn without_the_flag_there_is_no_admin_api_and_nothing_is_injected() {
         assert_eq!(problem["type"], "urn:brigade:problem:not-found");
     }
     for _ in 0..20 {
-        let answer = client
-            .send(Method::GET, &url("/v1/orders"), None)
-            .await
-            .unwrap();
-        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(
+            get_status(&client, &url("/v1/orders")).await,
+            StatusCode::OK
+        );
     }
     let metrics = client
         .send(Method::GET, &url("/metrics"), None)
@@ -136,8 +137,11 @@ async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
         assert_eq!(problem["trace_id"].as_str().unwrap().len(), 32);
     }
     for path in ["/v1/orders", "/livez", "/readyz", "/metrics"] {
-        let spared = client.send(Method::GET, &url(path), None).await.unwrap();
-        assert_eq!(spared.status, StatusCode::OK, "{path} was faulted");
+        assert_eq!(
+            get_status(&client, &url(path)).await,
+            StatusCode::OK,
+            "{path} was faulted"
+        );
     }
 
     let shown = client
@@ -172,11 +176,10 @@ async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
     assert_eq!(cleared.status, StatusCode::OK);
     let cleared: Value = serde_json::from_slice(&cleared.body).unwrap();
     assert_eq!(cleared, json!({"rules": []}));
-    let restored = client
-        .send(Method::GET, &url("/v1/products"), None)
-        .await
-        .unwrap();
-    assert_eq!(restored.status, StatusCode::OK);
+    assert_eq!(
+        get_status(&client, &url("/v1/products")).await,
+        StatusCode::OK
+    );
     instance.stop().await.unwrap();
 }
 
@@ -193,21 +196,19 @@ async fn an_abort_closes_the_connection_without_an_answer() {
         other => panic!("expected a connection closed without an answer, got {other:?}"),
     }
     // The instance itself is fine: other routes and the admin API still answer.
-    let other = client
-        .send(Method::GET, &url("/v1/products"), None)
-        .await
-        .unwrap();
-    assert_eq!(other.status, StatusCode::OK);
+    assert_eq!(
+        get_status(&client, &url("/v1/products")).await,
+        StatusCode::OK
+    );
     let cleared = client
         .send(Method::DELETE, &url("/v1/chaos"), None)
         .await
         .unwrap();
     assert_eq!(cleared.status, StatusCode::OK);
-    let restored = client
-        .send(Method::GET, &url("/v1/orders"), None)
-        .await
-        .unwrap();
-    assert_eq!(restored.status, StatusCode::OK);
+    assert_eq!(
+        get_status(&client, &url("/v1/orders")).await,
+        StatusCode::OK
+    );
     instance.stop().await.unwrap();
 }
 

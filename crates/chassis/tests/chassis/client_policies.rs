@@ -37,6 +37,14 @@ fn reply(status: u16) -> Reply {
     }
 }
 
+/// `status` with `Retry-After: seconds`.
+fn wait_reply(status: u16, seconds: u64) -> Reply {
+    Reply {
+        retry_after: Some(seconds),
+        ..reply(status)
+    }
+}
+
 /// A server answering each request as `script` says, counting the requests.
 struct Scripted {
     address: SocketAddr,
@@ -184,11 +192,7 @@ async fn a_4xx_is_never_retried() {
 #[tokio::test]
 async fn retry_after_is_honoured_when_it_fits_the_deadline() {
     for status in [429, 503] {
-        let server = scripted(move |n| Reply {
-            retry_after: Some(1),
-            ..reply(if n == 0 { status } else { 200 })
-        })
-        .await;
+        let server = scripted(move |n| wait_reply(if n == 0 { status } else { 200 }, 1)).await;
         let started = Instant::now();
         let answer = client(&server, Policy::default())
             .call(Method::GET, "/v1/thing", None)
@@ -204,11 +208,7 @@ async fn retry_after_is_honoured_when_it_fits_the_deadline() {
     }
 
     // Waiting one second would pass a 500 ms deadline: the caller gets the 429 at once.
-    let server = scripted(|_| Reply {
-        retry_after: Some(1),
-        ..reply(429)
-    })
-    .await;
+    let server = scripted(|_| wait_reply(429, 1)).await;
     let impatient = client_for(
         &[server.address],
         Duration::from_millis(500),
@@ -546,11 +546,7 @@ async fn an_optional_dependency_answers_unavailable_and_passes_the_callers_mista
 /// for in full when the deadline allows it, and not at all when it does not.
 #[tokio::test(start_paused = true)]
 async fn retry_after_and_the_deadline_with_a_paused_clock() {
-    let server = scripted(|n| Reply {
-        retry_after: Some(8),
-        ..reply(if n == 0 { 503 } else { 200 })
-    })
-    .await;
+    let server = scripted(|n| wait_reply(if n == 0 { 503 } else { 200 }, 8)).await;
     let mut policy = Policy::default();
     policy.retry.max_retry_after = Duration::from_secs(60);
     let patient = client_for(
@@ -568,11 +564,7 @@ async fn retry_after_and_the_deadline_with_a_paused_clock() {
         "{waited:?}"
     );
 
-    let server = scripted(|_| Reply {
-        retry_after: Some(8),
-        ..reply(503)
-    })
-    .await;
+    let server = scripted(|_| wait_reply(503, 8)).await;
     let impatient = client_for(
         &[server.address],
         Duration::from_secs(7),

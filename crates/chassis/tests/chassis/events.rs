@@ -203,6 +203,14 @@ impl World {
         }
     }
 
+    /// Waits until every event of `stored` took effect, checks that each did once and in order,
+    /// then stops `instances`.
+    async fn finish<const N: usize>(&self, stored: &[Envelope], instances: [Instance; N]) {
+        let effects = self.wait_for_effects(stored.len()).await;
+        assert_once_in_order(&effects, stored);
+        stop(instances).await;
+    }
+
     /// Waits (up to 20 s) until `count` effects are applied, then a moment more so that an extra
     /// one would show.
     async fn wait_for_effects(&self, count: usize) -> Vec<(String, String, i64)> {
@@ -237,6 +245,13 @@ fn ticks(accounts: &[&str], per_account: i64) -> Vec<Ticked> {
 }
 
 /// Every event applied exactly once, and each account's ticks in order.
+/// Stops `instances`, in order.
+async fn stop<const N: usize>(instances: [Instance; N]) {
+    for instance in instances {
+        instance.stop().await.expect("instance stops");
+    }
+}
+
 fn assert_once_in_order(effects: &[(String, String, i64)], expected: &[Envelope]) {
     let mut ids: Vec<&str> = effects.iter().map(|e| e.0.as_str()).collect();
     ids.sort_unstable();
@@ -269,10 +284,7 @@ async fn delivers_events_committed_before_the_relay_ran(transport: Transport) {
     let stored = world.commit(&ticks(&["a", "b", "c", "d"], 5)).await;
     let producer = world.start_producer().await;
     let consumer = world.start_consumer(&producer, |s| s).await;
-    let effects = world.wait_for_effects(stored.len()).await;
-    assert_once_in_order(&effects, &stored);
-    consumer.stop().await.expect("consumer stops");
-    producer.stop().await.expect("producer stops");
+    world.finish(&stored, [consumer, producer]).await;
 }
 
 async fn a_crash_between_effect_and_acknowledgement_repeats_no_effect(transport: Transport) {
@@ -294,10 +306,7 @@ async fn a_crash_between_effect_and_acknowledgement_repeats_no_effect(transport:
         })
         .await;
     let stored = world.commit(&ticks(&["a", "b"], 6)).await;
-    let effects = world.wait_for_effects(stored.len()).await;
-    assert_once_in_order(&effects, &stored);
-    consumer.stop().await.expect("consumer stops");
-    producer.stop().await.expect("producer stops");
+    world.finish(&stored, [consumer, producer]).await;
 }
 
 async fn duplicates_are_ignored(transport: Transport) {
@@ -334,8 +343,7 @@ async fn duplicates_are_ignored(transport: Transport) {
     let effects = world.wait_for_effects(stored.len() + 1).await;
     let all: Vec<Envelope> = stored.into_iter().chain(more).collect();
     assert_once_in_order(&effects, &all);
-    consumer.stop().await.expect("consumer stops");
-    producer.stop().await.expect("producer stops");
+    stop([consumer, producer]).await;
 }
 
 async fn order_per_subject_holds_with_two_consumer_instances(transport: Transport) {
@@ -356,11 +364,7 @@ async fn order_per_subject_holds_with_two_consumer_instances(transport: Transpor
             .collect();
         stored.extend(world.commit(&batch).await);
     }
-    let effects = world.wait_for_effects(stored.len()).await;
-    assert_once_in_order(&effects, &stored);
-    first.stop().await.expect("consumer stops");
-    second.stop().await.expect("consumer stops");
-    producer.stop().await.expect("producer stops");
+    world.finish(&stored, [first, second, producer]).await;
 }
 
 /// Where a parked event of `consumer` is replayed.
@@ -478,10 +482,7 @@ async fn a_consumer_that_was_down_catches_up(transport: Transport) {
         stored.extend(world.commit(&batch).await);
     }
     let consumer = world.start_consumer(&producer, |s| s).await;
-    let effects = world.wait_for_effects(stored.len()).await;
-    assert_once_in_order(&effects, &stored);
-    consumer.stop().await.expect("consumer stops");
-    producer.stop().await.expect("producer stops");
+    world.finish(&stored, [consumer, producer]).await;
 }
 
 macro_rules! conformance {

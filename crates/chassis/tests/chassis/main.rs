@@ -6,13 +6,15 @@
 //! - `shedding`: load shedding past the concurrency limit;
 //! - `chaos`: fault injection, inert without `--chaos`;
 //! - `events_store`: the outbox and inbox on both engines, with racing instances;
-//! - `events`: the events conformance suite on both transports.
+//! - `events`: the events conformance suite on both transports;
+//! - `layers`: the chassis's modules have no cycle.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod chaos;
 mod client_policies;
 mod events;
 mod events_store;
+mod layers;
 mod server;
 mod shedding;
 mod support;

@@ -17,6 +17,8 @@ use http::Method;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::support::get_status;
+
 const INFO: ServiceInfo = ServiceInfo {
     name: "echo",
     version: "test",
@@ -240,15 +242,8 @@ async fn readiness_waits_for_registration() {
     // A registry nobody listens on: the instance serves, but must not claim to be ready.
     let server = start(&["--registry-url", "http://127.0.0.1:9"]).await;
     let client = PlainClient::default();
-    let live = client
-        .send(
-            Method::GET,
-            &format!("http://{}/livez", server.address),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(live.status, 200);
+    let live = get_status(&client, &format!("http://{}/livez", server.address)).await;
+    assert_eq!(live, 200);
     let ready = client
         .send(
             Method::GET,

@@ -18,6 +18,8 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
+use crate::support::get_status;
+
 const INFO: ServiceInfo = ServiceInfo {
     name: "shedder",
     version: "test",
@@ -157,19 +159,18 @@ async fn the_flag_sets_the_limit_of_a_running_instance_and_health_is_never_shed(
     assert_eq!(problem["trace_id"].as_str().unwrap().len(), 32);
 
     for path in ["/livez", "/readyz", "/metrics"] {
-        let answer = client.send(Method::GET, &url(path), None).await.unwrap();
-        assert_eq!(answer.status, StatusCode::OK, "{path} was shed");
+        assert_eq!(
+            get_status(&client, &url(path)).await,
+            StatusCode::OK,
+            "{path} was shed"
+        );
     }
 
     gate.add_permits(1);
     let done = held.await.unwrap().unwrap();
     assert_eq!(done.status, StatusCode::OK);
     assert_eq!(&done.body[..], b"done");
-    let quick = client
-        .send(Method::GET, &url("/v1/quick"), None)
-        .await
-        .unwrap();
-    assert_eq!(quick.status, StatusCode::OK);
+    assert_eq!(get_status(&client, &url("/v1/quick")).await, StatusCode::OK);
     instance.stop().await.unwrap();
 }
 

@@ -1,6 +1,8 @@
 //! What several of the chassis's test modules share.
 
 use brigade_chassis::events::Event;
+use brigade_chassis::plain::PlainClient;
+use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 /// The tests' event: account `account` ticked for the `n`-th time. A poison tick fails the
@@ -31,4 +33,9 @@ impl Event for Ticked {
     fn subject(&self) -> String {
         self.account.clone()
     }
+}
+
+/// `GET url` through `client`: the status of the answer (panics when there is none).
+pub async fn get_status(client: &PlainClient, url: &str) -> StatusCode {
+    client.send(Method::GET, url, None).await.unwrap().status
 }
