@@ -1,13 +1,24 @@
-//! A write transaction on either backend, for code shared by every service (the outbox, the
-//! event inbox) and for services that write through it.
+//! The one transaction type of every store, on either backend: service stores, the outbox and
+//! the event inbox all write through it, so that an event handler and a request run the same
+//! store code inside one transaction.
 
 use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 
 use super::{Backend, Db};
 
-/// An open write transaction. On SQLite it holds the write lock from its start
-/// (`BEGIN IMMEDIATE`), so what it reads cannot change before it writes; on PostgreSQL it is an
-/// ordinary READ COMMITTED transaction and writers lock the rows they change.
+/// An open transaction, begun by [`Db::begin_write`] (or [`Db::begin_read`]).
+///
+/// A write transaction on SQLite holds the write lock from its start (`BEGIN IMMEDIATE`): a
+/// deferred transaction that read first and wrote later could find, at its first write, that
+/// another instance wrote in between, and fail rather than wait; with the lock taken first, what
+/// it reads cannot change before it writes. On PostgreSQL it is an ordinary READ COMMITTED
+/// transaction, and each read-modify-write starts by locking the rows it is about (`FOR UPDATE`,
+/// [`super::Query::push_lock_rows_of`]) or by a conditional update.
+///
+/// Dropped without [`Tx::commit`] (an early return, a `?`, a cancelled request), it is rolled
+/// back: sqlx queues the `ROLLBACK` on the connection before it can be used again, so a pooled
+/// connection never carries an open transaction to its next user. A `COMMIT` that fails (SQLite
+/// busy at commit) leaves the transaction open, and it is rolled back the same way.
 #[derive(Debug)]
 pub enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
@@ -29,6 +40,20 @@ impl Db {
         Ok(match self {
             Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Begins a read-only transaction that sees one snapshot of the store from its first read
+    /// to its end, for a report made of several reads that must agree with each other.
+    pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            // In WAL mode a transaction reads one snapshot from its first read to its end, and
+            // a deferred one takes no lock: readers never wait for the writer.
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
         })
     }
 }
