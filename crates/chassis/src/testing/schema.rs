@@ -61,9 +61,22 @@ impl<'a> Parity<'a> {
 
     /// Migrates both engines and fails with every difference.
     pub async fn assert(self) {
-        let Some(postgres) = super::postgres_db().await else {
+        let Some(differences) = self.differences().await else {
             return;
         };
+        assert!(
+            differences.only_sqlite.is_empty() && differences.only_postgres.is_empty(),
+            "the SQLite and PostgreSQL migrations disagree:\n  only on SQLite:\n    {}\n  \
+             only on PostgreSQL:\n    {}",
+            differences.only_sqlite.join("\n    "),
+            differences.only_postgres.join("\n    "),
+        );
+    }
+
+    /// Migrates both engines and lists what only one of them has; `None` when PostgreSQL is
+    /// not reachable outside CI (skipped).
+    pub async fn differences(&self) -> Option<Differences> {
+        let postgres = super::postgres_db().await?;
         let (sqlite, _dir) = super::sqlite_db().await;
         for db in [&sqlite, &postgres] {
             migrate(db, self.migrations)
@@ -75,15 +88,10 @@ impl<'a> Parity<'a> {
         sqlite.close().await;
         postgres.close().await;
         let only = |a: &Shape, b: &Shape| a.difference(b).cloned().collect::<Vec<_>>();
-        let only_sqlite = only(&on_sqlite, &on_postgres);
-        let only_postgres = only(&on_postgres, &on_sqlite);
-        assert!(
-            only_sqlite.is_empty() && only_postgres.is_empty(),
-            "the SQLite and PostgreSQL migrations disagree:\n  only on SQLite:\n    {}\n  \
-             only on PostgreSQL:\n    {}",
-            only_sqlite.join("\n    "),
-            only_postgres.join("\n    "),
-        );
+        Some(Differences {
+            only_sqlite: only(&on_sqlite, &on_postgres),
+            only_postgres: only(&on_postgres, &on_sqlite),
+        })
     }
 
     /// `shape` without what is declared fine to differ.
@@ -106,6 +114,14 @@ impl<'a> Parity<'a> {
             .map(|item| item.line)
             .collect()
     }
+}
+
+/// What one engine's schema has and the other's lacks, one line per table, column, key or index
+/// (such as `column orders.status: text` or `unique index orders (user_id, idempotency_key)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Differences {
+    pub only_sqlite: Vec<String>,
+    pub only_postgres: Vec<String>,
 }
 
 /// One thing compared, with what it is about (to leave out what a service declares fine).
@@ -292,7 +308,45 @@ async fn postgres_shape(db: &Db) -> Vec<Item> {
 
 #[cfg(test)]
 mod tests {
-    use super::family;
+    use super::*;
+
+    #[tokio::test]
+    async fn drift_in_types_columns_keys_and_indexes_is_found() {
+        let drifting = [Migration {
+            version: 1,
+            name: "drifting",
+            sqlite: "CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL, gone TEXT); \
+                     CREATE INDEX t_n ON t (n);",
+            postgres: "CREATE TABLE t (id UUID PRIMARY KEY, n TEXT NOT NULL); \
+                       CREATE UNIQUE INDEX t_n ON t (n);",
+        }];
+        let Some(found) = Parity::new(&drifting).differences().await else {
+            return;
+        };
+        assert_eq!(
+            found,
+            Differences {
+                only_sqlite: vec![
+                    "column t.gone: text".to_owned(),
+                    "column t.n: integer".to_owned(),
+                    "index t (n)".to_owned(),
+                ],
+                only_postgres: vec![
+                    "column t.n: text".to_owned(),
+                    "unique index t (n)".to_owned(),
+                ],
+            }
+        );
+        let forgiven = Parity::new(&drifting)
+            .ignore_column("t", "n", "a test")
+            .ignore_column("t", "gone", "a test")
+            .differences()
+            .await;
+        assert_eq!(
+            forgiven.map(|d| d.only_sqlite.len() + d.only_postgres.len()),
+            Some(0)
+        );
+    }
 
     #[test]
     fn types_are_compared_by_family() {
