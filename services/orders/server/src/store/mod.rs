@@ -124,7 +124,7 @@ pub enum Created {
 }
 
 /// A change of a saga's state, applied only by the lease holder and only from `from`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
     pub from: SagaState,
     pub to: SagaState,
