@@ -74,6 +74,20 @@ impl Tx {
         }
     }
 
+    /// Makes the transactions that take the same `key` run one after another from here to
+    /// their end: PostgreSQL's transaction-scoped advisory lock. On SQLite nothing is needed: a
+    /// write transaction holds the store's write lock from its start. Keys are the service's
+    /// own (each service has its own database).
+    pub async fn serialize_on(&mut self, key: i64) -> Result<(), sqlx::Error> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,

@@ -79,14 +79,9 @@ async fn is_loaded(db: &Db) -> Result<bool, sqlx::Error> {
 async fn load(db: &Db, outbox: &Outbox, stock: &[(String, u32)]) -> Result<Loaded, Error> {
     let now_ms = i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX);
     let mut tx = db.begin_write().await?;
-    if db.backend() == Backend::Postgres {
-        // SQLite's write lock is held from the start; PostgreSQL's loaders queue here, so that
-        // the second finds the first's marker instead of inserting nothing and calling it new.
-        Query::new("SELECT pg_advisory_xact_lock(?)")
-            .bind(LOAD_LOCK_KEY)
-            .execute(&mut tx)
-            .await?;
-    }
+    // Loaders queue here, so that the second finds the first's marker instead of inserting
+    // nothing and calling it new.
+    tx.serialize_on(LOAD_LOCK_KEY).await?;
     let found: Vec<(String,)> = seed_marker().fetch_all(&mut tx).await?;
     if !found.is_empty() {
         tx.rollback().await?;

@@ -75,14 +75,9 @@ pub async fn load(db: &Db, outbox: &Outbox, catalog: &SampleCatalog) -> Result<L
     let loaded_at_ms = i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX);
     // Dropping the transaction on an early return or error rolls it back.
     let mut tx = db.begin_write().await?;
-    if tx.backend() == Backend::Postgres {
-        // SQLite's write lock is held from the start; PostgreSQL's loaders queue here, so that
-        // the second finds the first's marker instead of inserting nothing and calling it new.
-        Query::new("SELECT pg_advisory_xact_lock(?)")
-            .bind(LOAD_LOCK_KEY)
-            .execute(&mut tx)
-            .await?;
-    }
+    // Loaders queue here, so that the second finds the first's marker instead of inserting
+    // nothing and calling it new.
+    tx.serialize_on(LOAD_LOCK_KEY).await?;
     let marker: Option<(i64,)> = seed_marker(&catalog.name).fetch_optional(&mut tx).await?;
     if marker.is_some() {
         return Ok(Loaded::Before);

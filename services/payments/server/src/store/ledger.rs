@@ -1,6 +1,6 @@
 //! The ledger: appending (within a charge's transaction, [`append`]) and paging.
 
-use brigade_chassis::db::{Backend, Query, Tx};
+use brigade_chassis::db::{Query, Tx};
 use payments_api::{LedgerFilter, LedgerKind, LedgerPage};
 use uuid::Uuid;
 
@@ -18,9 +18,8 @@ pub(super) struct Entry {
     pub at_ms: i64,
 }
 
-/// The advisory lock appenders hold until commit on PostgreSQL (the key is this service's own:
-/// each service has its own database).
-const APPEND_LOCK: &str = "SELECT pg_advisory_xact_lock(7420401)";
+/// The lock appenders hold until commit ([`Tx::serialize_on`]).
+const APPEND_LOCK: i64 = 7_420_401;
 
 const APPEND: &str = "INSERT INTO ledger_entries \
      (id, charge_id, order_id, kind, amount_minor, currency, at_ms) \
@@ -29,12 +28,9 @@ const APPEND: &str = "INSERT INTO ledger_entries \
 /// Appends `entry` within the write transaction `tx`; the entry's id.
 pub(super) async fn append(tx: &mut Tx, entry: &Entry) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::new_v4();
-    if tx.backend() == Backend::Postgres {
-        // Serialises appends until commit, so that positions are taken in commit order and a
-        // reader paging with `after` never skips an entry that committed late. SQLite's write
-        // lock, held from the transaction's start, already does.
-        Query::new(APPEND_LOCK).execute(&mut *tx).await?;
-    }
+    // Serialises appends until commit, so that positions are taken in commit order and a
+    // reader paging with `after` never skips an entry that committed late.
+    tx.serialize_on(APPEND_LOCK).await?;
     Query::new(APPEND)
         .bind(id)
         .bind(entry.charge_id)
