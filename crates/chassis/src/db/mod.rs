@@ -18,7 +18,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use migrate::{migrate, Migration};
 pub use query::{Executor, FromEitherRow, Query, Value};
-pub use tx::{Conn, Tx};
+pub use tx::{Conn, Savepoint, Tx};
 
 /// Errors from connecting to or migrating a store.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,7 @@
 //! the event inbox all write through it, so that an event handler and a request run the same
 //! store code inside one transaction.
 
-use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 
 use super::{Backend, Db};
 
@@ -99,6 +99,49 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.rollback().await,
             Tx::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
+
+/// A savepoint inside a [`Tx`] (sqlx's nested transaction): released on commit, rolled back to
+/// on rollback (or when dropped), without ending the transaction around it. For work inside a
+/// caller's transaction that may have to leave no trace while the rest goes on.
+#[derive(Debug)]
+pub enum Savepoint<'t> {
+    Sqlite(Transaction<'t, Sqlite>),
+    Postgres(Transaction<'t, Postgres>),
+}
+
+impl Tx {
+    /// Begins a savepoint; the transaction is usable again once it ends.
+    pub async fn savepoint(&mut self) -> Result<Savepoint<'_>, sqlx::Error> {
+        Ok(match self {
+            Tx::Sqlite(tx) => Savepoint::Sqlite((**tx).begin().await?),
+            Tx::Postgres(tx) => Savepoint::Postgres((**tx).begin().await?),
+        })
+    }
+}
+
+impl Savepoint<'_> {
+    /// The savepoint's connection.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Savepoint::Sqlite(tx) => Conn::Sqlite(tx),
+            Savepoint::Postgres(tx) => Conn::Postgres(tx),
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Savepoint::Sqlite(tx) => tx.commit().await,
+            Savepoint::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Savepoint::Sqlite(tx) => tx.rollback().await,
+            Savepoint::Postgres(tx) => tx.rollback().await,
         }
     }
 }

@@ -12,7 +12,6 @@ mod rows;
 mod sql;
 
 use brigade_chassis::db::{Conn, Db, Tx};
-use sqlx::{Postgres, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::lines::{self, Line, StoredCart};
@@ -123,7 +122,7 @@ pub async fn change_in<T, E>(
     user_id: Uuid,
     edit: impl FnOnce(&mut Vec<Line>, i64) -> Result<T, E>,
 ) -> Result<Result<Edited<T>, E>, Error> {
-    let mut savepoint = Savepoint::begin(tx).await?;
+    let mut savepoint = tx.savepoint().await?;
     let applied = match apply(savepoint.conn(), user_id, now_ms(), edit).await? {
         Ok(applied) => applied,
         Err(refused) => {
@@ -187,44 +186,6 @@ async fn apply<T, E>(
         outcome,
         changed,
     }))
-}
-
-/// A savepoint inside a chassis [`Tx`] (sqlx's nested transaction): released on commit, rolled
-/// back to on rollback (or when dropped), without ending the transaction around it.
-enum Savepoint<'t> {
-    Sqlite(Transaction<'t, Sqlite>),
-    Postgres(Transaction<'t, Postgres>),
-}
-
-impl<'t> Savepoint<'t> {
-    async fn begin(tx: &'t mut Tx) -> Result<Savepoint<'t>, sqlx::Error> {
-        use sqlx::Connection;
-        Ok(match tx {
-            Tx::Sqlite(tx) => Savepoint::Sqlite((**tx).begin().await?),
-            Tx::Postgres(tx) => Savepoint::Postgres((**tx).begin().await?),
-        })
-    }
-
-    fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Savepoint::Sqlite(tx) => Conn::Sqlite(tx),
-            Savepoint::Postgres(tx) => Conn::Postgres(tx),
-        }
-    }
-
-    async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Savepoint::Sqlite(tx) => tx.commit().await,
-            Savepoint::Postgres(tx) => tx.commit().await,
-        }
-    }
-
-    async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self {
-            Savepoint::Sqlite(tx) => tx.rollback().await,
-            Savepoint::Postgres(tx) => tx.rollback().await,
-        }
-    }
 }
 
 async fn bump(conn: &mut Conn<'_>, user_id: Uuid, now: i64) -> Result<i64, Error> {
