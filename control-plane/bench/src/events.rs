@@ -16,9 +16,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::Router;
-use brigade_chassis::db::{Db, Migration, Tx};
+use brigade_chassis::db::{Db, Migration, Query, Tx};
 use brigade_chassis::events::{self, Envelope, Event, Handle, HandlerError, Outbox, Subscription};
-use brigade_chassis::on_conn;
 use brigade_chassis::service::{self, ServiceArgs, ServiceInfo};
 use futures_util::future::BoxFuture;
 use hdrhistogram::Histogram;
@@ -115,14 +114,12 @@ impl Handle<Measured> for Record {
         envelope: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            on_conn!(
-                tx.conn(),
-                "INSERT INTO effects (key, n) VALUES (?, ?)",
-                execute,
-                &event.key,
-                event.n as i64
-            )
-            .map_err(HandlerError::failed)?;
+            Query::new("INSERT INTO effects (key, n) VALUES (?, ?)")
+                .bind(&event.key)
+                .bind(event.n as i64)
+                .execute(tx.conn())
+                .await
+                .map_err(HandlerError::failed)?;
             let age = envelope.age().unwrap_or_default();
             if let Ok(mut applied) = self.0.lock() {
                 let _ = applied.latencies.record((age.as_micros() as u64).max(1));

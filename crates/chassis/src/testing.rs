@@ -710,3 +710,4 @@ async fn serve_fake_feed(
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     axum::Json(feed.page(after, limit))
 }
+pub mod schema;

@@ -1,8 +1,11 @@
 //! The service's own store: SQLite (one WAL file shared by the service's instances) by default,
-//! PostgreSQL when given a `postgres://` URL. Services hold a [`Db`] and write per-backend SQL where
-//! the dialects differ; everything around it (connecting, pooling, migrations, readiness) is here.
+//! PostgreSQL when given a `postgres://` URL. Services hold a [`Db`] and speak to either engine
+//! through one [`Query`] (SQL written once, with `?` placeholders), inside a [`Tx`] when they
+//! write several statements; they branch on [`Db::backend`] only where the dialects really
+//! differ. Everything around it (connecting, pooling, migrations, readiness) is here too.
 
 mod migrate;
+mod query;
 mod tx;
 
 use std::path::Path;
@@ -14,7 +17,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use migrate::{migrate, Migration};
-pub use tx::{Conn, Tx};
+pub use query::{Executor, FromEitherRow, Query, Value};
+pub use tx::{Conn, Savepoint, Tx};
 
 /// Errors from connecting to or migrating a store.
 #[derive(Debug, thiserror::Error)]
@@ -220,91 +224,20 @@ impl Db {
         }
     }
 
+    /// True once the pool is closed (the service is stopping).
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Db::Sqlite(pool) => pool.is_closed(),
+            Db::Postgres(pool) => pool.is_closed(),
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Db::Sqlite(pool) => pool.close().await,
             Db::Postgres(pool) => pool.close().await,
         }
     }
-}
-
-/// `sql` written with `?` placeholders, numbered for PostgreSQL (`$1`, `$2`, …). The SQL must
-/// have no `?` inside string literals: every `?` is a placeholder.
-pub fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push('$');
-            out.push_str(&n.to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Runs one statement with `?` placeholders on a [`Conn`] of either backend:
-/// `on_conn!(conn, "UPDATE t SET a = ? WHERE b = ?", execute, a, b)` (rows affected), or with `query_as` types:
-/// `on_conn!(conn, as (i64,), "SELECT …", fetch_one, x)`. The binds must suit both drivers.
-#[macro_export]
-macro_rules! on_conn {
-    ($conn:expr, as $row:ty, $sql:expr, $method:ident $(, $bind:expr)* $(,)?) => {
-        match $conn {
-            $crate::db::Conn::Sqlite(c) => {
-                sqlx::query_as::<_, $row>($sql)$(.bind($bind))*.$method(&mut *c).await
-            }
-            $crate::db::Conn::Postgres(c) => {
-                let sql = $crate::db::numbered($sql);
-                sqlx::query_as::<_, $row>(&sql)$(.bind($bind))*.$method(&mut *c).await
-            }
-        }
-    };
-    ($conn:expr, $sql:expr, execute $(, $bind:expr)* $(,)?) => {
-        match $conn {
-            $crate::db::Conn::Sqlite(c) => sqlx::query($sql)$(.bind($bind))*
-                .execute(&mut *c)
-                .await
-                .map(|done| done.rows_affected()),
-            $crate::db::Conn::Postgres(c) => {
-                let sql = $crate::db::numbered($sql);
-                sqlx::query(&sql)$(.bind($bind))*
-                    .execute(&mut *c)
-                    .await
-                    .map(|done| done.rows_affected())
-            }
-        }
-    };
-}
-
-/// [`on_conn!`] on a pool: `on_db!(db, as (i64,), "SELECT …", fetch_all, x)`.
-#[macro_export]
-macro_rules! on_db {
-    ($db:expr, as $row:ty, $sql:expr, $method:ident $(, $bind:expr)* $(,)?) => {
-        match $db {
-            $crate::db::Db::Sqlite(p) => sqlx::query_as::<_, $row>($sql)$(.bind($bind))*.$method(p).await,
-            $crate::db::Db::Postgres(p) => {
-                let sql = $crate::db::numbered($sql);
-                sqlx::query_as::<_, $row>(&sql)$(.bind($bind))*.$method(p).await
-            }
-        }
-    };
-    ($db:expr, $sql:expr, execute $(, $bind:expr)* $(,)?) => {
-        match $db {
-            $crate::db::Db::Sqlite(p) => sqlx::query($sql)$(.bind($bind))*
-                .execute(p)
-                .await
-                .map(|done| done.rows_affected()),
-            $crate::db::Db::Postgres(p) => {
-                let sql = $crate::db::numbered($sql);
-                sqlx::query(&sql)$(.bind($bind))*
-                    .execute(p)
-                    .await
-                    .map(|done| done.rows_affected())
-            }
-        }
-    };
 }
 
 /// The store reports its pool's use to the metrics, which know nothing of the store.

@@ -1,13 +1,24 @@
-//! A write transaction on either backend, for code shared by every service (the outbox, the
-//! event inbox) and for services that write through it.
+//! The one transaction type of every store, on either backend: service stores, the outbox and
+//! the event inbox all write through it, so that an event handler and a request run the same
+//! store code inside one transaction.
 
-use sqlx::{PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 
 use super::{Backend, Db};
 
-/// An open write transaction. On SQLite it holds the write lock from its start
-/// (`BEGIN IMMEDIATE`), so what it reads cannot change before it writes; on PostgreSQL it is an
-/// ordinary READ COMMITTED transaction and writers lock the rows they change.
+/// An open transaction, begun by [`Db::begin_write`] (or [`Db::begin_read`]).
+///
+/// A write transaction on SQLite holds the write lock from its start (`BEGIN IMMEDIATE`): a
+/// deferred transaction that read first and wrote later could find, at its first write, that
+/// another instance wrote in between, and fail rather than wait; with the lock taken first, what
+/// it reads cannot change before it writes. On PostgreSQL it is an ordinary READ COMMITTED
+/// transaction, and each read-modify-write starts by locking the rows it is about (`FOR UPDATE`,
+/// [`super::Query::push_lock_rows_of`]) or by a conditional update.
+///
+/// Dropped without [`Tx::commit`] (an early return, a `?`, a cancelled request), it is rolled
+/// back: sqlx queues the `ROLLBACK` on the connection before it can be used again, so a pooled
+/// connection never carries an open transaction to its next user. A `COMMIT` that fails (SQLite
+/// busy at commit) leaves the transaction open, and it is rolled back the same way.
 #[derive(Debug)]
 pub enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
@@ -31,6 +42,20 @@ impl Db {
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
+
+    /// Begins a read-only transaction that sees one snapshot of the store from its first read
+    /// to its end, for a report made of several reads that must agree with each other.
+    pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            // In WAL mode a transaction reads one snapshot from its first read to its end, and
+            // a deferred one takes no lock: readers never wait for the writer.
+            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(
+                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        })
+    }
 }
 
 impl Tx {
@@ -49,6 +74,20 @@ impl Tx {
         }
     }
 
+    /// Makes the transactions that take the same `key` run one after another from here to
+    /// their end: PostgreSQL's transaction-scoped advisory lock. On SQLite nothing is needed: a
+    /// write transaction holds the store's write lock from its start. Keys are the service's
+    /// own (each service has its own database).
+    pub async fn serialize_on(&mut self, key: i64) -> Result<(), sqlx::Error> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,
@@ -60,6 +99,49 @@ impl Tx {
         match self {
             Tx::Sqlite(tx) => tx.rollback().await,
             Tx::Postgres(tx) => tx.rollback().await,
+        }
+    }
+}
+
+/// A savepoint inside a [`Tx`] (sqlx's nested transaction): released on commit, rolled back to
+/// on rollback (or when dropped), without ending the transaction around it. For work inside a
+/// caller's transaction that may have to leave no trace while the rest goes on.
+#[derive(Debug)]
+pub enum Savepoint<'t> {
+    Sqlite(Transaction<'t, Sqlite>),
+    Postgres(Transaction<'t, Postgres>),
+}
+
+impl Tx {
+    /// Begins a savepoint; the transaction is usable again once it ends.
+    pub async fn savepoint(&mut self) -> Result<Savepoint<'_>, sqlx::Error> {
+        Ok(match self {
+            Tx::Sqlite(tx) => Savepoint::Sqlite((**tx).begin().await?),
+            Tx::Postgres(tx) => Savepoint::Postgres((**tx).begin().await?),
+        })
+    }
+}
+
+impl Savepoint<'_> {
+    /// The savepoint's connection.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Savepoint::Sqlite(tx) => Conn::Sqlite(tx),
+            Savepoint::Postgres(tx) => Conn::Postgres(tx),
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Savepoint::Sqlite(tx) => tx.commit().await,
+            Savepoint::Postgres(tx) => tx.commit().await,
+        }
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self {
+            Savepoint::Sqlite(tx) => tx.rollback().await,
+            Savepoint::Postgres(tx) => tx.rollback().await,
         }
     }
 }

@@ -5,8 +5,8 @@ use super::consumer::{Consumers, HandlerError, Subscription};
 use super::envelope::Envelope;
 use super::wire::{Parked, Replayed};
 use super::Error;
+use crate::db::Query;
 use crate::db::{Backend, Db, Tx};
-use crate::{on_conn, on_db};
 
 /// What became of one delivered event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,13 +65,11 @@ impl Inbox {
 
     /// The feed position reached for `source` (embedded transport); 0 before the first event.
     pub async fn cursor(&self, source: &str) -> Result<i64, Error> {
-        let row: Option<(i64,)> = on_db!(
-            &self.db,
-            as (i64,),
-            "SELECT position FROM brigade_inbox_cursors WHERE source = ?",
-            fetch_optional,
-            source
-        )?;
+        let row: Option<(i64,)> =
+            Query::new("SELECT position FROM brigade_inbox_cursors WHERE source = ?")
+                .bind(source)
+                .fetch_optional::<(i64,)>(&self.db)
+                .await?;
         Ok(row.map_or(0, |r| r.0))
     }
 
@@ -165,13 +163,12 @@ impl Inbox {
 
     /// Every parked event, oldest first.
     pub async fn parked(&self) -> Result<Vec<Parked>, Error> {
-        let rows: Vec<ParkedRow> = on_db!(
-            &self.db,
-            as ParkedRow,
+        let rows: Vec<ParkedRow> = Query::new(
             "SELECT id, source, subject, subject_seq, type, error, attempts, held_behind, parked_at
              FROM brigade_parked_events ORDER BY parked_at, source, subject, subject_seq",
-            fetch_all
-        )?;
+        )
+        .fetch_all::<ParkedRow>(&self.db)
+        .await?;
         Ok(rows.into_iter().map(into_parked).collect())
     }
 
@@ -231,51 +228,44 @@ impl Inbox {
                 return Ok(Err(error.to_string()));
             }
         }
-        on_conn!(
-            tx.conn(),
-            "DELETE FROM brigade_parked_events WHERE id = ?",
-            execute,
-            &envelope.id
-        )?;
+        Query::new("DELETE FROM brigade_parked_events WHERE id = ?")
+            .bind(&envelope.id)
+            .execute(tx.conn())
+            .await?;
         tx.commit().await?;
         tracing::info!(event = %envelope.id, r#type = %envelope.event_type, "parked event replayed");
         Ok(Ok(()))
     }
 
     async fn record_failure(&self, id: &str, error: &str, attempts: i64) -> Result<(), Error> {
-        on_db!(
-            &self.db,
-            "UPDATE brigade_parked_events SET error = ?, attempts = ?, held_behind = NULL WHERE id = ?",
-            execute,
-            error,
-            attempts,
-            id
-        )?;
+        Query::new("UPDATE brigade_parked_events SET error = ?, attempts = ?, held_behind = NULL WHERE id = ?")
+.bind(error)
+.bind(attempts)
+.bind(id)
+.execute(&self.db)
+.await?;
         Ok(())
     }
 
     async fn parked_envelope(&self, id: &str) -> Result<Option<(Envelope, i64)>, Error> {
-        let row: Option<(String, i64)> = on_db!(
-            &self.db,
-            as (String, i64),
-            "SELECT envelope, attempts FROM brigade_parked_events WHERE id = ?",
-            fetch_optional,
-            id
-        )?;
+        let row: Option<(String, i64)> =
+            Query::new("SELECT envelope, attempts FROM brigade_parked_events WHERE id = ?")
+                .bind(id)
+                .fetch_optional::<(String, i64)>(&self.db)
+                .await?;
         row.map(|(text, attempts)| Ok((serde_json::from_str(&text)?, attempts)))
             .transpose()
     }
 
     async fn parked_of_subject(&self, envelope: &Envelope) -> Result<Vec<(Envelope, i64)>, Error> {
-        let rows: Vec<(String, i64)> = on_db!(
-            &self.db,
-            as (String, i64),
+        let rows: Vec<(String, i64)> = Query::new(
             "SELECT envelope, attempts FROM brigade_parked_events
              WHERE source = ? AND subject = ? ORDER BY subject_seq",
-            fetch_all,
-            &envelope.source,
-            &envelope.subject
-        )?;
+        )
+        .bind(&envelope.source)
+        .bind(&envelope.subject)
+        .fetch_all::<(String, i64)>(&self.db)
+        .await?;
         rows.into_iter()
             .map(|(text, attempts)| Ok((serde_json::from_str(&text)?, attempts)))
             .collect()
@@ -286,33 +276,31 @@ impl Inbox {
 /// applied this event). On PostgreSQL the row lock makes a concurrent second applier wait here
 /// and then find the cursor moved.
 async fn advance_cursor(tx: &mut Tx, source: &str, position: i64) -> Result<bool, Error> {
-    on_conn!(
-        tx.conn(),
-        "INSERT INTO brigade_inbox_cursors (source, position) VALUES (?, 0) ON CONFLICT (source) DO NOTHING",
-        execute,
-        source
-    )?;
-    let moved = on_conn!(
-        tx.conn(),
+    Query::new("INSERT INTO brigade_inbox_cursors (source, position) VALUES (?, 0) ON CONFLICT (source) DO NOTHING")
+.bind(source)
+.execute(tx.conn())
+.await?;
+    let moved = Query::new(
         "UPDATE brigade_inbox_cursors SET position = ? WHERE source = ? AND position < ?",
-        execute,
-        position,
-        source,
-        position
-    )?;
+    )
+    .bind(position)
+    .bind(source)
+    .bind(position)
+    .execute(tx.conn())
+    .await?;
     Ok(moved == 1)
 }
 
 /// The sequence number of the subject's last applied event, locked until commit.
 async fn lock_subject(tx: &mut Tx, envelope: &Envelope) -> Result<i64, Error> {
-    on_conn!(
-        tx.conn(),
+    Query::new(
         "INSERT INTO brigade_inbox_subjects (source, subject, seq) VALUES (?, ?, 0)
          ON CONFLICT (source, subject) DO NOTHING",
-        execute,
-        &envelope.source,
-        &envelope.subject
-    )?;
+    )
+    .bind(&envelope.source)
+    .bind(&envelope.subject)
+    .execute(tx.conn())
+    .await?;
     let sql = match tx.backend() {
         Backend::Sqlite => {
             "SELECT seq FROM brigade_inbox_subjects WHERE source = ? AND subject = ?"
@@ -321,41 +309,37 @@ async fn lock_subject(tx: &mut Tx, envelope: &Envelope) -> Result<i64, Error> {
             "SELECT seq FROM brigade_inbox_subjects WHERE source = ? AND subject = ? FOR UPDATE"
         }
     };
-    let (seq,): (i64,) = on_conn!(
-        tx.conn(),
-        as (i64,),
-        sql,
-        fetch_one,
-        &envelope.source,
-        &envelope.subject
-    )?;
+    let (seq,): (i64,) = Query::new(sql)
+        .bind(&envelope.source)
+        .bind(&envelope.subject)
+        .fetch_one::<(i64,)>(tx.conn())
+        .await?;
     Ok(seq)
 }
 
 async fn set_subject_seq(tx: &mut Tx, envelope: &Envelope) -> Result<(), Error> {
-    on_conn!(
-        tx.conn(),
+    Query::new(
         "UPDATE brigade_inbox_subjects SET seq = ? WHERE source = ? AND subject = ? AND seq < ?",
-        execute,
-        envelope.subjectseq,
-        &envelope.source,
-        &envelope.subject,
-        envelope.subjectseq
-    )?;
+    )
+    .bind(envelope.subjectseq)
+    .bind(&envelope.source)
+    .bind(&envelope.subject)
+    .bind(envelope.subjectseq)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
 /// The id of a parked event of the same subject, if there is one.
 async fn parked_before(tx: &mut Tx, envelope: &Envelope) -> Result<Option<String>, Error> {
-    let row: Option<(String,)> = on_conn!(
-        tx.conn(),
-        as (String,),
+    let row: Option<(String,)> = Query::new(
         "SELECT id FROM brigade_parked_events WHERE source = ? AND subject = ?
          ORDER BY subject_seq LIMIT 1",
-        fetch_optional,
-        &envelope.source,
-        &envelope.subject
-    )?;
+    )
+    .bind(&envelope.source)
+    .bind(&envelope.subject)
+    .fetch_optional::<(String,)>(tx.conn())
+    .await?;
     Ok(row.map(|r| r.0))
 }
 
@@ -367,24 +351,22 @@ async fn insert_parked(
     held_behind: Option<&str>,
 ) -> Result<(), Error> {
     let text = serde_json::to_string(envelope)?;
-    on_conn!(
-        tx.conn(),
-        "INSERT INTO brigade_parked_events
+    Query::new("INSERT INTO brigade_parked_events
             (id, source, subject, subject_seq, type, envelope, error, attempts, held_behind, parked_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO NOTHING",
-        execute,
-        &envelope.id,
-        &envelope.source,
-        &envelope.subject,
-        envelope.subjectseq,
-        &envelope.event_type,
-        text,
-        error,
-        attempts as i64,
-        held_behind,
-        crate::time::now_rfc3339()
-    )?;
+         ON CONFLICT (id) DO NOTHING")
+.bind(&envelope.id)
+.bind(&envelope.source)
+.bind(&envelope.subject)
+.bind(envelope.subjectseq)
+.bind(&envelope.event_type)
+.bind(text)
+.bind(error)
+.bind(attempts as i64)
+.bind(held_behind)
+.bind(crate::time::now_rfc3339())
+.execute(tx.conn())
+.await?;
     Ok(())
 }
 

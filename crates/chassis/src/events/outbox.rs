@@ -6,8 +6,8 @@ use tokio::sync::Notify;
 
 use super::envelope::{Envelope, Event, SPEC_VERSION};
 use super::Error;
+use crate::db::Query;
 use crate::db::{Conn, Db, Migration};
-use crate::{on_conn, on_db};
 
 /// The outbox tables, for every service that publishes events (add it to the service's
 /// migrations). `position` is NULL until the relay has made the event available: positions
@@ -173,30 +173,25 @@ pub(crate) async fn append_envelope(
             .execute(&mut **pg)
             .await?;
     }
-    let (seq,): (i64,) = on_conn!(
-        conn.reborrow(),
-        as (i64,),
-        "SELECT COALESCE(MAX(subject_seq), 0) + 1 FROM brigade_outbox WHERE source = ? AND subject = ?",
-        fetch_one,
-        &envelope.source,
-        &envelope.subject
-    )?;
+    let (seq,): (i64,) = Query::new("SELECT COALESCE(MAX(subject_seq), 0) + 1 FROM brigade_outbox WHERE source = ? AND subject = ?")
+.bind(&envelope.source)
+.bind(&envelope.subject)
+.fetch_one::<(i64,)>(conn.reborrow())
+.await?;
     envelope.subjectseq = seq;
-    on_conn!(
-        conn,
-        "INSERT INTO brigade_outbox (id, source, type, schema_version, subject, subject_seq, time, traceparent, data)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        execute,
-        &envelope.id,
-        &envelope.source,
-        &envelope.event_type,
-        envelope.schemaversion as i64,
-        &envelope.subject,
-        seq,
-        &envelope.time,
-        &envelope.traceparent,
-        &data
-    )?;
+    Query::new("INSERT INTO brigade_outbox (id, source, type, schema_version, subject, subject_seq, time, traceparent, data)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+.bind(&envelope.id)
+.bind(&envelope.source)
+.bind(&envelope.event_type)
+.bind(envelope.schemaversion as i64)
+.bind(&envelope.subject)
+.bind(seq)
+.bind(&envelope.time)
+.bind(&envelope.traceparent)
+.bind(&data)
+.execute(conn)
+.await?;
     Ok(envelope)
 }
 
@@ -256,7 +251,11 @@ pub(crate) async fn read_feed(
     let sql = format!(
         "SELECT position, {COLUMNS} FROM brigade_outbox WHERE position > ? ORDER BY position LIMIT ?"
     );
-    let rows: Vec<PositionedRow> = on_db!(db, as PositionedRow, &sql, fetch_all, after, limit)?;
+    let rows: Vec<PositionedRow> = Query::new(&sql)
+        .bind(after)
+        .bind(limit)
+        .fetch_all::<PositionedRow>(db)
+        .await?;
     let rows = rows.into_iter().map(split_position);
     rows.into_iter()
         .map(|(position, row)| envelope_of(row).map(|(_, envelope)| (position, envelope)))
@@ -284,10 +283,7 @@ fn split_position(r: PositionedRow) -> (i64, Row) {
 /// The highest position given so far.
 pub(crate) async fn last_position(db: &Db) -> Result<i64, Error> {
     let sql = "SELECT last_position FROM brigade_outbox_relay WHERE id = 1";
-    let (last,): (i64,) = match db {
-        Db::Sqlite(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
-        Db::Postgres(pool) => sqlx::query_as(sql).fetch_one(pool).await?,
-    };
+    let (last,): (i64,) = Query::new(sql).fetch_one(db).await?;
     Ok(last)
 }
 
@@ -295,10 +291,7 @@ pub(crate) async fn last_position(db: &Db) -> Result<i64, Error> {
 /// the relay's locking transaction so that an idle relay never takes the write lock).
 pub(crate) async fn has_unrelayed(db: &Db) -> Result<bool, Error> {
     let sql = "SELECT seq FROM brigade_outbox WHERE position IS NULL LIMIT 1";
-    let row: Option<(i64,)> = match db {
-        Db::Sqlite(pool) => sqlx::query_as(sql).fetch_optional(pool).await?,
-        Db::Postgres(pool) => sqlx::query_as(sql).fetch_optional(pool).await?,
-    };
+    let row: Option<(i64,)> = Query::new(sql).fetch_optional(db).await?;
     Ok(row.is_some())
 }
 
@@ -306,7 +299,7 @@ pub(crate) async fn has_unrelayed(db: &Db) -> Result<bool, Error> {
 pub(crate) async fn read_unrelayed(db: &Db, limit: i64) -> Result<Vec<(i64, Envelope)>, Error> {
     let sql =
         format!("SELECT {COLUMNS} FROM brigade_outbox WHERE position IS NULL ORDER BY seq LIMIT ?");
-    let rows: Vec<Row> = on_db!(db, as Row, &sql, fetch_all, limit)?;
+    let rows: Vec<Row> = Query::new(&sql).bind(limit).fetch_all::<Row>(db).await?;
     rows.into_iter().map(envelope_of).collect()
 }
 
@@ -329,38 +322,38 @@ pub(crate) async fn assign_positions(
             "SELECT last_position FROM brigade_outbox_relay WHERE id = 1 FOR UPDATE"
         }
     };
-    let (last,): (i64,) = on_conn!(tx.conn(), as (i64,), counter, fetch_one)?;
+    let (last,): (i64,) = Query::new(counter).fetch_one::<(i64,)>(tx.conn()).await?;
     let assigned = match only {
-        None => on_conn!(
-            tx.conn(),
-            "UPDATE brigade_outbox SET position = ? + r.rn
+        None => {
+            Query::new(
+                "UPDATE brigade_outbox SET position = ? + r.rn
              FROM (SELECT seq, ROW_NUMBER() OVER (ORDER BY seq) AS rn
                    FROM brigade_outbox WHERE position IS NULL ORDER BY seq LIMIT ?) AS r
              WHERE brigade_outbox.seq = r.seq",
-            execute,
-            last,
-            limit
-        )?,
+            )
+            .bind(last)
+            .bind(limit)
+            .execute(tx.conn())
+            .await?
+        }
         Some(seqs) => {
             let mut n = 0;
             for seq in seqs {
-                n += on_conn!(
-                    tx.conn(),
+                n += Query::new(
                     "UPDATE brigade_outbox SET position = ? WHERE seq = ? AND position IS NULL",
-                    execute,
-                    last + n as i64 + 1,
-                    seq
-                )?;
+                )
+                .bind(last + n as i64 + 1)
+                .bind(seq)
+                .execute(tx.conn())
+                .await?;
             }
             n
         }
     };
-    on_conn!(
-        tx.conn(),
-        "UPDATE brigade_outbox_relay SET last_position = ? WHERE id = 1",
-        execute,
-        last + assigned as i64
-    )?;
+    Query::new("UPDATE brigade_outbox_relay SET last_position = ? WHERE id = 1")
+        .bind(last + assigned as i64)
+        .execute(tx.conn())
+        .await?;
     tx.commit().await?;
     Ok(assigned)
 }
@@ -370,34 +363,32 @@ pub(crate) async fn assign_positions(
 pub(crate) async fn take_lease(db: &Db, holder: &str, lease_ms: u64) -> Result<bool, Error> {
     let now = crate::time::unix_ms() as i64;
     let until = now + lease_ms as i64;
-    let taken = on_db!(
-        db,
+    let taken = Query::new(
         "UPDATE brigade_outbox_relay SET holder = ?, held_until_ms = ?
          WHERE id = 1 AND (holder IS NULL OR holder = ? OR held_until_ms < ?)",
-        execute,
-        holder,
-        until,
-        holder,
-        now
-    )?;
+    )
+    .bind(holder)
+    .bind(until)
+    .bind(holder)
+    .bind(now)
+    .execute(db)
+    .await?;
     Ok(taken == 1)
 }
 
 /// Gives up the publishing lease, so another instance can take it at once.
 pub(crate) async fn release_lease(db: &Db, holder: &str) -> Result<(), Error> {
-    on_db!(
-        db,
-        "UPDATE brigade_outbox_relay SET holder = NULL, held_until_ms = 0 WHERE id = 1 AND holder = ?",
-        execute,
-        holder
-    )?;
+    Query::new("UPDATE brigade_outbox_relay SET holder = NULL, held_until_ms = 0 WHERE id = 1 AND holder = ?")
+.bind(holder)
+.execute(db)
+.await?;
     Ok(())
 }
 
 /// Every event in the outbox, relayed or not, in the order they were appended (tests, tools).
 pub async fn stored_events(db: &Db) -> Result<Vec<Envelope>, Error> {
     let sql = format!("SELECT {COLUMNS} FROM brigade_outbox ORDER BY seq");
-    let rows: Vec<Row> = on_db!(db, as Row, &sql, fetch_all)?;
+    let rows: Vec<Row> = Query::new(&sql).fetch_all::<Row>(db).await?;
     rows.into_iter()
         .map(|row| envelope_of(row).map(|(_, envelope)| envelope))
         .collect()

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use axum::Router;
 use brigade_chassis::db::{Db, Migration, PoolOptions};
+use brigade_chassis::db::{Query, Tx};
 use brigade_chassis::events::{
     self, Envelope, Handle, HandlerError, Outbox, ParkedList, Replayed, Subscription,
 };
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::{self, Instance};
-use brigade_chassis::{db::Tx, on_conn};
 use futures_util::future::BoxFuture;
 
 use crate::support::Ticked;
@@ -57,15 +57,13 @@ impl Handle<Ticked> for Record {
                     "poisoned: this event cannot be applied yet",
                 ));
             }
-            on_conn!(
-                tx.conn(),
-                "INSERT INTO effects (event_id, account, n) VALUES (?, ?, ?)",
-                execute,
-                &envelope.id,
-                &event.account,
-                event.n
-            )
-            .map_err(HandlerError::failed)?;
+            Query::new("INSERT INTO effects (event_id, account, n) VALUES (?, ?, ?)")
+                .bind(&envelope.id)
+                .bind(&event.account)
+                .bind(event.n)
+                .execute(tx.conn())
+                .await
+                .map_err(HandlerError::failed)?;
             Ok(())
         })
     }

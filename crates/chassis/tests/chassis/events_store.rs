@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use brigade_chassis::db::{migrate, Db};
+use brigade_chassis::db::{Query, Tx};
 use brigade_chassis::events::{
     self, ApplyOutcome, Envelope, Handle, HandlerError, Inbox, Outbox, Relay, Subscription,
 };
-use brigade_chassis::{db::Tx, on_conn, on_db};
 use futures_util::future::BoxFuture;
 
 use crate::support::Ticked;
@@ -22,14 +22,12 @@ impl Handle<Ticked> for Count {
         _: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            on_conn!(
-                tx.conn(),
-                "INSERT INTO counted (account, n) VALUES (?, ?)",
-                execute,
-                &event.account,
-                event.n
-            )
-            .map_err(HandlerError::failed)?;
+            Query::new("INSERT INTO counted (account, n) VALUES (?, ?)")
+                .bind(&event.account)
+                .bind(event.n)
+                .execute(tx.conn())
+                .await
+                .map_err(HandlerError::failed)?;
             Ok(())
         })
     }
@@ -92,12 +90,11 @@ async fn outbox_numbers_subjects_and_positions_follow_commits(db: Db) {
             .collect();
         assert_eq!(seqs, (1..=10).collect::<Vec<_>>(), "subject w{w}");
     }
-    let positions: Vec<(i64,)> = on_db!(
-        &db,
-        as (i64,),
+    let positions: Vec<(i64,)> = Query::new(
         "SELECT position FROM brigade_outbox WHERE position IS NOT NULL ORDER BY position",
-        fetch_all
     )
+    .fetch_all::<(i64,)>(&db)
+    .await
     .expect("positions");
     let positions: Vec<i64> = positions.into_iter().map(|p| p.0).collect();
     assert_eq!(
@@ -146,8 +143,10 @@ async fn racing_appliers_apply_once(db: Db) {
         total += applier.await.expect("applier");
     }
     assert_eq!(total, 20, "each event applied by exactly one applier");
-    let rows: Vec<(i64,)> =
-        on_db!(&db, as (i64,), "SELECT n FROM counted ORDER BY n", fetch_all).expect("counted");
+    let rows: Vec<(i64,)> = Query::new("SELECT n FROM counted ORDER BY n")
+        .fetch_all::<(i64,)>(&db)
+        .await
+        .expect("counted");
     assert_eq!(
         rows.into_iter().map(|r| r.0).collect::<Vec<_>>(),
         (1..=20).collect::<Vec<_>>()

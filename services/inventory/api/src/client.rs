@@ -72,12 +72,13 @@ impl InventoryClient {
         order_id: Uuid,
         request: &ReserveRequest,
     ) -> Result<Reservation, ClientError> {
+        let headers = self.idempotency_key("reserve", order_id)?;
         self.inner
             .send_json(
                 Method::PUT,
                 &paths::reservation(order_id),
                 Some(request),
-                &HeaderMap::new(),
+                &headers,
             )
             .await
     }
@@ -115,13 +116,20 @@ impl InventoryClient {
         action: &str,
         order_id: Uuid,
     ) -> Result<Reservation, ClientError> {
+        let headers = self.idempotency_key(action, order_id)?;
+        self.inner
+            .send_json::<(), _>(Method::POST, path, None, &headers)
+            .await
+    }
+
+    /// Every write on a reservation is keyed by its action and order id: derived, not random, so
+    /// that a repeat from any instance carries the same key.
+    fn idempotency_key(&self, action: &str, order_id: Uuid) -> Result<HeaderMap, ClientError> {
         let mut headers = HeaderMap::new();
         let key = HeaderValue::from_str(&format!("{action}-{order_id}"))
             .map_err(|e| self.request_error(format!("cannot build the idempotency key: {e}")))?;
         headers.insert(IDEMPOTENCY_KEY_HEADER, key);
-        self.inner
-            .send_json::<(), _>(Method::POST, path, None, &headers)
-            .await
+        Ok(headers)
     }
 
     fn check_sku(&self, sku: &str) -> Result<(), ClientError> {

@@ -11,11 +11,11 @@
 //! transaction; a SKU that was there already is not, and neither is anything when the data set
 //! had been loaded.
 
-use brigade_chassis::db::{Backend, Db};
+use brigade_chassis::db::{Backend, Db, Query};
 use brigade_chassis::events::Outbox;
 use inventory_api::StockLevel;
 
-use crate::store::{self, stock_changed, Arg, Sql, Statements};
+use crate::store::{self, stock_changed};
 
 /// What loading did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,63 +66,56 @@ pub async fn ensure_sample_stock(db: &Db, outbox: &Outbox) -> Result<Loaded, Err
     Ok(loaded)
 }
 
+/// The data set's marker, there once it is loaded.
+fn seed_marker() -> Query {
+    Query::new("SELECT name FROM inventory_seeds WHERE name = ?").bind(sample_catalog::NAME)
+}
+
 async fn is_loaded(db: &Db) -> Result<bool, sqlx::Error> {
-    let mut sql = Sql::new(db.backend());
-    sql.push("SELECT name FROM inventory_seeds WHERE name = ")
-        .bind_text(sample_catalog::NAME);
-    let found: Vec<(String,)> = sql.fetch_all(db).await?;
+    let found: Vec<(String,)> = seed_marker().fetch_all(db).await?;
     Ok(!found.is_empty())
 }
 
 async fn load(db: &Db, outbox: &Outbox, stock: &[(String, u32)]) -> Result<Loaded, Error> {
     let now_ms = i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX);
     let mut tx = db.begin_write().await?;
-    if db.backend() == Backend::Postgres {
-        // SQLite's write lock is held from the start; PostgreSQL's loaders queue here, so that
-        // the second finds the first's marker instead of inserting nothing and calling it new.
-        let mut sql = tx.sql();
-        sql.push("SELECT pg_advisory_xact_lock(")
-            .bind_int(LOAD_LOCK_KEY)
-            .push(")");
-        tx.execute(&sql).await?;
-    }
-    let mut sql = tx.sql();
-    sql.push("SELECT name FROM inventory_seeds WHERE name = ")
-        .bind_text(sample_catalog::NAME);
-    let found: Vec<(String,)> = tx.fetch_all(&sql).await?;
+    // Loaders queue here, so that the second finds the first's marker instead of inserting
+    // nothing and calling it new.
+    tx.serialize_on(LOAD_LOCK_KEY).await?;
+    let found: Vec<(String,)> = seed_marker().fetch_all(&mut tx).await?;
     if !found.is_empty() {
         tx.rollback().await?;
         return Ok(Loaded::Before);
     }
     // One statement for every SKU: a round trip per row would make a first start on a remote
     // database take seconds.
-    let skus = Arg::TextList(stock.iter().map(|(sku, _)| sku.clone()).collect());
-    let units = Arg::IntList(stock.iter().map(|(_, n)| i64::from(*n)).collect());
-    let mut sql = tx.sql();
+    let skus: Vec<String> = stock.iter().map(|(sku, _)| sku.clone()).collect();
+    let units: Vec<i64> = stock.iter().map(|(_, n)| i64::from(*n)).collect();
+    let mut sql = Query::default();
     sql.push("INSERT INTO stock (sku, stock, held, committed, updated_at_ms) ");
     match db.backend() {
         Backend::Sqlite => sql
             .push("SELECT s.value, n.value, 0, 0, ")
-            .bind_int(now_ms)
+            .push_bind(now_ms)
             .push(" FROM json_each(")
-            .bind(skus)
+            .push_bind(skus)
             .push(") s JOIN json_each(")
-            .bind(units)
+            .push_bind(units)
             // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert clause, not
             // part of the join.
             .push(") n ON n.key = s.key WHERE true ON CONFLICT DO NOTHING"),
         Backend::Postgres => sql
             .push("SELECT t.sku, t.stock, 0, 0, ")
-            .bind_int(now_ms)
+            .push_bind(now_ms)
             .push(" FROM UNNEST(")
-            .bind(skus)
+            .push_bind(skus)
             .push("::text[], ")
-            .bind(units)
+            .push_bind(units)
             .push("::int8[]) AS t (sku, stock) ON CONFLICT DO NOTHING"),
     };
     // The SKUs this statement created, to announce them (and only them).
     sql.push(" RETURNING sku, stock");
-    let created: Vec<(String, i64)> = tx.fetch_all(&sql).await?;
+    let created: Vec<(String, i64)> = sql.fetch_all(&mut tx).await?;
     let inserted = u64::try_from(created.len()).unwrap_or(u64::MAX);
     for (sku, units) in created {
         let units = u64::try_from(units).map_err(|_| Error::Corrupt {
@@ -138,13 +131,13 @@ async fn load(db: &Db, outbox: &Outbox, stock: &[(String, u32)]) -> Result<Loade
         };
         stock_changed(&mut tx, outbox, level).await?;
     }
-    let mut sql = tx.sql();
+    let mut sql = Query::default();
     sql.push("INSERT INTO inventory_seeds (name, loaded_at_ms) VALUES (")
-        .bind_text(sample_catalog::NAME)
+        .push_bind(sample_catalog::NAME)
         .push(", ")
-        .bind_int(now_ms)
+        .push_bind(now_ms)
         .push(") ON CONFLICT DO NOTHING");
-    tx.execute(&sql).await?;
+    sql.execute(&mut tx).await?;
     tx.commit().await?;
     if inserted > 0 {
         outbox.wake();

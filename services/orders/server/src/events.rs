@@ -7,9 +7,8 @@
 //! The chassis applies each event once in effect: it records the event's sequence number in the
 //! handler's transaction, so the history row and that record commit together.
 
-use brigade_chassis::db::Tx;
+use brigade_chassis::db::{Query, Tx};
 use brigade_chassis::events::{Envelope, Handle, HandlerError, Subscription};
-use brigade_chassis::on_conn;
 use futures_util::future::BoxFuture;
 use payments_api::events::PaymentRefunded;
 
@@ -35,14 +34,12 @@ impl Handle<PaymentRefunded> for RecordRefund {
             let now_ms = brigade_chassis::time::unix_ms() as i64;
             // Touching the order's row first locks it (on PostgreSQL) against the saga's own
             // history writes, which lock it the same way, so the two never take one number.
-            let known = on_conn!(
-                tx.conn(),
-                "UPDATE orders SET updated_at_ms = ? WHERE id = ?",
-                execute,
-                now_ms,
-                &order
-            )
-            .map_err(HandlerError::failed)?;
+            let known = Query::new("UPDATE orders SET updated_at_ms = ? WHERE id = ?")
+                .bind(now_ms)
+                .bind(&order)
+                .execute(tx.conn())
+                .await
+                .map_err(HandlerError::failed)?;
             if known == 0 {
                 tracing::debug!(order = %event.order_id, "a refund of an order this service does not know");
                 return Ok(());
@@ -51,17 +48,17 @@ impl Handle<PaymentRefunded> for RecordRefund {
                 "charge {} refunded: refund {} of {} {} (payments)",
                 event.charge_id, event.refund_id, event.amount.amount_minor, event.amount.currency
             );
-            on_conn!(
-                tx.conn(),
+            Query::new(
                 "INSERT INTO order_steps (order_id, seq, step, outcome, detail, at_ms) \
                  SELECT ?, COALESCE(MAX(seq), 0) + 1, 'refund', 'refunded', ?, ? \
                  FROM order_steps WHERE order_id = ?",
-                execute,
-                &order,
-                &detail,
-                now_ms,
-                &order
             )
+            .bind(&order)
+            .bind(&detail)
+            .bind(now_ms)
+            .bind(&order)
+            .execute(tx.conn())
+            .await
             .map_err(HandlerError::failed)?;
             Ok(())
         })

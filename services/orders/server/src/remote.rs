@@ -5,13 +5,12 @@
 //! declined, expired), a transient failure (timeouts, 5xx, no instance: the same call may be
 //! repeated) or a refusal for good (another 4xx).
 
-use brigade_chassis::client::{Error as ClientError, ServiceClient};
+use brigade_chassis::client::Error as ClientError;
 use brigade_chassis::service::Context;
 use cart_api::CartClient;
 use catalog_api::{CatalogClient, Money, ProductBatch};
-use http::{HeaderMap, Method};
+use inventory_api::{problems, InventoryClient, ReservationLine, ReserveRequest};
 use payments_api::{ChargeRequest, ChargeStatus, PaymentsClient};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::saga::{
@@ -23,7 +22,7 @@ use crate::saga::{
 pub struct RemoteSteps {
     cart: CartClient,
     catalog: CatalogClient,
-    inventory: InventoryCalls,
+    inventory: InventoryClient,
     payments: PaymentsClient,
 }
 
@@ -32,9 +31,7 @@ impl RemoteSteps {
         RemoteSteps {
             cart: CartClient::new(ctx.client("cart")),
             catalog: CatalogClient::new(ctx.client("catalog")),
-            inventory: InventoryCalls {
-                inner: ctx.client("inventory"),
-            },
+            inventory: InventoryClient::new(ctx.client("inventory")),
             payments: PaymentsClient::new(ctx.client("payments")),
         }
     }
@@ -86,9 +83,21 @@ impl Steps for RemoteSteps {
 
     fn reserve<'a>(&'a self, order_id: Uuid, lines: &'a [StockLine]) -> StepFuture<'a, Reserved> {
         Box::pin(async move {
-            match self.inventory.reserve(order_id, lines).await {
+            let request = ReserveRequest {
+                lines: lines
+                    .iter()
+                    .map(|line| ReservationLine {
+                        sku: line.sku.clone(),
+                        quantity: line.quantity,
+                    })
+                    .collect(),
+                ttl_ms: None,
+            };
+            // The typed client keys every write by the order id, so a repeat (of this attempt
+            // by the chassis client, or of the step by the saga) is the same reservation.
+            match self.inventory.reserve(order_id, &request).await {
                 Ok(_) => Ok(Reserved::Held),
-                Err(e) if problem_code(&e) == Some("out-of-stock") => {
+                Err(e) if problem_code(&e) == Some(problems::OUT_OF_STOCK) => {
                     Ok(Reserved::OutOfStock(e.to_string()))
                 }
                 Err(e) => Err(classify(e)),
@@ -142,9 +151,9 @@ impl Steps for RemoteSteps {
 
     fn commit(&self, order_id: Uuid) -> StepFuture<'_, Committed> {
         Box::pin(async move {
-            match self.inventory.post(order_id, "commit").await {
-                Ok(()) => Ok(Committed::Committed),
-                Err(e) if problem_code(&e) == Some("reservation-expired") => {
+            match self.inventory.commit(order_id).await {
+                Ok(_) => Ok(Committed::Committed),
+                Err(e) if problem_code(&e) == Some(problems::RESERVATION_EXPIRED) => {
                     Ok(Committed::Expired(e.to_string()))
                 }
                 Err(e) => Err(classify(e)),
@@ -154,10 +163,11 @@ impl Steps for RemoteSteps {
 
     fn release(&self, order_id: Uuid) -> StepFuture<'_, ()> {
         Box::pin(async move {
-            match self.inventory.post(order_id, "release").await {
+            match self.inventory.release(order_id).await {
+                Ok(_) => Ok(()),
                 // No reservation: nothing to give back.
                 Err(e) if e.is_not_found() => Ok(()),
-                other => other.map_err(classify),
+                Err(e) => Err(classify(e)),
             }
         })
     }
@@ -189,69 +199,5 @@ impl Steps for RemoteSteps {
                 .map(|c| c.id)
                 .collect())
         })
-    }
-}
-
-/// Inventory's reservation calls, written against its contract (PUT/POST under
-/// `/v1/reservations/{order_id}`) until `inventory-api` publishes its typed client.
-#[derive(Debug, Clone)]
-struct InventoryCalls {
-    inner: ServiceClient,
-}
-
-#[derive(Debug, Serialize)]
-struct ReserveBody<'a> {
-    lines: Vec<ReserveLine<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct ReserveLine<'a> {
-    sku: &'a str,
-    quantity: u32,
-}
-
-/// The part of a reservation the saga reads.
-#[derive(Debug, Deserialize)]
-struct ReservationStatus {
-    #[allow(dead_code)]
-    status: String,
-}
-
-impl InventoryCalls {
-    async fn reserve(
-        &self,
-        order_id: Uuid,
-        lines: &[StockLine],
-    ) -> Result<ReservationStatus, ClientError> {
-        let body = ReserveBody {
-            lines: lines
-                .iter()
-                .map(|l| ReserveLine {
-                    sku: &l.sku,
-                    quantity: l.quantity,
-                })
-                .collect(),
-        };
-        self.inner
-            .send_json(
-                Method::PUT,
-                &format!("/v1/reservations/{order_id}"),
-                Some(&body),
-                &HeaderMap::new(),
-            )
-            .await
-    }
-
-    async fn post(&self, order_id: Uuid, action: &str) -> Result<(), ClientError> {
-        let _: ReservationStatus = self
-            .inner
-            .send_json::<(), _>(
-                Method::POST,
-                &format!("/v1/reservations/{order_id}/{action}"),
-                None,
-                &HeaderMap::new(),
-            )
-            .await?;
-        Ok(())
     }
 }

@@ -12,7 +12,6 @@ mod rows;
 mod sql;
 
 use brigade_chassis::db::{Conn, Db, Tx};
-use sqlx::{Postgres, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::lines::{self, Line, StoredCart};
@@ -46,24 +45,6 @@ pub struct Edited<T> {
     pub changed: bool,
 }
 
-/// Runs `$body` with `$conn` (the pool or connection of either backend, from the `$kind` enum:
-/// [`Db`] or [`Conn`]) and `$sql` (the statement text of that backend): the same query code,
-/// type-checked once per backend.
-macro_rules! on_backend {
-    ($kind:ident, $target:expr, $stmt:expr, |$conn:ident, $sql:ident| $body:expr) => {
-        match $target {
-            $kind::Sqlite($conn) => {
-                let $sql = $stmt.sqlite;
-                $body
-            }
-            $kind::Postgres($conn) => {
-                let $sql = $stmt.postgres;
-                $body
-            }
-        }
-    };
-}
-
 /// Carts. Cheap to clone: it is a pool handle.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -78,12 +59,7 @@ impl Store {
 
     /// The user's cart; empty (version 0) when it never changed.
     pub async fn load(&self, user_id: Uuid) -> Result<StoredCart, Error> {
-        let rows: Vec<rows::LoadRow> = on_backend!(Db, &self.db, sql::LOAD, |pool, text| {
-            sqlx::query_as(text)
-                .bind(user_id.to_string())
-                .fetch_all(pool)
-                .await?
-        });
+        let rows: Vec<rows::LoadRow> = sql::load(user_id).fetch_all(&self.db).await?;
         let Some(&(version, updated_at_ms, ..)) = rows.first() else {
             return Ok(StoredCart::empty());
         };
@@ -146,7 +122,7 @@ pub async fn change_in<T, E>(
     user_id: Uuid,
     edit: impl FnOnce(&mut Vec<Line>, i64) -> Result<T, E>,
 ) -> Result<Result<Edited<T>, E>, Error> {
-    let mut savepoint = Savepoint::begin(tx).await?;
+    let mut savepoint = tx.savepoint().await?;
     let applied = match apply(savepoint.conn(), user_id, now_ms(), edit).await? {
         Ok(applied) => applied,
         Err(refused) => {
@@ -210,93 +186,22 @@ async fn apply<T, E>(
     }))
 }
 
-/// A savepoint inside a chassis [`Tx`] (sqlx's nested transaction): released on commit, rolled
-/// back to on rollback (or when dropped), without ending the transaction around it.
-enum Savepoint<'t> {
-    Sqlite(Transaction<'t, Sqlite>),
-    Postgres(Transaction<'t, Postgres>),
-}
-
-impl<'t> Savepoint<'t> {
-    async fn begin(tx: &'t mut Tx) -> Result<Savepoint<'t>, sqlx::Error> {
-        use sqlx::Connection;
-        Ok(match tx {
-            Tx::Sqlite(tx) => Savepoint::Sqlite((**tx).begin().await?),
-            Tx::Postgres(tx) => Savepoint::Postgres((**tx).begin().await?),
-        })
-    }
-
-    fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Savepoint::Sqlite(tx) => Conn::Sqlite(tx),
-            Savepoint::Postgres(tx) => Conn::Postgres(tx),
-        }
-    }
-
-    async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Savepoint::Sqlite(tx) => tx.commit().await,
-            Savepoint::Postgres(tx) => tx.commit().await,
-        }
-    }
-
-    async fn rollback(self) -> Result<(), sqlx::Error> {
-        match self {
-            Savepoint::Sqlite(tx) => tx.rollback().await,
-            Savepoint::Postgres(tx) => tx.rollback().await,
-        }
-    }
-}
-
 async fn bump(conn: &mut Conn<'_>, user_id: Uuid, now: i64) -> Result<i64, Error> {
-    let (version,): (i64,) = on_backend!(Conn, conn, sql::BUMP, |conn, text| {
-        sqlx::query_as(text)
-            .bind(user_id.to_string())
-            .bind(now)
-            .fetch_one(&mut **conn)
-            .await?
-    });
+    let (version,): (i64,) = sql::bump(user_id, now).fetch_one(conn).await?;
     Ok(version)
 }
 
 async fn read_lines(conn: &mut Conn<'_>, user_id: Uuid) -> Result<Vec<Line>, Error> {
-    let rows: Vec<rows::LineRow> = on_backend!(Conn, conn, sql::LINES, |conn, text| {
-        sqlx::query_as(text)
-            .bind(user_id.to_string())
-            .fetch_all(&mut **conn)
-            .await?
-    });
+    let rows: Vec<rows::LineRow> = sql::lines(user_id).fetch_all(conn).await?;
     rows.into_iter().map(rows::line).collect()
 }
 
 async fn delete_line(conn: &mut Conn<'_>, user_id: Uuid, product_id: Uuid) -> Result<(), Error> {
-    on_backend!(Conn, conn, sql::DELETE_LINE, |conn, text| {
-        sqlx::query(text)
-            .bind(user_id.to_string())
-            .bind(product_id.to_string())
-            .execute(&mut **conn)
-            .await
-            .map(drop)?
-    });
+    sql::delete_line(user_id, product_id).execute(conn).await?;
     Ok(())
 }
 
 async fn write_line(conn: &mut Conn<'_>, user_id: Uuid, line: &Line) -> Result<(), Error> {
-    // The schema allows at most 99; the rules allow no more, so this never saturates.
-    let quantity = i32::try_from(line.quantity).unwrap_or(i32::MAX);
-    on_backend!(Conn, conn, sql::WRITE_LINE, |conn, text| {
-        sqlx::query(text)
-            .bind(user_id.to_string())
-            .bind(line.product_id.to_string())
-            .bind(line.sku.as_str())
-            .bind(line.name.as_str())
-            .bind(line.unit_price.amount_minor)
-            .bind(line.unit_price.currency.as_str())
-            .bind(quantity)
-            .bind(line.added_version)
-            .execute(&mut **conn)
-            .await
-            .map(drop)?
-    });
+    sql::write_line(user_id, line).execute(conn).await?;
     Ok(())
 }

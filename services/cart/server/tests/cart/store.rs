@@ -241,3 +241,9 @@ async fn a_change_inside_a_callers_transaction_commits_or_rolls_back_with_it(db:
         lines::StoredCart::empty()
     );
 }
+
+/// The twin migration files build the same tables, columns, keys and indexes on both engines.
+#[tokio::test]
+async fn the_migrations_build_the_same_schema_on_both_engines() {
+    brigade_chassis::testing::schema::assert_migrations_agree(cart::MIGRATIONS).await;
+}

@@ -14,11 +14,10 @@
 
 use std::collections::HashSet;
 
-use brigade_chassis::db::Db;
+use brigade_chassis::db::{Backend, Db, Query, Tx};
 use brigade_chassis::events::Outbox;
 use catalog_api::events::ProductChanged;
 use catalog_api::Product;
-use sqlx::{PgConnection, SqliteConnection};
 
 // The data itself (names, SKUs, prices) is shared with the inventory, which stocks the same SKUs;
 // only loading it into the catalog's tables is the catalog's own.
@@ -74,59 +73,49 @@ pub async fn ensure_sample_catalog(db: &Db, outbox: &Outbox) -> Result<Loaded, E
 pub async fn load(db: &Db, outbox: &Outbox, catalog: &SampleCatalog) -> Result<Loaded, Error> {
     let rows = Rows::encode(catalog)?;
     let loaded_at_ms = i64::try_from(brigade_chassis::time::unix_ms()).unwrap_or(i64::MAX);
-    let loaded = match db {
-        Db::Sqlite(pool) => {
-            // Dropping the transaction on an early return or error rolls it back.
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            let loaded = load_sqlite(&mut tx, outbox, &catalog.name, &rows, loaded_at_ms).await?;
-            tx.commit().await?;
-            loaded
-        }
-        Db::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(LOAD_LOCK_KEY)
-                .execute(&mut *tx)
-                .await?;
-            let loaded = load_postgres(&mut tx, outbox, &catalog.name, &rows, loaded_at_ms).await?;
-            tx.commit().await?;
-            loaded
-        }
+    // Dropping the transaction on an early return or error rolls it back.
+    let mut tx = db.begin_write().await?;
+    // Loaders queue here, so that the second finds the first's marker instead of inserting
+    // nothing and calling it new.
+    tx.serialize_on(LOAD_LOCK_KEY).await?;
+    let marker: Option<(i64,)> = seed_marker(&catalog.name).fetch_optional(&mut tx).await?;
+    if marker.is_some() {
+        return Ok(Loaded::Before);
+    }
+    let inserted = match tx.backend() {
+        Backend::Sqlite => insert_each(&mut tx, outbox, &rows).await?,
+        Backend::Postgres => insert_all_at_once(&mut tx, outbox, &rows).await?,
     };
-    if matches!(loaded, Loaded::Now { products } if products > 0) {
+    Query::new(
+        "INSERT INTO catalog_seeds (name, loaded_at_ms) VALUES (?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(catalog.name.as_str())
+    .bind(loaded_at_ms)
+    .execute(&mut tx)
+    .await?;
+    tx.commit().await?;
+    if inserted > 0 {
         outbox.wake();
     }
-    Ok(loaded)
+    Ok(Loaded::Now { products: inserted })
 }
 
-/// Announces `product`, just created in the transaction `conn` is in.
-async fn announce(
-    conn: brigade_chassis::db::Conn<'_>,
-    outbox: &Outbox,
-    product: &Product,
-) -> Result<(), Error> {
+/// Announces `product`, just created in the transaction `tx`.
+async fn announce(tx: &mut Tx, outbox: &Outbox, product: &Product) -> Result<(), Error> {
     let event = ProductChanged {
         product: product.clone(),
     };
-    outbox.append(conn, &event).await?;
+    outbox.append(tx.conn(), &event).await?;
     Ok(())
 }
 
+/// The data set's marker, there once it is loaded.
+fn seed_marker(name: &str) -> Query {
+    Query::new("SELECT CAST(1 AS BIGINT) FROM catalog_seeds WHERE name = ?").bind(name)
+}
+
 async fn is_loaded(db: &Db, name: &str) -> Result<bool, sqlx::Error> {
-    let found: Option<(i64,)> = match db {
-        Db::Sqlite(pool) => {
-            sqlx::query_as("SELECT 1 FROM catalog_seeds WHERE name = ?1")
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-        }
-        Db::Postgres(pool) => {
-            sqlx::query_as("SELECT 1::bigint FROM catalog_seeds WHERE name = $1")
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-        }
-    };
+    let found: Option<(i64,)> = seed_marker(name).fetch_optional(db).await?;
     Ok(found.is_some())
 }
 
@@ -167,42 +156,30 @@ impl<'a> Rows<'a> {
     }
 }
 
-async fn load_sqlite(
-    conn: &mut SqliteConnection,
-    outbox: &Outbox,
-    name: &str,
-    rows: &Rows<'_>,
-    loaded_at_ms: i64,
-) -> Result<Loaded, Error> {
-    let marker: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM catalog_seeds WHERE name = ?1")
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if marker.is_some() {
-        return Ok(Loaded::Before);
-    }
+/// Inserts the rows one statement each (the statement prepared once): SQLite is in-process, so
+/// a round trip is cheap. The number of products created.
+async fn insert_each(tx: &mut Tx, outbox: &Outbox, rows: &Rows<'_>) -> Result<u64, Error> {
     for c in rows.categories {
-        sqlx::query(
-            "INSERT INTO categories (slug, name, description, position) VALUES (?1, ?2, ?3, ?4) \
+        Query::new(
+            "INSERT INTO categories (slug, name, description, position) VALUES (?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
         .bind(&c.slug)
         .bind(&c.name)
         .bind(&c.description)
         .bind(c.position)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await?;
     }
-    // One prepared statement, executed per row inside one transaction: in-process, so cheap.
     let mut inserted = 0;
     for row in &rows.products {
         let p = row.product;
-        let created = sqlx::query(
+        let created = Query::new(
             "INSERT INTO products (id, sku, name, description, category, price_minor, currency, \
-             image_url, tags, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             image_url, tags, created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT DO NOTHING",
         )
-        .bind(p.id.to_string())
+        .bind(p.id)
         .bind(&p.sku)
         .bind(&p.name)
         .bind(&p.description)
@@ -212,81 +189,43 @@ async fn load_sqlite(
         .bind(&p.image_url)
         .bind(&row.tags_json)
         .bind(row.created_at_ms)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .execute(&mut *tx)
+        .await?;
         if created == 1 {
-            announce((&mut *conn).into(), outbox, p).await?;
+            announce(tx, outbox, p).await?;
         }
         inserted += created;
     }
-    sqlx::query(
-        "INSERT INTO catalog_seeds (name, loaded_at_ms) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-    )
-    .bind(name)
-    .bind(loaded_at_ms)
-    .execute(&mut *conn)
-    .await?;
-    Ok(Loaded::Now { products: inserted })
+    Ok(inserted)
 }
 
-async fn load_postgres(
-    conn: &mut PgConnection,
-    outbox: &Outbox,
-    name: &str,
-    rows: &Rows<'_>,
-    loaded_at_ms: i64,
-) -> Result<Loaded, Error> {
-    let marker: Option<(i64,)> =
-        sqlx::query_as("SELECT 1::bigint FROM catalog_seeds WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if marker.is_some() {
-        return Ok(Loaded::Before);
-    }
+/// Inserts every row in one statement per table (PostgreSQL's `UNNEST` of one array per
+/// column): a round trip per row would make a first start on a remote database take seconds.
+/// The number of products created.
+async fn insert_all_at_once(tx: &mut Tx, outbox: &Outbox, rows: &Rows<'_>) -> Result<u64, Error> {
     let categories = rows.categories;
-    sqlx::query(
+    let text = |f: fn(&SampleCategory) -> &str| -> Vec<String> {
+        categories.iter().map(|c| f(c).to_owned()).collect()
+    };
+    Query::new(
         "INSERT INTO categories (slug, name, description, position) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[]) \
+         SELECT * FROM UNNEST(?::text[], ?::text[], ?::text[], ?::int8[]) \
          ON CONFLICT DO NOTHING",
     )
-    .bind(
-        categories
-            .iter()
-            .map(|c| c.slug.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        categories
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        categories
-            .iter()
-            .map(|c| c.description.as_str())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        categories
-            .iter()
-            .map(|c| i32::try_from(c.position).unwrap_or(i32::MAX))
-            .collect::<Vec<_>>(),
-    )
-    .execute(&mut *conn)
+    .bind(text(|c| c.slug.as_str()))
+    .bind(text(|c| c.name.as_str()))
+    .bind(text(|c| c.description.as_str()))
+    .bind(categories.iter().map(|c| c.position).collect::<Vec<_>>())
+    .execute(&mut *tx)
     .await?;
-    // One statement for all products: a round trip per row would make a first start on a remote
-    // database take seconds.
     let products = &rows.products;
     let column = |f: fn(&ProductColumns<'_>) -> String| products.iter().map(f).collect::<Vec<_>>();
     // The ids of the rows this statement created, to announce those products (and only them).
-    let created: Vec<(String,)> = sqlx::query_as(
+    let created: Vec<(String,)> = Query::new(
         "INSERT INTO products (id, sku, name, description, category, price_minor, currency, \
          image_url, tags, created_at_ms) \
-         SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
-         $6::int8[], $7::text[], $8::text[], $9::text[], $10::int8[]) \
+         SELECT * FROM UNNEST(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], \
+         ?::int8[], ?::text[], ?::text[], ?::text[], ?::int8[]) \
          ON CONFLICT DO NOTHING RETURNING id::text",
     )
     .bind(column(|r| r.product.id.to_string()))
@@ -304,7 +243,7 @@ async fn load_postgres(
     .bind(column(|r| r.product.image_url.clone()))
     .bind(column(|r| r.tags_json.clone()))
     .bind(products.iter().map(|r| r.created_at_ms).collect::<Vec<_>>())
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut *tx)
     .await?;
     let created: HashSet<uuid::Uuid> = created
         .into_iter()
@@ -312,15 +251,7 @@ async fn load_postgres(
         .collect::<Result<_, _>>()?;
     // In the data set's order, as on SQLite.
     for row in products.iter().filter(|r| created.contains(&r.product.id)) {
-        announce((&mut *conn).into(), outbox, row.product).await?;
+        announce(tx, outbox, row.product).await?;
     }
-    let inserted = u64::try_from(created.len()).unwrap_or(u64::MAX);
-    sqlx::query(
-        "INSERT INTO catalog_seeds (name, loaded_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(name)
-    .bind(loaded_at_ms)
-    .execute(&mut *conn)
-    .await?;
-    Ok(Loaded::Now { products: inserted })
+    Ok(u64::try_from(created.len()).unwrap_or(u64::MAX))
 }

@@ -1,11 +1,10 @@
 //! The SQL of a product listing: filters, full-text match, order and page, per dialect.
 
-use brigade_chassis::db::Backend;
+use brigade_chassis::db::{Backend, Query};
 use catalog_api::{ProductQuery, Sort};
 
 use super::rows;
 use super::search::Terms;
-use super::sql::{Arg, Sql};
 
 /// One listing request, ready to be turned into SQL.
 pub(crate) struct Listing<'a> {
@@ -17,30 +16,28 @@ pub(crate) struct Listing<'a> {
 
 impl Listing<'_> {
     /// One page of matching products, each row carrying the total number of matches.
-    pub(crate) fn page(&self, backend: Backend) -> Sql {
-        let mut sql = Sql::new(backend);
-        self.push_matches(&mut sql);
+    pub(crate) fn page(&self, backend: Backend) -> Query {
+        let mut sql = Query::default();
+        self.push_matches(&mut sql, backend);
         sql.push("SELECT ")
-            .push(rows::columns(backend))
+            .push(rows::COLUMNS)
             .push(", COUNT(*) OVER () AS total");
-        self.push_filters(&mut sql);
+        self.push_filters(&mut sql, backend);
         sql.push(" ORDER BY ").push(self.order(backend));
         sql.push(" LIMIT ")
-            .bind(Arg::Int(i64::from(self.query.page_size())))
+            .push_bind(i64::from(self.query.page_size()))
             .push(" OFFSET ")
             // A u32 page times a page size of at most 100 fits an i64 with room to spare.
-            .bind(Arg::Int(
-                i64::try_from(self.query.offset()).unwrap_or(i64::MAX),
-            ));
+            .push_bind(i64::try_from(self.query.offset()).unwrap_or(i64::MAX));
         sql
     }
 
     /// The number of matching products, for a page past the end (which has no row to carry it).
-    pub(crate) fn count(&self, backend: Backend) -> Sql {
-        let mut sql = Sql::new(backend);
-        self.push_matches(&mut sql);
+    pub(crate) fn count(&self, backend: Backend) -> Query {
+        let mut sql = Query::default();
+        self.push_matches(&mut sql, backend);
         sql.push("SELECT COUNT(*)");
-        self.push_filters(&mut sql);
+        self.push_filters(&mut sql, backend);
         sql
     }
 
@@ -48,8 +45,8 @@ impl Listing<'_> {
     ///
     /// SQLite refuses FTS5's `bm25` in a query that also has a window function (the page's
     /// `COUNT(*) OVER ()`), so the scores are computed first, on their own, and joined.
-    fn push_matches(&self, sql: &mut Sql) {
-        if let (Backend::Sqlite, Some(terms)) = (sql.backend(), self.terms) {
+    fn push_matches(&self, sql: &mut Query, backend: Backend) {
+        if let (Backend::Sqlite, Some(terms)) = (backend, self.terms) {
             // bm25 is lower for a better match. Its weights follow the index's columns (name,
             // description, tags): a word in a name says more than the same word in a description.
             sql.push(
@@ -57,13 +54,13 @@ impl Listing<'_> {
                  SELECT rowid AS pk, bm25(products_fts, 10.0, 1.0, 4.0) AS score \
                  FROM products_fts WHERE products_fts MATCH ",
             )
-            .bind(Arg::Text(terms.fts5()))
+            .push_bind(terms.fts5())
             .push(") ");
         }
     }
 
-    fn push_filters(&self, sql: &mut Sql) {
-        match (sql.backend(), self.terms) {
+    fn push_filters(&self, sql: &mut Query, backend: Backend) {
+        match (backend, self.terms) {
             (_, None) => {
                 sql.push(" FROM products p WHERE 1 = 1");
             }
@@ -72,13 +69,12 @@ impl Listing<'_> {
             }
             (Backend::Postgres, Some(terms)) => {
                 sql.push(" FROM products p, plainto_tsquery('english', ")
-                    .bind(Arg::Text(terms.plain()))
+                    .push_bind(terms.plain())
                     .push(") AS query WHERE p.search @@ query");
             }
         }
         if let Some(category) = self.query.category() {
-            sql.push(" AND p.category = ")
-                .bind(Arg::Text(category.to_owned()));
+            sql.push(" AND p.category = ").push_bind(category);
         }
     }
 

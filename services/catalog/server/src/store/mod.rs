@@ -5,18 +5,16 @@
 mod listing;
 mod rows;
 mod search;
-mod sql;
 
 use std::collections::{HashMap, HashSet};
 
-use brigade_chassis::db::{Backend, Db};
+use brigade_chassis::db::{Db, Query};
 use catalog_api::{Category, Product, ProductBatch, ProductPage, ProductQuery};
 use uuid::Uuid;
 
 use listing::Listing;
 use rows::{ListedRow, ProductRow};
 use search::Terms;
-use sql::{Arg, Sql};
 
 /// A failure of the store itself: the caller's input was fine.
 #[derive(Debug, thiserror::Error)]
@@ -97,9 +95,11 @@ impl Store {
     }
 
     async fn check_category(&self, slug: &str) -> Result<(), ListError> {
-        let mut sql = Sql::new(self.db.backend());
-        sql.push("SELECT slug FROM categories ORDER BY position, slug");
-        let rows: Vec<(String,)> = sql.fetch_all(&self.db).await.map_err(Error::from)?;
+        let rows: Vec<(String,)> =
+            Query::new("SELECT slug FROM categories ORDER BY position, slug")
+                .fetch_all(&self.db)
+                .await
+                .map_err(Error::from)?;
         let known: Vec<String> = rows.into_iter().map(|(slug,)| slug).collect();
         if known.iter().any(|k| k == slug) {
             Ok(())
@@ -113,15 +113,13 @@ impl Store {
 
     /// The product with `id`, if there is one.
     pub async fn product(&self, id: Uuid) -> Result<Option<Product>, Error> {
-        let backend = self.db.backend();
-        let mut sql = Sql::new(backend);
+        let mut sql = Query::default();
         sql.push("SELECT ")
-            .push(rows::columns(backend))
+            .push(rows::COLUMNS)
             .push(" FROM products p WHERE p.id = ")
-            .bind(Arg::Text(id.to_string()));
-        if backend == Backend::Postgres {
-            sql.push("::uuid");
-        }
+            .push_bind(id)
+            // PostgreSQL keeps ids as `uuid`, and compares a text only once it is cast.
+            .push_each("", "::uuid");
         let rows: Vec<ProductRow> = sql.fetch_all(&self.db).await?;
         rows.into_iter().next().map(rows::product).transpose()
     }
@@ -136,20 +134,12 @@ impl Store {
                 missing: Vec::new(),
             });
         }
-        let backend = self.db.backend();
-        let list = Arg::TextList(wanted.iter().map(Uuid::to_string).collect());
-        let mut sql = Sql::new(backend);
-        sql.push("SELECT ").push(rows::columns(backend));
-        match backend {
-            Backend::Sqlite => sql
-                .push(" FROM products p WHERE p.id IN (SELECT value FROM json_each(")
-                .bind(list)
-                .push("))"),
-            Backend::Postgres => sql
-                .push(" FROM products p WHERE p.id = ANY(")
-                .bind(list)
-                .push("::uuid[])"),
-        };
+        let list: Vec<String> = wanted.iter().map(Uuid::to_string).collect();
+        let mut sql = Query::default();
+        sql.push("SELECT ")
+            .push(rows::COLUMNS)
+            .push(" FROM products p WHERE ")
+            .push_in_list("p.id", list, "uuid");
         let rows: Vec<ProductRow> = sql.fetch_all(&self.db).await?;
         let mut found: HashMap<Uuid, Product> = rows
             .into_iter()
@@ -170,8 +160,7 @@ impl Store {
 
     /// Every category in display order, with its number of products.
     pub async fn categories(&self) -> Result<Vec<Category>, Error> {
-        let mut sql = Sql::new(self.db.backend());
-        sql.push(
+        let sql = Query::new(
             "SELECT c.slug, c.name, c.description, COUNT(p.id) \
              FROM categories c LEFT JOIN products p ON p.category = c.slug \
              GROUP BY c.slug, c.name, c.description, c.position \

@@ -1,6 +1,5 @@
 //! Decoding product rows. Every product query selects the same columns, in this order.
 
-use brigade_chassis::db::Backend;
 use catalog_api::{Money, Product};
 use uuid::Uuid;
 
@@ -33,20 +32,10 @@ pub(crate) type ListedRow = (
     i64,
 );
 
-/// The product columns of table alias `p`, for a select list.
-pub(crate) fn columns(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => {
-            "p.id, p.sku, p.name, p.description, p.category, p.price_minor, p.currency, \
-             p.image_url, p.tags"
-        }
-        // PostgreSQL keeps ids as `uuid`; the text form is the one both backends decode.
-        Backend::Postgres => {
-            "p.id::text, p.sku, p.name, p.description, p.category, p.price_minor, p.currency, \
-             p.image_url, p.tags"
-        }
-    }
-}
+/// The product columns of table alias `p`, for a select list. PostgreSQL keeps ids as `uuid`;
+/// the text form is the one both backends decode.
+pub(crate) const COLUMNS: &str = "CAST(p.id AS TEXT), p.sku, p.name, p.description, p.category, \
+     p.price_minor, p.currency, p.image_url, p.tags";
 
 pub(crate) fn product(row: ProductRow) -> Result<Product, Error> {
     let (id, sku, name, description, category, amount_minor, currency, image_url, tags) = row;

@@ -404,3 +404,27 @@ async fn a_batch_keeps_the_order_asked_and_reports_missing_ids(db: Db) {
     let empty = store.products_by_ids(&[]).await.unwrap();
     assert!(empty.items.is_empty() && empty.missing.is_empty());
 }
+
+/// The twin migration files build the same tables, columns, keys and indexes on both engines,
+/// but for full-text search, which each engine does its own way.
+#[tokio::test]
+async fn the_migrations_build_the_same_schema_on_both_engines() {
+    brigade_chassis::testing::schema::Parity::new(catalog::MIGRATIONS)
+        .ignore_table(
+            "products_fts",
+            "SQLite's FTS5 index and its shadow tables; PostgreSQL searches `products.search`",
+        )
+        .ignore_column(
+            "products",
+            "search",
+            "PostgreSQL's tsvector (and its GIN index); SQLite searches `products_fts`",
+        )
+        .ignore_column(
+            "products",
+            "pk",
+            "SQLite's explicit rowid, which the FTS5 index refers to rows by (a VACUUM could \
+             renumber an implicit one); `id` is the key on both engines",
+        )
+        .assert()
+        .await;
+}

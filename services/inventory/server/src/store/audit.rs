@@ -2,7 +2,9 @@
 
 use inventory_api::{Audit, Violation};
 
-use super::{Error, Sql, Store};
+use brigade_chassis::db::Query;
+
+use super::{Error, Store};
 
 /// `sku, stock, held, committed, held_by_reservations, committed_by_reservations`.
 type AuditRow = (String, i64, i64, i64, i64, i64);
@@ -28,9 +30,7 @@ ORDER BY s.sku";
 impl Store {
     /// The SKUs that break a promise; none, unless something is badly wrong.
     pub async fn audit(&self) -> Result<Audit, Error> {
-        let mut sql = Sql::new(self.db.backend());
-        sql.push(AUDIT);
-        let rows: Vec<AuditRow> = sql.fetch_all(&self.db).await?;
+        let rows: Vec<AuditRow> = Query::new(AUDIT).fetch_all(&self.db).await?;
         Ok(Audit {
             violations: rows.into_iter().map(violation).collect(),
         })

@@ -1,11 +1,12 @@
 //! The expiry sweep's work: held reservations past their time give their units back (each SKU's
 //! new counters announced).
 
+use brigade_chassis::db::Query;
 use inventory_api::ReservationStatus;
 
 use super::reservations::{move_quantities, Movement};
 use super::rows;
-use super::{expect_changed, Error, Statements, Store};
+use super::{expect_changed, Error, Store};
 
 /// Reservations expired per transaction: enough to catch up quickly, few enough that no
 /// transaction holds the store's lock for long.
@@ -28,15 +29,15 @@ impl Store {
 
     async fn expire_batch(&self, now_ms: u64) -> Result<u64, Error> {
         let mut tx = self.db.begin_write().await?;
-        let mut sql = tx.sql();
+        let mut sql = Query::default();
         sql.push("SELECT order_id FROM reservations WHERE status = ")
-            .bind_text(ReservationStatus::Held.as_str())
+            .push_bind(ReservationStatus::Held.as_str())
             .push(" AND expires_at_ms <= ")
-            .bind_int(rows::ms(now_ms))
+            .push_bind(rows::ms(now_ms))
             .push(" ORDER BY expires_at_ms, order_id LIMIT ")
-            .bind_int(BATCH)
-            .lock_rows_skipping_locked();
-        let due: Vec<(String,)> = tx.fetch_all(&sql).await?;
+            .push_bind(BATCH)
+            .push_lock_skipping_locked();
+        let due: Vec<(String,)> = sql.fetch_all(&mut tx).await?;
         if due.is_empty() {
             tx.rollback().await?;
             return Ok(0);
@@ -45,22 +46,22 @@ impl Store {
 
         // The units to return, summed per SKU so that each stock row is updated once, in SKU
         // order like every other transaction.
-        let mut sql = tx.sql();
+        let mut sql = Query::default();
         sql.push("SELECT sku, CAST(SUM(quantity) AS BIGINT) FROM reservation_lines WHERE ")
-            .in_list("order_id", order_ids.clone())
+            .push_in_list("order_id", order_ids.clone(), "text")
             .push(" GROUP BY sku");
-        let quantities: Vec<(String, i64)> = tx.fetch_all(&sql).await?;
+        let quantities: Vec<(String, i64)> = sql.fetch_all(&mut tx).await?;
         move_quantities(&mut tx, &self.outbox, &quantities, Movement::Return, now_ms).await?;
 
-        let mut sql = tx.sql();
+        let mut sql = Query::default();
         sql.push("UPDATE reservations SET status = ")
-            .bind_text(ReservationStatus::Expired.as_str())
+            .push_bind(ReservationStatus::Expired.as_str())
             .push(", updated_at_ms = ")
-            .bind_int(rows::ms(now_ms))
+            .push_bind(rows::ms(now_ms))
             .push(" WHERE ")
-            .in_list("order_id", order_ids.clone());
+            .push_in_list("order_id", order_ids.clone(), "text");
         let count = u64::try_from(order_ids.len()).unwrap_or(u64::MAX);
-        expect_changed(tx.execute(&sql).await?, count, || {
+        expect_changed(sql.execute(&mut tx).await?, count, || {
             "reservations being expired".to_owned()
         })?;
         tx.commit().await?;

@@ -18,16 +18,15 @@ mod events;
 mod expiry;
 mod reservations;
 mod rows;
-mod sql;
 mod stock;
 
 use brigade_chassis::db::Db;
 use brigade_chassis::events::Outbox;
 use inventory_api::{Reservation, ShortLine};
 
+pub(crate) use brigade_chassis::db::Tx;
 pub(crate) use events::stock_changed;
 pub(crate) use reservations::{release_in, Released};
-pub(crate) use sql::{Arg, Sql, Statements, Tx};
 
 /// A failure of the store itself: the caller's input was fine.
 #[derive(Debug, thiserror::Error)]
@@ -129,10 +128,7 @@ impl Store {
 
     /// True once the pool is closed (the instance is stopping): background work should end.
     pub fn is_closed(&self) -> bool {
-        match &self.db {
-            Db::Sqlite(pool) => pool.is_closed(),
-            Db::Postgres(pool) => pool.is_closed(),
-        }
+        self.db.is_closed()
     }
 }
 

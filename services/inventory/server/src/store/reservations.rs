@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use brigade_chassis::db::Query;
 use brigade_chassis::events::Outbox;
 use inventory_api::{
     CheckedReservation, Reservation, ReservationLine, ReservationStatus, ShortLine, StockLevel,
@@ -13,8 +14,7 @@ use super::events::stock_changed;
 use super::rows::{self, LevelRow, ReservationRow, RESERVATION_COLUMNS};
 use super::stock::locked_levels;
 use super::{
-    by_sku, expect_changed, CommitError, Error, ReleaseError, ReserveError, Reserved, Sql,
-    Statements, Store, Tx,
+    by_sku, expect_changed, CommitError, Error, ReleaseError, ReserveError, Reserved, Store, Tx,
 };
 
 /// How a statement moves units between a SKU's counters.
@@ -33,7 +33,7 @@ pub(super) enum Movement {
 impl Store {
     /// The reservation of `order_id`, if the order has one.
     pub async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, Error> {
-        let mut sql = Sql::new(self.db.backend());
+        let mut sql = Query::default();
         select_reservation(&mut sql, order_id);
         let rows: Vec<ReservationRow> = sql.fetch_all(&self.db).await?;
         rows::reservation(rows)
@@ -51,20 +51,20 @@ impl Store {
         let mut tx = self.db.begin_write().await.map_err(Error::from)?;
         // The order's row first: it decides whether this is a repeat. On PostgreSQL a concurrent
         // first attempt for the same order makes this wait until that one is decided.
-        let mut sql = tx.sql();
+        let mut sql = Query::default();
         sql.push(
             "INSERT INTO reservations (order_id, status, expires_at_ms, created_at_ms, updated_at_ms) \
              VALUES (",
         )
-        .bind_text(&order_id.to_string())
+        .push_bind(order_id)
         .push(", 'held', ")
-        .bind_int(rows::ms(expires_at_ms))
+        .push_bind(rows::ms(expires_at_ms))
         .push(", ")
-        .bind_int(rows::ms(now_ms))
+        .push_bind(rows::ms(now_ms))
         .push(", ")
-        .bind_int(rows::ms(now_ms))
+        .push_bind(rows::ms(now_ms))
         .push(") ON CONFLICT DO NOTHING");
-        if tx.execute(&sql).await.map_err(Error::from)? == 0 {
+        if sql.execute(&mut tx).await.map_err(Error::from)? == 0 {
             tx.rollback().await.map_err(Error::from)?;
             return self.repeated(order_id, request.lines()).await;
         }
@@ -227,23 +227,23 @@ pub(crate) async fn release_in(
 }
 
 /// Appends the select of `order_id`'s reservation, one row per line in the lines' order.
-fn select_reservation(sql: &mut Sql, order_id: Uuid) {
+fn select_reservation(sql: &mut Query, order_id: Uuid) {
     sql.push("SELECT ")
         .push(RESERVATION_COLUMNS)
         .push(
             " FROM reservations r JOIN reservation_lines l ON l.order_id = r.order_id \
              WHERE r.order_id = ",
         )
-        .bind_text(&order_id.to_string())
+        .push_bind(order_id)
         .push(" ORDER BY l.position");
 }
 
 /// `order_id`'s reservation, locked until `tx` ends.
 async fn locked_reservation(tx: &mut Tx, order_id: Uuid) -> Result<Option<Reservation>, Error> {
-    let mut sql = tx.sql();
+    let mut sql = Query::default();
     select_reservation(&mut sql, order_id);
-    sql.lock_rows_of("r");
-    let rows: Vec<ReservationRow> = tx.fetch_all(&sql).await?;
+    sql.push_lock_rows_of("r");
+    let rows: Vec<ReservationRow> = sql.fetch_all(&mut *tx).await?;
     rows::reservation(rows)
 }
 
@@ -255,14 +255,14 @@ async fn set_status(
     now_ms: u64,
 ) -> Result<Reservation, Error> {
     let order_id = reservation.order_id;
-    let mut sql = tx.sql();
+    let mut sql = Query::default();
     sql.push("UPDATE reservations SET status = ")
-        .bind_text(status.as_str())
+        .push_bind(status.as_str())
         .push(", updated_at_ms = ")
-        .bind_int(rows::ms(now_ms))
+        .push_bind(rows::ms(now_ms))
         .push(" WHERE order_id = ")
-        .bind_text(&order_id.to_string());
-    expect_changed(tx.execute(&sql).await?, 1, || {
+        .push_bind(order_id);
+    expect_changed(sql.execute(&mut *tx).await?, 1, || {
         format!("reservation {order_id}")
     })?;
     reservation.status = status;
@@ -317,31 +317,31 @@ pub(super) async fn move_quantities(
     now_ms: u64,
 ) -> Result<(), Error> {
     for (sku, quantity) in by_sku(quantities, |(sku, _)| sku.as_str()) {
-        let mut sql = tx.sql();
+        let mut sql = Query::default();
         sql.push("UPDATE stock SET ");
         match movement {
-            Movement::Hold => sql.push("held = held + ").bind_int(quantity),
+            Movement::Hold => sql.push("held = held + ").push_bind(quantity),
             Movement::Sell => sql
                 .push("held = held - ")
-                .bind_int(quantity)
+                .push_bind(quantity)
                 .push(", committed = committed + ")
-                .bind_int(quantity),
-            Movement::Return => sql.push("held = held - ").bind_int(quantity),
-            Movement::SellAgain => sql.push("committed = committed + ").bind_int(quantity),
+                .push_bind(quantity),
+            Movement::Return => sql.push("held = held - ").push_bind(quantity),
+            Movement::SellAgain => sql.push("committed = committed + ").push_bind(quantity),
         };
         sql.push(", updated_at_ms = ")
-            .bind_int(rows::ms(now_ms))
+            .push_bind(rows::ms(now_ms))
             .push(" WHERE sku = ")
-            .bind_text(&sku)
+            .push_bind(&sku)
             .push(" AND ");
         match movement {
             Movement::Hold | Movement::SellAgain => {
-                sql.push("stock - held - committed >= ").bind_int(quantity)
+                sql.push("stock - held - committed >= ").push_bind(quantity)
             }
-            Movement::Sell | Movement::Return => sql.push("held >= ").bind_int(quantity),
+            Movement::Sell | Movement::Return => sql.push("held >= ").push_bind(quantity),
         };
         sql.push(" RETURNING sku, stock, held, committed");
-        let changed: Vec<LevelRow> = tx.fetch_all(&sql).await?;
+        let changed: Vec<LevelRow> = sql.fetch_all(&mut *tx).await?;
         let changed_rows = u64::try_from(changed.len()).unwrap_or(u64::MAX);
         expect_changed(changed_rows, 1, || format!("stock of {sku}"))?;
         for row in changed {
@@ -354,23 +354,23 @@ pub(super) async fn move_quantities(
 /// Records the lines of a new reservation, keeping the order they were asked in.
 async fn insert_lines(tx: &mut Tx, order_id: Uuid, lines: &[ReservationLine]) -> Result<(), Error> {
     let order_id = order_id.to_string();
-    let mut sql = tx.sql();
+    let mut sql = Query::default();
     sql.push("INSERT INTO reservation_lines (order_id, sku, position, quantity) VALUES ");
     for (position, line) in lines.iter().enumerate() {
         if position > 0 {
             sql.push(", ");
         }
         sql.push("(")
-            .bind_text(&order_id)
+            .push_bind(&order_id)
             .push(", ")
-            .bind_text(&line.sku)
+            .push_bind(&line.sku)
             .push(", ")
-            .bind_int(i64::try_from(position).unwrap_or(i64::MAX))
+            .push_bind(i64::try_from(position).unwrap_or(i64::MAX))
             .push(", ")
-            .bind_int(i64::from(line.quantity))
+            .push_bind(i64::from(line.quantity))
             .push(")");
     }
-    let inserted = tx.execute(&sql).await?;
+    let inserted = sql.execute(&mut *tx).await?;
     let expected = u64::try_from(lines.len()).unwrap_or(u64::MAX);
     expect_changed(inserted, expected, || {
         format!("lines of reservation {order_id}")

@@ -2,20 +2,21 @@
 
 use std::collections::HashMap;
 
+use brigade_chassis::db::Query;
 use inventory_api::{StockLevel, StockLevels};
 
 use super::events::stock_changed;
 use super::rows::{self, LevelRow, LEVEL_COLUMNS};
-use super::{Error, SetStockError, Sql, Statements, StockSet, Store, Tx};
+use super::{Error, SetStockError, StockSet, Store, Tx};
 
 impl Store {
     /// The levels of `skus`, in the order asked (each once), and the SKUs not stocked.
     pub async fn levels(&self, skus: &[String]) -> Result<StockLevels, Error> {
-        let mut sql = Sql::new(self.db.backend());
+        let mut sql = Query::default();
         sql.push("SELECT ")
             .push(LEVEL_COLUMNS)
             .push(" FROM stock s WHERE ")
-            .in_list("s.sku", skus.to_vec());
+            .push_in_list("s.sku", skus.to_vec(), "text");
         let rows: Vec<LevelRow> = sql.fetch_all(&self.db).await?;
         let mut found: HashMap<String, StockLevel> = rows
             .into_iter()
@@ -37,11 +38,11 @@ impl Store {
 
     /// The level of `sku`, if it is stocked.
     pub async fn level(&self, sku: &str) -> Result<Option<StockLevel>, Error> {
-        let mut sql = Sql::new(self.db.backend());
+        let mut sql = Query::default();
         sql.push("SELECT ")
             .push(LEVEL_COLUMNS)
             .push(" FROM stock s WHERE s.sku = ")
-            .bind_text(sku);
+            .push_bind(sku);
         let rows: Vec<LevelRow> = sql.fetch_all(&self.db).await?;
         rows.into_iter().next().map(rows::level).transpose()
     }
@@ -75,14 +76,14 @@ impl Store {
                     return Ok((level, StockSet::Updated));
                 }
                 Some(level) => {
-                    let mut sql = tx.sql();
+                    let mut sql = Query::default();
                     sql.push("UPDATE stock SET stock = ")
-                        .bind_int(wanted)
+                        .push_bind(wanted)
                         .push(", updated_at_ms = ")
-                        .bind_int(rows::ms(now_ms))
+                        .push_bind(rows::ms(now_ms))
                         .push(" WHERE sku = ")
-                        .bind_text(sku);
-                    tx.execute(&sql).await.map_err(Error::from)?;
+                        .push_bind(sku);
+                    sql.execute(&mut tx).await.map_err(Error::from)?;
                     let available = stock - level.held - level.committed;
                     let level = StockLevel {
                         stock,
@@ -92,17 +93,17 @@ impl Store {
                     (level, StockSet::Updated)
                 }
                 None => {
-                    let mut sql = tx.sql();
+                    let mut sql = Query::default();
                     sql.push(
                         "INSERT INTO stock (sku, stock, held, committed, updated_at_ms) VALUES (",
                     )
-                    .bind_text(sku)
+                    .push_bind(sku)
                     .push(", ")
-                    .bind_int(wanted)
+                    .push_bind(wanted)
                     .push(", 0, 0, ")
-                    .bind_int(rows::ms(now_ms))
+                    .push_bind(rows::ms(now_ms))
                     .push(") ON CONFLICT DO NOTHING");
-                    if tx.execute(&sql).await.map_err(Error::from)? == 0 {
+                    if sql.execute(&mut tx).await.map_err(Error::from)? == 0 {
                         tx.rollback().await.map_err(Error::from)?;
                         continue;
                     }
@@ -131,13 +132,13 @@ impl Store {
 /// The levels of `skus` in SKU order, locked until `tx` ends (PostgreSQL row locks taken in that
 /// order; SQLite's write lock is held already). SKUs not stocked are left out.
 pub(super) async fn locked_levels(tx: &mut Tx, skus: &[String]) -> Result<Vec<StockLevel>, Error> {
-    let mut sql = tx.sql();
+    let mut sql = Query::default();
     sql.push("SELECT ")
         .push(LEVEL_COLUMNS)
         .push(" FROM stock s WHERE ")
-        .in_list("s.sku", skus.to_vec())
+        .push_in_list("s.sku", skus.to_vec(), "text")
         .push(" ORDER BY s.sku")
-        .lock_rows_of("s");
-    let rows: Vec<LevelRow> = tx.fetch_all(&sql).await?;
+        .push_lock_rows_of("s");
+    let rows: Vec<LevelRow> = sql.fetch_all(&mut *tx).await?;
     rows.into_iter().map(rows::level).collect()
 }

@@ -497,3 +497,9 @@ async fn the_sample_stock_is_loaded_once_however_many_start(db: Db) {
     assert_eq!(counters(&store, &expected[0].0).await.0, 1);
     assert_audit_clean(&store).await;
 }
+
+/// The twin migration files build the same tables, columns, keys and indexes on both engines.
+#[tokio::test]
+async fn the_migrations_build_the_same_schema_on_both_engines() {
+    brigade_chassis::testing::schema::assert_migrations_agree(inventory::MIGRATIONS).await;
+}

@@ -10,7 +10,8 @@ use std::time::Duration;
 use orders_api::{CancelReason, OrderStatus};
 use uuid::Uuid;
 
-use super::port::{Charged, Committed, Reserved, StepError, StockLine};
+use super::charging::{self, AfterCharge};
+use super::port::{Committed, Reserved, StepError, StockLine};
 use super::{now_ms, Checkpoint, Saga};
 use crate::store::{self, SagaRow, SagaState, Transition};
 
@@ -247,163 +248,57 @@ impl Saga {
         }
     }
 
+    /// Charges the order's total: gives up when the attempts or their time are spent, else
+    /// counts the attempt, makes it, and carries out what its answer leads to
+    /// ([`charging::after_charge`]).
     async fn charge(&self, row: &SagaRow) -> Result<Turn, Stop> {
-        let to_release = |reason: CancelReason,
-                          charge_id: Option<Uuid>,
-                          decline_code: Option<String>,
-                          outcome: &str,
-                          detail: String| Transition {
-            from: SagaState::Charging,
-            to: SagaState::Releasing,
-            status: OrderStatus::Pending,
-            charge_id,
-            cancel_reason: Some(reason),
-            decline_code,
-            step: "charge",
-            outcome: outcome.to_owned(),
-            detail,
-        };
         let Some(card_number) = row.card_number.as_deref() else {
-            return self
-                .advance(
-                    row,
-                    to_release(
-                        CancelReason::PaymentFailed,
-                        None,
-                        None,
-                        "failed",
-                        "the card number is no longer known".to_owned(),
-                    ),
-                )
-                .await;
+            let detail = "the card number is no longer known".to_owned();
+            let failed =
+                charging::to_release(CancelReason::PaymentFailed, None, None, "failed", detail);
+            return self.advance(row, failed).await;
         };
-        let retry_for =
-            i64::try_from(self.config.payment_retry_for.as_millis()).unwrap_or(i64::MAX);
-        let out_of_time = row
-            .charge_started_ms
-            .is_some_and(|started| now_ms().saturating_sub(started) > retry_for);
-        if row.charge_attempts >= self.config.payment_attempts || out_of_time {
-            let detail = format!(
-                "the payment's outcome stayed unknown after {} attempt(s)",
-                row.charge_attempts
-            );
-            return self
-                .advance(
-                    row,
-                    to_release(CancelReason::PaymentFailed, None, None, "gave_up", detail),
-                )
-                .await;
+        let (attempts, retry_for) = (self.config.payment_attempts, self.config.payment_retry_for);
+        if let Some(give_up) = charging::give_up(row, attempts, retry_for, now_ms()) {
+            return self.advance(row, give_up).await;
         }
+        let attempt = self.begin_charge_attempt(row).await?;
+        let answer = self
+            .steps
+            .charge(row.order_id, &row.total, card_number)
+            .await;
+        match charging::after_charge(answer, attempt) {
+            AfterCharge::Advance(change) => {
+                let captured = change.to == SagaState::Committing;
+                let turn = self.advance(row, change).await?;
+                if captured {
+                    self.checkpoint(Checkpoint::Charged);
+                }
+                Ok(turn)
+            }
+            AfterCharge::Repeat { outcome, detail } => {
+                self.record(row, "charge", outcome, &detail).await?;
+                Ok(Turn::Retry)
+            }
+        }
+    }
+
+    /// Counts a charge attempt before it is made (so that the bound on attempts holds across
+    /// restarts); its number, 1 for the first.
+    async fn begin_charge_attempt(&self, row: &SagaRow) -> Result<u32, Stop> {
         let attempt = row.charge_attempts + 1;
         let detail = format!(
             "attempt {attempt}: {} {}",
             row.total.amount_minor, row.total.currency
         );
-        if !self
+        if self
             .store
             .begin_charge_attempt(row.order_id, &self.lease, &detail, now_ms())
             .await?
         {
-            return Err(Stop::LeaseLost);
-        }
-        match self
-            .steps
-            .charge(row.order_id, &row.total, card_number)
-            .await
-        {
-            Ok(Charged::Captured { charge_id }) => {
-                let turn = self
-                    .advance(
-                        row,
-                        Transition {
-                            from: SagaState::Charging,
-                            to: SagaState::Committing,
-                            status: OrderStatus::Pending,
-                            charge_id: Some(charge_id),
-                            cancel_reason: None,
-                            decline_code: None,
-                            step: "charge",
-                            outcome: "captured".to_owned(),
-                            detail: format!("charge {charge_id}"),
-                        },
-                    )
-                    .await?;
-                self.checkpoint(Checkpoint::Charged);
-                Ok(turn)
-            }
-            Ok(Charged::Declined { charge_id, code }) => {
-                let detail = format!("charge {charge_id} declined: {code}");
-                self.advance(
-                    row,
-                    to_release(
-                        CancelReason::PaymentDeclined,
-                        Some(charge_id),
-                        Some(code),
-                        "declined",
-                        detail,
-                    ),
-                )
-                .await
-            }
-            Ok(Charged::Pending { charge_id }) => {
-                self.record(
-                    row,
-                    "charge",
-                    "pending",
-                    &format!("charge {charge_id} is still being processed"),
-                )
-                .await?;
-                Ok(Turn::Retry)
-            }
-            Ok(Charged::Refunded { charge_id }) => {
-                let detail = format!("charge {charge_id} was refunded");
-                self.advance(
-                    row,
-                    to_release(
-                        CancelReason::PaymentFailed,
-                        Some(charge_id),
-                        None,
-                        "refunded",
-                        detail,
-                    ),
-                )
-                .await
-            }
-            // Nothing reached payments on the first attempt: no charge can exist, so the order
-            // is cancelled at once rather than held pending while payments is down (promise 6).
-            // After an earlier attempt whose outcome is unknown, it is only one more unknown.
-            Ok(Charged::NotDelivered { detail }) if attempt == 1 => {
-                self.advance(
-                    row,
-                    to_release(
-                        CancelReason::PaymentUnavailable,
-                        None,
-                        None,
-                        "unavailable",
-                        detail,
-                    ),
-                )
-                .await
-            }
-            Ok(Charged::NotDelivered { detail }) => self.retry_later(row, "charge", &detail).await,
-            Err(StepError::Transient(e)) => self.retry_later(row, "charge", &e).await,
-            Err(StepError::Rejected { code, detail }) => {
-                // The processor refused the card itself (e.g. it fails the Luhn check): a
-                // decline in effect, with the refusal as its code.
-                let decline_code = code.replace('-', "_");
-                let detail = format!("{code}: {detail}");
-                self.advance(
-                    row,
-                    to_release(
-                        CancelReason::PaymentDeclined,
-                        None,
-                        Some(decline_code),
-                        "rejected",
-                        detail,
-                    ),
-                )
-                .await
-            }
+            Ok(attempt)
+        } else {
+            Err(Stop::LeaseLost)
         }
     }
 

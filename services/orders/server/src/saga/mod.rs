@@ -5,6 +5,7 @@
 //! - [`driver`]: one saga driven to its end by the instance holding its lease;
 //! - [`recovery`]: the loop in every instance that claims unfinished sagas and resumes them.
 
+mod charging;
 mod driver;
 pub mod port;
 pub mod recovery;

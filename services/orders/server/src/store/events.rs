@@ -10,8 +10,8 @@ use orders_api::events::{OrderCancelled, OrderConfirmed, OrderPlaced};
 use orders_api::OrderStatus;
 use uuid::Uuid;
 
-use super::sql::Tx;
 use super::{rows, Error, NewOrder};
+use brigade_chassis::db::Tx;
 
 /// What the final transition's `UPDATE … RETURNING` gives back:
 /// `user_id, lines, total_minor, currency, charge_id, cancel_reason`, as they are after it.
@@ -29,7 +29,7 @@ pub(super) async fn placed(tx: &mut Tx, outbox: &Outbox, order: &NewOrder) -> Re
         lines: order.lines.clone(),
         total: order.total.clone(),
     };
-    outbox.append(tx.conn()?, &event).await?;
+    outbox.append(tx.conn(), &event).await?;
     Ok(())
 }
 
@@ -59,7 +59,7 @@ pub(super) async fn ended(
                 },
                 charge_id: charge_id.map(|c| rows::uuid(&c, "charge id")).transpose()?,
             };
-            outbox.append(tx.conn()?, &event).await?;
+            outbox.append(tx.conn(), &event).await?;
             Ok(true)
         }
         OrderStatus::Cancelled => {
@@ -73,7 +73,7 @@ pub(super) async fn ended(
                 reason,
                 lines,
             };
-            outbox.append(tx.conn()?, &event).await?;
+            outbox.append(tx.conn(), &event).await?;
             Ok(true)
         }
     }

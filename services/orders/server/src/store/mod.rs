@@ -9,12 +9,11 @@
 
 mod events;
 mod rows;
-mod sql;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use brigade_chassis::db::Db;
+use brigade_chassis::db::{Db, Query, Tx};
 use brigade_chassis::events::Outbox;
 use catalog_api::Money;
 use orders_api::{
@@ -24,7 +23,6 @@ use orders_api::{
 use uuid::Uuid;
 
 use rows::{OrderRow, StepRow, ORDER_COLUMNS};
-use sql::Tx;
 
 /// A failure of the store itself: the caller's input was fine.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +124,7 @@ pub enum Created {
 }
 
 /// A change of a saga's state, applied only by the lease holder and only from `from`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
     pub from: SagaState,
     pub to: SagaState,
@@ -174,12 +172,13 @@ impl Store {
 
     /// The record of `key` for `user_id`, if any.
     pub async fn checkout_key(&self, user_id: Uuid, key: &str) -> Result<Option<KeyRecord>, Error> {
-        let rows: Vec<(String, String, i64)> = sql::fetch_all(
-            &self.db,
+        let rows: Vec<(String, String, i64)> = Query::new(
             "SELECT order_id, fingerprint, answering_until_ms FROM checkout_keys \
              WHERE user_id = ? AND idempotency_key = ?",
-            &[user_id.into(), key.into()],
         )
+        .bind(user_id)
+        .bind(key)
+        .fetch_all(&self.db)
         .await?;
         rows.into_iter().next().map(key_record).transpose()
     }
@@ -223,37 +222,37 @@ impl Store {
         answering_until_ms: i64,
         now_ms: i64,
     ) -> Result<Created, Error> {
-        let mut tx = Tx::begin(&self.db).await?;
-        let existing: Vec<(String, String, i64)> = tx
-            .fetch_all(
-                "SELECT order_id, fingerprint, answering_until_ms FROM checkout_keys \
+        let mut tx = self.db.begin_write().await?;
+        let existing: Vec<(String, String, i64)> = Query::new(
+            "SELECT order_id, fingerprint, answering_until_ms FROM checkout_keys \
                  WHERE user_id = ? AND idempotency_key = ?",
-                &[order.user_id.into(), key.into()],
-            )
-            .await?;
+        )
+        .bind(order.user_id)
+        .bind(key)
+        .fetch_all(&mut tx)
+        .await?;
         if let Some(row) = existing.into_iter().next() {
             return Ok(Created::Existing(key_record(row)?));
         }
         let lines = serde_json::to_string(&order.lines)
             .map_err(|e| Error::Corrupt(format!("order lines: {e}")))?;
-        tx.execute(
+        Query::new(
             "INSERT INTO orders (id, user_id, status, lines, total_minor, currency, saga_state, \
              card_number, claimed_by, claimed_until_ms, created_at_ms, updated_at_ms) \
              VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            &[
-                order.id.into(),
-                order.user_id.into(),
-                lines.into(),
-                order.total.amount_minor.into(),
-                order.total.currency.clone().into(),
-                SagaState::Reserving.as_str().into(),
-                order.card_number.clone().into(),
-                lease.instance.clone().into(),
-                lease.until(now_ms).into(),
-                now_ms.into(),
-                now_ms.into(),
-            ],
         )
+        .bind(order.id)
+        .bind(order.user_id)
+        .bind(lines)
+        .bind(order.total.amount_minor)
+        .bind(order.total.currency.clone())
+        .bind(SagaState::Reserving.as_str())
+        .bind(order.card_number.clone())
+        .bind(lease.instance.clone())
+        .bind(lease.until(now_ms))
+        .bind(now_ms)
+        .bind(now_ms)
+        .execute(&mut tx)
         .await?;
         let detail = format!(
             "{} line(s), total {} {}",
@@ -262,18 +261,17 @@ impl Store {
             order.total.currency
         );
         insert_step(&mut tx, order.id, "created", "ok", &detail, now_ms).await?;
-        tx.execute(
+        Query::new(
             "INSERT INTO checkout_keys (user_id, idempotency_key, fingerprint, order_id, \
              answering_until_ms, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
-            &[
-                order.user_id.into(),
-                key.into(),
-                fingerprint.into(),
-                order.id.into(),
-                answering_until_ms.into(),
-                now_ms.into(),
-            ],
         )
+        .bind(order.user_id)
+        .bind(key)
+        .bind(fingerprint)
+        .bind(order.id)
+        .bind(answering_until_ms)
+        .bind(now_ms)
+        .execute(&mut tx)
         .await?;
         events::placed(&mut tx, &self.outbox, order).await?;
         tx.commit().await?;
@@ -283,12 +281,11 @@ impl Store {
 
     /// The order `id` with its history, whoever it belongs to.
     pub async fn order(&self, id: Uuid) -> Result<Option<Order>, Error> {
-        let rows: Vec<OrderRow> = sql::fetch_all(
-            &self.db,
-            &format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?"),
-            &[id.into()],
-        )
-        .await?;
+        let rows: Vec<OrderRow> =
+            Query::new(&format!("SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?"))
+                .bind(id)
+                .fetch_all(&self.db)
+                .await?;
         match rows.into_iter().next() {
             Some(row) => Ok(Some(rows::order(row, self.history(id).await?)?)),
             None => Ok(None),
@@ -301,11 +298,11 @@ impl Store {
     }
 
     async fn history(&self, id: Uuid) -> Result<Vec<StepRow>, Error> {
-        Ok(sql::fetch_all(
-            &self.db,
+        Ok(Query::new(
             "SELECT step, outcome, detail, at_ms FROM order_steps WHERE order_id = ? ORDER BY seq",
-            &[id.into()],
         )
+        .bind(id)
+        .fetch_all(&self.db)
         .await?)
     }
 
@@ -315,24 +312,18 @@ impl Store {
         user_id: Uuid,
         query: &OrderListQuery,
     ) -> Result<OrderPage, Error> {
-        let total: Vec<(i64,)> = sql::fetch_all(
-            &self.db,
-            "SELECT COUNT(*) FROM orders WHERE user_id = ?",
-            &[user_id.into()],
-        )
-        .await?;
-        let rows: Vec<OrderRow> = sql::fetch_all(
-            &self.db,
-            &format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? \
+        let total: Vec<(i64,)> = Query::new("SELECT COUNT(*) FROM orders WHERE user_id = ?")
+            .bind(user_id)
+            .fetch_all(&self.db)
+            .await?;
+        let rows: Vec<OrderRow> = Query::new(&format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? \
                  ORDER BY created_at_ms DESC, id DESC LIMIT ? OFFSET ?"
-            ),
-            &[
-                user_id.into(),
-                i64::from(query.page_size).into(),
-                i64::try_from(query.offset()).unwrap_or(i64::MAX).into(),
-            ],
-        )
+        ))
+        .bind(user_id)
+        .bind(i64::from(query.page_size))
+        .bind(i64::try_from(query.offset()).unwrap_or(i64::MAX))
+        .fetch_all(&self.db)
         .await?;
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
@@ -349,19 +340,17 @@ impl Store {
 
     /// Orders PENDING since before `created_before_ms`, and counts by status.
     pub async fn audit(&self, created_before_ms: i64) -> Result<Audit, Error> {
-        let unfinished: Vec<(String,)> = sql::fetch_all(
-            &self.db,
+        let unfinished: Vec<(String,)> = Query::new(
             "SELECT id FROM orders WHERE status = 'PENDING' AND created_at_ms < ? \
              ORDER BY created_at_ms, id",
-            &[created_before_ms.into()],
         )
+        .bind(created_before_ms)
+        .fetch_all(&self.db)
         .await?;
-        let counts: Vec<(String, i64)> = sql::fetch_all(
-            &self.db,
-            "SELECT status, COUNT(*) FROM orders GROUP BY status",
-            &[],
-        )
-        .await?;
+        let counts: Vec<(String, i64)> =
+            Query::new("SELECT status, COUNT(*) FROM orders GROUP BY status")
+                .fetch_all(&self.db)
+                .await?;
         let mut orders: BTreeMap<String, u64> = OrderStatus::ALL
             .iter()
             .map(|s| (s.as_str().to_owned(), 0))
@@ -384,15 +373,12 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<OrderStatusPage, Error> {
-        let rows: Vec<(String, String)> = sql::fetch_all(
-            &self.db,
-            "SELECT id, status FROM orders WHERE id > ? ORDER BY id LIMIT ?",
-            &[
-                after.map_or_else(String::new, |a| a.to_string()).into(),
-                i64::from(limit).into(),
-            ],
-        )
-        .await?;
+        let rows: Vec<(String, String)> =
+            Query::new("SELECT id, status FROM orders WHERE id > ? ORDER BY id LIMIT ?")
+                .bind(after.map_or_else(String::new, |a| a.to_string()))
+                .bind(i64::from(limit))
+                .fetch_all(&self.db)
+                .await?;
         let mut items = Vec::with_capacity(rows.len());
         for (id, status) in &rows {
             items.push(OrderStatusEntry {
@@ -425,13 +411,13 @@ impl Store {
             Option<String>,
             Option<String>,
         );
-        let rows: Vec<Row> = sql::fetch_all(
-            &self.db,
+        let rows: Vec<Row> = Query::new(
             "SELECT user_id, saga_state, lines, total_minor, currency, card_number, charge_id, \
              charge_attempts, charge_started_ms, cancel_reason, decline_code \
              FROM orders WHERE id = ?",
-            &[id.into()],
         )
+        .bind(id)
+        .fetch_all(&self.db)
         .await?;
         let Some(row) = rows.into_iter().next() else {
             return Ok(None);
@@ -470,12 +456,13 @@ impl Store {
 
     /// Ids of PENDING orders whose lease has lapsed at `now_ms`, oldest first.
     pub async fn claimable(&self, now_ms: i64, limit: u32) -> Result<Vec<Uuid>, Error> {
-        let rows: Vec<(String,)> = sql::fetch_all(
-            &self.db,
+        let rows: Vec<(String,)> = Query::new(
             "SELECT id FROM orders WHERE status = 'PENDING' AND claimed_until_ms < ? \
              ORDER BY created_at_ms, id LIMIT ?",
-            &[now_ms.into(), i64::from(limit).into()],
         )
+        .bind(now_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.db)
         .await?;
         rows.iter()
             .map(|(id,)| rows::uuid(id, "order id"))
@@ -485,33 +472,29 @@ impl Store {
     /// Takes the lease of a PENDING order whose lease has lapsed. One statement, so that of two
     /// instances trying at once exactly one gets it.
     pub async fn claim(&self, id: Uuid, lease: &Lease, now_ms: i64) -> Result<bool, Error> {
-        let changed = sql::execute(
-            &self.db,
+        let changed = Query::new(
             "UPDATE orders SET claimed_by = ?, claimed_until_ms = ? \
              WHERE id = ? AND status = 'PENDING' AND claimed_until_ms < ?",
-            &[
-                lease.instance.clone().into(),
-                lease.until(now_ms).into(),
-                id.into(),
-                now_ms.into(),
-            ],
         )
+        .bind(lease.instance.clone())
+        .bind(lease.until(now_ms))
+        .bind(id)
+        .bind(now_ms)
+        .execute(&self.db)
         .await?;
         Ok(changed == 1)
     }
 
     /// Extends the lease; false when it is no longer ours (lapsed and taken, or the saga ended).
     pub async fn renew(&self, id: Uuid, lease: &Lease, now_ms: i64) -> Result<bool, Error> {
-        let changed = sql::execute(
-            &self.db,
+        let changed = Query::new(
             "UPDATE orders SET claimed_until_ms = ? \
              WHERE id = ? AND claimed_by = ? AND status = 'PENDING'",
-            &[
-                lease.until(now_ms).into(),
-                id.into(),
-                lease.instance.clone().into(),
-            ],
         )
+        .bind(lease.until(now_ms))
+        .bind(id)
+        .bind(lease.instance.clone())
+        .execute(&self.db)
         .await?;
         Ok(changed == 1)
     }
@@ -519,12 +502,11 @@ impl Store {
     /// Gives the lease up (e.g. when an instance stops driving a saga it will not finish), so
     /// that another instance's recovery takes it at once rather than when it lapses.
     pub async fn unclaim(&self, id: Uuid, lease: &Lease) -> Result<(), Error> {
-        sql::execute(
-            &self.db,
-            "UPDATE orders SET claimed_until_ms = 0 WHERE id = ? AND claimed_by = ?",
-            &[id.into(), lease.instance.clone().into()],
-        )
-        .await?;
+        Query::new("UPDATE orders SET claimed_until_ms = 0 WHERE id = ? AND claimed_by = ?")
+            .bind(id)
+            .bind(lease.instance.clone())
+            .execute(&self.db)
+            .await?;
         Ok(())
     }
 
@@ -539,19 +521,17 @@ impl Store {
         detail: &str,
         now_ms: i64,
     ) -> Result<bool, Error> {
-        let mut tx = Tx::begin(&self.db).await?;
-        let changed = tx
-            .execute(
-                "UPDATE orders SET claimed_until_ms = ?, updated_at_ms = ? \
+        let mut tx = self.db.begin_write().await?;
+        let changed = Query::new(
+            "UPDATE orders SET claimed_until_ms = ?, updated_at_ms = ? \
                  WHERE id = ? AND claimed_by = ? AND status = 'PENDING'",
-                &[
-                    lease.until(now_ms).into(),
-                    now_ms.into(),
-                    id.into(),
-                    lease.instance.clone().into(),
-                ],
-            )
-            .await?;
+        )
+        .bind(lease.until(now_ms))
+        .bind(now_ms)
+        .bind(id)
+        .bind(lease.instance.clone())
+        .execute(&mut tx)
+        .await?;
         if changed != 1 {
             return Ok(false);
         }
@@ -569,23 +549,21 @@ impl Store {
         detail: &str,
         now_ms: i64,
     ) -> Result<bool, Error> {
-        let mut tx = Tx::begin(&self.db).await?;
-        let changed = tx
-            .execute(
-                "UPDATE orders SET charge_attempts = charge_attempts + 1, \
+        let mut tx = self.db.begin_write().await?;
+        let changed = Query::new(
+            "UPDATE orders SET charge_attempts = charge_attempts + 1, \
                  charge_started_ms = COALESCE(charge_started_ms, ?), \
                  claimed_until_ms = ?, updated_at_ms = ? \
                  WHERE id = ? AND claimed_by = ? AND status = 'PENDING' AND saga_state = ?",
-                &[
-                    now_ms.into(),
-                    lease.until(now_ms).into(),
-                    now_ms.into(),
-                    id.into(),
-                    lease.instance.clone().into(),
-                    SagaState::Charging.as_str().into(),
-                ],
-            )
-            .await?;
+        )
+        .bind(now_ms)
+        .bind(lease.until(now_ms))
+        .bind(now_ms)
+        .bind(id)
+        .bind(lease.instance.clone())
+        .bind(SagaState::Charging.as_str())
+        .execute(&mut tx)
+        .await?;
         if changed != 1 {
             return Ok(false);
         }
@@ -605,13 +583,11 @@ impl Store {
         change: &Transition,
         now_ms: i64,
     ) -> Result<bool, Error> {
-        let mut tx = Tx::begin(&self.db).await?;
+        let mut tx = self.db.begin_write().await?;
         let done = change.to == SagaState::Done;
         // The order as the change leaves it, to build the event of its end from.
-        let changed: Vec<events::EndRow> = tx
-            .fetch_all(
-                &format!(
-                    "UPDATE orders SET saga_state = ?, status = ?, \
+        let changed: Vec<events::EndRow> = Query::new(&format!(
+            "UPDATE orders SET saga_state = ?, status = ?, \
                      charge_id = COALESCE(?, charge_id), \
                      cancel_reason = COALESCE(?, cancel_reason), \
                      decline_code = COALESCE(?, decline_code), \
@@ -619,23 +595,21 @@ impl Store {
                      claimed_until_ms = ?, updated_at_ms = ? \
                      WHERE id = ? AND claimed_by = ? AND status = 'PENDING' AND saga_state = ? \
                      RETURNING {}",
-                    events::END_COLUMNS
-                ),
-                &[
-                    change.to.as_str().into(),
-                    change.status.as_str().into(),
-                    change.charge_id.map(|c| c.to_string()).into(),
-                    change.cancel_reason.map(|r| r.as_str().to_owned()).into(),
-                    change.decline_code.clone().into(),
-                    change.to.as_str().into(),
-                    if done { 0 } else { lease.until(now_ms) }.into(),
-                    now_ms.into(),
-                    id.into(),
-                    lease.instance.clone().into(),
-                    change.from.as_str().into(),
-                ],
-            )
-            .await?;
+            events::END_COLUMNS
+        ))
+        .bind(change.to.as_str())
+        .bind(change.status.as_str())
+        .bind(change.charge_id.map(|c| c.to_string()))
+        .bind(change.cancel_reason.map(|r| r.as_str().to_owned()))
+        .bind(change.decline_code.clone())
+        .bind(change.to.as_str())
+        .bind(if done { 0 } else { lease.until(now_ms) })
+        .bind(now_ms)
+        .bind(id)
+        .bind(lease.instance.clone())
+        .bind(change.from.as_str())
+        .fetch_all(&mut tx)
+        .await?;
         let Some(order) = changed.into_iter().next() else {
             return Ok(false);
         };
@@ -668,18 +642,17 @@ async fn insert_step(
 ) -> Result<(), Error> {
     // The order's row is locked by this transaction (inserted or updated just before), so no
     // other writer can take the same sequence number.
-    tx.execute(
+    Query::new(
         "INSERT INTO order_steps (order_id, seq, step, outcome, detail, at_ms) \
          SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? FROM order_steps WHERE order_id = ?",
-        &[
-            id.into(),
-            step.into(),
-            outcome.into(),
-            detail.into(),
-            now_ms.into(),
-            id.into(),
-        ],
     )
+    .bind(id)
+    .bind(step)
+    .bind(outcome)
+    .bind(detail)
+    .bind(now_ms)
+    .bind(id)
+    .execute(tx)
     .await?;
     Ok(())
 }

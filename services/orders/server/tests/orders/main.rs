@@ -4,11 +4,13 @@
 //!   PostgreSQL: every outcome, resuming from every persisted state, two instances' recovery;
 //! - `http`: every route in process: idempotency, ownership, auth, bad input;
 //! - `refunds`: payments' `PaymentRefunded` recorded in the order's history, once;
-//! - `service`: real instances of orders, cart, catalog, inventory and payments on real sockets.
+//! - `service`: real instances of orders, cart, catalog, inventory and payments on real sockets;
+//! - `store`: the schema, the same on both engines.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod http;
 mod refunds;
 mod saga;
 mod service;
+mod store;
 mod support;

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use brigade_chassis::db::{Backend, Db};
+use brigade_chassis::db::Query;
 use payments_api::{Audit, Violation, ViolationKind};
 
 use super::rows;
-use super::{sql, Error, Store};
+use super::{Error, Store};
 
 /// The most violations of each kind one audit lists: enough to act on, bounded in size.
 const MAX_LISTED: i64 = 1000;
@@ -15,7 +15,7 @@ const MAX_LISTED: i64 = 1000;
 /// the audit checks the data, not the schema).
 const MULTIPLE_CAPTURES: &str = "SELECT order_id, COUNT(*) FROM charges \
      WHERE status = 'captured' GROUP BY order_id HAVING COUNT(*) > 1 \
-     ORDER BY order_id LIMIT $1";
+     ORDER BY order_id LIMIT ?";
 
 /// Charges whose ledger entries do not match their status: a captured charge has exactly one
 /// capture of its amount; a refunded one also exactly one refund of its amount; a pending or
@@ -39,7 +39,7 @@ const LEDGER_MISMATCHES: &str = "SELECT id, order_id, status, amount_minor, \
         OR (status = 'refunded' AND captures = 1 AND captured_minor = amount_minor \
             AND refunds = 1 AND refunded_minor = amount_minor \
             AND refunded_amount_minor = amount_minor))) \
-     ORDER BY order_id, id LIMIT $1";
+     ORDER BY order_id, id LIMIT ?";
 
 const TOTALS: &str = "SELECT currency, \
      CAST(SUM(CASE WHEN kind = 'capture' THEN 1 ELSE 0 END) AS BIGINT), \
@@ -57,20 +57,20 @@ impl Store {
     /// Checks every charge against the ledger. The three queries read one snapshot, so that a
     /// charge changing meanwhile cannot look inconsistent.
     pub async fn audit(&self) -> Result<Audit, Error> {
-        let (multiple, mismatched, totals): (Vec<MultipleRow>, Vec<MismatchRow>, Vec<TotalsRow>) =
-            read_transaction!(&self.db, |tx, backend| {
-                let multiple = sqlx::query_as(&sql(backend, MULTIPLE_CAPTURES))
-                    .bind(MAX_LISTED)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mismatched = sqlx::query_as(&sql(backend, LEDGER_MISMATCHES))
-                    .bind(MAX_LISTED)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let totals = sqlx::query_as(TOTALS).fetch_all(&mut *tx).await?;
-                tx.commit().await?;
-                (multiple, mismatched, totals)
-            });
+        let (multiple, mismatched, totals): (Vec<MultipleRow>, Vec<MismatchRow>, Vec<TotalsRow>) = {
+            let mut tx = self.db.begin_read().await?;
+            let multiple = Query::new(MULTIPLE_CAPTURES)
+                .bind(MAX_LISTED)
+                .fetch_all(&mut tx)
+                .await?;
+            let mismatched = Query::new(LEDGER_MISMATCHES)
+                .bind(MAX_LISTED)
+                .fetch_all(&mut tx)
+                .await?;
+            let totals = Query::new(TOTALS).fetch_all(&mut tx).await?;
+            tx.commit().await?;
+            (multiple, mismatched, totals)
+        };
         let mut violations = Vec::new();
         for (order_id, count) in multiple {
             violations.push(Violation {

@@ -1,13 +1,13 @@
 //! Recording, settling and refunding charges, each change with its ledger entry and its event.
 
-use brigade_chassis::db::{Backend, Conn, Db};
+use brigade_chassis::db::{Backend, Query, Tx};
 use payments_api::{Charge, ChargeStatus, DeclineCode, LedgerKind};
 use uuid::Uuid;
 
 use super::events::{self, announce};
 use super::ledger;
 use super::rows::{self, ChargeRow, StoredCharge, CHARGE_COLUMNS};
-use super::{sql, Error, Store};
+use super::{Error, Store};
 
 /// A charge about to be recorded, with the processor's answer already known.
 #[derive(Debug, Clone)]
@@ -75,27 +75,29 @@ impl From<sqlx::Error> for RefundError {
     }
 }
 
-const BY_KEY: &str = "WHERE idempotency_key = $1";
-const BY_ID: &str = "WHERE id = $1";
+const BY_KEY: &str = "WHERE idempotency_key = ?";
+const BY_ID: &str = "WHERE id = ?";
 /// The charges that stand in the way of a new one: the one under its key, and the order's live
 /// one (`idempotency_key, id`).
 const HOLDERS: &str = "SELECT idempotency_key, id FROM charges \
-     WHERE idempotency_key = $1 OR (order_id = $2 AND status IN ('pending', 'captured'))";
-const LIVE_FOR_ORDER: &str = "WHERE order_id = $1 AND status IN ('pending', 'captured')";
+     WHERE idempotency_key = ? OR (order_id = ? AND status IN ('pending', 'captured'))";
+const LIVE_FOR_ORDER: &str = "WHERE order_id = ? AND status IN ('pending', 'captured')";
 
 const INSERT: &str = "INSERT INTO charges \
      (id, idempotency_key, order_id, amount_minor, currency, card_last4, card_fingerprint, \
       status, decline_code, settle_at_ms, created_at_ms, updated_at_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
      ON CONFLICT DO NOTHING";
 
 /// Settling never happens before the charge is due, whoever attempts it.
-const SETTLE: &str = "UPDATE charges SET status = 'captured', updated_at_ms = $2 \
-     WHERE id = $1 AND status = 'pending' AND settle_at_ms <= $2";
+/// Parameters: now, id, now.
+const SETTLE: &str = "UPDATE charges SET status = 'captured', updated_at_ms = ? \
+     WHERE id = ? AND status = 'pending' AND settle_at_ms <= ?";
 
+/// Parameters: reason, refund idempotency key, now, id.
 const REFUND: &str = "UPDATE charges SET status = 'refunded', \
-     refunded_amount_minor = amount_minor, refund_reason = $2, refund_idempotency_key = $3, \
-     updated_at_ms = $4 WHERE id = $1 AND status = 'captured'";
+     refunded_amount_minor = amount_minor, refund_reason = ?, refund_idempotency_key = ?, \
+     updated_at_ms = ? WHERE id = ? AND status = 'captured'";
 
 /// How often recording is tried when a concurrent request wins the race in between this one's
 /// reads and its insert (PostgreSQL only: SQLite's write lock rules the race out). The second
@@ -104,6 +106,15 @@ const RECORD_ATTEMPTS: usize = 3;
 
 fn select(filter: &str) -> String {
     format!("SELECT {CHARGE_COLUMNS} FROM charges {filter}")
+}
+
+/// The charge `id` as the transaction `tx` sees it.
+async fn charge_in(tx: &mut Tx, id: &str) -> Result<Option<StoredCharge>, Error> {
+    let row: Option<ChargeRow> = Query::new(&select(BY_ID))
+        .bind(id)
+        .fetch_optional(tx)
+        .await?;
+    row.map(rows::charge).transpose()
 }
 
 impl Store {
@@ -124,124 +135,109 @@ impl Store {
     /// `None` when a concurrent request took the key or the order between the reads and the
     /// insert (the insert then changed nothing).
     async fn try_record(&self, new: &NewCharge<'_>) -> Result<Option<Recorded>, Error> {
-        write_transaction!(&self.db, |tx, backend| {
-            // One statement, so one snapshot: on PostgreSQL two statements could see a
-            // concurrent request's charge for the order but not (yet) under its key.
-            let holders: Vec<(String, String)> = sqlx::query_as(&sql(backend, HOLDERS))
-                .bind(new.idempotency_key)
-                .bind(new.order_id.to_string())
-                .fetch_all(&mut *tx)
-                .await?;
-            let holder = holders
-                .iter()
-                .find(|(key, _)| key == new.idempotency_key)
-                .or(holders.first());
-            if let Some((key, id)) = holder {
-                let row: Option<ChargeRow> = sqlx::query_as(&sql(backend, &select(BY_ID)))
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(stored) = row.map(rows::charge).transpose()? else {
-                    return Ok(None);
-                };
-                return Ok(Some(if key == new.idempotency_key {
-                    Recorded::KeyTaken(stored)
-                } else {
-                    Recorded::OrderHeld(stored.charge)
-                }));
-            }
-            let inserted = sqlx::query(&sql(backend, INSERT))
-                .bind(new.id.to_string())
-                .bind(new.idempotency_key)
-                .bind(new.order_id.to_string())
-                .bind(new.amount_minor)
-                .bind(new.currency)
-                .bind(new.card_last4)
-                .bind(new.card_fingerprint)
-                .bind(new.status.as_str())
-                .bind(new.decline_code.map(DeclineCode::as_str))
-                .bind(new.settle_at_ms)
-                .bind(new.now_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if inserted == 0 {
+        let mut tx = self.db.begin_write().await?;
+        // One statement, so one snapshot: on PostgreSQL two statements could see a
+        // concurrent request's charge for the order but not (yet) under its key.
+        let holders: Vec<(String, String)> = Query::new(HOLDERS)
+            .bind(new.idempotency_key)
+            .bind(new.order_id)
+            .fetch_all(&mut tx)
+            .await?;
+        let holder = holders
+            .iter()
+            .find(|(key, _)| key == new.idempotency_key)
+            .or(holders.first());
+        if let Some((key, id)) = holder {
+            let Some(stored) = charge_in(&mut tx, id).await? else {
                 return Ok(None);
+            };
+            return Ok(Some(if key == new.idempotency_key {
+                Recorded::KeyTaken(stored)
+            } else {
+                Recorded::OrderHeld(stored.charge)
+            }));
+        }
+        let inserted = Query::new(INSERT)
+            .bind(new.id)
+            .bind(new.idempotency_key)
+            .bind(new.order_id)
+            .bind(new.amount_minor)
+            .bind(new.currency)
+            .bind(new.card_last4)
+            .bind(new.card_fingerprint)
+            .bind(new.status.as_str())
+            .bind(new.decline_code.map(DeclineCode::as_str))
+            .bind(new.settle_at_ms)
+            // Created and updated at the same moment.
+            .bind(new.now_ms)
+            .bind(new.now_ms)
+            .execute(&mut tx)
+            .await?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let charge = new.charge();
+        match (new.status, new.decline_code) {
+            (ChargeStatus::Captured, _) => {
+                let entry = ledger::Entry {
+                    charge_id: new.id,
+                    order_id: new.order_id,
+                    kind: LedgerKind::Capture,
+                    amount_minor: new.amount_minor,
+                    currency: new.currency.to_owned(),
+                    at_ms: new.now_ms,
+                };
+                ledger::append(&mut tx, &entry).await?;
+                let event = events::captured(&charge);
+                announce(tx.conn(), &self.outbox, &event).await?;
             }
-            let charge = new.charge();
-            match (new.status, new.decline_code) {
-                (ChargeStatus::Captured, _) => {
-                    append_ledger!(
-                        tx,
-                        backend,
-                        &ledger::Entry {
-                            charge_id: new.id,
-                            order_id: new.order_id,
-                            kind: LedgerKind::Capture,
-                            amount_minor: new.amount_minor,
-                            currency: new.currency.to_owned(),
-                            at_ms: new.now_ms,
-                        }
-                    );
-                    let event = events::captured(&charge);
-                    announce(Conn::from(&mut *tx), &self.outbox, &event).await?;
-                }
-                (ChargeStatus::Declined, Some(code)) => {
-                    let event = events::declined(&charge, code);
-                    announce(Conn::from(&mut *tx), &self.outbox, &event).await?;
-                }
-                // The processor always says why it declined: a charge that does not cannot be
-                // announced, so it is not recorded either.
-                (ChargeStatus::Declined, None) => return Err(Error::DeclinedWithoutCode(new.id)),
-                (ChargeStatus::Pending | ChargeStatus::Refunded, _) => {}
+            (ChargeStatus::Declined, Some(code)) => {
+                let event = events::declined(&charge, code);
+                announce(tx.conn(), &self.outbox, &event).await?;
             }
-            tx.commit().await?;
-            if new.status != ChargeStatus::Pending {
-                self.outbox.wake();
-            }
-            Ok(Some(Recorded::Inserted(charge)))
-        })
+            // The processor always says why it declined: a charge that does not cannot be
+            // announced, so it is not recorded either.
+            (ChargeStatus::Declined, None) => return Err(Error::DeclinedWithoutCode(new.id)),
+            (ChargeStatus::Pending | ChargeStatus::Refunded, _) => {}
+        }
+        tx.commit().await?;
+        if new.status != ChargeStatus::Pending {
+            self.outbox.wake();
+        }
+        Ok(Some(Recorded::Inserted(charge)))
     }
 
     /// Captures the pending charge `id` if it is due at `now_ms`, with its capture entry and
     /// `PaymentCaptured`, and returns the charge as it now is. Safe to call from anywhere at any
     /// time: only the first call after the charge is due changes (and announces) anything.
     pub async fn settle(&self, id: Uuid, now_ms: i64) -> Result<Option<StoredCharge>, Error> {
-        write_transaction!(&self.db, |tx, backend| {
-            let settled = sqlx::query(&sql(backend, SETTLE))
-                .bind(id.to_string())
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            let row: Option<ChargeRow> = sqlx::query_as(&sql(backend, &select(BY_ID)))
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(stored) = row.map(rows::charge).transpose()? else {
-                return Ok(None);
+        let mut tx = self.db.begin_write().await?;
+        let settled = Query::new(SETTLE)
+            .bind(now_ms)
+            .bind(id)
+            .bind(now_ms)
+            .execute(&mut tx)
+            .await?;
+        let Some(stored) = charge_in(&mut tx, &id.to_string()).await? else {
+            return Ok(None);
+        };
+        if settled == 1 {
+            let charge = &stored.charge;
+            let entry = ledger::Entry {
+                charge_id: charge.id,
+                order_id: charge.order_id,
+                kind: LedgerKind::Capture,
+                amount_minor: charge.amount_minor,
+                currency: charge.currency.clone(),
+                at_ms: now_ms,
             };
-            if settled == 1 {
-                let charge = &stored.charge;
-                append_ledger!(
-                    tx,
-                    backend,
-                    &ledger::Entry {
-                        charge_id: charge.id,
-                        order_id: charge.order_id,
-                        kind: LedgerKind::Capture,
-                        amount_minor: charge.amount_minor,
-                        currency: charge.currency.clone(),
-                        at_ms: now_ms,
-                    }
-                );
-                let event = events::captured(charge);
-                announce(Conn::from(&mut *tx), &self.outbox, &event).await?;
-                tx.commit().await?;
-                self.outbox.wake();
-            }
-            Ok(Some(stored))
-        })
+            ledger::append(&mut tx, &entry).await?;
+            let event = events::captured(charge);
+            announce(tx.conn(), &self.outbox, &event).await?;
+            tx.commit().await?;
+            self.outbox.wake();
+        }
+        Ok(Some(stored))
     }
 
     /// Refunds the captured charge `id` in full, with its refund entry and `PaymentRefunded`.
@@ -275,88 +271,74 @@ impl Store {
         reason: Option<&str>,
         now_ms: i64,
     ) -> Result<Charge, RefundError> {
-        write_transaction!(&self.db, |tx, backend| {
-            let mut text = select(BY_ID);
-            if backend == Backend::Postgres {
-                text.push_str(" FOR UPDATE");
+        let mut tx = self.db.begin_write().await?;
+        // SQLite's write lock is held from the transaction's start; PostgreSQL locks the row.
+        let mut locked = Query::new(&select(BY_ID)).bind(id);
+        if tx.backend() == Backend::Postgres {
+            locked.push(" FOR UPDATE");
+        }
+        let row: Option<ChargeRow> = locked.fetch_optional(&mut tx).await?;
+        let Some(mut charge) = row.map(rows::charge).transpose()?.map(|s| s.charge) else {
+            return Err(RefundError::NotFound(id));
+        };
+        if let Some(key) = idempotency_key {
+            let other: Option<(String,)> =
+                Query::new("SELECT id FROM charges WHERE refund_idempotency_key = ? AND id <> ?")
+                    .bind(key)
+                    .bind(id)
+                    .fetch_optional(&mut tx)
+                    .await?;
+            if let Some((other,)) = other {
+                let charge_id = rows::uuid(&other, "id").map_err(|reason| Error::Corrupt {
+                    id: other.clone(),
+                    reason,
+                })?;
+                return Err(RefundError::KeyReused { charge_id });
             }
-            let row: Option<ChargeRow> = sqlx::query_as(&sql(backend, &text))
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(mut charge) = row.map(rows::charge).transpose()?.map(|s| s.charge) else {
-                return Err(RefundError::NotFound(id));
-            };
-            if let Some(key) = idempotency_key {
-                let other: Option<(String,)> = sqlx::query_as(&sql(
-                    backend,
-                    "SELECT id FROM charges WHERE refund_idempotency_key = $1 AND id <> $2",
-                ))
-                .bind(key)
-                .bind(id.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-                if let Some((other,)) = other {
-                    let charge_id = rows::uuid(&other, "id").map_err(|reason| Error::Corrupt {
-                        id: other.clone(),
-                        reason,
-                    })?;
-                    return Err(RefundError::KeyReused { charge_id });
-                }
+        }
+        match charge.status {
+            ChargeStatus::Refunded => return Ok(charge),
+            ChargeStatus::Pending | ChargeStatus::Declined => {
+                return Err(RefundError::NotRefundable(Box::new(charge)))
             }
-            match charge.status {
-                ChargeStatus::Refunded => return Ok(charge),
-                ChargeStatus::Pending | ChargeStatus::Declined => {
-                    return Err(RefundError::NotRefundable(Box::new(charge)))
-                }
-                ChargeStatus::Captured => {}
-            }
-            let refunded = sqlx::query(&sql(backend, REFUND))
-                .bind(id.to_string())
-                .bind(reason)
-                .bind(idempotency_key)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            if refunded != 1 {
-                // The row is locked (FOR UPDATE, or SQLite's write lock) and was captured.
-                return Err(RefundError::Store(Error::Contended));
-            }
-            let refund_id = append_ledger!(
-                tx,
-                backend,
-                &ledger::Entry {
-                    charge_id: charge.id,
-                    order_id: charge.order_id,
-                    kind: LedgerKind::Refund,
-                    amount_minor: charge.amount_minor,
-                    currency: charge.currency.clone(),
-                    at_ms: now_ms,
-                }
-            );
-            let event = events::refunded(&charge, refund_id);
-            announce(Conn::from(&mut *tx), &self.outbox, &event).await?;
-            tx.commit().await?;
-            self.outbox.wake();
-            charge.status = ChargeStatus::Refunded;
-            charge.refunded_amount_minor = charge.amount_minor;
-            charge.updated_at_ms = now_ms;
-            Ok(charge)
-        })
+            ChargeStatus::Captured => {}
+        }
+        let refunded = Query::new(REFUND)
+            .bind(reason)
+            .bind(idempotency_key)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&mut tx)
+            .await?;
+        if refunded != 1 {
+            // The row is locked (FOR UPDATE, or SQLite's write lock) and was captured.
+            return Err(RefundError::Store(Error::Contended));
+        }
+        let entry = ledger::Entry {
+            charge_id: charge.id,
+            order_id: charge.order_id,
+            kind: LedgerKind::Refund,
+            amount_minor: charge.amount_minor,
+            currency: charge.currency.clone(),
+            at_ms: now_ms,
+        };
+        let refund_id = ledger::append(&mut tx, &entry).await?;
+        let event = events::refunded(&charge, refund_id);
+        announce(tx.conn(), &self.outbox, &event).await?;
+        tx.commit().await?;
+        self.outbox.wake();
+        charge.status = ChargeStatus::Refunded;
+        charge.refunded_amount_minor = charge.amount_minor;
+        charge.updated_at_ms = now_ms;
+        Ok(charge)
     }
 
     async fn refunded_with_key(&self, key: &str) -> Result<Option<Uuid>, Error> {
-        let text = "SELECT id FROM charges WHERE refund_idempotency_key = $1";
-        let row: Option<(String,)> = match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_as(&sql(Backend::Sqlite, text))
-                    .bind(key)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => sqlx::query_as(text).bind(key).fetch_optional(pool).await?,
-        };
+        let row: Option<(String,)> =
+            Query::new("SELECT id FROM charges WHERE refund_idempotency_key = ?")
+                .bind(key)
+                .fetch_optional(&self.db)
+                .await?;
         row.map(|(id,)| {
             rows::uuid(&id, "id").map_err(|reason| Error::Corrupt {
                 id: id.clone(),
@@ -393,7 +375,7 @@ impl Store {
     pub async fn charges_for_order(&self, order_id: Uuid) -> Result<Vec<Charge>, Error> {
         let rows = self
             .charges_where(
-                "WHERE order_id = $1 ORDER BY created_at_ms, id",
+                "WHERE order_id = ? ORDER BY created_at_ms, id",
                 &order_id.to_string(),
             )
             .await?;
@@ -402,24 +384,14 @@ impl Store {
 
     /// The pending charges due at `now_ms` (at most `limit`), oldest first.
     pub async fn due_charges(&self, now_ms: i64, limit: i64) -> Result<Vec<Uuid>, Error> {
-        let text = "SELECT id FROM charges WHERE status = 'pending' AND settle_at_ms <= $1 \
-                    ORDER BY settle_at_ms LIMIT $2";
-        let rows: Vec<(String,)> = match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_as(&sql(Backend::Sqlite, text))
-                    .bind(now_ms)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => {
-                sqlx::query_as(text)
-                    .bind(now_ms)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
+        let rows: Vec<(String,)> = Query::new(
+            "SELECT id FROM charges WHERE status = 'pending' AND settle_at_ms <= ? \
+             ORDER BY settle_at_ms LIMIT ?",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .fetch_all(&self.db)
+        .await?;
         rows.into_iter()
             .map(|(id,)| {
                 rows::uuid(&id, "id").map_err(|reason| Error::Corrupt {
@@ -431,16 +403,10 @@ impl Store {
     }
 
     async fn charges_where(&self, filter: &str, arg: &str) -> Result<Vec<StoredCharge>, Error> {
-        let text = select(filter);
-        let rows: Vec<ChargeRow> = match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_as(&sql(Backend::Sqlite, &text))
-                    .bind(arg)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => sqlx::query_as(&text).bind(arg).fetch_all(pool).await?,
-        };
+        let rows: Vec<ChargeRow> = Query::new(&select(filter))
+            .bind(arg)
+            .fetch_all(&self.db)
+            .await?;
         rows.into_iter().map(rows::charge).collect()
     }
 }

@@ -1,11 +1,11 @@
-//! The ledger: appending (within a charge's transaction, see `append_ledger!`) and paging.
+//! The ledger: appending (within a charge's transaction, [`append`]) and paging.
 
-use brigade_chassis::db::{Backend, Db};
+use brigade_chassis::db::{Query, Tx};
 use payments_api::{LedgerFilter, LedgerKind, LedgerPage};
 use uuid::Uuid;
 
 use super::rows::{self, LedgerRow, LEDGER_COLUMNS};
-use super::{sql, Error, Store};
+use super::{Error, Store};
 
 /// One movement of money, about to be appended.
 #[derive(Debug, Clone)]
@@ -18,44 +18,51 @@ pub(super) struct Entry {
     pub at_ms: i64,
 }
 
-/// The advisory lock appenders hold until commit on PostgreSQL (the key is this service's own:
-/// each service has its own database).
-pub(super) const APPEND_LOCK: &str = "SELECT pg_advisory_xact_lock(7420401)";
+/// The lock appenders hold until commit ([`Tx::serialize_on`]).
+const APPEND_LOCK: i64 = 7_420_401;
 
-pub(super) const APPEND: &str = "INSERT INTO ledger_entries \
+const APPEND: &str = "INSERT INTO ledger_entries \
      (id, charge_id, order_id, kind, amount_minor, currency, at_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+     VALUES (?, ?, ?, ?, ?, ?, ?)";
+
+/// Appends `entry` within the write transaction `tx`; the entry's id.
+pub(super) async fn append(tx: &mut Tx, entry: &Entry) -> Result<Uuid, sqlx::Error> {
+    let id = Uuid::new_v4();
+    // Serialises appends until commit, so that positions are taken in commit order and a
+    // reader paging with `after` never skips an entry that committed late.
+    tx.serialize_on(APPEND_LOCK).await?;
+    Query::new(APPEND)
+        .bind(id)
+        .bind(entry.charge_id)
+        .bind(entry.order_id)
+        .bind(entry.kind.as_str())
+        .bind(entry.amount_minor)
+        .bind(entry.currency.as_str())
+        .bind(entry.at_ms)
+        .execute(tx)
+        .await?;
+    Ok(id)
+}
 
 impl Store {
     /// One page of the ledger, oldest first, and the cursor of the next page when there is one.
     pub async fn ledger(&self, filter: &LedgerFilter) -> Result<LedgerPage, Error> {
         let order = filter.order_id.map(|id| id.to_string());
+        // PostgreSQL must know the type of a parameter that is only compared with NULL: the
+        // CAST tells it (and changes nothing on SQLite).
         let text = format!(
             "SELECT {LEDGER_COLUMNS} FROM ledger_entries \
-             WHERE seq > $1 AND ($2 IS NULL OR order_id = $2) ORDER BY seq LIMIT $3"
+             WHERE seq > ? AND (CAST(? AS TEXT) IS NULL OR order_id = ?) ORDER BY seq LIMIT ?"
         );
         // One more than asked, to know whether another page follows.
         let fetch = i64::from(filter.limit) + 1;
-        let rows: Vec<LedgerRow> = match &self.db {
-            Db::Sqlite(pool) => {
-                sqlx::query_as(&sql(Backend::Sqlite, &text))
-                    .bind(filter.after)
-                    .bind(order.as_deref())
-                    .bind(fetch)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Db::Postgres(pool) => {
-                // PostgreSQL must know the type of a parameter that is only compared with NULL.
-                let text = text.replace("$2 IS NULL", "$2::text IS NULL");
-                sqlx::query_as(&text)
-                    .bind(filter.after)
-                    .bind(order.as_deref())
-                    .bind(fetch)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
+        let rows: Vec<LedgerRow> = Query::new(&text)
+            .bind(filter.after)
+            .bind(order.clone())
+            .bind(order)
+            .bind(fetch)
+            .fetch_all(&self.db)
+            .await?;
         let more = rows.len() > filter.limit as usize;
         let mut items = Vec::with_capacity(rows.len());
         let mut last = None;

@@ -7,80 +7,10 @@
 //! under the write lock; on PostgreSQL the unique indexes (one charge per idempotency key, one
 //! live charge per order), `FOR UPDATE` and conditional updates make races lose cleanly.
 //!
-//! Both backends run the same statements (ids are text on both); only the placeholder sigil
-//! differs, which [`sql`] takes care of.
+//! Both backends run the same statements (ids are text on both), through the chassis' `Query`.
 
-use std::borrow::Cow;
-
-use brigade_chassis::db::{Backend, Db};
+use brigade_chassis::db::Db;
 use brigade_chassis::events::Outbox;
-
-/// Runs `$body` with `$tx` a write transaction on whichever engine `$db` is, and `$backend`
-/// naming it. The body is expanded once per engine, so it is written once and type-checked
-/// against both; returning early (or `?`) rolls the transaction back.
-macro_rules! write_transaction {
-    ($db:expr, |$tx:ident, $backend:ident| $body:block) => {
-        match $db {
-            Db::Sqlite(pool) => {
-                let $backend = Backend::Sqlite;
-                // Deferred transactions would take the write lock at their first write, after
-                // their reads: two of them could read the same state and both act on it.
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                $body
-            }
-            Db::Postgres(pool) => {
-                let $backend = Backend::Postgres;
-                let mut $tx = pool.begin().await?;
-                $body
-            }
-        }
-    };
-}
-
-/// Runs `$body` with `$tx` a read-only transaction seeing one snapshot of the store.
-macro_rules! read_transaction {
-    ($db:expr, |$tx:ident, $backend:ident| $body:block) => {
-        match $db {
-            Db::Sqlite(pool) => {
-                let $backend = Backend::Sqlite;
-                // In WAL mode a transaction reads one snapshot from its first read to its end.
-                let mut $tx = pool.begin().await?;
-                $body
-            }
-            Db::Postgres(pool) => {
-                let $backend = Backend::Postgres;
-                let mut $tx = pool
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?;
-                $body
-            }
-        }
-    };
-}
-
-/// Appends one [`ledger::Entry`] within the write transaction `$tx`; evaluates to the entry's id.
-macro_rules! append_ledger {
-    ($tx:ident, $backend:ident, $entry:expr) => {{
-        let entry: &ledger::Entry = $entry;
-        let id = uuid::Uuid::new_v4();
-        if $backend == Backend::Postgres {
-            // Serialises appends until commit, so that positions are taken in commit order and
-            // a reader paging with `after` never skips an entry that committed late.
-            sqlx::query(ledger::APPEND_LOCK).execute(&mut *$tx).await?;
-        }
-        sqlx::query(&sql($backend, ledger::APPEND))
-            .bind(id.to_string())
-            .bind(entry.charge_id.to_string())
-            .bind(entry.order_id.to_string())
-            .bind(entry.kind.as_str())
-            .bind(entry.amount_minor)
-            .bind(entry.currency.as_str())
-            .bind(entry.at_ms)
-            .execute(&mut *$tx)
-            .await?;
-        id
-    }};
-}
 
 mod audit;
 mod charges;
@@ -126,33 +56,6 @@ impl Store {
 
     /// True once the pool is closed (the service is stopping).
     pub fn is_closed(&self) -> bool {
-        match &self.db {
-            Db::Sqlite(pool) => pool.is_closed(),
-            Db::Postgres(pool) => pool.is_closed(),
-        }
-    }
-}
-
-/// `text` with its `$N` placeholders in the engine's syntax: SQLite's `?N` means the same.
-/// Statements never contain a literal `$`.
-fn sql(backend: Backend, text: &str) -> Cow<'_, str> {
-    match backend {
-        Backend::Postgres => Cow::Borrowed(text),
-        Backend::Sqlite => Cow::Owned(text.replace('$', "?")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_follow_the_engine() {
-        let text = "SELECT 1 WHERE a = $1 AND b = $2";
-        assert_eq!(sql(Backend::Postgres, text), text);
-        assert_eq!(
-            sql(Backend::Sqlite, text),
-            "SELECT 1 WHERE a = ?1 AND b = ?2"
-        );
+        self.db.is_closed()
     }
 }

@@ -665,3 +665,9 @@ async fn wait_for_key(store: &Store, key: &str) -> payments_api::Charge {
 }
 
 use brigade_chassis::time::now_ms;
+
+/// The twin migration files build the same tables, columns, keys and indexes on both engines.
+#[tokio::test]
+async fn the_migrations_build_the_same_schema_on_both_engines() {
+    brigade_chassis::testing::schema::assert_migrations_agree(payments::MIGRATIONS).await;
+}

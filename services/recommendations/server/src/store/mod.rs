@@ -12,7 +12,6 @@ mod sql;
 use std::collections::HashSet;
 
 use brigade_chassis::db::Db;
-use brigade_chassis::on_db;
 use catalog_api::Money;
 use recommendations_api::{Reason, Recommendation, Recommendations};
 use uuid::Uuid;
@@ -52,19 +51,14 @@ impl Store {
         limit: u32,
     ) -> Result<Recommendations, Error> {
         let id = product_id.to_string();
-        let together: Vec<ItemRow> = on_db!(
-            &self.db,
-            as ItemRow,
-            sql::TOGETHER_WITH_PRODUCT,
-            fetch_all,
-            &id,
-            i64::from(limit)
-        )?;
+        let together: Vec<ItemRow> = sql::together_with_product(&id, i64::from(limit))
+            .fetch_all(&self.db)
+            .await?;
         let popular: Vec<ItemRow> = if together.len() < limit as usize {
             // Enough to fill the list even if every listed product and the product itself are
             // among the most popular.
             let wanted = i64::from(limit) + together.len() as i64 + 1;
-            on_db!(&self.db, as ItemRow, sql::POPULAR, fetch_all, wanted)?
+            sql::popular(wanted).fetch_all(&self.db).await?
         } else {
             Vec::new()
         };
@@ -75,25 +69,14 @@ impl Store {
     /// bought, then the most popular ones; never one the user bought.
     pub async fn for_user(&self, user_id: Uuid, limit: u32) -> Result<Recommendations, Error> {
         let user = user_id.to_string();
-        let together: Vec<ItemRow> = on_db!(
-            &self.db,
-            as ItemRow,
-            sql::TOGETHER_FOR_USER,
-            fetch_all,
-            &user,
-            &user,
-            i64::from(limit)
-        )?;
+        let together: Vec<ItemRow> = sql::together_for_user(&user, i64::from(limit))
+            .fetch_all(&self.db)
+            .await?;
         let popular: Vec<ItemRow> = if together.len() < limit as usize {
             let wanted = i64::from(limit) + together.len() as i64;
-            on_db!(
-                &self.db,
-                as ItemRow,
-                sql::POPULAR_FOR_USER,
-                fetch_all,
-                &user,
-                wanted
-            )?
+            sql::popular_for_user(&user, wanted)
+                .fetch_all(&self.db)
+                .await?
         } else {
             Vec::new()
         };

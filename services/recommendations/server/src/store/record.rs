@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use brigade_chassis::db::Conn;
-use brigade_chassis::on_conn;
+use brigade_chassis::db::{Conn, Query};
 use catalog_api::Product;
 use orders_api::events::OrderConfirmed;
 
-use super::sql::{self, Bind};
+use super::sql;
 use super::Error;
 
 /// The most distinct products of one order whose pairs are counted as co-purchases. A larger
@@ -21,18 +20,16 @@ const ROWS_PER_STATEMENT: usize = 500;
 
 /// Inserts or replaces what the catalog says about `product`: the facts a recommendation shows.
 pub async fn record_product(conn: Conn<'_>, product: &Product) -> Result<(), Error> {
-    on_conn!(
-        conn,
-        sql::UPSERT_PRODUCT,
-        execute,
-        product.id.to_string(),
-        &product.sku,
-        &product.name,
-        product.price.amount_minor,
-        &product.price.currency,
-        &product.image_url,
-        &product.category
-    )?;
+    Query::new(sql::UPSERT_PRODUCT)
+        .bind(product.id)
+        .bind(&product.sku)
+        .bind(&product.name)
+        .bind(product.price.amount_minor)
+        .bind(&product.price.currency)
+        .bind(&product.image_url)
+        .bind(&product.category)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -47,33 +44,18 @@ pub async fn record_order(mut conn: Conn<'_>, order: &OrderConfirmed) -> Result<
     }
     let products: Vec<(&String, i64)> = units.iter().map(|(id, n)| (id, *n)).collect();
     for chunk in products.chunks(ROWS_PER_STATEMENT) {
-        let binds: Vec<Bind<'_>> = chunk
-            .iter()
-            .flat_map(|(id, n)| [Bind::Text(id), Bind::Int(*n)])
-            .collect();
-        sql::execute(conn.reborrow(), &sql::count_popularity(chunk.len()), &binds).await?;
+        sql::count_popularity(chunk).execute(&mut conn).await?;
     }
     let user = order.user_id.to_string();
     for chunk in products.chunks(ROWS_PER_STATEMENT) {
-        let binds: Vec<Bind<'_>> = chunk
-            .iter()
-            .flat_map(|(id, _)| [Bind::Text(&user), Bind::Text(id)])
-            .collect();
-        sql::execute(
-            conn.reborrow(),
-            &sql::count_user_purchases(chunk.len()),
-            &binds,
-        )
-        .await?;
+        sql::count_user_purchases(&user, chunk)
+            .execute(&mut conn)
+            .await?;
     }
     if (2..=MAX_PAIRED_PRODUCTS).contains(&products.len()) {
-        let binds: Vec<Bind<'_>> = products.iter().map(|(id, _)| Bind::Text(id)).collect();
-        sql::execute(
-            conn.reborrow(),
-            &sql::count_co_purchases(products.len()),
-            &binds,
-        )
-        .await?;
+        sql::count_co_purchases(&products)
+            .execute(&mut conn)
+            .await?;
     } else if products.len() > MAX_PAIRED_PRODUCTS {
         tracing::info!(
             order = %order.order_id,

@@ -295,3 +295,9 @@ async fn a_bulk_order_counts_as_popularity_but_not_as_co_purchases(db: Db) {
     let theirs = model.for_user(user, 20).await;
     assert!(theirs.items.is_empty(), "{theirs:?}");
 }
+
+/// The twin migration files build the same tables, columns, keys and indexes on both engines.
+#[tokio::test]
+async fn the_migrations_build_the_same_schema_on_both_engines() {
+    brigade_chassis::testing::schema::assert_migrations_agree(recommendations::MIGRATIONS).await;
+}

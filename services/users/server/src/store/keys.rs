@@ -2,8 +2,9 @@
 //! transaction; a retired key is kept until the tokens it signed have expired, then deleted.
 
 use brigade_chassis::auth::SigningKey;
+use brigade_chassis::db::{Backend, Db, Query, Tx};
 
-use super::{keys_transaction, on_pool, stored_ms, time_ms, Error, Store};
+use super::{stored_ms, time_ms, Error, Store};
 
 /// A signing key as stored. Its private half never leaves the service.
 #[derive(Clone)]
@@ -34,11 +35,45 @@ impl StoredKey {
 }
 
 const INSERT: &str = "INSERT INTO signing_keys (kid, pkcs8, created_at_ms, retired_at_ms) \
-                      VALUES ($1, $2, $3, NULL)";
+                      VALUES (?, ?, ?, NULL)";
 
 type KeyRow = (String, Vec<u8>, i64, Option<i64>);
 
 const COLUMNS: &str = "kid, pkcs8, created_at_ms, retired_at_ms";
+
+fn select_active() -> Query {
+    Query::new(&format!(
+        "SELECT {COLUMNS} FROM signing_keys WHERE retired_at_ms IS NULL"
+    ))
+}
+
+/// Stores `key` inside `tx`.
+async fn insert(tx: &mut Tx, key: &StoredKey) -> Result<(), Error> {
+    Query::new(INSERT)
+        .bind(&key.kid)
+        .bind(key.pkcs8.as_slice())
+        .bind(stored_ms(key.created_at_ms))
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+/// Begins a transaction that holds the signing keys' write lock from its first statement (its
+/// caller commits; an early return rolls it back). The lock makes a read-then-write (is there
+/// an active key? is it old enough to rotate?) safe when several instances do it at once:
+/// SQLite's `BEGIN IMMEDIATE` ([`Db::begin_write`]) takes the database's write lock before the
+/// first read (a deferred `BEGIN` would let two readers both decide, then one fail to write);
+/// PostgreSQL's SHARE ROW EXCLUSIVE conflicts with itself and with every write, and each
+/// statement after it sees what the previous holder committed.
+async fn begin_keys_transaction(db: &Db) -> Result<Tx, Error> {
+    let mut tx = db.begin_write().await?;
+    if tx.backend() == Backend::Postgres {
+        Query::new("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut tx)
+            .await?;
+    }
+    Ok(tx)
+}
 
 fn stored((kid, pkcs8, created_at_ms, retired_at_ms): KeyRow) -> Result<StoredKey, Error> {
     Ok(StoredKey {
@@ -74,10 +109,7 @@ enum When {
 impl Store {
     /// The key that signs now, if there is one.
     pub async fn active_key(&self) -> Result<Option<StoredKey>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM signing_keys WHERE retired_at_ms IS NULL");
-        let row: Option<KeyRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql)
-            .fetch_optional(pool)
-            .await?);
+        let row: Option<KeyRow> = select_active().fetch_optional(&self.db).await?;
         row.map(stored).transpose()
     }
 
@@ -88,24 +120,18 @@ impl Store {
         if let Some(key) = self.active_key().await? {
             return Ok(key);
         }
-        let sql = format!("SELECT {COLUMNS} FROM signing_keys WHERE retired_at_ms IS NULL");
-        let key = keys_transaction!(&self.db, |tx| {
-            let row: Option<KeyRow> = sqlx::query_as(&sql).fetch_optional(&mut *tx).await?;
-            match row {
-                Some(row) => stored(row)?,
-                None => {
-                    let key = generate(now_ms)?;
-                    sqlx::query(INSERT)
-                        .bind(&key.kid)
-                        .bind(&key.pkcs8)
-                        .bind(stored_ms(key.created_at_ms))
-                        .execute(&mut *tx)
-                        .await?;
-                    tracing::info!(kid = %key.kid, "made the first token signing key");
-                    key
-                }
+        let mut tx = begin_keys_transaction(&self.db).await?;
+        let row: Option<KeyRow> = select_active().fetch_optional(&mut tx).await?;
+        let key = match row {
+            Some(row) => stored(row)?,
+            None => {
+                let key = generate(now_ms)?;
+                insert(&mut tx, &key).await?;
+                tracing::info!(kid = %key.kid, "made the first token signing key");
+                key
             }
-        });
+        };
+        tx.commit().await?;
         Ok(key)
     }
 
@@ -143,53 +169,46 @@ impl Store {
         when: When,
         retired_before_ms: u64,
     ) -> Result<Option<StoredKey>, Error> {
-        let select = format!("SELECT {COLUMNS} FROM signing_keys WHERE retired_at_ms IS NULL");
         const RETIRE: &str =
-            "UPDATE signing_keys SET retired_at_ms = $1 WHERE retired_at_ms IS NULL";
+            "UPDATE signing_keys SET retired_at_ms = ? WHERE retired_at_ms IS NULL";
         const PRUNE: &str =
-            "DELETE FROM signing_keys WHERE retired_at_ms IS NOT NULL AND retired_at_ms < $1";
-        let rotated = keys_transaction!(&self.db, |tx| {
-            let active: Option<KeyRow> = sqlx::query_as(&select).fetch_optional(&mut *tx).await?;
-            let due = match (when, active) {
-                (When::Always, _) | (_, None) => true,
-                (When::MadeAtOrBefore(limit), Some(row)) => stored(row)?.created_at_ms <= limit,
-            };
-            if due {
-                sqlx::query(RETIRE)
-                    .bind(stored_ms(now_ms))
-                    .execute(&mut *tx)
-                    .await?;
-                let key = generate(now_ms)?;
-                sqlx::query(INSERT)
-                    .bind(&key.kid)
-                    .bind(&key.pkcs8)
-                    .bind(stored_ms(key.created_at_ms))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(PRUNE)
-                    .bind(stored_ms(retired_before_ms))
-                    .execute(&mut *tx)
-                    .await?;
-                Some(key)
-            } else {
-                None
-            }
-        });
+            "DELETE FROM signing_keys WHERE retired_at_ms IS NOT NULL AND retired_at_ms < ?";
+        let mut tx = begin_keys_transaction(&self.db).await?;
+        let active: Option<KeyRow> = select_active().fetch_optional(&mut tx).await?;
+        let due = match (when, active) {
+            (When::Always, _) | (_, None) => true,
+            (When::MadeAtOrBefore(limit), Some(row)) => stored(row)?.created_at_ms <= limit,
+        };
+        let rotated = if due {
+            Query::new(RETIRE)
+                .bind(stored_ms(now_ms))
+                .execute(&mut tx)
+                .await?;
+            let key = generate(now_ms)?;
+            insert(&mut tx, &key).await?;
+            Query::new(PRUNE)
+                .bind(stored_ms(retired_before_ms))
+                .execute(&mut tx)
+                .await?;
+            Some(key)
+        } else {
+            None
+        };
+        tx.commit().await?;
         Ok(rotated)
     }
 
     /// The keys to publish: the active one, and those retired after `retired_after_ms`, newest
     /// first.
     pub async fn published_keys(&self, retired_after_ms: u64) -> Result<Vec<StoredKey>, Error> {
-        let sql = format!(
+        let rows: Vec<KeyRow> = Query::new(&format!(
             "SELECT {COLUMNS} FROM signing_keys \
-             WHERE retired_at_ms IS NULL OR retired_at_ms > $1 \
+             WHERE retired_at_ms IS NULL OR retired_at_ms > ? \
              ORDER BY created_at_ms DESC, kid"
-        );
-        let rows: Vec<KeyRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql)
-            .bind(stored_ms(retired_after_ms))
-            .fetch_all(pool)
-            .await?);
+        ))
+        .bind(stored_ms(retired_after_ms))
+        .fetch_all(&self.db)
+        .await?;
         rows.into_iter().map(stored).collect()
     }
 }

@@ -1,10 +1,9 @@
 //! The users service's store: accounts and signing keys, on SQLite or PostgreSQL, and the events
 //! they announce (`UserRegistered`), written to the outbox in the transaction of the change.
 //!
-//! Both backends read the same SQL: `$1`-style placeholders work on both (SQLite takes `$NNN` as
-//! the NNN-th parameter; statements run through the chassis' `on_conn!` use `?`, which it numbers
-//! for PostgreSQL), ids are text on both, and times are integer Unix milliseconds. Only the way a
-//! key transaction takes its lock differs ([`keys_transaction!`]).
+//! Both backends run the same statements through the chassis' `Query` (`?` placeholders, which it
+//! numbers for PostgreSQL); ids are text on both, and times are integer Unix milliseconds. Only
+//! the way a key transaction takes its lock differs (`keys::begin_keys_transaction`).
 
 mod keys;
 mod users;
@@ -46,48 +45,6 @@ impl Store {
         &self.db
     }
 }
-
-/// Runs `$body` with `$pool` bound to the pool of either backend. The body is compiled once per
-/// backend, so the same query code serves both.
-macro_rules! on_pool {
-    ($db:expr, |$pool:ident| $body:expr) => {
-        match $db {
-            brigade_chassis::db::Db::Sqlite($pool) => $body,
-            brigade_chassis::db::Db::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use on_pool;
-
-/// Runs `$body` in a transaction that holds the signing keys' write lock from its first
-/// statement, and commits it; an early return (`?`) rolls it back. The lock makes a
-/// read-then-write (is there an active key? is it old enough to rotate?) safe when several
-/// instances do it at once: SQLite's `BEGIN IMMEDIATE` takes the database's write lock before the
-/// first read (a deferred `BEGIN` would let two readers both decide, then one fail to write);
-/// PostgreSQL's SHARE ROW EXCLUSIVE conflicts with itself and with every write, and each statement
-/// after it sees what the previous holder committed.
-macro_rules! keys_transaction {
-    ($db:expr, |$tx:ident| $body:block) => {
-        match $db {
-            brigade_chassis::db::Db::Sqlite(pool) => {
-                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-            brigade_chassis::db::Db::Postgres(pool) => {
-                let mut $tx = pool.begin().await?;
-                sqlx::query("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
-                    .execute(&mut *$tx)
-                    .await?;
-                let out = $body;
-                $tx.commit().await?;
-                out
-            }
-        }
-    };
-}
-pub(crate) use keys_transaction;
 
 /// A stored millisecond time, which the service only ever writes from a `u64`.
 fn time_ms(value: i64, what: &str) -> Result<u64, Error> {

@@ -1,12 +1,12 @@
 //! Accounts: created once per email (announced by `UserRegistered`), looked up by email (log-in)
 //! or id (`/v1/me`).
 
-use brigade_chassis::on_conn;
+use brigade_chassis::db::Query;
 use users_api::events::UserRegistered;
 use users_api::User;
 use uuid::Uuid;
 
-use super::{on_pool, stored_ms, time_ms, Error, Store};
+use super::{stored_ms, time_ms, Error, Store};
 
 /// An account to create; the password is already hashed.
 #[derive(Clone)]
@@ -83,17 +83,17 @@ impl Store {
     /// create one account and one event: the unique email decides, not a read.
     pub async fn create_user(&self, new: &NewAccount) -> Result<User, CreateError> {
         let mut tx = self.db.begin_write().await?;
-        let inserted = on_conn!(
-            tx.conn(),
+        let inserted = Query::new(
             "INSERT INTO users (id, email, name, password_hash, created_at_ms) \
              VALUES (?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
-            execute,
-            new.id.to_string(),
-            &new.email,
-            &new.name,
-            &new.password_hash,
-            stored_ms(new.created_at_ms),
-        )?;
+        )
+        .bind(new.id.to_string())
+        .bind(&new.email)
+        .bind(&new.name)
+        .bind(&new.password_hash)
+        .bind(stored_ms(new.created_at_ms))
+        .execute(tx.conn())
+        .await?;
         if inserted == 0 {
             tx.rollback().await?;
             return Err(CreateError::EmailTaken);
@@ -118,21 +118,20 @@ impl Store {
 
     /// The account with `email` (normalised), if there is one.
     pub async fn account_by_email(&self, email: &str) -> Result<Option<Account>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
-        let row: Option<UserRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql)
-            .bind(email)
-            .fetch_optional(pool)
-            .await?);
+        let row: Option<UserRow> =
+            Query::new(&format!("SELECT {COLUMNS} FROM users WHERE email = ?"))
+                .bind(email)
+                .fetch_optional(&self.db)
+                .await?;
         row.map(account).transpose()
     }
 
     /// The user with `id`, if the account exists.
     pub async fn user(&self, id: Uuid) -> Result<Option<User>, Error> {
-        let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-        let row: Option<UserRow> = on_pool!(&self.db, |pool| sqlx::query_as(&sql)
-            .bind(id.to_string())
-            .fetch_optional(pool)
-            .await?);
+        let row: Option<UserRow> = Query::new(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await?;
         Ok(row.map(account).transpose()?.map(|a| a.user))
     }
 }

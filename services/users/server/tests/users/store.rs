@@ -209,3 +209,9 @@ async fn a_due_rotation_checked_by_every_instance_happens_once(db: Db) {
     assert_ne!(rotated[0].kid, first.kid);
     assert_eq!(active_keys(&db).await, 1);
 }
+
+/// The twin migration files build the same tables, columns, keys and indexes on both engines.
+#[tokio::test]
+async fn the_migrations_build_the_same_schema_on_both_engines() {
+    brigade_chassis::testing::schema::assert_migrations_agree(users::MIGRATIONS).await;
+}
