@@ -117,9 +117,7 @@ impl Store {
         sql.push("SELECT ")
             .push(rows::COLUMNS)
             .push(" FROM products p WHERE p.id = ")
-            .push_bind(id)
-            // PostgreSQL keeps ids as `uuid`, and compares a text only once it is cast.
-            .push_each("", "::uuid");
+            .push_uuid(id);
         let rows: Vec<ProductRow> = sql.fetch_all(&self.db).await?;
         rows.into_iter().next().map(rows::product).transpose()
     }
