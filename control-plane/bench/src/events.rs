@@ -17,9 +17,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use brigade_chassis::db::{Db, Migration, Query, Tx};
-use brigade_chassis::events::{self, Envelope, Event, Handle, HandlerError, Outbox, Subscription};
+use brigade_chassis::events::{
+    self, Envelope, Event, Handle, Handled, HandlerError, Outbox, Subscription,
+};
 use brigade_chassis::service::{self, ServiceArgs, ServiceInfo};
-use futures_util::future::BoxFuture;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -107,27 +108,20 @@ impl Applied {
 struct Record(Arc<Mutex<Applied>>);
 
 impl Handle<Measured> for Record {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: Measured,
-        envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            Query::new("INSERT INTO effects (key, n) VALUES (?, ?)")
-                .bind(&event.key)
-                .bind(event.n as i64)
-                .execute(tx.conn())
-                .await
-                .map_err(HandlerError::failed)?;
-            let age = envelope.age().unwrap_or_default();
-            if let Ok(mut applied) = self.0.lock() {
-                let _ = applied.latencies.record((age.as_micros() as u64).max(1));
-                applied.count += 1;
-                applied.last_at = Some(Instant::now());
-            }
-            Ok(())
-        })
+    async fn handle(&self, tx: &mut Tx, event: Measured, envelope: &Envelope) -> Handled {
+        Query::new("INSERT INTO effects (key, n) VALUES (?, ?)")
+            .bind(&event.key)
+            .bind(event.n as i64)
+            .execute(tx.conn())
+            .await
+            .map_err(HandlerError::failed)?;
+        let age = envelope.age().unwrap_or_default();
+        if let Ok(mut applied) = self.0.lock() {
+            let _ = applied.latencies.record((age.as_micros() as u64).max(1));
+            applied.count += 1;
+            applied.last_at = Some(Instant::now());
+        }
+        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Subscriptions: which events a service reacts to, and how.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
@@ -29,14 +30,20 @@ impl HandlerError {
 
 /// Applies events of type `E` inside the consumer's transaction. Everything the effect writes
 /// goes through `tx`, which also records that the event was applied: both commit or neither.
+///
+/// Implementations write `async fn handle(&self, tx: &mut Tx, event: E, envelope: &Envelope)`;
+/// the chassis boxes the future where it stores handlers of many types side by side.
 pub trait Handle<E: Event>: Send + Sync + 'static {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
+    fn handle(
+        &self,
+        tx: &mut Tx,
         event: E,
-        envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>>;
+        envelope: &Envelope,
+    ) -> impl Future<Output = Handled> + Send;
 }
+
+/// What a handler answers: applied, or why not.
+pub type Handled = Result<(), HandlerError>;
 
 /// A typed handler with the payload decoding in front of it.
 trait Erased: Send + Sync {
@@ -59,7 +66,7 @@ impl<E: Event, H: Handle<E>> Erased for Typed<E, H> {
         envelope: &'a Envelope,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         match envelope.decode::<E>() {
-            Ok(event) => self.handler.handle(tx, event, envelope),
+            Ok(event) => Box::pin(self.handler.handle(tx, event, envelope)),
             Err(reason) => Box::pin(async move { Err(HandlerError::Permanent(reason)) }),
         }
     }

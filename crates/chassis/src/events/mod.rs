@@ -50,7 +50,7 @@ pub use envelope::{Envelope, Event, SPEC_VERSION};
 pub use wire::{FeedItem, FeedPage, Parked, ParkedList, Replayed};
 
 #[cfg(feature = "service")]
-pub use consumer::{Consumers, Handle, HandlerError, Subscription};
+pub use consumer::{Consumers, Handle, Handled, HandlerError, Subscription};
 #[cfg(feature = "service")]
 pub(crate) use embedded::consume as consume_feed;
 #[cfg(feature = "service")]

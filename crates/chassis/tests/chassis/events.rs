@@ -13,11 +13,10 @@ use axum::Router;
 use brigade_chassis::db::{Db, Migration, PoolOptions};
 use brigade_chassis::db::{Query, Tx};
 use brigade_chassis::events::{
-    self, Envelope, Handle, HandlerError, Outbox, ParkedList, Replayed, Subscription,
+    self, Envelope, Handle, Handled, HandlerError, Outbox, ParkedList, Replayed, Subscription,
 };
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::{self, Instance};
-use futures_util::future::BoxFuture;
 
 use crate::support::Ticked;
 
@@ -45,27 +44,20 @@ struct Record {
 }
 
 impl Handle<Ticked> for Record {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: Ticked,
-        envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            if event.poison && !self.cured.load(Ordering::SeqCst) {
-                return Err(HandlerError::failed(
-                    "poisoned: this event cannot be applied yet",
-                ));
-            }
-            Query::new("INSERT INTO effects (event_id, account, n) VALUES (?, ?, ?)")
-                .bind(&envelope.id)
-                .bind(&event.account)
-                .bind(event.n)
-                .execute(tx.conn())
-                .await
-                .map_err(HandlerError::failed)?;
-            Ok(())
-        })
+    async fn handle(&self, tx: &mut Tx, event: Ticked, envelope: &Envelope) -> Handled {
+        if event.poison && !self.cured.load(Ordering::SeqCst) {
+            return Err(HandlerError::failed(
+                "poisoned: this event cannot be applied yet",
+            ));
+        }
+        Query::new("INSERT INTO effects (event_id, account, n) VALUES (?, ?, ?)")
+            .bind(&envelope.id)
+            .bind(&event.account)
+            .bind(event.n)
+            .execute(tx.conn())
+            .await
+            .map_err(HandlerError::failed)?;
+        Ok(())
     }
 }
 

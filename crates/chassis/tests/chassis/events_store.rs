@@ -6,30 +6,22 @@ use std::sync::Arc;
 use brigade_chassis::db::{migrate, Db};
 use brigade_chassis::db::{Query, Tx};
 use brigade_chassis::events::{
-    self, ApplyOutcome, Envelope, Handle, HandlerError, Inbox, Outbox, Relay, Subscription,
+    self, ApplyOutcome, Envelope, Handle, Handled, HandlerError, Inbox, Outbox, Relay, Subscription,
 };
-use futures_util::future::BoxFuture;
 
 use crate::support::Ticked;
 
 struct Count;
 
 impl Handle<Ticked> for Count {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: Ticked,
-        _: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            Query::new("INSERT INTO counted (account, n) VALUES (?, ?)")
-                .bind(&event.account)
-                .bind(event.n)
-                .execute(tx.conn())
-                .await
-                .map_err(HandlerError::failed)?;
-            Ok(())
-        })
+    async fn handle(&self, tx: &mut Tx, event: Ticked, _: &Envelope) -> Handled {
+        Query::new("INSERT INTO counted (account, n) VALUES (?, ?)")
+            .bind(&event.account)
+            .bind(event.n)
+            .execute(tx.conn())
+            .await
+            .map_err(HandlerError::failed)?;
+        Ok(())
     }
 }
 

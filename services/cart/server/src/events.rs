@@ -9,8 +9,7 @@
 use std::convert::Infallible;
 
 use brigade_chassis::db::Tx;
-use brigade_chassis::events::{Envelope, Handle, HandlerError, Subscription};
-use futures_util::future::BoxFuture;
+use brigade_chassis::events::{Envelope, Handle, Handled, HandlerError, Subscription};
 use orders_api::events::OrderConfirmed;
 use uuid::Uuid;
 
@@ -29,32 +28,25 @@ pub fn orders() -> Subscription {
 pub struct TakeOrderedLines;
 
 impl Handle<OrderConfirmed> for TakeOrderedLines {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: OrderConfirmed,
-        _envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let ordered: Vec<(Uuid, u32)> = event
-                .lines
-                .iter()
-                .map(|l| (l.product_id, l.quantity))
-                .collect();
-            let edited = store::change_in(tx, event.user_id, |lines, _| {
-                lines::take_ordered(lines, &ordered);
-                Ok::<_, Infallible>(())
-            })
-            .await
-            .map_err(HandlerError::failed)?;
-            let Ok(edited) = edited;
-            tracing::debug!(
-                order = %event.order_id,
-                user = %event.user_id,
-                changed = edited.changed,
-                "took a confirmed order's lines out of the cart"
-            );
-            Ok(())
+    async fn handle(&self, tx: &mut Tx, event: OrderConfirmed, _envelope: &Envelope) -> Handled {
+        let ordered: Vec<(Uuid, u32)> = event
+            .lines
+            .iter()
+            .map(|l| (l.product_id, l.quantity))
+            .collect();
+        let edited = store::change_in(tx, event.user_id, |lines, _| {
+            lines::take_ordered(lines, &ordered);
+            Ok::<_, Infallible>(())
         })
+        .await
+        .map_err(HandlerError::failed)?;
+        let Ok(edited) = edited;
+        tracing::debug!(
+            order = %event.order_id,
+            user = %event.user_id,
+            changed = edited.changed,
+            "took a confirmed order's lines out of the cart"
+        );
+        Ok(())
     }
 }

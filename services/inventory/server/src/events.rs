@@ -13,8 +13,7 @@
 //! it after a commit that the chassis makes).
 
 use brigade_chassis::db::Tx;
-use brigade_chassis::events::{Envelope, Handle, HandlerError, Outbox, Subscription};
-use futures_util::future::BoxFuture;
+use brigade_chassis::events::{Envelope, Handle, Handled, HandlerError, Outbox, Subscription};
 use orders_api::events::OrderCancelled;
 
 use crate::store::{self, ReleaseError, Released};
@@ -36,38 +35,31 @@ pub struct ReleaseCancelledOrder {
 }
 
 impl Handle<OrderCancelled> for ReleaseCancelledOrder {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: OrderCancelled,
-        _envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            // Wall-clock time, as for a release through the API: reservation times are shared
-            // with other instances and callers.
-            let now_ms = brigade_chassis::time::unix_ms();
-            let order = event.order_id;
-            match store::release_in(tx, &self.outbox, order, now_ms).await {
-                Ok(Released::Now(reservation)) => tracing::info!(
-                    %order,
-                    lines = reservation.lines.len(),
-                    "released the reservation of a cancelled order"
-                ),
-                Ok(Released::Before(reservation)) => tracing::debug!(
-                    %order,
-                    status = %reservation.status,
-                    "a cancelled order's reservation held nothing any more"
-                ),
-                Err(ReleaseError::NotFound) => {
-                    tracing::debug!(%order, "a cancelled order had no reservation");
-                }
-                Err(ReleaseError::AlreadyCommitted(_)) => tracing::warn!(
-                    %order,
-                    "a cancelled order's reservation is committed: its units stay sold"
-                ),
-                Err(ReleaseError::Store(error)) => return Err(HandlerError::failed(error)),
+    async fn handle(&self, tx: &mut Tx, event: OrderCancelled, _envelope: &Envelope) -> Handled {
+        // Wall-clock time, as for a release through the API: reservation times are shared
+        // with other instances and callers.
+        let now_ms = brigade_chassis::time::unix_ms();
+        let order = event.order_id;
+        match store::release_in(tx, &self.outbox, order, now_ms).await {
+            Ok(Released::Now(reservation)) => tracing::info!(
+                %order,
+                lines = reservation.lines.len(),
+                "released the reservation of a cancelled order"
+            ),
+            Ok(Released::Before(reservation)) => tracing::debug!(
+                %order,
+                status = %reservation.status,
+                "a cancelled order's reservation held nothing any more"
+            ),
+            Err(ReleaseError::NotFound) => {
+                tracing::debug!(%order, "a cancelled order had no reservation");
             }
-            Ok(())
-        })
+            Err(ReleaseError::AlreadyCommitted(_)) => tracing::warn!(
+                %order,
+                "a cancelled order's reservation is committed: its units stay sold"
+            ),
+            Err(ReleaseError::Store(error)) => return Err(HandlerError::failed(error)),
+        }
+        Ok(())
     }
 }

@@ -8,8 +8,7 @@
 //! handler's transaction, so the history row and that record commit together.
 
 use brigade_chassis::db::{Query, Tx};
-use brigade_chassis::events::{Envelope, Handle, HandlerError, Subscription};
-use futures_util::future::BoxFuture;
+use brigade_chassis::events::{Envelope, Handle, Handled, HandlerError, Subscription};
 use payments_api::events::PaymentRefunded;
 
 /// Events from the payments service: a refund is recorded in its order's history.
@@ -23,44 +22,37 @@ pub fn payments() -> Subscription {
 pub struct RecordRefund;
 
 impl Handle<PaymentRefunded> for RecordRefund {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: PaymentRefunded,
-        _envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            let order = event.order_id.to_string();
-            let now_ms = brigade_chassis::time::unix_ms() as i64;
-            // Touching the order's row first locks it (on PostgreSQL) against the saga's own
-            // history writes, which lock it the same way, so the two never take one number.
-            let known = Query::new("UPDATE orders SET updated_at_ms = ? WHERE id = ?")
-                .bind(now_ms)
-                .bind(&order)
-                .execute(tx.conn())
-                .await
-                .map_err(HandlerError::failed)?;
-            if known == 0 {
-                tracing::debug!(order = %event.order_id, "a refund of an order this service does not know");
-                return Ok(());
-            }
-            let detail = format!(
-                "charge {} refunded: refund {} of {} {} (payments)",
-                event.charge_id, event.refund_id, event.amount.amount_minor, event.amount.currency
-            );
-            Query::new(
-                "INSERT INTO order_steps (order_id, seq, step, outcome, detail, at_ms) \
-                 SELECT ?, COALESCE(MAX(seq), 0) + 1, 'refund', 'refunded', ?, ? \
-                 FROM order_steps WHERE order_id = ?",
-            )
-            .bind(&order)
-            .bind(&detail)
+    async fn handle(&self, tx: &mut Tx, event: PaymentRefunded, _envelope: &Envelope) -> Handled {
+        let order = event.order_id.to_string();
+        let now_ms = brigade_chassis::time::unix_ms() as i64;
+        // Touching the order's row first locks it (on PostgreSQL) against the saga's own
+        // history writes, which lock it the same way, so the two never take one number.
+        let known = Query::new("UPDATE orders SET updated_at_ms = ? WHERE id = ?")
             .bind(now_ms)
             .bind(&order)
             .execute(tx.conn())
             .await
             .map_err(HandlerError::failed)?;
-            Ok(())
-        })
+        if known == 0 {
+            tracing::debug!(order = %event.order_id, "a refund of an order this service does not know");
+            return Ok(());
+        }
+        let detail = format!(
+            "charge {} refunded: refund {} of {} {} (payments)",
+            event.charge_id, event.refund_id, event.amount.amount_minor, event.amount.currency
+        );
+        Query::new(
+            "INSERT INTO order_steps (order_id, seq, step, outcome, detail, at_ms) \
+             SELECT ?, COALESCE(MAX(seq), 0) + 1, 'refund', 'refunded', ?, ? \
+             FROM order_steps WHERE order_id = ?",
+        )
+        .bind(&order)
+        .bind(&detail)
+        .bind(now_ms)
+        .bind(&order)
+        .execute(tx.conn())
+        .await
+        .map_err(HandlerError::failed)?;
+        Ok(())
     }
 }

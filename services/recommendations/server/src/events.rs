@@ -5,10 +5,9 @@
 //! handlers count without checking for repeats themselves.
 
 use brigade_chassis::db::Tx;
-use brigade_chassis::events::{Envelope, Handle, HandlerError, Subscription};
+use brigade_chassis::events::{Envelope, Handle, Handled, HandlerError, Subscription};
 use catalog_api::events::ProductChanged;
 use catalog_api::Product;
-use futures_util::future::BoxFuture;
 use orders_api::events::OrderConfirmed;
 
 use crate::store;
@@ -29,17 +28,10 @@ pub fn catalog() -> Subscription {
 pub struct CountOrder;
 
 impl Handle<OrderConfirmed> for CountOrder {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: OrderConfirmed,
-        _envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            store::record_order(tx.conn(), &event)
-                .await
-                .map_err(HandlerError::failed)
-        })
+    async fn handle(&self, tx: &mut Tx, event: OrderConfirmed, _envelope: &Envelope) -> Handled {
+        store::record_order(tx.conn(), &event)
+            .await
+            .map_err(HandlerError::failed)
     }
 }
 
@@ -49,18 +41,11 @@ impl Handle<OrderConfirmed> for CountOrder {
 pub struct KeepProductFacts;
 
 impl Handle<ProductChanged> for KeepProductFacts {
-    fn handle<'a>(
-        &'a self,
-        tx: &'a mut Tx,
-        event: ProductChanged,
-        _envelope: &'a Envelope,
-    ) -> BoxFuture<'a, Result<(), HandlerError>> {
-        Box::pin(async move {
-            check_facts(&event.product).map_err(HandlerError::Permanent)?;
-            store::record_product(tx.conn(), &event.product)
-                .await
-                .map_err(HandlerError::failed)
-        })
+    async fn handle(&self, tx: &mut Tx, event: ProductChanged, _envelope: &Envelope) -> Handled {
+        check_facts(&event.product).map_err(HandlerError::Permanent)?;
+        store::record_product(tx.conn(), &event.product)
+            .await
+            .map_err(HandlerError::failed)
     }
 }
 

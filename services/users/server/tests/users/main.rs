@@ -5,7 +5,8 @@
 //! - `http`: every route in process, happy paths and bad input, against both backends;
 //! - `service`: real instances on real sockets, called through the typed client, with a token
 //!   verified by a verifier that fetches the keys as another service would.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// `too_many_lines` guards production code; a test that walks one table of cases reads best whole.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 /// Runs each named test (an `async fn(Db)`) against a fresh SQLite store and a fresh PostgreSQL
 /// database (skipped with a message when PostgreSQL is not reachable, unless CI).
