@@ -20,6 +20,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod openapi;
 pub mod problem;
 pub mod service;
 pub mod shedding;

@@ -542,3 +542,6 @@ async fn serve_fake_feed(
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     axum::Json(feed.page(after, limit))
 }
+
+mod openapi;
+pub use openapi::{assert_openapi_covers, assert_openapi_covers_at};

@@ -3,15 +3,15 @@
 
 mod keys;
 mod me;
-mod openapi;
 mod sessions;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
+use brigade_chassis::openapi::Contract;
 use brigade_chassis::Problem;
-use users_api::paths;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::app::App;
 
@@ -21,20 +21,35 @@ const FORM_BODY_LIMIT: usize = 16 * 1024;
 
 /// The users service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(app: App) -> Router {
-    Router::new()
-        .route(
-            paths::USERS,
-            post(users::sign_up).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
-        )
-        .route(
-            paths::SESSIONS,
-            post(sessions::log_in).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
-        )
-        .route(paths::ME, get(me::me))
-        .route(paths::JWKS, get(keys::jwks))
-        .route(paths::ROTATE_KEYS, post(keys::rotate))
-        .route(paths::OPENAPI, get(openapi::document))
-        .with_state(app)
+    let routes = OpenApiRouter::new()
+        .routes(form(routes!(users::sign_up)))
+        .routes(form(routes!(sessions::log_in)))
+        .routes(routes!(me::me))
+        .routes(routes!(keys::jwks))
+        .routes(routes!(keys::rotate));
+    contract().serve(routes).with_state(app)
+}
+
+/// A form's route, with the form's body limit.
+fn form(route: UtoipaMethodRouter<App>) -> UtoipaMethodRouter<App> {
+    let (schemas, paths, method_router) = route;
+    (
+        schemas,
+        paths,
+        method_router.layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
+    )
+}
+
+/// What the document says about the service as a whole.
+fn contract() -> Contract {
+    Contract::new(
+        "Brigade users service",
+        env!("CARGO_PKG_VERSION"),
+        "Accounts, log-in and the keys that sign access tokens. Access tokens are EdDSA JWTs \
+         that every service verifies locally with the keys at /v1/jwks. An internal API: \
+         shoppers reach sign-up, log-in and /v1/me through the gateway; key rotation is for \
+         operators. Every instance also serves /livez, /readyz and /metrics.",
+    )
 }
 
 /// The answer to a failure of the service itself: logged here with its cause, answered without.
