@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -23,7 +24,7 @@ use utoipa::openapi::response::Response;
 use utoipa::openapi::schema::{ArrayBuilder, Object, ObjectBuilder, Schema, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{HttpMethod, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
 use crate::problem::{Problem, CONTENT_TYPE as PROBLEM_CONTENT_TYPE};
 
@@ -144,6 +145,7 @@ impl Contract {
         let mut paths = std::mem::take(&mut document.paths.paths);
         for item in paths.values_mut() {
             for operation in operations(item) {
+                problems_as_problem_json(operation);
                 add_chassis_answers(operation);
                 if self.calls_services {
                     add_answer(
@@ -213,14 +215,22 @@ fn problem_object() -> ObjectBuilder {
         )
 }
 
+/// `route` with request bodies larger than `limit` bytes refused (413) before they are read.
+pub fn body_limit<S>(route: UtoipaMethodRouter<S>, limit: usize) -> UtoipaMethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let (schemas, paths, method_router) = route;
+    (
+        schemas,
+        paths,
+        method_router.layer(DefaultBodyLimit::max(limit)),
+    )
+}
+
 /// A string schema described by `description`.
 pub fn text(description: &str) -> Schema {
-    Schema::Object(
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some(description))
-            .build(),
-    )
+    typed(Type::String, description)
 }
 
 /// A schema of an array of strings, described by `description`.
@@ -235,9 +245,13 @@ pub fn texts(description: &str) -> Schema {
 
 /// An integer schema described by `description`.
 pub fn integer(description: &str) -> Schema {
+    typed(Type::Integer, description)
+}
+
+fn typed(schema_type: Type, description: &str) -> Schema {
     Schema::Object(
         ObjectBuilder::new()
-            .schema_type(Type::Integer)
+            .schema_type(schema_type)
             .description(Some(description))
             .build(),
     )
@@ -268,6 +282,26 @@ fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     ]
     .into_iter()
     .filter_map(Option::as_mut)
+}
+
+/// Handlers document a problem answer as `body = Problem`; it is sent as
+/// `application/problem+json`, so that is what the document says.
+fn problems_as_problem_json(operation: &mut Operation) {
+    let problem = Ref::from_schema_name(PROBLEM);
+    for answer in operation.responses.responses.values_mut() {
+        let RefOr::T(answer) = answer else { continue };
+        let is_problem = answer
+            .content
+            .get("application/json")
+            .is_some_and(|content| content.schema == Some(RefOr::Ref(problem.clone())));
+        if is_problem {
+            if let Some(content) = answer.content.shift_remove("application/json") {
+                answer
+                    .content
+                    .insert(PROBLEM_CONTENT_TYPE.to_owned(), content);
+            }
+        }
+    }
 }
 
 /// Adds to `operation` what the chassis answers around its handler, unless the handler already

@@ -27,9 +27,9 @@ pub fn router() -> OpenApiRouter<Gateway> {
     responses(
         (status = 201, description = "The new account", body = User),
         (status = 400, description = "invalid-parameter: a field breaks a rule (`parameter` \
-            names it)", body = Problem, content_type = "application/problem+json"),
+            names it)", body = Problem),
         (status = 409, description = "email-taken: an account with this email exists",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 async fn sign_up(
@@ -56,9 +56,9 @@ async fn sign_up(
     responses(
         (status = 200, description = "An access token", body = Session),
         (status = 400, description = "invalid-parameter: an empty or far too long email or \
-            password (`parameter` names it)", body = Problem, content_type = "application/problem+json"),
+            password (`parameter` names it)", body = Problem),
         (status = 401, description = "invalid-credentials: the email or the password is wrong",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 async fn log_in(

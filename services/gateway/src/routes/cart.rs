@@ -48,7 +48,7 @@ async fn show(
     responses(
         (status = 200, description = "The cart", body = Cart),
         (status = 422, description = "unknown-product, cart-full, currency-mismatch, or \
-            invalid-body", body = Problem, content_type = "application/problem+json"),
+            invalid-body", body = Problem),
     ),
 )]
 async fn set_quantity(

@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<Gateway> {
         (status = 200, description = "One page of products", body = ProductPage),
         (status = 400, description = "invalid-parameter (`parameter` names it); an unknown \
             category's problem lists the known ones in `categories`; invalid-query: an unknown \
-            parameter", body = Problem, content_type = "application/problem+json"),
+            parameter", body = Problem),
     ),
 )]
 async fn list_products(
@@ -55,7 +55,7 @@ async fn list_products(
     responses(
         (status = 200, description = "The product", body = Product),
         (status = 404, description = "not-found: there is no product with this id",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 async fn get_product(

@@ -51,11 +51,11 @@ pub fn router() -> OpenApiRouter<Gateway> {
         (status = 202, description = "The order, still pending",
             headers(("Location" = String, description = "The order's URL")), body = Order),
         (status = 409, description = "request-in-progress: an earlier checkout with this key \
-            is still running", body = Problem, content_type = "application/problem+json"),
+            is still running", body = Problem),
         (status = 422, description = "empty-cart, product-unavailable, mixed-currencies, \
-            idempotency-key-reused, or invalid-body", body = Problem, content_type = "application/problem+json"),
+            idempotency-key-reused, or invalid-body", body = Problem),
         (status = 503, description = "payments-unavailable: nothing was charged and the cart \
-            is kept; or a service is unavailable", body = Problem, content_type = "application/problem+json"),
+            is kept; or a service is unavailable", body = Problem),
     ),
 )]
 async fn checkout(
@@ -120,7 +120,7 @@ async fn list(
     responses(
         (status = 200, description = "The order", body = Order),
         (status = 404, description = "not-found: the shopper has no order with this id",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 async fn one(

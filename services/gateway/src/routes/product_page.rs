@@ -151,7 +151,7 @@ impl RecommendationsView {
         (status = 200, description = "The product page; `degraded` names the optional parts \
             it lacks", body = ProductView),
         (status = 404, description = "not-found: there is no product with this id",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 async fn product_page(

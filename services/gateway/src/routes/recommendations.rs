@@ -39,7 +39,7 @@ pub fn router() -> OpenApiRouter<Gateway> {
     responses(
         (status = 200, description = "The products to show, best first", body = Recommendations),
         (status = 503, description = "recommendations-unavailable: the recommendations \
-            service cannot answer; everything else works without it", body = Problem, content_type = "application/problem+json"),
+            service cannot answer; everything else works without it", body = Problem),
     ),
 )]
 async fn for_product(
@@ -62,7 +62,7 @@ async fn for_product(
     responses(
         (status = 200, description = "The products to show, best first", body = Recommendations),
         (status = 503, description = "recommendations-unavailable: the recommendations \
-            service cannot answer; everything else works without it", body = Problem, content_type = "application/problem+json"),
+            service cannot answer; everything else works without it", body = Problem),
     ),
 )]
 async fn for_me(

@@ -201,7 +201,7 @@ pub struct LedgerQuery {
     pub order_id: Option<String>,
     /// The `next` of the previous page; absent (or empty) for the first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(pattern = r"^\+?[0-9]{0,18}$")]
+    #[param(pattern = r"^(\+?[0-9]{1,18})?$")]
     pub after: Option<String>,
     /// Entries per page, 1 to [`crate::MAX_LEDGER_LIMIT`] (default [`crate::DEFAULT_LEDGER_LIMIT`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]

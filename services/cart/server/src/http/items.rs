@@ -25,10 +25,10 @@ use crate::lines;
         (status = 422, description = "unknown-product: the catalog has no such product \
             (`product_id`); cart-full (`max_lines`); currency-mismatch (`cart_currency`, \
             `product_currency`); invalid-body: the JSON does not have the expected shape",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "bad-gateway: the catalog failed", body = Problem, content_type = "application/problem+json"),
+            body = Problem),
+        (status = 502, description = "bad-gateway: the catalog failed", body = Problem),
         (status = 503, description = "service-unavailable: the catalog is unavailable, so the \
-            product cannot be priced; nothing was changed", body = Problem, content_type = "application/problem+json"),
+            product cannot be priced; nothing was changed", body = Problem),
     ),
 )]
 pub(super) async fn set_quantity(

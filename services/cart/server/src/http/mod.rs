@@ -8,7 +8,7 @@
 mod cart;
 mod items;
 
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::client::Error as ClientError;
@@ -43,13 +43,11 @@ impl FromRef<AppState> for Verifier {
 
 /// The cart's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
-    let (schemas, paths, items) = routes!(items::set_quantity, items::remove);
     let routes = OpenApiRouter::new()
         .routes(routes!(cart::get, cart::clear))
-        .routes((
-            schemas,
-            paths,
-            items.layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        .routes(openapi::body_limit(
+            routes!(items::set_quantity, items::remove),
+            BODY_LIMIT,
         ));
     contract().serve(routes).with_state(state)
 }

@@ -5,7 +5,6 @@
 mod categories;
 mod products;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
@@ -20,13 +19,11 @@ const BATCH_BODY_LIMIT: usize = 16 * 1024;
 
 /// The catalog's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(store: Store) -> Router {
-    let (schemas, paths, batch) = routes!(products::batch);
     let routes = OpenApiRouter::new()
         .routes(routes!(products::list))
-        .routes((
-            schemas,
-            paths,
-            batch.layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        .routes(openapi::body_limit(
+            routes!(products::batch),
+            BATCH_BODY_LIMIT,
         ))
         .routes(routes!(products::one))
         .routes(routes!(categories::list));

@@ -23,7 +23,7 @@ use brigade_chassis::problem::quoted;
         (status = 200, description = "One page of products", body = ProductPage),
         (status = 400, description = "invalid-parameter (`parameter` names it); an unknown \
             category's problem lists the known ones in `categories`; invalid-query: an unknown \
-            parameter", body = Problem, content_type = "application/problem+json"),
+            parameter", body = Problem),
     ),
 )]
 pub(super) async fn list(
@@ -54,7 +54,7 @@ pub(super) async fn list(
     responses(
         (status = 200, description = "The product", body = Product),
         (status = 404, description = "not-found: there is no product with this id",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn one(

@@ -5,14 +5,13 @@ mod audit;
 mod reservations;
 mod stock;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
 use inventory_api::{problems, ShortLine};
 use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::PartialSchema;
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::store::Store;
@@ -27,8 +26,11 @@ const STOCK_BODY_LIMIT: usize = 1024;
 pub fn router(store: Store) -> Router {
     let routes = OpenApiRouter::new()
         .routes(routes!(stock::list))
-        .routes(limited(routes!(stock::one, stock::set), STOCK_BODY_LIMIT))
-        .routes(limited(
+        .routes(openapi::body_limit(
+            routes!(stock::one, stock::set),
+            STOCK_BODY_LIMIT,
+        ))
+        .routes(openapi::body_limit(
             routes!(reservations::one, reservations::reserve),
             RESERVATION_BODY_LIMIT,
         ))
@@ -36,16 +38,6 @@ pub fn router(store: Store) -> Router {
         .routes(routes!(reservations::release))
         .routes(routes!(audit::audit));
     contract().serve(routes).with_state(store)
-}
-
-/// `route` with bodies larger than `limit` refused before they are read.
-fn limited(route: UtoipaMethodRouter<Store>, limit: usize) -> UtoipaMethodRouter<Store> {
-    let (schemas, paths, method_router) = route;
-    (
-        schemas,
-        paths,
-        method_router.layer(DefaultBodyLimit::max(limit)),
-    )
 }
 
 /// What the document says about the service as a whole.

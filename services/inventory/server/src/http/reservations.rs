@@ -25,10 +25,10 @@ use brigade_chassis::problem::quoted;
         (status = 200, description = "The order had reserved the same lines before", body = Reservation),
         (status = 201, description = "Reserved", body = Reservation),
         (status = 409, description = "out-of-stock: not enough stock (`short`); \
-            reservation-mismatch: the order reserved other lines before", body = Problem, content_type = "application/problem+json"),
+            reservation-mismatch: the order reserved other lines before", body = Problem),
         (status = 422, description = "unknown-sku: the inventory does not stock these SKUs \
             (`skus`); invalid-body: the JSON does not have the expected shape",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn reserve(
@@ -83,7 +83,7 @@ pub(super) async fn reserve(
     params(("order_id" = Uuid, Path, description = "The order's id.")),
     responses(
         (status = 200, description = "The reservation", body = Reservation),
-        (status = 404, description = "not-found: the order has no reservation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not-found: the order has no reservation", body = Problem),
     ),
 )]
 pub(super) async fn one(
@@ -109,10 +109,10 @@ pub(super) async fn one(
     params(("order_id" = Uuid, Path, description = "The order's id.")),
     responses(
         (status = 200, description = "The committed reservation", body = Reservation),
-        (status = 404, description = "not-found: the order has no reservation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not-found: the order has no reservation", body = Problem),
         (status = 409, description = "reservation-expired: the reservation expired or was \
             released and its units are no longer all available (`reservation_status`, `short`)",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn commit(
@@ -150,9 +150,9 @@ pub(super) async fn commit(
     params(("order_id" = Uuid, Path, description = "The order's id.")),
     responses(
         (status = 200, description = "The released reservation", body = Reservation),
-        (status = 404, description = "not-found: the order has no reservation", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not-found: the order has no reservation", body = Problem),
         (status = 409, description = "already-committed: the units are sold",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn release(

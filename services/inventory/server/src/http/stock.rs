@@ -39,7 +39,7 @@ pub(super) async fn list(
     responses(
         (status = 200, description = "The SKU's level", body = StockLevel),
         (status = 404, description = "not-found: the inventory does not stock this SKU",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn one(
@@ -70,7 +70,7 @@ pub(super) async fn one(
         (status = 200, description = "The SKU's new level", body = StockLevel),
         (status = 201, description = "The new SKU's level", body = StockLevel),
         (status = 409, description = "stock-below-reserved: the stock would be below the \
-            units held and sold (`held`, `committed`)", body = Problem, content_type = "application/problem+json"),
+            units held and sold (`held`, `committed`)", body = Problem),
     ),
 )]
 pub(super) async fn set(

@@ -48,14 +48,14 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(5);
         (status = 202, description = "The order, still pending",
             headers(("Location" = String, description = "The order's URL")), body = Order),
         (status = 409, description = "request-in-progress: an earlier request with this key is \
-            still running", body = Problem, content_type = "application/problem+json"),
+            still running", body = Problem),
         (status = 422, description = "empty-cart, product-unavailable (`product_ids`), \
-            mixed-currencies, idempotency-key-reused, or invalid-body", body = Problem, content_type = "application/problem+json"),
+            mixed-currencies, idempotency-key-reused, or invalid-body", body = Problem),
         (status = 502, description = "bad-gateway: the cart or the catalog refused the request",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
         (status = 503, description = "payments-unavailable (`order_id` when an order was \
             cancelled), or the cart or the catalog is unavailable; nothing was charged",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn checkout(

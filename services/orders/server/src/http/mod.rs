@@ -7,7 +7,7 @@ mod orders;
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::openapi::{self, Contract};
@@ -37,12 +37,10 @@ impl FromRef<AppState> for Verifier {
 
 /// The orders routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
-    let (schemas, paths, checkout) = routes!(checkout::checkout);
     let routes = OpenApiRouter::new()
-        .routes((
-            schemas,
-            paths,
-            checkout.layer(DefaultBodyLimit::max(CHECKOUT_BODY_LIMIT)),
+        .routes(openapi::body_limit(
+            routes!(checkout::checkout),
+            CHECKOUT_BODY_LIMIT,
         ))
         .routes(routes!(orders::list))
         .routes(routes!(orders::one))

@@ -48,7 +48,7 @@ pub(super) async fn list(
     responses(
         (status = 200, description = "The order", body = Order),
         (status = 404, description = "not-found: the user has no order with this id",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn one(

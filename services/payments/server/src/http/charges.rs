@@ -31,13 +31,13 @@ use crate::processor::{ChargeError, Processor};
         (status = 200, description = "The charge an earlier request with this key made", body = Charge),
         (status = 201, description = "The new charge (captured or declined)", body = Charge),
         (status = 409, description = "already-charged: the order has a money-holding charge \
-            (`charge_id`, `charge_status`)", body = Problem, content_type = "application/problem+json"),
+            (`charge_id`, `charge_status`)", body = Problem),
         (status = 422, description = "invalid-card: the card number is not digits, has the \
             wrong length or fails the Luhn check; invalid-body: a member breaks a rule or the \
             JSON has the wrong shape (`parameter`); idempotency-key-reused: the key was used \
-            for another request (`charge_id`)", body = Problem, content_type = "application/problem+json"),
+            for another request (`charge_id`)", body = Problem),
         (status = 502, description = "processor-error: the card processor failed before \
-            deciding; nothing was charged", body = Problem, content_type = "application/problem+json"),
+            deciding; nothing was charged", body = Problem),
     ),
 )]
 pub(super) async fn create(
@@ -101,7 +101,7 @@ fn charge_problem(error: ChargeError) -> Problem {
     responses(
         (status = 200, description = "The charge", body = Charge),
         (status = 404, description = "not-found: there is no charge with this id",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn one(

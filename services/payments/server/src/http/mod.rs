@@ -7,13 +7,12 @@ mod idempotency;
 mod ledger;
 mod refunds;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
 use payments_api::test_cards;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::processor::Processor;
@@ -25,22 +24,15 @@ const BODY_LIMIT: usize = 8 * 1024;
 /// The payments routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(processor: Processor) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(limited(routes!(charges::list, charges::create)))
+        .routes(openapi::body_limit(
+            routes!(charges::list, charges::create),
+            BODY_LIMIT,
+        ))
         .routes(routes!(charges::one))
-        .routes(limited(routes!(refunds::refund)))
+        .routes(openapi::body_limit(routes!(refunds::refund), BODY_LIMIT))
         .routes(routes!(ledger::page))
         .routes(routes!(audit::audit));
     contract().serve(routes).with_state(processor)
-}
-
-/// `route` with bodies larger than [`BODY_LIMIT`] refused before they are read.
-fn limited(route: UtoipaMethodRouter<Processor>) -> UtoipaMethodRouter<Processor> {
-    let (schemas, paths, method_router) = route;
-    (
-        schemas,
-        paths,
-        method_router.layer(DefaultBodyLimit::max(BODY_LIMIT)),
-    )
 }
 
 /// What the document says about the service as a whole.

@@ -29,12 +29,12 @@ use crate::store::RefundError as Refused;
     responses(
         (status = 200, description = "The refunded charge", body = Charge),
         (status = 404, description = "not-found: there is no charge with this id",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
         (status = 409, description = "not-refundable: only a captured charge can be refunded \
-            (`charge_status`)", body = Problem, content_type = "application/problem+json"),
+            (`charge_status`)", body = Problem),
         (status = 422, description = "invalid-body: the reason is too long or the JSON has the \
             wrong shape; idempotency-key-reused: the key refunded another charge (`charge_id`)",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn refund(

@@ -24,8 +24,7 @@ use crate::app::App;
     responses(
         (status = 200, description = "The signed-in user", body = User),
         (status = 401, description = "unauthorized: the token is missing, expired, not valid, \
-            or its account no longer exists", body = Problem,
-            content_type = "application/problem+json"),
+            or its account no longer exists", body = Problem),
     ),
 )]
 pub(super) async fn me(

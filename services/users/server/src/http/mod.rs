@@ -6,11 +6,10 @@ mod me;
 mod sessions;
 mod users;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use brigade_chassis::openapi::Contract;
+use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
-use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::App;
@@ -22,22 +21,18 @@ const FORM_BODY_LIMIT: usize = 16 * 1024;
 /// The users service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(app: App) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(form(routes!(users::sign_up)))
-        .routes(form(routes!(sessions::log_in)))
+        .routes(openapi::body_limit(
+            routes!(users::sign_up),
+            FORM_BODY_LIMIT,
+        ))
+        .routes(openapi::body_limit(
+            routes!(sessions::log_in),
+            FORM_BODY_LIMIT,
+        ))
         .routes(routes!(me::me))
         .routes(routes!(keys::jwks))
         .routes(routes!(keys::rotate));
     contract().serve(routes).with_state(app)
-}
-
-/// A form's route, with the form's body limit.
-fn form(route: UtoipaMethodRouter<App>) -> UtoipaMethodRouter<App> {
-    let (schemas, paths, method_router) = route;
-    (
-        schemas,
-        paths,
-        method_router.layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
-    )
 }
 
 /// What the document says about the service as a whole.

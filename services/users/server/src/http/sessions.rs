@@ -31,10 +31,9 @@ pub fn invalid_credentials() -> Problem {
     responses(
         (status = 200, description = "An access token", body = Session),
         (status = 400, description = "invalid-parameter: an empty or far too long email or \
-            password (`parameter` names it)", body = Problem,
-            content_type = "application/problem+json"),
+            password (`parameter` names it)", body = Problem),
         (status = 401, description = "invalid-credentials: the email or the password is wrong",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn log_in(

@@ -33,9 +33,9 @@ pub fn email_taken() -> Problem {
     responses(
         (status = 201, description = "The new account", body = User),
         (status = 400, description = "invalid-parameter: a field breaks a rule (`parameter` \
-            names it)", body = Problem, content_type = "application/problem+json"),
+            names it)", body = Problem),
         (status = 409, description = "email-taken: an account with this email exists",
-            body = Problem, content_type = "application/problem+json"),
+            body = Problem),
     ),
 )]
 pub(super) async fn sign_up(
