@@ -59,6 +59,8 @@ pub mod http;
 #[cfg(feature = "server")]
 pub mod logging;
 pub mod metrics;
+#[cfg(feature = "server")]
+pub mod openapi;
 pub mod plain;
 pub mod problem;
 pub mod routes;

@@ -711,3 +711,6 @@ async fn serve_fake_feed(
     axum::Json(feed.page(after, limit))
 }
 pub mod schema;
+
+mod openapi;
+pub use openapi::{assert_openapi_covers, assert_openapi_covers_at};

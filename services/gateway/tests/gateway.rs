@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use axum::response::IntoResponse;
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::testing::{fetch_json, Instance, JsonAnswer, TestKeys};
+use brigade_chassis::testing::{
+    assert_openapi_covers_at, fetch_json, Instance, JsonAnswer, TestKeys,
+};
 use catalog_api::{Money, Product};
 use gateway::GatewayService;
 use http::{Method, StatusCode};
@@ -106,6 +108,44 @@ async fn shoppers_browse_the_catalog_through_the_gateway() {
             "{path} is not documented"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_exactly_the_routes_served() {
+    let system = start().await;
+    let document = assert_openapi_covers_at(
+        &system.gateway.url(),
+        "/api/v1/openapi.json",
+        &[
+            "GET /api/v1/openapi.json",
+            "GET /api/v1/products",
+            "GET /api/v1/products/{id}",
+            "GET /api/v1/products/{id}/recommendations",
+            "GET /api/v1/products/{id}/page",
+            "GET /api/v1/categories",
+            "POST /api/v1/users",
+            "POST /api/v1/sessions",
+            "GET /api/v1/me",
+            "GET /api/v1/me/recommendations",
+            "GET /api/v1/cart",
+            "DELETE /api/v1/cart",
+            "PUT /api/v1/cart/items/{product_id}",
+            "DELETE /api/v1/cart/items/{product_id}",
+            "POST /api/v1/checkout",
+            "GET /api/v1/orders",
+            "GET /api/v1/orders/{id}",
+        ],
+    )
+    .await;
+    // Routes that need a token say so, and the scheme is defined.
+    assert_eq!(
+        document["paths"]["/api/v1/cart"]["get"]["security"],
+        serde_json::json!([{ "bearer": [] }])
+    );
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A user's cart. An empty cart is a cart with no lines, never a 404.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Cart {
     pub user_id: Uuid,
     /// In the order the products were first added.
@@ -28,7 +28,7 @@ pub struct Cart {
 }
 
 /// One product in a cart. Its sku, name and price are the catalog's, never the caller's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CartLine {
     pub product_id: Uuid,
     pub sku: String,
@@ -42,8 +42,11 @@ pub struct CartLine {
 /// `PUT /v1/cart/items/{product_id}`: the quantity the line should have,
 /// [`crate::MIN_QUANTITY`] to [`crate::MAX_QUANTITY`]. Any integer parses, so that a quantity
 /// out of range is refused by [`SetQuantity::validate`] with a detail naming it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetQuantity {
+    /// 1 to 99.
+    #[schema(minimum = 1, maximum = 99)]
+    #[serde(deserialize_with = "brigade_chassis::openapi::whole::number")]
     pub quantity: i64,
 }

@@ -20,7 +20,7 @@ pub const MAX_SLUG_CHARS: usize = 64;
 pub const MAX_BATCH_IDS: usize = 100;
 
 /// How a listing is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Sort {
     /// Best full-text match first; only meaningful with a search text, ordered by name without.
@@ -60,23 +60,31 @@ impl std::fmt::Display for Sort {
 
 /// `GET /v1/products` query string. Unknown parameter names are refused rather than ignored, so
 /// that a misspelt filter (`categroy=`) is an error instead of a silently unfiltered listing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListProducts {
-    /// A category slug; empty means every category.
+    /// A category slug from /v1/categories; empty means every category. A well-formed slug
+    /// that names no category is a 400 whose `categories` member lists the known ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(pattern = "^[a-z0-9-]{0,64}$")]
     pub category: Option<String>,
-    /// Full-text search over names, descriptions and tags; empty means no search.
+    /// Full-text search over names, descriptions and tags; empty means no search. At most 200
+    /// characters once trimmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(max_length = 200)]
     pub q: Option<String>,
-    /// 1-based page number (default 1).
+    /// 1-based page number (default 1). A page past the end is empty, with the real total.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u32)]
     pub page: Option<u32>,
-    /// Products per page, 1 to [`MAX_PAGE_SIZE`] (default [`DEFAULT_PAGE_SIZE`]).
+    /// Products per page, 1 to 100 (default 20).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
     /// Default: relevance when `q` is given, else name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(inline)]
     pub sort: Option<Sort>,
 }
 

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// An amount of money in the currency's minor unit (cents), so that no price is ever a float.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Money {
     pub amount_minor: i64,
     /// ISO 4217 code, e.g. `EUR`.
@@ -12,7 +12,7 @@ pub struct Money {
 }
 
 /// One product as the catalog sells it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Product {
     pub id: Uuid,
     pub sku: String,
@@ -26,7 +26,7 @@ pub struct Product {
 }
 
 /// A category and how many products it holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Category {
     pub slug: String,
     pub name: String,
@@ -35,14 +35,14 @@ pub struct Category {
 }
 
 /// `GET /v1/categories`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CategoryList {
     pub items: Vec<Category>,
 }
 
 /// One page of a product listing. `page` counts from 1; `total` is the number of products that
 /// match the filters on all pages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductPage {
     pub items: Vec<Product>,
     pub page: u32,
@@ -51,15 +51,16 @@ pub struct ProductPage {
 }
 
 /// `POST /v1/products/batch`: at most [`crate::MAX_BATCH_IDS`] ids.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductsByIds {
+    #[schema(max_items = 100)]
     pub ids: Vec<Uuid>,
 }
 
 /// The answer to [`ProductsByIds`]: the products found, in the order they were asked for (each
 /// once), and the ids that name no product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductBatch {
     pub items: Vec<Product>,
     pub missing: Vec<Uuid>,

@@ -2,22 +2,36 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::Router;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
 use users_api::{LogIn, Session, SignUp, User};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::Gateway;
 
-pub fn router() -> Router<Gateway> {
-    Router::new()
-        .route("/users", post(sign_up))
-        .route("/sessions", post(log_in))
-        .route("/me", get(me))
+pub fn router() -> OpenApiRouter<Gateway> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(log_in))
+        .routes(routes!(me))
 }
 
+/// Sign up.
+#[utoipa::path(
+    post,
+    path = "/users",
+    operation_id = "signUp",
+    request_body = SignUp,
+    responses(
+        (status = 201, description = "The new account", body = User),
+        (status = 400, description = "invalid-parameter: a field breaks a rule (`parameter` \
+            names it)", body = Problem),
+        (status = 409, description = "email-taken: an account with this email exists",
+            body = Problem),
+    ),
+)]
 async fn sign_up(
     State(gateway): State<Gateway>,
     _: Query<NoParameters>,
@@ -33,6 +47,20 @@ async fn sign_up(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+/// Log in: an access token for an email and a password.
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    operation_id = "logIn",
+    request_body = LogIn,
+    responses(
+        (status = 200, description = "An access token", body = Session),
+        (status = 400, description = "invalid-parameter: an empty or far too long email or \
+            password (`parameter` names it)", body = Problem),
+        (status = 401, description = "invalid-credentials: the email or the password is wrong",
+            body = Problem),
+    ),
+)]
 async fn log_in(
     State(gateway): State<Gateway>,
     _: Query<NoParameters>,
@@ -47,6 +75,14 @@ async fn log_in(
     Ok(Json(session))
 }
 
+/// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/me",
+    operation_id = "me",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The signed-in user", body = User)),
+)]
 async fn me(
     State(gateway): State<Gateway>,
     principal: Principal,

@@ -1,21 +1,29 @@
 //! `/api/v1/cart`: the signed-in shopper's cart.
 
 use axum::extract::State;
-use axum::routing::{get, put};
-use axum::Router;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
 use cart_api::{parse_product_id, Cart, SetQuantity};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::Gateway;
 
-pub fn router() -> Router<Gateway> {
-    Router::new()
-        .route("/cart", get(show).delete(clear))
-        .route("/cart/items/{product_id}", put(set_quantity).delete(remove))
+pub fn router() -> OpenApiRouter<Gateway> {
+    OpenApiRouter::new()
+        .routes(routes!(show, clear))
+        .routes(routes!(set_quantity, remove))
 }
 
+/// The shopper's cart, with the catalog's current prices.
+#[utoipa::path(
+    get,
+    path = "/cart",
+    operation_id = "getCart",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The cart", body = Cart)),
+)]
 async fn show(
     State(gateway): State<Gateway>,
     principal: Principal,
@@ -29,6 +37,20 @@ async fn show(
     Ok(Json(cart))
 }
 
+/// Add a product or set its quantity.
+#[utoipa::path(
+    put,
+    path = "/cart/items/{product_id}",
+    operation_id = "setQuantity",
+    security(("bearer" = [])),
+    params(("product_id" = Uuid, Path, description = "A product id from the catalog.")),
+    request_body = SetQuantity,
+    responses(
+        (status = 200, description = "The cart", body = Cart),
+        (status = 422, description = "unknown-product, cart-full, currency-mismatch, or \
+            invalid-body", body = Problem),
+    ),
+)]
 async fn set_quantity(
     State(gateway): State<Gateway>,
     principal: Principal,
@@ -46,6 +68,15 @@ async fn set_quantity(
     Ok(Json(cart))
 }
 
+/// Remove a product from the cart.
+#[utoipa::path(
+    delete,
+    path = "/cart/items/{product_id}",
+    operation_id = "removeItem",
+    security(("bearer" = [])),
+    params(("product_id" = Uuid, Path, description = "A product id from the catalog.")),
+    responses((status = 200, description = "The cart", body = Cart)),
+)]
 async fn remove(
     State(gateway): State<Gateway>,
     principal: Principal,
@@ -61,6 +92,14 @@ async fn remove(
     Ok(Json(cart))
 }
 
+/// Empty the cart.
+#[utoipa::path(
+    delete,
+    path = "/cart",
+    operation_id = "clearCart",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The empty cart", body = Cart)),
+)]
 async fn clear(
     State(gateway): State<Gateway>,
     principal: Principal,

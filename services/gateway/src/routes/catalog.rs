@@ -1,22 +1,37 @@
 //! `/api/v1/products` and `/api/v1/categories`: browsing the catalog.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
 use catalog_api::{CategoryList, ListProducts, Product, ProductPage};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::Gateway;
 
-pub fn router() -> Router<Gateway> {
-    Router::new()
-        .route("/products", get(list_products))
-        .route("/products/{id}", get(get_product))
-        .route("/categories", get(list_categories))
+pub fn router() -> OpenApiRouter<Gateway> {
+    OpenApiRouter::new()
+        .routes(routes!(list_products))
+        .routes(routes!(get_product))
+        .routes(routes!(list_categories))
 }
 
+/// List and search products.
+///
+/// One page of products matching every filter given. Unknown query parameters are refused.
+#[utoipa::path(
+    get,
+    path = "/products",
+    operation_id = "listProducts",
+    params(ListProducts),
+    responses(
+        (status = 200, description = "One page of products", body = ProductPage),
+        (status = 400, description = "invalid-parameter (`parameter` names it); an unknown \
+            category's problem lists the known ones in `categories`; invalid-query: an unknown \
+            parameter", body = Problem),
+    ),
+)]
 async fn list_products(
     State(gateway): State<Gateway>,
     Query(query): Query<ListProducts>,
@@ -31,6 +46,18 @@ async fn list_products(
     Ok(Json(page))
 }
 
+/// One product.
+#[utoipa::path(
+    get,
+    path = "/products/{id}",
+    operation_id = "getProduct",
+    params(("id" = Uuid, Path, description = "A product id.")),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 404, description = "not-found: there is no product with this id",
+            body = Problem),
+    ),
+)]
 async fn get_product(
     State(gateway): State<Gateway>,
     Path(id): Path<String>,
@@ -46,6 +73,13 @@ async fn get_product(
     Ok(Json(product))
 }
 
+/// Every category in display order, with its product count.
+#[utoipa::path(
+    get,
+    path = "/categories",
+    operation_id = "listCategories",
+    responses((status = 200, description = "Every category", body = CategoryList)),
+)]
 async fn list_categories(
     State(gateway): State<Gateway>,
     _: Query<NoParameters>,

@@ -1,4 +1,5 @@
-//! One module per public resource, merged here.
+//! One module per public resource, merged here, with the public API's OpenAPI document generated
+//! from them.
 
 mod account;
 mod cart;
@@ -8,22 +9,34 @@ mod product_page;
 mod recommendations;
 
 use axum::Router;
+use brigade_chassis::openapi::Contract;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::Gateway;
 
-/// The public API's OpenAPI document.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
+/// Where `lib.rs` nests these routes; the document's paths are the ones shoppers call.
+const PREFIX: &str = "/api/v1";
 
 pub fn router() -> Router<Gateway> {
-    Router::new()
+    let routes = OpenApiRouter::new()
         .merge(catalog::router())
         .merge(account::router())
         .merge(cart::router())
         .merge(orders::router())
         .merge(recommendations::router())
-        .merge(product_page::router())
-        .route(
-            "/openapi.json",
-            axum::routing::get(|| async { ([("content-type", "application/json")], OPENAPI) }),
-        )
+        .merge(product_page::router());
+    contract().serve(routes)
+}
+
+/// What the document says about the public API as a whole.
+fn contract() -> Contract {
+    Contract::new(
+        "Brigade public API",
+        env!("CARGO_PKG_VERSION"),
+        "The shoppers' JSON API, served by the gateway under /api/v1. Errors are RFC 9457 \
+         problem details; see docs/problems.md for the types. A service behind the gateway \
+         that fails answers 502, one that is unavailable 503, one too slow 504.",
+    )
+    .served_under(PREFIX)
+    .calls_services()
 }

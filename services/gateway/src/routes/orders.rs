@@ -3,14 +3,14 @@
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::client::Error as ClientError;
 use brigade_chassis::context::IDEMPOTENCY_KEY_HEADER;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
 use orders_api::{check_idempotency_key, problems, CheckoutRequest, ListOrders, Order, OrderPage};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::Gateway;
@@ -20,16 +20,44 @@ fn public_location(id: Uuid) -> String {
     format!("/api/v1/orders/{id}")
 }
 
-pub fn router() -> Router<Gateway> {
-    Router::new()
-        .route("/checkout", post(checkout))
-        .route("/orders", get(list))
-        .route("/orders/{id}", get(one))
+pub fn router() -> OpenApiRouter<Gateway> {
+    OpenApiRouter::new()
+        .routes(routes!(checkout))
+        .routes(routes!(list))
+        .routes(routes!(one))
 }
 
+/// Check out the shopper's cart.
+///
 /// 201 with the order when this request created it and the saga finished (confirmed or
 /// cancelled, with the reason); 200 for a repeat of a finished checkout; 202 with `Location`
 /// while the saga is still running when the deadline comes.
+#[utoipa::path(
+    post,
+    path = "/checkout",
+    operation_id = "checkout",
+    security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = String, Header, pattern = r"^[!-~]{1,128}$",
+            description = "1 to 128 visible ASCII characters: a unique value per checkout, the \
+            same when repeating it. Missing or malformed: 400 invalid-parameter."),
+    ),
+    request_body = CheckoutRequest,
+    responses(
+        (status = 200, description = "The order of an earlier checkout with this key",
+            headers(("Location" = String, description = "The order's URL")), body = Order),
+        (status = 201, description = "The final order (confirmed or cancelled)",
+            headers(("Location" = String, description = "The order's URL")), body = Order),
+        (status = 202, description = "The order, still pending",
+            headers(("Location" = String, description = "The order's URL")), body = Order),
+        (status = 409, description = "request-in-progress: an earlier checkout with this key \
+            is still running", body = Problem),
+        (status = 422, description = "empty-cart, product-unavailable, mixed-currencies, \
+            idempotency-key-reused, or invalid-body", body = Problem),
+        (status = 503, description = "payments-unavailable: nothing was charged and the cart \
+            is kept; or a service is unavailable", body = Problem),
+    ),
+)]
 async fn checkout(
     State(gateway): State<Gateway>,
     principal: Principal,
@@ -59,6 +87,15 @@ async fn checkout(
     Ok(response)
 }
 
+/// The shopper's orders, newest first.
+#[utoipa::path(
+    get,
+    path = "/orders",
+    operation_id = "listOrders",
+    security(("bearer" = [])),
+    params(ListOrders),
+    responses((status = 200, description = "One page of orders", body = OrderPage)),
+)]
 async fn list(
     State(gateway): State<Gateway>,
     principal: Principal,
@@ -73,6 +110,19 @@ async fn list(
     Ok(Json(page))
 }
 
+/// One of the shopper's orders.
+#[utoipa::path(
+    get,
+    path = "/orders/{id}",
+    operation_id = "getOrder",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "An order id.")),
+    responses(
+        (status = 200, description = "The order", body = Order),
+        (status = 404, description = "not-found: the shopper has no order with this id",
+            body = Problem),
+    ),
+)]
 async fn one(
     State(gateway): State<Gateway>,
     principal: Principal,

@@ -10,8 +10,6 @@
 use std::fmt;
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::Router;
 use brigade_chassis::client::{Availability, Error as ClientError};
 use brigade_chassis::extract::{Json, Path, Query};
 use brigade_chassis::Problem;
@@ -19,17 +17,20 @@ use catalog_api::Product;
 use inventory_api::StockLevels;
 use recommendations_api::{Recommendation, Recommendations, RecommendationsQuery};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::recommendations;
 use crate::Gateway;
 
-pub fn router() -> Router<Gateway> {
-    Router::new().route("/products/{id}/page", get(product_page))
+pub fn router() -> OpenApiRouter<Gateway> {
+    OpenApiRouter::new().routes(routes!(product_page))
 }
 
 /// The answer: the product, its stock, what to show with it, and which parts are missing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ProductView {
     pub product: Product,
     pub availability: StockView,
@@ -40,7 +41,7 @@ pub struct ProductView {
 }
 
 /// An optional part of the page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PagePart {
     Availability,
@@ -57,14 +58,14 @@ impl fmt::Display for PagePart {
 }
 
 /// Whether the product can be bought now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct StockView {
     pub status: StockStatus,
     /// Units that can be bought now; `None` (null) when `unknown`.
     pub available: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StockStatus {
     InStock,
@@ -102,7 +103,7 @@ impl StockView {
 }
 
 /// The products to show with this one, or none and a status saying they are unavailable.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RecommendationsView {
     pub status: PartStatus,
     /// Best first; empty when unavailable.
@@ -113,7 +114,7 @@ pub struct RecommendationsView {
     pub fallback: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PartStatus {
     Available,
@@ -137,8 +138,22 @@ impl RecommendationsView {
     }
 }
 
+/// A product page: the product, its stock and what to show with it.
+///
 /// Needs no token. `?limit=` is the recommendations' limit, with the same rules as
 /// `/products/{id}/recommendations`.
+#[utoipa::path(
+    get,
+    path = "/products/{id}/page",
+    operation_id = "productPage",
+    params(("id" = Uuid, Path, description = "A product id."), RecommendationsQuery),
+    responses(
+        (status = 200, description = "The product page; `degraded` names the optional parts \
+            it lacks", body = ProductView),
+        (status = 404, description = "not-found: there is no product with this id",
+            body = Problem),
+    ),
+)]
 async fn product_page(
     State(gateway): State<Gateway>,
     Path(id): Path<String>,

@@ -9,8 +9,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::client::{Availability, Error as ClientError};
 use brigade_chassis::extract::{Json, Path, Query};
@@ -18,17 +16,32 @@ use brigade_chassis::Problem;
 use recommendations_api::{
     parse_product_id, problems, Recommendations, RecommendationsQuery, ValidationError,
 };
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::Gateway;
 
-pub fn router() -> Router<Gateway> {
-    Router::new()
-        .route("/products/{id}/recommendations", get(for_product))
-        .route("/me/recommendations", get(for_me))
+pub fn router() -> OpenApiRouter<Gateway> {
+    OpenApiRouter::new()
+        .routes(routes!(for_product))
+        .routes(routes!(for_me))
 }
 
+/// Products to show next to a product.
+///
 /// Needs no token: a product page's recommendations are the same for everyone.
+#[utoipa::path(
+    get,
+    path = "/products/{id}/recommendations",
+    operation_id = "recommendForProduct",
+    params(("id" = Uuid, Path, description = "A product id."), RecommendationsQuery),
+    responses(
+        (status = 200, description = "The products to show, best first", body = Recommendations),
+        (status = 503, description = "recommendations-unavailable: the recommendations \
+            service cannot answer; everything else works without it", body = Problem),
+    ),
+)]
 async fn for_product(
     State(gateway): State<Gateway>,
     Path(id): Path<String>,
@@ -40,6 +53,18 @@ async fn for_product(
 
 /// The user is the token's: the service's route takes a user id, which only the gateway, having
 /// verified the token, may fill in.
+#[utoipa::path(
+    get,
+    path = "/me/recommendations",
+    operation_id = "recommendForMe",
+    security(("bearer" = [])),
+    params(RecommendationsQuery),
+    responses(
+        (status = 200, description = "The products to show, best first", body = Recommendations),
+        (status = 503, description = "recommendations-unavailable: the recommendations \
+            service cannot answer; everything else works without it", body = Problem),
+    ),
+)]
 async fn for_me(
     State(gateway): State<Gateway>,
     principal: Principal,

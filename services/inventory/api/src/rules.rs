@@ -50,11 +50,14 @@ pub fn validate_sku(parameter: &str, sku: &str) -> Result<(), ValidationError> {
 }
 
 /// `GET /v1/stock` query string. Unknown parameters are refused rather than ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StockQuery {
-    /// Comma-separated SKUs, at most [`MAX_STOCK_SKUS`].
+    /// Comma-separated SKUs, at most [`MAX_STOCK_SKUS`] (a SKU named twice counts once); each
+    /// 1 to 64 ASCII letters, digits, `-`, `_` or `.`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(required = true, value_type = String, pattern = r"^[A-Za-z0-9._-]{1,64}(,[A-Za-z0-9._-]{1,64})*$")]
     pub skus: Option<String>,
 }
 

@@ -70,14 +70,17 @@ impl CheckoutRequest {
 }
 
 /// `GET /v1/orders` query string. Unknown parameters are refused rather than ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListOrders {
     /// 1-based page number (default 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u32)]
     pub page: Option<u32>,
     /// Orders per page, 1 to [`MAX_PAGE_SIZE`] (default [`DEFAULT_PAGE_SIZE`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
     pub page_size: Option<u32>,
 }
 
@@ -91,12 +94,14 @@ impl ListOrders {
 }
 
 /// `GET /v1/audit` query string.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// An order `PENDING` for longer than this many seconds is unfinished (default
     /// [`DEFAULT_AUDIT_AGE_S`], at most [`MAX_AUDIT_AGE_S`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(maximum = 604800)]
     pub older_than_s: Option<u64>,
 }
 
@@ -118,14 +123,16 @@ impl AuditQuery {
 pub const MAX_AUDIT_ORDERS_LIMIT: u32 = 1000;
 
 /// `GET /v1/audit/orders` query string: pages of every order by id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditOrdersQuery {
     /// The `next` of the previous page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<uuid::Uuid>,
     /// Orders per page, 1 to [`MAX_AUDIT_ORDERS_LIMIT`] (default 500).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

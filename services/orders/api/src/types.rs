@@ -8,9 +8,10 @@ use uuid::Uuid;
 
 /// `POST /v1/checkout` body. Its `Debug` masks the card number, so that logging a request can
 /// never leak one.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutRequest {
+    #[schema(pattern = "^[0-9]{12,19}$")]
     /// 12 to 19 digits; the payments service decides whether the card is good.
     pub card_number: String,
 }
@@ -25,7 +26,7 @@ impl std::fmt::Debug for CheckoutRequest {
 
 /// Where an order is in its life. `PENDING` while the checkout saga runs; the other two are
 /// final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
     Pending,
@@ -60,7 +61,7 @@ impl OrderStatus {
 }
 
 /// Why an order was cancelled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CancelReason {
     /// Inventory could not reserve every line.
@@ -104,7 +105,7 @@ impl CancelReason {
 }
 
 /// One line of an order, priced by the catalog at checkout.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderLine {
     pub product_id: Uuid,
     pub sku: String,
@@ -117,7 +118,7 @@ pub struct OrderLine {
 
 /// One recorded saga event: a step started, or how it ended; or a refund payments announced
 /// (`refund` / `refunded`, also for a refund made after the order was confirmed).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     /// `created`, `reserve`, `charge`, `commit`, `release`, `refund`, `confirm`, `cancel`.
     pub step: String,
@@ -130,7 +131,7 @@ pub struct HistoryEntry {
 }
 
 /// An order, with the history of its checkout saga.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Order {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -151,7 +152,7 @@ pub struct Order {
 
 /// `GET /v1/orders`: one page of the user's orders, newest first. `page` counts from 1; `total`
 /// is the number of the user's orders on all pages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderPage {
     pub items: Vec<Order>,
     pub page: u32,
@@ -160,7 +161,7 @@ pub struct OrderPage {
 }
 
 /// `GET /v1/audit`: what the promise checker looks at.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Audit {
     /// Orders still `PENDING` longer than the asked age: a saga that should have finished.
     pub unfinished: Vec<Uuid>,
@@ -169,14 +170,14 @@ pub struct Audit {
 }
 
 /// One order's id and status, as the promise checker reads them (`GET /v1/audit/orders`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderStatusEntry {
     pub id: Uuid,
     pub status: OrderStatus,
 }
 
 /// A page of every user's orders by id, for operators and the promise checker.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderStatusPage {
     pub items: Vec<OrderStatusEntry>,
     /// The `after` of the next page; `None` on the last one.

@@ -7,15 +7,20 @@ use uuid::Uuid;
 
 /// `POST /v1/charges` body. Its `Debug` masks the card number, so that logging a request can
 /// never leak one.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChargeRequest {
     pub order_id: Uuid,
     /// In the currency's minor unit: more than 0, at most [`crate::MAX_AMOUNT_MINOR`].
+    #[schema(minimum = 1, maximum = 100_000_000)]
+    #[serde(deserialize_with = "brigade_chassis::openapi::whole::number")]
     pub amount_minor: i64,
     /// ISO 4217 code: three upper-case letters, e.g. `EUR`.
+    #[schema(pattern = "^[A-Z]{3}$")]
     pub currency: String,
-    /// 12 to 19 digits passing the Luhn check; see [`crate::test_cards`].
+    /// 12 to 19 digits passing the Luhn check (a number failing it is a 422 invalid-card); see
+    /// [`crate::test_cards`].
+    #[schema(pattern = "^[0-9]{12,19}$")]
     pub card_number: String,
 }
 
@@ -31,7 +36,7 @@ impl std::fmt::Debug for ChargeRequest {
 }
 
 /// Where a charge is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChargeStatus {
     /// Accepted, waiting for the processor (the slow test card). Holds the order: no other
@@ -76,7 +81,7 @@ impl std::fmt::Display for ChargeStatus {
 }
 
 /// Why the processor declined.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeclineCode {
     CardDeclined,
@@ -101,7 +106,7 @@ impl DeclineCode {
 }
 
 /// One charge: one attempt to take money for an order, under one idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Charge {
     pub id: Uuid,
     pub order_id: Uuid,
@@ -121,30 +126,33 @@ pub struct Charge {
 }
 
 /// `GET /v1/charges?order_id=…`: an order's charges, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChargeList {
     pub items: Vec<Charge>,
 }
 
 /// `GET /v1/charges` query string. `order_id` is text here so that a malformed one is refused
 /// with a message naming it, rather than a generic parse error.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChargesQuery {
+    #[param(format = Uuid)]
     pub order_id: String,
 }
 
 /// `POST /v1/charges/{id}/refund` body. May be empty (`{}` or no body at all).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
     /// Why, for people reading the charge later; at most [`crate::MAX_REASON_CHARS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 500)]
     pub reason: Option<String>,
 }
 
 /// Which way money moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LedgerKind {
     Capture,
@@ -170,7 +178,7 @@ impl LedgerKind {
 
 /// One movement of money, written in the same transaction as the change of the charge it
 /// belongs to, and never changed afterwards.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LedgerEntry {
     pub id: Uuid,
     pub charge_id: Uuid,
@@ -183,22 +191,26 @@ pub struct LedgerEntry {
 }
 
 /// `GET /v1/ledger` query string.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct LedgerQuery {
     /// Only this order's entries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(format = Uuid)]
     pub order_id: Option<String>,
-    /// The `next` of the previous page; absent for the first page.
+    /// The `next` of the previous page; absent (or empty) for the first page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(pattern = r"^(\+?[0-9]{1,18})?$")]
     pub after: Option<String>,
     /// Entries per page, 1 to [`crate::MAX_LEDGER_LIMIT`] (default [`crate::DEFAULT_LEDGER_LIMIT`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
 /// One page of the ledger, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LedgerPage {
     pub items: Vec<LedgerEntry>,
     /// The cursor for the next page (an opaque string), or null on the last page.
@@ -206,7 +218,7 @@ pub struct LedgerPage {
 }
 
 /// What kind of inconsistency the audit found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ViolationKind {
     /// An order has more than one captured, unrefunded charge.
@@ -216,7 +228,7 @@ pub enum ViolationKind {
 }
 
 /// One inconsistency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Violation {
     pub kind: ViolationKind,
     pub order_id: Uuid,
@@ -227,7 +239,7 @@ pub struct Violation {
 
 /// `GET /v1/audit`: charges checked against the ledger. `violations` is empty when every promise
 /// holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Audit {
     pub violations: Vec<Violation>,
     /// Capture entries in the ledger.

@@ -16,11 +16,13 @@ pub const DEFAULT_LIMIT: u32 = 4;
 ///
 /// `limit` is kept as the text sent, so that `limit=abc` is refused by [`Self::validate`] with
 /// a problem naming `limit`, like `limit=0`, rather than as an unreadable query string.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RecommendationsQuery {
-    /// How many products, [`MIN_LIMIT`] to [`MAX_LIMIT`] (default [`DEFAULT_LIMIT`]).
+    /// How many products, 1 to 20 (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 20, default = 4)]
     pub limit: Option<String>,
 }
 

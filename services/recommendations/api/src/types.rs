@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The answer to both routes: the products to show, best first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recommendations {
     /// At most the `limit` asked for; fewer when fewer products are known and bought, none in a
     /// store that has taken no order yet. Never the product asked about, never a product the
@@ -18,13 +18,14 @@ pub struct Recommendations {
 
 /// One product to show, with what the storefront needs to show it (the catalog's facts as last
 /// announced) and why it was chosen.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recommendation {
     pub product_id: Uuid,
     pub sku: String,
     pub name: String,
     pub price: Money,
     pub image_url: String,
+    #[schema(inline)]
     pub reason: Reason,
     /// For [`Reason::BoughtTogether`]: in how many confirmed orders it was bought together with
     /// the product (for a user: summed over the products the user bought). For
@@ -33,7 +34,7 @@ pub struct Recommendation {
 }
 
 /// Why a product is recommended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// Bought in the same orders as the product asked about (or as the user's purchases).

@@ -7,19 +7,33 @@ use uuid::Uuid;
 pub const TOKEN_TYPE: &str = "Bearer";
 
 /// `POST /v1/users`: a new account. Unknown members are refused.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUp {
+    /// Trimmed and lower-cased; one @, something before it, a domain with a dot after it, no
+    /// spaces.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 10 to 128 characters (not bytes), no composition rules (NIST SP 800-63B); must not be
+    /// the email.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    /// 1 to 100 characters after trimming, no control characters.
+    #[schema(
+        pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\s\x00-\x1f\x7f-\x9f])?\s*$"
+    )]
     pub name: String,
 }
 
 /// `POST /v1/sessions`: credentials to exchange for an access token. Unknown members are refused.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogIn {
+    /// Not empty once trimmed, at most 254 characters.
+    #[schema(max_length = 254, pattern = r"\S")]
     pub email: String,
+    /// 1 to 128 characters.
+    #[schema(min_length = 1, max_length = 128)]
     pub password: String,
 }
 
@@ -44,7 +58,7 @@ impl std::fmt::Debug for LogIn {
 }
 
 /// An account as others see it: never its password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     /// Trimmed and lower-cased.
@@ -55,7 +69,7 @@ pub struct User {
 }
 
 /// The answer to a successful log-in: an access token to send as `Authorization: Bearer …`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Session {
     pub access_token: String,
     /// Always [`TOKEN_TYPE`].
@@ -76,7 +90,7 @@ impl std::fmt::Debug for Session {
 }
 
 /// The answer to `POST /v1/keys/rotate`: the id of the key that signs from now on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RotatedKey {
     pub kid: String,
 }

@@ -4,15 +4,25 @@ use axum::extract::State;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use cart_api::Cart;
+use cart_api::{paths, Cart};
 use catalog_api::ProductBatch;
 
 use super::{change, current_prices, store_failed, AppState};
 use crate::lines::{self, Repricing};
 
-/// `GET /v1/cart`: the cart with the catalog's current prices. Lines whose product is gone are
-/// dropped (and named in `removed`); a change of price is stored (and counts as a change). When
-/// the catalog cannot be asked, the stored prices, with `prices_current: false`.
+/// The user's cart, re-priced.
+///
+/// The cart with the catalog's current prices. Lines whose product is gone are dropped (and
+/// named in `removed`); a change of price is stored (and counts as a change). When the catalog
+/// cannot be asked, the stored prices, with `prices_current: false`. A user without a cart gets
+/// an empty one (version 0), never a 404.
+#[utoipa::path(
+    get,
+    path = paths::CART,
+    operation_id = "getCart",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The cart", body = Cart)),
+)]
 pub(super) async fn get(
     principal: Principal,
     State(state): State<AppState>,
@@ -42,7 +52,16 @@ pub(super) async fn get(
         .map(Json)
 }
 
-/// `DELETE /v1/cart`: empties the cart. Emptying an empty cart changes nothing.
+/// Empty the cart.
+///
+/// Emptying an empty cart changes nothing (the version stays).
+#[utoipa::path(
+    delete,
+    path = paths::CART,
+    operation_id = "clearCart",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The empty cart", body = Cart)),
+)]
 pub(super) async fn clear(
     principal: Principal,
     State(state): State<AppState>,

@@ -4,14 +4,33 @@ use axum::extract::State;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
-use cart_api::{parse_product_id, Cart, SetQuantity};
+use cart_api::{parse_product_id, paths, Cart, SetQuantity};
 
 use super::{catalog_failed, change, current_prices, store_failed, unknown_product, AppState};
 use crate::lines;
 
-/// `PUT /v1/cart/items/{product_id}`: adds the product or sets its quantity, with the catalog's
-/// sku, name and price at this moment (never the caller's). The other lines are re-priced in the
-/// same catalog call.
+/// Add a product or set its quantity.
+///
+/// With the catalog's sku, name and price at this moment (never the caller's). The other lines
+/// are re-priced in the same catalog call. At most 50 distinct products; one currency per cart.
+#[utoipa::path(
+    put,
+    path = paths::ITEM_PATTERN,
+    operation_id = "setQuantity",
+    security(("bearer" = [])),
+    params(("product_id" = Uuid, Path, description = "A product id from the catalog.")),
+    request_body = SetQuantity,
+    responses(
+        (status = 200, description = "The cart", body = Cart),
+        (status = 422, description = "unknown-product: the catalog has no such product \
+            (`product_id`); cart-full (`max_lines`); currency-mismatch (`cart_currency`, \
+            `product_currency`); invalid-body: the JSON does not have the expected shape",
+            body = Problem),
+        (status = 502, description = "bad-gateway: the catalog failed", body = Problem),
+        (status = 503, description = "service-unavailable: the catalog is unavailable, so the \
+            product cannot be priced; nothing was changed", body = Problem),
+    ),
+)]
 pub(super) async fn set_quantity(
     principal: Principal,
     State(state): State<AppState>,
@@ -46,8 +65,18 @@ pub(super) async fn set_quantity(
     .map(Json)
 }
 
-/// `DELETE /v1/cart/items/{product_id}`: removes the line; an absent line is fine. Works when
-/// the catalog is down (the other lines keep their stored prices).
+/// Remove a product.
+///
+/// Removes the line; an absent line is fine. Works when the catalog is down (the other lines
+/// keep their stored prices).
+#[utoipa::path(
+    delete,
+    path = paths::ITEM_PATTERN,
+    operation_id = "removeItem",
+    security(("bearer" = [])),
+    params(("product_id" = Uuid, Path, description = "A product id from the catalog.")),
+    responses((status = 200, description = "The cart", body = Cart)),
+)]
 pub(super) async fn remove(
     principal: Principal,
     State(state): State<AppState>,

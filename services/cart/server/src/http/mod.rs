@@ -7,17 +7,18 @@
 
 mod cart;
 mod items;
-mod openapi;
 
-use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::routing::{get, put};
+use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::client::Error as ClientError;
+use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
-use cart_api::{paths, problems, Cart, MAX_LINES};
+use cart_api::{problems, Cart, MAX_LINES};
 use catalog_api::{CatalogClient, ProductBatch};
 use http::StatusCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::lines::{self, Line, Repricing, RuleError};
@@ -42,16 +43,43 @@ impl FromRef<AppState> for Verifier {
 
 /// The cart's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(paths::CART, get(cart::get).delete(cart::clear))
-        .route(
-            paths::ITEM_PATTERN,
-            put(items::set_quantity)
-                .delete(items::remove)
-                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        )
-        .route(paths::OPENAPI, get(openapi::document))
-        .with_state(state)
+    let routes = OpenApiRouter::new()
+        .routes(routes!(cart::get, cart::clear))
+        .routes(openapi::body_limit(
+            routes!(items::set_quantity, items::remove),
+            BODY_LIMIT,
+        ));
+    contract().serve(routes).with_state(state)
+}
+
+/// What the document says about the service as a whole.
+fn contract() -> Contract {
+    Contract::new(
+        "Brigade cart service",
+        env!("CARGO_PKG_VERSION"),
+        "One cart per signed-in user, its lines validated and priced by the catalog. Every /v1 \
+         route needs `Authorization: Bearer <access token>` (issued by the users service) and \
+         works on that user's cart only: no path carries a user id. Every answer that shows a \
+         cart confirms its prices with the catalog in the same request; when the catalog cannot \
+         be reached, reading and removing still work with the stored prices \
+         (`prices_current: false`), and only adding needs the catalog. The cart also consumes \
+         orders' OrderConfirmed events. An internal API: shoppers reach it through the gateway. \
+         Every instance also serves /livez, /readyz, /metrics and the chassis' parked-events \
+         routes (/v1/events/parked).",
+    )
+    .problem_member("product_id", openapi::text("unknown-product: the product."))
+    .problem_member(
+        "max_lines",
+        openapi::integer("cart-full: the most products a cart holds."),
+    )
+    .problem_member(
+        "cart_currency",
+        openapi::text("currency-mismatch: the cart's currency."),
+    )
+    .problem_member(
+        "product_currency",
+        openapi::text("currency-mismatch: the product's currency."),
+    )
 }
 
 /// Asks the catalog for the current sku, name and price of `ids`: a cart's lines and perhaps

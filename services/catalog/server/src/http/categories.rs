@@ -3,12 +3,18 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use catalog_api::CategoryList;
+use catalog_api::{paths, CategoryList};
 
 use super::store_failed;
 use crate::store::Store;
 
-/// `GET /v1/categories`: every category in display order, with its product count.
+/// Every category in display order, with its product count.
+#[utoipa::path(
+    get,
+    path = paths::CATEGORIES,
+    operation_id = "listCategories",
+    responses((status = 200, description = "Every category", body = CategoryList)),
+)]
 pub(super) async fn list(
     State(store): State<Store>,
     _: Query<NoParameters>,

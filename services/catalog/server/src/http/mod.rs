@@ -3,14 +3,13 @@
 //! turning the store's answers into HTTP.
 
 mod categories;
-mod openapi;
 mod products;
 
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
+use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
-use catalog_api::paths;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::store::Store;
 
@@ -20,16 +19,30 @@ const BATCH_BODY_LIMIT: usize = 16 * 1024;
 
 /// The catalog's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(store: Store) -> Router {
-    Router::new()
-        .route(paths::PRODUCTS, get(products::list))
-        .route(
-            paths::PRODUCTS_BATCH,
-            post(products::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
-        )
-        .route("/v1/products/{id}", get(products::one))
-        .route(paths::CATEGORIES, get(categories::list))
-        .route(paths::OPENAPI, get(openapi::document))
-        .with_state(store)
+    let routes = OpenApiRouter::new()
+        .routes(routes!(products::list))
+        .routes(openapi::body_limit(
+            routes!(products::batch),
+            BATCH_BODY_LIMIT,
+        ))
+        .routes(routes!(products::one))
+        .routes(routes!(categories::list));
+    contract().serve(routes).with_state(store)
+}
+
+/// What the document says about the service as a whole.
+fn contract() -> Contract {
+    Contract::new(
+        "Brigade catalog service",
+        env!("CARGO_PKG_VERSION"),
+        "The products on sale and their categories: listing with filters, sorting and \
+         full-text search, one product, products by ids. An internal API: shoppers reach it \
+         through the gateway. Every instance also serves /livez, /readyz and /metrics.",
+    )
+    .problem_member(
+        "categories",
+        openapi::texts("With an unknown category: the known ones."),
+    )
 }
 
 /// The answer to a store failure: logged here with its cause, answered without it.

@@ -3,14 +3,29 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, Path, Query};
 use brigade_chassis::Problem;
-use catalog_api::{ListProducts, Product, ProductBatch, ProductPage, ProductsByIds};
+use catalog_api::{paths, ListProducts, Product, ProductBatch, ProductPage, ProductsByIds};
 use uuid::Uuid;
 
 use super::store_failed;
 use crate::store::{ListError, Store};
 use brigade_chassis::problem::quoted;
 
-/// `GET /v1/products`.
+/// List and search products.
+///
+/// One page of products matching every filter given. Unknown query parameters are refused (400
+/// invalid-query), so that a misspelt filter is never silently ignored.
+#[utoipa::path(
+    get,
+    path = paths::PRODUCTS,
+    operation_id = "listProducts",
+    params(ListProducts),
+    responses(
+        (status = 200, description = "One page of products", body = ProductPage),
+        (status = 400, description = "invalid-parameter (`parameter` names it); an unknown \
+            category's problem lists the known ones in `categories`; invalid-query: an unknown \
+            parameter", body = Problem),
+    ),
+)]
 pub(super) async fn list(
     State(store): State<Store>,
     Query(query): Query<ListProducts>,
@@ -30,7 +45,18 @@ pub(super) async fn list(
     }
 }
 
-/// `GET /v1/products/{id}`.
+/// One product.
+#[utoipa::path(
+    get,
+    path = "/v1/products/{id}",
+    operation_id = "getProduct",
+    params(("id" = Uuid, Path, description = "A product id.")),
+    responses(
+        (status = 200, description = "The product", body = Product),
+        (status = 404, description = "not-found: there is no product with this id",
+            body = Problem),
+    ),
+)]
 pub(super) async fn one(
     State(store): State<Store>,
     Path(id): Path<String>,
@@ -54,7 +80,16 @@ pub(super) async fn one(
     }
 }
 
-/// `POST /v1/products/batch`.
+/// Products by ids.
+///
+/// The products found, in the order asked for (each once), and the ids that name no product.
+#[utoipa::path(
+    post,
+    path = paths::PRODUCTS_BATCH,
+    operation_id = "productsByIds",
+    request_body = ProductsByIds,
+    responses((status = 200, description = "The products found and the ids missing", body = ProductBatch)),
+)]
 pub(super) async fn batch(
     State(store): State<Store>,
     Json(request): Json<ProductsByIds>,

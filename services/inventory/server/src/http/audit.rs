@@ -3,12 +3,18 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use inventory_api::Audit;
+use inventory_api::{paths, Audit};
 
 use super::store_failed;
 use crate::store::Store;
 
-/// `GET /v1/audit`: the SKUs whose counters disagree with their reservations (none, always).
+/// The SKUs whose counters disagree with their reservations (none, always).
+#[utoipa::path(
+    get,
+    path = paths::AUDIT,
+    operation_id = "audit",
+    responses((status = 200, description = "The disagreements found", body = Audit)),
+)]
 pub(super) async fn audit(
     State(store): State<Store>,
     _: Query<NoParameters>,

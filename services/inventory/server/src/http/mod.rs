@@ -2,15 +2,17 @@
 //! the [`Store`], and turn its answers into JSON or problems; the rules live in the store.
 
 mod audit;
-mod openapi;
 mod reservations;
 mod stock;
 
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
+use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
-use inventory_api::paths;
+use inventory_api::{problems, ShortLine};
+use utoipa::openapi::schema::{ArrayBuilder, Schema};
+use utoipa::PartialSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::store::Store;
 
@@ -22,25 +24,65 @@ const STOCK_BODY_LIMIT: usize = 1024;
 
 /// The inventory's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(store: Store) -> Router {
-    Router::new()
-        .route(paths::STOCK, get(stock::list))
-        .route(
-            paths::STOCK_LEVEL,
-            get(stock::one)
-                .put(stock::set)
-                .layer(DefaultBodyLimit::max(STOCK_BODY_LIMIT)),
-        )
-        .route(
-            paths::RESERVATION,
-            get(reservations::one)
-                .put(reservations::reserve)
-                .layer(DefaultBodyLimit::max(RESERVATION_BODY_LIMIT)),
-        )
-        .route(paths::COMMIT, post(reservations::commit))
-        .route(paths::RELEASE, post(reservations::release))
-        .route(paths::AUDIT, get(audit::audit))
-        .route(paths::OPENAPI, get(openapi::document))
-        .with_state(store)
+    let routes = OpenApiRouter::new()
+        .routes(routes!(stock::list))
+        .routes(openapi::body_limit(
+            routes!(stock::one, stock::set),
+            STOCK_BODY_LIMIT,
+        ))
+        .routes(openapi::body_limit(
+            routes!(reservations::one, reservations::reserve),
+            RESERVATION_BODY_LIMIT,
+        ))
+        .routes(routes!(reservations::commit))
+        .routes(routes!(reservations::release))
+        .routes(routes!(audit::audit));
+    contract().serve(routes).with_state(store)
+}
+
+/// What the document says about the service as a whole.
+fn contract() -> Contract {
+    let codes = [
+        problems::OUT_OF_STOCK,
+        problems::RESERVATION_MISMATCH,
+        problems::RESERVATION_EXPIRED,
+        problems::ALREADY_COMMITTED,
+        problems::STOCK_BELOW_RESERVED,
+        problems::UNKNOWN_SKU,
+    ];
+    let description = format!(
+        "Stock per SKU and reservations per order: a reservation holds units (all of its lines \
+         or none) until it is committed (sold) or released, or it expires. Reserving, \
+         committing and releasing are idempotent by order id. An internal API: orders reserves \
+         at checkout; shoppers never call it. The inventory's own problem codes: {}. Every \
+         instance also serves /livez, /readyz, /metrics and the chassis' parked-events routes \
+         (/v1/events/parked).",
+        codes.join(", ")
+    );
+    Contract::new(
+        "Brigade inventory service",
+        env!("CARGO_PKG_VERSION"),
+        &description,
+    )
+    .problem_member("held", openapi::integer("Units held by reservations."))
+    .problem_member("committed", openapi::integer("Units sold."))
+    .problem_member(
+        "reservation_status",
+        openapi::text("The reservation's status."),
+    )
+    .problem_member(
+        "short",
+        Schema::Array(
+            ArrayBuilder::new()
+                .items(ShortLine::schema())
+                .description(Some("The lines short of stock."))
+                .build(),
+        ),
+    )
+    .problem_member(
+        "skus",
+        openapi::texts("The SKUs the inventory does not stock."),
+    )
 }
 
 /// The answer to a store failure: logged here with its cause, answered without it.

@@ -4,15 +4,33 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
-use inventory_api::{problems, Reservation, ReserveRequest, ShortLine, ValidationError};
+use inventory_api::{paths, problems, Reservation, ReserveRequest, ShortLine, ValidationError};
 use uuid::Uuid;
 
 use super::{now_ms, store_failed};
 use crate::store::{CommitError, ReleaseError, ReserveError, Reserved, Store};
 use brigade_chassis::problem::quoted;
 
-/// `PUT /v1/reservations/{order_id}`: 201 when this request reserved, 200 when the order had
-/// reserved the same lines before.
+/// Reserve an order's lines.
+///
+/// All lines or none. 201 when this request reserved, 200 when the order had reserved the same
+/// lines before.
+#[utoipa::path(
+    put,
+    path = paths::RESERVATION,
+    operation_id = "reserve",
+    params(("order_id" = Uuid, Path, description = "The order's id.")),
+    request_body = ReserveRequest,
+    responses(
+        (status = 200, description = "The order had reserved the same lines before", body = Reservation),
+        (status = 201, description = "Reserved", body = Reservation),
+        (status = 409, description = "out-of-stock: not enough stock (`short`); \
+            reservation-mismatch: the order reserved other lines before", body = Problem),
+        (status = 422, description = "unknown-sku: the inventory does not stock these SKUs \
+            (`skus`); invalid-body: the JSON does not have the expected shape",
+            body = Problem),
+    ),
+)]
 pub(super) async fn reserve(
     State(store): State<Store>,
     Path(order_id): Path<String>,
@@ -57,7 +75,17 @@ pub(super) async fn reserve(
     }
 }
 
-/// `GET /v1/reservations/{order_id}`.
+/// An order's reservation.
+#[utoipa::path(
+    get,
+    path = paths::RESERVATION,
+    operation_id = "reservation",
+    params(("order_id" = Uuid, Path, description = "The order's id.")),
+    responses(
+        (status = 200, description = "The reservation", body = Reservation),
+        (status = 404, description = "not-found: the order has no reservation", body = Problem),
+    ),
+)]
 pub(super) async fn one(
     State(store): State<Store>,
     Path(order_id): Path<String>,
@@ -71,7 +99,22 @@ pub(super) async fn one(
     }
 }
 
-/// `POST /v1/reservations/{order_id}/commit`.
+/// Commit an order's reservation: its units are sold.
+///
+/// Idempotent: committing a committed reservation answers it again.
+#[utoipa::path(
+    post,
+    path = paths::COMMIT,
+    operation_id = "commit",
+    params(("order_id" = Uuid, Path, description = "The order's id.")),
+    responses(
+        (status = 200, description = "The committed reservation", body = Reservation),
+        (status = 404, description = "not-found: the order has no reservation", body = Problem),
+        (status = 409, description = "reservation-expired: the reservation expired or was \
+            released and its units are no longer all available (`reservation_status`, `short`)",
+            body = Problem),
+    ),
+)]
 pub(super) async fn commit(
     State(store): State<Store>,
     Path(order_id): Path<String>,
@@ -97,7 +140,21 @@ pub(super) async fn commit(
     }
 }
 
-/// `POST /v1/reservations/{order_id}/release`.
+/// Release an order's reservation: its units are available again.
+///
+/// Idempotent: releasing a released or expired reservation answers it again.
+#[utoipa::path(
+    post,
+    path = paths::RELEASE,
+    operation_id = "release",
+    params(("order_id" = Uuid, Path, description = "The order's id.")),
+    responses(
+        (status = 200, description = "The released reservation", body = Reservation),
+        (status = 404, description = "not-found: the order has no reservation", body = Problem),
+        (status = 409, description = "already-committed: the units are sold",
+            body = Problem),
+    ),
+)]
 pub(super) async fn release(
     State(store): State<Store>,
     Path(order_id): Path<String>,

@@ -4,12 +4,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
-use inventory_api::{problems, validate_sku, SetStock, StockLevel, StockLevels, StockQuery};
+use inventory_api::{paths, problems, validate_sku, SetStock, StockLevel, StockLevels, StockQuery};
 
 use super::{now_ms, store_failed};
 use crate::store::{SetStockError, StockSet, Store};
 
-/// `GET /v1/stock?skus=…`.
+/// Levels of several SKUs.
+#[utoipa::path(
+    get,
+    path = paths::STOCK,
+    operation_id = "stockLevels",
+    params(StockQuery),
+    responses((status = 200, description = "The levels of the SKUs stocked, and the SKUs not \
+        stocked", body = StockLevels)),
+)]
 pub(super) async fn list(
     State(store): State<Store>,
     Query(query): Query<StockQuery>,
@@ -22,7 +30,18 @@ pub(super) async fn list(
         .map_err(|e| store_failed(&e))
 }
 
-/// `GET /v1/stock/{sku}`.
+/// One SKU's level.
+#[utoipa::path(
+    get,
+    path = paths::STOCK_LEVEL,
+    operation_id = "stockLevel",
+    params(("sku" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,64}$", description = "1 to 64 ASCII letters, digits, `-`, `_` or `.`.")),
+    responses(
+        (status = 200, description = "The SKU's level", body = StockLevel),
+        (status = 404, description = "not-found: the inventory does not stock this SKU",
+            body = Problem),
+    ),
+)]
 pub(super) async fn one(
     State(store): State<Store>,
     Path(sku): Path<String>,
@@ -38,7 +57,22 @@ pub(super) async fn one(
     }
 }
 
-/// `PUT /v1/stock/{sku}`: 201 when the SKU is new, 200 when it was stocked.
+/// Set a SKU's total stock.
+///
+/// 201 when the SKU is new, 200 when it was stocked.
+#[utoipa::path(
+    put,
+    path = paths::STOCK_LEVEL,
+    operation_id = "setStock",
+    params(("sku" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,64}$", description = "1 to 64 ASCII letters, digits, `-`, `_` or `.`.")),
+    request_body = SetStock,
+    responses(
+        (status = 200, description = "The SKU's new level", body = StockLevel),
+        (status = 201, description = "The new SKU's level", body = StockLevel),
+        (status = 409, description = "stock-below-reserved: the stock would be below the \
+            units held and sold (`held`, `committed`)", body = Problem),
+    ),
+)]
 pub(super) async fn set(
     State(store): State<Store>,
     Path(sku): Path<String>,

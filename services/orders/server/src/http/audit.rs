@@ -3,11 +3,19 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, Query};
 use brigade_chassis::Problem;
-use orders_api::{Audit, AuditOrdersQuery, AuditQuery, OrderStatusPage};
+use orders_api::{paths, Audit, AuditOrdersQuery, AuditQuery, OrderStatusPage};
 
 use super::{store_failed, AppState};
 use crate::saga::now_ms;
 
+/// Unfinished sagas and the number of orders by status.
+#[utoipa::path(
+    get,
+    path = paths::AUDIT,
+    operation_id = "audit",
+    params(AuditQuery),
+    responses((status = 200, description = "The audit", body = Audit)),
+)]
 pub(super) async fn audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
@@ -23,7 +31,14 @@ pub(super) async fn audit(
         .map_err(|e| store_failed(&e))
 }
 
-/// `GET /v1/audit/orders`: every order's id and status, paged by id.
+/// Every order's id and status, paged by id.
+#[utoipa::path(
+    get,
+    path = paths::AUDIT_ORDERS,
+    operation_id = "auditOrders",
+    params(AuditOrdersQuery),
+    responses((status = 200, description = "One page of orders' statuses", body = OrderStatusPage)),
+)]
 pub(super) async fn orders(
     State(state): State<AppState>,
     Query(query): Query<AuditOrdersQuery>,

@@ -26,6 +26,38 @@ use crate::store::{Created, KeyRecord, NewOrder};
 /// How long a checkout waits for the saga when the request carries no deadline.
 const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
+/// Check out the signed-in user's cart.
+///
+/// Turns the cart into an order and runs the checkout saga. 201 with the final order (confirmed
+/// or cancelled), 200 with the order of an earlier request with the same key, 202 with the order
+/// still pending and its `Location` when the saga did not end within the request's deadline.
+#[utoipa::path(
+    post,
+    path = paths::CHECKOUT,
+    operation_id = "checkout",
+    security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = String, Header, pattern = r"^[!-~]{1,128}$",
+            description = "1 to 128 visible ASCII characters: a unique value per checkout, the \
+            same when repeating it. Missing or malformed: 400 invalid-parameter."),
+    ),
+    request_body = CheckoutRequest,
+    responses(
+        (status = 200, description = "The order of an earlier request with this key", body = Order),
+        (status = 201, description = "The final order", body = Order),
+        (status = 202, description = "The order, still pending",
+            headers(("Location" = String, description = "The order's URL")), body = Order),
+        (status = 409, description = "request-in-progress: an earlier request with this key is \
+            still running", body = Problem),
+        (status = 422, description = "empty-cart, product-unavailable (`product_ids`), \
+            mixed-currencies, idempotency-key-reused, or invalid-body", body = Problem),
+        (status = 502, description = "bad-gateway: the cart or the catalog refused the request",
+            body = Problem),
+        (status = 503, description = "payments-unavailable (`order_id` when an order was \
+            cancelled), or the cart or the catalog is unavailable; nothing was charged",
+            body = Problem),
+    ),
+)]
 pub(super) async fn checkout(
     State(state): State<AppState>,
     principal: Principal,

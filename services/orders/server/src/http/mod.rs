@@ -3,17 +3,17 @@
 
 mod audit;
 mod checkout;
-mod openapi;
 mod orders;
 
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, FromRef};
-use axum::routing::{get, post};
+use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
+use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
-use orders_api::paths;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::saga::Saga;
 
@@ -37,17 +37,39 @@ impl FromRef<AppState> for Verifier {
 
 /// The orders routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            paths::CHECKOUT,
-            post(checkout::checkout).layer(DefaultBodyLimit::max(CHECKOUT_BODY_LIMIT)),
-        )
-        .route(paths::ORDERS, get(orders::list))
-        .route(paths::ORDER_PATTERN, get(orders::one))
-        .route(paths::AUDIT, get(audit::audit))
-        .route(paths::AUDIT_ORDERS, get(audit::orders))
-        .route(paths::OPENAPI, get(openapi::document))
-        .with_state(state)
+    let routes = OpenApiRouter::new()
+        .routes(openapi::body_limit(
+            routes!(checkout::checkout),
+            CHECKOUT_BODY_LIMIT,
+        ))
+        .routes(routes!(orders::list))
+        .routes(routes!(orders::one))
+        .routes(routes!(audit::audit))
+        .routes(routes!(audit::orders));
+    contract().serve(routes).with_state(state)
+}
+
+/// What the document says about the service as a whole.
+fn contract() -> Contract {
+    Contract::new(
+        "Brigade orders",
+        env!("CARGO_PKG_VERSION"),
+        "Checkout and orders. A checkout turns the signed-in user's cart into an order and runs \
+         the checkout saga (reserve stock, charge the card, commit the stock), answering with \
+         the final order, or 202 with the order still pending and its Location. The user's \
+         routes need `Authorization: Bearer <access token>`; the audit routes are for the \
+         promise checker. An internal API: shoppers reach it through the gateway. Every \
+         instance also serves /livez, /readyz, /metrics and the chassis' parked-events routes \
+         (/v1/events/parked).",
+    )
+    .problem_member(
+        "product_ids",
+        openapi::texts("product-unavailable: the products no longer sold."),
+    )
+    .problem_member(
+        "order_id",
+        openapi::text("payments-unavailable: the order cancelled."),
+    )
 }
 
 /// The answer to a store failure: logged here with its cause, answered without it.

@@ -5,14 +5,22 @@ use axum::extract::State;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, Path, Query};
 use brigade_chassis::Problem;
-use orders_api::{ListOrders, Order, OrderPage};
+use orders_api::{paths, ListOrders, Order, OrderPage};
 use uuid::Uuid;
 
 use brigade_chassis::problem::quoted;
 
 use super::{store_failed, AppState};
 
-/// `GET /v1/orders`.
+/// The signed-in user's orders, newest first.
+#[utoipa::path(
+    get,
+    path = paths::ORDERS,
+    operation_id = "listOrders",
+    security(("bearer" = [])),
+    params(ListOrders),
+    responses((status = 200, description = "One page of the user's orders", body = OrderPage)),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -28,7 +36,21 @@ pub(super) async fn list(
         .map_err(|e| store_failed(&e))
 }
 
-/// `GET /v1/orders/{id}`.
+/// One of the signed-in user's orders.
+///
+/// Another user's order is answered exactly as an absent one.
+#[utoipa::path(
+    get,
+    path = paths::ORDER_PATTERN,
+    operation_id = "getOrder",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "An order id.")),
+    responses(
+        (status = 200, description = "The order", body = Order),
+        (status = 404, description = "not-found: the user has no order with this id",
+            body = Problem),
+    ),
+)]
 pub(super) async fn one(
     State(state): State<AppState>,
     principal: Principal,

@@ -3,12 +3,18 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use payments_api::Audit;
+use payments_api::{paths, Audit};
 
 use super::store_failed;
 use crate::processor::Processor;
 
 /// Every charge checked against the ledger; `violations` is empty when the promises hold.
+#[utoipa::path(
+    get,
+    path = paths::AUDIT,
+    operation_id = "audit",
+    responses((status = 200, description = "The audit", body = Audit)),
+)]
 pub(super) async fn audit(
     State(processor): State<Processor>,
     _: Query<NoParameters>,

@@ -5,15 +5,41 @@ use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, Path, Query};
 use brigade_chassis::Problem;
 use payments_api::{
-    check_charge_id, check_order_id, problems, Charge, ChargeList, ChargeRequest, ChargesQuery,
+    check_charge_id, check_order_id, paths, problems, Charge, ChargeList, ChargeRequest,
+    ChargesQuery,
 };
 
 use super::idempotency::IdempotencyKey;
 use super::store_failed;
 use crate::processor::{ChargeError, Processor};
 
-/// `POST /v1/charges`: 201 with a new charge, 200 with the charge an earlier request with the
-/// same key made. A decline is a charge too.
+/// Charge a card.
+///
+/// 201 with a new charge, 200 with the charge an earlier request with the same key made. A
+/// decline is a charge too (`status: declined`).
+#[utoipa::path(
+    post,
+    path = paths::CHARGES,
+    operation_id = "createCharge",
+    params(
+        ("Idempotency-Key" = String, Header, pattern = r"^[!-~]{1,128}$",
+            description = "1 to 128 visible ASCII characters, the same on every repeat of one \
+            request. Missing or malformed: 400 invalid-parameter."),
+    ),
+    request_body = ChargeRequest,
+    responses(
+        (status = 200, description = "The charge an earlier request with this key made", body = Charge),
+        (status = 201, description = "The new charge (captured or declined)", body = Charge),
+        (status = 409, description = "already-charged: the order has a money-holding charge \
+            (`charge_id`, `charge_status`)", body = Problem),
+        (status = 422, description = "invalid-card: the card number is not digits, has the \
+            wrong length or fails the Luhn check; invalid-body: a member breaks a rule or the \
+            JSON has the wrong shape (`parameter`); idempotency-key-reused: the key was used \
+            for another request (`charge_id`)", body = Problem),
+        (status = 502, description = "processor-error: the card processor failed before \
+            deciding; nothing was charged", body = Problem),
+    ),
+)]
 pub(super) async fn create(
     State(processor): State<Processor>,
     IdempotencyKey(key): IdempotencyKey,
@@ -66,7 +92,18 @@ fn charge_problem(error: ChargeError) -> Problem {
     }
 }
 
-/// `GET /v1/charges/{id}`.
+/// One charge.
+#[utoipa::path(
+    get,
+    path = paths::CHARGE_PATTERN,
+    operation_id = "getCharge",
+    params(("id" = Uuid, Path, description = "A charge id.")),
+    responses(
+        (status = 200, description = "The charge", body = Charge),
+        (status = 404, description = "not-found: there is no charge with this id",
+            body = Problem),
+    ),
+)]
 pub(super) async fn one(
     State(processor): State<Processor>,
     Path(id): Path<String>,
@@ -81,7 +118,14 @@ pub(super) async fn one(
     }
 }
 
-/// `GET /v1/charges?order_id=…`.
+/// An order's charges, oldest first.
+#[utoipa::path(
+    get,
+    path = paths::CHARGES,
+    operation_id = "listCharges",
+    params(ChargesQuery),
+    responses((status = 200, description = "The order's charges", body = ChargeList)),
+)]
 pub(super) async fn list(
     State(processor): State<Processor>,
     Query(query): Query<ChargesQuery>,

@@ -5,14 +5,15 @@ mod audit;
 mod charges;
 mod idempotency;
 mod ledger;
-mod openapi;
 mod refunds;
 
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
+use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
-use payments_api::paths;
+use payments_api::test_cards;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::processor::Processor;
 
@@ -22,22 +23,54 @@ const BODY_LIMIT: usize = 8 * 1024;
 
 /// The payments routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(processor: Processor) -> Router {
-    Router::new()
-        .route(
-            paths::CHARGES,
-            get(charges::list)
-                .post(charges::create)
-                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        )
-        .route(paths::CHARGE_PATTERN, get(charges::one))
-        .route(
-            paths::REFUND_PATTERN,
-            post(refunds::refund).layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        )
-        .route(paths::LEDGER, get(ledger::page))
-        .route(paths::AUDIT, get(audit::audit))
-        .route(paths::OPENAPI, get(openapi::document))
-        .with_state(processor)
+    let routes = OpenApiRouter::new()
+        .routes(openapi::body_limit(
+            routes!(charges::list, charges::create),
+            BODY_LIMIT,
+        ))
+        .routes(routes!(charges::one))
+        .routes(openapi::body_limit(routes!(refunds::refund), BODY_LIMIT))
+        .routes(routes!(ledger::page))
+        .routes(routes!(audit::audit));
+    contract().serve(routes).with_state(processor)
+}
+
+/// What the document says about the service as a whole.
+fn contract() -> Contract {
+    let description = format!(
+        "A card-processor simulator: charges (idempotent by `Idempotency-Key`, at most one \
+         money-holding charge per order), full refunds, an append-only ledger and its audit. \
+         Test cards: {} is approved, {} declined, {} declined for insufficient funds, {} \
+         approved slowly, {} fails in the processor (502). An internal API: orders charges and \
+         refunds at checkout; shoppers never call it. Every instance also serves /livez, \
+         /readyz, /metrics and the chassis' parked-events routes (/v1/events/parked).",
+        test_cards::APPROVED,
+        test_cards::DECLINED,
+        test_cards::INSUFFICIENT_FUNDS,
+        test_cards::SLOW,
+        test_cards::PROCESSOR_ERROR,
+    );
+    Contract::new(
+        "Brigade payments service",
+        env!("CARGO_PKG_VERSION"),
+        &description,
+    )
+    .problem_member(
+        "charge_id",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Uuid,
+            )))
+            .description(Some(
+                "The charge concerned (already-charged, idempotency-key-reused).",
+            ))
+            .build(),
+    )
+    .problem_member(
+        "charge_status",
+        openapi::text("The status of the charge concerned (already-charged, not-refundable)."),
+    )
 }
 
 /// The answer to a store failure: logged here with its cause, answered without it.

@@ -5,14 +5,38 @@ use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, Path};
 use brigade_chassis::Problem;
-use payments_api::{check_charge_id, problems, Charge, RefundRequest};
+use payments_api::{check_charge_id, paths, problems, Charge, RefundRequest};
 
 use super::idempotency::OptionalIdempotencyKey;
 use super::{store_failed, BODY_LIMIT};
 use crate::processor::{Processor, RefundError};
 use crate::store::RefundError as Refused;
 
-/// Refunds a captured charge in full; a refunded one is answered as it is.
+/// Refund a charge in full.
+///
+/// Refunds a captured charge; a refunded one is answered as it is. The body may be left out.
+#[utoipa::path(
+    post,
+    path = paths::REFUND_PATTERN,
+    operation_id = "refundCharge",
+    params(
+        ("id" = Uuid, Path, description = "A charge id."),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,128}$",
+            description = "Optional: a refund is idempotent by charge anyway. A key used to \
+            refund one charge cannot refund another (422 idempotency-key-reused)."),
+    ),
+    request_body(content = Option<RefundRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The refunded charge", body = Charge),
+        (status = 404, description = "not-found: there is no charge with this id",
+            body = Problem),
+        (status = 409, description = "not-refundable: only a captured charge can be refunded \
+            (`charge_status`)", body = Problem),
+        (status = 422, description = "invalid-body: the reason is too long or the JSON has the \
+            wrong shape; idempotency-key-reused: the key refunded another charge (`charge_id`)",
+            body = Problem),
+    ),
+)]
 pub(super) async fn refund(
     State(processor): State<Processor>,
     Path(id): Path<String>,
@@ -51,8 +75,9 @@ pub(super) async fn refund(
     }
 }
 
-/// The body, which may be left out: no body (or only white space) is a refund without a reason.
-/// A body that is there must be JSON, sent as such.
+/// The body, which may be left out: no body (or only white space, or `null`, which the
+/// document allows) is a refund without a reason. A body that is there must be JSON, sent as
+/// such.
 async fn refund_request(request: Request) -> Result<RefundRequest, Problem> {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| {
@@ -64,6 +89,6 @@ async fn refund_request(request: Request) -> Result<RefundRequest, Problem> {
         return Ok(RefundRequest::default());
     }
     let request = Request::from_parts(parts, Body::from(bytes));
-    let Json(body) = Json::<RefundRequest>::from_request(request, &()).await?;
-    Ok(body)
+    let Json(body) = Json::<Option<RefundRequest>>::from_request(request, &()).await?;
+    Ok(body.unwrap_or_default())
 }

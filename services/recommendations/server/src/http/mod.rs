@@ -4,24 +4,38 @@
 //! Neither route answers 404 for an id: a product the model never heard of may be new, and a
 //! user who never bought anything still gets the popular products.
 
-mod openapi;
 mod recommendations;
 
-use axum::routing::get;
 use axum::Router;
+use brigade_chassis::openapi::Contract;
 use brigade_chassis::Problem;
-use recommendations_api::paths;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::store::Store;
 
 /// The service's routes. The chassis adds health, metrics, the event routes and the middleware
 /// around them.
 pub fn router(store: Store) -> Router {
-    Router::new()
-        .route(paths::PRODUCT_PATTERN, get(recommendations::for_product))
-        .route(paths::USER_PATTERN, get(recommendations::for_user))
-        .route(paths::OPENAPI, get(openapi::document))
-        .with_state(store)
+    let routes = OpenApiRouter::new()
+        .routes(routes!(recommendations::for_product))
+        .routes(routes!(recommendations::for_user));
+    contract().serve(routes).with_state(store)
+}
+
+/// What the document says about the service as a whole.
+fn contract() -> Contract {
+    Contract::new(
+        "Brigade recommendations service",
+        env!("CARGO_PKG_VERSION"),
+        "Products to show next to a product (bought together) and to a user (for you), from a \
+         co-purchase and popularity model the service builds from events: orders' \
+         OrderConfirmed and the catalog's ProductChanged. It calls no service while answering. \
+         Ids the model never heard of are not an error (a new product, a user with no orders) \
+         and get the popular products. An internal API: shoppers reach it through the gateway. \
+         Every instance also serves /livez, /readyz, /metrics and the chassis' parked-events \
+         routes (/v1/events/parked).",
+    )
 }
 
 /// The answer to a store failure: logged here with its cause, answered without it.

@@ -3,12 +3,29 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, Path, Query};
 use brigade_chassis::Problem;
-use recommendations_api::{parse_product_id, parse_user_id, Recommendations, RecommendationsQuery};
+use recommendations_api::{
+    parse_product_id, parse_user_id, paths, Recommendations, RecommendationsQuery,
+};
 
 use super::store_failed;
 use crate::store::Store;
 
-/// `GET /v1/recommendations/products/{product_id}?limit=N`.
+/// Products bought together with a product.
+///
+/// The products most often bought in the same confirmed orders as this one (`reason:
+/// bought_together`), then, up to `limit`, the most bought products (`reason: popular`) not
+/// already listed. Never the product itself. A product the model never heard of gets the popular
+/// products with `fallback: true`, not a 404.
+#[utoipa::path(
+    get,
+    path = paths::PRODUCT_PATTERN,
+    operation_id = "recommendForProduct",
+    params(
+        ("product_id" = Uuid, Path, description = "A product id from the catalog."),
+        RecommendationsQuery,
+    ),
+    responses((status = 200, description = "The products to show, best first", body = Recommendations)),
+)]
 pub(super) async fn for_product(
     State(store): State<Store>,
     Path(segment): Path<String>,
@@ -23,7 +40,20 @@ pub(super) async fn for_product(
         .map_err(|e| store_failed(&e))
 }
 
-/// `GET /v1/recommendations/users/{user_id}?limit=N`.
+/// Products to show to a user.
+///
+/// Products bought together with what the user bought, then popular ones; never a product the
+/// user already bought. A user with no orders gets the popular products.
+#[utoipa::path(
+    get,
+    path = paths::USER_PATTERN,
+    operation_id = "recommendForUser",
+    params(
+        ("user_id" = Uuid, Path, description = "A user id (the `sub` of the user's access token)."),
+        RecommendationsQuery,
+    ),
+    responses((status = 200, description = "The products to show, best first", body = Recommendations)),
+)]
 pub(super) async fn for_user(
     State(store): State<Store>,
     Path(segment): Path<String>,

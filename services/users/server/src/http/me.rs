@@ -5,14 +5,28 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::auth::{bearer_token, AuthError};
 use brigade_chassis::extract::{Json, NoParameters, Query};
-use users_api::User;
+use brigade_chassis::Problem;
+use users_api::{paths, User};
 
 use super::failed;
 use crate::app::App;
 
-/// `GET /v1/me`. The token is checked with this service's own published keys (not the chassis'
+/// The signed-in user.
+///
+/// The token is checked with this service's own published keys (not the chassis'
 /// `Principal`, which would fetch them over HTTP from this very service). A valid token whose
 /// account no longer exists is refused like an invalid one.
+#[utoipa::path(
+    get,
+    path = paths::ME,
+    operation_id = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = User),
+        (status = 401, description = "unauthorized: the token is missing, expired, not valid, \
+            or its account no longer exists", body = Problem),
+    ),
+)]
 pub(super) async fn me(
     State(app): State<App>,
     _: Query<NoParameters>,

@@ -3,15 +3,14 @@
 
 mod keys;
 mod me;
-mod openapi;
 mod sessions;
 mod users;
 
-use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::Router;
+use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
-use users_api::paths;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::App;
 
@@ -21,20 +20,31 @@ const FORM_BODY_LIMIT: usize = 16 * 1024;
 
 /// The users service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(app: App) -> Router {
-    Router::new()
-        .route(
-            paths::USERS,
-            post(users::sign_up).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
-        )
-        .route(
-            paths::SESSIONS,
-            post(sessions::log_in).layer(DefaultBodyLimit::max(FORM_BODY_LIMIT)),
-        )
-        .route(paths::ME, get(me::me))
-        .route(paths::JWKS, get(keys::jwks))
-        .route(paths::ROTATE_KEYS, post(keys::rotate))
-        .route(paths::OPENAPI, get(openapi::document))
-        .with_state(app)
+    let routes = OpenApiRouter::new()
+        .routes(openapi::body_limit(
+            routes!(users::sign_up),
+            FORM_BODY_LIMIT,
+        ))
+        .routes(openapi::body_limit(
+            routes!(sessions::log_in),
+            FORM_BODY_LIMIT,
+        ))
+        .routes(routes!(me::me))
+        .routes(routes!(keys::jwks))
+        .routes(routes!(keys::rotate));
+    contract().serve(routes).with_state(app)
+}
+
+/// What the document says about the service as a whole.
+fn contract() -> Contract {
+    Contract::new(
+        "Brigade users service",
+        env!("CARGO_PKG_VERSION"),
+        "Accounts, log-in and the keys that sign access tokens. Access tokens are EdDSA JWTs \
+         that every service verifies locally with the keys at /v1/jwks. An internal API: \
+         shoppers reach sign-up, log-in and /v1/me through the gateway; key rotation is for \
+         operators. Every instance also serves /livez, /readyz and /metrics.",
+    )
 }
 
 /// The answer to a failure of the service itself: logged here with its cause, answered without.

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use users_api::{LogIn, Session, TOKEN_TYPE};
+use users_api::{paths, LogIn, Session, TOKEN_TYPE};
 
 use super::failed;
 use crate::app::App;
@@ -20,7 +20,22 @@ pub fn invalid_credentials() -> Problem {
     )
 }
 
-/// `POST /v1/sessions` → an access token.
+/// Log in.
+///
+/// Exchanges an email and a password for an access token.
+#[utoipa::path(
+    post,
+    path = paths::SESSIONS,
+    operation_id = "logIn",
+    request_body = LogIn,
+    responses(
+        (status = 200, description = "An access token", body = Session),
+        (status = 400, description = "invalid-parameter: an empty or far too long email or \
+            password (`parameter` names it)", body = Problem),
+        (status = 401, description = "invalid-credentials: the email or the password is wrong",
+            body = Problem),
+    ),
+)]
 pub(super) async fn log_in(
     State(app): State<App>,
     _: Query<NoParameters>,

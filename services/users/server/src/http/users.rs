@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use users_api::{SignUp, User};
+use users_api::{paths, SignUp, User};
 use uuid::Uuid;
 
 use super::failed;
@@ -22,7 +22,22 @@ pub fn email_taken() -> Problem {
     .with("parameter", "email")
 }
 
-/// `POST /v1/users` → 201 with the new user.
+/// Sign up.
+///
+/// Creates an account and answers it (never its password).
+#[utoipa::path(
+    post,
+    path = paths::USERS,
+    operation_id = "signUp",
+    request_body = SignUp,
+    responses(
+        (status = 201, description = "The new account", body = User),
+        (status = 400, description = "invalid-parameter: a field breaks a rule (`parameter` \
+            names it)", body = Problem),
+        (status = 409, description = "email-taken: an account with this email exists",
+            body = Problem),
+    ),
+)]
 pub(super) async fn sign_up(
     State(app): State<App>,
     _: Query<NoParameters>,
