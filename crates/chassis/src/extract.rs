@@ -132,3 +132,60 @@ fn source_text(error: &(dyn std::error::Error + 'static)) -> String {
     }
     current.to_string()
 }
+
+/// A required `Idempotency-Key` header that follows the rules
+/// ([`crate::validation::check_idempotency_key`]). Missing, repeated or malformed, the request is
+/// refused with a 400 naming the header before its body is read.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(pub String);
+
+/// An optional `Idempotency-Key` header; when present it must follow the rules.
+#[derive(Debug, Clone)]
+pub struct OptionalIdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for OptionalIdempotencyKey {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let mut values = parts
+            .headers
+            .get_all(crate::context::IDEMPOTENCY_KEY_HEADER)
+            .iter();
+        let Some(value) = values.next() else {
+            return Ok(OptionalIdempotencyKey(None));
+        };
+        if values.next().is_some() {
+            return Err(Problem::invalid_parameter(
+                "Idempotency-Key",
+                "send one Idempotency-Key header, not several",
+            ));
+        }
+        // Not visible ASCII is refused by the rules below; a value that is not even text gets
+        // the same sentence.
+        let key = value.to_str().unwrap_or("\u{0}");
+        crate::validation::check_idempotency_key(key)?;
+        Ok(OptionalIdempotencyKey(Some(key.to_owned())))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match OptionalIdempotencyKey::from_request_parts(parts, state)
+            .await?
+            .0
+        {
+            Some(key) => Ok(IdempotencyKey(key)),
+            None => Err(Problem::invalid_parameter(
+                "Idempotency-Key",
+                format!(
+                    "this request needs an Idempotency-Key header (1 to {} visible ASCII \
+                     characters, such as a UUID) that is the same each time it is repeated, so \
+                     that a repeat has one effect",
+                    crate::validation::MAX_IDEMPOTENCY_KEY_CHARS
+                ),
+            )),
+        }
+    }
+}

@@ -162,6 +162,13 @@ impl Problem {
 
     /// An unexpected failure. The detail given to the client never carries internals: those go
     /// to the log, which the trace id finds.
+    /// A service's own store failed: the cause goes to the log (with the request's trace id,
+    /// which the answer carries too), never into the answer.
+    pub fn store_failed(error: &dyn std::error::Error) -> Problem {
+        tracing::error!(%error, "the store failed");
+        Problem::internal()
+    }
+
     pub fn internal() -> Problem {
         Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,

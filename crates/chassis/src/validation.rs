@@ -112,3 +112,43 @@ mod tests {
         assert_eq!(problem.detail, "too long");
     }
 }
+
+/// The longest `Idempotency-Key` a service accepts.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 128;
+
+/// An `Idempotency-Key` must be 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] visible ASCII characters
+/// (no spaces), such as a UUID. Every service that takes one checks it with this, so the gateway
+/// and the service refuse the same keys with the same words.
+pub fn check_idempotency_key(key: &str) -> Result<(), ValidationError> {
+    let fault = if key.is_empty() {
+        "the Idempotency-Key header is empty".to_owned()
+    } else if key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
+        format!(
+            "the Idempotency-Key header must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters, got {}",
+            key.chars().count()
+        )
+    } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
+        "the Idempotency-Key header must be visible ASCII characters only (no spaces), such as a \
+         UUID"
+            .to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(ValidationError::new("Idempotency-Key", fault))
+}
+
+#[cfg(test)]
+mod idempotency_key_tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_one_to_128_visible_ascii_characters() {
+        assert!(check_idempotency_key("order-1:charge").is_ok());
+        assert!(check_idempotency_key(&"k".repeat(MAX_IDEMPOTENCY_KEY_CHARS)).is_ok());
+        let too_long = "k".repeat(MAX_IDEMPOTENCY_KEY_CHARS + 1);
+        for bad in ["", "has space", "tab\there", "é", too_long.as_str()] {
+            let error = check_idempotency_key(bad).unwrap_err();
+            assert_eq!(error.parameter, "Idempotency-Key", "{bad:?}");
+        }
+    }
+}

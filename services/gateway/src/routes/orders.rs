@@ -1,14 +1,13 @@
 //! `/api/v1/checkout` and `/api/v1/orders`: buying, and what was bought.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::auth::Principal;
 use brigade_chassis::client::Error as ClientError;
-use brigade_chassis::context::IDEMPOTENCY_KEY_HEADER;
-use brigade_chassis::extract::{Json, NoParameters, Path, Query};
+use brigade_chassis::extract::{IdempotencyKey, Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
-use orders_api::{check_idempotency_key, problems, CheckoutRequest, ListOrders, Order, OrderPage};
+use orders_api::{problems, CheckoutRequest, ListOrders, Order, OrderPage};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -61,12 +60,11 @@ pub fn router() -> OpenApiRouter<Gateway> {
 async fn checkout(
     State(gateway): State<Gateway>,
     principal: Principal,
-    headers: HeaderMap,
     _: Query<NoParameters>,
+    IdempotencyKey(key): IdempotencyKey,
     Json(request): Json<CheckoutRequest>,
 ) -> Result<Response, Problem> {
-    let key = check_idempotency_key(headers.get(IDEMPOTENCY_KEY_HEADER).map(|v| v.as_bytes()))
-        .map_err(Problem::from)?;
+    let key = key.as_str();
     request.validate().map_err(Problem::from)?;
     let answer = gateway
         .orders

@@ -2,11 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::CheckoutRequest;
-pub use brigade_chassis::validation::{ValidationError, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+pub use brigade_chassis::validation::{
+    check_idempotency_key, ValidationError, DEFAULT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_PAGE_SIZE,
+};
 
-/// The longest `Idempotency-Key`, in characters.
-pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 128;
+use crate::types::CheckoutRequest;
+
 /// The fewest digits of a card number.
 pub const MIN_CARD_DIGITS: usize = 12;
 /// The most digits of a card number.
@@ -15,39 +17,6 @@ pub const MAX_CARD_DIGITS: usize = 19;
 pub const DEFAULT_AUDIT_AGE_S: u64 = 180;
 /// The largest age the audit accepts.
 pub const MAX_AUDIT_AGE_S: u64 = 7 * 24 * 3600;
-
-/// Checks an `Idempotency-Key` header value: 1 to [`MAX_IDEMPOTENCY_KEY_CHARS`] visible ASCII
-/// characters. `None` is a missing header.
-pub fn check_idempotency_key(key: Option<&[u8]>) -> Result<&str, ValidationError> {
-    let parameter = "Idempotency-Key";
-    let Some(key) = key else {
-        return Err(ValidationError::new(
-            parameter,
-            "the Idempotency-Key header is required: send a unique value (e.g. a UUID) per \
-             checkout, and the same value when repeating it"
-                .to_owned(),
-        ));
-    };
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
-        return Err(ValidationError::new(
-            parameter,
-            format!(
-                "the Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters, got {}",
-                key.len()
-            ),
-        ));
-    }
-    if !key.iter().all(|b| b.is_ascii_graphic()) {
-        return Err(ValidationError::new(
-            parameter,
-            "the Idempotency-Key must be visible ASCII characters only (no spaces or controls)"
-                .to_owned(),
-        ));
-    }
-    // Visible ASCII is UTF-8.
-    std::str::from_utf8(key)
-        .map_err(|_| ValidationError::new(parameter, "the Idempotency-Key is not ASCII".to_owned()))
-}
 
 impl CheckoutRequest {
     /// Checks the shape of the card number; whether the card is good is for payments to say.
@@ -153,19 +122,6 @@ impl AuditOrdersQuery {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn idempotency_keys_are_visible_ascii_of_bounded_length() {
-        assert_eq!(check_idempotency_key(Some(b"abc-123")), Ok("abc-123"));
-        let longest = "k".repeat(MAX_IDEMPOTENCY_KEY_CHARS);
-        assert!(check_idempotency_key(Some(longest.as_bytes())).is_ok());
-        for bad in [&b""[..], b"with space", b"tab\t", "é".as_bytes()] {
-            assert!(check_idempotency_key(Some(bad)).is_err(), "{bad:?}");
-        }
-        let too_long = "k".repeat(MAX_IDEMPOTENCY_KEY_CHARS + 1);
-        assert!(check_idempotency_key(Some(too_long.as_bytes())).is_err());
-        assert!(check_idempotency_key(None).is_err());
-    }
 
     #[test]
     fn card_numbers_are_12_to_19_digits() {

@@ -2,8 +2,10 @@
 
 use uuid::Uuid;
 
-use crate::types::{ChargeRequest, LedgerQuery, RefundRequest};
 use brigade_chassis::problem::quoted;
+pub use brigade_chassis::validation::MAX_IDEMPOTENCY_KEY_CHARS;
+
+use crate::types::{ChargeRequest, LedgerQuery, RefundRequest};
 
 /// The largest amount one charge may take, in minor units (one million in a two-decimal currency).
 pub const MAX_AMOUNT_MINOR: i64 = 100_000_000;
@@ -11,8 +13,6 @@ pub const MAX_AMOUNT_MINOR: i64 = 100_000_000;
 pub const MIN_CARD_DIGITS: usize = 12;
 /// The longest card number, in digits.
 pub const MAX_CARD_DIGITS: usize = 19;
-/// The longest `Idempotency-Key`, in characters.
-pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 128;
 /// The longest refund reason, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 /// The ledger page size when none is asked for.
@@ -78,32 +78,11 @@ impl From<ValidationError> for brigade_chassis::Problem {
     }
 }
 
-/// An `Idempotency-Key` must be 1 to 128 visible ASCII characters (no spaces).
+/// The chassis' `Idempotency-Key` rule (shared by every service that takes a key), as a header
+/// rule of this contract.
 pub fn check_idempotency_key(key: &str) -> Result<(), ValidationError> {
-    let fault = if key.is_empty() {
-        Some("the Idempotency-Key header is empty".to_owned())
-    } else if key.len() > MAX_IDEMPOTENCY_KEY_CHARS {
-        Some(format!(
-            "the Idempotency-Key header must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters, got {}",
-            key.chars().count()
-        ))
-    } else if !key.bytes().all(|b| b.is_ascii_graphic()) {
-        Some(
-            "the Idempotency-Key header must be visible ASCII characters only (no spaces), \
-             such as a UUID"
-                .to_owned(),
-        )
-    } else {
-        None
-    };
-    match fault {
-        Some(detail) => Err(ValidationError::new(
-            Location::Header,
-            "Idempotency-Key",
-            detail,
-        )),
-        None => Ok(()),
-    }
+    brigade_chassis::validation::check_idempotency_key(key)
+        .map_err(|e| ValidationError::new(Location::Header, "Idempotency-Key", e.detail))
 }
 
 /// An order id given as text (a query parameter) must be a UUID.

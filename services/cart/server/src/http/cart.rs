@@ -7,7 +7,7 @@ use brigade_chassis::Problem;
 use cart_api::{paths, Cart};
 use catalog_api::ProductBatch;
 
-use super::{change, current_prices, store_failed, AppState};
+use super::{change, current_prices, AppState};
 use crate::lines::{self, Repricing};
 
 /// The user's cart, re-priced.
@@ -33,7 +33,7 @@ pub(super) async fn get(
         .store
         .load(user_id)
         .await
-        .map_err(|e| store_failed(&e))?;
+        .map_err(|e| Problem::store_failed(&e))?;
     let prices = match current_prices(&state.catalog, &stored.product_ids()).await {
         Ok(prices) => prices,
         Err(error) => {

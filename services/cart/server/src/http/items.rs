@@ -6,7 +6,7 @@ use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
 use cart_api::{parse_product_id, paths, Cart, SetQuantity};
 
-use super::{catalog_failed, change, current_prices, store_failed, unknown_product, AppState};
+use super::{catalog_failed, change, current_prices, unknown_product, AppState};
 use crate::lines;
 
 /// Add a product or set its quantity.
@@ -45,7 +45,7 @@ pub(super) async fn set_quantity(
         .store
         .load(user_id)
         .await
-        .map_err(|e| store_failed(&e))?;
+        .map_err(|e| Problem::store_failed(&e))?;
     let mut ids = stored.product_ids();
     if !ids.contains(&product_id) {
         ids.push(product_id);
@@ -89,7 +89,7 @@ pub(super) async fn remove(
         .store
         .load(user_id)
         .await
-        .map_err(|e| store_failed(&e))?;
+        .map_err(|e| Problem::store_failed(&e))?;
     let others: Vec<_> = stored
         .product_ids()
         .into_iter()

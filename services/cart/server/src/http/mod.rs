@@ -115,15 +115,9 @@ async fn change(
             edit(lines, version).map(|()| repricing)
         })
         .await
-        .map_err(|e| store_failed(&e))?
+        .map_err(|e| Problem::store_failed(&e))?
         .map_err(refused)?;
     Ok(lines::to_wire(user_id, &changed.cart, changed.outcome))
-}
-
-/// The answer to a store failure: logged here with its cause, answered without it.
-fn store_failed(error: &dyn std::error::Error) -> Problem {
-    tracing::error!(error = %error, "the cart store failed");
-    Problem::internal()
 }
 
 /// The answer when the catalog was needed and could not answer.

@@ -5,7 +5,6 @@ use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
 use catalog_api::{paths, CategoryList};
 
-use super::store_failed;
 use crate::store::Store;
 
 /// Every category in display order, with its product count.
@@ -23,5 +22,5 @@ pub(super) async fn list(
         .categories()
         .await
         .map(|items| Json(CategoryList { items }))
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }

@@ -7,7 +7,6 @@ mod products;
 
 use axum::Router;
 use brigade_chassis::openapi::{self, Contract};
-use brigade_chassis::Problem;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -43,10 +42,4 @@ fn contract() -> Contract {
         "categories",
         openapi::texts("With an unknown category: the known ones."),
     )
-}
-
-/// The answer to a store failure: logged here with its cause, answered without it.
-fn store_failed(error: &dyn std::error::Error) -> Problem {
-    tracing::error!(error = %error, "the catalog store failed");
-    Problem::internal()
 }

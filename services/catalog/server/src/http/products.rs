@@ -6,7 +6,6 @@ use brigade_chassis::Problem;
 use catalog_api::{paths, ListProducts, Product, ProductBatch, ProductPage, ProductsByIds};
 use uuid::Uuid;
 
-use super::store_failed;
 use crate::store::{ListError, Store};
 use brigade_chassis::problem::quoted;
 
@@ -41,7 +40,7 @@ pub(super) async fn list(
             ),
         )
         .with("categories", known)),
-        Err(ListError::Store(e)) => Err(store_failed(&e)),
+        Err(ListError::Store(e)) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -76,7 +75,7 @@ pub(super) async fn one(
         Ok(None) => Err(Problem::not_found(format!(
             "there is no product with id {id}"
         ))),
-        Err(e) => Err(store_failed(&e)),
+        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -99,5 +98,5 @@ pub(super) async fn batch(
         .products_by_ids(&request.ids)
         .await
         .map(Json)
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }

@@ -5,7 +5,6 @@ use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
 use inventory_api::{paths, Audit};
 
-use super::store_failed;
 use crate::store::Store;
 
 /// The SKUs whose counters disagree with their reservations (none, always).
@@ -19,5 +18,9 @@ pub(super) async fn audit(
     State(store): State<Store>,
     _: Query<NoParameters>,
 ) -> Result<Json<Audit>, Problem> {
-    store.audit().await.map(Json).map_err(|e| store_failed(&e))
+    store
+        .audit()
+        .await
+        .map(Json)
+        .map_err(|e| Problem::store_failed(&e))
 }

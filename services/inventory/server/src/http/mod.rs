@@ -7,7 +7,6 @@ mod stock;
 
 use axum::Router;
 use brigade_chassis::openapi::{self, Contract};
-use brigade_chassis::Problem;
 use inventory_api::{problems, ShortLine};
 use utoipa::openapi::schema::{ArrayBuilder, Schema};
 use utoipa::PartialSchema;
@@ -83,12 +82,6 @@ fn contract() -> Contract {
         "skus",
         openapi::texts("The SKUs the inventory does not stock."),
     )
-}
-
-/// The answer to a store failure: logged here with its cause, answered without it.
-fn store_failed(error: &dyn std::error::Error) -> Problem {
-    tracing::error!(error = %error, "the inventory store failed");
-    Problem::internal()
 }
 
 // The time of a change: wall-clock milliseconds, since expiry times are shared with other

@@ -7,7 +7,7 @@ use brigade_chassis::Problem;
 use inventory_api::{paths, problems, Reservation, ReserveRequest, ShortLine, ValidationError};
 use uuid::Uuid;
 
-use super::{now_ms, store_failed};
+use super::now_ms;
 use crate::store::{CommitError, ReleaseError, ReserveError, Reserved, Store};
 use brigade_chassis::problem::quoted;
 
@@ -71,7 +71,7 @@ pub(super) async fn reserve(
             ),
         )
         .with("skus", skus)),
-        Err(ReserveError::Store(e)) => Err(store_failed(&e)),
+        Err(ReserveError::Store(e)) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -95,7 +95,7 @@ pub(super) async fn one(
     match store.reservation(order_id).await {
         Ok(Some(reservation)) => Ok(Json(reservation)),
         Ok(None) => Err(no_reservation(order_id)),
-        Err(e) => Err(store_failed(&e)),
+        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -136,7 +136,7 @@ pub(super) async fn commit(
         )
         .with("reservation_status", reservation.status.as_str())
         .with("short", short_member(&short))),
-        Err(CommitError::Store(e)) => Err(store_failed(&e)),
+        Err(CommitError::Store(e)) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -170,7 +170,7 @@ pub(super) async fn release(
             "Already committed",
             format!("the reservation of order {order_id} is committed: its units are sold and cannot be released"),
         )),
-        Err(ReleaseError::Store(e)) => Err(store_failed(&e)),
+        Err(ReleaseError::Store(e)) => Err(Problem::store_failed(&e)),
     }
 }
 

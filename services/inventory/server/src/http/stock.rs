@@ -6,7 +6,7 @@ use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
 use inventory_api::{paths, problems, validate_sku, SetStock, StockLevel, StockLevels, StockQuery};
 
-use super::{now_ms, store_failed};
+use super::now_ms;
 use crate::store::{SetStockError, StockSet, Store};
 
 /// Levels of several SKUs.
@@ -27,7 +27,7 @@ pub(super) async fn list(
         .levels(&skus)
         .await
         .map(Json)
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }
 
 /// One SKU's level.
@@ -53,7 +53,7 @@ pub(super) async fn one(
         Ok(None) => Err(Problem::not_found(format!(
             "the inventory does not stock {sku}"
         ))),
-        Err(e) => Err(store_failed(&e)),
+        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -99,6 +99,6 @@ pub(super) async fn set(
         )
         .with("held", held)
         .with("committed", committed)),
-        Err(SetStockError::Store(e)) => Err(store_failed(&e)),
+        Err(SetStockError::Store(e)) => Err(Problem::store_failed(&e)),
     }
 }

@@ -5,7 +5,7 @@ use brigade_chassis::extract::{Json, Query};
 use brigade_chassis::Problem;
 use orders_api::{paths, Audit, AuditOrdersQuery, AuditQuery, OrderStatusPage};
 
-use super::{store_failed, AppState};
+use super::AppState;
 use crate::saga::now_ms;
 
 /// Unfinished sagas and the number of orders by status.
@@ -28,7 +28,7 @@ pub(super) async fn audit(
         .audit(now_ms().saturating_sub(age_ms))
         .await
         .map(Json)
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }
 
 /// Every order's id and status, paged by id.
@@ -50,5 +50,5 @@ pub(super) async fn orders(
         .statuses(query.after, limit)
         .await
         .map(Json)
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }

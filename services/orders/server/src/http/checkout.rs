@@ -8,17 +8,17 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::auth::Principal;
-use brigade_chassis::context::{self, IDEMPOTENCY_KEY_HEADER};
-use brigade_chassis::extract::Json;
+use brigade_chassis::context::{self};
+use brigade_chassis::extract::{IdempotencyKey, Json};
 use brigade_chassis::Problem;
-use orders_api::{check_idempotency_key, paths, problems, CancelReason, CheckoutRequest, Order};
+use orders_api::{paths, problems, CancelReason, CheckoutRequest, Order};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{store_failed, AppState};
+use super::AppState;
 use crate::pricing::{self, PricingError};
 use crate::saga::{now_ms, Checkpoint, StepError};
 use crate::store::{Created, KeyRecord, NewOrder};
@@ -61,10 +61,10 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 pub(super) async fn checkout(
     State(state): State<AppState>,
     principal: Principal,
-    headers: HeaderMap,
+    IdempotencyKey(key): IdempotencyKey,
     Json(request): Json<CheckoutRequest>,
 ) -> Result<Response, Problem> {
-    let key = check_idempotency_key(headers.get(IDEMPOTENCY_KEY_HEADER).map(|v| v.as_bytes()))?;
+    let key = key.as_str();
     request.validate()?;
     let fingerprint = fingerprint(&request);
     let store = state.saga.store();
@@ -74,7 +74,7 @@ pub(super) async fn checkout(
     if let Some(record) = store
         .checkout_key(user_id, key)
         .await
-        .map_err(|e| store_failed(&e))?
+        .map_err(|e| Problem::store_failed(&e))?
     {
         return repeat(&state, user_id, &record, &fingerprint).await;
     }
@@ -134,7 +134,7 @@ pub(super) async fn checkout(
             now,
         )
         .await
-        .map_err(|e| store_failed(&e))?;
+        .map_err(|e| Problem::store_failed(&e))?;
     if let Created::Existing(record) = created {
         // A concurrent request with the same key recorded its order first.
         return repeat(&state, user_id, &record, &fingerprint).await;
@@ -198,7 +198,7 @@ async fn load(state: &AppState, user_id: Uuid, order_id: Uuid) -> Result<Order, 
             tracing::error!(order = %order_id, "an idempotency record names an order that is not there");
             Err(Problem::internal())
         }
-        Err(e) => Err(store_failed(&e)),
+        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 

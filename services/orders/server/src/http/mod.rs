@@ -11,7 +11,6 @@ use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::openapi::{self, Contract};
-use brigade_chassis::Problem;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -70,10 +69,4 @@ fn contract() -> Contract {
         "order_id",
         openapi::text("payments-unavailable: the order cancelled."),
     )
-}
-
-/// The answer to a store failure: logged here with its cause, answered without it.
-fn store_failed(error: &dyn std::error::Error) -> Problem {
-    tracing::error!(error = %error, "the orders store failed");
-    Problem::internal()
 }

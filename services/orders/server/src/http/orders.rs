@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use brigade_chassis::problem::quoted;
 
-use super::{store_failed, AppState};
+use super::AppState;
 
 /// The signed-in user's orders, newest first.
 #[utoipa::path(
@@ -33,7 +33,7 @@ pub(super) async fn list(
         .orders_of(principal.user_id, &query)
         .await
         .map(Json)
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }
 
 /// One of the signed-in user's orders.
@@ -68,6 +68,6 @@ pub(super) async fn one(
         Ok(None) => Err(Problem::not_found(format!(
             "you have no order with id {id}"
         ))),
-        Err(e) => Err(store_failed(&e)),
+        Err(e) => Err(Problem::store_failed(&e)),
     }
 }

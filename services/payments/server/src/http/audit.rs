@@ -5,7 +5,6 @@ use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
 use payments_api::{paths, Audit};
 
-use super::store_failed;
 use crate::processor::Processor;
 
 /// Every charge checked against the ledger; `violations` is empty when the promises hold.
@@ -24,5 +23,5 @@ pub(super) async fn audit(
         .audit()
         .await
         .map(Json)
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }

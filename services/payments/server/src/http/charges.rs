@@ -9,9 +9,8 @@ use payments_api::{
     ChargesQuery,
 };
 
-use super::idempotency::IdempotencyKey;
-use super::store_failed;
 use crate::processor::{ChargeError, Processor};
+use brigade_chassis::extract::IdempotencyKey;
 
 /// Charge a card.
 ///
@@ -87,8 +86,8 @@ fn charge_problem(error: ChargeError) -> Problem {
             "the card processor failed before deciding; nothing was charged, and the same \
              request may be tried again",
         ),
-        ChargeError::Store(e) => store_failed(&e),
-        e @ ChargeError::Settlement(_) => store_failed(&e),
+        ChargeError::Store(e) => Problem::store_failed(&e),
+        e @ ChargeError::Settlement(_) => Problem::store_failed(&e),
     }
 }
 
@@ -114,7 +113,7 @@ pub(super) async fn one(
         Ok(None) => Err(Problem::not_found(format!(
             "there is no charge with id {id}"
         ))),
-        Err(e) => Err(store_failed(&e)),
+        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -136,5 +135,5 @@ pub(super) async fn list(
         .charges_for_order(order_id)
         .await
         .map(|items| Json(ChargeList { items }))
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }

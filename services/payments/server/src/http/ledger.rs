@@ -5,7 +5,6 @@ use brigade_chassis::extract::{Json, Query};
 use brigade_chassis::Problem;
 use payments_api::{paths, LedgerPage, LedgerQuery};
 
-use super::store_failed;
 use crate::processor::Processor;
 
 /// One page of the ledger, oldest first; `next` is the cursor of the following page.
@@ -26,5 +25,5 @@ pub(super) async fn page(
         .ledger(&filter)
         .await
         .map(Json)
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }

@@ -3,13 +3,11 @@
 
 mod audit;
 mod charges;
-mod idempotency;
 mod ledger;
 mod refunds;
 
 use axum::Router;
 use brigade_chassis::openapi::{self, Contract};
-use brigade_chassis::Problem;
 use payments_api::test_cards;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa_axum::router::OpenApiRouter;
@@ -71,10 +69,4 @@ fn contract() -> Contract {
         "charge_status",
         openapi::text("The status of the charge concerned (already-charged, not-refundable)."),
     )
-}
-
-/// The answer to a store failure: logged here with its cause, answered without it.
-fn store_failed(error: &dyn std::error::Error) -> Problem {
-    tracing::error!(error = %error, "the payments store failed");
-    Problem::internal()
 }

@@ -7,10 +7,10 @@ use brigade_chassis::extract::{Json, Path};
 use brigade_chassis::Problem;
 use payments_api::{check_charge_id, paths, problems, Charge, RefundRequest};
 
-use super::idempotency::OptionalIdempotencyKey;
-use super::{store_failed, BODY_LIMIT};
+use super::BODY_LIMIT;
 use crate::processor::{Processor, RefundError};
 use crate::store::RefundError as Refused;
+use brigade_chassis::extract::OptionalIdempotencyKey;
 
 /// Refund a charge in full.
 ///
@@ -71,7 +71,7 @@ pub(super) async fn refund(
             ),
         )
         .with("charge_id", charge_id.to_string())),
-        Err(RefundError::Refused(Refused::Store(e))) => Err(store_failed(&e)),
+        Err(RefundError::Refused(Refused::Store(e))) => Err(Problem::store_failed(&e)),
     }
 }
 

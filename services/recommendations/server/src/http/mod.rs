@@ -8,7 +8,6 @@ mod recommendations;
 
 use axum::Router;
 use brigade_chassis::openapi::Contract;
-use brigade_chassis::Problem;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -36,10 +35,4 @@ fn contract() -> Contract {
          Every instance also serves /livez, /readyz, /metrics and the chassis' parked-events \
          routes (/v1/events/parked).",
     )
-}
-
-/// The answer to a store failure: logged here with its cause, answered without it.
-fn store_failed(error: &dyn std::error::Error) -> Problem {
-    tracing::error!(error = %error, "the recommendations store failed");
-    Problem::internal()
 }

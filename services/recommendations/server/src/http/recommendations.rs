@@ -7,7 +7,6 @@ use recommendations_api::{
     parse_product_id, parse_user_id, paths, Recommendations, RecommendationsQuery,
 };
 
-use super::store_failed;
 use crate::store::Store;
 
 /// Products bought together with a product.
@@ -37,7 +36,7 @@ pub(super) async fn for_product(
         .for_product(product_id, limit)
         .await
         .map(Json)
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }
 
 /// Products to show to a user.
@@ -65,5 +64,5 @@ pub(super) async fn for_user(
         .for_user(user_id, limit)
         .await
         .map(Json)
-        .map_err(|e| store_failed(&e))
+        .map_err(|e| Problem::store_failed(&e))
 }
