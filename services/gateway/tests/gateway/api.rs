@@ -3,10 +3,6 @@
 //! The happy paths, bad input on every route, and a catalog that is down; and the same for
 //! recommendations, with a real recommendations instance (down, it is a 503
 //! `recommendations-unavailable` that leaves the rest of the API answering).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 use std::time::Duration;
 
 use axum::response::IntoResponse;
@@ -21,7 +17,7 @@ use orders_api::events::OrderConfirmed;
 use serde_json::Value;
 use uuid::Uuid;
 
-use support::get;
+use crate::support::get;
 
 struct System {
     gateway: Instance,
@@ -31,7 +27,7 @@ struct System {
 
 async fn start() -> System {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = support::start_catalog(dir.path()).await;
+    let catalog = crate::support::start_catalog(dir.path()).await;
     let peers = format!("catalog={}", catalog.address);
     let gateway = Instance::start::<GatewayService>(&["--peers", &peers]).await;
     System {
@@ -325,10 +321,10 @@ fn recommendations_history() -> (Vec<Product>, Vec<OrderConfirmed>) {
     let products: Vec<Product> = (1..=4).map(product).collect();
     let [one, two, three, four] = [&products[0], &products[1], &products[2], &products[3]];
     let orders = vec![
-        support::confirmed(BUYER, &[one, two]),
-        support::confirmed(Uuid::new_v4(), &[one, two]),
-        support::confirmed(Uuid::new_v4(), &[one, three]),
-        support::confirmed(Uuid::new_v4(), &[four]),
+        crate::support::confirmed(BUYER, &[one, two]),
+        crate::support::confirmed(Uuid::new_v4(), &[one, two]),
+        crate::support::confirmed(Uuid::new_v4(), &[one, three]),
+        crate::support::confirmed(Uuid::new_v4(), &[four]),
     ];
     (products, orders)
 }
@@ -352,9 +348,10 @@ impl Shop {
 
 async fn start_shop() -> Shop {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = support::start_catalog(dir.path()).await;
+    let catalog = crate::support::start_catalog(dir.path()).await;
     let (products, orders) = recommendations_history();
-    let recommendations = support::start_recommendations(dir.path(), &products, &orders).await;
+    let recommendations =
+        crate::support::start_recommendations(dir.path(), &products, &orders).await;
     let keys = TestKeys::new();
     let peers = format!(
         "catalog={};recommendations={}",

@@ -2,10 +2,6 @@
 //! recommendations instances, each started the way `main` starts it. Complete; without
 //! recommendations (stopped, never there, or too slow: the page waits at most the cap, and once
 //! the breaker is open, not at all); without stock; and refused input.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -20,7 +16,7 @@ use http::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use support::get;
+use crate::support::get;
 
 /// Units of the first product in stock; the second has none, the third is not stocked at all.
 const STOCKED: u64 = 7;
@@ -42,7 +38,7 @@ fn page_of(product: &Product) -> String {
 
 async fn start_shop() -> Shop {
     let dir = tempfile::tempdir().unwrap();
-    let catalog = support::start_catalog(dir.path()).await;
+    let catalog = crate::support::start_catalog(dir.path()).await;
     let listing: ProductPage = PlainClient::new(Duration::from_secs(5))
         .get_json(&format!("{}/v1/products?page_size=3", catalog.url()))
         .await
@@ -50,11 +46,12 @@ async fn start_shop() -> Shop {
     let products = listing.items;
     let [a, b, c] = [&products[0], &products[1], &products[2]];
     let orders = [
-        support::confirmed(Uuid::new_v4(), &[a, b]),
-        support::confirmed(Uuid::new_v4(), &[a, b]),
-        support::confirmed(Uuid::new_v4(), &[a, c]),
+        crate::support::confirmed(Uuid::new_v4(), &[a, b]),
+        crate::support::confirmed(Uuid::new_v4(), &[a, b]),
+        crate::support::confirmed(Uuid::new_v4(), &[a, c]),
     ];
-    let recommendations = support::start_recommendations(dir.path(), &products, &orders).await;
+    let recommendations =
+        crate::support::start_recommendations(dir.path(), &products, &orders).await;
     let inventory = start_inventory(dir.path(), &[(&a.sku, STOCKED), (&b.sku, 0)]).await;
     let gateway = start_gateway(&[
         ("catalog", catalog.address),
