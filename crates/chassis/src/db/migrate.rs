@@ -19,6 +19,21 @@ pub struct Migration {
     pub postgres: &'static str,
 }
 
+/// A service's migration from its twin files, `<stem>.sqlite.sql` and `<stem>.postgres.sql`
+/// (paths relative to the file that names them, as with `include_str!`):
+/// `migration!(1, "cart", "../migrations/0001_cart")`. The files are compiled into the binary.
+#[macro_export]
+macro_rules! migration {
+    ($version:literal, $name:literal, $stem:literal) => {
+        $crate::db::Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!($stem, ".sqlite.sql")),
+            postgres: include_str!(concat!($stem, ".postgres.sql")),
+        }
+    };
+}
+
 const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS brigade_migrations (
     version BIGINT PRIMARY KEY,
     name TEXT NOT NULL,

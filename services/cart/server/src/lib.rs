@@ -31,12 +31,7 @@ pub use store::Store;
 /// The cart's schema and the chassis' inbox (which events were applied, which parked), applied
 /// at start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "cart",
-        sqlite: include_str!("../migrations/0001_cart.sqlite.sql"),
-        postgres: include_str!("../migrations/0001_cart.postgres.sql"),
-    },
+    brigade_chassis::migration!(1, "cart", "../migrations/0001_cart"),
     INBOX_MIGRATION,
 ];
 

@@ -30,12 +30,7 @@ pub use store::Store;
 /// The catalog's schema and the chassis' outbox (the events loading products publishes), applied
 /// at start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "catalog",
-        sqlite: include_str!("../migrations/0001_catalog.sqlite.sql"),
-        postgres: include_str!("../migrations/0001_catalog.postgres.sql"),
-    },
+    brigade_chassis::migration!(1, "catalog", "../migrations/0001_catalog"),
     OUTBOX_MIGRATION,
 ];
 

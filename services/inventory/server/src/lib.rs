@@ -38,12 +38,7 @@ pub use store::Store;
 /// (the `OrderCancelled` events it applies), applied at start by the chassis under the store's
 /// write lock.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "inventory",
-        sqlite: include_str!("../migrations/0001_inventory.sqlite.sql"),
-        postgres: include_str!("../migrations/0001_inventory.postgres.sql"),
-    },
+    brigade_chassis::migration!(1, "inventory", "../migrations/0001_inventory"),
     OUTBOX_MIGRATION,
     INBOX_MIGRATION,
 ];

@@ -37,12 +37,7 @@ pub use store::Store;
 /// The orders schema, the chassis' outbox (the events the saga publishes) and inbox (the
 /// refunds it records), applied at start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "orders",
-        sqlite: include_str!("../migrations/0001_orders.sqlite.sql"),
-        postgres: include_str!("../migrations/0001_orders.postgres.sql"),
-    },
+    brigade_chassis::migration!(1, "orders", "../migrations/0001_orders"),
     OUTBOX_MIGRATION,
     INBOX_MIGRATION,
 ];

@@ -35,12 +35,7 @@ pub use store::Store;
 /// The payments schema and the chassis' outbox (the events charges and refunds publish), applied
 /// at start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "payments",
-        sqlite: include_str!("../migrations/0001_payments.sqlite.sql"),
-        postgres: include_str!("../migrations/0001_payments.postgres.sql"),
-    },
+    brigade_chassis::migration!(1, "payments", "../migrations/0001_payments"),
     OUTBOX_MIGRATION,
 ];
 

@@ -32,12 +32,7 @@ pub use store::Store;
 /// The model's schema and the chassis' inbox (what was applied, what was parked), applied at
 /// start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "recommendations",
-        sqlite: include_str!("../migrations/0001_recommendations.sqlite.sql"),
-        postgres: include_str!("../migrations/0001_recommendations.postgres.sql"),
-    },
+    brigade_chassis::migration!(1, "recommendations", "../migrations/0001_recommendations"),
     INBOX_MIGRATION,
 ];
 

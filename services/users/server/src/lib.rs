@@ -36,12 +36,7 @@ pub use store::Store;
 /// The users service's schema and the chassis' outbox (the events sign-ups publish), applied at
 /// start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "users",
-        sqlite: include_str!("../migrations/0001_users.sqlite.sql"),
-        postgres: include_str!("../migrations/0001_users.postgres.sql"),
-    },
+    brigade_chassis::migration!(1, "users", "../migrations/0001_users"),
     OUTBOX_MIGRATION,
 ];
 
