@@ -23,11 +23,60 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Json(value)),
-            Err(rejection) => Err(json_problem(rejection)),
+        if !is_json(req.headers()) {
+            return Err(Problem::unsupported_media_type(
+                "the request body must be JSON, sent with content-type: application/json",
+            ));
         }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(Problem::payload_too_large(format!(
+                    "the request body is larger than this service accepts ({})",
+                    rejection.body_text()
+                )))
+            }
+            Err(rejection) => {
+                return Err(Problem::bad_request(format!(
+                    "cannot read the request body: {}",
+                    rejection.body_text()
+                )))
+            }
+        };
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(json_problem)?;
+        // Every Brigade body is a JSON object (or `null` where a route takes none), and its
+        // document says so; serde would also read an array as a struct's fields in order, which
+        // would accept bodies the contract refuses.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "Invalid request body",
+                "the request body does not match the expected shape: it must be a JSON object, \
+                 not an array",
+            ));
+        }
+        Ok(Json(value))
     }
+}
+
+/// `content-type: application/json` or another JSON media type (`application/…+json`), as
+/// axum's own JSON extractor accepts.
+fn is_json(headers: &http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 impl<T: Serialize> IntoResponse for Json<T> {
@@ -187,5 +236,61 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 ),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod body_tests {
+    use axum::body::Body;
+    use axum::routing::post;
+    use axum::Router;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Optional {
+        #[serde(default)]
+        #[allow(dead_code)]
+        reason: Option<String>,
+    }
+
+    async fn status_of(content_type: &str, body: &'static str) -> StatusCode {
+        let app = Router::new().route("/", post(|_: Json<Optional>| async { "ok" }));
+        let request = http::Request::post("/")
+            .header(http::header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        app.oneshot(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn a_body_is_a_json_object_sent_as_json() {
+        assert_eq!(status_of("application/json", "{}").await, StatusCode::OK);
+        assert_eq!(
+            status_of("application/json; charset=utf-8", r#"{"reason":"x"}"#).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status_of("application/problem+json", "{}").await,
+            StatusCode::OK
+        );
+        // serde would read `[]` as a struct whose fields all have defaults: refused here.
+        assert_eq!(
+            status_of("application/json", " [] ").await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status_of("application/json", r#"["x"]"#).await,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status_of("application/json", "{").await,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of("text/plain", "{}").await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
     }
 }
