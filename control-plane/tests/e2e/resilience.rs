@@ -225,15 +225,29 @@ async fn the_product_page_answers_without_its_optional_parts_when_they_die_or_sl
     let dead = KeepDead::start(&system.control, "recommendations")
         .await
         .unwrap();
+    // The supervisor restarts the killed instance and `KeepDead` kills it again within its next
+    // look (20 ms); on a loaded machine a restarted instance can answer a page or two first,
+    // which the page then rightly shows. What must hold: every page answers, fast, says exactly
+    // what it lacks, and nearly all of them lack recommendations.
+    let mut without = 0;
     for _ in 0..20 {
         let (status, page, took) = product_page(&system, &id).await;
         assert_eq!(status, 200, "{page}");
         assert_eq!(page["product"]["id"], id.as_str(), "{page}");
         assert_eq!(page["availability"]["status"], "in_stock", "{page}");
-        assert_eq!(page["recommendations"]["status"], "unavailable", "{page}");
-        assert_eq!(page["degraded"], json!(["recommendations"]), "{page}");
+        if page["recommendations"]["status"] == "unavailable" {
+            assert_eq!(page["degraded"], json!(["recommendations"]), "{page}");
+            without += 1;
+        } else {
+            assert_eq!(page["recommendations"]["status"], "available", "{page}");
+            assert_eq!(page["degraded"], json!([]), "{page}");
+        }
         assert!(took < Duration::from_secs(2), "the page took {took:?}");
     }
+    assert!(
+        without >= 16,
+        "only {without} of 20 pages went without recommendations"
+    );
     dead.stop().await;
     system.wait_all_ready(Duration::from_secs(60)).await;
     // Back once the breaker lets a probe through.
