@@ -27,6 +27,29 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     }
 }
 
+/// Declares events of one producer whose subject is one of their fields: each `Type: version`
+/// becomes an [`Event`] named after its type, published by `source`, about `self.field` (a path
+/// such as `product.id` too).
+///
+/// ```ignore
+/// brigade_chassis::declare_events!(source: SOURCE, subject: order_id, OrderPlaced: 1, OrderConfirmed: 1);
+/// ```
+#[macro_export]
+macro_rules! declare_events {
+    (source: $source:expr, subject: $($field:ident).+, $($event:ident: $version:literal),+ $(,)?) => {
+        $(
+            impl $crate::events::Event for $event {
+                const SOURCE: &'static str = $source;
+                const NAME: &'static str = stringify!($event);
+                const VERSION: u32 = $version;
+                fn subject(&self) -> String {
+                    self.$($field).+.to_string()
+                }
+            }
+        )+
+    };
+}
+
 pub(crate) fn type_name(source: &str, name: &str) -> String {
     format!("brigade.{source}.{name}")
 }

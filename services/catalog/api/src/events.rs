@@ -1,6 +1,5 @@
 //! The events the catalog publishes (through its outbox). Subject: the product id.
 
-use brigade_chassis::events::Event;
 use serde::{Deserialize, Serialize};
 
 use crate::Product;
@@ -15,11 +14,8 @@ pub struct ProductChanged {
     pub product: Product,
 }
 
-impl Event for ProductChanged {
-    const SOURCE: &'static str = SOURCE;
-    const NAME: &'static str = "ProductChanged";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.product.id.to_string()
-    }
-}
+brigade_chassis::declare_events!(
+    source: SOURCE,
+    subject: product.id,
+    ProductChanged: 1,
+);

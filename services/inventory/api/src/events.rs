@@ -1,6 +1,5 @@
 //! The events the inventory publishes (through its outbox). Subject: the SKU.
 
-use brigade_chassis::events::Event;
 use serde::{Deserialize, Serialize};
 
 /// The service that publishes these events.
@@ -28,14 +27,11 @@ pub struct StockChanged {
     pub available: u64,
 }
 
-impl Event for StockChanged {
-    const SOURCE: &'static str = SOURCE;
-    const NAME: &'static str = "StockChanged";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.sku.clone()
-    }
-}
+brigade_chassis::declare_events!(
+    source: SOURCE,
+    subject: sku,
+    StockChanged: 1,
+);
 
 impl From<crate::StockLevel> for StockChanged {
     fn from(level: crate::StockLevel) -> StockChanged {

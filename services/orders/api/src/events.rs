@@ -1,6 +1,5 @@
 //! The events the orders service publishes (through its outbox). Subject: the order id.
 
-use brigade_chassis::events::Event;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -38,29 +37,10 @@ pub struct OrderCancelled {
     pub lines: Vec<OrderLine>,
 }
 
-impl Event for OrderPlaced {
-    const SOURCE: &'static str = SOURCE;
-    const NAME: &'static str = "OrderPlaced";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.order_id.to_string()
-    }
-}
-
-impl Event for OrderConfirmed {
-    const SOURCE: &'static str = SOURCE;
-    const NAME: &'static str = "OrderConfirmed";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.order_id.to_string()
-    }
-}
-
-impl Event for OrderCancelled {
-    const SOURCE: &'static str = SOURCE;
-    const NAME: &'static str = "OrderCancelled";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.order_id.to_string()
-    }
-}
+brigade_chassis::declare_events!(
+    source: SOURCE,
+    subject: order_id,
+    OrderPlaced: 1,
+    OrderConfirmed: 1,
+    OrderCancelled: 1,
+);

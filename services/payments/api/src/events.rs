@@ -1,7 +1,6 @@
 //! The events payments publishes (through its outbox). Subject: the order id, so that one
 //! order's payment events (a capture, then perhaps its refund) are delivered in order.
 
-use brigade_chassis::events::Event;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -53,29 +52,10 @@ pub struct PaymentRefunded {
     pub amount: Amount,
 }
 
-impl Event for PaymentCaptured {
-    const SOURCE: &'static str = SOURCE;
-    const NAME: &'static str = "PaymentCaptured";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.order_id.to_string()
-    }
-}
-
-impl Event for PaymentFailed {
-    const SOURCE: &'static str = SOURCE;
-    const NAME: &'static str = "PaymentFailed";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.order_id.to_string()
-    }
-}
-
-impl Event for PaymentRefunded {
-    const SOURCE: &'static str = SOURCE;
-    const NAME: &'static str = "PaymentRefunded";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.order_id.to_string()
-    }
-}
+brigade_chassis::declare_events!(
+    source: SOURCE,
+    subject: order_id,
+    PaymentCaptured: 1,
+    PaymentFailed: 1,
+    PaymentRefunded: 1,
+);

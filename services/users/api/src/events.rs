@@ -4,7 +4,6 @@
 //! nothing secret: no email, no name, no password hash. A consumer that needs more asks the
 //! users service, with the user's own token.
 
-use brigade_chassis::events::Event;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -20,11 +19,8 @@ pub struct UserRegistered {
     pub registered_at_ms: u64,
 }
 
-impl Event for UserRegistered {
-    const SOURCE: &'static str = SOURCE;
-    const NAME: &'static str = "UserRegistered";
-    const VERSION: u32 = 1;
-    fn subject(&self) -> String {
-        self.user_id.to_string()
-    }
-}
+brigade_chassis::declare_events!(
+    source: SOURCE,
+    subject: user_id,
+    UserRegistered: 1,
+);

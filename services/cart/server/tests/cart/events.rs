@@ -4,14 +4,13 @@
 
 use brigade_chassis::db::Db;
 use brigade_chassis::events::{ApplyError, ApplyOutcome, Envelope, HandlerError, Inbox};
-use cart::lines::{self, RuleError, StoredCart};
-use cart::Store;
+use cart::lines::StoredCart;
 use catalog_api::Money;
 use orders_api::events::{OrderConfirmed, OrderPlaced};
 use orders_api::OrderLine;
 use uuid::Uuid;
 
-use crate::support::{migrated, product};
+use crate::support::{clear, migrated, product, quantities, set};
 
 brigade_chassis::store_suite!(
     a_confirmed_order_takes_exactly_its_quantities_out_of_the_cart,
@@ -19,26 +18,6 @@ brigade_chassis::store_suite!(
     a_buyer_without_a_cart_or_its_products_is_fine,
     other_order_events_and_unreadable_ones_leave_the_cart_alone,
 );
-
-/// Sets product `n`'s quantity in the user's cart (priced n × 1 EUR).
-async fn set(store: &Store, user: Uuid, n: u128, quantity: u32) -> StoredCart {
-    let product = product(n, 100 * n as i64, "EUR");
-    store
-        .change(user, |lines, version| {
-            lines::set_quantity(lines, &product, quantity, version)
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .cart
-}
-
-fn quantities(cart: &StoredCart) -> Vec<(String, u32)> {
-    cart.lines
-        .iter()
-        .map(|l| (l.sku.clone(), l.quantity))
-        .collect()
-}
 
 fn eur(amount_minor: i64) -> Money {
     Money {
@@ -170,14 +149,7 @@ async fn a_buyer_without_a_cart_or_its_products_is_fine(db: Db) {
     assert_eq!(outcome, ApplyOutcome::Applied);
     let left = store.load(shopper).await.unwrap();
     assert_eq!(quantities(&left), [("TST-0004".into(), 1)]);
-    let removed = store
-        .change(shopper, |lines, _| {
-            lines.clear();
-            Ok::<_, RuleError>(())
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let removed = clear(&store, shopper).await;
     assert_eq!(removed.cart.version, left.version + 1);
 }
 

@@ -7,7 +7,7 @@ use cart::store::change_in;
 use cart::Store;
 use uuid::Uuid;
 
-use crate::support::{migrated, product, second_pool};
+use crate::support::{clear, migrated, product, quantities, second_pool, set};
 
 brigade_chassis::store_suite!(
     a_cart_never_changed_is_empty_at_version_0,
@@ -18,25 +18,6 @@ brigade_chassis::store_suite!(
     concurrent_changes_from_two_instances_lose_nothing,
     a_change_inside_a_callers_transaction_commits_or_rolls_back_with_it,
 );
-
-async fn set(store: &Store, user: Uuid, n: u128, quantity: u32) -> lines::StoredCart {
-    let product = product(n, 100 * n as i64, "EUR");
-    store
-        .change(user, |lines, version| {
-            lines::set_quantity(lines, &product, quantity, version)
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .cart
-}
-
-fn quantities(cart: &lines::StoredCart) -> Vec<(String, u32)> {
-    cart.lines
-        .iter()
-        .map(|l| (l.sku.clone(), l.quantity))
-        .collect()
-}
 
 async fn a_cart_never_changed_is_empty_at_version_0(db: Db) {
     let store = migrated(db).await;
@@ -74,14 +55,7 @@ async fn lines_are_added_changed_removed_and_cleared_each_change_counted(db: Db)
     assert_eq!(removed.cart.version, 4);
     assert_eq!(quantities(&removed.cart), [("TST-0001".into(), 3)]);
 
-    let cleared = store
-        .change(user, |lines, _| {
-            lines.clear();
-            Ok::<_, RuleError>(())
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let cleared = clear(&store, user).await;
     assert_eq!((cleared.cart.version, cleared.cart.lines.len()), (5, 0));
     assert_eq!(store.load(user).await.unwrap(), cleared.cart);
 }
@@ -90,14 +64,7 @@ async fn a_change_that_changes_nothing_is_not_counted(db: Db) {
     let store = migrated(db).await;
     let user = Uuid::new_v4();
     // Nothing to remove from a cart that does not exist: it still does not.
-    let nothing = store
-        .change(user, |lines, _| {
-            lines.clear();
-            Ok::<_, RuleError>(())
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let nothing = clear(&store, user).await;
     assert!(!nothing.changed);
     assert_eq!(nothing.cart, lines::StoredCart::empty());
 

@@ -12,7 +12,9 @@ use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::db::{migrate, Db};
 use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::metrics::Metrics;
-use cart::MIGRATIONS;
+use cart::lines::{self, RuleError, StoredCart};
+use cart::store::Changed;
+use cart::{Store, MIGRATIONS};
 use catalog_api::{CatalogClient, Money, Product, ProductBatch, ProductsByIds};
 use uuid::Uuid;
 
@@ -124,3 +126,36 @@ pub async fn second_pool(db: &Db) -> Db {
 }
 
 pub use brigade_chassis::testing::FakeFeed;
+
+/// Sets product `n`'s quantity in the user's cart (priced n × 1 EUR).
+pub async fn set(store: &Store, user: Uuid, n: u128, quantity: u32) -> StoredCart {
+    let product = product(n, 100 * n as i64, "EUR");
+    store
+        .change(user, |lines, version| {
+            lines::set_quantity(lines, &product, quantity, version)
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .cart
+}
+
+/// Empties the user's cart through [`Store::change`].
+pub async fn clear(store: &Store, user: Uuid) -> Changed<()> {
+    store
+        .change(user, |lines, _| {
+            lines.clear();
+            Ok::<_, RuleError>(())
+        })
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Each line's SKU and quantity, in the cart's order.
+pub fn quantities(cart: &StoredCart) -> Vec<(String, u32)> {
+    cart.lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect()
+}

@@ -5,14 +5,15 @@
 use brigade_chassis::db::Db;
 use brigade_chassis::events::{stored_events, Envelope, Event};
 use payments::processor::{ChargeError, RefundError};
-use payments::store::{NewCharge, Recorded};
 use payments::{Processor, Store};
 use payments_api::events::{Amount, PaymentCaptured, PaymentFailed, PaymentRefunded};
 use payments_api::{test_cards, ChargeStatus, DeclineCode, LedgerKind, RefundRequest};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::{assert_audit_clean, ledger_of, processor, request, second_pool};
+use crate::support::{
+    assert_audit_clean, ledger_of, pending_charge, processor, request, second_pool,
+};
 
 brigade_chassis::store_suite!(
     a_capture_is_announced_once,
@@ -318,28 +319,4 @@ async fn concurrent_declines_of_one_order_number_its_events_in_turn(db: Db) {
     announced.sort_unstable();
     charges.sort_unstable();
     assert_eq!(announced, charges);
-}
-
-/// A pending slow-card charge recorded directly, as an instance does before it waits, due at
-/// `settle_at_ms`.
-async fn pending_charge(store: &Store, order_id: Uuid, settle_at_ms: i64) -> payments_api::Charge {
-    let key = format!("pending-{order_id}");
-    let fingerprint = payments::card::fingerprint(test_cards::SLOW);
-    let new = NewCharge {
-        id: Uuid::new_v4(),
-        idempotency_key: &key,
-        order_id,
-        amount_minor: 1999,
-        currency: "EUR",
-        card_last4: "0259",
-        card_fingerprint: &fingerprint,
-        status: ChargeStatus::Pending,
-        decline_code: None,
-        settle_at_ms: Some(settle_at_ms),
-        now_ms: brigade_chassis::time::unix_ms() as i64,
-    };
-    match store.record_charge(&new).await.unwrap() {
-        Recorded::Inserted(charge) => charge,
-        other => panic!("{other:?}"),
-    }
 }

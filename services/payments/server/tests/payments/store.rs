@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use brigade_chassis::db::Db;
+use brigade_chassis::time::now_ms;
 use payments::processor::{ChargeError, Charged, RefundError};
-use payments::store::{NewCharge, Recorded, RefundError as Refused};
+use payments::store::RefundError as Refused;
 use payments::{Processor, Store};
 use payments_api::{
     test_cards, ChargeRequest, ChargeStatus, DeclineCode, LedgerFilter, LedgerKind, RefundRequest,
@@ -15,7 +16,9 @@ use payments_api::{
 };
 use uuid::Uuid;
 
-use crate::support::{assert_audit_clean, ledger_of, processor, request, second_pool, SLOW_DELAY};
+use crate::support::{
+    assert_audit_clean, ledger_of, pending_charge, processor, request, second_pool, SLOW_DELAY,
+};
 
 brigade_chassis::store_suite!(
     each_test_card_has_its_outcome,
@@ -629,30 +632,6 @@ async fn the_audit_finds_a_ledger_that_disagrees_and_the_ledger_is_append_only(d
     }
 }
 
-/// A pending slow-card charge recorded directly, as an instance does before it waits, due at
-/// `settle_at_ms`.
-async fn pending_charge(store: &Store, order_id: Uuid, settle_at_ms: i64) -> payments_api::Charge {
-    let key = format!("pending-{order_id}");
-    let fingerprint = payments::card::fingerprint(test_cards::SLOW);
-    let new = NewCharge {
-        id: Uuid::new_v4(),
-        idempotency_key: &key,
-        order_id,
-        amount_minor: 1999,
-        currency: "EUR",
-        card_last4: "0259",
-        card_fingerprint: &fingerprint,
-        status: ChargeStatus::Pending,
-        decline_code: None,
-        settle_at_ms: Some(settle_at_ms),
-        now_ms: now_ms(),
-    };
-    match store.record_charge(&new).await.unwrap() {
-        Recorded::Inserted(charge) => charge,
-        other => panic!("{other:?}"),
-    }
-}
-
 /// The charge made under `key`, once there is one.
 async fn wait_for_key(store: &Store, key: &str) -> payments_api::Charge {
     for _ in 0..200 {
@@ -663,8 +642,6 @@ async fn wait_for_key(store: &Store, key: &str) -> payments_api::Charge {
     }
     panic!("no charge under {key}");
 }
-
-use brigade_chassis::time::now_ms;
 
 /// The twin migration files build the same tables, columns, keys and indexes on both engines.
 #[tokio::test]

@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use brigade_chassis::db::{migrate, Db};
 use brigade_chassis::events::Outbox;
+use brigade_chassis::time::now_ms;
+use payments::store::{NewCharge, Recorded};
 use payments::{Processor, Store, MIGRATIONS};
-use payments_api::{ChargeRequest, LedgerFilter, LedgerPage};
+use payments_api::{test_cards, ChargeRequest, ChargeStatus, LedgerFilter, LedgerPage};
 use uuid::Uuid;
 
 /// How long the slow card waits in tests.
@@ -48,4 +50,32 @@ pub async fn ledger_of(store: &Store, order_id: Uuid) -> LedgerPage {
 pub async fn assert_audit_clean(store: &Store) {
     let audit = store.audit().await.unwrap();
     assert!(audit.violations.is_empty(), "{:#?}", audit.violations);
+}
+
+/// A pending slow-card charge recorded directly, as an instance does before it waits, due at
+/// `settle_at_ms`.
+pub async fn pending_charge(
+    store: &Store,
+    order_id: Uuid,
+    settle_at_ms: i64,
+) -> payments_api::Charge {
+    let key = format!("pending-{order_id}");
+    let fingerprint = payments::card::fingerprint(test_cards::SLOW);
+    let new = NewCharge {
+        id: Uuid::new_v4(),
+        idempotency_key: &key,
+        order_id,
+        amount_minor: 1999,
+        currency: "EUR",
+        card_last4: "0259",
+        card_fingerprint: &fingerprint,
+        status: ChargeStatus::Pending,
+        decline_code: None,
+        settle_at_ms: Some(settle_at_ms),
+        now_ms: now_ms(),
+    };
+    match store.record_charge(&new).await.unwrap() {
+        Recorded::Inserted(charge) => charge,
+        other => panic!("{other:?}"),
+    }
 }
