@@ -37,16 +37,21 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
 #[macro_export]
 macro_rules! declare_events {
     (source: $source:expr, subject: $($field:ident).+, $($event:ident: $version:literal),+ $(,)?) => {
-        $(
-            impl $crate::events::Event for $event {
-                const SOURCE: &'static str = $source;
-                const NAME: &'static str = stringify!($event);
-                const VERSION: u32 = $version;
-                fn subject(&self) -> String {
-                    self.$($field).+.to_string()
-                }
+        $crate::declare_events!(@each $source, ($($field).+), $($event: $version),+);
+    };
+    // The subject's path travels as one token tree, so that it can be repeated for each event.
+    (@each $source:expr, $subject:tt, $($event:ident: $version:literal),+) => {
+        $($crate::declare_events!(@one $source, $subject, $event, $version);)+
+    };
+    (@one $source:expr, ($($field:ident).+), $event:ident, $version:literal) => {
+        impl $crate::events::Event for $event {
+            const SOURCE: &'static str = $source;
+            const NAME: &'static str = stringify!($event);
+            const VERSION: u32 = $version;
+            fn subject(&self) -> String {
+                self.$($field).+.to_string()
             }
-        )+
+        }
     };
 }
 
