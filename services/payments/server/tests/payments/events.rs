@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::{
-    assert_audit_clean, ledger_of, pending_charge, processor, request, second_pool,
+    assert_audit_clean, charge, ledger_of, pending_charge, processor, request, second_pool,
 };
 
 brigade_chassis::store_suite!(
@@ -49,10 +49,8 @@ async fn a_capture_is_announced_once(db: Db) {
     let processor = processor(db).await;
     let store = processor.store();
     let order = Uuid::new_v4();
-    let made = processor
-        .charge("pay-1", &request(order, test_cards::APPROVED))
+    let made = charge(&processor, "pay-1", &request(order, test_cards::APPROVED))
         .await
-        .unwrap()
         .charge;
 
     let written = events(store).await;
@@ -77,10 +75,7 @@ async fn a_capture_is_announced_once(db: Db) {
     );
 
     // The same request again, and the order charged again under another key: nothing new.
-    let again = processor
-        .charge("pay-1", &request(order, test_cards::APPROVED))
-        .await
-        .unwrap();
+    let again = charge(&processor, "pay-1", &request(order, test_cards::APPROVED)).await;
     assert!(!again.created);
     let refused = processor
         .charge("pay-2", &request(order, test_cards::APPROVED))
@@ -96,21 +91,18 @@ async fn a_decline_is_announced_as_a_failure_and_a_processor_error_not_at_all(db
     let processor = processor(db).await;
     let store = processor.store();
     let order = Uuid::new_v4();
-    let declined = processor
-        .charge("try-1", &request(order, test_cards::DECLINED))
+    let declined = charge(&processor, "try-1", &request(order, test_cards::DECLINED))
         .await
-        .unwrap()
         .charge;
-    let broke = processor
-        .charge("try-2", &request(order, test_cards::INSUFFICIENT_FUNDS))
-        .await
-        .unwrap()
-        .charge;
+    let broke = charge(
+        &processor,
+        "try-2",
+        &request(order, test_cards::INSUFFICIENT_FUNDS),
+    )
+    .await
+    .charge;
     // Repeats are answered from the store and announce nothing.
-    processor
-        .charge("try-1", &request(order, test_cards::DECLINED))
-        .await
-        .unwrap();
+    charge(&processor, "try-1", &request(order, test_cards::DECLINED)).await;
     // The processor failing records nothing, so announces nothing.
     let failed = processor
         .charge("try-3", &request(order, test_cards::PROCESSOR_ERROR))
@@ -151,10 +143,8 @@ async fn a_decline_is_announced_as_a_failure_and_a_processor_error_not_at_all(db
     assert_eq!(seqs, [1, 2]);
 
     // Then a card that works: the order's third event.
-    let paid = processor
-        .charge("try-4", &request(order, test_cards::APPROVED))
+    let paid = charge(&processor, "try-4", &request(order, test_cards::APPROVED))
         .await
-        .unwrap()
         .charge;
     let written = events(store).await;
     assert_eq!(written.len(), 3);
@@ -199,10 +189,8 @@ async fn a_slow_charge_is_announced_when_it_settles_and_only_then(db: Db) {
 
     // Through the processor, with the slow card: one capture announced.
     let other = Uuid::new_v4();
-    let slow = processor
-        .charge("slow", &request(other, test_cards::SLOW))
+    let slow = charge(&processor, "slow", &request(other, test_cards::SLOW))
         .await
-        .unwrap()
         .charge;
     assert_eq!(slow.status, ChargeStatus::Captured);
     let written = events(store).await;
@@ -218,10 +206,8 @@ async fn a_refund_is_announced_once_after_its_capture(db: Db) {
     let processor = processor(db).await;
     let store = processor.store();
     let order = Uuid::new_v4();
-    let made = processor
-        .charge("pay", &request(order, test_cards::APPROVED))
+    let made = charge(&processor, "pay", &request(order, test_cards::APPROVED))
         .await
-        .unwrap()
         .charge;
     processor
         .refund(made.id, Some("refund-1"), &RefundRequest::default())
@@ -235,11 +221,13 @@ async fn a_refund_is_announced_once_after_its_capture(db: Db) {
             .unwrap();
     }
     // Nor does a refused refund.
-    let declined = processor
-        .charge("no", &request(Uuid::new_v4(), test_cards::DECLINED))
-        .await
-        .unwrap()
-        .charge;
+    let declined = charge(
+        &processor,
+        "no",
+        &request(Uuid::new_v4(), test_cards::DECLINED),
+    )
+    .await
+    .charge;
     let refused = processor
         .refund(declined.id, None, &RefundRequest::default())
         .await;

@@ -17,7 +17,8 @@ use payments_api::{
 use uuid::Uuid;
 
 use crate::support::{
-    assert_audit_clean, ledger_of, pending_charge, processor, request, second_pool, SLOW_DELAY,
+    assert_audit_clean, charge, ledger_of, pending_charge, processor, request, second_pool,
+    SLOW_DELAY,
 };
 
 brigade_chassis::store_suite!(
@@ -36,13 +37,6 @@ brigade_chassis::store_suite!(
     the_ledger_pages_in_order_and_filters_by_order,
     the_audit_finds_a_ledger_that_disagrees_and_the_ledger_is_append_only,
 );
-
-async fn charge(processor: &Processor, key: &str, request: &ChargeRequest) -> Charged {
-    processor
-        .charge(key, request)
-        .await
-        .unwrap_or_else(|e| panic!("charging with {key}: {e}"))
-}
 
 async fn each_test_card_has_its_outcome(db: Db) {
     let processor = processor(db).await;

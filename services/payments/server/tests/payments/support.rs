@@ -5,6 +5,7 @@ use std::time::Duration;
 use brigade_chassis::db::{migrate, Db};
 use brigade_chassis::events::Outbox;
 use brigade_chassis::time::now_ms;
+use payments::processor::Charged;
 use payments::store::{NewCharge, Recorded};
 use payments::{Processor, Store, MIGRATIONS};
 use payments_api::{test_cards, ChargeRequest, ChargeStatus, LedgerFilter, LedgerPage};
@@ -78,4 +79,12 @@ pub async fn pending_charge(
         Recorded::Inserted(charge) => charge,
         other => panic!("{other:?}"),
     }
+}
+
+/// Charges through `processor` under `key`, which must not fail.
+pub async fn charge(processor: &Processor, key: &str, request: &ChargeRequest) -> Charged {
+    processor
+        .charge(key, request)
+        .await
+        .unwrap_or_else(|e| panic!("charging with {key}: {e}"))
 }
