@@ -317,22 +317,7 @@ impl Saga {
         };
         match self.steps.commit(row.order_id).await {
             Ok(Committed::Committed) => {
-                let turn = self
-                    .advance(
-                        row,
-                        Transition {
-                            from: SagaState::Committing,
-                            to: SagaState::Done,
-                            status: OrderStatus::Confirmed,
-                            charge_id: None,
-                            cancel_reason: None,
-                            decline_code: None,
-                            step: "commit",
-                            outcome: "ok".to_owned(),
-                            detail: "the order is confirmed".to_owned(),
-                        },
-                    )
-                    .await?;
+                let turn = self.advance(row, Transition::confirmed()).await?;
                 self.checkpoint(Checkpoint::Committed);
                 Ok(turn)
             }

@@ -139,6 +139,23 @@ pub struct Transition {
     pub detail: String,
 }
 
+impl Transition {
+    /// The commit step's transition: the reservation is committed, the order confirmed.
+    pub fn confirmed() -> Transition {
+        Transition {
+            from: SagaState::Committing,
+            to: SagaState::Done,
+            status: OrderStatus::Confirmed,
+            charge_id: None,
+            cancel_reason: None,
+            decline_code: None,
+            step: "commit",
+            outcome: "ok".to_owned(),
+            detail: "the order is confirmed".to_owned(),
+        }
+    }
+}
+
 /// A lease on an order's saga: who holds it and for how long each renewal lasts.
 #[derive(Debug, Clone)]
 pub struct Lease {
@@ -172,14 +189,7 @@ impl Store {
 
     /// The record of `key` for `user_id`, if any.
     pub async fn checkout_key(&self, user_id: Uuid, key: &str) -> Result<Option<KeyRecord>, Error> {
-        let rows: Vec<(String, String, i64)> = Query::new(
-            "SELECT order_id, fingerprint, answering_until_ms FROM checkout_keys \
-             WHERE user_id = ? AND idempotency_key = ?",
-        )
-        .bind(user_id)
-        .bind(key)
-        .fetch_all(&self.db)
-        .await?;
+        let rows: Vec<KeyRow> = key_query(user_id, key).fetch_all(&self.db).await?;
         rows.into_iter().next().map(key_record).transpose()
     }
 
@@ -223,14 +233,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<Created, Error> {
         let mut tx = self.db.begin_write().await?;
-        let existing: Vec<(String, String, i64)> = Query::new(
-            "SELECT order_id, fingerprint, answering_until_ms FROM checkout_keys \
-                 WHERE user_id = ? AND idempotency_key = ?",
-        )
-        .bind(order.user_id)
-        .bind(key)
-        .fetch_all(&mut tx)
-        .await?;
+        let existing: Vec<KeyRow> = key_query(order.user_id, key).fetch_all(&mut tx).await?;
         if let Some(row) = existing.into_iter().next() {
             return Ok(Created::Existing(key_record(row)?));
         }
@@ -657,9 +660,20 @@ async fn insert_step(
     Ok(())
 }
 
-fn key_record(
-    (order_id, fingerprint, answering_until_ms): (String, String, i64),
-) -> Result<KeyRecord, Error> {
+/// `order_id, fingerprint, answering_until_ms` of a checkout's idempotency record.
+type KeyRow = (String, String, i64);
+
+/// The idempotency record of `key` for `user_id` (none or one row).
+fn key_query(user_id: Uuid, key: &str) -> Query {
+    Query::new(
+        "SELECT order_id, fingerprint, answering_until_ms FROM checkout_keys \
+         WHERE user_id = ? AND idempotency_key = ?",
+    )
+    .bind(user_id)
+    .bind(key)
+}
+
+fn key_record((order_id, fingerprint, answering_until_ms): KeyRow) -> Result<KeyRecord, Error> {
     Ok(KeyRecord {
         order_id: rows::uuid(&order_id, "order id")?,
         fingerprint,

@@ -459,17 +459,7 @@ async fn a_repeated_key_or_a_repeated_step_announces_nothing_more(db: Db) {
 
     // A step that changes nothing (another instance's lease, a state already left) announces
     // nothing: its transaction wrote nothing.
-    let confirm = Transition {
-        from: SagaState::Committing,
-        to: SagaState::Done,
-        status: OrderStatus::Confirmed,
-        charge_id: None,
-        cancel_reason: None,
-        decline_code: None,
-        step: "commit",
-        outcome: "ok".into(),
-        detail: "the order is confirmed".into(),
-    };
+    let confirm = Transition::confirmed();
     let other = Lease {
         instance: "instance-b".into(),
         duration: Duration::from_secs(3),
