@@ -8,7 +8,7 @@ use brigade_chassis::events::{Envelope, Outbox};
 use catalog_api::Money;
 use orders::saga::recovery::recover_once;
 use orders::saga::Ended;
-use orders::store::{Created, Lease, SagaState, Transition};
+use orders::store::{Created, Lease, Transition};
 use orders::Store;
 use orders_api::events::{OrderCancelled, OrderConfirmed, OrderPlaced};
 use orders_api::{CancelReason, Order, OrderStatus};
