@@ -137,6 +137,34 @@ pub struct Instance {
     task: tokio::task::JoinHandle<Result<(), crate::service::Error>>,
 }
 
+/// A client of `service` that finds it at `addresses` (static discovery), with `options`.
+pub fn static_client_with(
+    service: &str,
+    addresses: Vec<std::net::SocketAddr>,
+    options: crate::client::Options,
+) -> crate::client::ServiceClient {
+    let peers = std::collections::HashMap::from([(service.to_owned(), addresses)]);
+    crate::client::ServiceClient::new(
+        service,
+        crate::discovery::Resolver::new(crate::discovery::Source::Static(peers)),
+        Metrics::new().client.clone(),
+        options,
+    )
+}
+
+/// [`static_client_with`] the default options.
+pub fn static_client(
+    service: &str,
+    addresses: Vec<std::net::SocketAddr>,
+) -> crate::client::ServiceClient {
+    static_client_with(service, addresses, crate::client::Options::default())
+}
+
+/// Where `instances` listen, to give a [`static_client`].
+pub fn addresses(instances: &[&Instance]) -> Vec<std::net::SocketAddr> {
+    instances.iter().map(|i| i.address).collect()
+}
+
 /// What every test instance is started with unless its flags say otherwise: quiet logs, and no
 /// pause between deregistering and stopping (nobody watches a test's registry).
 const QUIET: [&str; 4] = ["--log", "warn", "--deregister-delay", "0ms"];

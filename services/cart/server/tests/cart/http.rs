@@ -7,7 +7,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::Router;
 use brigade_chassis::testing::{self, assert_openapi_covers, JsonAnswer, TestKeys, TestRequest};
 use cart::{AppState, Store};
-use catalog_api::CatalogClient;
+use catalog_api::{CatalogClient, Product};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -61,6 +61,16 @@ impl App {
         let body = json!({ "quantity": quantity }).to_string();
         self.call(Method::PUT, &item(product), token, Some(&body))
             .await
+    }
+
+    /// Puts two kettles (24.99 EUR each) and a pan (10.00 EUR) in the token's cart: the
+    /// products, and the cart as it is then.
+    async fn two_kettles_and_a_pan(&self, token: &str) -> (Product, Product, cart_api::Cart) {
+        let kettle = self.catalog.put(1, 2499, "EUR");
+        let pan = self.catalog.put(2, 1000, "EUR");
+        self.put(token, kettle.id, 2).await.cart();
+        let cart = self.put(token, pan.id, 1).await.cart();
+        (kettle, pan, cart)
     }
 
     async fn delete(&self, token: &str, product: Uuid) -> JsonAnswer {
@@ -178,10 +188,7 @@ async fn lines_are_added_changed_removed_and_cleared_with_the_catalogs_prices() 
 async fn reading_reprices_the_cart_and_drops_products_the_catalog_no_longer_has() {
     let app = App::new().await;
     let token = app.token(Uuid::new_v4());
-    let kettle = app.catalog.put(1, 2499, "EUR");
-    let pan = app.catalog.put(2, 1000, "EUR");
-    app.put(&token, kettle.id, 2).await.cart();
-    let before = app.put(&token, pan.id, 1).await.cart();
+    let (kettle, pan, before) = app.two_kettles_and_a_pan(&token).await;
 
     // A read with nothing new changes nothing.
     assert_eq!(app.get(&token).await.cart(), before);
@@ -311,10 +318,7 @@ async fn every_route_needs_a_valid_token() {
 async fn with_the_catalog_down_reads_and_removals_work_and_adding_is_503() {
     let app = App::new().await;
     let token = app.token(Uuid::new_v4());
-    let kettle = app.catalog.put(1, 2499, "EUR");
-    let pan = app.catalog.put(2, 1000, "EUR");
-    app.put(&token, kettle.id, 2).await.cart();
-    let before = app.put(&token, pan.id, 1).await.cart();
+    let (kettle, pan, before) = app.two_kettles_and_a_pan(&token).await;
 
     let down = app.with_catalog_down().await;
     let read = request(&down, Method::GET, "/v1/cart", Some(&token), None)

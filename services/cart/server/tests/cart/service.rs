@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use brigade_chassis::client::{self, plain::PlainClient};
 use brigade_chassis::events::Envelope;
-use brigade_chassis::testing::{Instance, TestKeys};
+use brigade_chassis::testing::{static_client, Instance, TestKeys};
 use cart_api::CartClient;
 use catalog_api::{ListProducts, Money, Product};
 use http::Method;
@@ -18,7 +18,7 @@ use orders_api::events::OrderConfirmed;
 use orders_api::OrderLine;
 use uuid::Uuid;
 
-use crate::support::{catalog_client, service_client, FakeFeed};
+use crate::support::{catalog_client, FakeFeed};
 
 async fn start_catalog(dir: &tempfile::TempDir) -> Instance {
     let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
@@ -60,7 +60,7 @@ async fn the_typed_client_drives_a_cart_priced_by_a_real_catalog() {
     let catalog = start_catalog(&dir).await;
     let url = format!("sqlite://{}", dir.path().join("cart.db").display());
     let cart = start_cart(&url, &catalog, &keys).await;
-    let client = CartClient::new(service_client("cart", vec![cart.address]));
+    let client = CartClient::new(static_client("cart", vec![cart.address]));
     let products = some_products(&catalog, 2).await;
     let token = keys.token(Uuid::new_v4(), "shopper@example.com");
 
@@ -145,7 +145,7 @@ async fn two_cart_instances_sharing_one_store_lose_no_concurrent_line() {
         start_cart(&url, &catalog, &keys)
     );
     // Calls spread over both instances.
-    let client = CartClient::new(service_client("cart", vec![a.address, b.address]));
+    let client = CartClient::new(static_client("cart", vec![a.address, b.address]));
     let products = some_products(&catalog, 20).await;
     let token = keys.token(Uuid::new_v4(), "shopper@example.com");
 
@@ -178,7 +178,7 @@ async fn an_instance_takes_a_confirmed_orders_lines_out_of_the_cart_from_orders_
     let url = format!("sqlite://{}", dir.path().join("cart.db").display());
     let peers = format!("catalog={};orders={}", catalog.address, orders.address);
     let cart = start_cart_with(&url, peers, &keys).await;
-    let client = CartClient::new(service_client("cart", vec![cart.address]));
+    let client = CartClient::new(static_client("cart", vec![cart.address]));
     let products = some_products(&catalog, 2).await;
     let user_id = Uuid::new_v4();
     let token = keys.token(user_id, "shopper@example.com");

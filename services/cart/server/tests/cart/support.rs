@@ -8,10 +8,8 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::db::{migrate, Db};
-use brigade_chassis::discovery::{Resolver, Source};
-use brigade_chassis::metrics::Metrics;
+use brigade_chassis::testing::static_client;
 use cart::lines::{self, RuleError, StoredCart};
 use cart::store::Changed;
 use cart::{Store, MIGRATIONS};
@@ -93,17 +91,7 @@ pub fn product(n: u128, amount_minor: i64, currency: &str) -> Product {
 
 /// A catalog client for the instances at `addresses`.
 pub fn catalog_client(addresses: Vec<SocketAddr>) -> CatalogClient {
-    CatalogClient::new(service_client("catalog", addresses))
-}
-
-pub fn service_client(service: &str, addresses: Vec<SocketAddr>) -> ServiceClient {
-    let peers = HashMap::from([(service.to_owned(), addresses)]);
-    ServiceClient::new(
-        service,
-        Resolver::new(Source::Static(peers)),
-        Metrics::new().client.clone(),
-        client::Options::default(),
-    )
+    CatalogClient::new(static_client("catalog", addresses))
 }
 
 /// A catalog client whose one instance refuses every connection: the catalog is down.

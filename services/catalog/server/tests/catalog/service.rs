@@ -1,20 +1,17 @@
 //! Real instances on real sockets, started the way `main` starts them, called through the typed
 //! client that other services use.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::Method;
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::client::{self, ServiceClient};
-use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::events::FeedPage;
-use brigade_chassis::metrics::Metrics;
 use brigade_chassis::service::{self, SeedArgs, Service};
 use brigade_chassis::shutdown::Reason;
-use brigade_chassis::testing;
+use brigade_chassis::testing::{self, static_client};
 use catalog::{Catalog, SampleData};
 use catalog_api::{CatalogClient, ListProducts, ProductPage, Sort};
 use tokio::net::TcpListener;
@@ -129,13 +126,7 @@ async fn two_instances_starting_at_once_on_one_fresh_store_both_serve_the_same_c
 }
 
 async fn calls_through_the_typed_client(addresses: Vec<SocketAddr>) {
-    let peers = HashMap::from([("catalog".to_owned(), addresses)]);
-    let client = CatalogClient::new(ServiceClient::new(
-        "catalog",
-        Resolver::new(Source::Static(peers)),
-        Metrics::new().client.clone(),
-        client::Options::default(),
-    ));
+    let client = CatalogClient::new(static_client("catalog", addresses));
 
     let first = client
         .list_products(&ListProducts::default())

@@ -1,17 +1,13 @@
 //! Real instances on real sockets, started the way `main` starts them, called through the typed
 //! client that the orders service uses.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::db::{Db, PoolOptions};
-use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::events::{FeedPage, Outbox, OUTBOX_MIGRATION};
-use brigade_chassis::metrics::Metrics;
 use brigade_chassis::service::ServiceInfo;
-use brigade_chassis::testing::Instance;
+use brigade_chassis::testing::{addresses, static_client, Instance};
 use inventory::Inventory;
 use inventory_api::events::StockChanged;
 use inventory_api::{
@@ -29,16 +25,7 @@ async fn start(database_url: &str) -> Instance {
 }
 
 fn client(instances: &[&Instance]) -> InventoryClient {
-    let peers = HashMap::from([(
-        "inventory".to_owned(),
-        instances.iter().map(|i| i.address).collect(),
-    )]);
-    InventoryClient::new(ServiceClient::new(
-        "inventory",
-        Resolver::new(Source::Static(peers)),
-        Metrics::new().client.clone(),
-        client::Options::default(),
-    ))
+    InventoryClient::new(static_client("inventory", addresses(instances)))
 }
 
 /// The problem code of a refused call.

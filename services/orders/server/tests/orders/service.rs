@@ -3,25 +3,12 @@
 //! recorded). The end-to-end test with real cart, catalog, inventory and payments instances
 //! waits for those services' crates (see the report).
 
-use brigade_chassis::client;
-use brigade_chassis::client::ServiceClient;
-use brigade_chassis::discovery::{Resolver, Source};
-use brigade_chassis::metrics::Metrics;
 use brigade_chassis::testing::{self, Instance, TestKeys};
 use orders_api::{CheckoutRequest, ListOrders, OrdersClient};
-use std::collections::HashMap;
 use uuid::Uuid;
 
 fn client_for(instance: &Instance) -> OrdersClient {
-    let mut peers = HashMap::new();
-    peers.insert("orders".to_owned(), vec![instance.address]);
-    let resolver = Resolver::new(Source::Static(peers));
-    OrdersClient::new(ServiceClient::new(
-        "orders",
-        resolver,
-        Metrics::new().client.clone(),
-        client::Options::default(),
-    ))
+    OrdersClient::new(testing::static_client("orders", vec![instance.address]))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

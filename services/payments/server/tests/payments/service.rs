@@ -1,15 +1,12 @@
 //! Real instances on real sockets, started the way `main` starts them, called through the typed
 //! client that the orders service uses.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
+use brigade_chassis::client;
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::client::{self, ServiceClient};
-use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::events::FeedPage;
-use brigade_chassis::metrics::Metrics;
-use brigade_chassis::testing::Instance;
+use brigade_chassis::testing::{addresses, static_client_with, Instance};
 use payments_api::{problems, test_cards, ChargeStatus, LedgerQuery, PaymentsClient};
 use uuid::Uuid;
 
@@ -27,15 +24,13 @@ async fn start(url: &str) -> Instance {
 }
 
 fn client(instances: &[&Instance], timeout: Duration) -> PaymentsClient {
-    let addresses = instances.iter().map(|i| i.address).collect();
-    let peers = HashMap::from([("payments".to_owned(), addresses)]);
-    PaymentsClient::new(ServiceClient::new(
+    let options = client::Options {
+        default_timeout: timeout,
+    };
+    PaymentsClient::new(static_client_with(
         "payments",
-        Resolver::new(Source::Static(peers)),
-        Metrics::new().client.clone(),
-        client::Options {
-            default_timeout: timeout,
-        },
+        addresses(instances),
+        options,
     ))
 }
 

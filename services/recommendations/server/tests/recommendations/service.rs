@@ -2,15 +2,11 @@
 //! embedded transport by fake producers (the catalog's and orders' event feeds, speaking the
 //! real feed contract), and called through the typed client the gateway uses.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::client::{self, ServiceClient};
-use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::events::Envelope;
-use brigade_chassis::metrics::Metrics;
-use brigade_chassis::testing::{FakeFeed, Instance};
+use brigade_chassis::testing::{addresses, static_client, FakeFeed, Instance};
 use catalog_api::events::ProductChanged;
 use recommendations_api::Reason::{BoughtTogether as Together, Popular};
 use recommendations_api::{Recommendations, RecommendationsClient};
@@ -25,16 +21,7 @@ async fn start(url: &str, catalog: &FakeFeed, orders: &FakeFeed) -> Instance {
 }
 
 fn client(instances: &[&Instance]) -> RecommendationsClient {
-    let peers = HashMap::from([(
-        "recommendations".to_owned(),
-        instances.iter().map(|i| i.address).collect(),
-    )]);
-    RecommendationsClient::new(ServiceClient::new(
-        "recommendations",
-        Resolver::new(Source::Static(peers)),
-        Metrics::new().client.clone(),
-        client::Options::default(),
-    ))
+    RecommendationsClient::new(static_client("recommendations", addresses(instances)))
 }
 
 /// Waits until every instance has read both feeds to their end at least twice.

@@ -2,30 +2,21 @@
 //! client; and a token checked the way every other service checks it: by a verifier that fetches
 //! the JWKS from users through discovery.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::client::plain::PlainClient;
-use brigade_chassis::client::{self, ServiceClient};
-use brigade_chassis::discovery::{Resolver, Source};
+use brigade_chassis::client::ServiceClient;
 use brigade_chassis::events::FeedPage;
-use brigade_chassis::metrics::Metrics;
-use brigade_chassis::testing::Instance;
+use brigade_chassis::testing::{static_client, Instance};
 use users_api::{LogIn, SignUp, UsersClient};
 
 use crate::support::kid;
 
 /// A chassis client for users, with `addresses` as its static peers.
 fn users_client(addresses: Vec<SocketAddr>) -> ServiceClient {
-    let peers = HashMap::from([("users".to_owned(), addresses)]);
-    ServiceClient::new(
-        "users",
-        Resolver::new(Source::Static(peers)),
-        Metrics::new().client.clone(),
-        client::Options::default(),
-    )
+    static_client("users", addresses)
 }
 
 async fn start(database_url: &str) -> Instance {
