@@ -152,7 +152,7 @@ pub fn static_client_with(
     )
 }
 
-/// [`static_client_with`] the default options.
+/// [`static_client_with`] with the default options.
 pub fn static_client(
     service: &str,
     addresses: Vec<std::net::SocketAddr>,
