@@ -30,6 +30,15 @@ pub fn service_args(flags: &[&str]) -> crate::service::ServiceArgs {
         .service
 }
 
+/// Service `S`'s own flags as its command line gives them from `flags` (what follows the
+/// binary's name), or `None` when the command line is refused.
+pub fn own_args<S: crate::service::Service>(flags: &[&str]) -> Option<S::Args> {
+    let argv = std::iter::once(S::BINARY).chain(flags.iter().copied());
+    <crate::service::Flags<S> as clap::Parser>::try_parse_from(argv)
+        .ok()
+        .map(|parsed| parsed.own)
+}
+
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
 pub async fn sqlite_db() -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));

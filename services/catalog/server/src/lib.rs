@@ -67,22 +67,15 @@ impl Service for Catalog {
 
 #[cfg(test)]
 mod tests {
-    use brigade_chassis::service::{Flags, SampleData};
-    use clap::Parser;
+    use brigade_chassis::service::SampleData;
+    use brigade_chassis::testing::own_args;
 
     use super::Catalog;
 
     #[test]
     fn no_seed_is_a_flag() {
-        let parse = |argv: &[&str]| {
-            Flags::<Catalog>::try_parse_from(argv)
-                .map(|a| a.own.sample)
-                .ok()
-        };
-        assert_eq!(parse(&["brigade-catalog"]), Some(SampleData::Load));
-        assert_eq!(
-            parse(&["brigade-catalog", "--no-seed"]),
-            Some(SampleData::Skip)
-        );
+        let sample = |flags: &[&str]| own_args::<Catalog>(flags).map(|a| a.sample);
+        assert_eq!(sample(&[]), Some(SampleData::Load));
+        assert_eq!(sample(&["--no-seed"]), Some(SampleData::Skip));
     }
 }

@@ -80,22 +80,15 @@ impl Service for Inventory {
 
 #[cfg(test)]
 mod tests {
-    use brigade_chassis::service::{Flags, SampleData};
-    use clap::Parser;
+    use brigade_chassis::service::SampleData;
+    use brigade_chassis::testing::own_args;
 
     use super::Inventory;
 
     #[test]
     fn no_seed_is_a_flag() {
-        let parse = |argv: &[&str]| {
-            Flags::<Inventory>::try_parse_from(argv)
-                .map(|a| a.own.sample)
-                .ok()
-        };
-        assert_eq!(parse(&["brigade-inventory"]), Some(SampleData::Load));
-        assert_eq!(
-            parse(&["brigade-inventory", "--no-seed"]),
-            Some(SampleData::Skip)
-        );
+        let sample = |flags: &[&str]| own_args::<Inventory>(flags).map(|a| a.sample);
+        assert_eq!(sample(&[]), Some(SampleData::Load));
+        assert_eq!(sample(&["--no-seed"]), Some(SampleData::Skip));
     }
 }

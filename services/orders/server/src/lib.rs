@@ -131,28 +131,18 @@ impl Service for Orders {
 
 #[cfg(test)]
 mod tests {
-    use brigade_chassis::service::Flags;
-    use clap::Parser;
+    use brigade_chassis::testing::own_args;
 
     use super::{Checkpoint, Orders};
 
-    type Args = Flags<Orders>;
-
     #[test]
     fn the_crash_hook_is_off_unless_given() {
-        let parse = |argv: &[&str]| {
-            Args::try_parse_from(argv)
-                .map(|a| a.own.crash_after_step)
-                .ok()
-        };
-        assert_eq!(parse(&["brigade-orders"]), Some(None));
+        let crash = |flags: &[&str]| own_args::<Orders>(flags).map(|a| a.crash_after_step);
+        assert_eq!(crash(&[]), Some(None));
         assert_eq!(
-            parse(&["brigade-orders", "--crash-after-step", "charged"]),
+            crash(&["--crash-after-step", "charged"]),
             Some(Some(Checkpoint::Charged))
         );
-        assert_eq!(
-            parse(&["brigade-orders", "--crash-after-step", "nonsense"]),
-            None
-        );
+        assert_eq!(crash(&["--crash-after-step", "nonsense"]), None);
     }
 }

@@ -88,27 +88,17 @@ impl Service for Payments {
 mod tests {
     use std::time::Duration;
 
-    use brigade_chassis::service::Flags;
-    use clap::Parser;
+    use brigade_chassis::testing::own_args;
 
     use super::Payments;
 
-    type Args = Flags<Payments>;
-
     #[test]
     fn the_slow_card_delay_is_a_duration_flag() {
-        let parse = |argv: &[&str]| {
-            Args::try_parse_from(argv)
-                .map(|a| a.own.slow_card_delay)
-                .ok()
-        };
+        let delay = |flags: &[&str]| own_args::<Payments>(flags).map(|a| a.slow_card_delay);
         assert_eq!(
-            parse(&["brigade-payments", "--slow-card-delay", "250ms"]),
+            delay(&["--slow-card-delay", "250ms"]),
             Some(Duration::from_millis(250))
         );
-        assert_eq!(
-            parse(&["brigade-payments", "--slow-card-delay", "soon"]),
-            None
-        );
+        assert_eq!(delay(&["--slow-card-delay", "soon"]), None);
     }
 }
