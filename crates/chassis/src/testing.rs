@@ -39,6 +39,24 @@ pub fn own_args<S: crate::service::Service>(flags: &[&str]) -> Option<S::Args> {
         .map(|parsed| parsed.own)
 }
 
+/// A listener on a free loopback port, and its address.
+pub async fn loopback_listener() -> (tokio::net::TcpListener, std::net::SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("cannot bind a test listener: {e}"));
+    let address = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("test listener has no address: {e}"));
+    (listener, address)
+}
+
+/// Serves `router` on a free loopback port for the rest of the test; gives its address.
+pub async fn serve_in_background(router: Router) -> std::net::SocketAddr {
+    let (listener, address) = loopback_listener().await;
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
 /// A fresh SQLite store in a temporary directory (kept alive by the returned guard).
 pub async fn sqlite_db() -> (Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"));
@@ -221,12 +239,7 @@ impl Instance {
         B: FnOnce(crate::service::Context) -> F + Send + 'static,
         F: std::future::Future<Output = Result<Router, crate::BoxError>> + Send + 'static,
     {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("cannot bind a test listener: {e}"));
-        let address = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("test listener has no address: {e}"));
+        let (listener, address) = loopback_listener().await;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(crate::service::serve(
             info,
@@ -670,12 +683,7 @@ pub struct FakeFeed {
 
 impl FakeFeed {
     pub async fn start() -> FakeFeed {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("cannot bind a fake feed: {e}"));
-        let address = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("fake feed has no address: {e}"));
+        let (listener, address) = loopback_listener().await;
         let feed = FakeFeed {
             events: Default::default(),
             caught_up: Default::default(),

@@ -78,9 +78,7 @@ async fn scripted(script: impl Fn(usize) -> Reply + Clone + Send + Sync + 'stati
             response
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let address = brigade_chassis::testing::serve_in_background(app).await;
     Scripted { address, hits }
 }
 

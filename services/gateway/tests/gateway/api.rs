@@ -538,12 +538,9 @@ async fn recommendation_routes_refuse_bad_input_at_the_edge_and_me_needs_a_token
 
 /// A recommendations "instance" that fails every request with a 500 problem.
 async fn failing_recommendations() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     let router = axum::Router::new()
         .fallback(|| async { brigade_chassis::Problem::internal().into_response() });
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    address
+    brigade_chassis::testing::serve_in_background(router).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

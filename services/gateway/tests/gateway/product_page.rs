@@ -253,8 +253,6 @@ async fn without_the_inventory_the_stock_is_unknown_and_without_the_catalog_ther
 
 /// A recommendations "instance" that answers nothing for 2 s, counting the requests it gets.
 async fn slow_recommendations() -> (SocketAddr, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
     let hits = Arc::new(AtomicUsize::new(0));
     let counted = hits.clone();
     let router = axum::Router::new().fallback(move || {
@@ -265,7 +263,7 @@ async fn slow_recommendations() -> (SocketAddr, Arc<AtomicUsize>) {
             axum::Json(json!({ "items": [], "fallback": true }))
         }
     });
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let address = brigade_chassis::testing::serve_in_background(router).await;
     (address, hits)
 }
 

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use brigade_chassis::db::{migrate, Db};
-use brigade_chassis::testing::static_client;
+use brigade_chassis::testing::{serve_in_background, static_client};
 use cart::lines::{self, RuleError, StoredCart};
 use cart::store::Changed;
 use cart::{Store, MIGRATIONS};
@@ -27,12 +27,10 @@ pub struct FakeCatalog {
 impl FakeCatalog {
     pub async fn start() -> FakeCatalog {
         let products = Arc::new(Mutex::new(HashMap::new()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
         let router = Router::new()
             .route(catalog_api::paths::PRODUCTS_BATCH, post(batch))
             .with_state(products.clone());
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let address = serve_in_background(router).await;
         FakeCatalog { products, address }
     }
 
