@@ -265,6 +265,19 @@ impl Instance {
         format!("http://{}", self.address)
     }
 
+    /// What the instance's `/metrics` answers: its metrics as Prometheus text.
+    pub async fn metrics(&self) -> String {
+        let answer = crate::plain::PlainClient::new(std::time::Duration::from_secs(2))
+            .send(
+                ::http::Method::GET,
+                &format!("{}/metrics", self.url()),
+                None,
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the metrics of {}: {e}", self.address));
+        String::from_utf8_lossy(&answer.body).into_owned()
+    }
+
     async fn wait_ready(&self) {
         let client = crate::plain::PlainClient::new(std::time::Duration::from_secs(1));
         let url = format!("{}/readyz", self.url());

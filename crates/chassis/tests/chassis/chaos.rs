@@ -110,11 +110,7 @@ async fn without_the_flag_there_is_no_admin_api_and_nothing_is_injected() {
             StatusCode::OK
         );
     }
-    let metrics = client
-        .send(Method::GET, &url("/metrics"), None)
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&metrics.body);
+    let text = instance.metrics().await;
     assert!(
         !text.contains("http_server_injected_faults_total{"),
         "{text}"
@@ -153,11 +149,7 @@ async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
         shown,
         json!({"rules": [{"route": "/v1/products", "latency_ms": 0, "error_rate": 1.0, "abort_rate": 0.0}]})
     );
-    let metrics = client
-        .send(Method::GET, &url("/metrics"), None)
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&metrics.body);
+    let text = instance.metrics().await;
     assert!(
         text.contains(r#"http_server_injected_faults_total{route="/v1/products",kind="error"} 1"#),
         "{text}"

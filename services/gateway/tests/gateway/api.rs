@@ -3,10 +3,8 @@
 //! The happy paths, bad input on every route, and a catalog that is down; and the same for
 //! recommendations, with a real recommendations instance (down, it is a 503
 //! `recommendations-unavailable` that leaves the rest of the API answering).
-use std::time::Duration;
 
 use axum::response::IntoResponse;
-use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::testing::{
     assert_openapi_covers_at, fetch_json, Instance, JsonAnswer, TestKeys,
 };
@@ -252,15 +250,7 @@ async fn the_trace_travels_to_the_catalog_and_back_into_problems() {
     assert_eq!(answer.status, 404);
     assert_eq!(answer.body["trace_id"], trace_id);
     // The catalog saw the call as a request of its own, counted on its route.
-    let metrics = PlainClient::new(Duration::from_secs(2))
-        .send(
-            Method::GET,
-            &format!("{}/metrics", system.catalog.url()),
-            None,
-        )
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&metrics.body);
+    let text = system.catalog.metrics().await;
     assert!(
         text.lines()
             .any(|l| l.starts_with("http_server_requests_total{")
@@ -499,15 +489,7 @@ async fn recommendation_routes_refuse_bad_input_at_the_edge_and_me_needs_a_token
         "count",
     );
     // None of that cost a hop: the service counted no request on its routes.
-    let metrics = PlainClient::new(Duration::from_secs(2))
-        .send(
-            Method::GET,
-            &format!("{}/metrics", shop.recommendations.url()),
-            None,
-        )
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&metrics.body);
+    let text = shop.recommendations.metrics().await;
     assert!(
         !text.contains("route=\"/v1/recommendations/"),
         "bad input reached the service: {text}"
