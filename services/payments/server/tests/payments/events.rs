@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::{
-    assert_audit_clean, charge, ledger_of, pending_charge, processor, request, second_pool,
+    assert_audit_clean, charge, charged, ledger_of, pending_charge, processor, request, second_pool,
 };
 
 brigade_chassis::store_suite!(
@@ -49,9 +49,7 @@ async fn a_capture_is_announced_once(db: Db) {
     let processor = processor(db).await;
     let store = processor.store();
     let order = Uuid::new_v4();
-    let made = charge(&processor, "pay-1", &request(order, test_cards::APPROVED))
-        .await
-        .charge;
+    let made = charged(&processor, "pay-1", order, test_cards::APPROVED).await;
 
     let written = events(store).await;
     assert_eq!(written.len(), 1, "{written:#?}");
@@ -91,16 +89,8 @@ async fn a_decline_is_announced_as_a_failure_and_a_processor_error_not_at_all(db
     let processor = processor(db).await;
     let store = processor.store();
     let order = Uuid::new_v4();
-    let declined = charge(&processor, "try-1", &request(order, test_cards::DECLINED))
-        .await
-        .charge;
-    let broke = charge(
-        &processor,
-        "try-2",
-        &request(order, test_cards::INSUFFICIENT_FUNDS),
-    )
-    .await
-    .charge;
+    let declined = charged(&processor, "try-1", order, test_cards::DECLINED).await;
+    let broke = charged(&processor, "try-2", order, test_cards::INSUFFICIENT_FUNDS).await;
     // Repeats are answered from the store and announce nothing.
     charge(&processor, "try-1", &request(order, test_cards::DECLINED)).await;
     // The processor failing records nothing, so announces nothing.
@@ -143,9 +133,7 @@ async fn a_decline_is_announced_as_a_failure_and_a_processor_error_not_at_all(db
     assert_eq!(seqs, [1, 2]);
 
     // Then a card that works: the order's third event.
-    let paid = charge(&processor, "try-4", &request(order, test_cards::APPROVED))
-        .await
-        .charge;
+    let paid = charged(&processor, "try-4", order, test_cards::APPROVED).await;
     let written = events(store).await;
     assert_eq!(written.len(), 3);
     assert_eq!(
@@ -189,9 +177,7 @@ async fn a_slow_charge_is_announced_when_it_settles_and_only_then(db: Db) {
 
     // Through the processor, with the slow card: one capture announced.
     let other = Uuid::new_v4();
-    let slow = charge(&processor, "slow", &request(other, test_cards::SLOW))
-        .await
-        .charge;
+    let slow = charged(&processor, "slow", other, test_cards::SLOW).await;
     assert_eq!(slow.status, ChargeStatus::Captured);
     let written = events(store).await;
     assert_eq!(written.len(), 2, "{written:#?}");
@@ -206,9 +192,7 @@ async fn a_refund_is_announced_once_after_its_capture(db: Db) {
     let processor = processor(db).await;
     let store = processor.store();
     let order = Uuid::new_v4();
-    let made = charge(&processor, "pay", &request(order, test_cards::APPROVED))
-        .await
-        .charge;
+    let made = charged(&processor, "pay", order, test_cards::APPROVED).await;
     processor
         .refund(made.id, Some("refund-1"), &RefundRequest::default())
         .await
@@ -221,13 +205,7 @@ async fn a_refund_is_announced_once_after_its_capture(db: Db) {
             .unwrap();
     }
     // Nor does a refused refund.
-    let declined = charge(
-        &processor,
-        "no",
-        &request(Uuid::new_v4(), test_cards::DECLINED),
-    )
-    .await
-    .charge;
+    let declined = charged(&processor, "no", Uuid::new_v4(), test_cards::DECLINED).await;
     let refused = processor
         .refund(declined.id, None, &RefundRequest::default())
         .await;

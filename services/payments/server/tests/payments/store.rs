@@ -17,8 +17,8 @@ use payments_api::{
 use uuid::Uuid;
 
 use crate::support::{
-    assert_audit_clean, charge, ledger_of, pending_charge, processor, request, second_pool,
-    SLOW_DELAY,
+    assert_audit_clean, charge, charged, ledger_of, pending_charge, processor, request,
+    second_pool, SLOW_DELAY,
 };
 
 brigade_chassis::store_suite!(
@@ -268,9 +268,7 @@ async fn a_charged_order_is_not_charged_again_under_another_key(db: Db) {
 async fn refunds_are_idempotent_and_balance_the_ledger(db: Db) {
     let processor = processor(db).await;
     let order = Uuid::new_v4();
-    let made = charge(&processor, "pay", &request(order, test_cards::APPROVED))
-        .await
-        .charge;
+    let made = charged(&processor, "pay", order, test_cards::APPROVED).await;
     let reason = RefundRequest {
         reason: Some("the parcel was lost".into()),
     };
@@ -302,13 +300,7 @@ async fn refunds_are_idempotent_and_balance_the_ledger(db: Db) {
     assert_eq!(kinds, [LedgerKind::Capture, LedgerKind::Refund]);
     assert!(entries.iter().all(|e| e.amount_minor == made.amount_minor));
     // A key that refunded one charge cannot refund another.
-    let other = charge(
-        &processor,
-        "pay-2",
-        &request(Uuid::new_v4(), test_cards::APPROVED),
-    )
-    .await
-    .charge;
+    let other = charged(&processor, "pay-2", Uuid::new_v4(), test_cards::APPROVED).await;
     match processor
         .refund(other.id, Some("refund-1"), &RefundRequest::default())
         .await
@@ -329,13 +321,7 @@ async fn refunds_are_idempotent_and_balance_the_ledger(db: Db) {
 
 async fn refunds_are_refused_for_charges_that_hold_no_money(db: Db) {
     let processor = processor(db).await;
-    let declined = charge(
-        &processor,
-        "declined",
-        &request(Uuid::new_v4(), test_cards::DECLINED),
-    )
-    .await
-    .charge;
+    let declined = charged(&processor, "declined", Uuid::new_v4(), test_cards::DECLINED).await;
     match processor
         .refund(declined.id, None, &RefundRequest::default())
         .await
@@ -528,13 +514,7 @@ async fn the_ledger_pages_in_order_and_filters_by_order(db: Db) {
     let orders: Vec<Uuid> = (0..5).map(|_| Uuid::new_v4()).collect();
     let mut charges = Vec::new();
     for (i, order) in orders.iter().enumerate() {
-        let made = charge(
-            &processor,
-            &format!("k{i}"),
-            &request(*order, test_cards::APPROVED),
-        )
-        .await
-        .charge;
+        let made = charged(&processor, &format!("k{i}"), *order, test_cards::APPROVED).await;
         charges.push(made);
     }
     processor
@@ -579,9 +559,7 @@ async fn the_ledger_pages_in_order_and_filters_by_order(db: Db) {
 async fn the_audit_finds_a_ledger_that_disagrees_and_the_ledger_is_append_only(db: Db) {
     let processor = processor(db.clone()).await;
     let order = Uuid::new_v4();
-    let made = charge(&processor, "audited", &request(order, test_cards::APPROVED))
-        .await
-        .charge;
+    let made = charged(&processor, "audited", order, test_cards::APPROVED).await;
     assert_audit_clean(processor.store()).await;
     // A refund entry written behind the store's back: the charge says captured.
     let insert = "INSERT INTO ledger_entries \

@@ -88,3 +88,16 @@ pub async fn charge(processor: &Processor, key: &str, request: &ChargeRequest) -
         .await
         .unwrap_or_else(|e| panic!("charging with {key}: {e}"))
 }
+
+/// The charge made through `processor` under `key` for `order_id` on `card` (as [`request`]
+/// makes it), which must not fail.
+pub async fn charged(
+    processor: &Processor,
+    key: &str,
+    order_id: Uuid,
+    card: &str,
+) -> payments_api::Charge {
+    charge(processor, key, &request(order_id, card))
+        .await
+        .charge
+}
