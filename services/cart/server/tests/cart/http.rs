@@ -188,7 +188,7 @@ async fn lines_are_added_changed_removed_and_cleared_with_the_catalogs_prices() 
 async fn reading_reprices_the_cart_and_drops_products_the_catalog_no_longer_has() {
     let app = App::new().await;
     let token = app.token(Uuid::new_v4());
-    let (kettle, pan, before) = app.two_kettles_and_a_pan(&token).await;
+    let (_, pan, before) = app.two_kettles_and_a_pan(&token).await;
 
     // A read with nothing new changes nothing.
     assert_eq!(app.get(&token).await.cart(), before);

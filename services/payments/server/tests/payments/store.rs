@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use brigade_chassis::db::Db;
 use brigade_chassis::time::now_ms;
-use payments::processor::{ChargeError, Charged, RefundError};
+use payments::processor::{ChargeError, RefundError};
 use payments::store::RefundError as Refused;
-use payments::{Processor, Store};
+use payments::Store;
 use payments_api::{
     test_cards, ChargeRequest, ChargeStatus, DeclineCode, LedgerFilter, LedgerKind, RefundRequest,
     ViolationKind,
