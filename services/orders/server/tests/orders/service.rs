@@ -3,6 +3,7 @@
 //! recorded). The end-to-end test with real cart, catalog, inventory and payments instances
 //! waits for those services' crates (see the report).
 
+use brigade_chassis::client;
 use brigade_chassis::testing::{self, Instance, TestKeys};
 use orders_api::{CheckoutRequest, ListOrders, OrdersClient};
 use uuid::Uuid;
