@@ -7,12 +7,13 @@ use brigade_chassis::events::{stored_events, Envelope, Event};
 use payments::processor::{ChargeError, RefundError};
 use payments::{Processor, Store};
 use payments_api::events::{Amount, PaymentCaptured, PaymentFailed, PaymentRefunded};
-use payments_api::{test_cards, ChargeStatus, DeclineCode, LedgerKind, RefundRequest};
+use payments_api::{test_cards, ChargeStatus, DeclineCode, LedgerKind};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::{
-    assert_audit_clean, charge, charged, ledger_of, pending_charge, processor, request, second_pool,
+    assert_audit_clean, charge, charged, ledger_of, pending_charge, processor, refund, request,
+    second_pool,
 };
 
 brigade_chassis::store_suite!(
@@ -193,22 +194,14 @@ async fn a_refund_is_announced_once_after_its_capture(db: Db) {
     let store = processor.store();
     let order = Uuid::new_v4();
     let made = charged(&processor, "pay", order, test_cards::APPROVED).await;
-    processor
-        .refund(made.id, Some("refund-1"), &RefundRequest::default())
-        .await
-        .unwrap();
+    refund(&processor, made.id, Some("refund-1")).await.unwrap();
     // Refunding again, under any key, changes nothing and announces nothing.
     for key in [Some("refund-1"), Some("refund-2"), None] {
-        processor
-            .refund(made.id, key, &RefundRequest::default())
-            .await
-            .unwrap();
+        refund(&processor, made.id, key).await.unwrap();
     }
     // Nor does a refused refund.
     let declined = charged(&processor, "no", Uuid::new_v4(), test_cards::DECLINED).await;
-    let refused = processor
-        .refund(declined.id, None, &RefundRequest::default())
-        .await;
+    let refused = refund(&processor, declined.id, None).await;
     assert!(
         matches!(refused, Err(RefundError::Refused(_))),
         "{refused:?}"

@@ -17,7 +17,7 @@ use payments_api::{
 use uuid::Uuid;
 
 use crate::support::{
-    assert_audit_clean, charge, charged, ledger_of, pending_charge, processor, request,
+    assert_audit_clean, charge, charged, ledger_of, pending_charge, processor, refund, request,
     second_pool, SLOW_DELAY,
 };
 
@@ -253,10 +253,7 @@ async fn a_charged_order_is_not_charged_again_under_another_key(db: Db) {
         }
     }
     // Once refunded, the order may be charged again.
-    processor
-        .refund(paid.charge.id, None, &RefundRequest::default())
-        .await
-        .unwrap();
+    refund(&processor, paid.charge.id, None).await.unwrap();
     let again = charge(&processor, "try-6", &request(order, test_cards::APPROVED)).await;
     assert_eq!(again.charge.status, ChargeStatus::Captured);
     let store = processor.store();
@@ -289,10 +286,7 @@ async fn refunds_are_idempotent_and_balance_the_ledger(db: Db) {
     assert_eq!(stored, refunded);
     // Again, with the same key, another key or none: the same charge, nothing more written.
     for key in [Some("refund-1"), Some("refund-2"), None] {
-        let again = processor
-            .refund(made.id, key, &RefundRequest::default())
-            .await
-            .unwrap();
+        let again = refund(&processor, made.id, key).await.unwrap();
         assert_eq!(again, refunded, "{key:?}");
     }
     let entries = ledger_of(processor.store(), order).await.items;
@@ -301,10 +295,7 @@ async fn refunds_are_idempotent_and_balance_the_ledger(db: Db) {
     assert!(entries.iter().all(|e| e.amount_minor == made.amount_minor));
     // A key that refunded one charge cannot refund another.
     let other = charged(&processor, "pay-2", Uuid::new_v4(), test_cards::APPROVED).await;
-    match processor
-        .refund(other.id, Some("refund-1"), &RefundRequest::default())
-        .await
-    {
+    match refund(&processor, other.id, Some("refund-1")).await {
         Err(RefundError::Refused(Refused::KeyReused { charge_id })) => {
             assert_eq!(charge_id, made.id)
         }
@@ -322,30 +313,21 @@ async fn refunds_are_idempotent_and_balance_the_ledger(db: Db) {
 async fn refunds_are_refused_for_charges_that_hold_no_money(db: Db) {
     let processor = processor(db).await;
     let declined = charged(&processor, "declined", Uuid::new_v4(), test_cards::DECLINED).await;
-    match processor
-        .refund(declined.id, None, &RefundRequest::default())
-        .await
-    {
+    match refund(&processor, declined.id, None).await {
         Err(RefundError::Refused(Refused::NotRefundable(charge))) => {
             assert_eq!(charge.status, ChargeStatus::Declined)
         }
         unexpected => panic!("{unexpected:?}"),
     }
     let unknown = Uuid::new_v4();
-    match processor
-        .refund(unknown, None, &RefundRequest::default())
-        .await
-    {
+    match refund(&processor, unknown, None).await {
         Err(RefundError::Refused(Refused::NotFound(id))) => assert_eq!(id, unknown),
         unexpected => panic!("{unexpected:?}"),
     }
     // A pending charge holds no money yet.
     let store = processor.store();
     let pending = pending_charge(store, Uuid::new_v4(), i64::MAX).await;
-    match processor
-        .refund(pending.id, None, &RefundRequest::default())
-        .await
-    {
+    match refund(&processor, pending.id, None).await {
         Err(RefundError::Refused(Refused::NotRefundable(charge))) => {
             assert_eq!(charge.status, ChargeStatus::Pending)
         }
@@ -517,10 +499,7 @@ async fn the_ledger_pages_in_order_and_filters_by_order(db: Db) {
         let made = charged(&processor, &format!("k{i}"), *order, test_cards::APPROVED).await;
         charges.push(made);
     }
-    processor
-        .refund(charges[1].id, None, &RefundRequest::default())
-        .await
-        .unwrap();
+    refund(&processor, charges[1].id, None).await.unwrap();
     let store = processor.store();
     let mut seen = Vec::new();
     let mut after = 0;

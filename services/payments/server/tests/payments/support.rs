@@ -5,10 +5,12 @@ use std::time::Duration;
 use brigade_chassis::db::{migrate, Db};
 use brigade_chassis::events::Outbox;
 use brigade_chassis::time::now_ms;
-use payments::processor::Charged;
+use payments::processor::{Charged, RefundError};
 use payments::store::{NewCharge, Recorded};
 use payments::{Processor, Store, MIGRATIONS};
-use payments_api::{test_cards, ChargeRequest, ChargeStatus, LedgerFilter, LedgerPage};
+use payments_api::{
+    test_cards, ChargeRequest, ChargeStatus, LedgerFilter, LedgerPage, RefundRequest,
+};
 use uuid::Uuid;
 
 /// How long the slow card waits in tests.
@@ -100,4 +102,13 @@ pub async fn charged(
     charge(processor, key, &request(order_id, card))
         .await
         .charge
+}
+
+/// Refunds charge `id` in full through `processor` (under `key` when given, with no reason).
+pub async fn refund(
+    processor: &Processor,
+    id: Uuid,
+    key: Option<&str>,
+) -> Result<payments_api::Charge, RefundError> {
+    processor.refund(id, key, &RefundRequest::default()).await
 }
