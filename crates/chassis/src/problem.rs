@@ -179,6 +179,17 @@ impl Problem {
     }
 }
 
+/// A service's store error. Marking it (`impl StoreFailure for store::Error {}`) lets a handler
+/// pass the store's failure on with `?`, answered as [`Problem::store_failed`]: logged, never
+/// shown.
+pub trait StoreFailure: std::error::Error {}
+
+impl<E: StoreFailure> From<E> for Problem {
+    fn from(error: E) -> Problem {
+        Problem::store_failed(&error)
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({}): {}", self.title, self.status, self.detail)

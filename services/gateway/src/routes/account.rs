@@ -38,12 +38,8 @@ async fn sign_up(
     Json(request): Json<SignUp>,
 ) -> Result<(StatusCode, Json<User>), Problem> {
     // The users service applies the same rules; refusing here saves the hop (and a hash).
-    request.validate().map_err(Problem::from)?;
-    let user = gateway
-        .users
-        .sign_up(&request)
-        .await
-        .map_err(|e| e.to_problem())?;
+    request.validate()?;
+    let user = gateway.users.sign_up(&request).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -66,13 +62,8 @@ async fn log_in(
     _: Query<NoParameters>,
     Json(request): Json<LogIn>,
 ) -> Result<Json<Session>, Problem> {
-    request.validate().map_err(Problem::from)?;
-    let session = gateway
-        .users
-        .log_in(&request)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(session))
+    request.validate()?;
+    Ok(Json(gateway.users.log_in(&request).await?))
 }
 
 /// The signed-in user.
@@ -88,10 +79,5 @@ async fn me(
     principal: Principal,
     _: Query<NoParameters>,
 ) -> Result<Json<User>, Problem> {
-    let user = gateway
-        .users
-        .me(&principal.token)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(user))
+    Ok(Json(gateway.users.me(&principal.token).await?))
 }

@@ -70,12 +70,11 @@ pub(super) async fn one(
             ),
         )
     })?;
-    match store.product(id).await {
-        Ok(Some(product)) => Ok(Json(product)),
-        Ok(None) => Err(Problem::not_found(format!(
+    match store.product(id).await? {
+        Some(product) => Ok(Json(product)),
+        None => Err(Problem::not_found(format!(
             "there is no product with id {id}"
         ))),
-        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -94,9 +93,5 @@ pub(super) async fn batch(
     Json(request): Json<ProductsByIds>,
 ) -> Result<Json<ProductBatch>, Problem> {
     request.validate()?;
-    store
-        .products_by_ids(&request.ids)
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+    Ok(Json(store.products_by_ids(&request.ids).await?))
 }
