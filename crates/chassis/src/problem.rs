@@ -222,4 +222,17 @@ mod tests {
         let long = "é".repeat(10_000);
         assert_eq!(quoted(&long), format!("`{}…`", "é".repeat(64)));
     }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk on fire at /var/lib/secret")]
+    struct Broken;
+
+    impl super::StoreFailure for Broken {}
+
+    #[test]
+    fn a_store_failure_converts_to_an_internal_problem_that_shows_nothing_of_it() {
+        let problem = super::Problem::from(Broken);
+        assert_eq!(problem, super::Problem::internal());
+        assert!(!problem.detail.contains("secret"));
+    }
 }
