@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use users_api::{LogIn, Session, SignUp, User};
+use users_api::{LogIn, LogInProblems, Session, SignUp, SignUpProblems, User};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -26,10 +26,7 @@ pub fn router() -> OpenApiRouter<Gateway> {
     request_body = SignUp,
     responses(
         (status = 201, description = "The new account", body = User),
-        (status = 400, description = "invalid-parameter: a field breaks a rule (`parameter` \
-            names it)", body = Problem),
-        (status = 409, description = "email-taken: an account with this email exists",
-            body = Problem),
+        SignUpProblems,
     ),
 )]
 async fn sign_up(
@@ -51,10 +48,7 @@ async fn sign_up(
     request_body = LogIn,
     responses(
         (status = 200, description = "An access token", body = Session),
-        (status = 400, description = "invalid-parameter: an empty or far too long email or \
-            password (`parameter` names it)", body = Problem),
-        (status = 401, description = "invalid-credentials: the email or the password is wrong",
-            body = Problem),
+        LogInProblems,
     ),
 )]
 async fn log_in(

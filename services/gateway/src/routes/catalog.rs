@@ -3,7 +3,7 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
-use catalog_api::{CategoryList, ListProducts, Product, ProductPage};
+use catalog_api::{CategoryList, ListProducts, Product, ProductAnswers, ProductPage, ProductPath};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -46,12 +46,8 @@ async fn list_products(
     get,
     path = "/products/{id}",
     operation_id = "getProduct",
-    params(("id" = Uuid, Path, description = "A product id.")),
-    responses(
-        (status = 200, description = "The product", body = Product),
-        (status = 404, description = "not-found: there is no product with this id",
-            body = Problem),
-    ),
+    params(ProductPath),
+    responses(ProductAnswers)
 )]
 async fn get_product(
     State(gateway): State<Gateway>,

@@ -3,7 +3,10 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, Path, Query};
 use brigade_chassis::Problem;
-use catalog_api::{paths, ListProducts, Product, ProductBatch, ProductPage, ProductsByIds};
+use catalog_api::{
+    paths, ListProducts, Product, ProductAnswers, ProductBatch, ProductPage, ProductPath,
+    ProductsByIds,
+};
 use uuid::Uuid;
 
 use crate::store::{ListError, Store};
@@ -49,12 +52,8 @@ pub(super) async fn list(
     get,
     path = "/v1/products/{id}",
     operation_id = "getProduct",
-    params(("id" = Uuid, Path, description = "A product id.")),
-    responses(
-        (status = 200, description = "The product", body = Product),
-        (status = 404, description = "not-found: there is no product with this id",
-            body = Problem),
-    ),
+    params(ProductPath),
+    responses(ProductAnswers)
 )]
 pub(super) async fn one(
     State(store): State<Store>,
