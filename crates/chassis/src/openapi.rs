@@ -9,8 +9,6 @@
 //! forget it: the problem shape, `503 overloaded` with `Retry-After` from load shedding, `504` from
 //! the time limit, `400`/`413`/`415`/`422` from the extractors, `401` from the bearer check.
 
-use std::borrow::Cow;
-
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -26,16 +24,13 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, Secur
 use utoipa::openapi::{HttpMethod, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 
-use crate::problem::{Problem, CONTENT_TYPE as PROBLEM_CONTENT_TYPE};
+use crate::problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, SCHEMA_NAME as PROBLEM};
 
 /// Where every service serves its document (the gateway under its `/api/v1` prefix).
 pub const PATH: &str = "/openapi.json";
 
 /// The name of the bearer security scheme, as operations name it in `security(("bearer" = []))`.
 pub const BEARER: &str = "bearer";
-
-/// The name of the problem schema in `components.schemas`.
-const PROBLEM: &str = "Problem";
 
 /// A service's contract: what its document says about the service as a whole.
 #[derive(Clone)]
@@ -166,53 +161,12 @@ impl Contract {
 
     /// RFC 9457 problem details, with the members this service's problems may carry.
     fn problem_schema(&self) -> Schema {
-        let mut problem = problem_object();
+        let mut problem = crate::problem::schema_object();
         for (name, schema) in &self.problem_members {
             problem = problem.property(name.clone(), schema.clone());
         }
         Schema::Object(problem.build())
     }
-}
-
-/// Handlers name `body = Problem` in their `responses(...)`; the document's `Problem` is then
-/// the service's, with its own members (see [`Contract::problem_member`]).
-impl utoipa::PartialSchema for Problem {
-    fn schema() -> RefOr<Schema> {
-        RefOr::T(Schema::Object(problem_object().build()))
-    }
-}
-
-impl utoipa::ToSchema for Problem {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed(PROBLEM)
-    }
-}
-
-/// The members every problem has.
-fn problem_object() -> ObjectBuilder {
-    ObjectBuilder::new()
-        .description(Some(
-            "An RFC 9457 problem (application/problem+json). `type` is \
-                 urn:brigade:problem:CODE; docs/problems.md lists the codes.",
-        ))
-        .property("type", text("urn:brigade:problem:CODE"))
-        .required("type")
-        .property("title", text("A short summary of the problem's kind."))
-        .required("title")
-        .property(
-            "status",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .description(Some("The HTTP status code.")),
-        )
-        .required("status")
-        .property("detail", text("What was wrong and what to do."))
-        .required("detail")
-        .property("instance", text("The request's path."))
-        .property(
-            "trace_id",
-            text("The request's trace id, to find its logs and trace."),
-        )
 }
 
 /// `route` with request bodies larger than `limit` bytes refused (413) before they are read.

@@ -9,9 +9,14 @@ use std::borrow::Cow;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 
 /// The media type of problem documents.
 pub const CONTENT_TYPE: &str = "application/problem+json";
+
+/// The name of the problem schema in an OpenAPI document's `components.schemas`.
+pub const SCHEMA_NAME: &str = "Problem";
 
 /// Every problem `type` is `urn:brigade:problem:<code>`.
 pub const TYPE_PREFIX: &str = "urn:brigade:problem:";
@@ -179,6 +184,65 @@ impl Problem {
     }
 }
 
+/// A service's store error. Marking it (`impl StoreFailure for store::Error {}`) lets a handler
+/// pass the store's failure on with `?`, answered as [`Problem::store_failed`]: logged, never
+/// shown.
+pub trait StoreFailure: std::error::Error {}
+
+impl<E: StoreFailure> From<E> for Problem {
+    fn from(error: E) -> Problem {
+        Problem::store_failed(&error)
+    }
+}
+
+/// Handlers and contract crates name `Problem` as the body of an answer (`body = Problem`, or a
+/// variant of an `IntoResponses` type); a service's document then has its own `Problem`, with its
+/// own members (see `openapi::Contract::problem_member`).
+impl utoipa::PartialSchema for Problem {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(Schema::Object(schema_object().build()))
+    }
+}
+
+impl utoipa::ToSchema for Problem {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed(SCHEMA_NAME)
+    }
+}
+
+/// The members every problem has.
+pub(crate) fn schema_object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .description(Some(
+            "An RFC 9457 problem (application/problem+json). `type` is \
+                 urn:brigade:problem:CODE; docs/problems.md lists the codes.",
+        ))
+        .property("type", text("urn:brigade:problem:CODE"))
+        .required("type")
+        .property("title", text("A short summary of the problem's kind."))
+        .required("title")
+        .property(
+            "status",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .description(Some("The HTTP status code.")),
+        )
+        .required("status")
+        .property("detail", text("What was wrong and what to do."))
+        .required("detail")
+        .property("instance", text("The request's path."))
+        .property(
+            "trace_id",
+            text("The request's trace id, to find its logs and trace."),
+        )
+}
+
+fn text(description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({}): {}", self.title, self.status, self.detail)
@@ -210,5 +274,18 @@ mod tests {
         assert_eq!(quoted(&exactly), format!("`{exactly}`"));
         let long = "é".repeat(10_000);
         assert_eq!(quoted(&long), format!("`{}…`", "é".repeat(64)));
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk on fire at /var/lib/secret")]
+    struct Broken;
+
+    impl super::StoreFailure for Broken {}
+
+    #[test]
+    fn a_store_failure_converts_to_an_internal_problem_that_shows_nothing_of_it() {
+        let problem = super::Problem::from(Broken);
+        assert_eq!(problem, super::Problem::internal());
+        assert!(!problem.detail.contains("secret"));
     }
 }

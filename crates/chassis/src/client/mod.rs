@@ -182,6 +182,14 @@ impl Error {
     }
 }
 
+/// A failed call answers as [`Error::to_problem`] says, so that a handler whose answer needs the
+/// call can pass its failure on with `?`.
+impl From<Error> for Problem {
+    fn from(error: Error) -> Problem {
+        error.to_problem()
+    }
+}
+
 /// Settings of a [`ServiceClient`]. Its resilience [`Policy`] is set with
 /// [`ServiceClient::with_policy`].
 #[derive(Debug, Clone)]

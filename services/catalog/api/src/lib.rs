@@ -17,7 +17,10 @@ pub use query::{
     ListProducts, ProductQuery, Sort, ValidationError, DEFAULT_PAGE_SIZE, MAX_BATCH_IDS,
     MAX_PAGE_SIZE, MAX_QUERY_CHARS, MAX_SLUG_CHARS,
 };
-pub use types::{Category, CategoryList, Money, Product, ProductBatch, ProductPage, ProductsByIds};
+pub use types::{
+    Category, CategoryList, Money, Product, ProductAnswers, ProductBatch, ProductPage, ProductPath,
+    ProductsByIds,
+};
 
 /// The catalog's routes, shared by the server's router and the client so that they cannot drift.
 pub mod paths {

@@ -1,5 +1,6 @@
 //! What goes over the wire. Field names are the JSON names; changing one breaks callers.
 
+use brigade_chassis::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -64,4 +65,26 @@ pub struct ProductsByIds {
 pub struct ProductBatch {
     pub items: Vec<Product>,
     pub missing: Vec<Uuid>,
+}
+
+/// The path of one product (`GET /v1/products/{id}`), which the catalog and the gateway in front
+/// of it document alike.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ProductPath {
+    /// A product id.
+    pub id: Uuid,
+}
+
+/// The answers of `GET /v1/products/{id}`, which the catalog and the gateway in front of it
+/// document alike.
+#[derive(utoipa::IntoResponses)]
+pub enum ProductAnswers {
+    #[response(status = 200, description = "The product")]
+    Found(Product),
+    #[response(
+        status = 404,
+        description = "not-found: there is no product with this id"
+    )]
+    NotFound(Problem),
 }

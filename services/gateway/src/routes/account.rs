@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use users_api::{LogIn, Session, SignUp, User};
+use users_api::{LogIn, LogInProblems, Session, SignUp, SignUpProblems, User};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -26,10 +26,7 @@ pub fn router() -> OpenApiRouter<Gateway> {
     request_body = SignUp,
     responses(
         (status = 201, description = "The new account", body = User),
-        (status = 400, description = "invalid-parameter: a field breaks a rule (`parameter` \
-            names it)", body = Problem),
-        (status = 409, description = "email-taken: an account with this email exists",
-            body = Problem),
+        SignUpProblems,
     ),
 )]
 async fn sign_up(
@@ -38,12 +35,8 @@ async fn sign_up(
     Json(request): Json<SignUp>,
 ) -> Result<(StatusCode, Json<User>), Problem> {
     // The users service applies the same rules; refusing here saves the hop (and a hash).
-    request.validate().map_err(Problem::from)?;
-    let user = gateway
-        .users
-        .sign_up(&request)
-        .await
-        .map_err(|e| e.to_problem())?;
+    request.validate()?;
+    let user = gateway.users.sign_up(&request).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -55,10 +48,7 @@ async fn sign_up(
     request_body = LogIn,
     responses(
         (status = 200, description = "An access token", body = Session),
-        (status = 400, description = "invalid-parameter: an empty or far too long email or \
-            password (`parameter` names it)", body = Problem),
-        (status = 401, description = "invalid-credentials: the email or the password is wrong",
-            body = Problem),
+        LogInProblems,
     ),
 )]
 async fn log_in(
@@ -66,13 +56,8 @@ async fn log_in(
     _: Query<NoParameters>,
     Json(request): Json<LogIn>,
 ) -> Result<Json<Session>, Problem> {
-    request.validate().map_err(Problem::from)?;
-    let session = gateway
-        .users
-        .log_in(&request)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(session))
+    request.validate()?;
+    Ok(Json(gateway.users.log_in(&request).await?))
 }
 
 /// The signed-in user.
@@ -88,10 +73,5 @@ async fn me(
     principal: Principal,
     _: Query<NoParameters>,
 ) -> Result<Json<User>, Problem> {
-    let user = gateway
-        .users
-        .me(&principal.token)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(user))
+    Ok(Json(gateway.users.me(&principal.token).await?))
 }

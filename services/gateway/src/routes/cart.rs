@@ -29,12 +29,7 @@ async fn show(
     principal: Principal,
     _: Query<NoParameters>,
 ) -> Result<Json<Cart>, Problem> {
-    let cart = gateway
-        .cart
-        .cart(&principal.token)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(cart))
+    Ok(Json(gateway.cart.cart(&principal.token).await?))
 }
 
 /// Add a product or set its quantity.
@@ -58,13 +53,12 @@ async fn set_quantity(
     _: Query<NoParameters>,
     Json(request): Json<SetQuantity>,
 ) -> Result<Json<Cart>, Problem> {
-    let product_id = parse_product_id(&product_id).map_err(Problem::from)?;
-    let quantity = request.validate().map_err(Problem::from)?;
+    let product_id = parse_product_id(&product_id)?;
+    let quantity = request.validate()?;
     let cart = gateway
         .cart
         .set_quantity(&principal.token, product_id, quantity)
-        .await
-        .map_err(|e| e.to_problem())?;
+        .await?;
     Ok(Json(cart))
 }
 
@@ -83,12 +77,8 @@ async fn remove(
     Path(product_id): Path<String>,
     _: Query<NoParameters>,
 ) -> Result<Json<Cart>, Problem> {
-    let product_id = parse_product_id(&product_id).map_err(Problem::from)?;
-    let cart = gateway
-        .cart
-        .remove(&principal.token, product_id)
-        .await
-        .map_err(|e| e.to_problem())?;
+    let product_id = parse_product_id(&product_id)?;
+    let cart = gateway.cart.remove(&principal.token, product_id).await?;
     Ok(Json(cart))
 }
 
@@ -105,10 +95,5 @@ async fn clear(
     principal: Principal,
     _: Query<NoParameters>,
 ) -> Result<Json<Cart>, Problem> {
-    let cart = gateway
-        .cart
-        .clear(&principal.token)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(cart))
+    Ok(Json(gateway.cart.clear(&principal.token).await?))
 }

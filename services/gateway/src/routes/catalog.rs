@@ -3,7 +3,7 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
 use brigade_chassis::Problem;
-use catalog_api::{CategoryList, ListProducts, Product, ProductPage};
+use catalog_api::{CategoryList, ListProducts, Product, ProductAnswers, ProductPage, ProductPath};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -37,13 +37,8 @@ async fn list_products(
     Query(query): Query<ListProducts>,
 ) -> Result<Json<ProductPage>, Problem> {
     // Refuse bad input here, before it costs a hop; the catalog checks again.
-    query.validate().map_err(Problem::from)?;
-    let page = gateway
-        .catalog
-        .list_products(&query)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(page))
+    query.validate()?;
+    Ok(Json(gateway.catalog.list_products(&query).await?))
 }
 
 /// One product.
@@ -51,12 +46,8 @@ async fn list_products(
     get,
     path = "/products/{id}",
     operation_id = "getProduct",
-    params(("id" = Uuid, Path, description = "A product id.")),
-    responses(
-        (status = 200, description = "The product", body = Product),
-        (status = 404, description = "not-found: there is no product with this id",
-            body = Problem),
-    ),
+    params(ProductPath),
+    responses(ProductAnswers)
 )]
 async fn get_product(
     State(gateway): State<Gateway>,
@@ -65,12 +56,7 @@ async fn get_product(
     let id = Uuid::parse_str(&id).map_err(|_| {
         Problem::invalid_parameter("id", format!("`{id}` is not a product id: expected a UUID"))
     })?;
-    let product = gateway
-        .catalog
-        .get_product(id)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(product))
+    Ok(Json(gateway.catalog.get_product(id).await?))
 }
 
 /// Every category in display order, with its product count.
@@ -84,10 +70,5 @@ async fn list_categories(
     State(gateway): State<Gateway>,
     _: Query<NoParameters>,
 ) -> Result<Json<CategoryList>, Problem> {
-    let categories = gateway
-        .catalog
-        .categories()
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(categories))
+    Ok(Json(gateway.catalog.categories().await?))
 }

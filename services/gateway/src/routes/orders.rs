@@ -65,7 +65,7 @@ async fn checkout(
     Json(request): Json<CheckoutRequest>,
 ) -> Result<Response, Problem> {
     let key = key.as_str();
-    request.validate().map_err(Problem::from)?;
+    request.validate()?;
     let answer = gateway
         .orders
         .checkout(&principal.token, key, &request)
@@ -99,13 +99,8 @@ async fn list(
     principal: Principal,
     Query(query): Query<ListOrders>,
 ) -> Result<Json<OrderPage>, Problem> {
-    query.validate().map_err(Problem::from)?;
-    let page = gateway
-        .orders
-        .orders(&principal.token, &query)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(page))
+    query.validate()?;
+    Ok(Json(gateway.orders.orders(&principal.token, &query).await?))
 }
 
 /// One of the shopper's orders.
@@ -130,12 +125,7 @@ async fn one(
     let id = Uuid::parse_str(&id).map_err(|_| {
         Problem::invalid_parameter("id", format!("`{id}` is not an order id: expected a UUID"))
     })?;
-    let order = gateway
-        .orders
-        .order(&principal.token, id)
-        .await
-        .map_err(|e| e.to_problem())?;
-    Ok(Json(order))
+    Ok(Json(gateway.orders.order(&principal.token, id).await?))
 }
 
 /// The problem for a checkout that orders did not carry out. Orders' own

@@ -165,11 +165,7 @@ async fn product_page(
     let shown_with =
         async { Ok::<_, Problem>(recommendations::of_product(&gateway, product_id, limit).await) };
     let product_and_stock = async {
-        let product = gateway
-            .catalog
-            .get_product(product_id)
-            .await
-            .map_err(|e| e.to_problem())?;
+        let product = gateway.catalog.get_product(product_id).await?;
         let skus = std::slice::from_ref(&product.sku);
         let stock = Availability::of(gateway.inventory.stock(skus).await);
         Ok((product, stock))

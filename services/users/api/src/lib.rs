@@ -14,7 +14,9 @@ mod validate;
 
 pub use client::UsersClient;
 pub use jsonwebtoken::jwk::JwkSet;
-pub use types::{LogIn, RotatedKey, Session, SignUp, User, TOKEN_TYPE};
+pub use types::{
+    LogIn, LogInProblems, RotatedKey, Session, SignUp, SignUpProblems, User, TOKEN_TYPE,
+};
 pub use validate::{
     normalize_email, ValidLogIn, ValidSignUp, ValidationError, MAX_EMAIL_CHARS, MAX_NAME_CHARS,
     MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS,

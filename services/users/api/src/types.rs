@@ -1,5 +1,6 @@
 //! What goes over the wire. Field names are the JSON names; changing one breaks callers.
 
+use brigade_chassis::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -35,6 +36,39 @@ pub struct LogIn {
     /// 1 to 128 characters.
     #[schema(min_length = 1, max_length = 128)]
     pub password: String,
+}
+
+/// The problems of a sign-up (`POST /v1/users`), which the users service and the gateway in
+/// front of it document alike.
+#[derive(utoipa::IntoResponses)]
+pub enum SignUpProblems {
+    #[response(
+        status = 400,
+        description = "invalid-parameter: a field breaks a rule (`parameter` names it)"
+    )]
+    InvalidParameter(Problem),
+    #[response(
+        status = 409,
+        description = "email-taken: an account with this email exists"
+    )]
+    EmailTaken(Problem),
+}
+
+/// The problems of a log-in (`POST /v1/sessions`), which the users service and the gateway in
+/// front of it document alike.
+#[derive(utoipa::IntoResponses)]
+pub enum LogInProblems {
+    #[response(
+        status = 400,
+        description = "invalid-parameter: an empty or far too long email or password \
+            (`parameter` names it)"
+    )]
+    InvalidParameter(Problem),
+    #[response(
+        status = 401,
+        description = "invalid-credentials: the email or the password is wrong"
+    )]
+    InvalidCredentials(Problem),
 }
 
 // Hand-written so that a password never reaches a log line through `{:?}`.

@@ -29,11 +29,7 @@ pub(super) async fn get(
     _: Query<NoParameters>,
 ) -> Result<Json<Cart>, Problem> {
     let user_id = principal.user_id;
-    let stored = state
-        .store
-        .load(user_id)
-        .await
-        .map_err(|e| Problem::store_failed(&e))?;
+    let stored = state.store.load(user_id).await?;
     let prices = match current_prices(&state.catalog, &stored.product_ids()).await {
         Ok(prices) => prices,
         Err(error) => {

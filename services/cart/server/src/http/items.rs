@@ -41,11 +41,7 @@ pub(super) async fn set_quantity(
     let product_id = parse_product_id(&segment)?;
     let quantity = body.validate()?;
     let user_id = principal.user_id;
-    let stored = state
-        .store
-        .load(user_id)
-        .await
-        .map_err(|e| Problem::store_failed(&e))?;
+    let stored = state.store.load(user_id).await?;
     let mut ids = stored.product_ids();
     if !ids.contains(&product_id) {
         ids.push(product_id);
@@ -85,11 +81,7 @@ pub(super) async fn remove(
 ) -> Result<Json<Cart>, Problem> {
     let product_id = parse_product_id(&segment)?;
     let user_id = principal.user_id;
-    let stored = state
-        .store
-        .load(user_id)
-        .await
-        .map_err(|e| Problem::store_failed(&e))?;
+    let stored = state.store.load(user_id).await?;
     let others: Vec<_> = stored
         .product_ids()
         .into_iter()

@@ -41,6 +41,9 @@ impl FromRef<AppState> for Verifier {
     }
 }
 
+/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
+impl brigade_chassis::problem::StoreFailure for crate::store::Error {}
+
 /// The cart's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
     let routes = OpenApiRouter::new()
@@ -114,8 +117,7 @@ async fn change(
             };
             edit(lines, version).map(|()| repricing)
         })
-        .await
-        .map_err(|e| Problem::store_failed(&e))?
+        .await?
         .map_err(refused)?;
     Ok(lines::to_wire(user_id, &changed.cart, changed.outcome))
 }

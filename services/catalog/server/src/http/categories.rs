@@ -18,9 +18,6 @@ pub(super) async fn list(
     State(store): State<Store>,
     _: Query<NoParameters>,
 ) -> Result<Json<CategoryList>, Problem> {
-    store
-        .categories()
-        .await
-        .map(|items| Json(CategoryList { items }))
-        .map_err(|e| Problem::store_failed(&e))
+    let items = store.categories().await?;
+    Ok(Json(CategoryList { items }))
 }

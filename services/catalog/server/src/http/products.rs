@@ -3,7 +3,10 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, Path, Query};
 use brigade_chassis::Problem;
-use catalog_api::{paths, ListProducts, Product, ProductBatch, ProductPage, ProductsByIds};
+use catalog_api::{
+    paths, ListProducts, Product, ProductAnswers, ProductBatch, ProductPage, ProductPath,
+    ProductsByIds,
+};
 use uuid::Uuid;
 
 use crate::store::{ListError, Store};
@@ -49,12 +52,8 @@ pub(super) async fn list(
     get,
     path = "/v1/products/{id}",
     operation_id = "getProduct",
-    params(("id" = Uuid, Path, description = "A product id.")),
-    responses(
-        (status = 200, description = "The product", body = Product),
-        (status = 404, description = "not-found: there is no product with this id",
-            body = Problem),
-    ),
+    params(ProductPath),
+    responses(ProductAnswers)
 )]
 pub(super) async fn one(
     State(store): State<Store>,
@@ -70,12 +69,11 @@ pub(super) async fn one(
             ),
         )
     })?;
-    match store.product(id).await {
-        Ok(Some(product)) => Ok(Json(product)),
-        Ok(None) => Err(Problem::not_found(format!(
+    match store.product(id).await? {
+        Some(product) => Ok(Json(product)),
+        None => Err(Problem::not_found(format!(
             "there is no product with id {id}"
         ))),
-        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -94,9 +92,5 @@ pub(super) async fn batch(
     Json(request): Json<ProductsByIds>,
 ) -> Result<Json<ProductBatch>, Problem> {
     request.validate()?;
-    store
-        .products_by_ids(&request.ids)
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+    Ok(Json(store.products_by_ids(&request.ids).await?))
 }

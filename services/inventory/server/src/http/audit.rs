@@ -18,9 +18,5 @@ pub(super) async fn audit(
     State(store): State<Store>,
     _: Query<NoParameters>,
 ) -> Result<Json<Audit>, Problem> {
-    store
-        .audit()
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+    Ok(Json(store.audit().await?))
 }

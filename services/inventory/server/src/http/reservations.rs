@@ -92,10 +92,9 @@ pub(super) async fn one(
     _: Query<NoParameters>,
 ) -> Result<Json<Reservation>, Problem> {
     let order_id = parse_order_id(&order_id)?;
-    match store.reservation(order_id).await {
-        Ok(Some(reservation)) => Ok(Json(reservation)),
-        Ok(None) => Err(no_reservation(order_id)),
-        Err(e) => Err(Problem::store_failed(&e)),
+    match store.reservation(order_id).await? {
+        Some(reservation) => Ok(Json(reservation)),
+        None => Err(no_reservation(order_id)),
     }
 }
 

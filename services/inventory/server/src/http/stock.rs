@@ -23,11 +23,7 @@ pub(super) async fn list(
     Query(query): Query<StockQuery>,
 ) -> Result<Json<StockLevels>, Problem> {
     let skus = query.validate()?;
-    store
-        .levels(&skus)
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+    Ok(Json(store.levels(&skus).await?))
 }
 
 /// One SKU's level.
@@ -48,12 +44,11 @@ pub(super) async fn one(
     _: Query<NoParameters>,
 ) -> Result<Json<StockLevel>, Problem> {
     validate_sku("sku", &sku)?;
-    match store.level(&sku).await {
-        Ok(Some(level)) => Ok(Json(level)),
-        Ok(None) => Err(Problem::not_found(format!(
+    match store.level(&sku).await? {
+        Some(level) => Ok(Json(level)),
+        None => Err(Problem::not_found(format!(
             "the inventory does not stock {sku}"
         ))),
-        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 

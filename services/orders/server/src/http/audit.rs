@@ -22,13 +22,12 @@ pub(super) async fn audit(
 ) -> Result<Json<Audit>, Problem> {
     let age_s = query.validate()?;
     let age_ms = i64::try_from(age_s.saturating_mul(1000)).unwrap_or(i64::MAX);
-    state
+    let audit = state
         .saga
         .store()
         .audit(now_ms().saturating_sub(age_ms))
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+        .await?;
+    Ok(Json(audit))
 }
 
 /// Every order's id and status, paged by id.
@@ -44,11 +43,5 @@ pub(super) async fn orders(
     Query(query): Query<AuditOrdersQuery>,
 ) -> Result<Json<OrderStatusPage>, Problem> {
     let limit = query.validate()?;
-    state
-        .saga
-        .store()
-        .statuses(query.after, limit)
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+    Ok(Json(state.saga.store().statuses(query.after, limit).await?))
 }

@@ -71,11 +71,7 @@ pub(super) async fn checkout(
     let user_id = principal.user_id;
 
     // A repeat needs neither the cart nor the catalog.
-    if let Some(record) = store
-        .checkout_key(user_id, key)
-        .await
-        .map_err(|e| Problem::store_failed(&e))?
-    {
+    if let Some(record) = store.checkout_key(user_id, key).await? {
         return repeat(&state, user_id, &record, &fingerprint).await;
     }
 
@@ -133,8 +129,7 @@ pub(super) async fn checkout(
             answering_until,
             now,
         )
-        .await
-        .map_err(|e| Problem::store_failed(&e))?;
+        .await?;
     if let Created::Existing(record) = created {
         // A concurrent request with the same key recorded its order first.
         return repeat(&state, user_id, &record, &fingerprint).await;
@@ -192,13 +187,12 @@ async fn repeat(
 }
 
 async fn load(state: &AppState, user_id: Uuid, order_id: Uuid) -> Result<Order, Problem> {
-    match state.saga.store().order_of(user_id, order_id).await {
-        Ok(Some(order)) => Ok(order),
-        Ok(None) => {
+    match state.saga.store().order_of(user_id, order_id).await? {
+        Some(order) => Ok(order),
+        None => {
             tracing::error!(order = %order_id, "an idempotency record names an order that is not there");
             Err(Problem::internal())
         }
-        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 

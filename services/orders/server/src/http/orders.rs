@@ -27,13 +27,12 @@ pub(super) async fn list(
     Query(query): Query<ListOrders>,
 ) -> Result<Json<OrderPage>, Problem> {
     let query = query.validate()?;
-    state
+    let page = state
         .saga
         .store()
         .orders_of(principal.user_id, &query)
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+        .await?;
+    Ok(Json(page))
 }
 
 /// One of the signed-in user's orders.
@@ -63,11 +62,10 @@ pub(super) async fn one(
             format!("{} is not an order id: ids are UUIDs", quoted(&id)),
         )
     })?;
-    match state.saga.store().order_of(principal.user_id, id).await {
-        Ok(Some(order)) => Ok(Json(order)),
-        Ok(None) => Err(Problem::not_found(format!(
+    match state.saga.store().order_of(principal.user_id, id).await? {
+        Some(order) => Ok(Json(order)),
+        None => Err(Problem::not_found(format!(
             "you have no order with id {id}"
         ))),
-        Err(e) => Err(Problem::store_failed(&e)),
     }
 }

@@ -18,10 +18,5 @@ pub(super) async fn audit(
     State(processor): State<Processor>,
     _: Query<NoParameters>,
 ) -> Result<Json<Audit>, Problem> {
-    processor
-        .store()
-        .audit()
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+    Ok(Json(processor.store().audit().await?))
 }

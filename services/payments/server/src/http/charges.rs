@@ -108,12 +108,11 @@ pub(super) async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<Charge>, Problem> {
     let id = check_charge_id(&id)?;
-    match processor.store().charge(id).await {
-        Ok(Some(stored)) => Ok(Json(stored.charge)),
-        Ok(None) => Err(Problem::not_found(format!(
+    match processor.store().charge(id).await? {
+        Some(stored) => Ok(Json(stored.charge)),
+        None => Err(Problem::not_found(format!(
             "there is no charge with id {id}"
         ))),
-        Err(e) => Err(Problem::store_failed(&e)),
     }
 }
 
@@ -130,10 +129,6 @@ pub(super) async fn list(
     Query(query): Query<ChargesQuery>,
 ) -> Result<Json<ChargeList>, Problem> {
     let order_id = check_order_id(&query.order_id)?;
-    processor
-        .store()
-        .charges_for_order(order_id)
-        .await
-        .map(|items| Json(ChargeList { items }))
-        .map_err(|e| Problem::store_failed(&e))
+    let items = processor.store().charges_for_order(order_id).await?;
+    Ok(Json(ChargeList { items }))
 }

@@ -20,10 +20,5 @@ pub(super) async fn page(
     Query(query): Query<LedgerQuery>,
 ) -> Result<Json<LedgerPage>, Problem> {
     let filter = query.validate()?;
-    processor
-        .store()
-        .ledger(&filter)
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+    Ok(Json(processor.store().ledger(&filter).await?))
 }

@@ -32,11 +32,7 @@ pub(super) async fn for_product(
 ) -> Result<Json<Recommendations>, Problem> {
     let product_id = parse_product_id("product_id", &segment)?;
     let limit = query.validate()?;
-    store
-        .for_product(product_id, limit)
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+    Ok(Json(store.for_product(product_id, limit).await?))
 }
 
 /// Products to show to a user.
@@ -60,9 +56,5 @@ pub(super) async fn for_user(
 ) -> Result<Json<Recommendations>, Problem> {
     let user_id = parse_user_id(&segment)?;
     let limit = query.validate()?;
-    store
-        .for_user(user_id, limit)
-        .await
-        .map(Json)
-        .map_err(|e| Problem::store_failed(&e))
+    Ok(Json(store.for_user(user_id, limit).await?))
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use users_api::{paths, LogIn, Session, TOKEN_TYPE};
+use users_api::{paths, LogIn, LogInProblems, Session, TOKEN_TYPE};
 
 use super::failed;
 use crate::app::App;
@@ -30,10 +30,7 @@ pub fn invalid_credentials() -> Problem {
     request_body = LogIn,
     responses(
         (status = 200, description = "An access token", body = Session),
-        (status = 400, description = "invalid-parameter: an empty or far too long email or \
-            password (`parameter` names it)", body = Problem),
-        (status = 401, description = "invalid-credentials: the email or the password is wrong",
-            body = Problem),
+        LogInProblems,
     ),
 )]
 pub(super) async fn log_in(

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use users_api::{paths, SignUp, User};
+use users_api::{paths, SignUp, SignUpProblems, User};
 use uuid::Uuid;
 
 use super::failed;
@@ -32,10 +32,7 @@ pub fn email_taken() -> Problem {
     request_body = SignUp,
     responses(
         (status = 201, description = "The new account", body = User),
-        (status = 400, description = "invalid-parameter: a field breaks a rule (`parameter` \
-            names it)", body = Problem),
-        (status = 409, description = "email-taken: an account with this email exists",
-            body = Problem),
+        SignUpProblems,
     ),
 )]
 pub(super) async fn sign_up(
