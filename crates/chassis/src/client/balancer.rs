@@ -367,10 +367,7 @@ mod tests {
         assert!((0..50).any(|_| balancer.pick(&eps, &[]).unwrap().address == bad));
         // Failing again at once: ejected for twice as long.
         fail(&balancer, &eps, bad, 5);
-        tokio::time::advance(Duration::from_secs(59)).await;
-        assert!(balancer.is_ejected(bad));
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(!balancer.is_ejected(bad));
+        assert_ejected_for(&balancer, bad, 60).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -383,10 +380,15 @@ mod tests {
             tokio::time::advance(Duration::from_secs(300)).await;
         }
         fail(&balancer, &eps, bad, 5);
-        tokio::time::advance(Duration::from_secs(299)).await;
-        assert!(balancer.is_ejected(bad));
+        assert_ejected_for(&balancer, bad, 300).await;
+    }
+
+    /// Checks that `address` stays ejected for `seconds` from now, and not a second longer.
+    async fn assert_ejected_for(balancer: &Balancer, address: SocketAddr, seconds: u64) {
+        tokio::time::advance(Duration::from_secs(seconds - 1)).await;
+        assert!(balancer.is_ejected(address));
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(!balancer.is_ejected(bad));
+        assert!(!balancer.is_ejected(address));
     }
 
     #[tokio::test(start_paused = true)]
