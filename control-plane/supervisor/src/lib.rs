@@ -754,6 +754,12 @@ mod tests {
         }
     }
 
+    /// How many of the events so far are `wanted`.
+    fn count(events: &Events, wanted: impl Fn(&Event) -> bool) -> usize {
+        let events = events.lock().unwrap();
+        events.iter().filter(|(_, e)| wanted(e)).count()
+    }
+
     async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !done() {
@@ -772,13 +778,7 @@ mod tests {
         let (supervisor, events, lines) = supervisor(backoff);
         supervisor.start(sh("crashy-1", "echo \"$GREETING from $INSTANCE\"; exit 3"));
         wait_until("five starts", || {
-            events
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(_, e)| matches!(e, Event::Started { .. }))
-                .count()
-                >= 5
+            count(&events, |e| matches!(e, Event::Started { .. })) >= 5
         })
         .await;
         supervisor.stop_all(Duration::from_secs(1)).await;
@@ -994,13 +994,7 @@ mod tests {
             ..sh("missing-1", "")
         });
         wait_until("two failed starts", || {
-            events
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(_, e)| matches!(e, Event::SpawnFailed { .. }))
-                .count()
-                >= 2
+            count(&events, |e| matches!(e, Event::SpawnFailed { .. })) >= 2
         })
         .await;
         supervisor.stop_all(Duration::from_millis(100)).await;
