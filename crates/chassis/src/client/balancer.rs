@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -68,10 +68,7 @@ struct InstanceState {
 
 impl InstanceState {
     fn health(&self) -> MutexGuard<'_, Health> {
-        match self.health.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -88,10 +85,9 @@ struct Shared {
 
 impl Shared {
     fn instances(&self) -> MutexGuard<'_, HashMap<SocketAddr, Arc<InstanceState>>> {
-        match self.instances.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -133,10 +129,11 @@ impl Lease {
                 return;
             }
         }
-        let _deciding = match self.shared.ejecting.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let _deciding = self
+            .shared
+            .ejecting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         let known = self.shared.known.load(Ordering::Relaxed);
         let allowed = (known * usize::from(policy.max_ejected_percent.min(100)) / 100)

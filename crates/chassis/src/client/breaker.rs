@@ -9,7 +9,7 @@
 //! dependency's failure, and counts as a success.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -168,10 +168,7 @@ impl Breaker {
     }
 
     fn lock(&self) -> MutexGuard<'_, Machine> {
-        match self.machine.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.machine.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The current state (an open breaker whose pause is over reads as half-open).
