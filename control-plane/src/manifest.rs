@@ -348,21 +348,25 @@ mod tests {
 
     #[test]
     fn mistakes_are_explained() {
-        assert!(invalid("[[service]]\nname = \"Catalog\"\n").contains("a-z, 0-9"));
-        assert!(
-            invalid("[[service]]\nname = \"catalog\"\n[[service]]\nname = \"catalog\"\n")
-                .contains("twice")
-        );
-        assert!(
-            invalid("[[service]]\nname = \"catalog\"\ninstances = 2\nport = 9000\n")
-                .contains("fixed port")
-        );
-        assert!(invalid("[[service]]\nname = \"shipping\"\n").contains("give it a `command`"));
-        assert!(
-            invalid("[[service]]\nname = \"catalog\"\ninstance = 2\n").contains("unknown field")
-        );
-        assert!(invalid("[[service]]\nname = \"x\"\ncommand = []\n").contains("empty `command`"));
-        assert!(invalid("[[service]]\nname = \"catalog\"\ninstances = 1000\n").contains("at most"));
+        // Each a service table: what follows `[[service]]`.
+        for (service, explanation) in [
+            ("name = \"Catalog\"", "a-z, 0-9"),
+            (
+                "name = \"catalog\"\n[[service]]\nname = \"catalog\"",
+                "twice",
+            ),
+            (
+                "name = \"catalog\"\ninstances = 2\nport = 9000",
+                "fixed port",
+            ),
+            ("name = \"shipping\"", "give it a `command`"),
+            ("name = \"catalog\"\ninstance = 2", "unknown field"),
+            ("name = \"x\"\ncommand = []", "empty `command`"),
+            ("name = \"catalog\"\ninstances = 1000", "at most"),
+        ] {
+            let error = invalid(&format!("[[service]]\n{service}\n"));
+            assert!(error.contains(explanation), "{service:?}: {error}");
+        }
     }
 
     #[test]

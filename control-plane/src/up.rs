@@ -683,11 +683,7 @@ mod tests {
         assert_eq!(slots, ["catalog-1", "catalog-2", "gateway-1"]);
         assert_eq!(specs[0].args, ["run", "catalog", "--no-seed"]);
         assert_eq!(specs[0].program, PathBuf::from("/bin/brigade"));
-        let env: HashMap<&str, &str> = specs[0]
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let env = env_of(&specs[0]);
         assert_eq!(env["BRIGADE_LISTEN"], "127.0.0.1:0");
         assert_eq!(env["BRIGADE_REGISTRY_URL"], "http://127.0.0.1:7070");
         assert_eq!(env["BRIGADE_DATA_DIR"], "/tmp/brigade/data");
@@ -701,11 +697,14 @@ mod tests {
             specs[0].instance_id_env.as_deref(),
             Some("BRIGADE_INSTANCE_ID")
         );
-        let gateway: HashMap<&str, &str> = specs[2]
-            .env
+        assert_eq!(env_of(&specs[2])["BRIGADE_LISTEN"], "127.0.0.1:8088");
+    }
+
+    /// A process's environment, by variable name.
+    fn env_of(spec: &ProcessSpec) -> HashMap<&str, &str> {
+        spec.env
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(gateway["BRIGADE_LISTEN"], "127.0.0.1:8088");
+            .collect()
     }
 }

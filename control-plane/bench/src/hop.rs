@@ -210,15 +210,16 @@ async fn hop_paths(wanted: &[String]) -> anyhow::Result<Vec<NamedPath>> {
             client::Options::default(),
         )
     };
+    let raw_path = |address: SocketAddr| -> anyhow::Result<Path> {
+        let uri = format!("http://{address}/v1/ping").parse()?;
+        Ok(Path::Raw(Box::new((raw_client.clone(), uri))))
+    };
     // The headline pair first, then the two halves that say where the cost is.
     let paths = [
         (
             "raw",
             "raw hyper client → raw hyper server",
-            Path::Raw(Box::new((
-                raw_client.clone(),
-                format!("http://{raw_address}/v1/ping").parse()?,
-            ))),
+            raw_path(raw_address)?,
         ),
         (
             "chassis",
@@ -228,18 +229,12 @@ async fn hop_paths(wanted: &[String]) -> anyhow::Result<Vec<NamedPath>> {
         (
             "server",
             "raw hyper client → chassis server (middleware, axum)",
-            Path::Raw(Box::new((
-                raw_client.clone(),
-                format!("http://{chassis_address}/v1/ping").parse()?,
-            ))),
+            raw_path(chassis_address)?,
         ),
         (
             "axum",
             "raw hyper client → plain axum server, no chassis (the framework's share)",
-            Path::Raw(Box::new((
-                raw_client,
-                format!("http://{axum_address}/v1/ping").parse()?,
-            ))),
+            raw_path(axum_address)?,
         ),
         (
             "client",

@@ -18,7 +18,7 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use brigade_chassis::discovery::api::{Catalogue, InstanceRecord, Registration, ServiceInstances};
@@ -159,10 +159,10 @@ impl Registry {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that matters
         // more than stopping the whole control plane would.
-        match self.inner.state.lock() {
-            Ok(state) => state,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Registers `registration` under `instance_id`, or updates it (idempotent).
@@ -325,10 +325,7 @@ fn bump(state: &mut State, service: &str) {
 }
 
 fn sweep_state(inner: &Inner, now: Instant) -> Option<Instant> {
-    let mut state = match inner.state.lock() {
-        Ok(state) => state,
-        Err(poisoned) => poisoned.into_inner(),
-    };
+    let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
     let expired: Vec<String> = state
         .instances
         .iter()

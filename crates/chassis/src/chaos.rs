@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::extract::Json;
 use crate::metrics::{FaultLabels, Metrics};
 use crate::problem::Problem;
+use crate::validation::ValidationError;
 
 /// The path of the chassis's chaos admin API ([`crate::routes::CHAOS`]).
 pub const ADMIN_ROUTE: &str = crate::routes::CHAOS;
@@ -81,30 +82,6 @@ impl Rule {
     }
 }
 
-/// A rule that cannot be applied: which field, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{parameter}: {detail}")]
-pub struct InvalidRule {
-    /// The offending field, e.g. `rules[2].error_rate`.
-    pub parameter: String,
-    pub detail: String,
-}
-
-impl InvalidRule {
-    fn new(parameter: impl Into<String>, detail: impl Into<String>) -> InvalidRule {
-        InvalidRule {
-            parameter: parameter.into(),
-            detail: detail.into(),
-        }
-    }
-}
-
-impl From<InvalidRule> for Problem {
-    fn from(invalid: InvalidRule) -> Problem {
-        Problem::invalid_parameter(&invalid.parameter, invalid.detail)
-    }
-}
-
 /// The rules of an instance, as the admin API reads and writes them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -114,9 +91,9 @@ pub struct Rules {
 
 impl Rules {
     /// Checks every rule, naming the first bad field as the problem's `parameter`.
-    pub fn validate(&self) -> Result<(), InvalidRule> {
+    pub fn validate(&self) -> Result<(), ValidationError> {
         if self.rules.len() > MAX_RULES {
-            return Err(InvalidRule::new(
+            return Err(ValidationError::new(
                 "rules",
                 format!(
                     "at most {MAX_RULES} rules are allowed, got {}",
@@ -127,7 +104,7 @@ impl Rules {
         for (i, rule) in self.rules.iter().enumerate() {
             if let Some(route) = &rule.route {
                 if !route.starts_with('/') || route.len() > 512 {
-                    return Err(InvalidRule::new(
+                    return Err(ValidationError::new(
                         format!("rules[{i}].route"),
                         format!(
                             "route must be a path prefix starting with / (at most 512 characters), got `{route}`; leave it out to cover the whole service"
@@ -136,7 +113,7 @@ impl Rules {
                 }
             }
             if rule.latency_ms > MAX_LATENCY_MS {
-                return Err(InvalidRule::new(
+                return Err(ValidationError::new(
                     format!("rules[{i}].latency_ms"),
                     format!(
                         "latency_ms must be at most {MAX_LATENCY_MS} (60 s), got {}",
@@ -149,7 +126,7 @@ impl Rules {
                 ("abort_rate", rule.abort_rate),
             ] {
                 if !(0.0..=1.0).contains(&rate) {
-                    return Err(InvalidRule::new(
+                    return Err(ValidationError::new(
                         format!("rules[{i}].{name}"),
                         format!("{name} is a probability between 0 and 1, got {rate}"),
                     ));
@@ -189,7 +166,7 @@ impl Chaos {
     }
 
     /// Replaces the rules after validating them.
-    pub fn set(&self, rules: Rules) -> Result<(), InvalidRule> {
+    pub fn set(&self, rules: Rules) -> Result<(), ValidationError> {
         rules.validate()?;
         if let Ok(mut current) = self.rules.write() {
             *current = Arc::from(rules.rules);

@@ -17,7 +17,7 @@
 pub mod gradient;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
@@ -89,10 +89,7 @@ impl Drop for Admitted {
         inner.in_flight.fetch_sub(1, Ordering::AcqRel);
         if let Some(gradient) = &inner.gradient {
             let now = Instant::now();
-            let mut gradient = match gradient.lock() {
-                Ok(gradient) => gradient,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut gradient = gradient.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(limit) = gradient.sample(now - started, in_flight, now) {
                 inner.limit.store(limit, Ordering::Release);
                 inner.gauge.set(limit as i64);

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use uuid::Uuid;
 
-use crate::words::{CategoryWords, Kind, BRANDS, CATEGORIES, EXTRA_TAGS};
+use crate::words::{CategoryWords, Kind, WORDS};
 use crate::{SampleCatalog, SampleCategory, SampleProduct};
 
 /// The generator's seed. Changing it (or the word lists) changes the catalog: give the result a
@@ -43,10 +43,10 @@ pub fn sample_catalog() -> SampleCatalog {
     let mut rng = ChaCha8Rng::seed_from_u64(SEED);
     let mut catalog = SampleCatalog {
         name: NAME.to_owned(),
-        categories: Vec::with_capacity(CATEGORIES.len()),
-        products: Vec::with_capacity(CATEGORIES.len() * PER_CATEGORY),
+        categories: Vec::with_capacity(WORDS.categories.len()),
+        products: Vec::with_capacity(WORDS.categories.len() * PER_CATEGORY),
     };
-    for (position, words) in CATEGORIES.iter().enumerate() {
+    for (position, words) in WORDS.categories.iter().enumerate() {
         catalog.categories.push(SampleCategory {
             slug: words.slug.to_owned(),
             name: words.name.to_owned(),
@@ -75,8 +75,8 @@ struct Design {
 /// Every combination a category allows, in a fixed order.
 fn designs(words: &'static CategoryWords) -> Vec<Design> {
     let mut designs = Vec::new();
-    for kind in words.kinds {
-        for material in kind.materials {
+    for kind in &words.kinds {
+        for material in &kind.materials {
             // A material missing from the category's table would be a typo in the word lists
             // (a test checks there is none); it costs the usual price rather than a failure.
             let material_percent = words
@@ -84,7 +84,7 @@ fn designs(words: &'static CategoryWords) -> Vec<Design> {
                 .iter()
                 .find(|(name, _)| name == material)
                 .map_or(100, |(_, percent)| *percent);
-            for &style in words.styles {
+            for &style in &words.styles {
                 designs.push(Design {
                     style,
                     material: (material, material_percent),
@@ -105,7 +105,7 @@ fn product(
     let (style, style_percent) = design.style;
     let (material, material_percent) = design.material;
     let noun = design.kind.noun;
-    let brand = BRANDS.choose(rng).copied().unwrap_or("Brigade");
+    let brand = WORDS.brands.choose(rng).copied().unwrap_or("Brigade");
     let features: Vec<&str> = words.features.choose_multiple(rng, 2).copied().collect();
     let care = words.care.choose(rng).copied().unwrap_or_default();
     let description = format!(
@@ -125,7 +125,8 @@ fn product(
     let mut tags = vec![slug(noun), slug(material), slug(style)];
     let extra = rng.random_range(0..=2);
     tags.extend(
-        EXTRA_TAGS
+        WORDS
+            .extra_tags
             .choose_multiple(rng, extra)
             .map(|t| (*t).to_owned()),
     );
@@ -219,9 +220,9 @@ mod tests {
 
     #[test]
     fn every_material_a_kind_names_is_priced_by_its_category() {
-        for words in CATEGORIES {
-            for kind in words.kinds {
-                for material in kind.materials {
+        for words in &WORDS.categories {
+            for kind in &words.kinds {
+                for material in &kind.materials {
                     assert!(
                         words.materials.iter().any(|(name, _)| name == material),
                         "{}: {} names unknown material {material}",

@@ -3,13 +3,17 @@
 //! one a shop could sell ("Heritage Copper Kettle", never "Olive Wood Kettle").
 //!
 //! Percentages scale a kind's base price: a professional style or a costly material costs more.
+//!
+//! The words themselves are data, in `words.txt`: compiled in, and read once on first use.
+
+use std::sync::LazyLock;
 
 /// A kind of product: its noun, its base price in cents, and the materials it comes in (names
 /// from its category's `materials`).
 pub(crate) struct Kind {
     pub noun: &'static str,
     pub base_minor: i64,
-    pub materials: &'static [&'static str],
+    pub materials: Vec<&'static str>,
 }
 
 pub(crate) struct CategoryWords {
@@ -19,742 +23,144 @@ pub(crate) struct CategoryWords {
     /// The first part of every SKU in the category.
     pub sku_prefix: &'static str,
     /// Style words and their price percentage.
-    pub styles: &'static [(&'static str, i64)],
+    pub styles: Vec<(&'static str, i64)>,
     /// Materials and their price percentage.
-    pub materials: &'static [(&'static str, i64)],
-    pub kinds: &'static [Kind],
+    pub materials: Vec<(&'static str, i64)>,
+    pub kinds: Vec<Kind>,
     /// Sentences that fit every kind in the category.
-    pub features: &'static [&'static str],
-    pub care: &'static [&'static str],
+    pub features: Vec<&'static str>,
+    pub care: Vec<&'static str>,
 }
 
-const fn kind(noun: &'static str, base_minor: i64, materials: &'static [&'static str]) -> Kind {
-    Kind {
-        noun,
-        base_minor,
-        materials,
+#[derive(Default)]
+pub(crate) struct Words {
+    /// Makers, shared by every category.
+    pub brands: Vec<&'static str>,
+    /// Tags some products carry besides their kind, material and style.
+    pub extra_tags: Vec<&'static str>,
+    pub categories: Vec<CategoryWords>,
+}
+
+/// The word lists, in the order of `words.txt` (the order is part of what the seed generates).
+pub(crate) static WORDS: LazyLock<Words> = LazyLock::new(|| parse(include_str!("words.txt")));
+
+/// Reads `words.txt`: one `key: value` a line, `#` comments, a `category:` line starting each
+/// category. The file is compiled in and every test reads it, so a mistake in it is a bug that
+/// fails the build's tests, not something to recover from: it panics naming the line.
+fn parse(text: &'static str) -> Words {
+    let mut words = Words::default();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |why: &str| -> ! { panic!("words.txt:{}: {why}: {line}", index + 1) };
+        let Some((key, value)) = line.split_once(": ") else {
+            bad("not `key: value`")
+        };
+        match key {
+            "brand" => words.brands.push(value),
+            "extra tag" => words.extra_tags.push(value),
+            "category" => words.categories.push(CategoryWords::named(value)),
+            _ => match words.categories.last_mut() {
+                Some(category) => category.add(key, value).unwrap_or_else(|why| bad(why)),
+                None => bad("before the first `category:`"),
+            },
+        }
+    }
+    words
+}
+
+impl CategoryWords {
+    fn named(slug: &'static str) -> CategoryWords {
+        CategoryWords {
+            slug,
+            name: "",
+            description: "",
+            sku_prefix: "",
+            styles: Vec::new(),
+            materials: Vec::new(),
+            kinds: Vec::new(),
+            features: Vec::new(),
+            care: Vec::new(),
+        }
+    }
+
+    /// Adds one line of the category's words, or says why it cannot.
+    fn add(&mut self, key: &str, value: &'static str) -> Result<(), &'static str> {
+        match key {
+            "name" => self.name = value,
+            "description" => self.description = value,
+            "sku prefix" => self.sku_prefix = value,
+            "style" => self.styles.push(priced(value)?),
+            "material" => self.materials.push(priced(value)?),
+            "kind" => {
+                let mut columns = value.split(" | ");
+                let (Some(noun), Some(price), Some(materials), None) = (
+                    columns.next(),
+                    columns.next(),
+                    columns.next(),
+                    columns.next(),
+                ) else {
+                    return Err("not `noun | base price | materials, …`");
+                };
+                self.kinds.push(Kind {
+                    noun,
+                    base_minor: price
+                        .parse()
+                        .map_err(|_| "the base price is not a number")?,
+                    materials: materials.split(", ").collect(),
+                });
+            }
+            "feature" => self.features.push(value),
+            "care" => self.care.push(value),
+            _ => return Err("unknown key"),
+        }
+        Ok(())
     }
 }
 
-/// Makers, shared by every category.
-pub(crate) const BRANDS: &[&str] = &[
-    "Northwind",
-    "Atelier Nord",
-    "Oakridge",
-    "Maison Lune",
-    "Fieldhouse",
-    "Halden",
-    "Bellwether",
-    "Ashgrove",
-    "Tidewater",
-    "Larkspur",
-    "Ferro & Finch",
-    "Kobo",
-];
+/// `Copper | 160`: a word and its price percentage.
+fn priced(value: &'static str) -> Result<(&'static str, i64), &'static str> {
+    let (word, percent) = value.split_once(" | ").ok_or("not `word | percent`")?;
+    let percent = percent
+        .parse()
+        .map_err(|_| "the percentage is not a number")?;
+    Ok((word, percent))
+}
 
-/// Tags some products carry besides their kind, material and style.
-pub(crate) const EXTRA_TAGS: &[&str] = &[
-    "bestseller",
-    "new-in",
-    "gift-idea",
-    "eco",
-    "limited-edition",
-    "made-in-europe",
-];
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-pub(crate) const CATEGORIES: &[CategoryWords] = &[
-    CategoryWords {
-        slug: "kitchen",
-        name: "Kitchen",
-        description: "Cookware, knives and tools for everyday cooking.",
-        sku_prefix: "KIT",
-        styles: &[
-            ("Classic", 100),
-            ("Professional", 130),
-            ("Heritage", 120),
-            ("Everyday", 85),
-            ("Compact", 90),
-            ("Artisan", 140),
-        ],
-        materials: &[
-            ("Copper", 160),
-            ("Cast Iron", 130),
-            ("Stainless Steel", 100),
-            ("Enamelled Steel", 110),
-            ("Carbon Steel", 105),
-            ("Olive Wood", 100),
-            ("Beech", 80),
-            ("Ceramic", 95),
-        ],
-        kinds: &[
-            kind(
-                "Kettle",
-                4500,
-                &["Copper", "Stainless Steel", "Enamelled Steel"],
-            ),
-            kind(
-                "Saucepan",
-                3900,
-                &["Copper", "Stainless Steel", "Enamelled Steel"],
-            ),
-            kind(
-                "Frying Pan",
-                4200,
-                &["Copper", "Cast Iron", "Carbon Steel", "Stainless Steel"],
-            ),
-            kind(
-                "Casserole Dish",
-                8900,
-                &["Cast Iron", "Enamelled Steel", "Ceramic"],
-            ),
-            kind("Chef's Knife", 6900, &["Carbon Steel", "Stainless Steel"]),
-            kind("Cutting Board", 2900, &["Olive Wood", "Beech"]),
-            kind(
-                "Pepper Mill",
-                2400,
-                &["Olive Wood", "Beech", "Stainless Steel"],
-            ),
-            kind(
-                "Mixing Bowl",
-                1800,
-                &["Stainless Steel", "Ceramic", "Copper"],
-            ),
-            kind(
-                "Roasting Tin",
-                3200,
-                &["Stainless Steel", "Enamelled Steel", "Carbon Steel"],
-            ),
-            kind(
-                "Serving Spoon",
-                900,
-                &["Olive Wood", "Beech", "Stainless Steel"],
-            ),
-        ],
-        features: &[
-            "Made to be used every day and to last for decades.",
-            "Balanced and comfortable in the hand.",
-            "Tested by cooks in a working restaurant kitchen.",
-            "Finished by hand in a small workshop.",
-            "Its simple lines look as good on an open shelf as in use.",
-            "A favourite of home cooks who like fewer, better tools.",
-            "Sized for a family meal without crowding the worktop.",
-        ],
-        care: &[
-            "Hand wash and dry straight away.",
-            "Comes with a ten-year guarantee.",
-            "Packed in recycled cardboard, without plastic.",
-        ],
-    },
-    CategoryWords {
-        slug: "tableware",
-        name: "Tableware",
-        description: "Plates, bowls, glasses and cutlery for the table.",
-        sku_prefix: "TBL",
-        styles: &[
-            ("Classic", 100),
-            ("Nordic", 110),
-            ("Rustic", 95),
-            ("Modern", 105),
-            ("Bistro", 90),
-            ("Artisan", 140),
-        ],
-        materials: &[
-            ("Stoneware", 100),
-            ("Porcelain", 120),
-            ("Bone China", 150),
-            ("Glass", 90),
-            ("Crystal", 170),
-            ("Stainless Steel", 100),
-            ("Brass", 140),
-        ],
-        kinds: &[
-            kind(
-                "Dinner Plate",
-                1400,
-                &["Stoneware", "Porcelain", "Bone China"],
-            ),
-            kind(
-                "Side Plate",
-                1000,
-                &["Stoneware", "Porcelain", "Bone China"],
-            ),
-            kind("Pasta Bowl", 1600, &["Stoneware", "Porcelain"]),
-            kind(
-                "Mug",
-                1200,
-                &["Stoneware", "Porcelain", "Bone China", "Glass"],
-            ),
-            kind("Wine Glass", 1500, &["Glass", "Crystal"]),
-            kind("Tumbler", 900, &["Glass", "Crystal"]),
-            kind("Serving Platter", 3400, &["Stoneware", "Porcelain"]),
-            kind("Cutlery Set", 5900, &["Stainless Steel", "Brass"]),
-            kind("Water Carafe", 2400, &["Glass", "Crystal"]),
-            kind("Teacup and Saucer", 1900, &["Porcelain", "Bone China"]),
-        ],
-        features: &[
-            "Sold singly, so a set can grow one piece at a time.",
-            "Stacks neatly in a narrow cupboard.",
-            "Chip-resistant edges for everyday use.",
-            "Each piece varies a little, as handmade things do.",
-            "Goes from the table to the dishwasher without fuss.",
-            "Designed to sit well beside the rest of the range.",
-        ],
-        care: &[
-            "Dishwasher safe.",
-            "Hand wash to keep the glaze at its best.",
-            "Packed to arrive in one piece, without plastic.",
-        ],
-    },
-    CategoryWords {
-        slug: "home-decor",
-        name: "Home Decor",
-        description: "Lamps, vases, mirrors and the small things that make a room.",
-        sku_prefix: "DEC",
-        styles: &[
-            ("Classic", 100),
-            ("Scandinavian", 110),
-            ("Industrial", 105),
-            ("Botanical", 95),
-            ("Minimalist", 100),
-            ("Vintage", 120),
-        ],
-        materials: &[
-            ("Brass", 140),
-            ("Ceramic", 100),
-            ("Glass", 95),
-            ("Rattan", 90),
-            ("Oak", 120),
-            ("Linen", 100),
-            ("Marble", 150),
-            ("Wool", 110),
-        ],
-        kinds: &[
-            kind("Table Lamp", 7900, &["Brass", "Ceramic", "Glass", "Rattan"]),
-            kind("Floor Lamp", 14900, &["Brass", "Oak", "Rattan"]),
-            kind("Vase", 2900, &["Ceramic", "Glass", "Marble"]),
-            kind("Wall Mirror", 8900, &["Brass", "Oak", "Rattan"]),
-            kind("Candle Holder", 1900, &["Brass", "Glass", "Marble"]),
-            kind("Cushion Cover", 2400, &["Linen", "Wool"]),
-            kind("Throw", 5900, &["Wool", "Linen"]),
-            kind("Photo Frame", 1900, &["Brass", "Oak"]),
-            kind("Storage Basket", 2900, &["Rattan"]),
-            kind("Wall Clock", 4900, &["Oak", "Brass"]),
-        ],
-        features: &[
-            "Brings warmth to a plain corner.",
-            "Small enough for a shelf, striking enough for a mantelpiece.",
-            "Made in limited runs by a family workshop.",
-            "Pairs well with natural wood and soft light.",
-            "Looks at home in a city flat or a country cottage.",
-            "Chosen by our buyers at this year's design fairs.",
-        ],
-        care: &[
-            "Dust with a soft dry cloth.",
-            "Arrives gift-wrapped on request.",
-            "Packed in recycled paper.",
-        ],
-    },
-    CategoryWords {
-        slug: "furniture",
-        name: "Furniture",
-        description: "Chairs, tables and storage, built to last.",
-        sku_prefix: "FUR",
-        styles: &[
-            ("Classic", 100),
-            ("Mid-Century", 115),
-            ("Farmhouse", 105),
-            ("Modern", 100),
-            ("Industrial", 105),
-            ("Compact", 85),
-        ],
-        materials: &[
-            ("Oak", 120),
-            ("Walnut", 150),
-            ("Pine", 80),
-            ("Ash", 110),
-            ("Steel", 90),
-            ("Rattan", 95),
-            ("Velvet", 115),
-            ("Linen", 105),
-        ],
-        kinds: &[
-            kind("Dining Chair", 12900, &["Oak", "Walnut", "Ash", "Rattan"]),
-            kind("Dining Table", 49900, &["Oak", "Walnut", "Pine"]),
-            kind("Coffee Table", 24900, &["Oak", "Walnut", "Steel"]),
-            kind("Bookcase", 29900, &["Oak", "Pine", "Steel"]),
-            kind("Armchair", 39900, &["Velvet", "Linen", "Rattan"]),
-            kind("Bedside Table", 11900, &["Oak", "Walnut", "Pine"]),
-            kind("Bar Stool", 8900, &["Oak", "Steel", "Rattan"]),
-            kind("Desk", 27900, &["Oak", "Walnut", "Ash", "Steel"]),
-            kind("Sideboard", 54900, &["Oak", "Walnut"]),
-        ],
-        features: &[
-            "Built with traditional joints, without a single staple.",
-            "Delivered flat and assembled in twenty minutes.",
-            "Proportioned for smaller rooms without feeling small.",
-            "Sustainably sourced and certified.",
-            "Made to be handed down rather than replaced.",
-            "Each piece is checked by the maker before it leaves the workshop.",
-        ],
-        care: &[
-            "Wipe with a damp cloth; oil once a year.",
-            "Free delivery to the room of your choice.",
-            "Comes with a fifteen-year structural guarantee.",
-        ],
-    },
-    CategoryWords {
-        slug: "bed-bath",
-        name: "Bed & Bath",
-        description: "Sheets, duvet covers, towels and bathroom comforts.",
-        sku_prefix: "BED",
-        styles: &[
-            ("Classic", 100),
-            ("Hotel", 120),
-            ("Stonewashed", 105),
-            ("Organic", 115),
-            ("Everyday", 85),
-            ("Luxe", 140),
-        ],
-        materials: &[
-            ("Cotton Percale", 100),
-            ("Cotton Sateen", 115),
-            ("Linen", 140),
-            ("Bamboo", 110),
-            ("Waffle Cotton", 95),
-            ("Turkish Cotton", 120),
-            ("Merino Wool", 150),
-        ],
-        kinds: &[
-            kind(
-                "Duvet Cover",
-                6900,
-                &["Cotton Percale", "Cotton Sateen", "Linen", "Bamboo"],
-            ),
-            kind(
-                "Fitted Sheet",
-                3400,
-                &["Cotton Percale", "Cotton Sateen", "Linen", "Bamboo"],
-            ),
-            kind(
-                "Pillowcase Pair",
-                2200,
-                &["Cotton Percale", "Cotton Sateen", "Linen"],
-            ),
-            kind(
-                "Bath Towel",
-                2400,
-                &["Turkish Cotton", "Waffle Cotton", "Bamboo"],
-            ),
-            kind("Bathrobe", 5900, &["Waffle Cotton", "Turkish Cotton"]),
-            kind("Bath Mat", 1900, &["Turkish Cotton", "Waffle Cotton"]),
-            kind("Blanket", 7900, &["Merino Wool", "Waffle Cotton"]),
-            kind(
-                "Hand Towel",
-                1200,
-                &["Turkish Cotton", "Waffle Cotton", "Linen"],
-            ),
-        ],
-        features: &[
-            "Soft from the first night and softer with every wash.",
-            "Breathable, so it stays cool in summer.",
-            "Woven in a mill that has made bedding for a century.",
-            "Certified free of harmful substances.",
-            "Generously sized to fit deep mattresses.",
-            "Dyed in small batches for rich, even colour.",
-        ],
-        care: &[
-            "Machine wash at 40°C.",
-            "Tumble dry low or line dry.",
-            "Try it for 100 nights; return it if it is not for you.",
-        ],
-    },
-    CategoryWords {
-        slug: "garden",
-        name: "Garden",
-        description: "Tools, planters and furniture for gardens and balconies.",
-        sku_prefix: "GDN",
-        styles: &[
-            ("Classic", 100),
-            ("Professional", 130),
-            ("Compact", 85),
-            ("Heritage", 120),
-            ("Cottage", 100),
-            ("Urban", 95),
-        ],
-        materials: &[
-            ("Stainless Steel", 110),
-            ("Carbon Steel", 100),
-            ("Ash", 105),
-            ("Terracotta", 90),
-            ("Galvanised Steel", 95),
-            ("Teak", 150),
-            ("Recycled Plastic", 75),
-        ],
-        kinds: &[
-            kind("Trowel", 1500, &["Stainless Steel", "Carbon Steel"]),
-            kind("Hand Fork", 1500, &["Stainless Steel", "Carbon Steel"]),
-            kind("Pruning Shears", 2900, &["Stainless Steel", "Carbon Steel"]),
-            kind("Spade", 4500, &["Stainless Steel", "Carbon Steel", "Ash"]),
-            kind(
-                "Planter",
-                3900,
-                &["Terracotta", "Galvanised Steel", "Recycled Plastic"],
-            ),
-            kind(
-                "Watering Can",
-                2900,
-                &["Galvanised Steel", "Recycled Plastic"],
-            ),
-            kind("Garden Bench", 19900, &["Teak", "Ash"]),
-            kind("Bird Feeder", 1900, &["Galvanised Steel", "Teak"]),
-            kind("Raised Bed", 8900, &["Teak", "Galvanised Steel"]),
-        ],
-        features: &[
-            "Made for years of digging, weeding and planting.",
-            "Weatherproof, so it can live outside all year.",
-            "Recommended by the gardeners at a botanical garden.",
-            "Light enough to carry, sturdy enough to lean on.",
-            "Sized for balconies as well as borders.",
-            "Every part can be replaced, so it never needs to be.",
-        ],
-        care: &[
-            "Clean off soil and dry before storing.",
-            "Comes with a lifetime guarantee.",
-            "Packed in recycled cardboard.",
-        ],
-    },
-    CategoryWords {
-        slug: "outdoor",
-        name: "Outdoor & Camping",
-        description: "Tents, packs and kit for days and nights outside.",
-        sku_prefix: "OUT",
-        styles: &[
-            ("Trail", 100),
-            ("Alpine", 130),
-            ("Ultralight", 140),
-            ("Expedition", 150),
-            ("Weekend", 85),
-            ("Classic", 100),
-        ],
-        materials: &[
-            ("Ripstop Nylon", 100),
-            ("Canvas", 110),
-            ("Titanium", 160),
-            ("Aluminium", 100),
-            ("Merino Wool", 130),
-            ("Down", 150),
-            ("Waxed Cotton", 115),
-        ],
-        kinds: &[
-            kind("Tent", 19900, &["Ripstop Nylon", "Canvas"]),
-            kind("Sleeping Bag", 14900, &["Down", "Ripstop Nylon"]),
-            kind(
-                "Backpack",
-                9900,
-                &["Ripstop Nylon", "Waxed Cotton", "Canvas"],
-            ),
-            kind("Camping Mug", 1900, &["Titanium", "Aluminium"]),
-            kind("Cook Set", 4900, &["Titanium", "Aluminium"]),
-            kind("Trekking Poles", 6900, &["Aluminium", "Titanium"]),
-            kind("Camp Chair", 5900, &["Aluminium", "Canvas"]),
-            kind("Base Layer", 5900, &["Merino Wool"]),
-            kind("Headlamp", 3900, &["Aluminium"]),
-            kind("Water Bottle", 2400, &["Titanium", "Aluminium"]),
-        ],
-        features: &[
-            "Tested on a month-long crossing of the Pyrenees.",
-            "Packs down small and weighs next to nothing.",
-            "Stands up to wind, rain and careless packing.",
-            "Repairable in the field with the kit it comes with.",
-            "Made with recycled and responsibly sourced materials.",
-            "Designed with mountain guides who use it every season.",
-        ],
-        care: &[
-            "Dry fully before storing.",
-            "Free repairs for life.",
-            "Ships in a reusable cotton bag.",
-        ],
-    },
-    CategoryWords {
-        slug: "clothing",
-        name: "Clothing",
-        description: "Everyday clothes in good materials.",
-        sku_prefix: "CLO",
-        styles: &[
-            ("Classic", 100),
-            ("Relaxed", 95),
-            ("Tailored", 120),
-            ("Heritage", 115),
-            ("Essential", 80),
-            ("Weekend", 90),
-        ],
-        materials: &[
-            ("Organic Cotton", 100),
-            ("Linen", 115),
-            ("Merino Wool", 140),
-            ("Cashmere", 250),
-            ("Denim", 110),
-            ("Corduroy", 105),
-            ("Flannel", 100),
-        ],
-        kinds: &[
-            kind("T-Shirt", 2500, &["Organic Cotton", "Linen", "Merino Wool"]),
-            kind(
-                "Shirt",
-                4900,
-                &["Organic Cotton", "Linen", "Flannel", "Denim"],
-            ),
-            kind(
-                "Jumper",
-                7900,
-                &["Merino Wool", "Cashmere", "Organic Cotton"],
-            ),
-            kind("Trousers", 6900, &["Organic Cotton", "Linen", "Corduroy"]),
-            kind("Jeans", 7900, &["Denim"]),
-            kind("Jacket", 12900, &["Denim", "Corduroy", "Merino Wool"]),
-            kind("Scarf", 3900, &["Merino Wool", "Cashmere", "Linen"]),
-            kind("Socks", 1200, &["Merino Wool", "Organic Cotton"]),
-            kind("Beanie", 2400, &["Merino Wool", "Cashmere"]),
-        ],
-        features: &[
-            "Cut for an easy fit that works with everything.",
-            "Made in a family-run factory in Portugal.",
-            "Gets better with every wear and wash.",
-            "Available in sizes XS to XXL.",
-            "Reinforced seams where clothes usually give way.",
-            "Dyed with low-impact dyes.",
-        ],
-        care: &[
-            "Machine wash cold, dry flat.",
-            "Free returns within 60 days.",
-            "Free repairs on seams and buttons.",
-        ],
-    },
-    CategoryWords {
-        slug: "footwear",
-        name: "Footwear",
-        description: "Boots, trainers and shoes made for walking.",
-        sku_prefix: "FTW",
-        styles: &[
-            ("Classic", 100),
-            ("Heritage", 120),
-            ("Urban", 100),
-            ("Trail", 110),
-            ("Everyday", 85),
-            ("Handmade", 150),
-        ],
-        materials: &[
-            ("Leather", 120),
-            ("Suede", 115),
-            ("Canvas", 80),
-            ("Nubuck", 115),
-            ("Recycled Mesh", 90),
-            ("Waxed Leather", 130),
-        ],
-        kinds: &[
-            kind("Chelsea Boots", 14900, &["Leather", "Suede"]),
-            kind(
-                "Hiking Boots",
-                15900,
-                &["Leather", "Nubuck", "Waxed Leather"],
-            ),
-            kind(
-                "Trainers",
-                8900,
-                &["Leather", "Canvas", "Recycled Mesh", "Suede"],
-            ),
-            kind("Loafers", 11900, &["Leather", "Suede"]),
-            kind("Derby Shoes", 12900, &["Leather", "Waxed Leather"]),
-            kind("Slippers", 3900, &["Suede", "Canvas"]),
-            kind("Sandals", 5900, &["Leather", "Nubuck"]),
-            kind("Running Shoes", 10900, &["Recycled Mesh"]),
-            kind("Plimsolls", 4900, &["Canvas"]),
-        ],
-        features: &[
-            "Comfortable from the first day, no breaking in.",
-            "Resoleable, so the uppers outlive many soles.",
-            "A cushioned insole for long days on your feet.",
-            "Stitched by hand in a workshop in northern Italy.",
-            "Grippy on wet pavements and muddy paths.",
-            "True to size; half sizes available.",
-        ],
-        care: &[
-            "Brush clean and let dry away from heat.",
-            "Free exchanges if the size is not right.",
-            "Comes with a cotton dust bag.",
-        ],
-    },
-    CategoryWords {
-        slug: "bags",
-        name: "Bags & Accessories",
-        description: "Bags, wallets and the things you carry every day.",
-        sku_prefix: "BAG",
-        styles: &[
-            ("Classic", 100),
-            ("Heritage", 120),
-            ("Minimal", 100),
-            ("Utility", 95),
-            ("Commuter", 105),
-            ("Handmade", 150),
-        ],
-        materials: &[
-            ("Full-Grain Leather", 150),
-            ("Waxed Canvas", 110),
-            ("Recycled Nylon", 90),
-            ("Cotton Canvas", 80),
-            ("Suede", 120),
-        ],
-        kinds: &[
-            kind(
-                "Tote Bag",
-                4900,
-                &["Waxed Canvas", "Cotton Canvas", "Full-Grain Leather"],
-            ),
-            kind(
-                "Rucksack",
-                8900,
-                &["Waxed Canvas", "Recycled Nylon", "Full-Grain Leather"],
-            ),
-            kind(
-                "Messenger Bag",
-                9900,
-                &["Waxed Canvas", "Full-Grain Leather"],
-            ),
-            kind("Holdall", 14900, &["Full-Grain Leather", "Waxed Canvas"]),
-            kind(
-                "Wallet",
-                3900,
-                &["Full-Grain Leather", "Suede", "Recycled Nylon"],
-            ),
-            kind("Card Holder", 2400, &["Full-Grain Leather", "Suede"]),
-            kind("Belt", 3400, &["Full-Grain Leather", "Suede"]),
-            kind(
-                "Washbag",
-                2900,
-                &["Waxed Canvas", "Recycled Nylon", "Full-Grain Leather"],
-            ),
-            kind(
-                "Laptop Sleeve",
-                3900,
-                &["Full-Grain Leather", "Recycled Nylon", "Waxed Canvas"],
-            ),
-        ],
-        features: &[
-            "Solid brass hardware that will not tarnish.",
-            "Water-resistant, for the walk from the station in the rain.",
-            "Ages beautifully and takes on a patina of its own.",
-            "Slim enough to carry every day.",
-            "Made by a leather workshop that has been at it since 1952.",
-            "Every stitch is locked, so nothing unravels.",
-        ],
-        care: &[
-            "Wipe clean; condition leather twice a year.",
-            "Free monogramming at checkout.",
-            "Guaranteed for ten years.",
-        ],
-    },
-    CategoryWords {
-        slug: "stationery",
-        name: "Stationery",
-        description: "Notebooks, pens and things for the desk.",
-        sku_prefix: "STA",
-        styles: &[
-            ("Classic", 100),
-            ("Studio", 105),
-            ("Pocket", 80),
-            ("Executive", 150),
-            ("Field", 90),
-            ("Archive", 110),
-        ],
-        materials: &[
-            ("Recycled Paper", 90),
-            ("Cotton Paper", 120),
-            ("Leather", 150),
-            ("Brass", 140),
-            ("Walnut", 130),
-            ("Aluminium", 100),
-            ("Linen", 110),
-        ],
-        kinds: &[
-            kind(
-                "Notebook",
-                1400,
-                &["Recycled Paper", "Cotton Paper", "Linen", "Leather"],
-            ),
-            kind("Fountain Pen", 4900, &["Brass", "Aluminium", "Walnut"]),
-            kind("Ballpoint Pen", 1900, &["Brass", "Aluminium", "Walnut"]),
-            kind("Desk Organiser", 3400, &["Walnut", "Aluminium", "Leather"]),
-            kind("Sketchbook", 1900, &["Cotton Paper", "Recycled Paper"]),
-            kind("Planner", 2400, &["Recycled Paper", "Linen", "Leather"]),
-            kind("Pencil Case", 1900, &["Leather", "Linen"]),
-            kind("Letter Set", 1600, &["Cotton Paper", "Recycled Paper"]),
-        ],
-        features: &[
-            "Fountain-pen friendly paper that does not bleed through.",
-            "Lies flat when open.",
-            "Made in a small bindery in Japan.",
-            "Refillable, so it lasts far longer than its first use.",
-            "A quiet pleasure to use every working day.",
-            "Sized to fit a jacket pocket or a small bag.",
-        ],
-        care: &[
-            "Keep away from direct sunlight.",
-            "Gift-wrapped free on request.",
-            "Packed in recycled paper.",
-        ],
-    },
-    CategoryWords {
-        slug: "fitness",
-        name: "Sports & Fitness",
-        description: "Kit for training at home, in the gym and outdoors.",
-        sku_prefix: "FIT",
-        styles: &[
-            ("Classic", 100),
-            ("Pro", 130),
-            ("Studio", 100),
-            ("Essential", 80),
-            ("Performance", 120),
-            ("Travel", 90),
-        ],
-        materials: &[
-            ("Natural Rubber", 110),
-            ("Cork", 105),
-            ("Cast Iron", 100),
-            ("Neoprene", 90),
-            ("Recycled Polyester", 95),
-            ("Stainless Steel", 115),
-            ("Organic Cotton", 100),
-        ],
-        kinds: &[
-            kind("Yoga Mat", 3900, &["Natural Rubber", "Cork"]),
-            kind("Yoga Block", 1400, &["Cork"]),
-            kind("Kettlebell", 4900, &["Cast Iron", "Neoprene"]),
-            kind("Dumbbell Pair", 5900, &["Cast Iron", "Neoprene"]),
-            kind("Resistance Bands", 1900, &["Natural Rubber"]),
-            kind(
-                "Skipping Rope",
-                1400,
-                &["Stainless Steel", "Natural Rubber"],
-            ),
-            kind("Water Bottle", 2400, &["Stainless Steel"]),
-            kind("Gym Towel", 1400, &["Organic Cotton", "Recycled Polyester"]),
-            kind("Running Vest", 2900, &["Recycled Polyester"]),
-            kind("Massage Roller", 2400, &["Cork", "Natural Rubber"]),
-            kind("Exercise Mat", 2900, &["Natural Rubber", "Neoprene"]),
-            kind("Gym Bag", 3900, &["Recycled Polyester", "Organic Cotton"]),
-        ],
-        features: &[
-            "Grips well, even in a hot and sweaty session.",
-            "Chosen by coaches for small studios and home gyms.",
-            "Light enough to take on holiday.",
-            "Free of PVC and harmful plasticisers.",
-            "Built for daily training, not just for January.",
-            "Comes with a short guide of exercises to start with.",
-        ],
-        care: &[
-            "Wipe down after use.",
-            "Free returns within 30 days, even if used.",
-            "Shipped in plastic-free packaging.",
-        ],
-    },
-];
+    #[test]
+    fn the_file_reads_into_twelve_categories_of_complete_words() {
+        assert_eq!(WORDS.brands.len(), 12);
+        assert_eq!(WORDS.extra_tags.len(), 6);
+        assert_eq!(WORDS.categories.len(), 12);
+        for c in &WORDS.categories {
+            let texts = [c.name, c.description, c.sku_prefix];
+            let lists = [
+                c.styles.len(),
+                c.materials.len(),
+                c.kinds.len(),
+                c.features.len(),
+                c.care.len(),
+            ];
+            let complete = texts.iter().all(|t| !t.is_empty()) && lists.iter().all(|n| *n > 0);
+            assert!(complete, "{}", c.slug);
+        }
+        let kettle = &WORDS.categories[0].kinds[0];
+        assert_eq!((kettle.noun, kettle.base_minor), ("Kettle", 4500));
+        assert_eq!(
+            kettle.materials,
+            ["Copper", "Stainless Steel", "Enamelled Steel"]
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "words.txt:2: unknown key: colour: red")]
+    fn a_mistake_names_its_line() {
+        parse("category: x\ncolour: red\n");
+    }
+}

@@ -24,6 +24,7 @@ use self::operator::Operator;
 use brigade_supervisor::ProcessFault;
 
 pub use self::runner::{run_scenario, ScenarioOptions, ScenarioReport};
+use self::scenario::Action;
 pub use self::scenario::Scenario;
 
 /// Options of `brigade chaos`.
@@ -131,49 +132,12 @@ fn parse_route(text: &str) -> Result<String, String> {
 /// `brigade chaos …`.
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
     let operator = Operator::new(&args.control.url);
+    // A fault command does at once what a scenario step does on schedule.
+    if let Some(action) = args.command.action() {
+        println!("{}", operator.apply(&action).await?);
+        return Ok(());
+    }
     let said = match args.command {
-        ChaosCommand::Latency {
-            service,
-            delay,
-            route,
-        } => {
-            operator
-                .request_fault(&service, route.route.as_deref(), Change::Latency(delay))
-                .await?
-        }
-        ChaosCommand::Errors {
-            service,
-            rate,
-            route,
-        } => {
-            operator
-                .request_fault(&service, route.route.as_deref(), Change::Errors(rate))
-                .await?
-        }
-        ChaosCommand::Abort {
-            service,
-            rate,
-            route,
-        } => {
-            operator
-                .request_fault(&service, route.route.as_deref(), Change::Abort(rate))
-                .await?
-        }
-        ChaosCommand::Kill { service, instance } => {
-            operator
-                .process_fault(&service, instance.instance.as_deref(), ProcessFault::Kill)
-                .await?
-        }
-        ChaosCommand::Pause { service, instance } => {
-            operator
-                .process_fault(&service, instance.instance.as_deref(), ProcessFault::Pause)
-                .await?
-        }
-        ChaosCommand::Resume { service, instance } => {
-            operator
-                .process_fault(&service, instance.instance.as_deref(), ProcessFault::Resume)
-                .await?
-        }
         ChaosCommand::Show { json } => {
             let faults = operator.faults().await?;
             anyhow::ensure!(
@@ -186,7 +150,6 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
                 operator::table(&faults).trim_end().to_owned()
             }
         }
-        ChaosCommand::Clear { service } => operator.clear(service.as_deref()).await?,
         ChaosCommand::Scenario { file, rate, settle } => {
             let scenario = Scenario::load(&file)?;
             let options = ScenarioOptions {
@@ -204,7 +167,50 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        // Faults and clearing them: done above.
+        _ => return Ok(()),
     };
     println!("{said}");
     Ok(())
+}
+
+impl ChaosCommand {
+    /// The fault this command makes (or clears) as a scenario step's action; `None` for the
+    /// commands that only read the faults or run a scenario.
+    fn action(&self) -> Option<Action> {
+        let request = |service: &str, route: &RouteArg, change| Action::Request {
+            service: service.to_owned(),
+            route: route.route.clone(),
+            change,
+        };
+        let process = |service: &str, instance: &InstanceArg, fault| Action::Process {
+            service: service.to_owned(),
+            instance: instance.instance.clone(),
+            fault,
+        };
+        Some(match self {
+            Self::Latency {
+                service,
+                delay,
+                route,
+            } => request(service, route, Change::Latency(*delay)),
+            Self::Errors {
+                service,
+                rate,
+                route,
+            } => request(service, route, Change::Errors(*rate)),
+            Self::Abort {
+                service,
+                rate,
+                route,
+            } => request(service, route, Change::Abort(*rate)),
+            Self::Kill { service, instance } => process(service, instance, ProcessFault::Kill),
+            Self::Pause { service, instance } => process(service, instance, ProcessFault::Pause),
+            Self::Resume { service, instance } => process(service, instance, ProcessFault::Resume),
+            Self::Clear { service } => Action::Clear {
+                service: service.clone(),
+            },
+            Self::Show { .. } | Self::Scenario { .. } => return None,
+        })
+    }
 }

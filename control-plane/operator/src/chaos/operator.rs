@@ -97,17 +97,6 @@ impl Operator {
         ))
     }
 
-    /// Kills, pauses or resumes every instance of `service`, or the one `instance` names.
-    pub async fn process_fault(
-        &self,
-        service: &str,
-        instance: Option<&str>,
-        fault: ProcessFault,
-    ) -> anyhow::Result<String> {
-        let report = self.control.inflict(service, instance, fault).await?;
-        Ok(instances::describe(service, &report))
-    }
-
     /// Resumes the paused instances of `service` (of every service when `None`), then removes
     /// their rules.
     pub async fn clear(&self, service: Option<&str>) -> anyhow::Result<String> {
@@ -175,13 +164,17 @@ impl Operator {
                 route,
                 change,
             } => self.request_fault(service, route.as_deref(), *change).await,
+            // Kills, pauses or resumes every instance of `service`, or the one `instance` names.
             Action::Process {
                 service,
                 instance,
                 fault,
             } => {
-                self.process_fault(service, instance.as_deref(), *fault)
-                    .await
+                let report = self
+                    .control
+                    .inflict(service, instance.as_deref(), *fault)
+                    .await?;
+                Ok(instances::describe(service, &report))
             }
             Action::Clear { service } => self.clear(service.as_deref()).await,
         }

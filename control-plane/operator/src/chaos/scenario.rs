@@ -418,23 +418,25 @@ mod tests {
             "step 2: at = 11s is after the end of the scenario (duration = 10s)"
         );
         assert!(with("at = \"2x\"\nclear = {}\n").starts_with("step 2: at: `2x` is not a duration"));
-        assert!(
-            with("at = \"2s\"\nerrors = { service = \"x\", rate = \"130%\" }\n")
-                .contains("step 2: a rate is between 0% and 100%")
-        );
-        assert!(
-            with("at = \"2s\"\nlatency = { service = \"x\", delay = \"2m\" }\n")
-                .contains("step 2: the added latency is at most 60 s")
-        );
-        assert!(with(
-            "at = \"2s\"\nlatency = { service = \"x\", delay = \"1s\", route = \"v1\" }\n"
-        )
-        .contains("step 2: a route is a path prefix"));
-        assert!(
-            with("at = \"2s\"\nclear = {}\nkill = { service = \"x\" }\n")
-                .contains("step 2: has 2 actions")
-        );
-        assert!(with("at = \"2s\"\n").contains("step 2: has no action"));
+        for (step, explanation) in [
+            (
+                "errors = { service = \"x\", rate = \"130%\" }",
+                "a rate is between 0% and 100%",
+            ),
+            (
+                "latency = { service = \"x\", delay = \"2m\" }",
+                "the added latency is at most 60 s",
+            ),
+            (
+                "latency = { service = \"x\", delay = \"1s\", route = \"v1\" }",
+                "a route is a path prefix",
+            ),
+            ("clear = {}\nkill = { service = \"x\" }", "has 2 actions"),
+            ("", "has no action"),
+        ] {
+            let error = with(&format!("at = \"2s\"\n{step}\n"));
+            assert!(error.contains(&format!("step 2: {explanation}")), "{error}");
+        }
         assert!(
             error("duration = \"1s\"\n[[step]]\nat = \"0s\"\nexplode = {}\n")
                 .contains("unknown field")

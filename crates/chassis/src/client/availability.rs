@@ -6,12 +6,9 @@
 //! unavailable, and the compiler reminds it (`#[must_use]`) when it does not. Only the caller's own
 //! mistakes (a 4xx from the dependency, a request that cannot be built) stay errors.
 
-use bytes::Bytes;
-use http::{HeaderMap, Method};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use super::{Answer, Error, ServiceClient};
+use super::{Error, ServiceClient};
 
 /// The answer of an optional dependency, or why there is none.
 #[must_use = "an optional dependency may be unavailable: decide what to answer without it"]
@@ -70,37 +67,12 @@ impl OptionalClient {
         &self.inner
     }
 
-    /// [`ServiceClient::get_json`], sorted by [`Availability::of`].
+    /// [`ServiceClient::get_json`], sorted by [`Availability::of`]. Other calls sort the same
+    /// way: `Availability::of(optional.required().send_json(…).await)`.
     pub async fn get_json<T: DeserializeOwned>(
         &self,
         path_and_query: &str,
     ) -> Result<Availability<T>, Error> {
         Availability::of(self.inner.get_json(path_and_query).await)
-    }
-
-    /// [`ServiceClient::send_json`], sorted by [`Availability::of`].
-    pub async fn send_json<B: Serialize, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-        headers: &HeaderMap,
-    ) -> Result<Availability<T>, Error> {
-        Availability::of(self.inner.send_json(method, path, body, headers).await)
-    }
-
-    /// [`ServiceClient::call_with_headers`], sorted by [`Availability::of`].
-    pub async fn call(
-        &self,
-        method: Method,
-        path_and_query: &str,
-        body: Option<Bytes>,
-        headers: &HeaderMap,
-    ) -> Result<Availability<Answer>, Error> {
-        Availability::of(
-            self.inner
-                .call_with_headers(method, path_and_query, body, headers)
-                .await,
-        )
     }
 }

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -68,10 +68,7 @@ struct InstanceState {
 
 impl InstanceState {
     fn health(&self) -> MutexGuard<'_, Health> {
-        match self.health.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.health.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -88,10 +85,9 @@ struct Shared {
 
 impl Shared {
     fn instances(&self) -> MutexGuard<'_, HashMap<SocketAddr, Arc<InstanceState>>> {
-        match self.instances.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -133,10 +129,11 @@ impl Lease {
                 return;
             }
         }
-        let _deciding = match self.shared.ejecting.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let _deciding = self
+            .shared
+            .ejecting
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         let known = self.shared.known.load(Ordering::Relaxed);
         let allowed = (known * usize::from(policy.max_ejected_percent.min(100)) / 100)
@@ -367,10 +364,7 @@ mod tests {
         assert!((0..50).any(|_| balancer.pick(&eps, &[]).unwrap().address == bad));
         // Failing again at once: ejected for twice as long.
         fail(&balancer, &eps, bad, 5);
-        tokio::time::advance(Duration::from_secs(59)).await;
-        assert!(balancer.is_ejected(bad));
-        tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(!balancer.is_ejected(bad));
+        assert_ejected_for(&balancer, bad, 60).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -383,10 +377,15 @@ mod tests {
             tokio::time::advance(Duration::from_secs(300)).await;
         }
         fail(&balancer, &eps, bad, 5);
-        tokio::time::advance(Duration::from_secs(299)).await;
-        assert!(balancer.is_ejected(bad));
+        assert_ejected_for(&balancer, bad, 300).await;
+    }
+
+    /// Checks that `address` stays ejected for `seconds` from now, and not a second longer.
+    async fn assert_ejected_for(balancer: &Balancer, address: SocketAddr, seconds: u64) {
+        tokio::time::advance(Duration::from_secs(seconds - 1)).await;
+        assert!(balancer.is_ejected(address));
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(!balancer.is_ejected(bad));
+        assert!(!balancer.is_ejected(address));
     }
 
     #[tokio::test(start_paused = true)]

@@ -9,7 +9,7 @@
 //! dependency's failure, and counts as a success.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -168,10 +168,7 @@ impl Breaker {
     }
 
     fn lock(&self) -> MutexGuard<'_, Machine> {
-        match self.machine.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.machine.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The current state (an open breaker whose pause is over reads as half-open).
@@ -314,6 +311,21 @@ mod tests {
         breaker.try_acquire().unwrap().record(verdict);
     }
 
+    fn calls(breaker: &Breaker, verdict: Verdict, times: usize) {
+        for _ in 0..times {
+            call(breaker, verdict);
+        }
+    }
+
+    /// `times` calls that each take 2 s, all in flight at once, then successful.
+    async fn slow_calls(breaker: &Breaker, times: usize) {
+        let slow: Vec<Permit<'_>> = (0..times).map(|_| breaker.try_acquire().unwrap()).collect();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        for permit in slow {
+            permit.record(Verdict::Success);
+        }
+    }
+
     fn entered(transitions: &Family<BreakerTransitionLabels, Counter>, state: &'static str) -> u64 {
         transitions
             .get_or_create(&BreakerTransitionLabels {
@@ -326,9 +338,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn does_not_open_before_the_minimum_number_of_calls() {
         let (breaker, _, _) = breaker();
-        for _ in 0..9 {
-            call(&breaker, Verdict::Failure);
-        }
+        calls(&breaker, Verdict::Failure, 9);
         assert_eq!(breaker.state(), State::Closed);
         call(&breaker, Verdict::Failure);
         assert_eq!(breaker.state(), State::Open);
@@ -337,12 +347,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn opens_at_half_the_calls_failing_and_fails_fast_while_open() {
         let (breaker, gauge, transitions) = breaker();
-        for _ in 0..5 {
-            call(&breaker, Verdict::Success);
-        }
-        for _ in 0..4 {
-            call(&breaker, Verdict::Failure);
-        }
+        calls(&breaker, Verdict::Success, 5);
+        calls(&breaker, Verdict::Failure, 4);
         call(&breaker, Verdict::Success);
         assert_eq!(breaker.state(), State::Closed, "4 failures in 10 calls");
         call(&breaker, Verdict::Failure);
@@ -368,29 +374,17 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn opens_when_most_calls_are_slow() {
         let (breaker, _, _) = breaker();
-        let slow: Vec<Permit<'_>> = (0..7).map(|_| breaker.try_acquire().unwrap()).collect();
-        tokio::time::advance(Duration::from_secs(2)).await;
-        for permit in slow {
-            permit.record(Verdict::Success);
-        }
-        for _ in 0..3 {
-            call(&breaker, Verdict::Success);
-        }
+        slow_calls(&breaker, 7).await;
+        calls(&breaker, Verdict::Success, 3);
         assert_eq!(breaker.state(), State::Closed, "7 slow calls in 10");
-        let slow: Vec<Permit<'_>> = (0..5).map(|_| breaker.try_acquire().unwrap()).collect();
-        tokio::time::advance(Duration::from_secs(2)).await;
-        for permit in slow {
-            permit.record(Verdict::Success);
-        }
+        slow_calls(&breaker, 5).await;
         assert_eq!(breaker.state(), State::Open, "12 slow calls in 15");
     }
 
     #[tokio::test(start_paused = true)]
     async fn old_calls_leave_the_window() {
         let (breaker, _, _) = breaker();
-        for _ in 0..9 {
-            call(&breaker, Verdict::Failure);
-        }
+        calls(&breaker, Verdict::Failure, 9);
         tokio::time::advance(Duration::from_secs(11)).await;
         call(&breaker, Verdict::Failure);
         assert_eq!(breaker.state(), State::Closed);
@@ -399,9 +393,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn half_open_lets_a_single_probe_through_which_closes_or_reopens() {
         let (breaker, gauge, transitions) = breaker();
-        for _ in 0..10 {
-            call(&breaker, Verdict::Failure);
-        }
+        calls(&breaker, Verdict::Failure, 10);
         tokio::time::advance(Duration::from_secs(5)).await;
         assert_eq!(breaker.state(), State::HalfOpen);
         assert_eq!(gauge.get(), 2);

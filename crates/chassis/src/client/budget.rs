@@ -8,7 +8,7 @@
 //! still retry.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -87,10 +87,7 @@ impl RetryBudget {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Bucket>> {
-        match self.buckets.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        self.buckets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records a call (its first attempt), which earns `ratio` of a retry.

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -68,10 +68,11 @@ impl Resolver {
     /// A receiver of `service`'s instances, updated in the background. The first call for a
     /// service starts watching it (and so must run inside a tokio runtime).
     pub fn watch(&self, service: &str) -> watch::Receiver<Endpoints> {
-        let mut watches = match self.inner.watches.lock() {
-            Ok(w) => w,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut watches = self
+            .inner
+            .watches
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(rx) = watches.get(service) {
             return rx.clone();
         }
