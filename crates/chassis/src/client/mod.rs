@@ -256,14 +256,7 @@ impl ServiceClient {
     /// `ctx.client("recommendations").with_policy(policy)`. Set it when building the service:
     /// the new client starts with a closed breaker, a full budget and no ejections.
     pub fn with_policy(self, policy: Policy) -> ServiceClient {
-        let inner = &*self.inner;
-        ServiceClient::build(
-            &inner.service,
-            inner.resolver.clone(),
-            inner.metrics.clone(),
-            inner.options.clone(),
-            policy,
-        )
+        self.rebuilt(self.inner.options.clone(), policy)
     }
 
     /// The same dependency as one the caller can do without: its answers are an
@@ -277,15 +270,21 @@ impl ServiceClient {
     /// recommendations), so that a slow dependency costs at most `timeout` and, counted as
     /// failures, opens its breaker.
     pub fn with_timeout(self, timeout: Duration) -> ServiceClient {
+        let options = Options {
+            default_timeout: timeout,
+        };
+        self.rebuilt(options, self.inner.policy)
+    }
+
+    /// A new client for the same dependency, resolver and metrics, with `options` and `policy`.
+    fn rebuilt(&self, options: Options, policy: Policy) -> ServiceClient {
         let inner = &*self.inner;
         ServiceClient::build(
             &inner.service,
             inner.resolver.clone(),
             inner.metrics.clone(),
-            Options {
-                default_timeout: timeout,
-            },
-            inner.policy,
+            options,
+            policy,
         )
     }
 
