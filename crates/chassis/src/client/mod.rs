@@ -382,14 +382,8 @@ impl ServiceClient {
         path: &str,
         body: &B,
     ) -> Result<T, Error> {
-        let body = serde_json::to_vec(body).map_err(|e| Error::Request {
-            service: self.inner.service.clone(),
-            reason: e.to_string(),
-        })?;
-        let answer = self
-            .call(Method::POST, path, Some(Bytes::from(body)))
-            .await?;
-        self.decode(answer)
+        self.send_json(Method::POST, path, Some(body), &HeaderMap::new())
+            .await
     }
 
     /// Sends `body` (if any) as JSON with `method` and extra `headers` (e.g. the caller's
