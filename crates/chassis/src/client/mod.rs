@@ -264,14 +264,7 @@ impl ServiceClient {
     /// `ctx.client("recommendations").with_policy(policy)`. Set it when building the service:
     /// the new client starts with a closed breaker, a full budget and no ejections.
     pub fn with_policy(self, policy: Policy) -> ServiceClient {
-        let inner = &*self.inner;
-        ServiceClient::build(
-            &inner.service,
-            inner.resolver.clone(),
-            inner.metrics.clone(),
-            inner.options.clone(),
-            policy,
-        )
+        self.rebuilt(self.inner.options.clone(), policy)
     }
 
     /// The same dependency as one the caller can do without: its answers are an
@@ -285,15 +278,21 @@ impl ServiceClient {
     /// recommendations), so that a slow dependency costs at most `timeout` and, counted as
     /// failures, opens its breaker.
     pub fn with_timeout(self, timeout: Duration) -> ServiceClient {
+        let options = Options {
+            default_timeout: timeout,
+        };
+        self.rebuilt(options, self.inner.policy)
+    }
+
+    /// A new client for the same dependency, resolver and metrics, with `options` and `policy`.
+    fn rebuilt(&self, options: Options, policy: Policy) -> ServiceClient {
         let inner = &*self.inner;
         ServiceClient::build(
             &inner.service,
             inner.resolver.clone(),
             inner.metrics.clone(),
-            Options {
-                default_timeout: timeout,
-            },
-            inner.policy,
+            options,
+            policy,
         )
     }
 
@@ -391,14 +390,8 @@ impl ServiceClient {
         path: &str,
         body: &B,
     ) -> Result<T, Error> {
-        let body = serde_json::to_vec(body).map_err(|e| Error::Request {
-            service: self.inner.service.clone(),
-            reason: e.to_string(),
-        })?;
-        let answer = self
-            .call(Method::POST, path, Some(Bytes::from(body)))
-            .await?;
-        self.decode(answer)
+        self.send_json(Method::POST, path, Some(body), &HeaderMap::new())
+            .await
     }
 
     /// Sends `body` (if any) as JSON with `method` and extra `headers` (e.g. the caller's
