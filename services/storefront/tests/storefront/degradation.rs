@@ -1,0 +1,176 @@
+//! Pages when dependencies fail: recommendations down → the product page without "bought
+//! together" (and home without popular products); inventory down → "availability unknown";
+//! payments down → checkout says nothing was charged; catalog down → a page saying so. Never a
+//! 500, never a hang.
+use std::time::Duration;
+
+use http::{header, StatusCode};
+
+use crate::support::{first_product, storefront_with, Browser, Options, Shop, NOWHERE};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn optional_parts_come_and_go_without_breaking_a_page() {
+    let shop = Shop::start(Options::default()).await;
+    let mut browser = shop.browser();
+    let home = browser.get("/").await;
+    let products = home.links("/products/");
+    let (a, b) = (products[0].clone(), products[1].clone());
+
+    // An order of both teaches recommendations that they go together.
+    browser.get("/signup").await;
+    let signed_up = browser
+        .post(
+            "/signup",
+            &[
+                ("name", "Lin"),
+                ("email", "lin@example.com"),
+                ("password", "a long passphrase"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        signed_up.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_up.body
+    );
+    for product in [&a, &b] {
+        let id = product.trim_start_matches("/products/");
+        let added = browser
+            .post("/cart/add", &[("product_id", id), ("quantity", "1")])
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+    }
+    let attempt = browser.get("/checkout").await.input("attempt").unwrap();
+    let placed = browser
+        .post(
+            "/checkout",
+            &[
+                ("full_name", "Lin"),
+                ("address", "1 Main St"),
+                ("city", "Oslo"),
+                ("postal_code", "0150"),
+                ("country", "SE"),
+                ("card_number", "4242424242424242"),
+                ("attempt", &attempt),
+            ],
+        )
+        .await;
+    browser
+        .follow(&placed)
+        .await
+        .says(StatusCode::OK, &["Confirmed"]);
+
+    let b_name = {
+        let page = browser.get(&b).await;
+        crate::browsing::between(&page.body, "<h1>", "</h1>")
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = browser.get(&a).await;
+        assert_eq!(page.status, StatusCode::OK);
+        if page.body.contains("Bought together") {
+            assert!(page.body.contains(&b_name), "{}", page.body);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "recommendations never learnt the order"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // The same page from a storefront whose recommendations and inventory never answer.
+    let peers = shop.peers_with(&[("recommendations", NOWHERE), ("inventory", NOWHERE)]);
+    let degraded = storefront_with(&peers, &[]).await;
+    let mut visitor = Browser::new(&degraded.url());
+    let started = tokio::time::Instant::now();
+    let page = visitor.get(&a).await;
+    page.says(
+        StatusCode::OK,
+        &["Availability unknown", "Add to cart", "€"],
+    )
+    .lacks(&["Bought together", "In stock"]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    visitor
+        .get("/")
+        .await
+        .says(StatusCode::OK, &["New in"])
+        .lacks(&["Popular right now"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_or_catalog_down_are_said_in_sentences_with_nothing_charged() {
+    let shop = Shop::start(Options::default()).await;
+    let orders_without_payments = shop.orders_paying_at(NOWHERE).await;
+    let address = orders_without_payments.address.to_string();
+    let peers = shop.peers_with(&[("orders", &address)]);
+    let storefront = storefront_with(&peers, &[]).await;
+    let mut browser = Browser::new(&storefront.url());
+    let home = browser.get("/").await;
+    let product = first_product(&home);
+    let id = product.trim_start_matches("/products/").to_owned();
+    browser.get("/signup").await;
+    browser
+        .post(
+            "/signup",
+            &[
+                ("name", "Max"),
+                ("email", "max@example.com"),
+                ("password", "a long passphrase"),
+            ],
+        )
+        .await;
+    browser
+        .post("/cart/add", &[("product_id", &id), ("quantity", "1")])
+        .await;
+    let attempt = browser.get("/checkout").await.input("attempt").unwrap();
+    let refused = browser
+        .post(
+            "/checkout",
+            &[
+                ("full_name", "Max"),
+                ("address", "1 Main St"),
+                ("city", "Bonn"),
+                ("postal_code", "53111"),
+                ("country", "DE"),
+                ("card_number", "4242424242424242"),
+                ("attempt", &attempt),
+            ],
+        )
+        .await;
+    refused.says(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &[
+            "Payments are unavailable right now",
+            "nothing was charged",
+            "value=\"Bonn\"",
+        ],
+    );
+    browser
+        .get("/cart")
+        .await
+        .says(StatusCode::OK, &["value=\"1\"", "Check out"]);
+
+    // Without the catalog, pages say so and point home.
+    let peers = shop.peers_with(&[("catalog", NOWHERE)]);
+    let blind = storefront_with(&peers, &[]).await;
+    let mut visitor = Browser::new(&blind.url());
+    let page = visitor.get("/").await;
+    page.says(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &["The catalog is unavailable right now", "try again"],
+    );
+    assert_eq!(
+        page.header(header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    visitor
+        .get(&product)
+        .await
+        .says(StatusCode::SERVICE_UNAVAILABLE, &["The catalog"]);
+}
