@@ -170,7 +170,7 @@ async fn a_shopper_buys_in_a_real_browser() {
     wait_for_text(&client, "Added to your cart").await;
     shoot(&client, "cart").await;
 
-    click(&client, "a[href^='/signup']").await;
+    click(&client, "main a[href^='/signup']").await;
     wait_for_text(&client, "Create my account").await;
     fill(&client, "name", "Ada").await;
     fill(&client, "email", "ada@example.com").await;

@@ -9,6 +9,7 @@ async fn pages_carry_security_headers_and_a_sealed_session_cookie() {
     let shop = Shop::start(Options::default()).await;
     let mut browser = shop.browser();
     let home = browser.get("/").await;
+    browser.get(&first_product(&home)).await;
     assert_eq!(home.status, StatusCode::OK);
     let csp = home.header(header::CONTENT_SECURITY_POLICY);
     for part in [
@@ -108,7 +109,7 @@ async fn forms_without_the_sessions_csrf_token_are_refused_and_change_nothing() 
     wrong.says(StatusCode::FORBIDDEN, &["This form has expired"]);
     // Another session's token is no good either.
     let mut other = Browser::new(&shop.storefront.url());
-    other.get("/").await;
+    other.get(&product).await;
     let stolen = other.csrf.clone().unwrap();
     browser
         .post_raw(
