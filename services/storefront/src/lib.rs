@@ -78,24 +78,24 @@ pub fn router(shop: Storefront, sessions: session::Sessions) -> Router {
 pub struct StorefrontService;
 
 impl Service for StorefrontService {
-    brigade_chassis::service_identity!("storefront", "Brigade's shop: server-rendered pages");
-    const DEFAULT_PORT: u16 = DEFAULT_PORT;
     type Args = Settings;
+    const DEFAULT_PORT: u16 = DEFAULT_PORT;
+    brigade_chassis::service_identity!("storefront", "Brigade's shop: server-rendered pages");
 
     async fn build(ctx: Context, settings: Settings) -> Result<Router, BoxError> {
+        let client = |service: &str| ctx.client(service);
+        // The optional parts are capped: a page waits for them only briefly.
+        let capped = |service: &str, cap| ctx.client(service).with_timeout(cap);
         let shop = Storefront {
-            catalog: CatalogClient::new(ctx.client("catalog")),
-            users: UsersClient::new(ctx.client("users")),
-            cart: CartClient::new(ctx.client("cart")),
-            orders: OrdersClient::new(ctx.client("orders")),
-            inventory: InventoryClient::new(
-                ctx.client("inventory")
-                    .with_timeout(settings.inventory_timeout),
-            ),
-            recommendations: RecommendationsClient::new(
-                ctx.client("recommendations")
-                    .with_timeout(settings.recommendations_timeout),
-            ),
+            catalog: CatalogClient::new(client("catalog")),
+            users: UsersClient::new(client("users")),
+            cart: CartClient::new(client("cart")),
+            orders: OrdersClient::new(client("orders")),
+            inventory: InventoryClient::new(capped("inventory", settings.inventory_timeout)),
+            recommendations: RecommendationsClient::new(capped(
+                "recommendations",
+                settings.recommendations_timeout,
+            )),
         };
         Ok(router(shop, settings.sessions()))
     }

@@ -28,11 +28,10 @@ pub struct Sessions {
     secure: bool,
 }
 
+// The key stays out of logs.
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sessions")
-            .field("secure", &self.secure)
-            .finish_non_exhaustive()
+        write!(f, "Sessions {{ secure: {}, key: <redacted> }}", self.secure)
     }
 }
 
@@ -73,11 +72,14 @@ pub struct Shopper {
     pub expires_at_ms: u64,
 }
 
+// The token is a credential: not for logs.
 impl std::fmt::Debug for Shopper {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shopper")
-            .field("user_id", &self.user_id)
-            .finish_non_exhaustive()
+        write!(
+            f,
+            "Shopper {{ user_id: {}, token: <redacted> }}",
+            self.user_id
+        )
     }
 }
 

@@ -109,13 +109,14 @@ mod tests {
 
     use super::*;
 
-    type Args = brigade_chassis::service::Flags<crate::StorefrontService>;
-
+    /// The storefront's own settings from `flags`, or clap's message.
     fn parse(flags: &[&str]) -> Result<Settings, String> {
-        let argv = std::iter::once("brigade-storefront").chain(flags.iter().copied());
-        Args::try_parse_from(argv)
-            .map(|args| args.own)
-            .map_err(|e| e.to_string())
+        let mut argv = vec!["brigade-storefront"];
+        argv.extend_from_slice(flags);
+        match brigade_chassis::service::Flags::<crate::StorefrontService>::try_parse_from(argv) {
+            Ok(flags) => Ok(flags.own),
+            Err(error) => Err(error.to_string()),
+        }
     }
 
     #[test]

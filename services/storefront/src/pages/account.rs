@@ -4,7 +4,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{RawQuery, State};
+use axum::extract::{MatchedPath, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use brigade_chassis::client::Error as ClientError;
@@ -15,6 +15,9 @@ use crate::form::{sentence, CheckedForm, FieldErrors};
 use crate::layout::Layout;
 use crate::session::{SessionHandle, Shopper};
 use crate::Storefront;
+
+/// The sign-up route; the log-in one is `/login`.
+pub const SIGN_UP: &str = "/signup";
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AccountForm {
@@ -70,148 +73,135 @@ fn form_page(
     (status, page).into_response()
 }
 
-pub async fn sign_up_form(session: SessionHandle, RawQuery(raw): RawQuery) -> Response {
+/// `GET /signup` and `GET /login`: the empty form.
+pub async fn form(session: SessionHandle, route: MatchedPath, RawQuery(raw): RawQuery) -> Response {
     let form = AccountForm {
         next: next_of(raw),
         ..AccountForm::default()
     };
+    let signing_up = route.as_str() == SIGN_UP;
     form_page(
         &session,
-        true,
+        signing_up,
         &form,
         FieldErrors::default(),
         StatusCode::OK,
     )
 }
 
-pub async fn log_in_form(session: SessionHandle, RawQuery(raw): RawQuery) -> Response {
-    let form = AccountForm {
-        next: next_of(raw),
-        ..AccountForm::default()
-    };
-    form_page(
-        &session,
-        false,
-        &form,
-        FieldErrors::default(),
-        StatusCode::OK,
-    )
+/// A form as the shopper sent it, to show again with a problem.
+struct Sent<'a> {
+    session: &'a SessionHandle,
+    signing_up: bool,
+    form: &'a AccountForm,
 }
 
-/// The form again with one problem.
-fn refused(
-    session: &SessionHandle,
-    signing_up: bool,
-    form: &AccountForm,
-    field: &str,
-    problem: &str,
-    status: StatusCode,
-) -> Response {
-    let mut errors = FieldErrors::default();
-    errors.add(field, sentence(problem));
-    form_page(session, signing_up, form, errors, status)
-}
+impl Sent<'_> {
+    /// The form again with `problem` next to `field` (`form`: above the fields).
+    fn refuse(&self, field: &str, problem: &str, status: StatusCode) -> Response {
+        let mut errors = FieldErrors::default();
+        errors.add(field, sentence(problem));
+        form_page(self.session, self.signing_up, self.form, errors, status)
+    }
 
-/// Why the users service did not do it, as the form shows it.
-fn users_failed(
-    session: &SessionHandle,
-    signing_up: bool,
-    form: &AccountForm,
-    error: &ClientError,
-) -> Response {
-    match error {
-        ClientError::Status { problem, .. } if problem.code() == "email-taken" => refused(
-            session,
-            signing_up,
-            form,
-            "email",
-            "An account with this email exists already: log in instead",
-            StatusCode::CONFLICT,
-        ),
-        ClientError::Status { problem, .. } if problem.status == 401 => refused(
-            session,
-            signing_up,
-            form,
-            "form",
-            "The email or the password is wrong",
-            StatusCode::UNAUTHORIZED,
-        ),
-        ClientError::Status { problem, .. } if problem.status == 400 => {
-            let field = problem
-                .extensions
-                .get("parameter")
-                .and_then(|p| p.as_str())
-                .unwrap_or("form");
-            refused(
-                session,
-                signing_up,
-                form,
-                field,
+    /// Why the users service did not do it, as the form shows it.
+    fn failed(&self, error: &ClientError) -> Response {
+        let ClientError::Status { problem, .. } = error else {
+            tracing::warn!(%error, "accounts unavailable");
+            return self.refuse(
+                "form",
+                "Accounts are unavailable right now, so you could not be signed in. Please try \
+                 again in a moment",
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+        };
+        let field = problem.extensions.get("parameter").and_then(|p| p.as_str());
+        match problem.status {
+            _ if problem.code() == "email-taken" => self.refuse(
+                "email",
+                "An account with this email exists already: log in instead",
+                StatusCode::CONFLICT,
+            ),
+            401 => self.refuse(
+                "form",
+                "The email or the password is wrong",
+                StatusCode::UNAUTHORIZED,
+            ),
+            400 => self.refuse(
+                field.unwrap_or("form"),
                 &problem.detail,
                 StatusCode::BAD_REQUEST,
-            )
-        }
-        _ => {
-            tracing::warn!(%error, "accounts unavailable");
-            refused(session, signing_up, form, "form",
-                "Accounts are unavailable right now, so you could not be signed in. Please try again in a moment",
-                StatusCode::SERVICE_UNAVAILABLE)
+            ),
+            _ => {
+                tracing::warn!(%error, "accounts failed");
+                self.refuse(
+                    "form",
+                    "Accounts could not sign you in just now. Please try again in a moment",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                )
+            }
         }
     }
 }
 
-pub async fn sign_up(
+/// `POST /signup` and `POST /login`.
+pub async fn submit(
     State(shop): State<Storefront>,
     session: SessionHandle,
+    route: MatchedPath,
     CheckedForm(form): CheckedForm<AccountForm>,
 ) -> Response {
+    let sent = Sent {
+        session: &session,
+        signing_up: route.as_str() == SIGN_UP,
+        form: &form,
+    };
+    let credentials = LogIn {
+        email: form.email.clone(),
+        password: form.password.clone(),
+    };
+    let checked = if sent.signing_up {
+        sign_up(&shop, &form).await
+    } else {
+        credentials.validate().map(drop).map_err(Refused::Rule)
+    };
+    let welcome = if sent.signing_up {
+        "Welcome to Brigade"
+    } else {
+        "Welcome back"
+    };
+    let signed = match checked {
+        Ok(()) => start_session(&shop, &session, &form)
+            .await
+            .map_err(Refused::Users),
+        Err(refused) => Err(refused),
+    };
+    match signed {
+        Ok(name) => signed_in(&session, &form, &format!("{welcome}, {name}.")),
+        Err(Refused::Rule(rule)) => {
+            sent.refuse(&rule.parameter, &rule.detail, StatusCode::BAD_REQUEST)
+        }
+        Err(Refused::Users(error)) => sent.failed(&error),
+    }
+}
+
+/// Why a form did not sign the shopper in.
+enum Refused {
+    /// A field broke the users service's rule (checked here first).
+    Rule(users_api::ValidationError),
+    Users(ClientError),
+}
+
+/// Creates the account the form describes.
+async fn sign_up(shop: &Storefront, form: &AccountForm) -> Result<(), Refused> {
     let request = SignUp {
         email: form.email.clone(),
         password: form.password.clone(),
         name: form.name.clone(),
     };
-    if let Err(rule) = request.validate() {
-        return refused(
-            &session,
-            true,
-            &form,
-            &rule.parameter,
-            &rule.detail,
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    if let Err(error) = shop.users.sign_up(&request).await {
-        return users_failed(&session, true, &form, &error);
-    }
-    match start_session(&shop, &session, &form).await {
-        Ok(name) => signed_in(&session, &form, &format!("Welcome to Brigade, {name}.")),
-        Err(error) => users_failed(&session, true, &form, &error),
-    }
-}
-
-pub async fn log_in(
-    State(shop): State<Storefront>,
-    session: SessionHandle,
-    CheckedForm(form): CheckedForm<AccountForm>,
-) -> Response {
-    let credentials = LogIn {
-        email: form.email.clone(),
-        password: form.password.clone(),
-    };
-    if let Err(rule) = credentials.validate() {
-        return refused(
-            &session,
-            false,
-            &form,
-            &rule.parameter,
-            &rule.detail,
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    match start_session(&shop, &session, &form).await {
-        Ok(name) => signed_in(&session, &form, &format!("Welcome back, {name}.")),
-        Err(error) => users_failed(&session, false, &form, &error),
-    }
+    request.validate().map_err(Refused::Rule)?;
+    shop.users.sign_up(&request).await.map_err(Refused::Users)?;
+    Ok(())
 }
 
 fn signed_in(session: &SessionHandle, form: &AccountForm, welcome: &str) -> Response {

@@ -60,6 +60,18 @@ struct Asked {
     problem: Option<String>,
 }
 
+impl Asked {
+    /// The catalog's query for the page and sort asked, with no filter.
+    fn listing(&self) -> ListProducts {
+        ListProducts {
+            page: Some(self.page),
+            page_size: Some(PAGE_SIZE),
+            sort: self.sort,
+            ..ListProducts::default()
+        }
+    }
+}
+
 fn read(raw: Option<String>) -> (Listing, Asked) {
     let listing: Listing =
         serde_urlencoded::from_str(raw.as_deref().unwrap_or_default()).unwrap_or_default();
@@ -113,10 +125,7 @@ pub async fn category(
     };
     let query = ListProducts {
         category: Some(slug.clone()),
-        page: Some(asked.page),
-        page_size: Some(PAGE_SIZE),
-        sort: asked.sort,
-        ..ListProducts::default()
+        ..asked.listing()
     };
     let found = match shop.catalog.list_products(&query).await {
         Ok(found) => found,
@@ -144,10 +153,7 @@ pub async fn search(
     let text = listing.q.trim().to_owned();
     let query = ListProducts {
         q: Some(text.clone()),
-        page: Some(asked.page),
-        page_size: Some(PAGE_SIZE),
-        sort: asked.sort,
-        ..ListProducts::default()
+        ..asked.listing()
     };
     if let Err(rule) = query.validate() {
         asked.problem = Some(crate::form::sentence(&rule.detail));

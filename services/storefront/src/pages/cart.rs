@@ -28,10 +28,13 @@ pub struct AddToCart {
     quantity: String,
 }
 
+/// A cart line's form: its quantity, and which button was pressed (`update`, `remove`).
 #[derive(Debug, Deserialize)]
-pub struct QuantityForm {
+pub struct LineForm {
     #[serde(default)]
     quantity: String,
+    #[serde(default)]
+    action: String,
 }
 
 struct LineView {
@@ -189,18 +192,7 @@ async fn of_guest(shop: &Storefront, guest: &[GuestLine]) -> Result<CartView, Cl
 /// A call to the cart for a signed-in shopper failed: a token the cart no longer accepts signs
 /// them out (log in again); anything else is the cart being unavailable.
 pub fn cart_failed(session: &SessionHandle, error: &ClientError) -> Response {
-    match error {
-        ClientError::Status { problem, .. } if problem.status == 401 => {
-            session.sign_out();
-            super::to_log_in(
-                session,
-                "/cart",
-                "Your session has ended: please log in again.",
-            )
-            .into_response()
-        }
-        _ => failure::dependency(session, "Your cart", error),
-    }
+    super::call_failed(session, error, "/cart", "Your cart")
 }
 
 pub async fn add(
@@ -229,16 +221,7 @@ pub async fn add(
             session.notify("Added to your cart.");
             Redirect::to("/cart").into_response()
         }
-        Err(Refusal::SignedOut) => {
-            session.sign_out();
-            let back = format!("/products/{id}");
-            super::to_log_in(
-                &session,
-                &back,
-                "Your session has ended: please log in again.",
-            )
-            .into_response()
-        }
+        Err(Refusal::SignedOut) => super::log_in_again(&session, &format!("/products/{id}")),
         Err(Refusal::Said(status, problem)) => refuse(status, problem).await,
     }
 }
@@ -283,8 +266,10 @@ fn refusal(error: ClientError) -> Refusal {
                 .to_owned(),
         );
     };
+    if super::token_refused(&error) {
+        return Refusal::SignedOut;
+    }
     match problem.code() {
-        _ if problem.status == 401 => Refusal::SignedOut,
         problems::CART_FULL => Refusal::Said(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Your cart is full: remove a product before adding another.".to_owned(),
@@ -322,53 +307,56 @@ fn add_for_guest(session: &SessionHandle, id: Uuid, wanted: u32) -> Result<(), R
     })
 }
 
-pub async fn set_quantity(
+/// `POST /cart/items/{id}`: the line's form, with its "Update" or "Remove" button.
+pub async fn change(
     State(shop): State<Storefront>,
     session: SessionHandle,
     Path(id): Path<String>,
-    CheckedForm(form): CheckedForm<QuantityForm>,
+    CheckedForm(form): CheckedForm<LineForm>,
 ) -> Response {
     let Some(id) = super::parse_id(&id) else {
         return failure::not_found(&session, "cart line");
     };
-    let wanted = match quantity(&form.quantity) {
-        Ok(wanted) => wanted,
-        Err(problem) => return page(&shop, &session, Some((id, form.quantity, problem))).await,
-    };
-    match session.shopper() {
-        Some(shopper) => {
-            if let Err(error) = shop.cart.set_quantity(&shopper.token, id, wanted).await {
-                return cart_failed(&session, &error);
-            }
-        }
-        None => session.update(|s| {
-            if let Some(line) = s.guest_cart.iter_mut().find(|l| l.product_id == id) {
-                line.quantity = wanted;
-            }
-        }),
+    if form.action == "remove" {
+        return change_line(&shop, &session, id, None).await;
     }
-    session.notify("Your cart is updated.");
-    Redirect::to("/cart").into_response()
+    match quantity(&form.quantity) {
+        Ok(wanted) => change_line(&shop, &session, id, Some(wanted)).await,
+        Err(problem) => page(&shop, &session, Some((id, form.quantity, problem))).await,
+    }
 }
 
-pub async fn remove(
-    State(shop): State<Storefront>,
-    session: SessionHandle,
-    Path(id): Path<String>,
-    CheckedForm(_): CheckedForm<QuantityForm>,
+/// Sets the quantity of a line (`None`: removes it), in the cart or in the guest's session,
+/// and goes back to the cart.
+async fn change_line(
+    shop: &Storefront,
+    session: &SessionHandle,
+    id: Uuid,
+    quantity: Option<u32>,
 ) -> Response {
-    let Some(id) = super::parse_id(&id) else {
-        return failure::not_found(&session, "cart line");
-    };
-    match session.shopper() {
-        Some(shopper) => {
-            if let Err(error) = shop.cart.remove(&shopper.token, id).await {
-                return cart_failed(&session, &error);
-            }
+    if let Some(shopper) = session.shopper() {
+        let changed = match quantity {
+            Some(wanted) => shop.cart.set_quantity(&shopper.token, id, wanted).await,
+            None => shop.cart.remove(&shopper.token, id).await,
+        };
+        if let Err(error) = changed {
+            return cart_failed(session, &error);
         }
-        None => session.update(|s| s.guest_cart.retain(|l| l.product_id != id)),
+    } else {
+        session.update(|s| match quantity {
+            Some(wanted) => s
+                .guest_cart
+                .iter_mut()
+                .filter(|l| l.product_id == id)
+                .for_each(|l| l.quantity = wanted),
+            None => s.guest_cart.retain(|l| l.product_id != id),
+        });
     }
-    session.notify("Removed from your cart.");
+    session.notify(if quantity.is_some() {
+        "Your cart is updated."
+    } else {
+        "Removed from your cart."
+    });
     Redirect::to("/cart").into_response()
 }
 

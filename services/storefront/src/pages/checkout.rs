@@ -239,15 +239,7 @@ pub async fn place(
             session.notify(notice);
             Redirect::to(&to).into_response()
         }
-        Outcome::SignIn => {
-            session.sign_out();
-            super::to_log_in(
-                &session,
-                "/checkout",
-                "Your session has ended: please log in again.",
-            )
-            .into_response()
-        }
+        Outcome::SignIn => super::log_in_again(&session, "/checkout"),
         Outcome::Refused {
             field,
             problem,

@@ -5,11 +5,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use brigade_chassis::client::Availability;
 use catalog_api::{Category, ListProducts, Sort};
 use uuid::Uuid;
 
-use super::ProductCard;
+use super::{ProductCard, Shelf};
 use crate::layout::Layout;
 use crate::session::SessionHandle;
 use crate::{failure, Storefront};
@@ -22,9 +21,8 @@ const POPULAR: u32 = 8;
 struct HomePage {
     layout: Layout,
     categories: Vec<Category>,
-    featured: Vec<ProductCard>,
-    /// `None` when recommendations could not be asked.
-    popular: Option<Vec<ProductCard>>,
+    /// New products, then popular ones (left out when recommendations could not be asked).
+    shelves: Vec<Shelf>,
 }
 
 pub async fn show(State(shop): State<Storefront>, session: SessionHandle) -> Response {
@@ -46,24 +44,25 @@ pub async fn show(State(shop): State<Storefront>, session: SessionHandle) -> Res
             return failure::dependency(&session, "The catalog", &error)
         }
     };
-    let popular = match Availability::of(popular) {
-        Ok(Availability::Available(answer)) => Some(
-            answer
-                .items
-                .iter()
-                .map(ProductCard::recommended)
-                .collect::<Vec<_>>(),
-        ),
-        Ok(Availability::Unavailable(error)) | Err(error) => {
-            tracing::warn!(%error, "home page without popular products");
-            None
-        }
-    };
+    let mut shelves = vec![Shelf {
+        id: "new",
+        heading: "New in",
+        cards: featured.items.iter().map(ProductCard::of).collect(),
+    }];
+    if let Some(popular) = super::optional_recommendations(popular, "home") {
+        shelves.push(Shelf {
+            id: "popular",
+            heading: "Popular right now",
+            cards: popular.items.iter().map(ProductCard::recommended).collect(),
+        });
+    }
     HomePage {
         layout: Layout::new(&session, "Home"),
         categories: categories.items,
-        featured: featured.items.iter().map(ProductCard::of).collect(),
-        popular: popular.filter(|items| !items.is_empty()),
+        shelves: shelves
+            .into_iter()
+            .filter(|s| !s.cards.is_empty())
+            .collect(),
     }
     .into_response()
 }

@@ -12,11 +12,11 @@ mod orders;
 mod product;
 
 use axum::extract::Path;
-use axum::response::{Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use catalog_api::Product;
-use recommendations_api::Recommendation;
+use recommendations_api::{Recommendation, Recommendations};
 use uuid::Uuid;
 
 use crate::session::SessionHandle;
@@ -30,10 +30,9 @@ pub fn router() -> Router<Storefront> {
         .route("/products/{id}", get(product::show))
         .route("/cart", get(cart::show))
         .route("/cart/add", post(cart::add))
-        .route("/cart/items/{id}", post(cart::set_quantity))
-        .route("/cart/items/{id}/remove", post(cart::remove))
-        .route("/signup", get(account::sign_up_form).post(account::sign_up))
-        .route("/login", get(account::log_in_form).post(account::log_in))
+        .route("/cart/items/{id}", post(cart::change))
+        .route(account::SIGN_UP, get(account::form).post(account::submit))
+        .route("/login", get(account::form).post(account::submit))
         .route("/logout", post(account::log_out))
         .route("/checkout", get(checkout::form).post(checkout::place))
         .route("/orders", get(orders::list))
@@ -75,6 +74,30 @@ impl ProductCard {
     }
 }
 
+/// Recommendations, or `None` (logged) when the service could not give them: a page shows
+/// itself without them.
+pub fn optional_recommendations(
+    answer: Result<Recommendations, brigade_chassis::client::Error>,
+    page: &str,
+) -> Option<Recommendations> {
+    match brigade_chassis::client::Availability::of(answer) {
+        Ok(brigade_chassis::client::Availability::Available(answer)) => Some(answer),
+        Ok(brigade_chassis::client::Availability::Unavailable(error)) | Err(error) => {
+            tracing::warn!(%error, page, "a page without recommendations");
+            None
+        }
+    }
+}
+
+/// A titled row of product cards (`templates/shelf.html`).
+#[derive(Debug, Clone)]
+pub struct Shelf {
+    /// Unique on its page: the heading's id.
+    pub id: &'static str,
+    pub heading: &'static str,
+    pub cards: Vec<ProductCard>,
+}
+
 /// A line of an order or of the cart being ordered: its name, quantity and total.
 #[derive(Debug, Clone)]
 pub struct LineSummary {
@@ -112,6 +135,37 @@ pub fn to_log_in(session: &SessionHandle, back: &str, why: &str) -> Redirect {
             .unwrap_or_default()
             .trim_start_matches('=')
     ))
+}
+
+/// The service refused the shopper's token (expired, or signed by a retired key).
+pub fn token_refused(error: &brigade_chassis::client::Error) -> bool {
+    matches!(error, brigade_chassis::client::Error::Status { problem, .. } if problem.status == 401)
+}
+
+/// Signs the shopper out and sends them to log in again, back to `back` after.
+pub fn log_in_again(session: &SessionHandle, back: &str) -> Response {
+    session.sign_out();
+    to_log_in(
+        session,
+        back,
+        "Your session has ended: please log in again.",
+    )
+    .into_response()
+}
+
+/// A call for the signed-in shopper failed: a refused token signs them out (log in again,
+/// back to `back`); anything else is `what` being unavailable.
+pub fn call_failed(
+    session: &SessionHandle,
+    error: &brigade_chassis::client::Error,
+    back: &str,
+    what: &str,
+) -> Response {
+    if token_refused(error) {
+        log_in_again(session, back)
+    } else {
+        crate::failure::dependency(session, what, error)
+    }
 }
 
 /// A UUID from a path segment, or `None` (the page answers "not found").

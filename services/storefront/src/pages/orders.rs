@@ -201,18 +201,10 @@ async fn fetch(
 }
 
 fn orders_failed(session: &SessionHandle, error: &ClientError, back: &str) -> Response {
-    match error {
-        _ if error.is_not_found() => failure::not_found(session, "order"),
-        ClientError::Status { problem, .. } if problem.status == 401 => {
-            session.sign_out();
-            super::to_log_in(
-                session,
-                back,
-                "Your session has ended: please log in again.",
-            )
-            .into_response()
-        }
-        _ => failure::dependency(session, "Your orders", error),
+    if error.is_not_found() {
+        failure::not_found(session, "order")
+    } else {
+        super::call_failed(session, error, back, "Your orders")
     }
 }
 

@@ -13,7 +13,7 @@ use brigade_chassis::client::Availability;
 use catalog_api::Product;
 use recommendations_api::DEFAULT_LIMIT;
 
-use super::ProductCard;
+use super::{ProductCard, Shelf};
 use crate::layout::Layout;
 use crate::session::SessionHandle;
 use crate::{failure, format_money, Storefront};
@@ -33,9 +33,8 @@ struct ProductPage {
     product: Product,
     price: String,
     stock: Stock,
-    /// What to show with it, and its heading: bought together, or (when it never was bought
-    /// with anything) popular products.
-    together: Option<(&'static str, Vec<ProductCard>)>,
+    /// What to show with it: bought together, or popular products.
+    together: Option<Shelf>,
     /// The add-to-cart form: the quantity typed and its problem.
     quantity: String,
     problem: Option<String>,
@@ -89,24 +88,18 @@ pub async fn page(
             Stock::Unknown
         }
     };
-    let together = match Availability::of(together) {
-        Ok(Availability::Available(answer)) if !answer.items.is_empty() => {
-            let heading = if answer.fallback {
+    let together = super::optional_recommendations(together, "product")
+        .filter(|answer| !answer.items.is_empty())
+        .map(|answer| Shelf {
+            id: "together",
+            // Never bought with anything: the service filled the list with popular products.
+            heading: if answer.fallback {
                 "Popular right now"
             } else {
                 "Bought together"
-            };
-            Some((
-                heading,
-                answer.items.iter().map(ProductCard::recommended).collect(),
-            ))
-        }
-        Ok(Availability::Available(_)) => None,
-        Ok(Availability::Unavailable(error)) | Err(error) => {
-            tracing::warn!(%error, "product page without recommendations");
-            None
-        }
-    };
+            },
+            cards: answer.items.iter().map(ProductCard::recommended).collect(),
+        });
     let (status, problem) = match problem {
         Some((status, problem)) => (status, Some(problem)),
         None => (StatusCode::OK, None),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::{header, StatusCode};
 
-use crate::support::{first_product, storefront_with, Browser, Options, Shop, NOWHERE};
+use crate::support::{first_product, Browser, Options, Shop, NOWHERE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn optional_parts_come_and_go_without_breaking_a_page() {
@@ -19,45 +19,11 @@ async fn optional_parts_come_and_go_without_breaking_a_page() {
     let (a, b) = (products[0].clone(), products[1].clone());
 
     // An order of both teaches recommendations that they go together.
-    browser.get("/signup").await;
-    let signed_up = browser
-        .post(
-            "/signup",
-            &[
-                ("name", "Lin"),
-                ("email", "lin@example.com"),
-                ("password", "a long passphrase"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        signed_up.status,
-        StatusCode::SEE_OTHER,
-        "{}",
-        signed_up.body
-    );
+    browser.sign_up("Lin", "lin@example.com").await;
     for product in [&a, &b] {
-        let id = product.trim_start_matches("/products/");
-        let added = browser
-            .post("/cart/add", &[("product_id", id), ("quantity", "1")])
-            .await;
-        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        browser.add_to_cart(product, "1").await;
     }
-    let attempt = browser.get("/checkout").await.input("attempt").unwrap();
-    let placed = browser
-        .post(
-            "/checkout",
-            &[
-                ("full_name", "Lin"),
-                ("address", "1 Main St"),
-                ("city", "Oslo"),
-                ("postal_code", "0150"),
-                ("country", "SE"),
-                ("card_number", "4242424242424242"),
-                ("attempt", &attempt),
-            ],
-        )
-        .await;
+    let placed = browser.check_out("4242424242424242", None).await;
     browser
         .follow(&placed)
         .await
@@ -95,8 +61,9 @@ async fn optional_parts_come_and_go_without_breaking_a_page() {
     }
 
     // The same page from a storefront whose recommendations and inventory never answer.
-    let peers = shop.peers_with(&[("recommendations", NOWHERE), ("inventory", NOWHERE)]);
-    let degraded = storefront_with(&peers, &[]).await;
+    let degraded = shop
+        .storefront_with(&[("recommendations", NOWHERE), ("inventory", NOWHERE)])
+        .await;
     let mut visitor = Browser::new(&degraded.url());
     let started = tokio::time::Instant::now();
     let page = visitor.get(&a).await;
@@ -122,47 +89,19 @@ async fn payments_or_catalog_down_are_said_in_sentences_with_nothing_charged() {
     let shop = Shop::start(Options::default()).await;
     let orders_without_payments = shop.orders_paying_at(NOWHERE).await;
     let address = orders_without_payments.address.to_string();
-    let peers = shop.peers_with(&[("orders", &address)]);
-    let storefront = storefront_with(&peers, &[]).await;
+    let storefront = shop.storefront_with(&[("orders", &address)]).await;
     let mut browser = Browser::new(&storefront.url());
     let home = browser.get("/").await;
     let product = first_product(&home);
-    let id = product.trim_start_matches("/products/").to_owned();
-    browser.get("/signup").await;
-    browser
-        .post(
-            "/signup",
-            &[
-                ("name", "Max"),
-                ("email", "max@example.com"),
-                ("password", "a long passphrase"),
-            ],
-        )
-        .await;
-    browser
-        .post("/cart/add", &[("product_id", &id), ("quantity", "1")])
-        .await;
-    let attempt = browser.get("/checkout").await.input("attempt").unwrap();
-    let refused = browser
-        .post(
-            "/checkout",
-            &[
-                ("full_name", "Max"),
-                ("address", "1 Main St"),
-                ("city", "Bonn"),
-                ("postal_code", "53111"),
-                ("country", "DE"),
-                ("card_number", "4242424242424242"),
-                ("attempt", &attempt),
-            ],
-        )
-        .await;
+    browser.sign_up("Max", "max@example.com").await;
+    browser.add_to_cart(&product, "1").await;
+    let refused = browser.check_out("4242424242424242", None).await;
     refused.says(
         StatusCode::SERVICE_UNAVAILABLE,
         &[
             "Payments are unavailable right now",
             "nothing was charged",
-            "value=\"Bonn\"",
+            "value=\"London\"",
         ],
     );
     browser
@@ -171,8 +110,7 @@ async fn payments_or_catalog_down_are_said_in_sentences_with_nothing_charged() {
         .says(StatusCode::OK, &["value=\"1\"", "Check out"]);
 
     // Without the catalog, pages say so and point home.
-    let peers = shop.peers_with(&[("catalog", NOWHERE)]);
-    let blind = storefront_with(&peers, &[]).await;
+    let blind = shop.storefront_with(&[("catalog", NOWHERE)]).await;
     let mut visitor = Browser::new(&blind.url());
     let page = visitor.get("/").await;
     page.says(

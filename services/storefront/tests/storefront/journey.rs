@@ -11,24 +11,6 @@ const APPROVED: &str = "4242 4242 4242 4242";
 const DECLINED: &str = "4000000000000002";
 const SLOW: &str = "4000000000000259";
 
-fn address(card: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("full_name", "Ada Lovelace".to_owned()),
-        ("address", "12 Analytical Row".to_owned()),
-        ("city", "London".to_owned()),
-        ("postal_code", "N1 9GU".to_owned()),
-        ("country", "GB".to_owned()),
-        ("card_number", card.to_owned()),
-    ]
-}
-
-async fn checkout(browser: &mut Browser, card: &str, attempt: &str) -> Page {
-    let fields = address(card);
-    let mut form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    form.push(("attempt", attempt));
-    browser.post("/checkout", &form).await
-}
-
 async fn sign_up(browser: &mut Browser, email: &str) -> Page {
     browser
         .get("/signup?next=/cart")
@@ -98,9 +80,7 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
             &name,
         ],
     );
-    let added = browser
-        .post("/cart/add", &[("product_id", &id), ("quantity", "2")])
-        .await;
+    let added = browser.add_to_cart(&product, "2").await;
     browser
         .follow(&added)
         .await
@@ -165,7 +145,7 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
     );
 
     // Declined: said next to the card, nothing confirmed, a new attempt for the next try.
-    let declined = checkout(&mut browser, DECLINED, &attempt).await;
+    let declined = browser.check_out(DECLINED, Some(&attempt)).await;
     declined.says(
         StatusCode::PAYMENT_REQUIRED,
         &[
@@ -178,7 +158,7 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
     assert_ne!(retry, attempt);
 
     // Approved: to the order's page, confirmed.
-    let confirmed = checkout(&mut browser, APPROVED, &retry).await;
+    let confirmed = browser.check_out(APPROVED, Some(&retry)).await;
     assert_eq!(
         confirmed.status,
         StatusCode::SEE_OTHER,
@@ -199,7 +179,7 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
         )
         .lacks(&["hx-trigger"]);
     // The same form sent again (a double click) places no second order.
-    let repeat = checkout(&mut browser, APPROVED, &retry).await;
+    let repeat = browser.check_out(APPROVED, Some(&retry)).await;
     assert_eq!(repeat.header(header::LOCATION), order_path);
 
     let history = browser.get("/orders").await;
@@ -267,19 +247,10 @@ async fn a_pending_payment_is_followed_until_it_settles() {
     .await;
     let mut browser = shop.browser();
     let home = browser.get("/").await;
-    let product = first_product(&home);
-    let id = product.trim_start_matches("/products/").to_owned();
-    browser.get(&product).await;
-    let signed_up = sign_up(&mut browser, "grace@example.com").await;
-    browser.follow(&signed_up).await;
-    let added = browser
-        .post("/cart/add", &[("product_id", &id), ("quantity", "1")])
-        .await;
-    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
-    let form = browser.get("/checkout").await;
-    let attempt = form.input("attempt").unwrap();
+    browser.sign_up("Grace", "grace@example.com").await;
+    browser.add_to_cart(&first_product(&home), "1").await;
 
-    let placed = checkout(&mut browser, SLOW, &attempt).await;
+    let placed = browser.check_out(SLOW, None).await;
     let order_path = placed.header(header::LOCATION).to_owned();
     let pending = browser.follow(&placed).await;
     pending.says(

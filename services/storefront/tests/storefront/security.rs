@@ -135,4 +135,13 @@ async fn forms_without_the_sessions_csrf_token_are_refused_and_change_nothing() 
         .await;
     let cart = browser.follow(&added).await;
     cart.says(StatusCode::OK, &["Added to your cart", "value=\"2\""]);
+    // The line's "Remove" button.
+    let line = format!("/cart/items/{id}");
+    let removed = browser
+        .post(&line, &[("quantity", "2"), ("action", "remove")])
+        .await;
+    browser.follow(&removed).await.says(
+        StatusCode::OK,
+        &["Removed from your cart", "Your cart is empty"],
+    );
 }

@@ -34,31 +34,62 @@ pub struct Options {
     pub slow_card_delay: Option<&'static str>,
 }
 
-fn database(dir: &tempfile::TempDir, name: &str) -> String {
-    format!(
-        "sqlite://{}",
-        dir.path().join(format!("{name}.db")).display()
-    )
+/// Who each service calls (or reads events from), by name.
+const CALLS: [(&str, &[&str]); 4] = [
+    ("cart", &["catalog", "users"]),
+    (
+        "orders",
+        &["cart", "catalog", "inventory", "payments", "users"],
+    ),
+    ("recommendations", &["catalog", "orders"]),
+    (
+        "storefront",
+        &[
+            "catalog",
+            "users",
+            "cart",
+            "orders",
+            "inventory",
+            "recommendations",
+        ],
+    ),
+];
+
+/// The services started so far, by name and address.
+#[derive(Default)]
+struct Started(Vec<(&'static str, String)>);
+
+impl Started {
+    fn add(&mut self, name: &'static str, instance: &Instance) {
+        self.0.push((name, instance.address.to_string()));
+    }
+
+    /// The `--peers` value for `service`: the addresses of the services it calls.
+    fn peers_of(&self, service: &str) -> String {
+        let (_, callees) = CALLS.iter().find(|(name, _)| *name == service).unwrap();
+        self.0
+            .iter()
+            .filter(|(name, _)| callees.contains(name))
+            .map(|(name, address)| format!("{name}={address}"))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
 }
 
-fn peers(list: &[(&str, String)]) -> String {
-    list.iter()
-        .map(|(name, address)| format!("{name}={address}"))
-        .collect::<Vec<_>>()
-        .join(";")
-}
-
+/// `S` as `name`, on its own SQLite store in `dir`, with `--peers` and `extra` flags.
 async fn start<S: brigade_chassis::service::Service>(
     dir: &tempfile::TempDir,
     name: &str,
-    peer_list: &[(&str, String)],
+    peers: &str,
     extra: &[&str],
 ) -> Instance {
-    let url = database(dir, name);
-    let peer_text = peers(peer_list);
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join(format!("{name}.db")).display()
+    );
     let mut flags = vec!["--database-url", url.as_str()];
-    if !peer_list.is_empty() {
-        flags.extend(["--peers", peer_text.as_str()]);
+    if !peers.is_empty() {
+        flags.extend(["--peers", peers]);
     }
     flags.extend(extra);
     Instance::start::<S>(&flags).await
@@ -67,51 +98,29 @@ async fn start<S: brigade_chassis::service::Service>(
 impl Shop {
     pub async fn start(options: Options) -> Shop {
         let dir = tempfile::tempdir().unwrap();
-        let users = start::<users::Users>(&dir, "users", &[], &[]).await;
-        let at = |i: &Instance| i.address.to_string();
-        let catalog = start::<catalog::Catalog>(&dir, "catalog", &[], &[]).await;
-        let inventory = start::<inventory::Inventory>(&dir, "inventory", &[], &[]).await;
-        let mut payment_flags = Vec::new();
-        if let Some(delay) = options.slow_card_delay {
-            payment_flags.extend(["--slow-card-delay", delay]);
-        }
-        let payments = start::<payments::Payments>(&dir, "payments", &[], &payment_flags).await;
-        let cart = start::<cart::Cart>(
-            &dir,
-            "cart",
-            &[("catalog", at(&catalog)), ("users", at(&users))],
-            &[],
-        )
-        .await;
-        let orders = start::<orders::Orders>(
-            &dir,
-            "orders",
-            &[
-                ("cart", at(&cart)),
-                ("catalog", at(&catalog)),
-                ("inventory", at(&inventory)),
-                ("payments", at(&payments)),
-                ("users", at(&users)),
-            ],
-            &[],
-        )
-        .await;
-        let recommendations = start::<recommendations::Recommendations>(
-            &dir,
-            "recommendations",
-            &[("catalog", at(&catalog)), ("orders", at(&orders))],
-            &[],
-        )
-        .await;
-        let everything = [
-            ("catalog", at(&catalog)),
-            ("users", at(&users)),
-            ("cart", at(&cart)),
-            ("orders", at(&orders)),
-            ("inventory", at(&inventory)),
-            ("recommendations", at(&recommendations)),
-        ];
-        let storefront = storefront_with(&everything, &[]).await;
+        let mut started = Started::default();
+        let users = start::<users::Users>(&dir, "users", "", &[]).await;
+        started.add("users", &users);
+        let catalog = start::<catalog::Catalog>(&dir, "catalog", "", &[]).await;
+        started.add("catalog", &catalog);
+        let inventory = start::<inventory::Inventory>(&dir, "inventory", "", &[]).await;
+        started.add("inventory", &inventory);
+        let delay = options.slow_card_delay.map(|d| ["--slow-card-delay", d]);
+        let payment_flags = delay.as_ref().map_or(&[][..], |d| &d[..]);
+        let payments = start::<payments::Payments>(&dir, "payments", "", payment_flags).await;
+        started.add("payments", &payments);
+        let cart = start::<cart::Cart>(&dir, "cart", &started.peers_of("cart"), &[]).await;
+        started.add("cart", &cart);
+        let orders =
+            start::<orders::Orders>(&dir, "orders", &started.peers_of("orders"), &[]).await;
+        started.add("orders", &orders);
+        let peers = started.peers_of("recommendations");
+        let recommendations =
+            start::<recommendations::Recommendations>(&dir, "recommendations", &peers, &[]).await;
+        started.add("recommendations", &recommendations);
+        let peers = started.peers_of("storefront");
+        let storefront =
+            Instance::start::<storefront::StorefrontService>(&["--peers", &peers]).await;
         Shop {
             storefront,
             catalog,
@@ -125,52 +134,43 @@ impl Shop {
         }
     }
 
-    /// The peers of this shop's storefront, with `replaced` ones pointing elsewhere.
-    pub fn peers_with(&self, replaced: &[(&str, &str)]) -> Vec<(&'static str, String)> {
-        let mut list = vec![
-            ("catalog", self.catalog.address.to_string()),
-            ("users", self.users.address.to_string()),
-            ("cart", self.cart.address.to_string()),
-            ("orders", self.orders.address.to_string()),
-            ("inventory", self.inventory.address.to_string()),
-            ("recommendations", self.recommendations.address.to_string()),
-        ];
+    /// Every service but the storefront, with `replaced` ones at other addresses.
+    fn started(&self, replaced: &[(&str, &str)]) -> Started {
+        let mut started = Started::default();
+        for (name, instance) in [
+            ("catalog", &self.catalog),
+            ("users", &self.users),
+            ("inventory", &self.inventory),
+            ("payments", &self.payments),
+            ("cart", &self.cart),
+            ("orders", &self.orders),
+            ("recommendations", &self.recommendations),
+        ] {
+            started.add(name, instance);
+        }
         for (name, address) in replaced {
-            if let Some(entry) = list.iter_mut().find(|(n, _)| n == name) {
+            if let Some(entry) = started.0.iter_mut().find(|(n, _)| n == name) {
                 entry.1 = (*address).to_owned();
             }
         }
-        list
+        started
+    }
+
+    /// Another storefront of this shop, whose `replaced` peers are at other addresses.
+    pub async fn storefront_with(&self, replaced: &[(&str, &str)]) -> Instance {
+        let peers = self.started(replaced).peers_of("storefront");
+        Instance::start::<storefront::StorefrontService>(&["--peers", &peers]).await
     }
 
     /// A second orders instance of this shop whose payments is `payments`.
     pub async fn orders_paying_at(&self, payments: &str) -> Instance {
-        start::<orders::Orders>(
-            &self.dir,
-            "orders",
-            &[
-                ("cart", self.cart.address.to_string()),
-                ("catalog", self.catalog.address.to_string()),
-                ("inventory", self.inventory.address.to_string()),
-                ("payments", payments.to_owned()),
-                ("users", self.users.address.to_string()),
-            ],
-            &[],
-        )
-        .await
+        let peers = self.started(&[("payments", payments)]).peers_of("orders");
+        start::<orders::Orders>(&self.dir, "orders", &peers, &[]).await
     }
 
     pub fn browser(&self) -> Browser {
         Browser::new(&self.storefront.url())
     }
-}
-
-/// A storefront instance whose discovery knows `peer_list` only.
-pub async fn storefront_with(peer_list: &[(&str, String)], extra: &[&str]) -> Instance {
-    let peer_text = peers(peer_list);
-    let mut flags = vec!["--peers", peer_text.as_str()];
-    flags.extend(extra);
-    Instance::start::<storefront::StorefrontService>(&flags).await
 }
 
 /// An answer, its body as text.
@@ -336,4 +336,61 @@ pub fn first_product(page: &Page) -> String {
         .into_iter()
         .next()
         .expect("a product link")
+}
+
+/// A delivery address and `card`, as the checkout form's fields.
+pub fn checkout_fields(card: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("full_name", "Ada Lovelace".to_owned()),
+        ("address", "12 Analytical Row".to_owned()),
+        ("city", "London".to_owned()),
+        ("postal_code", "N1 9GU".to_owned()),
+        ("country", "GB".to_owned()),
+        ("card_number", card.to_owned()),
+    ]
+}
+
+/// What a shopper does, in the steps the tests repeat.
+impl Browser {
+    /// Signs up as `name` with `email` (and the password "correct horse battery"), asserting
+    /// the redirect.
+    pub async fn sign_up(&mut self, name: &str, email: &str) -> Page {
+        self.get("/signup").await;
+        let fields = [
+            ("name", name),
+            ("email", email),
+            ("password", "correct horse battery"),
+        ];
+        let signed_up = self.post("/signup", &fields).await;
+        assert_eq!(
+            signed_up.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            signed_up.body
+        );
+        signed_up
+    }
+
+    /// Puts `quantity` of the product at `product` (its page's path) in the cart.
+    pub async fn add_to_cart(&mut self, product: &str, quantity: &str) -> Page {
+        let id = product.trim_start_matches("/products/").to_owned();
+        let added = self
+            .post("/cart/add", &[("product_id", &id), ("quantity", quantity)])
+            .await;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.body);
+        added
+    }
+
+    /// Sends the checkout form with an address and `card`, under `attempt` (a new one, read from
+    /// the form, when `None`).
+    pub async fn check_out(&mut self, card: &str, attempt: Option<&str>) -> Page {
+        let attempt = match attempt {
+            Some(attempt) => attempt.to_owned(),
+            None => self.get("/checkout").await.input("attempt").unwrap(),
+        };
+        let fields = checkout_fields(card);
+        let mut form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        form.push(("attempt", &attempt));
+        self.post("/checkout", &form).await
+    }
 }
