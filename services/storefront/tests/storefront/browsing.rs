@@ -67,22 +67,15 @@ async fn a_shopper_browses_categories_searches_and_opens_a_product() {
     too_long.says(StatusCode::BAD_REQUEST, &["at most 200 characters"]);
 
     // Addresses that lead nowhere are pages too.
-    browser
-        .get("/products/not-an-id")
-        .await
-        .says(StatusCode::NOT_FOUND, &["There is no product here"]);
-    browser
-        .get(&format!("/products/{}", uuid::Uuid::new_v4()))
-        .await
-        .says(StatusCode::NOT_FOUND, &["There is no product here"]);
-    browser
-        .get("/categories/no-such-thing")
-        .await
-        .says(StatusCode::NOT_FOUND, &["There is no category here"]);
-    browser
-        .get("/no/such/page")
-        .await
-        .says(StatusCode::NOT_FOUND, &["There is no page here"]);
+    let unknown_product = format!("/products/{}", uuid::Uuid::new_v4());
+    for (path, says) in [
+        ("/products/not-an-id", "There is no product here"),
+        (unknown_product.as_str(), "There is no product here"),
+        ("/categories/no-such-thing", "There is no category here"),
+        ("/no/such/page", "There is no page here"),
+    ] {
+        browser.get(path).await.says(StatusCode::NOT_FOUND, &[says]);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

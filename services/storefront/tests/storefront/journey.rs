@@ -60,11 +60,7 @@ async fn sign_up(browser: &mut Browser, email: &str) -> Page {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
     let shop = Shop::start(Options::default()).await;
-    let mut browser = shop.browser();
-    let home = browser.get("/").await;
-    let product = first_product(&home);
-    let id = product.trim_start_matches("/products/").to_owned();
-    let page = browser.get(&product).await;
+    let (mut browser, product, id, page) = shop.shopper_on_a_product().await;
     let name = between(&page.body, "<h1>", "</h1>");
 
     // A bad quantity: the product page again, the problem next to the field.

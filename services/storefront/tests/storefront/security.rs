@@ -83,11 +83,7 @@ async fn pages_carry_security_headers_and_a_sealed_session_cookie() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_without_the_sessions_csrf_token_are_refused_and_change_nothing() {
     let shop = Shop::start(Options::default()).await;
-    let mut browser = shop.browser();
-    let home = browser.get("/").await;
-    let product = first_product(&home);
-    let id = product.trim_start_matches("/products/").to_owned();
-    browser.get(&product).await;
+    let (mut browser, product, id, _) = shop.shopper_on_a_product().await;
 
     let forged = browser
         .post_raw("/cart/add", &[("product_id", &id), ("quantity", "1")])

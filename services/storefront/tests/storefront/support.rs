@@ -171,6 +171,17 @@ impl Shop {
     pub fn browser(&self) -> Browser {
         Browser::new(&self.storefront.url())
     }
+
+    /// A new shopper on the first product of the home page: the browser, the product's path
+    /// and id, and its page.
+    pub async fn shopper_on_a_product(&self) -> (Browser, String, String, Page) {
+        let mut browser = self.browser();
+        let home = browser.get("/").await;
+        let product = first_product(&home);
+        let id = product.trim_start_matches("/products/").to_owned();
+        let page = browser.get(&product).await;
+        (browser, product, id, page)
+    }
 }
 
 /// An answer, its body as text.
