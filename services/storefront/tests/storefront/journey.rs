@@ -290,3 +290,45 @@ async fn a_pending_payment_is_followed_until_it_settles() {
         .says(StatusCode::OK, &["Confirmed"])
         .lacks(&["<noscript><meta"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_sold_out_before_checkout_is_named_and_nothing_is_charged() {
+    let shop = Shop::start(Options::default()).await;
+    let (mut browser, product, _, page) = shop.shopper_on_a_product().await;
+    let name = between(&page.body, "<h1>", "</h1>");
+    let sku = between(&page.body, "SKU ", "<");
+    browser.sign_up("Ada", "ada@example.com").await;
+    browser.add_to_cart(&product, "1").await;
+
+    // Someone else buys the last ones.
+    let _: inventory_api::StockLevel =
+        brigade_chassis::plain::PlainClient::new(std::time::Duration::from_secs(5))
+            .send_json(
+                http::Method::PUT,
+                &format!(
+                    "{}{}",
+                    shop.inventory.url(),
+                    inventory_api::paths::stock_level(&sku)
+                ),
+                &serde_json::json!({ "stock": 0 }),
+            )
+            .await
+            .unwrap();
+
+    let refused = browser.check_out(APPROVED, None).await;
+    refused.says(
+        StatusCode::CONFLICT,
+        &[
+            &format!("{name} is no longer in stock"),
+            "nothing was charged",
+            "Back to your cart",
+        ],
+    );
+    browser
+        .get(&product)
+        .await
+        .says(StatusCode::OK, &["Out of stock"])
+        .lacks(&["Add to cart"]);
+    let history = browser.get("/orders").await;
+    history.says(StatusCode::OK, &["Cancelled", "Not enough stock"]);
+}
