@@ -284,11 +284,10 @@ async fn a_pending_payment_is_followed_until_it_settles() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    browser
-        .get(&order_path)
-        .await
-        .says(StatusCode::OK, &["Confirmed"])
-        .lacks(&["<noscript><meta"]);
+    // Settled, the page no longer reloads itself.
+    let settled = browser.get(&order_path).await;
+    settled.says(StatusCode::OK, &["Confirmed"]);
+    settled.lacks(&["<noscript><meta"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
