@@ -162,6 +162,15 @@ impl SessionHandle {
         change(&mut slot.session)
     }
 
+    /// Signs `shopper` in, with a new CSRF token: a token seen before signing in (on a shared
+    /// computer, say) is worth nothing after.
+    pub fn sign_in(&self, shopper: Shopper) {
+        self.update(|session| {
+            session.shopper = Some(shopper);
+            session.csrf = new_csrf_token();
+        });
+    }
+
     /// Signs the shopper out: the token, the guest cart and the CSRF token go.
     pub fn sign_out(&self) {
         self.update(|session| {

@@ -229,7 +229,7 @@ async fn start_session(
         expires_at_ms: brigade_chassis::time::unix_ms() + granted.expires_in * 1000,
     };
     let token = shopper.token.clone();
-    session.update(|s| s.shopper = Some(shopper));
+    session.sign_in(shopper);
     super::cart::adopt_guest_cart(shop, session, &token).await;
     Ok(user.name)
 }

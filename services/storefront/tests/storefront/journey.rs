@@ -86,8 +86,13 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
         .await
         .says(StatusCode::SEE_OTHER, &[]);
 
+    let anonymous_token = browser.csrf.clone();
     let signed_up = sign_up(&mut browser, "ada@example.com").await;
     let cart = browser.follow(&signed_up).await;
+    assert_ne!(
+        browser.csrf, anonymous_token,
+        "signing in renews the CSRF token"
+    );
     cart.says(
         StatusCode::OK,
         &[
