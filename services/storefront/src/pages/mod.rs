@@ -29,16 +29,21 @@ pub fn router() -> Router<Storefront> {
         .route("/search", get(browse::search))
         .route("/products/{id}", get(product::show))
         .route("/cart", get(cart::show))
-        .route("/cart/add", post(cart::add))
-        .route("/cart/items/{id}", post(cart::change))
+        // A form's address opened as a page (typed, bookmarked) leads to the cart.
+        .route("/cart/add", post(cart::add).get(to_cart))
+        .route("/cart/items/{id}", post(cart::change).get(to_cart))
         .route(account::SIGN_UP, get(account::form).post(account::submit))
         .route("/login", get(account::form).post(account::submit))
-        .route("/logout", post(account::log_out))
+        .route("/logout", post(account::log_out).get(to_cart))
         .route("/checkout", get(checkout::form).post(checkout::place))
         .route("/orders", get(orders::list))
         .route("/orders/{id}", get(orders::show))
         .route("/orders/{id}/status", get(orders::status))
         .route("/{*path}", get(unknown_page))
+}
+
+async fn to_cart() -> Redirect {
+    Redirect::to("/cart")
 }
 
 async fn unknown_page(session: SessionHandle, _: Path<String>) -> Response {

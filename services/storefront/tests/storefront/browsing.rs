@@ -76,6 +76,12 @@ async fn a_shopper_browses_categories_searches_and_opens_a_product() {
     ] {
         browser.get(path).await.says(StatusCode::NOT_FOUND, &[says]);
     }
+    // A form's address opened as a page leads to the cart, not to an error.
+    for path in ["/cart/add", "/logout"] {
+        let opened = browser.get(path).await;
+        assert_eq!(opened.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(opened.header(header::LOCATION), "/cart", "{path}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
