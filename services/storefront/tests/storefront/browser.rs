@@ -125,6 +125,35 @@ async fn click(client: &Client, css: &str) {
     client.find(Locator::Css(css)).await.click().await;
 }
 
+/// Fills and sends the sign-up form the browser shows, with a screenshot named `shot`.
+async fn sign_up(client: &Client, email: &str, shot: Option<&str>) {
+    wait_for_text(client, "Create my account").await;
+    for (field, text) in [
+        ("name", "Ada"),
+        ("email", email),
+        ("password", "correct horse battery"),
+    ] {
+        fill(client, field, text).await;
+    }
+    if let Some(shot) = shot {
+        shoot(client, shot).await;
+    }
+    click(client, "main form button").await;
+}
+
+/// Fills and sends the checkout form the browser shows, paying with `card`.
+async fn place_order(client: &Client, card: &str, shot: Option<&str>) {
+    for (field, text) in crate::support::checkout_fields(card) {
+        if field != "country" {
+            fill(client, field, &text).await;
+        }
+    }
+    if let Some(shot) = shot {
+        shoot(client, shot).await;
+    }
+    click(client, "main form button").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_buys_in_a_real_browser() {
     let Some((driver, chromium)) = Driver::start().await else {
@@ -171,25 +200,9 @@ async fn a_shopper_buys_in_a_real_browser() {
     shoot(&client, "cart").await;
 
     click(&client, "main a[href^='/signup']").await;
-    wait_for_text(&client, "Create my account").await;
-    for (field, text) in [
-        ("name", "Ada"),
-        ("email", "ada@example.com"),
-        ("password", "correct horse battery"),
-    ] {
-        fill(&client, field, text).await;
-    }
-    shoot(&client, "signup").await;
-    click(&client, "main form button").await;
+    sign_up(&client, "ada@example.com", Some("signup")).await;
     wait_for_text(&client, "Delivery address").await;
-
-    for (field, text) in crate::support::checkout_fields("4242 4242 4242 4242") {
-        if field != "country" {
-            fill(&client, field, &text).await;
-        }
-    }
-    shoot(&client, "checkout").await;
-    click(&client, "main form button").await;
+    place_order(&client, "4242 4242 4242 4242", Some("checkout")).await;
     wait_for_text(&client, "Your order is confirmed").await;
     wait_for_text(&client, "status-confirmed").await;
     shoot(&client, "confirmation").await;
@@ -198,5 +211,43 @@ async fn a_shopper_buys_in_a_real_browser() {
     wait_for_text(&client, "Your orders").await;
     wait_for_text(&client, "Confirmed").await;
     shoot(&client, "orders").await;
+    client.close().await;
+}
+
+/// With JavaScript, a pending order's status is swapped in by htmx: the page is never reloaded
+/// (a mark left in it stays) and shows the confirmation once the slow card settles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_order_updates_in_place() {
+    let Some((driver, chromium)) = Driver::start().await else {
+        return;
+    };
+    let shop = Shop::start(Options {
+        slow_card_delay: Some("6s"),
+    })
+    .await;
+    let client = driver.session(&chromium).await;
+    let base = shop.storefront.url();
+    client.goto(&format!("{base}/signup")).await;
+    sign_up(&client, "grace@example.com", None).await;
+    wait_for_text(&client, "Welcome to Brigade").await;
+    client.goto(&format!("{base}/")).await;
+    click(&client, "li.card a + a").await;
+    click(&client, "form[action='/cart/add'] button").await;
+    wait_for_text(&client, "Added to your cart").await;
+    client.goto(&format!("{base}/checkout")).await;
+    place_order(&client, "4000 0000 0000 0259", None).await;
+    wait_for_text(&client, "status-pending").await;
+    shoot(&client, "pending").await;
+    client
+        .execute("window.brigadeMark = 'kept'; return null")
+        .await;
+    wait_for_text(&client, "status-confirmed").await;
+    let mark = client.execute("return window.brigadeMark || null").await;
+    assert_eq!(
+        mark,
+        json!("kept"),
+        "the page was reloaded instead of updated"
+    );
+    shoot(&client, "settled").await;
     client.close().await;
 }
