@@ -166,11 +166,7 @@ async fn a_shopper_buys_in_a_real_browser() {
     client.goto(&format!("{base}/")).await;
     wait_for_text(&client, "Welcome to Brigade").await;
     let htmx = client.execute("return typeof htmx").await;
-    assert_eq!(
-        htmx,
-        json!("object"),
-        "htmx did not load under the page's policy"
-    );
+    assert_eq!(htmx, "object", "htmx did not load under the page's policy");
     shoot(&client, "home").await;
 
     click(&client, "ul.chips a").await;
@@ -242,10 +238,10 @@ async fn a_pending_order_updates_in_place() {
         .execute("window.brigadeMark = 'kept'; return null")
         .await;
     wait_for_text(&client, "status-confirmed").await;
-    let mark = client.execute("return window.brigadeMark || null").await;
+    let kept = client.execute("return window.brigadeMark === 'kept'").await;
     assert_eq!(
-        mark,
-        json!("kept"),
+        kept,
+        json!(true),
         "the page was reloaded instead of updated"
     );
     shoot(&client, "settled").await;
