@@ -177,3 +177,23 @@ pub fn call_failed(
 pub fn parse_id(segment: &str) -> Option<Uuid> {
     Uuid::parse_str(segment).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn after_signing_in_only_paths_of_this_shop_are_followed() {
+        for (next, followed) in [
+            ("/checkout", "/checkout"),
+            ("/orders?page=2", "/orders?page=2"),
+            ("", "/"),
+            ("//evil.example/", "/"),
+            ("/\\evil.example", "/"),
+            ("https://evil.example/", "/"),
+            ("javascript:alert(1)", "/"),
+        ] {
+            assert_eq!(local_path(next), followed, "{next}");
+        }
+    }
+}
