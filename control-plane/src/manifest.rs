@@ -278,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn the_embedded_manifest_runs_every_service_and_the_gateway_last() {
+    fn the_embedded_manifest_runs_every_service_and_the_edges_last() {
         let manifest = Manifest::parse(EMBEDDED, "embedded").unwrap();
         let names: Vec<(&str, u32, Option<u16>)> = manifest
             .services
@@ -295,7 +295,8 @@ mod tests {
                 ("cart", 1, None),
                 ("orders", 2, None),
                 ("recommendations", 1, None),
-                ("gateway", 1, Some(8080))
+                ("gateway", 1, Some(8080)),
+                ("storefront", 1, Some(8000))
             ]
         );
         assert_eq!(

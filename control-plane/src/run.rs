@@ -26,6 +26,8 @@ pub enum Service {
     Recommendations(Flags<recommendations::Recommendations>),
     /// The gateway: the public JSON API under /api/v1.
     Gateway(Flags<gateway::GatewayService>),
+    /// The storefront: the shop's pages.
+    Storefront(Flags<storefront::StorefrontService>),
 }
 
 /// Runs `chosen` until it is asked to stop.
@@ -39,6 +41,7 @@ pub async fn run(chosen: Service) -> anyhow::Result<()> {
         Service::Orders(flags) => service::run(flags).await?,
         Service::Recommendations(flags) => service::run(flags).await?,
         Service::Gateway(flags) => service::run(flags).await?,
+        Service::Storefront(flags) => service::run(flags).await?,
     }
     Ok(())
 }

@@ -43,6 +43,12 @@ pub struct UpArgs {
     #[arg(long, env = "BRIGADE_GATEWAY_PORT")]
     pub gateway_port: Option<u16>,
 
+    /// Port on 127.0.0.1 for the storefront, the shop's pages (0 picks a free one; ignored when
+    /// the manifest runs no storefront, so that one command starts any manifest) [default: the
+    /// manifest's, 8000].
+    #[arg(long, env = "BRIGADE_STOREFRONT_PORT")]
+    pub storefront_port: Option<u16>,
+
     /// Directory for the system's state; each service's default SQLite store goes in DATA_DIR/data.
     #[arg(long, env = "BRIGADE_DATA_DIR", default_value = ".brigade")]
     pub data_dir: PathBuf,
@@ -324,10 +330,10 @@ fn check_port_free(service: &str, port: u16) -> anyhow::Result<()> {
     std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
         .map(drop)
         .with_context(|| {
-            let flag = if service == "gateway" {
-                " (or pass --gateway-port)"
-            } else {
-                ""
+            let flag = match service {
+                "gateway" => " (or pass --gateway-port)",
+                "storefront" => " (or pass --storefront-port)",
+                _ => "",
             };
             format!("port {port} for {service} is not free: stop whatever uses it{flag}")
         })
@@ -422,7 +428,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The manifest, with `--gateway-port` applied; and where it came from.
+/// The manifest, with `--gateway-port` and `--storefront-port` applied; and where it came from.
 fn load_manifest(args: &UpArgs) -> anyhow::Result<(Manifest, crate::manifest::Origin)> {
     let (mut manifest, origin) = Manifest::load(args.manifest.as_deref())?;
     if let Some(port) = args.gateway_port {
@@ -432,6 +438,11 @@ fn load_manifest(args: &UpArgs) -> anyhow::Result<(Manifest, crate::manifest::Or
                 anyhow::bail!("--gateway-port is set but the manifest {origin} runs no gateway")
             }
         }
+    }
+    if let (Some(port), Some(storefront)) =
+        (args.storefront_port, manifest.service_mut("storefront"))
+    {
+        storefront.port = Some(port);
     }
     Ok((manifest, origin))
 }
@@ -643,6 +654,12 @@ fn announce_ready(
         printer.say(format_args!(
             "  gateway  http://{}/api/v1/products",
             gateway.registration.address
+        ));
+    }
+    if let Some(storefront) = registry.service("storefront").instances.first() {
+        printer.say(format_args!(
+            "  shop     http://{}/",
+            storefront.registration.address
         ));
     }
     printer.say(format_args!("  console  {control_url}/"));

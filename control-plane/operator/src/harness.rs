@@ -108,15 +108,17 @@ impl Up {
         self
     }
 
-    /// Starts `brigade up` on two free ports (control and gateway).
+    /// Starts `brigade up` on free ports (control, gateway and storefront).
     pub fn launch(self) -> Result<Running, Error> {
         let control_port = free_port().map_err(Error::Start)?;
         let gateway_port = free_port().map_err(Error::Start)?;
+        let storefront_port = free_port().map_err(Error::Start)?;
         std::fs::create_dir_all(&self.data_dir).map_err(Error::Start)?;
         let mut command = Command::new(&self.program);
         command
             .args(["up", "--control-port", &control_port.to_string()])
             .args(["--gateway-port", &gateway_port.to_string()])
+            .args(["--storefront-port", &storefront_port.to_string()])
             .arg("--data-dir")
             .arg(&self.data_dir)
             .args(&self.args)
@@ -149,6 +151,7 @@ impl Up {
             child,
             control_url: format!("http://127.0.0.1:{control_port}"),
             gateway_url: format!("http://127.0.0.1:{gateway_port}"),
+            storefront_url: format!("http://127.0.0.1:{storefront_port}"),
             log_path,
             poll: self.poll,
         })
@@ -188,6 +191,8 @@ pub struct Running {
     pub child: Child,
     pub control_url: String,
     pub gateway_url: String,
+    /// The storefront's pages.
+    pub storefront_url: String,
     log_path: Option<PathBuf>,
     poll: Duration,
 }

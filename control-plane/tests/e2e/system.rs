@@ -100,7 +100,7 @@ async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_do_not_outlive_a_killed_brigade() {
     let mut system = System::up().await;
-    // Every instance of every service, the gateway included.
+    // Every instance of every service, the gateway and the storefront included.
     let children: Vec<u32> = system
         .view()
         .await
@@ -109,7 +109,7 @@ async fn instances_do_not_outlive_a_killed_brigade() {
         .iter()
         .flat_map(|s| s.instances.iter().filter_map(|i| i.pid))
         .collect();
-    assert_eq!(children.len(), 10, "{children:?}");
+    assert_eq!(children.len(), 11, "{children:?}");
     signal(system.running.child.id(), "KILL");
     let _ = system.running.child.wait();
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -1,0 +1,421 @@
+//! `/checkout`: the delivery address and the card, then the order's outcome, said honestly:
+//! confirmed (to the order's page); pending (to the order's page, which follows it until it
+//! settles); declined with the reason; out of stock naming the line; payments unavailable with
+//! nothing charged. A refused form keeps what was typed, with the problem next to its field.
+//!
+//! The address is checked and kept in the form, but not sent: orders' checkout takes only the
+//! card today. It goes with the order once orders and shipping take it.
+//!
+//! Each form carries an `attempt` key, the checkout's `Idempotency-Key`: sending the same form
+//! twice (a double click, a retry after a timeout) places one order. A checkout that ended (a
+//! cancelled order) gets a new key; one whose outcome is unknown keeps its key, so trying again
+//! is safe.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use brigade_chassis::client::Error as ClientError;
+use orders_api::{problems, CancelReason, CheckoutAnswer, CheckoutRequest, Order, OrderStatus};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::form::{CheckedForm, FieldErrors};
+use crate::layout::Layout;
+use crate::session::{SessionHandle, Shopper};
+use crate::{format_money, Storefront};
+
+/// The countries the shop delivers to (ISO 3166-1 alpha-2, name).
+pub const COUNTRIES: [(&str, &str); 14] = [
+    ("AT", "Austria"),
+    ("BE", "Belgium"),
+    ("DK", "Denmark"),
+    ("FI", "Finland"),
+    ("FR", "France"),
+    ("DE", "Germany"),
+    ("IE", "Ireland"),
+    ("IT", "Italy"),
+    ("NL", "Netherlands"),
+    ("PT", "Portugal"),
+    ("ES", "Spain"),
+    ("SE", "Sweden"),
+    ("GB", "United Kingdom"),
+    ("US", "United States"),
+];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    full_name: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    postal_code: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    card_number: String,
+    #[serde(default)]
+    attempt: String,
+}
+
+struct CountryChoice {
+    code: &'static str,
+    name: &'static str,
+    selected: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "checkout.html")]
+struct CheckoutPage {
+    layout: Layout,
+    form: CheckoutForm,
+    errors: FieldErrors,
+    countries: Vec<CountryChoice>,
+    /// `None` when the cart could not be read for the summary.
+    summary: Option<(Vec<super::LineSummary>, String)>,
+}
+
+pub async fn form(State(shop): State<Storefront>, session: SessionHandle) -> Response {
+    let Some(shopper) = session.shopper() else {
+        return super::to_log_in(&session, "/checkout", "Log in to check out.").into_response();
+    };
+    match shop.cart.cart(&shopper.token).await {
+        Ok(cart) if cart.lines.is_empty() => {
+            session.notify("Your cart is empty: add something before checking out.");
+            Redirect::to("/cart").into_response()
+        }
+        Ok(_) => {
+            let form = CheckoutForm {
+                country: "DE".to_owned(),
+                ..CheckoutForm::default()
+            };
+            page(
+                &shop,
+                &session,
+                &shopper,
+                form,
+                FieldErrors::default(),
+                StatusCode::OK,
+            )
+            .await
+        }
+        Err(error) => super::cart::cart_failed(&session, &error),
+    }
+}
+
+async fn page(
+    shop: &Storefront,
+    session: &SessionHandle,
+    shopper: &Shopper,
+    mut form: CheckoutForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Response {
+    if orders_api::check_idempotency_key(&form.attempt).is_err() {
+        form.attempt = Uuid::new_v4().to_string();
+    }
+    let summary = shop.cart.cart(&shopper.token).await.ok().map(|cart| {
+        let lines = cart
+            .lines
+            .iter()
+            .map(|l| super::LineSummary::of(&l.name, l.quantity, &l.line_total))
+            .collect();
+        (lines, format_money(&cart.total))
+    });
+    let page = CheckoutPage {
+        layout: Layout::new(session, "Checkout"),
+        errors,
+        countries: COUNTRIES
+            .iter()
+            .map(|&(code, name)| CountryChoice {
+                code,
+                name,
+                selected: form.country == code,
+            })
+            .collect(),
+        form,
+        summary,
+    };
+    (status, page).into_response()
+}
+
+/// Every field's problem; the card number comes back without spaces when it is good.
+fn check(form: &CheckoutForm) -> FieldErrors {
+    let mut errors = FieldErrors::default();
+    let mut text = |field: &str, value: &str, label: &str, max: usize| {
+        let length = value.trim().chars().count();
+        if length == 0 {
+            errors.add(field, format!("Enter your {label}."));
+        } else if length > max || value.chars().any(char::is_control) {
+            errors.add(
+                field,
+                format!("Your {label} must be at most {max} characters."),
+            );
+        }
+    };
+    text("full_name", &form.full_name, "full name", 100);
+    text("address", &form.address, "street and number", 200);
+    text("city", &form.city, "town or city", 100);
+    let postal = form.postal_code.trim();
+    let postal_ok = (2..=12).contains(&postal.len())
+        && postal
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-');
+    if !postal_ok {
+        errors.add(
+            "postal_code",
+            "Enter a postal code of 2 to 12 letters, digits, spaces or hyphens.",
+        );
+    }
+    if !COUNTRIES.iter().any(|(code, _)| *code == form.country) {
+        errors.add("country", "Choose a country from the list.");
+    }
+    let card: String = form
+        .card_number
+        .chars()
+        .filter(|c| *c != ' ' && *c != '-')
+        .collect();
+    let request = CheckoutRequest {
+        card_number: card.clone(),
+    };
+    if request.validate().is_err() {
+        errors.add(
+            "card_number",
+            "Enter the card number: 12 to 19 digits (spaces are fine).",
+        );
+    } else if !payments_api::luhn_valid(&card) {
+        errors.add(
+            "card_number",
+            "This card number is not valid: check the digits.",
+        );
+    }
+    errors
+}
+
+pub async fn place(
+    State(shop): State<Storefront>,
+    session: SessionHandle,
+    CheckedForm(mut form): CheckedForm<CheckoutForm>,
+) -> Response {
+    let Some(shopper) = session.shopper() else {
+        return super::to_log_in(&session, "/checkout", "Log in to check out.").into_response();
+    };
+    let errors = check(&form);
+    if !errors.is_empty() {
+        return page(
+            &shop,
+            &session,
+            &shopper,
+            form,
+            errors,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+    if orders_api::check_idempotency_key(&form.attempt).is_err() {
+        form.attempt = Uuid::new_v4().to_string();
+    }
+    let request = CheckoutRequest {
+        card_number: form
+            .card_number
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect(),
+    };
+    let placed = shop
+        .orders
+        .checkout(&shopper.token, &form.attempt, &request)
+        .await;
+    let outcome = match placed {
+        Ok(answer) => of_answer(&answer),
+        Err(error) => of_error(&error),
+    };
+    match outcome {
+        Outcome::Go { to, notice } => {
+            session.notify(notice);
+            Redirect::to(&to).into_response()
+        }
+        Outcome::SignIn => super::log_in_again(&session, "/checkout"),
+        Outcome::Refused {
+            field,
+            problem,
+            status,
+            new_attempt,
+        } => {
+            if new_attempt {
+                form.attempt.clear();
+            }
+            let mut errors = FieldErrors::default();
+            errors.add(field, problem);
+            page(&shop, &session, &shopper, form, errors, status).await
+        }
+    }
+}
+
+/// What the checkout page does with an outcome.
+enum Outcome {
+    /// To another page, with a notice.
+    Go { to: String, notice: String },
+    /// The token was refused: log in again.
+    SignIn,
+    /// The form again, with `problem` next to `field` (`form`: at the top).
+    Refused {
+        field: &'static str,
+        problem: String,
+        status: StatusCode,
+        /// The checkout ended: the next one needs a new key.
+        new_attempt: bool,
+    },
+}
+
+fn refused(
+    field: &'static str,
+    problem: impl Into<String>,
+    status: StatusCode,
+    new_attempt: bool,
+) -> Outcome {
+    Outcome::Refused {
+        field,
+        problem: problem.into(),
+        status,
+        new_attempt,
+    }
+}
+
+fn of_answer(answer: &CheckoutAnswer) -> Outcome {
+    let order = &answer.order;
+    let to = format!("/orders/{}", order.id);
+    match order.status {
+        OrderStatus::Confirmed => Outcome::Go {
+            to,
+            notice: "Thank you! Your order is confirmed.".to_owned(),
+        },
+        OrderStatus::Pending => Outcome::Go {
+            to,
+            notice: "Your order is placed; we are waiting for the payment to settle.".to_owned(),
+        },
+        OrderStatus::Cancelled => cancelled(order),
+    }
+}
+
+fn cancelled(order: &Order) -> Outcome {
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    match order.cancel_reason {
+        Some(CancelReason::PaymentDeclined) => refused(
+            "card_number",
+            format!(
+                "Your card was declined: {}. Nothing was charged; try another card.",
+                super::orders::decline_words(order.decline_code.as_deref())
+            ),
+            StatusCode::PAYMENT_REQUIRED,
+            true,
+        ),
+        Some(CancelReason::OutOfStock) => refused(
+            "form",
+            format!(
+                "{} no longer in stock in the quantity you asked for, so nothing was charged. \
+                 Change your cart, then check out again.",
+                super::orders::short_lines(order)
+            ),
+            StatusCode::CONFLICT,
+            true,
+        ),
+        Some(CancelReason::PaymentUnavailable) => payments_unavailable(true),
+        _ => refused(
+            "form",
+            "The payment could not be completed, and nothing stays charged. Please try again.",
+            unprocessable,
+            true,
+        ),
+    }
+}
+
+fn payments_unavailable(new_attempt: bool) -> Outcome {
+    refused(
+        "form",
+        "Payments are unavailable right now: nothing was charged and your cart is kept. Please \
+         try again in a moment.",
+        StatusCode::SERVICE_UNAVAILABLE,
+        new_attempt,
+    )
+}
+
+fn of_error(error: &ClientError) -> Outcome {
+    if let ClientError::Status { problem, .. } = error {
+        let order_page = problem
+            .extensions
+            .get("order_id")
+            .and_then(|id| id.as_str())
+            .map(|id| format!("/orders/{id}"));
+        match problem.code() {
+            problems::PAYMENTS_UNAVAILABLE => return payments_unavailable(true),
+            problems::EMPTY_CART => {
+                return Outcome::Go {
+                    to: "/cart".to_owned(),
+                    notice: "Your cart is empty: add something before checking out.".to_owned(),
+                }
+            }
+            problems::PRODUCT_UNAVAILABLE => {
+                return refused(
+                    "form",
+                    "A product in your cart is no longer sold: remove it from your cart, then \
+                     check out again.",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    true,
+                )
+            }
+            problems::REQUEST_IN_PROGRESS => {
+                return Outcome::Go {
+                    to: order_page.unwrap_or_else(|| "/orders".to_owned()),
+                    notice: "Your order is being placed.".to_owned(),
+                }
+            }
+            _ if problem.status == 401 => return Outcome::SignIn,
+            _ => {}
+        }
+    }
+    tracing::warn!(%error, "checkout failed");
+    if error.certainly_not_delivered() {
+        refused(
+            "form",
+            "Orders cannot be placed right now, and nothing was charged. Please try again in a \
+             moment.",
+            StatusCode::SERVICE_UNAVAILABLE,
+            false,
+        )
+    } else {
+        refused(
+            "form",
+            "We could not learn whether your order went through. Look at your orders before \
+             trying again; sending this form again will not order twice.",
+            StatusCode::SERVICE_UNAVAILABLE,
+            false,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_is_checked_and_the_card_may_have_spaces() {
+        let mut form = CheckoutForm {
+            card_number: "4242 4242 4242 4242".into(),
+            country: "XX".into(),
+            ..CheckoutForm::default()
+        };
+        let errors = check(&form);
+        assert!(!errors.has("card_number"));
+        form.card_number = "4242 4242 4242 4241".into();
+        assert!(check(&form).has("card_number"), "a wrong check digit");
+        for field in ["full_name", "address", "city", "postal_code", "country"] {
+            assert!(errors.has(field), "{field}");
+        }
+        assert!(!errors.has("card_number"));
+    }
+}

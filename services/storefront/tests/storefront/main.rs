@@ -1,0 +1,19 @@
+//! The storefront's tests, in one binary (each test binary costs a link on a small machine),
+//! against real service instances on real sockets, each started the way `main` starts it:
+//!
+//! - `browsing`: home, categories with paging and sort, search, product pages, images, assets;
+//! - `security`: headers, the session cookie's flags, CSRF refusals;
+//! - `journey`: guest cart → sign up → cart → checkout (refused fields, declined, confirmed,
+//!   pending until it settles) → order pages → log out;
+//! - `degradation`: pages without inventory, recommendations, payments or the catalog;
+//! - `browser`: the same journey in headless Chromium (skipped when it is not installed).
+// `too_many_lines` guards production code; a test that walks one story reads best whole.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+mod browser;
+mod browsing;
+mod degradation;
+mod journey;
+mod security;
+mod support;
+mod webdriver;
