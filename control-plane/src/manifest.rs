@@ -293,6 +293,7 @@ mod tests {
                 ("inventory", 1, None),
                 ("payments", 1, None),
                 ("cart", 1, None),
+                ("shipping", 1, None),
                 ("orders", 2, None),
                 ("recommendations", 1, None),
                 ("gateway", 1, Some(8080)),

@@ -20,6 +20,8 @@ pub enum Service {
     Payments(Flags<payments::Payments>),
     /// Cart: one cart per user, priced by the catalog.
     Cart(Flags<cart::Cart>),
+    /// Shipping: quotes by destination and weight, and a shipment per confirmed order.
+    Shipping(Flags<shipping::Shipping>),
     /// Orders: checkout as a saga (reserve, charge, commit, or compensate), and order history.
     Orders(Flags<orders::Orders>),
     /// Recommendations: bought-together and popular products, learnt from events.
@@ -38,6 +40,7 @@ pub async fn run(chosen: Service) -> anyhow::Result<()> {
         Service::Inventory(flags) => service::run(flags).await?,
         Service::Payments(flags) => service::run(flags).await?,
         Service::Cart(flags) => service::run(flags).await?,
+        Service::Shipping(flags) => service::run(flags).await?,
         Service::Orders(flags) => service::run(flags).await?,
         Service::Recommendations(flags) => service::run(flags).await?,
         Service::Gateway(flags) => service::run(flags).await?,

@@ -25,6 +25,10 @@ pub struct OrderConfirmed {
     pub lines: Vec<OrderLine>,
     pub total: Money,
     pub charge_id: Option<Uuid>,
+    /// Where the order ships (ISO 3166-1 alpha-2), when the checkout gave an address: shipping
+    /// makes its shipment from this. Absent on orders placed without an address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_country: Option<String>,
 }
 
 /// The order ended without shipping; whatever was reserved or charged has been (or is being)

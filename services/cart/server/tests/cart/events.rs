@@ -48,6 +48,7 @@ fn confirmed(user: Uuid, items: &[(u128, u32)]) -> OrderConfirmed {
         total: eur(lines.iter().map(|l| l.line_total.amount_minor).sum()),
         lines,
         charge_id: Some(Uuid::new_v4()),
+        shipping_country: None,
     }
 }
 

@@ -72,6 +72,7 @@ pub fn confirmed(user: Uuid, products: &[&Product]) -> OrderConfirmed {
             .collect(),
         total,
         charge_id: None,
+        shipping_country: None,
     }
 }
 

@@ -58,6 +58,7 @@ pub(super) async fn ended(
                     currency,
                 },
                 charge_id: charge_id.map(|c| rows::uuid(&c, "charge id")).transpose()?,
+                shipping_country: None,
             };
             outbox.append(tx.conn(), &event).await?;
             Ok(true)

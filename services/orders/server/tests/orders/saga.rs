@@ -140,6 +140,7 @@ async fn the_happy_path_confirms_with_one_reservation_and_one_capture(db: Db) {
             lines: order.lines.clone(),
             total: eur(5000),
             charge_id: order.charge_id,
+            shipping_country: None,
         }
     );
 }

@@ -67,6 +67,7 @@ pub fn order(user: Uuid, lines: &[(u128, u32)]) -> OrderConfirmed {
             currency: "EUR".into(),
         },
         charge_id: Some(Uuid::new_v4()),
+        shipping_country: None,
     }
 }
 

@@ -1,0 +1,35 @@
+//! `GET /v1/shipments/{order_id}`: one order's shipment.
+
+use axum::extract::State;
+use brigade_chassis::extract::{Json, Path};
+use brigade_chassis::Problem;
+use shipping_api::{parse_order_id, paths, Shipment};
+
+use crate::store::Store;
+
+/// One order's shipment.
+///
+/// Its status and tracking number. 404 until the order is confirmed and its `OrderConfirmed`
+/// applied (usually within a second of the confirmation), and for orders without a destination.
+#[utoipa::path(
+    get,
+    path = paths::SHIPMENT_PATTERN,
+    operation_id = "shipment",
+    params(("order_id" = Uuid, Path, description = "An order id from orders.")),
+    responses(
+        (status = 200, description = "The shipment", body = Shipment),
+        (status = 404, description = "not-found: the order has no shipment", body = Problem),
+    ),
+)]
+pub(super) async fn one(
+    State(store): State<Store>,
+    Path(segment): Path<String>,
+) -> Result<Json<Shipment>, Problem> {
+    let order_id = parse_order_id(&segment)?;
+    let shipment = store.shipment(order_id).await?;
+    shipment.map(Json).ok_or_else(|| {
+        Problem::not_found(format!(
+            "order {order_id} has no shipment (yet): an order ships once it is confirmed"
+        ))
+    })
+}
