@@ -3,7 +3,7 @@
 //! It is an edge like the gateway: it keeps nothing durable (the shopper's session travels in
 //! an encrypted, signed cookie, `session`), and calls the services through their `*-api` clients
 //! and the chassis client, so every call has a deadline, a breaker and discovery. What a page
-//! can do without (stock, recommendations) is optional and capped (`settings`); a page whose
+//! can do without (stock, recommendations, the cart's shipping quote) is optional and capped (`settings`); a page whose
 //! essential dependency fails says so in a sentence with a way forward, never a 500 or a hang.
 //!
 //! - `pages`: one module per page or flow, each with its askama templates (`templates/`);
@@ -35,6 +35,7 @@ use catalog_api::CatalogClient;
 use inventory_api::InventoryClient;
 use orders_api::OrdersClient;
 use recommendations_api::RecommendationsClient;
+use shipping_api::ShippingClient;
 use users_api::UsersClient;
 
 pub use images::svg_for;
@@ -57,7 +58,14 @@ pub struct Storefront {
     /// Optional (home's popular products, the product page's "bought together"), capped by
     /// `--recommendations-timeout`.
     pub recommendations: RecommendationsClient,
+    /// Optional on the cart page (a quote for a chosen country), capped by
+    /// [`QUOTE_TIMEOUT`]; orders asks it at checkout.
+    pub shipping: ShippingClient,
 }
+
+/// The longest the cart page waits for a shipping quote; past it the page says the cost is
+/// shown at checkout.
+pub const QUOTE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The storefront's routes around `shop`, with sessions sealed by `sessions`.
 pub fn router(shop: Storefront, sessions: session::Sessions) -> Router {
@@ -96,6 +104,7 @@ impl Service for StorefrontService {
                 "recommendations",
                 settings.recommendations_timeout,
             )),
+            shipping: ShippingClient::new(capped("shipping", QUOTE_TIMEOUT)),
         };
         Ok(router(shop, settings.sessions()))
     }

@@ -24,8 +24,8 @@ pub use rules::{
     MIN_CARD_DIGITS,
 };
 pub use types::{
-    Audit, CancelReason, CheckoutRequest, HistoryEntry, Order, OrderLine, OrderPage, OrderStatus,
-    OrderStatusEntry, OrderStatusPage,
+    Audit, CancelReason, CheckoutRequest, HistoryEntry, Order, OrderLine, OrderPage, OrderShipping,
+    OrderStatus, OrderStatusEntry, OrderStatusPage, ShippingAddress,
 };
 
 /// The orders service's routes, shared by the server's router and the client so that they
@@ -73,4 +73,11 @@ pub mod problems {
     /// cancelled with reason `payment_unavailable`, its stock released. The cart is untouched:
     /// check out again shortly, with a new `Idempotency-Key`.
     pub const PAYMENTS_UNAVAILABLE: &str = "payments-unavailable";
+    /// 503: shipping could not be asked for the quote of the order's shipping address, so
+    /// nothing was ordered, reserved or charged; check out again shortly (or without an
+    /// address).
+    pub const SHIPPING_UNAVAILABLE: &str = shipping_api::problems::SHIPPING_UNAVAILABLE;
+    /// 422: shipping does not ship to the address's country (`country` names it); nothing was
+    /// recorded.
+    pub const UNKNOWN_COUNTRY: &str = shipping_api::problems::UNKNOWN_COUNTRY;
 }

@@ -7,7 +7,7 @@ pub use brigade_chassis::validation::{
     MAX_PAGE_SIZE,
 };
 
-use crate::types::CheckoutRequest;
+use crate::types::{CheckoutRequest, ShippingAddress};
 
 /// The fewest digits of a card number.
 pub const MIN_CARD_DIGITS: usize = 12;
@@ -34,7 +34,42 @@ impl CheckoutRequest {
                 ),
             ));
         }
-        Ok(())
+        self.shipping_address
+            .as_ref()
+            .map_or(Ok(()), ShippingAddress::validate)
+    }
+}
+
+impl ShippingAddress {
+    /// Checks each field's length and form; whether shipping ships to the country is for
+    /// shipping to say.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        for (field, value, most) in [
+            ("name", &self.name, 100),
+            ("street", &self.street, 200),
+            ("city", &self.city, 100),
+        ] {
+            let chars = value.trim().chars().count();
+            if chars == 0 || value.chars().count() > most {
+                return Err(ValidationError::new(
+                    format!("shipping_address.{field}"),
+                    format!("{field} must be 1 to {most} characters, got {chars}"),
+                ));
+            }
+        }
+        let code = &self.postal_code;
+        let code_ok = (1..=16).contains(&code.len())
+            && code.trim() == code
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-');
+        if !code_ok {
+            return Err(ValidationError::new(
+                "shipping_address.postal_code",
+                "postal_code must be 1 to 16 letters, digits, spaces or `-`",
+            ));
+        }
+        shipping_api::validate_country("shipping_address.country", &self.country)
     }
 }
 
@@ -127,6 +162,7 @@ mod tests {
     fn card_numbers_are_12_to_19_digits() {
         let card = |n: &str| CheckoutRequest {
             card_number: n.to_owned(),
+            shipping_address: None,
         };
         assert!(card("4242424242424242").validate().is_ok());
         assert!(card("424242424242").validate().is_ok());
@@ -143,6 +179,29 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn an_address_has_every_field_and_a_country_code() {
+        let good = ShippingAddress {
+            name: "Ada Lovelace".into(),
+            street: "1 rue de la Paix".into(),
+            city: "Paris".into(),
+            postal_code: "75002".into(),
+            country: "FR".into(),
+        };
+        assert_eq!(good.validate(), Ok(()));
+        let broken = |change: fn(&mut ShippingAddress)| {
+            let mut address = good.clone();
+            change(&mut address);
+            address.validate().err().map(|e| e.parameter)
+        };
+        let name = broken(|a| a.name = " ".into());
+        assert_eq!(name.as_deref(), Some("shipping_address.name"));
+        let code = broken(|a| a.postal_code = "75002;".into());
+        assert_eq!(code.as_deref(), Some("shipping_address.postal_code"));
+        let country = broken(|a| a.country = "France".into());
+        assert_eq!(country.as_deref(), Some("shipping_address.country"));
     }
 
     #[test]

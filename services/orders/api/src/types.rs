@@ -14,14 +14,56 @@ pub struct CheckoutRequest {
     #[schema(pattern = "^[0-9]{12,19}$")]
     /// 12 to 19 digits; the payments service decides whether the card is good.
     pub card_number: String,
+    /// Where the order ships. With it, the checkout asks shipping for a quote and adds its cost
+    /// to the total charged (shipping unavailable: 503 `shipping-unavailable`, nothing
+    /// ordered), and shipping makes the order's shipment once it is confirmed. Without it, the
+    /// order is not shipped and costs its lines only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddress>,
 }
 
 impl std::fmt::Debug for CheckoutRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CheckoutRequest")
             .field("card_number", &"<masked>")
+            .field("shipping_address", &self.shipping_address)
             .finish()
     }
+}
+
+/// Where an order ships.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingAddress {
+    /// Who receives it: 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
+    pub street: String,
+    /// 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub city: String,
+    /// 1 to 16 letters, digits, spaces or `-`.
+    #[schema(pattern = "^[A-Za-z0-9 -]{1,16}$")]
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2, upper case; one shipping ships to (else 422 `unknown-country`).
+    #[schema(pattern = "^[A-Z]{2}$")]
+    pub country: String,
+}
+
+/// An order's shipping: where, for how much (included in the order's `total`), with whom, and
+/// once shipping made the shipment, its tracking number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderShipping {
+    pub address: ShippingAddress,
+    /// Part of the order's `total`.
+    pub cost: Money,
+    pub carrier: String,
+    /// `YYYY-MM-DD`, as quoted at checkout.
+    pub estimated_delivery: String,
+    /// Set once the order is confirmed and shipping made its shipment.
+    pub tracking_number: Option<String>,
 }
 
 /// Where an order is in its life. `PENDING` while the checkout saga runs; the other two are
@@ -120,10 +162,11 @@ pub struct OrderLine {
 /// (`refund` / `refunded`, also for a refund made after the order was confirmed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
-    /// `created`, `reserve`, `charge`, `commit`, `release`, `refund`, `confirm`, `cancel`.
+    /// `created`, `reserve`, `charge`, `commit`, `release`, `refund`, `confirm`, `cancel`,
+    /// `ship` (shipping made the shipment).
     pub step: String,
     /// `started`, `ok`, or what happened instead (`out_of_stock`, `declined`, `error`,
-    /// `refunded`, …).
+    /// `refunded`, `shipped`, …).
     pub outcome: String,
     pub detail: String,
     /// Unix milliseconds.
@@ -141,7 +184,10 @@ pub struct Order {
     /// Set when the payment was declined (e.g. `card_declined`, `insufficient_funds`).
     pub decline_code: Option<String>,
     pub lines: Vec<OrderLine>,
+    /// What is charged: the lines, plus `shipping.cost` when the order ships.
     pub total: Money,
+    /// Set when the checkout gave a shipping address.
+    pub shipping: Option<OrderShipping>,
     /// The payment's charge, once one exists.
     pub charge_id: Option<Uuid>,
     pub created_at_ms: u64,

@@ -5,10 +5,11 @@
 //!   in `orders_api::events`), written to the outbox in the transaction of the step they announce;
 //! - [`saga`]: the saga's state machine, its port to other services ([`saga::Steps`]) and the
 //!   recovery loop that resumes unfinished sagas in every instance;
+//! - [`shipping`]: the shipping quoted for a checkout's address, added to the total;
 //! - [`remote`]: the port implemented with the cart, catalog, inventory and payments clients;
 //! - [`pricing`]: a cart priced by the catalog;
-//! - [`events`]: what orders consumes: payments' `PaymentRefunded`, recorded in the order's
-//!   history;
+//! - [`events`]: what orders consumes: payments' `PaymentRefunded` and shipping's
+//!   `ShipmentCreated`, recorded in the order's history;
 //! - [`http`]: the `/v1` routes and the OpenAPI document.
 //!
 //! The wire types and input rules are in `orders-api`, which callers depend on instead of this.
@@ -20,6 +21,7 @@ pub mod http;
 pub mod pricing;
 pub mod remote;
 pub mod saga;
+pub mod shipping;
 pub mod store;
 
 use std::sync::Arc;
@@ -34,10 +36,11 @@ pub use http::{router, AppState};
 pub use saga::{Checkpoint, Saga, SagaConfig};
 pub use store::Store;
 
-/// The orders schema, the chassis' outbox (the events the saga publishes) and inbox (the
-/// refunds it records), applied at start by the chassis under the store's write lock.
+/// The orders schema (with each order's shipping since 2), the chassis' outbox (the events the
+/// saga publishes) and inbox (the refunds and shipments it records), applied at start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
     brigade_chassis::migration!(1, "orders", "../migrations/0001_orders"),
+    brigade_chassis::migration!(2, "shipping", "../migrations/0002_shipping"),
     OUTBOX_MIGRATION,
     INBOX_MIGRATION,
 ];
@@ -106,12 +109,13 @@ impl Service for Orders {
     type Args = SagaArgs;
 
     /// Starts the outbox relay (which publishes the saga's events), subscribes to payments'
-    /// refunds, starts the recovery loop (which resumes unfinished sagas at once), and builds
+    /// refunds and shipping's shipments, starts the recovery loop (which resumes unfinished sagas at once), and builds
     /// the routes.
     async fn build(mut ctx: Context, args: SagaArgs) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
         let outbox = ctx.publish_events(&db).await?;
         ctx.subscribe(&db, events::payments()).await?;
+        ctx.subscribe(&db, events::shipping()).await?;
         let verifier = ctx.verifier()?;
         let steps = Arc::new(remote::RemoteSteps::new(&ctx));
         let saga = Saga::new(

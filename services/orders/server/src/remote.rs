@@ -1,5 +1,5 @@
-//! The saga's port implemented with the real services, through the chassis client: cart and
-//! catalog (read at checkout), inventory and payments (the saga's steps).
+//! The saga's port implemented with the real services, through the chassis client: cart,
+//! catalog and shipping (asked at checkout), inventory and payments (the saga's steps).
 //!
 //! Answers are sorted into what the saga acts on: an outcome (held, out of stock, captured,
 //! declined, expired), a transient failure (timeouts, 5xx, no instance: the same call may be
@@ -11,6 +11,7 @@ use cart_api::CartClient;
 use catalog_api::{CatalogClient, Money, ProductBatch};
 use inventory_api::{problems, InventoryClient, ReservationLine, ReserveRequest};
 use payments_api::{ChargeRequest, ChargeStatus, PaymentsClient};
+use shipping_api::{Quote, QuoteRequest, ShippingClient};
 use uuid::Uuid;
 
 use crate::saga::{
@@ -24,6 +25,7 @@ pub struct RemoteSteps {
     catalog: CatalogClient,
     inventory: InventoryClient,
     payments: PaymentsClient,
+    shipping: ShippingClient,
 }
 
 impl RemoteSteps {
@@ -33,6 +35,7 @@ impl RemoteSteps {
             catalog: CatalogClient::new(ctx.client("catalog")),
             inventory: InventoryClient::new(ctx.client("inventory")),
             payments: PaymentsClient::new(ctx.client("payments")),
+            shipping: ShippingClient::new(ctx.client("shipping")),
         }
     }
 }
@@ -79,6 +82,10 @@ impl Steps for RemoteSteps {
 
     fn products<'a>(&'a self, ids: &'a [Uuid]) -> StepFuture<'a, ProductBatch> {
         Box::pin(async move { self.catalog.products_by_ids(ids).await.map_err(classify) })
+    }
+
+    fn quote<'a>(&'a self, request: &'a QuoteRequest) -> StepFuture<'a, Quote> {
+        Box::pin(async move { self.shipping.quote(request).await.map_err(classify) })
     }
 
     fn reserve<'a>(&'a self, order_id: Uuid, lines: &'a [StockLine]) -> StepFuture<'a, Reserved> {

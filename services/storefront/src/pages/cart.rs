@@ -1,4 +1,5 @@
-//! `/cart`: the cart, its quantities changed and lines removed; `/cart/add` from a product page.
+//! `/cart`: the cart, its quantities changed and lines removed, and a shipping estimate for a
+//! chosen country (`super::shipping`); `/cart/add` from a product page.
 //!
 //! A signed-in shopper's cart is the cart service's. A shopper not signed in yet keeps their
 //! lines in the session cookie (at most `MAX_GUEST_LINES`), priced by the catalog when shown,
@@ -6,7 +7,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use brigade_chassis::client::Error as ClientError;
@@ -15,6 +16,7 @@ use catalog_api::Money;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::shipping::ShippingEstimate;
 use crate::form::{sentence, CheckedForm};
 use crate::layout::Layout;
 use crate::session::{GuestLine, SessionHandle, Shopper, MAX_GUEST_LINES};
@@ -39,6 +41,8 @@ pub struct LineForm {
 
 struct LineView {
     product_id: Uuid,
+    /// For the shipping estimate.
+    sku: String,
     name: String,
     unit_price: String,
     /// What the quantity field shows: the line's, or what was typed when it was refused.
@@ -57,6 +61,14 @@ struct CartPage {
     signed_in: bool,
     /// Said when the prices are the ones stored, not confirmed by the catalog just now.
     prices_note: Option<String>,
+    shipping: ShippingEstimate,
+}
+
+/// `/cart`'s query string: the country of the shipping estimate.
+#[derive(Debug, Default, Deserialize)]
+struct CartQuery {
+    #[serde(default)]
+    country: Option<String>,
 }
 
 /// A quantity as typed, checked with the cart's own rule.
@@ -73,14 +85,22 @@ fn quantity(typed: &str) -> Result<u32, String> {
 /// A refused line: its id, what was typed, and why.
 type LineProblem = (Uuid, String, String);
 
-pub async fn show(State(shop): State<Storefront>, session: SessionHandle) -> Response {
-    page(&shop, &session, None).await
+pub async fn show(
+    State(shop): State<Storefront>,
+    session: SessionHandle,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    // A query string that is not ours is ignored, as a page ignores what it does not use.
+    let query: CartQuery =
+        serde_urlencoded::from_str(raw.as_deref().unwrap_or_default()).unwrap_or_default();
+    page(&shop, &session, None, query.country.as_deref()).await
 }
 
 async fn page(
     shop: &Storefront,
     session: &SessionHandle,
     refused: Option<LineProblem>,
+    country: Option<&str>,
 ) -> Response {
     let signed_in = session.shopper();
     let view = match &signed_in {
@@ -102,8 +122,14 @@ async fn page(
             status = StatusCode::BAD_REQUEST;
         }
     }
+    let skus: Vec<(String, u32)> = lines
+        .iter()
+        .filter_map(|l| Some((l.sku.clone(), l.quantity.parse().ok()?)))
+        .collect();
+    let shipping = super::shipping::estimate(shop, &skus, country).await;
     let page = CartPage {
         layout: Layout::new(session, "Your cart"),
+        shipping,
         lines,
         total,
         item_count,
@@ -115,9 +141,16 @@ async fn page(
 
 type CartView = (Vec<LineView>, String, u32, Option<String>);
 
-fn line(product_id: Uuid, name: &str, unit: &Money, quantity: u32, total: &Money) -> LineView {
+fn line(
+    (product_id, sku): (Uuid, &str),
+    name: &str,
+    unit: &Money,
+    quantity: u32,
+    total: &Money,
+) -> LineView {
     LineView {
         product_id,
+        sku: sku.to_owned(),
         name: name.to_owned(),
         unit_price: format_money(unit),
         quantity: quantity.to_string(),
@@ -132,7 +165,7 @@ fn of_cart(cart: &Cart) -> CartView {
         .iter()
         .map(|l| {
             line(
-                l.product_id,
+                (l.product_id, &l.sku),
                 &l.name,
                 &l.unit_price,
                 l.quantity,
@@ -175,7 +208,7 @@ async fn of_guest(shop: &Storefront, guest: &[GuestLine]) -> Result<CartView, Cl
         count += guest_line.quantity;
         currency.clone_from(&product.price.currency);
         lines.push(line(
-            product.id,
+            (product.id, &product.sku),
             &product.name,
             &product.price,
             guest_line.quantity,
@@ -322,7 +355,7 @@ pub async fn change(
     }
     match quantity(&form.quantity) {
         Ok(wanted) => change_line(&shop, &session, id, Some(wanted)).await,
-        Err(problem) => page(&shop, &session, Some((id, form.quantity, problem))).await,
+        Err(problem) => page(&shop, &session, Some((id, form.quantity, problem)), None).await,
     }
 }
 

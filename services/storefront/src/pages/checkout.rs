@@ -3,8 +3,9 @@
 //! settles); declined with the reason; out of stock naming the line; payments unavailable with
 //! nothing charged. A refused form keeps what was typed, with the problem next to its field.
 //!
-//! The address is checked and kept in the form, but not sent: orders' checkout takes only the
-//! card today. It goes with the order once orders and shipping take it.
+//! The address goes with the order: orders asks shipping for its quote and adds it to the
+//! total. Shipping unavailable, or not shipping to the country, is said next to the form with
+//! nothing ordered.
 //!
 //! Each form carries an `attempt` key, the checkout's `Idempotency-Key`: sending the same form
 //! twice (a double click, a retry after a timeout) places one order. A checkout that ended (a
@@ -17,7 +18,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use brigade_chassis::client::Error as ClientError;
-use orders_api::{problems, CancelReason, CheckoutAnswer, CheckoutRequest, Order, OrderStatus};
+use orders_api::{
+    problems, CancelReason, CheckoutAnswer, CheckoutRequest, Order, OrderStatus, ShippingAddress,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -62,10 +65,23 @@ pub struct CheckoutForm {
     attempt: String,
 }
 
-struct CountryChoice {
-    code: &'static str,
-    name: &'static str,
-    selected: bool,
+/// A country of the list, and whether the form has it chosen.
+pub struct CountryChoice {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub selected: bool,
+}
+
+/// The list of [`COUNTRIES`] with `chosen` selected.
+pub fn countries(chosen: &str) -> Vec<CountryChoice> {
+    COUNTRIES
+        .iter()
+        .map(|&(code, name)| CountryChoice {
+            code,
+            name,
+            selected: chosen == code,
+        })
+        .collect()
 }
 
 #[derive(Template, WebTemplate)]
@@ -129,14 +145,7 @@ async fn page(
     let page = CheckoutPage {
         layout: Layout::new(session, "Checkout"),
         errors,
-        countries: COUNTRIES
-            .iter()
-            .map(|&(code, name)| CountryChoice {
-                code,
-                name,
-                selected: form.country == code,
-            })
-            .collect(),
+        countries: countries(&form.country),
         form,
         summary,
     };
@@ -181,6 +190,7 @@ fn check(form: &CheckoutForm) -> FieldErrors {
         .collect();
     let request = CheckoutRequest {
         card_number: card.clone(),
+        shipping_address: None,
     };
     if request.validate().is_err() {
         errors.add(
@@ -225,6 +235,13 @@ pub async fn place(
             .chars()
             .filter(char::is_ascii_digit)
             .collect(),
+        shipping_address: Some(ShippingAddress {
+            name: form.full_name.trim().to_owned(),
+            street: form.address.trim().to_owned(),
+            city: form.city.trim().to_owned(),
+            postal_code: form.postal_code.trim().to_owned(),
+            country: form.country.clone(),
+        }),
     };
     let placed = shop
         .orders
@@ -353,6 +370,23 @@ fn of_error(error: &ClientError) -> Outcome {
             .map(|id| format!("/orders/{id}"));
         match problem.code() {
             problems::PAYMENTS_UNAVAILABLE => return payments_unavailable(true),
+            problems::SHIPPING_UNAVAILABLE => {
+                return refused(
+                    "form",
+                    "Shipping costs cannot be worked out right now, so nothing was ordered or \
+                     charged and your cart is kept. Please try again in a moment.",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    false,
+                )
+            }
+            problems::UNKNOWN_COUNTRY => {
+                return refused(
+                    "country",
+                    "We do not deliver to this country: choose another one.",
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    false,
+                )
+            }
             problems::EMPTY_CART => {
                 return Outcome::Go {
                     to: "/cart".to_owned(),

@@ -10,6 +10,7 @@ mod checkout;
 mod home;
 mod orders;
 mod product;
+mod shipping;
 
 use axum::extract::Path;
 use axum::response::{IntoResponse, Redirect, Response};

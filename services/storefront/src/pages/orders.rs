@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::client::Error as ClientError;
-use orders_api::{CancelReason, HistoryEntry, ListOrders, Order, OrderStatus};
+use orders_api::{CancelReason, HistoryEntry, ListOrders, Order, OrderShipping, OrderStatus};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -37,6 +37,35 @@ pub struct OrderView {
     total: String,
     lines: Vec<super::LineSummary>,
     steps: Vec<StepView>,
+    shipping: Option<ShippingView>,
+    /// Pending, or confirmed and waiting for its tracking number: the status follows it.
+    watching: bool,
+}
+
+/// Where and how an order ships, in words.
+pub struct ShippingView {
+    cost: String,
+    /// "Ada Lovelace, 1 rue de la Paix, 75002 Paris, FR".
+    to: String,
+    carrier: String,
+    estimated_delivery: String,
+    tracking_number: Option<String>,
+}
+
+impl ShippingView {
+    fn of(shipping: &OrderShipping) -> ShippingView {
+        let a = &shipping.address;
+        ShippingView {
+            cost: format_money(&shipping.cost),
+            to: format!(
+                "{}, {}, {} {}, {}",
+                a.name, a.street, a.postal_code, a.city, a.country
+            ),
+            carrier: shipping.carrier.clone(),
+            estimated_delivery: shipping.estimated_delivery.clone(),
+            tracking_number: shipping.tracking_number.clone(),
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -121,6 +150,7 @@ fn step_words(entry: &HistoryEntry) -> String {
         ("refund", "ok" | "refunded") => "Payment refunded",
         ("confirm", _) => "Order confirmed",
         ("cancel", _) => "Order cancelled",
+        ("ship", "shipped") => "Shipped",
         (step, outcome) => return format!("{step}: {}", outcome.replace('_', " ")),
     };
     said.to_owned()
@@ -156,7 +186,14 @@ impl OrderView {
             ),
             (_, None) => None,
         };
+        let shipping = order.shipping.as_ref().map(ShippingView::of);
+        let awaiting_shipment = order.status == OrderStatus::Confirmed
+            && shipping
+                .as_ref()
+                .is_some_and(|s| s.tracking_number.is_none());
         OrderView {
+            watching: order.status == OrderStatus::Pending || awaiting_shipment,
+            shipping,
             id: order.id,
             status,
             status_class,
@@ -218,7 +255,7 @@ pub async fn show(
         Err(page) => return page,
     };
     let mut layout = Layout::new(&session, "Your order");
-    if order.pending {
+    if order.watching {
         layout = layout.refreshing();
     }
     OrderPage { layout, order }.into_response()

@@ -1,7 +1,8 @@
 //! A shopper's whole journey without JavaScript: a product into the cart before signing up,
 //! sign up (refused once, keeping what was typed), the cart carried over, quantities changed,
 //! checkout refused field by field, declined, then confirmed; the order's page and the
-//! history with its steps; a pending payment followed until it settles; log out.
+//! history with its steps; a shipping estimate on the cart page, and the order shipped with a
+//! tracking number within seconds; a pending payment followed until it settles; log out.
 use http::{header, StatusCode};
 
 use crate::browsing::between;
@@ -10,6 +11,19 @@ use crate::support::{first_product, Browser, Options, Page, Shop};
 const APPROVED: &str = "4242 4242 4242 4242";
 const DECLINED: &str = "4000000000000002";
 const SLOW: &str = "4000000000000259";
+
+/// The order's page once it shows its tracking number (shipping consumes the confirmation
+/// and orders the shipment's announcement: a second or so).
+async fn shipped(browser: &mut Browser, order_path: &str) -> Page {
+    for _ in 0..100 {
+        let page = browser.get(order_path).await;
+        if page.body.contains("tracking-number") {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the order shows no tracking number after 10 s");
+}
 
 async fn sign_up(browser: &mut Browser, email: &str) -> Page {
     browser
@@ -116,6 +130,19 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
         .await
         .says(StatusCode::OK, &["Your cart is updated", "value=\"3\""]);
 
+    // A shipping estimate by a plain GET form: 3 × 500 g to France is two started kilograms.
+    browser.get("/cart?country=FR").await.says(
+        StatusCode::OK,
+        &[
+            "Shipping to France: €5.90 with Brigade Post",
+            "value=\"FR\" selected",
+        ],
+    );
+    browser
+        .get("/cart?country=XX")
+        .await
+        .says(StatusCode::OK, &["Choose a country from the list"]);
+
     // Checkout: every field checked, what was typed kept.
     let form = browser.get("/checkout").await;
     form.says(
@@ -168,16 +195,21 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
     );
     let order_path = confirmed.header(header::LOCATION).to_owned();
     let order = browser.follow(&confirmed).await;
-    order
-        .says(
-            StatusCode::OK,
-            &[
-                "Your order is confirmed",
-                "Status: <span class=\"status-confirmed\">Confirmed",
-                "Payment approved",
-                &name,
-            ],
-        )
+    order.says(
+        StatusCode::OK,
+        &[
+            "Your order is confirmed",
+            "Status: <span class=\"status-confirmed\">Confirmed",
+            "Payment approved",
+            "Shipping</th><td class=\"num\">€17.90",
+            "To Ada Lovelace, 12 Analytical Row, N1 9GU London, GB, with EuroParcel",
+            &name,
+        ],
+    );
+    // Shipped within seconds: the tracking number shown, the page no longer following it.
+    shipped(&mut browser, &order_path)
+        .await
+        .says(StatusCode::OK, &["Tracking number: <strong", "Shipped"])
         .lacks(&["hx-trigger"]);
     // The same form sent again (a double click) places no second order.
     let repeat = browser.check_out(APPROVED, Some(&retry)).await;
@@ -191,6 +223,7 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
             "Cancelled",
             "The payment was declined",
             "Order placed",
+            "Shipping €17.90 with EuroParcel · tracking number",
         ],
     );
     assert_eq!(history.links("/orders/").len(), 2, "{}", history.body);
@@ -268,7 +301,8 @@ async fn a_pending_payment_is_followed_until_it_settles() {
         .body
         .contains(&format!("hx-get=\"{fragment_path}\"")));
 
-    // The fragment htmx asks for says pending, then confirmed (and stops asking).
+    // The fragment htmx asks for says pending, then confirmed, then shipped with its tracking
+    // number (and stops asking).
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let fragment = browser.get(&fragment_path).await;
@@ -278,11 +312,21 @@ async fn a_pending_payment_is_followed_until_it_settles() {
             "{}",
             fragment.body
         );
-        if fragment.body.contains("status-confirmed") {
+        if fragment.body.contains("tracking-number") {
+            assert!(
+                fragment.body.contains("status-confirmed"),
+                "{}",
+                fragment.body
+            );
             assert!(!fragment.body.contains("hx-trigger"), "{}", fragment.body);
             break;
         }
-        assert!(fragment.body.contains("Pending"), "{}", fragment.body);
+        let waiting = ["Pending", "its tracking number appears here"];
+        assert!(
+            waiting.iter().any(|w| fragment.body.contains(w)),
+            "{}",
+            fragment.body
+        );
         assert!(
             tokio::time::Instant::now() < deadline,
             "the order never settled"

@@ -24,6 +24,9 @@ pub struct Shop {
     pub cart: Instance,
     pub orders: Instance,
     pub recommendations: Instance,
+    pub shipping: Instance,
+    /// The orders instance shipping reads the events of (see [`Shop::start`]).
+    pub orders_feed: Instance,
     dir: tempfile::TempDir,
 }
 
@@ -35,13 +38,21 @@ pub struct Options {
 }
 
 /// Who each service calls (or reads events from), by name.
-const CALLS: [(&str, &[&str]); 4] = [
+const CALLS: [(&str, &[&str]); 5] = [
     ("cart", &["catalog", "users"]),
     (
         "orders",
-        &["cart", "catalog", "inventory", "payments", "users"],
+        &[
+            "cart",
+            "catalog",
+            "inventory",
+            "payments",
+            "users",
+            "shipping",
+        ],
     ),
     ("recommendations", &["catalog", "orders"]),
+    ("shipping", &["orders"]),
     (
         "storefront",
         &[
@@ -51,6 +62,7 @@ const CALLS: [(&str, &[&str]); 4] = [
             "orders",
             "inventory",
             "recommendations",
+            "shipping",
         ],
     ),
 ];
@@ -111,8 +123,17 @@ impl Shop {
         started.add("payments", &payments);
         let cart = start::<cart::Cart>(&dir, "cart", &started.peers_of("cart"), &[]).await;
         started.add("cart", &cart);
-        let orders =
-            start::<orders::Orders>(&dir, "orders", &started.peers_of("orders"), &[]).await;
+        // Shipping reads orders' events and orders asks shipping for quotes, and static peers
+        // are known at start: a first orders instance (whose shipping is nowhere) serves
+        // shipping the feed of the store both orders instances share; the second, which the
+        // storefront calls, knows shipping.
+        let peers = format!("{};shipping={NOWHERE}", started.peers_of("orders"));
+        let orders_feed = start::<orders::Orders>(&dir, "orders", &peers, &[]).await;
+        let orders_peer = format!("orders={}", orders_feed.address);
+        let shipping = start::<shipping::Shipping>(&dir, "shipping", &orders_peer, &[]).await;
+        started.add("shipping", &shipping);
+        let peers = started.peers_of("orders");
+        let orders = start::<orders::Orders>(&dir, "orders", &peers, &[]).await;
         started.add("orders", &orders);
         let peers = started.peers_of("recommendations");
         let recommendations =
@@ -130,6 +151,8 @@ impl Shop {
             cart,
             orders,
             recommendations,
+            shipping,
+            orders_feed,
             dir,
         }
     }
@@ -145,6 +168,7 @@ impl Shop {
             ("cart", &self.cart),
             ("orders", &self.orders),
             ("recommendations", &self.recommendations),
+            ("shipping", &self.shipping),
         ] {
             started.add(name, instance);
         }

@@ -14,21 +14,24 @@ use brigade_chassis::auth::Principal;
 use brigade_chassis::context::{self};
 use brigade_chassis::extract::{IdempotencyKey, Json};
 use brigade_chassis::Problem;
-use orders_api::{paths, problems, CancelReason, CheckoutRequest, Order};
+use catalog_api::Money;
+use orders_api::{paths, problems, CancelReason, CheckoutRequest, Order, OrderLine};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::AppState;
 use crate::pricing::{self, PricingError};
 use crate::saga::{now_ms, Checkpoint, StepError};
-use crate::store::{Created, KeyRecord, NewOrder};
+use crate::shipping::{self, ShippingError};
+use crate::store::{Created, KeyRecord, NewOrder, NewShipping};
 
 /// How long a checkout waits for the saga when the request carries no deadline.
 const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 
 /// Check out the signed-in user's cart.
 ///
-/// Turns the cart into an order and runs the checkout saga. 201 with the final order (confirmed
+/// Turns the cart into an order and runs the checkout saga. With a `shipping_address`, the
+/// order's total includes shipping's quote for it, recorded with the order. 201 with the final order (confirmed
 /// or cancelled), 200 with the order of an earlier request with the same key, 202 with the order
 /// still pending and its `Location` when the saga did not end within the request's deadline.
 #[utoipa::path(
@@ -50,11 +53,13 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(5);
         (status = 409, description = "request-in-progress: an earlier request with this key is \
             still running", body = Problem),
         (status = 422, description = "empty-cart, product-unavailable (`product_ids`), \
-            mixed-currencies, idempotency-key-reused, or invalid-body", body = Problem),
-        (status = 502, description = "bad-gateway: the cart or the catalog refused the request",
-            body = Problem),
+            mixed-currencies, unknown-country (shipping does not ship to the address's \
+            country), idempotency-key-reused, or invalid-body", body = Problem),
+        (status = 502, description = "bad-gateway: the cart, the catalog or shipping refused \
+            the request", body = Problem),
         (status = 503, description = "payments-unavailable (`order_id` when an order was \
-            cancelled), or the cart or the catalog is unavailable; nothing was charged",
+            cancelled), shipping-unavailable (an address was given and shipping could not \
+            quote it), or the cart or the catalog is unavailable; nothing was charged",
             body = Problem),
     ),
 )]
@@ -84,27 +89,7 @@ pub(super) async fn checkout(
         ));
     }
 
-    let items = state
-        .saga
-        .steps()
-        .cart(&principal.token)
-        .await
-        .map_err(|e| dependency_failed("cart", &e))?;
-    if items.is_empty() {
-        return Err(unprocessable(
-            problems::EMPTY_CART,
-            "Empty cart",
-            "your cart is empty: add products to it before checking out".to_owned(),
-        ));
-    }
-    let ids: Vec<Uuid> = items.iter().map(|i| i.product_id).collect();
-    let catalog = state
-        .saga
-        .steps()
-        .products(&ids)
-        .await
-        .map_err(|e| dependency_failed("catalog", &e))?;
-    let (lines, total) = pricing::price(&items, &catalog).map_err(pricing_problem)?;
+    let (lines, total, shipping) = priced(&state, &principal.token, &request).await?;
 
     let wait = context::current()
         .map_or(DEFAULT_WAIT, |c| c.remaining())
@@ -119,6 +104,7 @@ pub(super) async fn checkout(
         lines,
         total,
         card_number: request.card_number.clone(),
+        shipping,
     };
     let created = store
         .create_checkout(
@@ -145,6 +131,36 @@ pub(super) async fn checkout(
     let _ = tokio::time::timeout(wait, &mut driving).await;
     let order = load(&state, user_id, order_id).await?;
     Ok(answer(StatusCode::CREATED, order))
+}
+
+/// The cart's lines priced by the catalog, and the total to charge with the shipping quoted for
+/// the request's address, if any. Nothing is recorded yet, so any failure leaves nothing behind.
+async fn priced(
+    state: &AppState,
+    token: &str,
+    request: &CheckoutRequest,
+) -> Result<(Vec<OrderLine>, Money, Option<NewShipping>), Problem> {
+    let steps = state.saga.steps();
+    let items = steps
+        .cart(token)
+        .await
+        .map_err(|e| dependency_failed("cart", &e))?;
+    if items.is_empty() {
+        return Err(pricing_problem(PricingError::Empty));
+    }
+    let ids: Vec<Uuid> = items.iter().map(|i| i.product_id).collect();
+    let catalog = steps
+        .products(&ids)
+        .await
+        .map_err(|e| dependency_failed("catalog", &e))?;
+    let (lines, subtotal) = pricing::price(&items, &catalog).map_err(pricing_problem)?;
+    let Some(address) = &request.shipping_address else {
+        return Ok((lines, subtotal, None));
+    };
+    let (shipping, total) = shipping::quote(steps.as_ref(), address, &lines, &subtotal)
+        .await
+        .map_err(shipping_problem)?;
+    Ok((lines, total, Some(shipping)))
 }
 
 /// The answer to a repeated key: the same order, as it stands now.
@@ -249,6 +265,30 @@ fn dependency_failed(service: &str, error: &StepError) -> Problem {
         StepError::Rejected { .. } => Problem::bad_gateway(format!(
             "{service} refused the request; nothing was ordered"
         )),
+    }
+}
+
+fn shipping_problem(error: ShippingError) -> Problem {
+    tracing::warn!(error = %error, "a checkout's shipping could not be quoted");
+    match error {
+        ShippingError::Unavailable(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            problems::SHIPPING_UNAVAILABLE,
+            "Shipping unavailable",
+            "shipping could not be asked for a quote, so nothing was ordered, reserved or \
+             charged and your cart is as it was; check out again shortly"
+                .to_owned(),
+        ),
+        ShippingError::Refused { code, detail } if code == problems::UNKNOWN_COUNTRY => {
+            unprocessable(problems::UNKNOWN_COUNTRY, "Unknown country", detail)
+                .with("parameter", "shipping_address.country")
+        }
+        ShippingError::Refused { .. } | ShippingError::Currency { .. } => {
+            Problem::bad_gateway("shipping could not quote this order; nothing was ordered")
+        }
+        ShippingError::Overflow => {
+            Problem::invalid_parameter("cart", "the cart's total is too large to be charged")
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::saga::Saga;
 
-/// A checkout body is one card number; anything much larger is not a checkout.
+/// A checkout body is a card number and an address; anything much larger is not a checkout.
 const CHECKOUT_BODY_LIMIT: usize = 4 * 1024;
 
 /// What the handlers share.
@@ -58,7 +58,10 @@ fn contract() -> Contract {
         env!("CARGO_PKG_VERSION"),
         "Checkout and orders. A checkout turns the signed-in user's cart into an order and runs \
          the checkout saga (reserve stock, charge the card, commit the stock), answering with \
-         the final order, or 202 with the order still pending and its Location. The user's \
+         the final order, or 202 with the order still pending and its Location. With a \
+         shipping address, shipping quotes the order's shipping, whose cost the total charged \
+         includes, and the order later shows its tracking number (shipping's ShipmentCreated). \
+         The user's \
          routes need `Authorization: Bearer <access token>`; the audit routes are for the \
          promise checker. An internal API: shoppers reach it through the gateway. Every \
          instance also serves /livez, /readyz, /metrics and the chassis' parked-events routes \

@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use catalog_api::{Money, ProductBatch};
+use shipping_api::{Quote, QuoteRequest};
 use uuid::Uuid;
 
 /// What the port's futures are.
@@ -87,6 +88,8 @@ pub trait Steps: Send + Sync + 'static {
     fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, Vec<CartItem>>;
     /// The catalog's current products for `ids`.
     fn products<'a>(&'a self, ids: &'a [Uuid]) -> StepFuture<'a, ProductBatch>;
+    /// Shipping's quote for `request` (at checkout, before anything is recorded).
+    fn quote<'a>(&'a self, request: &'a QuoteRequest) -> StepFuture<'a, Quote>;
     /// Reserves every line for the order, or none.
     fn reserve<'a>(&'a self, order_id: Uuid, lines: &'a [StockLine]) -> StepFuture<'a, Reserved>;
     /// Charges `amount` once per order, whatever the number of calls.

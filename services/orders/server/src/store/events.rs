@@ -7,19 +7,23 @@
 use brigade_chassis::events::Outbox;
 use catalog_api::Money;
 use orders_api::events::{OrderCancelled, OrderConfirmed, OrderPlaced};
-use orders_api::OrderStatus;
+use orders_api::{OrderStatus, ShippingAddress};
 use uuid::Uuid;
 
 use super::{rows, Error, NewOrder};
 use brigade_chassis::db::Tx;
 
 /// What the final transition's `UPDATE … RETURNING` gives back:
-/// `user_id, lines, total_minor, currency, charge_id, cancel_reason`, as they are after it.
-pub(super) type EndRow = (String, String, i64, String, Option<String>, Option<String>);
+/// `user_id, lines, total_minor, currency, charge_id, cancel_reason, shipping_address`, as they
+/// are after it.
+pub(super) type EndRow = (String, String, i64, String, Text, Text, Text);
+
+/// A nullable text column.
+type Text = Option<String>;
 
 /// The columns of an [`EndRow`], for a `RETURNING` list.
 pub(super) const END_COLUMNS: &str =
-    "user_id, lines, total_minor, currency, charge_id, cancel_reason";
+    "user_id, lines, total_minor, currency, charge_id, cancel_reason, shipping_address";
 
 /// Appends `OrderPlaced` for the order `tx` has just inserted.
 pub(super) async fn placed(tx: &mut Tx, outbox: &Outbox, order: &NewOrder) -> Result<(), Error> {
@@ -43,7 +47,7 @@ pub(super) async fn ended(
     status: OrderStatus,
     row: EndRow,
 ) -> Result<bool, Error> {
-    let (user_id, lines, total_minor, currency, charge_id, reason) = row;
+    let (user_id, lines, total_minor, currency, charge_id, reason, address) = row;
     let user_id = rows::uuid(&user_id, "user id")?;
     let lines = rows::lines(&lines)?;
     match status {
@@ -58,7 +62,11 @@ pub(super) async fn ended(
                     currency,
                 },
                 charge_id: charge_id.map(|c| rows::uuid(&c, "charge id")).transpose()?,
-                shipping_country: None,
+                // Shipping makes the shipment from this.
+                shipping_country: address
+                    .map(|a| rows::parse::<ShippingAddress>(&a, "shipping address"))
+                    .transpose()?
+                    .map(|a| a.country),
             };
             outbox.append(tx.conn(), &event).await?;
             Ok(true)

@@ -18,8 +18,9 @@ use brigade_chassis::events::Outbox;
 use catalog_api::Money;
 use orders_api::{
     Audit, CancelReason, Order, OrderLine, OrderListQuery, OrderPage, OrderStatus,
-    OrderStatusEntry, OrderStatusPage,
+    OrderStatusEntry, OrderStatusPage, ShippingAddress,
 };
+use shipping_api::Quote;
 use uuid::Uuid;
 
 use rows::{OrderRow, StepRow, ORDER_COLUMNS};
@@ -101,8 +102,17 @@ pub struct NewOrder {
     pub id: Uuid,
     pub user_id: Uuid,
     pub lines: Vec<OrderLine>,
+    /// What will be charged: the lines, plus the shipping's cost.
     pub total: Money,
     pub card_number: String,
+    pub shipping: Option<NewShipping>,
+}
+
+/// Where an order about to be recorded ships, and what shipping quoted for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewShipping {
+    pub address: ShippingAddress,
+    pub quote: Quote,
 }
 
 /// An `Idempotency-Key` as recorded for a user.
@@ -237,12 +247,19 @@ impl Store {
         if let Some(row) = existing.into_iter().next() {
             return Ok(Created::Existing(key_record(row)?));
         }
-        let lines = serde_json::to_string(&order.lines)
-            .map_err(|e| Error::Corrupt(format!("order lines: {e}")))?;
+        let lines = rows::json(&order.lines, "order lines")?;
+        let shipping = order.shipping.as_ref();
+        let address = shipping
+            .map(|s| rows::json(&s.address, "shipping address"))
+            .transpose()?;
+        let quote = shipping
+            .map(|s| rows::json(&s.quote, "shipping quote"))
+            .transpose()?;
         Query::new(
             "INSERT INTO orders (id, user_id, status, lines, total_minor, currency, saga_state, \
-             card_number, claimed_by, claimed_until_ms, created_at_ms, updated_at_ms) \
-             VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             card_number, claimed_by, claimed_until_ms, created_at_ms, updated_at_ms, \
+             shipping_address, shipping_quote, shipping_minor) \
+             VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(order.id)
         .bind(order.user_id)
@@ -255,14 +272,23 @@ impl Store {
         .bind(lease.until(now_ms))
         .bind(now_ms)
         .bind(now_ms)
+        .bind(address)
+        .bind(quote)
+        .bind(shipping.map(|s| s.quote.cost.amount_minor))
         .execute(&mut tx)
         .await?;
-        let detail = format!(
+        let mut detail = format!(
             "{} line(s), total {} {}",
             order.lines.len(),
             order.total.amount_minor,
             order.total.currency
         );
+        if let Some(s) = shipping {
+            detail += &format!(
+                " with shipping of {} {} to {}",
+                s.quote.cost.amount_minor, s.quote.cost.currency, s.address.country
+            );
+        }
         insert_step(&mut tx, order.id, "created", "ok", &detail, now_ms).await?;
         Query::new(
             "INSERT INTO checkout_keys (user_id, idempotency_key, fingerprint, order_id, \
@@ -635,7 +661,8 @@ impl Store {
     }
 }
 
-async fn insert_step(
+/// Appends a row to the order's history, in `tx`, which must have locked the order's row.
+pub(crate) async fn insert_step(
     tx: &mut Tx,
     id: Uuid,
     step: &str,

@@ -1,14 +1,20 @@
 //! Decoding rows into orders. Every order query selects [`ORDER_COLUMNS`], in that order.
 
 use catalog_api::Money;
-use orders_api::{CancelReason, HistoryEntry, Order, OrderLine, OrderStatus};
+use orders_api::{
+    CancelReason, HistoryEntry, Order, OrderLine, OrderShipping, OrderStatus, ShippingAddress,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use shipping_api::Quote;
 use uuid::Uuid;
 
 use super::Error;
 
 /// The columns of an order, for a select list.
 pub(crate) const ORDER_COLUMNS: &str = "id, user_id, status, cancel_reason, decline_code, lines, \
-     total_minor, currency, charge_id, created_at_ms, updated_at_ms";
+     total_minor, currency, charge_id, created_at_ms, updated_at_ms, shipping_address, \
+     shipping_quote, tracking_number";
 
 /// A row of [`ORDER_COLUMNS`].
 pub(crate) type OrderRow = (
@@ -23,6 +29,9 @@ pub(crate) type OrderRow = (
     Option<String>,
     i64,
     i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
 );
 
 /// `step, outcome, detail, at_ms` of `order_steps`.
@@ -33,7 +42,37 @@ pub(crate) fn uuid(id: &str, what: &str) -> Result<Uuid, Error> {
 }
 
 pub(crate) fn lines(json: &str) -> Result<Vec<OrderLine>, Error> {
-    serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("order lines: {e}")))
+    parse(json, "order lines")
+}
+
+/// `value` as the JSON text a column keeps.
+pub(crate) fn json<T: Serialize>(value: &T, what: &str) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+}
+
+/// A column's JSON text as `T`.
+pub(crate) fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, Error> {
+    serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+}
+
+/// The order's shipping from its columns: none when it was placed without an address.
+fn shipping(
+    address: Option<String>,
+    quote: Option<String>,
+    tracking_number: Option<String>,
+) -> Result<Option<OrderShipping>, Error> {
+    let (Some(address), Some(quote)) = (address, quote) else {
+        return Ok(None);
+    };
+    let address: ShippingAddress = parse(&address, "shipping address")?;
+    let quote: Quote = parse(&quote, "shipping quote")?;
+    Ok(Some(OrderShipping {
+        address,
+        cost: quote.cost,
+        carrier: quote.carrier,
+        estimated_delivery: quote.estimated_delivery,
+        tracking_number,
+    }))
 }
 
 pub(crate) fn cancel_reason(reason: Option<&str>) -> Result<Option<CancelReason>, Error> {
@@ -57,6 +96,9 @@ pub(crate) fn order(row: OrderRow, history: Vec<StepRow>) -> Result<Order, Error
         charge_id,
         created,
         updated,
+        address,
+        quote,
+        tracking_number,
     ) = row;
     Ok(Order {
         id: uuid(&id, "order id")?,
@@ -70,6 +112,7 @@ pub(crate) fn order(row: OrderRow, history: Vec<StepRow>) -> Result<Order, Error
             amount_minor: total,
             currency,
         },
+        shipping: shipping(address, quote, tracking_number)?,
         charge_id: charge_id.map(|c| uuid(&c, "charge id")).transpose()?,
         created_at_ms: u64::try_from(created).unwrap_or(0),
         updated_at_ms: u64::try_from(updated).unwrap_or(0),

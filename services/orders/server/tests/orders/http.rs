@@ -16,16 +16,17 @@ use uuid::Uuid;
 
 use crate::support::{config, events_of, migrated, types, ChargeScript, Fake};
 
-struct App {
-    app: TestApp,
-    keys: TestKeys,
-    fake: Fake,
-    store: Store,
+/// An orders app over a fresh SQLite store and a fake port (shared with the shipping tests).
+pub(crate) struct App {
+    pub app: TestApp,
+    pub keys: TestKeys,
+    pub fake: Fake,
+    pub store: Store,
     _dir: tempfile::TempDir,
 }
 
 impl App {
-    async fn new(fake: Fake) -> App {
+    pub async fn new(fake: Fake) -> App {
         let (db, dir) = testing::sqlite_db().await;
         let store = migrated(db).await;
         let keys = TestKeys::new();
@@ -50,7 +51,7 @@ impl App {
     }
 
     /// A signed-in user with product 1 (×2) in their cart.
-    fn shopper(&self) -> String {
+    pub fn shopper(&self) -> String {
         let token = self.keys.token(Uuid::new_v4(), "shopper@example.com");
         let product = self.fake.products[0].id;
         self.fake.world().carts.insert(
@@ -63,7 +64,7 @@ impl App {
         token
     }
 
-    async fn checkout(&self, token: Option<&str>, key: Option<&str>, body: &str) -> JsonAnswer {
+    pub async fn checkout(&self, token: Option<&str>, key: Option<&str>, body: &str) -> JsonAnswer {
         self.app
             .call(Method::POST, "/v1/checkout")
             .token(token)
@@ -73,7 +74,7 @@ impl App {
             .await
     }
 
-    async fn get(&self, uri: &str, token: Option<&str>) -> JsonAnswer {
+    pub async fn get(&self, uri: &str, token: Option<&str>) -> JsonAnswer {
         self.app.call(Method::GET, uri).token(token).send().await
     }
 }
@@ -92,6 +93,8 @@ async fn a_checkout_confirms_and_a_repeat_answers_the_same_order() {
         json!({"amount_minor": 2000, "currency": "EUR"})
     );
     assert_eq!(first.body["lines"][0]["sku"], "SKU-0001");
+    // Without an address, nothing ships and nothing is added to the lines.
+    assert_eq!(first.body["shipping"], Value::Null);
     let id = first.body["id"].as_str().unwrap().to_owned();
     assert_eq!(
         first.header(header::LOCATION),

@@ -4,6 +4,8 @@
 //!   PostgreSQL: every outcome, resuming from every persisted state, two instances' recovery;
 //! - `http`: every route in process: idempotency, ownership, auth, bad input;
 //! - `refunds`: payments' `PaymentRefunded` recorded in the order's history, once;
+//! - `shipping`: a checkout with an address (quoted, added to the total, recorded; shipping
+//!   down or refusing: nothing ordered), and shipping's `ShipmentCreated` in the history, once;
 //! - `service`: real instances of orders, cart, catalog, inventory and payments on real sockets;
 //! - `store`: the schema, the same on both engines.
 // `too_many_lines` guards production code; a test that walks one table of cases reads best whole.
@@ -13,5 +15,6 @@ mod http;
 mod refunds;
 mod saga;
 mod service;
+mod shipping;
 mod store;
 mod support;

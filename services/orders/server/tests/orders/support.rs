@@ -15,6 +15,7 @@ use orders::saga::{
 use orders::store::{Created, Lease, NewOrder};
 use orders::{Saga, SagaConfig, Store, MIGRATIONS};
 use orders_api::OrderLine;
+use shipping_api::{Quote, QuoteRequest, Zone};
 use uuid::Uuid;
 
 /// What the fake payments do on the next charge call.
@@ -54,6 +55,10 @@ pub struct World {
     pub cart_reads_left: Option<u32>,
     /// When set, the port says payments is down without a call (breaker open, no instance).
     pub payments_down: Option<String>,
+    /// When set, shipping cannot be reached.
+    pub shipping_down: bool,
+    /// The amount of each order's last charge call, in cents.
+    pub charged_minor: HashMap<Uuid, i64>,
     /// "Crash": the named operation never returns, before (`false`) or after (`true`) its
     /// effect. Taken once.
     pub hang: Option<(&'static str, bool)>,
@@ -153,7 +158,36 @@ fn transient(what: &str) -> StepError {
     StepError::Transient(format!("{what} failed (simulated)"))
 }
 
+/// What the fake shipping charges for any parcel: 4.90 EUR, to the countries it knows.
+pub const SHIPPING_MINOR: i64 = 490;
+
 impl Steps for Fake {
+    fn quote<'a>(&'a self, request: &'a QuoteRequest) -> StepFuture<'a, Quote> {
+        Box::pin(async move {
+            if self.world().shipping_down {
+                return Err(transient("shipping"));
+            }
+            if !["FR", "DE"].contains(&request.country.as_str()) {
+                return Err(StepError::Rejected {
+                    code: "unknown-country".into(),
+                    detail: format!("the shop does not ship to {}", request.country),
+                });
+            }
+            Ok(Quote {
+                country: request.country.clone(),
+                zone: Zone::Domestic,
+                carrier: "Brigade Post".into(),
+                cost: Money {
+                    amount_minor: SHIPPING_MINOR,
+                    currency: "EUR".into(),
+                },
+                weight_grams: 500,
+                delivery_days: 2,
+                estimated_delivery: "2026-12-08".into(),
+            })
+        })
+    }
+
     fn payments_unavailable(&self) -> Option<String> {
         self.world().payments_down.clone()
     }
@@ -216,13 +250,14 @@ impl Steps for Fake {
     fn charge<'a>(
         &'a self,
         order_id: Uuid,
-        _amount: &'a Money,
+        amount: &'a Money,
         _card: &'a str,
     ) -> StepFuture<'a, Charged> {
         Box::pin(async move {
             self.enter("charge", order_id, false).await;
             let result = {
                 let mut w = self.world();
+                w.charged_minor.insert(order_id, amount.amount_minor);
                 if let Some((id, status)) = w.charges.get(&order_id).cloned() {
                     Ok(match status.as_str() {
                         "captured" => Charged::Captured { charge_id: id },
@@ -437,6 +472,7 @@ pub fn sample_order(fake: &Fake) -> NewOrder {
             currency: "EUR".into(),
         },
         card_number: "4242424242424242".into(),
+        shipping: None,
     }
 }
 
