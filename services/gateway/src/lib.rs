@@ -20,6 +20,7 @@ use catalog_api::CatalogClient;
 use inventory_api::InventoryClient;
 use orders_api::OrdersClient;
 use recommendations_api::RecommendationsClient;
+use shipping_api::ShippingClient;
 use users_api::UsersClient;
 
 pub use timeouts::PartTimeouts;
@@ -43,6 +44,8 @@ pub struct Gateway {
     /// Optional, for the product page's stock only; capped
     /// ([`PartTimeouts::inventory_timeout`]).
     pub inventory: InventoryClient,
+    /// For the shipping quote route (`routes::shipping`), which says when it is unavailable.
+    pub shipping: ShippingClient,
     pub verifier: Verifier,
 }
 
@@ -84,6 +87,7 @@ impl Service for GatewayService {
                 ctx.client("inventory")
                     .with_timeout(parts.inventory_timeout),
             ),
+            shipping: ShippingClient::new(ctx.client("shipping")),
             verifier: ctx.verifier()?,
         }))
     }

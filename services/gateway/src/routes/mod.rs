@@ -7,6 +7,7 @@ mod catalog;
 mod orders;
 mod product_page;
 mod recommendations;
+mod shipping;
 
 use axum::Router;
 use brigade_chassis::openapi::Contract;
@@ -24,6 +25,7 @@ pub fn router() -> Router<Gateway> {
         .merge(cart::router())
         .merge(orders::router())
         .merge(recommendations::router())
+        .merge(shipping::router())
         .merge(product_page::router());
     contract().serve(routes)
 }

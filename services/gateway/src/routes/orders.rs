@@ -28,6 +28,8 @@ pub fn router() -> OpenApiRouter<Gateway> {
 
 /// Check out the shopper's cart.
 ///
+/// With a `shipping_address`, the order's total includes shipping's quote for it (see
+/// `/shipping/quote`), and the order shows its tracking number once it has shipped.
 /// 201 with the order when this request created it and the saga finished (confirmed or
 /// cancelled, with the reason); 200 for a repeat of a finished checkout; 202 with `Location`
 /// while the saga is still running when the deadline comes.
@@ -52,9 +54,10 @@ pub fn router() -> OpenApiRouter<Gateway> {
         (status = 409, description = "request-in-progress: an earlier checkout with this key \
             is still running", body = Problem),
         (status = 422, description = "empty-cart, product-unavailable, mixed-currencies, \
-            idempotency-key-reused, or invalid-body", body = Problem),
-        (status = 503, description = "payments-unavailable: nothing was charged and the cart \
-            is kept; or a service is unavailable", body = Problem),
+            unknown-country (of the shipping address), idempotency-key-reused, or \
+            invalid-body", body = Problem),
+        (status = 503, description = "payments-unavailable or shipping-unavailable: nothing \
+            was charged and the cart is kept; or a service is unavailable", body = Problem),
     ),
 )]
 async fn checkout(
@@ -129,11 +132,16 @@ async fn one(
 }
 
 /// The problem for a checkout that orders did not carry out. Orders' own
-/// `payments-unavailable` 503 is meant for the shopper (nothing was charged, the cart is kept,
-/// try again) and passes through as it is; every other failure is the chassis' usual mapping.
+/// `payments-unavailable` and `shipping-unavailable` 503s are meant for the shopper (nothing was
+/// charged, the cart is kept, try again) and pass through as they are; every other failure is
+/// the chassis' usual mapping.
 fn checkout_failed(error: &ClientError) -> Problem {
+    let for_the_shopper = [
+        problems::PAYMENTS_UNAVAILABLE,
+        problems::SHIPPING_UNAVAILABLE,
+    ];
     match error {
-        ClientError::Status { problem, .. } if problem.code() == problems::PAYMENTS_UNAVAILABLE => {
+        ClientError::Status { problem, .. } if for_the_shopper.contains(&problem.code()) => {
             (**problem).clone()
         }
         _ => error.to_problem(),
