@@ -361,7 +361,7 @@ mod tests {
                 "name = \"catalog\"\ninstances = 2\nport = 9000",
                 "fixed port",
             ),
-            ("name = \"shipping\"", "give it a `command`"),
+            ("name = \"wishlist\"", "give it a `command`"),
             ("name = \"catalog\"\ninstance = 2", "unknown field"),
             ("name = \"x\"\ncommand = []", "empty `command`"),
             ("name = \"catalog\"\ninstances = 1000", "at most"),

@@ -184,13 +184,13 @@ async fn faults_are_injected_felt_and_cleared() {
     let (ok, _, stderr) = chaos(&system, &["errors", "catalog", "130%"]).await;
     assert!(!ok);
     assert!(stderr.contains("between 0% and 100%"), "{stderr}");
-    let (ok, _, stderr) = chaos(&system, &["latency", "shipping", "1s"]).await;
+    let (ok, _, stderr) = chaos(&system, &["latency", "wishlist", "1s"]).await;
     assert!(!ok);
-    assert!(stderr.contains("no service `shipping`"), "{stderr}");
+    assert!(stderr.contains("no service `wishlist`"), "{stderr}");
     assert!(stderr.contains("catalog, users"), "{stderr}");
-    let (ok, _, stderr) = chaos(&system, &["kill", "shipping"]).await;
+    let (ok, _, stderr) = chaos(&system, &["kill", "wishlist"]).await;
     assert!(!ok);
-    assert!(stderr.contains("no service `shipping`"), "{stderr}");
+    assert!(stderr.contains("no service `wishlist`"), "{stderr}");
     let (ok, _, stderr) = chaos(&system, &["pause", "orders", "--instance", "7"]).await;
     assert!(!ok);
     assert!(stderr.contains("orders-1, orders-2"), "{stderr}");
@@ -198,7 +198,7 @@ async fn faults_are_injected_felt_and_cleared() {
     // The control plane's own routes answer problems.
     let (status, problem) = send(
         Method::POST,
-        &format!("{}/v1/chaos/services/shipping/kill", system.control),
+        &format!("{}/v1/chaos/services/wishlist/kill", system.control),
         None,
         &[],
         None,
@@ -206,7 +206,7 @@ async fn faults_are_injected_felt_and_cleared() {
     .await;
     assert_eq!(status, 404);
     assert!(
-        problem["detail"].as_str().unwrap().contains("shipping"),
+        problem["detail"].as_str().unwrap().contains("wishlist"),
         "{problem}"
     );
 }

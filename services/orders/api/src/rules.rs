@@ -41,7 +41,7 @@ impl CheckoutRequest {
 }
 
 impl ShippingAddress {
-    /// Checks each field's length and form; whether shipping ships to the country is for
+    /// Checks each field's length (and that it is not only spaces) and form; whether shipping ships to the country is for
     /// shipping to say.
     pub fn validate(&self) -> Result<(), ValidationError> {
         for (field, value, most) in [
@@ -59,7 +59,6 @@ impl ShippingAddress {
         }
         let code = &self.postal_code;
         let code_ok = (1..=16).contains(&code.len())
-            && code.trim() == code
             && code
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-');

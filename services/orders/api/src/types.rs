@@ -36,13 +36,13 @@ impl std::fmt::Debug for CheckoutRequest {
 #[serde(deny_unknown_fields)]
 pub struct ShippingAddress {
     /// Who receives it: 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     /// 1 to 200 characters.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub street: String,
     /// 1 to 100 characters.
-    #[schema(min_length = 1, max_length = 100)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub city: String,
     /// 1 to 16 letters, digits, spaces or `-`.
     #[schema(pattern = "^[A-Za-z0-9 -]{1,16}$")]

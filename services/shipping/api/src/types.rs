@@ -27,7 +27,8 @@ pub struct QuoteRequest {
     /// ISO 3166-1 alpha-2, upper case (`FR`, `DE`, `US`).
     #[schema(pattern = "^[A-Z]{2}$")]
     pub country: String,
-    /// 1 to 100 lines.
+    /// 1 to 100 lines, one per SKU.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<QuoteItem>,
 }
 
