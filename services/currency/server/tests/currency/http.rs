@@ -7,43 +7,29 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use brigade_chassis::testing::{self, assert_openapi_covers, JsonAnswer, TestApp};
 use currency::App;
+use currency_api::paths;
 use serde_json::{json, Value};
 
 use crate::support::{sample, sampled};
 
-/// The service's router over a fresh SQLite store with the sample table in force.
-struct Api {
-    app: TestApp,
-    _dir: tempfile::TempDir,
+/// The service's router over a fresh SQLite store with the sample table in force, served in
+/// process; the directory guard keeps the store.
+async fn api() -> (TestApp, tempfile::TempDir) {
+    let (db, dir) = testing::sqlite_db().await;
+    let store = sampled(db).await;
+    let sample = Arc::new(sample());
+    (TestApp::new(currency::router(App { store, sample })), dir)
 }
 
-impl Api {
-    async fn new() -> Api {
-        let (db, dir) = testing::sqlite_db().await;
-        let store = sampled(db).await;
-        let sample = Arc::new(sample());
-        Api {
-            app: TestApp::new(currency::router(App { store, sample })),
-            _dir: dir,
-        }
-    }
-
-    async fn get(&self, uri: &str) -> JsonAnswer {
-        self.app.get(uri).await
-    }
-
-    async fn put(&self, body: &Value) -> JsonAnswer {
-        self.app
-            .call(Method::PUT, "/v1/rates")
-            .json(body)
-            .send()
-            .await
-    }
+/// `PUT /v1/rates` with `body`.
+async fn put(api: &TestApp, body: &Value) -> JsonAnswer {
+    let request = api.call(Method::PUT, paths::RATES);
+    request.json(body).send().await
 }
 
 #[tokio::test]
 async fn the_currencies_are_listed_as_documented() {
-    let api = Api::new().await;
+    let (api, _dir) = api().await;
     let body = api.get("/v1/currencies").await.ok();
     assert_eq!(body["base"], "EUR");
     assert_eq!(body["date"], "2026-12-04");
@@ -64,7 +50,7 @@ async fn the_currencies_are_listed_as_documented() {
 
 #[tokio::test]
 async fn a_conversion_is_answered_with_the_rates_and_their_date() {
-    let api = Api::new().await;
+    let (api, _dir) = api().await;
     let body = api
         .get("/v1/convert?from=USD&to=JPY&amount=1234")
         .await
@@ -92,9 +78,9 @@ async fn a_conversion_is_answered_with_the_rates_and_their_date() {
 
 #[tokio::test]
 async fn replaced_rates_are_in_force_at_once_and_putting_them_twice_is_putting_them_once() {
-    let api = Api::new().await;
+    let (api, _dir) = api().await;
     let table = json!({"date": "2026-12-05", "rates": {"EUR": "1", "USD": "1.25", "JPY": "150"}});
-    let answer = api.put(&table).await.ok();
+    let answer = put(&api, &table).await.ok();
     assert_eq!(
         answer,
         json!({
@@ -107,7 +93,7 @@ async fn replaced_rates_are_in_force_at_once_and_putting_them_twice_is_putting_t
             ],
         })
     );
-    assert_eq!(api.put(&table).await.ok(), answer);
+    assert_eq!(put(&api, &table).await.ok(), answer);
     assert_eq!(api.get("/v1/currencies").await.ok(), answer);
     // 1 USD = 120 JPY now.
     let converted = api.get("/v1/convert?from=USD&to=JPY&amount=100").await.ok();
@@ -130,7 +116,7 @@ fn unknown(answer: &JsonAnswer, parameter: &str, code: &str) {
 
 #[tokio::test]
 async fn bad_conversions_are_4xx_problems_naming_the_parameter() {
-    let api = Api::new().await;
+    let (api, _dir) = api().await;
     for (query, parameter, says) in [
         ("to=JPY&amount=1", "from", "from is required"),
         ("from=USD&amount=1", "to", "to is required"),
@@ -151,41 +137,26 @@ async fn bad_conversions_are_4xx_problems_naming_the_parameter() {
             .await
             .invalid(parameter, says);
     }
-    unknown(
-        &api.get("/v1/convert?from=XAU&to=JPY&amount=1").await,
-        "from",
-        "XAU",
-    );
-    unknown(
-        &api.get("/v1/convert?from=USD&to=ABC&amount=1").await,
-        "to",
-        "ABC",
-    );
-    for query in [
-        "from=USD&to=JPY&amount=1&fee=2",
-        "from=USD&from=EUR&to=JPY&amount=1",
+    let answer = api.get("/v1/convert?from=XAU&to=JPY&amount=1").await;
+    unknown(&answer, "from", "XAU");
+    let answer = api.get("/v1/convert?from=USD&to=ABC&amount=1").await;
+    unknown(&answer, "to", "ABC");
+    // Refused whole, before any rule: a parameter the route does not take, or one given twice.
+    for uri in [
+        "/v1/convert?from=USD&to=JPY&amount=1&fee=2",
+        "/v1/convert?from=USD&from=EUR&to=JPY&amount=1",
+        "/v1/currencies?page=2",
     ] {
-        api.get(&format!("/v1/convert?{query}")).await.problem(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "",
-        );
+        let answer = api.get(uri).await;
+        answer.problem(StatusCode::BAD_REQUEST, "invalid-query", "");
     }
-    api.get("/v1/currencies?page=2").await.problem(
-        StatusCode::BAD_REQUEST,
-        "invalid-query",
-        "page",
-    );
-    api.app
-        .call(Method::POST, "/v1/convert")
-        .send()
-        .await
-        .problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "");
+    let answer = api.call(Method::POST, paths::CONVERT).send().await;
+    answer.problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "");
 }
 
 #[tokio::test]
 async fn bad_tables_are_refused_and_leave_the_rates_in_force() {
-    let api = Api::new().await;
+    let (api, _dir) = api().await;
     let before = api.get("/v1/currencies").await.ok();
     let rates = |extra: Value| {
         let mut rates = json!({"EUR": "1", "USD": "1.1"});
@@ -232,11 +203,10 @@ async fn bad_tables_are_refused_and_leave_the_rates_in_force() {
             "got `jpy`",
         ),
     ] {
-        api.put(&body).await.invalid(parameter, says);
+        put(&api, &body).await.invalid(parameter, says);
     }
-    let answer = api
-        .put(&json!({"date": "2026-12-05", "rates": rates(json!({"XAU": "0.0004"}))}))
-        .await;
+    let table = json!({"date": "2026-12-05", "rates": rates(json!({"XAU": "0.0004"}))});
+    let answer = put(&api, &table).await;
     unknown(&answer, "rates.XAU", "XAU");
     for (body, says) in [
         (json!({"date": "2026-12-05", "rates": {"EUR": 1}}), "rates"),
@@ -246,26 +216,25 @@ async fn bad_tables_are_refused_and_leave_the_rates_in_force() {
             "source",
         ),
     ] {
-        api.put(&body)
+        put(&api, &body)
             .await
             .problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", says);
     }
     assert_eq!(api.get("/v1/currencies").await.ok(), before);
 }
 
+/// Every operation the service documents, each of which it serves.
+const OPERATIONS: &[&str] = &[
+    "GET /openapi.json",
+    "GET /v1/currencies",
+    "GET /v1/convert",
+    "PUT /v1/rates",
+];
+
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_served() {
-    let api = Api::new().await;
-    let document = assert_openapi_covers(
-        api.app.router(),
-        &[
-            "GET /openapi.json",
-            "GET /v1/currencies",
-            "GET /v1/convert",
-            "PUT /v1/rates",
-        ],
-    )
-    .await;
+    let (api, _dir) = api().await;
+    let document = assert_openapi_covers(api.router(), OPERATIONS).await;
     let convert = &document["paths"]["/v1/convert"]["get"];
     assert_eq!(convert["operationId"], "convert");
     let parameters = convert["parameters"].as_array().unwrap();

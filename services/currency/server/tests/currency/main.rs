@@ -1,8 +1,8 @@
 //! The currency service's tests, in one binary (each test binary costs a link on a small
 //! machine):
 //!
-//! - `store`: loading, replacing and reading the table of rates, each test run against SQLite
-//!   and against PostgreSQL;
+//! - `store` and `reads`: loading, replacing and reading the table of rates, each test run
+//!   against SQLite and against PostgreSQL;
 //! - `conversion`: the arithmetic over the whole sample table (round trips, exponents);
 //! - `http`: every route in process, the answers' shape, and bad input on every parameter;
 //! - `service`: real instances on real sockets, called through the typed client, restarted.
@@ -11,6 +11,7 @@
 
 mod conversion;
 mod http;
+mod reads;
 mod service;
 mod store;
 mod support;
