@@ -5,7 +5,9 @@ use brigade_chassis::client::{Error as ClientError, ServiceClient};
 use http::{HeaderMap, Method};
 
 use crate::paths;
-use crate::rules::{ConvertQuery, ReplaceRates};
+#[cfg(doc)]
+use crate::rules::ConvertQuery;
+use crate::rules::{Conversion, ReplaceRates};
 use crate::types::{Converted, CurrencyList};
 
 /// Calls the currency service. Cheap to clone.
@@ -25,11 +27,11 @@ impl CurrencyClient {
         self.inner.get_json(paths::CURRENCIES).await
     }
 
-    /// `query`'s amount converted. The service answers 400 when `query` breaks a rule (check
-    /// with [`ConvertQuery::validate`] first to refuse it without the hop) and 422
+    /// `conversion`'s amount converted (a [`ConvertQuery`] checked with
+    /// [`ConvertQuery::validate`], or made with [`Conversion::new`]). The service answers 422
     /// `unknown-currency` for a code it has no rate for.
-    pub async fn convert(&self, query: &ConvertQuery) -> Result<Converted, ClientError> {
-        self.inner.get_json(&paths::convert(query)).await
+    pub async fn convert(&self, conversion: &Conversion) -> Result<Converted, ClientError> {
+        self.inner.get_json(&paths::convert(conversion)).await
     }
 
     /// Replaces the table of rates with `table`, at once; answers the new list.

@@ -41,9 +41,14 @@ pub mod paths {
     /// `GET`: convert an amount ([`crate::ConvertQuery`] as the query string).
     pub const CONVERT: &str = "/v1/convert";
 
-    /// The conversion `query` asks for.
-    pub fn convert(query: &crate::ConvertQuery) -> String {
-        format!("{CONVERT}?{}", query.to_query_string())
+    /// `GET`: `conversion` (its codes are three letters: nothing to escape).
+    pub fn convert(conversion: &crate::Conversion) -> String {
+        let crate::Conversion {
+            from,
+            to,
+            amount_minor,
+        } = conversion;
+        format!("{CONVERT}?from={from}&to={to}&amount={amount_minor}")
     }
 
     /// `PUT`: replace the table of rates ([`crate::ReplaceRates`] as the body). An operator's

@@ -65,16 +65,20 @@ pub struct Conversion {
     pub amount_minor: i64,
 }
 
-impl ConvertQuery {
-    /// A query converting `amount_minor` minor units of `from` to `to`.
-    pub fn new(from: &str, to: &str, amount_minor: i64) -> ConvertQuery {
-        ConvertQuery {
-            from: Some(from.to_owned()),
-            to: Some(to.to_owned()),
-            amount: Some(amount_minor.to_string()),
+impl Conversion {
+    /// `amount_minor` minor units of `from` in `to`. The codes must be ISO 4217 codes and the
+    /// amount within the rules, as [`ConvertQuery::validate`] checks; the service refuses
+    /// others.
+    pub fn new(from: &str, to: &str, amount_minor: i64) -> Conversion {
+        Conversion {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            amount_minor,
         }
     }
+}
 
+impl ConvertQuery {
     /// The conversion asked for; the first parameter missing or malformed is refused, in the
     /// order `from`, `to`, `amount`.
     pub fn validate(&self) -> Result<Conversion, ValidationError> {
@@ -99,12 +103,6 @@ impl ConvertQuery {
             to,
             amount_minor,
         })
-    }
-
-    /// The query string (without `?`).
-    pub fn to_query_string(&self) -> String {
-        // Three optional strings always encode.
-        serde_urlencoded::to_string(self).unwrap_or_default()
     }
 }
 
@@ -209,7 +207,7 @@ mod tests {
             })
         );
         assert_eq!(
-            query(&ConvertQuery::new("EUR", "EUR", MAX_AMOUNT_MINOR).to_query_string())
+            query(&crate::paths::convert(&Conversion::new("EUR", "EUR", MAX_AMOUNT_MINOR))[12..])
                 .map(|c| c.amount_minor),
             Ok(MAX_AMOUNT_MINOR)
         );

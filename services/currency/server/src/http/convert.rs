@@ -17,6 +17,7 @@ use crate::conversion;
 /// and checked.
 #[utoipa::path(
     get,
+    tag = "currencies",
     path = paths::CONVERT,
     params(ConvertQuery),
     responses(

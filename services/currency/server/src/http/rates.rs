@@ -13,6 +13,7 @@ use super::{unknown_currency, App};
 /// in force.
 #[utoipa::path(
     get,
+    tag = "currencies",
     path = paths::CURRENCIES,
     operation_id = "listCurrencies",
     responses(
@@ -35,11 +36,11 @@ pub(super) async fn currencies(
 /// of putting it once.
 #[utoipa::path(
     put,
+    // Apart from the routes the gateway exposes.
+    tag = "operator",
     path = paths::RATES,
     operation_id = "replaceRates",
     request_body = ReplaceRates,
-    // Apart from the routes the gateway exposes.
-    tag = "operator",
     responses(
         (status = 200, description = "The table now in force", body = CurrencyList),
         (status = 400, description = "invalid-parameter: `parameter` names the rule broken \

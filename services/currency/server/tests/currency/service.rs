@@ -2,7 +2,7 @@
 //! client that other services use, and restarted over the same store.
 
 use brigade_chassis::testing::{addresses, static_client, Instance};
-use currency_api::{ConvertQuery, CurrencyClient};
+use currency_api::{Conversion, CurrencyClient};
 
 use crate::support::{replacement, sample};
 
@@ -23,7 +23,7 @@ async fn replaced_rates_outlive_a_restart_and_the_sample_is_not_loaded_again() {
     let currency = client(&[&a, &b]);
     assert_eq!(currency.currencies().await.unwrap(), sample());
     let converted = currency
-        .convert(&ConvertQuery::new("USD", "JPY", 1234))
+        .convert(&Conversion::new("USD", "JPY", 1234))
         .await
         .unwrap();
     assert_eq!(converted.to.amount_minor, 1917);
@@ -41,7 +41,7 @@ async fn replaced_rates_outlive_a_restart_and_the_sample_is_not_loaded_again() {
     let currency = client(&[&again]);
     assert_eq!(currency.currencies().await.unwrap(), replaced);
     let converted = currency
-        .convert(&ConvertQuery::new("USD", "CHF", 1000))
+        .convert(&Conversion::new("USD", "CHF", 1000))
         .await
         .unwrap();
     assert_eq!(
@@ -51,7 +51,7 @@ async fn replaced_rates_outlive_a_restart_and_the_sample_is_not_loaded_again() {
 
     // The service's problems reach the caller intact.
     let gone = currency
-        .convert(&ConvertQuery::new("JPY", "USD", 1))
+        .convert(&Conversion::new("JPY", "USD", 1))
         .await
         .unwrap_err()
         .to_problem();
