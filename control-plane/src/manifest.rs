@@ -296,6 +296,7 @@ mod tests {
                 ("shipping", 1, None),
                 ("orders", 2, None),
                 ("recommendations", 1, None),
+                ("currency", 1, None),
                 ("gateway", 1, Some(8080)),
                 ("storefront", 1, Some(8000))
             ]

@@ -26,6 +26,8 @@ pub enum Service {
     Orders(Flags<orders::Orders>),
     /// Recommendations: bought-together and popular products, learnt from events.
     Recommendations(Flags<recommendations::Recommendations>),
+    /// Currency: supported currencies and conversion from reference rates it owns.
+    Currency(Flags<currency::Currency>),
     /// The gateway: the public JSON API under /api/v1.
     Gateway(Flags<gateway::GatewayService>),
     /// The storefront: the shop's pages.
@@ -43,6 +45,7 @@ pub async fn run(chosen: Service) -> anyhow::Result<()> {
         Service::Shipping(flags) => service::run(flags).await?,
         Service::Orders(flags) => service::run(flags).await?,
         Service::Recommendations(flags) => service::run(flags).await?,
+        Service::Currency(flags) => service::run(flags).await?,
         Service::Gateway(flags) => service::run(flags).await?,
         Service::Storefront(flags) => service::run(flags).await?,
     }

@@ -17,6 +17,7 @@ use brigade_chassis::service::{Context, Service};
 use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
+use currency_api::CurrencyClient;
 use inventory_api::InventoryClient;
 use orders_api::OrdersClient;
 use recommendations_api::RecommendationsClient;
@@ -46,6 +47,8 @@ pub struct Gateway {
     pub inventory: InventoryClient,
     /// For the shipping quote route (`routes::shipping`), which says when it is unavailable.
     pub shipping: ShippingClient,
+    /// The currencies and conversion (`routes::currency`).
+    pub currency: CurrencyClient,
     pub verifier: Verifier,
 }
 
@@ -88,6 +91,7 @@ impl Service for GatewayService {
                     .with_timeout(parts.inventory_timeout),
             ),
             shipping: ShippingClient::new(ctx.client("shipping")),
+            currency: CurrencyClient::new(ctx.client("currency")),
             verifier: ctx.verifier()?,
         }))
     }

@@ -129,6 +129,8 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
             "GET /api/v1/orders",
             "GET /api/v1/orders/{id}",
             "POST /api/v1/shipping/quote",
+            "GET /api/v1/currencies",
+            "GET /api/v1/convert",
         ],
     )
     .await;
