@@ -4,6 +4,7 @@
 mod account;
 mod cart;
 mod catalog;
+mod messages;
 mod orders;
 mod product_page;
 mod recommendations;
@@ -23,6 +24,7 @@ pub fn router() -> Router<Gateway> {
         .merge(account::router())
         .merge(cart::router())
         .merge(orders::router())
+        .merge(messages::router())
         .merge(recommendations::router())
         .merge(product_page::router());
     contract().serve(routes)
