@@ -24,6 +24,7 @@ pub struct Shop {
     pub cart: Instance,
     pub orders: Instance,
     pub recommendations: Instance,
+    pub notifications: Instance,
     dir: tempfile::TempDir,
 }
 
@@ -35,13 +36,14 @@ pub struct Options {
 }
 
 /// Who each service calls (or reads events from), by name.
-const CALLS: [(&str, &[&str]); 4] = [
+const CALLS: [(&str, &[&str]); 5] = [
     ("cart", &["catalog", "users"]),
     (
         "orders",
         &["cart", "catalog", "inventory", "payments", "users"],
     ),
     ("recommendations", &["catalog", "orders"]),
+    ("notifications", &["users", "orders", "payments"]),
     (
         "storefront",
         &[
@@ -51,6 +53,7 @@ const CALLS: [(&str, &[&str]); 4] = [
             "orders",
             "inventory",
             "recommendations",
+            "notifications",
         ],
     ),
 ];
@@ -118,6 +121,10 @@ impl Shop {
         let recommendations =
             start::<recommendations::Recommendations>(&dir, "recommendations", &peers, &[]).await;
         started.add("recommendations", &recommendations);
+        let peers = started.peers_of("notifications");
+        let notifications =
+            start::<notifications::Notifications>(&dir, "notifications", &peers, &[]).await;
+        started.add("notifications", &notifications);
         let peers = started.peers_of("storefront");
         let storefront =
             Instance::start::<storefront::StorefrontService>(&["--peers", &peers]).await;
@@ -130,6 +137,7 @@ impl Shop {
             cart,
             orders,
             recommendations,
+            notifications,
             dir,
         }
     }
@@ -145,6 +153,7 @@ impl Shop {
             ("cart", &self.cart),
             ("orders", &self.orders),
             ("recommendations", &self.recommendations),
+            ("notifications", &self.notifications),
         ] {
             started.add(name, instance);
         }
