@@ -20,14 +20,12 @@ pub struct AppState {
     pub verifier: Verifier,
 }
 
+/// Where the [`brigade_chassis::auth::Principal`] extractor finds the token verifier.
 impl FromRef<AppState> for Verifier {
     fn from_ref(state: &AppState) -> Verifier {
         state.verifier.clone()
     }
 }
-
-/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
-impl brigade_chassis::problem::StoreFailure for crate::store::Error {}
 
 /// The service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {

@@ -23,6 +23,9 @@ pub enum Error {
     Corrupt { what: String, reason: String },
 }
 
+/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
+impl brigade_chassis::problem::StoreFailure for Error {}
+
 /// `id, user_id, kind, subject, text_body, html_body, created_at_ms, delivery`.
 type MessageRow = (String, String, String, String, String, String, i64, String);
 
@@ -38,14 +41,13 @@ pub struct Outgoing {
     pub attempts: u32,
 }
 
-/// The mailbox. Cheap to clone: it is a pool handle.
+/// The mailbox: a pool handle (cheap to clone) on a store with [`crate::MIGRATIONS`] applied.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied.
     pub fn new(db: Db) -> Store {
         Store { db }
     }
