@@ -230,6 +230,20 @@ mod tests {
     }
 
     #[test]
+    fn a_shipment_says_its_tracking_number_and_is_one_message_per_shipment() {
+        let (user, shipment, order) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let composed = shipment_created(user, shipment, order, "BRG<123>").ok();
+        let composed = composed.as_ref();
+        assert_eq!(composed.map(|c| c.kind), Some(MessageKind::ShipmentCreated));
+        assert_eq!(
+            composed.map(|c| c.origin.clone()),
+            Some(format!("shipment_created:{shipment}"))
+        );
+        assert!(composed.is_some_and(|c| c.text_body.contains("tracking number is BRG<123>")));
+        assert!(composed.is_some_and(|c| !c.html_body.contains("BRG<123>")));
+    }
+
+    #[test]
     fn names_from_other_services_are_escaped_in_html_only() {
         let letter = Letter {
             subject: "s".to_owned(),
