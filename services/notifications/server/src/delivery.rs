@@ -36,6 +36,16 @@ pub fn smtp_url(url: &str) -> Result<String, String> {
         .map_err(|e| format!("not an SMTP URL lettre can use: {e}"))
 }
 
+/// The delivery interval flag's parser: a duration (`250ms`, `1s`) above zero (a timer cannot
+/// tick every zero seconds).
+pub fn interval(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(every) if every.is_zero() => Err("the interval must be above zero".to_owned()),
+        Ok(every) => Ok(every),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
 /// Sends the store's pending messages. Cheap to clone.
 #[derive(Clone)]
 pub struct Sender {

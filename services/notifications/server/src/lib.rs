@@ -59,7 +59,7 @@ pub struct Settings {
         long,
         env = "BRIGADE_NOTIFICATIONS_DELIVERY_INTERVAL",
         default_value = "1s",
-        value_parser = humantime::parse_duration
+        value_parser = delivery::interval
     )]
     pub delivery_interval: Duration,
 }

@@ -87,4 +87,7 @@ async fn the_flags_are_checked_at_start() {
     );
     assert!(own_args::<Notifications>(&["--smtp-url", "http://mail"]).is_none());
     assert!(own_args::<Notifications>(&["--smtp-from", "not an address"]).is_none());
+    for bad in ["0s", "soon"] {
+        assert!(own_args::<Notifications>(&["--delivery-interval", bad]).is_none());
+    }
 }
