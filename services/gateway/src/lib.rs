@@ -17,6 +17,7 @@ use brigade_chassis::service::{Context, Service};
 use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
+use currency_api::CurrencyClient;
 use inventory_api::InventoryClient;
 use notifications_api::NotificationsClient;
 use orders_api::OrdersClient;
@@ -46,6 +47,8 @@ pub struct Gateway {
     /// Optional, for the product page's stock only; capped
     /// ([`PartTimeouts::inventory_timeout`]).
     pub inventory: InventoryClient,
+    /// The currencies and conversion (`routes::currency`).
+    pub currency: CurrencyClient,
     pub verifier: Verifier,
 }
 
@@ -88,6 +91,7 @@ impl Service for GatewayService {
                 ctx.client("inventory")
                     .with_timeout(parts.inventory_timeout),
             ),
+            currency: CurrencyClient::new(ctx.client("currency")),
             verifier: ctx.verifier()?,
         }))
     }

@@ -4,6 +4,7 @@
 mod account;
 mod cart;
 mod catalog;
+mod currency;
 mod messages;
 mod orders;
 mod product_page;
@@ -26,7 +27,8 @@ pub fn router() -> Router<Gateway> {
         .merge(orders::router())
         .merge(messages::router())
         .merge(recommendations::router())
-        .merge(product_page::router());
+        .merge(product_page::router())
+        .merge(currency::router());
     contract().serve(routes)
 }
 

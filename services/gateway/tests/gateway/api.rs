@@ -128,6 +128,8 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
             "POST /api/v1/checkout",
             "GET /api/v1/orders",
             "GET /api/v1/orders/{id}",
+            "GET /api/v1/currencies",
+            "GET /api/v1/convert",
             "GET /api/v1/messages",
         ],
     )

@@ -20,6 +20,12 @@ pub async fn start_catalog(dir: &Path) -> Instance {
     Instance::start::<catalog::Catalog>(&["--database-url", &url]).await
 }
 
+/// A currency instance over its own SQLite store in `dir`, with the sample rates.
+pub async fn start_currency(dir: &Path) -> Instance {
+    let url = format!("sqlite://{}", dir.join("currency.db").display());
+    Instance::start::<currency::Currency>(&["--database-url", &url]).await
+}
+
 /// A recommendations instance over its own SQLite store in `dir`, which knows `products` and
 /// the confirmed `orders`.
 pub async fn start_recommendations(
