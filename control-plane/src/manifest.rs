@@ -297,6 +297,7 @@ mod tests {
                 ("orders", 2, None),
                 ("recommendations", 1, None),
                 ("currency", 1, None),
+                ("notifications", 1, None),
                 ("gateway", 1, Some(8080)),
                 ("storefront", 1, Some(8000))
             ]

@@ -28,6 +28,8 @@ pub enum Service {
     Recommendations(Flags<recommendations::Recommendations>),
     /// Currency: supported currencies and conversion from reference rates it owns.
     Currency(Flags<currency::Currency>),
+    /// Notifications: each shopper's messages, from events, sent by email when configured.
+    Notifications(Flags<notifications::Notifications>),
     /// The gateway: the public JSON API under /api/v1.
     Gateway(Flags<gateway::GatewayService>),
     /// The storefront: the shop's pages.
@@ -46,6 +48,7 @@ pub async fn run(chosen: Service) -> anyhow::Result<()> {
         Service::Orders(flags) => service::run(flags).await?,
         Service::Recommendations(flags) => service::run(flags).await?,
         Service::Currency(flags) => service::run(flags).await?,
+        Service::Notifications(flags) => service::run(flags).await?,
         Service::Gateway(flags) => service::run(flags).await?,
         Service::Storefront(flags) => service::run(flags).await?,
     }

@@ -125,7 +125,14 @@ async fn a_confirmed_order_changes_the_recommendations_within_two_seconds(system
         .await
         .unwrap();
     let services: Vec<&str> = parked.iter().map(|l| l.service.as_str()).collect();
-    for consumer in ["cart", "inventory", "orders", "recommendations", "shipping"] {
+    for consumer in [
+        "cart",
+        "inventory",
+        "orders",
+        "recommendations",
+        "notifications",
+        "shipping",
+    ] {
         assert!(
             services.contains(&consumer),
             "{consumer} serves its parked events: {services:?}"

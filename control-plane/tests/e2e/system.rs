@@ -109,7 +109,7 @@ async fn instances_do_not_outlive_a_killed_brigade() {
         .iter()
         .flat_map(|s| s.instances.iter().filter_map(|i| i.pid))
         .collect();
-    assert_eq!(children.len(), 13, "{children:?}");
+    assert_eq!(children.len(), 14, "{children:?}");
     signal(system.running.child.id(), "KILL");
     let _ = system.running.child.wait();
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -19,6 +19,7 @@ use cart_api::CartClient;
 use catalog_api::CatalogClient;
 use currency_api::CurrencyClient;
 use inventory_api::InventoryClient;
+use notifications_api::NotificationsClient;
 use orders_api::OrdersClient;
 use recommendations_api::RecommendationsClient;
 use shipping_api::ShippingClient;
@@ -37,6 +38,8 @@ pub struct Gateway {
     pub users: UsersClient,
     pub cart: CartClient,
     pub orders: OrdersClient,
+    /// The shopper's messages.
+    pub notifications: NotificationsClient,
     /// Optional: the product page answers without it, the recommendation routes with a problem
     /// of their own (`routes::recommendations`). Its calls are capped
     /// ([`PartTimeouts::recommendations_timeout`]) on every route, so that the dependency has
@@ -82,6 +85,7 @@ impl Service for GatewayService {
             users: UsersClient::new(ctx.client("users")),
             cart: CartClient::new(ctx.client("cart")),
             orders: OrdersClient::new(ctx.client("orders")),
+            notifications: NotificationsClient::new(ctx.client("notifications")),
             recommendations: RecommendationsClient::new(
                 ctx.client("recommendations")
                     .with_timeout(parts.recommendations_timeout),

@@ -33,6 +33,7 @@ use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
 use inventory_api::InventoryClient;
+use notifications_api::NotificationsClient;
 use orders_api::OrdersClient;
 use recommendations_api::RecommendationsClient;
 use shipping_api::ShippingClient;
@@ -53,6 +54,8 @@ pub struct Storefront {
     pub users: UsersClient,
     pub cart: CartClient,
     pub orders: OrdersClient,
+    /// The shopper's messages.
+    pub notifications: NotificationsClient,
     /// Optional (the product page's stock), capped by `--inventory-timeout`.
     pub inventory: InventoryClient,
     /// Optional (home's popular products, the product page's "bought together"), capped by
@@ -99,6 +102,7 @@ impl Service for StorefrontService {
             users: UsersClient::new(client("users")),
             cart: CartClient::new(client("cart")),
             orders: OrdersClient::new(client("orders")),
+            notifications: NotificationsClient::new(client("notifications")),
             inventory: InventoryClient::new(capped("inventory", settings.inventory_timeout)),
             recommendations: RecommendationsClient::new(capped(
                 "recommendations",

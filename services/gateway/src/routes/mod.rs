@@ -5,6 +5,7 @@ mod account;
 mod cart;
 mod catalog;
 mod currency;
+mod messages;
 mod orders;
 mod product_page;
 mod recommendations;
@@ -25,6 +26,7 @@ pub fn router() -> Router<Gateway> {
         .merge(account::router())
         .merge(cart::router())
         .merge(orders::router())
+        .merge(messages::router())
         .merge(recommendations::router())
         .merge(shipping::router())
         .merge(product_page::router())

@@ -131,6 +131,7 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
             "POST /api/v1/shipping/quote",
             "GET /api/v1/currencies",
             "GET /api/v1/convert",
+            "GET /api/v1/messages",
         ],
     )
     .await;
@@ -293,7 +294,7 @@ fn product_id(n: u128) -> Uuid {
     Uuid::from_u128(0x9a7e_0000_0000_4000_8000_0000_0000_0000 + n)
 }
 
-fn product(n: u128) -> Product {
+pub(crate) fn product(n: u128) -> Product {
     Product {
         id: product_id(n),
         sku: format!("GW-{n:04}"),

@@ -2,6 +2,7 @@
 //!
 //! - `api`: the public API over real sockets, against real service instances;
 //! - `currency`: the currencies and conversion, against a real currency instance;
+//! - `messages`: the shopper's messages, from a real notifications instance;
 //! - `product_page`: the product page's aggregation, complete and degraded;
 //! - `shipping`: the shipping quote route against a real shipping instance.
 // `too_many_lines` guards production code; a test that walks one table of cases reads best whole.
@@ -9,6 +10,7 @@
 
 mod api;
 mod currency;
+mod messages;
 mod product_page;
 mod shipping;
 mod support;

@@ -8,6 +8,7 @@ mod browse;
 mod cart;
 mod checkout;
 mod home;
+mod messages;
 mod orders;
 mod product;
 mod shipping;
@@ -40,6 +41,8 @@ pub fn router() -> Router<Storefront> {
         .route("/orders", get(orders::list))
         .route("/orders/{id}", get(orders::show))
         .route("/orders/{id}/status", get(orders::status))
+        .route("/messages", get(messages::list))
+        .route("/messages/{id}", get(messages::show))
         .route("/{*path}", get(unknown_page))
 }
 
@@ -171,6 +174,67 @@ pub fn call_failed(
         log_in_again(session, back)
     } else {
         crate::failure::dependency(session, what, error)
+    }
+}
+
+/// The `page` query parameter of a listing page, from its raw query string: 1 when absent or
+/// unreadable (a page number typed wrong shows the first page, not an error).
+pub fn page_number(raw: Option<&str>) -> u32 {
+    #[derive(Default, serde::Deserialize)]
+    struct Paging {
+        #[serde(default)]
+        page: String,
+    }
+    let paging: Paging = serde_urlencoded::from_str(raw.unwrap_or_default()).unwrap_or_default();
+    paging
+        .page
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
+}
+
+/// The pager's links (`templates/pager.html`) of `page` of a listing at `path` with `total`
+/// items, `page_size` a page: the previous and the next page, where there is one.
+pub fn pager(
+    path: &str,
+    page: u32,
+    page_size: u32,
+    total: u64,
+) -> (Option<String>, Option<String>) {
+    let pages = total.div_ceil(u64::from(page_size));
+    (
+        (page > 1).then(|| format!("{path}?page={}", page - 1)),
+        (u64::from(page) < pages).then(|| format!("{path}?page={}", page + 1)),
+    )
+}
+
+/// A time in Unix milliseconds, written out for a page (UTC).
+pub fn when(at_ms: u64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    i128::from(at_ms)
+        .checked_mul(1_000_000)
+        .and_then(|nanos| time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
+        .and_then(|at| at.format(format).ok())
+        .unwrap_or_default()
+}
+
+/// A call for one of the signed-in shopper's own things (`thing`: "order", "message") failed:
+/// none (or another shopper's) is the not-found page; anything else as [`call_failed`], with
+/// `what` unavailable.
+pub fn own_call_failed(
+    session: &SessionHandle,
+    error: &brigade_chassis::client::Error,
+    back: &str,
+    thing: &str,
+    what: &str,
+) -> Response {
+    if error.is_not_found() {
+        crate::failure::not_found(session, thing)
+    } else {
+        call_failed(session, error, back, what)
     }
 }
 

@@ -9,7 +9,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::client::Error as ClientError;
 use orders_api::{CancelReason, HistoryEntry, ListOrders, Order, OrderShipping, OrderStatus};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::layout::Layout;
@@ -122,16 +121,6 @@ pub fn short_lines(order: &Order) -> String {
     }
 }
 
-fn when(at_ms: u64) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    i128::from(at_ms)
-        .checked_mul(1_000_000)
-        .and_then(|nanos| time::OffsetDateTime::from_unix_timestamp_nanos(nanos).ok())
-        .and_then(|at| at.format(format).ok())
-        .unwrap_or_default()
-}
-
 fn step_words(entry: &HistoryEntry) -> String {
     let said = match (entry.step.as_str(), entry.outcome.as_str()) {
         ("created", _) => "Order placed",
@@ -199,7 +188,7 @@ impl OrderView {
             status_class,
             explanation,
             pending: order.status == OrderStatus::Pending,
-            placed_at: when(order.created_at_ms),
+            placed_at: super::when(order.created_at_ms),
             total: format_money(&order.total),
             lines: order
                 .lines
@@ -210,7 +199,7 @@ impl OrderView {
                 .history
                 .iter()
                 .map(|entry| StepView {
-                    when: when(entry.at_ms),
+                    when: super::when(entry.at_ms),
                     what: step_words(entry),
                 })
                 .collect(),
@@ -238,11 +227,7 @@ async fn fetch(
 }
 
 fn orders_failed(session: &SessionHandle, error: &ClientError, back: &str) -> Response {
-    if error.is_not_found() {
-        failure::not_found(session, "order")
-    } else {
-        super::call_failed(session, error, back, "Your orders")
-    }
+    super::own_call_failed(session, error, back, "order", "Your orders")
 }
 
 pub async fn show(
@@ -277,12 +262,6 @@ pub async fn status(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct Paging {
-    #[serde(default)]
-    page: String,
-}
-
 pub async fn list(
     State(shop): State<Storefront>,
     session: SessionHandle,
@@ -291,15 +270,7 @@ pub async fn list(
     let Some(shopper) = session.shopper() else {
         return super::to_log_in(&session, "/orders", "Log in to see your orders.").into_response();
     };
-    let paging: Paging =
-        serde_urlencoded::from_str(raw.as_deref().unwrap_or_default()).unwrap_or_default();
-    let page = paging
-        .page
-        .trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let page = super::page_number(raw.as_deref());
     let asked = ListOrders {
         page: Some(page),
         page_size: Some(PAGE_SIZE),
@@ -308,12 +279,12 @@ pub async fn list(
         Ok(found) => found,
         Err(error) => return orders_failed(&session, &error, "/orders"),
     };
-    let pages = found.total.div_ceil(u64::from(PAGE_SIZE));
+    let (previous, next) = super::pager("/orders", page, PAGE_SIZE, found.total);
     OrdersPage {
         layout: Layout::new(&session, "Your orders"),
         orders: found.items.iter().map(OrderView::of).collect(),
-        previous: (page > 1).then(|| format!("/orders?page={}", page - 1)),
-        next: (u64::from(page) < pages).then(|| format!("/orders?page={}", page + 1)),
+        previous,
+        next,
     }
     .into_response()
 }

@@ -2,7 +2,8 @@
 //! sign up (refused once, keeping what was typed), the cart carried over, quantities changed,
 //! checkout refused field by field, declined, then confirmed; the order's page and the
 //! history with its steps; a shipping estimate on the cart page, and the order shipped with a
-//! tracking number within seconds; a pending payment followed until it settles; log out.
+//! tracking number within seconds; the messages the shop wrote about them; a pending payment
+//! followed until it settles; log out.
 use http::{header, StatusCode};
 
 use crate::browsing::between;
@@ -227,6 +228,41 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
         ],
     );
     assert_eq!(history.links("/orders/").len(), 2, "{}", history.body);
+
+    // The shop wrote to the shopper (from orders' events, within moments): the cancellation and
+    // the confirmation, newest first, linked from the navigation; one opens with its body.
+    let mut mailbox = browser.get("/messages").await;
+    for _ in 0..100 {
+        if mailbox.links("/messages/").len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        mailbox = browser.get("/messages").await;
+    }
+    mailbox.says(
+        StatusCode::OK,
+        &[
+            "href=\"/messages\"",
+            "is confirmed",
+            "was cancelled",
+            "Order cancelled",
+        ],
+    );
+    let newest = mailbox.links("/messages/")[0].clone();
+    browser.get(&newest).await.says(
+        StatusCode::OK,
+        &["is confirmed", "Thank you for your order", "<td>", &name],
+    );
+    // Another shopper's message, or none, is not found.
+    for path in [
+        "/messages/8f0c4f2e-1c1d-4e6a-9a4b-2b7e5d9c0a11",
+        "/messages/latest",
+    ] {
+        browser
+            .get(path)
+            .await
+            .says(StatusCode::NOT_FOUND, &["There is no message here"]);
+    }
 
     // Log out: the orders are no longer shown.
     let out = browser.post("/logout", &[]).await;

@@ -27,6 +27,7 @@ pub struct Shop {
     pub shipping: Instance,
     /// The orders instance shipping reads the events of (see [`Shop::start`]).
     pub orders_feed: Instance,
+    pub notifications: Instance,
     dir: tempfile::TempDir,
 }
 
@@ -38,7 +39,7 @@ pub struct Options {
 }
 
 /// Who each service calls (or reads events from), by name.
-const CALLS: [(&str, &[&str]); 5] = [
+const CALLS: [(&str, &[&str]); 6] = [
     ("cart", &["catalog", "users"]),
     (
         "orders",
@@ -53,6 +54,7 @@ const CALLS: [(&str, &[&str]); 5] = [
     ),
     ("recommendations", &["catalog", "orders"]),
     ("shipping", &["orders"]),
+    ("notifications", &["users", "orders", "payments"]),
     (
         "storefront",
         &[
@@ -63,6 +65,7 @@ const CALLS: [(&str, &[&str]); 5] = [
             "inventory",
             "recommendations",
             "shipping",
+            "notifications",
         ],
     ),
 ];
@@ -139,6 +142,10 @@ impl Shop {
         let recommendations =
             start::<recommendations::Recommendations>(&dir, "recommendations", &peers, &[]).await;
         started.add("recommendations", &recommendations);
+        let peers = started.peers_of("notifications");
+        let notifications =
+            start::<notifications::Notifications>(&dir, "notifications", &peers, &[]).await;
+        started.add("notifications", &notifications);
         let peers = started.peers_of("storefront");
         let storefront =
             Instance::start::<storefront::StorefrontService>(&["--peers", &peers]).await;
@@ -153,6 +160,7 @@ impl Shop {
             recommendations,
             shipping,
             orders_feed,
+            notifications,
             dir,
         }
     }
@@ -169,6 +177,7 @@ impl Shop {
             ("orders", &self.orders),
             ("recommendations", &self.recommendations),
             ("shipping", &self.shipping),
+            ("notifications", &self.notifications),
         ] {
             started.add(name, instance);
         }

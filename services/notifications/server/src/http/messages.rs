@@ -1,0 +1,60 @@
+//! `/v1/messages`: the signed-in shopper's mailbox.
+
+use axum::extract::State;
+use brigade_chassis::auth::Principal;
+use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::Problem;
+use notifications_api::{parse_message_id, paths, ListMessages, Message, MessagePage};
+
+use super::AppState;
+
+/// The signed-in shopper's messages, newest first.
+///
+/// Also remembers the address the shopper's token carries: email goes there.
+#[utoipa::path(
+    get,
+    path = paths::MESSAGES,
+    operation_id = "listMessages",
+    security(("bearer" = [])),
+    params(ListMessages),
+    responses((status = 200, description = "One page of the shopper's messages", body = MessagePage)),
+)]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ListMessages>,
+) -> Result<Json<MessagePage>, Problem> {
+    let page = query.validate()?;
+    state
+        .store
+        .remember_address(principal.user_id, &principal.email)
+        .await?;
+    Ok(Json(state.store.page(principal.user_id, page).await?))
+}
+
+/// One of the signed-in shopper's messages.
+///
+/// Another shopper's message is answered exactly as an absent one, so that ids cannot be probed.
+#[utoipa::path(
+    get,
+    path = paths::MESSAGE_PATTERN,
+    operation_id = "getMessage",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "A message id.")),
+    responses(
+        (status = 200, description = "The message", body = Message),
+        (status = 404, description = "not-found: the shopper has no message with this id",
+            body = Problem),
+    ),
+)]
+pub(super) async fn one(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Message>, Problem> {
+    let id = parse_message_id(&id)?;
+    let found = state.store.message(principal.user_id, id).await?;
+    found
+        .map(Json)
+        .ok_or_else(|| Problem::not_found(format!("you have no message with id {id}")))
+}

@@ -1,0 +1,53 @@
+//! The notifications service's HTTP API under `/v1`, plus its OpenAPI document. Every route needs
+//! the signed-in shopper ([`brigade_chassis::auth::Principal`]) and reads that shopper's mailbox
+//! only.
+
+mod messages;
+
+use axum::extract::FromRef;
+use axum::Router;
+use brigade_chassis::auth::Verifier;
+use brigade_chassis::openapi::Contract;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::store::Store;
+
+/// What every handler needs.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub verifier: Verifier,
+}
+
+/// Where the [`brigade_chassis::auth::Principal`] extractor finds the token verifier.
+impl FromRef<AppState> for Verifier {
+    fn from_ref(state: &AppState) -> Verifier {
+        state.verifier.clone()
+    }
+}
+
+/// The service's routes. The chassis adds health, metrics and the middleware around them.
+pub fn router(state: AppState) -> Router {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(messages::list))
+        .routes(routes!(messages::one));
+    contract().serve(routes).with_state(state)
+}
+
+/// What the document says about the service as a whole.
+fn contract() -> Contract {
+    Contract::new(
+        "Brigade notifications service",
+        env!("CARGO_PKG_VERSION"),
+        "Each shopper's mailbox: a message for every confirmed or cancelled order and every \
+         refund (and, once shipping publishes them, every shipment), written from the other \
+         services' events, once per event. Messages are sent by email when an SMTP server is \
+         configured (`delivery`: pending, then sent); otherwise the mailbox is the delivery \
+         (`stored`). Every /v1 route needs `Authorization: Bearer <access token>` and reads that \
+         shopper's messages only: another shopper's message is answered as an absent one. An \
+         internal API: shoppers reach it through the gateway and the storefront. Every instance \
+         also serves /livez, /readyz, /metrics and the chassis' parked-events routes \
+         (/v1/events/parked).",
+    )
+}
