@@ -31,7 +31,7 @@ pub enum MessageKind {
     OrderCancelled,
     /// Payments' `PaymentRefunded`: money went back to the card.
     PaymentRefunded,
-    /// Shipping's `ShipmentCreated`: the parcel's tracking number (once shipping publishes it).
+    /// Shipping's `ShipmentCreated`: the parcel's tracking number.
     ShipmentCreated,
 }
 

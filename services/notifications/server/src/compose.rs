@@ -129,8 +129,7 @@ pub fn payment_refunded(user_id: Uuid, event: &PaymentRefunded) -> Result<Compos
     )
 }
 
-/// "Your order has shipped", with its tracking number. The place for shipping's
-/// `ShipmentCreated` (being built): its consumer calls this with the event's fields.
+/// "Your order has shipped", with its tracking number, from shipping's `ShipmentCreated`.
 pub fn shipment_created(
     user_id: Uuid,
     shipment_id: Uuid,

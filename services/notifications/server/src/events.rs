@@ -1,19 +1,18 @@
 //! What the service reacts to, one [`Subscription`] per producer: users' `UserRegistered` (who
-//! the shoppers are), orders' `OrderConfirmed` and `OrderCancelled`, and payments'
-//! `PaymentRefunded`. Each order or refund becomes one message.
+//! the shoppers are), orders' `OrderConfirmed` and `OrderCancelled`, payments'
+//! `PaymentRefunded`, and shipping's `ShipmentCreated`. Each order, refund or shipment becomes
+//! one message.
 //!
 //! The chassis delivers each event at least once and applies it once in effect (it records the
 //! event's sequence number in the handler's transaction); a message also names the fact it tells
 //! (`origin`, unique), so the same fact announced twice is written once all the same.
-//!
-//! Shipping's `ShipmentCreated` (being built) will be one more subscription whose handler writes
-//! [`compose::shipment_created`] with [`write`], as the handlers here do.
 
 use brigade_chassis::db::Tx;
 use brigade_chassis::events::{Envelope, Event, Handle, Handled, HandlerError, Subscription};
 use notifications_api::Delivery;
 use orders_api::events::{OrderCancelled, OrderConfirmed};
 use payments_api::events::PaymentRefunded;
+use shipping_api::events::ShipmentCreated;
 use users_api::events::UserRegistered;
 use uuid::Uuid;
 
@@ -44,6 +43,11 @@ pub fn payments(write: Write) -> Subscription {
     Subscription::new(payments_api::events::SOURCE).on::<PaymentRefunded, _>(write)
 }
 
+/// Shipping's events: an order's shipment, a message with its tracking number.
+pub fn shipping(write: Write) -> Subscription {
+    Subscription::new(shipping_api::events::SOURCE).on::<ShipmentCreated, _>(write)
+}
+
 impl Handle<UserRegistered> for Write {
     async fn handle(&self, tx: &mut Tx, event: UserRegistered, _: &Envelope) -> Handled {
         store::record_user(tx.conn(), event.user_id, event.registered_at_ms)
@@ -66,6 +70,15 @@ impl OrderMessage for OrderConfirmed {
 impl OrderMessage for OrderCancelled {
     fn message(&self) -> (Uuid, Uuid, Result<Composed, RenderError>) {
         (self.order_id, self.user_id, compose::order_cancelled(self))
+    }
+}
+
+/// One shipment per order: the order is the fact the message tells.
+impl OrderMessage for ShipmentCreated {
+    fn message(&self) -> (Uuid, Uuid, Result<Composed, RenderError>) {
+        let (order, user) = (self.order_id, self.user_id);
+        let message = compose::shipment_created(user, order, order, &self.tracking_number);
+        (order, user, message)
     }
 }
 

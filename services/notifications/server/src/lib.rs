@@ -101,6 +101,7 @@ impl Service for Notifications {
         ctx.subscribe(&db, events::users(write)).await?;
         ctx.subscribe(&db, events::orders(write)).await?;
         ctx.subscribe(&db, events::payments(write)).await?;
+        ctx.subscribe(&db, events::shipping(write)).await?;
         Ok(router(AppState {
             store,
             verifier: ctx.verifier()?,

@@ -229,11 +229,12 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
     );
     assert_eq!(history.links("/orders/").len(), 2, "{}", history.body);
 
-    // The shop wrote to the shopper (from orders' events, within moments): the cancellation and
-    // the confirmation, newest first, linked from the navigation; one opens with its body.
+    // The shop wrote to the shopper (from orders' and shipping's events, within moments): the
+    // cancellation, the confirmation and the shipment, newest first, linked from the
+    // navigation; each opens with its body.
     let mut mailbox = browser.get("/messages").await;
     for _ in 0..100 {
-        if mailbox.links("/messages/").len() == 2 {
+        if mailbox.links("/messages/").len() == 3 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -243,13 +244,18 @@ async fn a_shopper_signs_up_and_checks_out_declined_then_confirmed() {
         StatusCode::OK,
         &[
             "href=\"/messages\"",
+            "has shipped",
             "is confirmed",
             "was cancelled",
             "Order cancelled",
         ],
     );
-    let newest = mailbox.links("/messages/")[0].clone();
-    browser.get(&newest).await.says(
+    let links = mailbox.links("/messages/");
+    browser.get(&links[0]).await.says(
+        StatusCode::OK,
+        &["has shipped", "its tracking number is BRG"],
+    );
+    browser.get(&links[1]).await.says(
         StatusCode::OK,
         &["is confirmed", "Thank you for your order", "<td>", &name],
     );

@@ -54,7 +54,10 @@ const CALLS: [(&str, &[&str]); 6] = [
     ),
     ("recommendations", &["catalog", "orders"]),
     ("shipping", &["orders"]),
-    ("notifications", &["users", "orders", "payments"]),
+    (
+        "notifications",
+        &["users", "orders", "payments", "shipping"],
+    ),
     (
         "storefront",
         &[

@@ -41,7 +41,7 @@ fn contract() -> Contract {
         "Brigade notifications service",
         env!("CARGO_PKG_VERSION"),
         "Each shopper's mailbox: a message for every confirmed or cancelled order and every \
-         refund (and, once shipping publishes them, every shipment), written from the other \
+         refund and every shipment, written from the other \
          services' events, once per event. Messages are sent by email when an SMTP server is \
          configured (`delivery`: pending, then sent); otherwise the mailbox is the delivery \
          (`stored`). Every /v1 route needs `Authorization: Bearer <access token>` and reads that \

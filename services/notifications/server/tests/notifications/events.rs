@@ -11,13 +11,14 @@ use orders_api::CancelReason;
 use users_api::events::UserRegistered;
 use uuid::Uuid;
 
-use crate::support::{apply, cancelled, confirmed, deliver, envelope, migrated, refunded};
+use crate::support::{apply, cancelled, confirmed, deliver, envelope, migrated, refunded, shipped};
 
 brigade_chassis::store_suite!(
     each_event_kind_writes_its_message_to_its_shopper,
     an_event_applied_twice_writes_one_message,
     a_refund_before_its_order_is_written_when_the_order_arrives,
     a_registered_shopper_gets_no_message,
+    a_shipment_writes_one_message_with_its_tracking_number,
 );
 
 /// Every message of `user`, newest first.
@@ -161,4 +162,23 @@ async fn a_registered_shopper_gets_no_message(db: Db) {
         .unwrap();
     apply(&db, &registered).await;
     assert_eq!(store.due(i64::MAX, 10).await.unwrap(), Vec::new());
+}
+
+async fn a_shipment_writes_one_message_with_its_tracking_number(db: Db) {
+    let store = migrated(db.clone()).await;
+    let (ada, order) = (Uuid::new_v4(), Uuid::new_v4());
+    let shipment = envelope(&shipped(ada, order));
+    assert_eq!(
+        deliver(&db, &shipment, Delivery::Stored).await,
+        ApplyOutcome::Applied
+    );
+    // Delivered again: applied once.
+    assert_eq!(
+        deliver(&db, &shipment, Delivery::Stored).await,
+        ApplyOutcome::Duplicate
+    );
+    let adas = mailbox(&store, ada).await;
+    assert_eq!(kinds(&adas), [MessageKind::ShipmentCreated]);
+    let tracking = shipping_api::tracking_number(order);
+    assert!(adas[0].text_body.contains(&tracking), "{:?}", adas[0]);
 }

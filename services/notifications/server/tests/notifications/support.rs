@@ -11,6 +11,7 @@ use notifications_api::Delivery;
 use orders_api::events::{OrderCancelled, OrderConfirmed};
 use orders_api::{CancelReason, Money, OrderLine};
 use payments_api::events::{Amount, PaymentRefunded};
+use shipping_api::events::ShipmentCreated;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
@@ -45,6 +46,17 @@ pub fn confirmed(user_id: Uuid, order_id: Uuid) -> OrderConfirmed {
         total: lines[0].line_total.clone(),
         lines,
         charge_id: Some(Uuid::new_v4()),
+        shipping_country: Some("FR".into()),
+    }
+}
+
+pub fn shipped(user_id: Uuid, order_id: Uuid) -> ShipmentCreated {
+    ShipmentCreated {
+        order_id,
+        user_id,
+        tracking_number: shipping_api::tracking_number(order_id),
+        carrier: "Brigade Post".into(),
+        estimated_delivery: "2026-12-08".into(),
     }
 }
 
@@ -75,6 +87,7 @@ pub fn subscription(source: &str, delivery: Delivery) -> Subscription {
     match source {
         "users" => events::users(write),
         "orders" => events::orders(write),
+        "shipping" => events::shipping(write),
         _ => events::payments(write),
     }
 }
