@@ -167,16 +167,11 @@ async fn a_registered_shopper_gets_no_message(db: Db) {
 async fn a_shipment_writes_one_message_with_its_tracking_number(db: Db) {
     let store = migrated(db.clone()).await;
     let (ada, order) = (Uuid::new_v4(), Uuid::new_v4());
-    let shipment = envelope(&shipped(ada, order));
-    assert_eq!(
-        deliver(&db, &shipment, Delivery::Stored).await,
-        ApplyOutcome::Applied
-    );
-    // Delivered again: applied once.
-    assert_eq!(
-        deliver(&db, &shipment, Delivery::Stored).await,
-        ApplyOutcome::Duplicate
-    );
+    let shipment = shipped(ada, order);
+    assert_eq!(apply(&db, &shipment).await, ApplyOutcome::Applied);
+    // Announced again under a new number (a replay): the order's shipment is told once.
+    let replay = brigade_chassis::events::Envelope::of(&shipment, 2).unwrap();
+    deliver(&db, &replay, Delivery::Stored).await;
     let adas = mailbox(&store, ada).await;
     assert_eq!(kinds(&adas), [MessageKind::ShipmentCreated]);
     let tracking = shipping_api::tracking_number(order);
