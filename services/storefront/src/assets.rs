@@ -17,6 +17,8 @@ const HTMX: &[u8] = include_bytes!("../assets/htmx.min.js");
 /// htmx's licence (BSD Zero Clause), served next to it.
 const HTMX_LICENSE: &[u8] = include_bytes!("../assets/htmx.LICENSE");
 const STYLE: &[u8] = include_bytes!("../assets/style.css");
+/// The site's icon, linked from every page so that browsers do not ask for `/favicon.ico`.
+const ICON: &[u8] = include_bytes!("../assets/icon.svg");
 
 /// One file: its name in URLs (with its hash), its type, its bytes and its ETag.
 struct Asset {
@@ -38,7 +40,7 @@ impl Asset {
     }
 }
 
-static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
+static ASSETS: LazyLock<[Asset; 4]> = LazyLock::new(|| {
     [
         Asset::new("style", "css", "text/css; charset=utf-8", STYLE),
         Asset::new("htmx", "min.js", "text/javascript; charset=utf-8", HTMX),
@@ -48,6 +50,7 @@ static ASSETS: LazyLock<[Asset; 3]> = LazyLock::new(|| {
             "text/plain; charset=utf-8",
             HTMX_LICENSE,
         ),
+        Asset::new("icon", "svg", "image/svg+xml", ICON),
     ]
 });
 
@@ -57,6 +60,10 @@ pub fn style_url() -> &'static str {
 
 pub fn htmx_url() -> &'static str {
     &ASSETS[1].url
+}
+
+pub fn icon_url() -> &'static str {
+    &ASSETS[3].url
 }
 
 /// `GET /assets/{name}`.

@@ -17,6 +17,7 @@ pub struct Layout {
     pub refresh: bool,
     pub style_url: &'static str,
     pub htmx_url: &'static str,
+    pub icon_url: &'static str,
 }
 
 impl Layout {
@@ -31,6 +32,7 @@ impl Layout {
             refresh: false,
             style_url: crate::assets::style_url(),
             htmx_url: crate::assets::htmx_url(),
+            icon_url: crate::assets::icon_url(),
         }
     }
 

@@ -119,6 +119,7 @@ async fn product_images_and_assets_are_served_with_caching_headers() {
     for asset in [
         between(&home.body, "<link rel=\"stylesheet\" href=\"", "\""),
         between(&home.body, "<script src=\"", "\""),
+        between(&home.body, "<link rel=\"icon\" href=\"", "\""),
     ] {
         let answer = browser.get(&asset).await;
         assert_eq!(answer.status, StatusCode::OK, "{asset}");
@@ -131,6 +132,12 @@ async fn product_images_and_assets_are_served_with_caching_headers() {
     let htmx = between(&home.body, "<script src=\"", "\"");
     assert!(htmx.starts_with("/assets/htmx."), "{htmx}");
     assert!(browser.get(&htmx).await.body.contains("htmx"));
+    // Every page names its icon, so browsers never ask for a /favicon.ico that is not there.
+    let icon = browser
+        .get(&between(&home.body, "<link rel=\"icon\" href=\"", "\""))
+        .await;
+    assert_eq!(icon.header(header::CONTENT_TYPE), "image/svg+xml");
+    assert!(icon.body.starts_with("<svg"));
     browser
         .get("/assets/nothing.js")
         .await
