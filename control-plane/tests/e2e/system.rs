@@ -109,7 +109,7 @@ async fn instances_do_not_outlive_a_killed_brigade() {
         .iter()
         .flat_map(|s| s.instances.iter().filter_map(|i| i.pid))
         .collect();
-    assert_eq!(children.len(), 14, "{children:?}");
+    assert_eq!(children.len(), manifest_instances(), "{children:?}");
     signal(system.running.child.id(), "KILL");
     let _ = system.running.child.wait();
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -125,4 +125,21 @@ async fn instances_do_not_outlive_a_killed_brigade() {
         .send(Method::GET, &format!("{}/livez", system.gateway), None)
         .await;
     assert!(answer.is_err(), "the gateway still answers");
+}
+
+/// How many instances the built-in manifest (the repository's `brigade.toml`, which `brigade up`
+/// runs when no manifest is given) declares: each service's `instances`, 1 when not given.
+fn manifest_instances() -> usize {
+    let manifest: toml::Table =
+        toml::from_str(include_str!("../../../brigade.toml")).expect("brigade.toml is TOML");
+    let services = manifest["service"].as_array().expect("[[service]] tables");
+    services
+        .iter()
+        .map(|service| {
+            service
+                .get("instances")
+                .map_or(1, |n| n.as_integer().unwrap_or(1))
+        })
+        .map(|n| usize::try_from(n).unwrap_or(0))
+        .sum()
 }
