@@ -16,6 +16,19 @@ use crate::chromium::{
 use crate::support::{first_product, Options, Shop};
 use crate::webdriver::{Client, Locator};
 
+/// Chromium (without JavaScript when `javascript` is false) and a new shop, or `None` when
+/// Chromium is not installed (the test is skipped). The driver runs while it is kept.
+async fn chromium_and_shop(javascript: bool) -> Option<(Driver, Client, Shop)> {
+    let (driver, chromium) = Driver::start().await?;
+    let shop = Shop::start(Options::default()).await;
+    let client = if javascript {
+        driver.session(&chromium).await
+    } else {
+        driver.session_without_javascript(&chromium).await
+    };
+    Some((driver, client, shop))
+}
+
 /// Puts the first product of the home page in the cart the browser shows.
 async fn add_first_product(client: &Client, base: &str) {
     client.goto(&format!("{base}/")).await;
@@ -27,11 +40,9 @@ async fn add_first_product(client: &Client, base: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_declined_card_is_said_with_its_reason_and_confirms_nothing() {
-    let Some((driver, chromium)) = Driver::start().await else {
+    let Some((_driver, client, shop)) = chromium_and_shop(true).await else {
         return;
     };
-    let shop = Shop::start(Options::default()).await;
-    let client = driver.session(&chromium).await;
     let base = shop.storefront.url();
     client.goto(&format!("{base}/signup")).await;
     sign_up(&client, "lin@example.com", None).await;
@@ -93,10 +104,9 @@ async fn a_declined_card_is_said_with_its_reason_and_confirms_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_recommendations_killed_the_product_page_is_complete_without_them() {
-    let Some((driver, chromium)) = Driver::start().await else {
+    let Some((_driver, client, shop)) = chromium_and_shop(true).await else {
         return;
     };
-    let shop = Shop::start(Options::default()).await;
     // An order of two products teaches recommendations that they go together.
     let mut shopper = shop.browser();
     let home = shopper.get("/").await;
@@ -112,7 +122,6 @@ async fn with_recommendations_killed_the_product_page_is_complete_without_them()
         .await
         .says(StatusCode::OK, &["Confirmed"]);
 
-    let client = driver.session(&chromium).await;
     let page = format!("{}{}", shop.storefront.url(), products[0]);
     wait_for_text_reloading(&client, &page, "Bought together").await;
     let name = client.find(Locator::Css("main h1")).await.text().await;
@@ -145,11 +154,9 @@ async fn with_recommendations_killed_the_product_page_is_complete_without_them()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_javascript_the_same_checkout_works() {
-    let Some((driver, chromium)) = Driver::start().await else {
+    let Some((_driver, client, shop)) = chromium_and_shop(false).await else {
         return;
     };
-    let shop = Shop::start(Options::default()).await;
-    let client = driver.session_without_javascript(&chromium).await;
     let base = shop.storefront.url();
 
     client.goto(&format!("{base}/")).await;

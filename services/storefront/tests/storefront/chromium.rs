@@ -115,8 +115,22 @@ pub async fn shoot(client: &Client, name: &str) {
 
 /// Waits until the page's text contains `text`.
 pub async fn wait_for_text(client: &Client, text: &str) {
+    wait_until_said(client, None, text).await;
+}
+
+/// Opens `url` again and again until the page says `text`: for what changes behind a page that
+/// does not follow it (the history, the mailbox, a model learning).
+pub async fn wait_for_text_reloading(client: &Client, url: &str, text: &str) {
+    wait_until_said(client, Some(url), text).await;
+}
+
+/// Reads the page (opening `reload` first each time, when given) until it says `text`.
+async fn wait_until_said(client: &Client, reload: Option<&str>, text: &str) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
+        if let Some(url) = reload {
+            client.goto(url).await;
+        }
         let source = client.source().await;
         if source.contains(text) {
             return;
@@ -126,24 +140,6 @@ pub async fn wait_for_text(client: &Client, text: &str) {
             "the page never said `{text}`: {source}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Opens `url` again and again until the page says `text`: for what changes behind a page that
-/// does not follow it (the history, the mailbox, a model learning).
-pub async fn wait_for_text_reloading(client: &Client, url: &str, text: &str) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        client.goto(url).await;
-        let source = client.source().await;
-        if source.contains(text) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{url} never said `{text}`: {source}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
