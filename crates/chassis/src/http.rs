@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::Router;
 use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
@@ -23,7 +23,7 @@ use tracing::Instrument;
 use crate::chaos::{self, Chaos};
 use crate::context::{self, RequestContext, DEADLINE_HEADER, REQUEST_ID_HEADER};
 use crate::metrics::{method_label, Metrics, RouteLabels, RouteStatusLabels};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemPage};
 use crate::shedding;
 use crate::trace_context::{self, TraceContext};
 
@@ -58,6 +58,10 @@ pub struct Protection {
     /// Fault injection, only when the service runs with `--chaos`: `None` leaves the fault layer
     /// and its admin API out of the stack entirely.
     pub chaos: Option<Chaos>,
+    /// How the refusals the middleware answers by itself (overloaded, deadline exceeded, panic,
+    /// unknown route or method) are shown: problem+json when `None` (APIs), an edge's own page
+    /// otherwise ([`ProblemPage`]).
+    pub problem_page: Option<ProblemPage>,
 }
 
 impl Default for Protection {
@@ -66,6 +70,7 @@ impl Default for Protection {
             max_concurrent_requests: shedding::DEFAULT_MAX_CONCURRENT_REQUESTS,
             adaptive_concurrency: false,
             chaos: None,
+            problem_page: None,
         }
     }
 }
@@ -83,6 +88,7 @@ pub fn wrap(router: Router, metrics: Metrics, limits: Limits) -> Router {
             max_concurrent_requests: 0,
             adaptive_concurrency: false,
             chaos: None,
+            problem_page: None,
         },
     )
 }
@@ -107,10 +113,15 @@ pub fn wrap_with(
             metrics.server.concurrency_limit.clone(),
         ),
         routes: RwLock::new(HashMap::new()),
+        problem_page: protection.problem_page.clone(),
     });
+    let page = protection.problem_page;
+    let (unknown, not_allowed) = (page.clone(), page.clone());
     let router = router
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(method_not_allowed);
+        .fallback(move |request: Request| unknown_route(unknown.clone(), request))
+        .method_not_allowed_fallback(move |request: Request| {
+            method_not_allowed(not_allowed.clone(), request)
+        });
     let router = match protection.chaos {
         Some(chaos) => router
             .merge(chaos.routes())
@@ -124,9 +135,9 @@ pub fn wrap_with(
         .layer(ServeRequestLayer { shared })
         .layer(axum::extract::DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(CatchPanicLayer::custom(
-            |_panic: Box<dyn std::any::Any + Send>| {
+            move |_panic: Box<dyn std::any::Any + Send>| {
                 tracing::error!("a request handler panicked");
-                Problem::internal().into_response()
+                ProblemPage::answer(page.as_ref(), Problem::internal())
             },
         ))
 }
@@ -138,6 +149,8 @@ struct Shared {
     limiter: shedding::Limiter,
     /// Route templates as shared strings, so that metric labels are built without allocating.
     routes: RwLock<HashMap<Box<str>, Arc<str>>>,
+    /// How the middleware's own refusals are shown (`None`: problem+json).
+    problem_page: Option<ProblemPage>,
 }
 
 impl Shared {
@@ -198,16 +211,18 @@ where
     }
 }
 
-async fn unknown_route(request: Request) -> Problem {
-    Problem::not_found(format!("there is no route {}", request.uri().path()))
+async fn unknown_route(page: Option<ProblemPage>, request: Request) -> Response {
+    let problem = Problem::not_found(format!("there is no route {}", request.uri().path()));
+    ProblemPage::answer(page.as_ref(), problem)
 }
 
-async fn method_not_allowed(request: Request) -> Problem {
-    Problem::method_not_allowed(format!(
+async fn method_not_allowed(page: Option<ProblemPage>, request: Request) -> Response {
+    let problem = Problem::method_not_allowed(format!(
         "{} is not allowed on {}",
         request.method(),
         request.uri().path()
-    ))
+    ));
+    ProblemPage::answer(page.as_ref(), problem)
 }
 
 /// Sets up the request's context, serves it within its deadline, and records the outcome.
@@ -234,13 +249,15 @@ where
     let budget = arrived.budget;
     let server = &shared.metrics.server;
     server.in_flight.inc();
+    let page = shared.problem_page.as_ref();
     let mut response = context::scope(
         ctx,
         async move {
             let Some(_admitted) = admitted else {
-                return shedding::overloaded(max_concurrent);
+                let refusal = ProblemPage::answer(page, shedding::overloaded(max_concurrent));
+                return shedding::retry_later(refusal);
             };
-            serve_within(budget, inner, request).await
+            serve_within(budget, inner, request, page).await
         }
         .instrument(span.clone()),
     )
@@ -390,19 +407,27 @@ impl Shared {
     }
 }
 
-/// Serves the request, or answers `504` when it does not finish within `budget`.
-async fn serve_within<S>(budget: Duration, inner: S, request: Request) -> Response
+/// Serves the request, or answers `504` (shown as `page` when there is one) when it does not
+/// finish within `budget`.
+async fn serve_within<S>(
+    budget: Duration,
+    inner: S,
+    request: Request,
+    page: Option<&ProblemPage>,
+) -> Response
 where
     S: tower::Service<Request, Response = Response, Error = Infallible>,
 {
     match tokio::time::timeout(budget, inner.oneshot(request)).await {
         Ok(Ok(response)) => response,
         Ok(Err(never)) => match never {},
-        Err(_) => Problem::deadline_exceeded(format!(
-            "the request did not finish within its deadline of {} ms",
-            budget.as_millis()
-        ))
-        .into_response(),
+        Err(_) => {
+            let problem = Problem::deadline_exceeded(format!(
+                "the request did not finish within its deadline of {} ms",
+                budget.as_millis()
+            ));
+            ProblemPage::answer(page, problem)
+        }
     }
 }
 

@@ -263,6 +263,44 @@ impl IntoResponse for Problem {
     }
 }
 
+/// How a server shows the problems its middleware answers by itself, before or around the
+/// service's handlers: a shed request (503 `overloaded`), a missed deadline (504), a panic, an
+/// unknown route or method. An API answers them as problem+json (the default, when a server has
+/// none); an edge that serves people, like the storefront, renders them as its own pages, because
+/// a shopper must read a sentence with a way forward, not a JSON document.
+///
+/// The status is the problem's whatever the page sets, and the middleware adds its own headers
+/// (`Retry-After`) after rendering: callers, retries and metrics see the same refusal either way.
+#[derive(Clone)]
+pub struct ProblemPage(std::sync::Arc<dyn Fn(&Problem) -> Response + Send + Sync>);
+
+impl ProblemPage {
+    pub fn new(render: impl Fn(&Problem) -> Response + Send + Sync + 'static) -> ProblemPage {
+        ProblemPage(std::sync::Arc::new(render))
+    }
+
+    /// `problem` as this page, with the problem's status.
+    pub fn render(&self, problem: &Problem) -> Response {
+        let mut response = (self.0)(problem);
+        *response.status_mut() = problem.status_code();
+        response
+    }
+
+    /// `problem` as `page` when there is one, else as problem+json.
+    pub fn answer(page: Option<&ProblemPage>, problem: Problem) -> Response {
+        match page {
+            Some(page) => page.render(&problem),
+            None => problem.into_response(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProblemPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProblemPage")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::quoted;

@@ -19,7 +19,7 @@ pub mod gradient;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::{header, HeaderValue, StatusCode};
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::time::Instant;
@@ -153,9 +153,9 @@ impl Limiter {
     }
 }
 
-/// The answer to a shed request: 503 `overloaded` problem with `Retry-After`.
-pub fn overloaded(max: usize) -> Response {
-    let mut response = Problem::new(
+/// The problem a shed request is answered with: 503 `overloaded`.
+pub fn overloaded(max: usize) -> Problem {
+    Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "overloaded",
         "Overloaded",
@@ -164,7 +164,10 @@ pub fn overloaded(max: usize) -> Response {
              retry in {RETRY_AFTER_SECONDS} s, or on another instance"
         ),
     )
-    .into_response();
+}
+
+/// `response` (a shed request's, however rendered) told when to come back: `Retry-After`.
+pub fn retry_later(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));

@@ -6,6 +6,7 @@ use askama_web::WebTemplate;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::client::Error as ClientError;
+use brigade_chassis::problem::{Problem, ProblemPage};
 
 use crate::layout::Layout;
 use crate::session::SessionHandle;
@@ -75,6 +76,51 @@ pub fn dependency(session: &SessionHandle, what: &str, error: &ClientError) -> R
         &format!("{what} {when}. Nothing you did was lost; please try again in a moment."),
         ("/", "Go to the home page"),
     )
+}
+
+/// How the chassis' own refusals look to a shopper: overloaded (503), too slow (504), a method a
+/// page does not take (405) or a panic (500) each become this page with a sentence and a way
+/// on, with the refusal's status (and `Retry-After`) kept. They are answered before the session
+/// is read, so the frame is a visitor's (no account links); the security headers are stamped
+/// here because these answers never pass through the router's layers.
+pub fn problem_page() -> ProblemPage {
+    ProblemPage::new(|problem: &Problem| {
+        let (heading, message) = sentence(problem);
+        let page = FailurePage {
+            layout: Layout::without_session(heading),
+            heading: heading.to_owned(),
+            message: message.to_owned(),
+            next_href: "/".to_owned(),
+            next_label: "Go to the home page".to_owned(),
+        };
+        let mut response = page.into_response();
+        crate::security::stamp(response.headers_mut());
+        response
+    })
+}
+
+/// A heading and a sentence for each refusal the chassis makes.
+fn sentence(problem: &Problem) -> (&'static str, &'static str) {
+    match problem.code() {
+        "overloaded" => (
+            "The shop is very busy",
+            "So many people are shopping right now that this page could not be served. Nothing \
+             you did was lost; please try again in a few seconds.",
+        ),
+        "deadline-exceeded" => (
+            "This took too long",
+            "The shop could not finish this page in time. If you were placing an order, look at \
+             your orders before trying again: an order is never charged twice.",
+        ),
+        "not-found" | "method-not-allowed" => (
+            "Not found",
+            "There is no page here. It may have been removed, or the address mistyped.",
+        ),
+        _ => (
+            "Something went wrong",
+            "Something went wrong on our side. Nothing you did was lost; please try again.",
+        ),
+    }
 }
 
 /// When even the session is missing (a route wired without it): a plain page.

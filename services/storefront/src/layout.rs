@@ -36,6 +36,22 @@ impl Layout {
         }
     }
 
+    /// The frame of a page made without the shopper's session (the chassis' refusals, answered
+    /// before the session is read): as a visitor who is not signed in sees it.
+    pub fn without_session(title: impl Into<String>) -> Layout {
+        Layout {
+            title: title.into(),
+            csrf: String::new(),
+            shopper: None,
+            notice: None,
+            search: String::new(),
+            refresh: false,
+            style_url: crate::assets::style_url(),
+            htmx_url: crate::assets::htmx_url(),
+            icon_url: crate::assets::icon_url(),
+        }
+    }
+
     pub fn searching(mut self, text: &str) -> Layout {
         text.clone_into(&mut self.search);
         self

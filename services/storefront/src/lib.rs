@@ -94,6 +94,8 @@ impl Service for StorefrontService {
     brigade_chassis::service_identity!("storefront", "Brigade's shop: server-rendered pages");
 
     async fn build(ctx: Context, settings: Settings) -> Result<Router, BoxError> {
+        // A shopper reads the chassis' refusals (overloaded, too slow) as the shop's own page.
+        ctx.render_problems(failure::problem_page());
         let client = |service: &str| ctx.client(service);
         // The optional parts are capped: a page waits for them only briefly.
         let capped = |service: &str, cap| ctx.client(service).with_timeout(cap);

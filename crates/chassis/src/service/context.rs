@@ -28,6 +28,9 @@ pub struct Context {
     pub(super) stores: Arc<Mutex<Vec<Db>>>,
     pub(super) events: Events,
     pub(super) background: Background,
+    /// How the middleware's own refusals are shown ([`Context::render_problems`]); read by the
+    /// chassis once the routes are built.
+    pub(super) problem_page: Arc<Mutex<Option<crate::problem::ProblemPage>>>,
 }
 
 /// The events machinery of one process: transport, shared NATS connection, the subscriptions
@@ -119,6 +122,15 @@ impl Context {
         Fut: Future<Output = ()> + Send + 'static,
     {
         self.background.spawn(name, work);
+    }
+
+    /// Shows the refusals the chassis' middleware answers by itself (503 overloaded, 504
+    /// deadline exceeded, a panic, an unknown route) as `page` instead of problem+json: for an
+    /// edge that serves people rather than programs. Statuses and `Retry-After` are kept.
+    pub fn render_problems(&self, page: crate::problem::ProblemPage) {
+        if let Ok(mut slot) = self.problem_page.lock() {
+            *slot = Some(page);
+        }
     }
 
     /// The event transport this process was configured with.
@@ -294,6 +306,7 @@ impl Context {
             stores: Arc::default(),
             events,
             background: Background::new(),
+            problem_page: Arc::default(),
         }
     }
 }

@@ -89,6 +89,7 @@ struct Running {
     events: Events,
     background: Background,
     stores: Arc<Mutex<Vec<Db>>>,
+    problem_page: Arc<Mutex<Option<crate::problem::ProblemPage>>>,
 }
 
 impl Running {
@@ -100,6 +101,7 @@ impl Running {
             events: context.events.clone(),
             background: context.background.clone(),
             stores: context.stores.clone(),
+            problem_page: context.problem_page.clone(),
         }
     }
 }
@@ -153,6 +155,7 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
             max_concurrent_requests: args.max_concurrent_requests,
             adaptive_concurrency: args.adaptive_concurrency,
             chaos: args.chaos.then(crate::chaos::Chaos::new),
+            problem_page: running.problem_page.lock().ok().and_then(|p| p.clone()),
         },
     )
 }

@@ -6,15 +6,20 @@ use std::time::Duration;
 
 use ::http::{Method, Request, StatusCode};
 use axum::body::Body;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use brigade_chassis::health::Health;
 use brigade_chassis::http::{self, Limits, Protection};
 use brigade_chassis::metrics::Metrics;
-use brigade_chassis::plain::PlainClient;
+use brigade_chassis::plain::{self, Answer, PlainClient};
+use brigade_chassis::problem::ProblemPage;
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::{self, Instance};
+use bytes::Bytes;
+use http_body_util::Full;
 use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -127,6 +132,26 @@ async fn beyond_the_limit_requests_are_refused_at_once_while_admitted_ones_compl
     assert!(!text.contains(r#"http_server_shed_requests_total{route="/livez""#));
 }
 
+/// With `instance` limited to one request at once: a gated request holding the place (to be let
+/// go), and a quick one's answer, checked to be a shed 503 with `Retry-After`.
+async fn shed_behind_one_held(
+    client: &PlainClient,
+    instance: &Instance,
+    arrivals: &mut mpsc::UnboundedReceiver<()>,
+) -> (JoinHandle<Result<Answer, plain::Error>>, Answer) {
+    let held = {
+        let client = client.clone();
+        let url = format!("{}/v1/gated", instance.url());
+        tokio::spawn(async move { client.send(Method::GET, &url, None).await })
+    };
+    arrivals.recv().await.unwrap();
+    let quick = format!("{}/v1/quick", instance.url());
+    let refused = client.send(Method::GET, &quick, None).await.unwrap();
+    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers["retry-after"], "1");
+    (held, refused)
+}
+
 #[tokio::test]
 async fn the_flag_sets_the_limit_of_a_running_instance_and_health_is_never_shed() {
     let gate = Arc::new(Semaphore::new(0));
@@ -141,19 +166,7 @@ async fn the_flag_sets_the_limit_of_a_running_instance_and_health_is_never_shed(
     let client = PlainClient::new(Duration::from_secs(5));
     let url = |path: &str| format!("{}{path}", instance.url());
 
-    let held = {
-        let client = client.clone();
-        let url = url("/v1/gated");
-        tokio::spawn(async move { client.send(Method::GET, &url, None).await })
-    };
-    arrivals.recv().await.unwrap();
-
-    let refused = client
-        .send(Method::GET, &url("/v1/quick"), None)
-        .await
-        .unwrap();
-    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(refused.headers["retry-after"], "1");
+    let (held, refused) = shed_behind_one_held(&client, &instance, &mut arrivals).await;
     let problem: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
     assert_eq!(problem["type"], "urn:brigade:problem:overloaded");
     assert_eq!(problem["trace_id"].as_str().unwrap().len(), 32);
@@ -213,4 +226,64 @@ async fn an_adaptive_limit_starts_low_under_its_ceiling_and_publishes_where_it_s
     for request in admitted {
         assert_eq!(request.await.unwrap().unwrap().status(), StatusCode::OK);
     }
+}
+
+/// An edge that serves people shows the middleware's own refusals as its pages: overloaded,
+/// deadline exceeded and an unknown route come back as HTML with the problem's status (and
+/// `Retry-After` on a shed request), not as problem+json.
+#[tokio::test]
+async fn an_edge_renders_the_refusals_as_its_own_pages_with_their_statuses() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (entered, mut arrivals) = mpsc::unbounded_channel();
+    let routes = gated(gate.clone(), entered).route(
+        "/v1/slow",
+        get(|| async {
+            std::future::pending::<()>().await;
+            "never"
+        }),
+    );
+    let instance = Instance::start_custom(
+        INFO,
+        &["--max-concurrent-requests", "1"],
+        move |ctx| async move {
+            ctx.render_problems(ProblemPage::new(|problem| {
+                let page = format!("<p>{}: {}</p>", problem.title, problem.detail);
+                ([(::http::header::CONTENT_TYPE, "text/html")], page).into_response()
+            }));
+            Ok(routes)
+        },
+    )
+    .await;
+    let client = PlainClient::new(Duration::from_secs(5));
+    let url = |path: &str| format!("{}{path}", instance.url());
+    let html = |answer: &Answer| {
+        assert_eq!(answer.headers[::http::header::CONTENT_TYPE], "text/html");
+        String::from_utf8_lossy(&answer.body).into_owned()
+    };
+
+    let late = Request::get(url("/v1/slow"))
+        .header("brigade-deadline-ms", "50")
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let late = client.send_request(late).await.unwrap();
+    assert_eq!(late.status, StatusCode::GATEWAY_TIMEOUT);
+    assert!(html(&late).contains("deadline of 50 ms"), "{}", html(&late));
+
+    let unknown = client
+        .send(Method::GET, &url("/nowhere"), None)
+        .await
+        .unwrap();
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(html(&unknown).contains("no route /nowhere"));
+
+    let (held, refused) = shed_behind_one_held(&client, &instance, &mut arrivals).await;
+    assert!(
+        html(&refused).contains("Overloaded: this instance"),
+        "{}",
+        html(&refused)
+    );
+
+    gate.add_permits(1);
+    assert_eq!(held.await.unwrap().unwrap().status, StatusCode::OK);
+    instance.stop().await.unwrap();
 }

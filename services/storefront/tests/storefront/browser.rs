@@ -1,158 +1,19 @@
-//! End to end in headless Chromium, driven over WebDriver (chromedriver): browse
-//! → search → product → add to cart → sign up → checkout with the approving card →
-//! confirmation → order history, with JavaScript on (htmx loaded under the page's CSP).
-//!
-//! Needs Debian's `chromium` and `chromium-driver` (`/usr/bin/chromium`,
-//! `/usr/bin/chromedriver`; `CHROMIUM` and `CHROMEDRIVER` name others). Without them the test
-//! says it was skipped, except under `CI=true`, where it fails. Screenshots of every page go to
-//! `target/screenshots/` (`$CARGO_TARGET_DIR/screenshots/` when set; `BRIGADE_SCREENSHOTS`
-//! overrides).
+//! End to end in headless Chromium, driven over WebDriver (chromedriver, see `chromium`):
+//! browse → search → product → add to cart → sign up → checkout with the approving card →
+//! confirmation, shipped with its tracking number in place → order history, confirmed and
+//! shipped → the messages page with the confirmation, with JavaScript on (htmx loaded under the
+//! page's CSP). `browser_failures` has what goes wrong, and the checkout without JavaScript.
 //!
 //! The W3C WebDriver protocol is a handful of JSON calls, made here with the chassis' plain
 //! client (`webdriver`): a WebDriver crate would bring a second `http`, a second `cookie` and an
 //! MPL-licensed dependency for a test.
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
-
 use serde_json::json;
 
+use crate::chromium::{
+    click, fill, place_order, shoot, sign_up, wait_for_text, wait_for_text_reloading, Driver,
+};
 use crate::support::{Options, Shop};
-use crate::webdriver::{Client, Locator};
-
-fn program(variable: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var(variable).map_or_else(|_| PathBuf::from(default), PathBuf::from);
-    path.exists().then_some(path)
-}
-
-fn screenshots_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("BRIGADE_SCREENSHOTS") {
-        return PathBuf::from(dir);
-    }
-    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(
-        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    target.join("screenshots")
-}
-
-/// A chromedriver child process, killed when dropped.
-struct Driver {
-    _child: tokio::process::Child,
-    url: String,
-}
-
-impl Driver {
-    /// The driver, or `None` (skipped) when Chromium is not installed outside CI.
-    async fn start() -> Option<(Driver, PathBuf)> {
-        let found = program("CHROMEDRIVER", "/usr/bin/chromedriver")
-            .zip(program("CHROMIUM", "/usr/bin/chromium"));
-        let Some((driver, chromium)) = found else {
-            assert!(
-                !brigade_chassis::testing::required_backends(),
-                "CI=true but chromium or chromedriver is missing: apt-get install chromium chromium-driver"
-            );
-            eprintln!("skipped: chromium or chromedriver is missing (apt-get install chromium chromium-driver)");
-            return None;
-        };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = tokio::process::Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return Some((Driver { _child: child, url }, chromium));
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("chromedriver did not listen on port {port}");
-    }
-
-    async fn session(&self, chromium: &Path) -> Client {
-        let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1600"],
-            }
-        });
-        Client::connect(&self.url, capabilities).await
-    }
-}
-
-/// Takes a screenshot named `name`.
-async fn shoot(client: &Client, name: &str) {
-    let dir = screenshots_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    let png = client.screenshot().await;
-    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
-}
-
-/// Waits until the page's text contains `text`.
-async fn wait_for_text(client: &Client, text: &str) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let source = client.source().await;
-        if source.contains(text) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the page never said `{text}`: {source}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn fill(client: &Client, id: &str, text: &str) {
-    let field = client.find(Locator::Id(id)).await;
-    field.clear().await;
-    field.send_keys(text).await;
-}
-
-async fn click(client: &Client, css: &str) {
-    client.find(Locator::Css(css)).await.click().await;
-}
-
-/// Fills and sends the sign-up form the browser shows, with a screenshot named `shot`.
-async fn sign_up(client: &Client, email: &str, shot: Option<&str>) {
-    wait_for_text(client, "Create my account").await;
-    for (field, text) in [
-        ("name", "Ada"),
-        ("email", email),
-        ("password", "correct horse battery"),
-    ] {
-        fill(client, field, text).await;
-    }
-    if let Some(shot) = shot {
-        shoot(client, shot).await;
-    }
-    click(client, "main form button").await;
-}
-
-/// Fills and sends the checkout form the browser shows, paying with `card`.
-async fn place_order(client: &Client, card: &str, shot: Option<&str>) {
-    for (field, text) in crate::support::checkout_fields(card) {
-        if field != "country" {
-            fill(client, field, &text).await;
-        }
-    }
-    if let Some(shot) = shot {
-        shoot(client, shot).await;
-    }
-    click(client, "main form button").await;
-}
+use crate::webdriver::Locator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_buys_in_a_real_browser() {
@@ -202,11 +63,41 @@ async fn a_shopper_buys_in_a_real_browser() {
     wait_for_text(&client, "Your order is confirmed").await;
     wait_for_text(&client, "status-confirmed").await;
     shoot(&client, "confirmation").await;
+    // Shipped within seconds: shipping takes the confirmation, orders records its shipment, and
+    // the page (following the order with htmx) shows the tracking number in place.
+    wait_for_text(&client, "Tracking number:").await;
+    let tracking = client
+        .find(Locator::Css("strong.tracking-number"))
+        .await
+        .text()
+        .await;
+    assert!(tracking.starts_with("BRG"), "{tracking}");
+    shoot(&client, "shipped").await;
 
-    client.goto(&format!("{base}/orders")).await;
+    // The history: the order confirmed, shipped, with its tracking number.
+    click(&client, "a[href='/orders']").await;
     wait_for_text(&client, "Your orders").await;
-    wait_for_text(&client, "Confirmed").await;
+    for text in [
+        "status-confirmed",
+        "Confirmed",
+        "tracking number",
+        &tracking,
+        "Shipped",
+    ] {
+        wait_for_text(&client, text).await;
+    }
     shoot(&client, "orders").await;
+
+    // The mailbox: notifications wrote the confirmation (from orders' event, within moments).
+    wait_for_text_reloading(&client, &format!("{base}/messages"), "is confirmed").await;
+    shoot(&client, "messages").await;
+    client
+        .find(Locator::LinkText("is confirmed"))
+        .await
+        .click()
+        .await;
+    wait_for_text(&client, "Thank you for your order").await;
+    shoot(&client, "message").await;
     client.close().await;
 }
 

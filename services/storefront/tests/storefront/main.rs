@@ -6,12 +6,16 @@
 //! - `journey`: guest cart → sign up → cart → checkout (refused fields, declined, confirmed,
 //!   pending until it settles) → order pages → log out;
 //! - `degradation`: pages without inventory, recommendations, payments or the catalog;
-//! - `browser`: the same journey in headless Chromium (skipped when it is not installed).
+//! - `browser`: the same journey in headless Chromium, on to the shipment and the messages
+//!   (skipped when it is not installed); `browser_failures`: a declined card, recommendations
+//!   killed, and the checkout with JavaScript off, in Chromium; `chromium`: what both drive.
 // `too_many_lines` guards production code; a test that walks one story reads best whole.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod browser;
+mod browser_failures;
 mod browsing;
+mod chromium;
 mod degradation;
 mod journey;
 mod security;

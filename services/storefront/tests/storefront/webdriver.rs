@@ -1,5 +1,5 @@
 //! The few W3C WebDriver commands the browser test uses, over the chassis' plain client: a
-//! session, navigation, finding elements by CSS or id, clicking, typing, the page source,
+//! session, navigation, finding elements by CSS, id or link text, clicking, typing, the page source,
 //! scripts and screenshots. Every failure panics with what the driver said: this is a test.
 use base64::Engine as _;
 use brigade_chassis::plain::PlainClient;
@@ -12,6 +12,8 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 pub enum Locator<'a> {
     Css(&'a str),
     Id(&'a str),
+    /// A link whose text contains this.
+    LinkText(&'a str),
 }
 
 pub struct Client {
@@ -67,15 +69,16 @@ impl Client {
     }
 
     pub async fn find(&self, locator: Locator<'_>) -> Element<'_> {
-        let selector = match locator {
-            Locator::Css(css) => css.to_owned(),
-            Locator::Id(id) => format!("#{id}"),
+        let (using, selector) = match locator {
+            Locator::Css(css) => ("css selector", css.to_owned()),
+            Locator::Id(id) => ("css selector", format!("#{id}")),
+            Locator::LinkText(text) => ("partial link text", text.to_owned()),
         };
         let found = self
             .call(
                 Method::POST,
                 "/element",
-                Some(json!({ "using": "css selector", "value": selector })),
+                Some(json!({ "using": using, "value": selector })),
             )
             .await;
         Element {
