@@ -1,15 +1,20 @@
 //! Drop-in replacements for axum's `Json`, `Query` and `Path` whose rejections are
-//! problem+json with a detail that says which input was wrong and how.
+//! problem+json with a detail that says which input was wrong and how, and [`PathUuid`], the one
+//! way a handler reads an id from its path.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::rejection::{
+    JsonRejection, PathRejection, QueryRejection, RawPathParamsRejection,
+};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use uuid::Uuid;
 
-use crate::problem::Problem;
+use crate::problem::{quoted, Problem};
+pub use crate::validation::UuidParameter;
 
 /// JSON body extractor (and response) with problem+json rejections.
 #[derive(Debug, Clone, Copy, Default)]
@@ -173,6 +178,61 @@ where
     }
 }
 
+/// A path parameter that must be a UUID, parsed before the handler runs. A segment that is not
+/// one is refused with `400 invalid-parameter` naming the parameter (`P::NAME`), the problem
+/// every path id of every service answers, which the chassis documents on each operation with a
+/// path parameter. The parameter is found by name, so a route with several parameters takes one
+/// `PathUuid` per id.
+#[derive(Debug, Clone, Copy)]
+pub struct PathUuid<P>(pub Uuid, pub P);
+
+impl<P, S> FromRequestParts<S> for PathUuid<P>
+where
+    P: UuidParameter + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let params = match RawPathParams::from_request_parts(parts, state).await {
+            Ok(params) => params,
+            Err(RawPathParamsRejection::InvalidUtf8InPathParam(_)) => {
+                return Err(not_a_uuid::<P>("the segment"))
+            }
+            Err(other) => return Err(misrouted::<P>(&other.body_text())),
+        };
+        let Some((_, text)) = params.iter().find(|(name, _)| *name == P::NAME) else {
+            return Err(misrouted::<P>("the route has no parameter of that name"));
+        };
+        Uuid::parse_str(text)
+            .map(|id| PathUuid(id, P::default()))
+            .map_err(|_| not_a_uuid::<P>(&quoted(text)))
+    }
+}
+
+/// The refusal of a segment (`shown`, already quoted) that is not a UUID.
+fn not_a_uuid<P: UuidParameter>(shown: &str) -> Problem {
+    Problem::invalid_parameter(
+        P::NAME,
+        format!(
+            "{}: {shown} is not {}: ids are UUIDs, such as 4b0c3a5e-8f1d-4c2a-9e7b-1d2f3a4b5c6d",
+            P::NAME,
+            P::NOUN
+        ),
+    )
+}
+
+/// A handler asking for a parameter its route does not have: the service's mistake, not the
+/// caller's, so a 500 (and a log line saying which) rather than a 400.
+fn misrouted<P: UuidParameter>(why: &str) -> Problem {
+    tracing::error!(
+        parameter = P::NAME,
+        why,
+        "a PathUuid that its route does not fill"
+    );
+    Problem::internal()
+}
+
 /// The innermost error message: serde's own words, without axum's prefix.
 fn source_text(error: &(dyn std::error::Error + 'static)) -> String {
     let mut current = error;
@@ -292,5 +352,127 @@ mod body_tests {
             status_of("text/plain", "{}").await,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
+    }
+}
+
+#[cfg(test)]
+mod path_uuid_tests {
+    use axum::routing::get;
+    use axum::Router;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::testing::send_json;
+
+    crate::uuid_parameter!(OrderId = "order_id", "an order id");
+    crate::uuid_parameter!(LineId = "line_id", "a line id");
+
+    /// Echoes what the handler was given; one route with two ids, one whose handler asks for a
+    /// parameter its pattern does not have.
+    fn app() -> Router {
+        Router::new()
+            .route(
+                "/orders/{order_id}",
+                get(|PathUuid(id, _): PathUuid<OrderId>| async move { id.to_string() }),
+            )
+            .route("/orders/{order_id}/lines/{line_id}", get(order_and_line))
+            .route(
+                "/lines/{id}",
+                get(|PathUuid(id, _): PathUuid<LineId>| async move { id.to_string() }),
+            )
+    }
+
+    async fn order_and_line(
+        PathUuid(order, _): PathUuid<OrderId>,
+        PathUuid(line, _): PathUuid<LineId>,
+    ) -> String {
+        format!("{order}/{line}")
+    }
+
+    async fn get_path(path: &str) -> (StatusCode, Value) {
+        let request = http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let answer = send_json(&app(), request).await;
+        (answer.status, answer.body)
+    }
+
+    async fn text_of(path: &str) -> String {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let request = http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_uuid_segment_reaches_the_handler_parsed() {
+        let (order, line) = (Uuid::from_u128(7), Uuid::from_u128(8));
+        assert_eq!(
+            text_of(&format!("/orders/{order}")).await,
+            order.to_string()
+        );
+        // Each id is found by its own name, whatever its place in the route.
+        assert_eq!(
+            text_of(&format!("/orders/{order}/lines/{line}")).await,
+            format!("{order}/{line}")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_segment_that_is_not_a_uuid_is_a_400_naming_the_parameter() {
+        let line = Uuid::from_u128(8);
+        for (path, parameter, shown) in [
+            (
+                "/orders/abc".to_owned(),
+                "order_id",
+                "order_id: `abc` is not an order id",
+            ),
+            (
+                format!("/orders/abc/lines/{line}"),
+                "order_id",
+                "`abc` is not an order id",
+            ),
+            (
+                format!("/orders/{line}/lines/7"),
+                "line_id",
+                "line_id: `7` is not a line id",
+            ),
+            // Percent-decoded before it is shown; not even text, it is refused all the same.
+            (
+                "/orders/a%20b".to_owned(),
+                "order_id",
+                "`a b` is not an order id",
+            ),
+            ("/orders/%FF".to_owned(), "order_id", "is not an order id"),
+        ] {
+            let (status, body) = get_path(&path).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+            assert_eq!(
+                body["type"], "urn:brigade:problem:invalid-parameter",
+                "{body}"
+            );
+            assert_eq!(body["parameter"], parameter, "{body}");
+            let detail = body["detail"].as_str().unwrap_or_default();
+            assert!(detail.contains(shown), "{path}: {detail}");
+            assert!(detail.contains("ids are UUIDs"), "{detail}");
+        }
+        // A caller's long segment is shortened in the detail, not echoed whole.
+        let (_, body) = get_path(&format!("/orders/{}", "x".repeat(2000))).await;
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.len() < 300),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_handler_asking_for_a_parameter_its_route_lacks_is_the_services_fault() {
+        let (status, body) = get_path(&format!("/lines/{}", Uuid::from_u128(1))).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        assert_eq!(body["type"], "urn:brigade:problem:internal");
     }
 }

@@ -36,6 +36,39 @@ impl From<ValidationError> for Problem {
     }
 }
 
+/// What a UUID path parameter is: its name in the route and what it identifies, so that the
+/// problem refusing a segment that is not a UUID names the parameter as the route and its
+/// OpenAPI document do. Declared, usually in the contract crate next to the route, with
+/// [`uuid_parameter!`](crate::uuid_parameter); read by `extract::PathUuid`.
+pub trait UuidParameter: Default {
+    /// The parameter's name in the route pattern (`order_id` in `/v1/reservations/{order_id}`).
+    const NAME: &'static str;
+    /// What the id identifies, with its article (`an order id`).
+    const NOUN: &'static str;
+}
+
+/// Declares a [`UuidParameter`]: a unit type naming one path parameter of a route.
+///
+/// ```ignore
+/// // In the contract crate's `paths`:
+/// brigade_chassis::uuid_parameter!(pub OrderId = "order_id", "an order id");
+/// // In a handler of a route `/v1/reservations/{order_id}`:
+/// async fn one(PathUuid(order_id, _): PathUuid<paths::OrderId>) { /* order_id: Uuid */ }
+/// ```
+#[macro_export]
+macro_rules! uuid_parameter {
+    ($(#[$meta:meta])* $vis:vis $marker:ident = $name:literal, $noun:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default)]
+        $vis struct $marker;
+
+        impl $crate::validation::UuidParameter for $marker {
+            const NAME: &'static str = $name;
+            const NOUN: &'static str = $noun;
+        }
+    };
+}
+
 /// A page of a listing that follows the rules, with the defaults applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {

@@ -2,8 +2,9 @@
 //! Callers (the gateway, orders) depend on this crate, never on the server.
 //!
 //! - [`Cart`], [`CartLine`], [`SetQuantity`]: what goes over the wire;
-//! - [`SetQuantity::validate`], [`parse_product_id`]: the input rules, shared so that an edge can
-//!   refuse bad input with the service's own words before it costs a hop;
+//! - [`SetQuantity::validate`]: the input rules, shared so that an edge can refuse bad input with
+//!   the service's own words before it costs a hop (a path's product id is the chassis'
+//!   `PathUuid`);
 //! - [`problems`]: the problem codes callers are expected to act on;
 //! - [`CartClient`]: the typed client, which calls on a user's behalf with their token.
 //!
@@ -18,9 +19,7 @@ mod types;
 
 pub use catalog_api::Money;
 pub use client::CartClient;
-pub use rules::{
-    parse_product_id, ValidationError, EMPTY_CART_CURRENCY, MAX_LINES, MAX_QUANTITY, MIN_QUANTITY,
-};
+pub use rules::{ValidationError, EMPTY_CART_CURRENCY, MAX_LINES, MAX_QUANTITY, MIN_QUANTITY};
 pub use types::{Cart, CartLine, SetQuantity};
 
 /// The cart's routes, shared by the server's router and the client so that they cannot drift.
@@ -37,6 +36,11 @@ pub mod paths {
     pub fn item(product_id: uuid::Uuid) -> String {
         format!("/v1/cart/items/{product_id}")
     }
+
+    brigade_chassis::uuid_parameter!(
+        /// The `product_id` of `ITEM_PATTERN`, read by the chassis' `PathUuid`.
+        pub ProductId = "product_id", "a product id"
+    );
 }
 
 /// The problem codes (`urn:brigade:problem:<code>`) that the cart adds to the chassis' own.

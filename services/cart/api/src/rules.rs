@@ -1,9 +1,6 @@
 //! The rules a request must follow, shared by the cart and by edges that check early.
 
-use uuid::Uuid;
-
 use crate::types::SetQuantity;
-use brigade_chassis::problem::quoted;
 pub use brigade_chassis::validation::ValidationError;
 
 /// The smallest quantity of a line; removing a line is `DELETE`, not quantity 0.
@@ -32,19 +29,6 @@ impl SetQuantity {
     }
 }
 
-/// A product id from a path segment.
-pub fn parse_product_id(segment: &str) -> Result<Uuid, ValidationError> {
-    Uuid::parse_str(segment).map_err(|_| {
-        ValidationError::new(
-            "product_id",
-            format!(
-            "{} is not a product id: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
-            quoted(segment)
-        ),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,20 +51,6 @@ mod tests {
             let detail = error.map(|e| e.detail).unwrap_or_default();
             assert!(detail.contains(&quantity.to_string()), "{detail}");
         }
-    }
-
-    #[test]
-    fn product_ids_are_uuids() {
-        let id = Uuid::from_u128(7);
-        assert_eq!(parse_product_id(&id.to_string()), Ok(id));
-        let error = parse_product_id("kettle").err();
-        assert_eq!(
-            error.as_ref().map(|e| e.parameter.as_str()),
-            Some("product_id")
-        );
-        let long = "x".repeat(1000);
-        let detail = parse_product_id(&long).err().map(|e| e.detail);
-        assert!(detail.is_some_and(|d| d.len() < 200));
     }
 
     #[test]

@@ -37,4 +37,9 @@ pub mod paths {
     pub fn product(id: uuid::Uuid) -> String {
         format!("{PRODUCTS}/{id}")
     }
+
+    brigade_chassis::uuid_parameter!(
+        /// The `id` of `/v1/products/{id}`, read by the chassis' `PathUuid`.
+        pub ProductId = "id", "a product id"
+    );
 }

@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use brigade_chassis::auth::Principal;
-use brigade_chassis::extract::{Json, NoParameters, Path, Query};
+use brigade_chassis::extract::{Json, NoParameters, PathUuid, Query};
 use brigade_chassis::Problem;
-use cart_api::{parse_product_id, Cart, SetQuantity};
+use cart_api::{paths, Cart, SetQuantity};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -49,11 +49,10 @@ async fn show(
 async fn set_quantity(
     State(gateway): State<Gateway>,
     principal: Principal,
-    Path(product_id): Path<String>,
+    PathUuid(product_id, _): PathUuid<paths::ProductId>,
     _: Query<NoParameters>,
     Json(request): Json<SetQuantity>,
 ) -> Result<Json<Cart>, Problem> {
-    let product_id = parse_product_id(&product_id)?;
     let quantity = request.validate()?;
     let cart = gateway
         .cart
@@ -74,10 +73,9 @@ async fn set_quantity(
 async fn remove(
     State(gateway): State<Gateway>,
     principal: Principal,
-    Path(product_id): Path<String>,
+    PathUuid(product_id, _): PathUuid<paths::ProductId>,
     _: Query<NoParameters>,
 ) -> Result<Json<Cart>, Problem> {
-    let product_id = parse_product_id(&product_id)?;
     let cart = gateway.cart.remove(&principal.token, product_id).await?;
     Ok(Json(cart))
 }

@@ -1,12 +1,13 @@
 //! `/api/v1/products` and `/api/v1/categories`: browsing the catalog.
 
 use axum::extract::State;
-use brigade_chassis::extract::{Json, NoParameters, Path, Query};
+use brigade_chassis::extract::{Json, NoParameters, PathUuid, Query};
 use brigade_chassis::Problem;
-use catalog_api::{CategoryList, ListProducts, Product, ProductAnswers, ProductPage, ProductPath};
+use catalog_api::{
+    paths, CategoryList, ListProducts, Product, ProductAnswers, ProductPage, ProductPath,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::Gateway;
 
@@ -51,11 +52,8 @@ async fn list_products(
 )]
 async fn get_product(
     State(gateway): State<Gateway>,
-    Path(id): Path<String>,
+    PathUuid(id, _): PathUuid<paths::ProductId>,
 ) -> Result<Json<Product>, Problem> {
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        Problem::invalid_parameter("id", format!("`{id}` is not a product id: expected a UUID"))
-    })?;
     Ok(Json(gateway.catalog.get_product(id).await?))
 }
 

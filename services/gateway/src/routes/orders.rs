@@ -5,9 +5,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::auth::Principal;
 use brigade_chassis::client::Error as ClientError;
-use brigade_chassis::extract::{IdempotencyKey, Json, NoParameters, Path, Query};
+use brigade_chassis::extract::{IdempotencyKey, Json, NoParameters, PathUuid, Query};
 use brigade_chassis::Problem;
-use orders_api::{problems, CheckoutRequest, ListOrders, Order, OrderPage};
+use orders_api::{paths, problems, CheckoutRequest, ListOrders, Order, OrderPage};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -122,12 +122,9 @@ async fn list(
 async fn one(
     State(gateway): State<Gateway>,
     principal: Principal,
-    Path(id): Path<String>,
+    PathUuid(id, _): PathUuid<paths::OrderId>,
     _: Query<NoParameters>,
 ) -> Result<Json<Order>, Problem> {
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        Problem::invalid_parameter("id", format!("`{id}` is not an order id: expected a UUID"))
-    })?;
     Ok(Json(gateway.orders.order(&principal.token, id).await?))
 }
 

@@ -11,8 +11,9 @@ use std::fmt;
 
 use axum::extract::State;
 use brigade_chassis::client::{Availability, Error as ClientError};
-use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::extract::{Json, PathUuid, Query};
 use brigade_chassis::Problem;
+use catalog_api::paths::ProductId;
 use catalog_api::Product;
 use inventory_api::StockLevels;
 use recommendations_api::{Recommendation, Recommendations, RecommendationsQuery};
@@ -156,10 +157,10 @@ impl RecommendationsView {
 )]
 async fn product_page(
     State(gateway): State<Gateway>,
-    Path(id): Path<String>,
+    PathUuid(product_id, _): PathUuid<ProductId>,
     Query(query): Query<RecommendationsQuery>,
 ) -> Result<Json<ProductView>, Problem> {
-    let (product_id, limit) = recommendations::product_request(&id, &query)?;
+    let limit = query.validate()?;
     // Recommendations need only the id: asked at once, alongside the catalog and then the
     // inventory. `try_join!` drops them as soon as the catalog fails: a 404 does not wait.
     let shown_with =

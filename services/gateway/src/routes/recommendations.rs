@@ -11,11 +11,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::auth::Principal;
 use brigade_chassis::client::{Availability, Error as ClientError};
-use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::extract::{Json, PathUuid, Query};
 use brigade_chassis::Problem;
-use recommendations_api::{
-    parse_product_id, problems, Recommendations, RecommendationsQuery, ValidationError,
-};
+use catalog_api::paths::ProductId;
+use recommendations_api::{problems, Recommendations, RecommendationsQuery};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -44,10 +43,12 @@ pub fn router() -> OpenApiRouter<Gateway> {
 )]
 async fn for_product(
     State(gateway): State<Gateway>,
-    Path(id): Path<String>,
+    PathUuid(product_id, _): PathUuid<ProductId>,
     Query(query): Query<RecommendationsQuery>,
 ) -> Result<Response, Problem> {
-    let (product_id, limit) = product_request(&id, &query)?;
+    // Refused here with the service's own rules, before the request costs a hop (the service
+    // checks again).
+    let limit = query.validate()?;
     Ok(answer(of_product(&gateway, product_id, limit).await))
 }
 
@@ -78,20 +79,9 @@ async fn for_me(
     Ok(answer(Availability::of(result)))
 }
 
-/// The product id (path segment `id`) and limit of a request for a product's recommendations,
-/// refused here with the service's own rules, before the request costs a hop (the service
-/// checks again).
-pub(super) fn product_request(
-    id: &str,
-    query: &RecommendationsQuery,
-) -> Result<(Uuid, u32), ValidationError> {
-    let product_id = parse_product_id("id", id)?;
-    let limit = query.validate()?;
-    Ok((product_id, limit))
-}
-
 /// Up to `limit` recommendations for a product, or why the service gave none. Only the
-/// gateway's own mistakes (a 4xx, which [`product_request`] should make impossible) are errors.
+/// gateway's own mistakes (a 4xx, which checking the request first should make impossible) are
+/// errors.
 pub(super) async fn of_product(
     gateway: &Gateway,
     product_id: Uuid,

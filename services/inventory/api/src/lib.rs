@@ -58,6 +58,11 @@ pub mod paths {
     pub fn release(order_id: Uuid) -> String {
         format!("/v1/reservations/{order_id}/release")
     }
+
+    brigade_chassis::uuid_parameter!(
+        /// The `order_id` of `RESERVATION`, `COMMIT`, `RELEASE`; read by the chassis' `PathUuid`.
+        pub OrderId = "order_id", "an order id"
+    );
 }
 
 /// The inventory's own problem types (`urn:brigade:problem:<code>`), besides the chassis' ones.

@@ -3,8 +3,9 @@
 //! gateway, the storefront) depend on this crate, never on the server.
 //!
 //! - [`Message`], [`MessageKind`], [`Delivery`], [`MessagePage`]: what goes over the wire;
-//! - [`ListMessages::validate`], [`parse_message_id`]: the input rules, shared so that an edge
-//!   can refuse bad input with the service's own words before it costs a hop;
+//! - [`ListMessages::validate`]: the input rules, shared so that an edge can refuse bad input with
+//!   the service's own words before it costs a hop (a path's message id is the chassis'
+//!   `PathUuid`);
 //! - [`NotificationsClient`]: the typed client, which calls on a shopper's behalf with their
 //!   token.
 //!
@@ -18,7 +19,7 @@ mod rules;
 mod types;
 
 pub use client::NotificationsClient;
-pub use rules::{parse_message_id, ListMessages, ValidationError};
+pub use rules::{ListMessages, ValidationError};
 pub use types::{Delivery, Message, MessageKind, MessagePage};
 
 /// The service's routes, shared by the server's router and the client so that they cannot drift.
@@ -35,4 +36,9 @@ pub mod paths {
     pub fn message(id: uuid::Uuid) -> String {
         format!("/v1/messages/{id}")
     }
+
+    brigade_chassis::uuid_parameter!(
+        /// The `id` of `MESSAGE_PATTERN`, read by the chassis' `PathUuid`.
+        pub MessageId = "id", "a message id"
+    );
 }

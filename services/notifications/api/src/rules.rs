@@ -1,10 +1,8 @@
 //! The rules a request must follow, shared by the service and by edges that check early.
 
-use brigade_chassis::problem::quoted;
 use brigade_chassis::validation::Page;
 pub use brigade_chassis::validation::ValidationError;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// `GET /v1/messages` query string: the chassis' paging rules. Unknown parameters are refused
 /// rather than ignored.
@@ -29,19 +27,6 @@ impl ListMessages {
     }
 }
 
-/// A message id from the `id` path segment.
-pub fn parse_message_id(segment: &str) -> Result<Uuid, ValidationError> {
-    Uuid::parse_str(segment).map_err(|_| {
-        ValidationError::new(
-            "id",
-            format!(
-                "{} is not a message id: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
-                quoted(segment)
-            ),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,14 +43,5 @@ mod tests {
             zero.validate().err().map(|e| e.parameter).as_deref(),
             Some("page")
         );
-    }
-
-    #[test]
-    fn ids_are_uuids_and_the_refusal_names_the_parameter() {
-        let id = Uuid::from_u128(7);
-        assert_eq!(parse_message_id(&id.to_string()), Ok(id));
-        let error = parse_message_id("latest").err();
-        assert_eq!(error.as_ref().map(|e| e.parameter.as_str()), Some("id"));
-        assert!(error.is_some_and(|e| e.detail.contains("`latest` is not a message id")));
     }
 }

@@ -50,7 +50,7 @@ pub fn shipping(write: Write) -> Subscription {
 
 impl Handle<UserRegistered> for Write {
     async fn handle(&self, tx: &mut Tx, event: UserRegistered, _: &Envelope) -> Handled {
-        store::record_user(tx.conn(), event.user_id, event.registered_at_ms)
+        store::record_user(tx.conn(), &event)
             .await
             .map_err(HandlerError::failed)
     }

@@ -50,6 +50,11 @@ pub mod paths {
     pub fn order(id: uuid::Uuid) -> String {
         format!("{ORDERS}/{id}")
     }
+
+    brigade_chassis::uuid_parameter!(
+        /// The `id` of `ORDER_PATTERN`, read by the chassis' `PathUuid`.
+        pub OrderId = "id", "an order id"
+    );
 }
 
 /// The problem codes (the last part of a problem's `type`) that the orders service adds to the

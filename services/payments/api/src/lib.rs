@@ -19,9 +19,9 @@ mod types;
 
 pub use client::PaymentsClient;
 pub use rules::{
-    check_charge_id, check_idempotency_key, check_order_id, luhn_valid, LedgerFilter, Location,
-    ValidationError, DEFAULT_LEDGER_LIMIT, MAX_AMOUNT_MINOR, MAX_CARD_DIGITS,
-    MAX_IDEMPOTENCY_KEY_CHARS, MAX_LEDGER_LIMIT, MAX_REASON_CHARS, MIN_CARD_DIGITS,
+    check_idempotency_key, check_order_id, luhn_valid, LedgerFilter, Location, ValidationError,
+    DEFAULT_LEDGER_LIMIT, MAX_AMOUNT_MINOR, MAX_CARD_DIGITS, MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_LEDGER_LIMIT, MAX_REASON_CHARS, MIN_CARD_DIGITS,
 };
 pub use types::{
     Audit, Charge, ChargeList, ChargeRequest, ChargeStatus, ChargesQuery, DeclineCode, LedgerEntry,
@@ -54,6 +54,11 @@ pub mod paths {
     pub fn refund(id: uuid::Uuid) -> String {
         format!("{CHARGES}/{id}/refund")
     }
+
+    brigade_chassis::uuid_parameter!(
+        /// The `id` of `CHARGE_PATTERN` and `REFUND_PATTERN`, read by the chassis' `PathUuid`.
+        pub ChargeId = "id", "a charge id"
+    );
 }
 
 /// The card numbers that decide what the simulated processor does. Any other number that passes

@@ -99,20 +99,6 @@ pub fn check_order_id(text: &str) -> Result<Uuid, ValidationError> {
     })
 }
 
-/// A charge id in a path must be a UUID.
-pub fn check_charge_id(text: &str) -> Result<Uuid, ValidationError> {
-    Uuid::parse_str(text).map_err(|_| {
-        ValidationError::new(
-            Location::Path,
-            "id",
-            format!(
-                "{} is not a charge id: charge ids are UUIDs, such as 4b0c3a5e-8f1d-4c2a-9e7b-1d2f3a4b5c6d",
-                quoted(text)
-            ),
-        )
-    })
-}
-
 /// The Luhn checksum of a string of ASCII digits (false for anything else).
 pub fn luhn_valid(digits: &str) -> bool {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {

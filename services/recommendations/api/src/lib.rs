@@ -4,9 +4,9 @@
 //! this crate, never on the server.
 //!
 //! - [`Recommendations`], [`Recommendation`], [`Reason`]: what goes over the wire;
-//! - [`RecommendationsQuery::validate`], [`parse_product_id`], [`parse_user_id`]: the input rules,
-//!   shared so that an edge can refuse bad input with the service's own words before it costs a
-//!   hop;
+//! - [`RecommendationsQuery::validate`]: the input rules, shared so that an edge can refuse bad
+//!   input with the service's own words before it costs a hop (a path's id is the chassis'
+//!   `PathUuid`);
 //! - [`problems`]: the problem codes callers answer with;
 //! - [`RecommendationsClient`]: the typed client.
 //!
@@ -23,10 +23,7 @@ mod types;
 
 pub use catalog_api::Money;
 pub use client::RecommendationsClient;
-pub use rules::{
-    parse_product_id, parse_user_id, RecommendationsQuery, ValidationError, DEFAULT_LIMIT,
-    MAX_LIMIT, MIN_LIMIT,
-};
+pub use rules::{RecommendationsQuery, ValidationError, DEFAULT_LIMIT, MAX_LIMIT, MIN_LIMIT};
 pub use types::{Reason, Recommendation, Recommendations};
 
 /// The service's routes, shared by the server's router and the client so that they cannot drift.
@@ -51,6 +48,16 @@ pub mod paths {
     pub fn user(user_id: Uuid) -> String {
         format!("/v1/recommendations/users/{user_id}")
     }
+
+    brigade_chassis::uuid_parameter!(
+        /// The `product_id` of `PRODUCT_PATTERN`, read by the chassis' `PathUuid`.
+        pub ProductId = "product_id", "a product id"
+    );
+
+    brigade_chassis::uuid_parameter!(
+        /// The `user_id` of `USER_PATTERN`, read by the chassis' `PathUuid`.
+        pub UserId = "user_id", "a user id"
+    );
 }
 
 /// The problem codes (`urn:brigade:problem:<code>`) that go with recommendations, besides the

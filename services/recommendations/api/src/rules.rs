@@ -3,7 +3,6 @@
 use brigade_chassis::problem::quoted;
 pub use brigade_chassis::validation::ValidationError;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 /// The fewest products one answer may be asked for.
 pub const MIN_LIMIT: u32 = 1;
@@ -52,29 +51,6 @@ impl RecommendationsQuery {
     }
 }
 
-/// A product id from a path segment; `parameter` is the segment's name in the route (the
-/// service's `product_id`, the gateway's `id`).
-pub fn parse_product_id(parameter: &'static str, segment: &str) -> Result<Uuid, ValidationError> {
-    parse_id(parameter, "a product id", segment)
-}
-
-/// A user id from the `user_id` path segment.
-pub fn parse_user_id(segment: &str) -> Result<Uuid, ValidationError> {
-    parse_id("user_id", "a user id", segment)
-}
-
-fn parse_id(parameter: &'static str, what: &str, segment: &str) -> Result<Uuid, ValidationError> {
-    Uuid::parse_str(segment).map_err(|_| {
-        ValidationError::new(
-            parameter,
-            format!(
-                "{} is not {what}: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
-                quoted(segment)
-            ),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,26 +84,6 @@ mod tests {
             assert!(detail.contains(&format!("`{bad}`")), "{detail}");
             assert!(detail.contains("from 1 to 20"), "{detail}");
         }
-    }
-
-    #[test]
-    fn ids_are_uuids_and_the_refusal_names_the_route_parameter() {
-        let id = Uuid::from_u128(42);
-        assert_eq!(parse_product_id("id", &id.to_string()), Ok(id));
-        assert_eq!(parse_user_id(&id.to_string()), Ok(id));
-        let error = parse_product_id("product_id", "kettle").err();
-        assert_eq!(
-            error.as_ref().map(|e| e.parameter.as_str()),
-            Some("product_id")
-        );
-        assert!(error.is_some_and(|e| e.detail.contains("`kettle` is not a product id")));
-        assert_eq!(
-            parse_user_id("me").err().map(|e| e.parameter).as_deref(),
-            Some("user_id")
-        );
-        let long = "x".repeat(1000);
-        let detail = parse_user_id(&long).err().map(|e| e.detail);
-        assert!(detail.is_some_and(|d| d.len() < 200));
     }
 
     #[test]

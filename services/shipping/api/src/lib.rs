@@ -21,8 +21,8 @@ mod types;
 pub use catalog_api::Money;
 pub use client::ShippingClient;
 pub use rules::{
-    parse_order_id, tracking_number, validate_country, ValidationError, DEFAULT_UNIT_WEIGHT_GRAMS,
-    MAX_ITEMS, MAX_QUANTITY, MAX_SKU_CHARS, MAX_UNIT_WEIGHT_GRAMS,
+    tracking_number, validate_country, ValidationError, DEFAULT_UNIT_WEIGHT_GRAMS, MAX_ITEMS,
+    MAX_QUANTITY, MAX_SKU_CHARS, MAX_UNIT_WEIGHT_GRAMS,
 };
 pub use types::{Quote, QuoteItem, QuoteRequest, Shipment, ShipmentStatus, Zone};
 
@@ -41,6 +41,11 @@ pub mod paths {
     pub fn shipment(order_id: Uuid) -> String {
         format!("/v1/shipments/{order_id}")
     }
+
+    brigade_chassis::uuid_parameter!(
+        /// The `order_id` of `SHIPMENT_PATTERN`, read by the chassis' `PathUuid`.
+        pub OrderId = "order_id", "an order id"
+    );
 }
 
 /// The problem codes (`urn:brigade:problem:<code>`) shipping adds to the chassis' own.

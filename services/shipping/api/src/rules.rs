@@ -37,18 +37,6 @@ pub fn validate_country(parameter: &str, country: &str) -> Result<(), Validation
     }
 }
 
-/// An order id from a path segment.
-pub fn parse_order_id(segment: &str) -> Result<Uuid, ValidationError> {
-    let why = |_| {
-        let shown = quoted(segment);
-        ValidationError::new(
-            "order_id",
-            format!("{shown} is not an order id: ids are UUIDs"),
-        )
-    };
-    Uuid::parse_str(segment).map_err(why)
-}
-
 /// An order's tracking number: derived from its id, so it is unique as order ids are and the
 /// same however often the shipment is made.
 pub fn tracking_number(order_id: Uuid) -> String {

@@ -2,9 +2,9 @@
 
 use axum::extract::State;
 use brigade_chassis::auth::Principal;
-use brigade_chassis::extract::{Json, NoParameters, Path, Query};
+use brigade_chassis::extract::{Json, NoParameters, PathUuid, Query};
 use brigade_chassis::Problem;
-use cart_api::{parse_product_id, paths, Cart, SetQuantity};
+use cart_api::{paths, Cart, SetQuantity};
 
 use super::{catalog_failed, change, current_prices, unknown_product, AppState};
 use crate::lines;
@@ -34,11 +34,10 @@ use crate::lines;
 pub(super) async fn set_quantity(
     principal: Principal,
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    PathUuid(product_id, _): PathUuid<paths::ProductId>,
     _: Query<NoParameters>,
     Json(body): Json<SetQuantity>,
 ) -> Result<Json<Cart>, Problem> {
-    let product_id = parse_product_id(&segment)?;
     let quantity = body.validate()?;
     let user_id = principal.user_id;
     let stored = state.store.load(user_id).await?;
@@ -76,10 +75,9 @@ pub(super) async fn set_quantity(
 pub(super) async fn remove(
     principal: Principal,
     State(state): State<AppState>,
-    Path(segment): Path<String>,
+    PathUuid(product_id, _): PathUuid<paths::ProductId>,
     _: Query<NoParameters>,
 ) -> Result<Json<Cart>, Problem> {
-    let product_id = parse_product_id(&segment)?;
     let user_id = principal.user_id;
     let stored = state.store.load(user_id).await?;
     let others: Vec<_> = stored

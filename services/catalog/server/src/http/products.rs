@@ -1,16 +1,14 @@
 //! `/v1/products`: listing and search, one product, products by ids.
 
 use axum::extract::State;
-use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::extract::{Json, PathUuid, Query};
 use brigade_chassis::Problem;
 use catalog_api::{
     paths, ListProducts, Product, ProductAnswers, ProductBatch, ProductPage, ProductPath,
     ProductsByIds,
 };
-use uuid::Uuid;
 
 use crate::store::{ListError, Store};
-use brigade_chassis::problem::quoted;
 
 /// List and search products.
 ///
@@ -57,18 +55,8 @@ pub(super) async fn list(
 )]
 pub(super) async fn one(
     State(store): State<Store>,
-    Path(id): Path<String>,
+    PathUuid(id, _): PathUuid<paths::ProductId>,
 ) -> Result<Json<Product>, Problem> {
-    // Parsed here rather than by the extractor, so that the problem names the parameter.
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        Problem::invalid_parameter(
-            "id",
-            format!(
-                "{} is not a product id: ids are UUIDs, such as 4b0c3a5e-8f1d-5c2a-9e7b-1d2f3a4b5c6d",
-                quoted(&id)
-            ),
-        )
-    })?;
     match store.product(id).await? {
         Some(product) => Ok(Json(product)),
         None => Err(Problem::not_found(format!(

@@ -2,14 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use brigade_chassis::extract::{Json, NoParameters, Path, Query};
+use brigade_chassis::extract::{Json, NoParameters, PathUuid, Query};
 use brigade_chassis::Problem;
-use inventory_api::{paths, problems, Reservation, ReserveRequest, ShortLine, ValidationError};
+use inventory_api::{paths, problems, Reservation, ReserveRequest, ShortLine};
 use uuid::Uuid;
 
 use super::now_ms;
 use crate::store::{CommitError, ReleaseError, ReserveError, Reserved, Store};
-use brigade_chassis::problem::quoted;
 
 /// Reserve an order's lines.
 ///
@@ -33,11 +32,10 @@ use brigade_chassis::problem::quoted;
 )]
 pub(super) async fn reserve(
     State(store): State<Store>,
-    Path(order_id): Path<String>,
+    PathUuid(order_id, _): PathUuid<paths::OrderId>,
     _: Query<NoParameters>,
     Json(body): Json<ReserveRequest>,
 ) -> Result<(StatusCode, Json<Reservation>), Problem> {
-    let order_id = parse_order_id(&order_id)?;
     let request = body.validate()?;
     match store.reserve(order_id, &request, now_ms()).await {
         Ok(Reserved::Now(reservation)) => Ok((StatusCode::CREATED, Json(reservation))),
@@ -88,10 +86,9 @@ pub(super) async fn reserve(
 )]
 pub(super) async fn one(
     State(store): State<Store>,
-    Path(order_id): Path<String>,
+    PathUuid(order_id, _): PathUuid<paths::OrderId>,
     _: Query<NoParameters>,
 ) -> Result<Json<Reservation>, Problem> {
-    let order_id = parse_order_id(&order_id)?;
     match store.reservation(order_id).await? {
         Some(reservation) => Ok(Json(reservation)),
         None => Err(no_reservation(order_id)),
@@ -116,10 +113,9 @@ pub(super) async fn one(
 )]
 pub(super) async fn commit(
     State(store): State<Store>,
-    Path(order_id): Path<String>,
+    PathUuid(order_id, _): PathUuid<paths::OrderId>,
     _: Query<NoParameters>,
 ) -> Result<Json<Reservation>, Problem> {
-    let order_id = parse_order_id(&order_id)?;
     match store.commit(order_id, now_ms()).await {
         Ok(reservation) => Ok(Json(reservation)),
         Err(CommitError::NotFound) => Err(no_reservation(order_id)),
@@ -156,10 +152,9 @@ pub(super) async fn commit(
 )]
 pub(super) async fn release(
     State(store): State<Store>,
-    Path(order_id): Path<String>,
+    PathUuid(order_id, _): PathUuid<paths::OrderId>,
     _: Query<NoParameters>,
 ) -> Result<Json<Reservation>, Problem> {
-    let order_id = parse_order_id(&order_id)?;
     match store.release(order_id, now_ms()).await {
         Ok(reservation) => Ok(Json(reservation)),
         Err(ReleaseError::NotFound) => Err(no_reservation(order_id)),
@@ -171,17 +166,6 @@ pub(super) async fn release(
         )),
         Err(ReleaseError::Store(e)) => Err(Problem::store_failed(&e)),
     }
-}
-
-/// Parsed here rather than by the extractor, so that the problem names the parameter.
-fn parse_order_id(text: &str) -> Result<Uuid, ValidationError> {
-    Uuid::parse_str(text).map_err(|_| ValidationError {
-        parameter: "order_id".to_owned(),
-        detail: format!(
-            "{} is not an order id: order ids are UUIDs, such as 4b0c3a5e-8f1d-4c2a-9e7b-1d2f3a4b5c6d",
-            quoted(text)
-        ),
-    })
 }
 
 fn no_reservation(order_id: Uuid) -> Problem {

@@ -2,15 +2,16 @@
 
 use axum::extract::State;
 use brigade_chassis::auth::Principal;
-use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::extract::{Json, PathUuid, Query};
 use brigade_chassis::Problem;
-use notifications_api::{parse_message_id, paths, ListMessages, Message, MessagePage};
+use notifications_api::{paths, ListMessages, Message, MessagePage};
 
 use super::AppState;
 
 /// The signed-in shopper's messages, newest first.
 ///
-/// Also remembers the address the shopper's token carries: email goes there.
+/// Also remembers the address the shopper's token carries: email goes there (users'
+/// `UserRegistered` gave one at sign-up, except to shoppers registered before it carried it).
 #[utoipa::path(
     get,
     path = paths::MESSAGES,
@@ -50,9 +51,8 @@ pub(super) async fn list(
 pub(super) async fn one(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    PathUuid(id, _): PathUuid<paths::MessageId>,
 ) -> Result<Json<Message>, Problem> {
-    let id = parse_message_id(&id)?;
     let found = state.store.message(principal.user_id, id).await?;
     found
         .map(Json)

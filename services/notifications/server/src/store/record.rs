@@ -5,20 +5,19 @@ use brigade_chassis::db::{Conn, Query};
 use brigade_chassis::time::now_ms;
 use notifications_api::Delivery;
 use payments_api::events::PaymentRefunded;
+use users_api::events::UserRegistered;
 use uuid::Uuid;
 
 use super::{sql, Error};
 use crate::compose::Composed;
 
-/// Knows the shopper (users' `UserRegistered`).
-pub async fn record_user(
-    conn: Conn<'_>,
-    user_id: Uuid,
-    registered_at_ms: u64,
-) -> Result<(), Error> {
+/// Knows the shopper and, from version 2 of users' `UserRegistered`, their address: so a
+/// shopper's email goes out before they ever open their messages.
+pub async fn record_user(conn: Conn<'_>, registered: &UserRegistered) -> Result<(), Error> {
     Query::new(sql::RECORD_USER)
-        .bind(user_id.to_string())
-        .bind(i64::try_from(registered_at_ms).unwrap_or(i64::MAX))
+        .bind(registered.user_id.to_string())
+        .bind(i64::try_from(registered.registered_at_ms).unwrap_or(i64::MAX))
+        .bind(registered.email.as_deref())
         .execute(conn)
         .await?;
     Ok(())

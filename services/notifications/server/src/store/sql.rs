@@ -30,10 +30,13 @@ pub(super) const REMEMBER_ADDRESS: &str = "
     INSERT INTO recipients (user_id, email) VALUES (?, ?)
     ON CONFLICT (user_id) DO UPDATE SET email = excluded.email";
 
-/// Parameters: user id, registered at (ms). Keeps an address already known.
+/// Parameters: user id, registered at (ms), email (null in a version 1 `UserRegistered`).
+/// Keeps an address already known: one learnt from the shopper's token is at least as recent as
+/// the sign-up's, which may be applied late (a replay).
 pub(super) const RECORD_USER: &str = "
-    INSERT INTO recipients (user_id, registered_at_ms) VALUES (?, ?)
-    ON CONFLICT (user_id) DO UPDATE SET registered_at_ms = excluded.registered_at_ms";
+    INSERT INTO recipients (user_id, registered_at_ms, email) VALUES (?, ?, ?)
+    ON CONFLICT (user_id) DO UPDATE SET registered_at_ms = excluded.registered_at_ms,
+        email = COALESCE(recipients.email, excluded.email)";
 
 /// Parameters: order id, user id.
 pub(super) const RECORD_OWNER: &str = "

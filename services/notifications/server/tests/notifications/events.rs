@@ -4,14 +4,15 @@
 //! that arrives before its order waits for it.
 
 use brigade_chassis::db::Db;
-use brigade_chassis::events::ApplyOutcome;
+use brigade_chassis::events::{ApplyOutcome, Envelope};
 use brigade_chassis::validation::Page;
 use notifications_api::{Delivery, Message, MessageKind};
 use orders_api::CancelReason;
-use users_api::events::UserRegistered;
 use uuid::Uuid;
 
-use crate::support::{apply, cancelled, confirmed, deliver, envelope, migrated, refunded, shipped};
+use crate::support::{
+    apply, cancelled, confirmed, deliver, envelope, migrated, refunded, registered, shipped,
+};
 
 brigade_chassis::store_suite!(
     each_event_kind_writes_its_message_to_its_shopper,
@@ -19,6 +20,7 @@ brigade_chassis::store_suite!(
     a_refund_before_its_order_is_written_when_the_order_arrives,
     a_registered_shopper_gets_no_message,
     a_shipment_writes_one_message_with_its_tracking_number,
+    a_sign_up_gives_the_address_and_one_from_before_the_address_is_still_applied,
 );
 
 /// Every message of `user`, newest first.
@@ -149,10 +151,7 @@ async fn a_refund_before_its_order_is_written_when_the_order_arrives(db: Db) {
 async fn a_registered_shopper_gets_no_message(db: Db) {
     let store = migrated(db.clone()).await;
     let user = Uuid::new_v4();
-    let registered = UserRegistered {
-        user_id: user,
-        registered_at_ms: 1_700_000_000_000,
-    };
+    let registered = registered(user, None);
     assert_eq!(apply(&db, &registered).await, ApplyOutcome::Applied);
     assert!(mailbox(&store, user).await.is_empty());
     // Knowing the shopper first keeps the address learnt later, and the other way round.
@@ -176,4 +175,52 @@ async fn a_shipment_writes_one_message_with_its_tracking_number(db: Db) {
     assert_eq!(kinds(&adas), [MessageKind::ShipmentCreated]);
     let tracking = shipping_api::tracking_number(order);
     assert!(adas[0].text_body.contains(&tracking), "{:?}", adas[0]);
+}
+
+/// The address each pending message would be emailed to, by shopper.
+async fn due_to(store: &notifications::Store) -> Vec<String> {
+    let due = store.due(i64::MAX, 10).await.unwrap();
+    due.into_iter().map(|outgoing| outgoing.email).collect()
+}
+
+async fn a_sign_up_gives_the_address_and_one_from_before_the_address_is_still_applied(db: Db) {
+    let store = migrated(db.clone()).await;
+    let (ada, bob) = (Uuid::new_v4(), Uuid::new_v4());
+    for user in [ada, bob] {
+        let order = envelope(&confirmed(user, Uuid::new_v4()));
+        deliver(&db, &order, Delivery::Pending).await;
+    }
+    assert_eq!(due_to(&store).await, Vec::<String>::new());
+
+    // Bob signed up before `UserRegistered` carried the address: his version 1 event, still
+    // in users' outbox, is applied, not parked; his message waits for his address.
+    let mut old = envelope(&registered(bob, None));
+    old.schemaversion = 1;
+    old.data = serde_json::json!({"user_id": bob, "registered_at_ms": 1_700_000_000_000_u64});
+    assert_eq!(
+        deliver(&db, &old, Delivery::Pending).await,
+        ApplyOutcome::Applied
+    );
+    assert_eq!(due_to(&store).await, Vec::<String>::new());
+
+    // Ada's sign-up carries her address: her confirmation is due to it at once.
+    let adas = envelope(&registered(ada, Some("ada@example.com")));
+    assert_eq!(adas.schemaversion, 2);
+    assert_eq!(
+        deliver(&db, &adas, Delivery::Pending).await,
+        ApplyOutcome::Applied
+    );
+    assert_eq!(due_to(&store).await, ["ada@example.com"]);
+
+    // Bob opens his messages: the address in his token is used, and a sign-up replayed later
+    // does not replace it.
+    store
+        .remember_address(bob, "bob@example.com")
+        .await
+        .unwrap();
+    let replay = Envelope::of(&registered(bob, Some("old@example.com")), 2).unwrap();
+    deliver(&db, &replay, Delivery::Pending).await;
+    let mut addresses = due_to(&store).await;
+    addresses.sort();
+    assert_eq!(addresses, ["ada@example.com", "bob@example.com"]);
 }

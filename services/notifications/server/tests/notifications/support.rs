@@ -14,6 +14,7 @@ use payments_api::events::{Amount, PaymentRefunded};
 use shipping_api::events::ShipmentCreated;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use users_api::events::UserRegistered;
 use uuid::Uuid;
 
 /// `db` with the service's schema.
@@ -57,6 +58,16 @@ pub fn shipped(user_id: Uuid, order_id: Uuid) -> ShipmentCreated {
         tracking_number: shipping_api::tracking_number(order_id),
         carrier: "Brigade Post".into(),
         estimated_delivery: "2026-12-08".into(),
+    }
+}
+
+/// A sign-up as users publishes it (version 2), with `email` or, as a version 1 event read
+/// today, without.
+pub fn registered(user_id: Uuid, email: Option<&str>) -> UserRegistered {
+    UserRegistered {
+        user_id,
+        registered_at_ms: 1_700_000_000_000,
+        email: email.map(str::to_owned),
     }
 }
 

@@ -3,12 +3,9 @@
 
 use axum::extract::State;
 use brigade_chassis::auth::Principal;
-use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::extract::{Json, PathUuid, Query};
 use brigade_chassis::Problem;
 use orders_api::{paths, ListOrders, Order, OrderPage};
-use uuid::Uuid;
-
-use brigade_chassis::problem::quoted;
 
 use super::AppState;
 
@@ -53,15 +50,8 @@ pub(super) async fn list(
 pub(super) async fn one(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    PathUuid(id, _): PathUuid<paths::OrderId>,
 ) -> Result<Json<Order>, Problem> {
-    // Parsed here rather than by the extractor, so that the problem names the parameter.
-    let id = Uuid::parse_str(&id).map_err(|_| {
-        Problem::invalid_parameter(
-            "id",
-            format!("{} is not an order id: ids are UUIDs", quoted(&id)),
-        )
-    })?;
     match state.saga.store().order_of(principal.user_id, id).await? {
         Some(order) => Ok(Json(order)),
         None => Err(Problem::not_found(format!(

@@ -2,11 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::extract::{Json, PathUuid, Query};
 use brigade_chassis::Problem;
 use payments_api::{
-    check_charge_id, check_order_id, paths, problems, Charge, ChargeList, ChargeRequest,
-    ChargesQuery,
+    check_order_id, paths, problems, Charge, ChargeList, ChargeRequest, ChargesQuery,
 };
 
 use crate::processor::{ChargeError, Processor};
@@ -105,9 +104,8 @@ fn charge_problem(error: ChargeError) -> Problem {
 )]
 pub(super) async fn one(
     State(processor): State<Processor>,
-    Path(id): Path<String>,
+    PathUuid(id, _): PathUuid<paths::ChargeId>,
 ) -> Result<Json<Charge>, Problem> {
-    let id = check_charge_id(&id)?;
     match processor.store().charge(id).await? {
         Some(stored) => Ok(Json(stored.charge)),
         None => Err(Problem::not_found(format!(

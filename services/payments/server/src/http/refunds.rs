@@ -3,9 +3,9 @@
 use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
-use brigade_chassis::extract::{Json, Path};
+use brigade_chassis::extract::{Json, PathUuid};
 use brigade_chassis::Problem;
-use payments_api::{check_charge_id, paths, problems, Charge, RefundRequest};
+use payments_api::{paths, problems, Charge, RefundRequest};
 
 use super::BODY_LIMIT;
 use crate::processor::{Processor, RefundError};
@@ -39,11 +39,10 @@ use brigade_chassis::extract::OptionalIdempotencyKey;
 )]
 pub(super) async fn refund(
     State(processor): State<Processor>,
-    Path(id): Path<String>,
+    PathUuid(id, _): PathUuid<paths::ChargeId>,
     OptionalIdempotencyKey(key): OptionalIdempotencyKey,
     request: Request,
 ) -> Result<Json<Charge>, Problem> {
-    let id = check_charge_id(&id)?;
     let body = refund_request(request).await?;
     match processor.refund(id, key.as_deref(), &body).await {
         Ok(charge) => Ok(Json(charge)),

@@ -1,11 +1,9 @@
 //! `/v1/recommendations/...`: for a product, for a user.
 
 use axum::extract::State;
-use brigade_chassis::extract::{Json, Path, Query};
+use brigade_chassis::extract::{Json, PathUuid, Query};
 use brigade_chassis::Problem;
-use recommendations_api::{
-    parse_product_id, parse_user_id, paths, Recommendations, RecommendationsQuery,
-};
+use recommendations_api::{paths, Recommendations, RecommendationsQuery};
 
 use crate::store::Store;
 
@@ -27,10 +25,9 @@ use crate::store::Store;
 )]
 pub(super) async fn for_product(
     State(store): State<Store>,
-    Path(segment): Path<String>,
+    PathUuid(product_id, _): PathUuid<paths::ProductId>,
     Query(query): Query<RecommendationsQuery>,
 ) -> Result<Json<Recommendations>, Problem> {
-    let product_id = parse_product_id("product_id", &segment)?;
     let limit = query.validate()?;
     Ok(Json(store.for_product(product_id, limit).await?))
 }
@@ -51,10 +48,9 @@ pub(super) async fn for_product(
 )]
 pub(super) async fn for_user(
     State(store): State<Store>,
-    Path(segment): Path<String>,
+    PathUuid(user_id, _): PathUuid<paths::UserId>,
     Query(query): Query<RecommendationsQuery>,
 ) -> Result<Json<Recommendations>, Problem> {
-    let user_id = parse_user_id(&segment)?;
     let limit = query.validate()?;
     Ok(Json(store.for_user(user_id, limit).await?))
 }

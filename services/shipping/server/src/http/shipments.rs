@@ -1,9 +1,9 @@
 //! `GET /v1/shipments/{order_id}`: one order's shipment.
 
 use axum::extract::State;
-use brigade_chassis::extract::{Json, Path};
+use brigade_chassis::extract::{Json, PathUuid};
 use brigade_chassis::Problem;
-use shipping_api::{parse_order_id, paths, Shipment};
+use shipping_api::{paths, Shipment};
 
 use crate::store::Store;
 
@@ -23,9 +23,8 @@ use crate::store::Store;
 )]
 pub(super) async fn one(
     State(store): State<Store>,
-    Path(segment): Path<String>,
+    PathUuid(order_id, _): PathUuid<paths::OrderId>,
 ) -> Result<Json<Shipment>, Problem> {
-    let order_id = parse_order_id(&segment)?;
     let shipment = store.shipment(order_id).await?;
     shipment.map(Json).ok_or_else(|| {
         Problem::not_found(format!(

@@ -98,9 +98,11 @@ impl Store {
             tx.rollback().await?;
             return Err(CreateError::EmailTaken);
         }
+        // The address travels with the event, written in this transaction like the account.
         let event = UserRegistered {
             user_id: new.id,
             registered_at_ms: new.created_at_ms,
+            email: Some(new.email.clone()),
         };
         self.outbox
             .append(tx.conn(), &event)

@@ -11,7 +11,7 @@ use crate::support::{account, active_keys, second_pool, store};
 
 on_both_backends!(
     an_account_is_created_once_per_email_and_found_by_email_and_id,
-    a_sign_up_announces_the_user_once_and_nothing_secret,
+    a_sign_up_announces_the_user_once_with_its_address_and_nothing_secret,
     two_sign_ups_of_one_email_at_once_create_one_account,
     instances_starting_at_once_make_one_active_key,
     a_rotation_retires_the_active_key_and_deletes_keys_past_their_grace,
@@ -48,7 +48,7 @@ async fn an_account_is_created_once_per_email_and_found_by_email_and_id(db: Db) 
     assert_eq!(store.user(user.id).await.unwrap(), Some(user));
 }
 
-async fn a_sign_up_announces_the_user_once_and_nothing_secret(db: Db) {
+async fn a_sign_up_announces_the_user_once_with_its_address_and_nothing_secret(db: Db) {
     let store = store(db).await;
     assert!(stored_events(store.db()).await.unwrap().is_empty());
     let new = account("ada@example.com");
@@ -61,17 +61,23 @@ async fn a_sign_up_announces_the_user_once_and_nothing_secret(db: Db) {
     assert_eq!(event.source, "users");
     assert_eq!(event.subject, user.id.to_string());
     assert_eq!(event.subjectseq, 1);
-    assert_eq!(event.schemaversion, 1);
-    // Exactly these members: no email, name or hash travels to other stores.
+    assert_eq!(event.schemaversion, 2);
+    // Exactly these members: the address notifications emails (normalised as stored), and no
+    // name or hash travels to other stores.
     assert_eq!(
         event.data,
-        json!({"user_id": user.id, "registered_at_ms": new.created_at_ms})
+        json!({
+            "user_id": user.id,
+            "registered_at_ms": new.created_at_ms,
+            "email": "ada@example.com",
+        })
     );
     assert_eq!(
         event.decode::<UserRegistered>().unwrap(),
         UserRegistered {
             user_id: user.id,
-            registered_at_ms: new.created_at_ms
+            registered_at_ms: new.created_at_ms,
+            email: Some(user.email.clone()),
         }
     );
 
