@@ -26,11 +26,19 @@ pub async fn record_user(conn: Conn<'_>, registered: &UserRegistered) -> Result<
 /// Writes `message` with its first `delivery` status, unless a message telling the same fact
 /// is stored already. True when it was written.
 pub async fn write_message(
-    conn: Conn<'_>,
+    mut conn: Conn<'_>,
     message: &Composed,
     delivery: Delivery,
 ) -> Result<bool, Error> {
     let now = now_ms();
+    // "Newest first" must mean the order the messages were written in: two events applied in
+    // the same millisecond (an order confirmed, then refunded) would otherwise tie, and the
+    // mailbox would list them in the order of their ids.
+    let (latest,): (Option<i64>,) = Query::new(sql::LATEST_MESSAGE_AT)
+        .bind(message.user_id)
+        .fetch_one(&mut conn)
+        .await?;
+    let created_at = latest.map_or(now, |latest| now.max(latest + 1));
     let written = Query::new(sql::INSERT_MESSAGE)
         .bind(message.id())
         .bind(message.user_id)
@@ -39,7 +47,7 @@ pub async fn write_message(
         .bind(&message.subject)
         .bind(&message.text_body)
         .bind(&message.html_body)
-        .bind(now)
+        .bind(created_at)
         .bind(delivery.as_str())
         .bind(now)
         .execute(conn)

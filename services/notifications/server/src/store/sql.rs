@@ -19,6 +19,10 @@ pub(super) fn user_page(user_id: &str, page: Page) -> Query {
 }
 
 /// Parameter: user id.
+pub(super) const LATEST_MESSAGE_AT: &str =
+    "SELECT MAX(created_at_ms) FROM messages WHERE user_id = ?";
+
+/// Parameter: user id.
 pub(super) const COUNT_USER_MESSAGES: &str = "SELECT COUNT(*) FROM messages WHERE user_id = ?";
 
 /// Parameters: message id, user id.
