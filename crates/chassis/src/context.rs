@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::telemetry::Traced;
 use crate::trace_context::TraceContext;
 
 /// The header carrying the caller's remaining time budget, in milliseconds. A relative budget,
@@ -30,6 +31,8 @@ pub struct RequestContext {
     pub request_id: String,
     /// The instant by which the answer must be sent; nothing downstream waits past it.
     pub deadline: Instant,
+    /// The request's span, when spans are exported: outbound calls are its children.
+    pub span: Option<Traced>,
 }
 
 impl RequestContext {
