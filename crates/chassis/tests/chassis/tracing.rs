@@ -10,6 +10,8 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use brigade_chassis::context;
+use brigade_chassis::db::Tx;
+use brigade_chassis::events::{self, Envelope, Handle, Handled, Subscription};
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::{self, Instance};
 use brigade_chassis::Problem;
@@ -23,6 +25,8 @@ use prost::Message;
 use serde_json::json;
 
 use brigade_chassis::plain::PlainClient;
+
+use crate::support::Ticked;
 
 const FRONT: ServiceInfo = ServiceInfo {
     name: "front",
@@ -378,4 +382,102 @@ async fn a_collector_that_is_down_or_hangs_never_fails_a_request() {
         .await
         .unwrap_or_else(|_| panic!("instances exporting to {endpoint} did not stop"));
     }
+}
+
+const LEDGER: ServiceInfo = ServiceInfo {
+    name: "ledger",
+    version: "test",
+};
+const TALLY: ServiceInfo = ServiceInfo {
+    name: "tally",
+    version: "test",
+};
+
+/// Says when an event was handled.
+struct Seen(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl Handle<Ticked> for Seen {
+    async fn handle(&self, _tx: &mut Tx, _event: Ticked, envelope: &Envelope) -> Handled {
+        let _ = self.0.send(envelope.id.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn an_event_consumers_span_links_to_the_request_that_produced_the_event() {
+    let (receiver, endpoint) = Receiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger_db = format!("sqlite://{}", dir.path().join("ledger.db").display());
+    let tally_db = format!("sqlite://{}", dir.path().join("tally.db").display());
+
+    let flags = ["--database-url", &ledger_db, "--otlp-endpoint", &endpoint];
+    let ledger = Instance::start_custom(LEDGER, &flags, |mut ctx| async move {
+        let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
+        let outbox = ctx.publish_events(&db).await?;
+        // A change announced by an event, written in the request's transaction.
+        Ok(Router::new().route(
+            "/v1/ticks",
+            post(move || async move {
+                let mut tx = db.begin_write().await.map_err(|_| Problem::internal())?;
+                outbox
+                    .append(tx.conn(), &Ticked::new("a", 1))
+                    .await
+                    .map_err(|_| Problem::internal())?;
+                tx.commit().await.map_err(|_| Problem::internal())?;
+                outbox.wake();
+                Ok::<_, Problem>(StatusCode::NO_CONTENT)
+            }),
+        ))
+    })
+    .await;
+
+    let (seen, mut handled) = tokio::sync::mpsc::unbounded_channel();
+    let peers = format!("ledger={}", ledger.address);
+    let flags = [
+        "--database-url",
+        &tally_db,
+        "--otlp-endpoint",
+        &endpoint,
+        "--peers",
+        &peers,
+    ];
+    let tally = Instance::start_custom(TALLY, &flags, move |mut ctx| async move {
+        let db = ctx.open_store(&[events::INBOX_MIGRATION]).await?;
+        let subscription = Subscription::new("ledger").on::<Ticked, _>(Seen(seen));
+        ctx.subscribe(&db, subscription).await?;
+        Ok(Router::new())
+    })
+    .await;
+
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(format!("{}/v1/ticks", ledger.url()))
+        .header("traceparent", format!("00-{TRACE}-{CALLER_SPAN}-01"))
+        .body(Full::new(Body::new()))
+        .unwrap();
+    let answer = PlainClient::default().send_request(request).await.unwrap();
+    assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    tokio::time::timeout(Duration::from_secs(10), handled.recv())
+        .await
+        .expect("the event was not handled in time");
+    tally.stop().await.unwrap();
+    ledger.stop().await.unwrap();
+
+    let producer = receiver
+        .of_trace(TRACE)
+        .into_iter()
+        .find(|s| s.span.kind == SpanKind::Server as i32 && s.service() == "ledger")
+        .expect("the producing request's span");
+    let spans = receiver.spans.lock().unwrap().clone();
+    let consumer = spans
+        .iter()
+        .find(|s| s.span.kind == SpanKind::Consumer as i32 && s.service() == "tally")
+        .unwrap_or_else(|| panic!("no consumer span: {spans:#?}"));
+    assert_eq!(consumer.span.name, "process brigade.ledger.Ticked");
+    // Its own trace, linked to the span of the request that made the change.
+    assert_ne!(hex(&consumer.span.trace_id), TRACE);
+    assert_eq!(consumer.span.links.len(), 1);
+    assert_eq!(hex(&consumer.span.links[0].trace_id), TRACE);
+    assert_eq!(consumer.span.links[0].span_id, producer.span.span_id);
+    assert!(!consumer.is_error());
 }
