@@ -146,7 +146,7 @@ impl TraceStore {
             .map(|(id, spans)| summarize(id, spans))
             .filter(|s| filter.accepts(s))
             .collect();
-        summaries.sort_by(|a, b| b.start_unix_ms.cmp(&a.start_unix_ms));
+        summaries.sort_by_key(|s| std::cmp::Reverse(s.start_unix_ms));
         summaries.truncate(filter.limit);
         summaries
     }
