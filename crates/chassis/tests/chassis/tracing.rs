@@ -26,6 +26,7 @@ use serde_json::json;
 
 use brigade_chassis::plain::PlainClient;
 
+use crate::events::{CONSUMER, PRODUCER};
 use crate::support::Ticked;
 
 const FRONT: ServiceInfo = ServiceInfo {
@@ -194,34 +195,57 @@ async fn get_with_traceparent(url: &str, traceparent: &str) -> (StatusCode, serd
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
+/// `front` calling `back`, both exporting to a test receiver.
+struct Pair {
+    receiver: Receiver,
+    front: Instance,
+    back: Instance,
+}
+
+impl Pair {
+    async fn start() -> Pair {
+        let (receiver, endpoint) = Receiver::start().await;
+        let back = start_back(&endpoint).await;
+        let front = start_front(&endpoint, &back).await;
+        Pair {
+            receiver,
+            front,
+            back,
+        }
+    }
+
+    /// `GET /v1/front/{what}` as a caller in trace `trace`, sampled or not.
+    async fn call(&self, what: &str, trace: &str, sampled: bool) -> serde_json::Value {
+        let flags = if sampled { "01" } else { "00" };
+        let (status, body) = get_with_traceparent(
+            &format!("{}/v1/front/{what}", self.front.url()),
+            &format!("00-{trace}-{CALLER_SPAN}-{flags}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        body
+    }
+
+    /// Stops both, which flushes what their batch processors hold (their schedule is seconds
+    /// away), and returns what the receiver got.
+    async fn stop(self) -> Receiver {
+        self.front.stop().await.unwrap();
+        self.back.stop().await.unwrap();
+        self.receiver
+    }
+}
+
 #[tokio::test]
 async fn a_call_through_two_services_is_one_trace_of_server_and_client_spans() {
-    let (receiver, endpoint) = Receiver::start().await;
-    let back = start_back(&endpoint).await;
-    let front = start_front(&endpoint, &back).await;
-
-    let (status, body) = get_with_traceparent(
-        &format!("{}/v1/front/item", front.url()),
-        &format!("00-{TRACE}-{CALLER_SPAN}-01"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let pair = Pair::start().await;
+    let body = pair.call("item", TRACE, true).await;
     assert_eq!(body["ok"], true);
     // The trace the services log and answer problems with is the exported one.
     assert_eq!(body["trace_id"], TRACE);
-
     // A caller that decided not to sample: the parent-based sampler records nothing.
     let unsampled = "0af7651916cd43dd8448eb211c80319c";
-    let (status, _) = get_with_traceparent(
-        &format!("{}/v1/front/item", front.url()),
-        &format!("00-{unsampled}-{CALLER_SPAN}-00"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
-
-    // Stopping flushes what the batch processors hold (their schedule is seconds away).
-    front.stop().await.unwrap();
-    back.stop().await.unwrap();
+    pair.call("item", unsampled, false).await;
+    let receiver = pair.stop().await;
 
     let spans = receiver.of_trace(TRACE);
     assert_eq!(
@@ -290,19 +314,10 @@ async fn a_call_through_two_services_is_one_trace_of_server_and_client_spans() {
 
 #[tokio::test]
 async fn a_failing_dependency_shows_as_error_spans_one_client_span_per_attempt() {
-    let (receiver, endpoint) = Receiver::start().await;
-    let back = start_back(&endpoint).await;
-    let front = start_front(&endpoint, &back).await;
-
-    let (status, body) = get_with_traceparent(
-        &format!("{}/v1/front/broken", front.url()),
-        &format!("00-{TRACE}-{CALLER_SPAN}-01"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK);
+    let pair = Pair::start().await;
+    let body = pair.call("broken", TRACE, true).await;
     assert_eq!(body["ok"], false);
-    front.stop().await.unwrap();
-    back.stop().await.unwrap();
+    let receiver = pair.stop().await;
 
     let spans = receiver.of_trace(TRACE);
     let mut attempts: Vec<Received> = spans
@@ -384,15 +399,6 @@ async fn a_collector_that_is_down_or_hangs_never_fails_a_request() {
     }
 }
 
-const LEDGER: ServiceInfo = ServiceInfo {
-    name: "ledger",
-    version: "test",
-};
-const TALLY: ServiceInfo = ServiceInfo {
-    name: "tally",
-    version: "test",
-};
-
 /// Says when an event was handled.
 struct Seen(tokio::sync::mpsc::UnboundedSender<String>);
 
@@ -411,7 +417,7 @@ async fn an_event_consumers_span_links_to_the_request_that_produced_the_event() 
     let tally_db = format!("sqlite://{}", dir.path().join("tally.db").display());
 
     let flags = ["--database-url", &ledger_db, "--otlp-endpoint", &endpoint];
-    let ledger = Instance::start_custom(LEDGER, &flags, |mut ctx| async move {
+    let ledger = Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
         let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
         let outbox = ctx.publish_events(&db).await?;
         // A change announced by an event, written in the request's transaction.
@@ -441,7 +447,7 @@ async fn an_event_consumers_span_links_to_the_request_that_produced_the_event() 
         "--peers",
         &peers,
     ];
-    let tally = Instance::start_custom(TALLY, &flags, move |mut ctx| async move {
+    let tally = Instance::start_custom(CONSUMER, &flags, move |mut ctx| async move {
         let db = ctx.open_store(&[events::INBOX_MIGRATION]).await?;
         let subscription = Subscription::new("ledger").on::<Ticked, _>(Seen(seen));
         ctx.subscribe(&db, subscription).await?;
