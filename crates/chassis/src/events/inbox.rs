@@ -11,6 +11,7 @@ use crate::db::{Backend, Db, Tx};
 use crate::telemetry::{Traced, Tracer};
 use crate::trace_context::TraceContext;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// The deadline a handler's outbound calls run under: the time a request may take at most
 /// (a handler has no caller waiting; its transaction is what bounds it).
@@ -127,7 +128,16 @@ impl Inbox {
         let span = self.consumer_span(envelope);
         let dispatched = match &span {
             Some((_, context)) => {
-                context::scope(context.clone(), subscription.dispatch(&mut tx, envelope)).await
+                // The handler's log lines carry the consumer span's trace, as a request's do.
+                let logged = tracing::info_span!(
+                    "event",
+                    trace_id = %context.trace.trace_id_hex(),
+                    span_id = %context.trace.span_id_hex(),
+                    event_id = %envelope.id,
+                );
+                context::scope(context.clone(), subscription.dispatch(&mut tx, envelope))
+                    .instrument(logged)
+                    .await
             }
             None => subscription.dispatch(&mut tx, envelope).await,
         };
