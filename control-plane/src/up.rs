@@ -229,9 +229,12 @@ struct Wiring {
 }
 
 /// The control port as the instances' OTLP endpoint, unless the user set an OTLP endpoint of
-/// their own in brigade's environment.
-fn default_otlp_endpoint(control_url: &str) -> Option<String> {
-    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+/// their own in brigade's environment (read through `env`).
+fn default_otlp_endpoint(
+    control_url: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let set = |name: &str| env(name).is_some_and(|v| !v.trim().is_empty());
     (!set("OTEL_EXPORTER_OTLP_ENDPOINT") && !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
         .then(|| control_url.to_owned())
 }
@@ -379,7 +382,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         events: events.url.clone().unwrap_or_else(|| "embedded".to_owned()),
         events_namespace: events_namespace.clone(),
         chaos,
-        otlp_endpoint: default_otlp_endpoint(&control_url),
+        otlp_endpoint: default_otlp_endpoint(&control_url, |name| std::env::var(name).ok()),
     };
     let specs = process_specs(&manifest, &wiring, &exe);
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();
@@ -733,6 +736,28 @@ mod tests {
             Some("BRIGADE_INSTANCE_ID")
         );
         assert_eq!(env_of(&specs[2])["BRIGADE_LISTEN"], "127.0.0.1:8088");
+    }
+
+    #[test]
+    fn instances_export_spans_to_the_control_port_unless_the_user_chose_an_endpoint() {
+        let control = "http://127.0.0.1:7070";
+        let unset = |_: &str| None;
+        assert_eq!(
+            default_otlp_endpoint(control, unset).as_deref(),
+            Some(control)
+        );
+        let empty = |_: &str| Some(" ".to_owned());
+        assert_eq!(
+            default_otlp_endpoint(control, empty).as_deref(),
+            Some(control)
+        );
+        for chosen in [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ] {
+            let env = |name: &str| (name == chosen).then(|| "http://collector:4318".to_owned());
+            assert_eq!(default_otlp_endpoint(control, env), None, "{chosen}");
+        }
     }
 
     /// A process's environment, by variable name.

@@ -21,7 +21,7 @@ use opentelemetry_sdk::Resource;
 use super::Tracer;
 
 /// The tracing flags every service shares, named after the OpenTelemetry variables they read.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct TracingArgs {
     /// Base URL of an OTLP/HTTP collector (`/v1/traces` is appended), e.g. http://127.0.0.1:4318.
     /// Without it (or the traces endpoint) no span is recorded.
