@@ -223,6 +223,20 @@ struct Wiring {
     events_namespace: String,
     /// Fault injection on in every instance.
     chaos: bool,
+    /// Where instances export spans: the control port's receiver, unless the user pointed
+    /// them elsewhere (then their OTEL_* variables reach the instances unchanged).
+    otlp_endpoint: Option<String>,
+}
+
+/// The control port as the instances' OTLP endpoint, unless the user set an OTLP endpoint of
+/// their own in brigade's environment (read through `env`).
+fn default_otlp_endpoint(
+    control_url: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let set = |name: &str| env(name).is_some_and(|v| !v.trim().is_empty());
+    (!set("OTEL_EXPORTER_OTLP_ENDPOINT") && !set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+        .then(|| control_url.to_owned())
 }
 
 fn process_specs(manifest: &Manifest, wiring: &Wiring, exe: &std::path::Path) -> Vec<ProcessSpec> {
@@ -270,6 +284,9 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
     ];
     if wiring.chaos {
         env.push(("BRIGADE_CHAOS".into(), "true".into()));
+    }
+    if let Some(endpoint) = &wiring.otlp_endpoint {
+        env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone()));
     }
     // The manifest may override the above; the parent pid (and the instance id, which the
     // supervisor sets per start) it may not: they keep the system's promises.
@@ -365,6 +382,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         events: events.url.clone().unwrap_or_else(|| "embedded".to_owned()),
         events_namespace: events_namespace.clone(),
         chaos,
+        otlp_endpoint: default_otlp_endpoint(&control_url, |name| std::env::var(name).ok()),
     };
     let specs = process_specs(&manifest, &wiring, &exe);
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();
@@ -390,6 +408,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             .collect(),
         control_url: control_url.clone(),
         started_at_ms,
+        traces: brigade_operator::traces::TraceStore::new(Default::default()),
     };
     let server = ControlServer::spawn(listener, sources, chaos);
     let mut signals = Signals::new().context("cannot listen for signals")?;
@@ -694,6 +713,7 @@ mod tests {
             events: "nats://127.0.0.1:4222".into(),
             events_namespace: "shop".into(),
             chaos: true,
+            otlp_endpoint: Some("http://127.0.0.1:7070".into()),
         };
         let specs = process_specs(&manifest, &wiring, std::path::Path::new("/bin/brigade"));
         let slots: Vec<&str> = specs.iter().map(|s| s.slot.as_str()).collect();
@@ -709,12 +729,35 @@ mod tests {
         assert_eq!(env["BRIGADE_EVENTS_NAMESPACE"], "shop");
         assert_eq!(env["BRIGADE_LOG"], "debug");
         assert_eq!(env["BRIGADE_CHAOS"], "true");
+        assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://127.0.0.1:7070");
         assert_eq!(env["BRIGADE_PARENT_PID"], std::process::id().to_string());
         assert_eq!(
             specs[0].instance_id_env.as_deref(),
             Some("BRIGADE_INSTANCE_ID")
         );
         assert_eq!(env_of(&specs[2])["BRIGADE_LISTEN"], "127.0.0.1:8088");
+    }
+
+    #[test]
+    fn instances_export_spans_to_the_control_port_unless_the_user_chose_an_endpoint() {
+        let control = "http://127.0.0.1:7070";
+        let unset = |_: &str| None;
+        assert_eq!(
+            default_otlp_endpoint(control, unset).as_deref(),
+            Some(control)
+        );
+        let empty = |_: &str| Some(" ".to_owned());
+        assert_eq!(
+            default_otlp_endpoint(control, empty).as_deref(),
+            Some(control)
+        );
+        for chosen in [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        ] {
+            let env = |name: &str| (name == chosen).then(|| "http://collector:4318".to_owned());
+            assert_eq!(default_otlp_endpoint(control, env), None, "{chosen}");
+        }
     }
 
     /// A process's environment, by variable name.

@@ -20,3 +20,4 @@ pub mod harness;
 pub mod output;
 pub mod status;
 pub mod system;
+pub mod traces;

@@ -143,6 +143,8 @@ pub struct Sources {
     pub desired: Vec<(String, u32)>,
     pub control_url: String,
     pub started_at_ms: u64,
+    /// The recent spans the instances exported to the control port.
+    pub traces: crate::traces::TraceStore,
 }
 
 /// A slot's state for people: `paused` when its process was stopped on purpose (SIGSTOP).

@@ -9,3 +9,4 @@ mod events;
 mod resilience;
 mod support;
 mod system;
+mod traces;

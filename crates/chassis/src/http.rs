@@ -24,7 +24,9 @@ use crate::chaos::{self, Chaos};
 use crate::context::{self, RequestContext, DEADLINE_HEADER, REQUEST_ID_HEADER};
 use crate::metrics::{method_label, Metrics, RouteLabels, RouteStatusLabels};
 use crate::problem::{Problem, ProblemPage};
+use crate::routes;
 use crate::shedding;
+use crate::telemetry::{Traced, Tracer};
 use crate::trace_context::{self, TraceContext};
 
 /// Limits applied to every request.
@@ -102,7 +104,20 @@ pub fn wrap_with(
     limits: Limits,
     protection: Protection,
 ) -> Router {
+    wrap_traced(router, metrics, limits, protection, None)
+}
+
+/// [`wrap_with`], with a server span per request exported by `tracer` (none for the probes,
+/// `/metrics` and long polls, which would bury the requests people look for).
+pub fn wrap_traced(
+    router: Router,
+    metrics: Metrics,
+    limits: Limits,
+    protection: Protection,
+    tracer: Option<Tracer>,
+) -> Router {
     let shared = Arc::new(Shared {
+        tracer,
         metrics: metrics.clone(),
         limits: limits.clone(),
         limiter: shedding::Limiter::with_mode(
@@ -144,6 +159,8 @@ pub fn wrap_with(
 
 /// What every request's middleware shares.
 struct Shared {
+    /// Where server spans go, when they are exported.
+    tracer: Option<Tracer>,
     metrics: Metrics,
     limits: Limits,
     limiter: shedding::Limiter,
@@ -241,6 +258,7 @@ where
         trace: arrived.trace,
         request_id: arrived.request_id.clone(),
         deadline: started + arrived.budget,
+        span: arrived.server_span.clone(),
     };
     // Admission first, before any work: a refused request must cost next to nothing.
     let admitted = shared.admit(&arrived);
@@ -264,13 +282,18 @@ where
     .await;
     server.in_flight.dec();
     shared.record(&arrived, response.status(), started.elapsed(), shed, &span);
+    if let Some(server_span) = &arrived.server_span {
+        server_span.end_server(response.status().as_u16(), shed);
+    }
     arrived.stamp(&mut response);
     Ok(response)
 }
 
 /// What the middleware reads from a request before serving it.
 struct Arrived {
+    /// The request's trace: its server span's ids when there is one.
     trace: TraceContext,
+    server_span: Option<Traced>,
     request_id: String,
     /// The time the request may take: the caller's deadline within this server's limit.
     budget: Duration,
@@ -308,12 +331,22 @@ impl Arrived {
                 .get::<MatchedPath>()
                 .map_or("unmatched", MatchedPath::as_str),
         );
+        let method = method_label(request.method());
+        let (server_span, trace) = match &shared.tracer {
+            Some(tracer) if !routes::is_exempt(&route) && !routes::is_long_poll(&route) => {
+                let (span, trace) =
+                    tracer.server_span(&trace, method, &route, request.uri().path());
+                (Some(span), trace)
+            }
+            _ => (None, trace),
+        };
         Arrived {
             trace,
+            server_span,
             request_id,
             budget,
             route,
-            method: method_label(request.method()),
+            method,
         }
     }
 

@@ -14,7 +14,7 @@
 //! callers need; the binaries that run services ask for the rest, so that a caller links no
 //! store, no broker and no allocator:
 //!
-//! - (always) [`problem`], [`validation`], [`context`], [`trace_context`], [`time`], [`routes`],
+//! - (always) [`problem`], [`validation`], [`context`], [`trace_context`], [`telemetry`]'s spans, [`time`], [`routes`],
 //!   [`plain`], [`metrics`], [`discovery`]'s resolver, [`client`], and [`events`]' `Event` trait, envelope
 //!   and wire types;
 //! - `server`: the middleware stack ([`http`]), health, load shedding, chaos, extractors,
@@ -29,8 +29,8 @@
 //! no cycle (each layer lists its modules in the order they may use each other):
 //!
 //! 1. foundations, using nothing of the chassis: [`routes`], [`time`], [`trace_context`],
-//!    [`plain`] (the client for infrastructure endpoints), [`metrics`] (which knows the store only
-//!    through [`metrics::PoolUsage`]);
+//!    [`telemetry`] (spans, and their OTLP exporter), [`plain`] (the client for infrastructure
+//!    endpoints), [`metrics`] (which knows the store only through [`metrics::PoolUsage`]);
 //! 2. request scope: [`context`], then [`problem`] and [`validation`];
 //! 3. calling: [`discovery`] (its resolver uses [`plain`]), then [`client`];
 //! 4. serving: [`extract`], [`health`], [`shedding`], [`chaos`] (both of which take the routes
@@ -70,6 +70,7 @@ pub mod service;
 pub mod shedding;
 #[cfg(feature = "server")]
 pub mod shutdown;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;

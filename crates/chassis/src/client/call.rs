@@ -19,6 +19,7 @@ use crate::context::{RequestContext, DEADLINE_HEADER, IDEMPOTENCY_KEY_HEADER, RE
 use crate::discovery::Endpoint;
 use crate::metrics::DependencyLabels;
 use crate::plain;
+use crate::telemetry::{ClientOutcome, Traced};
 use crate::trace_context::{self, TraceContext};
 
 /// What one call sends and within which time, as every step of it reads it.
@@ -37,6 +38,20 @@ pub(super) struct Call<'a> {
 }
 
 impl Call<'_> {
+    /// The path without the query, for span attributes (a query may carry what a trace should
+    /// not keep).
+    pub(super) fn path(&self) -> &str {
+        self.path_and_query
+            .split_once('?')
+            .map_or(self.path_and_query, |(path, _)| path)
+    }
+
+    /// A client span for an attempt, when the caller's request is traced.
+    fn attempt_span(&self, service: &str, attempt: u32) -> Option<(Traced, TraceContext)> {
+        let parent = self.caller.and_then(|c| c.span.as_ref())?;
+        Some(parent.client_span(service, self.method.as_str(), self.path(), attempt))
+    }
+
     /// Whether sending the request twice does no harm: an idempotent method, or a request with
     /// an `Idempotency-Key` (the destination applies it once).
     fn repeatable(&self) -> bool {
@@ -66,6 +81,54 @@ enum Attempted {
     Failed { error: Error, pause: Duration },
 }
 
+/// The span of an attempt that failed, with how.
+struct FailedSpan {
+    span: Traced,
+    outcome: ClientOutcome,
+    status: Option<u16>,
+}
+
+impl FailedSpan {
+    fn of(span: Traced, error: &Error) -> FailedSpan {
+        let (outcome, status) = outcome_of_error(error);
+        FailedSpan {
+            span,
+            outcome,
+            status,
+        }
+    }
+
+    fn end(self, retried: bool) {
+        self.span.end_client(self.outcome, self.status, retried);
+    }
+}
+
+/// Ends the span of the attempt that ended the call.
+fn end_finished(span: &Traced, result: &Result<Answer, Error>) {
+    let (outcome, status) = match result {
+        Ok(answer) => (
+            ClientOutcome::of_status(answer.status.as_u16()),
+            Some(answer.status.as_u16()),
+        ),
+        Err(error) => outcome_of_error(error),
+    };
+    span.end_client(outcome, status, false);
+}
+
+fn outcome_of_error(error: &Error) -> (ClientOutcome, Option<u16>) {
+    match error {
+        Error::Status { problem, .. } => (
+            ClientOutcome::of_status(problem.status),
+            Some(problem.status),
+        ),
+        Error::Timeout { .. } => (ClientOutcome::Timeout, None),
+        Error::Transport { .. } => (ClientOutcome::Transport, None),
+        Error::Unavailable { .. } | Error::Decode { .. } | Error::Request { .. } => {
+            (ClientOutcome::Failed, None)
+        }
+    }
+}
+
 /// What the attempts of one call have learnt so far.
 #[derive(Default)]
 struct Attempts {
@@ -83,6 +146,12 @@ impl ServiceClient {
         let inner = &*self.inner;
         let Ok(permit) = inner.breaker.try_acquire() else {
             self.reject("breaker_open");
+            self.refused_span(
+                call.caller,
+                call.method,
+                call.path(),
+                ClientOutcome::BreakerOpen,
+            );
             return Err(Error::Unavailable {
                 service: inner.service.clone(),
                 reason: Unavailability::CircuitOpen,
@@ -109,12 +178,12 @@ impl ServiceClient {
     async fn call_instances(&self, call: &Call<'_>) -> Result<Answer, Error> {
         let inner = &*self.inner;
         let endpoints = self.endpoints().await;
-        let trace = call
-            .caller
-            .map_or_else(TraceContext::new_root, |c| c.trace.child());
+        let base = call.caller.map_or_else(TraceContext::new_root, |c| c.trace);
         inner.budget.deposit();
         let mut attempts = Attempts::default();
         let mut last_error = None;
+        // The span of a failed attempt, ended once it is known whether a retry follows it.
+        let mut failed_span: Option<FailedSpan> = None;
         // The wait before the next attempt: none to go to another instance at once.
         let mut pause = Duration::ZERO;
         for attempt in 0..inner.policy.retry.max_attempts.max(1) {
@@ -130,6 +199,15 @@ impl ServiceClient {
             if attempt > 0 {
                 inner.retries.inc();
             }
+            if let Some(failed) = failed_span.take() {
+                failed.end(true);
+            }
+            // Each attempt is its own client span, so the callee's server span is the child of
+            // the attempt that reached it.
+            let (span, trace) = match call.attempt_span(&inner.service, attempt + 1) {
+                Some((span, trace)) => (Some(span), trace),
+                None => (None, base.child()),
+            };
             if !attempts.tried.contains(&lease.address) {
                 attempts.tried.push(lease.address);
             }
@@ -147,12 +225,21 @@ impl ServiceClient {
                 )
                 .await;
             match attempted {
-                Attempted::Finished(result) => return result,
+                Attempted::Finished(result) => {
+                    if let Some(span) = span {
+                        end_finished(&span, &result);
+                    }
+                    return result;
+                }
                 Attempted::Failed { error, pause: next } => {
+                    failed_span = span.map(|span| FailedSpan::of(span, &error));
                     last_error = Some(error);
                     pause = next;
                 }
             }
+        }
+        if let Some(failed) = failed_span.take() {
+            failed.end(false);
         }
         Err(last_error.unwrap_or_else(|| Error::Unavailable {
             service: inner.service.clone(),

@@ -46,12 +46,13 @@ pub use policy::{
     Backoff, BreakerPolicy, BudgetPolicy, BulkheadPolicy, EjectionPolicy, Policy, RetryPolicy,
 };
 
-use crate::context;
+use crate::context::{self, RequestContext};
 use crate::discovery::Resolver;
 use crate::metrics::{
     ClientMetrics, DependencyLabels, DependencyOutcomeLabels, Outcome, RejectionLabels,
 };
 use crate::problem::Problem;
+use crate::telemetry::ClientOutcome;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -468,6 +469,8 @@ impl ServiceClient {
         } else {
             tracing::debug!(service = %inner.service, limit = inner.bulkhead.limit(), "bulkhead full; call refused");
             self.reject("bulkhead_full");
+            let path = path_and_query.split('?').next().unwrap_or_default();
+            self.refused_span(caller.as_ref(), &method, path, ClientOutcome::BulkheadFull);
             Err(Error::Unavailable {
                 service: inner.service.clone(),
                 reason: Unavailability::Saturated,
@@ -499,6 +502,21 @@ impl ServiceClient {
         Error::Timeout {
             service: self.inner.service.clone(),
             budget_ms: budget.as_millis() as u64,
+        }
+    }
+
+    /// A client span for a call refused before any attempt (breaker open, bulkhead full), so
+    /// that the trace shows why the dependency was not asked.
+    fn refused_span(
+        &self,
+        caller: Option<&RequestContext>,
+        method: &Method,
+        path: &str,
+        outcome: ClientOutcome,
+    ) {
+        if let Some(parent) = caller.and_then(|c| c.span.as_ref()) {
+            let (span, _) = parent.client_span(&self.inner.service, method.as_str(), path, 0);
+            span.end_client(outcome, None, false);
         }
     }
 

@@ -5,8 +5,17 @@ use super::consumer::{Consumers, HandlerError, Subscription};
 use super::envelope::Envelope;
 use super::wire::{Parked, Replayed};
 use super::Error;
+use crate::context::{self, RequestContext};
 use crate::db::Query;
 use crate::db::{Backend, Db, Tx};
+use crate::telemetry::{Traced, Tracer};
+use crate::trace_context::TraceContext;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// The deadline a handler's outbound calls run under: the time a request may take at most
+/// (a handler has no caller waiting; its transaction is what bounds it).
+const HANDLER_CALL_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What became of one delivered event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,12 +51,20 @@ impl From<sqlx::Error> for ApplyError {
 #[derive(Debug, Clone)]
 pub struct Inbox {
     db: Db,
+    /// Where the consumer spans go, when spans are exported.
+    tracer: Option<Tracer>,
 }
 
 impl Inbox {
     /// `db` must have [`super::INBOX_MIGRATION`] applied.
     pub fn new(db: Db) -> Inbox {
-        Inbox { db }
+        Inbox { db, tracer: None }
+    }
+
+    /// This inbox, recording a consumer span for every event it hands to a handler.
+    pub fn traced(mut self, tracer: Option<Tracer>) -> Inbox {
+        self.tracer = tracer;
+        self
     }
 
     pub fn db(&self) -> &Db {
@@ -108,20 +125,66 @@ impl Inbox {
             tx.commit().await?;
             return Ok(ApplyOutcome::Held { behind });
         }
-        let handled = match subscription.dispatch(&mut tx, envelope).await {
+        let span = self.consumer_span(envelope);
+        let dispatched = match &span {
+            Some((_, context)) => {
+                // The handler's log lines carry the consumer span's trace, as a request's do.
+                let logged = tracing::info_span!(
+                    "event",
+                    trace_id = %context.trace.trace_id_hex(),
+                    span_id = %context.trace.span_id_hex(),
+                    event_id = %envelope.id,
+                );
+                context::scope(context.clone(), subscription.dispatch(&mut tx, envelope))
+                    .instrument(logged)
+                    .await
+            }
+            None => subscription.dispatch(&mut tx, envelope).await,
+        };
+        let handled = match dispatched {
             Ok(handled) => handled,
             Err(error) => {
+                if let Some((span, _)) = &span {
+                    span.end_consumer("failed", Some(&error.to_string()));
+                }
                 tx.rollback().await?;
                 return Err(error.into());
             }
         };
         set_subject_seq(&mut tx, envelope).await?;
-        tx.commit().await?;
+        let committed = tx.commit().await;
+        if let Some((span, _)) = &span {
+            match &committed {
+                Ok(()) => span.end_consumer(if handled { "applied" } else { "skipped" }, None),
+                Err(error) => span.end_consumer("failed", Some(&error.to_string())),
+            }
+        }
+        committed?;
         Ok(if handled {
             ApplyOutcome::Applied
         } else {
             ApplyOutcome::Skipped
         })
+    }
+
+    /// The consumer span of an event about to be handled, linked to the producer's span, and
+    /// the context its handler runs in (so that its calls and the events it writes carry the
+    /// consumer's trace).
+    fn consumer_span(&self, envelope: &Envelope) -> Option<(Traced, RequestContext)> {
+        let tracer = self.tracer.as_ref()?;
+        let producer = envelope
+            .traceparent
+            .as_deref()
+            .and_then(TraceContext::from_traceparent);
+        let (span, trace) =
+            tracer.consumer_span(producer.as_ref(), &envelope.event_type, &envelope.source);
+        let context = RequestContext {
+            trace,
+            request_id: envelope.id.clone(),
+            deadline: Instant::now() + HANDLER_CALL_BUDGET,
+            span: Some(span.clone()),
+        };
+        Some((span, context))
     }
 
     /// Parks `envelope` with the error that keeps it from being applied, and moves past it: the

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::discovery::Source;
 use crate::events::Transport;
 use crate::logging::LogFormat;
+use crate::telemetry::export::TracingArgs;
 
 use super::Error;
 
@@ -139,6 +140,10 @@ pub struct ServiceArgs {
     /// users service (a deployment that mounts its keys; tests).
     #[arg(long, env = "BRIGADE_JWKS_FILE")]
     pub jwks_file: Option<PathBuf>,
+
+    /// Span export (the standard OTEL_* variables).
+    #[command(flatten)]
+    pub tracing: TracingArgs,
 }
 
 impl ServiceArgs {

@@ -12,6 +12,7 @@ use crate::db::{self, Db, Migration, PoolOptions};
 use crate::discovery::Resolver;
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::telemetry::Tracer;
 use crate::{events, shutdown};
 
 /// What a service's set-up code gets from the chassis.
@@ -22,6 +23,8 @@ pub struct Context {
     health: Health,
     metrics: Metrics,
     resolver: Resolver,
+    /// Where this instance's spans go, when they are exported.
+    tracer: Option<Tracer>,
     /// The store the chassis opened from the service's migrations (see [`Context::store`]).
     store: Option<Db>,
     /// Every store opened, closed by the chassis after the background tasks have stopped.
@@ -72,6 +75,11 @@ impl Context {
 
     pub fn health(&self) -> &Health {
         &self.health
+    }
+
+    /// This instance's tracer, when spans are exported (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+    pub fn tracer(&self) -> Option<&Tracer> {
+        self.tracer.as_ref()
     }
 
     /// A client for `service`, through this process's discovery.
@@ -185,7 +193,7 @@ impl Context {
         db: &Db,
         subscription: events::Subscription,
     ) -> Result<(), events::Error> {
-        let inbox = events::Inbox::new(db.clone());
+        let inbox = events::Inbox::new(db.clone()).traced(self.tracer.clone());
         let first = {
             let mut consumers = self
                 .events
@@ -281,6 +289,7 @@ pub(super) struct Parts {
     pub metrics: Metrics,
     pub resolver: Resolver,
     pub transport: events::Transport,
+    pub tracer: Option<Tracer>,
 }
 
 impl Context {
@@ -302,6 +311,7 @@ impl Context {
             health: parts.health,
             metrics: parts.metrics,
             resolver: parts.resolver,
+            tracer: parts.tracer,
             store: None,
             stores: Arc::default(),
             events,

@@ -21,6 +21,7 @@ use crate::discovery::{Registrar, Resolver};
 use crate::health::Health;
 use crate::http::{self, Limits};
 use crate::metrics::Metrics;
+use crate::telemetry::export::{Exporter, Origin};
 use crate::{logging, shutdown, BoxError};
 
 /// Binds `args.listen` and serves until the process is asked to stop (SIGTERM, Ctrl-C, or its
@@ -66,8 +67,17 @@ where
     let span = tracing::info_span!("service", service = info.name, instance = %instance_id);
     async move {
         let local = listener.local_addr().map_err(Error::Serve)?;
-        let context = make_context(info, args, instance_id.clone())?;
-        let running = Running::of(&context);
+        let exporter = Exporter::start(
+            &args.tracing,
+            Origin {
+                service: info.name,
+                instance_id: &instance_id,
+                version: info.version,
+            },
+        )
+        .map_err(|e| Error::Config(e.to_string()))?;
+        let context = make_context(info, args, instance_id.clone(), exporter.as_ref())?;
+        let running = Running::of(&context, exporter);
         let routes = build(context).await.map_err(Error::Build)?;
         let server = Server::start(listener, wrap_app(&running, routes));
         tracing::info!(address = %local, version = info.version, "listening");
@@ -90,11 +100,14 @@ struct Running {
     background: Background,
     stores: Arc<Mutex<Vec<Db>>>,
     problem_page: Arc<Mutex<Option<crate::problem::ProblemPage>>>,
+    /// The span exporter, flushed last so that the spans of the drained requests leave.
+    exporter: Option<Exporter>,
 }
 
 impl Running {
-    fn of(context: &Context) -> Running {
+    fn of(context: &Context, exporter: Option<Exporter>) -> Running {
         Running {
+            exporter,
             args: context.args().clone(),
             health: context.health().clone(),
             metrics: context.metrics().clone(),
@@ -111,6 +124,7 @@ fn make_context(
     info: ServiceInfo,
     args: ServiceArgs,
     instance_id: String,
+    exporter: Option<&Exporter>,
 ) -> Result<Context, Error> {
     let metrics = Metrics::new();
     metrics.register_info(info.name, info.version, &instance_id);
@@ -124,6 +138,7 @@ fn make_context(
         metrics,
         resolver,
         transport,
+        tracer: exporter.map(|e| e.tracer().clone()),
     }))
 }
 
@@ -138,7 +153,7 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
             crate::routes::CHAOS
         );
     }
-    http::wrap_with(
+    http::wrap_traced(
         Router::new()
             .merge(running.health.router())
             .route(
@@ -157,6 +172,7 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
             chaos: args.chaos.then(crate::chaos::Chaos::new),
             problem_page: running.problem_page.lock().ok().and_then(|p| p.clone()),
         },
+        running.exporter.as_ref().map(|e| e.tracer().clone()),
     )
 }
 
@@ -246,6 +262,9 @@ async fn leave(
     let stores: Vec<Db> = running.stores.lock().map(|s| s.clone()).unwrap_or_default();
     for store in stores {
         store.close().await;
+    }
+    if let Some(exporter) = running.exporter {
+        exporter.shutdown().await;
     }
     background.map_err(Error::from)
 }

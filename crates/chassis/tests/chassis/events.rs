@@ -20,11 +20,11 @@ use brigade_chassis::testing::{self, Instance};
 
 use crate::support::Ticked;
 
-const PRODUCER: ServiceInfo = ServiceInfo {
+pub(crate) const PRODUCER: ServiceInfo = ServiceInfo {
     name: "ledger",
     version: "test",
 };
-const CONSUMER: ServiceInfo = ServiceInfo {
+pub(crate) const CONSUMER: ServiceInfo = ServiceInfo {
     name: "tally",
     version: "test",
 };

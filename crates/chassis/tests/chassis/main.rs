@@ -7,6 +7,7 @@
 //! - `chaos`: fault injection, inert without `--chaos`;
 //! - `events_store`: the outbox and inbox on both engines, with racing instances;
 //! - `events`: the events conformance suite on both transports;
+//! - `tracing`: spans exported over OTLP, one trace across services, a dead collector harmless;
 //! - `layers`: the chassis's modules have no cycle.
 // `too_many_lines` guards production code; a test that walks one table of cases reads best whole.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
@@ -19,3 +20,4 @@ mod layers;
 mod server;
 mod shedding;
 mod support;
+mod tracing;

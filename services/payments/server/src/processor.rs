@@ -189,7 +189,8 @@ impl Processor {
     ) -> Result<Charge, ChargeError> {
         let store = self.store.clone();
         let id = charge.id;
-        let mut settling = tokio::spawn(async move {
+        // In the request's trace, so that the events of the settlement carry it.
+        let mut settling = tokio::spawn(brigade_chassis::context::detached(async move {
             loop {
                 let wait = settle_at_ms.saturating_sub(now_ms());
                 if wait > 0 {
@@ -203,7 +204,7 @@ impl Processor {
                     other => return other,
                 }
             }
-        });
+        }));
         match tokio::time::timeout(self.wait_budget(), &mut settling).await {
             Ok(Ok(Ok(Some(stored)))) => Ok(stored.charge),
             // The charge was inserted by this very request; it cannot be gone.

@@ -123,10 +123,10 @@ pub(super) async fn checkout(
     state.saga.checkpoint(Checkpoint::Created);
 
     // On its own task: the saga must not depend on this request (a client hanging up drops
-    // the handler's future, never the saga).
+    // the handler's future, never the saga); it stays in the request's trace.
     let saga = state.saga.clone();
     let order_id = order.id;
-    let mut driving = tokio::spawn(async move { saga.drive(order_id).await });
+    let mut driving = tokio::spawn(context::detached(async move { saga.drive(order_id).await }));
     // Whether or not the saga ended in time, the store says where it stands.
     let _ = tokio::time::timeout(wait, &mut driving).await;
     let order = load(&state, user_id, order_id).await?;

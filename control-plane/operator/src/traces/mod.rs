@@ -1,0 +1,228 @@
+//! The control plane as an OTLP/HTTP traces receiver: `brigade up` points every instance's
+//! exporter here (`OTEL_EXPORTER_OTLP_ENDPOINT`), so traces are there to look at with nothing
+//! else installed.
+//!
+//! - `POST /v1/traces`: an OTLP export, protobuf (`application/x-protobuf`) or JSON
+//!   (`application/json`), decoded with opentelemetry-proto; kept in a [`TraceStore`] within
+//!   its [`Caps`].
+//! - `GET /v1/traces?service=&min_duration=&error=&limit=`: the recent traces, latest first.
+//! - `GET /v1/traces/{trace_id}`: one trace as OTLP JSON (`resourceSpans`).
+
+mod store;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use brigade_chassis::extract::{Json, Query};
+use brigade_chassis::problem::quoted;
+use brigade_chassis::validation::ValidationError;
+use brigade_chassis::Problem;
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+
+pub use store::{Accepted, Caps, Filter, Summary, TraceId, TraceStore};
+
+/// The path of the receiver and of the list.
+pub const TRACES: &str = "/v1/traces";
+
+/// The largest export accepted: a batch of 512 spans (the SDK's default) with room to spare.
+pub const MAX_EXPORT_BYTES: usize = 8 * 1024 * 1024;
+
+/// The default and the largest `limit` of the list.
+pub const DEFAULT_LIMIT: usize = 50;
+pub const MAX_LIMIT: usize = 1_000;
+
+const PROTOBUF: &str = "application/x-protobuf";
+
+/// The receiver's and the API's routes over `store`.
+pub fn router(store: TraceStore) -> Router {
+    Router::new()
+        .route(TRACES, get(list).post(receive))
+        .route("/v1/traces/{trace_id}", get(one))
+        .layer(DefaultBodyLimit::max(MAX_EXPORT_BYTES))
+        .with_state(store)
+}
+
+/// The list's query, as text: each value is checked and named when it is wrong.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ListQuery {
+    service: Option<String>,
+    min_duration: Option<String>,
+    error: Option<String>,
+    limit: Option<String>,
+}
+
+impl ListQuery {
+    fn filter(self) -> Result<Filter, ValidationError> {
+        let min_duration_ms = self
+            .min_duration
+            .as_deref()
+            .map(parse_duration_ms)
+            .transpose()?;
+        let error = match self.error.as_deref() {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ValidationError::new(
+                    "error",
+                    format!("{} is not true or false", quoted(other)),
+                ))
+            }
+        };
+        let limit = match self.limit.as_deref() {
+            None => DEFAULT_LIMIT,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(ValidationError::new(
+                        "limit",
+                        format!(
+                            "{} is not a whole number from 1 to {MAX_LIMIT}",
+                            quoted(text)
+                        ),
+                    ))
+                }
+            },
+        };
+        let service = match self.service {
+            Some(s) if s.is_empty() => {
+                return Err(ValidationError::new("service", "must not be empty"))
+            }
+            other => other,
+        };
+        Ok(Filter {
+            service,
+            min_duration_ms,
+            error,
+            limit,
+        })
+    }
+}
+
+/// A duration such as `250ms` or `1.5s`, or a bare number of milliseconds.
+fn parse_duration_ms(text: &str) -> Result<f64, ValidationError> {
+    let invalid = || {
+        ValidationError::new(
+            "min_duration",
+            format!(
+                "{} is not a duration (e.g. 250ms, 2s, or milliseconds)",
+                quoted(text)
+            ),
+        )
+    };
+    if let Ok(ms) = text.parse::<f64>() {
+        return (ms.is_finite() && ms >= 0.0)
+            .then_some(ms)
+            .ok_or_else(invalid);
+    }
+    humantime::parse_duration(text)
+        .map(|d: Duration| d.as_secs_f64() * 1e3)
+        .map_err(|_| invalid())
+}
+
+async fn list(State(store): State<TraceStore>, Query(query): Query<ListQuery>) -> Response {
+    match query.filter() {
+        Ok(filter) => Json(store.list(&filter)).into_response(),
+        Err(error) => Problem::from(error).into_response(),
+    }
+}
+
+async fn one(State(store): State<TraceStore>, Path(trace_id): Path<String>) -> Response {
+    let Some(id) = parse_trace_id(&trace_id) else {
+        return Problem::invalid_parameter(
+            "trace_id",
+            format!("{} is not 32 hexadecimal digits", quoted(&trace_id)),
+        )
+        .into_response();
+    };
+    match store.get(&id) {
+        Some(trace) => Json(trace).into_response(),
+        None => Problem::not_found(format!(
+            "no trace {trace_id} is kept (it may have been evicted)"
+        ))
+        .into_response(),
+    }
+}
+
+fn parse_trace_id(text: &str) -> Option<TraceId> {
+    if text.len() != 32 {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    for (byte, pair) in id.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    (id != [0; 16]).then_some(id)
+}
+
+/// The body's media type, without parameters.
+fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
+async fn receive(State(store): State<TraceStore>, headers: HeaderMap, body: Bytes) -> Response {
+    let media = media_type(&headers);
+    let protobuf = match media.as_deref() {
+        Some(PROTOBUF) => true,
+        Some("application/json") => false,
+        _ => {
+            return Problem::unsupported_media_type(format!(
+                "an OTLP export is {PROTOBUF} or application/json"
+            ))
+            .into_response()
+        }
+    };
+    let decoded = if protobuf {
+        ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice::<ExportTraceServiceRequest>(&body).map_err(|e| e.to_string())
+    };
+    let request = match decoded {
+        Ok(request) => request,
+        Err(reason) => {
+            return Problem::bad_request(format!("the body is not an OTLP trace export: {reason}"))
+                .into_response()
+        }
+    };
+    let accepted = store.insert(request);
+    answer(protobuf, accepted)
+}
+
+/// The OTLP answer, in the request's encoding; refused spans as a partial success.
+fn answer(protobuf: bool, accepted: Accepted) -> Response {
+    let partial_success = (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
+        rejected_spans: accepted.rejected as i64,
+        error_message: "spans with an invalid trace id or past their trace's cap were dropped"
+            .to_owned(),
+    });
+    let response = ExportTraceServiceResponse { partial_success };
+    if protobuf {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF))],
+            response.encode_to_vec(),
+        )
+            .into_response()
+    } else {
+        Json(response).into_response()
+    }
+}

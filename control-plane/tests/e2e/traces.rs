@@ -1,0 +1,124 @@
+//! Traces end to end: under `brigade up` every instance exports its spans to the control port,
+//! so one checkout is one trace across the gateway, orders, inventory and payments, found by
+//! the control port's list and served whole, and the cart's handling of `OrderConfirmed` is a
+//! trace of its own linked to it.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use http::Method;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use crate::support::shop::{get, product, send, Shopper};
+use crate::support::System;
+
+/// The services with a span in an OTLP JSON trace.
+fn services(trace: &Value) -> BTreeSet<String> {
+    trace["resourceSpans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            r["resource"]["attributes"]
+                .as_array()?
+                .iter()
+                .find(|a| a["key"] == "service.name")?["value"]["stringValue"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Whether some span of an OTLP JSON trace links to trace `id`.
+fn links_to(trace: &Value, id: &str) -> bool {
+    trace["resourceSpans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
+        .flat_map(|s| s["links"].as_array().into_iter().flatten())
+        .any(|l| l["traceId"] == id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_is_one_trace_across_the_services_it_touches() {
+    let system = System::up().await;
+    let ada = Shopper::sign_up(&system.gateway, "ada@example.com").await;
+    let kettle = product(&system.gateway, 0).await;
+    ada.add(kettle["id"].as_str().unwrap(), 1).await;
+
+    let trace_id = "5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed";
+    let (status, order) = send(
+        Method::POST,
+        &format!("{}/api/v1/checkout", system.gateway),
+        Some(&ada.token),
+        &[
+            ("idempotency-key", "ada-traced"),
+            ("traceparent", &format!("00-{trace_id}-00f067aa0ba902b7-01")),
+        ],
+        Some(json!({ "card_number": "4242424242424242" })),
+    )
+    .await;
+    assert_eq!(status, 201, "{order}");
+    assert_eq!(order["status"], "CONFIRMED", "{order}");
+
+    // Spans leave in batches (every few seconds): wait for the whole checkout to arrive.
+    let wanted: BTreeSet<String> = ["gateway", "orders", "inventory", "payments"]
+        .map(str::to_owned)
+        .into();
+    let url = format!("{}/v1/traces/{trace_id}", system.control);
+    let started = Instant::now();
+    let trace = loop {
+        let (status, trace) = get(&url).await;
+        if status == 200 && services(&trace).is_superset(&wanted) {
+            break trace;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the checkout's trace never covered {wanted:?}: {status} {trace}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(services(&trace).is_superset(&wanted), "{trace}");
+
+    // The list finds it by any service it touched.
+    let (status, list) = get(&format!(
+        "{}/v1/traces?service=payments&limit=100",
+        system.control
+    ))
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["trace_id"] == trace_id)
+        .unwrap_or_else(|| panic!("the checkout is not listed: {list}"));
+    assert_eq!(listed["root_service"], "gateway", "{listed}");
+    assert_eq!(listed["root_route"], "/api/v1/checkout", "{listed}");
+    assert_eq!(listed["error"], false, "{listed}");
+
+    // The cart empties itself on OrderConfirmed, in a trace linked to the checkout's.
+    let started = Instant::now();
+    'found: loop {
+        let (_, carts) = get(&format!(
+            "{}/v1/traces?service=cart&limit=100",
+            system.control
+        ))
+        .await;
+        for summary in carts.as_array().into_iter().flatten() {
+            let id = summary["trace_id"].as_str().unwrap_or_default();
+            let (_, trace) = get(&format!("{}/v1/traces/{id}", system.control)).await;
+            if links_to(&trace, trace_id) {
+                break 'found;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no cart trace links to the checkout: {carts}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
