@@ -10,6 +10,7 @@ use catalog_api::{ListProducts, ProductPage, Sort};
 use serde::Deserialize;
 
 use super::ProductCard;
+use crate::currency::Prices;
 use crate::layout::Layout;
 use crate::session::SessionHandle;
 use crate::{failure, Storefront};
@@ -115,7 +116,7 @@ pub async fn category(
     Path(slug): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let (_, asked) = read(raw);
+    let (_, asked) = read(raw.clone());
     let categories = match shop.catalog.categories().await {
         Ok(categories) => categories,
         Err(error) => return failure::dependency(&session, "The catalog", &error),
@@ -131,9 +132,11 @@ pub async fn category(
         Ok(found) => found,
         Err(error) => return failure::dependency(&session, "The catalog", &error),
     };
-    let layout = Layout::new(&session, category.name.clone());
     let action = format!("/categories/{slug}");
+    let prices = Prices::of(&shop, &session, &back(&action, raw.as_deref())).await;
+    let layout = Layout::new(&session, category.name.clone()).priced(&prices);
     render(
+        &prices,
         layout,
         category.name,
         category.description,
@@ -149,7 +152,7 @@ pub async fn search(
     session: SessionHandle,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let (listing, mut asked) = read(raw);
+    let (listing, mut asked) = read(raw.clone());
     let text = listing.q.trim().to_owned();
     let query = ListProducts {
         q: Some(text.clone()),
@@ -158,6 +161,7 @@ pub async fn search(
     if let Err(rule) = query.validate() {
         asked.problem = Some(crate::form::sentence(&rule.detail));
         let layout = Layout::new(&session, "Search").searching(&text);
+        let prices = Prices::as_recorded();
         let none = ProductPage {
             items: Vec::new(),
             page: 1,
@@ -165,6 +169,7 @@ pub async fn search(
             total: 0,
         };
         let page = render(
+            &prices,
             layout,
             "Search".into(),
             String::new(),
@@ -184,8 +189,12 @@ pub async fn search(
     } else {
         format!("Results for “{text}”")
     };
-    let layout = Layout::new(&session, heading.clone()).searching(&text);
+    let prices = Prices::of(&shop, &session, &back("/search", raw.as_deref())).await;
+    let layout = Layout::new(&session, heading.clone())
+        .searching(&text)
+        .priced(&prices);
     render(
+        &prices,
         layout,
         heading,
         String::new(),
@@ -196,7 +205,16 @@ pub async fn search(
     )
 }
 
+/// A listing's own address, for the currency picker to come back to.
+fn back(action: &str, raw: Option<&str>) -> String {
+    match raw {
+        Some(query) if !query.is_empty() => format!("{action}?{query}"),
+        _ => action.to_owned(),
+    }
+}
+
 fn render(
+    prices: &Prices,
     layout: Layout,
     heading: String,
     intro: String,
@@ -229,7 +247,11 @@ fn render(
         action: action.clone(),
         query: query.to_owned(),
         sorts: sort_choices(chosen, !query.is_empty()),
-        cards: found.items.iter().map(ProductCard::of).collect(),
+        cards: found
+            .items
+            .iter()
+            .map(|p| ProductCard::of(p, prices))
+            .collect(),
         total: found.total,
         page: found.page,
         pages,

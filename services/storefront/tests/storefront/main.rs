@@ -6,12 +6,15 @@
 //! - `journey`: guest cart → sign up → cart → checkout (refused fields, declined, confirmed,
 //!   pending until it settles) → order pages → log out;
 //! - `degradation`: pages without inventory, recommendations, payments or the catalog;
+//! - `currency`: prices in the chosen currency, a checkout paid in it, and the currency service
+//!   killed (catalog prices with a note; a foreign checkout orders nothing);
 //! - `browser`: the same journey in headless Chromium (skipped when it is not installed).
 // `too_many_lines` guards production code; a test that walks one story reads best whole.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod browser;
 mod browsing;
+mod currency;
 mod degradation;
 mod journey;
 mod security;
