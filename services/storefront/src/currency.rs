@@ -8,13 +8,14 @@
 //! every page whole, in the catalog's currency, with a note saying so and no picker.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use catalog_api::Money;
 use currency_api::{CurrencyClient, CurrencyList};
 use serde::Deserialize;
+use tokio::time::Instant;
 
 use crate::form::CheckedForm;
 use crate::session::SessionHandle;
@@ -29,8 +30,11 @@ pub const RATES_TIMEOUT: Duration = Duration::from_millis(500);
 pub struct Rates {
     client: CurrencyClient,
     ttl: Duration,
-    kept: Arc<Mutex<Option<(Instant, Arc<CurrencyList>)>>>,
+    kept: Arc<Mutex<Kept>>,
 }
+
+/// The last table fetched, and when.
+type Kept = Option<(Instant, Arc<CurrencyList>)>;
 
 impl Rates {
     pub fn new(client: CurrencyClient, ttl: Duration) -> Rates {
@@ -226,13 +230,22 @@ mod tests {
             "¥2,232"
         );
         assert_eq!(prices(None, Some(table())).show(&euros(1234)), "€12.34");
-        assert_eq!(prices(Some("USD"), Some(table())).show(&euros(1234)), "€12.34");
+        assert_eq!(
+            prices(Some("USD"), Some(table())).show(&euros(1234)),
+            "€12.34"
+        );
         let down = prices(Some("JPY"), None);
         assert_eq!(down.show(&euros(1234)), "€12.34");
         assert!(down.note().is_some() && down.picker().is_none());
         let picker = prices(Some("JPY"), Some(table())).picker();
         let selected: Vec<String> = picker
-            .map(|p| p.choices.into_iter().filter(|c| c.selected).map(|c| c.code).collect())
+            .map(|p| {
+                p.choices
+                    .into_iter()
+                    .filter(|c| c.selected)
+                    .map(|c| c.code)
+                    .collect()
+            })
             .unwrap_or_default();
         assert_eq!(selected, ["JPY"]);
     }

@@ -169,5 +169,8 @@ async fn checkout_takes_a_currency_and_passes_currency_unavailable_through() {
     let unavailable = checkout_doc["responses"]["503"]["description"]
         .as_str()
         .unwrap_or_default();
-    assert!(unavailable.contains("currency-unavailable"), "{unavailable}");
+    assert!(
+        unavailable.contains("currency-unavailable"),
+        "{unavailable}"
+    );
 }

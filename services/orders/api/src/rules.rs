@@ -170,7 +170,11 @@ mod tests {
         assert!(paying("USD").validate().is_ok());
         for bad in ["usd", "US", "DOLLAR", "", "U$D"] {
             let refused = paying(bad).validate().err();
-            assert_eq!(refused.map(|e| e.parameter), Some("currency".into()), "{bad}");
+            assert_eq!(
+                refused.map(|e| e.parameter),
+                Some("currency".into()),
+                "{bad}"
+            );
         }
     }
 

@@ -136,14 +136,13 @@ pub async fn category(
     let prices = Prices::of(&shop, &session, &back(&action, raw.as_deref())).await;
     let layout = Layout::new(&session, category.name.clone()).priced(&prices);
     render(
-        &prices,
         layout,
         category.name,
         category.description,
         action,
         "",
         asked,
-        found,
+        (found, &prices),
     )
 }
 
@@ -169,14 +168,13 @@ pub async fn search(
             total: 0,
         };
         let page = render(
-            &prices,
             layout,
             "Search".into(),
             String::new(),
             "/search".into(),
             "",
             asked,
-            none,
+            (none, &prices),
         );
         return (StatusCode::BAD_REQUEST, page).into_response();
     }
@@ -194,14 +192,13 @@ pub async fn search(
         .searching(&text)
         .priced(&prices);
     render(
-        &prices,
         layout,
         heading,
         String::new(),
         "/search".into(),
         &text,
         asked,
-        found,
+        (found, &prices),
     )
 }
 
@@ -213,15 +210,15 @@ fn back(action: &str, raw: Option<&str>) -> String {
     }
 }
 
+/// The listing page of `found` (the products, and how their prices are shown).
 fn render(
-    prices: &Prices,
     layout: Layout,
     heading: String,
     intro: String,
     action: String,
     query: &str,
     asked: Asked,
-    found: ProductPage,
+    (found, prices): (ProductPage, &Prices),
 ) -> Response {
     let pages = found.total.div_ceil(u64::from(found.page_size.max(1)));
     let href = |page: u32| {

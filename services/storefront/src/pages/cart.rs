@@ -17,10 +17,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::shipping::ShippingEstimate;
+use crate::currency::Prices;
 use crate::form::{sentence, CheckedForm};
 use crate::layout::Layout;
 use crate::session::{GuestLine, SessionHandle, Shopper, MAX_GUEST_LINES};
-use crate::currency::Prices;
 use crate::{failure, Storefront};
 
 #[derive(Debug, Deserialize)]

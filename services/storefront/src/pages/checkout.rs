@@ -29,10 +29,10 @@ use orders_api::{
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::currency::Prices;
 use crate::form::{CheckedForm, FieldErrors};
 use crate::layout::Layout;
 use crate::session::{SessionHandle, Shopper};
-use crate::currency::Prices;
 use crate::Storefront;
 
 /// The countries the shop delivers to (ISO 3166-1 alpha-2, name).
@@ -194,7 +194,10 @@ async fn summary(shop: &Storefront, cart: &Cart, country: &str, prices: &Prices)
         .map_or(country, |(_, name)| name);
     let quoted = super::shipping::quote(shop, &skus, country).await;
     let with_shipping = quoted.as_ref().ok().and_then(|quote| {
-        let amount_minor = cart.total.amount_minor.checked_add(quote.cost.amount_minor)?;
+        let amount_minor = cart
+            .total
+            .amount_minor
+            .checked_add(quote.cost.amount_minor)?;
         (quote.cost.currency == cart.total.currency).then(|| Money {
             amount_minor,
             currency: cart.total.currency.clone(),

@@ -11,9 +11,9 @@ use brigade_chassis::client::Error as ClientError;
 use orders_api::{CancelReason, HistoryEntry, ListOrders, Order, OrderShipping, OrderStatus};
 use uuid::Uuid;
 
+use crate::currency::Prices;
 use crate::layout::Layout;
 use crate::session::{SessionHandle, Shopper};
-use crate::currency::Prices;
 use crate::{failure, format_money, Storefront};
 
 const PAGE_SIZE: u32 = 10;
@@ -218,7 +218,12 @@ impl OrderView {
                 .lines
                 .iter()
                 .map(|l| {
-                    super::LineSummary::of(&l.name, l.quantity, &l.line_total, &Prices::as_recorded())
+                    super::LineSummary::of(
+                        &l.name,
+                        l.quantity,
+                        &l.line_total,
+                        &Prices::as_recorded(),
+                    )
                 })
                 .collect(),
             steps: order

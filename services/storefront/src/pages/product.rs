@@ -14,9 +14,9 @@ use catalog_api::Product;
 use recommendations_api::DEFAULT_LIMIT;
 
 use super::{ProductCard, Shelf};
+use crate::currency::Prices;
 use crate::layout::Layout;
 use crate::session::SessionHandle;
-use crate::currency::Prices;
 use crate::{failure, Storefront};
 
 /// Whether the product can be bought now, as the page says it.

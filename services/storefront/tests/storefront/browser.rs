@@ -282,7 +282,10 @@ async fn currency_killed_shows_catalog_prices_with_a_note() {
     };
     assert!(source.contains('€'), "{source}");
     assert!(!source.contains('£'), "{source}");
-    assert!(!source.contains("currency-choice"), "the picker is gone: {source}");
+    assert!(
+        !source.contains("currency-choice"),
+        "the picker is gone: {source}"
+    );
     shoot(&client, "currency-down").await;
     client.close().await;
 }

@@ -63,12 +63,18 @@ async fn the_picker_converts_every_price_and_a_checkout_pays_in_the_currency() {
     let (mut browser, product, id, page) = shop.shopper_on_a_product().await;
     let (table, price) = table_and_price(&shop, &id).await;
     let dollars = |money: &Money| format_money(&table.convert(money, "USD").unwrap());
-    page.says(StatusCode::OK, &["action=\"/currency\"", &format_money(&price)])
-        .lacks(&["currency-note"]);
+    page.says(
+        StatusCode::OK,
+        &["action=\"/currency\"", &format_money(&price)],
+    )
+    .lacks(&["currency-note"]);
 
     let page = choose(&mut browser, "USD", &product).await;
-    page.says(StatusCode::OK, &[&dollars(&price), "<option value=\"USD\" selected>"])
-        .lacks(&[&format_money(&price)]);
+    page.says(
+        StatusCode::OK,
+        &[&dollars(&price), "<option value=\"USD\" selected>"],
+    )
+    .lacks(&[&format_money(&price)]);
     // Every page: the home page's cards too.
     assert!(!browser.get("/").await.body.contains('€'));
 
@@ -87,7 +93,12 @@ async fn the_picker_converts_every_price_and_a_checkout_pays_in_the_currency() {
     let to_germany = with_shipping(&shop, &sku, &price, "DE").await;
     browser.get("/checkout").await.says(
         StatusCode::OK,
-        &["Shipping", "to Germany", "Total to pay", &dollars(&to_germany)],
+        &[
+            "Shipping",
+            "to Germany",
+            "Total to pay",
+            &dollars(&to_germany),
+        ],
     );
 
     // Placed (to Great Britain): charged in dollars, the catalog's amount shown beside.
@@ -113,7 +124,9 @@ async fn currency_killed_shows_catalog_prices_and_a_foreign_checkout_orders_noth
     let (mut browser, product, _, _) = shop.shopper_on_a_product().await;
     browser.sign_up("Grace", "grace.gbp@example.com").await;
     browser.add_to_cart(&product, "1").await;
-    choose(&mut browser, "GBP", "/").await.says(StatusCode::OK, &["£"]);
+    choose(&mut browser, "GBP", "/")
+        .await
+        .says(StatusCode::OK, &["£"]);
 
     shop.kill_currency().await;
     // The storefront keeps the table briefly: within seconds, pages are in euros and say so.

@@ -337,9 +337,9 @@ fn currency_problem(error: CurrencyError) -> Problem {
         )
         .with("parameter", "currency")
         .with("currency", code),
-        CurrencyError::Refused { .. } | CurrencyError::Mismatch(_) => {
-            Problem::bad_gateway("the currency service could not convert this order's total; nothing was ordered")
-        }
+        CurrencyError::Refused { .. } | CurrencyError::Mismatch(_) => Problem::bad_gateway(
+            "the currency service could not convert this order's total; nothing was ordered",
+        ),
     }
 }
 

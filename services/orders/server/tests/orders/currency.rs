@@ -36,7 +36,9 @@ brigade_chassis::store_suite!(a_checkout_in_dollars_charges_and_records_the_conv
 async fn a_checkout_in_dollars_charges_and_records_the_conversion(db: Db) {
     let app = App::on(db, Fake::new(10)).await;
     let token = app.shopper();
-    let answer = app.checkout(Some(&token), Some("k"), &body(Some("USD"))).await;
+    let answer = app
+        .checkout(Some(&token), Some("k"), &body(Some("USD")))
+        .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
     let order = answer.body;
     assert_eq!(order["status"], "CONFIRMED");
@@ -69,7 +71,10 @@ async fn a_checkout_in_dollars_charges_and_records_the_conversion(db: Db) {
     assert_eq!(confirmed.total.currency, "USD");
     let created = &order["history"][0]["detail"];
     assert!(
-        created.as_str().unwrap().contains("converted from 2490 EUR at 1.5"),
+        created
+            .as_str()
+            .unwrap()
+            .contains("converted from 2490 EUR at 1.5"),
         "{created}"
     );
 
@@ -79,7 +84,9 @@ async fn a_checkout_in_dollars_charges_and_records_the_conversion(db: Db) {
         .await
         .ok();
     assert_eq!(read, order);
-    let again = app.checkout(Some(&token), Some("k"), &body(Some("USD"))).await;
+    let again = app
+        .checkout(Some(&token), Some("k"), &body(Some("USD")))
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{again:?}");
     assert_eq!(again.body, order);
     assert_eq!(app.fake.world().conversions, 1);
@@ -112,7 +119,11 @@ async fn currency_down_orders_nothing_in_another_currency_and_everything_in_the_
         assert_eq!(answer.body["total"]["currency"], "EUR");
         assert_eq!(answer.body["conversion"], Value::Null);
     }
-    assert_eq!(app.fake.world().conversions, 1, "only the GBP checkout asked");
+    assert_eq!(
+        app.fake.world().conversions,
+        1,
+        "only the GBP checkout asked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
