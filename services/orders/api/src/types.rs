@@ -258,6 +258,9 @@ pub struct Audit {
 pub struct OrderStatusEntry {
     pub id: Uuid,
     pub status: OrderStatus,
+    /// What the order charges (its `total`: converted, when paid in another currency than the
+    /// catalog's), for the checker to compare with the capture.
+    pub total: Money,
 }
 
 /// A page of every user's orders by id, for operators and the promise checker.

@@ -416,19 +416,24 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<OrderStatusPage, Error> {
-        let rows: Vec<(String, String)> =
-            Query::new("SELECT id, status FROM orders WHERE id > ? ORDER BY id LIMIT ?")
-                .bind(after.map_or_else(String::new, |a| a.to_string()))
-                .bind(i64::from(limit))
-                .fetch_all(&self.db)
-                .await?;
+        let rows: Vec<(String, String, i64, String)> = Query::new(
+            "SELECT id, status, total_minor, currency FROM orders WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after.map_or_else(String::new, |a| a.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.db)
+        .await?;
         let mut items = Vec::with_capacity(rows.len());
-        for (id, status) in &rows {
+        for (id, status, total_minor, currency) in &rows {
             items.push(OrderStatusEntry {
                 id: rows::uuid(id, "order id")?,
                 status: OrderStatus::parse(status).ok_or_else(|| {
                     Error::Corrupt(format!("order {id} has an unknown status `{status}`"))
                 })?,
+                total: Money {
+                    amount_minor: *total_minor,
+                    currency: currency.clone(),
+                },
             });
         }
         let next = if items.len() == limit as usize {

@@ -13,18 +13,10 @@ use uuid::Uuid;
 use crate::http::App;
 use crate::support::{events_of, Fake, SHIPPING_MINOR};
 
-/// A checkout to France paid in `currency` (none: the catalog's).
+/// A checkout to France (as the shipping tests send it) paid in `currency` (none: the
+/// catalog's).
 fn body(currency: Option<&str>) -> String {
-    let mut body = json!({
-        "card_number": "4242424242424242",
-        "shipping_address": {
-            "name": "Ada Lovelace",
-            "street": "1 rue de la Paix",
-            "city": "Paris",
-            "postal_code": "75002",
-            "country": "FR",
-        },
-    });
+    let mut body: Value = serde_json::from_str(&crate::shipping::body("FR")).unwrap();
     if let Some(currency) = currency {
         body["currency"] = json!(currency);
     }
@@ -90,6 +82,12 @@ async fn a_checkout_in_dollars_charges_and_records_the_conversion(db: Db) {
     assert_eq!(again.status, StatusCode::OK, "{again:?}");
     assert_eq!(again.body, order);
     assert_eq!(app.fake.world().conversions, 1);
+    // The promise checker's view: the total it compares with the capture is the charged one.
+    let audit = app.get("/v1/audit/orders", None).await.ok();
+    assert_eq!(
+        audit["items"][0]["total"],
+        json!({"amount_minor": dollars, "currency": "USD"})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
