@@ -294,9 +294,9 @@ mod tests {
                 ("payments", 1, None),
                 ("cart", 1, None),
                 ("shipping", 1, None),
+                ("currency", 1, None),
                 ("orders", 2, None),
                 ("recommendations", 1, None),
-                ("currency", 1, None),
                 ("notifications", 1, None),
                 ("gateway", 1, Some(8080)),
                 ("storefront", 1, Some(8000))

@@ -18,10 +18,9 @@ use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::metrics::Metrics;
 use inventory_api::{InventoryClient, ReservationStatus};
-use orders_api::{OrderStatus, OrdersClient};
+use orders_api::{OrderStatus, OrderStatusEntry, OrdersClient};
 use payments_api::{ChargeStatus, LedgerQuery, PaymentsClient};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 /// What the checker found.
 #[derive(Debug, Clone, Default)]
@@ -152,7 +151,7 @@ pub async fn check(control_url: &str, settle: Duration) -> anyhow::Result<Report
         let page = clients.orders.audit_orders(after, 500).await?;
         for order in &page.items {
             known.insert(order.id);
-            check_order(&clients, order.id, order.status, &mut report).await?;
+            check_order(&clients, order, &mut report).await?;
         }
         match page.next {
             Some(next) => after = Some(next),
@@ -189,10 +188,10 @@ pub async fn check(control_url: &str, settle: Duration) -> anyhow::Result<Report
 
 async fn check_order(
     clients: &Clients,
-    id: Uuid,
-    status: OrderStatus,
+    order: &OrderStatusEntry,
     report: &mut Report,
 ) -> anyhow::Result<()> {
+    let (id, status) = (order.id, order.status);
     let charges = clients.payments.charges_for_order(id).await?;
     let kept = charges
         .iter()
@@ -213,6 +212,24 @@ async fn check_order(
                 report.violations.push(format!(
                     "order {id} is CONFIRMED with {captured} captured charges (want 1)"
                 ));
+            }
+            // The capture is the order's total as charged: in the currency the shopper paid
+            // in, converted when it is not the catalog's.
+            for charge in charges
+                .iter()
+                .filter(|c| c.status == ChargeStatus::Captured)
+            {
+                if charge.amount_minor != order.total.amount_minor
+                    || charge.currency != order.total.currency
+                {
+                    report.violations.push(format!(
+                        "order {id} charges {} {} but its capture is {} {}",
+                        order.total.amount_minor,
+                        order.total.currency,
+                        charge.amount_minor,
+                        charge.currency
+                    ));
+                }
             }
             if reservation != Some(ReservationStatus::Committed) {
                 report.violations.push(format!(

@@ -1,6 +1,8 @@
 //! What every page's frame shows: the title, the search box, the account links (with the
-//! log-out form's CSRF token), a notice left by the previous page, and the asset URLs.
+//! log-out form's CSRF token), the currency picker or the note that prices cannot be converted
+//! (on pages with prices), a notice left by the previous page, and the asset URLs.
 
+use crate::currency::{Picker, Prices};
 use crate::session::SessionHandle;
 
 /// The frame of a page (`templates/base.html`).
@@ -13,6 +15,10 @@ pub struct Layout {
     pub notice: Option<String>,
     /// What the search box shows.
     pub search: String,
+    /// The header's currency form (pages with prices, while the currency service answers).
+    pub currency: Option<Picker>,
+    /// Said when the page's prices could not be converted.
+    pub currency_note: Option<String>,
     /// The page changes by itself (a pending order): without JavaScript it reloads.
     pub refresh: bool,
     pub style_url: &'static str,
@@ -29,6 +35,8 @@ impl Layout {
             shopper: session.shopper().map(|s| s.name),
             notice: session.take_notice(),
             search: String::new(),
+            currency: None,
+            currency_note: None,
             refresh: false,
             style_url: crate::assets::style_url(),
             htmx_url: crate::assets::htmx_url(),
@@ -45,6 +53,8 @@ impl Layout {
             shopper: None,
             notice: None,
             search: String::new(),
+            currency: None,
+            currency_note: None,
             refresh: false,
             style_url: crate::assets::style_url(),
             htmx_url: crate::assets::htmx_url(),
@@ -54,6 +64,13 @@ impl Layout {
 
     pub fn searching(mut self, text: &str) -> Layout {
         text.clone_into(&mut self.search);
+        self
+    }
+
+    /// A page with prices: the currency picker, or the note when they cannot be converted.
+    pub fn priced(mut self, prices: &Prices) -> Layout {
+        self.currency = prices.picker();
+        self.currency_note = prices.note();
         self
     }
 

@@ -10,12 +10,15 @@
 //! - `session`, `form`: the cookie session, and forms checked against its CSRF token;
 //! - `security`: the response headers every page carries;
 //! - `assets`, `images`: htmx and the style sheet, and the generated product images;
-//! - `money`, `layout`, `failure`: what every page shares.
+//! - `money`, `layout`, `failure`: what every page shares;
+//! - `currency`: prices in the shopper's currency, converted locally from the currency service's
+//!   table of rates (fetched once per page at most, kept briefly), with the header's picker.
 //!
 //! **Architecture invariant:** like the gateway, the storefront depends on services' contracts
 //! (`*-api`), never on their implementations.
 
 mod assets;
+mod currency;
 mod failure;
 mod form;
 mod images;
@@ -32,6 +35,7 @@ use brigade_chassis::service::{Context, Service};
 use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
+use currency_api::CurrencyClient;
 use inventory_api::InventoryClient;
 use notifications_api::NotificationsClient;
 use orders_api::OrdersClient;
@@ -64,6 +68,9 @@ pub struct Storefront {
     /// Optional on the cart page (a quote for a chosen country), capped by
     /// [`QUOTE_TIMEOUT`]; orders asks it at checkout.
     pub shipping: ShippingClient,
+    /// Optional (prices in the shopper's currency), capped by [`currency::RATES_TIMEOUT`];
+    /// orders converts at checkout.
+    pub rates: currency::Rates,
 }
 
 /// The longest the cart page waits for a shipping quote; past it the page says the cost is
@@ -111,6 +118,10 @@ impl Service for StorefrontService {
                 settings.recommendations_timeout,
             )),
             shipping: ShippingClient::new(capped("shipping", QUOTE_TIMEOUT)),
+            rates: currency::Rates::new(
+                CurrencyClient::new(capped("currency", currency::RATES_TIMEOUT)),
+                settings.currency_rates_ttl,
+            ),
         };
         Ok(router(shop, settings.sessions()))
     }

@@ -59,6 +59,9 @@ pub struct Session {
     /// Shown once, on the next page.
     #[serde(default)]
     pub notice: Option<String>,
+    /// The currency prices are shown (and checkouts paid) in; none: the catalog's.
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// A signed-in shopper.
@@ -162,6 +165,16 @@ impl SessionHandle {
         change(&mut slot.session)
     }
 
+    /// The currency the shopper chose, if any.
+    pub fn currency(&self) -> Option<String> {
+        self.lock().session.currency.clone()
+    }
+
+    pub fn choose_currency(&self, code: &str) {
+        let code = code.to_owned();
+        self.update(|session| session.currency = Some(code));
+    }
+
     /// Signs `shopper` in, with a new CSRF token: a token seen before signing in (on a shared
     /// computer, say) is worth nothing after.
     pub fn sign_in(&self, shopper: Shopper) {
@@ -176,6 +189,8 @@ impl SessionHandle {
         self.update(|session| {
             *session = Session {
                 notice: session.notice.take(),
+                // A display preference, not the shopper's: it outlives signing out.
+                currency: session.currency.take(),
                 ..Session::fresh()
             }
         });

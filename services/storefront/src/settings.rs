@@ -45,6 +45,17 @@ pub struct Settings {
         value_parser = optional_part_cap
     )]
     pub inventory_timeout: Duration,
+
+    /// How long the currency service's table of rates is reused for pages before it is asked
+    /// again (0 asks on every page). Rates change when an operator replaces the table: pages
+    /// show the new ones after at most this; a checkout always converts at the rates in force.
+    #[arg(
+        long,
+        env = "BRIGADE_STOREFRONT_CURRENCY_RATES_TTL",
+        default_value = "10s",
+        value_parser = humantime::parse_duration
+    )]
+    pub currency_rates_ttl: Duration,
 }
 
 impl Settings {

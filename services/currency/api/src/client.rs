@@ -22,6 +22,12 @@ impl CurrencyClient {
         CurrencyClient { inner }
     }
 
+    /// Why a call made now would be refused without being sent (no instance known, circuit
+    /// open), if it would; see `ServiceClient::unavailable_now`. Costs no call.
+    pub fn unavailable_now(&self) -> Option<ClientError> {
+        self.inner.unavailable_now()
+    }
+
     /// The supported currencies and the date of the rates in force.
     pub async fn currencies(&self) -> Result<CurrencyList, ClientError> {
         self.inner.get_json(paths::CURRENCIES).await

@@ -9,6 +9,8 @@
 //!   shared so that an edge can refuse bad input with the service's own words before it costs a
 //!   hop;
 //! - [`paths`], [`problems`]: the routes and the problem codes;
+//! - [`conversion`]: the arithmetic, shared by the service and by callers that convert locally
+//!   from the table of rates (one call for a page of prices, not one per price);
 //! - [`CurrencyClient`]: the typed client.
 //!
 //! **Rounding:** a converted amount is `amount × to_rate ÷ from_rate`, scaled from the source's
@@ -18,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 mod client;
+pub mod conversion;
 mod rate;
 mod rules;
 mod types;
@@ -62,4 +65,7 @@ pub mod problems {
     /// 422: a well-formed ISO 4217 code that the service has no rate for (`currency` names it,
     /// `parameter` says where it was given).
     pub const UNKNOWN_CURRENCY: &str = "unknown-currency";
+    /// 503, from a caller that needs a conversion (orders, checking out in another currency
+    /// than the catalog's): the currency service could not be asked, so nothing was done.
+    pub const CURRENCY_UNAVAILABLE: &str = "currency-unavailable";
 }

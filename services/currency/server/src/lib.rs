@@ -4,11 +4,12 @@
 //! - [`sample`]: the sample table compiled into the service (about 30 ISO 4217 currencies with
 //!   their names, minor-unit exponents and euro reference rates), loaded at first start; its
 //!   currencies are also the ones a replacing table may list;
-//! - [`conversion`]: the arithmetic, exact in integers, rounded half to even;
 //! - [`store`]: the table in force on SQLite or PostgreSQL, replaced whole in one transaction;
 //! - [`http`]: the `/v1` routes and the OpenAPI document.
 //!
-//! The wire types, input rules and typed client are in `currency-api`, which callers depend on
+//! The wire types, input rules, the arithmetic of converting (`currency_api::conversion`, exact
+//! in integers, rounded half to even: shared with callers that convert locally) and the typed
+//! client are in `currency-api`, which callers depend on
 //! instead of this.
 //!
 //! **Architecture invariant:** no amount of money is ever a float. Rates are integers of 10⁻⁸
@@ -16,7 +17,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod conversion;
 pub mod http;
 pub mod sample;
 pub mod store;

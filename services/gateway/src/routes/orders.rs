@@ -29,7 +29,10 @@ pub fn router() -> OpenApiRouter<Gateway> {
 /// Check out the shopper's cart.
 ///
 /// With a `shipping_address`, the order's total includes shipping's quote for it (see
-/// `/shipping/quote`), and the order shows its tracking number once it has shipped.
+/// `/shipping/quote`), and the order shows its tracking number once it has shipped. With a
+/// `currency` other than the catalog's (one of `/currencies`), the whole total is converted at
+/// the rates in force and charged in that currency; the order's `conversion` shows the amount in
+/// the catalog's currency, the rate and its date.
 /// 201 with the order when this request created it and the saga finished (confirmed or
 /// cancelled, with the reason); 200 for a repeat of a finished checkout; 202 with `Location`
 /// while the saga is still running when the deadline comes.
@@ -54,9 +57,11 @@ pub fn router() -> OpenApiRouter<Gateway> {
         (status = 409, description = "request-in-progress: an earlier checkout with this key \
             is still running", body = Problem),
         (status = 422, description = "empty-cart, product-unavailable, mixed-currencies, \
-            unknown-country (of the shipping address), idempotency-key-reused, or \
-            invalid-body", body = Problem),
-        (status = 503, description = "payments-unavailable or shipping-unavailable: nothing \
+            unknown-country (of the shipping address), unknown-currency (no rate for \
+            `currency`), idempotency-key-reused, or invalid-body", body = Problem),
+        (status = 503, description = "payments-unavailable, shipping-unavailable or \
+            currency-unavailable (another currency than the catalog's was asked for and could \
+            not be converted: check out in the catalog's currency, or again shortly): nothing \
             was charged and the cart is kept; or a service is unavailable", body = Problem),
     ),
 )]
@@ -129,13 +134,14 @@ async fn one(
 }
 
 /// The problem for a checkout that orders did not carry out. Orders' own
-/// `payments-unavailable` and `shipping-unavailable` 503s are meant for the shopper (nothing was
+/// `payments-unavailable`, `shipping-unavailable` and `currency-unavailable` 503s are meant for the shopper (nothing was
 /// charged, the cart is kept, try again) and pass through as they are; every other failure is
 /// the chassis' usual mapping.
 fn checkout_failed(error: &ClientError) -> Problem {
     let for_the_shopper = [
         problems::PAYMENTS_UNAVAILABLE,
         problems::SHIPPING_UNAVAILABLE,
+        problems::CURRENCY_UNAVAILABLE,
     ];
     match error {
         ClientError::Status { problem, .. } if for_the_shopper.contains(&problem.code()) => {

@@ -83,3 +83,94 @@ async fn bad_input_is_refused_at_the_edge_and_a_currency_service_down_is_a_503()
     }
     gateway.stop().await.unwrap();
 }
+
+/// Checkout in another currency: the gateway documents `currency` (and the order's
+/// `conversion`), refuses a malformed code at the edge, passes a good one through to orders, and
+/// passes orders' `currency-unavailable` 503 through as it is (here from a stand-in orders that
+/// answers it, as orders does when the currency service is down).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkout_takes_a_currency_and_passes_currency_unavailable_through() {
+    use std::sync::{Arc, Mutex};
+
+    use axum::response::IntoResponse;
+    use brigade_chassis::testing::{app, fetch_json, serve_in_background, TestKeys};
+    use brigade_chassis::Problem;
+    use serde_json::Value;
+
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let kept = seen.clone();
+    let orders = axum::Router::new().route(
+        "/v1/checkout",
+        axum::routing::post(move |body: String| {
+            let kept = kept.clone();
+            async move {
+                kept.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&body).unwrap());
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "currency-unavailable",
+                    "Currency unavailable",
+                    "the currency service could not convert the total; nothing was ordered"
+                        .to_owned(),
+                )
+                .into_response()
+            }
+        }),
+    );
+    let orders = serve_in_background(app(orders)).await;
+    let keys = TestKeys::new();
+    let gateway = Instance::start::<GatewayService>(&[
+        "--peers",
+        &format!("orders={orders}"),
+        "--jwks-file",
+        &keys.jwks_path(),
+    ])
+    .await;
+    let base = gateway.url();
+    let token = format!(
+        "Bearer {}",
+        keys.token(uuid::Uuid::new_v4(), "buyer@example.com")
+    );
+    let checkout = |key: &'static str, currency: &'static str| {
+        let body = json!({"card_number": "4242424242424242", "currency": currency});
+        let request = http::Request::post(format!("{base}/api/v1/checkout"))
+            .header("content-type", "application/json")
+            .header("authorization", token.as_str())
+            .header("idempotency-key", key)
+            .body(body.to_string().into_bytes().into())
+            .unwrap();
+        fetch_json(request)
+    };
+
+    checkout("k1", "usd").await.invalid("currency", "ISO 4217");
+    assert!(seen.lock().unwrap().is_empty(), "refused at the edge");
+    checkout("k2", "USD").await.problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "currency-unavailable",
+        "nothing was ordered",
+    );
+    let forwarded = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(forwarded["currency"], "USD");
+
+    let document = get(&base, "/api/v1/openapi.json").await.ok();
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(
+        schemas["CheckoutRequest"]["properties"]["currency"]["pattern"],
+        "^[A-Z]{3}$"
+    );
+    assert!(
+        schemas["Order"]["properties"]["conversion"].is_object(),
+        "{}",
+        schemas["Order"]
+    );
+    assert!(schemas["OrderConversion"]["properties"]["rate_date"].is_object());
+    let checkout_doc = &document["paths"]["/api/v1/checkout"]["post"];
+    let unavailable = checkout_doc["responses"]["503"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        unavailable.contains("currency-unavailable"),
+        "{unavailable}"
+    );
+}

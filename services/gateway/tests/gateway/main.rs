@@ -1,7 +1,8 @@
 //! The gateway's tests, in one binary (each test binary costs a link on a small machine):
 //!
 //! - `api`: the public API over real sockets, against real service instances;
-//! - `currency`: the currencies and conversion, against a real currency instance;
+//! - `currency`: the currencies and conversion, against a real currency instance; checkout in
+//!   another currency;
 //! - `messages`: the shopper's messages, from a real notifications instance;
 //! - `product_page`: the product page's aggregation, complete and degraded;
 //! - `shipping`: the shipping quote route against a real shipping instance.

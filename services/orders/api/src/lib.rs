@@ -24,8 +24,8 @@ pub use rules::{
     MIN_CARD_DIGITS,
 };
 pub use types::{
-    Audit, CancelReason, CheckoutRequest, HistoryEntry, Order, OrderLine, OrderPage, OrderShipping,
-    OrderStatus, OrderStatusEntry, OrderStatusPage, ShippingAddress,
+    Audit, CancelReason, CheckoutRequest, HistoryEntry, Order, OrderConversion, OrderLine,
+    OrderPage, OrderShipping, OrderStatus, OrderStatusEntry, OrderStatusPage, ShippingAddress,
 };
 
 /// The orders service's routes, shared by the server's router and the client so that they
@@ -85,4 +85,11 @@ pub mod problems {
     /// 422: shipping does not ship to the address's country (`country` names it); nothing was
     /// recorded.
     pub const UNKNOWN_COUNTRY: &str = shipping_api::problems::UNKNOWN_COUNTRY;
+    /// 422: the currency service has no rate for the checkout's `currency`; nothing was
+    /// recorded.
+    pub const UNKNOWN_CURRENCY: &str = currency_api::problems::UNKNOWN_CURRENCY;
+    /// 503: the checkout asked for another currency than the catalog's and the currency service
+    /// could not be asked, so nothing was ordered, reserved or charged; check out again shortly,
+    /// or in the catalog's currency (which needs no conversion).
+    pub const CURRENCY_UNAVAILABLE: &str = currency_api::problems::CURRENCY_UNAVAILABLE;
 }

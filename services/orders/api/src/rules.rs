@@ -34,6 +34,9 @@ impl CheckoutRequest {
                 ),
             ));
         }
+        if let Some(currency) = &self.currency {
+            currency_api::parse_code("currency", currency)?;
+        }
         self.shipping_address
             .as_ref()
             .map_or(Ok(()), ShippingAddress::validate)
@@ -158,10 +161,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_currency_is_an_iso_4217_code() {
+        let paying = |c: &str| CheckoutRequest {
+            card_number: "4242424242424242".to_owned(),
+            shipping_address: None,
+            currency: Some(c.to_owned()),
+        };
+        assert!(paying("USD").validate().is_ok());
+        for bad in ["usd", "US", "DOLLAR", "", "U$D"] {
+            let refused = paying(bad).validate().err();
+            assert_eq!(
+                refused.map(|e| e.parameter),
+                Some("currency".into()),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn card_numbers_are_12_to_19_digits() {
         let card = |n: &str| CheckoutRequest {
             card_number: n.to_owned(),
             shipping_address: None,
+            currency: None,
         };
         assert!(card("4242424242424242").validate().is_ok());
         assert!(card("424242424242").validate().is_ok());

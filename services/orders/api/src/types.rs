@@ -20,6 +20,15 @@ pub struct CheckoutRequest {
     /// order is not shipped and costs its lines only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_address: Option<ShippingAddress>,
+    /// The currency to pay in (ISO 4217, e.g. `USD`). Absent, or the catalog's own currency:
+    /// the order is charged in the catalog's currency. Another one: orders converts the whole
+    /// total (lines and shipping) through the currency service at its rates in force, records
+    /// the conversion with the order (`conversion`) and charges the converted amount in this
+    /// currency. A code the currency service has no rate for: 422 `unknown-currency`; the
+    /// currency service unavailable: 503 `currency-unavailable`, nothing ordered or charged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Z]{3}$", example = "USD")]
+    pub currency: Option<String>,
 }
 
 impl std::fmt::Debug for CheckoutRequest {
@@ -27,6 +36,7 @@ impl std::fmt::Debug for CheckoutRequest {
         f.debug_struct("CheckoutRequest")
             .field("card_number", &"<masked>")
             .field("shipping_address", &self.shipping_address)
+            .field("currency", &self.currency)
             .finish()
     }
 }
@@ -64,6 +74,28 @@ pub struct OrderShipping {
     pub estimated_delivery: String,
     /// Set once the order is confirmed and shipping made its shipment.
     pub tracking_number: Option<String>,
+}
+
+/// How an order paid in another currency than the catalog's was converted: its `total` (what
+/// was charged) is `base_total` converted at the currency service's reference rates of
+/// `rate_date`, exactly and rounded half to even to a whole minor unit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderConversion {
+    /// The total in the catalog's currency (the lines, plus shipping), before conversion.
+    pub base_total: Money,
+    /// Units of the charged currency one unit of `base_total`'s buys, to 8 decimal places: for
+    /// showing (the amount was computed from the two reference rates).
+    #[schema(example = "1.1645")]
+    pub rate: String,
+    /// The reference rate (units per euro) of `base_total`'s currency.
+    #[schema(example = "1")]
+    pub from_rate: String,
+    /// The reference rate (units per euro) of the charged currency.
+    #[schema(example = "1.1645")]
+    pub to_rate: String,
+    /// The day the reference rates are for (`YYYY-MM-DD`).
+    #[schema(format = Date)]
+    pub rate_date: String,
 }
 
 /// Where an order is in its life. `PENDING` while the checkout saga runs; the other two are
@@ -184,10 +216,16 @@ pub struct Order {
     /// Set when the payment was declined (e.g. `card_declined`, `insufficient_funds`).
     pub decline_code: Option<String>,
     pub lines: Vec<OrderLine>,
-    /// What is charged: the lines, plus `shipping.cost` when the order ships.
+    /// What is charged, in the currency charged: the lines plus `shipping.cost` when the order
+    /// ships, converted when the checkout asked for another currency (then `conversion` says
+    /// from what and at which rate; the lines and the shipping cost stay in the catalog's
+    /// currency).
     pub total: Money,
     /// Set when the checkout gave a shipping address.
     pub shipping: Option<OrderShipping>,
+    /// Set when the order was paid in another currency than the catalog's.
+    #[serde(default)]
+    pub conversion: Option<OrderConversion>,
     /// The payment's charge, once one exists.
     pub charge_id: Option<Uuid>,
     pub created_at_ms: u64,
@@ -220,6 +258,9 @@ pub struct Audit {
 pub struct OrderStatusEntry {
     pub id: Uuid,
     pub status: OrderStatus,
+    /// What the order charges (its `total`: converted, when paid in another currency than the
+    /// catalog's), for the checker to compare with the capture.
+    pub total: Money,
 }
 
 /// A page of every user's orders by id, for operators and the promise checker.

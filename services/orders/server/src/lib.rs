@@ -6,7 +6,10 @@
 //! - [`saga`]: the saga's state machine, its port to other services ([`saga::Steps`]) and the
 //!   recovery loop that resumes unfinished sagas in every instance;
 //! - [`shipping`]: the shipping quoted for a checkout's address, added to the total;
-//! - [`remote`]: the port implemented with the cart, catalog, inventory and payments clients;
+//! - [`currency`]: the total converted for a checkout paid in another currency than the
+//!   catalog's (the currency service is needed only then);
+//! - [`remote`]: the port implemented with the cart, catalog, inventory, payments, shipping and
+//!   currency clients;
 //! - [`pricing`]: a cart priced by the catalog;
 //! - [`events`]: what orders consumes: payments' `PaymentRefunded` and shipping's
 //!   `ShipmentCreated`, recorded in the order's history;
@@ -16,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod currency;
 pub mod events;
 pub mod http;
 pub mod pricing;
@@ -36,11 +40,12 @@ pub use http::{router, AppState};
 pub use saga::{Checkpoint, Saga, SagaConfig};
 pub use store::Store;
 
-/// The orders schema (with each order's shipping since 2), the chassis' outbox (the events the
+/// The orders schema (with each order's shipping since 2, and its currency conversion since 3), the chassis' outbox (the events the
 /// saga publishes) and inbox (the refunds and shipments it records), applied at start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
     brigade_chassis::migration!(1, "orders", "../migrations/0001_orders"),
     brigade_chassis::migration!(2, "shipping", "../migrations/0002_shipping"),
+    brigade_chassis::migration!(3, "currency", "../migrations/0003_currency"),
     OUTBOX_MIGRATION,
     INBOX_MIGRATION,
 ];

@@ -1,5 +1,5 @@
 //! The saga's port implemented with the real services, through the chassis client: cart,
-//! catalog and shipping (asked at checkout), inventory and payments (the saga's steps).
+//! catalog, shipping and currency (asked at checkout), inventory and payments (the saga's steps).
 //!
 //! Answers are sorted into what the saga acts on: an outcome (held, out of stock, captured,
 //! declined, expired), a transient failure (timeouts, 5xx, no instance: the same call may be
@@ -9,6 +9,7 @@ use brigade_chassis::client::Error as ClientError;
 use brigade_chassis::service::Context;
 use cart_api::CartClient;
 use catalog_api::{CatalogClient, Money, ProductBatch};
+use currency_api::{Conversion, Converted, CurrencyClient};
 use inventory_api::{problems, InventoryClient, ReservationLine, ReserveRequest};
 use payments_api::{ChargeRequest, ChargeStatus, PaymentsClient};
 use shipping_api::{Quote, QuoteRequest, ShippingClient};
@@ -26,6 +27,8 @@ pub struct RemoteSteps {
     inventory: InventoryClient,
     payments: PaymentsClient,
     shipping: ShippingClient,
+    /// Asked only when a checkout is paid in another currency than the catalog's.
+    currency: CurrencyClient,
 }
 
 impl RemoteSteps {
@@ -36,6 +39,7 @@ impl RemoteSteps {
             inventory: InventoryClient::new(ctx.client("inventory")),
             payments: PaymentsClient::new(ctx.client("payments")),
             shipping: ShippingClient::new(ctx.client("shipping")),
+            currency: CurrencyClient::new(ctx.client("currency")),
         }
     }
 }
@@ -86,6 +90,10 @@ impl Steps for RemoteSteps {
 
     fn quote<'a>(&'a self, request: &'a QuoteRequest) -> StepFuture<'a, Quote> {
         Box::pin(async move { self.shipping.quote(request).await.map_err(classify) })
+    }
+
+    fn convert<'a>(&'a self, conversion: &'a Conversion) -> StepFuture<'a, Converted> {
+        Box::pin(async move { self.currency.convert(conversion).await.map_err(classify) })
     }
 
     fn reserve<'a>(&'a self, order_id: Uuid, lines: &'a [StockLine]) -> StepFuture<'a, Reserved> {

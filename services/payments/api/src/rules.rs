@@ -7,8 +7,12 @@ pub use brigade_chassis::validation::MAX_IDEMPOTENCY_KEY_CHARS;
 
 use crate::types::{ChargeRequest, LedgerQuery, RefundRequest};
 
-/// The largest amount one charge may take, in minor units (one million in a two-decimal currency).
-pub const MAX_AMOUNT_MINOR: i64 = 100_000_000;
+/// The largest amount one charge may take, in minor units of its currency. A charge may be in
+/// any currency (orders charges the currency the shopper checked out in), so the bound must hold
+/// an order in the currency whose minor unit is worth least: 10^12 minor units are about
+/// 500,000 euros in rupiah cents (19,412 IDR to the euro), and more in any other currency of
+/// the currency service's table; a ledger sums millions of such charges within an `i64`.
+pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 /// The shortest card number, in digits.
 pub const MIN_CARD_DIGITS: usize = 12;
 /// The longest card number, in digits.

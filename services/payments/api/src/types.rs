@@ -12,7 +12,7 @@ use uuid::Uuid;
 pub struct ChargeRequest {
     pub order_id: Uuid,
     /// In the currency's minor unit: more than 0, at most [`crate::MAX_AMOUNT_MINOR`].
-    #[schema(minimum = 1, maximum = 100_000_000)]
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_i64)]
     #[serde(deserialize_with = "brigade_chassis::openapi::whole::number")]
     pub amount_minor: i64,
     /// ISO 4217 code: three upper-case letters, e.g. `EUR`.

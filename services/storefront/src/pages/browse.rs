@@ -10,6 +10,7 @@ use catalog_api::{ListProducts, ProductPage, Sort};
 use serde::Deserialize;
 
 use super::ProductCard;
+use crate::currency::Prices;
 use crate::layout::Layout;
 use crate::session::SessionHandle;
 use crate::{failure, Storefront};
@@ -115,7 +116,7 @@ pub async fn category(
     Path(slug): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let (_, asked) = read(raw);
+    let (_, asked) = read(raw.clone());
     let categories = match shop.catalog.categories().await {
         Ok(categories) => categories,
         Err(error) => return failure::dependency(&session, "The catalog", &error),
@@ -131,8 +132,9 @@ pub async fn category(
         Ok(found) => found,
         Err(error) => return failure::dependency(&session, "The catalog", &error),
     };
-    let layout = Layout::new(&session, category.name.clone());
     let action = format!("/categories/{slug}");
+    let prices = Prices::of(&shop, &session, &back(&action, raw.as_deref())).await;
+    let layout = Layout::new(&session, category.name.clone()).priced(&prices);
     render(
         layout,
         category.name,
@@ -140,7 +142,7 @@ pub async fn category(
         action,
         "",
         asked,
-        found,
+        (found, &prices),
     )
 }
 
@@ -149,7 +151,7 @@ pub async fn search(
     session: SessionHandle,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let (listing, mut asked) = read(raw);
+    let (listing, mut asked) = read(raw.clone());
     let text = listing.q.trim().to_owned();
     let query = ListProducts {
         q: Some(text.clone()),
@@ -158,6 +160,7 @@ pub async fn search(
     if let Err(rule) = query.validate() {
         asked.problem = Some(crate::form::sentence(&rule.detail));
         let layout = Layout::new(&session, "Search").searching(&text);
+        let prices = Prices::as_recorded();
         let none = ProductPage {
             items: Vec::new(),
             page: 1,
@@ -171,7 +174,7 @@ pub async fn search(
             "/search".into(),
             "",
             asked,
-            none,
+            (none, &prices),
         );
         return (StatusCode::BAD_REQUEST, page).into_response();
     }
@@ -184,7 +187,10 @@ pub async fn search(
     } else {
         format!("Results for “{text}”")
     };
-    let layout = Layout::new(&session, heading.clone()).searching(&text);
+    let prices = Prices::of(&shop, &session, &back("/search", raw.as_deref())).await;
+    let layout = Layout::new(&session, heading.clone())
+        .searching(&text)
+        .priced(&prices);
     render(
         layout,
         heading,
@@ -192,10 +198,19 @@ pub async fn search(
         "/search".into(),
         &text,
         asked,
-        found,
+        (found, &prices),
     )
 }
 
+/// A listing's own address, for the currency picker to come back to.
+fn back(action: &str, raw: Option<&str>) -> String {
+    match raw {
+        Some(query) if !query.is_empty() => format!("{action}?{query}"),
+        _ => action.to_owned(),
+    }
+}
+
+/// The listing page of `found` (the products, and how their prices are shown).
 fn render(
     layout: Layout,
     heading: String,
@@ -203,7 +218,7 @@ fn render(
     action: String,
     query: &str,
     asked: Asked,
-    found: ProductPage,
+    (found, prices): (ProductPage, &Prices),
 ) -> Response {
     let pages = found.total.div_ceil(u64::from(found.page_size.max(1)));
     let href = |page: u32| {
@@ -229,7 +244,11 @@ fn render(
         action: action.clone(),
         query: query.to_owned(),
         sorts: sort_choices(chosen, !query.is_empty()),
-        cards: found.items.iter().map(ProductCard::of).collect(),
+        cards: found
+            .items
+            .iter()
+            .map(|p| ProductCard::of(p, prices))
+            .collect(),
         total: found.total,
         page: found.page,
         pages,

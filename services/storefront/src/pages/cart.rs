@@ -17,10 +17,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::shipping::ShippingEstimate;
+use crate::currency::Prices;
 use crate::form::{sentence, CheckedForm};
 use crate::layout::Layout;
 use crate::session::{GuestLine, SessionHandle, Shopper, MAX_GUEST_LINES};
-use crate::{failure, format_money, Storefront};
+use crate::{failure, Storefront};
 
 #[derive(Debug, Deserialize)]
 pub struct AddToCart {
@@ -103,12 +104,14 @@ async fn page(
     country: Option<&str>,
 ) -> Response {
     let signed_in = session.shopper();
+    let back = country.map_or_else(|| "/cart".to_owned(), |c| format!("/cart?country={c}"));
+    let prices = Prices::of(shop, session, &back).await;
     let view = match &signed_in {
         Some(shopper) => match shop.cart.cart(&shopper.token).await {
-            Ok(cart) => of_cart(&cart),
+            Ok(cart) => of_cart(&cart, &prices),
             Err(error) => return cart_failed(session, &error),
         },
-        None => match of_guest(shop, &session.guest_cart()).await {
+        None => match of_guest(shop, &session.guest_cart(), &prices).await {
             Ok(view) => view,
             Err(error) => return failure::dependency(session, "Your cart", &error),
         },
@@ -126,9 +129,9 @@ async fn page(
         .iter()
         .filter_map(|l| Some((l.sku.clone(), l.quantity.parse().ok()?)))
         .collect();
-    let shipping = super::shipping::estimate(shop, &skus, country).await;
+    let shipping = super::shipping::estimate(shop, &skus, country, &prices).await;
     let page = CartPage {
-        layout: Layout::new(session, "Your cart"),
+        layout: Layout::new(session, "Your cart").priced(&prices),
         shipping,
         lines,
         total,
@@ -144,22 +147,22 @@ type CartView = (Vec<LineView>, String, u32, Option<String>);
 fn line(
     (product_id, sku): (Uuid, &str),
     name: &str,
-    unit: &Money,
+    (unit, total): (&Money, &Money),
     quantity: u32,
-    total: &Money,
+    prices: &Prices,
 ) -> LineView {
     LineView {
         product_id,
         sku: sku.to_owned(),
         name: name.to_owned(),
-        unit_price: format_money(unit),
+        unit_price: prices.show(unit),
         quantity: quantity.to_string(),
-        total: format_money(total),
+        total: prices.show(total),
         problem: None,
     }
 }
 
-fn of_cart(cart: &Cart) -> CartView {
+fn of_cart(cart: &Cart, prices: &Prices) -> CartView {
     let lines = cart
         .lines
         .iter()
@@ -167,9 +170,9 @@ fn of_cart(cart: &Cart) -> CartView {
             line(
                 (l.product_id, &l.sku),
                 &l.name,
-                &l.unit_price,
+                (&l.unit_price, &l.line_total),
                 l.quantity,
-                &l.line_total,
+                prices,
             )
         })
         .collect();
@@ -178,17 +181,21 @@ fn of_cart(cart: &Cart) -> CartView {
          checkout."
             .to_owned()
     });
-    (lines, format_money(&cart.total), cart.item_count, note)
+    (lines, prices.show(&cart.total), cart.item_count, note)
 }
 
 /// A guest's lines, priced by the catalog now (lines it no longer has are left out).
-async fn of_guest(shop: &Storefront, guest: &[GuestLine]) -> Result<CartView, ClientError> {
+async fn of_guest(
+    shop: &Storefront,
+    guest: &[GuestLine],
+    prices: &Prices,
+) -> Result<CartView, ClientError> {
     if guest.is_empty() {
         let zero = Money {
             amount_minor: 0,
             currency: cart_api::EMPTY_CART_CURRENCY.to_owned(),
         };
-        return Ok((Vec::new(), format_money(&zero), 0, None));
+        return Ok((Vec::new(), prices.show(&zero), 0, None));
     }
     let ids: Vec<Uuid> = guest.iter().map(|l| l.product_id).collect();
     let found = shop.catalog.products_by_ids(&ids).await?;
@@ -210,16 +217,16 @@ async fn of_guest(shop: &Storefront, guest: &[GuestLine]) -> Result<CartView, Cl
         lines.push(line(
             (product.id, &product.sku),
             &product.name,
-            &product.price,
+            (&product.price, &line_total),
             guest_line.quantity,
-            &line_total,
+            prices,
         ));
     }
     let total = Money {
         amount_minor: total,
         currency,
     };
-    Ok((lines, format_money(&total), count, None))
+    Ok((lines, prices.show(&total), count, None))
 }
 
 /// A call to the cart for a signed-in shopper failed: a token the cart no longer accepts signs

@@ -5,7 +5,10 @@
 //!
 //! The address goes with the order: orders asks shipping for its quote and adds it to the
 //! total. Shipping unavailable, or not shipping to the country, is said next to the form with
-//! nothing ordered.
+//! nothing ordered. Before placing, the page shows the lines, shipping's quote for the form's
+//! country and the total, in the shopper's currency; placing sends that currency, and orders
+//! converts and charges in it. The currency service down with another currency chosen: the page
+//! says nothing was ordered and offers to pay in the catalog's currency, keeping the form.
 //!
 //! Each form carries an `attempt` key, the checkout's `Idempotency-Key`: sending the same form
 //! twice (a double click, a retry after a timeout) places one order. A checkout that ended (a
@@ -18,16 +21,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use brigade_chassis::client::Error as ClientError;
+use cart_api::Cart;
+use catalog_api::Money;
 use orders_api::{
     problems, CancelReason, CheckoutAnswer, CheckoutRequest, Order, OrderStatus, ShippingAddress,
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::currency::Prices;
 use crate::form::{CheckedForm, FieldErrors};
 use crate::layout::Layout;
 use crate::session::{SessionHandle, Shopper};
-use crate::{format_money, Storefront};
+use crate::Storefront;
 
 /// The countries the shop delivers to (ISO 3166-1 alpha-2, name).
 pub const COUNTRIES: [(&str, &str); 14] = [
@@ -63,6 +69,9 @@ pub struct CheckoutForm {
     card_number: String,
     #[serde(default)]
     attempt: String,
+    /// Set by the "pay in the catalog's currency" button: switch to it and show the form again.
+    #[serde(default)]
+    pay_in: String,
 }
 
 /// A country of the list, and whether the form has it chosen.
@@ -92,7 +101,19 @@ struct CheckoutPage {
     errors: FieldErrors,
     countries: Vec<CountryChoice>,
     /// `None` when the cart could not be read for the summary.
-    summary: Option<(Vec<super::LineSummary>, String)>,
+    summary: Option<Summary>,
+    /// After a checkout refused for its currency: the catalog's currency, offered instead.
+    pay_in: Option<String>,
+}
+
+/// What the order will cost, before it is placed.
+struct Summary {
+    lines: Vec<super::LineSummary>,
+    /// Shipping's cost to the form's country, or why it is not known yet.
+    shipping: String,
+    /// The lines and shipping, or only the lines when shipping could not be quoted.
+    total: String,
+    total_label: &'static str,
 }
 
 pub async fn form(State(shop): State<Storefront>, session: SessionHandle) -> Response {
@@ -109,18 +130,23 @@ pub async fn form(State(shop): State<Storefront>, session: SessionHandle) -> Res
                 country: "DE".to_owned(),
                 ..CheckoutForm::default()
             };
-            page(
-                &shop,
-                &session,
-                &shopper,
-                form,
-                FieldErrors::default(),
-                StatusCode::OK,
-            )
-            .await
+            let view = View {
+                errors: FieldErrors::default(),
+                status: StatusCode::OK,
+                pay_in: None,
+            };
+            page(&shop, &session, &shopper, form, view).await
         }
         Err(error) => super::cart::cart_failed(&session, &error),
     }
+}
+
+/// How the form is shown: its problems, the answer's status, and the currency offered instead
+/// of the chosen one.
+struct View {
+    errors: FieldErrors,
+    status: StatusCode,
+    pay_in: Option<String>,
 }
 
 async fn page(
@@ -128,28 +154,72 @@ async fn page(
     session: &SessionHandle,
     shopper: &Shopper,
     mut form: CheckoutForm,
-    errors: FieldErrors,
-    status: StatusCode,
+    view: View,
 ) -> Response {
     if orders_api::check_idempotency_key(&form.attempt).is_err() {
         form.attempt = Uuid::new_v4().to_string();
     }
-    let summary = shop.cart.cart(&shopper.token).await.ok().map(|cart| {
-        let lines = cart
-            .lines
-            .iter()
-            .map(|l| super::LineSummary::of(&l.name, l.quantity, &l.line_total))
-            .collect();
-        (lines, format_money(&cart.total))
-    });
+    let prices = Prices::of(shop, session, "/checkout").await;
+    let summary = match shop.cart.cart(&shopper.token).await {
+        Ok(cart) => Some(summary(shop, &cart, &form.country, &prices).await),
+        Err(_) => None,
+    };
     let page = CheckoutPage {
-        layout: Layout::new(session, "Checkout"),
-        errors,
+        layout: Layout::new(session, "Checkout").priced(&prices),
+        errors: view.errors,
         countries: countries(&form.country),
         form,
         summary,
+        pay_in: view.pay_in,
     };
-    (status, page).into_response()
+    (view.status, page).into_response()
+}
+
+/// The cart's lines, shipping's quote to `country` and the total, as `prices` shows money: the
+/// total is converted whole, as orders converts it.
+async fn summary(shop: &Storefront, cart: &Cart, country: &str, prices: &Prices) -> Summary {
+    let lines = cart
+        .lines
+        .iter()
+        .map(|l| super::LineSummary::of(&l.name, l.quantity, &l.line_total, prices))
+        .collect();
+    let skus: Vec<(String, u32)> = cart
+        .lines
+        .iter()
+        .map(|l| (l.sku.clone(), l.quantity))
+        .collect();
+    let name = COUNTRIES
+        .iter()
+        .find(|(code, _)| *code == country)
+        .map_or(country, |(_, name)| name);
+    let quoted = super::shipping::quote(shop, &skus, country).await;
+    let with_shipping = quoted.as_ref().ok().and_then(|quote| {
+        let amount_minor = cart
+            .total
+            .amount_minor
+            .checked_add(quote.cost.amount_minor)?;
+        (quote.cost.currency == cart.total.currency).then(|| Money {
+            amount_minor,
+            currency: cart.total.currency.clone(),
+        })
+    });
+    match (quoted, with_shipping) {
+        (Ok(quote), Some(total)) => Summary {
+            lines,
+            shipping: format!("{} to {name}", prices.show(&quote.cost)),
+            total: prices.show(&total),
+            total_label: "Total to pay",
+        },
+        (quoted, _) => Summary {
+            lines,
+            shipping: quoted.err().map_or_else(
+                || "Worked out when you place the order.".to_owned(),
+                |error| super::shipping::unquoted(name, &error),
+            ),
+            total: prices.show(&cart.total),
+            total_label: "Total before shipping",
+        },
+    }
 }
 
 /// Every field's problem; the card number comes back without spaces when it is good.
@@ -191,6 +261,7 @@ fn check(form: &CheckoutForm) -> FieldErrors {
     let request = CheckoutRequest {
         card_number: card.clone(),
         shipping_address: None,
+        currency: None,
     };
     if request.validate().is_err() {
         errors.add(
@@ -214,17 +285,26 @@ pub async fn place(
     let Some(shopper) = session.shopper() else {
         return super::to_log_in(&session, "/checkout", "Log in to check out.").into_response();
     };
+    // "Pay in the catalog's currency": switch, and show the same form again to be placed.
+    if !form.pay_in.is_empty() {
+        if currency_api::parse_code("pay_in", &form.pay_in).is_ok() {
+            session.choose_currency(&form.pay_in);
+        }
+        let view = View {
+            errors: FieldErrors::default(),
+            status: StatusCode::OK,
+            pay_in: None,
+        };
+        return page(&shop, &session, &shopper, form, view).await;
+    }
     let errors = check(&form);
     if !errors.is_empty() {
-        return page(
-            &shop,
-            &session,
-            &shopper,
-            form,
+        let view = View {
             errors,
-            StatusCode::BAD_REQUEST,
-        )
-        .await;
+            status: StatusCode::BAD_REQUEST,
+            pay_in: None,
+        };
+        return page(&shop, &session, &shopper, form, view).await;
     }
     if orders_api::check_idempotency_key(&form.attempt).is_err() {
         form.attempt = Uuid::new_v4().to_string();
@@ -242,6 +322,7 @@ pub async fn place(
             postal_code: form.postal_code.trim().to_owned(),
             country: form.country.clone(),
         }),
+        currency: session.currency(),
     };
     let placed = shop
         .orders
@@ -262,13 +343,29 @@ pub async fn place(
             problem,
             status,
             new_attempt,
+            currency,
         } => {
             if new_attempt {
                 form.attempt.clear();
             }
             let mut errors = FieldErrors::default();
             errors.add(field, problem);
-            page(&shop, &session, &shopper, form, errors, status).await
+            // The way forward: the catalog's currency, which needs no conversion.
+            let pay_in = if currency {
+                shop.cart
+                    .cart(&shopper.token)
+                    .await
+                    .ok()
+                    .map(|cart| cart.total.currency)
+            } else {
+                None
+            };
+            let view = View {
+                errors,
+                status,
+                pay_in,
+            };
+            page(&shop, &session, &shopper, form, view).await
         }
     }
 }
@@ -286,6 +383,8 @@ enum Outcome {
         status: StatusCode,
         /// The checkout ended: the next one needs a new key.
         new_attempt: bool,
+        /// Refused for the currency chosen: offer the catalog's.
+        currency: bool,
     },
 }
 
@@ -300,6 +399,20 @@ fn refused(
         problem: problem.into(),
         status,
         new_attempt,
+        currency: false,
+    }
+}
+
+/// Refused for the currency asked for (`sentence`): nothing was ordered; the form offers the
+/// catalog's currency instead, under a new key (a checkout in another currency is another
+/// request; orders recorded nothing for this one).
+fn currency_refused(sentence: String, status: StatusCode) -> Outcome {
+    Outcome::Refused {
+        field: "form",
+        problem: sentence,
+        status,
+        new_attempt: true,
+        currency: true,
     }
 }
 
@@ -377,6 +490,23 @@ fn of_error(error: &ClientError) -> Outcome {
                      charged and your cart is kept. Please try again in a moment.",
                     StatusCode::SERVICE_UNAVAILABLE,
                     false,
+                )
+            }
+            problems::CURRENCY_UNAVAILABLE => {
+                return currency_refused(
+                    "Prices cannot be converted into the currency you chose right now, so \
+                     nothing was ordered or charged and your cart is kept. Pay in the catalog's \
+                     currency instead, or try again in a moment."
+                        .to_owned(),
+                    StatusCode::SERVICE_UNAVAILABLE,
+                )
+            }
+            problems::UNKNOWN_CURRENCY => {
+                return currency_refused(
+                    "Orders cannot be paid in the currency you chose, so nothing was ordered or \
+                     charged. Pay in the catalog's currency instead."
+                        .to_owned(),
+                    StatusCode::UNPROCESSABLE_ENTITY,
                 )
             }
             problems::UNKNOWN_COUNTRY => {

@@ -9,6 +9,7 @@ use catalog_api::{Category, ListProducts, Sort};
 use uuid::Uuid;
 
 use super::{ProductCard, Shelf};
+use crate::currency::Prices;
 use crate::layout::Layout;
 use crate::session::SessionHandle;
 use crate::{failure, Storefront};
@@ -44,20 +45,29 @@ pub async fn show(State(shop): State<Storefront>, session: SessionHandle) -> Res
             return failure::dependency(&session, "The catalog", &error)
         }
     };
+    let prices = Prices::of(&shop, &session, "/").await;
     let mut shelves = vec![Shelf {
         id: "new",
         heading: "New in",
-        cards: featured.items.iter().map(ProductCard::of).collect(),
+        cards: featured
+            .items
+            .iter()
+            .map(|p| ProductCard::of(p, &prices))
+            .collect(),
     }];
     if let Some(popular) = super::optional_recommendations(popular, "home") {
         shelves.push(Shelf {
             id: "popular",
             heading: "Popular right now",
-            cards: popular.items.iter().map(ProductCard::recommended).collect(),
+            cards: popular
+                .items
+                .iter()
+                .map(|r| ProductCard::recommended(r, &prices))
+                .collect(),
         });
     }
     HomePage {
-        layout: Layout::new(&session, "Home"),
+        layout: Layout::new(&session, "Home").priced(&prices),
         categories: categories.items,
         shelves: shelves
             .into_iter()

@@ -21,6 +21,7 @@ use catalog_api::Product;
 use recommendations_api::{Recommendation, Recommendations};
 use uuid::Uuid;
 
+use crate::currency::Prices;
 use crate::session::SessionHandle;
 use crate::Storefront;
 
@@ -38,6 +39,7 @@ pub fn router() -> Router<Storefront> {
         .route("/login", get(account::form).post(account::submit))
         .route("/logout", post(account::log_out).get(to_cart))
         .route("/checkout", get(checkout::form).post(checkout::place))
+        .route("/currency", post(crate::currency::choose).get(to_cart))
         .route("/orders", get(orders::list))
         .route("/orders/{id}", get(orders::show))
         .route("/orders/{id}/status", get(orders::status))
@@ -64,20 +66,20 @@ pub struct ProductCard {
 }
 
 impl ProductCard {
-    pub fn of(product: &Product) -> ProductCard {
+    pub fn of(product: &Product, prices: &Prices) -> ProductCard {
         ProductCard {
             id: product.id,
             name: product.name.clone(),
-            price: crate::format_money(&product.price),
+            price: prices.show(&product.price),
             image_url: product.image_url.clone(),
         }
     }
 
-    pub fn recommended(item: &Recommendation) -> ProductCard {
+    pub fn recommended(item: &Recommendation, prices: &Prices) -> ProductCard {
         ProductCard {
             id: item.product_id,
             name: item.name.clone(),
-            price: crate::format_money(&item.price),
+            price: prices.show(&item.price),
             image_url: item.image_url.clone(),
         }
     }
@@ -116,11 +118,16 @@ pub struct LineSummary {
 }
 
 impl LineSummary {
-    pub fn of(name: &str, quantity: u32, total: &catalog_api::Money) -> LineSummary {
+    pub fn of(
+        name: &str,
+        quantity: u32,
+        total: &catalog_api::Money,
+        prices: &Prices,
+    ) -> LineSummary {
         LineSummary {
             name: name.to_owned(),
             quantity,
-            total: crate::format_money(total),
+            total: prices.show(total),
         }
     }
 }

@@ -11,6 +11,7 @@ use brigade_chassis::client::Error as ClientError;
 use orders_api::{CancelReason, HistoryEntry, ListOrders, Order, OrderShipping, OrderStatus};
 use uuid::Uuid;
 
+use crate::currency::Prices;
 use crate::layout::Layout;
 use crate::session::{SessionHandle, Shopper};
 use crate::{failure, format_money, Storefront};
@@ -33,7 +34,14 @@ pub struct OrderView {
     explanation: Option<String>,
     pending: bool,
     placed_at: String,
+    /// What was charged, in the currency charged.
     total: String,
+    /// The currency charged, by its code.
+    currency: String,
+    /// When paid in another currency than the catalog's: the total in the catalog's currency
+    /// and the conversion in words.
+    base_total: Option<String>,
+    converted: Option<String>,
     lines: Vec<super::LineSummary>,
     steps: Vec<StepView>,
     shipping: Option<ShippingView>,
@@ -190,10 +198,33 @@ impl OrderView {
             pending: order.status == OrderStatus::Pending,
             placed_at: super::when(order.created_at_ms),
             total: format_money(&order.total),
+            currency: order.total.currency.clone(),
+            base_total: order
+                .conversion
+                .as_ref()
+                .map(|c| format_money(&c.base_total)),
+            converted: order.conversion.as_ref().map(|c| {
+                format!(
+                    "Charged in {}: converted from {} at {} {} to 1 {} (reference rates of {}).",
+                    order.total.currency,
+                    format_money(&c.base_total),
+                    c.rate,
+                    order.total.currency,
+                    c.base_total.currency,
+                    c.rate_date
+                )
+            }),
             lines: order
                 .lines
                 .iter()
-                .map(|l| super::LineSummary::of(&l.name, l.quantity, &l.line_total))
+                .map(|l| {
+                    super::LineSummary::of(
+                        &l.name,
+                        l.quantity,
+                        &l.line_total,
+                        &Prices::as_recorded(),
+                    )
+                })
                 .collect(),
             steps: order
                 .history

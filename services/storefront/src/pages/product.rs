@@ -14,9 +14,10 @@ use catalog_api::Product;
 use recommendations_api::DEFAULT_LIMIT;
 
 use super::{ProductCard, Shelf};
+use crate::currency::Prices;
 use crate::layout::Layout;
 use crate::session::SessionHandle;
-use crate::{failure, format_money, Storefront};
+use crate::{failure, Storefront};
 
 /// Whether the product can be bought now, as the page says it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +89,7 @@ pub async fn page(
             Stock::Unknown
         }
     };
+    let prices = Prices::of(shop, session, &format!("/products/{id}")).await;
     let together = super::optional_recommendations(together, "product")
         .filter(|answer| !answer.items.is_empty())
         .map(|answer| Shelf {
@@ -98,15 +100,19 @@ pub async fn page(
             } else {
                 "Bought together"
             },
-            cards: answer.items.iter().map(ProductCard::recommended).collect(),
+            cards: answer
+                .items
+                .iter()
+                .map(|r| ProductCard::recommended(r, &prices))
+                .collect(),
         });
     let (status, problem) = match problem {
         Some((status, problem)) => (status, Some(problem)),
         None => (StatusCode::OK, None),
     };
     let page = ProductPage {
-        layout: Layout::new(session, product.name.clone()),
-        price: format_money(&product.price),
+        layout: Layout::new(session, product.name.clone()).priced(&prices),
+        price: prices.show(&product.price),
         product,
         stock,
         together,

@@ -4,10 +4,11 @@
 //! the cart page whole, with a sentence saying the cost is shown at checkout.
 
 use brigade_chassis::client::Error as ClientError;
-use shipping_api::{problems, QuoteItem, QuoteRequest};
+use shipping_api::{problems, Quote, QuoteItem, QuoteRequest};
 
 use super::checkout::{countries, CountryChoice, COUNTRIES};
-use crate::{format_money, Storefront};
+use crate::currency::Prices;
+use crate::Storefront;
 
 /// What the cart page shows about shipping.
 pub struct ShippingEstimate {
@@ -18,11 +19,33 @@ pub struct ShippingEstimate {
     pub quoted: bool,
 }
 
-/// The estimate for `lines` (SKU, quantity) to `country` (none chosen yet: only the form).
+/// Shipping's quote for `lines` (SKU, quantity) to `country`.
+pub async fn quote(
+    shop: &Storefront,
+    lines: &[(String, u32)],
+    country: &str,
+) -> Result<Quote, ClientError> {
+    let request = QuoteRequest {
+        country: country.to_owned(),
+        items: lines
+            .iter()
+            .map(|(sku, quantity)| QuoteItem {
+                sku: sku.clone(),
+                quantity: *quantity,
+                unit_weight_grams: None,
+            })
+            .collect(),
+    };
+    shop.shipping.quote(&request).await
+}
+
+/// The estimate for `lines` (SKU, quantity) to `country` (none chosen yet: only the form), its
+/// cost shown as `prices` shows money.
 pub async fn estimate(
     shop: &Storefront,
     lines: &[(String, u32)],
     country: Option<&str>,
+    prices: &Prices,
 ) -> ShippingEstimate {
     let chosen = country.unwrap_or("DE");
     let mut estimate = ShippingEstimate {
@@ -40,23 +63,12 @@ pub async fn estimate(
     if lines.is_empty() {
         return estimate;
     }
-    let request = QuoteRequest {
-        country: country.to_owned(),
-        items: lines
-            .iter()
-            .map(|(sku, quantity)| QuoteItem {
-                sku: sku.clone(),
-                quantity: *quantity,
-                unit_weight_grams: None,
-            })
-            .collect(),
-    };
-    let said = match shop.shipping.quote(&request).await {
+    let said = match quote(shop, lines, country).await {
         Ok(quote) => {
             estimate.quoted = true;
             format!(
                 "Shipping to {name}: {} with {}, delivered by {}.",
-                format_money(&quote.cost),
+                prices.show(&quote.cost),
                 quote.carrier,
                 quote.estimated_delivery
             )
@@ -67,7 +79,7 @@ pub async fn estimate(
     estimate
 }
 
-fn unquoted(name: &str, error: &ClientError) -> String {
+pub fn unquoted(name: &str, error: &ClientError) -> String {
     match error {
         ClientError::Status { problem, .. } if problem.code() == problems::UNKNOWN_COUNTRY => {
             format!("We do not deliver to {name}.")

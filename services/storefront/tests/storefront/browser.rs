@@ -138,3 +138,34 @@ async fn a_pending_order_updates_in_place() {
     shoot(&client, "settled").await;
     client.close().await;
 }
+
+/// The currency picker in a real browser, then the currency service killed: within seconds the
+/// pages show the catalog's prices with a note saying so, and no picker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn currency_killed_shows_catalog_prices_with_a_note() {
+    let Some((driver, chromium)) = Driver::start().await else {
+        return;
+    };
+    let mut shop = Shop::start(Options::default()).await;
+    let client = driver.session(&chromium).await;
+    let base = shop.storefront.url();
+
+    client.goto(&format!("{base}/")).await;
+    wait_for_text(&client, "Welcome to Brigade").await;
+    click(&client, "#currency-choice option[value='GBP']").await;
+    click(&client, "form.currency button").await;
+    wait_for_text(&client, "£").await;
+    shoot(&client, "home-in-pounds").await;
+
+    shop.kill_currency().await;
+    wait_for_text_reloading(&client, &format!("{base}/"), "currency-note").await;
+    let source = client.source().await;
+    assert!(source.contains('€'), "{source}");
+    assert!(!source.contains('£'), "{source}");
+    assert!(
+        !source.contains("currency-choice"),
+        "the picker is gone: {source}"
+    );
+    shoot(&client, "currency-down").await;
+    client.close().await;
+}

@@ -6,6 +6,8 @@
 //! - `journey`: guest cart → sign up → cart → checkout (refused fields, declined, confirmed,
 //!   pending until it settles) → order pages → log out;
 //! - `degradation`: pages without inventory, recommendations, payments or the catalog;
+//! - `currency`: prices in the chosen currency, a checkout paid in it, and the currency service
+//!   killed (catalog prices with a note; a foreign checkout orders nothing);
 //! - `browser`: the same journey in headless Chromium, on to the shipment and the messages
 //!   (skipped when it is not installed); `browser_failures`: a declined card, recommendations
 //!   killed, and the checkout with JavaScript off, in Chromium; `chromium`: what both drive.
@@ -16,6 +18,7 @@ mod browser;
 mod browser_failures;
 mod browsing;
 mod chromium;
+mod currency;
 mod degradation;
 mod journey;
 mod security;

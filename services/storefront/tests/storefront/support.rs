@@ -28,6 +28,10 @@ pub struct Shop {
     /// The orders instance shipping reads the events of (see [`Shop::start`]).
     pub orders_feed: Instance,
     pub notifications: Instance,
+    /// `None` once [`Shop::kill_currency`] stopped it.
+    pub currency: Option<Instance>,
+    /// Where currency was: its peers keep calling there after it is killed.
+    currency_at: String,
     dir: tempfile::TempDir,
 }
 
@@ -50,6 +54,7 @@ const CALLS: [(&str, &[&str]); 6] = [
             "payments",
             "users",
             "shipping",
+            "currency",
         ],
     ),
     ("recommendations", &["catalog", "orders"]),
@@ -69,6 +74,7 @@ const CALLS: [(&str, &[&str]); 6] = [
             "recommendations",
             "shipping",
             "notifications",
+            "currency",
         ],
     ),
 ];
@@ -113,6 +119,18 @@ async fn start<S: brigade_chassis::service::Service>(
     Instance::start::<S>(&flags).await
 }
 
+/// A storefront calling `peers`. It keeps the currency table only briefly, so that a test sees
+/// the currency service's death within a second or two.
+async fn start_storefront(peers: &str) -> Instance {
+    Instance::start::<storefront::StorefrontService>(&[
+        "--peers",
+        peers,
+        "--currency-rates-ttl",
+        "500ms",
+    ])
+    .await
+}
+
 impl Shop {
     pub async fn start(options: Options) -> Shop {
         let dir = tempfile::tempdir().unwrap();
@@ -129,6 +147,8 @@ impl Shop {
         started.add("payments", &payments);
         let cart = start::<cart::Cart>(&dir, "cart", &started.peers_of("cart"), &[]).await;
         started.add("cart", &cart);
+        let currency = start::<currency::Currency>(&dir, "currency", "", &[]).await;
+        started.add("currency", &currency);
         // Shipping reads orders' events and orders asks shipping for quotes, and static peers
         // are known at start: a first orders instance (whose shipping is nowhere) serves
         // shipping the feed of the store both orders instances share; the second, which the
@@ -150,8 +170,7 @@ impl Shop {
             start::<notifications::Notifications>(&dir, "notifications", &peers, &[]).await;
         started.add("notifications", &notifications);
         let peers = started.peers_of("storefront");
-        let storefront =
-            Instance::start::<storefront::StorefrontService>(&["--peers", &peers]).await;
+        let storefront = start_storefront(&peers).await;
         Shop {
             storefront,
             catalog,
@@ -164,7 +183,16 @@ impl Shop {
             shipping,
             orders_feed,
             notifications,
+            currency_at: currency.address.to_string(),
+            currency: Some(currency),
             dir,
+        }
+    }
+
+    /// Stops the currency service for good; its peers keep calling where it was.
+    pub async fn kill_currency(&mut self) {
+        if let Some(currency) = self.currency.take() {
+            currency.stop().await.unwrap();
         }
     }
 
@@ -184,6 +212,7 @@ impl Shop {
         ] {
             started.add(name, instance);
         }
+        started.0.push(("currency", self.currency_at.clone()));
         for (name, address) in replaced {
             if let Some(entry) = started.0.iter_mut().find(|(n, _)| n == name) {
                 entry.1 = (*address).to_owned();
@@ -195,7 +224,7 @@ impl Shop {
     /// Another storefront of this shop, whose `replaced` peers are at other addresses.
     pub async fn storefront_with(&self, replaced: &[(&str, &str)]) -> Instance {
         let peers = self.started(replaced).peers_of("storefront");
-        Instance::start::<storefront::StorefrontService>(&["--peers", &peers]).await
+        start_storefront(&peers).await
     }
 
     /// A second orders instance of this shop whose payments is `payments`.

@@ -3,10 +3,9 @@
 use axum::extract::State;
 use brigade_chassis::extract::{Json, Query};
 use brigade_chassis::Problem;
-use currency_api::{paths, ConvertQuery, Converted, Money, BASE};
+use currency_api::{conversion, paths, ConvertQuery, Converted, Money, BASE};
 
 use super::{unknown_currency, App};
-use crate::conversion;
 
 /// Convert an amount.
 ///

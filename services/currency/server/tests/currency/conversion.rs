@@ -1,6 +1,6 @@
 //! The arithmetic over the whole sample table: what a shopper's money becomes, and back.
 
-use currency::conversion::convert;
+use currency_api::conversion::convert;
 use currency_api::{Currency, MAX_AMOUNT_MINOR};
 
 use crate::support::sample;

@@ -15,11 +15,14 @@ use brigade_chassis::context::{self};
 use brigade_chassis::extract::{IdempotencyKey, Json};
 use brigade_chassis::Problem;
 use catalog_api::Money;
-use orders_api::{paths, problems, CancelReason, CheckoutRequest, Order, OrderLine};
+use orders_api::{
+    paths, problems, CancelReason, CheckoutRequest, Order, OrderConversion, OrderLine,
+};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::AppState;
+use crate::currency::{self, CurrencyError};
 use crate::pricing::{self, PricingError};
 use crate::saga::{now_ms, Checkpoint, StepError};
 use crate::shipping::{self, ShippingError};
@@ -31,7 +34,9 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(5);
 /// Check out the signed-in user's cart.
 ///
 /// Turns the cart into an order and runs the checkout saga. With a `shipping_address`, the
-/// order's total includes shipping's quote for it, recorded with the order. 201 with the final order (confirmed
+/// order's total includes shipping's quote for it, recorded with the order. With a `currency`
+/// other than the catalog's, the whole total is converted through the currency service and
+/// charged in that currency; the order records the conversion. 201 with the final order (confirmed
 /// or cancelled), 200 with the order of an earlier request with the same key, 202 with the order
 /// still pending and its `Location` when the saga did not end within the request's deadline.
 #[utoipa::path(
@@ -54,13 +59,15 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(5);
             still running", body = Problem),
         (status = 422, description = "empty-cart, product-unavailable (`product_ids`), \
             mixed-currencies, unknown-country (shipping does not ship to the address's \
-            country), idempotency-key-reused, or invalid-body", body = Problem),
-        (status = 502, description = "bad-gateway: the cart, the catalog or shipping refused \
-            the request", body = Problem),
+            country), unknown-currency (no rate for `currency`), idempotency-key-reused, or \
+            invalid-body", body = Problem),
+        (status = 502, description = "bad-gateway: the cart, the catalog, shipping or currency \
+            refused the request", body = Problem),
         (status = 503, description = "payments-unavailable (`order_id` when an order was \
             cancelled), shipping-unavailable (an address was given and shipping could not \
-            quote it), or the cart or the catalog is unavailable; nothing was charged",
-            body = Problem),
+            quote it), currency-unavailable (another currency than the catalog's was asked for \
+            and the currency service could not convert the total), or the cart or the catalog \
+            is unavailable; nothing was charged", body = Problem),
     ),
 )]
 pub(super) async fn checkout(
@@ -89,7 +96,7 @@ pub(super) async fn checkout(
         ));
     }
 
-    let (lines, total, shipping) = priced(&state, &principal.token, &request).await?;
+    let (lines, total, shipping, conversion) = priced(&state, &principal.token, &request).await?;
 
     let wait = context::current()
         .map_or(DEFAULT_WAIT, |c| c.remaining())
@@ -105,6 +112,7 @@ pub(super) async fn checkout(
         total,
         card_number: request.card_number.clone(),
         shipping,
+        conversion,
     };
     let created = store
         .create_checkout(
@@ -133,13 +141,22 @@ pub(super) async fn checkout(
     Ok(answer(StatusCode::CREATED, order))
 }
 
+/// What a checkout will record: the lines, the total to charge and how it was made.
+type Priced = (
+    Vec<OrderLine>,
+    Money,
+    Option<NewShipping>,
+    Option<OrderConversion>,
+);
+
 /// The cart's lines priced by the catalog, and the total to charge with the shipping quoted for
-/// the request's address, if any. Nothing is recorded yet, so any failure leaves nothing behind.
+/// the request's address, if any, in the currency asked for. Nothing is recorded yet, so any
+/// failure leaves nothing behind.
 async fn priced(
     state: &AppState,
     token: &str,
     request: &CheckoutRequest,
-) -> Result<(Vec<OrderLine>, Money, Option<NewShipping>), Problem> {
+) -> Result<Priced, Problem> {
     let steps = state.saga.steps();
     let items = steps
         .cart(token)
@@ -154,13 +171,19 @@ async fn priced(
         .await
         .map_err(|e| dependency_failed("catalog", &e))?;
     let (lines, subtotal) = pricing::price(&items, &catalog).map_err(pricing_problem)?;
-    let Some(address) = &request.shipping_address else {
-        return Ok((lines, subtotal, None));
+    let (shipping, total) = match &request.shipping_address {
+        Some(address) => {
+            let (shipping, total) = shipping::quote(steps.as_ref(), address, &lines, &subtotal)
+                .await
+                .map_err(shipping_problem)?;
+            (Some(shipping), total)
+        }
+        None => (None, subtotal),
     };
-    let (shipping, total) = shipping::quote(steps.as_ref(), address, &lines, &subtotal)
+    let (total, conversion) = currency::charged(steps.as_ref(), total, request.currency.as_deref())
         .await
-        .map_err(shipping_problem)?;
-    Ok((lines, total, Some(shipping)))
+        .map_err(currency_problem)?;
+    Ok((lines, total, shipping, conversion))
 }
 
 /// The answer to a repeated key: the same order, as it stands now.
@@ -289,6 +312,34 @@ fn shipping_problem(error: ShippingError) -> Problem {
         ShippingError::Overflow => {
             Problem::invalid_parameter("cart", "the cart's total is too large to be charged")
         }
+    }
+}
+
+fn currency_problem(error: CurrencyError) -> Problem {
+    tracing::warn!(error = %error, "a checkout's total could not be converted");
+    match error {
+        CurrencyError::Unavailable(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            problems::CURRENCY_UNAVAILABLE,
+            "Currency unavailable",
+            "the currency service could not convert the total into the currency asked for, so \
+             nothing was ordered, reserved or charged and your cart is as it was; check out \
+             again shortly, or in the catalog's currency, which needs no conversion"
+                .to_owned(),
+        ),
+        CurrencyError::Unknown(code) => unprocessable(
+            problems::UNKNOWN_CURRENCY,
+            "Unknown currency",
+            format!(
+                "orders cannot be paid in {code}: the currency service has no rate for it; \
+                 choose a supported currency (GET /v1/currencies of the currency service)"
+            ),
+        )
+        .with("parameter", "currency")
+        .with("currency", code),
+        CurrencyError::Refused { .. } | CurrencyError::Mismatch(_) => Problem::bad_gateway(
+            "the currency service could not convert this order's total; nothing was ordered",
+        ),
     }
 }
 

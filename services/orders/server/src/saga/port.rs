@@ -10,6 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use catalog_api::{Money, ProductBatch};
+use currency_api::{Conversion, Converted};
 use shipping_api::{Quote, QuoteRequest};
 use uuid::Uuid;
 
@@ -90,6 +91,9 @@ pub trait Steps: Send + Sync + 'static {
     fn products<'a>(&'a self, ids: &'a [Uuid]) -> StepFuture<'a, ProductBatch>;
     /// Shipping's quote for `request` (at checkout, before anything is recorded).
     fn quote<'a>(&'a self, request: &'a QuoteRequest) -> StepFuture<'a, Quote>;
+    /// The currency service's conversion of a checkout's total (at checkout, before anything is
+    /// recorded; only for a checkout paid in another currency than the catalog's).
+    fn convert<'a>(&'a self, conversion: &'a Conversion) -> StepFuture<'a, Converted>;
     /// Reserves every line for the order, or none.
     fn reserve<'a>(&'a self, order_id: Uuid, lines: &'a [StockLine]) -> StepFuture<'a, Reserved>;
     /// Charges `amount` once per order, whatever the number of calls.

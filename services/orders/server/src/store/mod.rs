@@ -17,7 +17,7 @@ use brigade_chassis::db::{Db, Query, Tx};
 use brigade_chassis::events::Outbox;
 use catalog_api::Money;
 use orders_api::{
-    Audit, CancelReason, Order, OrderLine, OrderListQuery, OrderPage, OrderStatus,
+    Audit, CancelReason, Order, OrderConversion, OrderLine, OrderListQuery, OrderPage, OrderStatus,
     OrderStatusEntry, OrderStatusPage, ShippingAddress,
 };
 use shipping_api::Quote;
@@ -102,10 +102,12 @@ pub struct NewOrder {
     pub id: Uuid,
     pub user_id: Uuid,
     pub lines: Vec<OrderLine>,
-    /// What will be charged: the lines, plus the shipping's cost.
+    /// What will be charged: the lines, plus the shipping's cost, in the currency paid in.
     pub total: Money,
     pub card_number: String,
     pub shipping: Option<NewShipping>,
+    /// How `total` was converted, when it is paid in another currency than the catalog's.
+    pub conversion: Option<OrderConversion>,
 }
 
 /// Where an order about to be recorded ships, and what shipping quoted for it.
@@ -255,11 +257,16 @@ impl Store {
         let quote = shipping
             .map(|s| rows::json(&s.quote, "shipping quote"))
             .transpose()?;
+        let conversion = order
+            .conversion
+            .as_ref()
+            .map(|c| rows::json(c, "currency conversion"))
+            .transpose()?;
         Query::new(
             "INSERT INTO orders (id, user_id, status, lines, total_minor, currency, saga_state, \
              card_number, claimed_by, claimed_until_ms, created_at_ms, updated_at_ms, \
-             shipping_address, shipping_quote, shipping_minor) \
-             VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             shipping_address, shipping_quote, shipping_minor, conversion) \
+             VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(order.id)
         .bind(order.user_id)
@@ -275,6 +282,7 @@ impl Store {
         .bind(address)
         .bind(quote)
         .bind(shipping.map(|s| s.quote.cost.amount_minor))
+        .bind(conversion)
         .execute(&mut tx)
         .await?;
         let mut detail = format!(
@@ -287,6 +295,12 @@ impl Store {
             detail += &format!(
                 " with shipping of {} {} to {}",
                 s.quote.cost.amount_minor, s.quote.cost.currency, s.address.country
+            );
+        }
+        if let Some(c) = &order.conversion {
+            detail += &format!(
+                ", converted from {} {} at {} (reference rates of {})",
+                c.base_total.amount_minor, c.base_total.currency, c.rate, c.rate_date
             );
         }
         insert_step(&mut tx, order.id, "created", "ok", &detail, now_ms).await?;
@@ -402,19 +416,24 @@ impl Store {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<OrderStatusPage, Error> {
-        let rows: Vec<(String, String)> =
-            Query::new("SELECT id, status FROM orders WHERE id > ? ORDER BY id LIMIT ?")
-                .bind(after.map_or_else(String::new, |a| a.to_string()))
-                .bind(i64::from(limit))
-                .fetch_all(&self.db)
-                .await?;
+        let rows: Vec<(String, String, i64, String)> = Query::new(
+            "SELECT id, status, total_minor, currency FROM orders WHERE id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(after.map_or_else(String::new, |a| a.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(&self.db)
+        .await?;
         let mut items = Vec::with_capacity(rows.len());
-        for (id, status) in &rows {
+        for (id, status, total_minor, currency) in &rows {
             items.push(OrderStatusEntry {
                 id: rows::uuid(id, "order id")?,
                 status: OrderStatus::parse(status).ok_or_else(|| {
                     Error::Corrupt(format!("order {id} has an unknown status `{status}`"))
                 })?,
+                total: Money {
+                    amount_minor: *total_minor,
+                    currency: currency.clone(),
+                },
             });
         }
         let next = if items.len() == limit as usize {

@@ -2,7 +2,8 @@
 
 use catalog_api::Money;
 use orders_api::{
-    CancelReason, HistoryEntry, Order, OrderLine, OrderShipping, OrderStatus, ShippingAddress,
+    CancelReason, HistoryEntry, Order, OrderConversion, OrderLine, OrderShipping, OrderStatus,
+    ShippingAddress,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -14,7 +15,7 @@ use super::Error;
 /// The columns of an order, for a select list.
 pub(crate) const ORDER_COLUMNS: &str = "id, user_id, status, cancel_reason, decline_code, lines, \
      total_minor, currency, charge_id, created_at_ms, updated_at_ms, shipping_address, \
-     shipping_quote, tracking_number";
+     shipping_quote, tracking_number, conversion";
 
 /// A row of [`ORDER_COLUMNS`].
 pub(crate) type OrderRow = (
@@ -29,6 +30,7 @@ pub(crate) type OrderRow = (
     Option<String>,
     i64,
     i64,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -99,7 +101,11 @@ pub(crate) fn order(row: OrderRow, history: Vec<StepRow>) -> Result<Order, Error
         address,
         quote,
         tracking_number,
+        conversion,
     ) = row;
+    let conversion: Option<OrderConversion> = conversion
+        .map(|c| parse(&c, "currency conversion"))
+        .transpose()?;
     Ok(Order {
         id: uuid(&id, "order id")?,
         user_id: uuid(&user_id, "user id")?,
@@ -113,6 +119,7 @@ pub(crate) fn order(row: OrderRow, history: Vec<StepRow>) -> Result<Order, Error
             currency,
         },
         shipping: shipping(address, quote, tracking_number)?,
+        conversion,
         charge_id: charge_id.map(|c| uuid(&c, "charge id")).transpose()?,
         created_at_ms: u64::try_from(created).unwrap_or(0),
         updated_at_ms: u64::try_from(updated).unwrap_or(0),

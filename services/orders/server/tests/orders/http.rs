@@ -22,12 +22,19 @@ pub(crate) struct App {
     pub keys: TestKeys,
     pub fake: Fake,
     pub store: Store,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl App {
     pub async fn new(fake: Fake) -> App {
         let (db, dir) = testing::sqlite_db().await;
+        let mut app = App::on(db, fake).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    /// An orders app over `db` (either engine) and a fake port.
+    pub async fn on(db: brigade_chassis::db::Db, fake: Fake) -> App {
         let store = migrated(db).await;
         let keys = TestKeys::new();
         let saga = Saga::new(
@@ -46,7 +53,7 @@ impl App {
             keys,
             fake,
             store,
-            _dir: dir,
+            _dir: None,
         }
     }
 

@@ -40,6 +40,7 @@ async fn an_instance_serves_orders_and_fails_a_checkout_cleanly_without_its_peer
             &CheckoutRequest {
                 card_number: "4242424242424242".into(),
                 shipping_address: None,
+                currency: None,
             },
         )
         .await

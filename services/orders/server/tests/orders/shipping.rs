@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::http::App;
 use crate::support::{events_of, migrated, saga, sample_order, Fake, SHIPPING_MINOR};
 
-fn body(country: &str) -> String {
+pub(crate) fn body(country: &str) -> String {
     json!({
         "card_number": "4242424242424242",
         "shipping_address": {

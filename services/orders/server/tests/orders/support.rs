@@ -9,6 +9,7 @@ use std::time::Duration;
 use brigade_chassis::db::{migrate, Db};
 use brigade_chassis::events::{stored_events, Envelope, Outbox};
 use catalog_api::{Money, Product, ProductBatch};
+use currency_api::{Conversion, Converted, Rate};
 use orders::saga::{
     CartItem, Charged, Committed, Reserved, StepError, StepFuture, Steps, StockLine,
 };
@@ -57,6 +58,10 @@ pub struct World {
     pub payments_down: Option<String>,
     /// When set, shipping cannot be reached.
     pub shipping_down: bool,
+    /// When set, the currency service cannot be reached.
+    pub currency_down: bool,
+    /// How many conversions the currency service was asked for.
+    pub conversions: u32,
     /// The amount of each order's last charge call, in cents.
     pub charged_minor: HashMap<Uuid, i64>,
     /// "Crash": the named operation never returns, before (`false`) or after (`true`) its
@@ -158,6 +163,10 @@ fn transient(what: &str) -> StepError {
     StepError::Transient(format!("{what} failed (simulated)"))
 }
 
+/// The fake currency service's rates, in hundredths of a unit per euro: one euro is 1.50 USD
+/// and 0.80 GBP.
+pub const RATES: [(&str, i64); 3] = [("EUR", 100), ("USD", 150), ("GBP", 80)];
+
 /// What the fake shipping charges for any parcel: 4.90 EUR, to the countries it knows.
 pub const SHIPPING_MINOR: i64 = 490;
 
@@ -190,6 +199,46 @@ impl Steps for Fake {
 
     fn payments_unavailable(&self) -> Option<String> {
         self.world().payments_down.clone()
+    }
+
+    fn convert<'a>(&'a self, conversion: &'a Conversion) -> StepFuture<'a, Converted> {
+        Box::pin(async move {
+            let mut w = self.world();
+            w.conversions += 1;
+            if w.currency_down {
+                return Err(transient("currency"));
+            }
+            let rate = |code: &str| RATES.iter().find(|(c, _)| *c == code).map(|(_, r)| *r);
+            let (Some(from_rate), Some(to_rate)) = (rate(&conversion.from), rate(&conversion.to))
+            else {
+                return Err(StepError::Rejected {
+                    code: "unknown-currency".into(),
+                    detail: format!("no rate for {}", conversion.to),
+                });
+            };
+            // Every fake currency has cents: the amount scales by the ratio of the rates.
+            let amount = conversion.amount_minor * to_rate / from_rate;
+            let parse = |units: i64| {
+                format!("{}.{:02}", units / 100, units % 100)
+                    .parse::<Rate>()
+                    .unwrap()
+            };
+            Ok(Converted {
+                from: Money {
+                    amount_minor: conversion.amount_minor,
+                    currency: conversion.from.clone(),
+                },
+                to: Money {
+                    amount_minor: amount,
+                    currency: conversion.to.clone(),
+                },
+                rate: parse(to_rate * 100 / from_rate).to_string(),
+                from_rate: parse(from_rate),
+                to_rate: parse(to_rate),
+                base: "EUR".into(),
+                date: "2026-12-04".into(),
+            })
+        })
     }
 
     fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, Vec<CartItem>> {
@@ -473,6 +522,7 @@ pub fn sample_order(fake: &Fake) -> NewOrder {
         },
         card_number: "4242424242424242".into(),
         shipping: None,
+        conversion: None,
     }
 }
 

@@ -1,4 +1,6 @@
-//! The arithmetic of converting, exact in 128-bit integers.
+//! The arithmetic of converting, exact in 128-bit integers. It lives in the contract so that the
+//! service (`GET /v1/convert`) and callers that convert many amounts locally from one
+//! `GET /v1/currencies` (the storefront's prices) compute the same minor unit for every amount.
 //!
 //! An amount `a` in minor units of `from` is `a ÷ 10^e_from` units, which is worth
 //! `a ÷ 10^e_from ÷ r_from` euros, which buy `a ÷ 10^e_from × r_to ÷ r_from` units of `to`, that
@@ -9,7 +11,10 @@
 //! `MAX_AMOUNT_MINOR` (10^15), rates up to 10^17 units of 10⁻⁸ and exponents up to 4, the
 //! numerator stays below 10^37, within `i128`.
 
-use currency_api::{format_scaled, Currency, RATE_SCALE};
+use catalog_api::Money;
+
+use crate::rate::{format_scaled, RATE_SCALE};
+use crate::types::{Currency, CurrencyList};
 
 /// `amount_minor` minor units of `from` in minor units of `to`, rounded half to even; `None`
 /// when the result does not fit an `i64` (only for absurd amounts between extreme rates).
@@ -20,6 +25,24 @@ pub fn convert(amount_minor: i64, from: &Currency, to: &Currency) -> Option<i64>
     let denominator =
         i128::from(from.rate.scaled()).checked_mul(10_i128.checked_pow(from.exponent)?)?;
     i64::try_from(divide_half_even(numerator, denominator)?).ok()
+}
+
+impl CurrencyList {
+    /// The currency `code`, if the table has it.
+    pub fn currency(&self, code: &str) -> Option<&Currency> {
+        self.items.iter().find(|c| c.code == code)
+    }
+
+    /// `money` in `to`, converted exactly as the service converts it; `None` when the table
+    /// lacks either currency or the result does not fit an `i64`.
+    pub fn convert(&self, money: &Money, to: &str) -> Option<Money> {
+        let from = self.currency(&money.currency)?;
+        let to = self.currency(to)?;
+        Some(Money {
+            amount_minor: convert(money.amount_minor, from, to)?,
+            currency: to.code.clone(),
+        })
+    }
 }
 
 /// Units of `to` one unit of `from` buys, rounded half to even to 8 decimal places, for showing.
@@ -44,9 +67,8 @@ pub fn divide_half_even(numerator: i128, denominator: i128) -> Option<i128> {
 
 #[cfg(test)]
 mod tests {
-    use currency_api::Rate;
-
     use super::*;
+    use crate::rate::Rate;
 
     fn currency(code: &str, exponent: u32, rate: &str) -> Currency {
         Currency {
@@ -105,7 +127,7 @@ mod tests {
     #[test]
     fn the_same_currency_converts_to_itself_exactly() {
         for c in [currency("USD", 2, "1.1645"), currency("IDR", 2, "19412.35")] {
-            for amount in [0, 1, 999, 123_456_789, currency_api::MAX_AMOUNT_MINOR] {
+            for amount in [0, 1, 999, 123_456_789, crate::MAX_AMOUNT_MINOR] {
                 assert_eq!(convert(amount, &c, &c), Some(amount));
             }
         }
@@ -113,7 +135,7 @@ mod tests {
 
     #[test]
     fn the_largest_amounts_between_extreme_rates_never_overflow_silently() {
-        let max = currency_api::MAX_AMOUNT_MINOR;
+        let max = crate::MAX_AMOUNT_MINOR;
         let tiny = currency("XTI", 0, "0.00000001");
         let huge = currency("XHU", 4, "1000000000");
         assert_eq!(convert(max, &tiny, &huge), None, "too large for i64");
@@ -122,6 +144,24 @@ mod tests {
             convert(1, &currency("EUR", 2, "1"), &huge),
             Some(100_000_000_000)
         );
+    }
+
+    #[test]
+    fn a_table_converts_money_between_the_currencies_it_has() {
+        let table = CurrencyList {
+            base: "EUR".into(),
+            date: "2026-12-04".into(),
+            items: vec![currency("EUR", 2, "1"), currency("JPY", 0, "160")],
+        };
+        let euros = Money {
+            amount_minor: 1234,
+            currency: "EUR".into(),
+        };
+        let yen = table.convert(&euros, "JPY");
+        assert_eq!(yen.as_ref().map(|m| m.amount_minor), Some(1974));
+        assert_eq!(yen.map(|m| m.currency), Some("JPY".to_owned()));
+        assert_eq!(table.convert(&euros, "EUR"), Some(euros.clone()));
+        assert_eq!(table.convert(&euros, "USD"), None, "no rate for USD");
     }
 
     #[test]
