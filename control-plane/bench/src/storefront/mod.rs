@@ -18,7 +18,8 @@
 
 mod shoppers;
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brigade_chassis::client::plain::PlainClient;
@@ -55,15 +56,25 @@ pub struct StorefrontBenchArgs {
 }
 
 /// A page of the shop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Page {
     Home,
     Product,
     Cart,
 }
 
+impl Page {
+    fn name(self) -> &'static str {
+        match self {
+            Page::Home => "home",
+            Page::Product => "product",
+            Page::Cart => "cart",
+        }
+    }
+}
+
 /// Which way the page is fetched.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Side {
     Storefront,
     Gateway,
@@ -131,10 +142,16 @@ pub async fn run(args: StorefrontBenchArgs) -> anyhow::Result<()> {
     .await?;
     let result = measure(&running, &args, count).await;
     let _ = running.stop().await;
-    let rows = result?;
+    let (rows, failures) = result?;
     print_table(&args, count, &rows);
+    for ((page, side), reason, times) in failures {
+        println!("{} {}: {times} × {reason}", page.name(), side.label());
+    }
     Ok(())
 }
+
+/// The most frequent failure of each page and side that had any, and how often it happened.
+type Failures = Vec<((Page, Side), String, u64)>;
 
 /// One page's medians on each side.
 struct Row {
@@ -147,7 +164,7 @@ async fn measure(
     running: &Running,
     args: &StorefrontBenchArgs,
     count: usize,
-) -> anyhow::Result<Vec<Row>> {
+) -> anyhow::Result<(Vec<Row>, Failures)> {
     let client = PlainClient::new(Duration::from_secs(30));
     let sites = Sites {
         storefront: running.storefront_url.clone(),
@@ -160,6 +177,7 @@ async fn measure(
         sites,
         products,
         shoppers,
+        failures: Mutex::default(),
     });
     let warm_up = (args.rate.ceil() as usize).min(count);
     let mut rows = Vec::new();
@@ -168,6 +186,7 @@ async fn measure(
         for side in [Side::Storefront, Side::Gateway] {
             phase(&target, page, side, args.rate, warm_up).await;
         }
+        target.forget_failures(page);
         let (mut storefront, mut gateway) = (Vec::new(), Vec::new());
         for round in 0..args.rounds {
             // Alternating which side goes first evens out a machine that drifts.
@@ -190,7 +209,7 @@ async fn measure(
             gateway: load::median(&gateway),
         });
     }
-    Ok(rows)
+    Ok((rows, target.failures()))
 }
 
 /// What the pages are asked of, and as whom.
@@ -199,6 +218,8 @@ struct Target {
     sites: Sites,
     products: Vec<Listed>,
     shoppers: Vec<Shopper>,
+    /// Why requests failed, per page and side: a count of errors alone does not say what broke.
+    failures: Mutex<BTreeMap<(Page, Side), BTreeMap<String, u64>>>,
 }
 
 impl Target {
@@ -230,15 +251,49 @@ impl Target {
             Side::Gateway => (None, Some(shopper.token.as_str())),
         };
         let fetches = self.urls(page, side, i).into_iter().map(|url| async move {
-            shoppers::get(&self.client, &url, cookie, token)
-                .await
-                .is_ok_and(|answer| answer.status == 200)
+            let failure = match shoppers::get(&self.client, &url, cookie, token).await {
+                Ok(answer) if answer.status == 200 => return true,
+                Ok(answer) => format!("{} from {}", answer.status, path_of(&url)),
+                Err(error) => error.to_string(),
+            };
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            *failures
+                .entry((page, side))
+                .or_default()
+                .entry(failure)
+                .or_default() += 1;
+            false
         });
         futures_util::future::join_all(fetches)
             .await
             .into_iter()
             .all(|ok| ok)
     }
+
+    /// Forgets the failures of `page` seen so far: its warm-up's.
+    fn forget_failures(&self, page: Page) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures.retain(|(of, _), _| *of != page);
+    }
+
+    /// The most frequent reason of failure of each page and side that had any.
+    fn failures(&self) -> Vec<((Page, Side), String, u64)> {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures
+            .iter()
+            .filter_map(|(at, reasons)| {
+                let (reason, count) = reasons.iter().max_by_key(|(_, count)| **count)?;
+                Some((*at, reason.clone(), *count))
+            })
+            .collect()
+    }
+}
+
+/// The path of `url`, without the host the run picked.
+fn path_of(url: &str) -> &str {
+    url.trim_start_matches("http://")
+        .find('/')
+        .map_or(url, |at| &url["http://".len() + at..])
 }
 
 async fn phase(target: &Arc<Target>, page: Page, side: Side, rate: f64, count: usize) -> Figures {
@@ -254,7 +309,7 @@ fn print_table(args: &StorefrontBenchArgs, count: usize, rows: &[Row]) {
     println!(
         "storefront pages against the gateway's JSON for the same data, one system: {count} \
          pages at {} per second per phase, open loop (latency from the intended start), {} \
-         round(s) per side (medians), {} signed-in shoppers with {PER_CART} products in each cart",
+         round(s) per side (medians; errors summed), {} signed-in shoppers with {PER_CART} products in each cart",
         args.rate, args.rounds, args.shoppers
     );
     println!(
@@ -262,11 +317,7 @@ fn print_table(args: &StorefrontBenchArgs, count: usize, rows: &[Row]) {
         "page", "path", "pages/s", "p50", "p99", "errors"
     );
     for row in rows {
-        let name = match row.page {
-            Page::Home => "home",
-            Page::Product => "product",
-            Page::Cart => "cart",
-        };
+        let name = row.page.name();
         for (side, figures) in [
             (Side::Storefront, row.storefront),
             (Side::Gateway, row.gateway),
@@ -286,5 +337,58 @@ fn print_table(args: &StorefrontBenchArgs, count: usize, rows: &[Row]) {
                 figures.errors
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Command {
+        #[command(flatten)]
+        args: StorefrontBenchArgs,
+    }
+
+    fn parsed(flags: &[&str]) -> Result<StorefrontBenchArgs, clap::Error> {
+        let argv = std::iter::once("storefront").chain(flags.iter().copied());
+        Command::try_parse_from(argv).map(|c| c.args)
+    }
+
+    fn refused(flags: &[&str]) -> String {
+        let args = parsed(flags).expect("flags that parse");
+        check(&args).expect_err("flags to refuse").to_string()
+    }
+
+    #[test]
+    fn the_defaults_are_the_issues_target_rate_on_every_page() {
+        let args = parsed(&[]).unwrap();
+        assert_eq!(check(&args).unwrap(), 2_000);
+        assert_eq!(args.pages, [Page::Home, Page::Product, Page::Cart]);
+        assert_eq!(args.rounds, 3);
+    }
+
+    #[test]
+    fn pages_are_chosen_by_name_and_an_unknown_one_is_a_usage_error() {
+        assert_eq!(
+            parsed(&["--pages", "cart,home"]).unwrap().pages,
+            [Page::Cart, Page::Home]
+        );
+        let error = parsed(&["--pages", "basket"]).unwrap_err().to_string();
+        assert!(error.contains("basket"), "{error}");
+    }
+
+    #[test]
+    fn bad_flags_are_refused_saying_which_and_why() {
+        assert!(refused(&["--rate", "0"]).contains("--rate"));
+        assert!(refused(&["--rate", "9000"]).contains("--rate"));
+        assert!(refused(&["--rounds", "0"]).contains("--rounds"));
+        assert!(refused(&["--shoppers", "0"]).contains("--shoppers"));
+        assert!(refused(&["--duration", "1ms", "--rate", "10"]).contains("at least one"));
+        // A run longer than the shoppers stay signed in would measure log-in pages.
+        assert!(refused(&["--duration", "2m"]).contains("sign-in"));
+        assert!(parsed(&["--duration", "soon"]).is_err());
     }
 }
