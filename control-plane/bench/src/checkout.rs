@@ -69,15 +69,7 @@ struct Outcome {
 
 /// Runs the benchmark and prints its table.
 pub async fn run(args: CheckoutBenchArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.rate > 0.0 && args.rate <= 5_000.0,
-        "--rate takes a number of checkouts per second from 0 to 5000"
-    );
-    let count = (args.rate * args.duration.as_secs_f64()).round() as usize;
-    anyhow::ensure!(
-        count >= 1,
-        "--rate × --duration must make at least one checkout"
-    );
+    let count = load::arrivals(args.rate, args.duration, "checkouts")?;
     let mut outcomes = Vec::new();
     if args.backend != Backends::Postgres {
         outcomes.push(measure("SQLite", None, &args, count).await?);
@@ -232,23 +224,11 @@ async fn stocked_products(
     running: &Running,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let gateway = &running.gateway_url;
-    let products: Vec<(String, String)> = {
-        let answer = client
-            .get_json::<serde_json::Value>(&format!("{gateway}/api/v1/products?page_size=20"))
-            .await?;
-        answer["items"]
-            .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|p| {
-                        Some((p["id"].as_str()?.to_owned(), p["sku"].as_str()?.to_owned()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    anyhow::ensure!(!products.is_empty(), "the catalog listed no products");
+    let products: Vec<(String, String)> = super::fixtures::listed_products(client, gateway, 20)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.sku))
+        .collect();
     let inventory = brigade_operator::status::fetch(&running.control_url)
         .await?
         .services

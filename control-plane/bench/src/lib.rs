@@ -3,9 +3,11 @@
 
 pub mod checkout;
 pub mod events;
+mod fixtures;
 pub mod hop;
 mod load;
 pub mod resilience;
+pub mod storefront;
 pub mod up;
 
 /// `brigade bench …`: which benchmark, with its options.
@@ -23,6 +25,9 @@ pub enum Bench {
     Degradation(resilience::DegradationBenchArgs),
     /// Goodput of an overloaded service with load shedding on and off.
     Shedding(resilience::SheddingBenchArgs),
+    /// The storefront's home, product and cart pages against the gateway's JSON for the same
+    /// data, open loop.
+    Storefront(storefront::StorefrontBenchArgs),
 }
 
 impl Bench {
@@ -35,6 +40,7 @@ impl Bench {
             Bench::Events(args) => events::run(args).await,
             Bench::Degradation(args) => resilience::degradation(args).await,
             Bench::Shedding(args) => resilience::shedding(args).await,
+            Bench::Storefront(args) => storefront::run(args).await,
         }
     }
 }

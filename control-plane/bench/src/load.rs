@@ -85,6 +85,26 @@ where
     }
 }
 
+/// How many calls `rate` per second make in `duration`: the flags' check shared by the
+/// open-loop benchmarks, naming `what` is counted ("checkouts", "pages") in its error.
+pub fn arrivals(rate: f64, duration: Duration, what: &str) -> anyhow::Result<usize> {
+    anyhow::ensure!(
+        rate > 0.0 && rate <= 5_000.0,
+        "--rate takes a number of {what} per second from 0 to 5000, got {rate}"
+    );
+    let count = (rate * duration.as_secs_f64()).round() as usize;
+    anyhow::ensure!(
+        count >= 1,
+        "--rate × --duration must make at least one of the {what}"
+    );
+    Ok(count)
+}
+
+/// `a / b`, for the "×1.23" columns (a zero `b` does not divide by zero).
+pub fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
+}
+
 /// The median of a non-empty list of figures, field by field.
 pub fn median(runs: &[Figures]) -> Figures {
     fn mid<T: Copy + PartialOrd>(mut values: Vec<T>) -> T {

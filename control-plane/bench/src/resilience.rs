@@ -20,6 +20,7 @@ use brigade_chassis::shedding::LimitMode;
 use http::{Method, Request};
 use tokio::time::Instant;
 
+use super::fixtures;
 use super::load::{self, Figures};
 use super::up::system;
 use brigade_operator::chaos::faults::Change;
@@ -59,19 +60,6 @@ pub struct SheddingBenchArgs {
     pub limit: usize,
 }
 
-fn check_rate(rate: f64, duration: Duration) -> anyhow::Result<usize> {
-    anyhow::ensure!(
-        rate > 0.0 && rate <= 5_000.0,
-        "--rate takes a number of requests per second from 0 to 5000"
-    );
-    let count = (rate * duration.as_secs_f64()).round() as usize;
-    anyhow::ensure!(
-        count >= 1,
-        "--rate × --duration must make at least one request"
-    );
-    Ok(count)
-}
-
 /// The registered addresses of `service`.
 async fn addresses(control_url: &str, service: &str) -> anyhow::Result<Vec<String>> {
     let view = brigade_operator::status::fetch(control_url).await?;
@@ -91,7 +79,7 @@ struct Phase {
 
 /// Runs `brigade bench degradation` and prints its table.
 pub async fn degradation(args: DegradationBenchArgs) -> anyhow::Result<()> {
-    let count = check_rate(args.rate, args.duration)?;
+    let count = load::arrivals(args.rate, args.duration, "pages")?;
     let dir = tempfile::tempdir()?;
     let mut running = system(dir.path(), |service| {
         let mut env = vec![("BRIGADE_LOG".to_owned(), "warn".to_owned())];
@@ -121,15 +109,11 @@ pub async fn degradation(args: DegradationBenchArgs) -> anyhow::Result<()> {
             phase.figures.rate_and_latency_columns(),
             phase.figures.errors,
             100.0 * phase.degraded as f64 / phase.figures.requests.max(1) as f64,
-            ratio(phase.figures.p50, baseline.p50),
-            ratio(phase.figures.p99, baseline.p99),
+            load::ratio(phase.figures.p50, baseline.p50),
+            load::ratio(phase.figures.p99, baseline.p99),
         );
     }
     Ok(())
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
 async fn degradation_phases(
@@ -139,19 +123,11 @@ async fn degradation_phases(
 ) -> anyhow::Result<Vec<Phase>> {
     let client = PlainClient::new(Duration::from_secs(10));
     let gateway = running.gateway_url.clone();
-    let listed = client
-        .get_json::<serde_json::Value>(&format!("{gateway}/api/v1/products?page_size=20"))
-        .await?;
-    let ids: Vec<String> = listed["items"]
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|p| p["id"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    anyhow::ensure!(!ids.is_empty(), "the catalog listed no products");
+    let ids: Vec<String> = fixtures::listed_products(&client, &gateway, 20)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
     let ids = Arc::new(ids);
     let control = running.control_url.as_str();
 
