@@ -30,17 +30,10 @@ impl Layout {
     /// The frame for `session`, taking its notice (shown once).
     pub fn new(session: &SessionHandle, title: impl Into<String>) -> Layout {
         Layout {
-            title: title.into(),
             csrf: session.csrf(),
             shopper: session.shopper().map(|s| s.name),
             notice: session.take_notice(),
-            search: String::new(),
-            currency: None,
-            currency_note: None,
-            refresh: false,
-            style_url: crate::assets::style_url(),
-            htmx_url: crate::assets::htmx_url(),
-            icon_url: crate::assets::icon_url(),
+            ..Layout::without_session(title)
         }
     }
 
