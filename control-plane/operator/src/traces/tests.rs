@@ -125,6 +125,7 @@ async fn control_port() -> String {
         control_url: String::new(),
         started_at_ms: 0,
         traces: TraceStore::new(Caps::default()),
+        logs: crate::logs::LogStore::default(),
     };
     let app = crate::control::router(sources);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
