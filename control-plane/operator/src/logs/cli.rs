@@ -156,7 +156,7 @@ fn print(args: &LogsArgs, page: &Page) -> u64 {
         let text = if args.json {
             serde_json::to_string(line).unwrap_or_default()
         } else {
-            format!("{} | {}", prefix(line), line.render())
+            format!("{:<17} | {}", prefix(line), line.render())
         };
         // A closed pipe (`| head`) ends the output, not with a panic.
         if writeln!(out, "{text}").is_err() {
@@ -167,7 +167,7 @@ fn print(args: &LogsArgs, page: &Page) -> u64 {
     page.next
 }
 
-/// `catalog#2`.
+/// `catalog#2`; padded to `recommendations#1`'s width when printed, so that columns align.
 pub fn prefix(line: &LogLine) -> String {
     format!("{}#{}", line.service, line.instance)
 }
