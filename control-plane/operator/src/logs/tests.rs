@@ -251,7 +251,7 @@ async fn a_follower_waits_for_a_matching_line_and_no_longer() {
     assert_eq!(page.next, 3);
 
     // Nothing more: an empty page when the time is up, with the cursor moved on.
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let page = store
         .wait_for(
             Filter {
