@@ -22,4 +22,6 @@ pub mod logs;
 pub mod output;
 pub mod status;
 pub mod system;
+#[cfg(test)]
+mod testing;
 pub mod traces;

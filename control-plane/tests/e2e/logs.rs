@@ -5,11 +5,10 @@ use std::collections::BTreeSet;
 use std::process::Output;
 use std::time::Duration;
 
-use http::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::support::shop::{product, send, Shopper};
+use crate::support::shop::{product, Shopper};
 use crate::support::System;
 
 fn brigade_logs(control: &str, args: &[&str]) -> Output {
@@ -34,17 +33,9 @@ async fn brigade_logs_shows_a_checkouts_lines_from_every_service_it_crossed() {
     let kettle = product(&system.gateway, 0).await;
     ada.add(kettle["id"].as_str().unwrap(), 1).await;
     let trace_id = "1095e1ec7ed1095e1ec7ed1095e1ec7e";
-    let (status, order) = send(
-        Method::POST,
-        &format!("{}/api/v1/checkout", system.gateway),
-        Some(&ada.token),
-        &[
-            ("idempotency-key", "ada-logged"),
-            ("traceparent", &format!("00-{trace_id}-00f067aa0ba902b7-01")),
-        ],
-        Some(json!({ "card_number": "4242424242424242" })),
-    )
-    .await;
+    let (status, order) = ada
+        .checkout_traced("ada-logged", "4242424242424242", trace_id)
+        .await;
     assert_eq!(status, 201, "{order}");
 
     let wanted: BTreeSet<&str> = ["gateway", "orders", "inventory", "payments"].into();

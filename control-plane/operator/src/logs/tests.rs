@@ -3,12 +3,10 @@
 
 use std::time::Duration;
 
-use brigade_chassis::plain::PlainClient;
-use http::{header, Method, StatusCode};
-use serde_json::Value;
+use http::StatusCode;
 
-use super::{Caps, Filter, Level, LogStore, Source};
-use crate::system::Sources;
+use super::{Caps, Filter, Level, LogLine, LogStore, Source};
+use crate::testing::get;
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
@@ -31,6 +29,16 @@ fn json_line(level: &str, message: &str, trace: &str) -> String {
     .to_string()
 }
 
+/// Keeps a chassis line of trace [`TRACE`].
+fn push(store: &LogStore, service: &str, instance: u32, level: &str, message: &str) -> LogLine {
+    store.push(
+        service,
+        instance,
+        Source::Stdout,
+        &json_line(level, message, TRACE),
+    )
+}
+
 fn all(limit: usize) -> Filter {
     Filter {
         limit,
@@ -50,12 +58,7 @@ fn messages(store: &LogStore, filter: &Filter) -> Vec<String> {
 #[test]
 fn a_chassis_line_is_read_into_its_parts_and_any_other_line_kept_as_text() {
     let store = LogStore::default();
-    let line = store.push(
-        "orders",
-        2,
-        Source::Stdout,
-        &json_line("WARN", "out of stock", TRACE),
-    );
+    let line = push(&store, "orders", 2, "WARN", "out of stock");
     assert_eq!(line.level, Some(Level::Warn));
     assert_eq!(line.message, "out of stock");
     assert_eq!(line.trace_id.as_deref(), Some(TRACE));
@@ -90,24 +93,9 @@ fn a_chassis_line_is_read_into_its_parts_and_any_other_line_kept_as_text() {
 fn filters_keep_a_service_an_instance_a_trace_a_level_and_above_and_text() {
     let store = LogStore::default();
     let other = "ab".repeat(16);
-    store.push(
-        "orders",
-        1,
-        Source::Stdout,
-        &json_line("INFO", "o1 info", TRACE),
-    );
-    store.push(
-        "orders",
-        2,
-        Source::Stdout,
-        &json_line("ERROR", "o2 error", TRACE),
-    );
-    store.push(
-        "payments",
-        1,
-        Source::Stdout,
-        &json_line("DEBUG", "p1 debug", TRACE),
-    );
+    push(&store, "orders", 1, "INFO", "o1 info");
+    push(&store, "orders", 2, "ERROR", "o2 error");
+    push(&store, "payments", 1, "DEBUG", "p1 debug");
     store.push(
         "payments",
         1,
@@ -267,52 +255,16 @@ async fn a_follower_waits_for_a_matching_line_and_no_longer() {
 
 /// The control port on a free loopback port, running `orders` and `payments`.
 async fn control_port(store: LogStore) -> String {
-    let sources = Sources {
-        registry: brigade_registry::Registry::new(),
-        supervisor: None,
-        desired: vec![("orders".into(), 1), ("payments".into(), 1)],
-        control_url: String::new(),
-        started_at_ms: 0,
-        traces: crate::traces::TraceStore::default(),
-        logs: store,
-    };
-    let app = crate::control::router(sources);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{address}")
-}
-
-async fn get(url: &str) -> (StatusCode, Value, String) {
-    let answer = PlainClient::new(Duration::from_secs(5))
-        .send(Method::GET, url, None)
-        .await
-        .unwrap();
-    let content_type = answer
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-    (answer.status, body, content_type)
+    let mut sources = crate::testing::sources(&["orders", "payments"]);
+    sources.logs = store;
+    crate::testing::serve(sources).await
 }
 
 #[tokio::test]
 async fn the_api_serves_filtered_lines_and_refuses_bad_input_with_a_problem() {
     let store = LogStore::default();
-    store.push(
-        "orders",
-        1,
-        Source::Stdout,
-        &json_line("INFO", "placed", TRACE),
-    );
-    store.push(
-        "payments",
-        1,
-        Source::Stdout,
-        &json_line("INFO", "captured", TRACE),
-    );
+    push(&store, "orders", 1, "INFO", "placed");
+    push(&store, "payments", 1, "INFO", "captured");
     let base = control_port(store).await;
     let logs = format!("{base}/v1/logs");
 
