@@ -8,8 +8,20 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::support::shop::{product, Shopper};
+use crate::support::shop::{get, product, Shopper};
 use crate::support::System;
+
+/// The span ids of an OTLP JSON trace.
+fn span_ids(trace: &Value) -> BTreeSet<String> {
+    trace["resourceSpans"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
+        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
+        .filter_map(|s| s["spanId"].as_str().map(str::to_owned))
+        .collect()
+}
 
 fn brigade_logs(control: &str, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_brigade"))
@@ -57,9 +69,31 @@ async fn brigade_logs_shows_a_checkouts_lines_from_every_service_it_crossed() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    for line in &lines {
-        assert_eq!(line["trace_id"], trace_id, "{line}");
-        assert_eq!(line["span_id"].as_str().map(str::len), Some(16), "{line}");
+    // Each line's span is a span of the exported trace: a line leads to its span.
+    let started = Instant::now();
+    loop {
+        let spans = span_ids(
+            &get(&format!("{}/v1/traces/{trace_id}", system.control))
+                .await
+                .1,
+        );
+        let missing: Vec<&Value> = lines
+            .iter()
+            .filter(|line| {
+                line["trace_id"] != trace_id
+                    || !line["span_id"]
+                        .as_str()
+                        .is_some_and(|id| spans.contains(id))
+            })
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "lines whose span was not exported: {missing:?}; spans {spans:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
     // For people: one line each, prefixed by its instance.
