@@ -5,7 +5,7 @@
 //!   (`brigade_operator::control`).
 //! - [`run`]: `brigade run SERVICE`, one service in the foreground (how `up` starts instances);
 //!   the only place that knows every service crate.
-//! - The operator commands (`status`, `check`, `events`, `chaos`) live in `brigade_operator`,
+//! - The operator commands (`status`, `logs`, `check`, `events`, `chaos`) live in `brigade_operator`,
 //!   the benchmarks (`brigade bench …`) in `brigade_bench`: neither depends on any service, so
 //!   editing a service rebuilds only that service and this binary.
 //!
@@ -48,6 +48,8 @@ enum Command {
         #[command(subcommand)]
         service: run::Service,
     },
+    /// Show the instances' log lines, interleaved: filter by service, instance, trace, level, text.
+    Logs(brigade_operator::logs::cli::LogsArgs),
     /// Check the running system's promises: no oversell, no double charge, no lost order.
     Check(brigade_operator::checker::CheckArgs),
     /// Events that services could not apply: list them, replay them.
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
             }
             Command::Status(args) => brigade_operator::status::run(args).await,
             Command::Run { service } => run::run(service).await,
+            Command::Logs(args) => brigade_operator::logs::cli::run(args).await,
             Command::Check(args) => brigade_operator::checker::run(args).await,
             Command::Events(args) => brigade_operator::events::run(args).await,
             Command::Chaos(args) => brigade_operator::chaos::run(args).await,

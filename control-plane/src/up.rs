@@ -23,10 +23,11 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::manifest::{Manifest, ServiceSpec};
+use brigade_operator::logs::{LogStore, Source};
 use brigade_operator::output::{human_duration, Printer};
 use brigade_operator::system::{self, Health, Sources};
 use brigade_registry::Registry;
-use brigade_supervisor::{Backoff, Event, ProcessSpec, Supervisor};
+use brigade_supervisor::{Backoff, Event, ProcessSpec, Stream, Supervisor};
 
 /// Options of `brigade up`.
 #[derive(Debug, Clone, clap::Args)]
@@ -217,7 +218,6 @@ impl Signals {
 struct Wiring {
     registry_url: String,
     data_dir: PathBuf,
-    log_format: &'static str,
     /// `embedded` or the NATS URL.
     events: String,
     events_namespace: String,
@@ -275,7 +275,9 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
             "BRIGADE_DATA_DIR".into(),
             wiring.data_dir.display().to_string(),
         ),
-        ("BRIGADE_LOG_FORMAT".into(), wiring.log_format.into()),
+        // Always JSON: the control port reads every line into its log store (trace and span
+        // ids, level, fields), and the terminal gets them rendered for people.
+        ("BRIGADE_LOG_FORMAT".into(), "json".into()),
         ("BRIGADE_EVENTS".into(), wiring.events.clone()),
         (
             "BRIGADE_EVENTS_NAMESPACE".into(),
@@ -378,7 +380,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let wiring = Wiring {
         registry_url: control_url.clone(),
         data_dir: store_dir,
-        log_format: if terminal { "text" } else { "json" },
         events: events.url.clone().unwrap_or_else(|| "embedded".to_owned()),
         events_namespace: events_namespace.clone(),
         chaos,
@@ -397,7 +398,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         ready: watch::channel(HashSet::new()).0,
         probes: Mutex::new(HashMap::new()),
     });
-    let supervisor = supervise(&shared);
+    let logs = LogStore::default();
+    let supervisor = supervise(&shared, &logs, terminal);
     let sources = Sources {
         registry: registry.clone(),
         supervisor: Some(supervisor.clone()),
@@ -409,6 +411,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         control_url: control_url.clone(),
         started_at_ms,
         traces: brigade_operator::traces::TraceStore::new(Default::default()),
+        logs,
     };
     let server = ControlServer::spawn(listener, sources, chaos);
     let mut signals = Signals::new().context("cannot listen for signals")?;
@@ -498,15 +501,37 @@ fn check_fixed_ports_free(manifest: &Manifest) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A supervisor that tells `shared` of every start and exit, and prints every child's lines.
-fn supervise(shared: &Arc<Shared>) -> Supervisor {
+/// A supervisor that tells `shared` of every start and exit, keeps every child's lines in
+/// `logs` and prints them: rendered for people on a terminal, as they came otherwise.
+fn supervise(shared: &Arc<Shared>, logs: &LogStore, terminal: bool) -> Supervisor {
     let observer_shared = shared.clone();
     let sink_printer = shared.printer.clone();
+    let logs = logs.clone();
     Supervisor::new(
         Backoff::default(),
         Arc::new(move |event: &Event| observer_shared.on_event(event)),
-        Arc::new(move |slot: &str, stream, line: &str| sink_printer.child_line(slot, stream, line)),
+        Arc::new(move |slot: &str, stream, line: &str| {
+            let (service, instance) = slot_parts(slot);
+            let source = match stream {
+                Stream::Stdout => Source::Stdout,
+                Stream::Stderr => Source::Stderr,
+            };
+            let kept = logs.push(service, instance, source, line);
+            if terminal && !kept.text {
+                sink_printer.child_line(slot, stream, &kept.render());
+            } else {
+                sink_printer.child_line(slot, stream, line);
+            }
+        }),
     )
+}
+
+/// A slot's service and instance number: `catalog-2` is the second instance of `catalog`
+/// (as [`process_specs`] names them).
+fn slot_parts(slot: &str) -> (&str, u32) {
+    slot.rsplit_once('-')
+        .and_then(|(service, n)| Some((service, n.parse().ok()?)))
+        .unwrap_or((slot, 0))
 }
 
 /// The control port's server, running until [`ControlServer::stop`].
@@ -709,7 +734,6 @@ mod tests {
         let wiring = Wiring {
             registry_url: "http://127.0.0.1:7070".into(),
             data_dir: "/tmp/brigade/data".into(),
-            log_format: "json",
             events: "nats://127.0.0.1:4222".into(),
             events_namespace: "shop".into(),
             chaos: true,
@@ -718,6 +742,9 @@ mod tests {
         let specs = process_specs(&manifest, &wiring, std::path::Path::new("/bin/brigade"));
         let slots: Vec<&str> = specs.iter().map(|s| s.slot.as_str()).collect();
         assert_eq!(slots, ["catalog-1", "catalog-2", "gateway-1"]);
+        // The log store names a slot's lines by service and instance number.
+        assert_eq!(slot_parts("catalog-2"), ("catalog", 2));
+        assert_eq!(slot_parts("sample-catalog-1"), ("sample-catalog", 1));
         assert_eq!(specs[0].args, ["run", "catalog", "--no-seed"]);
         assert_eq!(specs[0].program, PathBuf::from("/bin/brigade"));
         let env = env_of(&specs[0]);

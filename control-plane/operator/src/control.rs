@@ -1,6 +1,6 @@
 //! The control plane's HTTP server on the control port: the registry (`/v1/registry/…`), the
 //! system view (`/v1/system`), process faults (`/v1/chaos/…`), the traces receiver and API
-//! (`/v1/traces`, see [`crate::traces`]), the console (`/`), and its own `/livez` and `/metrics`, all in the chassis middleware so that errors are problem+json like
+//! (`/v1/traces`, see [`crate::traces`]), the instances' log lines (`/v1/logs`, see [`crate::logs`]), the console (`/`), and its own `/livez` and `/metrics`, all in the chassis middleware so that errors are problem+json like
 //! everywhere else.
 
 use std::time::Duration;
@@ -16,7 +16,7 @@ use brigade_chassis::http::Limits;
 use brigade_chassis::metrics::Metrics;
 
 use crate::system::{self, Sources};
-use crate::{chaos, console, traces};
+use crate::{chaos, console, logs, traces};
 
 #[derive(Clone)]
 struct AppState {
@@ -41,6 +41,14 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
         .merge(brigade_registry::router(sources.registry.clone()))
         .merge(console::router())
         .merge(traces::router(sources.traces.clone()))
+        .merge(logs::router(
+            sources.logs.clone(),
+            sources
+                .desired
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
+        ))
         .merge(chaos::instances::router(sources.supervisor.clone(), chaos))
         .route("/v1/system", get(system_view).with_state(state))
         .route(

@@ -6,6 +6,7 @@
 //! - [`system`]: the system view (`GET /v1/system`), joining supervisor, registry and `/readyz`.
 //! - [`control`]: the control port's server: registry, [`console`], the [`system`] view, chaos.
 //! - [`checker`]: `brigade check`, the promise checker (also used by the end-to-end tests).
+//! - [`logs`]: the instances' log lines kept by the control port, and `brigade logs`.
 //! - [`events`]: `brigade events`, parked events listed and replayed.
 //! - [`chaos`]: `brigade chaos`, faults on purpose: request faults, kills and pauses, scenarios.
 //! - [`harness`]: `brigade up` as a child process, for the benchmarks and the end-to-end tests.
@@ -17,7 +18,10 @@ pub mod console;
 pub mod control;
 pub mod events;
 pub mod harness;
+pub mod logs;
 pub mod output;
 pub mod status;
 pub mod system;
+#[cfg(test)]
+mod testing;
 pub mod traces;

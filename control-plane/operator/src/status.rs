@@ -56,10 +56,7 @@ pub async fn fetch(control_url: &str) -> Result<SystemView, Error> {
     let mut view: SystemView = client.get_json(&url).await.map_err(|source| match source {
         plain::Error::Transport { .. }
         | plain::Error::Timeout { .. }
-        | plain::Error::InvalidUrl { .. } => Error::NotRunning {
-            url: base.to_owned(),
-            cause: innermost(&source),
-        },
+        | plain::Error::InvalidUrl { .. } => not_running(base, &source),
         other => Error::Unexpected {
             url: base.to_owned(),
             source: other,
@@ -69,6 +66,14 @@ pub async fn fetch(control_url: &str) -> Result<SystemView, Error> {
     // the instances answer, and this is a second opinion from another process.
     system::probe_all(&mut view, &client.with_timeout(system::PROBE_TIMEOUT)).await;
     Ok(view)
+}
+
+/// No control plane answered at `base`: what every command says then.
+pub(crate) fn not_running(base: &str, source: &plain::Error) -> Error {
+    Error::NotRunning {
+        url: base.to_owned(),
+        cause: innermost(source),
+    }
 }
 
 /// The innermost cause, e.g. `Connection refused (os error 111)`: the outer layers only repeat

@@ -145,6 +145,8 @@ pub struct Sources {
     pub started_at_ms: u64,
     /// The recent spans the instances exported to the control port.
     pub traces: crate::traces::TraceStore,
+    /// The recent lines every instance wrote.
+    pub logs: crate::logs::LogStore,
 }
 
 /// A slot's state for people: `paused` when its process was stopped on purpose (SIGSTOP).

@@ -6,6 +6,7 @@
 mod chaos;
 mod checkout;
 mod events;
+mod logs;
 mod resilience;
 mod support;
 mod system;

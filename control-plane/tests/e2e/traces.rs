@@ -6,11 +6,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use http::Method;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::support::shop::{get, product, send, Shopper};
+use crate::support::shop::{get, product, Shopper};
 use crate::support::System;
 
 /// The services with a span in an OTLP JSON trace.
@@ -50,17 +49,9 @@ async fn a_checkout_is_one_trace_across_the_services_it_touches() {
     ada.add(kettle["id"].as_str().unwrap(), 1).await;
 
     let trace_id = "5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed";
-    let (status, order) = send(
-        Method::POST,
-        &format!("{}/api/v1/checkout", system.gateway),
-        Some(&ada.token),
-        &[
-            ("idempotency-key", "ada-traced"),
-            ("traceparent", &format!("00-{trace_id}-00f067aa0ba902b7-01")),
-        ],
-        Some(json!({ "card_number": "4242424242424242" })),
-    )
-    .await;
+    let (status, order) = ada
+        .checkout_traced("ada-traced", "4242424242424242", trace_id)
+        .await;
     assert_eq!(status, 201, "{order}");
     assert_eq!(order["status"], "CONFIRMED", "{order}");
 

@@ -154,7 +154,7 @@ async fn one(State(store): State<TraceStore>, Path(trace_id): Path<String>) -> R
     }
 }
 
-fn parse_trace_id(text: &str) -> Option<TraceId> {
+pub(crate) fn parse_trace_id(text: &str) -> Option<TraceId> {
     if text.len() != 32 {
         return None;
     }

@@ -1,9 +1,6 @@
 //! The receiver through the whole control port: OTLP in (protobuf and JSON), the list and one
 //! trace out, bad input refused with problems; the caps on the store itself.
-
-use std::time::Duration;
-
-use brigade_chassis::plain::{Answer, PlainClient};
+use brigade_chassis::plain::Answer;
 use bytes::Bytes;
 use http::{header, Method, Request, StatusCode};
 use http_body_util::Full;
@@ -17,7 +14,7 @@ use prost::Message;
 use serde_json::Value;
 
 use super::{Caps, TraceStore};
-use crate::system::Sources;
+use crate::testing::{client, get};
 
 const SECOND: u64 = 1_000_000_000;
 /// Some time in 2026, in nanoseconds.
@@ -118,19 +115,7 @@ fn checkout_and_browse() -> ExportTraceServiceRequest {
 
 /// The control port on a free loopback port.
 async fn control_port() -> String {
-    let sources = Sources {
-        registry: brigade_registry::Registry::new(),
-        supervisor: None,
-        desired: Vec::new(),
-        control_url: String::new(),
-        started_at_ms: 0,
-        traces: TraceStore::new(Caps::default()),
-    };
-    let app = crate::control::router(sources);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{address}")
+    crate::testing::serve(crate::testing::sources(&[])).await
 }
 
 async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Answer {
@@ -141,22 +126,6 @@ async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Answer {
         .body(Full::new(Bytes::from(body)))
         .unwrap();
     client().send_request(request).await.unwrap()
-}
-
-fn client() -> PlainClient {
-    PlainClient::new(Duration::from_secs(5))
-}
-
-async fn get(url: &str) -> (StatusCode, Value, String) {
-    let answer = client().send(Method::GET, url, None).await.unwrap();
-    let content_type = answer
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-    (answer.status, body, content_type)
 }
 
 /// The trace ids of a list answer, in its order.

@@ -106,6 +106,21 @@ impl Shopper {
         .await
     }
 
+    /// A checkout in trace `trace_id`, as a caller that traces its own requests sends it.
+    pub async fn checkout_traced(&self, key: &str, card: &str, trace_id: &str) -> (u16, Value) {
+        send(
+            Method::POST,
+            &format!("{}/api/v1/checkout", self.gateway),
+            Some(&self.token),
+            &[
+                ("idempotency-key", key),
+                ("traceparent", &format!("00-{trace_id}-00f067aa0ba902b7-01")),
+            ],
+            Some(json!({ "card_number": card })),
+        )
+        .await
+    }
+
     /// Waits until the shopper's cart is empty: the cart takes a confirmed order's lines out when
     /// it receives `OrderConfirmed`, after the checkout has answered.
     pub async fn empty_cart(&self, limit: Duration) {
