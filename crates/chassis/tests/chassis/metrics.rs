@@ -1,7 +1,8 @@
 //! Every chassis instance's `/metrics` passes `promtool check metrics` (Prometheus's own parser
 //! and naming lint: base units, `_total` on counters, HELP and TYPE on every family), after it
 //! has served requests, made client calls, published and consumed events and used a store; and
-//! the scrape configuration shipped for `brigade up` passes `promtool check config`.
+//! the scrape configuration shipped for `brigade up` (`deploy/prometheus/brigade-up.yml`)
+//! passes `promtool check config`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -153,4 +154,22 @@ async fn every_instances_metrics_pass_promtool_after_requests_calls_events_and_a
     assert_clean(&promtool, "tally", &tally).await;
     tally.stop().await.unwrap();
     ledger.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_scrape_configuration_for_brigade_up_passes_promtool() {
+    let Some(promtool) = promtool() else { return };
+    let config =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/prometheus/brigade-up.yml");
+    let config = config.display().to_string();
+    let (ok, said) = run(&promtool, &["check", "config", &config], "").await;
+    assert!(
+        ok && said.contains("SUCCESS"),
+        "promtool check config {config}:\n{said}"
+    );
+    // promtool says what it warns about alongside SUCCESS: none is wanted.
+    assert!(
+        !said.contains("WARNING"),
+        "promtool check config {config}:\n{said}"
+    );
 }
