@@ -8,18 +8,17 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use brigade_chassis::db::Tx;
 use brigade_chassis::events::{self, Envelope, Handle, Handled, Subscription};
 use brigade_chassis::plain::PlainClient;
 use brigade_chassis::testing::{self, Instance};
-use brigade_chassis::Problem;
 use http::{Method, StatusCode};
 use tokio::io::AsyncWriteExt;
 
-use crate::events::{CONSUMER, PRODUCER};
-use crate::support::Ticked;
+use crate::events::CONSUMER;
+use crate::support::{start_ticking_ledger, Ticked};
 
 /// promtool (`PROMTOOL`, else Debian's `/usr/bin/promtool`), or `None` (skipped) when it is not
 /// installed outside CI.
@@ -88,24 +87,7 @@ async fn every_instances_metrics_pass_promtool_after_requests_calls_events_and_a
 
     // `ledger`: a store, and an event in the outbox per tick.
     let flags = ["--database-url", &ledger_db];
-    let ledger = Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
-        let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
-        let outbox = ctx.publish_events(&db).await?;
-        Ok(Router::new().route(
-            "/v1/ticks",
-            post(move || async move {
-                let mut tx = db.begin_write().await.map_err(|_| Problem::internal())?;
-                outbox
-                    .append(tx.conn(), &Ticked::new("a", 1))
-                    .await
-                    .map_err(|_| Problem::internal())?;
-                tx.commit().await.map_err(|_| Problem::internal())?;
-                outbox.wake();
-                Ok::<_, Problem>(StatusCode::NO_CONTENT)
-            }),
-        ))
-    })
-    .await;
+    let ledger = start_ticking_ledger(&flags).await;
 
     // `tally`: consumes ledger's events into a store, and calls ledger (client metrics).
     let (seen, mut handled) = tokio::sync::mpsc::unbounded_channel();
