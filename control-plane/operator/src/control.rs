@@ -55,7 +55,7 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
             "/livez",
             get(|| async { Json(serde_json::json!({"status": "live"})) }),
         )
-        .route("/metrics", get(move || async move { scrape.encode() }));
+        .route("/metrics", get(move || async move { scrape.response() }));
     brigade_chassis::http::wrap(
         app,
         metrics,

@@ -28,6 +28,7 @@ pub fn router(registry: Registry) -> Router {
         )
         .route("/v1/registry/services", get(catalogue))
         .route("/v1/registry/services/{service}", get(service))
+        .route("/v1/registry/prometheus-targets", get(prometheus_targets))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(registry)
 }
@@ -66,6 +67,31 @@ async fn deregister(
 
 async fn catalogue(State(registry): State<Registry>) -> Response {
     Json(registry.catalogue()).into_response()
+}
+
+/// Every live instance as Prometheus HTTP service discovery reads it (`http_sd_configs`): one
+/// target group per instance, its address the target, and `__meta_brigade_*` labels (service,
+/// instance id, version) for the scrape configuration to relabel, so that Prometheus follows
+/// scaling and restarts with no file to keep up to date.
+async fn prometheus_targets(State(registry): State<Registry>) -> Response {
+    let groups: Vec<serde_json::Value> = registry
+        .catalogue()
+        .services
+        .into_values()
+        .flatten()
+        .map(|record| {
+            let r = record.registration;
+            serde_json::json!({
+                "targets": [r.address],
+                "labels": {
+                    "__meta_brigade_service": r.service,
+                    "__meta_brigade_instance_id": r.instance_id,
+                    "__meta_brigade_version": r.version,
+                },
+            })
+        })
+        .collect();
+    Json(groups).into_response()
 }
 
 /// `?index=N&wait_ms=M` of a blocking query.

@@ -9,7 +9,7 @@ use axum::Router;
 use brigade_chassis::discovery::api::{Catalogue, InstanceRecord, Registration, ServiceInstances};
 use http::{header, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -173,6 +173,43 @@ async fn a_service_is_known_by_the_form_of_its_name_not_by_a_list() {
         assert!(!crate::is_valid_service_name(name), "{name}");
     }
     assert!(crate::is_valid_service_name(&"s".repeat(63)));
+}
+
+#[tokio::test]
+async fn prometheus_discovers_every_live_instance_with_its_service() {
+    let app = router(Registry::new());
+    let answer = call(&app, Method::GET, "/v1/registry/prometheus-targets", None).await;
+    assert_eq!(
+        (answer.status, answer.body.clone()),
+        (StatusCode::OK, json!([]))
+    );
+    for r in [
+        registration("catalog", "catalog-1-aaaaaa", "127.0.0.1:4001"),
+        registration("catalog", "catalog-2-bbbbbb", "127.0.0.1:4002"),
+        registration("cart", "cart-1-cccccc", "127.0.0.1:4003"),
+    ] {
+        assert_eq!(register(&app, &r).await.status, StatusCode::OK);
+    }
+    assert_eq!(
+        deregister(&app, "catalog-2-bbbbbb").await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    let answer = call(&app, Method::GET, "/v1/registry/prometheus-targets", None).await;
+    let target = |address: &str, service: &str, id: &str| {
+        json!({"targets": [address], "labels": {
+            "__meta_brigade_service": service,
+            "__meta_brigade_instance_id": id,
+            "__meta_brigade_version": "1.2.3",
+        }})
+    };
+    assert_eq!(
+        answer.body,
+        json!([
+            target("127.0.0.1:4003", "cart", "cart-1-cccccc"),
+            target("127.0.0.1:4001", "catalog", "catalog-1-aaaaaa"),
+        ])
+    );
 }
 
 #[tokio::test(start_paused = true)]

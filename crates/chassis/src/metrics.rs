@@ -367,7 +367,7 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// The Prometheus text exposition (format 0.0.4) of every metric.
     pub fn encode(&self) -> String {
         if let Ok(collectors) = self.collectors.lock() {
             for collect in collectors.iter() {
@@ -378,12 +378,109 @@ impl Metrics {
         if let Ok(registry) = self.registry.lock() {
             let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         }
-        out
+        classic_text(&out)
     }
+
+    /// What `/metrics` answers: [`Metrics::encode`], labelled as the text format it is.
+    pub fn response(&self) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        ([(::http::header::CONTENT_TYPE, TEXT_FORMAT)], self.encode()).into_response()
+    }
+}
+
+/// The media type of the Prometheus text format, which every scraper reads.
+pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `openmetrics` (what `prometheus_client` writes) rewritten in the Prometheus text format.
+///
+/// OpenMetrics names a counter's family without `_total` (`# TYPE x counter`, sample
+/// `x_total`), and ends with `# EOF`. Served as `text/plain`, which is how Prometheus and
+/// promtool read it, the family's HELP and TYPE then name no sample, so `x_total` is scraped
+/// untyped and without help. So the counter's HELP and TYPE lines take the sample's name, and the
+/// OpenMetrics-only `# UNIT` and `# EOF` lines go (the unit is in the name already).
+fn classic_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 8 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let descriptor = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|prefix| Some((prefix, line.strip_prefix(prefix)?)));
+        match descriptor {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                out.push_str(prefix);
+                out.push_str(name);
+                if counters.contains(name) {
+                    out.push_str("_total");
+                }
+                out.push(' ');
+                out.push_str(tail);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// A connection pool whose use [`Metrics::register_db_pool`] exposes.
 pub trait PoolUsage: Send + Sync + 'static {
     /// The connections in use and idle, now.
     fn pool_usage(&self) -> (u32, u32);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_described_under_their_samples_name_and_openmetrics_lines_go() {
+        let metrics = Metrics::new();
+        metrics
+            .server
+            .requests
+            .get_or_create(&RouteStatusLabels {
+                route: "/v1/x".into(),
+                method: "GET",
+                status: 200,
+            })
+            .inc();
+        metrics
+            .server
+            .duration
+            .get_or_create(&RouteLabels {
+                route: "/v1/x".into(),
+                method: "GET",
+            })
+            .observe(0.01);
+        let text = metrics.encode();
+        assert!(
+            text.contains("# HELP http_server_requests_total Requests served"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE http_server_requests_total counter\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "http_server_requests_total{route=\"/v1/x\",method=\"GET\",status=\"200\"} 1\n"
+        ));
+        // Gauges and histograms keep their names.
+        assert!(
+            text.contains("# TYPE http_server_in_flight_requests gauge\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE http_server_request_duration_seconds histogram\n"));
+        assert!(
+            !text.contains("# UNIT") && !text.contains("# EOF"),
+            "{text}"
+        );
+    }
 }

@@ -158,7 +158,7 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
             .merge(running.health.router())
             .route(
                 crate::routes::METRICS,
-                get(move || async move { scrape.encode() }),
+                get(move || async move { scrape.response() }),
             )
             .merge(routes.merge(running.events.take_routes())),
         running.metrics.clone(),

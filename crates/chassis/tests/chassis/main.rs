@@ -8,6 +8,8 @@
 //! - `events_store`: the outbox and inbox on both engines, with racing instances;
 //! - `events`: the events conformance suite on both transports;
 //! - `tracing`: spans exported over OTLP, one trace across services, a dead collector harmless;
+//! - `metrics`: every instance's `/metrics` passes `promtool check metrics`, and the scrape
+//!   configuration for `brigade up` `promtool check config`;
 //! - `layers`: the chassis's modules have no cycle.
 // `too_many_lines` guards production code; a test that walks one table of cases reads best whole.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
@@ -17,6 +19,7 @@ mod client_policies;
 mod events;
 mod events_store;
 mod layers;
+mod metrics;
 mod server;
 mod shedding;
 mod support;

@@ -1,8 +1,14 @@
 //! What several of the chassis's test modules share.
 
-use brigade_chassis::events::Event;
+use axum::routing::post;
+use axum::Router;
+use brigade_chassis::events::{self, Event};
 use brigade_chassis::plain::PlainClient;
+use brigade_chassis::testing::Instance;
+use brigade_chassis::Problem;
 use http::{Method, StatusCode};
+
+use crate::events::PRODUCER;
 use serde::{Deserialize, Serialize};
 
 /// The tests' event: account `account` ticked for the `n`-th time. A poison tick fails the
@@ -38,4 +44,28 @@ impl Event for Ticked {
 /// `GET url` through `client`: the status of the answer (panics when there is none).
 pub async fn get_status(client: &PlainClient, url: &str) -> StatusCode {
     client.send(Method::GET, url, None).await.unwrap().status
+}
+
+/// `ledger` started with `flags` (a `--database-url` among them): each `POST /v1/ticks` writes a
+/// `Ticked` to its outbox in the request's transaction, and answers 204.
+pub async fn start_ticking_ledger(flags: &[&str]) -> Instance {
+    Instance::start_custom(PRODUCER, flags, |mut ctx| async move {
+        let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
+        let outbox = ctx.publish_events(&db).await?;
+        // A change announced by an event, written in the request's transaction.
+        Ok(Router::new().route(
+            "/v1/ticks",
+            post(move || async move {
+                let mut tx = db.begin_write().await.map_err(|_| Problem::internal())?;
+                outbox
+                    .append(tx.conn(), &Ticked::new("a", 1))
+                    .await
+                    .map_err(|_| Problem::internal())?;
+                tx.commit().await.map_err(|_| Problem::internal())?;
+                outbox.wake();
+                Ok::<_, Problem>(StatusCode::NO_CONTENT)
+            }),
+        ))
+    })
+    .await
 }

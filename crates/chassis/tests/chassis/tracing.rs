@@ -26,8 +26,8 @@ use serde_json::json;
 
 use brigade_chassis::plain::PlainClient;
 
-use crate::events::{CONSUMER, PRODUCER};
-use crate::support::Ticked;
+use crate::events::CONSUMER;
+use crate::support::{start_ticking_ledger, Ticked};
 
 const FRONT: ServiceInfo = ServiceInfo {
     name: "front",
@@ -417,25 +417,7 @@ async fn an_event_consumers_span_links_to_the_request_that_produced_the_event() 
     let tally_db = format!("sqlite://{}", dir.path().join("tally.db").display());
 
     let flags = ["--database-url", &ledger_db, "--otlp-endpoint", &endpoint];
-    let ledger = Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
-        let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
-        let outbox = ctx.publish_events(&db).await?;
-        // A change announced by an event, written in the request's transaction.
-        Ok(Router::new().route(
-            "/v1/ticks",
-            post(move || async move {
-                let mut tx = db.begin_write().await.map_err(|_| Problem::internal())?;
-                outbox
-                    .append(tx.conn(), &Ticked::new("a", 1))
-                    .await
-                    .map_err(|_| Problem::internal())?;
-                tx.commit().await.map_err(|_| Problem::internal())?;
-                outbox.wake();
-                Ok::<_, Problem>(StatusCode::NO_CONTENT)
-            }),
-        ))
-    })
-    .await;
+    let ledger = start_ticking_ledger(&flags).await;
 
     let (seen, mut handled) = tokio::sync::mpsc::unbounded_channel();
     let peers = format!("ledger={}", ledger.address);
