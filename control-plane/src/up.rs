@@ -279,6 +279,11 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
         // ids, level, fields), and the terminal gets them rendered for people.
         ("BRIGADE_LOG_FORMAT".into(), "json".into()),
         ("BRIGADE_EVENTS".into(), wiring.events.clone()),
+        // The built-in registry answers its watchers' blocking queries the moment an instance
+        // deregisters, so callers move away within milliseconds; services stop one after the
+        // other, so the chassis' default pause (sized for DNS and remote registries) would be
+        // paid once per service on every Ctrl-C.
+        ("BRIGADE_DEREGISTER_DELAY".into(), "100ms".into()),
         (
             "BRIGADE_EVENTS_NAMESPACE".into(),
             wiring.events_namespace.clone(),

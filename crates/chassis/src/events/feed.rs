@@ -18,6 +18,7 @@ use super::relay::Relay;
 use super::wire::{FeedItem, FeedPage, ParkedList, Replayed};
 use super::Error;
 use crate::extract::{Path, Query};
+use crate::health::Health;
 use crate::routes;
 use crate::Problem;
 
@@ -42,17 +43,25 @@ struct FeedQuery {
 }
 
 /// `GET /v1/events/feed?after=P&limit=N&wait_ms=W&types=T1,T2`: relayed events after position
-/// P (of the given types), waiting up to W ms for the first one when there is none yet.
-pub(crate) fn feed_routes(relay: Relay) -> Router {
+/// P (of the given types), waiting up to W ms for the first one when there is none yet — but not
+/// while the instance drains: a consumer's long poll would hold the drain for its whole wait.
+pub(crate) fn feed_routes(relay: Relay, health: Health) -> Router {
     Router::new()
         .route(routes::EVENTS_FEED, get(feed))
-        .with_state(Arc::new(relay))
+        .with_state(Arc::new(FeedState { relay, health }))
+}
+
+struct FeedState {
+    relay: Relay,
+    /// Whether this instance is draining (then a long poll answers at once).
+    health: Health,
 }
 
 async fn feed(
-    State(relay): State<Arc<Relay>>,
+    State(state): State<Arc<FeedState>>,
     Query(query): Query<FeedQuery>,
 ) -> Result<axum::Json<FeedPage>, Problem> {
+    let FeedState { relay, health } = &*state;
     let after = query.after.unwrap_or(0);
     if after < 0 {
         return Err(Problem::invalid_parameter("after", "must be 0 or more"));
@@ -98,7 +107,7 @@ async fn feed(
             })
             .map(|(position, event)| FeedItem { position, event })
             .collect();
-        if !wanted.is_empty() || tokio::time::Instant::now() >= until {
+        if !wanted.is_empty() || tokio::time::Instant::now() >= until || health.is_draining() {
             let last_position = last_position(relay.db()).await.map_err(store_problem)?;
             return Ok(axum::Json(FeedPage {
                 events: wanted,

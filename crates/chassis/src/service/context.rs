@@ -180,7 +180,8 @@ impl Context {
             ),
         };
         if let Ok(mut routes) = self.events.routes.lock() {
-            *routes = std::mem::take(&mut *routes).merge(events::feed_routes(relay.clone()));
+            *routes = std::mem::take(&mut *routes)
+                .merge(events::feed_routes(relay.clone(), self.health.clone()));
         }
         self.spawn_background("outbox relay", move |stop| relay.run(stop));
         Ok(outbox)
