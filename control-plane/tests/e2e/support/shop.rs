@@ -163,6 +163,19 @@ pub async fn get(url: &str) -> (u16, Value) {
     send(Method::GET, url, None, &[], None).await
 }
 
+/// A new shopper (`email`) buys the first product in a checkout traced as `trace_id` (with
+/// idempotency key `key`): the order, created.
+pub async fn traced_checkout(gateway: &str, email: &str, key: &str, trace_id: &str) -> Value {
+    let shopper = Shopper::sign_up(gateway, email).await;
+    let first = product(gateway, 0).await;
+    shopper.add(first["id"].as_str().unwrap(), 1).await;
+    let (status, order) = shopper
+        .checkout_traced(key, "4242424242424242", trace_id)
+        .await;
+    assert_eq!(status, 201, "{order}");
+    order
+}
+
 /// Some product id from the catalog, through the gateway.
 pub async fn product(gateway: &str, index: usize) -> Value {
     let (status, body) = get(&format!("{gateway}/api/v1/products?page_size=20")).await;
