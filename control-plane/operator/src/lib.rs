@@ -19,9 +19,12 @@ pub mod control;
 pub mod events;
 pub mod harness;
 pub mod logs;
+pub mod otlp;
+pub mod otlp_metrics;
 pub mod output;
 pub mod status;
 pub mod system;
+pub mod telemetry_file;
 #[cfg(test)]
 mod testing;
 pub mod traces;
