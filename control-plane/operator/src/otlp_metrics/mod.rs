@@ -41,7 +41,9 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 };
 
 use crate::otlp;
-pub use store::{Accepted, Caps, Filter, Listing, MetricStore, PointView, SeriesView};
+pub use store::{
+    metric_problem, Accepted, Caps, Filter, Listing, MetricStore, PointView, SeriesView,
+};
 
 /// The receiver's path.
 pub const METRICS: &str = "/v1/metrics";
@@ -90,8 +92,8 @@ async fn receive(State(store): State<MetricStore>, headers: HeaderMap, body: Byt
     let partial_success = (accepted.rejected > 0).then(|| ExportMetricsPartialSuccess {
         rejected_data_points: accepted.rejected as i64,
         error_message: format!(
-            "points of metrics without a name, or of new series past the cap of {} series, \
-             were dropped",
+            "points of metrics without a name, without a value, or of new series past the cap \
+             of {} series were dropped",
             store.caps().series
         ),
     });

@@ -79,7 +79,8 @@ struct Inner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accepted {
     pub points: usize,
-    /// Points refused: their metric has no name, or their series would pass the series cap.
+    /// Points refused: their metric has no name, a gauge's or sum's point has no value, or
+    /// their series would pass the series cap.
     pub rejected: usize,
 }
 
@@ -200,6 +201,12 @@ impl MetricStore {
                     }
                     let metric = Arc::new(metric);
                     for point in points {
+                        // "Invalid" per the proto. (opentelemetry-proto reads a JSON value
+                        // that does not parse, `"asInt": "lots"`, as none.)
+                        if matches!(&point, Point::Number(p) if p.value.is_none()) {
+                            accepted.rejected += 1;
+                            continue;
+                        }
                         let key = (
                             service.clone(),
                             metric.name.clone(),
@@ -279,6 +286,22 @@ impl MetricStore {
         let points = inner.series.values().map(|s| s.points.len()).sum();
         (inner.series.len(), points)
     }
+}
+
+/// Why a metric's points would be refused, whatever the caps.
+pub fn metric_problem(metric: &Metric) -> Option<&'static str> {
+    if metric.name.is_empty() {
+        return Some("a metric has no name");
+    }
+    let numbers = match &metric.data {
+        Some(metric::Data::Gauge(g)) => &g.data_points,
+        Some(metric::Data::Sum(s)) => &s.data_points,
+        _ => return None,
+    };
+    numbers
+        .iter()
+        .any(|p| p.value.is_none())
+        .then_some("a gauge's or sum's point has no value (asDouble or asInt)")
 }
 
 /// Attributes in one text whatever their order: what tells two series apart.

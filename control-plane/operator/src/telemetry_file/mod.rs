@@ -126,8 +126,8 @@ impl Export {
                     .flat_map(|r| &r.scope_metrics)
                     .flat_map(|s| &s.metrics);
                 for metric in metrics {
-                    if metric.name.is_empty() {
-                        return Err("a metric has no name".to_owned());
+                    if let Some(problem) = crate::otlp_metrics::metric_problem(metric) {
+                        return Err(format!("metric {:?}: {problem}", metric.name));
                     }
                 }
             }

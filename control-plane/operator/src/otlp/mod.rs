@@ -3,6 +3,11 @@
 //! protobuf (`application/x-protobuf`) or OTLP JSON (`application/json`), anything else is
 //! refused with 415; a body that does not decode is a 400 problem naming why; the answer is in
 //! the request's encoding, with refused items as a partial success.
+//!
+//! `sdk_tests` sends logs and metrics with the OpenTelemetry SDK's own exporters.
+
+#[cfg(test)]
+mod sdk_tests;
 
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::extract::Json;
