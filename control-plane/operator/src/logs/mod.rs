@@ -214,7 +214,7 @@ async fn receive(State(state): State<LogsState>, headers: HeaderMap, body: Bytes
     let (request, encoding) =
         match crate::otlp::decode::<ExportLogsServiceRequest>(&headers, &body, "logs") {
             Ok(decoded) => decoded,
-            Err(problem) => return problem.into_response(),
+            Err(problem) => return (*problem).into_response(),
         };
     let (lines, rejected) = otlp::lines_of(request, state.store.caps().line_bytes);
     for line in lines {

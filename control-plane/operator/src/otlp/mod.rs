@@ -47,8 +47,13 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
     )
 }
 
-/// Decodes an export `T` from a request; `what` names it in problems ("trace", "logs"…).
-pub fn decode<T>(headers: &HeaderMap, body: &Bytes, what: &str) -> Result<(T, Encoding), Problem>
+/// Decodes an export `T` from a request; `what` names it in problems ("trace", "logs"…). The
+/// error is the problem to answer (boxed: it is large, and the rare case).
+pub fn decode<T>(
+    headers: &HeaderMap,
+    body: &Bytes,
+    what: &str,
+) -> Result<(T, Encoding), Box<Problem>>
 where
     T: Message + Default + DeserializeOwned,
 {
@@ -58,7 +63,8 @@ where
         _ => {
             return Err(Problem::unsupported_media_type(format!(
                 "an OTLP export is {PROTOBUF} or {JSON}"
-            )))
+            ))
+            .into())
         }
     };
     let decoded = match encoding {
@@ -68,7 +74,7 @@ where
     decoded
         .map(|request| (request, encoding))
         .map_err(|reason| {
-            Problem::bad_request(format!("the body is not an OTLP {what} export: {reason}"))
+            Problem::bad_request(format!("the body is not an OTLP {what} export: {reason}")).into()
         })
 }
 

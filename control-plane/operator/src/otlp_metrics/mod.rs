@@ -86,7 +86,7 @@ async fn receive(State(store): State<MetricStore>, headers: HeaderMap, body: Byt
     let (request, encoding) =
         match otlp::decode::<ExportMetricsServiceRequest>(&headers, &body, "metrics") {
             Ok(decoded) => decoded,
-            Err(problem) => return problem.into_response(),
+            Err(problem) => return (*problem).into_response(),
         };
     let accepted = store.insert(request);
     let partial_success = (accepted.rejected > 0).then(|| ExportMetricsPartialSuccess {

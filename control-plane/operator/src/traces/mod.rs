@@ -166,7 +166,7 @@ async fn receive(State(store): State<TraceStore>, headers: HeaderMap, body: Byte
     let (request, encoding) =
         match otlp::decode::<ExportTraceServiceRequest>(&headers, &body, "trace") {
             Ok(decoded) => decoded,
-            Err(problem) => return problem.into_response(),
+            Err(problem) => return (*problem).into_response(),
         };
     let accepted = store.insert(request);
     // Refused spans as a partial success.
