@@ -268,3 +268,69 @@ async fn post(
         data_points: rejected("rejectedDataPoints"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        telemetry: TelemetryArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<TelemetryArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("telemetry").chain(args.iter().copied()))
+            .map(|c| c.telemetry)
+    }
+
+    #[test]
+    fn export_writes_to_standard_output_unless_told_and_import_needs_a_file() {
+        let args = parse(&["export"]).unwrap();
+        assert!(matches!(
+            args.command,
+            TelemetryCommand::Export { out: None }
+        ));
+        let args = parse(&[
+            "--control-url",
+            "http://127.0.0.1:9",
+            "export",
+            "-o",
+            "run.jsonl",
+        ])
+        .unwrap();
+        assert_eq!(args.control.url, "http://127.0.0.1:9");
+        assert!(
+            matches!(args.command, TelemetryCommand::Export { out: Some(ref p) } if p == Path::new("run.jsonl"))
+        );
+        let args = parse(&["import", "run.jsonl"]).unwrap();
+        assert!(
+            matches!(args.command, TelemetryCommand::Import { ref file } if file == Path::new("run.jsonl"))
+        );
+        assert!(parse(&["import"]).is_err());
+        assert!(parse(&["send"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn without_a_control_plane_both_say_it_is_not_running() {
+        let base = "http://127.0.0.1:9";
+        let exported = export(base, Vec::new(), "memory").await;
+        assert!(
+            matches!(exported, Err(Error::NotRunning(_))),
+            "{exported:?}"
+        );
+        let path = std::env::temp_dir().join(format!(
+            "brigade-telemetry-{}-down.jsonl",
+            std::process::id()
+        ));
+        std::fs::write(&path, "{\"resourceSpans\":[]}\n").unwrap();
+        let imported = import(&PlainClient::default(), base, &path).await;
+        assert!(
+            matches!(imported, Err(Error::NotRunning(_))),
+            "{imported:?}"
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+}
