@@ -27,7 +27,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value};
 
 use super::{Level, LogLine, Source};
-use crate::otlp::{hex, service_of, string_attribute, unhex};
+use crate::otlp::{hex, last_or_push, service_of, string_attribute, unhex};
 
 /// The semantic conventions' attribute for the stream a line was written on.
 const IOSTREAM: &str = "log.iostream";
@@ -192,31 +192,23 @@ pub fn exports_of(lines: &[LogLine]) -> Vec<ExportLogsServiceRequest> {
                     name: line.target.clone().unwrap_or_default(),
                     ..Default::default()
                 };
-                let same_resource = resource_logs
-                    .last()
-                    .is_some_and(|r| r.resource.as_ref() == Some(&resource));
-                if !same_resource {
-                    resource_logs.push(ResourceLogs {
-                        resource: Some(resource),
+                let group = last_or_push(
+                    &mut resource_logs,
+                    |r| r.resource.as_ref() == Some(&resource),
+                    || ResourceLogs {
+                        resource: Some(resource.clone()),
                         ..Default::default()
-                    });
-                }
-                let Some(group) = resource_logs.last_mut() else {
-                    continue;
-                };
-                let same_scope = group
-                    .scope_logs
-                    .last()
-                    .is_some_and(|s| s.scope.as_ref() == Some(&scope));
-                if !same_scope {
-                    group.scope_logs.push(ScopeLogs {
-                        scope: Some(scope),
+                    },
+                );
+                let scope_logs = last_or_push(
+                    &mut group.scope_logs,
+                    |s| s.scope.as_ref() == Some(&scope),
+                    || ScopeLogs {
+                        scope: Some(scope.clone()),
                         ..Default::default()
-                    });
-                }
-                if let Some(scope_logs) = group.scope_logs.last_mut() {
-                    scope_logs.log_records.push(record_of(line));
-                }
+                    },
+                );
+                scope_logs.log_records.push(record_of(line));
             }
             ExportLogsServiceRequest { resource_logs }
         })

@@ -128,3 +128,17 @@ pub fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
             _ => None,
         })
 }
+
+/// The last of `groups` when `same` says it is the one, else a new one made by `new`: how an
+/// export is rebuilt in order, consecutive items of one resource (or scope) sharing a group.
+pub fn last_or_push<T>(
+    groups: &mut Vec<T>,
+    same: impl Fn(&T) -> bool,
+    new: impl FnOnce() -> T,
+) -> &mut T {
+    if !groups.last().is_some_and(same) {
+        groups.push(new());
+    }
+    let last = groups.len() - 1;
+    &mut groups[last]
+}

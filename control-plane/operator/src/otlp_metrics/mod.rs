@@ -25,7 +25,7 @@
 
 mod store;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};

@@ -17,7 +17,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value};
 
 use crate::logs::otlp::to_json;
-use crate::otlp::{service_of, string_attribute};
+use crate::otlp::{last_or_push, service_of, string_attribute};
 
 /// How much the store keeps.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -448,42 +448,28 @@ fn point_view(point: &Point) -> PointView {
 /// Appends a series to an export, sharing the previous resource, scope and metric when they
 /// are the same.
 fn push_series(resource_metrics: &mut Vec<ResourceMetrics>, series: &Series) {
-    let same_resource = resource_metrics
-        .last()
-        .is_some_and(|r| r.resource.as_ref() == Some(&*series.resource));
-    if !same_resource {
-        resource_metrics.push(ResourceMetrics {
+    let group = last_or_push(
+        resource_metrics,
+        |r| r.resource.as_ref() == Some(&*series.resource),
+        || ResourceMetrics {
             resource: Some((*series.resource).clone()),
             ..Default::default()
-        });
-    }
-    let Some(group) = resource_metrics.last_mut() else {
-        return;
-    };
-    let same_scope = group
-        .scope_metrics
-        .last()
-        .is_some_and(|s| s.scope.as_ref() == Some(&*series.scope));
-    if !same_scope {
-        group.scope_metrics.push(ScopeMetrics {
+        },
+    );
+    let scope = last_or_push(
+        &mut group.scope_metrics,
+        |s| s.scope.as_ref() == Some(&*series.scope),
+        || ScopeMetrics {
             scope: Some((*series.scope).clone()),
             ..Default::default()
-        });
-    }
-    let Some(scope) = group.scope_metrics.last_mut() else {
-        return;
-    };
-    let same_metric = scope
-        .metrics
-        .last()
-        .is_some_and(|m| m.name == series.metric.name && kind_of(m) == kind_of(&series.metric));
-    if !same_metric {
-        // Stored without its points: they are added below.
-        scope.metrics.push((*series.metric).clone());
-    }
-    let Some(metric) = scope.metrics.last_mut() else {
-        return;
-    };
+        },
+    );
+    // Stored without its points: they are added below.
+    let metric = last_or_push(
+        &mut scope.metrics,
+        |m| m.name == series.metric.name && kind_of(m) == kind_of(&series.metric),
+        || (*series.metric).clone(),
+    );
     for point in &series.points {
         match (&mut metric.data, point) {
             (Some(metric::Data::Gauge(g)), Point::Number(p)) => g.data_points.push(p.clone()),

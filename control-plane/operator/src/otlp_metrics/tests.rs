@@ -32,7 +32,7 @@ fn number(time_s: u64, queue: &str, value: number_data_point::Value) -> NumberDa
 
 /// `shop-worker-1`'s `jobs.done` (a counter, per queue), `queue.depth` (a gauge) and
 /// `job.duration` (a histogram), each with one point at `time_s` seconds past T0.
-fn export(time_s: u64, done: i64) -> ExportMetricsServiceRequest {
+pub(crate) fn export(time_s: u64, done: i64) -> ExportMetricsServiceRequest {
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             resource: Some(Resource {

@@ -9,10 +9,6 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum,
-};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
@@ -97,47 +93,9 @@ fn logs() -> ExportLogsServiceRequest {
     }
 }
 
+/// Metrics with a count past 2^53, which a JSON number would not hold.
 fn metrics() -> ExportMetricsServiceRequest {
-    ExportMetricsServiceRequest {
-        resource_metrics: vec![ResourceMetrics {
-            resource: resource("py-worker"),
-            scope_metrics: vec![ScopeMetrics {
-                metrics: vec![
-                    Metric {
-                        name: "jobs.done".into(),
-                        data: Some(metric::Data::Sum(Sum {
-                            data_points: vec![NumberDataPoint {
-                                time_unix_nano: 1_780_000_000_000_000_000,
-                                value: Some(number_data_point::Value::AsInt(9_007_199_254_740_993)),
-                                ..Default::default()
-                            }],
-                            aggregation_temporality: 2,
-                            is_monotonic: true,
-                        })),
-                        ..Default::default()
-                    },
-                    Metric {
-                        name: "job.duration".into(),
-                        unit: "s".into(),
-                        data: Some(metric::Data::Histogram(Histogram {
-                            data_points: vec![HistogramDataPoint {
-                                time_unix_nano: 1_780_000_000_000_000_000,
-                                count: 3,
-                                sum: Some(0.6),
-                                bucket_counts: vec![1, 2],
-                                explicit_bounds: vec![0.5],
-                                ..Default::default()
-                            }],
-                            aggregation_temporality: 2,
-                        })),
-                        ..Default::default()
-                    },
-                ],
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
+    crate::otlp_metrics::tests::export(10, 9_007_199_254_740_993)
 }
 
 /// Every key of `value`, at any depth.
@@ -197,10 +155,10 @@ fn what_opentelemetry_proto_writes_follows_the_otlp_json_encoding() {
     assert_eq!(sum["isMonotonic"], true);
     // Past 2^53: a JSON number would lose it.
     assert_eq!(sum["dataPoints"][0]["asInt"], "9007199254740993");
-    let histogram = &metrics[1]["histogram"]["dataPoints"][0];
+    let histogram = &metrics[2]["histogram"]["dataPoints"][0];
     assert_eq!(histogram["count"], "3");
-    assert_eq!(histogram["bucketCounts"], json!(["1", "2"]));
-    assert_eq!(histogram["explicitBounds"], json!([0.5]));
+    assert_eq!(histogram["bucketCounts"], json!(["1", "2", "0"]));
+    assert_eq!(histogram["explicitBounds"], json!([0.1, 0.5]));
     assert_eq!(histogram["sum"], 0.6);
 
     // And each line reads back as what it was.
@@ -317,7 +275,7 @@ async fn an_export_imported_into_a_fresh_control_plane_gives_the_same_traces_log
         Counts {
             spans: 1,
             log_records: 3,
-            data_points: 2
+            data_points: 4
         }
     );
     for query in [
