@@ -156,13 +156,12 @@ fn id_text(bytes: &[u8]) -> Option<String> {
     bytes.iter().any(|b| *b != 0).then(|| hex(bytes))
 }
 
-/// Nanoseconds since the epoch in RFC 3339, as precise as they need (so that the chassis's
-/// microsecond timestamps come back as they were written).
+/// Nanoseconds since the epoch in RFC 3339, as precise as they need but at least to the
+/// millisecond (what a line renders), so that the chassis's microsecond timestamps come back as
+/// they were written.
 fn rfc3339(nanos: u64) -> String {
     let time = UNIX_EPOCH + Duration::from_nanos(nanos);
-    if nanos % 1_000_000_000 == 0 {
-        humantime::format_rfc3339_seconds(time).to_string()
-    } else if nanos % 1_000_000 == 0 {
+    if nanos % 1_000_000 == 0 {
         humantime::format_rfc3339_millis(time).to_string()
     } else if nanos % 1_000 == 0 {
         humantime::format_rfc3339_micros(time).to_string()

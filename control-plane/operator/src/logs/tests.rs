@@ -406,6 +406,8 @@ async fn otlp_log_records_in_protobuf_and_json_are_lines_beside_the_instances() 
     assert_eq!(response.partial_success, None);
     let answer = post(&logs, "application/json", JSON_LOGS.as_bytes().to_vec()).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    // A full success leaves `partialSuccess` out, as OTLP JSON does an unset field.
+    assert_eq!(&answer.body[..], b"{}");
 
     let (status, page, _) = get(&format!("{logs}?service=shop-worker")).await;
     assert_eq!(status, StatusCode::OK);
@@ -428,7 +430,12 @@ async fn otlp_log_records_in_protobuf_and_json_are_lines_beside_the_instances() 
     let plain = &lines[1];
     assert_eq!((plain.level, plain.text), (None, true));
     assert_eq!(plain.stream, Source::Otlp);
-    assert_eq!(plain.time, "2026-05-28T20:26:41Z");
+    assert_eq!(plain.time, "2026-05-28T20:26:41.000Z");
+    assert!(
+        plain.render().starts_with("20:26:41.000 -     plain"),
+        "{}",
+        plain.render()
+    );
 
     let other_sdk = &lines[2];
     assert_eq!(other_sdk.instance, 0);

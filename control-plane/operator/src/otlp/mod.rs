@@ -87,7 +87,15 @@ pub fn answer<T: Message + Serialize>(encoding: Encoding, response: T) -> Respon
             response.encode_to_vec(),
         )
             .into_response(),
-        Encoding::Json => Json(response).into_response(),
+        Encoding::Json => {
+            // A full success is `{}`, not `{"partialSuccess": null}`: OTLP JSON leaves an unset
+            // field out.
+            let mut value = serde_json::to_value(&response).unwrap_or_default();
+            if let serde_json::Value::Object(fields) = &mut value {
+                fields.retain(|_, field| !field.is_null());
+            }
+            Json(value).into_response()
+        }
     }
 }
 

@@ -111,8 +111,9 @@ pub async fn run(args: TelemetryArgs) -> anyhow::Result<()> {
                 refused,
             } = imported;
             println!(
-                "imported {} ({lines} lines): {} spans, {} log records, {} data points",
+                "imported {} ({lines} line{}): {} spans, {} log records, {} data points",
                 file.display(),
+                if lines == 1 { "" } else { "s" },
                 posted.spans,
                 posted.log_records,
                 posted.data_points
