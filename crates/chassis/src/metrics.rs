@@ -546,7 +546,9 @@ impl Metrics {
             .map(|collect| tokio::time::timeout(ASYNC_COLLECT_LIMIT, collect()));
         for outcome in futures_util::future::join_all(runs).await {
             if outcome.is_err() {
-                tracing::debug!("a metrics collector took too long; its gauges keep their last value");
+                tracing::debug!(
+                    "a metrics collector took too long; its gauges keep their last value"
+                );
             }
         }
     }
@@ -575,7 +577,10 @@ impl Metrics {
     pub async fn scrape(&self, accept: Option<&::http::HeaderValue>) -> axum::response::Response {
         use axum::response::IntoResponse;
         self.refresh().await;
-        if accept.and_then(|a| a.to_str().ok()).is_some_and(accepts_openmetrics) {
+        if accept
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(accepts_openmetrics)
+        {
             let body = self.encode_openmetrics();
             ([(::http::header::CONTENT_TYPE, OPENMETRICS_FORMAT)], body).into_response()
         } else {
@@ -699,7 +704,7 @@ mod tests {
                 route: "/v1/x".into(),
                 method: "GET",
             })
-            .observe(0.01);
+            .observe(0.01, None, None);
         let text = metrics.encode();
         assert!(
             text.contains("# HELP http_server_requests_total Requests served"),
@@ -722,5 +727,59 @@ mod tests {
             !text.contains("# UNIT") && !text.contains("# EOF"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn exemplars_are_written_in_openmetrics_and_left_out_of_the_text_format() {
+        let metrics = Metrics::new();
+        let trace = TraceContext::new_root();
+        let labels = DependencyLabels {
+            dependency: "catalog".into(),
+        };
+        let histogram = metrics.client.duration.get_or_create(&labels).clone();
+        histogram.observe(0.003, exemplar(&trace), None);
+        let unsampled = TraceContext {
+            sampled: false,
+            ..TraceContext::new_root()
+        };
+        histogram.observe(0.2, exemplar(&unsampled), None);
+
+        let exemplar_text = format!("# {{trace_id=\"{}\"}} 0.003", trace.trace_id_hex());
+        let openmetrics = metrics.encode_openmetrics();
+        assert!(openmetrics.contains(&exemplar_text), "{openmetrics}");
+        assert!(
+            !openmetrics.contains(&unsampled.trace_id_hex()),
+            "{openmetrics}"
+        );
+        let text = metrics.encode();
+        assert!(!text.contains("trace_id"), "{text}");
+        assert!(
+            text.contains(
+                "http_client_request_duration_seconds_bucket{le=\"0.004\",dependency=\"catalog\"} 1\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_sample_keeps_a_hash_inside_its_labels_and_loses_its_exemplar() {
+        let line = r#"x_bucket{route="/a # b",le="1.0"} 3 # {trace_id="ab"} 0.5"#;
+        assert_eq!(
+            without_exemplar(line),
+            r#"x_bucket{route="/a # b",le="1.0"} 3"#
+        );
+        assert_eq!(without_exemplar("y_total 2"), "y_total 2");
+    }
+
+    #[test]
+    fn openmetrics_is_answered_when_the_scraper_accepts_it() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert!(accepts_openmetrics(prometheus));
+        assert!(accepts_openmetrics("Application/OpenMetrics-Text"));
+        assert!(!accepts_openmetrics("text/plain;version=0.0.4"));
+        assert!(!accepts_openmetrics("*/*"));
+        assert!(!accepts_openmetrics(
+            "application/openmetrics-text;q=0, text/plain"
+        ));
     }
 }

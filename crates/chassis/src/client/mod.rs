@@ -494,7 +494,9 @@ impl ServiceClient {
             })
             .inc();
         // The exemplar is the caller's trace, which the call's client span belongs to.
-        let exemplar = caller.as_ref().and_then(|c| crate::metrics::exemplar(&c.trace));
+        let exemplar = caller
+            .as_ref()
+            .and_then(|c| crate::metrics::exemplar(&c.trace));
         inner
             .duration
             .observe(started.elapsed().as_secs_f64(), exemplar, None);
