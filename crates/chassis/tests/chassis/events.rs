@@ -134,9 +134,15 @@ impl World {
         stored
     }
 
-    async fn start_producer(&self) -> Instance {
+    /// The producer's flags: its store and the transport.
+    fn producer_flags(&self) -> Vec<String> {
         let mut flags = vec!["--database-url".to_owned(), self.producer_url.clone()];
         flags.extend(self.transport_flags.iter().cloned());
+        flags
+    }
+
+    async fn start_producer(&self) -> Instance {
+        let flags = self.producer_flags();
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
             fast(&mut ctx);
@@ -236,8 +242,7 @@ impl World {
     /// A producer whose relay runs only when told (`POST /v1/relay`), so that committed events
     /// stay pending until then.
     async fn start_lazy_producer(&self) -> Instance {
-        let mut flags = vec!["--database-url".to_owned(), self.producer_url.clone()];
-        flags.extend(self.transport_flags.iter().cloned());
+        let flags = self.producer_flags();
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
             fast(&mut ctx);
