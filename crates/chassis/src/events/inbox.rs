@@ -131,10 +131,14 @@ impl Inbox {
     ) -> Result<ApplyOutcome, ApplyError> {
         let outcome = self.apply_once(subscription, envelope, position).await;
         match &outcome {
-            Ok(ApplyOutcome::Applied) => self.metrics.applied.inc(),
-            Err(_) => self.metrics.failed.inc(),
-            Ok(_) => 0,
-        };
+            Ok(ApplyOutcome::Applied) => {
+                self.metrics.applied.inc();
+            }
+            Err(_) => {
+                self.metrics.failed.inc();
+            }
+            Ok(_) => {}
+        }
         outcome
     }
 
