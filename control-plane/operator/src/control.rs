@@ -64,7 +64,12 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
             "/livez",
             get(|| async { Json(serde_json::json!({"status": "live"})) }),
         )
-        .route("/metrics", get(move || async move { scrape.response() }));
+        .route(
+            "/metrics",
+            get(move |headers: http::HeaderMap| async move {
+                scrape.scrape(headers.get(http::header::ACCEPT)).await
+            }),
+        );
     brigade_chassis::http::wrap(
         app,
         metrics,
