@@ -183,10 +183,8 @@ odd_spacing{ a = "1" , b="2", } 1e3
     #[test]
     fn a_broken_line_is_named() {
         for (text, reason) in [
-            (
-                "ok 1\nbroken{a=\"1\" 2\n",
-                "a label value without its closing quote",
-            ),
+            ("a{b=\"1 2\n", "a label value without its closing quote"),
+            ("a{b=\"1\" 2\n", "a label without a value"),
             ("ok 1\n\nno_value\n", "a sample without a value"),
             ("x{a=1} 1\n", "a label value without quotes"),
             ("x twelve\n", "a value that is not a number"),
