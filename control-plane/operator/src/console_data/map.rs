@@ -51,21 +51,28 @@ pub struct Edge {
     pub p99_ms: Option<f64>,
 }
 
-/// A span id within its trace.
-type SpanKey = (Vec<u8>, Vec<u8>);
+/// A span id within its trace. Fixed-size, so that walking the store allocates no key.
+type SpanKey = ([u8; 16], [u8; 8]);
+
+fn span_key(trace_id: &[u8], span_id: &[u8]) -> Option<SpanKey> {
+    Some((trace_id.try_into().ok()?, span_id.try_into().ok()?))
+}
+
+/// A service, as its index in [`Walked::services`].
+type ServiceIndex = usize;
 
 /// What the map needs of one span in the window.
 #[derive(Debug)]
 struct Candidate {
-    trace_id: Vec<u8>,
-    span_id: Vec<u8>,
-    parent_span_id: Vec<u8>,
-    service: String,
+    /// Its own id and its parent's (`None` for a root).
+    key: SpanKey,
+    parent: Option<SpanKey>,
+    service: ServiceIndex,
     kind: SpanKind,
     /// Linked spans (consumer spans only).
     links: Vec<SpanKey>,
     /// The callee named by a client span.
-    peer: Option<String>,
+    peer: Option<ServiceIndex>,
     error: bool,
     duration_ms: f64,
 }
@@ -73,10 +80,24 @@ struct Candidate {
 /// Every kept span's service, the server spans' parents, and the spans in the window.
 #[derive(Debug, Default)]
 struct Walked {
-    service_of: HashMap<SpanKey, String>,
+    /// Every service name met, each once: a store holds a few services and many spans.
+    services: Vec<String>,
+    service_of: HashMap<SpanKey, ServiceIndex>,
     /// Client spans that a traced server answered.
     answered: HashSet<SpanKey>,
     candidates: Vec<Candidate>,
+}
+
+impl Walked {
+    fn intern(&mut self, service: &str) -> ServiceIndex {
+        match self.services.iter().position(|s| s == service) {
+            Some(index) => index,
+            None => {
+                self.services.push(service.to_owned());
+                self.services.len() - 1
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -91,17 +112,18 @@ struct Tally {
 pub fn build(store: &TraceStore, names: &[String], window: Duration, now_unix_ns: u64) -> MapView {
     let since = now_unix_ns.saturating_sub(u64::try_from(window.as_nanos()).unwrap_or(u64::MAX));
     let walked = walk(store, since);
-    let mut tallies: BTreeMap<(String, String, &'static str), Tally> = BTreeMap::new();
+    let mut tallies: BTreeMap<(&str, &str, &'static str), Tally> = BTreeMap::new();
     for candidate in &walked.candidates {
-        for (from, kind) in sources_of(candidate, &walked) {
-            let to = match kind {
-                "http" if candidate.kind == SpanKind::Client => candidate.peer.clone(),
-                _ => Some(candidate.service.clone()),
-            };
-            let Some(to) = to.filter(|to| *to != from) else {
+        for (from, to, kind) in edges_of(candidate, &walked) {
+            if from == to {
                 continue;
-            };
-            let tally = tallies.entry((from, to, kind)).or_default();
+            }
+            let names = (
+                walked.services[from].as_str(),
+                walked.services[to].as_str(),
+                kind,
+            );
+            let tally = tallies.entry(names).or_default();
             tally.count += 1;
             tally.errors += u64::from(candidate.error);
             tally.durations_ms.push(candidate.duration_ms);
@@ -111,8 +133,8 @@ pub fn build(store: &TraceStore, names: &[String], window: Duration, now_unix_ns
     let edges: Vec<Edge> = tallies
         .into_iter()
         .map(|((from, to, kind), mut tally)| Edge {
-            from,
-            to,
+            from: from.to_owned(),
+            to: to.to_owned(),
             kind,
             count: tally.count,
             rate: tally.count as f64 / seconds,
@@ -127,30 +149,26 @@ pub fn build(store: &TraceStore, names: &[String], window: Duration, now_unix_ns
     }
 }
 
-/// The services a candidate's edges come from, with the edge's kind.
-fn sources_of(candidate: &Candidate, walked: &Walked) -> Vec<(String, &'static str)> {
+/// The edges a candidate span stands for: `(from, to, kind)`.
+fn edges_of(
+    candidate: &Candidate,
+    walked: &Walked,
+) -> Vec<(ServiceIndex, ServiceIndex, &'static str)> {
     match candidate.kind {
-        SpanKind::Server => {
-            let parent = (candidate.trace_id.clone(), candidate.parent_span_id.clone());
-            walked
-                .service_of
-                .get(&parent)
-                .map(|s| vec![(s.clone(), "http")])
-                .unwrap_or_default()
-        }
-        SpanKind::Client => {
-            let key = (candidate.trace_id.clone(), candidate.span_id.clone());
-            if walked.answered.contains(&key) {
-                Vec::new()
-            } else {
-                vec![(candidate.service.clone(), "http")]
-            }
-        }
+        SpanKind::Server => candidate
+            .parent
+            .and_then(|parent| walked.service_of.get(&parent))
+            .map(|caller| vec![(*caller, candidate.service, "http")])
+            .unwrap_or_default(),
+        SpanKind::Client if !walked.answered.contains(&candidate.key) => candidate
+            .peer
+            .map(|peer| vec![(candidate.service, peer, "http")])
+            .unwrap_or_default(),
         SpanKind::Consumer => candidate
             .links
             .iter()
             .filter_map(|link| walked.service_of.get(link))
-            .map(|s| (s.clone(), "event"))
+            .map(|producer| (*producer, candidate.service, "event"))
             .collect(),
         _ => Vec::new(),
     }
@@ -161,42 +179,47 @@ fn walk(store: &TraceStore, since_unix_ns: u64) -> Walked {
     let mut walked = Walked::default();
     store.walk(|view: SpanView<'_>| {
         let span = view.span;
-        let service = view.service();
-        let key = (span.trace_id.clone(), span.span_id.clone());
+        let Some(key) = span_key(&span.trace_id, &span.span_id) else {
+            return;
+        };
+        let service = walked.intern(view.service());
+        walked.service_of.insert(key, service);
+        let parent = span_key(&span.trace_id, &span.parent_span_id);
         let kind = SpanKind::try_from(span.kind).unwrap_or(SpanKind::Unspecified);
-        if kind == SpanKind::Server && !span.parent_span_id.is_empty() {
-            walked
-                .answered
-                .insert((span.trace_id.clone(), span.parent_span_id.clone()));
+        if kind == SpanKind::Server {
+            walked.answered.extend(parent);
         }
         let wanted = matches!(
             kind,
             SpanKind::Server | SpanKind::Client | SpanKind::Consumer
         );
-        if wanted && span.end_time_unix_nano >= since_unix_ns {
-            walked.candidates.push(Candidate {
-                trace_id: span.trace_id.clone(),
-                span_id: span.span_id.clone(),
-                parent_span_id: span.parent_span_id.clone(),
-                service: service.clone(),
-                kind,
-                links: span
-                    .links
-                    .iter()
-                    .map(|l| (l.trace_id.clone(), l.span_id.clone()))
-                    .collect(),
-                peer: view.string_attribute("peer.service"),
-                error: view.is_error()
-                    || view
-                        .int_attribute("http.response.status_code")
-                        .is_some_and(|status| status >= 500),
-                duration_ms: span
-                    .end_time_unix_nano
-                    .saturating_sub(span.start_time_unix_nano) as f64
-                    / 1e6,
-            });
+        if !wanted || span.end_time_unix_nano < since_unix_ns {
+            return;
         }
-        walked.service_of.insert(key, service);
+        let peer = view
+            .string_attribute("peer.service")
+            .filter(|_| kind == SpanKind::Client)
+            .map(|peer| walked.intern(peer));
+        walked.candidates.push(Candidate {
+            key,
+            parent,
+            service,
+            kind,
+            links: span
+                .links
+                .iter()
+                .filter_map(|l| span_key(&l.trace_id, &l.span_id))
+                .collect(),
+            peer,
+            error: view.is_error()
+                || view
+                    .int_attribute("http.response.status_code")
+                    .is_some_and(|status| status >= 500),
+            duration_ms: span
+                .end_time_unix_nano
+                .saturating_sub(span.start_time_unix_nano) as f64
+                / 1e6,
+        });
     });
     walked
 }
@@ -206,7 +229,7 @@ fn nodes(names: &[String], walked: &Walked, edges: &[Edge]) -> Vec<Node> {
     let seen: BTreeSet<&str> = walked
         .candidates
         .iter()
-        .map(|c| c.service.as_str())
+        .map(|c| walked.services[c.service].as_str())
         .chain(edges.iter().flat_map(|e| [e.from.as_str(), e.to.as_str()]))
         .filter(|s| !names.iter().any(|n| n == s))
         .collect();

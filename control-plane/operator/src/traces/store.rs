@@ -223,26 +223,21 @@ pub struct SpanView<'a> {
     pub span: &'a Span,
 }
 
-impl SpanView<'_> {
-    /// The `service.name` of the span's resource.
-    pub fn service(&self) -> String {
-        service_of(self.resource)
+impl<'a> SpanView<'a> {
+    /// The `service.name` of the span's resource (`unknown_service` when absent).
+    pub fn service(&self) -> &'a str {
+        str_attribute(&self.resource.attributes, "service.name").unwrap_or("unknown_service")
     }
 
-    pub fn string_attribute(&self, key: &str) -> Option<String> {
-        string_attribute(&self.span.attributes, key)
+    pub fn string_attribute(&self, key: &str) -> Option<&'a str> {
+        str_attribute(&self.span.attributes, key)
     }
 
     pub fn int_attribute(&self, key: &str) -> Option<i64> {
-        self.span
-            .attributes
-            .iter()
-            .find(|kv| kv.key == key)
-            .and_then(|kv| kv.value.as_ref())
-            .and_then(|v| match &v.value {
-                Some(any_value::Value::IntValue(i)) => Some(*i),
-                _ => None,
-            })
+        match attribute(&self.span.attributes, key)? {
+            any_value::Value::IntValue(i) => Some(*i),
+            _ => None,
+        }
     }
 
     /// Whether the span's status is an error.
@@ -358,14 +353,22 @@ pub fn service_of(resource: &Resource) -> String {
 }
 
 fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
+    str_attribute(attributes, key).map(str::to_owned)
+}
+
+fn str_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    match attribute(attributes, key)? {
+        any_value::Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
     attributes
         .iter()
         .find(|kv| kv.key == key)
         .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| match &v.value {
-            Some(any_value::Value::StringValue(s)) => Some(s.clone()),
-            _ => None,
-        })
+        .and_then(|v| v.value.as_ref())
 }
 
 pub fn hex(bytes: &[u8]) -> String {
