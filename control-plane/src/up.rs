@@ -428,6 +428,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         started_at_ms,
         traces: brigade_operator::traces::TraceStore::new(Default::default()),
         logs,
+        metrics: brigade_operator::otlp_metrics::MetricStore::new(Default::default()),
         console: ConsoleSeries::new(args.console_scrape_interval),
     };
     // Scrapes until `run` returns (dropped with it).

@@ -11,6 +11,8 @@ use opentelemetry_proto::tonic::common::v1::{any_value, InstrumentationScope, Ke
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{status, ResourceSpans, ScopeSpans, Span};
 
+use crate::otlp::{hex, service_of, string_attribute};
+
 /// How much the store keeps.
 #[derive(Debug, Clone, Copy)]
 pub struct Caps {
@@ -207,6 +209,20 @@ impl TraceStore {
         }
     }
 
+    /// Every kept trace as an OTLP export of its own, in the order the traces arrived.
+    pub fn export(&self) -> Vec<ExportTraceServiceRequest> {
+        let ids: Vec<TraceId> = match self.inner.lock() {
+            Ok(inner) => inner
+                .arrival
+                .iter()
+                .filter(|id| inner.traces.contains_key(*id))
+                .copied()
+                .collect(),
+            Err(_) => return Vec::new(),
+        };
+        ids.iter().filter_map(|id| self.get(id)).collect()
+    }
+
     /// How many traces and spans are kept, and how many spans were dropped since the start.
     pub fn counts(&self) -> (usize, usize, u64) {
         self.inner
@@ -249,14 +265,10 @@ impl<'a> SpanView<'a> {
 impl Inner {
     /// Adds a span to its trace; `false` when it is refused.
     fn add(&mut self, stored: Stored, caps: Caps) -> bool {
-        let Ok(id) = TraceId::try_from(stored.span.trace_id.as_slice()) else {
+        let Some(id) = trace_id_of(&stored.span) else {
             self.dropped += 1;
             return false;
         };
-        if id == [0; 16] {
-            self.dropped += 1;
-            return false;
-        }
         let spans = self.traces.entry(id).or_default();
         if spans.is_empty() {
             self.arrival.push_back(id);
@@ -281,6 +293,14 @@ impl Inner {
             }
         }
     }
+}
+
+/// A span's trace id, `None` when it is not 16 bytes or is all zero (invalid per W3C): such a
+/// span is refused.
+pub fn trace_id_of(span: &Span) -> Option<TraceId> {
+    TraceId::try_from(span.trace_id.as_slice())
+        .ok()
+        .filter(|id| *id != [0; 16])
 }
 
 impl Filter {
@@ -346,16 +366,6 @@ fn is_error(span: &Span) -> bool {
         .is_some_and(|st| st.code == status::StatusCode::Error as i32)
 }
 
-/// The `service.name` of a resource (`unknown_service` per the conventions when absent).
-pub fn service_of(resource: &Resource) -> String {
-    string_attribute(&resource.attributes, "service.name")
-        .unwrap_or_else(|| "unknown_service".to_owned())
-}
-
-fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
-    str_attribute(attributes, key).map(str::to_owned)
-}
-
 fn str_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
     match attribute(attributes, key)? {
         any_value::Value::StringValue(s) => Some(s),
@@ -369,8 +379,4 @@ fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value:
         .find(|kv| kv.key == key)
         .and_then(|kv| kv.value.as_ref())
         .and_then(|v| v.value.as_ref())
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
