@@ -23,6 +23,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::manifest::{Manifest, ServiceSpec};
+use brigade_operator::console_data::{Options as ConsoleOptions, Scraper, Series as ConsoleSeries};
 use brigade_operator::logs::{LogStore, Source};
 use brigade_operator::output::{human_duration, Printer};
 use brigade_operator::system::{self, Health, Sources};
@@ -77,6 +78,16 @@ pub struct UpArgs {
     /// How long each service may take to stop after SIGTERM before it gets SIGKILL.
     #[arg(long, env = "BRIGADE_STOP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
+
+    /// How often the console scrapes every instance's /metrics (200ms to 60s; it keeps the
+    /// last 10 minutes).
+    #[arg(long, env = "BRIGADE_CONSOLE_SCRAPE_INTERVAL", default_value = "2s", value_parser = console_scrape_interval)]
+    pub console_scrape_interval: ConsoleOptions,
+}
+
+fn console_scrape_interval(text: &str) -> Result<ConsoleOptions, String> {
+    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    ConsoleOptions::every(interval).map_err(|e| e.to_string())
 }
 
 /// What the supervisor's observer and the readiness probes share.
@@ -418,7 +429,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         traces: brigade_operator::traces::TraceStore::new(Default::default()),
         logs,
         metrics: brigade_operator::otlp_metrics::MetricStore::new(Default::default()),
+        console: ConsoleSeries::new(args.console_scrape_interval),
     };
+    // Scrapes until `run` returns (dropped with it).
+    let _scraper = Scraper::spawn(registry.clone(), sources.console.clone());
     let server = ControlServer::spawn(listener, sources, chaos);
     let mut signals = Signals::new().context("cannot listen for signals")?;
 
@@ -769,6 +783,15 @@ mod tests {
             Some("BRIGADE_INSTANCE_ID")
         );
         assert_eq!(env_of(&specs[2])["BRIGADE_LISTEN"], "127.0.0.1:8088");
+    }
+
+    #[test]
+    fn the_console_scrape_interval_is_a_duration_within_its_range() {
+        let options = console_scrape_interval("500ms").unwrap();
+        assert_eq!(options.interval(), Duration::from_millis(500));
+        let too_fast = console_scrape_interval("10ms").unwrap_err();
+        assert!(too_fast.contains("200ms"), "{too_fast}");
+        assert!(console_scrape_interval("soon").is_err());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! (`/v1/traces`, see [`crate::traces`]), the instances' log lines and the OTLP logs receiver
 //! (`/v1/logs`, see [`crate::logs`]), the OTLP metrics receiver (`/v1/metrics`, see
 //! [`crate::otlp_metrics`]), the telemetry file (`/v1/telemetry/export`, see
-//! [`crate::telemetry_file`]), the console (`/`), and its own `/livez` and `/metrics`, all in the
+//! [`crate::telemetry_file`]), the console (`/`) and its data (`/v1/console/…`, see
+//! [`crate::console_data`]), and its own `/livez` and `/metrics`, all in the
 //! chassis middleware so that errors are problem+json like everywhere else.
 
 use std::time::Duration;
@@ -19,7 +20,7 @@ use brigade_chassis::http::Limits;
 use brigade_chassis::metrics::Metrics;
 
 use crate::system::{self, Sources};
-use crate::{chaos, console, logs, otlp_metrics, telemetry_file, traces};
+use crate::{chaos, console, console_data, logs, otlp_metrics, telemetry_file, traces};
 
 #[derive(Clone)]
 struct AppState {
@@ -59,6 +60,15 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
             sources.metrics.clone(),
         ))
         .merge(chaos::instances::router(sources.supervisor.clone(), chaos))
+        .merge(console_data::router(
+            sources.console.clone(),
+            sources.traces.clone(),
+            sources
+                .desired
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
+        ))
         .route("/v1/system", get(system_view).with_state(state))
         .route(
             "/livez",

@@ -149,6 +149,8 @@ pub struct Sources {
     pub logs: crate::logs::LogStore,
     /// The recent metric points posted over OTLP.
     pub metrics: crate::otlp_metrics::MetricStore,
+    /// The last minutes of every service's figures, scraped from its instances.
+    pub console: crate::console_data::Series,
 }
 
 /// A slot's state for people: `paused` when its process was stopped on purpose (SIGSTOP).

@@ -22,6 +22,7 @@ pub(crate) fn sources(desired: &[&str]) -> Sources {
         traces: crate::traces::TraceStore::default(),
         logs: crate::logs::LogStore::default(),
         metrics: crate::otlp_metrics::MetricStore::default(),
+        console: crate::console_data::Series::default(),
     }
 }
 

@@ -30,6 +30,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 
 use crate::otlp;
 
+pub use store::SpanView;
 pub use store::{trace_id_of, Accepted, Caps, Filter, Summary, TraceId, TraceStore};
 
 /// The path of the receiver and of the list.

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::common::v1::{any_value, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{status, ResourceSpans, ScopeSpans, Span};
 
@@ -195,6 +195,20 @@ impl TraceStore {
         Some(ExportTraceServiceRequest { resource_spans })
     }
 
+    /// Calls `visit` with every span kept, under the store's lock: keep `visit` short (the
+    /// console's map copies out what it needs).
+    pub fn walk(&self, mut visit: impl FnMut(SpanView<'_>)) {
+        let Ok(inner) = self.inner.lock() else {
+            return;
+        };
+        for stored in inner.traces.values().flatten() {
+            visit(SpanView {
+                resource: &stored.resource,
+                span: &stored.span,
+            });
+        }
+    }
+
     /// Every kept trace as an OTLP export of its own, in the order the traces arrived.
     pub fn export(&self) -> Vec<ExportTraceServiceRequest> {
         let ids: Vec<TraceId> = match self.inner.lock() {
@@ -215,6 +229,36 @@ impl TraceStore {
             .lock()
             .map(|i| (i.traces.len(), i.spans, i.dropped))
             .unwrap_or_default()
+    }
+}
+
+/// One kept span and the resource it came with, as [`TraceStore::walk`] shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanView<'a> {
+    resource: &'a Resource,
+    pub span: &'a Span,
+}
+
+impl<'a> SpanView<'a> {
+    /// The `service.name` of the span's resource (`unknown_service` when absent).
+    pub fn service(&self) -> &'a str {
+        str_attribute(&self.resource.attributes, "service.name").unwrap_or("unknown_service")
+    }
+
+    pub fn string_attribute(&self, key: &str) -> Option<&'a str> {
+        str_attribute(&self.span.attributes, key)
+    }
+
+    pub fn int_attribute(&self, key: &str) -> Option<i64> {
+        match attribute(&self.span.attributes, key)? {
+            any_value::Value::IntValue(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// Whether the span's status is an error.
+    pub fn is_error(&self) -> bool {
+        is_error(self.span)
     }
 }
 
@@ -312,11 +356,27 @@ fn summarize(id: &TraceId, spans: &[Stored]) -> Summary {
         duration_ms: end.saturating_sub(start) as f64 / 1e6,
         span_count: spans.len(),
         services: services.into_iter().collect(),
-        error: spans.iter().any(|s| {
-            s.span
-                .status
-                .as_ref()
-                .is_some_and(|st| st.code == status::StatusCode::Error as i32)
-        }),
+        error: spans.iter().any(|s| is_error(&s.span)),
     }
+}
+
+fn is_error(span: &Span) -> bool {
+    span.status
+        .as_ref()
+        .is_some_and(|st| st.code == status::StatusCode::Error as i32)
+}
+
+fn str_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    match attribute(attributes, key)? {
+        any_value::Value::StringValue(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
 }
