@@ -193,6 +193,28 @@ impl TraceStore {
         Some(ExportTraceServiceRequest { resource_spans })
     }
 
+    /// The traces with a span linking to a span of trace `id`: the consumers of the events
+    /// that trace published (a consumer's span links to the producer's), oldest first.
+    pub fn linked_to(&self, id: &TraceId) -> Vec<TraceId> {
+        let Ok(inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        inner
+            .arrival
+            .iter()
+            .filter(|other| *other != id)
+            .filter(|other| {
+                inner.traces.get(*other).is_some_and(|spans| {
+                    spans
+                        .iter()
+                        .flat_map(|s| &s.span.links)
+                        .any(|link| link.trace_id.as_slice() == id.as_slice())
+                })
+            })
+            .copied()
+            .collect()
+    }
+
     /// How many traces and spans are kept, and how many spans were dropped since the start.
     pub fn counts(&self) -> (usize, usize, u64) {
         self.inner
