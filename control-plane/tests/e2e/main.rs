@@ -5,6 +5,7 @@
 
 mod chaos;
 mod checkout;
+mod console;
 mod events;
 mod logs;
 mod resilience;

@@ -16,6 +16,9 @@ mod assets;
 mod parked;
 mod traces;
 
+#[cfg(test)]
+mod tests;
+
 use axum::Router;
 
 use crate::system::Sources;

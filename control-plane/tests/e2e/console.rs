@@ -1,0 +1,204 @@
+//! The console in headless Chromium against a running system (`brigade up --chaos`): a
+//! checkout found in the trace list and drawn as one waterfall across the services and the
+//! consumers of its events, with its logs beside it; the logs tab streaming and filtered by
+//! service; an instance paused and resumed from its buttons; a service kept dead shown down.
+//! Screenshots of every tab go to `$BRIGADE_ARTIFACTS` (default `target/artifacts/console`),
+//! kept by CI. Skipped without Chromium, except under `CI=true`.
+//!
+//! Every check polls the page until it shows what is awaited, with a deadline: the console
+//! refreshes every second or few, and spans arrive in batches.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use brigade_chassis::testing::chromium::{
+    artifacts_dir, click, screenshot, wait_for_script, Driver, PATIENCE,
+};
+use brigade_chassis::testing::webdriver::Client;
+use brigade_operator::chaos::keep_dead::KeepDead;
+use serde_json::Value;
+
+use crate::support::shop::traced_checkout;
+use crate::support::System;
+
+/// What "within a few seconds" means for a change the console must show: its views refresh
+/// every 1 to 3 s, so this leaves room for a loaded machine without waiting forever.
+const FEW_SECONDS: Duration = Duration::from_secs(10);
+
+fn shots() -> PathBuf {
+    artifacts_dir("BRIGADE_ARTIFACTS", "artifacts/console")
+}
+
+/// Opens `tab` of the console (the URL's hash chooses it).
+async fn open(browser: &Client, system: &System, tab: &str) {
+    browser.goto(&format!("{}/#{tab}", system.control)).await;
+}
+
+/// The services the trace detail's waterfall has spans of, once it has every one of `wanted`.
+fn waterfall_covers(wanted: &[&str]) -> String {
+    format!(
+        "const shown = new Set([...document.querySelectorAll('#trace-detail .waterfall [data-service]')]
+            .map((e) => e.dataset.service));
+         const wanted = {wanted:?};
+         return wanted.every((w) => shown.has(w)) ? [...shown].sort() : null;"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_a_checkout_its_logs_and_an_instance_that_is_down() {
+    let Some((driver, chromium)) = Driver::start().await else {
+        return;
+    };
+    let system = System::up_with_args(None, &["--chaos"]).await;
+    let browser = driver.session(&chromium).await;
+
+    // Resources: every instance up, with its memory and endpoints.
+    open(&browser, &system, "resources").await;
+    wait_for_script(
+        &browser,
+        "const rows = document.querySelectorAll('#resources-services tr[data-slot]');
+         return rows.length > 0 && [...rows].every((r) => r.dataset.status === 'up');",
+        "every instance up",
+        PATIENCE,
+    )
+    .await;
+    screenshot(&browser, &shots(), "resources").await;
+
+    // A checkout, found in the trace list by its id.
+    let trace_id = "c0501ec0c0501ec0c0501ec0c0501ec0";
+    let order = traced_checkout(&system.gateway, "grace@example.com", "grace-console", trace_id).await;
+    assert_eq!(order["status"], "CONFIRMED", "{order}");
+    open(&browser, &system, "traces").await;
+    let row = format!("#traces-list tr[data-trace-id='{trace_id}'] a");
+    wait_for_script(
+        &browser,
+        &format!("return !!document.querySelector(\"{row}\")"),
+        "the checkout in the trace list",
+        Duration::from_secs(30),
+    )
+    .await;
+    click(&browser, &row).await;
+
+    // Its waterfall: the request through the services it called, and the consumers of the
+    // events it published (their traces link to it).
+    let covered = wait_for_script(
+        &browser,
+        &waterfall_covers(&["gateway", "orders", "inventory", "payments", "cart"]),
+        "the checkout's waterfall across gateway, orders, inventory, payments and the cart's consumer",
+        Duration::from_secs(30),
+    )
+    .await;
+    eprintln!("the checkout's waterfall covers {covered}");
+    let linked = browser
+        .execute("return document.querySelectorAll('#trace-detail .waterfall [data-kind=consumer]').length")
+        .await;
+    assert!(linked.as_u64().unwrap_or(0) >= 1, "no consumer span in the waterfall: {linked}");
+    // A span's attributes on click; the request's log lines beside it.
+    click(&browser, "#trace-detail .waterfall button").await;
+    wait_for_script(
+        &browser,
+        "const t = document.querySelector('#span-attributes table');
+         return !!t && t.textContent.includes('gateway');",
+        "the chosen span's attributes",
+        PATIENCE,
+    )
+    .await;
+    wait_for_script(
+        &browser,
+        "return document.querySelectorAll('#trace-detail .trace-logs .log-line').length",
+        "the trace's log lines",
+        PATIENCE,
+    )
+    .await;
+    screenshot(&browser, &shots(), "traces").await;
+
+    // Logs: the live stream, then only one service's lines.
+    open(&browser, &system, "logs").await;
+    wait_for_script(
+        &browser,
+        "return document.querySelectorAll('#logs-lines .log-line').length",
+        "log lines",
+        PATIENCE,
+    )
+    .await;
+    browser
+        .execute(
+            "const s = document.getElementById('logs-service'); s.value = 'orders';
+             s.dispatchEvent(new Event('change')); return true;",
+        )
+        .await;
+    let services: Value = wait_for_script(
+        &browser,
+        "const lines = [...document.querySelectorAll('#logs-lines .log-line')];
+         return lines.length && lines.every((l) => l.dataset.service === 'orders')
+           ? [...new Set(lines.map((l) => l.dataset.service))] : null;",
+        "only the orders service's lines",
+        PATIENCE,
+    )
+    .await;
+    assert_eq!(services, serde_json::json!(["orders"]));
+    screenshot(&browser, &shots(), "logs").await;
+
+    // Map and services: whatever the last minutes hold, kept as pictures.
+    open(&browser, &system, "map").await;
+    wait_for_script(
+        &browser,
+        "return document.querySelectorAll('#map-graph .node').length",
+        "the map's services",
+        PATIENCE,
+    )
+    .await;
+    screenshot(&browser, &shots(), "map").await;
+    open(&browser, &system, "services").await;
+    wait_for_script(
+        &browser,
+        "return document.querySelectorAll('#services-list .card canvas').length",
+        "the services' charts",
+        PATIENCE,
+    )
+    .await;
+    screenshot(&browser, &shots(), "services").await;
+
+    // An instance paused from its button shows as paused, and comes back on Resume.
+    open(&browser, &system, "resources").await;
+    let paused_row = "#resources-services tr[data-slot='shipping-1']";
+    wait_for_script(
+        &browser,
+        &format!("return !!document.querySelector(\"{paused_row} button[aria-label='Pause shipping-1']\")"),
+        "shipping-1's pause button",
+        PATIENCE,
+    )
+    .await;
+    click(&browser, &format!("{paused_row} button[aria-label='Pause shipping-1']")).await;
+    wait_for_script(
+        &browser,
+        &format!("return !!document.querySelector(\"{paused_row}[data-status=paused] button[aria-label='Resume shipping-1']\")"),
+        "shipping-1 paused",
+        FEW_SECONDS,
+    )
+    .await;
+    click(&browser, &format!("{paused_row} button[aria-label='Resume shipping-1']")).await;
+    wait_for_script(
+        &browser,
+        &format!("return !!document.querySelector(\"{paused_row}[data-status=up]\")"),
+        "shipping-1 up again",
+        PATIENCE,
+    )
+    .await;
+
+    // A killed instance (kept dead: the supervisor would restart one kill within its backoff)
+    // shows as down within a few seconds.
+    let dead = KeepDead::start(&system.control, "recommendations")
+        .await
+        .unwrap();
+    wait_for_script(
+        &browser,
+        "return !!document.querySelector(\"#resources-services tr[data-slot='recommendations-1'][data-status=down]\")",
+        "recommendations-1 down",
+        FEW_SECONDS,
+    )
+    .await;
+    screenshot(&browser, &shots(), "resources-down").await;
+    dead.stop().await;
+    browser.close().await;
+}
