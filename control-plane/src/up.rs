@@ -23,6 +23,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::manifest::{Manifest, ServiceSpec};
+use brigade_operator::console_data::{Options as ConsoleOptions, Scraper, Series as ConsoleSeries};
 use brigade_operator::logs::{LogStore, Source};
 use brigade_operator::output::{human_duration, Printer};
 use brigade_operator::system::{self, Health, Sources};
@@ -77,6 +78,16 @@ pub struct UpArgs {
     /// How long each service may take to stop after SIGTERM before it gets SIGKILL.
     #[arg(long, env = "BRIGADE_STOP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
+
+    /// How often the console scrapes every instance's /metrics (200ms to 60s; it keeps the
+    /// last 10 minutes).
+    #[arg(long, env = "BRIGADE_CONSOLE_SCRAPE_INTERVAL", default_value = "2s", value_parser = console_scrape_interval)]
+    pub console_scrape_interval: ConsoleOptions,
+}
+
+fn console_scrape_interval(text: &str) -> Result<ConsoleOptions, String> {
+    let interval = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    ConsoleOptions::every(interval).map_err(|e| e.to_string())
 }
 
 /// What the supervisor's observer and the readiness probes share.
@@ -417,7 +428,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         started_at_ms,
         traces: brigade_operator::traces::TraceStore::new(Default::default()),
         logs,
+        console: ConsoleSeries::new(args.console_scrape_interval),
     };
+    // Scrapes until `run` returns (dropped with it).
+    let _scraper = Scraper::spawn(registry.clone(), sources.console.clone());
     let server = ControlServer::spawn(listener, sources, chaos);
     let mut signals = Signals::new().context("cannot listen for signals")?;
 

@@ -1,6 +1,6 @@
 //! The control plane's HTTP server on the control port: the registry (`/v1/registry/…`), the
 //! system view (`/v1/system`), process faults (`/v1/chaos/…`), the traces receiver and API
-//! (`/v1/traces`, see [`crate::traces`]), the instances' log lines (`/v1/logs`, see [`crate::logs`]), the console (`/`), and its own `/livez` and `/metrics`, all in the chassis middleware so that errors are problem+json like
+//! (`/v1/traces`, see [`crate::traces`]), the instances' log lines (`/v1/logs`, see [`crate::logs`]), the console (`/`) and its data (`/v1/console/…`, see [`crate::console_data`]), and its own `/livez` and `/metrics`, all in the chassis middleware so that errors are problem+json like
 //! everywhere else.
 
 use std::time::Duration;
@@ -16,7 +16,7 @@ use brigade_chassis::http::Limits;
 use brigade_chassis::metrics::Metrics;
 
 use crate::system::{self, Sources};
-use crate::{chaos, console, logs, traces};
+use crate::{chaos, console, console_data, logs, traces};
 
 #[derive(Clone)]
 struct AppState {
@@ -50,6 +50,15 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
                 .collect(),
         ))
         .merge(chaos::instances::router(sources.supervisor.clone(), chaos))
+        .merge(console_data::router(
+            sources.console.clone(),
+            sources.traces.clone(),
+            sources
+                .desired
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect(),
+        ))
         .route("/v1/system", get(system_view).with_state(state))
         .route(
             "/livez",

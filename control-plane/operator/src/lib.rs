@@ -5,6 +5,7 @@
 //! - [`status`]: `brigade status`, and [`status::fetch`] of the system view that everything else reads.
 //! - [`system`]: the system view (`GET /v1/system`), joining supervisor, registry and `/readyz`.
 //! - [`control`]: the control port's server: registry, [`console`], the [`system`] view, chaos.
+//! - [`console_data`]: what the console charts and draws: scraped figures per service, the map.
 //! - [`checker`]: `brigade check`, the promise checker (also used by the end-to-end tests).
 //! - [`logs`]: the instances' log lines kept by the control port, and `brigade logs`.
 //! - [`events`]: `brigade events`, parked events listed and replayed.
@@ -15,6 +16,7 @@
 pub mod chaos;
 pub mod checker;
 pub mod console;
+pub mod console_data;
 pub mod control;
 pub mod events;
 pub mod harness;

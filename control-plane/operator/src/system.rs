@@ -147,6 +147,8 @@ pub struct Sources {
     pub traces: crate::traces::TraceStore,
     /// The recent lines every instance wrote.
     pub logs: crate::logs::LogStore,
+    /// The last minutes of every service's figures, scraped from its instances.
+    pub console: crate::console_data::Series,
 }
 
 /// A slot's state for people: `paused` when its process was stopped on purpose (SIGSTOP).

@@ -19,6 +19,7 @@ pub(crate) fn sources(desired: &[&str]) -> Sources {
         started_at_ms: 0,
         traces: crate::traces::TraceStore::default(),
         logs: crate::logs::LogStore::default(),
+        console: crate::console_data::Series::default(),
     }
 }
 

@@ -29,6 +29,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
+pub use store::SpanView;
 pub use store::{Accepted, Caps, Filter, Summary, TraceId, TraceStore};
 
 /// The path of the receiver and of the list.

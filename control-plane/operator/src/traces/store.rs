@@ -215,12 +215,61 @@ impl TraceStore {
             .collect()
     }
 
+    /// Calls `visit` with every span kept, under the store's lock: keep `visit` short (the
+    /// console's map copies out what it needs).
+    pub fn walk(&self, mut visit: impl FnMut(SpanView<'_>)) {
+        let Ok(inner) = self.inner.lock() else {
+            return;
+        };
+        for stored in inner.traces.values().flatten() {
+            visit(SpanView {
+                resource: &stored.resource,
+                span: &stored.span,
+            });
+        }
+    }
+
     /// How many traces and spans are kept, and how many spans were dropped since the start.
     pub fn counts(&self) -> (usize, usize, u64) {
         self.inner
             .lock()
             .map(|i| (i.traces.len(), i.spans, i.dropped))
             .unwrap_or_default()
+    }
+}
+
+/// One kept span and the resource it came with, as [`TraceStore::walk`] shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct SpanView<'a> {
+    resource: &'a Resource,
+    pub span: &'a Span,
+}
+
+impl SpanView<'_> {
+    /// The `service.name` of the span's resource.
+    pub fn service(&self) -> String {
+        service_of(self.resource)
+    }
+
+    pub fn string_attribute(&self, key: &str) -> Option<String> {
+        string_attribute(&self.span.attributes, key)
+    }
+
+    pub fn int_attribute(&self, key: &str) -> Option<i64> {
+        self.span
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.as_ref())
+            .and_then(|v| match &v.value {
+                Some(any_value::Value::IntValue(i)) => Some(*i),
+                _ => None,
+            })
+    }
+
+    /// Whether the span's status is an error.
+    pub fn is_error(&self) -> bool {
+        is_error(self.span)
     }
 }
 
@@ -314,13 +363,14 @@ fn summarize(id: &TraceId, spans: &[Stored]) -> Summary {
         duration_ms: end.saturating_sub(start) as f64 / 1e6,
         span_count: spans.len(),
         services: services.into_iter().collect(),
-        error: spans.iter().any(|s| {
-            s.span
-                .status
-                .as_ref()
-                .is_some_and(|st| st.code == status::StatusCode::Error as i32)
-        }),
+        error: spans.iter().any(|s| is_error(&s.span)),
     }
+}
+
+fn is_error(span: &Span) -> bool {
+    span.status
+        .as_ref()
+        .is_some_and(|st| st.code == status::StatusCode::Error as i32)
 }
 
 /// The `service.name` of a resource (`unknown_service` per the conventions when absent).
