@@ -1,7 +1,8 @@
 //! The console in headless Chromium against a running system (`brigade up --chaos`): a
 //! checkout found in the trace list and drawn as one waterfall across the services and the
 //! consumers of its events, with its logs beside it; the logs tab streaming and filtered by
-//! service; an instance paused and resumed from its buttons; a service kept dead shown down.
+//! service; a breaker opened by `brigade chaos latency` shown open; an instance paused and
+//! resumed from its buttons; a service kept dead shown down.
 //! Screenshots of every tab go to `$BRIGADE_ARTIFACTS` (default `target/artifacts/console`),
 //! kept by CI. Skipped without Chromium, except under `CI=true`.
 //!
@@ -18,7 +19,8 @@ use brigade_chassis::testing::webdriver::Client;
 use brigade_operator::chaos::keep_dead::KeepDead;
 use serde_json::Value;
 
-use crate::support::shop::traced_checkout;
+use crate::chaos::chaos_ok;
+use crate::support::shop::{get, product, traced_checkout};
 use crate::support::System;
 
 /// What "within a few seconds" means for a change the console must show: its views refresh
@@ -158,6 +160,34 @@ async fn the_console_shows_a_checkout_its_logs_and_an_instance_that_is_down() {
     )
     .await;
     screenshot(&browser, &shots(), "services").await;
+
+    // A breaker opened by `brigade chaos latency`: recommendations slowed to 2 s, product pages
+    // through the gateway stop waiting for it, and the gateway's breaker for it shows open.
+    // Pages keep coming while the console is watched, as under real traffic, so that a breaker
+    // probing half-open finds the latency still there.
+    chaos_ok(&system, &["latency", "recommendations", "2s"]).await;
+    let id = product(&system.gateway, 0).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = format!("{}/api/v1/products/{id}/page", system.gateway);
+    let traffic = tokio::spawn(async move {
+        loop {
+            let (status, body) = get(&page).await;
+            assert_eq!(status, 200, "{body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    wait_for_script(
+        &browser,
+        "return !!document.querySelector(\"#services-list [data-service=gateway] tr[data-dependency=recommendations][data-breaker=open]\")",
+        "the gateway's recommendations breaker open",
+        FEW_SECONDS,
+    )
+    .await;
+    screenshot(&browser, &shots(), "services-breaker-open").await;
+    traffic.abort();
+    chaos_ok(&system, &["clear"]).await;
 
     // An instance paused from its button shows as paused, and comes back on Resume.
     open(&browser, &system, "resources").await;

@@ -105,12 +105,18 @@ const Console = (() => {
 
   let timer = null;
   let running = false;
+  /** Set when a refresh is asked for while one runs: it runs again as soon as that one ends. */
+  let again = false;
   /** Refreshes the shown tab now (when `force`d or due), then again after its interval. */
   async function tick(force) {
     clearTimeout(timer);
+    if (running) {
+      again = again || force;
+      return;
+    }
     const tab = tabs.get(active);
     if (!tab || !tab.refresh) return;
-    if ((force || !paused) && !running) {
+    if (force || !paused) {
       running = true;
       try {
         await tab.refresh();
@@ -120,6 +126,11 @@ const Console = (() => {
       } finally {
         running = false;
       }
+    }
+    if (again) {
+      again = false;
+      tick(true);
+      return;
     }
     timer = setTimeout(() => tick(false), tab.every || 2000);
   }
