@@ -2,9 +2,9 @@
 //! checkout found in the trace list and drawn as one waterfall across the services and the
 //! consumers of its events, with its logs beside it; the logs tab streaming and filtered by
 //! service; a breaker opened by `brigade chaos latency` shown open; an instance paused and
-//! resumed from its buttons; a service kept dead shown down.
-//! Screenshots of every tab go to `$BRIGADE_ARTIFACTS` (default `target/artifacts/console`),
-//! kept by CI. Skipped without Chromium, except under `CI=true`.
+//! resumed from its buttons; a service kept dead shown down. Screenshots of every tab go to
+//! `$BRIGADE_ARTIFACTS` (default `target/artifacts/console`), kept by CI. Skipped without
+//! Chromium, except under `CI=true`.
 //!
 //! Every check polls the page until it shows what is awaited, with a deadline: the console
 //! refreshes every second or few, and spans arrive in batches.
@@ -17,44 +17,46 @@ use brigade_chassis::testing::chromium::{
 };
 use brigade_chassis::testing::webdriver::Client;
 use brigade_operator::chaos::keep_dead::KeepDead;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::chaos::chaos_ok;
 use crate::support::shop::{get, product, traced_checkout};
 use crate::support::System;
 
 /// What "within a few seconds" means for a change the console must show: its views refresh
-/// every 1 to 3 s, so this leaves room for a loaded machine without waiting forever.
+/// every 1 to 3 s, and the services' metrics are scraped every 2 s, so this leaves room for a
+/// loaded machine without waiting forever.
 const FEW_SECONDS: Duration = Duration::from_secs(10);
 
-fn shots() -> PathBuf {
-    artifacts_dir("BRIGADE_ARTIFACTS", "artifacts/console")
-}
+/// Spans leave each instance in batches, every few seconds.
+const SPANS_ARRIVE: Duration = Duration::from_secs(30);
 
 /// Opens `tab` of the console (the URL's hash chooses it).
 async fn open(browser: &Client, system: &System, tab: &str) {
     browser.goto(&format!("{}/#{tab}", system.control)).await;
 }
 
-/// The services the trace detail's waterfall has spans of, once it has every one of `wanted`.
-fn waterfall_covers(wanted: &[&str]) -> String {
-    format!(
-        "const shown = new Set([...document.querySelectorAll('#trace-detail .waterfall [data-service]')]
-            .map((e) => e.dataset.service));
-         const wanted = {wanted:?};
-         return wanted.every((w) => shown.has(w)) ? [...shown].sort() : null;"
-    )
+/// Waits until the page has an element that `css` selects; fails after `patience`.
+async fn shows(browser: &Client, css: &str, what: &str, patience: Duration) {
+    let script = format!("return document.querySelectorAll({css:?}).length");
+    wait_for_script(browser, &script, what, patience).await;
+}
+
+/// Saves a screenshot of the page as it is now, named after what it shows.
+async fn keep(browser: &Client, name: &str) {
+    let dir: PathBuf = artifacts_dir("BRIGADE_ARTIFACTS", "artifacts/console");
+    screenshot(browser, &dir, name).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_shows_a_checkout_its_logs_and_an_instance_that_is_down() {
+async fn the_console_shows_a_checkout_its_logs_a_breaker_and_instances_down() {
     let Some((driver, chromium)) = Driver::start().await else {
         return;
     };
     let system = System::up_with_args(None, &["--chaos"]).await;
     let browser = driver.session(&chromium).await;
 
-    // Resources: every instance up, with its memory and endpoints.
+    // Resources: every instance up.
     open(&browser, &system, "resources").await;
     wait_for_script(
         &browser,
@@ -64,65 +66,72 @@ async fn the_console_shows_a_checkout_its_logs_and_an_instance_that_is_down() {
         PATIENCE,
     )
     .await;
-    screenshot(&browser, &shots(), "resources").await;
+    keep(&browser, "resources").await;
 
     // A checkout, found in the trace list by its id.
     let trace_id = "c0501ec0c0501ec0c0501ec0c0501ec0";
-    let order = traced_checkout(&system.gateway, "grace@example.com", "grace-console", trace_id).await;
+    let order = traced_checkout(
+        &system.gateway,
+        "grace@example.com",
+        "grace-console",
+        trace_id,
+    )
+    .await;
     assert_eq!(order["status"], "CONFIRMED", "{order}");
     open(&browser, &system, "traces").await;
     let row = format!("#traces-list tr[data-trace-id='{trace_id}'] a");
-    wait_for_script(
+    shows(
         &browser,
-        &format!("return !!document.querySelector(\"{row}\")"),
+        &row,
         "the checkout in the trace list",
-        Duration::from_secs(30),
+        SPANS_ARRIVE,
     )
     .await;
     click(&browser, &row).await;
 
     // Its waterfall: the request through the services it called, and the consumers of the
-    // events it published (their traces link to it).
+    // events it published (their traces link to it), drawn as consumer spans.
+    let wanted = ["gateway", "orders", "inventory", "payments", "cart"];
     let covered = wait_for_script(
         &browser,
-        &waterfall_covers(&["gateway", "orders", "inventory", "payments", "cart"]),
+        &format!(
+            "const shown = new Set([...document.querySelectorAll('#trace-detail .waterfall [data-service]')]
+               .map((e) => e.dataset.service));
+             return {wanted:?}.every((w) => shown.has(w)) ? [...shown].sort() : null;"
+        ),
         "the checkout's waterfall across gateway, orders, inventory, payments and the cart's consumer",
-        Duration::from_secs(30),
+        SPANS_ARRIVE,
     )
     .await;
     eprintln!("the checkout's waterfall covers {covered}");
-    let linked = browser
-        .execute("return document.querySelectorAll('#trace-detail .waterfall [data-kind=consumer]').length")
-        .await;
-    assert!(linked.as_u64().unwrap_or(0) >= 1, "no consumer span in the waterfall: {linked}");
-    // A span's attributes on click; the request's log lines beside it.
-    click(&browser, "#trace-detail .waterfall button").await;
-    wait_for_script(
+    shows(
         &browser,
-        "const t = document.querySelector('#span-attributes table');
-         return !!t && t.textContent.includes('gateway');",
+        "#trace-detail .waterfall [data-kind=consumer]",
+        "a consumer's span in the waterfall",
+        PATIENCE,
+    )
+    .await;
+    // A span's attributes on click; the request's log lines beside the waterfall.
+    click(&browser, "#trace-detail .waterfall button").await;
+    shows(
+        &browser,
+        "#span-attributes table",
         "the chosen span's attributes",
         PATIENCE,
     )
     .await;
-    wait_for_script(
+    shows(
         &browser,
-        "return document.querySelectorAll('#trace-detail .trace-logs .log-line').length",
+        "#trace-detail .trace-logs .log-line",
         "the trace's log lines",
         PATIENCE,
     )
     .await;
-    screenshot(&browser, &shots(), "traces").await;
+    keep(&browser, "traces").await;
 
     // Logs: the live stream, then only one service's lines.
     open(&browser, &system, "logs").await;
-    wait_for_script(
-        &browser,
-        "return document.querySelectorAll('#logs-lines .log-line').length",
-        "log lines",
-        PATIENCE,
-    )
-    .await;
+    shows(&browser, "#logs-lines .log-line", "log lines", PATIENCE).await;
     browser
         .execute(
             "const s = document.getElementById('logs-service'); s.value = 'orders';
@@ -138,28 +147,22 @@ async fn the_console_shows_a_checkout_its_logs_and_an_instance_that_is_down() {
         PATIENCE,
     )
     .await;
-    assert_eq!(services, serde_json::json!(["orders"]));
-    screenshot(&browser, &shots(), "logs").await;
+    assert_eq!(services, json!(["orders"]));
+    keep(&browser, "logs").await;
 
-    // Map and services: whatever the last minutes hold, kept as pictures.
+    // Map and services, as the last minutes left them.
     open(&browser, &system, "map").await;
-    wait_for_script(
-        &browser,
-        "return document.querySelectorAll('#map-graph .node').length",
-        "the map's services",
-        PATIENCE,
-    )
-    .await;
-    screenshot(&browser, &shots(), "map").await;
+    shows(&browser, "#map-graph .edge", "the map's edges", PATIENCE).await;
+    keep(&browser, "map").await;
     open(&browser, &system, "services").await;
-    wait_for_script(
+    shows(
         &browser,
-        "return document.querySelectorAll('#services-list .card canvas').length",
+        "#services-list .card canvas",
         "the services' charts",
         PATIENCE,
     )
     .await;
-    screenshot(&browser, &shots(), "services").await;
+    keep(&browser, "services").await;
 
     // A breaker opened by `brigade chaos latency`: recommendations slowed to 2 s, product pages
     // through the gateway stop waiting for it, and the gateway's breaker for it shows open.
@@ -178,57 +181,42 @@ async fn the_console_shows_a_checkout_its_logs_and_an_instance_that_is_down() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
-    wait_for_script(
+    shows(
         &browser,
-        "return !!document.querySelector(\"#services-list [data-service=gateway] tr[data-dependency=recommendations][data-breaker=open]\")",
+        "#services-list [data-service=gateway] tr[data-dependency=recommendations][data-breaker=open]",
         "the gateway's recommendations breaker open",
         FEW_SECONDS,
     )
     .await;
-    screenshot(&browser, &shots(), "services-breaker-open").await;
+    keep(&browser, "services-breaker-open").await;
     traffic.abort();
     chaos_ok(&system, &["clear"]).await;
 
     // An instance paused from its button shows as paused, and comes back on Resume.
     open(&browser, &system, "resources").await;
-    let paused_row = "#resources-services tr[data-slot='shipping-1']";
-    wait_for_script(
-        &browser,
-        &format!("return !!document.querySelector(\"{paused_row} button[aria-label='Pause shipping-1']\")"),
-        "shipping-1's pause button",
-        PATIENCE,
-    )
-    .await;
-    click(&browser, &format!("{paused_row} button[aria-label='Pause shipping-1']")).await;
-    wait_for_script(
-        &browser,
-        &format!("return !!document.querySelector(\"{paused_row}[data-status=paused] button[aria-label='Resume shipping-1']\")"),
-        "shipping-1 paused",
-        FEW_SECONDS,
-    )
-    .await;
-    click(&browser, &format!("{paused_row} button[aria-label='Resume shipping-1']")).await;
-    wait_for_script(
-        &browser,
-        &format!("return !!document.querySelector(\"{paused_row}[data-status=up]\")"),
-        "shipping-1 up again",
-        PATIENCE,
-    )
-    .await;
+    let shipping = "#resources-services tr[data-slot='shipping-1']";
+    let pause = format!("{shipping} button[aria-label='Pause shipping-1']");
+    shows(&browser, &pause, "shipping-1's pause button", PATIENCE).await;
+    click(&browser, &pause).await;
+    let resume = format!("{shipping}[data-status=paused] button[aria-label='Resume shipping-1']");
+    shows(&browser, &resume, "shipping-1 paused", FEW_SECONDS).await;
+    click(&browser, &resume).await;
+    let up = format!("{shipping}[data-status=up]");
+    shows(&browser, &up, "shipping-1 up again", PATIENCE).await;
 
-    // A killed instance (kept dead: the supervisor would restart one kill within its backoff)
-    // shows as down within a few seconds.
+    // A killed instance (kept dead: the supervisor would restart after one kill within its
+    // backoff) shows as down within a few seconds.
     let dead = KeepDead::start(&system.control, "recommendations")
         .await
         .unwrap();
-    wait_for_script(
+    shows(
         &browser,
-        "return !!document.querySelector(\"#resources-services tr[data-slot='recommendations-1'][data-status=down]\")",
+        "#resources-services tr[data-slot='recommendations-1'][data-status=down]",
         "recommendations-1 down",
         FEW_SECONDS,
     )
     .await;
-    screenshot(&browser, &shots(), "resources-down").await;
+    keep(&browser, "resources-down").await;
     dead.stop().await;
     browser.close().await;
 }

@@ -11,7 +11,8 @@ use http::header;
 /// Allows nothing but this origin: scripts, styles, images (uPlot draws on canvas) and fetches.
 /// `style-src` allows no inline `style` attributes either: the scripts size things through the
 /// CSSOM (`element.style.width = …`), which CSP does not govern.
-const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+const POLICY: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const HTML: &str = "text/html; charset=utf-8";

@@ -32,7 +32,10 @@ async fn the_page_and_its_files_are_served_under_a_self_only_policy() {
                 .unwrap_or_default()
                 .to_owned()
         };
-        assert!(header(header::CONTENT_TYPE).starts_with(media_type), "{path}");
+        assert!(
+            header(header::CONTENT_TYPE).starts_with(media_type),
+            "{path}"
+        );
         let policy = header(header::CONTENT_SECURITY_POLICY);
         assert!(policy.contains("script-src 'self';"), "{path}: {policy}");
         assert!(!policy.contains("unsafe"), "{path}: {policy}");
@@ -116,7 +119,11 @@ async fn a_trace_is_joined_with_the_traces_that_link_to_it_transitively() {
 
     let (status, joined, _) = get(&format!("{base}/v1/console/traces/{}", "01".repeat(16))).await;
     assert_eq!(status, StatusCode::OK, "{joined}");
-    assert_eq!(services(&joined), ["cart", "orders", "shipping"], "{joined}");
+    assert_eq!(
+        services(&joined),
+        ["cart", "orders", "shipping"],
+        "{joined}"
+    );
 
     // The plain trace API still serves one trace.
     let (_, alone, _) = get(&format!("{base}/v1/traces/{}", "01".repeat(16))).await;
@@ -157,7 +164,10 @@ async fn parked_events_are_listed_across_services_and_a_replay_names_a_known_ser
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     let problem: Value = serde_json::from_slice(&answer.body).unwrap();
     assert!(
-        problem["detail"].as_str().unwrap().contains("no registered orders instance"),
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no registered orders instance"),
         "{problem}"
     );
 }

@@ -10,11 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use brigade_chassis::extract::{Json, Path};
-use brigade_chassis::problem::quoted;
-use brigade_chassis::Problem;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use crate::traces::{parse_trace_id, TraceStore};
+use crate::traces::{kept, TraceStore};
 
 /// The most traces one answer joins: a consumer that publishes again is followed, an event
 /// storm is not.
@@ -29,18 +27,9 @@ pub fn router(store: TraceStore) -> Router {
 /// `GET /v1/console/traces/{trace_id}`: OTLP JSON (`resourceSpans`) of the trace and of every
 /// trace linked to it, transitively; each span keeps its own `traceId`.
 async fn joined(State(store): State<TraceStore>, Path(trace_id): Path<String>) -> Response {
-    let Some(id) = parse_trace_id(&trace_id) else {
-        return Problem::invalid_parameter(
-            "trace_id",
-            format!("{} is not 32 hexadecimal digits", quoted(&trace_id)),
-        )
-        .into_response();
-    };
-    let Some(mut joined) = store.get(&id) else {
-        return Problem::not_found(format!(
-            "no trace {trace_id} is kept (it may have been evicted)"
-        ))
-        .into_response();
+    let (id, mut joined) = match kept(&store, &trace_id) {
+        Ok(found) => found,
+        Err(problem) => return problem.into_response(),
     };
     let mut seen = HashSet::from([id]);
     let mut next = vec![id];

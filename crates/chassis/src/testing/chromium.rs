@@ -111,8 +111,7 @@ pub fn artifacts_dir(variable: &str, default: &str) -> PathBuf {
 
 /// Saves a screenshot of the viewport as `dir/name.png`.
 pub async fn screenshot(client: &Client, dir: &Path, name: &str) {
-    std::fs::create_dir_all(dir)
-        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     let png = client.screenshot().await;
     let path = dir.join(format!("{name}.png"));
     std::fs::write(&path, png).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));

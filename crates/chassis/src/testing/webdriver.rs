@@ -4,8 +4,8 @@
 //!
 //! The protocol is a handful of JSON calls: a WebDriver crate would bring a second `http`, a
 //! second `cookie` and an MPL-licensed dependency for a test.
-use base64::Engine as _;
 use crate::plain::PlainClient;
+use base64::Engine as _;
 use http::Method;
 use serde_json::{json, Value};
 
