@@ -41,9 +41,11 @@ const Console = (() => {
     append(node, children);
   }
 
-  async function request(method, url, timeoutMs) {
+  /** JSON from `url`, or an error saying why not; `cancel` (an AbortSignal) ends it early. */
+  async function request(method, url, timeoutMs, cancel) {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs || 5000);
+    cancel?.addEventListener("abort", () => abort.abort());
     try {
       const response = await fetch(url, {method, signal: abort.signal, cache: "no-store"});
       const body = await response.text();
@@ -54,14 +56,16 @@ const Console = (() => {
       }
       return json;
     } catch (error) {
-      if (error.name === "AbortError") throw new Error(`${url} did not answer in time`);
+      if (error.name === "AbortError") {
+        throw new Error(cancel?.aborted ? `${url}: cancelled` : `${url} did not answer in time`);
+      }
       throw error;
     } finally {
       clearTimeout(timer);
     }
   }
 
-  const getJSON = (url, timeoutMs) => request("GET", url, timeoutMs);
+  const getJSON = (url, timeoutMs, cancel) => request("GET", url, timeoutMs, cancel);
   const postJSON = (url, timeoutMs) => request("POST", url, timeoutMs);
 
   /** A query string from the non-empty entries of `params`. */

@@ -12,6 +12,8 @@
   /** Bumped by every new filter: an answer to an older query is dropped. */
   let generation = 0;
   let streaming = false;
+  /** Ends the query in flight (a long poll may wait 20 s) when the filters change. */
+  let inFlight = new AbortController();
 
   function line(l) {
     const level = l.level || "";
@@ -60,7 +62,7 @@
         try {
           const page = cursor === null
             ? await getJSON(`/v1/logs${query({...params, limit: 500})}`)
-            : await getJSON(`/v1/logs${query({...params, after: cursor, wait_ms: WAIT_MS, limit: 1000})}`, WAIT_MS + 5000);
+            : await getJSON(`/v1/logs${query({...params, after: cursor, wait_ms: WAIT_MS, limit: 1000})}`, WAIT_MS + 5000, inFlight.signal);
           if (mine !== generation) continue;
           cursor = page.next;
           add(page);
@@ -78,6 +80,8 @@
 
   function restart() {
     generation++;
+    inFlight.abort();
+    inFlight = new AbortController();
     cursor = null;
     lines = [];
     fill(document.getElementById("logs-lines"));

@@ -5,8 +5,9 @@
 
 (() => {
   const {el, fill, getJSON, format} = Console;
-  const NODE_WIDTH = 130;
   const NODE_HEIGHT = 38;
+  /** Wide enough for the name in the node's 13px bold font. */
+  const nodeWidth = (name) => Math.max(100, name.length * 8.5 + 24);
   let drawn = "";
 
   function layout(map) {
@@ -15,7 +16,7 @@
     graph.setDefaultEdgeLabel(() => ({}));
     const names = new Set(map.nodes.map((n) => n.service));
     for (const edge of map.edges) { names.add(edge.from); names.add(edge.to); }
-    for (const name of names) graph.setNode(name, {label: name, width: NODE_WIDTH, height: NODE_HEIGHT});
+    for (const name of names) graph.setNode(name, {label: name, width: nodeWidth(name), height: NODE_HEIGHT});
     map.edges.forEach((edge, i) => graph.setEdge(edge.from, edge.to, {edge, width: 90, height: 14, labelpos: "c"}, `e${i}`));
     dagre.layout(graph);
     return graph;
@@ -53,7 +54,7 @@
     const nodes = graph.nodes().map((name) => {
       const node = graph.node(name);
       return el("g", {class: "node", dataset: {service: name}},
-        el("rect", {x: node.x - NODE_WIDTH / 2, y: node.y - NODE_HEIGHT / 2, width: NODE_WIDTH, height: NODE_HEIGHT, rx: 8}),
+        el("rect", {x: node.x - node.width / 2, y: node.y - NODE_HEIGHT / 2, width: node.width, height: NODE_HEIGHT, rx: 8}),
         el("text", {x: node.x, y: node.y + 4, "text-anchor": "middle"}, name));
     });
     fill(svg, defs, edges, nodes);

@@ -20,7 +20,7 @@
       legend: {show: true, live: false},
       cursor: {drag: {x: false, y: false}},
       scales: {x: {time: true}, y: {range: (u, min, max) => [0, Math.max(max, 0) * 1.1 || 1]}},
-      axes: [axis, {...axis, size: 56, values: (u, values) => values.map(valueFormat)}],
+      axes: [axis, {...axis, size: 66, values: (u, values) => values.map(valueFormat)}],
       series: [{}, ...series.map(([label, color]) => ({label, stroke: color, width: 1.5, value: (u, v) => v == null ? "–" : valueFormat(v)}))],
     };
   }

@@ -127,7 +127,10 @@
       bar.style.left = left + "%";
       bar.style.width = Math.max(Number(s.end - s.start) / total * 100, 0.2) + "%";
       const label = el("span", {class: "dur"}, format.ms(duration));
-      label.style.left = `calc(${Math.min(left + Number(s.end - s.start) / total * 100, 92)}% + 4px)`;
+      const right = left + Number(s.end - s.start) / total * 100;
+      // Beside the bar, on the side with room.
+      if (right < 85) label.style.left = `calc(${right}% + 4px)`;
+      else label.style.right = `calc(${100 - left}% + 4px)`;
       const indent = el("span", {}, "\u00a0".repeat(s.depth * 2));
       grid.append(
         el("div", {class: "label", role: "listitem", dataset: {service: s.service, kind: s.kind}},
