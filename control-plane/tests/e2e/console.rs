@@ -201,6 +201,9 @@ async fn the_console_shows_a_checkout_its_logs_a_breaker_and_instances_down() {
         FEW_SECONDS,
     )
     .await;
+    browser
+        .execute("document.querySelector('#services-list [data-service=gateway]').scrollIntoView(); return true;")
+        .await;
     keep(&browser, "services-breaker-open").await;
     traffic.abort();
     chaos_ok(&system, &["clear"]).await;

@@ -22,9 +22,11 @@
     return graph;
   }
 
+  /** The rate, or for a trickle (under one a ten seconds) how many in the window. */
   function edgeLabel(edge) {
     const errors = edge.error_ratio > 0 ? ` · ${format.percent(edge.error_ratio)} err` : "";
-    return `${format.rate(edge.rate)}${errors}`;
+    const volume = edge.rate >= 0.1 ? format.rate(edge.rate) : `${edge.count}×`;
+    return `${volume}${errors}`;
   }
 
   function draw(map) {
