@@ -22,7 +22,7 @@
     return graph;
   }
 
-  /** The rate, or for a trickle (under one a ten seconds) how many in the window. */
+  /** The rate, or for a trickle (under one every ten seconds) how many in the window. */
   function edgeLabel(edge) {
     const errors = edge.error_ratio > 0 ? ` · ${format.percent(edge.error_ratio)} err` : "";
     const volume = edge.rate >= 0.1 ? format.rate(edge.rate) : `${edge.count}×`;
