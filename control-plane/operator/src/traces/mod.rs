@@ -141,25 +141,28 @@ async fn list(State(store): State<TraceStore>, Query(query): Query<ListQuery>) -
 async fn one(State(store): State<TraceStore>, Path(trace_id): Path<String>) -> Response {
     match kept(&store, &trace_id) {
         Ok((_, trace)) => Json(trace).into_response(),
-        Err(problem) => problem.into_response(),
+        Err(problem) => problem,
     }
 }
 
-/// The trace a path names, with its id, or the problem saying why there is none.
+/// The trace a path names, with its id, or the problem (answered as is) saying why there is
+/// none.
 pub(crate) fn kept(
     store: &TraceStore,
     trace_id: &str,
-) -> Result<(TraceId, ExportTraceServiceRequest), Problem> {
+) -> Result<(TraceId, ExportTraceServiceRequest), Response> {
     let id = parse_trace_id(trace_id).ok_or_else(|| {
         Problem::invalid_parameter(
             "trace_id",
             format!("{} is not 32 hexadecimal digits", quoted(trace_id)),
         )
+        .into_response()
     })?;
     let trace = store.get(&id).ok_or_else(|| {
         Problem::not_found(format!(
             "no trace {trace_id} is kept (it may have been evicted)"
         ))
+        .into_response()
     })?;
     Ok((id, trace))
 }
