@@ -785,6 +785,15 @@ mod tests {
     }
 
     #[test]
+    fn the_console_scrape_interval_is_a_duration_within_its_range() {
+        let options = console_scrape_interval("500ms").unwrap();
+        assert_eq!(options.interval(), Duration::from_millis(500));
+        let too_fast = console_scrape_interval("10ms").unwrap_err();
+        assert!(too_fast.contains("200ms"), "{too_fast}");
+        assert!(console_scrape_interval("soon").is_err());
+    }
+
+    #[test]
     fn instances_export_spans_to_the_control_port_unless_the_user_chose_an_endpoint() {
         let control = "http://127.0.0.1:7070";
         let unset = |_: &str| None;

@@ -5,12 +5,15 @@
 //! HELP/TYPE grouping), and the maintained crates for it (`prometheus-parse`) bring regex and
 //! chrono along for what is forty lines of scanning.
 
+/// A series' labels, `(name, value)`.
+pub type Labels = Vec<(String, String)>;
+
 /// One sample: a series (name and labels, sorted by label name) and its value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub name: String,
     /// Sorted by name, so that the same series always has the same key.
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels,
     pub value: f64,
 }
 
@@ -88,7 +91,7 @@ fn is_metric_name(name: &str) -> bool {
 }
 
 /// The labels after `{`, up to and including `}`; and what follows.
-fn parse_labels(mut text: &str) -> Result<(Vec<(String, String)>, &str), &'static str> {
+fn parse_labels(mut text: &str) -> Result<(Labels, &str), &'static str> {
     let mut labels = Vec::new();
     loop {
         text = text.trim_start();
@@ -183,10 +186,8 @@ odd_spacing{ a = "1" , b="2", } 1e3
     #[test]
     fn a_broken_line_is_named() {
         for (text, reason) in [
-            (
-                "ok 1\nbroken{a=\"1\" 2\n",
-                "a label value without its closing quote",
-            ),
+            ("a{b=\"1 2\n", "a label value without its closing quote"),
+            ("a{b=\"1\" 2\n", "a label without a value"),
             ("ok 1\n\nno_value\n", "a sample without a value"),
             ("x{a=1} 1\n", "a label value without quotes"),
             ("x twelve\n", "a value that is not a number"),

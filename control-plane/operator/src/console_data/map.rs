@@ -94,9 +94,6 @@ pub fn build(store: &TraceStore, names: &[String], window: Duration, now_unix_ns
     let mut tallies: BTreeMap<(String, String, &'static str), Tally> = BTreeMap::new();
     for candidate in &walked.candidates {
         for (from, kind) in sources_of(candidate, &walked) {
-            if from == candidate.service {
-                continue;
-            }
             let to = match kind {
                 "http" if candidate.kind == SpanKind::Client => candidate.peer.clone(),
                 _ => Some(candidate.service.clone()),

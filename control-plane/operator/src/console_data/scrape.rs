@@ -15,7 +15,7 @@ use brigade_registry::Registry;
 use futures_util::future::join_all;
 use http::Method;
 
-use super::exposition::{self, Sample};
+use super::exposition::{self, Labels, Sample};
 use super::series::Series;
 use super::step::{is_cumulative, Step};
 
@@ -23,7 +23,7 @@ use super::step::{is_cumulative, Step};
 pub const MAX_SCRAPE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A series' identity within one instance: its name and sorted labels.
-type SeriesKey = (String, Vec<(String, String)>);
+type SeriesKey = (String, Labels);
 
 /// One instance's answer in a round.
 #[derive(Debug, Clone)]
