@@ -29,7 +29,7 @@ pub fn router(store: TraceStore) -> Router {
 async fn joined(State(store): State<TraceStore>, Path(trace_id): Path<String>) -> Response {
     let (id, mut joined) = match kept(&store, &trace_id) {
         Ok(found) => found,
-        Err(problem) => return problem,
+        Err(unkept) => return unkept.into_response(),
     };
     let mut seen = HashSet::from([id]);
     let mut next = vec![id];
