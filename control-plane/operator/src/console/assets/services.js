@@ -13,13 +13,21 @@
 
   const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
-  function chartOptions(title, series, width, valueFormat) {
+  /** A round top for the y axis (1, 2 or 5 times a power of ten), so it carries a label. */
+  function niceCeiling(max) {
+    if (!(max > 0)) return 1;
+    const power = 10 ** Math.floor(Math.log10(max * 1.05));
+    return [1, 2, 5, 10].map((m) => m * power).find((top) => top >= max * 1.05);
+  }
+
+  /** `ratio` charts (0 to 1) keep that scale: 100 % at the top means all failed. */
+  function chartOptions(series, width, valueFormat, ratio) {
     const axis = {stroke: css("--muted"), grid: {stroke: css("--line"), width: 1}, ticks: {stroke: css("--line")}};
     return {
-      title: undefined, width, height: CHART_HEIGHT,
+      width, height: CHART_HEIGHT,
       legend: {show: true, live: false},
       cursor: {drag: {x: false, y: false}},
-      scales: {x: {time: true}, y: {range: (u, min, max) => [0, Math.max(max, 0) * 1.1 || 1]}},
+      scales: {x: {time: true}, y: {range: (u, min, max) => [0, ratio ? 1 : niceCeiling(max)]}},
       axes: [axis, {...axis, size: 66, values: (u, values) => values.map(valueFormat)}],
       series: [{}, ...series.map(([label, color]) => ({label, stroke: color, width: 1.5, value: (u, v) => v == null ? "–" : valueFormat(v)}))],
     };
@@ -30,7 +38,8 @@
     container.append(figure);
     const width = Math.max(figure.clientWidth || 280, 220);
     const formats = {rate: format.rate, errors: format.percent, latency: format.ms};
-    const plot = new uPlot(chartOptions(title, seriesLabels, width, formats[key.split("/")[1]]), [[]], figure);
+    const metric = key.split("/")[1];
+    const plot = new uPlot(chartOptions(seriesLabels, width, formats[metric], metric === "errors"), [[]], figure);
     charts.set(key, plot);
   }
 
