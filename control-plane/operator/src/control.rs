@@ -43,7 +43,7 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
     };
     let app = Router::new()
         .merge(brigade_registry::router(sources.registry.clone()))
-        .merge(console::router())
+        .merge(console::router(sources.clone()))
         .merge(traces::router(sources.traces.clone()))
         .merge(logs::router(
             sources.logs.clone(),

@@ -27,7 +27,8 @@ async fn chaos(system: &System, args: &[&str]) -> (bool, String, String) {
     (output.status.success(), stdout, stderr)
 }
 
-async fn chaos_ok(system: &System, args: &[&str]) -> String {
+/// Runs `brigade chaos ARGS` against `system`, which must accept it: its stdout.
+pub(crate) async fn chaos_ok(system: &System, args: &[&str]) -> String {
     let (ok, stdout, stderr) = chaos(system, args).await;
     assert!(ok, "brigade chaos {args:?} failed: {stderr}");
     stdout

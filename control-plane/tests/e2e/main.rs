@@ -6,6 +6,7 @@
 mod chaos;
 mod checkout;
 mod console;
+mod console_data;
 mod events;
 mod logs;
 mod resilience;

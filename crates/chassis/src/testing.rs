@@ -4,6 +4,9 @@
 //! `BRIGADE_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/test`). When the
 //! server cannot be reached the test is skipped with a message, unless `CI=true`, where a
 //! missing backend is a failure: CI must test what it claims to test.
+//!
+//! Browser tests: [`chromium`] (chromedriver and headless Chromium, skipped the same way) over
+//! [`webdriver`] (the protocol's few calls).
 
 use axum::Router;
 use sqlx::Executor;
@@ -768,7 +771,9 @@ async fn serve_fake_feed(
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     axum::Json(feed.page(after, limit))
 }
+pub mod chromium;
 pub mod schema;
+pub mod webdriver;
 
 mod openapi;
 pub use openapi::{assert_openapi_covers, assert_openapi_covers_at};

@@ -135,20 +135,42 @@ async fn list(State(store): State<TraceStore>, Query(query): Query<ListQuery>) -
 }
 
 async fn one(State(store): State<TraceStore>, Path(trace_id): Path<String>) -> Response {
-    let Some(id) = parse_trace_id(&trace_id) else {
-        return Problem::invalid_parameter(
-            "trace_id",
-            format!("{} is not 32 hexadecimal digits", quoted(&trace_id)),
-        )
-        .into_response();
-    };
-    match store.get(&id) {
-        Some(trace) => Json(trace).into_response(),
-        None => Problem::not_found(format!(
-            "no trace {trace_id} is kept (it may have been evicted)"
-        ))
-        .into_response(),
+    match kept(&store, &trace_id) {
+        Ok((_, trace)) => Json(trace).into_response(),
+        Err(unkept) => unkept.into_response(),
     }
+}
+
+/// Why a path's trace cannot be answered.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Unkept {
+    #[error("{} is not 32 hexadecimal digits", quoted(.0))]
+    NotAnId(String),
+    #[error("no trace {0} is kept (it may have been evicted)")]
+    Evicted(String),
+}
+
+impl IntoResponse for Unkept {
+    fn into_response(self) -> Response {
+        let detail = self.to_string();
+        match self {
+            Unkept::NotAnId(_) => Problem::invalid_parameter("trace_id", detail),
+            Unkept::Evicted(_) => Problem::not_found(detail),
+        }
+        .into_response()
+    }
+}
+
+/// The trace a path names, with its id.
+pub(crate) fn kept(
+    store: &TraceStore,
+    trace_id: &str,
+) -> Result<(TraceId, ExportTraceServiceRequest), Unkept> {
+    let id = parse_trace_id(trace_id).ok_or_else(|| Unkept::NotAnId(trace_id.to_owned()))?;
+    let trace = store
+        .get(&id)
+        .ok_or_else(|| Unkept::Evicted(trace_id.to_owned()))?;
+    Ok((id, trace))
 }
 
 pub(crate) fn parse_trace_id(text: &str) -> Option<TraceId> {

@@ -195,6 +195,28 @@ impl TraceStore {
         Some(ExportTraceServiceRequest { resource_spans })
     }
 
+    /// The traces with a span linking to a span of trace `id`: the consumers of the events
+    /// that trace published (a consumer's span links to the producer's), oldest first.
+    pub fn linked_to(&self, id: &TraceId) -> Vec<TraceId> {
+        let Ok(inner) = self.inner.lock() else {
+            return Vec::new();
+        };
+        inner
+            .arrival
+            .iter()
+            .filter(|other| *other != id)
+            .filter(|other| {
+                inner.traces.get(*other).is_some_and(|spans| {
+                    spans
+                        .iter()
+                        .flat_map(|s| &s.span.links)
+                        .any(|link| link.trace_id.as_slice() == id.as_slice())
+                })
+            })
+            .copied()
+            .collect()
+    }
+
     /// Calls `visit` with every span kept, under the store's lock: keep `visit` short (the
     /// console's map copies out what it needs).
     pub fn walk(&self, mut visit: impl FnMut(SpanView<'_>)) {

@@ -3,17 +3,14 @@
 //! confirmation, shipped with its tracking number in place → order history, confirmed and
 //! shipped → the messages page with the confirmation, with JavaScript on (htmx loaded under the
 //! page's CSP). `browser_failures` has what goes wrong, and the checkout without JavaScript.
-//!
-//! The W3C WebDriver protocol is a handful of JSON calls, made here with the chassis' plain
-//! client (`webdriver`): a WebDriver crate would bring a second `http`, a second `cookie` and an
-//! MPL-licensed dependency for a test.
+use brigade_chassis::testing::chromium::{
+    click, fill, wait_for_text, wait_for_text_reloading, Driver,
+};
+use brigade_chassis::testing::webdriver::Locator;
 use serde_json::json;
 
-use crate::chromium::{
-    click, fill, place_order, shoot, sign_up, wait_for_text, wait_for_text_reloading, Driver,
-};
+use crate::chromium::{place_order, shoot, sign_up};
 use crate::support::{Options, Shop};
-use crate::webdriver::Locator;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopper_buys_in_a_real_browser() {

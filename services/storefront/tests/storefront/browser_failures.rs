@@ -6,15 +6,14 @@
 use std::time::Duration;
 
 use brigade_chassis::plain::PlainClient;
+use brigade_chassis::testing::chromium::{click, wait_for_text, wait_for_text_reloading, Driver};
+use brigade_chassis::testing::webdriver::{Client, Locator};
 use http::StatusCode;
 use payments_api::{ChargeList, ChargeStatus};
 use serde_json::json;
 
-use crate::chromium::{
-    click, place_order, shoot, sign_up, wait_for_text, wait_for_text_reloading, Driver,
-};
+use crate::chromium::{place_order, shoot, sign_up};
 use crate::support::{first_product, Options, Shop};
-use crate::webdriver::{Client, Locator};
 
 /// Chromium (without JavaScript when `javascript` is false) and a new shop, or `None` when
 /// Chromium is not installed (the test is skipped). The driver runs while it is kept.

@@ -10,7 +10,8 @@
 //!   killed (catalog prices with a note; a foreign checkout orders nothing);
 //! - `browser`: the same journey in headless Chromium, on to the shipment and the messages
 //!   (skipped when it is not installed); `browser_failures`: a declined card, recommendations
-//!   killed, and the checkout with JavaScript off, in Chromium; `chromium`: what both drive.
+//!   killed, and the checkout with JavaScript off, in Chromium; `chromium`: the shopper's steps
+//!   in it (the browser itself is `brigade_chassis::testing::chromium`).
 // `too_many_lines` guards production code; a test that walks one story reads best whole.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
@@ -23,4 +24,3 @@ mod degradation;
 mod journey;
 mod security;
 mod support;
-mod webdriver;

@@ -1,8 +1,11 @@
-//! The few W3C WebDriver commands the browser test uses, over the chassis' plain client: a
+//! The few W3C WebDriver commands the browser tests use, over the chassis' plain client: a
 //! session, navigation, finding elements by CSS, id or link text, clicking, typing, the page source,
-//! scripts and screenshots. Every failure panics with what the driver said: this is a test.
+//! scripts and screenshots. Every failure panics with what the driver said: this is for tests.
+//!
+//! The protocol is a handful of JSON calls: a WebDriver crate would bring a second `http`, a
+//! second `cookie` and an MPL-licensed dependency for a test.
+use crate::plain::PlainClient;
 use base64::Engine as _;
-use brigade_chassis::plain::PlainClient;
 use http::Method;
 use serde_json::{json, Value};
 
@@ -39,7 +42,10 @@ impl Client {
             )
             .await
             .unwrap_or_else(|e| panic!("no WebDriver session: {e}"));
-        let session = answer["value"]["sessionId"].as_str().unwrap().to_owned();
+        let session = answer["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("WebDriver answered no session id: {answer}"))
+            .to_owned();
         Client {
             http,
             session: format!("{driver}/session/{session}"),
@@ -90,6 +96,7 @@ impl Client {
         }
     }
 
+    /// Runs `script` (a function body: `return …;` gives its value) in the page.
     pub async fn execute(&self, script: &str) -> Value {
         self.call(
             Method::POST,
@@ -104,7 +111,7 @@ impl Client {
         let encoded = self.call(Method::GET, "/screenshot", None).await;
         base64::engine::general_purpose::STANDARD
             .decode(encoded.as_str().unwrap_or_default())
-            .unwrap()
+            .unwrap_or_else(|e| panic!("WebDriver sent a screenshot that is not base64: {e}"))
     }
 
     pub async fn close(self) {
