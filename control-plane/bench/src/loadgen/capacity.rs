@@ -10,7 +10,7 @@ use std::time::Duration;
 use brigade_chassis::client::plain::PlainClient;
 use serde::Serialize;
 
-use super::mix::Mix;
+use super::mix::{Mix, Values};
 use super::report::Summary;
 use super::run::{Plan, Target};
 use super::schedule::Schedule;
@@ -59,8 +59,39 @@ pub async fn find(
     args: &LoadArgs,
     mix: Arc<Mix>,
     base: &str,
-    mut thresholds: Thresholds,
+    thresholds: Thresholds,
 ) -> anyhow::Result<()> {
+    let thresholds = checked(args, thresholds)?;
+    let client = PlainClient::new(args.timeout);
+    let values = target::values(&client, base).await?;
+    let shoppers = if mix.shoppers > 0 {
+        eprintln!(
+            "brigade load: signing up {} shoppers (untimed)…",
+            mix.shoppers
+        );
+        Some(Shoppers::sign_up(&client, base, mix.shoppers).await?)
+    } else {
+        None
+    };
+    eprintln!(
+        "brigade load: finding the capacity of {mix} at {base}, steps of {}",
+        humantime::format_duration(args.step_duration)
+    );
+    let mut search = Searcher {
+        args,
+        mix: &mix,
+        client,
+        base,
+        values,
+        shoppers,
+        thresholds,
+    };
+    let steps = search.steps().await?;
+    conclude(args, &mix, steps)
+}
+
+/// The thresholds a step must hold: `--max-p99` is required, the error rate defaults.
+fn checked(args: &LoadArgs, mut thresholds: Thresholds) -> anyhow::Result<Thresholds> {
     anyhow::ensure!(
         thresholds.max_p99.is_some(),
         "--find-capacity needs --max-p99: the threshold a rate must hold"
@@ -78,106 +109,129 @@ pub async fn find(
         "--step-duration takes 1s to 5m"
     );
     thresholds.max_error_rate = thresholds.max_error_rate.or(Some(DEFAULT_ERROR_RATE));
-    let client = PlainClient::new(args.timeout);
-    let values = target::values(&client, base).await?;
-    let mut shoppers = if mix.shoppers > 0 {
-        eprintln!(
-            "brigade load: signing up {} shoppers (untimed)…",
-            mix.shoppers
-        );
-        Some(Shoppers::sign_up(&client, base, mix.shoppers).await?)
-    } else {
-        None
-    };
-    eprintln!(
-        "brigade load: finding the capacity of {mix} at {base}, steps of {}",
-        humantime::format_duration(args.step_duration)
-    );
-    let (mut held, mut failed): (f64, Option<f64>) = (0.0, None);
-    let mut best: Option<Summary> = None;
-    let mut steps = Vec::new();
-    let mut rate = args.rate;
-    for step in 0..MAX_STEPS {
-        if let Some(shoppers) = &mut shoppers {
-            shoppers.refresh(&client, base).await?;
+    Ok(thresholds)
+}
+
+/// What the steps share.
+struct Searcher<'a> {
+    args: &'a LoadArgs,
+    mix: &'a Arc<Mix>,
+    client: PlainClient,
+    base: &'a str,
+    values: Values,
+    shoppers: Option<Shoppers>,
+    thresholds: Thresholds,
+}
+
+impl Searcher<'_> {
+    /// Runs steps until [`next_rate`] says the search is done.
+    async fn steps(&mut self) -> anyhow::Result<Vec<Step>> {
+        let (mut held, mut failed): (f64, Option<f64>) = (0.0, None);
+        let mut steps = Vec::new();
+        let mut rate = self.args.rate;
+        for step in 0..MAX_STEPS {
+            let summary = self.step(rate, step).await?;
+            let holds = thresholds::failures(&summary.thresholds).is_none();
+            eprintln!(
+                "  {rate:>8.0}/s  sent {:>8.1}/s  p99 {:>8.1}ms  error rate {:.3}%  {}",
+                summary.overall.rate,
+                summary.overall.latency_ms.p99,
+                summary.overall.error_rate * 100.0,
+                if holds { "holds" } else { "fails" }
+            );
+            if holds {
+                held = held.max(rate);
+            } else {
+                failed = Some(failed.map_or(rate, |f: f64| f.min(rate)));
+            }
+            steps.push(Step {
+                rate,
+                holds,
+                summary,
+            });
+            match next_rate(held, failed, self.args.max_rate) {
+                Some(next) if next != rate => rate = next,
+                _ => break,
+            }
+            tokio::time::sleep(DRAIN).await;
+        }
+        Ok(steps)
+    }
+
+    /// One constant-rate run at `rate`.
+    async fn step(&mut self, rate: f64, index: usize) -> anyhow::Result<Summary> {
+        if let Some(shoppers) = &mut self.shoppers {
+            shoppers.refresh(&self.client, self.base).await?;
         }
         let target = Arc::new(Target {
-            client: client.clone(),
-            base: base.to_owned(),
-            values: values.clone(),
-            tokens: shoppers
+            client: self.client.clone(),
+            base: self.base.to_owned(),
+            values: self.values.clone(),
+            tokens: self
+                .shoppers
                 .as_ref()
                 .map(|s| s.tokens.clone())
                 .unwrap_or_default(),
         });
         let plan = Plan {
-            schedule: Schedule::constant(rate, args.step_duration, args.arrivals)?,
-            max_in_flight: args.max_in_flight,
-            seed: args.seed.wrapping_add(step as u64),
+            schedule: Schedule::constant(rate, self.args.step_duration, self.args.arrivals)?,
+            max_in_flight: self.args.max_in_flight,
+            seed: self.args.seed.wrapping_add(index as u64),
         };
-        let summary = super::measure(&plan, &mix, target, thresholds).await;
-        let holds = thresholds::failures(&summary.thresholds).is_none();
-        eprintln!(
-            "  {rate:>8.0}/s  sent {:>8.1}/s  p99 {:>8.1}ms  error rate {:.3}%  {}",
-            summary.overall.rate,
-            summary.overall.latency_ms.p99,
-            summary.overall.error_rate * 100.0,
-            if holds { "holds" } else { "fails" }
-        );
-        if holds {
-            held = held.max(rate);
-            best = Some(summary.clone());
-        } else {
-            failed = Some(failed.map_or(rate, |f: f64| f.min(rate)));
-        }
-        steps.push(Step {
-            rate,
-            holds,
-            summary,
-        });
-        match next_rate(held, failed, args.max_rate) {
-            Some(next) if next != rate => rate = next,
-            _ => break,
-        }
-        tokio::time::sleep(DRAIN).await;
+        Ok(super::measure(&plan, self.mix, target, self.thresholds).await)
     }
-    let capacity = (held > 0.0).then_some(held);
+}
+
+/// Prints the capacity (or the JSON of every step), writes the report of the highest rate that
+/// held, and fails when none did.
+fn conclude(args: &LoadArgs, mix: &Mix, steps: Vec<Step>) -> anyhow::Result<()> {
+    let best = steps
+        .iter()
+        .filter(|s| s.holds)
+        .max_by(|a, b| a.rate.total_cmp(&b.rate))
+        .cloned();
+    let capacity = best.as_ref().map(|b| b.rate);
+    if let (Some(path), Some(best)) = (&args.report, &best) {
+        std::fs::write(path, super::html::render(&best.summary))?;
+        eprintln!(
+            "brigade load: report of the highest rate that held written to {}",
+            path.display()
+        );
+    }
+    let lowest_failed = steps
+        .iter()
+        .filter(|s| !s.holds)
+        .map(|s| s.rate)
+        .fold(f64::INFINITY, f64::min);
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&Search { capacity, steps })?
         );
     }
-    if let (Some(path), Some(best)) = (&args.report, &best) {
-        std::fs::write(path, super::html::render(best))?;
-        eprintln!(
-            "brigade load: report of the highest rate that held written to {}",
-            path.display()
+    let Some(best) = best else {
+        return Err(anyhow::anyhow!(
+            "no rate held the thresholds, down to {lowest_failed:.0}/s"
+        ));
+    };
+    if !args.json {
+        let limits: Vec<String> = best
+            .summary
+            .thresholds
+            .iter()
+            .map(|v| format!("{} ≤ {}", v.threshold, v.limit))
+            .collect();
+        println!(
+            "capacity: {:.0} requests/s hold {} ({} mix, {} steps, {:?} arrivals; p99 {:.1}ms)",
+            best.rate,
+            limits.join(" and "),
+            mix.name,
+            humantime::format_duration(args.step_duration),
+            args.arrivals,
+            best.summary.overall.latency_ms.p99,
         );
     }
-    let limits: Vec<String> = best
-        .iter()
-        .flat_map(|b| b.thresholds.iter())
-        .map(|v| format!("{} ≤ {}", v.threshold, v.limit))
-        .collect();
-    match capacity {
-        Some(capacity) => {
-            if !args.json {
-                println!(
-                    "capacity: {capacity:.0} requests/s hold {} ({} mix, {} steps, {:?} arrivals)",
-                    limits.join(" and "),
-                    mix.name,
-                    humantime::format_duration(args.step_duration),
-                    args.arrivals
-                );
-            }
-            Ok(())
-        }
-        None => Err(anyhow::anyhow!(
-            "no rate held the thresholds, down to {:.0}/s",
-            failed.unwrap_or(args.rate)
-        )),
-    }
+    Ok(())
 }
 
 #[cfg(test)]
