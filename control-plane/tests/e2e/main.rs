@@ -6,6 +6,7 @@
 mod chaos;
 mod checkout;
 mod events;
+mod load;
 mod logs;
 mod resilience;
 mod support;

@@ -43,6 +43,9 @@ pub struct LoadArgs {
     /// A mix of your own, in TOML (see the README's "Load" section).
     #[arg(long, value_name = "FILE")]
     pub mix_file: Option<PathBuf>,
+    /// Shoppers to sign up before the clock starts, instead of the mix's own number.
+    #[arg(long)]
+    pub shoppers: Option<u32>,
     /// Requests (arrivals) per second, held for --duration; ignored with --stage.
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
@@ -143,6 +146,26 @@ impl LoadArgs {
     }
 
     fn mix(&self) -> anyhow::Result<Mix> {
+        let mut mix = self.read_mix()?;
+        if let Some(shoppers) = self.shoppers {
+            anyhow::ensure!(
+                shoppers <= mix::MAX_SHOPPERS,
+                "--shoppers takes 0 to {}, got {shoppers}",
+                mix::MAX_SHOPPERS
+            );
+            if let Some(signed_in) = mix.requests.iter().find(|r| r.auth) {
+                anyhow::ensure!(
+                    shoppers > 0,
+                    "--shoppers 0: the mix's {:?} requests send a shopper's token",
+                    signed_in.name
+                );
+            }
+            mix.shoppers = shoppers;
+        }
+        Ok(mix)
+    }
+
+    fn read_mix(&self) -> anyhow::Result<Mix> {
         match &self.mix_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
