@@ -91,17 +91,8 @@ fn table(page: &mut String, summary: &Summary) {
          <th>errors</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th>\
          <th>max ms</th><th>answers</th></tr>\n",
     );
-    for kind in summary
-        .requests
-        .iter()
-        .chain(std::iter::once(&summary.overall))
-    {
+    for kind in summary.rows() {
         let l = kind.latency_ms;
-        let answers: Vec<String> = kind
-            .outcomes
-            .iter()
-            .map(|(label, count)| format!("{label}×{count}"))
-            .collect();
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{:.2}</td>\
@@ -116,7 +107,7 @@ fn table(page: &mut String, summary: &Summary) {
             l.p99,
             l.p99_9,
             l.max,
-            escape(&answers.join(" "))
+            escape(&kind.answers())
         );
     }
     page.push_str("</table>\n");

@@ -99,6 +99,16 @@ pub struct SecondSummary {
 }
 
 impl KindSummary {
+    /// The answers by status, as the tables show them: `200×95 503×2`.
+    pub fn answers(&self) -> String {
+        let answers: Vec<String> = self
+            .outcomes
+            .iter()
+            .map(|(label, count)| format!("{label}×{count}"))
+            .collect();
+        answers.join(" ")
+    }
+
     fn of(name: &str, tally: &Tally, elapsed: f64) -> KindSummary {
         let sent = tally.sent();
         let due = sent + tally.not_sent;
@@ -192,6 +202,11 @@ impl Summary {
         }
     }
 
+    /// Each request type's figures, then the overall ones: the rows of the tables.
+    pub fn rows(&self) -> impl Iterator<Item = &KindSummary> {
+        self.requests.iter().chain(std::iter::once(&self.overall))
+    }
+
     /// The table printed at the end of a run.
     pub fn table(&self) -> String {
         let mut out = String::new();
@@ -200,13 +215,8 @@ impl Summary {
             "{:<16} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}  answers",
             "request", "sent", "not sent", "rate/s", "errors", "p50", "p90", "p99", "p99.9", "max"
         );
-        for kind in self.requests.iter().chain(std::iter::once(&self.overall)) {
+        for kind in self.rows() {
             let l = kind.latency_ms;
-            let outcomes: Vec<String> = kind
-                .outcomes
-                .iter()
-                .map(|(label, count)| format!("{label}×{count}"))
-                .collect();
             let _ = writeln!(
                 out,
                 "{:<16} {:>8} {:>8} {:>8.1} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}  {}",
@@ -220,7 +230,7 @@ impl Summary {
                 ms(l.p99),
                 ms(l.p99_9),
                 ms(l.max),
-                outcomes.join(" ")
+                kind.answers()
             );
         }
         for verdict in &self.thresholds {
