@@ -52,7 +52,7 @@ pub fn render(summary: &Summary) -> String {
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse}td,th{padding:.2em .7em;text-align:right;border-bottom:1px solid #ddd}\
-td:first-child,th:first-child,td:last-child{text-align:left}.held{color:#176b2c}.failed{color:#b00020;font-weight:bold}";
+td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}.held{color:#176b2c}.failed{color:#b00020;font-weight:bold}";
 
 fn schedule_text(summary: &Summary) -> String {
     let stages: Vec<String> = summary

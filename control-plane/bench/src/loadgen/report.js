@@ -49,7 +49,7 @@
     width: width, height: 360,
     scales: { x: { time: false } },
     axes: [
-      { label: "percentile", values: function (u, ticks) { return ticks.map(function (v) { return (100 * (1 - Math.pow(10, -v))).toPrecision(5).replace(/\.?0+$/, "") + "%"; }); } },
+      { label: "percentile", splits: function () { return [0, 1, 2, 3, 4, 5]; }, values: function (u, ticks) { return ticks.map(function (v) { return (100 * (1 - Math.pow(10, -v))).toPrecision(5).replace(/\.?0+$/, "") + "%"; }); } },
       { label: "latency (ms)" }
     ],
     series: series
