@@ -92,7 +92,8 @@ async fn a_load_run_reports_what_the_gateway_served() {
     assert!(output.status.success(), "{stderr}");
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
 
-    // 20/s for 5 s, evenly: 100 arrivals, none refused; each checkout adds to the cart first.
+    // 20/s for 5 s, evenly: 100 arrivals, none refused; each checkout empties the cart and adds
+    // to it first.
     let kind = |name: &str| {
         summary["requests"]
             .as_array()
@@ -118,8 +119,9 @@ async fn a_load_run_reports_what_the_gateway_served() {
     assert_eq!(summary["overall"]["errors"], 0, "{summary:#}");
     assert_eq!(
         summary["overall"]["sent"].as_u64().unwrap(),
-        arrivals + sent("checkout")
+        arrivals + sent("emptyCart") + sent("checkout")
     );
+    assert_eq!(sent("emptyCart"), sent("checkout"));
 
     // The gateway's counts, route by route and status by status, are the report's; the
     // products listing was also asked once before the clock started.
@@ -129,6 +131,7 @@ async fn a_load_run_reports_what_the_gateway_served() {
         ("browseProduct", "GET", "/api/v1/products/{id}/page", 0),
         ("addToCart", "PUT", "/api/v1/cart/items/{product_id}", 0),
         ("viewCart", "GET", "/api/v1/cart", 0),
+        ("emptyCart", "DELETE", "/api/v1/cart", 0),
         ("checkout", "POST", "/api/v1/checkout", 0),
     ];
     // The gateway counts a request once its answer is on its way: wait until it has.

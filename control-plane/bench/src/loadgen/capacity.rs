@@ -163,6 +163,7 @@ impl Searcher<'_> {
         if let Some(shoppers) = &mut self.shoppers {
             shoppers.refresh(&self.client, self.base).await?;
         }
+        self.args.restock(&self.client, self.base).await?;
         let target = Arc::new(Target {
             client: self.client.clone(),
             base: self.base.to_owned(),

@@ -545,7 +545,7 @@ mod tests {
             .iter()
             .map(|i| boutique.requests[*i].name.as_str())
             .collect();
-        assert_eq!(names, ["addToCart", "checkout"]);
+        assert_eq!(names, ["emptyCart", "addToCart", "checkout"]);
         assert!(matches!(
             Mix::built_in("nope"),
             Err(Error::UnknownBuiltIn(_))

@@ -46,6 +46,14 @@ pub struct LoadArgs {
     /// Shoppers to sign up before the clock starts, instead of the mix's own number.
     #[arg(long)]
     pub shoppers: Option<u32>,
+    /// Before the clock starts (and before each --find-capacity step), set the stock of every
+    /// product the mix draws from to this, through the inventory service's stock route, so that
+    /// checkouts are confirmed rather than cancelled for want of stock.
+    #[arg(long, value_name = "STOCK", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub restock: Option<u64>,
+    /// The control plane of the running system, where --restock finds the inventory service.
+    #[arg(long, default_value = "http://127.0.0.1:7070")]
+    pub control: String,
     /// Requests (arrivals) per second, held for --duration; ignored with --stage.
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
@@ -102,7 +110,7 @@ impl LoadArgs {
     /// Runs `brigade load`.
     pub async fn run(self) -> anyhow::Result<()> {
         let mix = Arc::new(self.mix()?);
-        let base = target::loopback_base(&self.target)?;
+        let base = target::loopback_base(&self.target).context("--target")?;
         anyhow::ensure!(
             (1..=MAX_IN_FLIGHT).contains(&self.max_in_flight),
             "--max-in-flight takes 1 to {MAX_IN_FLIGHT}, got {}",
@@ -126,6 +134,7 @@ impl LoadArgs {
             humantime::format_duration(MAX_SIGNED_IN_RUN)
         );
         let client = PlainClient::new(self.timeout);
+        self.restock(&client, &base).await?;
         let target = Arc::new(prepare(&client, &base, &mix).await?);
         let plan = Plan {
             schedule,
@@ -178,6 +187,15 @@ impl LoadArgs {
             }
             None => Ok(Mix::built_in(&self.mix)?),
         }
+    }
+
+    /// Restocks the catalog when `--restock` asks to.
+    async fn restock(&self, client: &PlainClient, base: &str) -> anyhow::Result<()> {
+        if let Some(stock) = self.restock {
+            let control = target::loopback_base(&self.control).context("--control")?;
+            target::restock(client, base, &control, stock).await?;
+        }
+        Ok(())
     }
 
     fn schedule(&self) -> anyhow::Result<Schedule> {

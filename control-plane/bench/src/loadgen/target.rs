@@ -24,25 +24,25 @@ const PASSWORD: &str = "correct horse battery load";
 pub fn loopback_base(url: &str) -> anyhow::Result<String> {
     let uri: Uri = url
         .parse()
-        .with_context(|| format!("--target {url:?} is not a URL like http://127.0.0.1:8080"))?;
+        .with_context(|| format!("{url:?} is not a URL like http://127.0.0.1:8080"))?;
     anyhow::ensure!(
         uri.scheme_str() == Some("http"),
-        "--target {url:?}: brigade load speaks plain http:// to this machine"
+        "{url:?}: brigade load speaks plain http:// to this machine"
     );
     let host = uri
         .host()
-        .with_context(|| format!("--target {url:?} has no host"))?;
+        .with_context(|| format!("{url:?} has no host"))?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let loopback = bare.eq_ignore_ascii_case("localhost")
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
     anyhow::ensure!(
         loopback,
-        "--target {url:?}: brigade load sends only to this machine, and {host} is not a \
+        "{url:?}: brigade load sends only to this machine, and {host} is not a \
          loopback address (use 127.0.0.1, ::1 or localhost)"
     );
     anyhow::ensure!(
         uri.path() == "/" || uri.path().is_empty(),
-        "--target {url:?}: give only scheme, host and port; the mix's paths say the rest"
+        "{url:?}: give only scheme, host and port; the mix's paths say the rest"
     );
     let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
     Ok(format!("http://{host}{port}"))
@@ -86,6 +86,52 @@ pub async fn values(client: &PlainClient, base: &str) -> anyhow::Result<Values> 
         currencies,
         catalog_currency,
     })
+}
+
+/// Sets the stock of the catalog's first 100 products (the ones `{{product}}` draws from) to
+/// `stock`, through the inventory service's own stock route, found in the registry of the
+/// control plane at `control`: the shop's stock is finite, and a long run would otherwise
+/// measure checkouts cancelled for want of it (a cheaper path than a confirmed one).
+pub async fn restock(
+    client: &PlainClient,
+    base: &str,
+    control: &str,
+    stock: u64,
+) -> anyhow::Result<()> {
+    let listing: serde_json::Value = client
+        .get_json(&format!("{base}/api/v1/products?page_size=100"))
+        .await
+        .context("listing the catalog's products through the gateway")?;
+    let inventory = brigade_operator::status::fetch(control)
+        .await
+        .with_context(|| format!("--restock asks the control plane at {control} for inventory"))?
+        .services
+        .into_iter()
+        .find(|s| s.name == "inventory")
+        .and_then(|s| s.instances.into_iter().find_map(|i| i.address))
+        .context("--restock: the system runs no inventory instance")?;
+    let body = serde_json::json!({ "stock": stock }).to_string();
+    for sku in listing["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["sku"].as_str())
+    {
+        let answer = client
+            .send(
+                Method::PUT,
+                &format!("http://{inventory}/v1/stock/{sku}"),
+                Some(body.clone().into()),
+            )
+            .await?;
+        anyhow::ensure!(
+            answer.status.is_success(),
+            "--restock: setting the stock of {sku} answered {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        );
+    }
+    Ok(())
 }
 
 /// Signed-up shoppers and their access tokens.
