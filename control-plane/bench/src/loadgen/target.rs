@@ -29,9 +29,7 @@ pub fn loopback_base(url: &str) -> anyhow::Result<String> {
         uri.scheme_str() == Some("http"),
         "{url:?}: brigade load speaks plain http:// to this machine"
     );
-    let host = uri
-        .host()
-        .with_context(|| format!("{url:?} has no host"))?;
+    let host = uri.host().with_context(|| format!("{url:?} has no host"))?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let loopback = bare.eq_ignore_ascii_case("localhost")
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
