@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use brigade_chassis::client::plain::PlainClient;
+use brigade_chassis::client::plain::{Answer, PlainClient};
 use futures_util::StreamExt as _;
 use http::{Method, Uri};
 use tokio::time::Instant;
@@ -48,11 +48,7 @@ pub fn loopback_base(url: &str) -> anyhow::Result<String> {
 
 /// The catalog's products (up to 100), its currency and the supported currencies.
 pub async fn values(client: &PlainClient, base: &str) -> anyhow::Result<Values> {
-    let listing: serde_json::Value = client
-        .get_json(&format!("{base}/api/v1/products?page_size=100"))
-        .await
-        .context("listing the catalog's products through the gateway")?;
-    let items = listing["items"].as_array().cloned().unwrap_or_default();
+    let items = listed(client, base).await?;
     let products: Vec<String> = items
         .iter()
         .filter_map(|p| p["id"].as_str().map(str::to_owned))
@@ -96,10 +92,7 @@ pub async fn restock(
     control: &str,
     stock: u64,
 ) -> anyhow::Result<()> {
-    let listing: serde_json::Value = client
-        .get_json(&format!("{base}/api/v1/products?page_size=100"))
-        .await
-        .context("listing the catalog's products through the gateway")?;
+    let items = listed(client, base).await?;
     let inventory = brigade_operator::status::fetch(control)
         .await
         .with_context(|| format!("--restock asks the control plane at {control} for inventory"))?
@@ -109,26 +102,33 @@ pub async fn restock(
         .and_then(|s| s.instances.into_iter().find_map(|i| i.address))
         .context("--restock: the system runs no inventory instance")?;
     let body = serde_json::json!({ "stock": stock }).to_string();
-    for sku in listing["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["sku"].as_str())
-    {
+    for sku in items.iter().filter_map(|p| p["sku"].as_str()) {
+        let url = format!("http://{inventory}/v1/stock/{sku}");
         let answer = client
-            .send(
-                Method::PUT,
-                &format!("http://{inventory}/v1/stock/{sku}"),
-                Some(body.clone().into()),
-            )
+            .send(Method::PUT, &url, Some(body.clone().into()))
             .await?;
-        anyhow::ensure!(
-            answer.status.is_success(),
-            "--restock: setting the stock of {sku} answered {}: {}",
-            answer.status,
-            String::from_utf8_lossy(&answer.body)
-        );
+        succeeded(&answer, &format!("--restock: setting the stock of {sku}"))?;
     }
+    Ok(())
+}
+
+/// The catalog's first 100 products as the gateway lists them.
+async fn listed(client: &PlainClient, base: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    let listing: serde_json::Value = client
+        .get_json(&format!("{base}/api/v1/products?page_size=100"))
+        .await
+        .context("listing the catalog's products through the gateway")?;
+    Ok(listing["items"].as_array().cloned().unwrap_or_default())
+}
+
+/// An error saying what `doing` got unless the answer is a success.
+fn succeeded(answer: &Answer, doing: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        answer.status.is_success(),
+        "{doing} answered {}: {}",
+        answer.status,
+        String::from_utf8_lossy(&answer.body)
+    );
     Ok(())
 }
 
@@ -159,13 +159,7 @@ impl Shoppers {
                         Some(body.to_string().into()),
                     )
                     .await?;
-                anyhow::ensure!(
-                    answer.status == 201,
-                    "signing a shopper up answered {}: {}",
-                    answer.status,
-                    String::from_utf8_lossy(&answer.body)
-                );
-                Ok(())
+                succeeded(&answer, "signing a shopper up")
             })
             .buffer_unordered(4)
             .collect()
