@@ -133,7 +133,7 @@ impl Searcher<'_> {
             let summary = self.step(rate, step).await?;
             let holds = thresholds::failures(&summary.thresholds).is_none();
             eprintln!(
-                "  {rate:>8.0}/s  sent {:>8.1}/s  p99 {:>8.1}ms  error rate {:.3}%  {}",
+                "  {rate:>8.0} arrivals/s  sent {:>8.1} requests/s  p99 {:>8.1}ms  error rate {:.3}%  {}",
                 summary.overall.rate,
                 summary.overall.latency_ms.p99,
                 summary.overall.error_rate * 100.0,
@@ -223,8 +223,10 @@ fn conclude(args: &LoadArgs, mix: &Mix, steps: Vec<Step>) -> anyhow::Result<()> 
             .map(|v| format!("{} ≤ {}", v.threshold, v.limit))
             .collect();
         println!(
-            "capacity: {:.0} requests/s hold {} ({} mix, {} steps, {:?} arrivals; p99 {:.1}ms)",
+            "capacity: {:.0} arrivals/s ({:.1} requests/s sent) hold {} ({} mix, {} steps, {:?} \
+             arrivals; p99 {:.1}ms)",
             best.rate,
+            best.summary.overall.rate,
             limits.join(" and "),
             mix.name,
             humantime::format_duration(args.step_duration),

@@ -54,7 +54,8 @@ pub struct LoadArgs {
     /// The control plane of the running system, where --restock finds the inventory service.
     #[arg(long, default_value = "http://127.0.0.1:7070")]
     pub control: String,
-    /// Requests (arrivals) per second, held for --duration; ignored with --stage.
+    /// Arrivals per second, held for --duration; ignored with --stage. An arrival is one
+    /// request, or a few when the mix sends `before` requests first (checkout).
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
     /// How long --rate is held.
