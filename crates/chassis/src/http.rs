@@ -408,7 +408,11 @@ impl Shared {
         server
             .duration
             .get_or_create(&arrived.route_labels())
-            .observe(elapsed.as_secs_f64());
+            .observe(
+                elapsed.as_secs_f64(),
+                crate::metrics::exemplar(&arrived.trace),
+                None,
+            );
         let status_labels = RouteStatusLabels {
             route: arrived.route.clone(),
             method: arrived.method,

@@ -1,15 +1,26 @@
 //! Prometheus metrics: RED per route (served) and per dependency (called), in-flight gauges,
-//! store pool use, and whatever a service registers of its own. Every name is declared here once,
-//! with its help text and unit, so that dashboards have one place to look.
+//! store pool use, the events' outbox and consumers, and whatever a service registers of its
+//! own. Every name is declared here once, with its help text and unit, so that dashboards have
+//! one place to look.
+//!
+//! `/metrics` answers in the Prometheus text format (0.0.4), or in OpenMetrics when the
+//! scraper's `Accept` asks for `application/openmetrics-text` (Prometheus does by default): only
+//! OpenMetrics carries exemplars, the trace id of a sampled request on the latency bucket it fell
+//! in, so that a dashboard can jump from a slow bucket to a trace.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use futures_util::future::BoxFuture;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::exemplar::HistogramWithExemplars;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::exponential_buckets;
 use prometheus_client::registry::{Registry, Unit};
+
+use crate::trace_context::TraceContext;
 
 // Label values are shared strings (`Arc<str>`, `&'static str`) rather than `String`s: labels
 // are built on every request to find their series, and cloning them must not allocate.
@@ -125,9 +136,42 @@ struct InfoLabels {
     instance: String,
 }
 
-fn latency_histogram() -> Histogram {
+/// A latency histogram whose buckets keep the trace id of the last sampled request that fell in
+/// them (exemplars, written in OpenMetrics only).
+pub type LatencyHistogram = HistogramWithExemplars<TraceExemplar>;
+
+fn latency_histogram() -> LatencyHistogram {
     // 0.25 ms … ~8 s: loopback hops are sub-millisecond, deadlines are seconds.
-    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+    HistogramWithExemplars::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// An exemplar's labels: the trace the observed request belongs to (`trace_id`, 32 hex digits,
+/// as the traces and logs show it).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TraceExemplar {
+    trace_id: TraceId,
+}
+
+/// A trace id kept as its bytes and written as hex only when scraped, so that observing a
+/// request allocates nothing.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+struct TraceId([u8; 16]);
+
+impl EncodeLabelValue for TraceId {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        self.0
+            .iter()
+            .try_for_each(|byte| write!(encoder, "{byte:02x}"))
+    }
+}
+
+/// The exemplar for a request of `trace`: its trace id when the trace is sampled (an unsampled
+/// trace is recorded nowhere, so its id would lead nowhere).
+pub fn exemplar(trace: &TraceContext) -> Option<TraceExemplar> {
+    trace.sampled.then_some(TraceExemplar {
+        trace_id: TraceId(trace.trace_id),
+    })
 }
 
 /// Server-side RED metrics.
@@ -135,7 +179,7 @@ fn latency_histogram() -> Histogram {
 pub struct ServerMetrics {
     pub requests: Family<RouteStatusLabels, Counter>,
     pub errors: Family<RouteStatusLabels, Counter>,
-    pub duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    pub duration: Family<RouteLabels, LatencyHistogram, fn() -> LatencyHistogram>,
     pub in_flight: Gauge,
     /// Requests refused at once because the instance was at its concurrency limit.
     pub shed: Family<RouteLabels, Counter>,
@@ -149,7 +193,7 @@ pub struct ServerMetrics {
 #[derive(Debug, Clone)]
 pub struct ClientMetrics {
     pub requests: Family<DependencyOutcomeLabels, Counter>,
-    pub duration: Family<DependencyLabels, Histogram, fn() -> Histogram>,
+    pub duration: Family<DependencyLabels, LatencyHistogram, fn() -> LatencyHistogram>,
     pub in_flight: Family<DependencyLabels, Gauge>,
     pub retries: Family<DependencyLabels, Counter>,
     /// The circuit breaker's state per dependency: 0 closed, 1 open, 2 half-open.
@@ -160,15 +204,123 @@ pub struct ClientMetrics {
     pub ejections: Family<DependencyLabels, Counter>,
 }
 
+/// Labels of an event subscription: its name, the durable consumer's name on JetStream
+/// (`consumer-source`, e.g. `notifications-orders`), used on both transports.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SubscriptionLabels {
+    pub subscription: Arc<str>,
+}
+
+/// The events' instruments: the outbox a producer relays from, and each subscription a consumer
+/// runs. The outbox gauges and the parked gauge are read from the store at each scrape (see
+/// [`Metrics::on_scrape_async`]), not tracked per event.
+#[derive(Debug, Clone)]
+pub struct EventMetrics {
+    /// Events committed to the outbox and not yet handed to the transport.
+    pub outbox_pending: Gauge,
+    /// Age of the oldest of them, in seconds (0 when none waits).
+    pub outbox_oldest_pending_age: Gauge<f64, AtomicU64>,
+    /// Events the relay handed to the transport (positioned in the feed, or stored by JetStream).
+    pub outbox_published: Counter,
+    pub consumer_lag: Family<SubscriptionLabels, Gauge>,
+    pub consumer_applied: Family<SubscriptionLabels, Counter>,
+    pub consumer_failed: Family<SubscriptionLabels, Counter>,
+    pub consumer_parked: Family<SubscriptionLabels, Gauge>,
+}
+
+/// One subscription's series, looked up once. Its `Default` is a set of instruments registered
+/// nowhere (an inbox that is not measured).
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerMetrics {
+    /// Events the subscription is behind its producer's head.
+    pub lag: Gauge,
+    pub applied: Counter,
+    /// Deliveries that did not apply (the handler or the consumer's store failed).
+    pub failed: Counter,
+    /// Events parked now.
+    pub parked: Gauge,
+}
+
+impl EventMetrics {
+    fn registered(registry: &mut Registry) -> EventMetrics {
+        let events = EventMetrics {
+            outbox_pending: Gauge::default(),
+            outbox_oldest_pending_age: Gauge::default(),
+            outbox_published: Counter::default(),
+            consumer_lag: Family::default(),
+            consumer_applied: Family::default(),
+            consumer_failed: Family::default(),
+            consumer_parked: Family::default(),
+        };
+        registry.register(
+            "brigade_outbox_pending_events",
+            "Events committed to the outbox and not yet handed to the transport",
+            events.outbox_pending.clone(),
+        );
+        registry.register_with_unit(
+            "brigade_outbox_oldest_pending_age",
+            "Age of the oldest event waiting in the outbox (0 when none waits)",
+            Unit::Seconds,
+            events.outbox_oldest_pending_age.clone(),
+        );
+        registry.register(
+            "brigade_outbox_published_events",
+            "Events the outbox relay handed to the transport",
+            events.outbox_published.clone(),
+        );
+        registry.register(
+            "brigade_consumer_lag_events",
+            "Events a subscription is behind its producer's head, by subscription",
+            events.consumer_lag.clone(),
+        );
+        registry.register(
+            "brigade_consumer_applied_events",
+            "Events whose effect a subscription committed, by subscription",
+            events.consumer_applied.clone(),
+        );
+        registry.register(
+            "brigade_consumer_failed_deliveries",
+            "Deliveries of an event that did not apply (handler or store failed), by subscription",
+            events.consumer_failed.clone(),
+        );
+        registry.register(
+            "brigade_consumer_parked_events",
+            "Events parked now (failed too often, or held behind a parked event of their subject), by subscription",
+            events.consumer_parked.clone(),
+        );
+        events
+    }
+
+    /// The series of `subscription`.
+    pub fn consumer(&self, subscription: &str) -> ConsumerMetrics {
+        let labels = SubscriptionLabels {
+            subscription: Arc::from(subscription),
+        };
+        ConsumerMetrics {
+            lag: self.consumer_lag.get_or_create(&labels).clone(),
+            applied: self.consumer_applied.get_or_create(&labels).clone(),
+            failed: self.consumer_failed.get_or_create(&labels).clone(),
+            parked: self.consumer_parked.get_or_create(&labels).clone(),
+        }
+    }
+}
+
 type Collector = Box<dyn Fn() + Send + Sync>;
+type AsyncCollector = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// How long a scrape waits for a gauge read from a store: a store that hangs leaves the gauge
+/// at its last value rather than holding the scrape past Prometheus's timeout.
+const ASYNC_COLLECT_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The process's metrics registry and the chassis's own instruments.
 #[derive(Clone)]
 pub struct Metrics {
     registry: Arc<Mutex<Registry>>,
     collectors: Arc<Mutex<Vec<Collector>>>,
+    async_collectors: Arc<Mutex<Vec<AsyncCollector>>>,
     pub server: ServerMetrics,
     pub client: ClientMetrics,
+    pub events: EventMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -304,11 +456,14 @@ impl Metrics {
         let mut registry = Registry::default();
         let server = ServerMetrics::registered(&mut registry);
         let client = ClientMetrics::registered(&mut registry);
+        let events = EventMetrics::registered(&mut registry);
         Metrics {
             registry: Arc::new(Mutex::new(registry)),
             collectors: Arc::new(Mutex::new(Vec::new())),
+            async_collectors: Arc::new(Mutex::new(Vec::new())),
             server,
             client,
+            events,
         }
     }
 
@@ -367,8 +522,39 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition (format 0.0.4) of every metric.
-    pub fn encode(&self) -> String {
+    /// Runs `collect` before every scrape that [`Metrics::scrape`] answers, for gauges read from
+    /// a store. Each gets [`ASYNC_COLLECT_LIMIT`]; they run concurrently.
+    pub fn on_scrape_async<F, Fut>(&self, collect: F)
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if let Ok(mut collectors) = self.async_collectors.lock() {
+            collectors.push(Arc::new(move || Box::pin(collect())));
+        }
+    }
+
+    /// Refreshes the gauges read from stores ([`Metrics::on_scrape_async`]).
+    pub async fn refresh(&self) {
+        let collectors: Vec<AsyncCollector> = self
+            .async_collectors
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default();
+        let runs = collectors
+            .iter()
+            .map(|collect| tokio::time::timeout(ASYNC_COLLECT_LIMIT, collect()));
+        for outcome in futures_util::future::join_all(runs).await {
+            if outcome.is_err() {
+                tracing::debug!(
+                    "a metrics collector took too long; its gauges keep their last value"
+                );
+            }
+        }
+    }
+
+    /// The OpenMetrics exposition of every metric, exemplars included.
+    pub fn encode_openmetrics(&self) -> String {
         if let Ok(collectors) = self.collectors.lock() {
             for collect in collectors.iter() {
                 collect();
@@ -378,10 +564,32 @@ impl Metrics {
         if let Ok(registry) = self.registry.lock() {
             let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         }
-        classic_text(&out)
+        out
     }
 
-    /// What `/metrics` answers: [`Metrics::encode`], labelled as the text format it is.
+    /// The Prometheus text exposition (format 0.0.4) of every metric.
+    pub fn encode(&self) -> String {
+        classic_text(&self.encode_openmetrics())
+    }
+
+    /// What `/metrics` answers: the store gauges refreshed, then OpenMetrics (with exemplars)
+    /// when `accept` asks for it, else the Prometheus text format.
+    pub async fn scrape(&self, accept: Option<&::http::HeaderValue>) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        self.refresh().await;
+        if accept
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(accepts_openmetrics)
+        {
+            let body = self.encode_openmetrics();
+            ([(::http::header::CONTENT_TYPE, OPENMETRICS_FORMAT)], body).into_response()
+        } else {
+            self.response()
+        }
+    }
+
+    /// The Prometheus text format of [`Metrics::encode`], labelled as what it is (without the
+    /// store gauges' refresh: [`Metrics::scrape`] does that).
     pub fn response(&self) -> axum::response::Response {
         use axum::response::IntoResponse;
         ([(::http::header::CONTENT_TYPE, TEXT_FORMAT)], self.encode()).into_response()
@@ -391,13 +599,32 @@ impl Metrics {
 /// The media type of the Prometheus text format, which every scraper reads.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The media type of OpenMetrics, which Prometheus asks for first and which carries exemplars.
+pub const OPENMETRICS_FORMAT: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Whether an `Accept` header admits OpenMetrics (listed, and not with `q=0`).
+fn accepts_openmetrics(accept: &str) -> bool {
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media_type = parts.next().unwrap_or_default();
+        let refused = parts.any(|parameter| {
+            parameter
+                .strip_prefix("q=")
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        media_type.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+    })
+}
+
 /// `openmetrics` (what `prometheus_client` writes) rewritten in the Prometheus text format.
 ///
 /// OpenMetrics names a counter's family without `_total` (`# TYPE x counter`, sample
 /// `x_total`), and ends with `# EOF`. Served as `text/plain`, which is how Prometheus and
 /// promtool read it, the family's HELP and TYPE then name no sample, so `x_total` is scraped
 /// untyped and without help. So the counter's HELP and TYPE lines take the sample's name, and the
-/// OpenMetrics-only `# UNIT` and `# EOF` lines go (the unit is in the name already).
+/// OpenMetrics-only `# UNIT` and `# EOF` lines and exemplars (` # {trace_id="…"} 0.003` after a
+/// bucket's sample) go (the unit is in the name already).
 fn classic_text(openmetrics: &str) -> String {
     let counters: std::collections::HashSet<&str> = openmetrics
         .lines()
@@ -423,11 +650,29 @@ fn classic_text(openmetrics: &str) -> String {
                 out.push(' ');
                 out.push_str(tail);
             }
-            None => out.push_str(line),
+            None => out.push_str(without_exemplar(line)),
         }
         out.push('\n');
     }
     out
+}
+
+/// A sample line without its exemplar: the line up to the first ` # ` outside quoted label
+/// values.
+fn without_exemplar(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    let mut quoted = false;
+    let mut escaped = false;
+    for (at, &byte) in bytes.iter().enumerate() {
+        match byte {
+            _ if escaped => escaped = false,
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b'#' if !quoted && at > 0 && bytes[at - 1] == b' ' => return &line[..at - 1],
+            _ => {}
+        }
+    }
+    line
 }
 
 /// A connection pool whose use [`Metrics::register_db_pool`] exposes.
@@ -459,7 +704,7 @@ mod tests {
                 route: "/v1/x".into(),
                 method: "GET",
             })
-            .observe(0.01);
+            .observe(0.01, None, None);
         let text = metrics.encode();
         assert!(
             text.contains("# HELP http_server_requests_total Requests served"),
@@ -482,5 +727,59 @@ mod tests {
             !text.contains("# UNIT") && !text.contains("# EOF"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn exemplars_are_written_in_openmetrics_and_left_out_of_the_text_format() {
+        let metrics = Metrics::new();
+        let trace = TraceContext::new_root();
+        let labels = DependencyLabels {
+            dependency: "catalog".into(),
+        };
+        let histogram = metrics.client.duration.get_or_create(&labels).clone();
+        histogram.observe(0.003, exemplar(&trace), None);
+        let unsampled = TraceContext {
+            sampled: false,
+            ..TraceContext::new_root()
+        };
+        histogram.observe(0.2, exemplar(&unsampled), None);
+
+        let exemplar_text = format!("# {{trace_id=\"{}\"}} 0.003", trace.trace_id_hex());
+        let openmetrics = metrics.encode_openmetrics();
+        assert!(openmetrics.contains(&exemplar_text), "{openmetrics}");
+        assert!(
+            !openmetrics.contains(&unsampled.trace_id_hex()),
+            "{openmetrics}"
+        );
+        let text = metrics.encode();
+        assert!(!text.contains("trace_id"), "{text}");
+        assert!(
+            text.contains(
+                "http_client_request_duration_seconds_bucket{le=\"0.004\",dependency=\"catalog\"} 1\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_sample_keeps_a_hash_inside_its_labels_and_loses_its_exemplar() {
+        let line = r#"x_bucket{route="/a # b",le="1.0"} 3 # {trace_id="ab"} 0.5"#;
+        assert_eq!(
+            without_exemplar(line),
+            r#"x_bucket{route="/a # b",le="1.0"} 3"#
+        );
+        assert_eq!(without_exemplar("y_total 2"), "y_total 2");
+    }
+
+    #[test]
+    fn openmetrics_is_answered_when_the_scraper_accepts_it() {
+        let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+        assert!(accepts_openmetrics(prometheus));
+        assert!(accepts_openmetrics("Application/OpenMetrics-Text"));
+        assert!(!accepts_openmetrics("text/plain;version=0.0.4"));
+        assert!(!accepts_openmetrics("*/*"));
+        assert!(!accepts_openmetrics(
+            "application/openmetrics-text;q=0, text/plain"
+        ));
     }
 }

@@ -55,7 +55,6 @@ use crate::problem::Problem;
 use crate::telemetry::ClientOutcome;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::Histogram;
 
 use breaker::Breaker;
 use budget::RetryBudget;
@@ -221,7 +220,7 @@ struct Inner {
     bulkhead: Bulkhead,
     /// This dependency's series, looked up once rather than on every call.
     in_flight: Gauge,
-    duration: Histogram,
+    duration: crate::metrics::LatencyHistogram,
     retries: Counter,
     dependency: Arc<str>,
     /// The resolver's watch for this service, looked up once.
@@ -494,7 +493,13 @@ impl ServiceClient {
                 outcome,
             })
             .inc();
-        inner.duration.observe(started.elapsed().as_secs_f64());
+        // The exemplar is the caller's trace, which the call's client span belongs to.
+        let exemplar = caller
+            .as_ref()
+            .and_then(|c| crate::metrics::exemplar(&c.trace));
+        inner
+            .duration
+            .observe(started.elapsed().as_secs_f64(), exemplar, None);
         result
     }
 

@@ -53,7 +53,11 @@ pub(crate) async fn consume(
         match page {
             Ok(page) => {
                 failures = 0;
+                // How far behind the producer's head (the page's last position) this consumer
+                // is, counting down as the page is applied.
+                let lag = &inbox.metrics().lag;
                 let (mut after, mut stored) = (after, stored);
+                lag.set(page.last_position.saturating_sub(after).max(0));
                 let mut reread = false;
                 for item in &page.events {
                     if stop.is_stopped() {
@@ -65,12 +69,14 @@ pub(crate) async fn consume(
                     }
                     after = item.position;
                     stored = item.position;
+                    lag.set(page.last_position.saturating_sub(after).max(0));
                 }
                 if reread {
                     cursor = None;
                     continue;
                 }
                 after = after.max(page.scanned_to);
+                lag.set(page.last_position.saturating_sub(after).max(0));
                 if after > stored
                     && (after - stored >= 1000 || recorded_at.elapsed() >= RECORD_SKIPPED_EVERY)
                 {

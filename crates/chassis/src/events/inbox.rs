@@ -8,6 +8,7 @@ use super::Error;
 use crate::context::{self, RequestContext};
 use crate::db::Query;
 use crate::db::{Backend, Db, Tx};
+use crate::metrics::ConsumerMetrics;
 use crate::telemetry::{Traced, Tracer};
 use crate::trace_context::TraceContext;
 use tokio::time::Instant;
@@ -53,12 +54,41 @@ pub struct Inbox {
     db: Db,
     /// Where the consumer spans go, when spans are exported.
     tracer: Option<Tracer>,
+    /// The subscription's series (registered nowhere unless [`Inbox::measured`]).
+    metrics: ConsumerMetrics,
 }
 
 impl Inbox {
     /// `db` must have [`super::INBOX_MIGRATION`] applied.
     pub fn new(db: Db) -> Inbox {
-        Inbox { db, tracer: None }
+        Inbox {
+            db,
+            tracer: None,
+            metrics: ConsumerMetrics::default(),
+        }
+    }
+
+    /// This inbox, counting what it applies and fails into `metrics` (one subscription's
+    /// series); the transports set its lag.
+    pub fn measured(mut self, metrics: ConsumerMetrics) -> Inbox {
+        self.metrics = metrics;
+        self
+    }
+
+    pub(crate) fn metrics(&self) -> &ConsumerMetrics {
+        &self.metrics
+    }
+
+    /// Sets the parked gauge to the events of `source` parked now (run at each scrape: a
+    /// replay or another instance's parking changes it, so it is read rather than tracked).
+    pub async fn refresh_parked(&self, source: &str) -> Result<(), Error> {
+        let (parked,): (i64,) =
+            Query::new("SELECT COUNT(*) FROM brigade_parked_events WHERE source = ?")
+                .bind(source)
+                .fetch_one::<(i64,)>(&self.db)
+                .await?;
+        self.metrics.parked.set(parked);
+        Ok(())
     }
 
     /// This inbox, recording a consumer span for every event it hands to a handler.
@@ -94,6 +124,25 @@ impl Inbox {
     /// make a repeat harmless. `position` is the feed position (embedded transport), advanced in
     /// the same transaction.
     pub async fn apply(
+        &self,
+        subscription: &Subscription,
+        envelope: &Envelope,
+        position: Option<i64>,
+    ) -> Result<ApplyOutcome, ApplyError> {
+        let outcome = self.apply_once(subscription, envelope, position).await;
+        match &outcome {
+            Ok(ApplyOutcome::Applied) => {
+                self.metrics.applied.inc();
+            }
+            Err(_) => {
+                self.metrics.failed.inc();
+            }
+            Ok(_) => {}
+        }
+        outcome
+    }
+
+    async fn apply_once(
         &self,
         subscription: &Subscription,
         envelope: &Envelope,

@@ -179,6 +179,22 @@ pub(crate) fn nats_subject(namespace: &str, source: &str, event_type: &str) -> S
 }
 
 #[cfg(feature = "service")]
+/// A subscription's name: the durable consumer the instances of `consumer` share to read
+/// `source` on JetStream, and the `subscription` label of its metrics on either transport.
+pub(crate) fn subscription_name(consumer: &str, source: &str) -> String {
+    format!("{consumer}-{source}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+#[cfg(feature = "service")]
 /// Pause before attempt `attempt` (1-based) of something failing: exponential, capped at 5 s.
 pub(crate) fn backoff(base: Duration, attempt: u32) -> Duration {
     let factor = 1u32 << attempt.saturating_sub(1).min(16);

@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use super::consumer::Subscription;
 use super::envelope::Envelope;
 use super::inbox::{ApplyError, ApplyOutcome, Inbox};
-use super::{nats_subject, stream_name, Error, Options};
+use super::{nats_subject, stream_name, subscription_name, Error, Options};
 use crate::shutdown::Stopping;
 
 /// How long JetStream remembers message ids to drop re-published duplicates. A relay that dies
@@ -128,7 +128,7 @@ impl Nats {
     ) -> Result<(), Error> {
         let source = subscription.source();
         let stream = self.stream(source).await?;
-        let durable = durable_name(consumer, source);
+        let durable = subscription_name(consumer, source);
         let consumer = stream
             .get_or_create_consumer(
                 &durable,
@@ -146,6 +146,8 @@ impl Nats {
             )
             .await
             .map_err(Error::nats)?;
+        let lag = &inbox.metrics().lag;
+        lag.set(clamp(consumer.cached_info().num_pending));
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(100)
@@ -154,7 +156,15 @@ impl Nats {
             .map_err(Error::nats)?;
         while let Some(message) = messages.next().await {
             let message = message.map_err(Error::nats)?;
-            let delivered = message.info().map(|i| i.delivered).unwrap_or(1).max(1) as u32;
+            let (delivered, pending) = message
+                .info()
+                .map_or((1, None), |i| (i.delivered, Some(i.pending)));
+            let delivered = delivered.max(1) as u32;
+            // The stream's messages not yet delivered to this consumer (this one is being
+            // handled): how far behind the producer's head it is.
+            if let Some(pending) = pending {
+                lag.set(clamp(pending));
+            }
             let envelope: Envelope = match serde_json::from_slice(&message.payload) {
                 Ok(envelope) => envelope,
                 Err(error) => {
@@ -201,16 +211,7 @@ impl Nats {
     }
 }
 
-/// The durable consumer shared by the instances of `consumer` reading `source`.
-fn durable_name(consumer: &str, source: &str) -> String {
-    format!("{consumer}-{source}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+/// A JetStream count as a gauge's value.
+fn clamp(count: u64) -> i64 {
+    i64::try_from(count).unwrap_or(i64::MAX)
 }

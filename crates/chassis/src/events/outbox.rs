@@ -295,6 +295,17 @@ pub(crate) async fn has_unrelayed(db: &Db) -> Result<bool, Error> {
     Ok(row.is_some())
 }
 
+/// How many committed events wait for the relay, and when the oldest of them was appended
+/// (RFC 3339), both from the unrelayed index.
+pub(crate) async fn unrelayed_backlog(db: &Db) -> Result<(i64, Option<String>), Error> {
+    let sql = "SELECT COUNT(*), (SELECT time FROM brigade_outbox WHERE position IS NULL ORDER BY seq LIMIT 1)
+         FROM brigade_outbox WHERE position IS NULL";
+    let backlog = Query::new(sql)
+        .fetch_one::<(i64, Option<String>)>(db)
+        .await?;
+    Ok(backlog)
+}
+
 /// Up to `limit` unrelayed events in sequence order, with their sequence numbers.
 pub(crate) async fn read_unrelayed(db: &Db, limit: i64) -> Result<Vec<(i64, Envelope)>, Error> {
     let sql =

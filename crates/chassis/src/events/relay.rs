@@ -5,12 +5,14 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::sync::Notify;
 
 use super::nats::Nats;
 use super::outbox::{self, Outbox};
 use super::{Error, Options};
 use crate::db::Db;
+use crate::metrics::EventMetrics;
 use crate::shutdown::Stopping;
 
 /// Events relayed per round.
@@ -43,6 +45,8 @@ pub struct Relay {
     relayed: Arc<Notify>,
     mode: Mode,
     options: Options,
+    /// Counts the events handed to the transport (registered nowhere unless measured).
+    published: Counter,
 }
 
 impl std::fmt::Debug for Relay {
@@ -68,6 +72,7 @@ impl Relay {
             relayed: Arc::new(Notify::new()),
             mode: Mode::Embedded,
             options,
+            published: Counter::default(),
         }
     }
 
@@ -83,11 +88,29 @@ impl Relay {
                 streams: Mutex::default(),
             })),
             options,
+            published: Counter::default(),
         }
+    }
+
+    /// This relay, counting what it publishes into `metrics`' outbox series.
+    pub fn measured(mut self, metrics: &EventMetrics) -> Relay {
+        self.published = metrics.outbox_published.clone();
+        self
     }
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Sets `metrics`' outbox gauges from the store: the events waiting for a relay (of any
+    /// instance) and the age of the oldest. Run at each scrape rather than per event, as one
+    /// indexed query.
+    pub async fn refresh_backlog(&self, metrics: &EventMetrics) -> Result<(), Error> {
+        let (pending, oldest) = outbox::unrelayed_backlog(&self.db).await?;
+        let age = oldest.as_deref().and_then(age_seconds).unwrap_or(0.0);
+        metrics.outbox_pending.set(pending);
+        metrics.outbox_oldest_pending_age.set(age);
+        Ok(())
     }
 
     /// Notified (all waiters) whenever this relay has made events available.
@@ -160,8 +183,18 @@ impl Relay {
             }
         };
         if relayed > 0 {
+            self.published.inc_by(relayed);
             self.relayed.notify_waiters();
         }
         Ok(relayed)
     }
+}
+
+/// Seconds since `time` (RFC 3339), never negative (clocks of several instances differ a little);
+/// `None` when it does not parse.
+fn age_seconds(time: &str) -> Option<f64> {
+    let then =
+        time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339).ok()?;
+    let age = time::OffsetDateTime::now_utc() - then;
+    Some(age.as_seconds_f64().max(0.0))
 }

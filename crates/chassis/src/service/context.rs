@@ -179,6 +179,16 @@ impl Context {
                 self.events.options.clone(),
             ),
         };
+        let relay = relay.measured(&self.metrics.events);
+        let (backlog, metrics) = (relay.clone(), self.metrics.events.clone());
+        self.metrics.on_scrape_async(move || {
+            let (relay, metrics) = (backlog.clone(), metrics.clone());
+            async move {
+                if let Err(error) = relay.refresh_backlog(&metrics).await {
+                    tracing::debug!(%error, "cannot read the outbox backlog for /metrics");
+                }
+            }
+        });
         if let Ok(mut routes) = self.events.routes.lock() {
             *routes = std::mem::take(&mut *routes)
                 .merge(events::feed_routes(relay.clone(), self.health.clone()));
@@ -194,7 +204,19 @@ impl Context {
         db: &Db,
         subscription: events::Subscription,
     ) -> Result<(), events::Error> {
-        let inbox = events::Inbox::new(db.clone()).traced(self.tracer.clone());
+        let name = events::subscription_name(self.info.name, subscription.source());
+        let inbox = events::Inbox::new(db.clone())
+            .traced(self.tracer.clone())
+            .measured(self.metrics.events.consumer(&name));
+        let (parked, source) = (inbox.clone(), subscription.source().to_owned());
+        self.metrics.on_scrape_async(move || {
+            let (inbox, source) = (parked.clone(), source.clone());
+            async move {
+                if let Err(error) = inbox.refresh_parked(&source).await {
+                    tracing::debug!(%error, "cannot count the parked events for /metrics");
+                }
+            }
+        });
         let first = {
             let mut consumers = self
                 .events

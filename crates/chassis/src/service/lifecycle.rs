@@ -158,7 +158,9 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
             .merge(running.health.router())
             .route(
                 crate::routes::METRICS,
-                get(move || async move { scrape.response() }),
+                get(move |headers: ::http::HeaderMap| async move {
+                    scrape.scrape(headers.get(::http::header::ACCEPT)).await
+                }),
             )
             .merge(routes.merge(running.events.take_routes())),
         running.metrics.clone(),

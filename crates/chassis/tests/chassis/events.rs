@@ -18,7 +18,7 @@ use brigade_chassis::events::{
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::{self, Instance};
 
-use crate::support::Ticked;
+use crate::support::{sample, wait_for_sample, Ticked};
 
 pub(crate) const PRODUCER: ServiceInfo = ServiceInfo {
     name: "ledger",
@@ -134,9 +134,15 @@ impl World {
         stored
     }
 
-    async fn start_producer(&self) -> Instance {
+    /// The producer's flags: its store and the transport.
+    fn producer_flags(&self) -> Vec<String> {
         let mut flags = vec!["--database-url".to_owned(), self.producer_url.clone()];
         flags.extend(self.transport_flags.iter().cloned());
+        flags
+    }
+
+    async fn start_producer(&self) -> Instance {
+        let flags = self.producer_flags();
         let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
         Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
             fast(&mut ctx);
@@ -214,6 +220,59 @@ impl World {
         let effects = self.effects().await;
         panic!("only {} of {count} effects applied in 20 s", effects.len());
     }
+}
+
+/// A handler that takes a permit of `gate` before each attempt, so that a test can hold the
+/// consumer behind its producer, then records as [`Record`] does.
+struct Gated {
+    gate: Arc<tokio::sync::Semaphore>,
+    record: Record,
+}
+
+impl Handle<Ticked> for Gated {
+    async fn handle(&self, tx: &mut Tx, event: Ticked, envelope: &Envelope) -> Handled {
+        if let Ok(permit) = self.gate.acquire().await {
+            permit.forget();
+        }
+        self.record.handle(tx, event, envelope).await
+    }
+}
+
+impl World {
+    /// A producer whose relay runs only when told (`POST /v1/relay`), so that committed events
+    /// stay pending until then.
+    async fn start_lazy_producer(&self) -> Instance {
+        let flags = self.producer_flags();
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
+            fast(&mut ctx);
+            ctx.events_options_mut().relay_interval = Duration::from_secs(3600);
+            let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
+            let outbox = ctx.publish_events(&db).await?;
+            Ok(Router::new().route(
+                "/v1/relay",
+                axum::routing::post(move || async move {
+                    outbox.wake();
+                    http::StatusCode::NO_CONTENT
+                }),
+            ))
+        })
+        .await
+    }
+}
+
+/// Asks the lazy producer to relay what is pending.
+async fn relay_now(producer: &Instance) {
+    let client = brigade_chassis::plain::PlainClient::new(Duration::from_secs(5));
+    let answer = client
+        .send(
+            http::Method::POST,
+            &format!("{}/v1/relay", producer.url()),
+            None,
+        )
+        .await
+        .expect("relay answer");
+    assert_eq!(answer.status, http::StatusCode::NO_CONTENT);
 }
 
 /// Short pauses so that the suite's retries and redeliveries happen within seconds.
@@ -475,6 +534,72 @@ async fn a_consumer_that_was_down_catches_up(transport: Transport) {
     world.finish(&stored, [consumer, producer]).await;
 }
 
+async fn the_outbox_and_consumer_metrics_follow_the_events(transport: Transport) {
+    let Some(world) = World::new(transport).await else {
+        return;
+    };
+    const PENDING: &str = "brigade_outbox_pending_events";
+    const AGE: &str = "brigade_outbox_oldest_pending_age_seconds";
+    const PUBLISHED: &str = "brigade_outbox_published_events_total";
+    const LAG: &str = "brigade_consumer_lag_events{subscription=\"tally-ledger\"}";
+    const APPLIED: &str = "brigade_consumer_applied_events_total{subscription=\"tally-ledger\"}";
+    const FAILED: &str = "brigade_consumer_failed_deliveries_total{subscription=\"tally-ledger\"}";
+    const PARKED: &str = "brigade_consumer_parked_events{subscription=\"tally-ledger\"}";
+    let producer = world.start_lazy_producer().await;
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let record = Record {
+        cured: world.cured.clone(),
+    };
+    let held = gate.clone();
+    let consumer = world
+        .start_consumer(&producer, move |s| {
+            s.on::<Ticked, _>(Gated { gate: held, record })
+        })
+        .await;
+
+    // Committed, not relayed: pending, and as old as they are.
+    let mut stored = world.commit(&ticks(&["a"], 3)).await;
+    let before = producer.metrics().await;
+    assert_eq!(sample(&before, PENDING), Some(3.0), "{before}");
+    assert!(
+        sample(&before, AGE).is_some_and(|age| age > 0.0),
+        "{before}"
+    );
+    assert_eq!(sample(&before, PUBLISHED), Some(0.0), "{before}");
+
+    // Relayed: none pending, three published.
+    relay_now(&producer).await;
+    let after = wait_for_sample(&producer, PENDING, |v| v == 0.0).await;
+    assert_eq!(sample(&after, AGE), Some(0.0), "{after}");
+    assert_eq!(sample(&after, PUBLISHED), Some(3.0), "{after}");
+
+    // The consumer holds the first event: it is behind the producer by the other two at least
+    // (the feed's page counts all three, JetStream the ones after the one being handled).
+    let behind = wait_for_sample(&consumer, LAG, |lag| lag >= 2.0).await;
+    assert_eq!(sample(&behind, APPLIED), Some(0.0), "{behind}");
+    gate.add_permits(1_000);
+    world.wait_for_effects(3).await;
+    let caught_up = wait_for_sample(&consumer, LAG, |lag| lag == 0.0).await;
+    assert_eq!(sample(&caught_up, APPLIED), Some(3.0), "{caught_up}");
+    assert_eq!(sample(&caught_up, FAILED), Some(0.0), "{caught_up}");
+    assert_eq!(sample(&caught_up, PARKED), Some(0.0), "{caught_up}");
+
+    // A poison event fails each of its attempts, then is parked.
+    let poison = Ticked {
+        account: "a".to_owned(),
+        n: 4,
+        poison: true,
+    };
+    stored.extend(world.commit(&[poison]).await);
+    relay_now(&producer).await;
+    let parked_now = wait_for_sample(&consumer, PARKED, |parked| parked == 1.0).await;
+    assert_eq!(sample(&parked_now, FAILED), Some(3.0), "{parked_now}");
+    assert_eq!(sample(&parked_now, APPLIED), Some(3.0), "{parked_now}");
+    assert_eq!(parked(&consumer).await.items[0].id, stored[3].id);
+    wait_for_sample(&consumer, LAG, |lag| lag == 0.0).await;
+    stop([consumer, producer]).await;
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod embedded {
@@ -503,4 +628,5 @@ conformance!(
     order_per_subject_holds_with_two_consumer_instances,
     a_poison_event_is_parked_without_blocking_and_replayed,
     a_consumer_that_was_down_catches_up,
+    the_outbox_and_consumer_metrics_follow_the_events,
 );

@@ -184,7 +184,65 @@ async fn unknown_schema_version_is_refused_for_parking(db: Db) {
     );
 }
 
+/// The store-read metrics on both engines: the outbox backlog before and after a relay, and a
+/// consumer's applied, failed and parked counts.
+async fn the_outbox_backlog_and_the_parked_count_are_read_from_the_store(db: Db) {
+    migrate(
+        &db,
+        &[events::OUTBOX_MIGRATION, events::INBOX_MIGRATION, COUNTED],
+    )
+    .await
+    .expect("migrate");
+    let metrics = brigade_chassis::metrics::Metrics::new();
+    let events = &metrics.events;
+    let outbox = Outbox::new();
+    let relay =
+        Relay::embedded(db.clone(), outbox.clone(), events::Options::default()).measured(events);
+    let mut tx = db.begin_write().await.expect("begin");
+    for n in 1..=2 {
+        outbox
+            .append(tx.conn(), &Ticked::new("a", n))
+            .await
+            .expect("append");
+    }
+    tx.commit().await.expect("commit");
+
+    relay.refresh_backlog(events).await.expect("backlog");
+    assert_eq!(events.outbox_pending.get(), 2);
+    assert!(events.outbox_oldest_pending_age.get() > 0.0);
+    assert_eq!(events.outbox_published.get(), 0);
+    assert_eq!(relay.relay_once().await.expect("relay"), 2);
+    relay.refresh_backlog(events).await.expect("backlog");
+    assert_eq!(events.outbox_pending.get(), 0);
+    assert_eq!(events.outbox_oldest_pending_age.get(), 0.0);
+    assert_eq!(events.outbox_published.get(), 2);
+
+    let consumer = events.consumer("tally-ledger");
+    let inbox = Inbox::new(db.clone()).measured(consumer.clone());
+    let subscription = Subscription::new("ledger").on::<Ticked, _>(Count);
+    let stored = events::stored_events(&db).await.expect("stored");
+    let outcome = inbox.apply(&subscription, &stored[0], None).await;
+    assert_eq!(outcome.expect("applied"), ApplyOutcome::Applied);
+    let mut unreadable = stored[1].clone();
+    unreadable.schemaversion = 9;
+    assert!(inbox.apply(&subscription, &unreadable, None).await.is_err());
+    inbox
+        .park(&unreadable, None, "schema version 9", 1)
+        .await
+        .expect("park");
+    inbox.refresh_parked("ledger").await.expect("parked");
+    assert_eq!(
+        (consumer.applied.get(), consumer.failed.get()),
+        (1, 1),
+        "applied, failed"
+    );
+    assert_eq!(consumer.parked.get(), 1);
+    inbox.refresh_parked("another").await.expect("parked");
+    assert_eq!(consumer.parked.get(), 0, "parked events of another source");
+}
+
 brigade_chassis::store_suite!(
+    the_outbox_backlog_and_the_parked_count_are_read_from_the_store,
     outbox_numbers_subjects_and_positions_follow_commits,
     racing_appliers_apply_once,
     unknown_schema_version_is_refused_for_parking,

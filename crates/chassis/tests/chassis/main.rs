@@ -8,8 +8,9 @@
 //! - `events_store`: the outbox and inbox on both engines, with racing instances;
 //! - `events`: the events conformance suite on both transports;
 //! - `tracing`: spans exported over OTLP, one trace across services, a dead collector harmless;
-//! - `metrics`: every instance's `/metrics` passes `promtool check metrics`, and the scrape
-//!   configuration for `brigade up` `promtool check config`;
+//! - `metrics`: every instance's `/metrics` passes `promtool check metrics`, OpenMetrics scrapes
+//!   carry trace exemplars, the scrape configurations pass `promtool check config`, and the
+//!   Grafana dashboard queries only metrics that exist;
 //! - `layers`: the chassis's modules have no cycle.
 // `too_many_lines` guards production code; a test that walks one table of cases reads best whole.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]

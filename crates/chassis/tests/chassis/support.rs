@@ -69,3 +69,33 @@ pub async fn start_ticking_ledger(flags: &[&str]) -> Instance {
     })
     .await
 }
+
+/// The value of `series` (a name with its labels as exposed, `x_total{a="b"}`) in a Prometheus
+/// text exposition.
+pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.split(' ').next()?.parse().ok()
+    })
+}
+
+/// Scrapes `instance` until `series` has a value that `wanted` accepts (for up to 20 s, then
+/// fails saying what it saw); returns that exposition.
+pub async fn wait_for_sample(
+    instance: &Instance,
+    series: &str,
+    wanted: impl Fn(f64) -> bool,
+) -> String {
+    let mut exposition = String::new();
+    for _ in 0..400 {
+        exposition = instance.metrics().await;
+        if sample(&exposition, series).is_some_and(&wanted) {
+            return exposition;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "{series} never reached the wanted value in 20 s; last seen {:?} in:\n{exposition}",
+        sample(&exposition, series)
+    );
+}
