@@ -58,6 +58,9 @@ enum Command {
     Events(brigade_operator::events::EventsArgs),
     /// Faults on purpose (system started with `up --chaos`): latency, errors, kills, scenarios.
     Chaos(brigade_operator::chaos::ChaosArgs),
+    /// Open-loop load on the running system through the gateway: rates, stages, mixes,
+    /// thresholds, reports, --find-capacity.
+    Load(brigade_bench::loadgen::LoadArgs),
     /// Measure the system against a baseline taken in the same run.
     Bench {
         #[command(subcommand)]
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             Command::Check(args) => brigade_operator::checker::run(args).await,
             Command::Events(args) => brigade_operator::events::run(args).await,
             Command::Chaos(args) => brigade_operator::chaos::run(args).await,
+            Command::Load(args) => args.run().await,
             Command::Bench { bench } => bench.run().await,
         }
     });

@@ -6,6 +6,7 @@ pub mod events;
 mod fixtures;
 pub mod hop;
 mod load;
+pub mod loadgen;
 pub mod resilience;
 pub mod storefront;
 pub mod up;

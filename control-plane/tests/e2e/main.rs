@@ -8,6 +8,7 @@ mod checkout;
 mod console;
 mod console_data;
 mod events;
+mod load;
 mod logs;
 mod resilience;
 mod support;

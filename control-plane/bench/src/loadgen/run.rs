@@ -1,0 +1,162 @@
+//! The open loop: each request starts when the schedule says, whatever the answers do, and its
+//! latency counts from that intended start, so a system that queues cannot hide it by slowing
+//! the generator down (no coordinated omission). At most `max_in_flight` arrivals are under
+//! way; one due beyond that is counted as not sent, never silently skipped.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use brigade_chassis::client::plain::{Error as PlainError, PlainClient};
+use bytes::Bytes;
+use http::{header, HeaderValue, Request};
+use http_body_util::Full;
+use rand::rngs::SmallRng;
+use rand::SeedableRng as _;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::mix::{Mix, RequestKind, Values};
+use super::record::{Outcome, Recorder};
+use super::schedule::Schedule;
+
+/// What a run needs from its surroundings, prepared before the clock starts.
+#[derive(Debug)]
+pub struct Target {
+    pub client: PlainClient,
+    /// `http://127.0.0.1:8080`, checked to be loopback.
+    pub base: String,
+    pub values: Values,
+    /// Signed-in shoppers' access tokens (empty when the mix needs none).
+    pub tokens: Vec<String>,
+}
+
+/// One run: a schedule over a mix.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub schedule: Schedule,
+    pub max_in_flight: usize,
+    /// Seeds the draws of arrivals, request types and shoppers.
+    pub seed: u64,
+}
+
+/// Runs `plan` against `target` to the end of its schedule and until every request sent has
+/// ended (each is bounded by the client's timeout); returns what was recorded and how long it
+/// took.
+pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>) -> (Recorder, Duration) {
+    let names = mix.requests.iter().map(|r| r.name.clone()).collect();
+    let recorder = Arc::new(Mutex::new(Recorder::new(names)));
+    let in_flight = Arc::new(Semaphore::new(plan.max_in_flight));
+    let mut picks = SmallRng::seed_from_u64(plan.seed.wrapping_add(1));
+    let mut tasks = JoinSet::new();
+    let started = Instant::now();
+    for due in plan.schedule.arrivals(plan.seed) {
+        tokio::time::sleep_until(started + due).await;
+        let flow = mix.pick(&mut picks).steps.clone();
+        match in_flight.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let shopper = if target.tokens.is_empty() {
+                    0
+                } else {
+                    rand::Rng::random_range(&mut picks, 0..target.tokens.len())
+                };
+                let (mix, target, recorder) = (mix.clone(), target.clone(), recorder.clone());
+                tasks.spawn(async move {
+                    let arrival = Arrival {
+                        mix: &mix,
+                        target: &target,
+                        recorder: &recorder,
+                        shopper,
+                        due,
+                    };
+                    arrival.send(started, &flow).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                let mut recorder = recorder.lock().unwrap_or_else(PoisonError::into_inner);
+                for step in flow {
+                    recorder.not_sent(step, due);
+                }
+            }
+        }
+        // Reap finished tasks as we go, so a long run does not hold every one until the end.
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+    let elapsed = started.elapsed();
+    let recorder = Arc::try_unwrap(recorder)
+        .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner))
+        .unwrap_or_else(|shared| {
+            shared
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        });
+    (recorder, elapsed)
+}
+
+/// One arrival's requests in flight.
+struct Arrival<'a> {
+    mix: &'a Mix,
+    target: &'a Target,
+    recorder: &'a Mutex<Recorder>,
+    shopper: usize,
+    /// When it was due, from the start of the run.
+    due: Duration,
+}
+
+impl Arrival<'_> {
+    /// Sends the flow's requests one after another. The first one's latency counts from the
+    /// arrival's intended start; each later one's from when the one before it ended, its own
+    /// intended start.
+    async fn send(&self, started: Instant, steps: &[usize]) {
+        let mut intended = started + self.due;
+        for &step in steps {
+            let Some(kind) = self.mix.requests.get(step) else {
+                continue;
+            };
+            let outcome = match self.request(kind) {
+                Ok(request) => match self.target.client.send_request(request).await {
+                    Ok(answer) => Outcome::Status(answer.status.as_u16()),
+                    Err(PlainError::Timeout { .. }) => Outcome::Timeout,
+                    Err(_) => Outcome::Transport,
+                },
+                // Templates were checked to render valid requests; count it if one did not.
+                Err(_) => Outcome::Transport,
+            };
+            let ended = Instant::now();
+            self.recorder
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(step, self.due, ended - intended, outcome);
+            intended = ended;
+        }
+    }
+
+    fn request(&self, kind: &RequestKind) -> Result<Request<Full<Bytes>>, http::Error> {
+        let mut rng = rand::rng();
+        let values = &self.target.values;
+        let url = format!("{}{}", self.target.base, kind.path.render(values, &mut rng));
+        let mut request = Request::builder().method(kind.method.clone()).uri(url);
+        for (name, value) in &kind.headers {
+            request = request.header(name, value.render(values, &mut rng));
+        }
+        if kind.auth {
+            if let Some(token) = self.target.tokens.get(self.shopper) {
+                request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+        }
+        let body = match &kind.body {
+            Some(body) => {
+                request = request.header(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                Bytes::from(body.render(values, &mut rng))
+            }
+            None => Bytes::new(),
+        };
+        request.body(Full::new(body))
+    }
+}
