@@ -219,7 +219,7 @@ async fn drive(
 
 /// The first products of the catalog, `(id, sku)`, each given plenty of stock: this measures
 /// the happy path, not selling out.
-async fn stocked_products(
+pub(crate) async fn stocked_products(
     client: &PlainClient,
     running: &Running,
 ) -> anyhow::Result<Vec<(String, String)>> {
@@ -250,7 +250,7 @@ async fn stocked_products(
 }
 
 /// `count` shoppers with filled carts, before the clock starts; returns their tokens.
-async fn filled_carts(
+pub(crate) async fn filled_carts(
     client: &PlainClient,
     gateway: &str,
     key: &SigningKey,
@@ -297,7 +297,7 @@ async fn filled_carts(
 }
 
 /// One checkout per shopper, open loop at `rate` per second.
-async fn checkouts(
+pub(crate) async fn checkouts(
     client: PlainClient,
     gateway: String,
     tokens: Vec<String>,
