@@ -148,7 +148,8 @@ async fn a_collector_that_never_answers_fails_no_checkout_and_no_request() {
     for order in futures_util::future::join_all(checkouts).await {
         assert_eq!(order["status"], "CONFIRMED", "{order}");
     }
-    let reads = (0..200).map(|_| get(&format!("{}/api/v1/products?page_size=20", system.gateway)));
+    let products = format!("{}/api/v1/products?page_size=20", system.gateway);
+    let reads = (0..200).map(|_| get(&products));
     for (status, body) in futures_util::future::join_all(reads).await {
         assert_eq!(status, 200, "{body}");
     }
