@@ -22,7 +22,6 @@ use axum::body::Bytes as AxumBytes;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
-use brigade_chassis::auth::SigningKey;
 use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::discovery::{Resolver, Source};
@@ -374,13 +373,7 @@ async fn checkout(args: &TelemetryBenchArgs, count: usize) -> anyhow::Result<()>
 
 /// One checkout measurement on a system of its own, traced as `mode` says.
 async fn checkout_once(mode: Mode, down: &str, rate: f64, count: usize) -> anyhow::Result<Figures> {
-    let dir = tempfile::tempdir()?;
-    let key = SigningKey::generate("bench")?;
-    let jwks_path = dir.path().join("jwks.json");
-    std::fs::write(
-        &jwks_path,
-        serde_json::json!({ "keys": [key.public_jwk()] }).to_string(),
-    )?;
+    let (dir, key, jwks_path) = super::checkout::trusted_key()?;
     let mut running = super::up::system(dir.path(), |_service| {
         let mut env = vec![(
             "BRIGADE_JWKS_FILE".to_owned(),
