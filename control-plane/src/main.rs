@@ -5,7 +5,7 @@
 //!   (`brigade_operator::control`).
 //! - [`run`]: `brigade run SERVICE`, one service in the foreground (how `up` starts instances);
 //!   the only place that knows every service crate.
-//! - The operator commands (`status`, `logs`, `check`, `events`, `chaos`) live in `brigade_operator`,
+//! - The operator commands (`status`, `logs`, `telemetry`, `check`, `events`, `chaos`) live in `brigade_operator`,
 //!   the benchmarks (`brigade bench …`) in `brigade_bench`: neither depends on any service, so
 //!   editing a service rebuilds only that service and this binary.
 //!
@@ -50,6 +50,8 @@ enum Command {
     },
     /// Show the instances' log lines, interleaved: filter by service, instance, trace, level, text.
     Logs(brigade_operator::logs::cli::LogsArgs),
+    /// Export the control plane's traces, logs and metrics as OTLP JSON Lines, or import them.
+    Telemetry(brigade_operator::telemetry_file::cli::TelemetryArgs),
     /// Check the running system's promises: no oversell, no double charge, no lost order.
     Check(brigade_operator::checker::CheckArgs),
     /// Events that services could not apply: list them, replay them.
@@ -87,6 +89,7 @@ fn main() -> ExitCode {
             Command::Status(args) => brigade_operator::status::run(args).await,
             Command::Run { service } => run::run(service).await,
             Command::Logs(args) => brigade_operator::logs::cli::run(args).await,
+            Command::Telemetry(args) => brigade_operator::telemetry_file::cli::run(args).await,
             Command::Check(args) => brigade_operator::checker::run(args).await,
             Command::Events(args) => brigade_operator::events::run(args).await,
             Command::Chaos(args) => brigade_operator::chaos::run(args).await,

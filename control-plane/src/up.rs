@@ -417,6 +417,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         started_at_ms,
         traces: brigade_operator::traces::TraceStore::new(Default::default()),
         logs,
+        metrics: brigade_operator::otlp_metrics::MetricStore::new(Default::default()),
     };
     let server = ControlServer::spawn(listener, sources, chaos);
     let mut signals = Signals::new().context("cannot listen for signals")?;

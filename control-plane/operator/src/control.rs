@@ -1,7 +1,10 @@
 //! The control plane's HTTP server on the control port: the registry (`/v1/registry/…`), the
 //! system view (`/v1/system`), process faults (`/v1/chaos/…`), the traces receiver and API
-//! (`/v1/traces`, see [`crate::traces`]), the instances' log lines (`/v1/logs`, see [`crate::logs`]), the console (`/`), and its own `/livez` and `/metrics`, all in the chassis middleware so that errors are problem+json like
-//! everywhere else.
+//! (`/v1/traces`, see [`crate::traces`]), the instances' log lines and the OTLP logs receiver
+//! (`/v1/logs`, see [`crate::logs`]), the OTLP metrics receiver (`/v1/metrics`, see
+//! [`crate::otlp_metrics`]), the telemetry file (`/v1/telemetry/export`, see
+//! [`crate::telemetry_file`]), the console (`/`), and its own `/livez` and `/metrics`, all in the
+//! chassis middleware so that errors are problem+json like everywhere else.
 
 use std::time::Duration;
 
@@ -16,7 +19,7 @@ use brigade_chassis::http::Limits;
 use brigade_chassis::metrics::Metrics;
 
 use crate::system::{self, Sources};
-use crate::{chaos, console, logs, traces};
+use crate::{chaos, console, logs, otlp_metrics, telemetry_file, traces};
 
 #[derive(Clone)]
 struct AppState {
@@ -48,6 +51,12 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
                 .iter()
                 .map(|(name, _)| name.clone())
                 .collect(),
+        ))
+        .merge(otlp_metrics::router(sources.metrics.clone()))
+        .merge(telemetry_file::router(
+            sources.traces.clone(),
+            sources.logs.clone(),
+            sources.metrics.clone(),
         ))
         .merge(chaos::instances::router(sources.supervisor.clone(), chaos))
         .route("/v1/system", get(system_view).with_state(state))

@@ -6,7 +6,10 @@
 //! - [`system`]: the system view (`GET /v1/system`), joining supervisor, registry and `/readyz`.
 //! - [`control`]: the control port's server: registry, [`console`], the [`system`] view, chaos.
 //! - [`checker`]: `brigade check`, the promise checker (also used by the end-to-end tests).
-//! - [`logs`]: the instances' log lines kept by the control port, and `brigade logs`.
+//! - [`logs`]: the instances' log lines kept by the control port (and OTLP log records posted
+//!   to it), and `brigade logs`.
+//! - [`otlp`], [`otlp_metrics`]: what the OTLP/HTTP receivers share; the metrics receiver.
+//! - [`telemetry_file`]: everything kept as OTLP JSON Lines, `brigade telemetry export|import`.
 //! - [`events`]: `brigade events`, parked events listed and replayed.
 //! - [`chaos`]: `brigade chaos`, faults on purpose: request faults, kills and pauses, scenarios.
 //! - [`harness`]: `brigade up` as a child process, for the benchmarks and the end-to-end tests.
@@ -19,9 +22,12 @@ pub mod control;
 pub mod events;
 pub mod harness;
 pub mod logs;
+pub mod otlp;
+pub mod otlp_metrics;
 pub mod output;
 pub mod status;
 pub mod system;
+pub mod telemetry_file;
 #[cfg(test)]
 mod testing;
 pub mod traces;

@@ -147,6 +147,8 @@ pub struct Sources {
     pub traces: crate::traces::TraceStore,
     /// The recent lines every instance wrote.
     pub logs: crate::logs::LogStore,
+    /// The recent metric points posted over OTLP.
+    pub metrics: crate::otlp_metrics::MetricStore,
 }
 
 /// A slot's state for people: `paused` when its process was stopped on purpose (SIGSTOP).

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use brigade_chassis::plain::PlainClient;
-use http::{header, Method, StatusCode};
+use brigade_chassis::plain::{Answer, PlainClient};
+use bytes::Bytes;
+use http::{header, Method, Request, StatusCode};
+use http_body_util::Full;
 use serde_json::Value;
 
 use crate::system::Sources;
@@ -19,6 +21,7 @@ pub(crate) fn sources(desired: &[&str]) -> Sources {
         started_at_ms: 0,
         traces: crate::traces::TraceStore::default(),
         logs: crate::logs::LogStore::default(),
+        metrics: crate::otlp_metrics::MetricStore::default(),
     }
 }
 
@@ -46,4 +49,30 @@ pub(crate) async fn get(url: &str) -> (StatusCode, Value, String) {
         .to_owned();
     let body = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
     (answer.status, body, content_type)
+}
+
+/// A POST of `body` as `content_type`; the answer whatever its status.
+pub(crate) async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Answer {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri(url)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    client().send_request(request).await.unwrap()
+}
+
+/// A string attribute.
+pub(crate) fn attribute(
+    key: &str,
+    value: &str,
+) -> opentelemetry_proto::tonic::common::v1::KeyValue {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
+        ..Default::default()
+    }
 }

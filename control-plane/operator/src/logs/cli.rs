@@ -167,9 +167,14 @@ fn print(args: &LogsArgs, page: &Page) -> u64 {
     page.next
 }
 
-/// `catalog#2`; padded to `recommendations#1`'s width when printed, so that columns align.
+/// `catalog#2`; padded to `recommendations#1`'s width when printed, so that columns align. A
+/// line from an OTLP exporter that is no numbered instance: `worker@host-a-7`, or `worker`.
 pub fn prefix(line: &LogLine) -> String {
-    format!("{}#{}", line.service, line.instance)
+    match (line.instance, &line.instance_id) {
+        (0, Some(id)) => format!("{}@{id}", line.service),
+        (0, None) => line.service.clone(),
+        (n, _) => format!("{}#{n}", line.service),
+    }
 }
 
 #[cfg(test)]
@@ -214,6 +219,20 @@ mod tests {
             "after=41&limit=5000&wait_ms=20000"
         );
         assert!(parse(&["-f", "--json"]).unwrap().json);
+    }
+
+    #[test]
+    fn a_line_is_prefixed_with_its_instance_whatever_wrote_it() {
+        let mut line: LogLine = serde_json::from_value(serde_json::json!({
+            "seq": 1, "service": "catalog", "instance": 2, "stream": "stdout",
+            "time": "2026-12-06T11:06:44Z", "message": "m"
+        }))
+        .unwrap();
+        assert_eq!(prefix(&line), "catalog#2");
+        line.instance = 0;
+        assert_eq!(prefix(&line), "catalog");
+        line.instance_id = Some("host-a-7".into());
+        assert_eq!(prefix(&line), "catalog@host-a-7");
     }
 
     #[test]

@@ -41,7 +41,7 @@ impl Level {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Level::Trace => "TRACE",
             Level::Debug => "DEBUG",
@@ -58,6 +58,8 @@ impl Level {
 pub enum Source {
     Stdout,
     Stderr,
+    /// Posted to `/v1/logs` as an OTLP log record that named no stream (`log.iostream`).
+    Otlp,
 }
 
 /// One stored line.
@@ -66,8 +68,12 @@ pub struct LogLine {
     /// Its place in the store: increasing across every instance, the `after` cursor's unit.
     pub seq: u64,
     pub service: String,
-    /// The instance's number in its service, as in the slot `catalog-2`.
+    /// The instance's number in its service, as in the slot `catalog-2`; 0 for a line from an
+    /// OTLP exporter whose `service.instance.id` is not of that form.
     pub instance: u32,
+    /// That `service.instance.id`, when `instance` could not say it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     pub stream: Source,
     /// RFC 3339: the line's own timestamp, or when the control plane read a text line.
     pub time: String,
@@ -102,6 +108,7 @@ pub fn parse(
         seq: 0,
         service: service.to_owned(),
         instance,
+        instance_id: None,
         stream,
         time: humantime::format_rfc3339_millis(received).to_string(),
         level: None,

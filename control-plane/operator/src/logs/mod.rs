@@ -9,10 +9,15 @@
 //!   with `wait_ms` too, an answer held until a line matches or the time is up (a long poll:
 //!   how `--follow` streams).
 //!
+//! - `POST /v1/logs`: an OTLP/HTTP logs export (protobuf or JSON), from any process with an
+//!   OpenTelemetry SDK: its records become lines beside the instances' (see [`otlp`] for the
+//!   mapping), so `brigade logs` shows them too.
+//!
 //! [`cli`] is `brigade logs`.
 
 pub mod cli;
 mod line;
+pub mod otlp;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -20,7 +25,7 @@ mod tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -28,6 +33,11 @@ use brigade_chassis::extract::{Json, Query};
 use brigade_chassis::problem::quoted;
 use brigade_chassis::validation::ValidationError;
 use brigade_chassis::Problem;
+use bytes::Bytes;
+use http::HeaderMap;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 
 pub use line::{Level, LogLine, Source};
 pub use store::{Caps, Filter, LogStore, Page};
@@ -52,10 +62,13 @@ struct LogsState {
 
 /// The API's route over `store`; `services` are the system's services.
 pub fn router(store: LogStore, services: Vec<String>) -> Router {
-    Router::new().route(LOGS, get(list)).with_state(LogsState {
-        store,
-        services: Arc::new(services),
-    })
+    Router::new()
+        .route(LOGS, get(list).post(receive))
+        .layer(DefaultBodyLimit::max(crate::otlp::MAX_EXPORT_BYTES))
+        .with_state(LogsState {
+            store,
+            services: Arc::new(services),
+        })
 }
 
 /// The query, as text: each value is checked and named when it is wrong.
@@ -195,4 +208,22 @@ async fn list(State(state): State<LogsState>, Query(query): Query<ListQuery>) ->
         state.store.wait_for(filter, wait).await
     };
     Json(page).into_response()
+}
+
+async fn receive(State(state): State<LogsState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (request, encoding) =
+        match crate::otlp::decode::<ExportLogsServiceRequest>(&headers, &body, "logs") {
+            Ok(decoded) => decoded,
+            Err(problem) => return (*problem).into_response(),
+        };
+    let (lines, rejected) = otlp::lines_of(request, state.store.caps().line_bytes);
+    for line in lines {
+        state.store.keep(line);
+    }
+    let partial_success = (rejected > 0).then(|| ExportLogsPartialSuccess {
+        rejected_log_records: rejected as i64,
+        error_message: "records whose trace id is not 16 bytes or span id not 8 were dropped"
+            .to_owned(),
+    });
+    crate::otlp::answer(encoding, ExportLogsServiceResponse { partial_success })
 }

@@ -118,14 +118,24 @@ impl LogStore {
     /// Keeps one line an instance wrote, dropping the oldest past the caps; returns it as kept.
     pub fn push(&self, service: &str, instance: u32, stream: Source, raw: &str) -> LogLine {
         let raw = cut(raw, self.caps.line_bytes);
-        let mut line = line::parse(service, instance, stream, raw, SystemTime::now());
+        self.keep(line::parse(
+            service,
+            instance,
+            stream,
+            raw,
+            SystemTime::now(),
+        ))
+    }
+
+    /// Keeps a line read elsewhere (an OTLP log record), numbering it; returns it as kept.
+    pub fn keep(&self, mut line: LogLine) -> LogLine {
         let seq = {
             let mut inner = self.lock();
             inner.last_seq += 1;
             line.seq = inner.last_seq;
             let lines = inner
                 .instances
-                .entry((service.to_owned(), instance))
+                .entry((line.service.clone(), line.instance))
                 .or_default();
             lines.push_back(line.clone());
             let over = lines.len() > self.caps.per_instance;
@@ -142,6 +152,14 @@ impl LogStore {
         };
         self.latest.send_replace(seq);
         line
+    }
+
+    /// Every kept line, oldest first.
+    pub fn lines(&self) -> Vec<LogLine> {
+        let inner = self.lock();
+        let mut lines: Vec<LogLine> = inner.instances.values().flatten().cloned().collect();
+        lines.sort_unstable_by_key(|line| line.seq);
+        lines
     }
 
     /// Lines dropped to stay within the caps since the start.
@@ -228,7 +246,7 @@ impl Inner {
 }
 
 /// `raw` cut to at most `max` bytes, on a character boundary.
-fn cut(raw: &str, max: usize) -> &str {
+pub(crate) fn cut(raw: &str, max: usize) -> &str {
     if raw.len() <= max {
         return raw;
     }

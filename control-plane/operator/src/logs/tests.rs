@@ -5,8 +5,16 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message;
+
 use super::{Caps, Filter, Level, LogLine, LogStore, Source};
-use crate::testing::get;
+use crate::testing::{attribute, get, post};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
@@ -306,4 +314,208 @@ async fn the_api_serves_filtered_lines_and_refuses_bad_input_with_a_problem() {
         detail.contains("`ordres`") && detail.contains("orders, payments"),
         "{detail}"
     );
+}
+
+/// An OTLP logs export from `shop-worker-2` (a slot-style instance id): a warning of trace
+/// [`TRACE`] on stderr with fields, and a record with no severity.
+fn otlp_export() -> ExportLogsServiceRequest {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope};
+    let int = |key: &str, value: i64| KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
+        ..Default::default()
+    };
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![
+                    attribute("service.name", "shop-worker"),
+                    attribute("service.instance.id", "shop-worker-2"),
+                ],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(InstrumentationScope {
+                    name: "shop_worker::mail".into(),
+                    ..Default::default()
+                }),
+                log_records: vec![
+                    LogRecord {
+                        time_unix_nano: 1_780_000_000_123_456_000,
+                        severity_number: 13,
+                        severity_text: "WARN".into(),
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue("mail is slow".into())),
+                        }),
+                        attributes: vec![
+                            int("attempt", 3),
+                            attribute("queue", "mail"),
+                            attribute("log.iostream", "stderr"),
+                        ],
+                        trace_id: crate::otlp::unhex(TRACE, 16).unwrap(),
+                        span_id: vec![7; 8],
+                        ..Default::default()
+                    },
+                    LogRecord {
+                        observed_time_unix_nano: 1_780_000_001_000_000_000,
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue("plain".into())),
+                        }),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// The same kind of export as another SDK writes it in OTLP JSON: an instance id that is not
+/// a slot, the level only as text, a structured body.
+const JSON_LOGS: &str = r#"{"resourceLogs":[{"resource":{"attributes":[
+  {"key":"service.name","value":{"stringValue":"shop-worker"}},
+  {"key":"service.instance.id","value":{"stringValue":"5f0c-host-a"}}]},
+  "scopeLogs":[{"scope":{"name":"py.worker"},"logRecords":[{
+    "timeUnixNano":"1780000002000000000","severityText":"Error",
+    "body":{"kvlistValue":{"values":[{"key":"job","value":{"intValue":"42"}}]}},
+    "traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"0102030405060708"}]}]}]}"#;
+
+#[tokio::test]
+async fn otlp_log_records_in_protobuf_and_json_are_lines_beside_the_instances() {
+    let sources = crate::testing::sources(&["orders"]);
+    let store = sources.logs.clone();
+    push(&store, "orders", 1, "INFO", "order placed");
+    let base = crate::testing::serve(sources).await;
+    let logs = format!("{base}/v1/logs");
+
+    let answer = post(
+        &logs,
+        "application/x-protobuf",
+        otlp_export().encode_to_vec(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.headers[http::header::CONTENT_TYPE],
+        "application/x-protobuf"
+    );
+    let response = ExportLogsServiceResponse::decode(answer.body).unwrap();
+    assert_eq!(response.partial_success, None);
+    let answer = post(&logs, "application/json", JSON_LOGS.as_bytes().to_vec()).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    // A full success leaves `partialSuccess` out, as OTLP JSON does an unset field.
+    assert_eq!(&answer.body[..], b"{}");
+
+    let (status, page, _) = get(&format!("{logs}?service=shop-worker")).await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<LogLine> = serde_json::from_value(page["lines"].clone()).unwrap();
+    assert_eq!(lines.len(), 3, "{page}");
+    let warning = &lines[0];
+    assert_eq!(warning.instance, 2);
+    assert_eq!(warning.instance_id, None);
+    assert_eq!(warning.stream, Source::Stderr);
+    assert_eq!(warning.level, Some(Level::Warn));
+    assert_eq!(warning.message, "mail is slow");
+    assert_eq!(warning.time, "2026-05-28T20:26:40.123456Z");
+    assert_eq!(warning.target.as_deref(), Some("shop_worker::mail"));
+    assert_eq!(warning.trace_id.as_deref(), Some(TRACE));
+    assert_eq!(warning.span_id.as_deref(), Some("0707070707070707"));
+    assert_eq!(warning.fields["attempt"], 3);
+    assert_eq!(warning.fields["queue"], "mail");
+    assert!(!warning.fields.contains_key("log.iostream"));
+
+    let plain = &lines[1];
+    assert_eq!((plain.level, plain.text), (None, true));
+    assert_eq!(plain.stream, Source::Otlp);
+    assert_eq!(plain.time, "2026-05-28T20:26:41.000Z");
+    assert!(
+        plain.render().starts_with("20:26:41.000 -     plain"),
+        "{}",
+        plain.render()
+    );
+
+    let other_sdk = &lines[2];
+    assert_eq!(other_sdk.instance, 0);
+    assert_eq!(other_sdk.instance_id.as_deref(), Some("5f0c-host-a"));
+    assert_eq!(other_sdk.level, Some(Level::Error));
+    assert_eq!(other_sdk.message, r#"{"job":42}"#);
+
+    // One trace's lines, whoever wrote them: the instance's and the exporters'.
+    let (_, page, _) = get(&format!("{logs}?trace={TRACE}")).await;
+    let services: Vec<&str> = page["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["orders", "shop-worker", "shop-worker"]);
+    // `brigade logs`'s filters work on them too.
+    let (_, page, _) = get(&format!("{logs}?service=shop-worker&instance=2&level=warn")).await;
+    assert_eq!(page["lines"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_logs_exports_are_refused_and_bad_records_dropped_as_a_partial_success() {
+    let base = crate::testing::serve(crate::testing::sources(&[])).await;
+    let logs = format!("{base}/v1/logs");
+    for (content_type, body, expected, says) in [
+        (
+            "application/x-protobuf",
+            b"\xff\xff\xff not protobuf".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "not an OTLP logs export",
+        ),
+        (
+            "application/json",
+            br#"{"resourceLogs": "many"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "not an OTLP logs export",
+        ),
+        (
+            "text/plain",
+            b"hello".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "application/x-protobuf",
+        ),
+    ] {
+        let answer = post(&logs, content_type, body).await;
+        assert_eq!(answer.status, expected, "{content_type}");
+        assert_eq!(
+            answer.headers[http::header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        let problem: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{problem}"
+        );
+    }
+    let mut export = otlp_export();
+    export.resource_logs[0].scope_logs[0].log_records[0].trace_id = vec![1; 5];
+    let answer = post(
+        &logs,
+        "application/json",
+        serde_json::to_vec(&export).unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let response: ExportLogsServiceResponse = serde_json::from_slice(&answer.body).unwrap();
+    let partial = response.partial_success.unwrap();
+    assert_eq!(partial.rejected_log_records, 1);
+    assert!(partial.error_message.contains("trace id"));
+    let (_, page, _) = get(&logs).await;
+    let messages: Vec<&str> = page["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["plain"]);
+
+    let too_big = vec![b' '; crate::otlp::MAX_EXPORT_BYTES + 1];
+    let answer = post(&logs, "application/json", too_big).await;
+    assert_eq!(answer.status, StatusCode::PAYLOAD_TOO_LARGE);
 }

@@ -23,32 +23,28 @@ use brigade_chassis::problem::quoted;
 use brigade_chassis::validation::ValidationError;
 use brigade_chassis::Problem;
 use bytes::Bytes;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::HeaderMap;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use prost::Message;
 
-pub use store::{Accepted, Caps, Filter, Summary, TraceId, TraceStore};
+use crate::otlp;
+
+pub use store::{trace_id_of, Accepted, Caps, Filter, Summary, TraceId, TraceStore};
 
 /// The path of the receiver and of the list.
 pub const TRACES: &str = "/v1/traces";
 
-/// The largest export accepted: a batch of 512 spans (the SDK's default) with room to spare.
-pub const MAX_EXPORT_BYTES: usize = 8 * 1024 * 1024;
-
 /// The default and the largest `limit` of the list.
 pub const DEFAULT_LIMIT: usize = 50;
 pub const MAX_LIMIT: usize = 1_000;
-
-const PROTOBUF: &str = "application/x-protobuf";
 
 /// The receiver's and the API's routes over `store`.
 pub fn router(store: TraceStore) -> Router {
     Router::new()
         .route(TRACES, get(list).post(receive))
         .route("/v1/traces/{trace_id}", get(one))
-        .layer(DefaultBodyLimit::max(MAX_EXPORT_BYTES))
+        .layer(DefaultBodyLimit::max(otlp::MAX_EXPORT_BYTES))
         .with_state(store)
 }
 
@@ -166,63 +162,18 @@ pub(crate) fn parse_trace_id(text: &str) -> Option<TraceId> {
     (id != [0; 16]).then_some(id)
 }
 
-/// The body's media type, without parameters.
-fn media_type(headers: &HeaderMap) -> Option<String> {
-    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    Some(
-        value
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase(),
-    )
-}
-
 async fn receive(State(store): State<TraceStore>, headers: HeaderMap, body: Bytes) -> Response {
-    let media = media_type(&headers);
-    let protobuf = match media.as_deref() {
-        Some(PROTOBUF) => true,
-        Some("application/json") => false,
-        _ => {
-            return Problem::unsupported_media_type(format!(
-                "an OTLP export is {PROTOBUF} or application/json"
-            ))
-            .into_response()
-        }
-    };
-    let decoded = if protobuf {
-        ExportTraceServiceRequest::decode(body).map_err(|e| e.to_string())
-    } else {
-        serde_json::from_slice::<ExportTraceServiceRequest>(&body).map_err(|e| e.to_string())
-    };
-    let request = match decoded {
-        Ok(request) => request,
-        Err(reason) => {
-            return Problem::bad_request(format!("the body is not an OTLP trace export: {reason}"))
-                .into_response()
-        }
-    };
+    let (request, encoding) =
+        match otlp::decode::<ExportTraceServiceRequest>(&headers, &body, "trace") {
+            Ok(decoded) => decoded,
+            Err(problem) => return (*problem).into_response(),
+        };
     let accepted = store.insert(request);
-    answer(protobuf, accepted)
-}
-
-/// The OTLP answer, in the request's encoding; refused spans as a partial success.
-fn answer(protobuf: bool, accepted: Accepted) -> Response {
+    // Refused spans as a partial success.
     let partial_success = (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
         rejected_spans: accepted.rejected as i64,
         error_message: "spans with an invalid trace id or past their trace's cap were dropped"
             .to_owned(),
     });
-    let response = ExportTraceServiceResponse { partial_success };
-    if protobuf {
-        (
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, HeaderValue::from_static(PROTOBUF))],
-            response.encode_to_vec(),
-        )
-            .into_response()
-    } else {
-        Json(response).into_response()
-    }
+    otlp::answer(encoding, ExportTraceServiceResponse { partial_success })
 }

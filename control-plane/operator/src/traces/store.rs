@@ -7,9 +7,11 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{status, ResourceSpans, ScopeSpans, Span};
+
+use crate::otlp::{hex, service_of, string_attribute};
 
 /// How much the store keeps.
 #[derive(Debug, Clone, Copy)]
@@ -193,6 +195,20 @@ impl TraceStore {
         Some(ExportTraceServiceRequest { resource_spans })
     }
 
+    /// Every kept trace as an OTLP export of its own, in the order the traces arrived.
+    pub fn export(&self) -> Vec<ExportTraceServiceRequest> {
+        let ids: Vec<TraceId> = match self.inner.lock() {
+            Ok(inner) => inner
+                .arrival
+                .iter()
+                .filter(|id| inner.traces.contains_key(*id))
+                .copied()
+                .collect(),
+            Err(_) => return Vec::new(),
+        };
+        ids.iter().filter_map(|id| self.get(id)).collect()
+    }
+
     /// How many traces and spans are kept, and how many spans were dropped since the start.
     pub fn counts(&self) -> (usize, usize, u64) {
         self.inner
@@ -205,14 +221,10 @@ impl TraceStore {
 impl Inner {
     /// Adds a span to its trace; `false` when it is refused.
     fn add(&mut self, stored: Stored, caps: Caps) -> bool {
-        let Ok(id) = TraceId::try_from(stored.span.trace_id.as_slice()) else {
+        let Some(id) = trace_id_of(&stored.span) else {
             self.dropped += 1;
             return false;
         };
-        if id == [0; 16] {
-            self.dropped += 1;
-            return false;
-        }
         let spans = self.traces.entry(id).or_default();
         if spans.is_empty() {
             self.arrival.push_back(id);
@@ -237,6 +249,14 @@ impl Inner {
             }
         }
     }
+}
+
+/// A span's trace id, `None` when it is not 16 bytes or is all zero (invalid per W3C): such a
+/// span is refused.
+pub fn trace_id_of(span: &Span) -> Option<TraceId> {
+    TraceId::try_from(span.trace_id.as_slice())
+        .ok()
+        .filter(|id| *id != [0; 16])
 }
 
 impl Filter {
@@ -299,25 +319,4 @@ fn summarize(id: &TraceId, spans: &[Stored]) -> Summary {
                 .is_some_and(|st| st.code == status::StatusCode::Error as i32)
         }),
     }
-}
-
-/// The `service.name` of a resource (`unknown_service` per the conventions when absent).
-pub fn service_of(resource: &Resource) -> String {
-    string_attribute(&resource.attributes, "service.name")
-        .unwrap_or_else(|| "unknown_service".to_owned())
-}
-
-fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
-    attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| match &v.value {
-            Some(any_value::Value::StringValue(s)) => Some(s.clone()),
-            _ => None,
-        })
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

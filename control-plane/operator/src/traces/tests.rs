@@ -1,11 +1,7 @@
 //! The receiver through the whole control port: OTLP in (protobuf and JSON), the list and one
 //! trace out, bad input refused with problems; the caps on the store itself.
-use brigade_chassis::plain::Answer;
-use bytes::Bytes;
-use http::{header, Method, Request, StatusCode};
-use http_body_util::Full;
+use http::{header, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     span::SpanKind, status::StatusCode as SpanStatus, ResourceSpans, ScopeSpans, Span, Status,
@@ -14,21 +10,11 @@ use prost::Message;
 use serde_json::Value;
 
 use super::{Caps, TraceStore};
-use crate::testing::{client, get};
+use crate::testing::{attribute, get, post};
 
 const SECOND: u64 = 1_000_000_000;
 /// Some time in 2026, in nanoseconds.
 const T0: u64 = 1_780_000_000 * SECOND;
-
-fn attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
-}
 
 /// A span of trace `trace` (one byte, repeated) in `service`.
 struct SpanSpec {
@@ -116,16 +102,6 @@ fn checkout_and_browse() -> ExportTraceServiceRequest {
 /// The control port on a free loopback port.
 async fn control_port() -> String {
     crate::testing::serve(crate::testing::sources(&[])).await
-}
-
-async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Answer {
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(url)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(Full::new(Bytes::from(body)))
-        .unwrap();
-    client().send_request(request).await.unwrap()
 }
 
 /// The trace ids of a list answer, in its order.
