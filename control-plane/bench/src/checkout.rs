@@ -154,12 +154,9 @@ impl PostgresDatabases {
     }
 }
 
-async fn measure(
-    backend: &'static str,
-    postgres: Option<&PostgresDatabases>,
-    args: &CheckoutBenchArgs,
-    count: usize,
-) -> anyhow::Result<Outcome> {
+/// A directory for a system, a key for signing its shoppers' tokens in, and the JWKS file
+/// (in the directory) that tells the services to trust it.
+pub(crate) fn trusted_key() -> anyhow::Result<(tempfile::TempDir, SigningKey, std::path::PathBuf)> {
     let dir = tempfile::tempdir()?;
     let key = SigningKey::generate("bench")?;
     let jwks_path = dir.path().join("jwks.json");
@@ -167,6 +164,16 @@ async fn measure(
         &jwks_path,
         serde_json::json!({ "keys": [key.public_jwk()] }).to_string(),
     )?;
+    Ok((dir, key, jwks_path))
+}
+
+async fn measure(
+    backend: &'static str,
+    postgres: Option<&PostgresDatabases>,
+    args: &CheckoutBenchArgs,
+    count: usize,
+) -> anyhow::Result<Outcome> {
+    let (dir, key, jwks_path) = trusted_key()?;
     let started = super::up::system(dir.path(), |service| {
         let mut env = vec![
             (
@@ -219,7 +226,7 @@ async fn drive(
 
 /// The first products of the catalog, `(id, sku)`, each given plenty of stock: this measures
 /// the happy path, not selling out.
-async fn stocked_products(
+pub(crate) async fn stocked_products(
     client: &PlainClient,
     running: &Running,
 ) -> anyhow::Result<Vec<(String, String)>> {
@@ -250,7 +257,7 @@ async fn stocked_products(
 }
 
 /// `count` shoppers with filled carts, before the clock starts; returns their tokens.
-async fn filled_carts(
+pub(crate) async fn filled_carts(
     client: &PlainClient,
     gateway: &str,
     key: &SigningKey,
@@ -297,7 +304,7 @@ async fn filled_carts(
 }
 
 /// One checkout per shopper, open loop at `rate` per second.
-async fn checkouts(
+pub(crate) async fn checkouts(
     client: PlainClient,
     gateway: String,
     tokens: Vec<String>,

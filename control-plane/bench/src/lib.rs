@@ -9,6 +9,7 @@ mod load;
 pub mod loadgen;
 pub mod resilience;
 pub mod storefront;
+pub mod telemetry;
 pub mod up;
 
 /// `brigade bench …`: which benchmark, with its options.
@@ -29,6 +30,9 @@ pub enum Bench {
     /// The storefront's home, product and cart pages against the gateway's JSON for the same
     /// data, open loop.
     Storefront(storefront::StorefrontBenchArgs),
+    /// What tracing costs: the hop and the checkout with tracing off, on (100 % sampled, live
+    /// receiver) and on with the receiver down, side by side.
+    Telemetry(telemetry::TelemetryBenchArgs),
 }
 
 impl Bench {
@@ -42,6 +46,7 @@ impl Bench {
             Bench::Degradation(args) => resilience::degradation(args).await,
             Bench::Shedding(args) => resilience::shedding(args).await,
             Bench::Storefront(args) => storefront::run(args).await,
+            Bench::Telemetry(args) => telemetry::run(args).await,
         }
     }
 }

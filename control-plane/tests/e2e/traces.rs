@@ -107,3 +107,54 @@ async fn a_checkout_is_one_trace_across_the_services_it_touches() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// A collector that accepts connections and never answers: the worst a collector can do to an
+/// exporter (a closed port refuses at once; this one holds every export until it times out).
+async fn hanging_collector() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_never_answers_fails_no_checkout_and_no_request() {
+    let collector = hanging_collector().await;
+    // Every instance exports to the hanging collector instead of the control port.
+    let manifest = brigade_operator::harness::MANIFEST.replace(
+        "BRIGADE_LOG = \"info\"",
+        &format!("BRIGADE_LOG = \"info\"\nOTEL_EXPORTER_OTLP_ENDPOINT = \"{collector}\""),
+    );
+    let system = System::up_with(Some(&manifest)).await;
+
+    let trace_id = "dead0c011ec70dead0c011ec70dead00";
+    let order = traced_checkout(&system.gateway, "ada@example.com", "ada-dead", trace_id).await;
+    assert_eq!(order["status"], "CONFIRMED", "{order}");
+    // More checkouts and reads at once, enough to fill export batches: each gets its answer.
+    let checkouts = (0..4).map(|n| {
+        let gateway = system.gateway.clone();
+        async move {
+            let email = format!("shopper{n}@example.com");
+            let key = format!("dead-{n}");
+            let trace = format!("dead0c011ec70dead0c011ec70dead{n:02}");
+            traced_checkout(&gateway, &email, &key, &trace).await
+        }
+    });
+    for order in futures_util::future::join_all(checkouts).await {
+        assert_eq!(order["status"], "CONFIRMED", "{order}");
+    }
+    let products = format!("{}/api/v1/products?page_size=20", system.gateway);
+    let reads = (0..200).map(|_| get(&products));
+    for (status, body) in futures_util::future::join_all(reads).await {
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // The spans went to the hanging collector, not to the control port.
+    let (status, trace) = get(&format!("{}/v1/traces/{trace_id}", system.control)).await;
+    assert_eq!(status, 404, "{trace}");
+}

@@ -433,8 +433,10 @@ impl Shared {
                 )
             });
         } else {
+            // At info, so that every service a request crossed has a line of it in the log
+            // stream (`brigade logs --trace`); `brigade bench telemetry` measures its price.
             span.in_scope(|| {
-                tracing::debug!(
+                tracing::info!(
                     status = status.as_u16(),
                     elapsed_ms = elapsed.as_millis() as u64,
                     "served"

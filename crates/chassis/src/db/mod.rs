@@ -6,6 +6,7 @@
 
 mod migrate;
 mod query;
+mod span;
 mod tx;
 
 use std::path::Path;

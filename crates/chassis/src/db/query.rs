@@ -11,6 +11,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Encode, FromRow, PgConnection, PgPool, SqliteConnection, SqlitePool, Type};
 
+use super::span::StoreSpan;
 use super::{Backend, Conn, Db, Tx};
 
 /// A value bound to a placeholder.
@@ -167,6 +168,15 @@ pub enum Executor<'a> {
     Postgres(&'a mut PgConnection),
 }
 
+impl Executor<'_> {
+    fn backend(&self) -> Backend {
+        match self {
+            Executor::SqlitePool(_) | Executor::Sqlite(_) => Backend::Sqlite,
+            Executor::PostgresPool(_) | Executor::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
 impl<'a> From<&'a Db> for Executor<'a> {
     fn from(db: &'a Db) -> Executor<'a> {
         match db {
@@ -294,7 +304,18 @@ impl Query {
         &self,
         on: impl Into<Executor<'e>>,
     ) -> Result<Vec<R>, sqlx::Error> {
-        match on.into() {
+        let on = on.into();
+        let span = StoreSpan::start(on.backend(), &self.sqlite);
+        let result = self.fetch_all_on(on).await;
+        span.end(&result);
+        result
+    }
+
+    async fn fetch_all_on<R: FromEitherRow>(
+        &self,
+        on: Executor<'_>,
+    ) -> Result<Vec<R>, sqlx::Error> {
+        match on {
             Executor::SqlitePool(pool) => self.sqlite_query_as()?.fetch_all(pool).await,
             Executor::Sqlite(conn) => self.sqlite_query_as()?.fetch_all(conn).await,
             Executor::PostgresPool(pool) => {
@@ -313,7 +334,18 @@ impl Query {
         &self,
         on: impl Into<Executor<'e>>,
     ) -> Result<Option<R>, sqlx::Error> {
-        match on.into() {
+        let on = on.into();
+        let span = StoreSpan::start(on.backend(), &self.sqlite);
+        let result = self.fetch_optional_on(on).await;
+        span.end(&result);
+        result
+    }
+
+    async fn fetch_optional_on<R: FromEitherRow>(
+        &self,
+        on: Executor<'_>,
+    ) -> Result<Option<R>, sqlx::Error> {
+        match on {
             Executor::SqlitePool(pool) => self.sqlite_query_as()?.fetch_optional(pool).await,
             Executor::Sqlite(conn) => self.sqlite_query_as()?.fetch_optional(conn).await,
             Executor::PostgresPool(pool) => {
@@ -343,7 +375,15 @@ impl Query {
 
     /// Runs a statement that returns no rows; the number of rows it changed.
     pub async fn execute<'e>(&self, on: impl Into<Executor<'e>>) -> Result<u64, sqlx::Error> {
-        let done = match on.into() {
+        let on = on.into();
+        let span = StoreSpan::start(on.backend(), &self.sqlite);
+        let result = self.execute_on(on).await;
+        span.end(&result);
+        result
+    }
+
+    async fn execute_on(&self, on: Executor<'_>) -> Result<u64, sqlx::Error> {
+        let done = match on {
             Executor::SqlitePool(pool) => self.sqlite_query()?.execute(pool).await?.rows_affected(),
             Executor::Sqlite(conn) => self.sqlite_query()?.execute(conn).await?.rows_affected(),
             Executor::PostgresPool(pool) => {

@@ -4,6 +4,7 @@
 
 use sqlx::{Connection, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 
+use super::span::StoreSpan;
 use super::{Backend, Db};
 
 /// An open transaction, begun by [`Db::begin_write`] (or [`Db::begin_read`]).
@@ -35,26 +36,33 @@ pub enum Conn<'a> {
 }
 
 impl Db {
-    /// Begins a write transaction.
+    /// Begins a write transaction. Its span shows the wait for a connection and, on SQLite,
+    /// for the store's write lock.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        let span = StoreSpan::start(self.backend(), "BEGIN");
+        let result = match self {
+            Db::Sqlite(pool) => pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+            Db::Postgres(pool) => pool.begin().await.map(Tx::Postgres),
+        };
+        span.end(&result);
+        result
     }
 
     /// Begins a read-only transaction that sees one snapshot of the store from its first read
     /// to its end, for a report made of several reads that must agree with each other.
     pub async fn begin_read(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
+        let span = StoreSpan::start(self.backend(), "BEGIN");
+        let result = match self {
             // In WAL mode a transaction reads one snapshot from its first read to its end, and
             // a deferred one takes no lock: readers never wait for the writer.
-            Db::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Db::Postgres(pool) => Tx::Postgres(
-                pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?,
-            ),
-        })
+            Db::Sqlite(pool) => pool.begin().await.map(Tx::Sqlite),
+            Db::Postgres(pool) => pool
+                .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                .await
+                .map(Tx::Postgres),
+        };
+        span.end(&result);
+        result
     }
 }
 
@@ -89,10 +97,13 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
+        let span = StoreSpan::start(self.backend(), "COMMIT");
+        let result = match self {
             Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,
-        }
+        };
+        span.end(&result);
+        result
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {

@@ -1,5 +1,5 @@
-//! Spans: a server span per request, a client span per attempt of an outbound call, a consumer
-//! span per event applied, built with the OpenTelemetry API and exported by the instance's
+//! Spans: a server span per request, a client span per attempt of an outbound call and per
+//! store statement (`store`), a consumer span per event applied, built with the OpenTelemetry API and exported by the instance's
 //! [`Tracer`] (see `export`, with the `server` feature, for the OTLP exporter behind it).
 //!
 //! The ids of every span are the ids the rest of the chassis uses: the [`TraceContext`] of a
@@ -14,6 +14,7 @@
 
 #[cfg(feature = "server")]
 pub mod export;
+pub mod store;
 
 use std::borrow::Cow;
 use std::sync::Arc;

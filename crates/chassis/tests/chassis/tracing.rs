@@ -469,3 +469,126 @@ async fn an_event_consumers_span_links_to_the_request_that_produced_the_event() 
     assert_eq!(consumer.span.links[0].span_id, producer.span.span_id);
     assert!(!consumer.is_error());
 }
+
+/// Store spans, on both engines: a request that reads the store shows its statements as
+/// client spans under its server span, described by the database conventions, and without
+/// the values it bound.
+mod store {
+    use brigade_chassis::db::{Db, Query};
+
+    use super::*;
+
+    const SHELF: ServiceInfo = ServiceInfo {
+        name: "shelf",
+        version: "0.1.0",
+    };
+    /// A value bound to the statement, which no span may carry.
+    const SECRET_ID: &str = "shelf-id-that-must-not-leak";
+
+    async fn a_request_that_reads_the_store_has_store_spans_under_its_server_span(db: Db) {
+        let system = match db.backend() {
+            brigade_chassis::db::Backend::Sqlite => "sqlite",
+            brigade_chassis::db::Backend::Postgres => "postgresql",
+        };
+        Query::new("CREATE TABLE shelves (id TEXT PRIMARY KEY, name TEXT NOT NULL)")
+            .execute(&db)
+            .await
+            .unwrap();
+        Query::new("INSERT INTO shelves (id, name) VALUES (?, ?)")
+            .bind(SECRET_ID)
+            .bind("top")
+            .execute(&db)
+            .await
+            .unwrap();
+        let (receiver, endpoint) = Receiver::start().await;
+        let flags = ["--otlp-endpoint", endpoint.as_str()];
+        let shelf = Instance::start_custom(SHELF, &flags, move |_ctx| async move {
+            Ok(Router::new().route(
+                "/v1/shelves/{id}",
+                get(
+                    move |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                        // One statement on the pool, and a transaction of one statement.
+                        let name: Option<(String,)> =
+                            Query::new("SELECT name FROM shelves WHERE id = ?")
+                                .bind(&id)
+                                .fetch_optional(&db)
+                                .await
+                                .map_err(|_| Problem::internal())?;
+                        let mut tx = db.begin_write().await.map_err(|_| Problem::internal())?;
+                        Query::new("UPDATE shelves SET name = name WHERE id = ?")
+                            .bind(&id)
+                            .execute(&mut tx)
+                            .await
+                            .map_err(|_| Problem::internal())?;
+                        tx.commit().await.map_err(|_| Problem::internal())?;
+                        Ok::<_, Problem>(axum::Json(json!({ "name": name.map(|n| n.0) })))
+                    },
+                ),
+            ))
+        })
+        .await;
+        let url = format!("{}/v1/shelves/{SECRET_ID}", shelf.url());
+        let (status, body) =
+            get_with_traceparent(&url, &format!("00-{TRACE}-{CALLER_SPAN}-01")).await;
+        assert_eq!((status, &body["name"]), (StatusCode::OK, &json!("top")));
+        // An unsampled request: its statements make no spans.
+        let unsampled = "0af7651916cd43dd8448eb211c80319c";
+        let (status, _) =
+            get_with_traceparent(&url, &format!("00-{unsampled}-{CALLER_SPAN}-00")).await;
+        assert_eq!(status, StatusCode::OK);
+        shelf.stop().await.unwrap();
+
+        let spans = receiver.of_trace(TRACE);
+        let server = spans
+            .iter()
+            .find(|s| s.span.kind == SpanKind::Server as i32)
+            .unwrap_or_else(|| panic!("no server span: {spans:#?}"));
+        let mut store: Vec<&Received> = spans
+            .iter()
+            .filter(|s| s.attribute("db.system.name").is_some())
+            .collect();
+        store.sort_by_key(|s| s.span.start_time_unix_nano);
+        let names: Vec<&str> = store.iter().map(|s| s.span.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["SELECT shelves", "BEGIN", "UPDATE shelves", "COMMIT"],
+            "{spans:#?}"
+        );
+        let text = |s: &str| Some(any_value::Value::StringValue(s.into()));
+        for span in &store {
+            assert_eq!(span.span.kind, SpanKind::Client as i32, "{span:#?}");
+            assert_eq!(span.span.parent_span_id, server.span.span_id, "{span:#?}");
+            assert_eq!(span.attribute("db.system.name"), text(system));
+            assert_eq!(span.service(), "shelf");
+            assert!(!span.is_error(), "{span:#?}");
+            // No attribute carries the value the statement was given.
+            for kv in &span.span.attributes {
+                assert!(
+                    !format!("{:?}", kv.value).contains(SECRET_ID),
+                    "{} leaks a bound value",
+                    kv.key
+                );
+            }
+        }
+        let select = store[0];
+        assert_eq!(select.attribute("db.operation.name"), text("SELECT"));
+        assert_eq!(select.attribute("db.collection.name"), text("shelves"));
+        assert_eq!(select.attribute("db.query.summary"), text("SELECT shelves"));
+        assert_eq!(store[3].attribute("db.operation.name"), text("COMMIT"));
+        assert_eq!(store[3].attribute("db.collection.name"), None);
+        // Within the server span's time.
+        assert!(store.iter().all(|s| {
+            s.span.start_time_unix_nano >= server.span.start_time_unix_nano
+                && s.span.end_time_unix_nano <= server.span.end_time_unix_nano
+        }));
+
+        assert!(
+            receiver.of_trace(unsampled).is_empty(),
+            "an unsampled request's statements were exported"
+        );
+    }
+
+    brigade_chassis::store_suite!(
+        a_request_that_reads_the_store_has_store_spans_under_its_server_span
+    );
+}
