@@ -139,6 +139,9 @@ impl Step {
     }
 
     fn add_counter(&mut self, sample: &Sample) {
+        if sample.name.starts_with("http_server_") && !is_traffic(sample) {
+            return;
+        }
         let dependency = || sample.label("dependency").unwrap_or("unknown").to_owned();
         match sample.name.as_str() {
             "http_server_requests_total" => self.requests += sample.value,
@@ -219,6 +222,16 @@ pub fn is_cumulative(name: &str) -> bool {
     ["_total", "_bucket", "_count", "_sum"]
         .iter()
         .any(|suffix| name.ends_with(suffix))
+}
+
+/// Whether a served request is the service's traffic: not the orchestrator's and the operator's
+/// routes (health, the scrapes this very scraper makes, chaos), nor a long poll, which waits
+/// for seconds by design and would make an idle service's p99 read as seconds.
+fn is_traffic(sample: &Sample) -> bool {
+    use brigade_chassis::routes::{EXEMPT, LONG_POLLS};
+    sample
+        .label("route")
+        .is_none_or(|route| !EXEMPT.contains(&route) && !LONG_POLLS.contains(&route))
 }
 
 /// A bucket's upper bound.
@@ -379,6 +392,46 @@ mod tests {
         // Shared state is the largest report, not a sum.
         assert_eq!(step.consumers["orders.payments"].lag, 4.0);
         assert_eq!(step.outbox, None, "no outbox metrics, no outbox");
+    }
+
+    #[test]
+    fn health_scrapes_and_long_polls_are_not_the_services_traffic() {
+        let mut step = Step::default();
+        let route = |route: &str, status: &str, value: f64| {
+            sample(
+                "http_server_requests_total",
+                &[("route", route), ("status", status)],
+                value,
+            )
+        };
+        let growth = [
+            route("/v1/products/{id}", "200", 4.0),
+            route("/metrics", "200", 1.0),
+            route("/readyz", "503", 1.0),
+            route("/v1/events/feed", "200", 3.0),
+            sample(
+                "http_server_errors_total",
+                &[("route", "/readyz"), ("status", "503")],
+                1.0,
+            ),
+            sample(
+                "http_server_request_duration_seconds_bucket",
+                &[("route", "/v1/events/feed"), ("le", "+Inf")],
+                3.0,
+            ),
+            sample(
+                "http_server_request_duration_seconds_bucket",
+                &[("route", "/v1/products/{id}"), ("le", "0.001")],
+                4.0,
+            ),
+        ];
+        step.add_instance(Some(&growth), &[]);
+        assert_eq!(step.requests, 4.0, "only the product reads are traffic");
+        assert_eq!(step.errors, 0.0, "a not-ready probe is no error of the service's");
+        assert!(
+            step.duration.quantile(0.99).is_some_and(|p99| p99 <= 0.001),
+            "a long poll's seconds are not the service's latency"
+        );
     }
 
     #[test]
