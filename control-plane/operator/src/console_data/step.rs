@@ -427,7 +427,10 @@ mod tests {
         ];
         step.add_instance(Some(&growth), &[]);
         assert_eq!(step.requests, 4.0, "only the product reads are traffic");
-        assert_eq!(step.errors, 0.0, "a not-ready probe is no error of the service's");
+        assert_eq!(
+            step.errors, 0.0,
+            "a not-ready probe is no error of the service's"
+        );
         assert!(
             step.duration.quantile(0.99).is_some_and(|p99| p99 <= 0.001),
             "a long poll's seconds are not the service's latency"
