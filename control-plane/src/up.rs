@@ -75,6 +75,11 @@ pub struct UpArgs {
     #[arg(long, env = "BRIGADE_CHAOS")]
     pub chaos: bool,
 
+    /// Print every request's `served` line too (they are always kept for `brigade logs` and
+    /// the console; by default the terminal shows everything else).
+    #[arg(long, env = "BRIGADE_PRINT_REQUESTS")]
+    pub print_requests: bool,
+
     /// How long each service may take to stop after SIGTERM before it gets SIGKILL.
     #[arg(long, env = "BRIGADE_STOP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
@@ -415,7 +420,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         probes: Mutex::new(HashMap::new()),
     });
     let logs = LogStore::default();
-    let supervisor = supervise(&shared, &logs, terminal);
+    let supervisor = supervise(&shared, &logs, terminal, args.print_requests);
     let sources = Sources {
         registry: registry.clone(),
         supervisor: Some(supervisor.clone()),
@@ -522,8 +527,14 @@ fn check_fixed_ports_free(manifest: &Manifest) -> anyhow::Result<()> {
 }
 
 /// A supervisor that tells `shared` of every start and exit, keeps every child's lines in
-/// `logs` and prints them: rendered for people on a terminal, as they came otherwise.
-fn supervise(shared: &Arc<Shared>, logs: &LogStore, terminal: bool) -> Supervisor {
+/// `logs` and prints them: rendered for people on a terminal, as they came otherwise; the
+/// line of each request served only when `print_requests`.
+fn supervise(
+    shared: &Arc<Shared>,
+    logs: &LogStore,
+    terminal: bool,
+    print_requests: bool,
+) -> Supervisor {
     let observer_shared = shared.clone();
     let sink_printer = shared.printer.clone();
     let logs = logs.clone();
@@ -537,6 +548,9 @@ fn supervise(shared: &Arc<Shared>, logs: &LogStore, terminal: bool) -> Superviso
                 Stream::Stderr => Source::Stderr,
             };
             let kept = logs.push(service, instance, source, line);
+            if !print_requests && kept.is_request_served() {
+                return;
+            }
             if terminal && !kept.text {
                 sink_printer.child_line(slot, stream, &kept.render());
             } else {

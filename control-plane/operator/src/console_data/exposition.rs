@@ -203,7 +203,11 @@ odd_spacing{ a = "1" , b="2", } 1e3
     fn the_chassis_exposition_is_read_whole() {
         let metrics = brigade_chassis::metrics::Metrics::new();
         let route = labels("/v1/x");
-        metrics.server.duration.get_or_create(&route).observe(0.003, None, None);
+        metrics
+            .server
+            .duration
+            .get_or_create(&route)
+            .observe(0.003, None, None);
         let samples = parse(&metrics.encode()).unwrap();
         let buckets: Vec<&Sample> = samples
             .iter()

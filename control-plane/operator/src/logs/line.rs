@@ -158,7 +158,19 @@ pub fn parse(
     line
 }
 
+/// The module and the message of the chassis's line for each request served
+/// (`brigade_chassis::http`), which `brigade up` keeps for `brigade logs` but does not print.
+const SERVED_TARGET: &str = "brigade_chassis::http";
+const SERVED_MESSAGE: &str = "served";
+
 impl LogLine {
+    /// Whether this is the chassis's line for one request served without an error: one per
+    /// request per service, kept so that `brigade logs --trace` shows every service a request
+    /// crossed, too many to print on a terminal under load.
+    pub fn is_request_served(&self) -> bool {
+        self.message == SERVED_MESSAGE && self.target.as_deref() == Some(SERVED_TARGET)
+    }
+
     /// `12:04:05.123 INFO  message key=value trace_id=…`: what a person reads.
     pub fn render(&self) -> String {
         // RFC 3339 from tracing or humantime: the time of day is characters 11 to 23.

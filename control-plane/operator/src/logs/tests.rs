@@ -98,6 +98,27 @@ fn a_chassis_line_is_read_into_its_parts_and_any_other_line_kept_as_text() {
 }
 
 #[test]
+fn the_chassis_line_of_a_request_served_is_told_apart_from_the_rest() {
+    let store = LogStore::default();
+    let served = |target: &str, message: &str| {
+        let line = serde_json::json!({
+            "timestamp": "2026-12-06T11:06:44.123456Z",
+            "level": "INFO",
+            "message": message,
+            "status": 200,
+            "elapsed_ms": 3,
+            "target": target,
+            "span": {"trace_id": TRACE, "span_id": "00f067aa0ba902b7", "name": "request"}
+        });
+        store.push("orders", 1, Source::Stdout, &line.to_string())
+    };
+    assert!(served("brigade_chassis::http", "served").is_request_served());
+    assert!(!served("brigade_chassis::http", "served with an error").is_request_served());
+    assert!(!served("orders::checkout", "served").is_request_served());
+    assert!(!push(&store, "orders", 1, "INFO", "served").is_request_served());
+}
+
+#[test]
 fn filters_keep_a_service_an_instance_a_trace_a_level_and_above_and_text() {
     let store = LogStore::default();
     let other = "ab".repeat(16);
