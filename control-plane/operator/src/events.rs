@@ -84,10 +84,17 @@ fn addresses(view: &SystemView) -> Vec<(String, String)> {
 
 /// Every service's parked events. Services that consume nothing (404) are left out.
 pub async fn parked(view: &SystemView, client: &PlainClient) -> anyhow::Result<Vec<ParkedList>> {
+    // Every service at once: one slow service (a latency fault, a long store query) must not
+    // hold up the rest, nor the console that asks every few seconds.
+    let asks = addresses(view)
+        .into_iter()
+        .map(|(service, address)| async move {
+            let url = format!("http://{address}/v1/events/parked");
+            (service, client.get_json::<ParkedList>(&url).await)
+        });
     let mut all = Vec::new();
-    for (service, address) in addresses(view) {
-        let url = format!("http://{address}/v1/events/parked");
-        match client.get_json::<ParkedList>(&url).await {
+    for (service, answer) in futures_util::future::join_all(asks).await {
+        match answer {
             Ok(list) => all.push(list),
             Err(plain::Error::Status { status, .. }) if status == http::StatusCode::NOT_FOUND => {}
             Err(error) => {

@@ -142,19 +142,24 @@
       : el("p", {class: "muted"}, "No parked events: every consumer has applied what it received."));
   }
 
+  /** Whether a parked-events answer is awaited: asked apart from the charts and never twice at
+   * once, because it asks every service and one slow service must not hold the charts back. */
+  let parkedInFlight = false;
+
+  function refreshParked() {
+    if (parkedInFlight) return;
+    parkedInFlight = true;
+    getJSON("/v1/console/parked", 15000)
+      .then(renderParked, (error) => fill(document.getElementById("services-parked"),
+        el("p", {class: "bad"}, `Parked events unavailable: ${error.message}`)))
+      .finally(() => { parkedInFlight = false; });
+  }
+
   Console.register("services", {
     every: 2000,
     async refresh() {
-      const [data, parked] = await Promise.all([
-        getJSON("/v1/console/services"),
-        getJSON("/v1/console/parked", 15000).catch((error) => ({error})),
-      ]);
-      render(data);
-      if (parked.error) {
-        fill(document.getElementById("services-parked"), el("p", {class: "bad"}, `Parked events unavailable: ${parked.error.message}`));
-      } else {
-        renderParked(parked);
-      }
+      refreshParked();
+      render(await getJSON("/v1/console/services"));
     },
   });
 })();
