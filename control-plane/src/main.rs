@@ -84,8 +84,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Up(args) => {
                 // The control plane's own log lines (e.g. expired leases); services log their own.
-                let filter =
-                    std::env::var("BRIGADE_LOG").unwrap_or_else(|_| "warn,brigade=info".to_owned());
+                // Not a line per request it serves (every instance's heartbeats, the console's
+                // polls): `brigade=info` would take in `brigade_chassis::http`'s, a prefix.
+                let filter = std::env::var("BRIGADE_LOG")
+                    .unwrap_or_else(|_| "warn,brigade=info,brigade_chassis::http=warn".to_owned());
                 brigade_chassis::logging::init(brigade_chassis::logging::LogFormat::Auto, &filter);
                 up::run(args).await
             }
