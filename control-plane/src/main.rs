@@ -15,6 +15,7 @@
 
 mod manifest;
 mod run;
+mod stores;
 mod up;
 
 // Every Brigade process allocates with mimalloc; ARCHITECTURE.md says why.

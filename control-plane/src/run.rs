@@ -54,3 +54,41 @@ pub async fn run(chosen: Service) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Whether the built-in `service` keeps a store (declares migrations); `None` for a service
+/// `brigade run` does not know, which may have one.
+pub fn has_store(service: &str) -> Option<bool> {
+    fn of<S: service::Service>() -> bool {
+        !S::MIGRATIONS.is_empty()
+    }
+    Some(match service {
+        "catalog" => of::<catalog::Catalog>(),
+        "users" => of::<users::Users>(),
+        "inventory" => of::<inventory::Inventory>(),
+        "payments" => of::<payments::Payments>(),
+        "cart" => of::<cart::Cart>(),
+        "shipping" => of::<shipping::Shipping>(),
+        "orders" => of::<orders::Orders>(),
+        "recommendations" => of::<recommendations::Recommendations>(),
+        "currency" => of::<currency::Currency>(),
+        "notifications" => of::<notifications::Notifications>(),
+        "gateway" => of::<gateway::GatewayService>(),
+        "storefront" => of::<storefront::StorefrontService>(),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_service_says_whether_it_keeps_a_store() {
+        for name in crate::manifest::built_in() {
+            assert!(has_store(&name).is_some(), "{name}");
+        }
+        assert_eq!(has_store("orders"), Some(true));
+        assert_eq!(has_store("gateway"), Some(false));
+        assert_eq!(has_store("wishlist"), None);
+    }
+}

@@ -23,6 +23,8 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::manifest::{Manifest, ServiceSpec};
+use crate::stores::{self, Stores};
+use brigade_chassis::db::provision::PostgresServer;
 use brigade_operator::console_data::{Options as ConsoleOptions, Scraper, Series as ConsoleSeries};
 use brigade_operator::logs::{LogStore, Source};
 use brigade_operator::output::{human_duration, Printer};
@@ -63,6 +65,23 @@ pub struct UpArgs {
     /// the embedded transport [default: the manifest's `[events] nats`, else embedded].
     #[arg(long, env = "BRIGADE_NATS_URL")]
     pub nats: Option<String>,
+
+    /// Run every service that keeps a store on a PostgreSQL database of its own on this server
+    /// (PREFIX_SERVICE, created when missing), e.g. postgres://postgres@127.0.0.1:5432; a server
+    /// that cannot be reached stops `up` before any service starts [default: a SQLite file per
+    /// service in DATA_DIR/data].
+    #[arg(long, env = "BRIGADE_POSTGRES_URL", hide_env_values = true, value_parser = crate::stores::parse_server)]
+    pub postgres: Option<PostgresServer>,
+
+    /// Prefix of the databases `--postgres` uses (PREFIX_SERVICE), so that several systems can
+    /// share one PostgreSQL server.
+    #[arg(long, env = "BRIGADE_POSTGRES_PREFIX", default_value = "brigade", value_parser = crate::stores::parse_prefix)]
+    pub postgres_prefix: String,
+
+    /// PostgreSQL and NATS JetStream, as in production: `--postgres` defaults to
+    /// postgres://127.0.0.1:5432 and `--nats` (then the manifest's) to nats://127.0.0.1:4222.
+    #[arg(long, env = "BRIGADE_PRODUCTION_LIKE")]
+    pub production_like: bool,
 
     /// Prefix of the JetStream streams and subjects, so that several systems can share one NATS
     /// server [default: the manifest's `[events] namespace`, else `brigade`].
@@ -239,6 +258,8 @@ struct Wiring {
     events_namespace: String,
     /// Fault injection on in every instance.
     chaos: bool,
+    /// Each service's store URL when it is not the default SQLite file.
+    databases: std::collections::BTreeMap<String, String>,
     /// Where instances export spans: the control port's receiver, unless the user pointed
     /// them elsewhere (then their OTEL_* variables reach the instances unchanged).
     otlp_endpoint: Option<String>,
@@ -308,6 +329,9 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
     if wiring.chaos {
         env.push(("BRIGADE_CHAOS".into(), "true".into()));
     }
+    if let Some(url) = wiring.databases.get(&service.name) {
+        env.push(("BRIGADE_DATABASE_URL".into(), url.clone()));
+    }
     if let Some(endpoint) = &wiring.otlp_endpoint {
         env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone()));
     }
@@ -329,7 +353,11 @@ struct EventsChoice {
 }
 
 fn events_transport(args: &UpArgs, manifest: &Manifest) -> anyhow::Result<(EventsChoice, String)> {
-    let url = args.nats.clone().or_else(|| manifest.events.nats.clone());
+    let url = args
+        .nats
+        .clone()
+        .or_else(|| manifest.events.nats.clone())
+        .or_else(|| args.production_like.then(|| stores::LOCAL_NATS.to_owned()));
     if let Some(url) = &url {
         brigade_chassis::events::Transport::parse(url)
             .map_err(|e| anyhow::anyhow!("--nats: {e}"))?;
@@ -395,6 +423,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     if let Some(url) = &events.url {
         check_nats_reachable(url).await?;
     }
+    let postgres = stores::chosen(args.postgres.as_ref(), args.production_like);
+    let stores = stores::prepare(postgres.as_ref(), &args.postgres_prefix, &manifest).await?;
+    let stores_line = stores.describe(&store_dir);
 
     let chaos = args.chaos || manifest.chaos.enabled;
     let terminal = std::io::stdout().is_terminal();
@@ -404,6 +435,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         events: events.url.clone().unwrap_or_else(|| "embedded".to_owned()),
         events_namespace: events_namespace.clone(),
         chaos,
+        databases: Stores::into_urls(stores),
         otlp_endpoint: default_otlp_endpoint(&control_url, |name| std::env::var(name).ok()),
     };
     let specs = process_specs(&manifest, &wiring, &exe);
@@ -449,6 +481,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         specs.len(),
         &data_dir,
     );
+    printer.say(format_args!("{stores_line}"));
     say_events(&printer, events.url.as_deref(), &events_namespace, chaos);
     let expected: HashSet<String> = specs.iter().map(|s| s.slot.clone()).collect();
     for spec in specs {
@@ -771,6 +804,11 @@ mod tests {
             events: "nats://127.0.0.1:4222".into(),
             events_namespace: "shop".into(),
             chaos: true,
+            databases: [(
+                "catalog".to_owned(),
+                "postgres://127.0.0.1:5432/brigade_catalog".to_owned(),
+            )]
+            .into(),
             otlp_endpoint: Some("http://127.0.0.1:7070".into()),
         };
         let specs = process_specs(&manifest, &wiring, std::path::Path::new("/bin/brigade"));
@@ -796,7 +834,12 @@ mod tests {
             specs[0].instance_id_env.as_deref(),
             Some("BRIGADE_INSTANCE_ID")
         );
+        assert_eq!(
+            env["BRIGADE_DATABASE_URL"],
+            "postgres://127.0.0.1:5432/brigade_catalog"
+        );
         assert_eq!(env_of(&specs[2])["BRIGADE_LISTEN"], "127.0.0.1:8088");
+        assert!(!env_of(&specs[2]).contains_key("BRIGADE_DATABASE_URL"));
     }
 
     #[test]
@@ -828,6 +871,42 @@ mod tests {
             let env = |name: &str| (name == chosen).then(|| "http://collector:4318".to_owned());
             assert_eq!(default_otlp_endpoint(control, env), None, "{chosen}");
         }
+    }
+
+    #[test]
+    fn production_like_uses_local_nats_unless_told_otherwise() {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            up: UpArgs,
+        }
+        let parse = |flags: &[&str]| {
+            let argv = std::iter::once("up").chain(flags.iter().copied());
+            <Command as clap::Parser>::try_parse_from(argv).unwrap().up
+        };
+        let manifest = Manifest::parse("", "test").unwrap();
+        let nats = |flags: &[&str]| events_transport(&parse(flags), &manifest).unwrap().0.url;
+        assert_eq!(
+            nats(&["--production-like"]).as_deref(),
+            Some(stores::LOCAL_NATS)
+        );
+        assert_eq!(
+            nats(&["--production-like", "--nats", "nats://10.0.0.1:4222"]).as_deref(),
+            Some("nats://10.0.0.1:4222")
+        );
+        assert_eq!(nats(&[]), None);
+        let args = parse(&[
+            "--postgres",
+            "postgres://db:5432/x",
+            "--postgres-prefix",
+            "shop_2",
+        ]);
+        assert_eq!(args.postgres_prefix, "shop_2");
+        assert!(args
+            .postgres
+            .is_some_and(|s| s.url() == "postgres://db:5432/x"));
+        let refused = <Command as clap::Parser>::try_parse_from(["up", "--postgres", "db:5432"]);
+        assert!(refused.is_err_and(|e| e.to_string().contains("--postgres")));
     }
 
     /// A process's environment, by variable name.

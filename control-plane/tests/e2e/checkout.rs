@@ -9,7 +9,7 @@ use crate::support::System;
 use http::Method;
 use serde_json::json;
 
-async fn assert_promises_hold(system: &System) {
+pub(crate) async fn assert_promises_hold(system: &System) {
     let report = brigade_operator::checker::check(&system.control, Duration::from_secs(30))
         .await
         .unwrap();

@@ -5,6 +5,8 @@
 //! server cannot be reached the test is skipped with a message, unless `CI=true`, where a
 //! missing backend is a failure: CI must test what it claims to test.
 //!
+//! DNS discovery tests: [`dns::FakeDns`], a DNS server whose records the test changes.
+//!
 //! Browser tests: [`chromium`] (chromedriver and headless Chromium, skipped the same way) over
 //! [`webdriver`] (the protocol's few calls).
 
@@ -81,6 +83,25 @@ pub fn required_backends() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
+/// The PostgreSQL server the tests use, when it answers; `None` (skipped, with a message)
+/// when it does not, outside CI.
+pub async fn postgres_server() -> Option<crate::db::provision::PostgresServer> {
+    let url = postgres_admin_url();
+    let server = crate::db::provision::PostgresServer::parse(&url)
+        .unwrap_or_else(|e| panic!("BRIGADE_TEST_POSTGRES_URL: {e}"));
+    match server.admin().await {
+        Ok(admin) => {
+            admin.close().await;
+            Some(server)
+        }
+        Err(e) if required_backends() => panic!("CI=true but {e}"),
+        Err(e) => {
+            eprintln!("skipped: {e}; set CI=true to require it");
+            None
+        }
+    }
+}
+
 /// A fresh, empty PostgreSQL database for one test, or `None` (skipped) when PostgreSQL is not
 /// reachable outside CI.
 pub async fn postgres_db() -> Option<Db> {
@@ -117,19 +138,9 @@ pub async fn postgres_db() -> Option<Db> {
         .await
         .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
     admin.close().await;
-    let url = match admin_url.rfind('/') {
-        Some(slash)
-            if admin_url[..slash].contains("://")
-                && slash > admin_url.find("://").unwrap_or(0) + 2 =>
-        {
-            let query = admin_url[slash..]
-                .find('?')
-                .map(|q| &admin_url[slash + q..])
-                .unwrap_or("");
-            format!("{}/{name}{query}", &admin_url[..slash])
-        }
-        _ => format!("{admin_url}/{name}"),
-    };
+    let url = crate::db::provision::PostgresServer::parse(&admin_url)
+        .unwrap_or_else(|e| panic!("BRIGADE_TEST_POSTGRES_URL: {e}"))
+        .database_url(&name);
     Some(
         Db::connect(&url, &PoolOptions::default())
             .await
@@ -772,6 +783,7 @@ async fn serve_fake_feed(
     axum::Json(feed.page(after, limit))
 }
 pub mod chromium;
+pub mod dns;
 pub mod schema;
 pub mod webdriver;
 

@@ -5,6 +5,7 @@
 //! differ. Everything around it (connecting, pooling, migrations, readiness) is here too.
 
 mod migrate;
+pub mod provision;
 mod query;
 mod span;
 mod tx;

@@ -7,12 +7,14 @@
 //! its last known list when the source becomes unreachable.
 
 pub mod api;
+mod dns;
 #[cfg(feature = "server")]
 mod registration;
 mod resolver;
 
 use std::net::SocketAddr;
 
+pub use dns::{Dns, DEFAULT_REFRESH as DEFAULT_DNS_REFRESH};
 #[cfg(feature = "server")]
 pub use registration::{Registrar, RegistrationHandle};
 pub use resolver::{Endpoints, Resolver, Source};

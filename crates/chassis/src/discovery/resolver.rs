@@ -8,13 +8,12 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::api::ServiceInstances;
+use super::dns::{watch_dns, Dns};
 use super::Endpoint;
 use crate::plain::PlainClient;
 
 /// How long a registry watch blocks before asking again.
 const WATCH_WAIT: Duration = Duration::from_secs(30);
-/// How often DNS is asked again.
-const DNS_REFRESH: Duration = Duration::from_secs(5);
 
 /// Where instances are found.
 #[derive(Debug, Clone)]
@@ -25,7 +24,7 @@ pub enum Source {
     Static(HashMap<String, Vec<SocketAddr>>),
     /// `host:port` from a template in which `{service}` is replaced by the service name,
     /// e.g. `{service}.shop.svc.cluster.local:8080`; every address the name resolves to is used.
-    Dns(String),
+    Dns(Dns),
     /// No discovery: every lookup finds nothing.
     None,
 }
@@ -103,8 +102,8 @@ impl Resolver {
                     tx,
                 ));
             }
-            Source::Dns(template) => {
-                tokio::spawn(watch_dns(template.replace("{service}", service), tx));
+            Source::Dns(dns) => {
+                tokio::spawn(watch_dns(dns.clone(), service.to_owned(), tx));
             }
         }
         rx
@@ -167,41 +166,5 @@ async fn watch_registry(
         if tx.is_closed() {
             return;
         }
-    }
-}
-
-async fn watch_dns(host_port: String, tx: watch::Sender<Endpoints>) {
-    let mut warned = false;
-    loop {
-        match tokio::net::lookup_host(host_port.as_str()).await {
-            Ok(addresses) => {
-                let mut endpoints: Vec<Endpoint> = addresses
-                    .map(|address| Endpoint {
-                        address,
-                        instance_id: None,
-                    })
-                    .collect();
-                endpoints.sort_by_key(|e| e.address);
-                endpoints.dedup();
-                tx.send_if_modified(|current| {
-                    let changed = current.as_deref() != Some(endpoints.as_slice());
-                    if changed {
-                        *current = Some(endpoints.into());
-                    }
-                    changed
-                });
-                warned = false;
-            }
-            Err(error) => {
-                if !warned {
-                    tracing::warn!(name = %host_port, %error, "DNS lookup failed; keeping the last known instances");
-                    warned = true;
-                }
-            }
-        }
-        if tx.is_closed() {
-            return;
-        }
-        tokio::time::sleep(DNS_REFRESH).await;
     }
 }

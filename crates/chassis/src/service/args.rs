@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::discovery::Source;
+use crate::discovery::{Dns, Source};
 use crate::events::Transport;
 use crate::logging::LogFormat;
 use crate::telemetry::export::TracingArgs;
@@ -61,6 +61,15 @@ pub struct ServiceArgs {
     /// DNS discovery: host:port with `{service}` replaced by the service name.
     #[arg(long, env = "BRIGADE_DNS_TEMPLATE", default_value = "{service}:8080", value_parser = DnsTemplate::parse)]
     pub dns_template: DnsTemplate,
+
+    /// DNS discovery: the DNS server to ask, ip:port (or an ip, port 53), nothing cached
+    /// [default: the system's resolver, /etc/hosts and resolv.conf].
+    #[arg(long, env = "BRIGADE_DNS_SERVER", value_parser = parse_dns_server)]
+    pub dns_server: Option<SocketAddr>,
+
+    /// DNS discovery: how often each service's name is resolved again (100ms to 10m).
+    #[arg(long, env = "BRIGADE_DNS_REFRESH", default_value = "5s", value_parser = parse_dns_refresh)]
+    pub dns_refresh: Duration,
 
     /// How long a registration lives without a heartbeat (heartbeats go every third of it).
     #[arg(long, env = "BRIGADE_REGISTRATION_TTL", default_value = "5s", value_parser = humantime::parse_duration)]
@@ -166,7 +175,11 @@ impl ServiceArgs {
             DiscoveryMode::Static => {
                 Source::Static(self.peers.clone().map(|p| p.0).unwrap_or_default())
             }
-            DiscoveryMode::Dns => Source::Dns(self.dns_template.0.clone()),
+            DiscoveryMode::Dns => Source::Dns(Dns {
+                template: self.dns_template.0.clone(),
+                server: self.dns_server,
+                refresh: self.dns_refresh,
+            }),
             DiscoveryMode::None | DiscoveryMode::Auto => Source::None,
         })
     }
@@ -191,13 +204,39 @@ impl DnsTemplate {
     /// Accepts a template only with `{service}` in it: without it, every service would resolve
     /// to the same host (clap's value parser for `--dns-template`).
     pub fn parse(template: &str) -> Result<DnsTemplate, Error> {
-        if !template.contains("{service}") {
-            return Err(Error::Config(format!(
-                "`{template}` must contain {{service}}"
-            )));
-        }
+        Dns::check_template(template).map_err(Error::Config)?;
         Ok(DnsTemplate(template.to_owned()))
     }
+}
+
+/// clap's value parser for `--dns-server`: an IP address with or without a port.
+fn parse_dns_server(value: &str) -> Result<SocketAddr, Error> {
+    let value = value.trim();
+    value
+        .parse::<SocketAddr>()
+        .or_else(|_| {
+            value
+                .parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| {
+            Error::Config(format!(
+                "`{value}` is not an ip:port or ip address (e.g. 10.96.0.10:53); a DNS server is \
+                 given by address, not by name"
+            ))
+        })
+}
+
+/// clap's value parser for `--dns-refresh`.
+fn parse_dns_refresh(value: &str) -> Result<Duration, Error> {
+    let refresh = humantime::parse_duration(value)
+        .map_err(|e| Error::Config(format!("`{value}` is not a duration: {e}")))?;
+    if !(Duration::from_millis(100)..=Duration::from_secs(600)).contains(&refresh) {
+        return Err(Error::Config(format!(
+            "`{value}` must be between 100ms and 10m"
+        )));
+    }
+    Ok(refresh)
 }
 
 /// clap's value parser for `--events`.
@@ -297,6 +336,44 @@ mod tests {
         assert!(error.contains("--dns-template"), "{error}");
         assert!(error.contains("{service}"), "{error}");
         assert_eq!(parsed(&[]).dns_template.0, "{service}:8080");
+        let error = refused(&["--dns-template", "{service}.shop.svc"]);
+        assert!(error.contains("host:port"), "{error}");
+    }
+
+    #[test]
+    fn a_dns_server_is_an_address_and_the_refresh_a_sensible_duration() {
+        let args = parsed(&[
+            "--discovery",
+            "dns",
+            "--dns-server",
+            "127.0.0.1:5353",
+            "--dns-refresh",
+            "250ms",
+        ]);
+        assert_eq!(
+            args.dns_server,
+            Some(SocketAddr::from(([127, 0, 0, 1], 5353)))
+        );
+        assert!(matches!(
+            args.discovery_source(),
+            Ok(Source::Dns(Dns { server: Some(s), refresh, .. }))
+                if s.port() == 5353 && refresh == Duration::from_millis(250)
+        ));
+        assert_eq!(
+            parsed(&["--dns-server", "10.96.0.10"]).dns_server,
+            Some(SocketAddr::from(([10, 96, 0, 10], 53)))
+        );
+        let error = refused(&["--dns-server", "kube-dns.kube-system"]);
+        assert!(
+            error.contains("--dns-server") && error.contains("by address"),
+            "{error}"
+        );
+        let error = refused(&["--dns-refresh", "10ms"]);
+        assert!(
+            error.contains("--dns-refresh") && error.contains("100ms"),
+            "{error}"
+        );
+        assert_eq!(parsed(&[]).dns_refresh, Duration::from_secs(5));
     }
 
     #[test]
@@ -308,7 +385,7 @@ mod tests {
         ));
         assert!(matches!(
             parsed(&["--discovery", "dns"]).discovery_source(),
-            Ok(Source::Dns(t)) if t == "{service}:8080"
+            Ok(Source::Dns(Dns { template, server: None, .. })) if template == "{service}:8080"
         ));
         assert!(parsed(&["--discovery", "registry"])
             .discovery_source()
