@@ -10,11 +10,10 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use brigade_chassis::auth::{claims_for, SigningKey};
+use brigade_chassis::db::provision::{PostgresAdmin, PostgresServer};
 use brigade_chassis::client::plain::PlainClient;
 use http::{Method, Request};
-use sqlx::Executor;
 use uuid::Uuid;
 
 use super::load::{self, Figures};
@@ -104,35 +103,25 @@ pub async fn run(args: CheckoutBenchArgs) -> anyhow::Result<()> {
 
 /// A fresh database per service on a PostgreSQL server, dropped at the end.
 struct PostgresDatabases {
-    admin: sqlx::PgPool,
-    base_url: String,
+    server: PostgresServer,
+    admin: PostgresAdmin,
     names: Vec<(&'static str, String)>,
 }
 
 impl PostgresDatabases {
     async fn create(admin_url: &str) -> anyhow::Result<PostgresDatabases> {
-        let admin = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(admin_url)
-            .await
-            .with_context(|| format!("cannot reach PostgreSQL at {admin_url}"))?;
-        let base_url = admin_url
-            .rsplit_once('/')
-            .map(|(base, _)| base.to_owned())
-            .ok_or_else(|| anyhow::anyhow!("--postgres-url must end with /DATABASE"))?;
+        let server = PostgresServer::parse(admin_url)?;
+        let admin = server.admin().await?;
         let run = Uuid::new_v4().simple().to_string();
         let mut names = Vec::new();
         for service in STORES {
             let name = format!("brigade_bench_{service}_{}", &run[..8]);
-            admin
-                .execute(format!("CREATE DATABASE {name}").as_str())
-                .await
-                .with_context(|| format!("cannot create database {name}"))?;
+            admin.create_if_missing(&name).await?;
             names.push((*service, name));
         }
         Ok(PostgresDatabases {
+            server,
             admin,
-            base_url,
             names,
         })
     }
@@ -141,16 +130,14 @@ impl PostgresDatabases {
         self.names
             .iter()
             .find(|(s, _)| *s == service)
-            .map(|(_, name)| format!("{}/{name}", self.base_url))
+            .map(|(_, name)| self.server.database_url(name))
     }
 
     async fn drop_all(self) {
         for (_, name) in &self.names {
-            let _ = self
-                .admin
-                .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
-                .await;
+            let _ = self.admin.drop_if_exists(name).await;
         }
+        self.admin.close().await;
     }
 }
 
