@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 use brigade_chassis::auth::{claims_for, SigningKey};
-use brigade_chassis::db::provision::{PostgresAdmin, PostgresServer};
 use brigade_chassis::client::plain::PlainClient;
+use brigade_chassis::db::provision::{PostgresAdmin, PostgresServer};
 use http::{Method, Request};
 use uuid::Uuid;
 
