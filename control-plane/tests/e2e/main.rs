@@ -11,6 +11,7 @@ mod events;
 mod load;
 mod logs;
 mod resilience;
+mod scale;
 mod support;
 mod system;
 mod traces;
