@@ -202,7 +202,7 @@ impl Supervisor {
 mod tests {
     use super::*;
     use crate::tests::{sh, supervisor, wait_until};
-    use crate::{Backoff, Event, SlotState};
+    use crate::{Backoff, Event};
 
     fn names(slots: &[&str]) -> Vec<String> {
         slots.iter().map(|s| (*s).to_owned()).collect()
@@ -235,10 +235,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_group_grows_and_shrinks_while_it_runs() {
-        let (supervisor, events, _lines) = supervisor(Backoff::default());
+        let (supervisor, events, lines) = supervisor(Backoff::default());
         supervisor.start(sh(
             "test-1",
-            "trap 'exit 0' TERM; while true; do sleep 0.05; done",
+            "trap 'exit 0' TERM; echo ready; while true; do sleep 0.05; done",
         ));
         assert_eq!(supervisor.desired("test"), Some(1));
 
@@ -248,13 +248,10 @@ mod tests {
             .unwrap();
         assert_eq!(grown.added, ["test-2", "test-3"]);
         assert_eq!(supervisor.desired("test"), Some(3));
-        wait_until("three running", || {
-            supervisor
-                .slots_of("test")
-                .iter()
-                .filter(|s| s.state == SlotState::Running)
-                .count()
-                == 3
+        // Running is not enough: a SIGTERM before its `trap` would end a process at once.
+        wait_until("three trapping SIGTERM", || {
+            let lines = lines.lock().unwrap();
+            lines.iter().filter(|(_, _, line)| line == "ready").count() == 3
         })
         .await;
         // A new slot runs the group's program with its own instance ids.
@@ -324,22 +321,20 @@ mod tests {
 
     #[tokio::test]
     async fn a_replacement_runs_beside_the_slot_it_replaces() {
-        let (supervisor, _events, _lines) = supervisor(Backoff::default());
+        let (supervisor, _events, lines) = supervisor(Backoff::default());
         supervisor.start(sh(
             "test-1",
-            "trap 'exit 0' TERM; while true; do sleep 0.05; done",
+            "trap 'exit 0' TERM; echo ready; while true; do sleep 0.05; done",
         ));
+        wait_until("the first trapping SIGTERM", || {
+            !lines.lock().unwrap().is_empty()
+        })
+        .await;
         let replacement = supervisor.add_slot("test").unwrap();
         assert_eq!(replacement, "test-2");
         // Adding a slot does not change what the group wants: the replacement is temporary.
         assert_eq!(supervisor.desired("test"), Some(1));
-        wait_until("both running", || {
-            supervisor
-                .slots_of("test")
-                .iter()
-                .all(|s| s.state == SlotState::Running)
-        })
-        .await;
+        wait_until("both running", || lines.lock().unwrap().len() == 2).await;
         let old = supervisor
             .remove_slot("test-1", Duration::from_secs(2))
             .await
