@@ -56,16 +56,9 @@ body = '{"card_number": "4242424242424242"}'
 
 /// Runs `brigade ARGS` against `system`: whether it succeeded, its stdout and stderr.
 async fn brigade(system: &System, args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_brigade"))
-        .args(args)
-        .args(["--control-url", &system.control])
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    eprintln!("$ brigade {}\n{stdout}{stderr}", args.join(" "));
-    (output.status.success(), stdout, stderr)
+    let mut all = args.to_vec();
+    all.extend(["--control-url", system.control.as_str()]);
+    crate::support::brigade(&all).await
 }
 
 async fn brigade_ok(system: &System, args: &[&str]) -> String {
