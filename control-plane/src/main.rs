@@ -5,7 +5,7 @@
 //!   (`brigade_operator::control`).
 //! - [`run`]: `brigade run SERVICE`, one service in the foreground (how `up` starts instances);
 //!   the only place that knows every service crate.
-//! - The operator commands (`status`, `logs`, `telemetry`, `check`, `events`, `chaos`) live in `brigade_operator`,
+//! - The operator commands (`status`, `scale`, `restart`, `logs`, `telemetry`, `check`, `events`, `chaos`) live in `brigade_operator`,
 //!   the benchmarks (`brigade bench …`) in `brigade_bench`: neither depends on any service, so
 //!   editing a service rebuilds only that service and this binary.
 //!
@@ -57,6 +57,11 @@ enum Command {
     Check(brigade_operator::checker::CheckArgs),
     /// Events that services could not apply: list them, replay them.
     Events(brigade_operator::events::EventsArgs),
+    /// Run N instances of a service, live: new ones start, removed ones drain and exit.
+    Scale(brigade_operator::scale::cli::ScaleArgs),
+    /// Replace a service's instances (or every service's) one at a time, each new one ready
+    /// before the old one drains: zero failed requests, and the binary on disk now.
+    Restart(brigade_operator::scale::cli::RestartArgs),
     /// Faults on purpose (system started with `up --chaos`): latency, errors, kills, scenarios.
     Chaos(brigade_operator::chaos::ChaosArgs),
     /// Open-loop load on the running system through the gateway: rates, stages, mixes,
@@ -98,6 +103,8 @@ fn main() -> ExitCode {
             Command::Telemetry(args) => brigade_operator::telemetry_file::cli::run(args).await,
             Command::Check(args) => brigade_operator::checker::run(args).await,
             Command::Events(args) => brigade_operator::events::run(args).await,
+            Command::Scale(args) => brigade_operator::scale::cli::scale(args).await,
+            Command::Restart(args) => brigade_operator::scale::cli::restart(args).await,
             Command::Chaos(args) => brigade_operator::chaos::run(args).await,
             Command::Load(args) => args.run().await,
             Command::Bench { bench } => bench.run().await,

@@ -29,8 +29,8 @@ pub fn built_in() -> Vec<String> {
         .collect()
 }
 
-/// The most instances of one service: more would only starve a laptop.
-pub const MAX_INSTANCES: u32 = 32;
+/// The most instances of one service (also the most `brigade scale` goes to).
+pub const MAX_INSTANCES: u32 = brigade_supervisor::MAX_INSTANCES;
 
 /// Why a manifest could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -223,14 +223,9 @@ impl Manifest {
                     service.instances
                 ));
             }
+            // Several instances may share a fixed port: `brigade up` lets them listen on it
+            // together (SO_REUSEPORT), and the kernel spreads connections between them.
             if let Some(port) = service.port {
-                if service.instances > 1 {
-                    return Err(format!(
-                        "service `{name}` has a fixed port ({port}) and {} instances; \
-                         only one process can listen on a port, so drop `port` or use instances = 1",
-                        service.instances
-                    ));
-                }
                 if port != 0 && !ports.insert(port) {
                     return Err(format!("port {port} is given to more than one service"));
                 }
@@ -360,8 +355,8 @@ mod tests {
                 "twice",
             ),
             (
-                "name = \"catalog\"\ninstances = 2\nport = 9000",
-                "fixed port",
+                "name = \"catalog\"\nport = 9000\n[[service]]\nname = \"cart\"\nport = 9000",
+                "more than one service",
             ),
             ("name = \"wishlist\"", "give it a `command`"),
             ("name = \"catalog\"\ninstance = 2", "unknown field"),

@@ -332,6 +332,11 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
     if let Some(url) = wiring.databases.get(&service.name) {
         env.push(("BRIGADE_DATABASE_URL".into(), url.clone()));
     }
+    if service.port.is_some_and(|p| p != 0) {
+        // A rolling restart starts the new process while the old one still listens there, and
+        // scaled instances share it.
+        env.push(("BRIGADE_REUSE_PORT".into(), "true".into()));
+    }
     if let Some(endpoint) = &wiring.otlp_endpoint {
         env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone()));
     }
@@ -463,6 +468,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             .collect(),
         control_url: control_url.clone(),
         started_at_ms,
+        stop_grace: args.stop_grace,
         traces: brigade_operator::traces::TraceStore::new(Default::default()),
         logs,
         metrics: brigade_operator::otlp_metrics::MetricStore::new(Default::default()),
@@ -840,6 +846,8 @@ mod tests {
         );
         assert_eq!(env_of(&specs[2])["BRIGADE_LISTEN"], "127.0.0.1:8088");
         assert!(!env_of(&specs[2]).contains_key("BRIGADE_DATABASE_URL"));
+        assert_eq!(env_of(&specs[2])["BRIGADE_REUSE_PORT"], "true");
+        assert!(!env_of(&specs[0]).contains_key("BRIGADE_REUSE_PORT"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The control plane's HTTP server on the control port: the registry (`/v1/registry/…`), the
-//! system view (`/v1/system`), process faults (`/v1/chaos/…`), the traces receiver and API
+//! system view (`/v1/system`), scaling and rolling restarts (`/v1/system/services/…`, see
+//! [`crate::scale`]), process faults (`/v1/chaos/…`), the traces receiver and API
 //! (`/v1/traces`, see [`crate::traces`]), the instances' log lines and the OTLP logs receiver
 //! (`/v1/logs`, see [`crate::logs`]), the OTLP metrics receiver (`/v1/metrics`, see
 //! [`crate::otlp_metrics`]), the telemetry file (`/v1/telemetry/export`, see
@@ -20,7 +21,7 @@ use brigade_chassis::http::Limits;
 use brigade_chassis::metrics::Metrics;
 
 use crate::system::{self, Sources};
-use crate::{chaos, console, console_data, logs, otlp_metrics, telemetry_file, traces};
+use crate::{chaos, console, console_data, logs, otlp_metrics, scale, telemetry_file, traces};
 
 #[derive(Clone)]
 struct AppState {
@@ -60,6 +61,11 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
             sources.metrics.clone(),
         ))
         .merge(chaos::instances::router(sources.supervisor.clone(), chaos))
+        .merge(scale::router(
+            sources.supervisor.clone(),
+            sources.registry.clone(),
+            sources.stop_grace,
+        ))
         .merge(console_data::router(
             sources.console.clone(),
             sources.traces.clone(),

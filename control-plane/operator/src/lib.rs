@@ -12,6 +12,7 @@
 //! - [`otlp`], [`otlp_metrics`]: what the OTLP/HTTP receivers share; the metrics receiver.
 //! - [`telemetry_file`]: everything kept as OTLP JSON Lines, `brigade telemetry export|import`.
 //! - [`events`]: `brigade events`, parked events listed and replayed.
+//! - [`scale`]: `brigade scale` and `brigade restart`, live scaling and rolling restarts.
 //! - [`chaos`]: `brigade chaos`, faults on purpose: request faults, kills and pauses, scenarios.
 //! - [`harness`]: `brigade up` as a child process, for the benchmarks and the end-to-end tests.
 //! - [`output`]: what `brigade up` writes to its terminal, and figures for people.
@@ -27,6 +28,7 @@ pub mod logs;
 pub mod otlp;
 pub mod otlp_metrics;
 pub mod output;
+pub mod scale;
 pub mod status;
 pub mod system;
 pub mod telemetry_file;

@@ -139,10 +139,14 @@ pub fn resident_bytes(pid: u32) -> Option<u64> {
 pub struct Sources {
     pub registry: Registry,
     pub supervisor: Option<Supervisor>,
-    /// `(service, desired instances)` in manifest order.
+    /// `(service, desired instances)` in manifest order, as the system started; the
+    /// supervisor's count wins once `brigade scale` has changed it.
     pub desired: Vec<(String, u32)>,
     pub control_url: String,
     pub started_at_ms: u64,
+    /// How long an instance being removed (`brigade scale`, `brigade restart`) has between
+    /// SIGTERM and SIGKILL.
+    pub stop_grace: Duration,
     /// The recent spans the instances exported to the control port.
     pub traces: crate::traces::TraceStore,
     /// The recent lines every instance wrote.
@@ -217,7 +221,10 @@ pub fn collect(sources: &Sources) -> SystemView {
     let mut names: Vec<(String, Option<u32>)> = sources
         .desired
         .iter()
-        .map(|(name, desired)| (name.clone(), Some(*desired)))
+        .map(|(name, desired)| {
+            let now = sources.supervisor.as_ref().and_then(|s| s.desired(name));
+            (name.clone(), Some(now.unwrap_or(*desired)))
+        })
         .collect();
     for name in catalogue.services.keys() {
         if !names.iter().any(|(n, _)| n == name) {

@@ -19,6 +19,7 @@ pub(crate) fn sources(desired: &[&str]) -> Sources {
         desired: desired.iter().map(|s| ((*s).to_owned(), 1)).collect(),
         control_url: String::new(),
         started_at_ms: 0,
+        stop_grace: Duration::from_secs(2),
         traces: crate::traces::TraceStore::default(),
         logs: crate::logs::LogStore::default(),
         metrics: crate::otlp_metrics::MetricStore::default(),

@@ -24,6 +24,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+mod groups;
+pub use groups::{plan_resize, Resize, ResizeError, MAX_INSTANCES};
+
 /// What to run in one slot.
 #[derive(Debug, Clone)]
 pub struct ProcessSpec {
@@ -161,8 +164,20 @@ impl Drop for DoneGuard {
     }
 }
 
+/// A group as the supervisor keeps it: what a new slot of it runs, and how many slots it should
+/// have.
+struct Group {
+    /// The spec of its first slot; a new slot runs it under its own name.
+    template: ProcessSpec,
+    desired: u32,
+    /// Stopped for good (`brigade up` is stopping): it takes no new slot.
+    stopped: bool,
+}
+
 struct Inner {
     slots: Mutex<Vec<Slot>>,
+    /// In the order each group's first slot was started: the order they are stopped in reverse.
+    groups: Mutex<Vec<Group>>,
     backoff: Backoff,
     observer: Observer,
     sink: LineSink,
@@ -191,6 +206,7 @@ impl Supervisor {
         Supervisor {
             inner: Arc::new(Inner {
                 slots: Mutex::new(Vec::new()),
+                groups: Mutex::new(Vec::new()),
                 backoff,
                 observer,
                 sink,
@@ -198,8 +214,25 @@ impl Supervisor {
         }
     }
 
-    /// Starts supervising `spec` in a task of its own (so must run inside a tokio runtime).
+    /// Starts supervising `spec` in a task of its own (so must run inside a tokio runtime). The
+    /// group wants one slot more; its first spec is what [`Supervisor::add_slot`] runs later.
     pub fn start(&self, spec: ProcessSpec) {
+        {
+            let mut groups = lock(&self.inner.groups);
+            match groups.iter_mut().find(|g| g.template.group == spec.group) {
+                Some(group) => group.desired += 1,
+                None => groups.push(Group {
+                    template: spec.clone(),
+                    desired: 1,
+                    stopped: false,
+                }),
+            }
+        }
+        self.launch(spec);
+    }
+
+    /// Supervises `spec` in its slot, without changing what its group wants.
+    fn launch(&self, spec: ProcessSpec) {
         let status = Arc::new(Mutex::new(SlotStatus {
             slot: spec.slot.clone(),
             group: spec.group.clone(),
@@ -237,20 +270,23 @@ impl Supervisor {
             .collect()
     }
 
-    /// The groups, in the order their first slot was started.
+    /// The groups, in the order their first slot was started (also those resized to nothing).
     pub fn groups(&self) -> Vec<String> {
-        let mut groups: Vec<String> = Vec::new();
-        for slot in lock(&self.inner.slots).iter() {
-            if !groups.contains(&slot.group) {
-                groups.push(slot.group.clone());
-            }
-        }
-        groups
+        lock(&self.inner.groups)
+            .iter()
+            .map(|g| g.template.group.clone())
+            .collect()
     }
 
     /// Stops every process of `group` at once: SIGTERM, then SIGKILL after `grace`. Returns when
     /// they have all exited; they are not restarted.
     pub async fn stop_group(&self, group: &str, grace: Duration) {
+        if let Some(entry) = lock(&self.inner.groups)
+            .iter_mut()
+            .find(|g| g.template.group == group)
+        {
+            entry.stopped = true;
+        }
         let waits: Vec<watch::Receiver<bool>> = lock(&self.inner.slots)
             .iter()
             .filter(|slot| slot.group == group)
@@ -721,10 +757,10 @@ mod tests {
         assert_eq!(backoff.delay(u32::MAX), Duration::from_secs(10));
     }
 
-    type Events = Arc<Mutex<Vec<(Instant, Event)>>>;
-    type Lines = Arc<Mutex<Vec<(String, Stream, String)>>>;
+    pub(crate) type Events = Arc<Mutex<Vec<(Instant, Event)>>>;
+    pub(crate) type Lines = Arc<Mutex<Vec<(String, Stream, String)>>>;
 
-    fn supervisor(backoff: Backoff) -> (Supervisor, Events, Lines) {
+    pub(crate) fn supervisor(backoff: Backoff) -> (Supervisor, Events, Lines) {
         let events: Events = Arc::default();
         let lines: Lines = Arc::default();
         let (e, l) = (events.clone(), lines.clone());
@@ -740,7 +776,7 @@ mod tests {
         (supervisor, events, lines)
     }
 
-    fn sh(slot: &str, script: &str) -> ProcessSpec {
+    pub(crate) fn sh(slot: &str, script: &str) -> ProcessSpec {
         ProcessSpec {
             slot: slot.into(),
             group: "test".into(),
@@ -757,7 +793,7 @@ mod tests {
         events.iter().filter(|(_, e)| wanted(e)).count()
     }
 
-    async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    pub(crate) async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !done() {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");

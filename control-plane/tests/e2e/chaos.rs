@@ -15,16 +15,9 @@ use serde_json::Value;
 
 /// Runs `brigade chaos ARGS` against `system`: whether it succeeded, its stdout and stderr.
 async fn chaos(system: &System, args: &[&str]) -> (bool, String, String) {
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_brigade"))
-        .args(["chaos", "--control-url", &system.control])
-        .args(args)
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    eprintln!("$ brigade chaos {}\n{stdout}{stderr}", args.join(" "));
-    (output.status.success(), stdout, stderr)
+    let mut all = vec!["chaos", "--control-url", system.control.as_str()];
+    all.extend_from_slice(args);
+    crate::support::brigade(&all).await
 }
 
 /// Runs `brigade chaos ARGS` against `system`, which must accept it: its stdout.

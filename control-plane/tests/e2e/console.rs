@@ -1,8 +1,9 @@
 //! The console in headless Chromium against a running system (`brigade up --chaos`): a
 //! checkout found in the trace list and drawn as one waterfall across the services and the
 //! consumers of its events, with its logs beside it; the logs tab streaming and filtered by
-//! service; a breaker opened by `brigade chaos latency` shown open; an instance paused and
-//! resumed from its buttons; a service kept dead shown down. Screenshots of every tab go to
+//! service; a service scaled up and down from its replica buttons; a breaker opened by `brigade
+//! chaos latency` shown open; an instance paused and resumed from its buttons; a service kept
+//! dead shown down. Screenshots of every tab go to
 //! `$BRIGADE_ARTIFACTS` (default `target/artifacts/console`), kept by CI. Skipped without
 //! Chromium, except under `CI=true`.
 //!
@@ -67,6 +68,38 @@ async fn the_console_shows_a_checkout_its_logs_a_breaker_and_instances_down() {
     )
     .await;
     keep(&browser, "resources").await;
+
+    // A service's replica count, changed from its − and + buttons.
+    click(
+        &browser,
+        "button[aria-label='scale up recommendations to 2 instances']",
+    )
+    .await;
+    wait_for_script(
+        &browser,
+        "const card = document.querySelector('section[data-service=recommendations]');
+         const rows = card.querySelectorAll('tr[data-slot]');
+         return rows.length === 2 && [...rows].every((r) => r.dataset.status === 'up')
+           && card.querySelector('output').textContent === '2 ×';",
+        "recommendations scaled to two instances, both up",
+        FEW_SECONDS,
+    )
+    .await;
+    keep(&browser, "resources-scaled").await;
+    click(
+        &browser,
+        "button[aria-label='scale down recommendations to 1 instances']",
+    )
+    .await;
+    wait_for_script(
+        &browser,
+        "const card = document.querySelector('section[data-service=recommendations]');
+         return card.querySelectorAll('tr[data-slot]').length === 1
+           && card.querySelector('output').textContent === '1 ×';",
+        "recommendations back to one instance",
+        FEW_SECONDS,
+    )
+    .await;
 
     // A checkout, found in the trace list by its id once the list is narrowed to the traces
     // through payments (the catalog's start-up events make thousands of traces of their own).

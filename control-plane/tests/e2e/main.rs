@@ -13,6 +13,7 @@ mod load;
 mod logs;
 mod postgres;
 mod resilience;
+mod scale;
 mod support;
 mod system;
 mod traces;

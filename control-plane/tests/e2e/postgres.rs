@@ -66,6 +66,7 @@ impl Drop for Databases {
     fn drop(&mut self) {
         let (server, prefix) = (self.server.clone(), format!("{}_", self.prefix));
         // A runtime of its own, on a thread of its own: the test's may be unwinding.
+        let pattern = prefix.clone();
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -81,7 +82,7 @@ impl Drop for Databases {
         })
         .join();
         if dropped.is_err() {
-            eprintln!("could not drop the databases {prefix}*");
+            eprintln!("could not drop the databases {pattern}*");
         }
     }
 }

@@ -264,7 +264,7 @@ fn slots_of(
     }
 }
 
-/// Why the control plane did not apply a process fault.
+/// Why the control plane did not do what it was asked (a process fault, a scale, a restart).
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     /// The control plane answered with a problem; its detail says why.
@@ -276,7 +276,7 @@ pub enum ControlError {
     Unreadable(#[source] serde_json::Error),
 }
 
-/// A client of these routes.
+/// A client of the control port's routes that change the system (these, and `crate::scale`'s).
 #[derive(Debug, Clone)]
 pub struct ControlClient {
     base: String,
@@ -296,9 +296,19 @@ impl ControlClient {
         method: Method,
         path: &str,
     ) -> Result<T, ControlError> {
+        self.call_with(method, path, None).await
+    }
+
+    /// Sends `body` (JSON) to `path` of the control port; a problem's detail is the error.
+    pub(crate) async fn call_with<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<bytes::Bytes>,
+    ) -> Result<T, ControlError> {
         let answer = self
             .http
-            .send(method, &format!("{}{path}", self.base), None)
+            .send(method, &format!("{}{path}", self.base), body)
             .await
             .map_err(ControlError::Unreachable)?;
         if !answer.status.is_success() {

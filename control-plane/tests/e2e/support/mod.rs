@@ -92,6 +92,20 @@ impl System {
     }
 }
 
+/// Runs `brigade ARGS`: whether it succeeded, its stdout and stderr (also shown, for a test
+/// that fails).
+pub async fn brigade(args: &[&str]) -> (bool, String, String) {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_brigade"))
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    eprintln!("$ brigade {}\n{stdout}{stderr}", args.join(" "));
+    (output.status.success(), stdout, stderr)
+}
+
 pub fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])

@@ -38,6 +38,12 @@ pub struct ServiceArgs {
     #[arg(long, env = "BRIGADE_LISTEN")]
     pub listen: Option<SocketAddr>,
 
+    /// Let another process listen on the same address at the same time (SO_REUSEPORT; the
+    /// kernel spreads new connections between them). `brigade up` sets it on services with a
+    /// fixed port, so that a rolling restart starts the new process before the old one leaves.
+    #[arg(long, env = "BRIGADE_REUSE_PORT")]
+    pub reuse_port: bool,
+
     /// host:port other services should use to reach this instance (default: the bound address).
     #[arg(long, env = "BRIGADE_ADVERTISE")]
     pub advertise: Option<String>,

@@ -33,14 +33,28 @@ where
 {
     logging::init(args.log_format, &args.log);
     let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| Error::Bind {
-            address: listen,
-            source,
-        })?;
+    let listener = bind(listen, args.reuse_port).map_err(|source| Error::Bind {
+        address: listen,
+        source,
+    })?;
     let parent = args.parent_pid;
     serve(info, args, listener, build, shutdown::signal(parent)).await
+}
+
+/// Listens on `address`; with `reuse_port`, beside any other process that does the same (a
+/// rolling restart's old and new process on one fixed port).
+fn bind(address: SocketAddr, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = match address {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    // As std's and tokio's own `bind` do: a restarted process may take the port at once.
+    socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(address)?;
+    socket.listen(1024)
 }
 
 /// Serves on an already-bound `listener` until `shutdown` resolves, then leaves gracefully.
@@ -153,6 +167,7 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
             crate::routes::CHAOS
         );
     }
+    let health = running.health.clone();
     http::wrap_traced(
         Router::new()
             .merge(running.health.router())
@@ -176,6 +191,29 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
         },
         running.exporter.as_ref().map(|e| e.tracer().clone()),
     )
+    .layer(axum::middleware::map_response(
+        move |response: axum::response::Response| {
+            let draining = health.is_draining();
+            async move { close_when_draining(draining, response) }
+        },
+    ))
+}
+
+/// While the instance drains, every answer asks its client to close the connection: a client
+/// holding a kept-alive connection then opens its next one elsewhere (another instance, or on a
+/// shared port the process that stays), instead of having it closed under it when the listener
+/// stops.
+fn close_when_draining(
+    draining: bool,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if draining {
+        response.headers_mut().insert(
+            ::http::header::CONNECTION,
+            ::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// The HTTP server, serving on its own task until told to stop accepting.

@@ -42,12 +42,17 @@ const Console = (() => {
   }
 
   /** JSON from `url`, or an error saying why not; `cancel` (an AbortSignal) ends it early. */
-  async function request(method, url, timeoutMs, cancel) {
+  async function request(method, url, timeoutMs, cancel, body) {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), timeoutMs || 5000);
     cancel?.addEventListener("abort", () => abort.abort());
     try {
-      const response = await fetch(url, {method, signal: abort.signal, cache: "no-store"});
+      const init = {method, signal: abort.signal, cache: "no-store"};
+      if (body !== undefined) {
+        init.body = JSON.stringify(body);
+        init.headers = {"content-type": "application/json"};
+      }
+      const response = await fetch(url, init);
       const body = await response.text();
       const json = body ? JSON.parse(body) : null;
       if (!response.ok) {
@@ -66,7 +71,7 @@ const Console = (() => {
   }
 
   const getJSON = (url, timeoutMs, cancel) => request("GET", url, timeoutMs, cancel);
-  const postJSON = (url, timeoutMs) => request("POST", url, timeoutMs);
+  const postJSON = (url, timeoutMs, body) => request("POST", url, timeoutMs, undefined, body);
 
   /** A query string from the non-empty entries of `params`. */
   function query(params) {

@@ -1,11 +1,15 @@
 // Resources: every service and instance from `/v1/system` (health, state, restarts, uptime,
-// version, memory, endpoints), with kill, pause and resume when the system runs with --chaos
-// (`/v1/chaos`).
+// version, memory, endpoints), each supervised service's replica count with − and + to scale it
+// live (`/v1/system/services/{name}/scale`), with kill, pause and resume when the system runs
+// with --chaos (`/v1/chaos`).
 "use strict";
 
 (() => {
   const {el, fill, getJSON, postJSON, format} = Console;
   let chaos = {enabled: false, paused: []};
+  /** The instance count each service is being scaled to, until the control port answers. */
+  const scaling = new Map();
+  const MAX_INSTANCES = 32;
 
   /** One word for what an operator cares about first: is it serving? */
   function status(instance) {
@@ -33,6 +37,37 @@
       Console.showProblem(`${fault} ${slot}: ${error.message}`);
     }
     await Console.refreshNow();
+  }
+
+  async function scale(service, instances) {
+    scaling.set(service, instances);
+    await Console.refreshNow();
+    try {
+      // The answer waits until new instances are ready or removed ones have drained.
+      await postJSON(`/v1/system/services/${encodeURIComponent(service)}/scale`, 60000, {instances});
+      Console.showProblem(null);
+    } catch (error) {
+      Console.showProblem(`scale ${service} to ${instances}: ${error.message}`);
+    }
+    scaling.delete(service);
+    await Console.refreshNow();
+  }
+
+  /** The replica count of a supervised service, with − and + (none for external services). */
+  function replicas(service) {
+    if (service.desired == null) return "";
+    const target = scaling.get(service.name);
+    const busy = target !== undefined;
+    const count = busy ? target : service.desired;
+    const step = (label, name, to) => el("button", {
+      type: "button", "aria-label": `${name} ${service.name} to ${to} instances`,
+      disabled: busy || to < 0 || to > MAX_INSTANCES || undefined,
+      onclick: () => scale(service.name, to),
+    }, label);
+    return el("div", {class: "replicas", role: "group", "aria-label": `${service.name} replicas`},
+      step("−", "scale down", count - 1),
+      el("output", {"aria-live": "polite", dataset: {replicas: service.name}}, busy ? `scaling to ${count}…` : `${count} ×`),
+      step("+", "scale up", count + 1));
   }
 
   function actions(instance, state) {
@@ -92,7 +127,7 @@
       const ready = service.instances.filter((i) => status(i)[0] === "up").length;
       return el("section", {class: "card", "aria-label": service.name, dataset: {service: service.name}},
         el("h2", {}, service.name, el("span", {class: "count"},
-          `${ready} up${service.desired == null ? "" : ` of ${service.desired} desired`}`)),
+          `${ready} up${service.desired == null ? "" : ` of ${service.desired} desired`}`), replicas(service)),
         el("table", {class: "data"},
           el("thead", {}, el("tr", {}, headings.map((h) => el("th", {scope: "col", class: numeric.has(h) ? "num" : ""}, h)))),
           el("tbody", {}, service.instances.length
