@@ -32,7 +32,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use brigade_chassis::extract::{Json, Query};
-use brigade_chassis::validation::ValidationError;
 use brigade_chassis::Problem;
 use bytes::Bytes;
 use http::HeaderMap;

@@ -175,7 +175,7 @@ impl Export {
 }
 
 /// The items of an export, in order: those of every scope group of every resource group.
-fn grouped<'a, R, S, I>(
+fn grouped<'a, R, S: 'a, I: 'a>(
     resources: &'a [R],
     scopes: impl Fn(&'a R) -> &'a Vec<S>,
     items: impl Fn(&'a S) -> &'a Vec<I>,

@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::cli::{self, Error};
 use super::{Counts, Export};
 use crate::logs::Source;
-use crate::testing::{attribute, client, get, post, resource, serve, sources};
+use crate::testing::{client, get, post, resource, serve, sources};
 
 const TRACE: &str = "5b8efff798038103d269b633813fc60c";
 

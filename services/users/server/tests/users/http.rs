@@ -232,7 +232,7 @@ async fn rotating_logs_nobody_out(db: Db) {
         .with_status(StatusCode::CREATED);
     let old_token = app.token("ada@example.com", PASSWORD).await;
     let rotated = app
-        .post_raw("/v1/keys/rotate", "application/json", "")
+        .raw(Method::POST, "/v1/keys/rotate", "application/json", "")
         .await
         .ok();
     let new_kid = rotated["kid"].as_str().unwrap();
