@@ -42,18 +42,17 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
         sources: sources.clone(),
         client: PlainClient::new(system::PROBE_TIMEOUT),
     };
+    // The services the system is meant to run, which the logs and the console name.
+    let services: Vec<String> = sources
+        .desired
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
     let app = Router::new()
         .merge(brigade_registry::router(sources.registry.clone()))
         .merge(console::router(sources.clone()))
         .merge(traces::router(sources.traces.clone()))
-        .merge(logs::router(
-            sources.logs.clone(),
-            sources
-                .desired
-                .iter()
-                .map(|(name, _)| name.clone())
-                .collect(),
-        ))
+        .merge(logs::router(sources.logs.clone(), services.clone()))
         .merge(otlp_metrics::router(sources.metrics.clone()))
         .merge(telemetry_file::router(
             sources.traces.clone(),
@@ -69,11 +68,7 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
         .merge(console_data::router(
             sources.console.clone(),
             sources.traces.clone(),
-            sources
-                .desired
-                .iter()
-                .map(|(name, _)| name.clone())
-                .collect(),
+            services,
         ))
         .route("/v1/system", get(system_view).with_state(state))
         .route(

@@ -53,6 +53,14 @@ pub(crate) async fn get(url: &str) -> (StatusCode, Value, String) {
     (answer.status, body, content_type)
 }
 
+/// GETs `url` and asserts the 400 problem naming `parameter` that it is answered with.
+pub(crate) async fn assert_invalid(url: &str, parameter: &str) {
+    let (status, problem, content_type) = get(url).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {problem}");
+    assert_eq!(content_type, "application/problem+json", "{url}");
+    assert_eq!(problem["parameter"], parameter, "{url}: {problem}");
+}
+
 /// A POST of `body` as `content_type`; the answer whatever its status.
 pub(crate) async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Answer {
     let request = Request::builder()
@@ -64,17 +72,68 @@ pub(crate) async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Answer
     client().send_request(request).await.unwrap()
 }
 
-/// A string attribute.
-pub(crate) fn attribute(
-    key: &str,
-    value: &str,
-) -> opentelemetry_proto::tonic::common::v1::KeyValue {
-    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
+/// POSTs `export` to `url` as OTLP protobuf and asserts the receiver took it: a 200 answered
+/// in protobuf, which is given.
+pub(crate) async fn post_protobuf(url: &str, export: Vec<u8>) -> Answer {
+    let answer = post(url, "application/x-protobuf", export).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.headers[header::CONTENT_TYPE],
+        "application/x-protobuf"
+    );
+    answer
+}
+
+/// POSTs each body to `url` as its content type and asserts the problem it is refused with.
+pub(crate) async fn assert_refused<const N: usize>(
+    url: &str,
+    cases: [(&str, Vec<u8>, StatusCode); N],
+) {
+    for (content_type, body, expected) in cases {
+        let answer = post(url, content_type, body).await;
+        assert_eq!(answer.status, expected, "{content_type}");
+        assert_eq!(
+            answer.headers[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+}
+
+// A string attribute, made as the control port makes them.
+pub(crate) use crate::otlp::text_attribute as attribute;
+
+/// The resource of `instance` of `service`, as an SDK describes it.
+pub(crate) fn resource(
+    service: &str,
+    instance: &str,
+) -> opentelemetry_proto::tonic::resource::v1::Resource {
+    opentelemetry_proto::tonic::resource::v1::Resource {
+        attributes: vec![
+            attribute("service.name", service),
+            attribute("service.instance.id", instance),
+        ],
         ..Default::default()
     }
+}
+
+/// The instrumentation scope `name` (a tracer's, logger's or meter's name).
+pub(crate) fn scope(name: &str) -> opentelemetry_proto::tonic::common::v1::InstrumentationScope {
+    opentelemetry_proto::tonic::common::v1::InstrumentationScope {
+        name: name.to_owned(),
+        ..Default::default()
+    }
+}
+
+/// The `field` of every item of the JSON array `items`, each a string.
+pub(crate) fn texts<'v>(items: &'v Value, field: &str) -> Vec<&'v str> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no text {field}: {item}"))
+        })
+        .collect()
 }

@@ -7,24 +7,18 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::support::shop::{get, traced_checkout};
+use crate::support::shop::{get, items, traced_checkout};
 use crate::support::System;
 
 /// Whether the map has an edge `from -> to` of `kind`.
 fn has_edge(map: &Value, from: &str, to: &str, kind: &str) -> bool {
-    map["edges"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    items(&map["edges"])
         .any(|e| e["from"] == from && e["to"] == to && e["kind"] == kind)
 }
 
 /// The service `name` in the services view.
 fn service<'a>(view: &'a Value, name: &str) -> &'a Value {
-    view["services"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    items(&view["services"])
         .find(|s| s["service"] == name)
         .unwrap_or_else(|| panic!("no {name} in {view}"))
 }

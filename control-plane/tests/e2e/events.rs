@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use brigade_chassis::client::plain::PlainClient;
+use brigade_chassis::testing::texts;
 use http::Method;
 
 use crate::support::shop::{get, product, send, Shopper};
@@ -72,12 +73,7 @@ async fn a_confirmed_order_changes_the_recommendations_within_two_seconds(system
     // What the shopper bought is not recommended to them again.
     let (status, mine) = shopper.get("/api/v1/me/recommendations?limit=10").await;
     assert_eq!(status, 200, "{mine}");
-    let mine: Vec<&str> = mine["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["product_id"].as_str().unwrap())
-        .collect();
+    let mine: Vec<&str> = texts(&mine["items"], "product_id");
     assert!(
         !mine.contains(&first.as_str()) && !mine.contains(&second.as_str()),
         "{mine:?}"

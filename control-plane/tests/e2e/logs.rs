@@ -8,17 +8,12 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::support::shop::{get, traced_checkout};
+use crate::support::shop::{get, spans, traced_checkout};
 use crate::support::System;
 
 /// The span ids of an OTLP JSON trace.
 fn span_ids(trace: &Value) -> BTreeSet<String> {
-    trace["resourceSpans"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
-        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
+    spans(trace)
         .filter_map(|s| s["spanId"].as_str().map(str::to_owned))
         .collect()
 }

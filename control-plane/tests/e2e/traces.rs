@@ -9,15 +9,12 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::support::shop::{get, traced_checkout};
+use crate::support::shop::{get, items, spans, traced_checkout};
 use crate::support::System;
 
 /// The services with a span in an OTLP JSON trace.
 fn services(trace: &Value) -> BTreeSet<String> {
-    trace["resourceSpans"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    items(&trace["resourceSpans"])
         .filter_map(|r| {
             r["resource"]["attributes"]
                 .as_array()?
@@ -31,13 +28,8 @@ fn services(trace: &Value) -> BTreeSet<String> {
 
 /// Whether some span of an OTLP JSON trace links to trace `id`.
 fn links_to(trace: &Value, id: &str) -> bool {
-    trace["resourceSpans"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|r| r["scopeSpans"].as_array().into_iter().flatten())
-        .flat_map(|s| s["spans"].as_array().into_iter().flatten())
-        .flat_map(|s| s["links"].as_array().into_iter().flatten())
+    spans(trace)
+        .flat_map(|s| items(&s["links"]))
         .any(|l| l["traceId"] == id)
 }
 

@@ -519,6 +519,20 @@ impl JsonAnswer {
     }
 }
 
+/// The `field` of every item of the JSON array `items`, each a string: the ids, kinds or names
+/// of a listing, in its order.
+pub fn texts<'v>(items: &'v serde_json::Value, field: &str) -> Vec<&'v str> {
+    let all = items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"));
+    let text = |item: &'v serde_json::Value| {
+        item[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no text {field} in {item}"))
+    };
+    all.iter().map(text).collect()
+}
+
 /// Sends `request` through `router` in process (as `tower::ServiceExt::oneshot` would) and reads
 /// the answer; panics when the body is not JSON, which every Brigade route answers.
 pub async fn send_json(router: &Router, request: ::http::Request<axum::body::Body>) -> JsonAnswer {
@@ -573,9 +587,70 @@ impl TestApp {
         self.call(::http::Method::GET, uri).send().await
     }
 
+    /// POST `uri` with `body` as JSON.
+    pub async fn post(&self, uri: &str, body: serde_json::Value) -> JsonAnswer {
+        self.call(::http::Method::POST, uri)
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// PUT `uri` with `body` as JSON.
+    pub async fn put(&self, uri: &str, body: serde_json::Value) -> JsonAnswer {
+        self.call(::http::Method::PUT, uri).json(&body).send().await
+    }
+
+    /// `method` on `uri` with `body` as it is, of `content_type` (none when empty): how a test
+    /// sends what is not JSON, or not valid JSON.
+    pub async fn raw(
+        &self,
+        method: ::http::Method,
+        uri: &str,
+        content_type: &str,
+        body: impl Into<axum::body::Body>,
+    ) -> JsonAnswer {
+        self.call(method, uri).body(content_type, body).send().await
+    }
+
     /// Sends a request built elsewhere.
     pub async fn send(&self, request: ::http::Request<axum::body::Body>) -> JsonAnswer {
         send_json(&self.router, request).await
+    }
+}
+
+/// A service's routes served in process (a [`TestApp`], which it dereferences to) over a fresh
+/// SQLite store in a temporary directory of its own, and `state`: what the test keeps of the
+/// service to arrange and check what the routes cannot show (usually the router's state, its
+/// store).
+pub struct SqliteApp<S> {
+    app: TestApp,
+    pub state: S,
+    _dir: tempfile::TempDir,
+}
+
+impl<S> SqliteApp<S> {
+    /// Opens the fresh store, gives it to `state` (which migrates it, fills it, and makes what
+    /// the test keeps), and serves the routes `router` makes of that state.
+    pub async fn start<B, F>(state: B, router: impl FnOnce(&S) -> Router) -> SqliteApp<S>
+    where
+        B: FnOnce(Db) -> F,
+        F: std::future::Future<Output = S>,
+    {
+        let (db, dir) = sqlite_db().await;
+        let state = state(db).await;
+        SqliteApp {
+            app: TestApp::new(router(&state)),
+            state,
+            _dir: dir,
+        }
+    }
+}
+
+impl<S> std::ops::Deref for SqliteApp<S> {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
     }
 }
 
@@ -788,4 +863,4 @@ pub mod schema;
 pub mod webdriver;
 
 mod openapi;
-pub use openapi::{assert_openapi_covers, assert_openapi_covers_at};
+pub use openapi::{assert_openapi_covers, assert_openapi_covers_at, documented_parameters};

@@ -2,12 +2,11 @@
 //! joined with the traces of its events, the parked-events proxy's refusals.
 use http::{header, Method, StatusCode};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span::Link, ResourceSpans, ScopeSpans, Span};
 use serde_json::Value;
 
-use crate::testing::{client, get, serve, sources};
+use crate::testing::{attribute, client, get, serve, sources};
 
 #[tokio::test]
 async fn the_page_and_its_files_are_served_under_a_self_only_policy() {
@@ -45,21 +44,11 @@ async fn the_page_and_its_files_are_served_under_a_self_only_policy() {
     assert_eq!(content_type, "application/problem+json", "{problem}");
 }
 
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
-}
-
 /// One span (`id`, of trace `trace`) in `service`, linking to span `link` of trace `link`.
 fn span(trace: u8, id: u8, service: &str, link: Option<u8>) -> ResourceSpans {
     ResourceSpans {
         resource: Some(Resource {
-            attributes: vec![text("service.name", service)],
+            attributes: vec![attribute("service.name", service)],
             ..Default::default()
         }),
         scope_spans: vec![ScopeSpans {
@@ -143,24 +132,14 @@ async fn parked_events_are_listed_across_services_and_a_replay_names_a_known_ser
     assert_eq!(status, StatusCode::OK, "{lists}");
     assert_eq!(lists, serde_json::json!([]));
 
-    let answer = client()
-        .send(
-            Method::POST,
-            &format!("{base}/v1/console/parked/wishlist/e1/replay"),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    // Asks the console to replay parked event e1 of `service`.
+    let replay = |service: &str| {
+        let url = format!("{base}/v1/console/parked/{service}/e1/replay");
+        async move { client().send(Method::POST, &url, None).await.unwrap() }
+    };
+    assert_eq!(replay("wishlist").await.status, StatusCode::NOT_FOUND);
     // A known service without a registered instance: the proxy says so.
-    let answer = client()
-        .send(
-            Method::POST,
-            &format!("{base}/v1/console/parked/orders/e1/replay"),
-            None,
-        )
-        .await
-        .unwrap();
+    let answer = replay("orders").await;
     assert_eq!(answer.status, StatusCode::BAD_GATEWAY);
     let problem: Value = serde_json::from_slice(&answer.body).unwrap();
     assert!(

@@ -209,13 +209,20 @@ mod tests {
         }
     }
 
+    /// An instance of orders started at `started_at_ms`, whose counters show `requests` served,
+    /// every one fast and fine.
+    fn served(id: &str, started_at_ms: u64, requests: f64) -> Scraped {
+        scraped(
+            id,
+            started_at_ms,
+            Some(exposition(requests, 0.0, requests, 0.0)),
+        )
+    }
+
     #[test]
     fn a_running_instance_counts_from_its_second_scrape() {
         let mut baselines = Baselines::default();
-        let first = baselines.round(
-            10_000,
-            vec![scraped("a", 0, Some(exposition(100.0, 0.0, 100.0, 0.0)))],
-        );
+        let first = baselines.round(10_000, vec![served("a", 0, 100.0)]);
         assert_eq!(first["orders"].instances_scraped, 1);
         assert!(
             !first["orders"].counted(),
@@ -237,19 +244,13 @@ mod tests {
     #[test]
     fn counters_across_instances_add_up_and_a_reset_counts_from_zero() {
         let mut baselines = Baselines::default();
-        baselines.round(
-            10_000,
-            vec![
-                scraped("a", 0, Some(exposition(100.0, 0.0, 100.0, 0.0))),
-                scraped("b", 0, Some(exposition(50.0, 0.0, 50.0, 0.0))),
-            ],
-        );
+        baselines.round(10_000, vec![served("a", 0, 100.0), served("b", 0, 50.0)]);
         let step = baselines.round(
             12_000,
             vec![
-                scraped("a", 0, Some(exposition(105.0, 0.0, 105.0, 0.0))),
+                served("a", 0, 105.0),
                 // b's counters went back: it was reset, and served 3 since.
-                scraped("b", 0, Some(exposition(3.0, 0.0, 3.0, 0.0))),
+                served("b", 0, 3.0),
             ],
         );
         assert_eq!(step["orders"].requests, 8.0);
@@ -259,16 +260,10 @@ mod tests {
     #[test]
     fn an_instance_started_since_the_previous_round_counts_from_zero() {
         let mut baselines = Baselines::default();
-        baselines.round(
-            10_000,
-            vec![scraped("a", 0, Some(exposition(1.0, 0.0, 1.0, 0.0)))],
-        );
+        baselines.round(10_000, vec![served("a", 0, 1.0)]);
         let step = baselines.round(
             12_000,
-            vec![
-                scraped("a", 0, Some(exposition(1.0, 0.0, 1.0, 0.0))),
-                scraped("new", 11_000, Some(exposition(4.0, 0.0, 4.0, 0.0))),
-            ],
+            vec![served("a", 0, 1.0), served("new", 11_000, 4.0)],
         );
         assert_eq!(step["orders"].requests, 4.0);
     }
@@ -276,28 +271,19 @@ mod tests {
     #[test]
     fn an_unreachable_instance_is_skipped_and_keeps_its_baseline() {
         let mut baselines = Baselines::default();
-        baselines.round(
-            10_000,
-            vec![scraped("a", 0, Some(exposition(10.0, 0.0, 10.0, 0.0)))],
-        );
+        baselines.round(10_000, vec![served("a", 0, 10.0)]);
         let missed = baselines.round(12_000, vec![scraped("a", 0, None)]);
         assert_eq!(missed["orders"].instances_scraped, 0);
         assert!(!missed["orders"].counted());
         // Back: its growth over both rounds counts once.
-        let back = baselines.round(
-            14_000,
-            vec![scraped("a", 0, Some(exposition(16.0, 0.0, 16.0, 0.0)))],
-        );
+        let back = baselines.round(14_000, vec![served("a", 0, 16.0)]);
         assert_eq!(back["orders"].requests, 6.0);
     }
 
     #[test]
     fn a_deregistered_instance_is_forgotten() {
         let mut baselines = Baselines::default();
-        baselines.round(
-            10_000,
-            vec![scraped("a", 0, Some(exposition(10.0, 0.0, 10.0, 0.0)))],
-        );
+        baselines.round(10_000, vec![served("a", 0, 10.0)]);
         baselines.round(12_000, vec![]);
         assert!(baselines.by_instance.is_empty());
     }

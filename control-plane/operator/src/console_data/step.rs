@@ -318,64 +318,46 @@ mod tests {
     #[test]
     fn instances_add_up_counters_sum_in_flight_and_take_the_worst_breaker() {
         let mut step = Step::default();
+        let calls = |outcome: &str, value: f64| {
+            let labels = [("dependency", "inventory"), ("outcome", outcome)];
+            sample("http_client_requests_total", &labels, value)
+        };
         let first = [
             sample("http_server_requests_total", &[("status", "200")], 8.0),
             sample("http_server_requests_total", &[("status", "503")], 2.0),
             sample("http_server_errors_total", &[("status", "503")], 2.0),
-            sample(
-                "http_client_requests_total",
-                &[("dependency", "inventory"), ("outcome", "200")],
-                5.0,
-            ),
-            sample(
-                "http_client_requests_total",
-                &[("dependency", "inventory"), ("outcome", "timeout")],
-                1.0,
-            ),
-            sample(
-                "http_client_requests_total",
-                &[("dependency", "inventory"), ("outcome", "409")],
-                1.0,
-            ),
+            calls("200", 5.0),
+            calls("timeout", 1.0),
+            calls("409", 1.0),
             sample(
                 "http_client_retries_total",
                 &[("dependency", "inventory")],
                 1.0,
             ),
         ];
-        let first_gauges = [
-            sample("http_server_in_flight_requests", &[], 2.0),
-            sample(
-                "http_client_breaker_state",
-                &[("dependency", "inventory")],
-                0.0,
-            ),
-            sample(
-                "brigade_consumer_lag_events",
-                &[("subscription", "orders.payments")],
-                3.0,
-            ),
-        ];
-        step.add_instance(Some(&first), &first_gauges);
+        // What each instance reports now: its requests in flight, its breaker, a consumer's lag.
+        let gauges = |in_flight: f64, breaker: f64, lag: f64| {
+            [
+                sample("http_server_in_flight_requests", &[], in_flight),
+                sample(
+                    "http_client_breaker_state",
+                    &[("dependency", "inventory")],
+                    breaker,
+                ),
+                sample(
+                    "brigade_consumer_lag_events",
+                    &[("subscription", "orders.payments")],
+                    lag,
+                ),
+            ]
+        };
+        step.add_instance(Some(&first), &gauges(2.0, 0.0, 3.0));
         let second = [sample(
             "http_server_requests_total",
             &[("status", "200")],
             5.0,
         )];
-        let second_gauges = [
-            sample("http_server_in_flight_requests", &[], 1.0),
-            sample(
-                "http_client_breaker_state",
-                &[("dependency", "inventory")],
-                1.0,
-            ),
-            sample(
-                "brigade_consumer_lag_events",
-                &[("subscription", "orders.payments")],
-                4.0,
-            ),
-        ];
-        step.add_instance(Some(&second), &second_gauges);
+        step.add_instance(Some(&second), &gauges(1.0, 1.0, 4.0));
         // A third instance, new, has gauges but no known growth.
         step.add_instance(None, &[sample("http_server_in_flight_requests", &[], 1.0)]);
 

@@ -39,6 +39,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 
+use crate::otlp::number;
+
 pub use line::{Level, LogLine, Source};
 pub use store::{Caps, Filter, LogStore, Page};
 
@@ -84,29 +86,9 @@ struct ListQuery {
     wait_ms: Option<String>,
 }
 
-fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
-    name: &str,
-    text: &str,
-    min: T,
-    max: T,
-) -> Result<T, ValidationError> {
-    match text.parse::<T>() {
-        Ok(n) if n >= min && n <= max => Ok(n),
-        _ => Err(ValidationError::new(
-            name,
-            format!("{} is not a whole number from {min} to {max}", quoted(text)),
-        )),
-    }
-}
-
 impl ListQuery {
     fn filter(self) -> Result<(Filter, Duration), ValidationError> {
-        let service = match self.service {
-            Some(s) if s.is_empty() => {
-                return Err(ValidationError::new("service", "must not be empty"))
-            }
-            other => other,
-        };
+        let service = crate::otlp::non_empty("service", self.service)?;
         let instance = self
             .instance
             .as_deref()
@@ -211,11 +193,11 @@ async fn list(State(state): State<LogsState>, Query(query): Query<ListQuery>) ->
 }
 
 async fn receive(State(state): State<LogsState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (request, encoding) =
-        match crate::otlp::decode::<ExportLogsServiceRequest>(&headers, &body, "logs") {
-            Ok(decoded) => decoded,
-            Err(problem) => return (*problem).into_response(),
-        };
+    crate::otlp::receive(&headers, &body, "logs", |request| keep(&state, request))
+}
+
+/// Keeps an export's records as lines; the answer says how many were refused, and why.
+fn keep(state: &LogsState, request: ExportLogsServiceRequest) -> ExportLogsServiceResponse {
     let (lines, rejected) = otlp::lines_of(request, state.store.caps().line_bytes);
     for line in lines {
         state.store.keep(line);
@@ -225,5 +207,5 @@ async fn receive(State(state): State<LogsState>, headers: HeaderMap, body: Bytes
         error_message: "records whose trace id is not 16 bytes or span id not 8 were dropped"
             .to_owned(),
     });
-    crate::otlp::answer(encoding, ExportLogsServiceResponse { partial_success })
+    ExportLogsServiceResponse { partial_success }
 }

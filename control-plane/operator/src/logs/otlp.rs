@@ -27,7 +27,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value};
 
 use super::{Level, LogLine, Source};
-use crate::otlp::{hex, last_or_push, service_of, string_attribute, unhex};
+use crate::otlp::{hex, last_or_push, service_of, string_attribute, text_attribute, unhex};
 
 /// The semantic conventions' attribute for the stream a line was written on.
 const IOSTREAM: &str = "log.iostream";
@@ -220,9 +220,9 @@ fn resource_of(line: &LogLine) -> Resource {
         None if line.instance > 0 => Some(format!("{}-{}", line.service, line.instance)),
         None => None,
     };
-    let mut attributes = vec![string_kv("service.name", &line.service)];
+    let mut attributes = vec![text_attribute("service.name", &line.service)];
     if let Some(id) = instance_id {
-        attributes.push(string_kv("service.instance.id", &id));
+        attributes.push(text_attribute("service.instance.id", &id));
     }
     Resource {
         attributes,
@@ -243,8 +243,8 @@ fn record_of(line: &LogLine) -> LogRecord {
         })
         .collect();
     match line.stream {
-        Source::Stdout => attributes.push(string_kv(IOSTREAM, "stdout")),
-        Source::Stderr => attributes.push(string_kv(IOSTREAM, "stderr")),
+        Source::Stdout => attributes.push(text_attribute(IOSTREAM, "stdout")),
+        Source::Stderr => attributes.push(text_attribute(IOSTREAM, "stderr")),
         Source::Otlp => {}
     }
     let (severity_number, severity_text) = match line.level {
@@ -289,16 +289,6 @@ fn severity_number(level: Level) -> i32 {
         Level::Info => 9,
         Level::Warn => 13,
         Level::Error => 17,
-    }
-}
-
-fn string_kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
     }
 }
 

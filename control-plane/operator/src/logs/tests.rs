@@ -10,11 +10,10 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 
 use super::{Caps, Filter, Level, LogLine, LogStore, Source};
-use crate::testing::{attribute, get, post};
+use crate::testing::{assert_invalid, attribute, get, post, post_protobuf, resource, scope, texts};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
@@ -318,10 +317,7 @@ async fn the_api_serves_filtered_lines_and_refuses_bad_input_with_a_problem() {
         ("limit=5001", "limit"),
         ("wait_ms=30001", "wait_ms"),
     ] {
-        let (status, problem, content_type) = get(&format!("{logs}?{query}")).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
-        assert_eq!(content_type, "application/problem+json", "{query}");
-        assert_eq!(problem["parameter"], parameter, "{query}: {problem}");
+        assert_invalid(&format!("{logs}?{query}"), parameter).await;
     }
     // A service of the manifest that has not written yet is known; another is not.
     let (status, page, _) = get(&format!("{logs}?service=payments&instance=3")).await;
@@ -340,7 +336,7 @@ async fn the_api_serves_filtered_lines_and_refuses_bad_input_with_a_problem() {
 /// An OTLP logs export from `shop-worker-2` (a slot-style instance id): a warning of trace
 /// [`TRACE`] on stderr with fields, and a record with no severity.
 fn otlp_export() -> ExportLogsServiceRequest {
-    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope};
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
     let int = |key: &str, value: i64| KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue {
@@ -350,18 +346,9 @@ fn otlp_export() -> ExportLogsServiceRequest {
     };
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
-            resource: Some(Resource {
-                attributes: vec![
-                    attribute("service.name", "shop-worker"),
-                    attribute("service.instance.id", "shop-worker-2"),
-                ],
-                ..Default::default()
-            }),
+            resource: Some(resource("shop-worker", "shop-worker-2")),
             scope_logs: vec![ScopeLogs {
-                scope: Some(InstrumentationScope {
-                    name: "shop_worker::mail".into(),
-                    ..Default::default()
-                }),
+                scope: Some(scope("shop_worker::mail")),
                 log_records: vec![
                     LogRecord {
                         time_unix_nano: 1_780_000_000_123_456_000,
@@ -412,17 +399,7 @@ async fn otlp_log_records_in_protobuf_and_json_are_lines_beside_the_instances() 
     let base = crate::testing::serve(sources).await;
     let logs = format!("{base}/v1/logs");
 
-    let answer = post(
-        &logs,
-        "application/x-protobuf",
-        otlp_export().encode_to_vec(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(
-        answer.headers[http::header::CONTENT_TYPE],
-        "application/x-protobuf"
-    );
+    let answer = post_protobuf(&logs, otlp_export().encode_to_vec()).await;
     let response = ExportLogsServiceResponse::decode(answer.body).unwrap();
     assert_eq!(response.partial_success, None);
     let answer = post(&logs, "application/json", JSON_LOGS.as_bytes().to_vec()).await;
@@ -466,12 +443,7 @@ async fn otlp_log_records_in_protobuf_and_json_are_lines_beside_the_instances() 
 
     // One trace's lines, whoever wrote them: the instance's and the exporters'.
     let (_, page, _) = get(&format!("{logs}?trace={TRACE}")).await;
-    let services: Vec<&str> = page["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["service"].as_str().unwrap())
-        .collect();
+    let services: Vec<&str> = texts(&page["lines"], "service");
     assert_eq!(services, ["orders", "shop-worker", "shop-worker"]);
     // `brigade logs`'s filters work on them too.
     let (_, page, _) = get(&format!("{logs}?service=shop-worker&instance=2&level=warn")).await;
@@ -528,12 +500,7 @@ async fn bad_logs_exports_are_refused_and_bad_records_dropped_as_a_partial_succe
     assert_eq!(partial.rejected_log_records, 1);
     assert!(partial.error_message.contains("trace id"));
     let (_, page, _) = get(&logs).await;
-    let messages: Vec<&str> = page["lines"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["message"].as_str().unwrap())
-        .collect();
+    let messages: Vec<&str> = texts(&page["lines"], "message");
     assert_eq!(messages, ["plain"]);
 
     let too_big = vec![b' '; crate::otlp::MAX_EXPORT_BYTES + 1];

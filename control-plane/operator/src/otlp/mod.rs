@@ -2,7 +2,8 @@
 //! [`crate::otlp_metrics`]) share, per the OTLP specification's HTTP transport: a body is
 //! protobuf (`application/x-protobuf`) or OTLP JSON (`application/json`), anything else is
 //! refused with 415; a body that does not decode is a 400 problem naming why; the answer is in
-//! the request's encoding, with refused items as a partial success.
+//! the request's encoding, with refused items as a partial success. And how their lists read
+//! a query's parameters ([`non_empty`], [`number`]).
 //!
 //! `sdk_tests` sends logs and metrics with the OpenTelemetry SDK's own exporters.
 
@@ -11,10 +12,12 @@ mod sdk_tests;
 
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::extract::Json;
+use brigade_chassis::problem::quoted;
+use brigade_chassis::validation::ValidationError;
 use brigade_chassis::Problem;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
-use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use serde::de::DeserializeOwned;
@@ -78,6 +81,49 @@ where
         })
 }
 
+/// A parameter `name` that must not be empty when given.
+pub fn non_empty(name: &str, value: Option<String>) -> Result<Option<String>, ValidationError> {
+    match value {
+        Some(text) if text.is_empty() => Err(ValidationError::new(name, "must not be empty")),
+        other => Ok(other),
+    }
+}
+
+/// A parameter `name` that must be a whole number from `min` to `max`.
+pub fn number<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+    name: &str,
+    text: &str,
+    min: T,
+    max: T,
+) -> Result<T, ValidationError> {
+    match text.parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(ValidationError::new(
+            name,
+            format!("{} is not a whole number from {min} to {max}", quoted(text)),
+        )),
+    }
+}
+
+/// How every receiver answers an export: decodes the request `Req` (`what` names it in
+/// problems), lets `handle` keep what it takes and say what it refused, and answers that in the
+/// request's encoding.
+pub fn receive<Req, Resp>(
+    headers: &HeaderMap,
+    body: &Bytes,
+    what: &str,
+    handle: impl FnOnce(Req) -> Resp,
+) -> Response
+where
+    Req: Message + Default + DeserializeOwned,
+    Resp: Message + Serialize,
+{
+    match decode::<Req>(headers, body, what) {
+        Ok((request, encoding)) => answer(encoding, handle(request)),
+        Err(problem) => (*problem).into_response(),
+    }
+}
+
 /// The OTLP answer `response`, in the request's encoding.
 pub fn answer<T: Message + Serialize>(encoding: Encoding, response: T) -> Response {
     match encoding {
@@ -135,6 +181,17 @@ pub fn string_attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
             Some(any_value::Value::StringValue(s)) => Some(s.clone()),
             _ => None,
         })
+}
+
+/// The attribute `key` with the text `value`.
+pub fn text_attribute(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
+        ..Default::default()
+    }
 }
 
 /// The last of `groups` when `same` says it is the one, else a new one made by `new`: how an

@@ -32,7 +32,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use brigade_chassis::extract::{Json, Query};
-use brigade_chassis::validation::ValidationError;
 use brigade_chassis::Problem;
 use bytes::Bytes;
 use http::HeaderMap;
@@ -42,7 +41,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 
 use crate::otlp;
 pub use store::{
-    metric_problem, Accepted, Caps, Filter, Listing, MetricStore, PointView, SeriesView,
+    metric_problem, Accepted, Caps, Filter, Listing, MetricStore, PointView, Reading, SeriesView,
+    Shape, Totals,
 };
 
 /// The receiver's path.
@@ -65,16 +65,9 @@ struct ListQuery {
     name: Option<String>,
 }
 
-fn non_empty(name: &str, value: Option<String>) -> Result<Option<String>, ValidationError> {
-    match value {
-        Some(text) if text.is_empty() => Err(ValidationError::new(name, "must not be empty")),
-        other => Ok(other),
-    }
-}
-
 async fn list(State(store): State<MetricStore>, Query(query): Query<ListQuery>) -> Response {
-    let filter = non_empty("service", query.service)
-        .and_then(|service| Ok((service, non_empty("name", query.name)?)))
+    let filter = otlp::non_empty("service", query.service)
+        .and_then(|service| Ok((service, otlp::non_empty("name", query.name)?)))
         .map(|(service, name)| Filter { service, name });
     match filter {
         Ok(filter) => Json(store.list(&filter)).into_response(),
@@ -83,11 +76,11 @@ async fn list(State(store): State<MetricStore>, Query(query): Query<ListQuery>) 
 }
 
 async fn receive(State(store): State<MetricStore>, headers: HeaderMap, body: Bytes) -> Response {
-    let (request, encoding) =
-        match otlp::decode::<ExportMetricsServiceRequest>(&headers, &body, "metrics") {
-            Ok(decoded) => decoded,
-            Err(problem) => return (*problem).into_response(),
-        };
+    crate::otlp::receive(&headers, &body, "metrics", |request| keep(&store, request))
+}
+
+/// Keeps an export's points; the answer says how many were refused, and why.
+fn keep(store: &MetricStore, request: ExportMetricsServiceRequest) -> ExportMetricsServiceResponse {
     let accepted = store.insert(request);
     let partial_success = (accepted.rejected > 0).then(|| ExportMetricsPartialSuccess {
         rejected_data_points: accepted.rejected as i64,
@@ -97,5 +90,5 @@ async fn receive(State(store): State<MetricStore>, headers: HeaderMap, body: Byt
             store.caps().series
         ),
     });
-    otlp::answer(encoding, ExportMetricsServiceResponse { partial_success })
+    ExportMetricsServiceResponse { partial_success }
 }

@@ -5,7 +5,7 @@
 //! series already watched keep their history.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
@@ -130,34 +130,66 @@ pub struct SeriesView {
 }
 
 /// One point: `value` for gauges and sums; `count`, `sum` and the distribution for the others.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct PointView {
     pub time_unix_ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_unix_ms: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub count: Option<u64>,
+    #[serde(flatten)]
+    pub reading: Reading,
+}
+
+/// What a point measured, by the kind of its metric (its fields are flattened into the point).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum Reading {
+    /// A gauge's or a sum's value.
+    Value { value: f64 },
+    /// A histogram's, an exponential histogram's or a summary's totals and distribution.
+    Distribution {
+        #[serde(flatten)]
+        totals: Totals,
+        #[serde(flatten)]
+        shape: Shape,
+    },
+}
+
+/// How many values a distribution counted, and their sum and extremes where it kept them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Totals {
+    pub count: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sum: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
+}
+
+impl Totals {
+    fn kept(count: u64, sum: Option<f64>, min: Option<f64>, max: Option<f64>) -> Totals {
+        Totals {
+            count,
+            sum,
+            min,
+            max,
+        }
+    }
+}
+
+/// How a distribution's values spread.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum Shape {
     /// A histogram's upper bounds; `bucket_counts` has one more (the last is to +Inf).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub bounds: Vec<f64>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub bucket_counts: Vec<u64>,
+    Buckets {
+        bounds: Vec<f64>,
+        bucket_counts: Vec<u64>,
+    },
     /// An exponential histogram's scale and zero count.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scale: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub zero_count: Option<u64>,
+    Exponential { scale: i32, zero_count: u64 },
     /// A summary's `[quantile, value]` pairs.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub quantiles: Vec<[f64; 2]>,
+    Quantiles { quantiles: Vec<[f64; 2]> },
 }
 
 impl MetricStore {
@@ -174,9 +206,7 @@ impl MetricStore {
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every change is one push or insert: a poisoned lock still holds whole series.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Keeps the points of an export; refuses the points of new series past the cap.
@@ -398,50 +428,60 @@ fn view(service: &str, series: &Series) -> SeriesView {
 }
 
 fn point_view(point: &Point) -> PointView {
-    match point {
-        Point::Number(p) => PointView {
-            time_unix_ms: ms(p.time_unix_nano),
-            start_unix_ms: start_ms(p.start_time_unix_nano),
-            value: p.value.map(|v| match v {
-                number_data_point::Value::AsDouble(d) => d,
-                number_data_point::Value::AsInt(i) => i as f64,
-            }),
-            ..Default::default()
-        },
-        Point::Histogram(p) => PointView {
-            time_unix_ms: ms(p.time_unix_nano),
-            start_unix_ms: start_ms(p.start_time_unix_nano),
-            count: Some(p.count),
-            sum: p.sum,
-            min: p.min,
-            max: p.max,
-            bounds: p.explicit_bounds.clone(),
-            bucket_counts: p.bucket_counts.clone(),
-            ..Default::default()
-        },
-        Point::Exponential(p) => PointView {
-            time_unix_ms: ms(p.time_unix_nano),
-            start_unix_ms: start_ms(p.start_time_unix_nano),
-            count: Some(p.count),
-            sum: p.sum,
-            min: p.min,
-            max: p.max,
-            scale: Some(p.scale),
-            zero_count: Some(p.zero_count),
-            ..Default::default()
-        },
-        Point::Summary(p) => PointView {
-            time_unix_ms: ms(p.time_unix_nano),
-            start_unix_ms: start_ms(p.start_time_unix_nano),
-            count: Some(p.count),
-            sum: Some(p.sum),
-            quantiles: p
-                .quantile_values
-                .iter()
-                .map(|q| [q.quantile, q.value])
-                .collect(),
-            ..Default::default()
-        },
+    let (time, start, reading) = match point {
+        Point::Number(p) => (
+            p.time_unix_nano,
+            p.start_time_unix_nano,
+            // Points without a value are refused when they come.
+            Reading::Value {
+                value: match p.value {
+                    Some(number_data_point::Value::AsDouble(d)) => d,
+                    Some(number_data_point::Value::AsInt(i)) => i as f64,
+                    None => f64::NAN,
+                },
+            },
+        ),
+        Point::Histogram(p) => (
+            p.time_unix_nano,
+            p.start_time_unix_nano,
+            Reading::Distribution {
+                totals: Totals::kept(p.count, p.sum, p.min, p.max),
+                shape: Shape::Buckets {
+                    bounds: p.explicit_bounds.clone(),
+                    bucket_counts: p.bucket_counts.clone(),
+                },
+            },
+        ),
+        Point::Exponential(p) => (
+            p.time_unix_nano,
+            p.start_time_unix_nano,
+            Reading::Distribution {
+                totals: Totals::kept(p.count, p.sum, p.min, p.max),
+                shape: Shape::Exponential {
+                    scale: p.scale,
+                    zero_count: p.zero_count,
+                },
+            },
+        ),
+        Point::Summary(p) => (
+            p.time_unix_nano,
+            p.start_time_unix_nano,
+            Reading::Distribution {
+                totals: Totals::kept(p.count, Some(p.sum), None, None),
+                shape: Shape::Quantiles {
+                    quantiles: p
+                        .quantile_values
+                        .iter()
+                        .map(|q| [q.quantile, q.value])
+                        .collect(),
+                },
+            },
+        ),
+    };
+    PointView {
+        time_unix_ms: ms(time),
+        start_unix_ms: start_ms(start),
+        reading,
     }
 }
 

@@ -1,21 +1,21 @@
 //! The metrics receiver through the whole control port: OTLP in (protobuf and JSON), the series
 //! out, bad input refused with problems; the store's caps.
 
-use http::{header, StatusCode};
+use http::StatusCode;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::metrics::v1::{
     metric, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum,
 };
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use serde_json::{json, Value};
 
 use super::{Caps, Filter, MetricStore};
-use crate::testing::{attribute, get, post};
+use crate::testing::{
+    assert_invalid, assert_refused, attribute, get, post, post_protobuf, resource, scope, texts,
+};
 
 /// Some time in 2026, in nanoseconds.
 const T0: u64 = 1_780_000_000_000_000_000;
@@ -35,18 +35,9 @@ fn number(time_s: u64, queue: &str, value: number_data_point::Value) -> NumberDa
 pub(crate) fn export(time_s: u64, done: i64) -> ExportMetricsServiceRequest {
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
-            resource: Some(Resource {
-                attributes: vec![
-                    attribute("service.name", "shop-worker"),
-                    attribute("service.instance.id", "shop-worker-1"),
-                ],
-                ..Default::default()
-            }),
+            resource: Some(resource("shop-worker", "shop-worker-1")),
             scope_metrics: vec![ScopeMetrics {
-                scope: Some(InstrumentationScope {
-                    name: "shop".into(),
-                    ..Default::default()
-                }),
+                scope: Some(scope("shop")),
                 metrics: vec![
                     Metric {
                         name: "jobs.done".into(),
@@ -111,17 +102,7 @@ const JSON_METRICS: &str = r#"{"resourceMetrics":[{"resource":{"attributes":[
 async fn exports_in_protobuf_and_json_are_served_as_series_with_their_points() {
     let base = crate::testing::serve(crate::testing::sources(&[])).await;
     let receiver = format!("{base}/v1/metrics");
-    let answer = post(
-        &receiver,
-        "application/x-protobuf",
-        export(10, 40).encode_to_vec(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(
-        answer.headers[header::CONTENT_TYPE],
-        "application/x-protobuf"
-    );
+    let answer = post_protobuf(&receiver, export(10, 40).encode_to_vec()).await;
     let response = ExportMetricsServiceResponse::decode(answer.body).unwrap();
     assert_eq!(response.partial_success, None);
     post(
@@ -210,34 +191,29 @@ async fn exports_in_protobuf_and_json_are_served_as_series_with_their_points() {
 async fn bad_input_is_refused_with_a_problem() {
     let base = crate::testing::serve(crate::testing::sources(&[])).await;
     let receiver = format!("{base}/v1/metrics");
-    for (content_type, body, expected) in [
-        (
-            "application/x-protobuf",
-            b"\xff\xff\xff not protobuf".to_vec(),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            "application/json",
-            br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":{"name":"x"}}]}]}"#.to_vec(),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            "application/xml",
-            b"<metrics/>".to_vec(),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ),
-    ] {
-        let answer = post(&receiver, content_type, body).await;
-        assert_eq!(answer.status, expected, "{content_type}");
-        assert_eq!(
-            answer.headers[header::CONTENT_TYPE],
-            "application/problem+json"
-        );
-    }
-    for query in ["service=", "name="] {
-        let (status, problem, _) = get(&format!("{base}/v1/metrics/otlp?{query}")).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
-        assert!(problem.to_string().contains(&query[..query.len() - 1]));
+    assert_refused(
+        &receiver,
+        [
+            (
+                "application/x-protobuf",
+                b"\xff\xff\xff not protobuf".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "application/json",
+                br#"{"resourceMetrics":[{"scopeMetrics":[{"metrics":{"name":"x"}}]}]}"#.to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "application/xml",
+                b"<metrics/>".to_vec(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+        ],
+    )
+    .await;
+    for parameter in ["service", "name"] {
+        assert_invalid(&format!("{base}/v1/metrics/otlp?{parameter}="), parameter).await;
     }
     // A metric without a name: its points are refused, and said to be.
     let mut nameless = export(1, 1);
@@ -258,12 +234,7 @@ async fn bad_input_is_refused_with_a_problem() {
     let response: ExportMetricsServiceResponse = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!(response.partial_success.unwrap().rejected_data_points, 1);
     let (_, all, _) = get(&format!("{base}/v1/metrics/otlp")).await;
-    let names: Vec<&str> = all["series"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = texts(&all["series"], "name");
     assert_eq!(names, ["job.duration", "jobs.done", "jobs.done", "x"]);
 }
 

@@ -27,7 +27,9 @@ use http::header;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::metrics::v1::metric;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::{metric, Metric};
+use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Map, Value};
 
 use crate::logs::LogStore;
@@ -93,11 +95,7 @@ impl Export {
     fn check(&self) -> Result<(), String> {
         match self {
             Export::Traces(request) => {
-                let spans = request
-                    .resource_spans
-                    .iter()
-                    .flat_map(|r| &r.scope_spans)
-                    .flat_map(|s| &s.spans);
+                let spans = spans_of(request);
                 for span in spans {
                     if crate::traces::trace_id_of(span).is_none() {
                         return Err(format!(
@@ -108,11 +106,7 @@ impl Export {
                 }
             }
             Export::Logs(request) => {
-                let records = request
-                    .resource_logs
-                    .iter()
-                    .flat_map(|r| &r.scope_logs)
-                    .flat_map(|s| &s.log_records);
+                let records = records_of(request);
                 for (n, record) in records.enumerate() {
                     if let Some(problem) = crate::logs::otlp::record_problem(record) {
                         return Err(format!("log record {}: {problem}", n + 1));
@@ -120,11 +114,7 @@ impl Export {
                 }
             }
             Export::Metrics(request) => {
-                let metrics = request
-                    .resource_metrics
-                    .iter()
-                    .flat_map(|r| &r.scope_metrics)
-                    .flat_map(|s| &s.metrics);
+                let metrics = metrics_of(request);
                 for metric in metrics {
                     if let Some(problem) = crate::otlp_metrics::metric_problem(metric) {
                         return Err(format!("metric {:?}: {problem}", metric.name));
@@ -147,29 +137,15 @@ impl Export {
     pub fn counts(&self) -> Counts {
         match self {
             Export::Traces(request) => Counts {
-                spans: request
-                    .resource_spans
-                    .iter()
-                    .flat_map(|r| &r.scope_spans)
-                    .map(|s| s.spans.len())
-                    .sum(),
+                spans: spans_of(request).count(),
                 ..Counts::default()
             },
             Export::Logs(request) => Counts {
-                log_records: request
-                    .resource_logs
-                    .iter()
-                    .flat_map(|r| &r.scope_logs)
-                    .map(|s| s.log_records.len())
-                    .sum(),
+                log_records: records_of(request).count(),
                 ..Counts::default()
             },
             Export::Metrics(request) => Counts {
-                data_points: request
-                    .resource_metrics
-                    .iter()
-                    .flat_map(|r| &r.scope_metrics)
-                    .flat_map(|s| &s.metrics)
+                data_points: metrics_of(request)
                     .map(|m| match &m.data {
                         Some(metric::Data::Gauge(g)) => g.data_points.len(),
                         Some(metric::Data::Sum(s)) => s.data_points.len(),
@@ -196,6 +172,35 @@ impl Export {
         line.push(b'\n');
         line
     }
+}
+
+/// The items of an export, in order: those of every scope group of every resource group.
+fn grouped<'a, R, S: 'a, I: 'a>(
+    resources: &'a [R],
+    scopes: impl Fn(&'a R) -> &'a Vec<S>,
+    items: impl Fn(&'a S) -> &'a Vec<I>,
+) -> impl Iterator<Item = &'a I> {
+    resources.iter().flat_map(scopes).flat_map(items)
+}
+
+fn spans_of(request: &ExportTraceServiceRequest) -> impl Iterator<Item = &Span> {
+    grouped(&request.resource_spans, |r| &r.scope_spans, |s| &s.spans)
+}
+
+fn records_of(request: &ExportLogsServiceRequest) -> impl Iterator<Item = &LogRecord> {
+    grouped(
+        &request.resource_logs,
+        |r| &r.scope_logs,
+        |s| &s.log_records,
+    )
+}
+
+fn metrics_of(request: &ExportMetricsServiceRequest) -> impl Iterator<Item = &Metric> {
+    grouped(
+        &request.resource_metrics,
+        |r| &r.scope_metrics,
+        |s| &s.metrics,
+    )
 }
 
 /// Everything the stores keep, as the lines of a telemetry file.

@@ -17,18 +17,13 @@ use serde_json::{json, Value};
 use super::cli::{self, Error};
 use super::{Counts, Export};
 use crate::logs::Source;
-use crate::testing::{attribute, client, get, post, serve, sources};
+use crate::testing::{client, get, post, resource, serve, sources};
 
 const TRACE: &str = "5b8efff798038103d269b633813fc60c";
 
-fn resource(service: &str) -> Option<Resource> {
-    Some(Resource {
-        attributes: vec![
-            attribute("service.name", service),
-            attribute("service.instance.id", &format!("{service}-1")),
-        ],
-        ..Default::default()
-    })
+/// The resource of `service`'s first instance.
+fn first_of(service: &str) -> Option<Resource> {
+    Some(resource(service, &format!("{service}-1")))
 }
 
 fn int(key: &str, value: i64) -> KeyValue {
@@ -44,7 +39,7 @@ fn int(key: &str, value: i64) -> KeyValue {
 fn traces() -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
-            resource: resource("gateway"),
+            resource: first_of("gateway"),
             scope_spans: vec![ScopeSpans {
                 spans: vec![Span {
                     trace_id: crate::otlp::unhex(TRACE, 16).unwrap(),
@@ -66,13 +61,7 @@ fn traces() -> ExportTraceServiceRequest {
 fn logs() -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
-            resource: Some(Resource {
-                attributes: vec![
-                    attribute("service.name", "py-worker"),
-                    attribute("service.instance.id", "host-a-77"),
-                ],
-                ..Default::default()
-            }),
+            resource: Some(resource("py-worker", "host-a-77")),
             scope_logs: vec![ScopeLogs {
                 log_records: vec![LogRecord {
                     time_unix_nano: 1_780_000_000_050_000_000,

@@ -76,27 +76,10 @@ impl ListQuery {
                 ))
             }
         };
-        let limit = match self.limit.as_deref() {
-            None => DEFAULT_LIMIT,
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(ValidationError::new(
-                        "limit",
-                        format!(
-                            "{} is not a whole number from 1 to {MAX_LIMIT}",
-                            quoted(text)
-                        ),
-                    ))
-                }
-            },
-        };
-        let service = match self.service {
-            Some(s) if s.is_empty() => {
-                return Err(ValidationError::new("service", "must not be empty"))
-            }
-            other => other,
-        };
+        let limit = self.limit.as_deref().map_or(Ok(DEFAULT_LIMIT), |text| {
+            otlp::number("limit", text, 1, MAX_LIMIT)
+        })?;
+        let service = otlp::non_empty("service", self.service)?;
         Ok(Filter {
             service,
             min_duration_ms,
@@ -186,11 +169,11 @@ pub(crate) fn parse_trace_id(text: &str) -> Option<TraceId> {
 }
 
 async fn receive(State(store): State<TraceStore>, headers: HeaderMap, body: Bytes) -> Response {
-    let (request, encoding) =
-        match otlp::decode::<ExportTraceServiceRequest>(&headers, &body, "trace") {
-            Ok(decoded) => decoded,
-            Err(problem) => return (*problem).into_response(),
-        };
+    crate::otlp::receive(&headers, &body, "trace", |request| keep(&store, request))
+}
+
+/// Keeps an export's spans; the answer says how many were refused, and why.
+fn keep(store: &TraceStore, request: ExportTraceServiceRequest) -> ExportTraceServiceResponse {
     let accepted = store.insert(request);
     // Refused spans as a partial success.
     let partial_success = (accepted.rejected > 0).then(|| ExportTracePartialSuccess {
@@ -198,5 +181,5 @@ async fn receive(State(store): State<TraceStore>, headers: HeaderMap, body: Byte
         error_message: "spans with an invalid trace id or past their trace's cap were dropped"
             .to_owned(),
     });
-    otlp::answer(encoding, ExportTraceServiceResponse { partial_success })
+    ExportTraceServiceResponse { partial_success }
 }

@@ -1,8 +1,7 @@
 //! The receiver through the whole control port: OTLP in (protobuf and JSON), the list and one
 //! trace out, bad input refused with problems; the caps on the store itself.
-use http::{header, StatusCode};
+use http::StatusCode;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{
     span::SpanKind, status::StatusCode as SpanStatus, ResourceSpans, ScopeSpans, Span, Status,
 };
@@ -10,7 +9,9 @@ use prost::Message;
 use serde_json::Value;
 
 use super::{Caps, TraceStore};
-use crate::testing::{attribute, get, post};
+use crate::testing::{
+    assert_invalid, assert_refused, attribute, get, post, post_protobuf, resource,
+};
 
 const SECOND: u64 = 1_000_000_000;
 /// Some time in 2026, in nanoseconds.
@@ -32,13 +33,7 @@ fn export(specs: &[SpanSpec]) -> ExportTraceServiceRequest {
     let resource_spans = specs
         .iter()
         .map(|s| ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
-                    attribute("service.name", s.service),
-                    attribute("service.instance.id", &format!("{}-1", s.service)),
-                ],
-                ..Default::default()
-            }),
+            resource: Some(resource(s.service, &format!("{}-1", s.service))),
             scope_spans: vec![ScopeSpans {
                 spans: vec![Span {
                     trace_id: vec![s.trace; 16],
@@ -129,17 +124,7 @@ async fn exports_in_protobuf_and_json_are_listed_filtered_and_served_as_otlp_jso
     let base = control_port().await;
     let traces = format!("{base}/v1/traces");
 
-    let answer = post(
-        &traces,
-        "application/x-protobuf",
-        checkout_and_browse().encode_to_vec(),
-    )
-    .await;
-    assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(
-        answer.headers[header::CONTENT_TYPE],
-        "application/x-protobuf"
-    );
+    post_protobuf(&traces, checkout_and_browse().encode_to_vec()).await;
     let answer = post(&traces, "application/json", JSON_TRACE.as_bytes().to_vec()).await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
 
@@ -208,13 +193,7 @@ async fn bad_input_is_refused_with_a_problem() {
         ("limit=ten", "limit"),
         ("service=", "service"),
     ] {
-        let (status, problem, content_type) = get(&format!("{traces}?{query}")).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
-        assert_eq!(content_type, "application/problem+json", "{query}");
-        assert!(
-            problem.to_string().contains(parameter),
-            "{query}: {problem}"
-        );
+        assert_invalid(&format!("{traces}?{query}"), parameter).await;
     }
     for id in ["xyz", &"g".repeat(32), &"0".repeat(32)] {
         let (status, _, content_type) = get(&format!("{traces}/{id}")).await;
@@ -225,30 +204,27 @@ async fn bad_input_is_refused_with_a_problem() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(content_type, "application/problem+json");
 
-    for (content_type, body, expected) in [
-        (
-            "application/x-protobuf",
-            b"\xff\xff\xff not protobuf".to_vec(),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            "application/json",
-            b"{\"resourceSpans\": 7}".to_vec(),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            "text/plain",
-            b"hello".to_vec(),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ),
-    ] {
-        let answer = post(&traces, content_type, body).await;
-        assert_eq!(answer.status, expected, "{content_type}");
-        assert_eq!(
-            answer.headers[header::CONTENT_TYPE],
-            "application/problem+json"
-        );
-    }
+    assert_refused(
+        &traces,
+        [
+            (
+                "application/x-protobuf",
+                b"\xff\xff\xff not protobuf".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "application/json",
+                b"{\"resourceSpans\": 7}".to_vec(),
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "text/plain",
+                b"hello".to_vec(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ),
+        ],
+    )
+    .await;
     // Nothing of it was kept.
     let (_, all, _) = get(&traces).await;
     assert_eq!(all, serde_json::json!([]));

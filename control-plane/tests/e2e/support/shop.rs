@@ -182,3 +182,15 @@ pub async fn product(gateway: &str, index: usize) -> Value {
     assert_eq!(status, 200, "{body}");
     body["items"][index].clone()
 }
+
+/// The items of the JSON array `value` (none when it is not an array).
+pub fn items(value: &Value) -> impl Iterator<Item = &Value> {
+    value.as_array().into_iter().flatten()
+}
+
+/// Every span of an OTLP JSON trace, whichever resource and scope it is under.
+pub fn spans(trace: &Value) -> impl Iterator<Item = &Value> {
+    items(&trace["resourceSpans"])
+        .flat_map(|r| items(&r["scopeSpans"]))
+        .flat_map(|s| items(&s["spans"]))
+}

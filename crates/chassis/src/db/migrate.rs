@@ -8,7 +8,7 @@
 
 use sqlx::{Connection, Executor};
 
-use super::{Db, Error};
+use super::{Conn, Db, Error, Query};
 
 /// One schema step. `version`s are applied in ascending order and never edited once released.
 #[derive(Debug, Clone, Copy)]
@@ -52,36 +52,7 @@ pub async fn migrate(db: &Db, migrations: &[Migration]) -> Result<(), Error> {
             // BEGIN IMMEDIATE takes the write lock now rather than at the first write, so two
             // starters cannot both read "not applied" and then both apply.
             conn.execute("BEGIN IMMEDIATE").await?;
-            let result: Result<(), Error> = async {
-                conn.execute(CREATE_TABLE).await?;
-                let applied: Vec<(i64,)> =
-                    sqlx::query_as("SELECT version FROM brigade_migrations")
-                        .fetch_all(&mut *conn)
-                        .await?;
-                check_known(&applied, &sorted)?;
-                for m in sorted.iter().filter(|m| !applied.iter().any(|a| a.0 == m.version)) {
-                    // Through the connection, not `raw_sql(..).execute(conn)`: the latter's future
-                    // is not `Send` (sqlx's Executor bound is not general enough).
-                    conn.execute(sqlx::raw_sql(m.sqlite))
-                        .await
-                        .map_err(|source| Error::Migration {
-                            version: m.version,
-                            name: m.name,
-                            source,
-                        })?;
-                    sqlx::query(
-                        "INSERT INTO brigade_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                    )
-                    .bind(m.version)
-                    .bind(m.name)
-                    .bind(&now)
-                    .execute(&mut *conn)
-                    .await?;
-                }
-                Ok(())
-            }
-            .await;
-            match result {
+            match apply_pending(Conn::Sqlite(&mut conn), &sorted, &now).await {
                 Ok(()) => {
                     conn.execute("COMMIT").await?;
                     Ok(())
@@ -97,35 +68,44 @@ pub async fn migrate(db: &Db, migrations: &[Migration]) -> Result<(), Error> {
             let mut tx = conn.begin().await?;
             // A fixed key: every Brigade service has its own database, so one lock id suffices.
             tx.execute("SELECT pg_advisory_xact_lock(7420314)").await?;
-            tx.execute(CREATE_TABLE).await?;
-            let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM brigade_migrations")
-                .fetch_all(&mut *tx)
-                .await?;
-            check_known(&applied, &sorted)?;
-            for m in sorted
-                .iter()
-                .filter(|m| !applied.iter().any(|a| a.0 == m.version))
-            {
-                tx.execute(sqlx::raw_sql(m.postgres))
-                    .await
-                    .map_err(|source| Error::Migration {
-                        version: m.version,
-                        name: m.name,
-                        source,
-                    })?;
-                sqlx::query(
-                    "INSERT INTO brigade_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                )
-                .bind(m.version)
-                .bind(m.name)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await?;
-            }
+            apply_pending(Conn::Postgres(&mut tx), &sorted, &now).await?;
             tx.commit().await?;
             Ok(())
         }
     }
+}
+
+/// Applies, on `conn` (inside the caller's lock and transaction), every migration of `sorted`
+/// that the store has not recorded yet, and records it.
+async fn apply_pending(mut conn: Conn<'_>, sorted: &[Migration], now: &str) -> Result<(), Error> {
+    Query::new(CREATE_TABLE).execute(&mut conn).await?;
+    let applied: Vec<(i64,)> = Query::new("SELECT version FROM brigade_migrations")
+        .fetch_all(&mut conn)
+        .await?;
+    check_known(&applied, sorted)?;
+    for m in sorted
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.0 == m.version))
+    {
+        // Through the connection, not `raw_sql(..).execute(conn)`: the latter's future is not
+        // `Send` (sqlx's Executor bound is not general enough).
+        let done = match &mut conn {
+            Conn::Sqlite(conn) => conn.execute(sqlx::raw_sql(m.sqlite)).await.map(drop),
+            Conn::Postgres(conn) => conn.execute(sqlx::raw_sql(m.postgres)).await.map(drop),
+        };
+        done.map_err(|source| Error::Migration {
+            version: m.version,
+            name: m.name,
+            source,
+        })?;
+        Query::new("INSERT INTO brigade_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+            .bind(m.version)
+            .bind(m.name)
+            .bind(now)
+            .execute(&mut conn)
+            .await?;
+    }
+    Ok(())
 }
 
 fn check_known(applied: &[(i64,)], known: &[Migration]) -> Result<(), Error> {

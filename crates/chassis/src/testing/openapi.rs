@@ -20,7 +20,8 @@ use super::{fetch_json, send_json, JsonAnswer};
 const PATH_PARAMETER: &str = "00000000-0000-4000-8000-000000000000";
 
 /// Asserts that the document `router` serves at `/openapi.json` documents exactly `expected`
-/// (`"METHOD /path"`, in any order) and that each is served in process; gives the document.
+/// (`"METHOD /path"`, in any order) besides `GET /openapi.json` itself, and that each is served
+/// in process; gives the document.
 pub async fn assert_openapi_covers(router: &Router, expected: &[&str]) -> serde_json::Value {
     covers(
         |method, path| async move { send_json(router, request(method, &path, Body::from("{}"))).await },
@@ -31,7 +32,7 @@ pub async fn assert_openapi_covers(router: &Router, expected: &[&str]) -> serde_
 }
 
 /// [`assert_openapi_covers`] for an instance listening at `base` (e.g. `http://127.0.0.1:P`),
-/// whose document is at `document_path` (the gateway's is under `/api/v1`).
+/// whose document is at `document_path` (the gateway's is under `/api/v1`) and documents itself.
 pub async fn assert_openapi_covers_at(
     base: &str,
     document_path: &str,
@@ -57,7 +58,9 @@ where
     assert_eq!(document["openapi"], "3.1.0");
     let mut documented = operations(&document);
     documented.sort_unstable();
+    // Every document lists its own route: said here once rather than by every caller.
     let mut wanted: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+    wanted.push(format!("GET {document_path}"));
     wanted.sort_unstable();
     assert_eq!(documented, wanted, "the documented operations");
     for operation in &documented {
@@ -80,6 +83,16 @@ where
         );
     }
     document
+}
+
+/// The names of the parameters `document` gives the operation `method` (lower case) on `path`,
+/// in their documented order.
+pub fn documented_parameters<'d>(
+    document: &'d serde_json::Value,
+    method: &str,
+    path: &str,
+) -> Vec<&'d str> {
+    super::texts(&document["paths"][path][method]["parameters"], "name")
 }
 
 /// `"METHOD /path"` for every operation of `document`.

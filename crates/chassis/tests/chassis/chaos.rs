@@ -17,7 +17,7 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::support::get_status;
+use crate::support::{get_answer, get_status};
 
 const INFO: ServiceInfo = ServiceInfo {
     name: "victim",
@@ -125,7 +125,7 @@ async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
     let url = |path: &str| format!("{}{path}", instance.url());
 
     for path in ["/v1/products", "/v1/products/42"] {
-        let faulted = client.send(Method::GET, &url(path), None).await.unwrap();
+        let faulted = get_answer(&client, &url(path)).await;
         assert_eq!(faulted.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
         assert_eq!(faulted.headers["content-type"], "application/problem+json");
         let problem: Value = serde_json::from_slice(&faulted.body).unwrap();
@@ -140,10 +140,7 @@ async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
         );
     }
 
-    let shown = client
-        .send(Method::GET, &url("/v1/chaos"), None)
-        .await
-        .unwrap();
+    let shown = get_answer(&client, &url("/v1/chaos")).await;
     let shown: Value = serde_json::from_slice(&shown.body).unwrap();
     assert_eq!(
         shown,

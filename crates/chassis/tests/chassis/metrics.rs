@@ -22,7 +22,7 @@ use http::{Method, StatusCode};
 use tokio::io::AsyncWriteExt;
 
 use crate::events::CONSUMER;
-use crate::support::{start_ticking_ledger, Ticked};
+use crate::support::{get_answer, start_ticking_ledger, Ticked};
 
 /// promtool (`PROMTOOL`, else Debian's `/usr/bin/promtool`), or `None` (skipped) when it is not
 /// installed outside CI.
@@ -118,17 +118,11 @@ async fn every_instances_metrics_pass_promtool_after_requests_calls_events_and_a
 
     let client = PlainClient::default();
     for _ in 0..3 {
-        let answer = client
-            .send(Method::GET, &format!("{}/v1/tick", tally.url()), None)
-            .await
-            .unwrap();
+        let answer = get_answer(&client, &format!("{}/v1/tick", tally.url())).await;
         assert_eq!(answer.status, StatusCode::NO_CONTENT);
     }
     // A miss, so that the not-found route's series exist too.
-    let answer = client
-        .send(Method::GET, &format!("{}/v1/nowhere", tally.url()), None)
-        .await
-        .unwrap();
+    let answer = get_answer(&client, &format!("{}/v1/nowhere", tally.url())).await;
     assert_eq!(answer.status, StatusCode::NOT_FOUND);
     for _ in 0..3 {
         tokio::time::timeout(Duration::from_secs(10), handled.recv())

@@ -17,7 +17,7 @@ use http::Method;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::support::get_status;
+use crate::support::{get_answer, get_status};
 
 const INFO: ServiceInfo = ServiceInfo {
     name: "echo",
@@ -209,23 +209,9 @@ async fn metrics_count_requests_per_route_template() {
     let server = start(&[]).await;
     let client = PlainClient::default();
     for _ in 0..3 {
-        client
-            .send(
-                Method::GET,
-                &format!("http://{}/v1/echo", server.address),
-                None,
-            )
-            .await
-            .unwrap();
+        get_answer(&client, &format!("http://{}/v1/echo", server.address)).await;
     }
-    let metrics = client
-        .send(
-            Method::GET,
-            &format!("http://{}/metrics", server.address),
-            None,
-        )
-        .await
-        .unwrap();
+    let metrics = get_answer(&client, &format!("http://{}/metrics", server.address)).await;
     let text = String::from_utf8_lossy(&metrics.body);
     assert!(
         text.contains(
@@ -244,14 +230,7 @@ async fn readiness_waits_for_registration() {
     let client = PlainClient::default();
     let live = get_status(&client, &format!("http://{}/livez", server.address)).await;
     assert_eq!(live, 200);
-    let ready = client
-        .send(
-            Method::GET,
-            &format!("http://{}/readyz", server.address),
-            None,
-        )
-        .await
-        .unwrap();
+    let ready = get_answer(&client, &format!("http://{}/readyz", server.address)).await;
     assert_eq!(ready.status, 503);
     assert!(String::from_utf8_lossy(&ready.body).contains("not registered"));
 }
@@ -289,11 +268,12 @@ async fn the_client_spreads_calls_and_routes_around_a_dead_instance() {
         assert_eq!(answer.status, 200);
     }
     let served = |address: SocketAddr| async move {
-        let text = PlainClient::default()
-            .send(Method::GET, &format!("http://{address}/metrics"), None)
-            .await
-            .unwrap()
-            .body;
+        let text = get_answer(
+            &PlainClient::default(),
+            &format!("http://{address}/metrics"),
+        )
+        .await
+        .body;
         String::from_utf8_lossy(&text)
             .lines()
             .find(|l| l.starts_with(r#"http_server_requests_total{route="/v1/echo""#))

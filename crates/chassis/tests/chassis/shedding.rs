@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use crate::support::get_status;
+use crate::support::{get_answer, get_status};
 
 const INFO: ServiceInfo = ServiceInfo {
     name: "shedder",
@@ -146,7 +146,7 @@ async fn shed_behind_one_held(
     };
     arrivals.recv().await.unwrap();
     let quick = format!("{}/v1/quick", instance.url());
-    let refused = client.send(Method::GET, &quick, None).await.unwrap();
+    let refused = get_answer(&client, &quick).await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.headers["retry-after"], "1");
     (held, refused)
@@ -269,10 +269,7 @@ async fn an_edge_renders_the_refusals_as_its_own_pages_with_their_statuses() {
     assert_eq!(late.status, StatusCode::GATEWAY_TIMEOUT);
     assert!(html(&late).contains("deadline of 50 ms"), "{}", html(&late));
 
-    let unknown = client
-        .send(Method::GET, &url("/nowhere"), None)
-        .await
-        .unwrap();
+    let unknown = get_answer(&client, &url("/nowhere")).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert!(html(&unknown).contains("no route /nowhere"));
 

@@ -3,7 +3,7 @@
 use axum::routing::post;
 use axum::Router;
 use brigade_chassis::events::{self, Event};
-use brigade_chassis::plain::PlainClient;
+use brigade_chassis::plain::{Answer, PlainClient};
 use brigade_chassis::testing::Instance;
 use brigade_chassis::Problem;
 use http::{Method, StatusCode};
@@ -41,9 +41,14 @@ impl Event for Ticked {
     }
 }
 
+/// `GET url` through `client`: the answer (panics when there is none).
+pub async fn get_answer(client: &PlainClient, url: &str) -> Answer {
+    client.send(Method::GET, url, None).await.unwrap()
+}
+
 /// `GET url` through `client`: the status of the answer (panics when there is none).
 pub async fn get_status(client: &PlainClient, url: &str) -> StatusCode {
-    client.send(Method::GET, url, None).await.unwrap().status
+    get_answer(client, url).await.status
 }
 
 /// `ledger` started with `flags` (a `--database-url` among them): each `POST /v1/ticks` writes a

@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 
 use crate::support::{sample, sampled};
 
+/// The operations the service documents besides its document's own route.
+const OPERATIONS: &[&str] = &["GET /v1/currencies", "GET /v1/convert", "PUT /v1/rates"];
+
 /// The service's router over a fresh SQLite store with the sample table in force, served in
 /// process; the directory guard keeps the store.
 async fn api() -> (TestApp, tempfile::TempDir) {
@@ -222,14 +225,6 @@ async fn bad_tables_are_refused_and_leave_the_rates_in_force() {
     }
     assert_eq!(api.get("/v1/currencies").await.ok(), before);
 }
-
-/// Every operation the service documents, each of which it serves.
-const OPERATIONS: &[&str] = &[
-    "GET /openapi.json",
-    "GET /v1/currencies",
-    "GET /v1/convert",
-    "PUT /v1/rates",
-];
 
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_served() {

@@ -1,53 +1,44 @@
 //! Every route in process, through the same middleware as a running instance: the happy paths,
 //! and bad input on every route answered with a 4xx problem that says what was wrong.
 
-use axum::body::Body;
 use axum::http::{Method, StatusCode};
-use brigade_chassis::testing::{self, assert_openapi_covers, JsonAnswer, TestApp};
+use brigade_chassis::db::Db;
+use brigade_chassis::testing::{assert_openapi_covers, JsonAnswer, SqliteApp};
 use inventory::Store;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::{assert_audit_clean, migrated, stock};
 
-/// An inventory app over a fresh SQLite store with a few SKUs.
-struct App {
-    app: TestApp,
-    store: Store,
-    _dir: tempfile::TempDir,
+/// The operations the service documents besides its document's own route.
+const OPERATIONS: &[&str] = &[
+    "GET /v1/audit",
+    "GET /v1/reservations/{order_id}",
+    "GET /v1/stock",
+    "GET /v1/stock/{sku}",
+    "POST /v1/reservations/{order_id}/commit",
+    "POST /v1/reservations/{order_id}/release",
+    "PUT /v1/reservations/{order_id}",
+    "PUT /v1/stock/{sku}",
+];
+
+/// An inventory app over a fresh SQLite store with a few SKUs; its state is the store.
+type App = SqliteApp<Store>;
+
+async fn new_app() -> App {
+    SqliteApp::start(stocked, |store| inventory::router(store.clone())).await
 }
 
-impl App {
-    async fn new() -> App {
-        let (db, dir) = testing::sqlite_db().await;
-        let store = migrated(db).await;
-        stock(&store, &[("KIT-0001", 5), ("KIT-0002", 1), ("BAG-0001", 3)]).await;
-        App {
-            app: TestApp::new(inventory::router(store.clone())),
-            store,
-            _dir: dir,
-        }
-    }
+/// `db` migrated, with a few SKUs in stock.
+async fn stocked(db: Db) -> Store {
+    let store = migrated(db).await;
+    stock(&store, &[("KIT-0001", 5), ("KIT-0002", 1), ("BAG-0001", 3)]).await;
+    store
+}
 
-    async fn get(&self, uri: &str) -> JsonAnswer {
-        self.app.get(uri).await
-    }
-
-    async fn post(&self, uri: &str) -> JsonAnswer {
-        self.app.call(Method::POST, uri).send().await
-    }
-
-    async fn put(&self, uri: &str, body: Value) -> JsonAnswer {
-        self.app.call(Method::PUT, uri).json(&body).send().await
-    }
-
-    async fn put_raw(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> JsonAnswer {
-        self.app
-            .call(Method::PUT, uri)
-            .body(content_type, body)
-            .send()
-            .await
-    }
+/// POSTs to `uri` without a body: how a reservation is committed or released.
+async fn post_empty(app: &App, uri: &str) -> JsonAnswer {
+    app.call(Method::POST, uri).send().await
 }
 
 fn reservation_uri(order: Uuid) -> String {
@@ -56,7 +47,7 @@ fn reservation_uri(order: Uuid) -> String {
 
 #[tokio::test]
 async fn stock_levels_are_read_and_set() {
-    let app = App::new().await;
+    let app = new_app().await;
     let levels = app
         .get("/v1/stock?skus=BAG-0001,NOPE-1,KIT-0001,BAG-0001")
         .await
@@ -92,7 +83,7 @@ async fn stock_levels_are_read_and_set() {
 
 #[tokio::test]
 async fn a_reservation_lives_through_reserve_commit_and_release() {
-    let app = App::new().await;
+    let app = new_app().await;
     let order = Uuid::new_v4();
     let body = json!({"lines": [{"sku": "KIT-0001", "quantity": 2}, {"sku": "BAG-0001", "quantity": 1}], "ttl_ms": 60000});
     let created = app
@@ -111,17 +102,15 @@ async fn a_reservation_lives_through_reserve_commit_and_release() {
     assert_eq!(app.get(&reservation_uri(order)).await.ok(), created);
     assert_eq!(app.get("/v1/stock/KIT-0001").await.ok()["held"], 2);
 
-    let committed = app
-        .post(&format!("{}/commit", reservation_uri(order)))
+    let committed = post_empty(&app, &format!("{}/commit", reservation_uri(order)))
         .await
         .ok();
     assert_eq!(committed["status"], "committed");
-    let again = app
-        .post(&format!("{}/commit", reservation_uri(order)))
+    let again = post_empty(&app, &format!("{}/commit", reservation_uri(order)))
         .await
         .ok();
     assert_eq!(again, committed);
-    app.post(&format!("{}/release", reservation_uri(order)))
+    post_empty(&app, &format!("{}/release", reservation_uri(order)))
         .await
         .problem(StatusCode::CONFLICT, "already-committed", "committed");
     let level = app.get("/v1/stock/KIT-0001").await.ok();
@@ -137,13 +126,12 @@ async fn a_reservation_lives_through_reserve_commit_and_release() {
     )
     .await
     .with_status(StatusCode::CREATED);
-    let released = app
-        .post(&format!("{}/release", reservation_uri(returned)))
+    let released = post_empty(&app, &format!("{}/release", reservation_uri(returned)))
         .await
         .ok();
     assert_eq!(released["status"], "released");
     assert_eq!(
-        app.post(&format!("{}/release", reservation_uri(returned)))
+        post_empty(&app, &format!("{}/release", reservation_uri(returned)))
             .await
             .ok(),
         released
@@ -154,7 +142,7 @@ async fn a_reservation_lives_through_reserve_commit_and_release() {
 
 #[tokio::test]
 async fn refusals_are_conflicts_that_say_why() {
-    let app = App::new().await;
+    let app = new_app().await;
     let order = Uuid::new_v4();
     // Out of stock: nothing reserved, and the short lines listed.
     let answer = app
@@ -212,7 +200,7 @@ async fn refusals_are_conflicts_that_say_why() {
     .await
     .with_status(StatusCode::CREATED);
     let far_future = brigade_chassis::time::unix_ms() + 2000;
-    assert_eq!(app.store.expire_due(far_future).await.unwrap(), 1);
+    assert_eq!(app.state.expire_due(far_future).await.unwrap(), 1);
     assert_eq!(
         app.get(&reservation_uri(late)).await.ok()["status"],
         "expired"
@@ -223,7 +211,7 @@ async fn refusals_are_conflicts_that_say_why() {
     )
     .await
     .with_status(StatusCode::CREATED);
-    let answer = app.post(&format!("{}/commit", reservation_uri(late))).await;
+    let answer = post_empty(&app, &format!("{}/commit", reservation_uri(late))).await;
     let body = answer.problem(StatusCode::CONFLICT, "reservation-expired", "expired");
     assert_eq!(body["reservation_status"], "expired");
     assert_eq!(
@@ -238,12 +226,13 @@ async fn refusals_are_conflicts_that_say_why() {
         (body["held"].clone(), body["committed"].clone()),
         (json!(1), json!(0))
     );
-    assert_audit_clean(&app.store).await;
+    assert_audit_clean(&app.state).await;
 }
 
 #[tokio::test]
 async fn bad_input_on_every_route_is_a_problem_naming_it() {
-    let app = App::new().await;
+    let app = new_app().await;
+    let kit = "/v1/stock/KIT-0001";
     let order = Uuid::new_v4();
     let reservation = reservation_uri(order);
 
@@ -299,17 +288,17 @@ async fn bad_input_on_every_route_is_a_problem_naming_it() {
         "invalid-body",
         "stock",
     );
-    app.put_raw("/v1/stock/KIT-0001", "application/json", "{\"stock\":")
+    app.raw(Method::PUT, kit, "application/json", "{\"stock\":")
         .await
         .problem(StatusCode::BAD_REQUEST, "bad-request", "not valid JSON");
-    app.put_raw("/v1/stock/KIT-0001", "text/plain", "{\"stock\":1}")
+    app.raw(Method::PUT, kit, "text/plain", "{\"stock\":1}")
         .await
         .problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             "JSON",
         );
-    app.put_raw("/v1/stock/KIT-0001", "application/json", " ".repeat(2000))
+    app.raw(Method::PUT, kit, "application/json", " ".repeat(2000))
         .await
         .problem(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "larger");
 
@@ -371,12 +360,17 @@ async fn bad_input_on_every_route_is_a_problem_naming_it() {
         "invalid-body",
         "items",
     );
-    app.put_raw(&reservation, "application/json", "not json")
+    app.raw(Method::PUT, &reservation, "application/json", "not json")
         .await
         .problem(StatusCode::BAD_REQUEST, "bad-request", "not valid JSON");
-    app.put_raw(&reservation, "application/json", " ".repeat(40 * 1024))
-        .await
-        .problem(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "larger");
+    app.raw(
+        Method::PUT,
+        &reservation,
+        "application/json",
+        " ".repeat(40 * 1024),
+    )
+    .await
+    .problem(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "larger");
     app.put(
         &format!("{reservation}?ttl_ms=5"),
         json!({"lines": [line("KIT-0001", 1)]}),
@@ -397,21 +391,17 @@ async fn bad_input_on_every_route_is_a_problem_naming_it() {
         let answer = if uri.ends_with("123") {
             app.get(&uri).await
         } else {
-            app.post(&uri).await
+            post_empty(&app, &uri).await
         };
         answer.invalid("order_id", "`123` is not an order id");
     }
-    app.post(&format!("{reservation}/commit")).await.problem(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "no reservation",
-    );
-    app.post(&format!("{reservation}/release")).await.problem(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "no reservation",
-    );
-    app.post(&format!("{reservation}/commit?force=1"))
+    post_empty(&app, &format!("{reservation}/commit"))
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found", "no reservation");
+    post_empty(&app, &format!("{reservation}/release"))
+        .await
+        .problem(StatusCode::NOT_FOUND, "not-found", "no reservation");
+    post_empty(&app, &format!("{reservation}/commit?force=1"))
         .await
         .problem(StatusCode::BAD_REQUEST, "invalid-query", "force");
     app.get(&format!("{reservation}?x=1")).await.problem(
@@ -428,8 +418,7 @@ async fn bad_input_on_every_route_is_a_problem_naming_it() {
     );
 
     // Methods a route does not have.
-    app.app
-        .call(Method::DELETE, "/v1/stock/KIT-0001")
+    app.call(Method::DELETE, "/v1/stock/KIT-0001")
         .send()
         .await
         .problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "");
@@ -438,27 +427,13 @@ async fn bad_input_on_every_route_is_a_problem_naming_it() {
         "method-not-allowed",
         "",
     );
-    assert_audit_clean(&app.store).await;
+    assert_audit_clean(&app.state).await;
 }
 
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_served() {
-    let app = App::new().await;
-    let document = assert_openapi_covers(
-        app.app.router(),
-        &[
-            "GET /openapi.json",
-            "GET /v1/audit",
-            "GET /v1/reservations/{order_id}",
-            "GET /v1/stock",
-            "GET /v1/stock/{sku}",
-            "POST /v1/reservations/{order_id}/commit",
-            "POST /v1/reservations/{order_id}/release",
-            "PUT /v1/reservations/{order_id}",
-            "PUT /v1/stock/{sku}",
-        ],
-    )
-    .await;
+    let app = new_app().await;
+    let document = assert_openapi_covers(app.router(), OPERATIONS).await;
     // Every documented operation is served: an unserved one would be a 404 or 405 problem.
     let order = Uuid::new_v4();
     let served = [
@@ -475,14 +450,12 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
         .await
         .status,
         app.get(&reservation_uri(order)).await.status,
-        app.post(&format!("{}/commit", reservation_uri(order)))
+        post_empty(&app, &format!("{}/commit", reservation_uri(order)))
             .await
             .status,
     ];
     assert!(served.iter().all(StatusCode::is_success), "{served:?}");
-    let release = app
-        .post(&format!("{}/release", reservation_uri(order)))
-        .await;
+    let release = post_empty(&app, &format!("{}/release", reservation_uri(order))).await;
     release.problem(StatusCode::CONFLICT, "already-committed", "committed");
     // The problem types the document names are the API crate's.
     let description = document["info"]["description"].as_str().unwrap();

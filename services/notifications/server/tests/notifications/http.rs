@@ -2,46 +2,48 @@
 //! messages, newest first and paged; one message, never another shopper's; bad input refused
 //! with problems; the OpenAPI document covering exactly the routes served.
 
-use axum::Router;
 use brigade_chassis::db::Db;
-use brigade_chassis::testing::{self, assert_openapi_covers, JsonAnswer, TestKeys, TestRequest};
+use brigade_chassis::testing::{assert_openapi_covers, JsonAnswer, SqliteApp, TestKeys};
 use http::{Method, StatusCode};
-use notifications::AppState;
+use notifications::{AppState, Store};
 use notifications_api::{Message, MessagePage};
 use uuid::Uuid;
 
 use crate::support::{apply, confirmed, migrated, refunded};
 
+/// The operations the service documents besides its document's own route.
+const OPERATIONS: &[&str] = &["GET /v1/messages", "GET /v1/messages/{id}"];
+
+/// The notifications routes over a fresh SQLite store (their state), and the keys that sign
+/// the shoppers' tokens.
 struct App {
-    router: Router,
-    db: Db,
+    routes: SqliteApp<Db>,
     keys: TestKeys,
-    _dir: tempfile::TempDir,
 }
 
 impl App {
     async fn new() -> App {
-        let (db, dir) = testing::sqlite_db().await;
-        let store = migrated(db.clone()).await;
         let keys = TestKeys::new();
-        let router = testing::app(notifications::router(AppState {
-            store,
-            verifier: keys.verifier(),
-        }));
-        App {
-            router,
-            db,
-            keys,
-            _dir: dir,
-        }
+        let verifier = keys.verifier();
+        let routes = SqliteApp::start(
+            |db: Db| async move {
+                migrated(db.clone()).await;
+                db
+            },
+            |db| {
+                let store = Store::new(db.clone());
+                notifications::router(AppState { store, verifier })
+            },
+        )
+        .await;
+        App { routes, keys }
     }
 
+    /// GETs `uri` as `user` (signed in when there is one).
     async fn get(&self, uri: &str, user: Option<Uuid>) -> JsonAnswer {
         let token = user.map(|u| self.keys.token(u, "shopper@example.com"));
-        TestRequest::to(&self.router, Method::GET, uri)
-            .token(token.as_deref())
-            .send()
-            .await
+        let request = self.routes.call(Method::GET, uri);
+        request.token(token.as_deref()).send().await
     }
 
     async fn page(&self, uri: &str, user: Uuid) -> MessagePage {
@@ -51,8 +53,8 @@ impl App {
     /// A confirmed order and its refund for `user`: two messages.
     async fn two_messages(&self, user: Uuid) {
         let order = confirmed(user, Uuid::new_v4());
-        apply(&self.db, &order).await;
-        apply(&self.db, &refunded(order.order_id, 500)).await;
+        apply(&self.routes.state, &order).await;
+        apply(&self.routes.state, &refunded(order.order_id, 500)).await;
     }
 }
 
@@ -112,15 +114,7 @@ async fn bad_input_and_missing_tokens_are_refused_with_problems() {
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_served() {
     let app = App::new().await;
-    assert_openapi_covers(
-        &app.router,
-        &[
-            "GET /openapi.json",
-            "GET /v1/messages",
-            "GET /v1/messages/{id}",
-        ],
-    )
-    .await;
+    assert_openapi_covers(app.routes.router(), OPERATIONS).await;
     assert_eq!(
         notifications_api::paths::MESSAGE_PATTERN,
         "/v1/messages/{id}"

@@ -7,7 +7,9 @@ use std::time::Duration;
 use axum::http::{header, Method, StatusCode};
 use brigade_chassis::context::DEADLINE_HEADER;
 use brigade_chassis::events::stored_events;
-use brigade_chassis::testing::{self, assert_openapi_covers, JsonAnswer, TestApp, TestKeys};
+use brigade_chassis::testing::{
+    self, assert_openapi_covers, documented_parameters, JsonAnswer, TestApp, TestKeys,
+};
 use orders::saga::CartItem;
 use orders::{AppState, Saga, Store};
 use orders_api::events::OrderConfirmed;
@@ -15,6 +17,15 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::{config, events_of, migrated, types, ChargeScript, Fake};
+
+/// The operations the service documents besides its document's own route.
+const OPERATIONS: &[&str] = &[
+    "GET /v1/audit",
+    "GET /v1/audit/orders",
+    "POST /v1/checkout",
+    "GET /v1/orders",
+    "GET /v1/orders/{id}",
+];
 
 /// An orders app over a fresh SQLite store and a fake port (shared with the shipping tests).
 pub(crate) struct App {
@@ -119,14 +130,10 @@ async fn a_checkout_confirms_and_a_repeat_answers_the_same_order() {
     assert_eq!(confirmed.total.amount_minor, 2000);
     let written = stored_events(app.store.db()).await.unwrap().len();
 
+    // The same shopper and key again, with `body`.
+    let repeat = |body| app.checkout(Some(&token), Some("key-1"), body);
     // Same key, same body (in other whitespace): the same order, no second effect.
-    let again = app
-        .checkout(
-            Some(&token),
-            Some("key-1"),
-            r#"{ "card_number" : "4242424242424242" }"#,
-        )
-        .await;
+    let again = repeat(r#"{ "card_number" : "4242424242424242" }"#).await;
     assert_eq!(again.status, StatusCode::OK, "{again:?}");
     assert_eq!(again.body["id"], id.as_str());
     assert_eq!(app.fake.world().captures, 1);
@@ -137,13 +144,7 @@ async fn a_checkout_confirms_and_a_repeat_answers_the_same_order() {
     );
 
     // Same key, another body: refused, naming the order.
-    let reused = app
-        .checkout(
-            Some(&token),
-            Some("key-1"),
-            r#"{"card_number":"4000000000000002"}"#,
-        )
-        .await;
+    let reused = repeat(r#"{"card_number":"4000000000000002"}"#).await;
     reused.problem(
         StatusCode::UNPROCESSABLE_ENTITY,
         "idempotency-key-reused",
@@ -468,18 +469,7 @@ async fn the_audit_counts_orders_by_status_and_lists_unfinished_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_exactly_the_routes_served() {
     let app = App::new(Fake::new(10)).await;
-    let document = assert_openapi_covers(
-        app.app.router(),
-        &[
-            "GET /openapi.json",
-            "GET /v1/audit",
-            "GET /v1/audit/orders",
-            "POST /v1/checkout",
-            "GET /v1/orders",
-            "GET /v1/orders/{id}",
-        ],
-    )
-    .await;
+    let document = assert_openapi_covers(app.app.router(), OPERATIONS).await;
     let token = app.shopper();
     assert_eq!(app.get("/v1/audit", None).await.status, StatusCode::OK);
     assert_eq!(
@@ -499,13 +489,10 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
             .status,
         StatusCode::OK
     );
-    let parameters: Vec<&str> = document["paths"]["/v1/orders"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(parameters, ["page", "page_size"]);
+    assert_eq!(
+        documented_parameters(&document, "get", "/v1/orders"),
+        ["page", "page_size"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,9 @@
 //! and bad input on every route answered with a 4xx problem that says what was wrong.
 
 use axum::http::{Method, StatusCode};
-use brigade_chassis::testing::{self, assert_openapi_covers, JsonAnswer, TestApp};
+use brigade_chassis::testing::{
+    assert_openapi_covers, documented_parameters, texts, JsonAnswer, SqliteApp,
+};
 use payments::Processor;
 use payments_api::test_cards;
 use serde_json::{json, Value};
@@ -10,62 +12,48 @@ use uuid::Uuid;
 
 use crate::support::processor;
 
-/// A payments app over a fresh SQLite store.
-struct App {
-    app: TestApp,
-    processor: Processor,
-    _dir: tempfile::TempDir,
+/// The operations the service documents besides its document's own route.
+const OPERATIONS: &[&str] = &[
+    "GET /v1/audit",
+    "GET /v1/charges",
+    "POST /v1/charges",
+    "GET /v1/charges/{id}",
+    "POST /v1/charges/{id}/refund",
+    "GET /v1/ledger",
+];
+
+/// The payments routes over a fresh SQLite store; its state is the processor behind them.
+type App = SqliteApp<Processor>;
+
+async fn new_app() -> App {
+    SqliteApp::start(processor, |processor| payments::router(processor.clone())).await
 }
 
-impl App {
-    async fn new() -> App {
-        let (db, dir) = testing::sqlite_db().await;
-        let processor = processor(db).await;
-        App {
-            app: TestApp::new(payments::router(processor.clone())),
-            processor,
-            _dir: dir,
-        }
-    }
+/// POSTs `body` as JSON, with `key` as the Idempotency-Key when given.
+async fn post(app: &App, uri: &str, key: Option<&str>, body: &Value) -> JsonAnswer {
+    let request = app.call(Method::POST, uri).idempotency_key(key);
+    request.json(body).send().await
+}
 
-    async fn get(&self, uri: &str) -> JsonAnswer {
-        self.app.get(uri).await
-    }
+/// POSTs `body` as it is, of `content_type`, with `key` as the Idempotency-Key when given.
+async fn post_raw(
+    app: &App,
+    uri: &str,
+    key: Option<&str>,
+    content_type: &str,
+    body: &str,
+) -> JsonAnswer {
+    let request = app.call(Method::POST, uri).idempotency_key(key);
+    request.body(content_type, body.to_owned()).send().await
+}
 
-    /// POSTs `body` as JSON, with `key` as the Idempotency-Key when given.
-    async fn post(&self, uri: &str, key: Option<&str>, body: &Value) -> JsonAnswer {
-        self.app
-            .call(Method::POST, uri)
-            .idempotency_key(key)
-            .json(body)
-            .send()
-            .await
-    }
+async fn charge(app: &App, key: &str, order: Uuid, card: &str) -> JsonAnswer {
+    post(app, "/v1/charges", Some(key), &charge_body(order, card)).await
+}
 
-    async fn post_raw(
-        &self,
-        uri: &str,
-        key: Option<&str>,
-        content_type: &str,
-        body: &str,
-    ) -> JsonAnswer {
-        self.app
-            .call(Method::POST, uri)
-            .idempotency_key(key)
-            .body(content_type, body.to_owned())
-            .send()
-            .await
-    }
-
-    async fn charge(&self, key: &str, order: Uuid, card: &str) -> JsonAnswer {
-        self.post("/v1/charges", Some(key), &charge_body(order, card))
-            .await
-    }
-
-    async fn assert_audit_clean(&self) {
-        let audit = self.get("/v1/audit").await.ok();
-        assert_eq!(audit["violations"], json!([]), "{audit}");
-    }
+async fn assert_audit_clean(app: &App) {
+    let audit = app.get("/v1/audit").await.ok();
+    assert_eq!(audit["violations"], json!([]), "{audit}");
 }
 
 fn charge_body(order: Uuid, card: &str) -> Value {
@@ -80,10 +68,9 @@ fn names(answer: &JsonAnswer, status: StatusCode, code: &str, parameter: &str) {
 
 #[tokio::test]
 async fn a_charge_is_created_once_and_repeated_with_the_same_answer() {
-    let app = App::new().await;
+    let app = new_app().await;
     let order = Uuid::new_v4();
-    let created = app
-        .charge("order-1", order, test_cards::APPROVED)
+    let created = charge(&app, "order-1", order, test_cards::APPROVED)
         .await
         .with_status(StatusCode::CREATED);
     assert_eq!(created["order_id"], order.to_string());
@@ -99,8 +86,7 @@ async fn a_charge_is_created_once_and_repeated_with_the_same_answer() {
         !created.to_string().contains(test_cards::APPROVED),
         "{created}"
     );
-    let repeated = app
-        .charge("order-1", order, test_cards::APPROVED)
+    let repeated = charge(&app, "order-1", order, test_cards::APPROVED)
         .await
         .ok();
     assert_eq!(repeated, created);
@@ -117,28 +103,25 @@ async fn a_charge_is_created_once_and_repeated_with_the_same_answer() {
     assert_eq!(entries[0]["charge_id"], id);
     assert_eq!(entries[0]["amount_minor"], 1999);
     assert_eq!(entries[0]["currency"], "EUR");
-    app.assert_audit_clean().await;
+    assert_audit_clean(&app).await;
 }
 
 #[tokio::test]
 async fn declines_are_results_and_processor_errors_are_502() {
-    let app = App::new().await;
+    let app = new_app().await;
     for (card, code) in [
         (test_cards::DECLINED, "card_declined"),
         (test_cards::INSUFFICIENT_FUNDS, "insufficient_funds"),
     ] {
         let order = Uuid::new_v4();
-        let declined = app
-            .charge(card, order, card)
+        let declined = charge(&app, card, order, card)
             .await
             .with_status(StatusCode::CREATED);
         assert_eq!(declined["status"], "declined");
         assert_eq!(declined["decline_code"], code);
-        assert_eq!(app.charge(card, order, card).await.ok(), declined);
+        assert_eq!(charge(&app, card, order, card).await.ok(), declined);
     }
-    let failed = app
-        .charge("flaky", Uuid::new_v4(), test_cards::PROCESSOR_ERROR)
-        .await;
+    let failed = charge(&app, "flaky", Uuid::new_v4(), test_cards::PROCESSOR_ERROR).await;
     failed.problem(
         StatusCode::BAD_GATEWAY,
         "processor-error",
@@ -153,25 +136,23 @@ async fn declines_are_results_and_processor_errors_are_502() {
 
 #[tokio::test]
 async fn a_slow_card_is_answered_once_it_is_captured() {
-    let app = App::new().await;
-    let slow = app
-        .charge("slow", Uuid::new_v4(), test_cards::SLOW)
+    let app = new_app().await;
+    let slow = charge(&app, "slow", Uuid::new_v4(), test_cards::SLOW)
         .await
         .with_status(StatusCode::CREATED);
     assert_eq!(slow["status"], "captured");
     assert!(slow["updated_at_ms"].as_i64() >= slow["created_at_ms"].as_i64());
-    app.assert_audit_clean().await;
+    assert_audit_clean(&app).await;
 }
 
 #[tokio::test]
 async fn conflicts_name_the_charge_they_are_about() {
-    let app = App::new().await;
+    let app = new_app().await;
     let order = Uuid::new_v4();
-    let paid = app
-        .charge("first", order, test_cards::APPROVED)
+    let paid = charge(&app, "first", order, test_cards::APPROVED)
         .await
         .with_status(StatusCode::CREATED);
-    let again = app.charge("second", order, test_cards::APPROVED).await;
+    let again = charge(&app, "second", order, test_cards::APPROVED).await;
     again.problem(
         StatusCode::CONFLICT,
         "already-charged",
@@ -179,79 +160,69 @@ async fn conflicts_name_the_charge_they_are_about() {
     );
     assert_eq!(again.body["charge_id"], paid["id"]);
     assert_eq!(again.body["charge_status"], "captured");
-    let reused = app
-        .charge("first", Uuid::new_v4(), test_cards::APPROVED)
-        .await;
+    let reused = charge(&app, "first", Uuid::new_v4(), test_cards::APPROVED).await;
     reused.problem(
         StatusCode::UNPROCESSABLE_ENTITY,
         "idempotency-key-reused",
         "different request",
     );
     assert_eq!(reused.body["charge_id"], paid["id"]);
-    app.assert_audit_clean().await;
+    assert_audit_clean(&app).await;
 }
 
 #[tokio::test]
 async fn refunds_are_full_idempotent_and_only_for_captured_charges() {
-    let app = App::new().await;
+    let app = new_app().await;
     let order = Uuid::new_v4();
-    let paid = app
-        .charge("pay", order, test_cards::APPROVED)
+    let paid = charge(&app, "pay", order, test_cards::APPROVED)
         .await
         .with_status(StatusCode::CREATED);
     let uri = format!("/v1/charges/{}/refund", paid["id"].as_str().unwrap());
-    let refunded = app
-        .post(
-            &uri,
-            Some("refund-1"),
-            &json!({"reason": "changed my mind"}),
-        )
-        .await
-        .ok();
+    let refunded = post(
+        &app,
+        &uri,
+        Some("refund-1"),
+        &json!({"reason": "changed my mind"}),
+    )
+    .await
+    .ok();
     assert_eq!(refunded["status"], "refunded");
     assert_eq!(refunded["refunded_amount_minor"], 1999);
     assert_eq!(refunded["id"], paid["id"]);
     // Again: with the same key, with no key and no body at all.
     assert_eq!(
-        app.post(&uri, Some("refund-1"), &json!({})).await.ok(),
+        post(&app, &uri, Some("refund-1"), &json!({})).await.ok(),
         refunded
     );
-    assert_eq!(app.post_raw(&uri, None, "", "").await.ok(), refunded);
+    assert_eq!(post_raw(&app, &uri, None, "", "").await.ok(), refunded);
 
-    let declined = app
-        .charge("declined", Uuid::new_v4(), test_cards::DECLINED)
+    let declined = charge(&app, "declined", Uuid::new_v4(), test_cards::DECLINED)
         .await
         .with_status(StatusCode::CREATED);
     let declined_uri = format!("/v1/charges/{}/refund", declined["id"].as_str().unwrap());
-    let refused = app.post(&declined_uri, None, &json!({})).await;
+    let refused = post(&app, &declined_uri, None, &json!({})).await;
     refused.problem(StatusCode::CONFLICT, "not-refundable", "is declined");
     assert_eq!(refused.body["charge_status"], "declined");
 
-    let other = app
-        .charge("pay-2", Uuid::new_v4(), test_cards::APPROVED)
+    let other = charge(&app, "pay-2", Uuid::new_v4(), test_cards::APPROVED)
         .await
         .with_status(StatusCode::CREATED);
     let other_uri = format!("/v1/charges/{}/refund", other["id"].as_str().unwrap());
-    let reused = app.post(&other_uri, Some("refund-1"), &json!({})).await;
+    let reused = post(&app, &other_uri, Some("refund-1"), &json!({})).await;
     reused.problem(
         StatusCode::UNPROCESSABLE_ENTITY,
         "idempotency-key-reused",
         "refund charge",
     );
     let unknown = format!("/v1/charges/{}/refund", Uuid::new_v4());
-    app.post(&unknown, None, &json!({})).await.problem(
+    post(&app, &unknown, None, &json!({})).await.problem(
         StatusCode::NOT_FOUND,
         "not-found",
         "no charge",
     );
 
     let ledger = app.get(&format!("/v1/ledger?order_id={order}")).await.ok();
-    let kinds: Vec<&str> = ledger["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap())
-        .collect();
+    let kinds: Vec<&str> = texts(&ledger["items"], "kind");
     assert_eq!(kinds, ["capture", "refund"]);
     let audit = app.get("/v1/audit").await.ok();
     assert_eq!(audit["violations"], json!([]));
@@ -264,21 +235,21 @@ async fn refunds_are_full_idempotent_and_only_for_captured_charges() {
 
 #[tokio::test]
 async fn bad_charges_are_refused_with_the_input_named() {
-    let app = App::new().await;
+    let app = new_app().await;
     let order = Uuid::new_v4();
     let good = charge_body(order, test_cards::APPROVED);
     // The key: missing, empty, too long, not visible ASCII.
-    app.post("/v1/charges", None, &good)
+    post(&app, "/v1/charges", None, &good)
         .await
         .invalid("Idempotency-Key", "");
     for key in ["", &"k".repeat(129), "two words"] {
-        app.post("/v1/charges", Some(key), &good)
+        post(&app, "/v1/charges", Some(key), &good)
             .await
             .invalid("Idempotency-Key", "");
     }
     // The card.
     for card in ["4242424242424241", "4242-4242-4242-4242", "42424242", "x"] {
-        let answer = app.charge("k", order, card).await;
+        let answer = charge(&app, "k", order, card).await;
         names(
             &answer,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -304,7 +275,7 @@ async fn bad_charges_are_refused_with_the_input_named() {
         (with("currency", json!("EURO")), "currency"),
     ] {
         names(
-            &app.post("/v1/charges", Some("k"), &body).await,
+            &post(&app, "/v1/charges", Some("k"), &body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-body",
             parameter,
@@ -317,35 +288,41 @@ async fn bad_charges_are_refused_with_the_input_named() {
         (with("cvc", json!("123")), "cvc"),
         (json!({"order_id": order}), "amount_minor"),
     ] {
-        app.post("/v1/charges", Some("k"), &body).await.problem(
+        post(&app, "/v1/charges", Some("k"), &body).await.problem(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-body",
             mention,
         );
     }
-    app.post_raw("/v1/charges", Some("k"), "application/json", "{")
+    post_raw(&app, "/v1/charges", Some("k"), "application/json", "{")
         .await
         .problem(StatusCode::BAD_REQUEST, "bad-request", "not valid JSON");
-    app.post_raw("/v1/charges", Some("k"), "text/plain", &good.to_string())
-        .await
-        .problem(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "JSON",
-        );
+    post_raw(
+        &app,
+        "/v1/charges",
+        Some("k"),
+        "text/plain",
+        &good.to_string(),
+    )
+    .await
+    .problem(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        "JSON",
+    );
     let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(20_000));
-    app.post_raw("/v1/charges", Some("k"), "application/json", &huge)
+    post_raw(&app, "/v1/charges", Some("k"), "application/json", &huge)
         .await
         .problem(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "");
     // Nothing was written by any of them.
     let listed = app.get(&format!("/v1/charges?order_id={order}")).await.ok();
     assert_eq!(listed["items"], json!([]));
-    app.assert_audit_clean().await;
+    assert_audit_clean(&app).await;
 }
 
 #[tokio::test]
 async fn bad_input_on_every_other_route_is_refused_with_the_input_named() {
-    let app = App::new().await;
+    let app = new_app().await;
     let id = Uuid::new_v4();
     app.get("/v1/charges/nope").await.invalid("id", "");
     app.get(&format!("/v1/charges/{id}")).await.problem(
@@ -364,14 +341,15 @@ async fn bad_input_on_every_other_route_is_refused_with_the_input_named() {
         .problem(StatusCode::BAD_REQUEST, "invalid-query", "status");
 
     let refund = |path: &str| format!("/v1/charges/{path}/refund");
-    app.post(&refund("nope"), None, &json!({}))
+    post(&app, &refund("nope"), None, &json!({}))
         .await
         .invalid("id", "");
-    app.post(&refund(&id.to_string()), Some("bad key"), &json!({}))
+    post(&app, &refund(&id.to_string()), Some("bad key"), &json!({}))
         .await
         .invalid("Idempotency-Key", "");
     names(
-        &app.post(
+        &post(
+            &app,
             &refund(&id.to_string()),
             None,
             &json!({"reason": "x".repeat(501)}),
@@ -381,23 +359,34 @@ async fn bad_input_on_every_other_route_is_refused_with_the_input_named() {
         "invalid-body",
         "reason",
     );
-    app.post(&refund(&id.to_string()), None, &json!({"amount_minor": 5}))
-        .await
-        .problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-body",
-            "amount_minor",
-        );
-    app.post_raw(&refund(&id.to_string()), None, "text/plain", "{}")
+    post(
+        &app,
+        &refund(&id.to_string()),
+        None,
+        &json!({"amount_minor": 5}),
+    )
+    .await
+    .problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-body",
+        "amount_minor",
+    );
+    post_raw(&app, &refund(&id.to_string()), None, "text/plain", "{}")
         .await
         .problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             "JSON",
         );
-    app.post_raw(&refund(&id.to_string()), None, "application/json", "{")
-        .await
-        .problem(StatusCode::BAD_REQUEST, "bad-request", "not valid JSON");
+    post_raw(
+        &app,
+        &refund(&id.to_string()),
+        None,
+        "application/json",
+        "{",
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "bad-request", "not valid JSON");
 
     for (query, parameter) in [
         ("order_id=42", "order_id"),
@@ -418,14 +407,14 @@ async fn bad_input_on_every_other_route_is_refused_with_the_input_named() {
         "invalid-query",
         "verbose",
     );
-    app.assert_audit_clean().await;
+    assert_audit_clean(&app).await;
 }
 
 #[tokio::test]
 async fn the_ledger_pages_with_its_cursor() {
-    let app = App::new().await;
+    let app = new_app().await;
     for i in 0..5 {
-        app.charge(&format!("k{i}"), Uuid::new_v4(), test_cards::APPROVED)
+        charge(&app, &format!("k{i}"), Uuid::new_v4(), test_cards::APPROVED)
             .await
             .with_status(StatusCode::CREATED);
     }
@@ -442,29 +431,16 @@ async fn the_ledger_pages_with_its_cursor() {
     assert_eq!(pages, [2, 2, 1]);
     let all = app.get("/v1/ledger").await.ok();
     assert_eq!(all["items"].as_array().unwrap().len(), 5);
-    let audit = app.processor.store().audit().await.unwrap();
+    let audit = app.state.store().audit().await.unwrap();
     assert_eq!(audit.captures, 5);
 }
 
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_served() {
-    let app = App::new().await;
-    let document = assert_openapi_covers(
-        app.app.router(),
-        &[
-            "GET /openapi.json",
-            "GET /v1/audit",
-            "GET /v1/charges",
-            "POST /v1/charges",
-            "GET /v1/charges/{id}",
-            "POST /v1/charges/{id}/refund",
-            "GET /v1/ledger",
-        ],
-    )
-    .await;
+    let app = new_app().await;
+    let document = assert_openapi_covers(app.router(), OPERATIONS).await;
     // Every documented operation is served (an unserved one would be a 404 or 405 problem).
-    let paid = app
-        .charge("k", Uuid::new_v4(), test_cards::APPROVED)
+    let paid = charge(&app, "k", Uuid::new_v4(), test_cards::APPROVED)
         .await
         .with_status(StatusCode::CREATED);
     let id = paid["id"].as_str().unwrap();
@@ -479,19 +455,14 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
         app.get(&format!("/v1/charges/{id}")).await.status,
         StatusCode::OK
     );
-    let refund = app
-        .post(&format!("/v1/charges/{id}/refund"), None, &json!({}))
-        .await;
+    let refund = post(&app, &format!("/v1/charges/{id}/refund"), None, &json!({})).await;
     assert_eq!(refund.status, StatusCode::OK);
     assert_eq!(app.get("/v1/audit").await.status, StatusCode::OK);
     // The ledger's documented parameters are the ones it accepts.
-    let parameters: Vec<&str> = document["paths"]["/v1/ledger"]["get"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(parameters, ["order_id", "after", "limit"]);
+    assert_eq!(
+        documented_parameters(&document, "get", "/v1/ledger"),
+        ["order_id", "after", "limit"]
+    );
     let every = format!("/v1/ledger?order_id={order}&after=0&limit=10");
     assert_eq!(app.get(&every).await.status, StatusCode::OK);
     // The test cards are documented.

@@ -2,44 +2,44 @@
 //! shape, and bad input on every parameter answered with a 4xx problem that says what was wrong.
 
 use axum::http::{Method, StatusCode};
-use brigade_chassis::testing::{self, assert_openapi_covers, JsonAnswer, TestApp};
+use brigade_chassis::db::Db;
+use brigade_chassis::testing::{assert_openapi_covers, texts, SqliteApp};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::{id, Model};
 
-/// The service's router over a fresh SQLite store holding a small shop: products 1 to 6
-/// announced, and orders {1, 2}, {1, 2}, {1, 3} by others and {4} by `user`.
-struct App {
-    app: TestApp,
-    user: Uuid,
-    _dir: tempfile::TempDir,
+/// The operations the service documents besides its document's own route.
+const OPERATIONS: &[&str] = &[
+    "GET /v1/recommendations/products/{product_id}",
+    "GET /v1/recommendations/users/{user_id}",
+];
+
+/// The service's routes over a fresh SQLite store holding a small shop.
+type App = SqliteApp<Shop>;
+
+async fn new_app() -> App {
+    SqliteApp::start(small_shop, |shop| {
+        recommendations::router(shop.model.store.clone())
+    })
+    .await
 }
 
-impl App {
-    async fn new() -> App {
-        let (db, dir) = testing::sqlite_db().await;
-        let mut model = Model::new(db).await;
-        model.announce(&[1, 2, 3, 4, 5, 6]).await;
-        model.confirm(Uuid::new_v4(), &[(1, 1), (2, 1)]).await;
-        model.confirm(Uuid::new_v4(), &[(1, 1), (2, 2)]).await;
-        model.confirm(Uuid::new_v4(), &[(1, 1), (3, 1)]).await;
-        let user = Uuid::new_v4();
-        model.confirm(user, &[(4, 1)]).await;
-        App {
-            app: TestApp::new(recommendations::router(model.store.clone())),
-            user,
-            _dir: dir,
-        }
-    }
+/// Products 1 to 6 announced, and orders {1, 2}, {1, 2}, {1, 3} by others and {4} by `user`.
+struct Shop {
+    model: Model,
+    user: Uuid,
+}
 
-    async fn get(&self, uri: &str) -> JsonAnswer {
-        self.send(Method::GET, uri).await
-    }
-
-    async fn send(&self, method: Method, uri: &str) -> JsonAnswer {
-        self.app.call(method, uri).send().await
-    }
+async fn small_shop(db: Db) -> Shop {
+    let mut model = Model::new(db).await;
+    model.announce(&[1, 2, 3, 4, 5, 6]).await;
+    model.confirm(Uuid::new_v4(), &[(1, 1), (2, 1)]).await;
+    model.confirm(Uuid::new_v4(), &[(1, 1), (2, 2)]).await;
+    model.confirm(Uuid::new_v4(), &[(1, 1), (3, 1)]).await;
+    let user = Uuid::new_v4();
+    model.confirm(user, &[(4, 1)]).await;
+    Shop { model, user }
 }
 
 fn product_uri(n: u128) -> String {
@@ -48,20 +48,15 @@ fn product_uri(n: u128) -> String {
 
 /// The product ids of an answer, as product numbers.
 fn numbers(body: &Value) -> Vec<u128> {
-    body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|item| {
-            let id = Uuid::parse_str(item["product_id"].as_str().unwrap()).unwrap();
-            id.as_u128() - crate::support::id(0).as_u128()
-        })
+    let first = id(0).as_u128();
+    let ids = texts(&body["items"], "product_id").into_iter();
+    ids.map(|text| Uuid::parse_str(text).unwrap().as_u128() - first)
         .collect()
 }
 
 #[tokio::test]
 async fn a_products_recommendations_are_answered_as_documented() {
-    let app = App::new().await;
+    let app = new_app().await;
     let body = app.get(&format!("{}?limit=2", product_uri(1))).await.ok();
     assert_eq!(
         body,
@@ -107,10 +102,13 @@ async fn a_products_recommendations_are_answered_as_documented() {
 
 #[tokio::test]
 async fn a_users_recommendations_are_answered_as_documented() {
-    let app = App::new().await;
+    let app = new_app().await;
     // The user bought only 4, never with anything: popular products other than 4.
     let body = app
-        .get(&format!("/v1/recommendations/users/{}?limit=3", app.user))
+        .get(&format!(
+            "/v1/recommendations/users/{}?limit=3",
+            app.state.user
+        ))
         .await
         .ok();
     assert_eq!(numbers(&body), [1, 2, 3]);
@@ -130,9 +128,9 @@ async fn a_users_recommendations_are_answered_as_documented() {
 
 #[tokio::test]
 async fn bad_input_on_every_parameter_is_a_400_problem_naming_it() {
-    let app = App::new().await;
+    let app = new_app().await;
     let product = product_uri(1);
-    let user = format!("/v1/recommendations/users/{}", app.user);
+    let user = format!("/v1/recommendations/users/{}", app.state.user);
     for base in [&product, &user] {
         for bad in ["0", "21", "-1", "abc", "", "2.5", "99999999999"] {
             app.get(&format!("{base}?limit={bad}"))
@@ -149,7 +147,7 @@ async fn bad_input_on_every_parameter_is_a_400_problem_naming_it() {
             "invalid-query",
             "limt",
         );
-        app.send(Method::POST, base).await.problem(
+        app.call(Method::POST, base).send().await.problem(
             StatusCode::METHOD_NOT_ALLOWED,
             "method-not-allowed",
             "",
@@ -178,16 +176,8 @@ async fn bad_input_on_every_parameter_is_a_400_problem_naming_it() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_served() {
-    let app = App::new().await;
-    let document = assert_openapi_covers(
-        app.app.router(),
-        &[
-            "GET /openapi.json",
-            "GET /v1/recommendations/products/{product_id}",
-            "GET /v1/recommendations/users/{user_id}",
-        ],
-    )
-    .await;
+    let app = new_app().await;
+    let document = assert_openapi_covers(app.router(), OPERATIONS).await;
     assert_eq!(
         recommendations_api::paths::PRODUCT_PATTERN,
         "/v1/recommendations/products/{product_id}"
@@ -198,7 +188,7 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
     );
     // Every documented operation is served.
     app.get(&product_uri(1)).await.ok();
-    app.get(&format!("/v1/recommendations/users/{}", app.user))
+    app.get(&format!("/v1/recommendations/users/{}", app.state.user))
         .await
         .ok();
     // The documented limits and reasons are the contract's.

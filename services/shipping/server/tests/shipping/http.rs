@@ -1,44 +1,31 @@
 //! Every route in process: quotes by the table, shipments, bad input as problems, and the
 //! OpenAPI document.
 
-use axum::http::{Method, StatusCode};
-use brigade_chassis::testing::{assert_openapi_covers, sqlite_db, TestApp};
-use serde_json::{json, Value};
+use axum::http::StatusCode;
+use brigade_chassis::testing::{assert_openapi_covers, SqliteApp};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::{confirmed, Feed};
 
-struct App {
-    app: TestApp,
-    feed: Feed,
-    _dir: tempfile::TempDir,
-}
+/// The operations the service documents besides its document's own route.
+const OPERATIONS: &[&str] = &["GET /v1/shipments/{order_id}", "POST /v1/quotes"];
 
-impl App {
-    async fn new() -> App {
-        let (db, dir) = sqlite_db().await;
-        let feed = Feed::new(db).await;
-        App {
-            app: TestApp::new(shipping::router(feed.store.clone())),
-            feed,
-            _dir: dir,
-        }
-    }
+/// The shipping routes over a fresh SQLite store; its state is the feed of events it ships.
+type App = SqliteApp<Feed>;
 
-    async fn quote(&self, body: Value) -> brigade_chassis::testing::JsonAnswer {
-        self.app
-            .call(Method::POST, "/v1/quotes")
-            .json(&body)
-            .send()
-            .await
-    }
+async fn new_app() -> App {
+    SqliteApp::start(Feed::new, |feed| shipping::router(feed.store.clone())).await
 }
 
 #[tokio::test]
 async fn a_quote_follows_the_table() {
-    let app = App::new().await;
+    let app = new_app().await;
     let quote = app
-        .quote(json!({"country": "FR", "items": [{"sku": "KIT-0001", "quantity": 3}]}))
+        .post(
+            "/v1/quotes",
+            json!({"country": "FR", "items": [{"sku": "KIT-0001", "quantity": 3}]}),
+        )
         .await
         .ok();
     assert_eq!(quote["zone"], "domestic");
@@ -51,10 +38,13 @@ async fn a_quote_follows_the_table() {
     assert_eq!(quote["delivery_days"], 2);
     assert_eq!(quote["estimated_delivery"].as_str().unwrap().len(), 10);
     let heavy = app
-        .quote(json!({"country": "US", "items": [
-            {"sku": "A", "quantity": 1, "unit_weight_grams": 2500},
-            {"sku": "B", "quantity": 2, "unit_weight_grams": 250},
-        ]}))
+        .post(
+            "/v1/quotes",
+            json!({"country": "US", "items": [
+                {"sku": "A", "quantity": 1, "unit_weight_grams": 2500},
+                {"sku": "B", "quantity": 2, "unit_weight_grams": 250},
+            ]}),
+        )
         .await
         .ok();
     assert_eq!(heavy["cost"]["amount_minor"], 2490 + 2 * 600);
@@ -62,9 +52,12 @@ async fn a_quote_follows_the_table() {
 
 #[tokio::test]
 async fn a_country_the_shop_does_not_ship_to_is_named() {
-    let app = App::new().await;
+    let app = new_app().await;
     let answer = app
-        .quote(json!({"country": "XK", "items": [{"sku": "A", "quantity": 1}]}))
+        .post(
+            "/v1/quotes",
+            json!({"country": "XK", "items": [{"sku": "A", "quantity": 1}]}),
+        )
         .await;
     let problem = answer.problem(StatusCode::UNPROCESSABLE_ENTITY, "unknown-country", "XK");
     assert_eq!(problem["country"], "XK");
@@ -72,7 +65,7 @@ async fn a_country_the_shop_does_not_ship_to_is_named() {
 
 #[tokio::test]
 async fn bad_input_is_a_problem_naming_the_parameter() {
-    let app = App::new().await;
+    let app = new_app().await;
     for (body, parameter) in [
         (
             json!({"country": "france", "items": [{"sku": "A", "quantity": 1}]}),
@@ -88,34 +81,32 @@ async fn bad_input_is_a_problem_naming_the_parameter() {
             "items[0].sku",
         ),
     ] {
-        app.quote(body).await.invalid(parameter, "");
+        app.post("/v1/quotes", body).await.invalid(parameter, "");
     }
     // Not a quote at all: the extractor's problem.
-    let answer = app.quote(json!({"country": "FR"})).await;
+    let answer = app.post("/v1/quotes", json!({"country": "FR"})).await;
     assert!(answer.status.is_client_error(), "{:?}", answer.status);
     assert_eq!(
         answer.header("content-type"),
         Some("application/problem+json")
     );
-    app.app
-        .get("/v1/shipments/not-an-id")
+    app.get("/v1/shipments/not-an-id")
         .await
         .invalid("order_id", "not an order id");
 }
 
 #[tokio::test]
 async fn a_shipment_is_read_once_the_order_is_confirmed() {
-    let app = App::new().await;
+    let app = new_app().await;
     let order = confirmed(Some("FR"));
     let uri = format!("/v1/shipments/{}", order.order_id);
-    app.app
-        .get(&uri)
+    app.get(&uri)
         .await
         .problem(StatusCode::NOT_FOUND, "not-found", "no shipment");
-    app.feed
+    app.state
         .deliver(&brigade_chassis::events::Envelope::of(&order, 1).unwrap())
         .await;
-    let shipment = app.app.get(&uri).await.ok();
+    let shipment = app.get(&uri).await.ok();
     assert_eq!(shipment["status"], "created");
     assert_eq!(
         shipment["tracking_number"],
@@ -123,23 +114,18 @@ async fn a_shipment_is_read_once_the_order_is_confirmed() {
     );
 }
 
-/// Every operation served, as the document must list them.
-const OPERATIONS: [&str; 3] = [
-    "GET /openapi.json",
-    "GET /v1/shipments/{order_id}",
-    "POST /v1/quotes",
-];
-
 #[tokio::test]
 async fn the_openapi_document_describes_exactly_the_routes_served() {
-    let app = App::new().await;
-    let document = assert_openapi_covers(app.app.router(), &OPERATIONS).await;
+    let app = new_app().await;
+    let document = assert_openapi_covers(app.router(), OPERATIONS).await;
     let served = [
-        app.quote(json!({"country": "DE", "items": [{"sku": "A", "quantity": 1}]}))
-            .await
-            .status,
-        app.app
-            .get(&format!("/v1/shipments/{}", Uuid::new_v4()))
+        app.post(
+            "/v1/quotes",
+            json!({"country": "DE", "items": [{"sku": "A", "quantity": 1}]}),
+        )
+        .await
+        .status,
+        app.get(&format!("/v1/shipments/{}", Uuid::new_v4()))
             .await
             .status,
     ];

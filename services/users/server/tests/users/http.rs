@@ -7,13 +7,22 @@ use axum::http::{header, Method, Request, StatusCode};
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::db::Db;
 use brigade_chassis::events::Outbox;
-use brigade_chassis::testing::{self, assert_openapi_covers, JsonAnswer, TestApp};
+use brigade_chassis::testing::{self, assert_openapi_covers, texts, JsonAnswer, TestApp};
 use serde_json::{json, Value};
 use users::{App, Clock, Config};
 
 use crate::support::{execute, kid, migrated, second_pool};
 
-on_both_backends!(
+/// The operations the service documents besides its document's own route.
+const OPERATIONS: &[&str] = &[
+    "GET /v1/jwks",
+    "POST /v1/keys/rotate",
+    "GET /v1/me",
+    "POST /v1/sessions",
+    "POST /v1/users",
+];
+
+brigade_chassis::store_suite!(
     sign_up_log_in_and_me,
     a_taken_email_is_a_conflict_whatever_its_case,
     two_sign_ups_of_one_email_at_once_get_one_201,
@@ -24,9 +33,17 @@ on_both_backends!(
     the_openapi_document_describes_exactly_the_routes_served,
 );
 
-/// The users routes over a store, with the in-process request helper of the chassis.
+/// The users routes over a store: the [`TestApp`] calls, and a shopper's steps.
 struct UsersApp {
     app: TestApp,
+}
+
+impl std::ops::Deref for UsersApp {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
+    }
 }
 
 impl UsersApp {
@@ -47,22 +64,6 @@ impl UsersApp {
 
     async fn get(&self, uri: &str, token: Option<&str>) -> JsonAnswer {
         self.app.call(Method::GET, uri).token(token).send().await
-    }
-
-    async fn post(&self, uri: &str, body: Value) -> JsonAnswer {
-        self.app.call(Method::POST, uri).json(&body).send().await
-    }
-
-    async fn post_raw(&self, uri: &str, content_type: &str, body: impl Into<Body>) -> JsonAnswer {
-        self.app
-            .call(Method::POST, uri)
-            .body(content_type, body)
-            .send()
-            .await
-    }
-
-    async fn send(&self, request: Request<Body>) -> JsonAnswer {
-        self.app.send(request).await
     }
 
     async fn sign_up(&self, email: &str, password: &str) -> JsonAnswer {
@@ -231,7 +232,7 @@ async fn rotating_logs_nobody_out(db: Db) {
         .with_status(StatusCode::CREATED);
     let old_token = app.token("ada@example.com", PASSWORD).await;
     let rotated = app
-        .post_raw("/v1/keys/rotate", "application/json", "")
+        .raw(Method::POST, "/v1/keys/rotate", "application/json", "")
         .await
         .ok();
     let new_kid = rotated["kid"].as_str().unwrap();
@@ -240,12 +241,7 @@ async fn rotating_logs_nobody_out(db: Db) {
     let new_token = app.token("ada@example.com", PASSWORD).await;
     assert_eq!(kid(&new_token), new_kid);
     let jwks = app.get("/v1/jwks", None).await.ok();
-    let published: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap())
-        .collect();
+    let published: Vec<&str> = texts(&jwks["keys"], "kid");
     assert_eq!(published, [new_kid, kid(&old_token).as_str()]);
     for key in jwks["keys"].as_array().unwrap() {
         assert_eq!(key["kty"], "OKP");
@@ -313,10 +309,10 @@ async fn bad_input_on_every_route_is_a_4xx_problem(db: Db) {
             "",
         );
     }
-    app.post_raw("/v1/users", "application/json", "{not json")
+    app.raw(Method::POST, "/v1/users", "application/json", "{not json")
         .await
         .problem(StatusCode::BAD_REQUEST, "bad-request", "not valid JSON");
-    app.post_raw("/v1/users", "text/plain", "hello")
+    app.raw(Method::POST, "/v1/users", "text/plain", "hello")
         .await
         .problem(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -367,7 +363,7 @@ async fn bad_input_on_every_route_is_a_4xx_problem(db: Db) {
     app.post("/v1/sessions", json!({"email": "ada@example.com"}))
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY, "invalid-body", "password");
-    app.post_raw("/v1/sessions", "application/json", "")
+    app.raw(Method::POST, "/v1/sessions", "application/json", "")
         .await
         .problem(StatusCode::BAD_REQUEST, "bad-request", "");
     app.get("/v1/sessions", None).await.problem(
@@ -382,9 +378,14 @@ async fn bad_input_on_every_route_is_a_4xx_problem(db: Db) {
             .await
             .problem(StatusCode::BAD_REQUEST, "invalid-query", "");
     }
-    app.post_raw("/v1/keys/rotate?now=1", "application/json", "")
-        .await
-        .problem(StatusCode::BAD_REQUEST, "invalid-query", "now");
+    app.raw(
+        Method::POST,
+        "/v1/keys/rotate?now=1",
+        "application/json",
+        "",
+    )
+    .await
+    .problem(StatusCode::BAD_REQUEST, "invalid-query", "now");
     app.get("/v1/keys/rotate", None).await.problem(
         StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",
@@ -399,18 +400,7 @@ async fn bad_input_on_every_route_is_a_4xx_problem(db: Db) {
 
 async fn the_openapi_document_describes_exactly_the_routes_served(db: Db) {
     let app = UsersApp::new(db).await;
-    let document = assert_openapi_covers(
-        app.app.router(),
-        &[
-            "GET /openapi.json",
-            "GET /v1/jwks",
-            "POST /v1/keys/rotate",
-            "GET /v1/me",
-            "POST /v1/sessions",
-            "POST /v1/users",
-        ],
-    )
-    .await;
+    let document = assert_openapi_covers(app.app.router(), OPERATIONS).await;
     // The paths the client uses are the documented ones.
     for path in [
         users_api::paths::USERS,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::support::{active_keys, kid, migrated, second_pool};
 
-on_both_backends!(
+brigade_chassis::store_suite!(
     a_token_signed_before_a_rotation_verifies_until_its_key_leaves_the_jwks,
     another_instance_follows_a_rotation,
     the_rotation_task_rotates_a_key_that_reaches_the_interval,

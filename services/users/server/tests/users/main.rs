@@ -8,14 +8,6 @@
 // `too_many_lines` guards production code; a test that walks one table of cases reads best whole.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
-/// Runs each named test (an `async fn(Db)`) against a fresh SQLite store and a fresh PostgreSQL
-/// database (skipped with a message when PostgreSQL is not reachable, unless CI).
-macro_rules! on_both_backends {
-    ($($test:tt)*) => {
-        brigade_chassis::store_suite!($($test)*);
-    };
-}
-
 mod http;
 mod keys;
 mod service;

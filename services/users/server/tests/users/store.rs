@@ -9,7 +9,7 @@ use users_api::events::UserRegistered;
 
 use crate::support::{account, active_keys, second_pool, store};
 
-on_both_backends!(
+brigade_chassis::store_suite!(
     an_account_is_created_once_per_email_and_found_by_email_and_id,
     a_sign_up_announces_the_user_once_with_its_address_and_nothing_secret,
     two_sign_ups_of_one_email_at_once_create_one_account,
