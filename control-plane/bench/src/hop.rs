@@ -27,6 +27,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::load::{self, Figures};
+use super::sink;
 
 const BODY: &[u8] = br#"{"ok":true}"#;
 
@@ -177,8 +178,15 @@ pub async fn run(args: HopArgs) -> anyhow::Result<()> {
         println!("  {name:<8} {description}");
     }
     println!(
-        "{:>11}  {:<8} {:>10} {:>10} {:>10} {:>7}  {:>14}",
-        "connections", "path", "req/s", "p50", "p99", "errors", "vs raw (thr/p50/p99)"
+        "{:>11}  {:<8} {:>10} {:>10} {:>10} {:>7} {:>9}  {:>14}",
+        "connections",
+        "path",
+        "req/s",
+        "p50",
+        "p99",
+        "errors",
+        "CPU µs/req",
+        "vs raw (thr/p50/p99   CPU/req)"
     );
     for &connections in &args.connections {
         let medians = measure(&paths, connections, &args).await;
@@ -248,42 +256,56 @@ async fn hop_paths(wanted: &[String]) -> anyhow::Result<Vec<NamedPath>> {
         .collect())
 }
 
-/// Each path's median figures at `connections`, the rounds interleaving the paths.
-async fn measure(paths: &[NamedPath], connections: usize, args: &HopArgs) -> Vec<Figures> {
+/// Each path's median figures at `connections`, the rounds interleaving the paths, with the
+/// median CPU time per request of this process (client and server both live here), in µs: on a
+/// shared machine a steadier measure of the work per hop than the throughput.
+async fn measure(paths: &[NamedPath], connections: usize, args: &HopArgs) -> Vec<(Figures, f64)> {
     let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); paths.len()];
+    let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); paths.len()];
     for _ in 0..args.rounds {
-        for ((_, _, path), runs) in paths.iter().zip(runs.iter_mut()) {
+        for (((_, _, path), runs), cpu) in paths.iter().zip(runs.iter_mut()).zip(cpu.iter_mut()) {
             let path = path.clone();
-            runs.push(
-                load::closed_loop(connections, args.duration, move || {
-                    let path = path.clone();
-                    async move { path.call().await }
-                })
-                .await,
-            );
+            let before = sink::cpu_seconds("self");
+            let figures = load::closed_loop(connections, args.duration, move || {
+                let path = path.clone();
+                async move { path.call().await }
+            })
+            .await;
+            if let (Some(before), Some(after)) = (before, sink::cpu_seconds("self")) {
+                cpu.push((after - before) * 1e6 / figures.requests.max(1) as f64);
+            }
+            runs.push(figures);
         }
     }
-    runs.iter().map(|r| load::median(r)).collect()
+    runs.iter()
+        .zip(cpu)
+        .map(|(r, mut cpu)| {
+            cpu.sort_by(f64::total_cmp);
+            let median = cpu.get(cpu.len() / 2).copied().unwrap_or_default();
+            (load::median(r), median)
+        })
+        .collect()
 }
 
 /// One row per path, each compared with the raw path's.
-fn print_rows(paths: &[NamedPath], connections: usize, medians: &[Figures]) {
+fn print_rows(paths: &[NamedPath], connections: usize, medians: &[(Figures, f64)]) {
     let raw = paths
         .iter()
         .position(|(name, _, _)| *name == "raw")
         .map(|i| medians[i]);
-    for ((name, _, _), figures) in paths.iter().zip(medians) {
-        let versus = if let Some(raw) = raw.filter(|_| *name != "raw") {
+    for ((name, _, _), (figures, cpu)) in paths.iter().zip(medians) {
+        let versus = if let Some((raw, raw_cpu)) = raw.filter(|_| *name != "raw") {
             format!(
-                "{:.2}x / {:.2}x / {:.2}x",
+                "{:.2}x / {:.2}x / {:.2}x   {:.2}x",
                 raw.per_second / figures.per_second.max(f64::MIN_POSITIVE),
                 ratio(figures.p50, raw.p50),
                 ratio(figures.p99, raw.p99),
+                cpu / raw_cpu.max(f64::MIN_POSITIVE),
             )
         } else {
             String::new()
         };
-        print_row(connections, name, figures, &versus);
+        print_row(connections, name, figures, *cpu, &versus);
     }
 }
 
@@ -291,15 +313,16 @@ fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64().max(1e-9)
 }
 
-fn print_row(connections: usize, path: &str, f: &Figures, versus: &str) {
+fn print_row(connections: usize, path: &str, f: &Figures, cpu: f64, versus: &str) {
     println!(
-        "{:>11}  {:<8} {:>10.0} {:>10} {:>10} {:>7}  {}",
+        "{:>11}  {:<8} {:>10.0} {:>10} {:>10} {:>7} {:>9.1}  {}",
         connections,
         path,
         f.per_second,
         format!("{:.0?}", f.p50),
         format!("{:.0?}", f.p99),
         f.errors,
+        cpu,
         versus
     );
 }

@@ -8,6 +8,7 @@ pub mod hop;
 mod load;
 pub mod loadgen;
 pub mod resilience;
+pub mod sink;
 pub mod storefront;
 pub mod telemetry;
 pub mod up;
@@ -33,6 +34,9 @@ pub enum Bench {
     /// What tracing costs: the hop and the checkout with tracing off, on (100 % sampled, live
     /// receiver) and on with the receiver down, side by side.
     Telemetry(telemetry::TelemetryBenchArgs),
+    /// The telemetry benchmark's OTLP receiver, run as a process of its own.
+    #[command(hide = true)]
+    OtlpSink(sink::SinkArgs),
 }
 
 impl Bench {
@@ -47,6 +51,7 @@ impl Bench {
             Bench::Shedding(args) => resilience::shedding(args).await,
             Bench::Storefront(args) => storefront::run(args).await,
             Bench::Telemetry(args) => telemetry::run(args).await,
+            Bench::OtlpSink(args) => sink::serve(args).await,
         }
     }
 }

@@ -5,8 +5,10 @@
 //!
 //! - The hop: a raw client calls `front`, a server wrapped in the chassis middleware, whose
 //!   handler calls `back` through a `ServiceClient`: a server span in each, a client span between
-//!   them, closed loop. The live receiver is an OTLP/HTTP endpoint in this process that decodes
-//!   and counts what it is sent, as a collector would.
+//!   them, closed loop. The live receiver is an OTLP/HTTP endpoint that decodes and counts what
+//!   it is sent, as a collector would: a process of its own by default (`--receiver`), whose CPU
+//!   is reported apart from the services' ([`super::sink`]), since a deployment's collector
+//!   runs apart from its services.
 //! - The checkout: a whole system per measurement (`brigade up`, fresh data), open loop through
 //!   the gateway; live means the control plane's own receiver, as under `brigade up`. A fourth
 //!   mode, `on+logs`, keeps the services' default log filter (`info`: every request's `served`
@@ -14,13 +16,9 @@
 //!   them at `warn`: the price of `brigade logs --trace` seeing every service.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes as AxumBytes;
-use axum::extract::State;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::client::{self, ServiceClient};
@@ -34,10 +32,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
 
 use super::load::{self, Figures};
+use super::sink::{self, Sink};
 
 /// Options of `brigade bench telemetry`.
 #[derive(Debug, Clone, clap::Args)]
@@ -57,6 +54,10 @@ pub struct TelemetryBenchArgs {
     /// How long checkouts keep arriving in each measurement.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub checkout_duration: Duration,
+    /// Where the hop's live receiver runs: a process of its own (as a collector would; its CPU
+    /// is reported apart), or inside the benchmark's process, sharing its runtime.
+    #[arg(long, default_value = "process", value_parser = ["process", "in-process"])]
+    pub receiver: String,
     /// Which benchmarks to run.
     #[arg(long, value_delimiter = ',', default_value = "hop,checkout", value_parser = ["hop", "checkout"])]
     pub only: Vec<String>,
@@ -122,34 +123,6 @@ async fn closed_port() -> anyhow::Result<String> {
     let address = listener.local_addr()?;
     drop(listener);
     Ok(format!("http://{address}"))
-}
-
-/// The live receiver of the hop: an OTLP/HTTP endpoint that decodes what it is sent and counts
-/// the spans.
-async fn counting_receiver() -> anyhow::Result<(String, Arc<AtomicU64>)> {
-    async fn receive(State(count): State<Arc<AtomicU64>>, body: AxumBytes) -> StatusCode {
-        let Ok(export) = ExportTraceServiceRequest::decode(body) else {
-            return StatusCode::BAD_REQUEST;
-        };
-        let spans: usize = export
-            .resource_spans
-            .iter()
-            .flat_map(|r| &r.scope_spans)
-            .map(|s| s.spans.len())
-            .sum();
-        count.fetch_add(spans as u64, Ordering::Relaxed);
-        StatusCode::OK
-    }
-    let count = Arc::new(AtomicU64::new(0));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    let app = Router::new()
-        .route("/v1/traces", post(receive))
-        .with_state(count.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok((url, count))
 }
 
 /// A tracer exporting to `endpoint` (every span sampled), as the services' flags would make.
@@ -239,11 +212,14 @@ async fn traced_pair(endpoint: Option<&str>) -> anyhow::Result<(http::Uri, Vec<E
 }
 
 async fn hop(args: &TelemetryBenchArgs) -> anyhow::Result<()> {
-    let (live, received) = counting_receiver().await?;
+    let sink = match args.receiver.as_str() {
+        "in-process" => Sink::start_in_process().await?,
+        _ => Sink::start().await?,
+    };
     let down = closed_port().await?;
     let modes = [
         (Mode::Off, None),
-        (Mode::On, Some(live.as_str())),
+        (Mode::On, Some(sink.url.as_str())),
         (Mode::Down, Some(down.as_str())),
     ];
     let raw_client: Client<_, Full<Bytes>> = {
@@ -276,16 +252,19 @@ async fn hop(args: &TelemetryBenchArgs) -> anyhow::Result<()> {
         }
     }
     let mut runs: Vec<Vec<Figures>> = vec![Vec::new(); pairs.len()];
+    let mut cpu: Vec<Vec<CpuPerRequest>> = vec![Vec::new(); pairs.len()];
     for _ in 0..args.rounds {
-        for ((_, uri), runs) in pairs.iter().zip(runs.iter_mut()) {
+        for (((_, uri), runs), cpu) in pairs.iter().zip(runs.iter_mut()).zip(cpu.iter_mut()) {
             let uri = uri.clone();
             let call = call.clone();
-            runs.push(
-                load::closed_loop(args.connections, args.hop_duration, move || {
-                    call(uri.clone())
-                })
-                .await,
-            );
+            let before = (sink::cpu_seconds("self"), sink.cpu_seconds());
+            let figures = load::closed_loop(args.connections, args.hop_duration, move || {
+                call(uri.clone())
+            })
+            .await;
+            let after = (sink::cpu_seconds("self"), sink.cpu_seconds());
+            cpu.push(CpuPerRequest::between(before, after, figures.requests));
+            runs.push(figures);
         }
     }
     for exporter in exporters {
@@ -303,11 +282,76 @@ async fn hop(args: &TelemetryBenchArgs) -> anyhow::Result<()> {
         .map(|((mode, _), runs)| (*mode, load::median(runs)))
         .collect();
     print_table("req/s", &medians);
+    print_cpu(&pairs.iter().map(|(m, _)| *m).collect::<Vec<_>>(), &cpu);
     println!(
-        "  the live receiver decoded {} spans",
-        received.load(Ordering::Relaxed)
+        "  the live receiver ({}) decoded {} spans",
+        args.receiver,
+        sink.spans().await?
     );
     Ok(())
+}
+
+/// CPU time per request of one measurement, in microseconds: the benchmark's process (load
+/// generator, `front` and `back`, and the receiver when it runs in process) and the receiver's
+/// own process.
+#[derive(Debug, Clone, Copy, Default)]
+struct CpuPerRequest {
+    process: f64,
+    receiver: f64,
+}
+
+impl CpuPerRequest {
+    fn between(
+        before: (Option<f64>, Option<f64>),
+        after: (Option<f64>, Option<f64>),
+        requests: u64,
+    ) -> CpuPerRequest {
+        let per_request = |before: Option<f64>, after: Option<f64>| match (before, after) {
+            (Some(b), Some(a)) if requests > 0 => (a - b) * 1e6 / requests as f64,
+            _ => 0.0,
+        };
+        CpuPerRequest {
+            process: per_request(before.0, after.0),
+            receiver: per_request(before.1, after.1),
+        }
+    }
+}
+
+/// The medians of each mode's CPU per request, and the throughput per core it allows against
+/// tracing off: what tracing costs the services wherever the receiver runs.
+fn print_cpu(modes: &[Mode], runs: &[Vec<CpuPerRequest>]) {
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or_default()
+    };
+    let medians: Vec<CpuPerRequest> = runs
+        .iter()
+        .map(|runs| CpuPerRequest {
+            process: median(runs.iter().map(|c| c.process).collect()),
+            receiver: median(runs.iter().map(|c| c.receiver).collect()),
+        })
+        .collect();
+    println!(
+        "  {:<8} {:>22} {:>22}  requests per CPU-second vs off",
+        "tracing", "CPU µs/req (services)", "CPU µs/req (receiver)"
+    );
+    let off = modes
+        .iter()
+        .position(|m| *m == Mode::Off)
+        .map(|i| medians[i].process);
+    for (mode, cpu) in modes.iter().zip(&medians) {
+        let versus = match off.filter(|_| *mode != Mode::Off) {
+            Some(off) => format!("{:.3}x", off / cpu.process.max(f64::MIN_POSITIVE)),
+            None => String::new(),
+        };
+        println!(
+            "  {:<8} {:>22.1} {:>22.1}  {}",
+            mode.name(),
+            cpu.process,
+            cpu.receiver,
+            versus
+        );
+    }
 }
 
 /// The figures of each mode, with ratios to tracing off.

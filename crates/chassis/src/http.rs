@@ -375,7 +375,8 @@ impl Arrived {
         if let Ok(value) = HeaderValue::from_str(&self.request_id) {
             headers.insert(REQUEST_ID_HEADER, value);
         }
-        if let Ok(value) = HeaderValue::from_str(&self.trace.to_traceparent()) {
+        // From the `String` itself: its bytes become the header's, uncopied.
+        if let Ok(value) = HeaderValue::try_from(self.trace.to_traceparent()) {
             headers.insert(trace_context::HEADER, value);
         }
     }

@@ -123,23 +123,29 @@ impl Tracer {
     /// The server span of a request, continuing `incoming` (the caller's `traceparent`, already
     /// parsed) when there is one. Returns the span and the request's trace context, whose ids
     /// are the span's.
+    ///
+    /// The method is a `&'static str` and the route a shared string (the middleware's metric
+    /// labels), so that their attributes are kept without copying them for every request.
     pub fn server_span(
         &self,
         incoming: &TraceContext,
-        method: &str,
-        route: &str,
+        method: &'static str,
+        route: &Arc<str>,
         path: &str,
     ) -> (Traced, TraceContext) {
         let parent = remote_parent(incoming).map_or_else(Context::new, |sc| {
             Context::new().with_remote_span_context(sc)
         });
+        // Room for the attributes `end_server` adds, so that the vector is allocated once.
+        let mut attributes = Vec::with_capacity(SERVER_ATTRIBUTES);
+        attributes.extend([
+            KeyValue::new("http.request.method", method),
+            KeyValue::new("http.route", route.clone()),
+            KeyValue::new("url.path", path.to_owned()),
+        ]);
         let builder = SpanBuilder::from_name(format!("{method} {route}"))
             .with_kind(SpanKind::Server)
-            .with_attributes([
-                KeyValue::new("http.request.method", method.to_owned()),
-                KeyValue::new("http.route", route.to_owned()),
-                KeyValue::new("url.path", path.to_owned()),
-            ]);
+            .with_attributes(attributes);
         self.start(builder, &parent, incoming.parent_span_id, || *incoming)
     }
 
@@ -202,12 +208,14 @@ impl Traced {
         path: &str,
         attempt: u32,
     ) -> (Traced, TraceContext) {
-        let mut attributes = vec![
-            KeyValue::new("http.request.method", method.to_owned()),
+        // Room for the attributes `end_client` adds, so that the vector is allocated once.
+        let mut attributes = Vec::with_capacity(CLIENT_ATTRIBUTES);
+        attributes.extend([
+            KeyValue::new("http.request.method", method_value(method)),
             KeyValue::new("url.path", path.to_owned()),
             KeyValue::new("peer.service", service.to_owned()),
             KeyValue::new("brigade.client.attempt", i64::from(attempt)),
-        ];
+        ]);
         if attempt > 1 {
             attributes.push(KeyValue::new(
                 "http.request.resend_count",
@@ -272,6 +280,24 @@ impl Traced {
             span.set_status(Status::error(error.to_owned()));
         }
         span.end();
+    }
+}
+
+/// Attributes a server span may end with: method, route, path, status, shed.
+const SERVER_ATTRIBUTES: usize = 5;
+
+/// Attributes a client span may end with: method, path, peer, attempt, resend count, outcome,
+/// status, retried.
+const CLIENT_ATTRIBUTES: usize = 8;
+
+/// A method's name as an attribute value, without copying it for the standard methods.
+fn method_value(method: &str) -> opentelemetry::Value {
+    const STANDARD: [&str; 9] = [
+        "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    match STANDARD.iter().find(|m| **m == method) {
+        Some(standard) => opentelemetry::Value::from(*standard),
+        None => opentelemetry::Value::from(method.to_owned()),
     }
 }
 
