@@ -76,10 +76,15 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // A service instance runs on the runtime its flags ask for; every other command on a
+    // multi-threaded one (the control plane serves every instance's heartbeats, logs and spans).
+    let runtime = match &cli.command {
+        Command::Run { service } => service.runtime().build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("brigade: cannot start the async runtime: {error}");

@@ -3,7 +3,7 @@
 //! several on small machines); each service also has its own binary. Both start a service the
 //! same way, through `brigade_chassis::service::run`.
 
-use brigade_chassis::service::{self, Flags};
+use brigade_chassis::service::{self, Flags, RuntimeArgs};
 
 /// The services `brigade run` knows, each with its own flags.
 // Parsed once per process: the size difference between variants costs nothing worth boxing for.
@@ -34,6 +34,27 @@ pub enum Service {
     Gateway(Flags<gateway::GatewayService>),
     /// The storefront: the shop's pages.
     Storefront(Flags<storefront::StorefrontService>),
+}
+
+impl Service {
+    /// The runtime the chosen service asks for (`--runtime`, `--worker-threads`): `main` builds
+    /// it before running the service on it.
+    pub fn runtime(&self) -> &RuntimeArgs {
+        match self {
+            Service::Catalog(flags) => &flags.service.runtime,
+            Service::Users(flags) => &flags.service.runtime,
+            Service::Inventory(flags) => &flags.service.runtime,
+            Service::Payments(flags) => &flags.service.runtime,
+            Service::Cart(flags) => &flags.service.runtime,
+            Service::Shipping(flags) => &flags.service.runtime,
+            Service::Orders(flags) => &flags.service.runtime,
+            Service::Recommendations(flags) => &flags.service.runtime,
+            Service::Currency(flags) => &flags.service.runtime,
+            Service::Notifications(flags) => &flags.service.runtime,
+            Service::Gateway(flags) => &flags.service.runtime,
+            Service::Storefront(flags) => &flags.service.runtime,
+        }
+    }
 }
 
 /// Runs `chosen` until it is asked to stop.

@@ -132,8 +132,14 @@ impl Searcher<'_> {
         for step in 0..MAX_STEPS {
             let summary = self.step(rate, step).await?;
             let holds = thresholds::failures(&summary.thresholds).is_none();
+            let per_core = summary.cpu.as_ref().map_or(String::new(), |cpu| {
+                format!(
+                    "  {:>6.0} requests/service-core  {:.2}ms CPU/request",
+                    cpu.requests_per_service_core, cpu.cpu_ms_per_request
+                )
+            });
             eprintln!(
-                "  {rate:>8.0} arrivals/s  sent {:>8.1} requests/s  p99 {:>8.1}ms  error rate {:.3}%  {}",
+                "  {rate:>8.0} arrivals/s  sent {:>8.1} requests/s  p99 {:>8.1}ms  error rate {:.3}%{per_core}  {}",
                 summary.overall.rate,
                 summary.overall.latency_ms.p99,
                 summary.overall.error_rate * 100.0,
@@ -179,7 +185,7 @@ impl Searcher<'_> {
             max_in_flight: self.args.max_in_flight,
             seed: self.args.seed.wrapping_add(index as u64),
         };
-        Ok(super::measure(&plan, self.mix, target, self.thresholds).await)
+        Ok(super::measure(&plan, self.mix, target, self.thresholds, &self.args.control).await)
     }
 }
 

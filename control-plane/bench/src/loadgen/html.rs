@@ -36,6 +36,7 @@ pub fn render(summary: &Summary) -> String {
     );
     thresholds(&mut page, summary);
     table(&mut page, summary);
+    cpu(&mut page, summary);
     page.push_str(
         "<h2>Latency over time (by intended start)</h2><div id=\"over-time\"></div>\n\
          <h2>Latency by percentile</h2><div id=\"percentiles\"></div>\n",
@@ -113,6 +114,43 @@ fn table(page: &mut String, summary: &Summary) {
     page.push_str("</table>\n");
 }
 
+/// What the services spent in CPU, per request and per service.
+fn cpu(page: &mut String, summary: &Summary) {
+    let Some(cpu) = &summary.cpu else {
+        return;
+    };
+    let _ = write!(
+        page,
+        "<h2>CPU</h2>\n<p><strong>{:.0} requests per service-core</strong>, {:.2} ms of service \
+         CPU per request: the instances spent {:.1} CPU seconds ({:.2} cores) over the run",
+        cpu.requests_per_service_core,
+        cpu.cpu_ms_per_request,
+        cpu.services_cpu_seconds,
+        cpu.services_cores,
+    );
+    if let Some(control) = cpu.control_plane_cpu_seconds {
+        let _ = write!(page, "; the control plane {control:.1} s");
+    }
+    let _ = write!(
+        page,
+        "; the load generator {:.1} s.</p>\n<table><tr><th>service</th><th>instances</th>\
+         <th>CPU s</th><th>cores</th><th>ms CPU per request</th></tr>\n",
+        cpu.generator_cpu_seconds
+    );
+    for service in &cpu.services {
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.3}</td></tr>",
+            escape(&service.name),
+            service.instances,
+            service.cpu_seconds,
+            service.cores,
+            service.cpu_ms_per_request
+        );
+    }
+    page.push_str("</table>\n");
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -152,5 +190,17 @@ mod tests {
         assert!(page.contains("<td>&lt;b&gt;browse&lt;/b&gt;</td><td>100</td>"));
         assert!(page.contains("<li class=\"failed\">threshold FAILED: p99"));
         assert!(page.contains("id=\"over-time\"") && page.contains("id=\"percentiles\""));
+        assert!(!page.contains("<h2>CPU</h2>"));
+    }
+
+    #[test]
+    fn the_report_shows_requests_per_service_core() {
+        let mut summary = sample();
+        summary.cpu = Some(super::super::cpu::tests::sample());
+        let page = render(&summary);
+        assert!(page.contains("<strong>333 requests per service-core</strong>"));
+        assert!(page.contains(
+            "<tr><td>catalog</td><td>2</td><td>2.00</td><td>0.50</td><td>2.000</td></tr>"
+        ));
     }
 }

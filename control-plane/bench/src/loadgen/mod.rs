@@ -6,9 +6,11 @@
 //!   prepared there before the clock starts (products, currencies, signed-in shoppers);
 //! - [`run`]: the open loop itself, recording into [`record`];
 //! - [`report`], [`thresholds`], [`html`]: the figures, the verdicts and the HTML page;
-//! - [`capacity`]: `--find-capacity`, runs at rising rates until the thresholds break.
+//! - [`capacity`]: `--find-capacity`, runs at rising rates until the thresholds break;
+//! - [`cpu`]: the services' CPU per request, read from `/proc` around each run.
 
 mod capacity;
+mod cpu;
 mod html;
 pub mod mix;
 mod record;
@@ -51,7 +53,8 @@ pub struct LoadArgs {
     /// checkouts are confirmed rather than cancelled for want of stock.
     #[arg(long, value_name = "STOCK", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub restock: Option<u64>,
-    /// The control plane of the running system, where --restock finds the inventory service.
+    /// The control plane of the running system, where --restock finds the inventory service
+    /// and the CPU figures find the instances' pids.
     #[arg(long, default_value = "http://127.0.0.1:7070")]
     pub control: String,
     /// Arrivals per second, held for --duration; ignored with --stage. An arrival is one
@@ -147,7 +150,7 @@ impl LoadArgs {
             plan.schedule.expected_count().round(),
             humantime::format_duration(plan.schedule.duration())
         );
-        let summary = measure(&plan, &mix, target, thresholds).await;
+        let summary = measure(&plan, &mix, target, thresholds, &self.control).await;
         self.publish(&summary)?;
         match thresholds::failures(&summary.thresholds) {
             Some(failed) => Err(anyhow::anyhow!(failed)),
@@ -246,15 +249,27 @@ async fn prepare(client: &PlainClient, base: &str, mix: &Mix) -> anyhow::Result<
     })
 }
 
-/// One run of `plan`, summed up with the thresholds' verdicts.
+/// One run of `plan`, summed up with the thresholds' verdicts and, when the control plane at
+/// `control` lists the instances, what they spent in CPU.
 async fn measure(
     plan: &Plan,
     mix: &Arc<Mix>,
     target: Arc<Target>,
     thresholds: Thresholds,
+    control: &str,
 ) -> Summary {
     let base = target.base.clone();
+    let snapshot = match target::loopback_base(control) {
+        Ok(control) => cpu::Snapshot::take(&control).await,
+        Err(error) => Err(format!("--control: {error}")),
+    };
+    if let Err(why) = &snapshot {
+        eprintln!("brigade load: no CPU figures: {why}");
+    }
     let (recorder, elapsed) = run::run(plan, mix.clone(), target).await;
+    let cpu = snapshot
+        .ok()
+        .map(|s| s.since(recorder.overall.sent(), elapsed));
     let mut summary = Summary::new(
         &mix.name,
         &base,
@@ -264,5 +279,6 @@ async fn measure(
         elapsed,
     );
     summary.thresholds = thresholds.evaluate(&summary);
+    summary.cpu = cpu;
     summary
 }

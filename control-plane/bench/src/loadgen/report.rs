@@ -8,6 +8,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use super::cpu::CpuUse;
 use super::record::{Recorder, Tally};
 use super::schedule::Schedule;
 use super::thresholds::Verdict;
@@ -30,6 +31,8 @@ pub struct Summary {
     pub timeline: Vec<SecondSummary>,
     /// Each threshold asked for, and whether it held.
     pub thresholds: Vec<Verdict>,
+    /// What the services spent in CPU, when the control plane listed them.
+    pub cpu: Option<CpuUse>,
 }
 
 /// One request type's figures, or all requests'.
@@ -199,6 +202,7 @@ impl Summary {
             requests,
             timeline,
             thresholds: Vec::new(),
+            cpu: None,
         }
     }
 
@@ -232,6 +236,9 @@ impl Summary {
                 ms(l.max),
                 kind.answers()
             );
+        }
+        if let Some(cpu) = &self.cpu {
+            out.push_str(&cpu.lines());
         }
         for verdict in &self.thresholds {
             let _ = writeln!(out, "{verdict}");
@@ -339,5 +346,19 @@ pub(crate) mod tests {
         assert!(lines[2].starts_with("buy "), "{table}");
         assert!(lines[2].contains("503×2"), "{table}");
         assert!(lines[3].starts_with("all "), "{table}");
+    }
+
+    #[test]
+    fn the_cpu_figures_are_in_the_table_and_the_json() {
+        let mut summary = sample();
+        assert!(serde_json::to_value(&summary).unwrap()["cpu"].is_null());
+        summary.cpu = Some(super::super::cpu::tests::sample());
+        let table = summary.table();
+        assert!(table.contains("333 requests per service-core"), "{table}");
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["cpu"]["services_cpu_seconds"], 3.0);
+        assert_eq!(json["cpu"]["services"][0]["name"], "catalog");
+        assert!(json["cpu"]["requests_per_service_core"].is_f64());
+        assert!(json["cpu"]["cpu_ms_per_request"].is_f64());
     }
 }

@@ -12,7 +12,7 @@ use crate::events::Transport;
 use crate::logging::LogFormat;
 use crate::telemetry::export::TracingArgs;
 
-use super::Error;
+use super::{Error, RuntimeArgs};
 
 /// How a service finds the instances of the services it calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -159,6 +159,10 @@ pub struct ServiceArgs {
     /// Span export (the standard OTEL_* variables).
     #[command(flatten)]
     pub tracing: TracingArgs,
+
+    /// The async runtime the instance runs on (read before it starts: see [`RuntimeArgs`]).
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
 }
 
 impl ServiceArgs {

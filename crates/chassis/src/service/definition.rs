@@ -148,12 +148,13 @@ impl<S: Service> Flags<S> {
 impl<S: Service> Parser for Flags<S> {}
 
 /// The `main` of service `S`'s own binary: parses the command line (a bad flag exits with
-/// clap's usage error), runs the service on a multi-threaded runtime until it is asked to stop,
-/// and reports why it could not run, if it could not.
+/// clap's usage error), runs the service on the runtime its flags ask for (`--runtime`) until it
+/// is asked to stop, and reports why it could not run, if it could not.
 pub fn main<S: Service>() -> ExitCode {
     let flags = Flags::<S>::parse();
-    let outcome = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
+    let outcome = flags
+        .service
+        .runtime
         .build()
         .map_err(Error::Runtime)
         .and_then(|runtime| runtime.block_on(run::<S>(flags)));

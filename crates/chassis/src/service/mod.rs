@@ -2,7 +2,8 @@
 //!
 //! - [`Service`] is what a service declares (its info, flags, migrations, how it builds its
 //!   routes), and [`main`] / [`run`] the one way every service is started from it;
-//! - [`ServiceArgs`]: the flags every service shares;
+//! - [`ServiceArgs`]: the flags every service shares, [`RuntimeArgs`] among them: the async
+//!   runtime an instance runs on;
 //! - [`Context`]: what a starting instance gets from the chassis (store, clients, events,
 //!   background tasks);
 //! - [`Background`]: the background tasks of a process and the periodic-task loop;
@@ -18,6 +19,7 @@ mod background;
 mod context;
 mod definition;
 mod lifecycle;
+mod runtime;
 
 use std::net::SocketAddr;
 
@@ -26,6 +28,7 @@ pub use background::{run_periodic, Background, Lingering};
 pub use context::Context;
 pub use definition::{build, main, run, Flags, NoArgs, SampleData, SeedArgs, Seeded, Service};
 pub use lifecycle::serve;
+pub use runtime::{Flavour, RuntimeArgs};
 
 use crate::BoxError;
 

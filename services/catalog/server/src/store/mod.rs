@@ -1,17 +1,21 @@
 //! The catalog's store: reading products and categories on SQLite or PostgreSQL.
 //!
 //! Writing happens only when sample data is loaded ([`crate::seed`]); every request reads.
+//! Products by id are served from memory once read ([`cache`]): a product is never changed.
 
+mod cache;
 mod listing;
 mod rows;
 mod search;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use brigade_chassis::db::{Db, Query};
 use catalog_api::{Category, Product, ProductBatch, ProductPage, ProductQuery};
 use uuid::Uuid;
 
+use cache::ProductCache;
 use listing::Listing;
 use rows::{ListedRow, ProductRow};
 use search::Terms;
@@ -35,16 +39,20 @@ pub enum ListError {
     Store(#[from] Error),
 }
 
-/// Reads the catalog. Cheap to clone: it is a pool handle.
+/// Reads the catalog. Cheap to clone: a pool handle and the shared product cache.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    products: Arc<ProductCache>,
 }
 
 impl Store {
     /// `db` must have [`crate::MIGRATIONS`] applied.
     pub fn new(db: Db) -> Store {
-        Store { db }
+        Store {
+            db,
+            products: Arc::default(),
+        }
     }
 
     /// One page of the products matching `query`, with the number of matches on all pages.
@@ -113,13 +121,18 @@ impl Store {
 
     /// The product with `id`, if there is one.
     pub async fn product(&self, id: Uuid) -> Result<Option<Product>, Error> {
+        if let Some(product) = self.products.get(&id) {
+            return Ok(Some(product));
+        }
         let mut sql = Query::default();
         sql.push("SELECT ")
             .push(rows::COLUMNS)
             .push(" FROM products p WHERE p.id = ")
             .push_uuid(id);
         let rows: Vec<ProductRow> = sql.fetch_all(&self.db).await?;
-        rows.into_iter().next().map(rows::product).transpose()
+        let product = rows.into_iter().next().map(rows::product).transpose()?;
+        self.products.keep(&product);
+        Ok(product)
     }
 
     /// The products with `ids`, in the order asked and each once, and the ids that name none.
@@ -132,17 +145,29 @@ impl Store {
                 missing: Vec::new(),
             });
         }
-        let list: Vec<String> = wanted.iter().map(Uuid::to_string).collect();
-        let mut sql = Query::default();
-        sql.push("SELECT ")
-            .push(rows::COLUMNS)
-            .push(" FROM products p WHERE ")
-            .push_in_list("p.id", list, "uuid");
-        let rows: Vec<ProductRow> = sql.fetch_all(&self.db).await?;
-        let mut found: HashMap<Uuid, Product> = rows
-            .into_iter()
-            .map(|row| rows::product(row).map(|p| (p.id, p)))
-            .collect::<Result<_, _>>()?;
+        let mut found: HashMap<Uuid, Product> = wanted
+            .iter()
+            .filter_map(|id| self.products.get(id).map(|p| (*id, p)))
+            .collect();
+        let unknown: Vec<String> = wanted
+            .iter()
+            .filter(|id| !found.contains_key(id))
+            .map(Uuid::to_string)
+            .collect();
+        if !unknown.is_empty() {
+            let mut sql = Query::default();
+            sql.push("SELECT ")
+                .push(rows::COLUMNS)
+                .push(" FROM products p WHERE ")
+                .push_in_list("p.id", unknown, "uuid");
+            let rows: Vec<ProductRow> = sql.fetch_all(&self.db).await?;
+            let read = rows
+                .into_iter()
+                .map(rows::product)
+                .collect::<Result<Vec<_>, _>>()?;
+            self.products.keep(&read);
+            found.extend(read.into_iter().map(|p| (p.id, p)));
+        }
         let mut batch = ProductBatch {
             items: Vec::with_capacity(found.len()),
             missing: Vec::new(),

@@ -1,0 +1,82 @@
+//! Products by id, kept in memory once read. A product row is never changed nor deleted once
+//! written (the catalog only inserts, when loading its sample data, skipping rows that exist),
+//! so a product found once is the product for the life of the process: serving it from memory
+//! answers exactly what the store would, without a query (on SQLite, a hand-off to the
+//! connection's thread and back per statement). Ids that name no product are not kept: the
+//! product may be loaded a moment later by another instance.
+//!
+//! If products ever become editable, this must be invalidated by the edit (`ProductChanged`).
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use catalog_api::Product;
+use uuid::Uuid;
+
+/// The most products kept; past it, products are served from the store without being kept
+/// (the sample catalog has 1,200, so in practice every product fits).
+const MAX_PRODUCTS: usize = 20_000;
+
+/// Products read so far, by id.
+#[derive(Debug, Default)]
+pub struct ProductCache {
+    products: RwLock<HashMap<Uuid, Product>>,
+}
+
+impl ProductCache {
+    /// The product with `id`, if it was read before.
+    pub fn get(&self, id: &Uuid) -> Option<Product> {
+        self.products
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    /// Keeps `products`, read from the store, while there is room.
+    pub fn keep<'a>(&self, products: impl IntoIterator<Item = &'a Product>) {
+        let mut kept = self
+            .products
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        for product in products {
+            if kept.len() >= MAX_PRODUCTS {
+                break;
+            }
+            kept.entry(product.id).or_insert_with(|| product.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use catalog_api::Money;
+
+    use super::*;
+
+    fn product(n: u128) -> Product {
+        Product {
+            id: Uuid::from_u128(n),
+            sku: format!("SKU-{n}"),
+            name: format!("Product {n}"),
+            description: String::new(),
+            category: "kitchen".to_owned(),
+            price: Money {
+                amount_minor: 100,
+                currency: "EUR".to_owned(),
+            },
+            image_url: String::new(),
+            tags: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_product_read_once_is_served_from_memory() {
+        let cache = ProductCache::default();
+        assert_eq!(cache.get(&Uuid::from_u128(1)), None);
+        cache.keep(&[product(1), product(2)]);
+        assert_eq!(cache.get(&Uuid::from_u128(1)), Some(product(1)));
+        assert_eq!(cache.get(&Uuid::from_u128(2)), Some(product(2)));
+        assert_eq!(cache.get(&Uuid::from_u128(3)), None);
+    }
+}
