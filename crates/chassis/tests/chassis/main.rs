@@ -3,6 +3,7 @@
 //!
 //! - `server`: the server and client over real sockets, one behaviour per test;
 //! - `client_policies`: the client's resilience policies applied to real calls;
+//! - `colocated`: the in-process transport, through the same policies;
 //! - `shedding`: load shedding past the concurrency limit;
 //! - `chaos`: fault injection, inert without `--chaos`;
 //! - `events_store`: the outbox and inbox on both engines, with racing instances;
@@ -17,6 +18,7 @@
 
 mod chaos;
 mod client_policies;
+mod colocated;
 mod events;
 mod events_store;
 mod layers;
