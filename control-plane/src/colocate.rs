@@ -58,7 +58,10 @@ pub fn member_instance_id(slot: &str, process_id: &str) -> String {
 /// Folds the processes `up` would start as `brigade run SERVICE` (with `exe`) into one
 /// `brigade colocated` process; the others (a manifest's own `command`) stay as they are.
 /// Returns the processes to start and the slots of the members of the colocated one.
-pub fn fold(specs: Vec<ProcessSpec>, exe: &Path) -> anyhow::Result<(Vec<ProcessSpec>, Vec<String>)> {
+pub fn fold(
+    specs: Vec<ProcessSpec>,
+    exe: &Path,
+) -> anyhow::Result<(Vec<ProcessSpec>, Vec<String>)> {
     let mut members = Vec::new();
     let mut rest = Vec::new();
     let mut parent_env = Vec::new();
@@ -107,8 +110,9 @@ pub fn fold(specs: Vec<ProcessSpec>, exe: &Path) -> anyhow::Result<(Vec<ProcessS
 /// or the supervisor going away; when one instance stops by itself, it stops the others and
 /// fails, so that the supervisor starts them all again.
 pub async fn run() -> anyhow::Result<()> {
-    let plan = std::env::var(PLAN_ENV)
-        .with_context(|| format!("{PLAN_ENV} is not set: `brigade colocated` is started by `brigade up --colocate`"))?;
+    let plan = std::env::var(PLAN_ENV).with_context(|| {
+        format!("{PLAN_ENV} is not set: `brigade colocated` is started by `brigade up --colocate`")
+    })?;
     let members: Vec<Member> =
         serde_json::from_str(&plan).with_context(|| format!("{PLAN_ENV} is not a plan"))?;
     let process_id = std::env::var("BRIGADE_INSTANCE_ID").unwrap_or_else(|_| format!("{SLOT}-0"));
@@ -181,10 +185,7 @@ fn parse(member: &Member, process_id: &str) -> anyhow::Result<crate::run::Servic
 }
 
 /// The members' slots by the instance id each has when the process runs as `process_id`.
-pub fn member_ids<'a>(
-    slots: &'a [String],
-    process_id: &str,
-) -> HashMap<String, &'a str> {
+pub fn member_ids<'a>(slots: &'a [String], process_id: &str) -> HashMap<String, &'a str> {
     slots
         .iter()
         .map(|slot| (member_instance_id(slot, process_id), slot.as_str()))
@@ -215,8 +216,16 @@ mod tests {
     fn built_in_instances_fold_into_one_process_and_others_stay() {
         let exe = Path::new("/bin/brigade");
         let specs = vec![
-            spec("catalog-1", "/bin/brigade", &["run", "catalog", "--no-seed"]),
-            spec("catalog-2", "/bin/brigade", &["run", "catalog", "--no-seed"]),
+            spec(
+                "catalog-1",
+                "/bin/brigade",
+                &["run", "catalog", "--no-seed"],
+            ),
+            spec(
+                "catalog-2",
+                "/bin/brigade",
+                &["run", "catalog", "--no-seed"],
+            ),
             spec("mine-1", "./mine", &["--flag"]),
         ];
         let (specs, members) = fold(specs, exe).unwrap();

@@ -188,7 +188,10 @@ fn figures_of(summary: &Summary, cpu_seconds: f64) -> Figures {
 /// Every service instance's process, as the control plane reports them (one for all when
 /// colocated).
 async fn service_pids(system: &Running) -> anyhow::Result<BTreeSet<u32>> {
-    let view = system.view().await.context("cannot read the system's status")?;
+    let view = system
+        .view()
+        .await
+        .context("cannot read the system's status")?;
     Ok(view
         .services
         .iter()

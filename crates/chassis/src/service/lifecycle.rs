@@ -55,7 +55,7 @@ where
 {
     logging::init(args.log_format, &args.log);
     let listener = bind(&args).await?;
-    serve_colocated(info, args, listener, build, shutdown, colocated).await
+    serve_in(info, args, listener, build, shutdown, Some(colocated)).await
 }
 
 /// Listens on `args.listen` (a free port on loopback when unset).
@@ -86,25 +86,8 @@ where
     serve_in(info, args, listener, build, shutdown, None).await
 }
 
-/// [`serve`] in a process that serves other instances too (`brigade up --colocate`): the
-/// instance is also served in-process through `colocated` (from the moment it serves until it
-/// drains), and its own clients call the instances of `colocated` in-process.
-pub async fn serve_colocated<B, Fut, S>(
-    info: ServiceInfo,
-    args: ServiceArgs,
-    listener: tokio::net::TcpListener,
-    build: B,
-    shutdown: S,
-    colocated: Colocated,
-) -> Result<(), Error>
-where
-    B: FnOnce(Context) -> Fut,
-    Fut: Future<Output = Result<Router, BoxError>>,
-    S: Future<Output = shutdown::Reason>,
-{
-    serve_in(info, args, listener, build, shutdown, Some(colocated)).await
-}
-
+/// [`serve`], and when `colocated` is given, served in-process through it too (from the moment
+/// it serves until it drains), its own clients calling `colocated`'s instances in-process.
 async fn serve_in<B, Fut, S>(
     info: ServiceInfo,
     args: ServiceArgs,
@@ -362,11 +345,7 @@ async fn leave(
         tokio::time::sleep(args.deregister_delay).await;
     }
     // Callers that still pick it go over HTTP from now on, and meet the listener closing.
-    if let Some(InProcess {
-        colocated,
-        address,
-    }) = in_process
-    {
+    if let Some(InProcess { colocated, address }) = in_process {
         colocated.remove(address);
     }
     server.drain(args.shutdown_grace).await?;

@@ -24,8 +24,10 @@ use std::net::SocketAddr;
 pub use args::{env_as_flags, parse_peers, DiscoveryMode, DnsTemplate, Peers, ServiceArgs};
 pub use background::{run_periodic, Background, Lingering};
 pub use context::Context;
-pub use definition::{build, main, run, run_colocated, Flags, NoArgs, SampleData, SeedArgs, Seeded, Service};
-pub use lifecycle::{serve, serve_colocated};
+pub use definition::{
+    build, main, run, run_colocated, Flags, NoArgs, SampleData, SeedArgs, Seeded, Service,
+};
+pub use lifecycle::serve;
 
 use crate::BoxError;
 

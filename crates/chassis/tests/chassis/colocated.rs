@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use brigade_chassis::client::{
-    self, BreakerState, Colocated, ColocatedHandler, Error, Policy, ServiceClient, Unavailability,
+    self, BreakerState, Colocated, ColocatedHandler, Error, Policy, ServiceClient,
 };
 use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::metrics::Metrics;
@@ -39,7 +39,12 @@ fn handler(router: Router) -> ColocatedHandler {
 }
 
 /// A client of `callee` at `address`, which `colocated` may serve in-process.
-fn client(colocated: &Colocated, address: SocketAddr, timeout: Duration, policy: Policy) -> ServiceClient {
+fn client(
+    colocated: &Colocated,
+    address: SocketAddr,
+    timeout: Duration,
+    policy: Policy,
+) -> ServiceClient {
     let peers = HashMap::from([("callee".to_owned(), vec![address])]);
     ServiceClient::new(
         "callee",
@@ -69,7 +74,12 @@ async fn a_colocated_instance_is_called_in_process_with_the_request_a_socket_wou
     let echo = Router::new().route(
         "/v1/echo",
         get(|headers: HeaderMap| async move {
-            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
             axum::Json(json!({
                 "traceparent": header("traceparent"),
                 "deadline_ms": header("brigade-deadline-ms"),
@@ -78,10 +88,18 @@ async fn a_colocated_instance_is_called_in_process_with_the_request_a_socket_wou
         }),
     );
     colocated.insert("callee", address, handler(echo));
-    let client = client(&colocated, address, Duration::from_secs(2), Policy::default());
+    let client = client(
+        &colocated,
+        address,
+        Duration::from_secs(2),
+        Policy::default(),
+    );
 
     let seen: Value = client.get_json("/v1/echo").await.unwrap();
-    assert!(seen["traceparent"].as_str().unwrap().starts_with("00-"), "{seen}");
+    assert!(
+        seen["traceparent"].as_str().unwrap().starts_with("00-"),
+        "{seen}"
+    );
     let deadline: u64 = seen["deadline_ms"].as_str().unwrap().parse().unwrap();
     assert!(deadline > 0 && deadline <= 2000, "{seen}");
     assert_eq!(seen["host"], address.to_string());
@@ -89,7 +107,10 @@ async fn a_colocated_instance_is_called_in_process_with_the_request_a_socket_wou
     // Only the service the address was registered for is served in-process.
     let other = ServiceClient::new(
         "other",
-        Resolver::new(Source::Static(HashMap::from([("other".to_owned(), vec![address])]))),
+        Resolver::new(Source::Static(HashMap::from([(
+            "other".to_owned(),
+            vec![address],
+        )]))),
         Metrics::new().client,
         client::Options::default(),
     )
@@ -113,12 +134,24 @@ async fn the_deadline_bounds_an_in_process_call() {
         "too late"
     });
     colocated.insert("callee", address, handler(slow));
-    let client = client(&colocated, address, Duration::from_millis(200), Policy::default());
+    let client = client(
+        &colocated,
+        address,
+        Duration::from_millis(200),
+        Policy::default(),
+    );
 
     let started = Instant::now();
-    let error = client.call(Method::POST, "/v1/slow", None).await.unwrap_err();
+    let error = client
+        .call(Method::POST, "/v1/slow", None)
+        .await
+        .unwrap_err();
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(error.to_problem().status, 504);
 }
 
@@ -177,16 +210,13 @@ async fn the_breaker_opens_in_process_and_then_nothing_is_sent() {
         assert_eq!(error.to_problem().status, 502, "{error:?}");
     }
     assert_eq!(client.breaker_state(), BreakerState::Open);
-    let error = client.call(Method::GET, "/v1/x", None).await.unwrap_err();
-    assert!(
-        matches!(
-            error,
-            Error::Unavailable {
-                reason: Unavailability::CircuitOpen,
-                ..
-            }
-        ),
-        "{error:?}"
+    // Refused without a call: the dependency is not asked while it fails.
+    let refused = client.call(Method::GET, "/v1/x", None).await.unwrap_err();
+    assert_eq!(refused.to_problem().code(), "dependency-unavailable");
+    assert!(refused.certainly_not_delivered());
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        4,
+        "the open breaker sent nothing"
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 4, "the open breaker sent nothing");
 }
