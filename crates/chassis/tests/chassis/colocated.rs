@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use brigade_chassis::client::{
     self, BreakerState, Colocated, ColocatedHandler, Error, Policy, ServiceClient,
@@ -69,10 +69,13 @@ fn client(
 /// A callee answering `status` to every request, counting them.
 fn counting(status: StatusCode, hits: &Arc<AtomicUsize>) -> Router {
     let hits = hits.clone();
-    Router::new().fallback(move || {
+    Router::new().route(
+        "/v1/x",
+        any(move || {
         hits.fetch_add(1, Ordering::SeqCst);
         async move { (status, axum::Json(json!({ "status": status.as_u16() }))).into_response() }
-    })
+    }),
+    )
 }
 
 #[tokio::test]
@@ -172,17 +175,20 @@ async fn retries_apply_in_process_and_only_where_safe() {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
     // Unavailable twice, then fine.
-    let flaky = Router::new().fallback(move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        async move {
-            let status = if n < 2 {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::OK
-            };
-            (status, axum::Json(json!({ "n": n }))).into_response()
-        }
-    });
+    let flaky = Router::new().route(
+        "/v1/x",
+        any(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let status = if n < 2 {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::OK
+                };
+                (status, axum::Json(json!({ "n": n }))).into_response()
+            }
+        }),
+    );
     colocated.insert("callee", address, handler(flaky));
     let mut policy = Policy::default();
     policy.retry.backoff.base = Duration::from_millis(1);
