@@ -13,6 +13,7 @@
 //! other through the registry but call each other directly, and keep their last known instance
 //! lists if the control plane goes away.
 
+mod colocate;
 mod manifest;
 mod run;
 mod stores;
@@ -49,6 +50,9 @@ enum Command {
         #[command(subcommand)]
         service: run::Service,
     },
+    /// Every built-in instance in this one process, from the plan `up --colocate` gives.
+    #[command(hide = true)]
+    Colocated,
     /// Show the instances' log lines, interleaved: filter by service, instance, trace, level, text.
     Logs(brigade_operator::logs::cli::LogsArgs),
     /// Export the control plane's traces, logs and metrics as OTLP JSON Lines, or import them.
@@ -104,6 +108,7 @@ fn main() -> ExitCode {
             }
             Command::Status(args) => brigade_operator::status::run(args).await,
             Command::Run { service } => run::run(service).await,
+            Command::Colocated => colocate::run().await,
             Command::Logs(args) => brigade_operator::logs::cli::run(args).await,
             Command::Telemetry(args) => brigade_operator::telemetry_file::cli::run(args).await,
             Command::Check(args) => brigade_operator::checker::run(args).await,

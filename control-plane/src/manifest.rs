@@ -18,12 +18,7 @@ pub const FILE_NAME: &str = "brigade.toml";
 /// Services `brigade run` knows (its subcommands); any other needs a `command`.
 pub fn built_in() -> Vec<String> {
     use clap::CommandFactory;
-    #[derive(clap::Parser)]
-    struct Run {
-        #[command(subcommand)]
-        service: crate::run::Service,
-    }
-    Run::command()
+    crate::run::RunCommand::command()
         .get_subcommands()
         .map(|c| c.get_name().to_owned())
         .collect()

@@ -1,9 +1,12 @@
 //! `brigade run SERVICE [FLAGS…]`: one service in the foreground, in this process. `brigade up`
 //! starts every instance this way, so that one binary carries every service (one link instead of
 //! several on small machines); each service also has its own binary. Both start a service the
-//! same way, through `brigade_chassis::service::run`.
+//! same way, through `brigade_chassis::service::run` (`brigade up --colocate` through
+//! `service::run_colocated`, several in one process).
 
+use brigade_chassis::client::Colocated;
 use brigade_chassis::service::{self, Flags, RuntimeArgs};
+use brigade_chassis::shutdown::Reason;
 
 /// The services `brigade run` knows, each with its own flags.
 // Parsed once per process: the size difference between variants costs nothing worth boxing for.
@@ -36,43 +39,56 @@ pub enum Service {
     Storefront(Flags<storefront::StorefrontService>),
 }
 
+/// `brigade run`'s command line on its own: the service and its flags.
+#[derive(Debug, clap::Parser)]
+#[command(name = "run")]
+pub struct RunCommand {
+    #[command(subcommand)]
+    pub service: Service,
+}
+
+/// `$run(flags)` with the flags of whichever service `chosen` is.
+macro_rules! with_flags {
+    ($chosen:expr, $flags:ident => $run:expr) => {
+        match $chosen {
+            Service::Catalog($flags) => $run,
+            Service::Users($flags) => $run,
+            Service::Inventory($flags) => $run,
+            Service::Payments($flags) => $run,
+            Service::Cart($flags) => $run,
+            Service::Shipping($flags) => $run,
+            Service::Orders($flags) => $run,
+            Service::Recommendations($flags) => $run,
+            Service::Currency($flags) => $run,
+            Service::Notifications($flags) => $run,
+            Service::Gateway($flags) => $run,
+            Service::Storefront($flags) => $run,
+        }
+    };
+}
+
 impl Service {
     /// The runtime the chosen service asks for (`--runtime`, `--worker-threads`): `main` builds
     /// it before running the service on it.
     pub fn runtime(&self) -> &RuntimeArgs {
-        match self {
-            Service::Catalog(flags) => &flags.service.runtime,
-            Service::Users(flags) => &flags.service.runtime,
-            Service::Inventory(flags) => &flags.service.runtime,
-            Service::Payments(flags) => &flags.service.runtime,
-            Service::Cart(flags) => &flags.service.runtime,
-            Service::Shipping(flags) => &flags.service.runtime,
-            Service::Orders(flags) => &flags.service.runtime,
-            Service::Recommendations(flags) => &flags.service.runtime,
-            Service::Currency(flags) => &flags.service.runtime,
-            Service::Notifications(flags) => &flags.service.runtime,
-            Service::Gateway(flags) => &flags.service.runtime,
-            Service::Storefront(flags) => &flags.service.runtime,
-        }
+        with_flags!(self, flags => &flags.service.runtime)
     }
 }
 
 /// Runs `chosen` until it is asked to stop.
 pub async fn run(chosen: Service) -> anyhow::Result<()> {
-    match chosen {
-        Service::Catalog(flags) => service::run(flags).await?,
-        Service::Users(flags) => service::run(flags).await?,
-        Service::Inventory(flags) => service::run(flags).await?,
-        Service::Payments(flags) => service::run(flags).await?,
-        Service::Cart(flags) => service::run(flags).await?,
-        Service::Shipping(flags) => service::run(flags).await?,
-        Service::Orders(flags) => service::run(flags).await?,
-        Service::Recommendations(flags) => service::run(flags).await?,
-        Service::Currency(flags) => service::run(flags).await?,
-        Service::Notifications(flags) => service::run(flags).await?,
-        Service::Gateway(flags) => service::run(flags).await?,
-        Service::Storefront(flags) => service::run(flags).await?,
-    }
+    with_flags!(chosen, flags => service::run(flags).await?);
+    Ok(())
+}
+
+/// Runs `chosen` as one of the instances this process serves together (`brigade up
+/// --colocate`), until `shutdown` resolves.
+pub async fn run_colocated(
+    chosen: Service,
+    colocated: Colocated,
+    shutdown: impl std::future::Future<Output = Reason> + Send,
+) -> anyhow::Result<()> {
+    with_flags!(chosen, flags => service::run_colocated(flags, colocated, shutdown).await?);
     Ok(())
 }
 

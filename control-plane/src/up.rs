@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
+use crate::colocate;
 use crate::manifest::{Manifest, ServiceSpec};
 use crate::stores::{self, Stores};
 use brigade_chassis::db::provision::PostgresServer;
@@ -99,6 +100,13 @@ pub struct UpArgs {
     #[arg(long, env = "BRIGADE_PRINT_REQUESTS")]
     pub print_requests: bool,
 
+    /// Run every instance of the built-in services in one process (`brigade colocated`), calling
+    /// each other in-process through the same client policies instead of over HTTP: to measure
+    /// what the split into processes costs. Ports, status, the console and `check` are
+    /// unchanged; fault isolation is gone (one crash restarts them all).
+    #[arg(long, env = "BRIGADE_COLOCATE")]
+    pub colocate: bool,
+
     /// How long each service may take to stop after SIGTERM before it gets SIGKILL.
     #[arg(long, env = "BRIGADE_STOP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
@@ -124,6 +132,8 @@ struct Shared {
     ready: watch::Sender<HashSet<String>>,
     /// Each starting instance's readiness probe, by instance id, to stop when it exits.
     probes: Mutex<HashMap<String, AbortHandle>>,
+    /// The slots of the instances served together by the colocated process (`--colocate`).
+    members: Vec<String>,
 }
 
 impl Shared {
@@ -145,13 +155,15 @@ impl Shared {
                         "restarted {slot} as {instance_id} (pid {pid}, restart {restarts})"
                     ));
                 }
-                let probe = tokio::spawn(self.clone().wait_until_ready(
-                    slot.clone(),
-                    instance_id.clone(),
-                    *restarts,
-                ));
-                if let Ok(mut probes) = self.probes.lock() {
-                    probes.insert(instance_id.clone(), probe.abort_handle());
+                for (instance_id, slot) in self.instances_of(slot, instance_id) {
+                    let probe = tokio::spawn(self.clone().wait_until_ready(
+                        slot.to_owned(),
+                        instance_id.clone(),
+                        *restarts,
+                    ));
+                    if let Ok(mut probes) = self.probes.lock() {
+                        probes.insert(instance_id, probe.abort_handle());
+                    }
                 }
             }
             Event::Exited {
@@ -162,15 +174,17 @@ impl Shared {
                 restart_in,
                 ..
             } => {
-                // Callers must stop being sent there now, not when its lease would run out.
-                self.registry.deregister(instance_id);
-                if let Some(probe) = self
-                    .probes
-                    .lock()
-                    .ok()
-                    .and_then(|mut p| p.remove(instance_id))
-                {
-                    probe.abort();
+                for (instance_id, _) in self.instances_of(slot, instance_id) {
+                    // Callers must stop being sent there now, not when its lease would run out.
+                    self.registry.deregister(&instance_id);
+                    if let Some(probe) = self
+                        .probes
+                        .lock()
+                        .ok()
+                        .and_then(|mut p| p.remove(&instance_id))
+                    {
+                        probe.abort();
+                    }
                 }
                 match restart_in {
                     Some(delay) => self.printer.say(format_args!(
@@ -189,6 +203,18 @@ impl Shared {
                 });
                 self.printer.say(format_args!("{error}{retry}"));
             }
+        }
+    }
+
+    /// The instances (id, slot) that the process of `slot` started as `instance_id` serves:
+    /// itself, or every member of the colocated process.
+    fn instances_of<'a>(&'a self, slot: &'a str, instance_id: &str) -> Vec<(String, &'a str)> {
+        if slot == colocate::SLOT {
+            colocate::member_ids(&self.members, instance_id)
+                .into_iter()
+                .collect()
+        } else {
+            vec![(instance_id.to_owned(), slot)]
         }
     }
 
@@ -444,8 +470,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         otlp_endpoint: default_otlp_endpoint(&control_url, |name| std::env::var(name).ok()),
     };
     let specs = process_specs(&manifest, &wiring, &exe);
+    let (specs, members) = if args.colocate {
+        colocate::fold(specs, &exe)?
+    } else {
+        (specs, Vec::new())
+    };
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();
-    let printer = Arc::new(Printer::new(specs.iter().map(|s| s.slot.as_str()), colour));
+    let printer = Arc::new(Printer::new(
+        specs
+            .iter()
+            .map(|s| s.slot.as_str())
+            .chain(members.iter().map(String::as_str)),
+        colour,
+    ));
 
     let registry = Registry::new();
     let shared = Arc::new(Shared {
@@ -455,6 +492,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         clock,
         ready: watch::channel(HashSet::new()).0,
         probes: Mutex::new(HashMap::new()),
+        members: members.clone(),
     });
     let logs = LogStore::default();
     let supervisor = supervise(&shared, &logs, terminal, args.print_requests);
@@ -484,12 +522,23 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &manifest,
         &control_url,
         &origin,
-        specs.len(),
+        specs.len() - usize::from(!members.is_empty()) + members.len(),
         &data_dir,
     );
     printer.say(format_args!("{stores_line}"));
+    if !members.is_empty() {
+        printer.say(format_args!(
+            "colocated: {} instances in one process, calling each other in-process",
+            members.len()
+        ));
+    }
     say_events(&printer, events.url.as_deref(), &events_namespace, chaos);
-    let expected: HashSet<String> = specs.iter().map(|s| s.slot.clone()).collect();
+    let expected: HashSet<String> = specs
+        .iter()
+        .map(|s| s.slot.clone())
+        .filter(|slot| slot != colocate::SLOT)
+        .chain(members.iter().cloned())
+        .collect();
     for spec in specs {
         supervisor.start(spec);
     }

@@ -2,6 +2,7 @@
 //! same run, because this kind of machine is shared and noisy: only ratios and medians travel.
 
 pub mod checkout;
+pub mod colocate;
 pub mod events;
 mod fixtures;
 pub mod hop;
@@ -22,6 +23,9 @@ pub enum Bench {
     Up(up::UpBenchArgs),
     /// Checkouts per second and their latency, open loop, on SQLite and on PostgreSQL.
     Checkout(checkout::CheckoutBenchArgs),
+    /// The microservice tax: the same load mixes against `brigade up` and `brigade up
+    /// --colocate` (every instance in one process), throughput per core and latency side by side.
+    Colocate(colocate::ColocateBenchArgs),
     /// Events per second and publish-to-applied latency, embedded transport against NATS.
     Events(events::EventsBenchArgs),
     /// The product page with recommendations healthy, slow and dead, side by side.
@@ -46,6 +50,7 @@ impl Bench {
             Bench::Hop(args) => hop::run(args).await,
             Bench::Up(args) => up::run(args).await,
             Bench::Checkout(args) => checkout::run(args).await,
+            Bench::Colocate(args) => colocate::run(args).await,
             Bench::Events(args) => events::run(args).await,
             Bench::Degradation(args) => resilience::degradation(args).await,
             Bench::Shedding(args) => resilience::shedding(args).await,

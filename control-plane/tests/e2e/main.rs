@@ -5,6 +5,7 @@
 
 mod chaos;
 mod checkout;
+mod colocated;
 mod console;
 mod console_data;
 mod dns_discovery;

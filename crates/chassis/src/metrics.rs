@@ -202,6 +202,8 @@ pub struct ClientMetrics {
     pub rejected: Family<RejectionLabels, Counter>,
     pub retry_budget_exhausted: Family<DependencyLabels, Counter>,
     pub ejections: Family<DependencyLabels, Counter>,
+    /// Attempts handed to an instance served in this process (`brigade up --colocate`).
+    pub in_process: Family<DependencyLabels, Counter>,
 }
 
 /// Labels of an event subscription: its name, the durable consumer's name on JetStream
@@ -400,6 +402,7 @@ impl ClientMetrics {
             rejected: Family::default(),
             retry_budget_exhausted: Family::default(),
             ejections: Family::default(),
+            in_process: Family::default(),
         };
         registry.register(
             "http_client_requests",
@@ -446,6 +449,11 @@ impl ClientMetrics {
             "http_client_outlier_ejections",
             "Instances taken out of balancing for failing repeatedly, by dependency",
             client.ejections.clone(),
+        );
+        registry.register(
+            "http_client_in_process_attempts",
+            "Attempts handed to an instance served in this process (brigade up --colocate) instead of sent over HTTP, by dependency",
+            client.in_process.clone(),
         );
         client
     }

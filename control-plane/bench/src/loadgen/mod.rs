@@ -28,7 +28,7 @@ use anyhow::Context as _;
 use brigade_chassis::client::plain::PlainClient;
 
 use mix::Mix;
-use report::Summary;
+pub(crate) use report::Summary;
 use run::{Plan, Target};
 use schedule::{Arrivals, Schedule, Stage};
 use thresholds::Thresholds;
@@ -158,6 +158,26 @@ impl LoadArgs {
         }
     }
 
+    /// Everything a constant-rate or staged run does before its clock starts (restocking,
+    /// signing shoppers up); [`Prepared::measure`] then runs it. For benchmarks that read the
+    /// system around the timed part only.
+    pub(crate) async fn prepare(&self) -> anyhow::Result<Prepared> {
+        let mix = Arc::new(self.mix()?);
+        let base = target::loopback_base(&self.target).context("--target")?;
+        let client = PlainClient::new(self.timeout);
+        self.restock(&client, &base).await?;
+        let target = Arc::new(prepare(&client, &base, &mix).await?);
+        Ok(Prepared {
+            plan: Plan {
+                schedule: self.schedule()?,
+                max_in_flight: self.max_in_flight,
+                seed: self.seed,
+            },
+            mix,
+            target,
+        })
+    }
+
     fn mix(&self) -> anyhow::Result<Mix> {
         let mut mix = self.read_mix()?;
         if let Some(shoppers) = self.shoppers {
@@ -224,6 +244,26 @@ impl LoadArgs {
             eprintln!("brigade load: report written to {}", path.display());
         }
         Ok(())
+    }
+}
+
+/// A run with everything made that it draws from, ready to start its clock.
+pub(crate) struct Prepared {
+    plan: Plan,
+    mix: Arc<Mix>,
+    target: Arc<Target>,
+}
+
+impl Prepared {
+    /// Runs it and sums it up (no thresholds).
+    pub(crate) async fn measure(&self) -> Summary {
+        measure(
+            &self.plan,
+            &self.mix,
+            self.target.clone(),
+            Thresholds::default(),
+        )
+        .await
     }
 }
 

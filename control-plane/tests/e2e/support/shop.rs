@@ -106,6 +106,25 @@ impl Shopper {
         .await
     }
 
+    /// Buys `quantity` of `product` with an approved card and idempotency key `key`: the order
+    /// is confirmed at the product's price, and the same key again answers the same order (no
+    /// second charge). Returns the order.
+    pub async fn buy_once(&self, product: &Value, quantity: u32, key: &str) -> Value {
+        self.add(product["id"].as_str().unwrap(), quantity).await;
+        let (status, order) = self.checkout(key, "4242424242424242").await;
+        assert_eq!(status, 201, "{order}");
+        assert_eq!(order["status"], "CONFIRMED", "{order}");
+        let unit = product["price"]["amount_minor"].as_i64().unwrap();
+        assert_eq!(
+            order["total"]["amount_minor"].as_i64().unwrap(),
+            i64::from(quantity) * unit
+        );
+        let (status, again) = self.checkout(key, "4242424242424242").await;
+        assert_eq!(status, 200, "{again}");
+        assert_eq!(again["id"], order["id"]);
+        order
+    }
+
     /// A checkout in trace `trace_id`, as a caller that traces its own requests sends it.
     pub async fn checkout_traced(&self, key: &str, card: &str, trace_id: &str) -> (u16, Value) {
         send(

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::Body;
 use tokio::time::Instant;
 
 use super::balancer::Lease;
@@ -316,8 +316,27 @@ impl ServiceClient {
             Ok(request) => request,
             Err(error) => return Attempted::Finished(Err(error)),
         };
-        let sent =
-            tokio::time::timeout_at(attempt_deadline, self.inner.http.request(request)).await;
+        let inner = &*self.inner;
+        if let Some(handler) = inner
+            .colocated
+            .as_ref()
+            .and_then(|local| local.handler(&inner.service, lease.address))
+        {
+            inner.in_process.inc();
+            let mut request = request.map(axum::body::Body::new);
+            // What hyper would have added from the URI.
+            if let Ok(host) = HeaderValue::from_str(&lease.address.to_string()) {
+                request.headers_mut().insert(header::HOST, host);
+            }
+            return match tokio::time::timeout_at(attempt_deadline, handler(request)).await {
+                Ok(response) => {
+                    attempts.maybe_delivered = true;
+                    self.answered(call, lease, response, retry_number).await
+                }
+                Err(_) => self.no_answer(call, lease, attempt_deadline, attempts),
+            };
+        }
+        let sent = tokio::time::timeout_at(attempt_deadline, inner.http.request(request)).await;
         match sent {
             Ok(Ok(response)) => {
                 attempts.maybe_delivered = true;
@@ -326,31 +345,45 @@ impl ServiceClient {
             Ok(Err(error)) => {
                 self.transport_failed(call, lease, error, untried_left, retry_number, attempts)
             }
-            Err(_) if attempt_deadline < call.deadline => {
-                tracing::debug!(service = %self.inner.service, address = %lease.address, "no answer within the attempt's share of the deadline; trying another instance");
-                lease.failed();
-                attempts.maybe_delivered = true;
-                Attempted::Failed {
-                    error: self.timeout_error(call.budget),
-                    pause: Duration::ZERO,
-                }
+            Err(_) => self.no_answer(call, lease, attempt_deadline, attempts),
+        }
+    }
+
+    /// The instance did not answer by `attempt_deadline`: another instance may be tried when
+    /// the attempt had only a share of the call's deadline; otherwise the call timed out.
+    fn no_answer(
+        &self,
+        call: &Call<'_>,
+        lease: &Lease,
+        attempt_deadline: Instant,
+        attempts: &mut Attempts,
+    ) -> Attempted {
+        lease.failed();
+        if attempt_deadline < call.deadline {
+            tracing::debug!(service = %self.inner.service, address = %lease.address, "no answer within the attempt's share of the deadline; trying another instance");
+            attempts.maybe_delivered = true;
+            Attempted::Failed {
+                error: self.timeout_error(call.budget),
+                pause: Duration::ZERO,
             }
-            Err(_) => {
-                lease.failed();
-                Attempted::Finished(Err(self.timeout_error(call.budget)))
-            }
+        } else {
+            Attempted::Finished(Err(self.timeout_error(call.budget)))
         }
     }
 
     /// The instance answered: reads the body, tells the balancer how the instance did, and
     /// decides whether the answer ends the call.
-    async fn answered(
+    async fn answered<B>(
         &self,
         call: &Call<'_>,
         lease: &Lease,
-        response: Response<Incoming>,
+        response: Response<B>,
         retry_number: u32,
-    ) -> Attempted {
+    ) -> Attempted
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (parts, body) = response.into_parts();
         let (status, headers) = (parts.status, parts.headers);
         let read = tokio::time::timeout_at(

@@ -24,6 +24,7 @@ mod breaker;
 mod budget;
 mod bulkhead;
 mod call;
+mod colocated;
 /// Kept at its former path for callers outside the chassis; it lives below both the client and
 /// discovery, which use it.
 pub use crate::plain;
@@ -42,6 +43,7 @@ use tokio::time::Instant;
 pub use availability::{Availability, OptionalClient};
 pub use balancer::{Balancer, Lease};
 pub use breaker::State as BreakerState;
+pub use colocated::{handler as colocated_handler, Colocated, Handler as ColocatedHandler};
 pub use policy::{
     Backoff, BreakerPolicy, BudgetPolicy, BulkheadPolicy, EjectionPolicy, Policy, RetryPolicy,
 };
@@ -211,6 +213,8 @@ struct Inner {
     service: String,
     resolver: Resolver,
     http: plain::HyperClient,
+    /// Instances served in this process, called without a socket (`brigade up --colocate`).
+    colocated: Option<Colocated>,
     balancer: Balancer,
     metrics: ClientMetrics,
     options: Options,
@@ -222,6 +226,8 @@ struct Inner {
     in_flight: Gauge,
     duration: crate::metrics::LatencyHistogram,
     retries: Counter,
+    /// Attempts made in-process (`colocated`).
+    in_process: Counter,
     dependency: Arc<str>,
     /// The resolver's watch for this service, looked up once.
     endpoints: std::sync::OnceLock<tokio::sync::watch::Receiver<crate::discovery::Endpoints>>,
@@ -257,7 +263,22 @@ impl ServiceClient {
         metrics: ClientMetrics,
         options: Options,
     ) -> ServiceClient {
-        ServiceClient::build(service, resolver, metrics, options, Policy::default())
+        ServiceClient::build(service, resolver, metrics, options, Policy::default(), None)
+    }
+
+    /// This client's dependency, calling the instances that `colocated` serves in this process
+    /// in-process rather than over HTTP; everything else (discovery, balancing, policies,
+    /// tracing) is unchanged. Set it when building the service, as [`ServiceClient::with_policy`].
+    pub fn colocated(self, colocated: Colocated) -> ServiceClient {
+        let inner = &*self.inner;
+        ServiceClient::build(
+            &inner.service,
+            inner.resolver.clone(),
+            inner.metrics.clone(),
+            inner.options.clone(),
+            inner.policy,
+            Some(colocated),
+        )
     }
 
     /// This client's dependency with `policy` instead, e.g.
@@ -293,6 +314,7 @@ impl ServiceClient {
             inner.metrics.clone(),
             options,
             policy,
+            inner.colocated.clone(),
         )
     }
 
@@ -335,6 +357,7 @@ impl ServiceClient {
         metrics: ClientMetrics,
         options: Options,
         policy: Policy,
+        colocated: Option<Colocated>,
     ) -> ServiceClient {
         let labels = DependencyLabels {
             dependency: Arc::from(service),
@@ -342,6 +365,11 @@ impl ServiceClient {
         let in_flight = metrics.in_flight.get_or_create(&labels).clone();
         let duration = metrics.duration.get_or_create(&labels).clone();
         let retries = metrics.retries.get_or_create(&labels).clone();
+        // Only a colocated client has the series: a split system's /metrics stays as it was.
+        let in_process = match &colocated {
+            Some(_) => metrics.in_process.get_or_create(&labels).clone(),
+            None => Counter::default(),
+        };
         let breaker = Breaker::new(
             policy.breaker,
             labels.dependency.clone(),
@@ -357,10 +385,12 @@ impl ServiceClient {
                 service: service.to_owned(),
                 resolver,
                 http: plain::hyper_client(),
+                colocated,
                 balancer,
                 in_flight,
                 duration,
                 retries,
+                in_process,
                 dependency: labels.dependency,
                 metrics,
                 options,

@@ -254,6 +254,47 @@ fn parse_transport(value: &str) -> Result<Transport, crate::events::Error> {
     Transport::parse(value)
 }
 
+/// The flags that say what `env` says, for the arguments of `command` that read an environment
+/// variable and that `given` does not set already: so that instances sharing one process
+/// (`brigade up --colocate`), and so one environment, each get their own configuration, read by
+/// the same parsers as a process's environment would be. A switch (a flag without a value) is
+/// given when its variable is true, 1, yes or on.
+pub fn env_as_flags(
+    command: &clap::Command,
+    given: &[String],
+    env: &[(String, String)],
+) -> Vec<String> {
+    let mut flags = Vec::new();
+    for arg in command.get_arguments() {
+        let (Some(variable), Some(long)) = (arg.get_env(), arg.get_long()) else {
+            continue;
+        };
+        let Some((_, value)) = env
+            .iter()
+            .rev()
+            .find(|(k, _)| variable == std::ffi::OsStr::new(k))
+        else {
+            continue;
+        };
+        let flag = format!("--{long}");
+        let set = given
+            .iter()
+            .any(|g| *g == flag || g.starts_with(&format!("{flag}=")));
+        if set {
+            continue;
+        }
+        if arg.get_action().takes_values() {
+            flags.push(format!("{flag}={value}"));
+        } else if matches!(
+            value.trim().to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on"
+        ) {
+            flags.push(flag);
+        }
+    }
+    flags
+}
+
 /// Parses `svc=host:port,host:port;svc2=host:port`.
 pub fn parse_peers(spec: &str) -> Result<HashMap<String, Vec<SocketAddr>>, Error> {
     let mut peers = HashMap::new();
@@ -384,6 +425,32 @@ mod tests {
             "{error}"
         );
         assert_eq!(parsed(&[]).dns_refresh, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn an_environment_becomes_the_flags_it_stands_for_unless_given() {
+        use clap::CommandFactory;
+        let env: Vec<(String, String)> = [
+            ("BRIGADE_LISTEN", "127.0.0.1:9001"),
+            ("BRIGADE_CHAOS", "true"),
+            ("BRIGADE_LOG", "debug"),
+            ("BRIGADE_REQUEST_TIMEOUT", "3s"),
+            ("UNRELATED", "x"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let given = vec!["--log=warn".to_owned()];
+        let mut argv = vec!["test".to_owned()];
+        argv.extend(given.clone());
+        argv.extend(env_as_flags(&Command::command(), &given, &env));
+        let args = Command::try_parse_from(&argv).unwrap().service;
+        assert_eq!(args.listen, Some(SocketAddr::from(([127, 0, 0, 1], 9001))));
+        assert!(args.chaos);
+        assert_eq!(args.log, "warn", "a given flag wins over the environment");
+        assert_eq!(args.request_timeout, Duration::from_secs(3));
+        let off = [("BRIGADE_CHAOS".to_owned(), "false".to_owned())];
+        assert!(env_as_flags(&Command::command(), &[], &off).is_empty());
     }
 
     #[test]

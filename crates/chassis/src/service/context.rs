@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 
 use super::{Background, Error, ServiceArgs, ServiceInfo};
-use crate::client::{self, ServiceClient};
+use crate::client::{self, Colocated, ServiceClient};
 use crate::db::{self, Db, Migration, PoolOptions};
 use crate::discovery::Resolver;
 use crate::health::Health;
@@ -23,6 +23,8 @@ pub struct Context {
     health: Health,
     metrics: Metrics,
     resolver: Resolver,
+    /// The instances served in this process, called in-process (`brigade up --colocate`).
+    colocated: Option<Colocated>,
     /// Where this instance's spans go, when they are exported.
     tracer: Option<Tracer>,
     /// The store the chassis opened from the service's migrations (see [`Context::store`]).
@@ -82,16 +84,21 @@ impl Context {
         self.tracer.as_ref()
     }
 
-    /// A client for `service`, through this process's discovery.
+    /// A client for `service`, through this process's discovery; instances served in this
+    /// process too are called in-process.
     pub fn client(&self, service: &str) -> ServiceClient {
-        ServiceClient::new(
+        let client = ServiceClient::new(
             service,
             self.resolver.clone(),
             self.metrics.client.clone(),
             client::Options {
                 default_timeout: self.args.client_timeout,
             },
-        )
+        );
+        match &self.colocated {
+            Some(colocated) => client.colocated(colocated.clone()),
+            None => client,
+        }
     }
 
     /// The access-token verifier: keys from `--jwks-file`, or fetched from the users service
@@ -311,6 +318,7 @@ pub(super) struct Parts {
     pub health: Health,
     pub metrics: Metrics,
     pub resolver: Resolver,
+    pub colocated: Option<Colocated>,
     pub transport: events::Transport,
     pub tracer: Option<Tracer>,
 }
@@ -334,6 +342,7 @@ impl Context {
             health: parts.health,
             metrics: parts.metrics,
             resolver: parts.resolver,
+            colocated: parts.colocated,
             tracer: parts.tracer,
             store: None,
             stores: Arc::default(),

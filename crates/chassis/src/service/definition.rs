@@ -19,7 +19,9 @@ use axum::Router;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser};
 
 use super::{lifecycle, Context, Error, ServiceArgs, ServiceInfo};
+use crate::client::Colocated;
 use crate::db::Migration;
+use crate::shutdown;
 use crate::BoxError;
 
 /// A service, as the chassis runs it: who it is, its own flags, its store's schema, and how a
@@ -170,12 +172,40 @@ pub fn main<S: Service>() -> ExitCode {
 /// Runs service `S` with `flags` until it is asked to stop (SIGTERM, Ctrl-C, or its
 /// supervisor going away).
 pub async fn run<S: Service>(flags: Flags<S>) -> Result<(), Error> {
-    let mut args = flags.service;
-    if args.listen.is_none() {
-        args.listen = Some(SocketAddr::from(([127, 0, 0, 1], S::DEFAULT_PORT)));
-    }
-    let own = flags.own;
+    let (args, own) = flags.with_default_listen();
     lifecycle::run(S::INFO, args, move |ctx| build::<S>(ctx, own)).await
+}
+
+/// Runs service `S` with `flags` as one of the instances this process serves together
+/// (`brigade up --colocate`) until `shutdown` resolves: it listens and registers as [`run`]
+/// does, is served in-process through `colocated`, and calls `colocated`'s instances
+/// in-process.
+pub async fn run_colocated<S: Service>(
+    flags: Flags<S>,
+    colocated: Colocated,
+    shutdown: impl Future<Output = shutdown::Reason>,
+) -> Result<(), Error> {
+    let (args, own) = flags.with_default_listen();
+    lifecycle::run_colocated(
+        S::INFO,
+        args,
+        move |ctx| build::<S>(ctx, own),
+        shutdown,
+        colocated,
+    )
+    .await
+}
+
+impl<S: Service> Flags<S> {
+    /// The chassis' flags, listening on the service's well-known port unless told otherwise;
+    /// and the service's own.
+    fn with_default_listen(self) -> (ServiceArgs, S::Args) {
+        let mut args = self.service;
+        if args.listen.is_none() {
+            args.listen = Some(SocketAddr::from(([127, 0, 0, 1], S::DEFAULT_PORT)));
+        }
+        (args, self.own)
+    }
 }
 
 /// How the chassis builds an instance of `S`: its store first, when it declares one, then

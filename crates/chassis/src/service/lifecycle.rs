@@ -11,10 +11,12 @@ use axum::routing::get;
 use axum::Router;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tower::ServiceExt;
 use tracing::Instrument;
 
 use super::context::{Events, Parts};
 use super::{Background, Context, Error, ServiceArgs, ServiceInfo};
+use crate::client::{colocated_handler, Colocated, ColocatedHandler};
 use crate::db::Db;
 use crate::discovery::api::Registration;
 use crate::discovery::{Registrar, Resolver};
@@ -32,18 +34,42 @@ where
     Fut: Future<Output = Result<Router, BoxError>>,
 {
     logging::init(args.log_format, &args.log);
-    let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let listener = bind(listen, args.reuse_port).map_err(|source| Error::Bind {
-        address: listen,
-        source,
-    })?;
+    let listener = bind(&args).await?;
     let parent = args.parent_pid;
     serve(info, args, listener, build, shutdown::signal(parent)).await
 }
 
+/// [`run`] for one of the instances a process serves together (`brigade up --colocate`),
+/// until `shutdown` resolves. The process logs with the first instance's format and filter.
+pub(super) async fn run_colocated<B, Fut, S>(
+    info: ServiceInfo,
+    args: ServiceArgs,
+    build: B,
+    shutdown: S,
+    colocated: Colocated,
+) -> Result<(), Error>
+where
+    B: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<Router, BoxError>>,
+    S: Future<Output = shutdown::Reason>,
+{
+    logging::init(args.log_format, &args.log);
+    let listener = bind(&args).await?;
+    serve_in(info, args, listener, build, shutdown, Some(colocated)).await
+}
+
+/// Listens on `args.listen` (a free port on loopback when unset).
+async fn bind(args: &ServiceArgs) -> Result<tokio::net::TcpListener, Error> {
+    let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
+    bind_socket(listen, args.reuse_port).map_err(|source| Error::Bind {
+        address: listen,
+        source,
+    })
+}
+
 /// Listens on `address`; with `reuse_port`, beside any other process that does the same (a
 /// rolling restart's old and new process on one fixed port).
-fn bind(address: SocketAddr, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {
+fn bind_socket(address: SocketAddr, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {
     let socket = match address {
         SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
         SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
@@ -71,6 +97,24 @@ where
     Fut: Future<Output = Result<Router, BoxError>>,
     S: Future<Output = shutdown::Reason>,
 {
+    serve_in(info, args, listener, build, shutdown, None).await
+}
+
+/// [`serve`], and when `colocated` is given, served in-process through it too (from the moment
+/// it serves until it drains), its own clients calling `colocated`'s instances in-process.
+async fn serve_in<B, Fut, S>(
+    info: ServiceInfo,
+    args: ServiceArgs,
+    listener: tokio::net::TcpListener,
+    build: B,
+    shutdown: S,
+    colocated: Option<Colocated>,
+) -> Result<(), Error>
+where
+    B: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<Router, BoxError>>,
+    S: Future<Output = shutdown::Reason>,
+{
     let instance_id = args.instance_id.clone().unwrap_or_else(|| {
         format!(
             "{}-{}",
@@ -90,18 +134,59 @@ where
             },
         )
         .map_err(|e| Error::Config(e.to_string()))?;
-        let context = make_context(info, args, instance_id.clone(), exporter.as_ref())?;
+        let context = make_context(
+            info,
+            args,
+            instance_id.clone(),
+            exporter.as_ref(),
+            colocated.clone(),
+        )?;
         let running = Running::of(&context, exporter);
         let routes = build(context).await.map_err(Error::Build)?;
-        let server = Server::start(listener, wrap_app(&running, routes));
+        let app = wrap_app(&running, routes);
+        let in_process = colocated.map(|colocated| {
+            let address = advertised(&running.args, local);
+            colocated.insert(info.name, address, handler_of(app.clone()));
+            InProcess { colocated, address }
+        });
+        let server = Server::start(listener, app);
         tracing::info!(address = %local, version = info.version, "listening");
         let registration = register(&running, info, &instance_id, local);
         let reason = shutdown.await;
         tracing::info!(%reason, "shutting down: draining");
-        leave(running, registration, server).await
+        leave(running, registration, in_process, server).await
     }
     .instrument(span)
     .await
+}
+
+/// An instance served in-process too, until it drains.
+struct InProcess {
+    colocated: Colocated,
+    address: SocketAddr,
+}
+
+/// The address callers find the instance at: the advertised one when it is an address, else the
+/// bound one.
+fn advertised(args: &ServiceArgs, local: SocketAddr) -> SocketAddr {
+    args.advertise
+        .as_deref()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(local)
+}
+
+/// The instance's whole HTTP stack as an in-process handler: a request goes through the same
+/// middleware and routes as one read from a socket.
+fn handler_of(app: Router) -> ColocatedHandler {
+    colocated_handler(move |request| {
+        let app = app.clone();
+        async move {
+            match app.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    })
 }
 
 /// What the chassis keeps of an instance to stop it: the parts of its [`Context`] that outlive
@@ -139,6 +224,7 @@ fn make_context(
     args: ServiceArgs,
     instance_id: String,
     exporter: Option<&Exporter>,
+    colocated: Option<Colocated>,
 ) -> Result<Context, Error> {
     let metrics = Metrics::new();
     metrics.register_info(info.name, info.version, &instance_id);
@@ -151,6 +237,7 @@ fn make_context(
         health: Health::new(),
         metrics,
         resolver,
+        colocated,
         transport,
         tracer: exporter.map(|e| e.tracer().clone()),
     }))
@@ -286,6 +373,7 @@ fn register(
 async fn leave(
     running: Running,
     registration: Option<crate::discovery::RegistrationHandle>,
+    in_process: Option<InProcess>,
     server: Server,
 ) -> Result<(), Error> {
     let args = &running.args;
@@ -293,6 +381,10 @@ async fn leave(
     if let Some(registration) = registration {
         registration.deregister().await;
         tokio::time::sleep(args.deregister_delay).await;
+    }
+    // Callers that still pick it go over HTTP from now on, and meet the listener closing.
+    if let Some(InProcess { colocated, address }) = in_process {
+        colocated.remove(address);
     }
     server.drain(args.shutdown_grace).await?;
     let background = running.background.stop(args.shutdown_grace).await;

@@ -23,10 +23,12 @@ mod runtime;
 
 use std::net::SocketAddr;
 
-pub use args::{parse_peers, DiscoveryMode, DnsTemplate, Peers, ServiceArgs};
+pub use args::{env_as_flags, parse_peers, DiscoveryMode, DnsTemplate, Peers, ServiceArgs};
 pub use background::{run_periodic, Background, Lingering};
 pub use context::Context;
-pub use definition::{build, main, run, Flags, NoArgs, SampleData, SeedArgs, Seeded, Service};
+pub use definition::{
+    build, main, run, run_colocated, Flags, NoArgs, SampleData, SeedArgs, Seeded, Service,
+};
 pub use lifecycle::serve;
 pub use runtime::{Flavour, RuntimeArgs};
 

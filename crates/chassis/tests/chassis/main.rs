@@ -4,6 +4,7 @@
 //! - `server`: the server and client over real sockets, one behaviour per test;
 //! - `client_policies`: the client's resilience policies applied to real calls;
 //! - `dns_discovery`: DNS discovery following a DNS server the test controls;
+//! - `colocated`: the in-process transport, through the same policies;
 //! - `shedding`: load shedding past the concurrency limit;
 //! - `chaos`: fault injection, inert without `--chaos`;
 //! - `events_store`: the outbox and inbox on both engines, with racing instances;
@@ -19,6 +20,7 @@
 mod chaos;
 mod client_policies;
 mod dns_discovery;
+mod colocated;
 mod events;
 mod events_store;
 mod layers;
