@@ -150,6 +150,14 @@ pub enum Error {
     ReplayFailed { id: String, error: String },
 }
 
+/// The outbox failing inside a service's store transaction is the store failing.
+#[cfg(feature = "service")]
+impl From<Error> for crate::db::StoreError {
+    fn from(error: Error) -> crate::db::StoreError {
+        crate::db::StoreError::Outbox(Box::new(error))
+    }
+}
+
 #[cfg(feature = "service")]
 impl Error {
     pub(crate) fn nats(error: impl std::fmt::Display) -> Error {

@@ -8,7 +8,7 @@ mod search;
 
 use std::collections::{HashMap, HashSet};
 
-use brigade_chassis::db::{Db, Query};
+use brigade_chassis::db::Query;
 use catalog_api::{Category, Product, ProductBatch, ProductPage, ProductQuery};
 use uuid::Uuid;
 
@@ -17,13 +17,7 @@ use rows::{ListedRow, ProductRow};
 use search::Terms;
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("catalog store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("product {sku} in the store is unreadable: {reason}")]
-    Corrupt { sku: String, reason: String },
-}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// Why a listing could not be answered.
 #[derive(Debug, thiserror::Error)]
@@ -35,18 +29,12 @@ pub enum ListError {
     Store(#[from] Error),
 }
 
-/// Reads the catalog. Cheap to clone: it is a pool handle.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: Db,
+brigade_chassis::store_handle! {
+    /// Reads the catalog. Cheap to clone: it is a pool handle.
+    pub struct Store;
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied.
-    pub fn new(db: Db) -> Store {
-        Store { db }
-    }
-
     /// One page of the products matching `query`, with the number of matches on all pages.
     pub async fn list_products(&self, query: &ProductQuery) -> Result<ProductPage, ListError> {
         let terms = query.text().map(Terms::parse);

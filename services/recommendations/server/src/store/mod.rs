@@ -11,7 +11,6 @@ mod sql;
 
 use std::collections::HashSet;
 
-use brigade_chassis::db::Db;
 use catalog_api::Money;
 use recommendations_api::{Reason, Recommendation, Recommendations};
 use uuid::Uuid;
@@ -19,29 +18,17 @@ use uuid::Uuid;
 pub use record::{record_order, record_product, MAX_PAIRED_PRODUCTS};
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("recommendations store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("{what} in the store is unreadable: {reason}")]
-    Corrupt { what: String, reason: String },
-}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// What every read answers: `product_id, sku, name, price_minor, currency, image_url, score`.
 type ItemRow = (String, String, String, i64, String, String, i64);
 
-/// The model. Cheap to clone: it is a pool handle.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: Db,
+brigade_chassis::store_handle! {
+    /// The model. Cheap to clone: it is a pool handle.
+    pub struct Store;
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied.
-    pub fn new(db: Db) -> Store {
-        Store { db }
-    }
-
     /// Up to `limit` products to show with `product_id`: those most often bought together with
     /// it, then the most popular ones; never the product itself. A product never heard of gets
     /// the popular ones (it may be new).
@@ -114,10 +101,7 @@ fn assemble(
 
 fn item(row: ItemRow, reason: Reason) -> Result<Recommendation, Error> {
     let (product_id, sku, name, amount_minor, currency, image_url, score) = row;
-    let corrupt = |reason: String| Error::Corrupt {
-        what: format!("product {product_id}"),
-        reason,
-    };
+    let corrupt = |reason: String| Error::corrupt(format!("product {product_id}"), reason);
     Ok(Recommendation {
         product_id: Uuid::parse_str(&product_id)
             .map_err(|e| corrupt(format!("the id is not a UUID: {e}")))?,
