@@ -14,8 +14,8 @@ pub enum StoreError {
     /// A write kept losing the race with concurrent ones and gave up; the caller may try again.
     #[error("{0} could not be written: concurrent requests kept winning the race")]
     Contended(&'static str),
-    /// Appending an event to the outbox failed (`From<events::Error>` is in [`crate::events`],
-    /// which is built on this module).
+    /// Appending an event to the outbox failed (the events module, built on this one, converts
+    /// its errors to this).
     #[error("the outbox failed: {0}")]
     Outbox(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -5,7 +5,6 @@
 //! differ. Everything around it (connecting, pooling, migrations, readiness) is here too.
 
 mod failure;
-mod handle;
 mod migrate;
 mod query;
 mod span;

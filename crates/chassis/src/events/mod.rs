@@ -42,6 +42,8 @@ mod nats;
 mod outbox;
 #[cfg(feature = "service")]
 mod relay;
+#[cfg(feature = "service")]
+mod store_handle;
 mod wire;
 
 use std::time::Duration;
