@@ -184,6 +184,21 @@ impl Problem {
     }
 }
 
+/// A resource that may be absent, as a handler answers it: `None` is a 404 `not-found` whose
+/// detail says what is absent (built only then).
+pub trait OrNotFound<T> {
+    // A handler's `Result<_, Problem>` is its answer, made once per request: its size is
+    // what a problem answer weighs anyway.
+    #[allow(clippy::result_large_err)]
+    fn or_not_found(self, detail: impl FnOnce() -> String) -> Result<T, Problem>;
+}
+
+impl<T> OrNotFound<T> for Option<T> {
+    fn or_not_found(self, detail: impl FnOnce() -> String) -> Result<T, Problem> {
+        self.ok_or_else(|| Problem::not_found(detail()))
+    }
+}
+
 /// A service's store error. Marking it (`impl StoreFailure for store::Error {}`) lets a handler
 /// pass the store's failure on with `?`, answered as [`Problem::store_failed`]: logged, never
 /// shown.

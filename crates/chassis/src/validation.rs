@@ -111,6 +111,32 @@ impl Page {
     }
 }
 
+/// The query string of a listing that takes only the paging parameters (`?page=&page_size=`),
+/// documented with the bounds [`Page::validate`] enforces. Unknown parameters are refused
+/// rather than ignored.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::IntoParams,
+)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1-based page number (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u32)]
+    pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
+    pub page_size: Option<u32>,
+}
+
+impl PageQuery {
+    /// The page asked for, with the defaults applied.
+    pub fn validate(&self) -> Result<Page, ValidationError> {
+        Page::validate(self.page, self.page_size)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +154,11 @@ mod tests {
         assert_eq!(page.offset(), 0);
         assert_eq!(Page::validate(Some(3), Some(10)).unwrap().offset(), 20);
         assert_eq!(Page::validate(Some(0), None).unwrap_err().parameter, "page");
+        let asked = PageQuery {
+            page: Some(3),
+            page_size: Some(10),
+        };
+        assert_eq!(asked.validate(), Page::validate(Some(3), Some(10)));
         for size in [0, MAX_PAGE_SIZE + 1] {
             let error = Page::validate(None, Some(size)).unwrap_err();
             assert_eq!(error.parameter, "page_size");

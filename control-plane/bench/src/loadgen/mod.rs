@@ -175,6 +175,7 @@ impl LoadArgs {
             },
             mix,
             target,
+            control: self.control.clone(),
         })
     }
 
@@ -252,6 +253,8 @@ pub(crate) struct Prepared {
     plan: Plan,
     mix: Arc<Mix>,
     target: Arc<Target>,
+    /// The control plane, whose instances' CPU the run reads.
+    control: String,
 }
 
 impl Prepared {
@@ -262,6 +265,7 @@ impl Prepared {
             &self.mix,
             self.target.clone(),
             Thresholds::default(),
+            &self.control,
         )
         .await
     }

@@ -408,6 +408,19 @@ impl ServiceClient {
         &self.inner.service
     }
 
+    /// `path` with `query` (a contract's query-string type) encoded after it; `path` alone when
+    /// every member is absent.
+    pub fn path_and_query<Q: Serialize>(&self, path: &str, query: &Q) -> Result<String, Error> {
+        let encoded = serde_urlencoded::to_string(query).map_err(|e| Error::Request {
+            service: self.service().to_owned(),
+            reason: format!("cannot encode the query string of {path}: {e}"),
+        })?;
+        Ok(match encoded.is_empty() {
+            true => path.to_owned(),
+            false => format!("{path}?{encoded}"),
+        })
+    }
+
     /// GET `path_and_query` and decode a 2xx JSON answer.
     pub async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, Error> {
         let answer = self.call(Method::GET, path_and_query, None).await?;

@@ -4,6 +4,7 @@
 //! write several statements; they branch on [`Db::backend`] only where the dialects really
 //! differ. Everything around it (connecting, pooling, migrations, readiness) is here too.
 
+mod failure;
 mod migrate;
 pub mod provision;
 mod query;
@@ -18,6 +19,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use failure::StoreError;
 pub use migrate::{migrate, Migration};
 pub use query::{Executor, FromEitherRow, Query, Value};
 pub use tx::{Conn, Savepoint, Tx};

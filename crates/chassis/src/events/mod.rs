@@ -42,6 +42,8 @@ mod nats;
 mod outbox;
 #[cfg(feature = "service")]
 mod relay;
+#[cfg(feature = "service")]
+mod store_handle;
 mod wire;
 
 use std::time::Duration;
@@ -148,6 +150,14 @@ pub enum Error {
     NotParked(String),
     #[error("replaying parked event {id} failed again: {error}")]
     ReplayFailed { id: String, error: String },
+}
+
+/// The outbox failing inside a service's store transaction is the store failing.
+#[cfg(feature = "service")]
+impl From<Error> for crate::db::StoreError {
+    fn from(error: Error) -> crate::db::StoreError {
+        crate::db::StoreError::Outbox(Box::new(error))
+    }
 }
 
 #[cfg(feature = "service")]

@@ -23,15 +23,7 @@ impl CatalogClient {
     /// One page of products. The catalog answers 400 when `query` breaks a rule: call
     /// [`ListProducts::validate`] first to refuse such input without the hop.
     pub async fn list_products(&self, query: &ListProducts) -> Result<ProductPage, ClientError> {
-        let encoded = serde_urlencoded::to_string(query).map_err(|e| ClientError::Request {
-            service: self.inner.service().to_owned(),
-            reason: format!("cannot encode the product query: {e}"),
-        })?;
-        let path = if encoded.is_empty() {
-            paths::PRODUCTS.to_owned()
-        } else {
-            format!("{}?{encoded}", paths::PRODUCTS)
-        };
+        let path = self.inner.path_and_query(paths::PRODUCTS, query)?;
         self.inner.get_json(&path).await
     }
 

@@ -64,18 +64,3 @@ impl Service for Catalog {
         Ok(router(Store::new(db)))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use brigade_chassis::service::SampleData;
-    use brigade_chassis::testing::own_args;
-
-    use super::Catalog;
-
-    #[test]
-    fn no_seed_is_a_flag() {
-        let sample = |flags: &[&str]| own_args::<Catalog>(flags).map(|a| a.sample);
-        assert_eq!(sample(&[]), Some(SampleData::Load));
-        assert_eq!(sample(&["--no-seed"]), Some(SampleData::Skip));
-    }
-}

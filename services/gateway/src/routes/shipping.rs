@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use brigade_chassis::client::Error as ClientError;
 use brigade_chassis::extract::{Json, NoParameters, Query};
 use brigade_chassis::Problem;
-use shipping_api::{problems, Quote, QuoteRequest};
+use shipping_api::{problems, Quote, QuoteAnswers, QuoteRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -31,9 +31,7 @@ pub fn router() -> OpenApiRouter<Gateway> {
     operation_id = "quoteShipping",
     request_body = QuoteRequest,
     responses(
-        (status = 200, description = "The quote", body = Quote),
-        (status = 422, description = "unknown-country (`country`): the shop does not ship \
-            there; or invalid-body", body = Problem),
+        QuoteAnswers,
         (status = 503, description = "shipping-unavailable: shipping cannot quote right now",
             body = Problem),
     ),

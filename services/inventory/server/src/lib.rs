@@ -77,18 +77,3 @@ impl Service for Inventory {
         Ok(router(store))
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use brigade_chassis::service::SampleData;
-    use brigade_chassis::testing::own_args;
-
-    use super::Inventory;
-
-    #[test]
-    fn no_seed_is_a_flag() {
-        let sample = |flags: &[&str]| own_args::<Inventory>(flags).map(|a| a.sample);
-        assert_eq!(sample(&[]), Some(SampleData::Load));
-        assert_eq!(sample(&["--no-seed"]), Some(SampleData::Skip));
-    }
-}

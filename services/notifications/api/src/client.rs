@@ -31,11 +31,7 @@ impl NotificationsClient {
         token: &str,
         page: &ListMessages,
     ) -> Result<MessagePage, ClientError> {
-        let query = serde_urlencoded::to_string(page).unwrap_or_default();
-        let path = match query.is_empty() {
-            true => paths::MESSAGES.to_owned(),
-            false => format!("{}?{query}", paths::MESSAGES),
-        };
+        let path = self.inner.path_and_query(paths::MESSAGES, page)?;
         self.get(token, &path).await
     }
 

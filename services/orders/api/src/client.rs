@@ -88,18 +88,7 @@ impl OrdersClient {
     /// One page of the user's orders, newest first.
     pub async fn orders(&self, token: &str, page: &ListOrders) -> Result<OrderPage, ClientError> {
         let headers = self.authorization(token)?;
-        let mut query = Vec::new();
-        if let Some(p) = page.page {
-            query.push(format!("page={p}"));
-        }
-        if let Some(size) = page.page_size {
-            query.push(format!("page_size={size}"));
-        }
-        let path = if query.is_empty() {
-            paths::ORDERS.to_owned()
-        } else {
-            format!("{}?{}", paths::ORDERS, query.join("&"))
-        };
+        let path = self.inner.path_and_query(paths::ORDERS, page)?;
         self.inner
             .send_json::<(), _>(Method::GET, &path, None, &headers)
             .await

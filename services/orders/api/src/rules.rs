@@ -75,29 +75,12 @@ impl ShippingAddress {
     }
 }
 
-/// `GET /v1/orders` query string. Unknown parameters are refused rather than ignored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListOrders {
-    /// 1-based page number (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<u64>, minimum = 1, maximum = 4_294_967_295_u32)]
-    pub page: Option<u32>,
-    /// Orders per page, 1 to [`MAX_PAGE_SIZE`] (default [`DEFAULT_PAGE_SIZE`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(value_type = Option<u64>, minimum = 1, maximum = 100)]
-    pub page_size: Option<u32>,
-}
+/// `GET /v1/orders` query string: the chassis' paging rules. Unknown parameters are refused
+/// rather than ignored.
+pub type ListOrders = brigade_chassis::validation::PageQuery;
 
 /// A listing request that follows every rule, with its defaults applied.
 pub type OrderListQuery = brigade_chassis::validation::Page;
-
-impl ListOrders {
-    pub fn validate(&self) -> Result<OrderListQuery, ValidationError> {
-        OrderListQuery::validate(self.page, self.page_size)
-    }
-}
 
 /// `GET /v1/audit` query string.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
@@ -223,33 +206,5 @@ mod tests {
         assert_eq!(code.as_deref(), Some("shipping_address.postal_code"));
         let country = broken(|a| a.country = "France".into());
         assert_eq!(country.as_deref(), Some("shipping_address.country"));
-    }
-
-    #[test]
-    fn listing_defaults_and_bounds() {
-        let q = ListOrders::default().validate().ok();
-        assert_eq!(
-            q,
-            Some(OrderListQuery {
-                page: 1,
-                page_size: DEFAULT_PAGE_SIZE
-            })
-        );
-        for (page, size, parameter) in [
-            (Some(0), None, "page"),
-            (None, Some(0), "page_size"),
-            (None, Some(101), "page_size"),
-        ] {
-            let error = ListOrders {
-                page,
-                page_size: size,
-            }
-            .validate()
-            .err();
-            assert_eq!(
-                error.as_ref().map(|e| e.parameter.as_str()),
-                Some(parameter)
-            );
-        }
     }
 }

@@ -86,15 +86,7 @@ impl PaymentsClient {
 
     /// One page of the ledger, oldest first.
     pub async fn ledger(&self, query: &LedgerQuery) -> Result<LedgerPage, ClientError> {
-        let encoded = serde_urlencoded::to_string(query).map_err(|e| ClientError::Request {
-            service: self.inner.service().to_owned(),
-            reason: format!("cannot encode the ledger query: {e}"),
-        })?;
-        let path = if encoded.is_empty() {
-            paths::LEDGER.to_owned()
-        } else {
-            format!("{}?{encoded}", paths::LEDGER)
-        };
+        let path = self.inner.path_and_query(paths::LEDGER, query)?;
         self.inner.get_json(&path).await
     }
 

@@ -24,7 +24,7 @@ pub use rules::{
     tracking_number, validate_country, ValidationError, DEFAULT_UNIT_WEIGHT_GRAMS, MAX_ITEMS,
     MAX_QUANTITY, MAX_SKU_CHARS, MAX_UNIT_WEIGHT_GRAMS,
 };
-pub use types::{Quote, QuoteItem, QuoteRequest, Shipment, ShipmentStatus, Zone};
+pub use types::{Quote, QuoteAnswers, QuoteItem, QuoteRequest, Shipment, ShipmentStatus, Zone};
 
 /// The service's routes, shared by the server's router and the client so that they cannot drift.
 pub mod paths {

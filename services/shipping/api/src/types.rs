@@ -63,6 +63,19 @@ pub struct Quote {
     pub estimated_delivery: String,
 }
 
+/// The answers of `POST /v1/quotes` that shipping gives, which the gateway in front of it
+/// documents alike.
+#[derive(utoipa::IntoResponses)]
+pub enum QuoteAnswers {
+    #[response(status = 200, description = "The quote")]
+    Quoted(Quote),
+    #[response(
+        status = 422,
+        description = "unknown-country (`country`): the shop does not ship there; or invalid-body"
+    )]
+    Refused(brigade_chassis::Problem),
+}
+
 /// Where a shipment is. Only `created` exists so far: nothing tracks a parcel after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -9,15 +9,7 @@ use shipping_api::{Shipment, ShipmentStatus};
 use uuid::Uuid;
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("shipping store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("a row in the shipping store is unreadable: {0}")]
-    Corrupt(String),
-    #[error("the shipping outbox failed: {0}")]
-    Outbox(#[from] brigade_chassis::events::Error),
-}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// What making a shipment did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +90,7 @@ pub async fn make_in(tx: &mut Tx, outbox: &Outbox, shipment: &Shipment) -> Resul
 }
 
 fn uuid(text: &str, what: &str) -> Result<Uuid, Error> {
-    Uuid::parse_str(text).map_err(|_| Error::Corrupt(format!("{what} `{text}` is not a UUID")))
+    Uuid::parse_str(text).map_err(|_| Error::corrupt(what, format!("`{text}` is not a UUID")))
 }
 
 fn shipment(row: ShipmentRow) -> Result<Shipment, Error> {
@@ -107,7 +99,7 @@ fn shipment(row: ShipmentRow) -> Result<Shipment, Error> {
         order_id: uuid(&order_id, "order id")?,
         user_id: uuid(&user_id, "user id")?,
         status: ShipmentStatus::parse(&status)
-            .ok_or_else(|| Error::Corrupt(format!("shipment status `{status}`")))?,
+            .ok_or_else(|| Error::corrupt("shipment status", format!("`{status}` is unknown")))?,
         tracking_number,
         carrier,
         country,

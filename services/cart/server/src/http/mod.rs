@@ -41,9 +41,6 @@ impl FromRef<AppState> for Verifier {
     }
 }
 
-/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
-impl brigade_chassis::problem::StoreFailure for crate::store::Error {}
-
 /// The cart's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
     let routes = OpenApiRouter::new()

@@ -11,19 +11,13 @@
 mod rows;
 mod sql;
 
-use brigade_chassis::db::{Conn, Db, Tx};
+use brigade_chassis::db::{Conn, Tx};
 use uuid::Uuid;
 
 use crate::lines::{self, Line, StoredCart};
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cart store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("cart line for product {product_id} is unreadable: {reason}")]
-    Corrupt { product_id: String, reason: String },
-}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// What a change did.
 #[derive(Debug)]
@@ -45,18 +39,12 @@ pub struct Edited<T> {
     pub changed: bool,
 }
 
-/// Carts. Cheap to clone: it is a pool handle.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: Db,
+brigade_chassis::store_handle! {
+    /// Carts. Cheap to clone: it is a pool handle.
+    pub struct Store;
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied.
-    pub fn new(db: Db) -> Store {
-        Store { db }
-    }
-
     /// The user's cart; empty (version 0) when it never changed.
     pub async fn load(&self, user_id: Uuid) -> Result<StoredCart, Error> {
         let rows: Vec<rows::LoadRow> = sql::load(user_id).fetch_all(&self.db).await?;

@@ -25,10 +25,8 @@ pub(super) type LoadRow = (
 
 pub(super) fn line(row: LineRow) -> Result<Line, Error> {
     let (product_id, sku, name, amount_minor, currency, quantity, added_version) = row;
-    let corrupt = |reason: String| Error::Corrupt {
-        product_id: product_id.clone(),
-        reason,
-    };
+    let corrupt =
+        |reason: String| Error::corrupt(format!("cart line for product {product_id}"), reason);
     Ok(Line {
         product_id: Uuid::parse_str(&product_id)
             .map_err(|e| corrupt(format!("the product id is not a UUID: {e}")))?,

@@ -16,9 +16,6 @@ use crate::store::Store;
 /// larger is not a batch request, so it is refused before it is read.
 const BATCH_BODY_LIMIT: usize = 16 * 1024;
 
-/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
-impl brigade_chassis::problem::StoreFailure for crate::store::Error {}
-
 /// The catalog's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(store: Store) -> Router {
     let routes = OpenApiRouter::new()

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use brigade_chassis::extract::{Json, PathUuid, Query};
+use brigade_chassis::problem::OrNotFound;
 use brigade_chassis::Problem;
 use catalog_api::{
     paths, ListProducts, Product, ProductAnswers, ProductBatch, ProductPage, ProductPath,
@@ -57,12 +58,10 @@ pub(super) async fn one(
     State(store): State<Store>,
     PathUuid(id, _): PathUuid<paths::ProductId>,
 ) -> Result<Json<Product>, Problem> {
-    match store.product(id).await? {
-        Some(product) => Ok(Json(product)),
-        None => Err(Problem::not_found(format!(
-            "there is no product with id {id}"
-        ))),
-    }
+    let product = store.product(id).await?;
+    Ok(Json(product.or_not_found(|| {
+        format!("there is no product with id {id}")
+    })?))
 }
 
 /// Products by ids.

@@ -21,13 +21,7 @@ use rows::{ListedRow, ProductRow};
 use search::Terms;
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("catalog store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("product {sku} in the store is unreadable: {reason}")]
-    Corrupt { sku: String, reason: String },
-}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// Why a listing could not be answered.
 #[derive(Debug, thiserror::Error)]

@@ -39,14 +39,10 @@ pub(crate) const COLUMNS: &str = "CAST(p.id AS TEXT), p.sku, p.name, p.descripti
 
 pub(crate) fn product(row: ProductRow) -> Result<Product, Error> {
     let (id, sku, name, description, category, amount_minor, currency, image_url, tags) = row;
-    let id = Uuid::parse_str(&id).map_err(|e| Error::Corrupt {
-        sku: sku.clone(),
-        reason: format!("id `{id}` is not a UUID: {e}"),
-    })?;
-    let tags = serde_json::from_str(&tags).map_err(|e| Error::Corrupt {
-        sku: sku.clone(),
-        reason: format!("tags are not a JSON array of strings: {e}"),
-    })?;
+    let corrupt = |reason: String| Error::corrupt(format!("product {sku}"), reason);
+    let id = Uuid::parse_str(&id).map_err(|e| corrupt(format!("id `{id}` is not a UUID: {e}")))?;
+    let tags = serde_json::from_str(&tags)
+        .map_err(|e| corrupt(format!("tags are not a JSON array of strings: {e}")))?;
     Ok(Product {
         id,
         sku,

@@ -21,9 +21,6 @@ use utoipa_axum::routes;
 
 use crate::store::Store;
 
-/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
-impl brigade_chassis::problem::StoreFailure for crate::store::Error {}
-
 /// What every handler needs.
 #[derive(Debug, Clone)]
 pub struct App {

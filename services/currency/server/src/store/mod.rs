@@ -13,15 +13,7 @@ use brigade_chassis::db::Db;
 use currency_api::{Currency, CurrencyList, Rate, BASE};
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("currency store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("the store holds no table of rates")]
-    NoTable,
-    #[error("the rate of {code} in the store is unreadable: {reason}")]
-    Corrupt { code: String, reason: String },
-}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// Who wrote the table in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,15 +135,15 @@ impl Store {
 /// The date and the currencies of rows that all carry the table's date (a row without a
 /// currency is the date alone: no currency matched).
 fn read(rows: Vec<sql::Row>) -> Result<(String, Vec<Currency>), Error> {
-    let date = rows.first().map(|r| r.0.clone()).ok_or(Error::NoTable)?;
+    let date = rows
+        .first()
+        .map(|r| r.0.clone())
+        .ok_or_else(|| Error::corrupt("the table of rates", "there is none"))?;
     let currencies = rows
         .into_iter()
         .filter_map(|(_, code, name, exponent, rate)| Some((code?, name?, exponent?, rate?)))
         .map(|(code, name, exponent, rate)| {
-            let corrupt = |reason: &str| Error::Corrupt {
-                code: code.clone(),
-                reason: reason.to_owned(),
-            };
+            let corrupt = |reason: &str| Error::corrupt(format!("the rate of {code}"), reason);
             let exponent = u32::try_from(exponent).map_err(|_| corrupt("negative exponent"))?;
             let rate = Rate::from_scaled(rate).ok_or_else(|| corrupt("rate out of range"))?;
             Ok(Currency {

@@ -21,9 +21,6 @@ const RESERVATION_BODY_LIMIT: usize = 32 * 1024;
 /// The largest stock body accepted: `{"stock": N}`.
 const STOCK_BODY_LIMIT: usize = 1024;
 
-/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
-impl brigade_chassis::problem::StoreFailure for crate::store::Error {}
-
 /// The inventory's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(store: Store) -> Router {
     let routes = OpenApiRouter::new()

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, NoParameters, PathUuid, Query};
+use brigade_chassis::problem::OrNotFound;
 use brigade_chassis::Problem;
 use inventory_api::{paths, problems, Reservation, ReserveRequest, ShortLine};
 use uuid::Uuid;
@@ -89,10 +90,8 @@ pub(super) async fn one(
     PathUuid(order_id, _): PathUuid<paths::OrderId>,
     _: Query<NoParameters>,
 ) -> Result<Json<Reservation>, Problem> {
-    match store.reservation(order_id).await? {
-        Some(reservation) => Ok(Json(reservation)),
-        None => Err(no_reservation(order_id)),
-    }
+    let reservation = store.reservation(order_id).await?;
+    Ok(Json(reservation.or_not_found(|| no_reservation(order_id))?))
 }
 
 /// Commit an order's reservation: its units are sold.
@@ -118,7 +117,7 @@ pub(super) async fn commit(
 ) -> Result<Json<Reservation>, Problem> {
     match store.commit(order_id, now_ms()).await {
         Ok(reservation) => Ok(Json(reservation)),
-        Err(CommitError::NotFound) => Err(no_reservation(order_id)),
+        Err(CommitError::NotFound) => Err(Problem::not_found(no_reservation(order_id))),
         Err(CommitError::Gone { reservation, short }) => Err(Problem::new(
             StatusCode::CONFLICT,
             problems::RESERVATION_EXPIRED,
@@ -157,7 +156,7 @@ pub(super) async fn release(
 ) -> Result<Json<Reservation>, Problem> {
     match store.release(order_id, now_ms()).await {
         Ok(reservation) => Ok(Json(reservation)),
-        Err(ReleaseError::NotFound) => Err(no_reservation(order_id)),
+        Err(ReleaseError::NotFound) => Err(Problem::not_found(no_reservation(order_id))),
         Err(ReleaseError::AlreadyCommitted(_)) => Err(Problem::new(
             StatusCode::CONFLICT,
             problems::ALREADY_COMMITTED,
@@ -168,8 +167,8 @@ pub(super) async fn release(
     }
 }
 
-fn no_reservation(order_id: Uuid) -> Problem {
-    Problem::not_found(format!("order {order_id} has no reservation"))
+fn no_reservation(order_id: Uuid) -> String {
+    format!("order {order_id} has no reservation")
 }
 
 fn describe_lines(reservation: &Reservation) -> String {

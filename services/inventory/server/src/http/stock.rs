@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, NoParameters, Path, Query};
+use brigade_chassis::problem::OrNotFound;
 use brigade_chassis::Problem;
 use inventory_api::{paths, problems, validate_sku, SetStock, StockLevel, StockLevels, StockQuery};
 
@@ -44,12 +45,10 @@ pub(super) async fn one(
     _: Query<NoParameters>,
 ) -> Result<Json<StockLevel>, Problem> {
     validate_sku("sku", &sku)?;
-    match store.level(&sku).await? {
-        Some(level) => Ok(Json(level)),
-        None => Err(Problem::not_found(format!(
-            "the inventory does not stock {sku}"
-        ))),
-    }
+    let level = store.level(&sku).await?;
+    Ok(Json(level.or_not_found(|| {
+        format!("the inventory does not stock {sku}")
+    })?))
 }
 
 /// Set a SKU's total stock.

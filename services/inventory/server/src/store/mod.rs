@@ -20,8 +20,6 @@ mod reservations;
 mod rows;
 mod stock;
 
-use brigade_chassis::db::Db;
-use brigade_chassis::events::Outbox;
 use inventory_api::{Reservation, ShortLine};
 
 pub(crate) use brigade_chassis::db::Tx;
@@ -29,15 +27,7 @@ pub(crate) use events::stock_changed;
 pub(crate) use reservations::{release_in, Released};
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("inventory store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("{what} in the store is inconsistent: {reason}")]
-    Corrupt { what: String, reason: String },
-    #[error("the inventory outbox failed: {0}")]
-    Outbox(#[from] brigade_chassis::events::Error),
-}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// What a reservation request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,29 +98,12 @@ pub enum StockSet {
     Updated,
 }
 
-/// The inventory's data. Cheap to clone: a pool handle and the outbox's.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: Db,
-    outbox: Outbox,
+brigade_chassis::store_handle! {
+    /// The inventory's data. Cheap to clone: a pool handle and the outbox's.
+    pub struct Store with outbox;
 }
 
-impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied (which include the outbox's tables);
-    /// `outbox` is woken after each commit that wrote an event.
-    pub fn new(db: Db, outbox: Outbox) -> Store {
-        Store { db, outbox }
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
-    /// True once the pool is closed (the instance is stopping): background work should end.
-    pub fn is_closed(&self) -> bool {
-        self.db.is_closed()
-    }
-}
+impl Store {}
 
 /// The SKU-ordered copy of `items`: the order in which every transaction locks stock rows.
 fn by_sku<T: Clone>(items: &[T], sku: impl Fn(&T) -> &str) -> Vec<T> {
@@ -145,9 +118,9 @@ fn expect_changed(changed: u64, expected: u64, what: impl FnOnce() -> String) ->
     if changed == expected {
         Ok(())
     } else {
-        Err(Error::Corrupt {
-            what: what(),
-            reason: format!("a guarded update changed {changed} rows instead of {expected}"),
-        })
+        Err(Error::corrupt(
+            what(),
+            format!("a guarded update changed {changed} rows instead of {expected}"),
+        ))
     }
 }

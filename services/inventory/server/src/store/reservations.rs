@@ -113,13 +113,12 @@ impl Store {
         lines: &[ReservationLine],
     ) -> Result<Reserved, ReserveError> {
         // Reservations are never deleted, and their lines never change.
-        let existing = self
-            .reservation(order_id)
-            .await?
-            .ok_or_else(|| Error::Corrupt {
-                what: format!("reservation {order_id}"),
-                reason: "its row exists but cannot be read with its lines".to_owned(),
-            })?;
+        let existing = self.reservation(order_id).await?.ok_or_else(|| {
+            Error::corrupt(
+                format!("reservation {order_id}"),
+                "its row exists but cannot be read with its lines",
+            )
+        })?;
         let sorted = |lines: &[ReservationLine]| by_sku(lines, |l| l.sku.as_str());
         if sorted(&existing.lines) == sorted(lines) {
             Ok(Reserved::Before(existing))

@@ -14,10 +14,8 @@ pub(crate) const LEVEL_COLUMNS: &str = "s.sku, s.stock, s.held, s.committed";
 pub(crate) fn level(row: LevelRow) -> Result<StockLevel, Error> {
     let (sku, stock, held, committed) = row;
     let counter = |value: i64, name: &str| {
-        u64::try_from(value).map_err(|_| Error::Corrupt {
-            what: format!("stock of {sku}"),
-            reason: format!("{name} is {value}"),
-        })
+        u64::try_from(value)
+            .map_err(|_| Error::corrupt(format!("stock of {sku}"), format!("{name} is {value}")))
     };
     let (stock, held, committed) = (
         counter(stock, "stock")?,
@@ -27,9 +25,11 @@ pub(crate) fn level(row: LevelRow) -> Result<StockLevel, Error> {
     let available = stock
         .checked_sub(held)
         .and_then(|rest| rest.checked_sub(committed))
-        .ok_or_else(|| Error::Corrupt {
-            what: format!("stock of {sku}"),
-            reason: format!("held {held} + committed {committed} exceed stock {stock}"),
+        .ok_or_else(|| {
+            Error::corrupt(
+                format!("stock of {sku}"),
+                format!("held {held} + committed {committed} exceed stock {stock}"),
+            )
         })?;
     Ok(StockLevel {
         sku,
@@ -55,10 +55,7 @@ pub(crate) fn reservation(rows: Vec<ReservationRow>) -> Result<Option<Reservatio
     else {
         return Ok(None);
     };
-    let corrupt = |reason: String| Error::Corrupt {
-        what: format!("reservation {order_id}"),
-        reason,
-    };
+    let corrupt = |reason: String| Error::corrupt(format!("reservation {order_id}"), reason);
     let parsed_id =
         Uuid::parse_str(&order_id).map_err(|e| corrupt(format!("order id is not a UUID: {e}")))?;
     let status = ReservationStatus::parse(&status)

@@ -122,10 +122,10 @@ impl Store {
             self.outbox.wake();
             return Ok((level, outcome));
         }
-        Err(SetStockError::Store(Error::Corrupt {
-            what: format!("stock of {sku}"),
-            reason: "the SKU was neither found nor insertable".to_owned(),
-        }))
+        Err(SetStockError::Store(Error::corrupt(
+            format!("stock of {sku}"),
+            "the SKU was neither found nor insertable",
+        )))
     }
 }
 

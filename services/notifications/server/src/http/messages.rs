@@ -3,6 +3,7 @@
 use axum::extract::State;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, PathUuid, Query};
+use brigade_chassis::problem::OrNotFound;
 use brigade_chassis::Problem;
 use notifications_api::{paths, ListMessages, Message, MessagePage};
 
@@ -53,8 +54,8 @@ pub(super) async fn one(
     principal: Principal,
     PathUuid(id, _): PathUuid<paths::MessageId>,
 ) -> Result<Json<Message>, Problem> {
-    let found = state.store.message(principal.user_id, id).await?;
-    found
-        .map(Json)
-        .ok_or_else(|| Problem::not_found(format!("you have no message with id {id}")))
+    let message = state.store.message(principal.user_id, id).await?;
+    Ok(Json(message.or_not_found(|| {
+        format!("you have no message with id {id}")
+    })?))
 }

@@ -7,7 +7,7 @@
 mod record;
 mod sql;
 
-use brigade_chassis::db::{Db, Query};
+use brigade_chassis::db::Query;
 use brigade_chassis::validation::Page;
 use notifications_api::{Delivery, Message, MessageKind, MessagePage};
 use uuid::Uuid;
@@ -15,16 +15,7 @@ use uuid::Uuid;
 pub use record::{record_owner, record_refund, record_user, write_message};
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("notifications store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("{what} in the store is unreadable: {reason}")]
-    Corrupt { what: String, reason: String },
-}
-
-/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
-impl brigade_chassis::problem::StoreFailure for Error {}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// `id, user_id, kind, subject, text_body, html_body, created_at_ms, delivery`.
 type MessageRow = (String, String, String, String, String, String, i64, String);
@@ -41,17 +32,12 @@ pub struct Outgoing {
     pub attempts: u32,
 }
 
-/// The mailbox: a pool handle (cheap to clone) on a store with [`crate::MIGRATIONS`] applied.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: Db,
+brigade_chassis::store_handle! {
+    /// The mailbox: a pool handle (cheap to clone) on a store with [`crate::MIGRATIONS`] applied.
+    pub struct Store;
 }
 
 impl Store {
-    pub fn new(db: Db) -> Store {
-        Store { db }
-    }
-
     /// One page of `user_id`'s messages, newest first.
     pub async fn page(&self, user_id: Uuid, page: Page) -> Result<MessagePage, Error> {
         let user = user_id.to_string();
@@ -146,10 +132,7 @@ impl Store {
 
 fn message(row: MessageRow) -> Result<Message, Error> {
     let (id, user_id, kind, subject, text_body, html_body, created_at_ms, delivery) = row;
-    let corrupt = |reason: String| Error::Corrupt {
-        what: format!("message {id}"),
-        reason,
-    };
+    let corrupt = |reason: String| Error::corrupt(format!("message {id}"), reason);
     Ok(Message {
         id: parse_id(&id, "message")?,
         user_id: parse_id(&user_id, "message's user")?,
@@ -164,8 +147,5 @@ fn message(row: MessageRow) -> Result<Message, Error> {
 }
 
 fn parse_id(text: &str, what: &str) -> Result<Uuid, Error> {
-    Uuid::parse_str(text).map_err(|e| Error::Corrupt {
-        what: format!("{what} id {text}"),
-        reason: e.to_string(),
-    })
+    Uuid::parse_str(text).map_err(|e| Error::corrupt(format!("{what} id {text}"), e))
 }

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, PathUuid, Query};
+use brigade_chassis::problem::OrNotFound;
 use brigade_chassis::Problem;
 use orders_api::{paths, ListOrders, Order, OrderPage};
 
@@ -52,10 +53,8 @@ pub(super) async fn one(
     principal: Principal,
     PathUuid(id, _): PathUuid<paths::OrderId>,
 ) -> Result<Json<Order>, Problem> {
-    match state.saga.store().order_of(principal.user_id, id).await? {
-        Some(order) => Ok(Json(order)),
-        None => Err(Problem::not_found(format!(
-            "you have no order with id {id}"
-        ))),
-    }
+    let order = state.saga.store().order_of(principal.user_id, id).await?;
+    Ok(Json(order.or_not_found(|| {
+        format!("you have no order with id {id}")
+    })?))
 }

@@ -74,7 +74,7 @@ pub(super) async fn ended(
         OrderStatus::Cancelled => {
             // Every transition to CANCELLED records its reason in the same UPDATE.
             let reason = rows::cancel_reason(reason.as_deref())?.ok_or_else(|| {
-                Error::Corrupt(format!("order {order_id} is cancelled without a reason"))
+                Error::corrupt(format!("order {order_id}"), "cancelled without a reason")
             })?;
             let event = OrderCancelled {
                 order_id,

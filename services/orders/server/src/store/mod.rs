@@ -13,8 +13,7 @@ mod rows;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use brigade_chassis::db::{Db, Query, Tx};
-use brigade_chassis::events::Outbox;
+use brigade_chassis::db::{Query, Tx};
 use catalog_api::Money;
 use orders_api::{
     Audit, CancelReason, Order, OrderConversion, OrderLine, OrderListQuery, OrderPage, OrderStatus,
@@ -26,15 +25,7 @@ use uuid::Uuid;
 use rows::{OrderRow, StepRow, ORDER_COLUMNS};
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("orders store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("a row in the orders store is unreadable: {0}")]
-    Corrupt(String),
-    #[error("the orders outbox failed: {0}")]
-    Outbox(#[from] brigade_chassis::events::Error),
-}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// Where a checkout saga is. Persisted with the order, so that a saga resumes from here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -181,24 +172,12 @@ impl Lease {
     }
 }
 
-/// The orders store. Cheap to clone: a pool handle and the outbox's.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: Db,
-    outbox: Outbox,
+brigade_chassis::store_handle! {
+    /// The orders store. Cheap to clone: a pool handle and the outbox's.
+    pub struct Store with outbox;
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied (which include the outbox's tables);
-    /// `outbox` is woken after each commit that wrote an event.
-    pub fn new(db: Db, outbox: Outbox) -> Store {
-        Store { db, outbox }
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// The record of `key` for `user_id`, if any.
     pub async fn checkout_key(&self, user_id: Uuid, key: &str) -> Result<Option<KeyRecord>, Error> {
         let rows: Vec<KeyRow> = key_query(user_id, key).fetch_all(&self.db).await?;
@@ -428,7 +407,7 @@ impl Store {
             items.push(OrderStatusEntry {
                 id: rows::uuid(id, "order id")?,
                 status: OrderStatus::parse(status).ok_or_else(|| {
-                    Error::Corrupt(format!("order {id} has an unknown status `{status}`"))
+                    Error::corrupt(format!("order {id}"), format!("unknown status `{status}`"))
                 })?,
                 total: Money {
                     amount_minor: *total_minor,
@@ -487,7 +466,7 @@ impl Store {
             order_id: id,
             user_id: rows::uuid(&user_id, "user id")?,
             state: SagaState::parse(&state)
-                .ok_or_else(|| Error::Corrupt(format!("saga state `{state}`")))?,
+                .ok_or_else(|| Error::corrupt("saga state", format!("`{state}` is unknown")))?,
             lines: rows::lines(&lines)?,
             total: Money {
                 amount_minor: total,

@@ -40,7 +40,7 @@ pub(crate) type OrderRow = (
 pub(crate) type StepRow = (String, String, String, i64);
 
 pub(crate) fn uuid(id: &str, what: &str) -> Result<Uuid, Error> {
-    Uuid::parse_str(id).map_err(|_| Error::Corrupt(format!("{what} `{id}` is not a UUID")))
+    Uuid::parse_str(id).map_err(|_| Error::corrupt(what, format!("`{id}` is not a UUID")))
 }
 
 pub(crate) fn lines(json: &str) -> Result<Vec<OrderLine>, Error> {
@@ -49,12 +49,12 @@ pub(crate) fn lines(json: &str) -> Result<Vec<OrderLine>, Error> {
 
 /// `value` as the JSON text a column keeps.
 pub(crate) fn json<T: Serialize>(value: &T, what: &str) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+    serde_json::to_string(value).map_err(|e| Error::corrupt(what, e))
 }
 
 /// A column's JSON text as `T`.
 pub(crate) fn parse<T: DeserializeOwned>(json: &str, what: &str) -> Result<T, Error> {
-    serde_json::from_str(json).map_err(|e| Error::Corrupt(format!("{what}: {e}")))
+    serde_json::from_str(json).map_err(|e| Error::corrupt(what, e))
 }
 
 /// The order's shipping from its columns: none when it was placed without an address.
@@ -80,7 +80,8 @@ fn shipping(
 pub(crate) fn cancel_reason(reason: Option<&str>) -> Result<Option<CancelReason>, Error> {
     reason
         .map(|r| {
-            CancelReason::parse(r).ok_or_else(|| Error::Corrupt(format!("cancel reason `{r}`")))
+            CancelReason::parse(r)
+                .ok_or_else(|| Error::corrupt("cancel reason", format!("`{r}` is unknown")))
         })
         .transpose()
 }
@@ -110,7 +111,7 @@ pub(crate) fn order(row: OrderRow, history: Vec<StepRow>) -> Result<Order, Error
         id: uuid(&id, "order id")?,
         user_id: uuid(&user_id, "user id")?,
         status: OrderStatus::parse(&status)
-            .ok_or_else(|| Error::Corrupt(format!("order status `{status}`")))?,
+            .ok_or_else(|| Error::corrupt("order status", format!("`{status}` is unknown")))?,
         cancel_reason: cancel_reason(reason.as_deref())?,
         decline_code,
         lines: lines(&lines_json)?,

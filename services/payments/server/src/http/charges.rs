@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use brigade_chassis::extract::{Json, PathUuid, Query};
+use brigade_chassis::problem::OrNotFound;
 use brigade_chassis::Problem;
 use payments_api::{
     check_order_id, paths, problems, Charge, ChargeList, ChargeRequest, ChargesQuery,
@@ -106,12 +107,9 @@ pub(super) async fn one(
     State(processor): State<Processor>,
     PathUuid(id, _): PathUuid<paths::ChargeId>,
 ) -> Result<Json<Charge>, Problem> {
-    match processor.store().charge(id).await? {
-        Some(stored) => Ok(Json(stored.charge)),
-        None => Err(Problem::not_found(format!(
-            "there is no charge with id {id}"
-        ))),
-    }
+    let stored = processor.store().charge(id).await?;
+    let stored = stored.or_not_found(|| format!("there is no charge with id {id}"))?;
+    Ok(Json(stored.charge))
 }
 
 /// An order's charges, oldest first.

@@ -19,9 +19,6 @@ use crate::processor::Processor;
 /// reason is at most 500 characters, up to 2 000 bytes).
 const BODY_LIMIT: usize = 8 * 1024;
 
-/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
-impl brigade_chassis::problem::StoreFailure for crate::store::Error {}
-
 /// The payments routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(processor: Processor) -> Router {
     let routes = OpenApiRouter::new()

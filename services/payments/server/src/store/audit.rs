@@ -111,10 +111,7 @@ fn mismatch(row: MismatchRow) -> Result<Violation, Error> {
         refunded,
         strays,
     ) = row;
-    let charge_id = rows::uuid(&id, "id").map_err(|reason| Error::Corrupt {
-        id: id.clone(),
-        reason,
-    })?;
+    let charge_id = rows::uuid(&id, "id").map_err(|reason| Error::corrupt(&id, reason))?;
     Ok(Violation {
         kind: ViolationKind::LedgerMismatch,
         order_id: order_uuid(&order_id)?,
@@ -128,8 +125,5 @@ fn mismatch(row: MismatchRow) -> Result<Violation, Error> {
 }
 
 fn order_uuid(text: &str) -> Result<uuid::Uuid, Error> {
-    rows::uuid(text, "order_id").map_err(|reason| Error::Corrupt {
-        id: format!("order {text}"),
-        reason,
-    })
+    rows::uuid(text, "order_id").map_err(|reason| Error::corrupt(format!("order {text}"), reason))
 }

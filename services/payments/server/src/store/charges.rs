@@ -129,7 +129,7 @@ impl Store {
                 return Ok(recorded);
             }
         }
-        Err(Error::Contended)
+        Err(Error::Contended("the charge"))
     }
 
     /// `None` when a concurrent request took the key or the order between the reads and the
@@ -197,7 +197,12 @@ impl Store {
             }
             // The processor always says why it declined: a charge that does not cannot be
             // announced, so it is not recorded either.
-            (ChargeStatus::Declined, None) => return Err(Error::DeclinedWithoutCode(new.id)),
+            (ChargeStatus::Declined, None) => {
+                return Err(Error::corrupt(
+                    format!("charge {}", new.id),
+                    "declined without a decline code",
+                ))
+            }
             (ChargeStatus::Pending | ChargeStatus::Refunded, _) => {}
         }
         tx.commit().await?;
@@ -257,7 +262,7 @@ impl Store {
             {
                 match self.refunded_with_key(key).await? {
                     Some(charge_id) => Err(RefundError::KeyReused { charge_id }),
-                    None => Err(RefundError::Store(Error::Contended)),
+                    None => Err(RefundError::Store(Error::Contended("the refund"))),
                 }
             }
             (result, _) => result,
@@ -289,10 +294,8 @@ impl Store {
                     .fetch_optional(&mut tx)
                     .await?;
             if let Some((other,)) = other {
-                let charge_id = rows::uuid(&other, "id").map_err(|reason| Error::Corrupt {
-                    id: other.clone(),
-                    reason,
-                })?;
+                let charge_id =
+                    rows::uuid(&other, "id").map_err(|reason| Error::corrupt(&other, reason))?;
                 return Err(RefundError::KeyReused { charge_id });
             }
         }
@@ -312,7 +315,7 @@ impl Store {
             .await?;
         if refunded != 1 {
             // The row is locked (FOR UPDATE, or SQLite's write lock) and was captured.
-            return Err(RefundError::Store(Error::Contended));
+            return Err(RefundError::Store(Error::Contended("the refund")));
         }
         let entry = ledger::Entry {
             charge_id: charge.id,
@@ -339,13 +342,8 @@ impl Store {
                 .bind(key)
                 .fetch_optional(&self.db)
                 .await?;
-        row.map(|(id,)| {
-            rows::uuid(&id, "id").map_err(|reason| Error::Corrupt {
-                id: id.clone(),
-                reason,
-            })
-        })
-        .transpose()
+        row.map(|(id,)| rows::uuid(&id, "id").map_err(|reason| Error::corrupt(&id, reason)))
+            .transpose()
     }
 
     /// The charge `id`, if there is one.
@@ -393,12 +391,7 @@ impl Store {
         .fetch_all(&self.db)
         .await?;
         rows.into_iter()
-            .map(|(id,)| {
-                rows::uuid(&id, "id").map_err(|reason| Error::Corrupt {
-                    id: id.clone(),
-                    reason,
-                })
-            })
+            .map(|(id,)| rows::uuid(&id, "id").map_err(|reason| Error::corrupt(&id, reason)))
             .collect()
     }
 

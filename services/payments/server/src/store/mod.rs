@@ -9,9 +9,6 @@
 //!
 //! Both backends run the same statements (ids are text on both), through the chassis' `Query`.
 
-use brigade_chassis::db::Db;
-use brigade_chassis::events::Outbox;
-
 mod audit;
 mod charges;
 mod events;
@@ -22,40 +19,11 @@ pub use charges::{NewCharge, Recorded, RefundError};
 pub use rows::StoredCharge;
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("payments store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("{id} in the store is unreadable: {reason}")]
-    Corrupt { id: String, reason: String },
-    #[error("the charge could not be recorded: concurrent requests kept winning the race")]
-    Contended,
-    #[error("charge {0} is declined without a decline code")]
-    DeclinedWithoutCode(uuid::Uuid),
-    #[error("the payments outbox failed: {0}")]
-    Outbox(#[from] brigade_chassis::events::Error),
+pub type Error = brigade_chassis::db::StoreError;
+
+brigade_chassis::store_handle! {
+    /// Charges and the ledger. Cheap to clone: a pool handle and the outbox's.
+    pub struct Store with outbox;
 }
 
-/// Charges and the ledger. Cheap to clone: a pool handle and the outbox's.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: Db,
-    outbox: Outbox,
-}
-
-impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied (which include the outbox's tables);
-    /// `outbox` is woken after each commit that wrote an event.
-    pub fn new(db: Db, outbox: Outbox) -> Store {
-        Store { db, outbox }
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
-    /// True once the pool is closed (the service is stopping).
-    pub fn is_closed(&self) -> bool {
-        self.db.is_closed()
-    }
-}
+impl Store {}

@@ -57,10 +57,7 @@ pub(super) fn charge(row: ChargeRow) -> Result<StoredCharge, Error> {
         card_fingerprint,
         settle_at_ms,
     ) = row;
-    let corrupt = |reason: String| Error::Corrupt {
-        id: id.clone(),
-        reason,
-    };
+    let corrupt = |reason: String| Error::corrupt(&id, reason);
     let charge = Charge {
         id: uuid(&id, "id").map_err(corrupt)?,
         order_id: uuid(&order_id, "order_id").map_err(corrupt)?,
@@ -89,10 +86,7 @@ pub(super) fn charge(row: ChargeRow) -> Result<StoredCharge, Error> {
 /// A ledger entry and its position in the ledger.
 pub(super) fn ledger_entry(row: LedgerRow) -> Result<(i64, LedgerEntry), Error> {
     let (seq, id, charge_id, order_id, kind, amount_minor, currency, at_ms) = row;
-    let corrupt = |reason: String| Error::Corrupt {
-        id: format!("ledger entry {id}"),
-        reason,
-    };
+    let corrupt = |reason: String| Error::corrupt(format!("ledger entry {id}"), reason);
     let entry = LedgerEntry {
         id: uuid(&id, "id").map_err(corrupt)?,
         charge_id: uuid(&charge_id, "charge_id").map_err(corrupt)?,

@@ -13,9 +13,6 @@ use utoipa_axum::routes;
 
 use crate::store::Store;
 
-/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
-impl brigade_chassis::problem::StoreFailure for crate::store::Error {}
-
 /// The service's routes. The chassis adds health, metrics, the event routes and the middleware
 /// around them.
 pub fn router(store: Store) -> Router {

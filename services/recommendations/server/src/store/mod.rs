@@ -26,13 +26,7 @@ pub use record::{record_order, record_product, MAX_PAIRED_PRODUCTS};
 use answers::{Answers, Question};
 
 /// A failure of the store itself: the caller's input was fine.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("recommendations store query failed: {0}")]
-    Sql(#[from] sqlx::Error),
-    #[error("{what} in the store is unreadable: {reason}")]
-    Corrupt { what: String, reason: String },
-}
+pub type Error = brigade_chassis::db::StoreError;
 
 /// What every read answers: `product_id, sku, name, price_minor, currency, image_url, score`.
 type ItemRow = (String, String, String, i64, String, String, i64);
@@ -164,10 +158,7 @@ fn assemble(
 
 fn item(row: ItemRow, reason: Reason) -> Result<Recommendation, Error> {
     let (product_id, sku, name, amount_minor, currency, image_url, score) = row;
-    let corrupt = |reason: String| Error::Corrupt {
-        what: format!("product {product_id}"),
-        reason,
-    };
+    let corrupt = |reason: String| Error::corrupt(format!("product {product_id}"), reason);
     Ok(Recommendation {
         product_id: Uuid::parse_str(&product_id)
             .map_err(|e| corrupt(format!("the id is not a UUID: {e}")))?,

@@ -16,9 +16,6 @@ use crate::store::Store;
 /// The largest quote body accepted: a hundred lines take about 8 KiB of JSON.
 const QUOTE_BODY_LIMIT: usize = 32 * 1024;
 
-/// The store's failures answer 500 (logged, never shown): handlers pass them on with `?`.
-impl brigade_chassis::problem::StoreFailure for crate::store::Error {}
-
 /// The service's routes. The chassis adds health, metrics, the event routes and the middleware
 /// around them.
 pub fn router(store: Store) -> Router {

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use brigade_chassis::extract::Json;
 use brigade_chassis::Problem;
-use shipping_api::{paths, problems, Quote, QuoteRequest};
+use shipping_api::{paths, problems, Quote, QuoteAnswers, QuoteRequest};
 
 use crate::rates;
 
@@ -18,11 +18,7 @@ use crate::rates;
     path = paths::QUOTES,
     operation_id = "quote",
     request_body = QuoteRequest,
-    responses(
-        (status = 200, description = "The quote", body = Quote),
-        (status = 422, description = "unknown-country (`country`): the shop does not ship \
-            there; or invalid-body", body = Problem),
-    ),
+    responses(QuoteAnswers),
 )]
 pub(super) async fn quote(Json(request): Json<QuoteRequest>) -> Result<Json<Quote>, Problem> {
     request.validate()?;

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use brigade_chassis::extract::{Json, PathUuid};
+use brigade_chassis::problem::OrNotFound;
 use brigade_chassis::Problem;
 use shipping_api::{paths, Shipment};
 
@@ -26,9 +27,7 @@ pub(super) async fn one(
     PathUuid(order_id, _): PathUuid<paths::OrderId>,
 ) -> Result<Json<Shipment>, Problem> {
     let shipment = store.shipment(order_id).await?;
-    shipment.map(Json).ok_or_else(|| {
-        Problem::not_found(format!(
-            "order {order_id} has no shipment (yet): an order ships once it is confirmed"
-        ))
-    })
+    Ok(Json(shipment.or_not_found(|| {
+        format!("order {order_id} has no shipment (yet): an order ships once it is confirmed")
+    })?))
 }

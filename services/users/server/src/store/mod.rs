@@ -8,9 +8,6 @@
 mod keys;
 mod users;
 
-use brigade_chassis::db::Db;
-use brigade_chassis::events::Outbox;
-
 pub use keys::StoredKey;
 pub use users::{Account, CreateError, NewAccount};
 
@@ -27,23 +24,9 @@ pub enum Error {
     Outbox(#[from] brigade_chassis::events::Error),
 }
 
-/// Accounts and signing keys. Cheap to clone: a pool handle and the outbox's.
-#[derive(Debug, Clone)]
-pub struct Store {
-    db: Db,
-    outbox: Outbox,
-}
-
-impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied (which include the outbox's tables);
-    /// `outbox` is woken after each commit that wrote an event.
-    pub fn new(db: Db, outbox: Outbox) -> Store {
-        Store { db, outbox }
-    }
-
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
+brigade_chassis::store_handle! {
+    /// Accounts and signing keys. Cheap to clone: a pool handle and the outbox's.
+    pub struct Store with outbox;
 }
 
 /// A stored millisecond time, which the service only ever writes from a `u64`.
