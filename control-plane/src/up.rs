@@ -439,6 +439,56 @@ fn check_port_free(service: &str, port: u16) -> anyhow::Result<()> {
 }
 
 /// Runs `brigade up` until a signal stops it.
+/// Where the services keep their data, and whether they share one process.
+fn say_layout(printer: &Printer, stores_line: &str, colocated: usize) {
+    printer.say(format_args!("{stores_line}"));
+    if colocated > 0 {
+        printer.say(format_args!(
+            "colocated: {colocated} instances in one process, calling each other in-process"
+        ));
+    }
+}
+
+/// The slots `up` waits for: every process's, except the colocated process's own, whose
+/// members are waited for instead.
+fn expected_slots(specs: &[ProcessSpec], members: &[String]) -> HashSet<String> {
+    specs
+        .iter()
+        .map(|s| s.slot.clone())
+        .filter(|slot| slot != colocate::SLOT)
+        .chain(members.iter().cloned())
+        .collect()
+}
+
+/// What the control port serves: the registry, the supervisor, the telemetry stores and the
+/// console's series.
+fn control_sources(
+    args: &UpArgs,
+    manifest: &Manifest,
+    registry: &Registry,
+    supervisor: &Supervisor,
+    control_url: &str,
+    logs: LogStore,
+    started_at_ms: u64,
+) -> Sources {
+    Sources {
+        registry: registry.clone(),
+        supervisor: Some(supervisor.clone()),
+        desired: manifest
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), s.instances))
+            .collect(),
+        control_url: control_url.to_owned(),
+        started_at_ms,
+        stop_grace: args.stop_grace,
+        traces: brigade_operator::traces::TraceStore::new(Default::default()),
+        logs,
+        metrics: brigade_operator::otlp_metrics::MetricStore::new(Default::default()),
+        console: ConsoleSeries::new(args.console_scrape_interval),
+    }
+}
+
 pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let clock = Instant::now();
     let started_at_ms = brigade_chassis::time::unix_ms();
@@ -496,22 +546,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     });
     let logs = LogStore::default();
     let supervisor = supervise(&shared, &logs, terminal, args.print_requests);
-    let sources = Sources {
-        registry: registry.clone(),
-        supervisor: Some(supervisor.clone()),
-        desired: manifest
-            .services
-            .iter()
-            .map(|s| (s.name.clone(), s.instances))
-            .collect(),
-        control_url: control_url.clone(),
-        started_at_ms,
-        stop_grace: args.stop_grace,
-        traces: brigade_operator::traces::TraceStore::new(Default::default()),
+    let sources = control_sources(
+        &args,
+        &manifest,
+        &registry,
+        &supervisor,
+        &control_url,
         logs,
-        metrics: brigade_operator::otlp_metrics::MetricStore::new(Default::default()),
-        console: ConsoleSeries::new(args.console_scrape_interval),
-    };
+        started_at_ms,
+    );
     // Scrapes until `run` returns (dropped with it).
     let _scraper = Scraper::spawn(registry.clone(), sources.console.clone());
     let server = ControlServer::spawn(listener, sources, chaos);
@@ -525,20 +568,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         specs.len() - usize::from(!members.is_empty()) + members.len(),
         &data_dir,
     );
-    printer.say(format_args!("{stores_line}"));
-    if !members.is_empty() {
-        printer.say(format_args!(
-            "colocated: {} instances in one process, calling each other in-process",
-            members.len()
-        ));
-    }
+    say_layout(&printer, &stores_line, members.len());
     say_events(&printer, events.url.as_deref(), &events_namespace, chaos);
-    let expected: HashSet<String> = specs
-        .iter()
-        .map(|s| s.slot.clone())
-        .filter(|slot| slot != colocate::SLOT)
-        .chain(members.iter().cloned())
-        .collect();
+    let expected = expected_slots(&specs, &members);
     for spec in specs {
         supervisor.start(spec);
     }

@@ -288,7 +288,7 @@ mod tests {
         let pids = BTreeSet::from([std::process::id()]);
         let before = cpu_seconds(&pids);
         let mut x = 0u64;
-        let started = std::time::Instant::now();
+        let started = tokio::time::Instant::now();
         while started.elapsed() < Duration::from_millis(200) {
             x = x.wrapping_mul(31).wrapping_add(7);
         }

@@ -12,8 +12,7 @@ use crate::support::System;
 
 /// Whether the map has an edge `from -> to` of `kind`.
 fn has_edge(map: &Value, from: &str, to: &str, kind: &str) -> bool {
-    items(&map["edges"])
-        .any(|e| e["from"] == from && e["to"] == to && e["kind"] == kind)
+    items(&map["edges"]).any(|e| e["from"] == from && e["to"] == to && e["kind"] == kind)
 }
 
 /// The service `name` in the services view.

@@ -19,8 +19,8 @@
 
 mod chaos;
 mod client_policies;
-mod dns_discovery;
 mod colocated;
+mod dns_discovery;
 mod events;
 mod events_store;
 mod layers;

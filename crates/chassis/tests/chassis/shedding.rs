@@ -146,7 +146,7 @@ async fn shed_behind_one_held(
     };
     arrivals.recv().await.unwrap();
     let quick = format!("{}/v1/quick", instance.url());
-    let refused = get_answer(&client, &quick).await;
+    let refused = get_answer(client, &quick).await;
     assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(refused.headers["retry-after"], "1");
     (held, refused)
