@@ -31,8 +31,16 @@ impl Drop for Process {
     }
 }
 
-/// Starts `service` listening on `ip:port`, finding the others through `dns`.
-fn start(service: &str, ip: Ipv4Addr, port: u16, dns: &FakeDns, dir: &Path) -> Process {
+/// Starts `service` listening on `ip:port`, finding the others through `dns`, every
+/// instance of another service on `peers_port` (as every pod of a Service listens on the same
+/// port).
+fn start(
+    service: &str,
+    (ip, port): (Ipv4Addr, u16),
+    peers_port: u16,
+    dns: &FakeDns,
+    dir: &Path,
+) -> Process {
     let log = std::fs::File::create(dir.join(format!("{service}-{ip}.log"))).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_brigade"))
         .args(["run", service])
@@ -41,7 +49,7 @@ fn start(service: &str, ip: Ipv4Addr, port: u16, dns: &FakeDns, dir: &Path) -> P
         .env("BRIGADE_DNS_SERVER", dns.address.to_string())
         .env(
             "BRIGADE_DNS_TEMPLATE",
-            format!("{{service}}.brigade.test:{port}"),
+            format!("{{service}}.brigade.test:{peers_port}"),
         )
         .env("BRIGADE_DNS_REFRESH", "200ms")
         .env("BRIGADE_DATA_DIR", dir)
@@ -176,15 +184,16 @@ async fn callers_follow_a_service_scaled_up_and_down_through_dns() {
     let dns = FakeDns::start().await;
     dns.set(CATALOG, &ips[..2]);
 
-    let first = start("catalog", ips[0], port, &dns, dir.path());
+    let first = start("catalog", (ips[0], port), port, &dns, dir.path());
     wait_ready(&first, dir.path()).await;
     // After the first: it seeds the shared store.
-    let second = start("catalog", ips[1], port, &dns, dir.path());
+    let second = start("catalog", (ips[1], port), port, &dns, dir.path());
     let gateway_port = brigade_operator::harness::free_port().unwrap();
+    // The gateway finds the catalog's instances on the catalog's port, not its own.
     let gateway = start(
         "gateway",
-        Ipv4Addr::LOCALHOST,
-        gateway_port,
+        (Ipv4Addr::LOCALHOST, gateway_port),
+        port,
         &dns,
         dir.path(),
     );
@@ -201,7 +210,7 @@ async fn callers_follow_a_service_scaled_up_and_down_through_dns() {
     .await;
 
     // Scaled up: a third instance starts, then its record is served; it gets its share.
-    let third = start("catalog", ips[2], port, &dns, dir.path());
+    let third = start("catalog", (ips[2], port), port, &dns, dir.path());
     wait_ready(&third, dir.path()).await;
     let untouched = served(&[&third]).await[0];
     browse(&gateway, 10).await;

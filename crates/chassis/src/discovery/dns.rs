@@ -13,8 +13,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::TokioResolver;
 use tokio::sync::watch;
 
-use super::resolver::Endpoints;
-use super::Endpoint;
+use super::{Endpoint, Endpoints};
 
 /// How often a name is asked again unless the deployment says otherwise.
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(5);

@@ -17,7 +17,11 @@ use std::net::SocketAddr;
 pub use dns::{Dns, DEFAULT_REFRESH as DEFAULT_DNS_REFRESH};
 #[cfg(feature = "server")]
 pub use registration::{Registrar, RegistrationHandle};
-pub use resolver::{Endpoints, Resolver, Source};
+pub use resolver::{Resolver, Source};
+
+/// The instances of a service as last known; `None` until the source first answered. (Here,
+/// not in `resolver`, because the DNS watcher fills it too.)
+pub type Endpoints = Option<std::sync::Arc<[Endpoint]>>;
 
 /// One instance a client may call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::api::ServiceInstances;
 use super::dns::{watch_dns, Dns};
-use super::Endpoint;
+use super::{Endpoint, Endpoints};
 use crate::plain::PlainClient;
 
 /// How long a registry watch blocks before asking again.
@@ -28,9 +28,6 @@ pub enum Source {
     /// No discovery: every lookup finds nothing.
     None,
 }
-
-/// The instances of a service as last known; `None` until the source first answered.
-pub type Endpoints = Option<Arc<[Endpoint]>>;
 
 struct Inner {
     source: Source,

@@ -51,12 +51,11 @@ impl Service for Recommendations {
     type Args = brigade_chassis::service::NoArgs;
 
     /// Subscribes to the orders' and the catalog's events (every instance consumes; each event
-    /// is applied once in the store they share), and builds the routes, which serve each answer
-    /// from memory for [`store::ANSWER_TTL`] after computing it.
+    /// is applied once in the store they share), and builds the routes.
     async fn build(mut ctx: Context, _args: Self::Args) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
         ctx.subscribe(&db, events::orders()).await?;
         ctx.subscribe(&db, events::catalog()).await?;
-        Ok(router(Store::serving(db, store::ANSWER_TTL)))
+        Ok(router(Store::new(db)))
     }
 }

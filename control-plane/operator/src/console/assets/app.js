@@ -53,8 +53,10 @@ const Console = (() => {
         init.headers = {"content-type": "application/json"};
       }
       const response = await fetch(url, init);
-      const body = await response.text();
-      const json = body ? JSON.parse(body) : null;
+      // Not `body`: that is the request's, and a `const body` here would shadow it from the
+      // top of this block (reading it above would throw).
+      const text = await response.text();
+      const json = text ? JSON.parse(text) : null;
       if (!response.ok) {
         // Problems (RFC 9457) say why in `detail`.
         throw new Error((json && json.detail) || `${url} answered ${response.status}`);

@@ -5,25 +5,18 @@
 //! records the event as applied, so that a delivery repeated after a crash never counts an order
 //! twice. Reads ([`Store::for_product`], [`Store::for_user`]) rank co-purchases first and fill
 //! the rest with popular products; only products whose facts the catalog announced are shown.
-//! A serving instance keeps each answer for a moment ([`answers`]).
 
-mod answers;
 mod record;
 mod sql;
 
 use std::collections::HashSet;
-use std::sync::Arc;
-use std::time::Duration;
 
 use brigade_chassis::db::Db;
 use catalog_api::Money;
 use recommendations_api::{Reason, Recommendation, Recommendations};
 use uuid::Uuid;
 
-pub use answers::ANSWER_TTL;
 pub use record::{record_order, record_product, MAX_PAIRED_PRODUCTS};
-
-use answers::{Answers, Question};
 
 /// A failure of the store itself: the caller's input was fine.
 pub type Error = brigade_chassis::db::StoreError;
@@ -31,59 +24,22 @@ pub type Error = brigade_chassis::db::StoreError;
 /// What every read answers: `product_id, sku, name, price_minor, currency, image_url, score`.
 type ItemRow = (String, String, String, i64, String, String, i64);
 
-/// The model. Cheap to clone: a pool handle and, when serving, the recent answers.
+/// The model. Cheap to clone: it is a pool handle.
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
-    answers: Option<Arc<Answers>>,
 }
 
 impl Store {
-    /// `db` must have [`crate::MIGRATIONS`] applied. Every read queries the store.
+    /// `db` must have [`crate::MIGRATIONS`] applied.
     pub fn new(db: Db) -> Store {
-        Store { db, answers: None }
-    }
-
-    /// As [`Store::new`], but each answer is served from memory for `ttl` after it was computed
-    /// (what a serving instance does: the model changes only by events, and callers are promised
-    /// their effect within seconds, not at once).
-    pub fn serving(db: Db, ttl: Duration) -> Store {
-        Store {
-            db,
-            answers: Some(Arc::new(Answers::new(ttl))),
-        }
-    }
-
-    /// The answer to `question` from memory, or computed by `compute` and kept.
-    async fn answer<F>(&self, question: Question, compute: F) -> Result<Recommendations, Error>
-    where
-        F: std::future::Future<Output = Result<Recommendations, Error>>,
-    {
-        let Some(answers) = &self.answers else {
-            return compute.await;
-        };
-        if let Some(answer) = answers.get(&question) {
-            return Ok(answer);
-        }
-        let answer = compute.await?;
-        answers.keep(question, &answer);
-        Ok(answer)
+        Store { db }
     }
 
     /// Up to `limit` products to show with `product_id`: those most often bought together with
     /// it, then the most popular ones; never the product itself. A product never heard of gets
     /// the popular ones (it may be new).
     pub async fn for_product(
-        &self,
-        product_id: Uuid,
-        limit: u32,
-    ) -> Result<Recommendations, Error> {
-        let question = Question::ForProduct(product_id, limit);
-        self.answer(question, self.compute_for_product(product_id, limit))
-            .await
-    }
-
-    async fn compute_for_product(
         &self,
         product_id: Uuid,
         limit: u32,
@@ -106,12 +62,6 @@ impl Store {
     /// Up to `limit` products to show to `user_id`: those bought together with what the user
     /// bought, then the most popular ones; never one the user bought.
     pub async fn for_user(&self, user_id: Uuid, limit: u32) -> Result<Recommendations, Error> {
-        let question = Question::ForUser(user_id, limit);
-        self.answer(question, self.compute_for_user(user_id, limit))
-            .await
-    }
-
-    async fn compute_for_user(&self, user_id: Uuid, limit: u32) -> Result<Recommendations, Error> {
         let user = user_id.to_string();
         let together: Vec<ItemRow> = sql::together_for_user(&user, i64::from(limit))
             .fetch_all(&self.db)
