@@ -185,8 +185,10 @@ async fn on_nats_jetstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_refuses_an_unreachable_nats() {
+    // Every port chosen by the system: a developer's own `brigade up` may hold the defaults.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_brigade"))
         .args(["up", "--control-port", "0", "--nats", "nats://127.0.0.1:1"])
+        .args(["--gateway-port", "0", "--storefront-port", "0"])
         .arg("--data-dir")
         .arg(tempfile::tempdir().unwrap().path())
         .output()
@@ -205,6 +207,7 @@ async fn up_refuses_an_unreachable_nats() {
             "--nats",
             "http://127.0.0.1:4222",
         ])
+        .args(["--gateway-port", "0", "--storefront-port", "0"])
         .output()
         .unwrap();
     assert!(!bad.status.success());
