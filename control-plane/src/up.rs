@@ -416,7 +416,7 @@ async fn check_nats_reachable(url: &str) -> anyhow::Result<()> {
     match tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(address)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(error)) => anyhow::bail!("cannot reach NATS at {url}: {error}; start it, or run without --nats for the embedded transport"),
-        Err(_) => anyhow::bail!("NATS at {url} did not answer within 3 s; start it, or run without --nats for the embedded transport"),
+        Err(_) => anyhow::bail!("cannot reach NATS at {url}: no answer within 3 s; start it, or run without --nats for the embedded transport"),
     }
 }
 

@@ -23,7 +23,9 @@ pub enum ProvisionError {
     BadName(String),
     #[error("cannot reach PostgreSQL at {url}: {source}")]
     Unreachable { url: String, source: sqlx::Error },
-    #[error("PostgreSQL at {url} did not answer within {}s", CONNECT_TIMEOUT.as_secs())]
+    // Worded as `Unreachable` is: a server that is down may refuse at once or, with the
+    // connection retried, run out of time, and the user should read the same thing either way.
+    #[error("cannot reach PostgreSQL at {url}: no answer within {}s", CONNECT_TIMEOUT.as_secs())]
     Timeout { url: String },
     #[error("PostgreSQL at {url} refused to create database {name}: {source}")]
     Create {
