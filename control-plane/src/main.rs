@@ -14,6 +14,7 @@
 //! lists if the control plane goes away.
 
 mod colocate;
+mod identity;
 mod manifest;
 mod run;
 mod stores;

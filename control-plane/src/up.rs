@@ -31,6 +31,8 @@ use brigade_operator::logs::{LogStore, Source};
 use brigade_operator::output::{human_duration, Printer};
 use brigade_operator::system::{self, Health, Sources};
 use brigade_registry::Registry;
+
+use crate::identity::LocalAuthority;
 use brigade_supervisor::{Backoff, Event, ProcessSpec, Stream, Supervisor};
 
 /// Options of `brigade up`.
@@ -115,6 +117,32 @@ pub struct UpArgs {
     /// last 10 minutes).
     #[arg(long, env = "BRIGADE_CONSOLE_SCRAPE_INTERVAL", default_value = "2s", value_parser = console_scrape_interval)]
     pub console_scrape_interval: ConsoleOptions,
+
+    /// How long the service identity tokens the control plane mints live (10s to 1h); instances
+    /// renew theirs two thirds of the way through.
+    #[arg(long, env = "BRIGADE_IDENTITY_TOKEN_LIFE", default_value = "5m", value_parser = identity_token_life)]
+    pub identity_token_life: Duration,
+
+    /// How often the control plane rotates the key that signs service identities (at least
+    /// 5s): the next key is published before it signs, the old one kept until its tokens expire.
+    #[arg(long, env = "BRIGADE_IDENTITY_ROTATE_EVERY", default_value = "1h", value_parser = identity_rotate_every)]
+    pub identity_rotate_every: Duration,
+}
+
+fn identity_token_life(text: &str) -> Result<Duration, String> {
+    let life = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if !(Duration::from_secs(10)..=Duration::from_secs(3600)).contains(&life) {
+        return Err("must be between 10s and 1h".to_owned());
+    }
+    Ok(life)
+}
+
+fn identity_rotate_every(text: &str) -> Result<Duration, String> {
+    let every = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if every < Duration::from_secs(5) {
+        return Err("must be at least 5s".to_owned());
+    }
+    Ok(every)
 }
 
 fn console_scrape_interval(text: &str) -> Result<ConsoleOptions, String> {
@@ -520,11 +548,17 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         otlp_endpoint: default_otlp_endpoint(&control_url, |name| std::env::var(name).ok()),
     };
     let specs = process_specs(&manifest, &wiring, &exe);
-    let (specs, members) = if args.colocate {
+    let (mut specs, members) = if args.colocate {
         colocate::fold(specs, &exe)?
     } else {
         (specs, Vec::new())
     };
+    let authority =
+        LocalAuthority::start(args.identity_token_life, args.identity_rotate_every)?;
+    authority.enrol(&mut specs, &members)?;
+    let authority_routes = authority
+        .authority
+        .routes(crate::identity::operator_check(&data_dir));
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();
     let printer = Arc::new(Printer::new(
         specs
@@ -557,7 +591,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
     // Scrapes until `run` returns (dropped with it).
     let _scraper = Scraper::spawn(registry.clone(), sources.console.clone());
-    let server = ControlServer::spawn(listener, sources, chaos);
+    let server = ControlServer::spawn(listener, sources, chaos, authority_routes);
     let mut signals = Signals::new().context("cannot listen for signals")?;
 
     say_plan(
@@ -695,12 +729,18 @@ struct ControlServer {
 }
 
 impl ControlServer {
-    fn spawn(listener: tokio::net::TcpListener, sources: Sources, chaos: bool) -> ControlServer {
+    /// Serves the control port's routes, with `identity`'s (the identity authority's).
+    fn spawn(
+        listener: tokio::net::TcpListener,
+        sources: Sources,
+        chaos: bool,
+        identity: axum::Router,
+    ) -> ControlServer {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(
             axum::serve(
                 listener,
-                brigade_operator::control::router_with_chaos(sources, chaos),
+                brigade_operator::control::router_with_chaos(sources, chaos).merge(identity),
             )
             .with_graceful_shutdown(async move {
                 let _ = stopped.await;

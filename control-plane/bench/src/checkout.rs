@@ -230,15 +230,17 @@ pub(crate) async fn stocked_products(
         .find(|s| s.name == "inventory")
         .and_then(|s| s.instances.into_iter().find_map(|i| i.address))
         .ok_or_else(|| anyhow::anyhow!("no inventory instance"))?;
+    // Setting stock is an operator's act: the benchmark proves the operator credential.
+    let operator = running.operator_identity("inventory").await?;
     for (_, sku) in &products {
         let body = serde_json::json!({ "stock": 1_000_000 }).to_string();
-        client
-            .send(
-                Method::PUT,
-                &format!("http://{inventory}/v1/stock/{sku}"),
-                Some(body.into()),
-            )
-            .await?;
+        let request = http::Request::builder()
+            .method(Method::PUT)
+            .uri(format!("http://{inventory}/v1/stock/{sku}"))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(brigade_chassis::identity::HEADER, &operator)
+            .body(body.into())?;
+        client.send_request(request).await?;
     }
     Ok(products)
 }

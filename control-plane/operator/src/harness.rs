@@ -143,6 +143,7 @@ impl Up {
                 None
             }
         };
+        let credential = ensure_operator_credential(&self.data_dir).map_err(Error::Start)?;
         let mut child = command.spawn().map_err(Error::Start)?;
         if self.output == Output::Echo {
             echo(&mut child);
@@ -154,8 +155,32 @@ impl Up {
             storefront_url: format!("http://127.0.0.1:{storefront_port}"),
             log_path,
             poll: self.poll,
+            operator_credential: credential,
         })
     }
+}
+
+/// The operator credential in `data_dir` (`operator-token`, the file `brigade up` keeps it
+/// in), written (mode 0600) when there is none yet, so that the harness can act as the operator.
+fn ensure_operator_credential(data_dir: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = data_dir.join("operator-token");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(text.trim().to_owned());
+    }
+    let secret = {
+        use base64::Engine as _;
+        let bytes: [u8; 32] = rand::random();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    file.write_all(secret.as_bytes())?;
+    Ok(secret)
 }
 
 /// A port nobody listens on right now.
@@ -195,9 +220,16 @@ pub struct Running {
     pub storefront_url: String,
     log_path: Option<PathBuf>,
     poll: Duration,
+    operator_credential: String,
 }
 
 impl Running {
+    /// An operator's identity token for calling `service` directly (`Brigade-Identity`), from
+    /// the control plane, proving the operator credential.
+    pub async fn operator_identity(&self, service: &str) -> Result<String, crate::OperatorIdentityError> {
+        crate::operator_identity(&self.control_url, &self.operator_credential, service).await
+    }
+
     /// The system as `brigade status` sees it.
     pub async fn view(&self) -> Result<SystemView, status::Error> {
         status::fetch(&self.control_url).await

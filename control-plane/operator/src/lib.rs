@@ -15,6 +15,7 @@
 //! - [`scale`]: `brigade scale` and `brigade restart`, live scaling and rolling restarts.
 //! - [`chaos`]: `brigade chaos`, faults on purpose: request faults, kills and pauses, scenarios.
 //! - [`harness`]: `brigade up` as a child process, for the benchmarks and the end-to-end tests.
+//! - [`operator_identity`]: an operator's token for calling a service directly.
 //! - [`output`]: what `brigade up` writes to its terminal, and figures for people.
 
 pub mod chaos;
@@ -25,6 +26,7 @@ pub mod control;
 pub mod events;
 pub mod harness;
 pub mod logs;
+mod operator_identity;
 pub mod otlp;
 pub mod otlp_metrics;
 pub mod output;
@@ -35,3 +37,5 @@ pub mod telemetry_file;
 #[cfg(test)]
 mod testing;
 pub mod traces;
+
+pub use operator_identity::{operator_identity, OperatorIdentityError};

@@ -48,14 +48,12 @@ async fn shoppers_check_out_across_processes_and_every_promise_holds() {
     let stock_url = format!("{inventory}/v1/stock/{sku}");
     let (_, level) = send(Method::GET, &stock_url, None, &[], None).await;
     let taken = level["held"].as_u64().unwrap() + level["committed"].as_u64().unwrap();
-    let (status, _) = send(
-        Method::PUT,
-        &stock_url,
-        None,
-        &[],
-        Some(json!({ "stock": taken })),
-    )
-    .await;
+    // Stock is an operator's to set: without an identity, or as another service, refused.
+    let stock = Some(json!({ "stock": taken }));
+    let (status, refused) = send(Method::PUT, &stock_url, None, &[], stock.clone()).await;
+    assert_eq!(status, 401, "{refused}");
+    let (name, token) = system.operator("inventory").await;
+    let (status, _) = send(Method::PUT, &stock_url, None, &[(name, &token)], stock).await;
     assert_eq!(status, 200);
     bob.add(kettle_id, 1).await;
     let (status, sold_out) = bob.checkout("bob-1", "4242424242424242").await;
@@ -147,11 +145,12 @@ async fn a_hundred_shoppers_racing_for_thirty_units_buy_exactly_thirty() {
     let item = product(&system.gateway, 2).await;
     let (id, sku) = (item["id"].as_str().unwrap(), item["sku"].as_str().unwrap());
     let inventory = instance_url(&system, "inventory").await;
+    let (name, token) = system.operator("inventory").await;
     let (status, level) = send(
         Method::PUT,
         &format!("{inventory}/v1/stock/{sku}"),
         None,
-        &[],
+        &[(name, &token)],
         Some(json!({ "stock": 30 })),
     )
     .await;

@@ -56,6 +56,8 @@ fn start(
         .env("BRIGADE_PARENT_PID", std::process::id().to_string())
         .env("BRIGADE_LOG_FORMAT", "json")
         .env("BRIGADE_LOG", "warn")
+        // Started by hand, without `brigade up`'s authority: a development identity, said so.
+        .env("BRIGADE_IDENTITY", "dev")
         .env_remove("BRIGADE_REGISTRY_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::from(log.try_clone().unwrap()))

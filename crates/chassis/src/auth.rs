@@ -10,6 +10,11 @@
 //! included, is refused), the signature, the expiry (with [`LEEWAY`]), the issuer and the
 //! audience. [`Principal`] is the axum extractor a handler takes to require a signed-in user;
 //! its rejection is a 401 problem with `WWW-Authenticate: Bearer`.
+//!
+//! The same key cache verifies service identities ([`crate::identity`]) with other claims and
+//! another issuer: [`Verifier::verify_as`] takes the claims type and the [`Validation`], and
+//! [`Verifier::from_url`] fetches the keys from a JWKS URL (the control plane's, or a
+//! cluster's) rather than from the users service.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,7 +78,7 @@ pub enum AuthError {
     UnknownKey(String),
     #[error("the access token is invalid: {0}")]
     Invalid(String),
-    #[error("the signing keys cannot be fetched from {KEY_SERVICE}: {0}")]
+    #[error("the signing keys cannot be fetched: {0}")]
     KeysUnavailable(String),
 }
 
@@ -113,6 +118,9 @@ enum KeySource {
     Service(ServiceClient),
     /// A fixed set (tests, or a deployment that mounts the keys).
     Fixed,
+    /// A JWKS at a URL outside discovery (the control plane's identity authority, a cluster's
+    /// service-account issuer).
+    Url(crate::plain::PlainClient, String),
 }
 
 struct Inner {
@@ -151,6 +159,12 @@ impl Verifier {
         Verifier::with_source(KeySource::Service(client), HashMap::new())
     }
 
+    /// Fetches keys from the JWKS at `url` (and again when a token names a key it lacks).
+    pub fn from_url(url: &str) -> Verifier {
+        let client = crate::plain::PlainClient::new(Duration::from_secs(5));
+        Verifier::with_source(KeySource::Url(client, url.to_owned()), HashMap::new())
+    }
+
     /// Uses exactly the keys of `jwks`.
     pub fn from_jwks(jwks: &JwkSet) -> Result<Verifier, AuthError> {
         Ok(Verifier::with_source(KeySource::Fixed, decode_set(jwks)?))
@@ -167,15 +181,25 @@ impl Verifier {
         }
     }
 
-    /// Checks `token` and returns what it says.
+    /// Checks a shopper's access `token` and returns what it says.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        self.verify_as(token, &self.inner.validation).await
+    }
+
+    /// Checks `token` against `validation` (its algorithms, issuer, audience, required claims)
+    /// with this verifier's keys, and returns its claims as `C`.
+    pub async fn verify_as<C: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<C, AuthError> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             AuthError::Invalid("it is not a well-formed JWT (header.claims.signature)".to_owned())
         })?;
-        if header.alg != ALGORITHM {
+        if !validation.algorithms.contains(&header.alg) {
             return Err(AuthError::Invalid(format!(
                 "algorithm {:?} is not accepted",
                 header.alg
@@ -193,7 +217,7 @@ impl Verifier {
                     .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?
             }
         };
-        jsonwebtoken::decode::<Claims>(token, &key, &self.inner.validation)
+        jsonwebtoken::decode::<C>(token, &key, validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
@@ -205,27 +229,37 @@ impl Verifier {
         self.inner.keys.read().await.get(kid).cloned()
     }
 
-    /// Fetches the JWKS again because a token names `kid`, unless a fetch ran too recently.
+    /// Fetches the JWKS again because a token names `kid`. When a fetch ran less than
+    /// [`REFRESH_MIN_INTERVAL`] ago, waits for the interval to pass rather than refusing: a key
+    /// published just after that fetch (a rotation) is then found, and a stream of forged key
+    /// ids still costs at most one fetch per interval (the waiters share the lock and the fetch).
     async fn refresh_for(&self, kid: &str) -> Result<(), AuthError> {
-        let KeySource::Service(client) = &self.inner.source else {
+        if matches!(self.inner.source, KeySource::Fixed) {
             return Err(AuthError::UnknownKey(kid.to_owned()));
-        };
+        }
         let mut last_fetch = self.inner.last_fetch.lock().await;
         // Another task may have fetched while this one waited for the lock.
         if self.inner.keys.read().await.contains_key(kid) {
             return Ok(());
         }
-        if last_fetch.is_some_and(|at| at.elapsed() < REFRESH_MIN_INTERVAL) {
-            return Err(AuthError::UnknownKey(kid.to_owned()));
+        if let Some(at) = *last_fetch {
+            tokio::time::sleep_until(at + REFRESH_MIN_INTERVAL).await;
         }
         *last_fetch = Some(Instant::now());
-        let jwks: JwkSet = client
-            .get_json(JWKS_PATH)
-            .await
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+        let jwks: JwkSet = match &self.inner.source {
+            KeySource::Service(client) => client
+                .get_json(JWKS_PATH)
+                .await
+                .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?,
+            KeySource::Url(client, url) => client
+                .get_json(url)
+                .await
+                .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?,
+            KeySource::Fixed => return Err(AuthError::UnknownKey(kid.to_owned())),
+        };
         let keys = decode_set(&jwks)?;
         tracing::info!(keys = keys.len(), "fetched the token signing keys");
-        // Replace rather than merge: a key users no longer publishes is no longer trusted.
+        // Replace rather than merge: a key its issuer no longer publishes is no longer trusted.
         *self.inner.keys.write().await = keys;
         Ok(())
     }
@@ -388,8 +422,9 @@ impl SigningKey {
         &self.jwk
     }
 
-    /// A signed token carrying `claims`, naming this key.
-    pub fn sign(&self, claims: &Claims) -> Result<String, SigningError> {
+    /// A signed token carrying `claims` (a shopper's [`Claims`], a service identity's), naming
+    /// this key.
+    pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String, SigningError> {
         let mut header = jsonwebtoken::Header::new(ALGORITHM);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)

@@ -32,9 +32,12 @@
 //!    [`telemetry`] (spans, and their OTLP exporter), [`plain`] (the client for infrastructure
 //!    endpoints), [`metrics`] (which knows the store only through [`metrics::PoolUsage`]);
 //! 2. request scope: [`context`], then [`problem`] and [`validation`];
-//! 3. calling: [`discovery`] (its resolver uses [`plain`]), then [`client`];
+//! 3. calling: [`discovery`] (its resolver uses [`plain`]), then [`identity`]'s presenting side
+//!    (uses [`plain`]), then [`client`];
 //! 4. serving: [`extract`], [`health`], [`shedding`], [`chaos`] (both of which take the routes
-//!    they spare from [`routes`]), then [`http`], [`auth`], [`logging`], [`shutdown`], and
+//!    they spare from [`routes`]), then [`http`], [`auth`], [`guard`] (checks callers'
+//!    identities with [`auth`]'s verifier) and [`authority`] (issues them), [`logging`],
+//!    [`shutdown`], and
 //!    discovery's registration (which reads [`health`]);
 //! 5. storing: [`db`], then [`events`] (the envelope and wire types below the feed routes, the
 //!    outbox, the inbox, the relay and the transports that serve and read them);
@@ -42,6 +45,8 @@
 
 #[cfg(feature = "server")]
 pub mod auth;
+#[cfg(feature = "server")]
+pub mod authority;
 #[cfg(feature = "server")]
 pub mod chaos;
 pub mod client;
@@ -53,9 +58,12 @@ pub mod events;
 #[cfg(feature = "server")]
 pub mod extract;
 #[cfg(feature = "server")]
+pub mod guard;
+#[cfg(feature = "server")]
 pub mod health;
 #[cfg(feature = "server")]
 pub mod http;
+pub mod identity;
 #[cfg(feature = "server")]
 pub mod logging;
 pub mod metrics;

@@ -77,6 +77,14 @@ pub struct FaultLabels {
     pub kind: &'static str,
 }
 
+/// Labels of a call refused for its caller's identity: the route template and why
+/// (`missing`, `invalid`, `not_allowed`); never the token, never the caller's claims.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IdentityRefusalLabels {
+    pub route: Arc<str>,
+    pub reason: &'static str,
+}
+
 /// How an outbound call ended.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum Outcome {
@@ -187,6 +195,9 @@ pub struct ServerMetrics {
     pub concurrency_limit: Gauge,
     /// Faults injected by chaos rules (only ever counted when the service runs with `--chaos`).
     pub injected_faults: Family<FaultLabels, Counter>,
+    /// Calls refused because their caller's identity was missing, invalid or not accepted by
+    /// the route ([`crate::identity`]).
+    pub identity_refused: Family<IdentityRefusalLabels, Counter>,
 }
 
 /// Client-side RED metrics, per dependency.
@@ -348,6 +359,7 @@ impl ServerMetrics {
             shed: Family::default(),
             concurrency_limit: Gauge::default(),
             injected_faults: Family::default(),
+            identity_refused: Family::default(),
         };
         registry.register(
             "http_server_requests",
@@ -384,6 +396,11 @@ impl ServerMetrics {
             "http_server_injected_faults",
             "Faults injected by chaos rules, by route and kind (latency, error, abort)",
             server.injected_faults.clone(),
+        );
+        registry.register(
+            "brigade_identity_refused",
+            "Calls refused for their caller's identity, by route and reason (missing, invalid, not_allowed)",
+            server.identity_refused.clone(),
         );
         server
     }

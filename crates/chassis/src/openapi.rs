@@ -182,6 +182,21 @@ where
     )
 }
 
+/// `route` accepting calls only from the `accepted` services (and [`crate::identity::OPERATOR`]
+/// when listed), checked before its handler: [`crate::guard::callers`], kept next to
+/// the route it guards.
+pub fn callers<S>(route: UtoipaMethodRouter<S>, accepted: &'static [&'static str]) -> UtoipaMethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let (schemas, paths, method_router) = route;
+    (
+        schemas,
+        paths,
+        method_router.route_layer(crate::guard::callers(accepted)),
+    )
+}
+
 /// A string schema described by `description`.
 pub fn text(description: &str) -> Schema {
     typed(Type::String, description)

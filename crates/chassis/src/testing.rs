@@ -17,9 +17,79 @@ use crate::db::{Db, PoolOptions};
 use crate::http::{self, Limits};
 use crate::metrics::Metrics;
 
-/// `router` wrapped in the same middleware a running service has.
+/// `router` wrapped in the same middleware a running service has, its callers' identities
+/// checked by the [`Harness`] (as the service [`HARNESS_AUDIENCE`]).
 pub fn app(router: Router) -> Router {
-    http::wrap(router, Metrics::new(), Limits::default())
+    let metrics = Metrics::new();
+    let guard = Harness::get().guard(HARNESS_AUDIENCE, &metrics);
+    http::wrap(router, metrics, Limits::default()).layer(axum::Extension(guard))
+}
+
+/// The subject of the test harness's own identity, which every route accepts: tests call any
+/// route as the harness unless they say otherwise ([`TestRequest::caller`],
+/// [`TestRequest::without_identity`]).
+pub const HARNESS: &str = "test-harness";
+
+/// The service name a [`TestApp`]'s routes are checked as (the audience of tokens for it).
+pub const HARNESS_AUDIENCE: &str = "service-under-test";
+
+/// The test process's identity authority: instances started by the harness present its tokens
+/// (each under its own service name) and check their callers' with its keys, and tests mint
+/// tokens for any caller with it.
+#[derive(Debug, Clone)]
+pub struct Harness {
+    authority: crate::authority::Authority,
+}
+
+impl Harness {
+    /// The one harness of this test process.
+    pub fn get() -> Harness {
+        static HARNESS_AUTHORITY: std::sync::OnceLock<Harness> = std::sync::OnceLock::new();
+        HARNESS_AUTHORITY
+            .get_or_init(|| Harness {
+                authority: crate::authority::Authority::new(
+                    std::time::Duration::from_secs(3600),
+                    std::time::Duration::ZERO,
+                )
+                .unwrap_or_else(|e| panic!("cannot make the test harness's authority: {e}")),
+            })
+            .clone()
+    }
+
+    /// The harness's authority (its keys), e.g. to build a guard of one's own.
+    pub fn authority(&self) -> &crate::authority::Authority {
+        &self.authority
+    }
+
+    /// A token saying `caller` calls `audience`.
+    pub fn token(&self, caller: &str, audience: &str) -> String {
+        self.authority
+            .mint(caller, audience)
+            .unwrap_or_else(|e| panic!("cannot mint a test identity token: {e}"))
+    }
+
+    /// What `service`, started by the harness, presents to the services it calls.
+    pub fn presenter(&self, service: &str) -> crate::identity::Identity {
+        std::sync::Arc::new(crate::authority::Minted::new(
+            self.authority.clone(),
+            service,
+        ))
+    }
+
+    /// How `service`, started by the harness, checks its callers: the harness's tokens for it,
+    /// [`HARNESS`] accepted on every route.
+    pub fn guard(&self, service: &str, metrics: &Metrics) -> crate::guard::Guard {
+        let verifier = crate::auth::Verifier::from_jwks(&self.authority.jwks())
+            .unwrap_or_else(|e| panic!("the harness's keys are not a JWKS: {e}"));
+        crate::guard::Guard::signed(
+            service,
+            verifier,
+            crate::identity::AUTHORITY_ISSUER,
+            service,
+            metrics,
+        )
+        .accepting_everywhere(HARNESS)
+    }
 }
 
 /// Service arguments as if given on the command line (no environment is read for the flags given).
@@ -191,6 +261,69 @@ pub fn static_client_with(
         Metrics::new().client.clone(),
         options,
     )
+    .with_identity(Harness::get().presenter(HARNESS))
+}
+
+/// GET `url` of an instance of `service` as the [`Harness`] (its identity token for `service`
+/// in the request) with the plain client, and decode the 2xx JSON answer: how a test reads a
+/// protected route (an event feed) the way a permitted caller would.
+pub async fn harness_get_json<T: serde::de::DeserializeOwned>(
+    service: &str,
+    url: &str,
+) -> Result<T, crate::plain::Error> {
+    let request = ::http::Request::builder()
+        .uri(url)
+        .header(crate::identity::HEADER, Harness::get().token(HARNESS, service))
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .map_err(|e| crate::plain::Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let answer = crate::plain::PlainClient::new(std::time::Duration::from_secs(10))
+        .send_request(request)
+        .await?;
+    if !answer.status.is_success() {
+        return Err(crate::plain::Error::Status {
+            url: url.to_owned(),
+            status: answer.status,
+            body: String::from_utf8_lossy(&answer.body).into_owned(),
+        });
+    }
+    serde_json::from_slice(&answer.body).map_err(|source| crate::plain::Error::Decode {
+        url: url.to_owned(),
+        source,
+    })
+}
+
+/// A client of `service` at `addresses` that calls as `caller` (a service name, or
+/// [`crate::identity::OPERATOR`]): how a test sees what a route answers a given caller.
+pub fn static_client_as(
+    service: &str,
+    addresses: Vec<std::net::SocketAddr>,
+    caller: &str,
+) -> crate::client::ServiceClient {
+    let peers = std::collections::HashMap::from([(service.to_owned(), addresses)]);
+    crate::client::ServiceClient::new(
+        service,
+        crate::discovery::Resolver::new(crate::discovery::Source::Static(peers)),
+        Metrics::new().client.clone(),
+        crate::client::Options::default(),
+    )
+    .with_identity(Harness::get().presenter(caller))
+}
+
+/// A client of `service` at `addresses` that presents no identity at all.
+pub fn static_client_without_identity(
+    service: &str,
+    addresses: Vec<std::net::SocketAddr>,
+) -> crate::client::ServiceClient {
+    let peers = std::collections::HashMap::from([(service.to_owned(), addresses)]);
+    crate::client::ServiceClient::new(
+        service,
+        crate::discovery::Resolver::new(crate::discovery::Source::Static(peers)),
+        Metrics::new().client.clone(),
+        crate::client::Options::default(),
+    )
 }
 
 /// [`static_client_with`] with the default options.
@@ -206,6 +339,18 @@ pub fn addresses(instances: &[&Instance]) -> Vec<std::net::SocketAddr> {
     instances.iter().map(|i| i.address).collect()
 }
 
+/// `args` with the [`Harness`]'s identity, unless `given` flags chose one (`--identity dev`, or
+/// `--identity auto` to see an instance refuse to start without one).
+fn harness_identity(
+    mut args: crate::service::ServiceArgs,
+    given: &[&str],
+) -> crate::service::ServiceArgs {
+    if !given.iter().any(|f| f.starts_with("--identity")) {
+        args.identity = crate::service::IdentityMode::Harness;
+    }
+    args
+}
+
 /// What every test instance is started with unless its flags say otherwise: quiet logs, and no
 /// pause between deregistering and stopping (nobody watches a test's registry).
 const QUIET: [&str; 4] = ["--log", "warn", "--deregister-delay", "0ms"];
@@ -219,10 +364,12 @@ impl Instance {
         let argv = std::iter::once(S::BINARY)
             .chain(QUIET)
             .chain(flags.iter().copied());
+        let given = flags;
         let flags = crate::service::Flags::<S>::try_parse_from(argv)
             .unwrap_or_else(|e| panic!("invalid test flags {flags:?}: {e}"));
         let own = flags.own;
-        Instance::start_with(S::INFO, flags.service, move |ctx| {
+        let service = harness_identity(flags.service, given);
+        Instance::start_with(S::INFO, service, move |ctx| {
             crate::service::build::<S>(ctx, own)
         })
         .await
@@ -241,7 +388,8 @@ impl Instance {
     {
         let mut all = QUIET.to_vec();
         all.extend_from_slice(flags);
-        Instance::start_with(info, service_args(&all), build).await
+        let args = harness_identity(service_args(&all), flags);
+        Instance::start_with(info, args, build).await
     }
 
     async fn start_with<B, F>(
@@ -579,6 +727,7 @@ impl TestApp {
             router: &self.router,
             request: ::http::Request::builder().method(method).uri(uri),
             body: axum::body::Body::empty(),
+            identity: Some(Harness::get().token(HARNESS, HARNESS_AUDIENCE)),
         }
     }
 
@@ -613,7 +762,14 @@ impl TestApp {
     }
 
     /// Sends a request built elsewhere.
-    pub async fn send(&self, request: ::http::Request<axum::body::Body>) -> JsonAnswer {
+    /// It is made by the harness unless it carries an identity of its own.
+    pub async fn send(&self, mut request: ::http::Request<axum::body::Body>) -> JsonAnswer {
+        if !request.headers().contains_key(crate::identity::HEADER) {
+            let token = Harness::get().token(HARNESS, HARNESS_AUDIENCE);
+            if let Ok(value) = ::http::HeaderValue::from_str(&token) {
+                request.headers_mut().insert(crate::identity::HEADER, value);
+            }
+        }
         send_json(&self.router, request).await
     }
 }
@@ -659,6 +815,8 @@ pub struct TestRequest<'a> {
     router: &'a Router,
     request: ::http::request::Builder,
     body: axum::body::Body,
+    /// The calling service's identity token ([`crate::identity::HEADER`]), when there is one.
+    identity: Option<String>,
 }
 
 impl<'a> TestRequest<'a> {
@@ -668,7 +826,27 @@ impl<'a> TestRequest<'a> {
             router,
             request: ::http::Request::builder().method(method).uri(uri),
             body: axum::body::Body::empty(),
+            identity: None,
         }
+    }
+
+    /// Made by `caller` (a service name, or [`crate::identity::OPERATOR`]) rather than by the
+    /// harness, whom every route accepts.
+    pub fn caller(mut self, caller: &str) -> Self {
+        self.identity = Some(Harness::get().token(caller, HARNESS_AUDIENCE));
+        self
+    }
+
+    /// Made by nobody: without the calling service's identity.
+    pub fn without_identity(mut self) -> Self {
+        self.identity = None;
+        self
+    }
+
+    /// With `identity` as the calling service's identity token, as it is (forged, expired…).
+    pub fn identity_token(mut self, identity: &str) -> Self {
+        self.identity = Some(identity.to_owned());
+        self
     }
 
     /// With `Authorization: Bearer TOKEN` when there is a token.
@@ -710,7 +888,10 @@ impl<'a> TestRequest<'a> {
     }
 
     /// Sends the request in process and reads the answer as JSON.
-    pub async fn send(self) -> JsonAnswer {
+    pub async fn send(mut self) -> JsonAnswer {
+        if let Some(identity) = &self.identity {
+            self.request = self.request.header(crate::identity::HEADER, identity);
+        }
         let request = self
             .request
             .body(self.body)

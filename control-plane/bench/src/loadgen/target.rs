@@ -90,9 +90,12 @@ pub async fn restock(
     client: &PlainClient,
     base: &str,
     control: &str,
+    operator_credential: &str,
     stock: u64,
 ) -> anyhow::Result<()> {
     let items = listed(client, base).await?;
+    let operator =
+        brigade_operator::operator_identity(control, operator_credential, "inventory").await?;
     let inventory = brigade_operator::status::fetch(control)
         .await
         .with_context(|| format!("--restock asks the control plane at {control} for inventory"))?
@@ -104,9 +107,13 @@ pub async fn restock(
     let body = serde_json::json!({ "stock": stock }).to_string();
     for sku in items.iter().filter_map(|p| p["sku"].as_str()) {
         let url = format!("http://{inventory}/v1/stock/{sku}");
-        let answer = client
-            .send(Method::PUT, &url, Some(body.clone().into()))
-            .await?;
+        let request = http::Request::builder()
+            .method(Method::PUT)
+            .uri(&url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(brigade_chassis::identity::HEADER, &operator)
+            .body(body.clone().into())?;
+        let answer = client.send_request(request).await?;
         succeeded(&answer, &format!("--restock: setting the stock of {sku}"))?;
     }
     Ok(())

@@ -56,6 +56,12 @@ impl System {
         system
     }
 
+    /// An operator's identity token for calling `service` directly, as the header to send.
+    pub async fn operator(&self, service: &str) -> (&'static str, String) {
+        let token = self.running.operator_identity(service).await.unwrap();
+        (brigade_chassis::identity::HEADER, token)
+    }
+
     /// Waits until every instance the manifest asks for is ready, as `brigade status` sees it.
     pub async fn wait_all_ready(&mut self, limit: Duration) {
         if let Err(error) = self.running.wait_ready(limit).await {

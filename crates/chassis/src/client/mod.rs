@@ -49,6 +49,7 @@ pub use policy::{
 };
 
 use crate::context::{self, RequestContext};
+use crate::identity::Identity;
 use crate::discovery::Resolver;
 use crate::metrics::{
     ClientMetrics, DependencyLabels, DependencyOutcomeLabels, Outcome, RejectionLabels,
@@ -72,6 +73,8 @@ pub enum Unavailability {
     CircuitOpen,
     /// Its bulkhead is full: as many calls as allowed are already in flight.
     Saturated,
+    /// This process has no identity token to present to it (the authority cannot be reached).
+    NoIdentity,
 }
 
 impl std::fmt::Display for Unavailability {
@@ -80,6 +83,7 @@ impl std::fmt::Display for Unavailability {
             Unavailability::NoInstance => "no instance is available",
             Unavailability::CircuitOpen => "its circuit breaker is open",
             Unavailability::Saturated => "too many calls to it are in flight",
+            Unavailability::NoIdentity => "this service has no identity to present to it",
         })
     }
 }
@@ -215,6 +219,8 @@ struct Inner {
     http: plain::HyperClient,
     /// Instances served in this process, called without a socket (`brigade up --colocate`).
     colocated: Option<Colocated>,
+    /// This process's identity, presented on every call ([`crate::identity::HEADER`]).
+    identity: Option<Identity>,
     balancer: Balancer,
     metrics: ClientMetrics,
     options: Options,
@@ -231,6 +237,14 @@ struct Inner {
     dependency: Arc<str>,
     /// The resolver's watch for this service, looked up once.
     endpoints: std::sync::OnceLock<tokio::sync::watch::Receiver<crate::discovery::Endpoints>>,
+}
+
+/// How a client's calls travel and what they carry besides the request: the in-process
+/// transport, and the caller's identity.
+#[derive(Default)]
+struct Transport {
+    colocated: Option<Colocated>,
+    identity: Option<Identity>,
 }
 
 /// A client for one destination service; cheap to clone.
@@ -263,7 +277,32 @@ impl ServiceClient {
         metrics: ClientMetrics,
         options: Options,
     ) -> ServiceClient {
-        ServiceClient::build(service, resolver, metrics, options, Policy::default(), None)
+        ServiceClient::build(
+            service,
+            resolver,
+            metrics,
+            options,
+            Policy::default(),
+            Transport::default(),
+        )
+    }
+
+    /// This client's dependency, every call carrying `identity`'s token for it
+    /// ([`crate::identity::HEADER`]). A service's clients get it from the chassis
+    /// ([`crate::service::Context::client`]).
+    pub fn with_identity(self, identity: Identity) -> ServiceClient {
+        let inner = &*self.inner;
+        ServiceClient::build(
+            &inner.service,
+            inner.resolver.clone(),
+            inner.metrics.clone(),
+            inner.options.clone(),
+            inner.policy,
+            Transport {
+                colocated: inner.colocated.clone(),
+                identity: Some(identity),
+            },
+        )
     }
 
     /// This client's dependency, calling the instances that `colocated` serves in this process
@@ -277,7 +316,10 @@ impl ServiceClient {
             inner.metrics.clone(),
             inner.options.clone(),
             inner.policy,
-            Some(colocated),
+            Transport {
+                colocated: Some(colocated),
+                identity: inner.identity.clone(),
+            },
         )
     }
 
@@ -314,7 +356,10 @@ impl ServiceClient {
             inner.metrics.clone(),
             options,
             policy,
-            inner.colocated.clone(),
+            Transport {
+                colocated: inner.colocated.clone(),
+                identity: inner.identity.clone(),
+            },
         )
     }
 
@@ -357,8 +402,12 @@ impl ServiceClient {
         metrics: ClientMetrics,
         options: Options,
         policy: Policy,
-        colocated: Option<Colocated>,
+        transport: Transport,
     ) -> ServiceClient {
+        let Transport {
+            colocated,
+            identity,
+        } = transport;
         let labels = DependencyLabels {
             dependency: Arc::from(service),
         };
@@ -386,6 +435,7 @@ impl ServiceClient {
                 resolver,
                 http: plain::hyper_client(),
                 colocated,
+                identity,
                 balancer,
                 in_flight,
                 duration,
@@ -490,6 +540,14 @@ impl ServiceClient {
     ) -> Result<Answer, Error> {
         let inner = &*self.inner;
         let started = Instant::now();
+        let with_identity;
+        let headers = match &inner.identity {
+            Some(identity) => {
+                with_identity = self.identified(identity, headers).await?;
+                &with_identity
+            }
+            None => headers,
+        };
         let caller = context::current();
         let budget = caller.as_ref().map_or(inner.options.default_timeout, |c| {
             c.remaining().min(inner.options.default_timeout)
@@ -544,6 +602,25 @@ impl ServiceClient {
             .duration
             .observe(started.elapsed().as_secs_f64(), exemplar, None);
         result
+    }
+
+    /// `headers` with this process's identity for the destination.
+    async fn identified(&self, identity: &Identity, headers: &HeaderMap) -> Result<HeaderMap, Error> {
+        let service = &self.inner.service;
+        let token = identity.token_for(service).await.map_err(|e| {
+            tracing::warn!(error = %e, service, "no identity to call with");
+            Error::Unavailable {
+                service: service.clone(),
+                reason: Unavailability::NoIdentity,
+            }
+        })?;
+        let value = http::HeaderValue::from_str(&token).map_err(|_| Error::Request {
+            service: service.clone(),
+            reason: "the identity token is not a valid header value".to_owned(),
+        })?;
+        let mut headers = headers.clone();
+        headers.insert(crate::identity::HEADER, value);
+        Ok(headers)
     }
 
     fn timeout_error(&self, budget: Duration) -> Error {

@@ -29,6 +29,27 @@ pub enum DiscoveryMode {
     None,
 }
 
+/// How an instance proves who it is to the services it calls, and checks who calls it
+/// ([`crate::identity`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IdentityMode {
+    /// The local authority when `BRIGADE_IDENTITY_SECRET` is set (`brigade up` sets it), else
+    /// the platform's when --identity-token-file is set; else the instance refuses to start.
+    Auto,
+    /// Tokens from the local authority (the control plane at --registry-url), proving the
+    /// bootstrap secret in `BRIGADE_IDENTITY_SECRET`.
+    Authority,
+    /// The platform's tokens (Kubernetes projected ServiceAccount tokens): --identity-token-file,
+    /// --identity-audience, --identity-issuer, --identity-jwks-url.
+    Platform,
+    /// An unsigned development identity, accepted only by instances also started with
+    /// `--identity dev`: for a service started by hand, never for a deployment.
+    Dev,
+    /// The chassis' test harness (set by code, never by a flag).
+    #[value(skip)]
+    Harness,
+}
+
 /// The configuration every service shares, from flags or `BRIGADE_*` environment variables.
 /// Services flatten it into their own `clap` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -155,6 +176,28 @@ pub struct ServiceArgs {
     /// users service (a deployment that mounts its keys; tests).
     #[arg(long, env = "BRIGADE_JWKS_FILE")]
     pub jwks_file: Option<PathBuf>,
+
+    /// How this instance proves its identity to the services it calls and checks its callers'.
+    #[arg(long, env = "BRIGADE_IDENTITY", value_enum, default_value = "auto")]
+    pub identity: IdentityMode,
+
+    /// Platform identity: the file holding this instance's own token (read again when it
+    /// changes), e.g. a projected ServiceAccount token.
+    #[arg(long, env = "BRIGADE_IDENTITY_TOKEN_FILE")]
+    pub identity_token_file: Option<PathBuf>,
+
+    /// Platform identity: the audience the platform's tokens are issued for (e.g. `brigade`).
+    #[arg(long, env = "BRIGADE_IDENTITY_AUDIENCE")]
+    pub identity_audience: Option<String>,
+
+    /// Platform identity: the issuer of the platform's tokens (the cluster's service-account
+    /// issuer URL).
+    #[arg(long, env = "BRIGADE_IDENTITY_ISSUER")]
+    pub identity_issuer: Option<String>,
+
+    /// Platform identity: where the issuer publishes its keys (a JWKS URL).
+    #[arg(long, env = "BRIGADE_IDENTITY_JWKS_URL")]
+    pub identity_jwks_url: Option<String>,
 
     /// Span export (the standard OTEL_* variables).
     #[command(flatten)]

@@ -25,6 +25,10 @@ pub struct Context {
     resolver: Resolver,
     /// The instances served in this process, called in-process (`brigade up --colocate`).
     colocated: Option<Colocated>,
+    /// What this instance presents to the services it calls.
+    identity: crate::identity::Identity,
+    /// How this instance checks who calls it (read by the chassis once the routes are built).
+    pub(super) guard: crate::guard::Guard,
     /// Where this instance's spans go, when they are exported.
     tracer: Option<Tracer>,
     /// The store the chassis opened from the service's migrations (see [`Context::store`]).
@@ -95,10 +99,16 @@ impl Context {
                 default_timeout: self.args.client_timeout,
             },
         );
+        let client = client.with_identity(self.identity.clone());
         match &self.colocated {
             Some(colocated) => client.colocated(colocated.clone()),
             None => client,
         }
+    }
+
+    /// What this instance presents to the services it calls, for a client made by hand.
+    pub fn identity(&self) -> &crate::identity::Identity {
+        &self.identity
     }
 
     /// The access-token verifier: keys from `--jwks-file`, or fetched from the users service
@@ -171,8 +181,14 @@ impl Context {
     }
 
     /// This service publishes events from `db` (which has [`events::OUTBOX_MIGRATION`]): starts
-    /// the relay and serves the outbox feed. Append with the returned [`events::Outbox`].
-    pub async fn publish_events(&mut self, db: &Db) -> Result<events::Outbox, events::Error> {
+    /// the relay and serves the outbox feed to the services named in `consumers` (the feed is
+    /// read with their identity, [`crate::identity`]). Append with the returned
+    /// [`events::Outbox`].
+    pub async fn publish_events(
+        &mut self,
+        db: &Db,
+        consumers: &'static [&'static str],
+    ) -> Result<events::Outbox, events::Error> {
         let outbox = events::Outbox::new();
         let relay = match self.nats().await? {
             None => {
@@ -198,7 +214,10 @@ impl Context {
         });
         if let Ok(mut routes) = self.events.routes.lock() {
             *routes = std::mem::take(&mut *routes)
-                .merge(events::feed_routes(relay.clone(), self.health.clone()));
+                .merge(
+                    events::feed_routes(relay.clone(), self.health.clone())
+                        .route_layer(crate::guard::callers(consumers)),
+                );
         }
         self.spawn_background("outbox relay", move |stop| relay.run(stop));
         Ok(outbox)
@@ -319,6 +338,8 @@ pub(super) struct Parts {
     pub metrics: Metrics,
     pub resolver: Resolver,
     pub colocated: Option<Colocated>,
+    pub identity: crate::identity::Identity,
+    pub guard: crate::guard::Guard,
     pub transport: events::Transport,
     pub tracer: Option<Tracer>,
 }
@@ -343,6 +364,8 @@ impl Context {
             metrics: parts.metrics,
             resolver: parts.resolver,
             colocated: parts.colocated,
+            identity: parts.identity,
+            guard: parts.guard,
             tracer: parts.tracer,
             store: None,
             stores: Arc::default(),

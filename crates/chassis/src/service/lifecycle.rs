@@ -199,6 +199,8 @@ struct Running {
     background: Background,
     stores: Arc<Mutex<Vec<Db>>>,
     problem_page: Arc<Mutex<Option<crate::problem::ProblemPage>>>,
+    /// How the instance checks its callers, given to every request.
+    guard: crate::guard::Guard,
     /// The span exporter, flushed last so that the spans of the drained requests leave.
     exporter: Option<Exporter>,
 }
@@ -214,6 +216,7 @@ impl Running {
             background: context.background.clone(),
             stores: context.stores.clone(),
             problem_page: context.problem_page.clone(),
+            guard: context.guard.clone(),
         }
     }
 }
@@ -230,6 +233,8 @@ fn make_context(
     metrics.register_info(info.name, info.version, &instance_id);
     let resolver = Resolver::new(args.discovery_source()?);
     let transport = args.events.clone();
+    let secret = std::env::var(crate::identity::BOOTSTRAP_SECRET_ENV).ok();
+    let identity = super::identity::establish(info.name, &args, secret, &metrics)?;
     Ok(Context::new(Parts {
         info,
         args,
@@ -238,6 +243,8 @@ fn make_context(
         metrics,
         resolver,
         colocated,
+        identity: identity.presenter,
+        guard: identity.guard,
         transport,
         tracer: exporter.map(|e| e.tracer().clone()),
     }))
@@ -278,6 +285,7 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
         },
         running.exporter.as_ref().map(|e| e.tracer().clone()),
     )
+    .layer(axum::Extension(running.guard.clone()))
     .layer(axum::middleware::map_response(
         move |response: axum::response::Response| {
             let draining = health.is_draining();

@@ -18,12 +18,15 @@ mod args;
 mod background;
 mod context;
 mod definition;
+mod identity;
 mod lifecycle;
 mod runtime;
 
 use std::net::SocketAddr;
 
-pub use args::{env_as_flags, parse_peers, DiscoveryMode, DnsTemplate, Peers, ServiceArgs};
+pub use args::{
+    env_as_flags, parse_peers, DiscoveryMode, DnsTemplate, IdentityMode, Peers, ServiceArgs,
+};
 pub use background::{run_periodic, Background, Lingering};
 pub use context::Context;
 pub use definition::{

@@ -147,7 +147,7 @@ impl World {
         Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
             fast(&mut ctx);
             let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
-            ctx.publish_events(&db).await?;
+            ctx.publish_events(&db, &["tally"]).await?;
             Ok(Router::new())
         })
         .await
@@ -248,7 +248,7 @@ impl World {
             fast(&mut ctx);
             ctx.events_options_mut().relay_interval = Duration::from_secs(3600);
             let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
-            let outbox = ctx.publish_events(&db).await?;
+            let outbox = ctx.publish_events(&db, &["tally"]).await?;
             Ok(Router::new().route(
                 "/v1/relay",
                 axum::routing::post(move || async move {

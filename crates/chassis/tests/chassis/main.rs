@@ -13,6 +13,8 @@
 //! - `metrics`: every instance's `/metrics` passes `promtool check metrics`, OpenMetrics scrapes
 //!   carry trace exemplars, the scrape configurations pass `promtool check config`, and the
 //!   Grafana dashboard queries only metrics that exist;
+//! - `identity`: service identities attacked: missing, foreign, forged, expired, misplaced;
+//!   tokens renewed across key rotations;
 //! - `layers`: the chassis's modules have no cycle.
 // `too_many_lines` guards production code; a test that walks one table of cases reads best whole.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
@@ -23,6 +25,7 @@ mod colocated;
 mod dns_discovery;
 mod events;
 mod events_store;
+mod identity;
 mod layers;
 mod metrics;
 mod server;

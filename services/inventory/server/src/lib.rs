@@ -67,7 +67,7 @@ impl Service for Inventory {
     /// routes. Every step is safe when another instance does the same at the same moment.
     async fn build(mut ctx: Context, args: SeedArgs<Inventory>) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db).await?;
+        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
         if args.sample == SampleData::Load {
             seed::ensure_sample_stock(&db, &outbox).await?;
         }
@@ -77,3 +77,7 @@ impl Service for Inventory {
         Ok(router(store))
     }
 }
+
+/// The services that read this service's event feed (the embedded transport): the only callers
+/// its feed accepts.
+const FEED_CONSUMERS: &[&str] = &[];

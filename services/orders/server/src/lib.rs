@@ -118,7 +118,7 @@ impl Service for Orders {
     /// the routes.
     async fn build(mut ctx: Context, args: SagaArgs) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db).await?;
+        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
         ctx.subscribe(&db, events::payments()).await?;
         ctx.subscribe(&db, events::shipping()).await?;
         let verifier = ctx.verifier()?;
@@ -155,3 +155,7 @@ mod tests {
         assert_eq!(crash(&["--crash-after-step", "nonsense"]), None);
     }
 }
+
+/// The services that read this service's event feed (the embedded transport): the only callers
+/// its feed accepts.
+const FEED_CONSUMERS: &[&str] = &["cart", "inventory", "notifications", "recommendations", "shipping"];

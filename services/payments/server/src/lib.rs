@@ -77,7 +77,7 @@ impl Service for Payments {
     /// does the same at the same moment.
     async fn build(mut ctx: Context, settings: Settings) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db).await?;
+        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
         let processor = Processor::new(Store::new(db, outbox), settings.slow_card_delay);
         processor.recover_pending_charges(ctx.background());
         Ok(router(processor))
@@ -102,3 +102,7 @@ mod tests {
         assert_eq!(delay(&["--slow-card-delay", "soon"]), None);
     }
 }
+
+/// The services that read this service's event feed (the embedded transport): the only callers
+/// its feed accepts.
+const FEED_CONSUMERS: &[&str] = &["orders", "notifications"];

@@ -53,8 +53,12 @@ impl Service for Shipping {
     /// and builds the routes.
     async fn build(mut ctx: Context, _args: Self::Args) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db).await?;
+        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
         ctx.subscribe(&db, events::orders(outbox.clone())).await?;
         Ok(router(Store { db, outbox }))
     }
 }
+
+/// The services that read this service's event feed (the embedded transport): the only callers
+/// its feed accepts.
+const FEED_CONSUMERS: &[&str] = &["orders", "notifications"];

@@ -92,7 +92,7 @@ impl Service for Users {
     async fn build(mut ctx: Context, args: Args) -> Result<axum::Router, BoxError> {
         let config = args.config();
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db).await?;
+        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
         let app = App::start(db, outbox, &config, Clock::system()).await?;
         rotation::start(
             ctx.background(),
@@ -127,3 +127,7 @@ mod tests {
         assert!(own_args::<Users>(&["--key-rotation-interval", "0s"]).is_none());
     }
 }
+
+/// The services that read this service's event feed (the embedded transport): the only callers
+/// its feed accepts.
+const FEED_CONSUMERS: &[&str] = &["notifications"];

@@ -46,15 +46,14 @@ fn instance(
 /// Reads the instance's event feed to its end: one `ProductChanged` per product, however many
 /// instances raced to load the catalog.
 async fn every_product_is_announced_once(address: SocketAddr, expected: u64) {
-    let client = PlainClient::new(Duration::from_secs(10));
     let mut subjects = HashSet::new();
     let mut after = 0;
     while (subjects.len() as u64) < expected {
-        let page: FeedPage = client
-            .get_json(&format!(
-                "http://{address}/v1/events/feed?after={after}&limit=500&wait_ms=5000"
-            ))
-            .await
+        let page: FeedPage = brigade_chassis::testing::harness_get_json(
+            "catalog",
+            &format!("http://{address}/v1/events/feed?after={after}&limit=500&wait_ms=5000"),
+        )
+        .await
             .unwrap();
         assert!(!page.events.is_empty(), "the feed stopped at {after}");
         for item in page.events {

@@ -6,6 +6,7 @@ mod reservations;
 mod stock;
 
 use axum::Router;
+use brigade_chassis::identity::OPERATOR;
 use brigade_chassis::openapi::{self, Contract};
 use inventory_api::{problems, ShortLine};
 use utoipa::openapi::schema::{ArrayBuilder, Schema};
@@ -25,16 +26,26 @@ const STOCK_BODY_LIMIT: usize = 1024;
 pub fn router(store: Store) -> Router {
     let routes = OpenApiRouter::new()
         .routes(routes!(stock::list))
-        .routes(openapi::body_limit(
-            routes!(stock::one, stock::set),
-            STOCK_BODY_LIMIT,
+        .routes(routes!(stock::one))
+        // Stock is set by people (operators, the seeding tools), never by another service.
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(stock::set), STOCK_BODY_LIMIT),
+            &[OPERATOR],
         ))
-        .routes(openapi::body_limit(
-            routes!(reservations::one, reservations::reserve),
-            RESERVATION_BODY_LIMIT,
+        .routes(routes!(reservations::one))
+        // Reservations are the checkout saga's (orders).
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(reservations::reserve), RESERVATION_BODY_LIMIT),
+            &["orders"],
         ))
-        .routes(routes!(reservations::commit))
-        .routes(routes!(reservations::release))
+        .routes(openapi::callers(
+            routes!(reservations::commit),
+            &["orders"],
+        ))
+        .routes(openapi::callers(
+            routes!(reservations::release),
+            &["orders"],
+        ))
         .routes(routes!(audit::audit));
     contract().serve(routes).with_state(store)
 }

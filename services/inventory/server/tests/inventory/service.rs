@@ -163,7 +163,7 @@ impl OrdersFeed {
         let instance =
             Instance::start_custom(info, &["--database-url", &url], |mut ctx| async move {
                 let db = ctx.open_store(&[OUTBOX_MIGRATION]).await?;
-                ctx.publish_events(&db).await?;
+                ctx.publish_events(&db, &["inventory"]).await?;
                 Ok(axum::Router::new())
             })
             .await;
@@ -231,8 +231,7 @@ async fn an_order_cancelled_on_orders_feed_releases_its_reservation() {
     let mut announced = Vec::new();
     let mut after = 0;
     while announced.len() < 3 {
-        let page: FeedPage = PlainClient::new(Duration::from_secs(5))
-            .get_json(&feed_url(after))
+        let page: FeedPage = brigade_chassis::testing::harness_get_json("inventory", &feed_url(after))
             .await
             .unwrap();
         assert!(!page.events.is_empty(), "the feed stopped at {announced:?}");

@@ -7,6 +7,7 @@ mod ledger;
 mod refunds;
 
 use axum::Router;
+use brigade_chassis::identity::OPERATOR;
 use brigade_chassis::openapi::{self, Contract};
 use payments_api::test_cards;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -22,12 +23,17 @@ const BODY_LIMIT: usize = 8 * 1024;
 /// The payments routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(processor: Processor) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(openapi::body_limit(
-            routes!(charges::list, charges::create),
-            BODY_LIMIT,
+        .routes(routes!(charges::list))
+        // Money moves only when orders asks (a checkout), or an operator for a refund.
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(charges::create), BODY_LIMIT),
+            &["orders"],
         ))
         .routes(routes!(charges::one))
-        .routes(openapi::body_limit(routes!(refunds::refund), BODY_LIMIT))
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(refunds::refund), BODY_LIMIT),
+            &["orders", OPERATOR],
+        ))
         .routes(routes!(ledger::page))
         .routes(routes!(audit::audit));
     contract().serve(routes).with_state(processor)

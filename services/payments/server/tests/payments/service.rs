@@ -123,15 +123,13 @@ async fn two_instances_on_one_store_charge_refund_and_audit_through_the_client()
 
     // Either instance's event feed carries what happened, once: the capture, the decline, the
     // refund (relayed from the shared outbox in commit order).
-    let feed = PlainClient::new(Duration::from_secs(10));
     let (mut types, mut after) = (Vec::new(), 0);
     while types.len() < 3 {
-        let page: FeedPage = feed
-            .get_json(&format!(
-                "{}/v1/events/feed?after={after}&wait_ms=5000",
-                b.url()
-            ))
-            .await
+        let page: FeedPage = brigade_chassis::testing::harness_get_json(
+            "payments",
+            &format!("{}/v1/events/feed?after={after}&wait_ms=5000", b.url()),
+        )
+        .await
             .unwrap();
         assert!(!page.events.is_empty(), "the feed stopped at {types:?}");
         for item in page.events {

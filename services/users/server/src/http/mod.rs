@@ -7,6 +7,7 @@ mod sessions;
 mod users;
 
 use axum::Router;
+use brigade_chassis::identity::OPERATOR;
 use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
 use utoipa_axum::router::OpenApiRouter;
@@ -31,7 +32,8 @@ pub fn router(app: App) -> Router {
         ))
         .routes(routes!(me::me))
         .routes(routes!(keys::jwks))
-        .routes(routes!(keys::rotate));
+        // Rotating the keys that sign every shopper's token is an operator's act.
+        .routes(openapi::callers(routes!(keys::rotate), &[OPERATOR]));
     contract().serve(routes).with_state(app)
 }
 

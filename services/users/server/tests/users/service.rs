@@ -59,9 +59,11 @@ async fn another_service_verifies_tokens_across_a_rotation() {
 
     // The sign-up is announced on the instance's event feed (relayed from its outbox); the
     // refused one is not.
-    let feed: FeedPage = PlainClient::new(Duration::from_secs(10))
-        .get_json(&format!("{}/v1/events/feed?wait_ms=5000", instance.url()))
-        .await
+    let feed: FeedPage = brigade_chassis::testing::harness_get_json(
+        "users",
+        &format!("{}/v1/events/feed?wait_ms=5000", instance.url()),
+    )
+    .await
         .unwrap();
     let announced: Vec<_> = feed
         .events
