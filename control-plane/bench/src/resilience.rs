@@ -291,16 +291,25 @@ async fn overload(
         .ok_or_else(|| anyhow::anyhow!("no catalog instance registered"))?;
     let url = format!("http://{address}{CATALOG_QUERY}");
     let client = PlainClient::new(args.deadline);
+    // The catalog takes reads from its callers and operators: the benchmark reads as the
+    // operator (a token outlives a run).
+    let operator = running.operator_identity("catalog").await?;
     // Capacity is measured once, on the first system, closed loop: what it serves flat out.
     let capacity = match capacity {
         Some(capacity) => *capacity,
         None => {
-            let (client, url) = (client.clone(), url.clone());
+            let (client, url, operator) = (client.clone(), url.clone(), operator.clone());
             let flat_out = load::closed_loop(16, Duration::from_secs(5), move || {
                 let (client, url) = (client.clone(), url.clone());
+                let request = Request::get(&url)
+                    .header(brigade_chassis::identity::HEADER, &operator)
+                    .body(Default::default());
                 async move {
+                    let Ok(request) = request else {
+                        return false;
+                    };
                     client
-                        .send(Method::GET, &url, None)
+                        .send_request(request)
                         .await
                         .is_ok_and(|a| a.status == 200)
                 }
@@ -319,12 +328,13 @@ async fn overload(
     let counters = (on_time.clone(), late.clone(), shed.clone());
     let started = Instant::now();
     let figures = load::open_loop(offered, count, move |_| {
-        let (client, url) = (client.clone(), url.clone());
+        let (client, url, operator) = (client.clone(), url.clone(), operator.clone());
         let (on_time, late, shed) = counters.clone();
         async move {
             let due = Instant::now();
             let Ok(request) = Request::get(&url)
                 .header(DEADLINE_HEADER, deadline.as_millis().to_string())
+                .header(brigade_chassis::identity::HEADER, &operator)
                 .body(Default::default())
             else {
                 return false;

@@ -46,14 +46,15 @@ async fn shoppers_check_out_across_processes_and_every_promise_holds() {
     let sku = kettle["sku"].as_str().unwrap();
     let inventory = instance_url(&system, "inventory").await;
     let stock_url = format!("{inventory}/v1/stock/{sku}");
-    let (_, level) = send(Method::GET, &stock_url, None, &[], None).await;
+    // Stock is an operator's to read and set: without an identity, refused.
+    let (name, token) = system.operator("inventory").await;
+    let operator = [(name, token.as_str())];
+    let (_, level) = send(Method::GET, &stock_url, None, &operator, None).await;
     let taken = level["held"].as_u64().unwrap() + level["committed"].as_u64().unwrap();
-    // Stock is an operator's to set: without an identity, or as another service, refused.
     let stock = Some(json!({ "stock": taken }));
     let (status, refused) = send(Method::PUT, &stock_url, None, &[], stock.clone()).await;
     assert_eq!(status, 401, "{refused}");
-    let (name, token) = system.operator("inventory").await;
-    let (status, _) = send(Method::PUT, &stock_url, None, &[(name, &token)], stock).await;
+    let (status, _) = send(Method::PUT, &stock_url, None, &operator, stock).await;
     assert_eq!(status, 200);
     bob.add(kettle_id, 1).await;
     let (status, sold_out) = bob.checkout("bob-1", "4242424242424242").await;
@@ -182,7 +183,8 @@ async fn a_hundred_shoppers_racing_for_thirty_units_buy_exactly_thirty() {
     assert_eq!(report.orders.get("CONFIRMED"), Some(&30), "{report}");
     assert_eq!(report.orders.get("CANCELLED"), Some(&70), "{report}");
     assert_eq!(report.captures, 30, "{report}");
-    let (_, level) = get(&format!("{inventory}/v1/stock/{sku}")).await;
+    let url = format!("{inventory}/v1/stock/{sku}");
+    let (_, level) = send(Method::GET, &url, None, &[(name, &token)], None).await;
     assert_eq!(level["committed"], 30, "{level}");
     assert_eq!(level["available"], 0, "{level}");
 }

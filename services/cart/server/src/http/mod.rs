@@ -44,10 +44,14 @@ impl FromRef<AppState> for Verifier {
 /// The cart's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(routes!(cart::get, cart::clear))
-        .routes(openapi::body_limit(
-            routes!(items::set_quantity, items::remove),
-            BODY_LIMIT,
+        // The edges on the shopper's behalf; orders reads the cart at checkout.
+        .routes(openapi::callers(
+            routes!(cart::get, cart::clear),
+            &["gateway", "storefront", "orders"],
+        ))
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(items::set_quantity, items::remove), BODY_LIMIT),
+            &["gateway", "storefront"],
         ));
     contract().serve(routes).with_state(state)
 }

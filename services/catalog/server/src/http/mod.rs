@@ -6,6 +6,7 @@ mod categories;
 mod products;
 
 use axum::Router;
+use brigade_chassis::identity::OPERATOR;
 use brigade_chassis::openapi::{self, Contract};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,16 +17,20 @@ use crate::store::Store;
 /// larger is not a batch request, so it is refused before it is read.
 const BATCH_BODY_LIMIT: usize = 16 * 1024;
 
+/// Who reads the catalog: the edges, cart (prices and validity) and orders (at checkout); and
+/// operators.
+const READERS: &[&str] = &["gateway", "storefront", "cart", "orders", OPERATOR];
+
 /// The catalog's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(store: Store) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(routes!(products::list))
-        .routes(openapi::body_limit(
-            routes!(products::batch),
-            BATCH_BODY_LIMIT,
+        .routes(openapi::callers(routes!(products::list), READERS))
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(products::batch), BATCH_BODY_LIMIT),
+            READERS,
         ))
-        .routes(routes!(products::one))
-        .routes(routes!(categories::list));
+        .routes(openapi::callers(routes!(products::one), READERS))
+        .routes(openapi::callers(routes!(categories::list), READERS));
     contract().serve(routes).with_state(store)
 }
 

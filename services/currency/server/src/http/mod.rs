@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::Router;
+use brigade_chassis::identity::OPERATOR;
 use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
 use currency_api::{problems, CurrencyList};
@@ -33,12 +34,20 @@ pub struct App {
 /// The largest body accepted: a table of every ISO 4217 currency is under 8 KiB.
 const BODY_LIMIT: usize = 64 * 1024;
 
+/// Who asks for rates and conversions: the edges (prices shown) and orders (a checkout's
+/// currency); and operators.
+const READERS: &[&str] = &["gateway", "storefront", "orders", OPERATOR];
+
 /// The service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(app: App) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(routes!(rates::currencies))
-        .routes(routes!(convert::convert))
-        .routes(openapi::body_limit(routes!(rates::replace), BODY_LIMIT));
+        .routes(openapi::callers(routes!(rates::currencies), READERS))
+        .routes(openapi::callers(routes!(convert::convert), READERS))
+        // Reference rates are set by people.
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(rates::replace), BODY_LIMIT),
+            &[OPERATOR],
+        ));
     contract().serve(routes).with_state(app)
 }
 

@@ -25,14 +25,21 @@ const STOCK_BODY_LIMIT: usize = 1024;
 /// The inventory's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(store: Store) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(routes!(stock::list))
-        .routes(routes!(stock::one))
+        // Stock levels for the edges' pages; and operators.
+        .routes(openapi::callers(
+            routes!(stock::list),
+            &["gateway", "storefront", OPERATOR],
+        ))
+        .routes(openapi::callers(routes!(stock::one), &[OPERATOR]))
         // Stock is set by people (operators, the seeding tools), never by another service.
         .routes(openapi::callers(
             openapi::body_limit(routes!(stock::set), STOCK_BODY_LIMIT),
             &[OPERATOR],
         ))
-        .routes(routes!(reservations::one))
+        .routes(openapi::callers(
+            routes!(reservations::one),
+            &["orders", OPERATOR],
+        ))
         // Reservations are the checkout saga's (orders).
         .routes(openapi::callers(
             openapi::body_limit(routes!(reservations::reserve), RESERVATION_BODY_LIMIT),

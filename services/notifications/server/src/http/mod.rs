@@ -30,8 +30,15 @@ impl FromRef<AppState> for Verifier {
 /// The service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(routes!(messages::list))
-        .routes(routes!(messages::one));
+        // A shopper's messages, read through the edges.
+        .routes(openapi::callers(
+            routes!(messages::list),
+            &["gateway", "storefront"],
+        ))
+        .routes(openapi::callers(
+            routes!(messages::one),
+            &["gateway", "storefront"],
+        ));
     contract().serve(routes).with_state(state)
 }
 

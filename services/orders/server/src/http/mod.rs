@@ -34,15 +34,19 @@ impl FromRef<AppState> for Verifier {
     }
 }
 
+/// The services that call orders on a shopper's behalf.
+const EDGES: &[&str] = &["gateway", "storefront"];
+
 /// The orders routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(openapi::body_limit(
-            routes!(checkout::checkout),
-            CHECKOUT_BODY_LIMIT,
+        // Shoppers' checkouts and orders, through the edges.
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(checkout::checkout), CHECKOUT_BODY_LIMIT),
+            EDGES,
         ))
-        .routes(routes!(orders::list))
-        .routes(routes!(orders::one))
+        .routes(openapi::callers(routes!(orders::list), EDGES))
+        .routes(openapi::callers(routes!(orders::one), EDGES))
         .routes(routes!(audit::audit))
         .routes(routes!(audit::orders));
     contract().serve(routes).with_state(state)

@@ -17,8 +17,15 @@ use crate::store::Store;
 /// around them.
 pub fn router(store: Store) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(routes!(recommendations::for_product))
-        .routes(routes!(recommendations::for_user));
+        // Only the edges show recommendations.
+        .routes(openapi::callers(
+            routes!(recommendations::for_product),
+            &["gateway", "storefront"],
+        ))
+        .routes(openapi::callers(
+            routes!(recommendations::for_user),
+            &["gateway", "storefront"],
+        ));
     contract().serve(routes).with_state(store)
 }
 

@@ -6,6 +6,7 @@ mod quotes;
 mod shipments;
 
 use axum::Router;
+use brigade_chassis::identity::OPERATOR;
 use brigade_chassis::openapi::{self, Contract};
 use shipping_api::problems;
 use utoipa_axum::router::OpenApiRouter;
@@ -20,11 +21,15 @@ const QUOTE_BODY_LIMIT: usize = 32 * 1024;
 /// around them.
 pub fn router(store: Store) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(openapi::body_limit(
-            routes!(quotes::quote),
-            QUOTE_BODY_LIMIT,
+        // Quotes for the edges' pages and for orders at checkout.
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(quotes::quote), QUOTE_BODY_LIMIT),
+            &["gateway", "storefront", "orders"],
         ))
-        .routes(routes!(shipments::one));
+        .routes(openapi::callers(
+            routes!(shipments::one),
+            &["gateway", "storefront", "orders", OPERATOR],
+        ));
     contract().serve(routes).with_state(store)
 }
 

@@ -19,18 +19,23 @@ use crate::app::App;
 /// as escaped JSON; anything much larger is not a form, so it is refused before it is read.
 const FORM_BODY_LIMIT: usize = 16 * 1024;
 
+/// The services that reach accounts on a shopper's behalf.
+const EDGES: &[&str] = &["gateway", "storefront"];
+
 /// The users service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(app: App) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(openapi::body_limit(
-            routes!(users::sign_up),
-            FORM_BODY_LIMIT,
+        // Accounts are reached through the edges; the JWKS stays open (public keys, fetched by
+        // every service that verifies shoppers' tokens).
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(users::sign_up), FORM_BODY_LIMIT),
+            EDGES,
         ))
-        .routes(openapi::body_limit(
-            routes!(sessions::log_in),
-            FORM_BODY_LIMIT,
+        .routes(openapi::callers(
+            openapi::body_limit(routes!(sessions::log_in), FORM_BODY_LIMIT),
+            EDGES,
         ))
-        .routes(routes!(me::me))
+        .routes(openapi::callers(routes!(me::me), EDGES))
         .routes(routes!(keys::jwks))
         // Rotating the keys that sign every shopper's token is an operator's act.
         .routes(openapi::callers(routes!(keys::rotate), &[OPERATOR]));
