@@ -145,7 +145,12 @@ fn args(flags: &[String]) -> anyhow::Result<ServiceArgs> {
         #[command(flatten)]
         service: ServiceArgs,
     }
-    let argv = std::iter::once("bench".to_owned()).chain(flags.iter().cloned());
+    // In-process instances of no system: an explicit development identity (the consumer names
+    // itself to the producer's feed), never none.
+    let dev = ["--identity".to_owned(), "dev".to_owned()];
+    let argv = std::iter::once("bench".to_owned())
+        .chain(dev)
+        .chain(flags.iter().cloned());
     Ok(<Wrapper as clap::Parser>::try_parse_from(argv)?.service)
 }
 
@@ -303,7 +308,7 @@ async fn start_producer(
     let store = producer_store.clone();
     let producer = serve(PRODUCER, &flags, move |mut ctx| async move {
         let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
-        let outbox = ctx.publish_events(&db).await?;
+        let outbox = ctx.publish_events(&db, &[CONSUMER.name]).await?;
         let _ = store.set((db, outbox));
         Ok(Router::new())
     })

@@ -128,6 +128,9 @@ struct Inner {
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
     /// Held while fetching, so that concurrent misses cause one fetch; remembers when it ran.
     last_fetch: Mutex<Option<Instant>>,
+    /// How many fetches have run: a miss that waited for the lock while one ran uses its result
+    /// rather than waiting for another.
+    fetches: std::sync::atomic::AtomicU64,
     validation: Validation,
 }
 
@@ -176,6 +179,7 @@ impl Verifier {
                 source,
                 keys: RwLock::new(keys),
                 last_fetch: Mutex::new(None),
+                fetches: std::sync::atomic::AtomicU64::new(0),
                 validation: validation(),
             }),
         }
@@ -231,21 +235,28 @@ impl Verifier {
 
     /// Fetches the JWKS again because a token names `kid`. When a fetch ran less than
     /// [`REFRESH_MIN_INTERVAL`] ago, waits for the interval to pass rather than refusing: a key
-    /// published just after that fetch (a rotation) is then found, and a stream of forged key
-    /// ids still costs at most one fetch per interval (the waiters share the lock and the fetch).
+    /// published just after that fetch (a rotation) is then found. A stream of forged key ids
+    /// still costs at most one fetch per interval, and only one waiter: the misses that queued
+    /// behind a fetch take its answer.
     async fn refresh_for(&self, kid: &str) -> Result<(), AuthError> {
         if matches!(self.inner.source, KeySource::Fixed) {
             return Err(AuthError::UnknownKey(kid.to_owned()));
         }
+        use std::sync::atomic::Ordering;
+        let fetches_before = self.inner.fetches.load(Ordering::Acquire);
         let mut last_fetch = self.inner.last_fetch.lock().await;
-        // Another task may have fetched while this one waited for the lock.
+        // Another task may have fetched while this one waited for the lock: its answer stands.
         if self.inner.keys.read().await.contains_key(kid) {
             return Ok(());
+        }
+        if self.inner.fetches.load(Ordering::Acquire) != fetches_before {
+            return Err(AuthError::UnknownKey(kid.to_owned()));
         }
         if let Some(at) = *last_fetch {
             tokio::time::sleep_until(at + REFRESH_MIN_INTERVAL).await;
         }
         *last_fetch = Some(Instant::now());
+        self.inner.fetches.fetch_add(1, Ordering::Release);
         let jwks: JwkSet = match &self.inner.source {
             KeySource::Service(client) => client
                 .get_json(JWKS_PATH)

@@ -50,7 +50,7 @@ pub enum Refusal {
     Missing,
     #[error("the caller's identity is not valid: {0}")]
     Invalid(String),
-    #[error("{caller} may not call this route; it accepts {}", accepted.join(", "))]
+    #[error("{caller} may not call this route; it accepts {}", .accepted.join(", "))]
     NotAccepted {
         caller: Arc<str>,
         accepted: &'static [&'static str],

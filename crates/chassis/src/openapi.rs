@@ -189,7 +189,28 @@ pub fn callers<S>(route: UtoipaMethodRouter<S>, accepted: &'static [&'static str
 where
     S: Clone + Send + Sync + 'static,
 {
-    let (schemas, paths, method_router) = route;
+    let (schemas, mut paths, method_router) = route;
+    let who = accepted.join(", ");
+    for item in paths.paths.values_mut() {
+        for operation in operations(item) {
+            add_answer(
+                operation,
+                "401",
+                problem(&format!(
+                    "identity-required: the calling service's identity (`Brigade-Identity`) is \
+                     missing or not valid; this route takes calls from {who}. Where a shopper's \
+                     token is needed too, unauthorized: it is missing, expired or not valid"
+                )),
+            );
+            add_answer(
+                operation,
+                "403",
+                problem(&format!(
+                    "caller-not-accepted: the calling service is not one of {who}"
+                )),
+            );
+        }
+    }
     (
         schemas,
         paths,

@@ -7,7 +7,7 @@ mod messages;
 use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
-use brigade_chassis::openapi::Contract;
+use brigade_chassis::openapi::{self, Contract};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

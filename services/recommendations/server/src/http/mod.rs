@@ -7,7 +7,7 @@
 mod recommendations;
 
 use axum::Router;
-use brigade_chassis::openapi::Contract;
+use brigade_chassis::openapi::{self, Contract};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
