@@ -76,15 +76,19 @@ fn service_of_slot(slot: &str) -> &str {
 /// operator.
 pub fn operator_check(data_dir: &Path) -> OperatorCheck {
     let path: PathBuf = data_dir.join(OPERATOR_CREDENTIAL_FILE);
-    Arc::new(move |presented: &str| match std::fs::read_to_string(&path) {
-        Ok(text) => constant_time_eq(text.trim().as_bytes(), presented.as_bytes()),
-        Err(_) => false,
-    })
+    Arc::new(
+        move |presented: &str| match std::fs::read_to_string(&path) {
+            Ok(text) => constant_time_eq(text.trim().as_bytes(), presented.as_bytes()),
+            Err(_) => false,
+        },
+    )
 }
 
 /// Equality whose time does not depend on where two equally long inputs differ.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && !a.is_empty() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && !a.is_empty()
+        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

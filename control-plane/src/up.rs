@@ -553,8 +553,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     } else {
         (specs, Vec::new())
     };
-    let authority =
-        LocalAuthority::start(args.identity_token_life, args.identity_rotate_every)?;
+    let authority = LocalAuthority::start(args.identity_token_life, args.identity_rotate_every)?;
     authority.enrol(&mut specs, &members)?;
     let authority_routes = authority
         .authority

@@ -226,7 +226,10 @@ pub struct Running {
 impl Running {
     /// An operator's identity token for calling `service` directly (`Brigade-Identity`), from
     /// the control plane, proving the operator credential.
-    pub async fn operator_identity(&self, service: &str) -> Result<String, crate::OperatorIdentityError> {
+    pub async fn operator_identity(
+        &self,
+        service: &str,
+    ) -> Result<String, crate::OperatorIdentityError> {
         crate::operator_identity(&self.control_url, &self.operator_credential, service).await
     }
 

@@ -47,7 +47,10 @@ pub async fn operator_identity(
     if !answer.status.is_success() {
         return Err(OperatorIdentityError::Refused {
             status: answer.status.as_u16(),
-            body: String::from_utf8_lossy(&answer.body).chars().take(300).collect(),
+            body: String::from_utf8_lossy(&answer.body)
+                .chars()
+                .take(300)
+                .collect(),
         });
     }
     #[derive(serde::Deserialize)]

@@ -93,10 +93,19 @@ async fn a_confirmed_order_changes_the_recommendations_within_two_seconds(system
     let key = ("idempotency-key", "support-refund-1");
     let (status, refused) = send(Method::POST, &refund_url, None, &[key], reason.clone()).await;
     assert_eq!(status, 401, "{refused}");
-    assert_eq!(refused["type"], "urn:brigade:problem:identity-required", "{refused}");
+    assert_eq!(
+        refused["type"], "urn:brigade:problem:identity-required",
+        "{refused}"
+    );
     let (name, operator) = system.operator("payments").await;
-    let (status, refund) =
-        send(Method::POST, &refund_url, None, &[key, (name, &operator)], reason).await;
+    let (status, refund) = send(
+        Method::POST,
+        &refund_url,
+        None,
+        &[key, (name, &operator)],
+        reason,
+    )
+    .await;
     assert_eq!(status, 200, "{refund}");
     let refunded = Instant::now();
     loop {

@@ -221,6 +221,18 @@ impl Verifier {
                     .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?
             }
         };
+        // A validation that accepts several algorithms (a cluster's RS256 or ES256, the local
+        // authority's EdDSA) is narrowed to the token's, which was checked above: jsonwebtoken
+        // refuses a key whose family is not that of every algorithm listed.
+        let narrowed;
+        let validation = if validation.algorithms.len() > 1 {
+            let mut one = validation.clone();
+            one.algorithms = vec![header.alg];
+            narrowed = one;
+            &narrowed
+        } else {
+            validation
+        };
         jsonwebtoken::decode::<C>(token, &key, validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {

@@ -29,11 +29,11 @@ use jsonwebtoken::jwk::JwkSet;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::identity::{
-    IdentityClaims, PresentError, Presenter, TokenAnswer, TokenFuture, TokenRequest, AUTHORITY_ISSUER, JWKS_PATH,
-    OPERATOR, OPERATOR_TOKEN_PATH, TOKEN_PATH,
-};
 use crate::auth::{bearer_token, SigningError, SigningKey};
+use crate::identity::{
+    IdentityClaims, PresentError, Presenter, TokenAnswer, TokenFuture, TokenRequest,
+    AUTHORITY_ISSUER, JWKS_PATH, OPERATOR, OPERATOR_TOKEN_PATH, TOKEN_PATH,
+};
 use crate::problem::Problem;
 
 /// Whether a presented operator credential is the right one. The control plane gives the
@@ -156,7 +156,11 @@ impl Authority {
             iat: now,
             exp: now + self.inner.token_life.as_secs(),
         };
-        let ring = self.inner.ring.read().unwrap_or_else(PoisonError::into_inner);
+        let ring = self
+            .inner
+            .ring
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         ring.current.sign(&claims)
     }
 
@@ -164,7 +168,11 @@ impl Authority {
     /// tokens may still be alive.
     pub fn jwks(&self) -> JwkSet {
         let now = Instant::now();
-        let ring = self.inner.ring.read().unwrap_or_else(PoisonError::into_inner);
+        let ring = self
+            .inner
+            .ring
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let keys = std::iter::once(&ring.current)
             .chain(ring.next.as_ref().map(|(key, _)| key))
             .chain(
@@ -180,7 +188,11 @@ impl Authority {
 
     /// Rotation's first step: a new key, published but not yet signing.
     pub fn publish_next(&self) -> Result<(), SigningError> {
-        let mut ring = self.inner.ring.write().unwrap_or_else(PoisonError::into_inner);
+        let mut ring = self
+            .inner
+            .ring
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if ring.next.is_none() {
             ring.generation += 1;
             let key = SigningKey::generate(&key_id(ring.generation))?;
@@ -194,7 +206,11 @@ impl Authority {
     /// last token expires. Returns whether it promoted.
     pub fn promote(&self) -> bool {
         let now = Instant::now();
-        let mut ring = self.inner.ring.write().unwrap_or_else(PoisonError::into_inner);
+        let mut ring = self
+            .inner
+            .ring
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let ready = matches!(&ring.next, Some((_, at)) if now.duration_since(*at) >= self.inner.publish_ahead);
         if !ready {
             return false;
@@ -296,7 +312,11 @@ fn refused(detail: &str) -> Problem {
     )
 }
 
-fn answer(authority: &Authority, subject: &str, audience: &str) -> Result<Json<TokenAnswer>, Problem> {
+fn answer(
+    authority: &Authority,
+    subject: &str,
+    audience: &str,
+) -> Result<Json<TokenAnswer>, Problem> {
     if !valid_name(audience) {
         return Err(Problem::invalid_parameter(
             "audience",

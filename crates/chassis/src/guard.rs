@@ -29,8 +29,8 @@ use jsonwebtoken::{Algorithm, Validation};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
-use crate::identity::{service_of_subject, IdentityClaims, AUTHORITY_ISSUER, DEV_PREFIX, HEADER};
 use crate::auth::{AuthError, Verifier};
+use crate::identity::{service_of_subject, IdentityClaims, AUTHORITY_ISSUER, DEV_PREFIX, HEADER};
 use crate::metrics::{IdentityRefusalLabels, Metrics};
 use crate::problem::Problem;
 
@@ -169,7 +169,13 @@ impl Guard {
     /// Callers of `service` prove tokens of the local authority ([`AUTHORITY_ISSUER`]) for
     /// `service`, verified with the keys at `jwks_url`.
     pub fn authority(service: &str, jwks_url: &str, metrics: &Metrics) -> Guard {
-        Guard::signed(service, Verifier::from_url(jwks_url), AUTHORITY_ISSUER, service, metrics)
+        Guard::signed(
+            service,
+            Verifier::from_url(jwks_url),
+            AUTHORITY_ISSUER,
+            service,
+            metrics,
+        )
     }
 
     /// Callers prove tokens of `issuer` for `audience`, verified with `verifier`'s keys: a
@@ -342,12 +348,15 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let accepted = self.accepted;
         Box::pin(async move {
-            let route = request
-                .extensions()
-                .get::<MatchedPath>()
-                .map_or_else(|| request.uri().path().to_owned(), |m| m.as_str().to_owned());
+            let route = request.extensions().get::<MatchedPath>().map_or_else(
+                || request.uri().path().to_owned(),
+                |m| m.as_str().to_owned(),
+            );
             let Some(guard) = request.extensions().get::<Guard>().cloned() else {
-                tracing::error!(route, "no identity guard on this instance: the route is refused");
+                tracing::error!(
+                    route,
+                    "no identity guard on this instance: the route is refused"
+                );
                 return Ok(Problem::from(Refusal::Missing).into_response());
             };
             match guard.admit(request.headers(), accepted).await {

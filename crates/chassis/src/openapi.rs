@@ -185,7 +185,10 @@ where
 /// `route` accepting calls only from the `accepted` services (and [`crate::identity::OPERATOR`]
 /// when listed), checked before its handler: [`crate::guard::callers`], kept next to
 /// the route it guards.
-pub fn callers<S>(route: UtoipaMethodRouter<S>, accepted: &'static [&'static str]) -> UtoipaMethodRouter<S>
+pub fn callers<S>(
+    route: UtoipaMethodRouter<S>,
+    accepted: &'static [&'static str],
+) -> UtoipaMethodRouter<S>
 where
     S: Clone + Send + Sync + 'static,
 {

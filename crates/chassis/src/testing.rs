@@ -273,7 +273,10 @@ pub async fn harness_get_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, crate::plain::Error> {
     let request = ::http::Request::builder()
         .uri(url)
-        .header(crate::identity::HEADER, Harness::get().token(HARNESS, service))
+        .header(
+            crate::identity::HEADER,
+            Harness::get().token(HARNESS, service),
+        )
         .body(http_body_util::Full::new(bytes::Bytes::new()))
         .map_err(|e| crate::plain::Error::InvalidUrl {
             url: url.to_owned(),

@@ -59,7 +59,12 @@ pub struct LoadArgs {
     pub control: String,
     /// The operator credential, which --restock proves to the control plane to set stock
     /// [default: the file `brigade up` keeps it in, .brigade/operator-token].
-    #[arg(long, env = "BRIGADE_OPERATOR_TOKEN", hide_env_values = true, value_name = "SECRET")]
+    #[arg(
+        long,
+        env = "BRIGADE_OPERATOR_TOKEN",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
     pub operator_credential: Option<String>,
     /// Arrivals per second, held for --duration; ignored with --stage. An arrival is one
     /// request, or a few when the mix sends `before` requests first (checkout).

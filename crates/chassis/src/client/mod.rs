@@ -49,8 +49,8 @@ pub use policy::{
 };
 
 use crate::context::{self, RequestContext};
-use crate::identity::Identity;
 use crate::discovery::Resolver;
+use crate::identity::Identity;
 use crate::metrics::{
     ClientMetrics, DependencyLabels, DependencyOutcomeLabels, Outcome, RejectionLabels,
 };
@@ -605,7 +605,11 @@ impl ServiceClient {
     }
 
     /// `headers` with this process's identity for the destination.
-    async fn identified(&self, identity: &Identity, headers: &HeaderMap) -> Result<HeaderMap, Error> {
+    async fn identified(
+        &self,
+        identity: &Identity,
+        headers: &HeaderMap,
+    ) -> Result<HeaderMap, Error> {
         let service = &self.inner.service;
         let token = identity.token_for(service).await.map_err(|e| {
             tracing::warn!(error = %e, service, "no identity to call with");

@@ -213,11 +213,10 @@ impl Context {
             }
         });
         if let Ok(mut routes) = self.events.routes.lock() {
-            *routes = std::mem::take(&mut *routes)
-                .merge(
-                    events::feed_routes(relay.clone(), self.health.clone())
-                        .route_layer(crate::guard::callers(consumers)),
-                );
+            *routes = std::mem::take(&mut *routes).merge(
+                events::feed_routes(relay.clone(), self.health.clone())
+                    .route_layer(crate::guard::callers(consumers)),
+            );
         }
         self.spawn_background("outbox relay", move |stop| relay.run(stop));
         Ok(outbox)

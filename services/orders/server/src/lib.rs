@@ -158,4 +158,10 @@ mod tests {
 
 /// The services that read this service's event feed (the embedded transport): the only callers
 /// its feed accepts.
-const FEED_CONSUMERS: &[&str] = &["cart", "inventory", "notifications", "recommendations", "shipping"];
+const FEED_CONSUMERS: &[&str] = &[
+    "cart",
+    "inventory",
+    "notifications",
+    "recommendations",
+    "shipping",
+];

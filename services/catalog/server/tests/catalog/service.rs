@@ -54,7 +54,7 @@ async fn every_product_is_announced_once(address: SocketAddr, expected: u64) {
             &format!("http://{address}/v1/events/feed?after={after}&limit=500&wait_ms=5000"),
         )
         .await
-            .unwrap();
+        .unwrap();
         assert!(!page.events.is_empty(), "the feed stopped at {after}");
         for item in page.events {
             assert_eq!(item.event.event_type, "brigade.catalog.ProductChanged");

@@ -45,10 +45,7 @@ pub fn router(store: Store) -> Router {
             openapi::body_limit(routes!(reservations::reserve), RESERVATION_BODY_LIMIT),
             &["orders"],
         ))
-        .routes(openapi::callers(
-            routes!(reservations::commit),
-            &["orders"],
-        ))
+        .routes(openapi::callers(routes!(reservations::commit), &["orders"]))
         .routes(openapi::callers(
             routes!(reservations::release),
             &["orders"],

@@ -231,9 +231,10 @@ async fn an_order_cancelled_on_orders_feed_releases_its_reservation() {
     let mut announced = Vec::new();
     let mut after = 0;
     while announced.len() < 3 {
-        let page: FeedPage = brigade_chassis::testing::harness_get_json("inventory", &feed_url(after))
-            .await
-            .unwrap();
+        let page: FeedPage =
+            brigade_chassis::testing::harness_get_json("inventory", &feed_url(after))
+                .await
+                .unwrap();
         assert!(!page.events.is_empty(), "the feed stopped at {announced:?}");
         for item in page.events {
             after = item.position;

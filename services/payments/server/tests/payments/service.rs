@@ -130,7 +130,7 @@ async fn two_instances_on_one_store_charge_refund_and_audit_through_the_client()
             &format!("{}/v1/events/feed?after={after}&wait_ms=5000", b.url()),
         )
         .await
-            .unwrap();
+        .unwrap();
         assert!(!page.events.is_empty(), "the feed stopped at {types:?}");
         for item in page.events {
             after = item.position;

@@ -64,7 +64,7 @@ async fn another_service_verifies_tokens_across_a_rotation() {
         &format!("{}/v1/events/feed?wait_ms=5000", instance.url()),
     )
     .await
-        .unwrap();
+    .unwrap();
     let announced: Vec<_> = feed
         .events
         .iter()
