@@ -477,3 +477,50 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
         assert!(description.contains(card), "{card}");
     }
 }
+
+/// Money moves only when orders asks: anyone else on the machine, or another service, is
+/// refused before a charge or a refund is looked at.
+#[tokio::test]
+async fn charges_and_refunds_take_only_their_declared_callers() {
+    let app = new_app().await;
+    let body = charge_body(Uuid::new_v4(), "4242424242424242");
+    let attempt = |caller: Option<&str>| {
+        let request = app
+            .call(Method::POST, "/v1/charges")
+            .idempotency_key(Some("attack-1"))
+            .json(&body);
+        match caller {
+            Some(caller) => request.caller(caller),
+            None => request.without_identity(),
+        }
+    };
+    attempt(None)
+        .send()
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "identity-required", "identity");
+    attempt(Some("gateway")).send().await.problem(
+        StatusCode::FORBIDDEN,
+        "caller-not-accepted",
+        "gateway",
+    );
+    let charged = attempt(Some("orders"))
+        .send()
+        .await
+        .with_status(StatusCode::CREATED);
+    let id = charged["id"].as_str().unwrap();
+    let refund = |caller: &str| {
+        app.call(Method::POST, &format!("/v1/charges/{id}/refund"))
+            .idempotency_key(Some("attack-refund"))
+            .json(&json!({ "reason": "support" }))
+            .caller(caller)
+    };
+    refund("cart")
+        .send()
+        .await
+        .problem(StatusCode::FORBIDDEN, "caller-not-accepted", "cart");
+    refund(brigade_chassis::identity::OPERATOR)
+        .send()
+        .await
+        .with_status(StatusCode::OK);
+    assert_audit_clean(&app).await;
+}

@@ -413,3 +413,25 @@ async fn the_openapi_document_describes_exactly_the_routes_served(db: Db) {
         assert!(document["paths"].get(path).is_some(), "{path}");
     }
 }
+
+/// Rotating the keys that sign every shopper's token is an operator's act.
+#[tokio::test]
+async fn only_an_operator_rotates_the_keys() {
+    let (db, _dir) = brigade_chassis::testing::sqlite_db().await;
+    let app = UsersApp::new(db).await;
+    app.call(Method::POST, "/v1/keys/rotate")
+        .without_identity()
+        .send()
+        .await
+        .problem(StatusCode::UNAUTHORIZED, "identity-required", "identity");
+    app.call(Method::POST, "/v1/keys/rotate")
+        .caller("gateway")
+        .send()
+        .await
+        .problem(StatusCode::FORBIDDEN, "caller-not-accepted", "gateway");
+    app.call(Method::POST, "/v1/keys/rotate")
+        .caller(brigade_chassis::identity::OPERATOR)
+        .send()
+        .await
+        .with_status(StatusCode::OK);
+}
