@@ -27,7 +27,9 @@ use crate::manifest::{Manifest, ServiceSpec};
 use crate::stores::{self, Stores};
 use brigade_chassis::db::provision::PostgresServer;
 use brigade_operator::console_data::{Options as ConsoleOptions, Scraper, Series as ConsoleSeries};
+use brigade_operator::credential::{OperatorCredential, Origin as CredentialOrigin};
 use brigade_operator::logs::{LogStore, Source};
+use brigade_operator::operator_auth::Gate;
 use brigade_operator::output::{human_duration, Printer};
 use brigade_operator::system::{self, Health, Sources};
 use brigade_registry::Registry;
@@ -470,6 +472,7 @@ fn control_sources(
     control_url: &str,
     logs: LogStore,
     started_at_ms: u64,
+    operator: Gate,
 ) -> Sources {
     Sources {
         registry: registry.clone(),
@@ -486,6 +489,7 @@ fn control_sources(
         logs,
         metrics: brigade_operator::otlp_metrics::MetricStore::new(Default::default()),
         console: ConsoleSeries::new(args.console_scrape_interval),
+        operator,
     }
 }
 
@@ -507,6 +511,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let postgres = stores::chosen(args.postgres.as_ref(), args.production_like);
     let stores = stores::prepare(postgres.as_ref(), &args.postgres_prefix, &manifest).await?;
     let stores_line = stores.describe(&store_dir);
+    // Only once the system can start: a refused `up` leaves no credential behind.
+    let (credential, credential_origin) = OperatorCredential::load_or_create(&data_dir)?;
+    let credential_file = OperatorCredential::path_in(&data_dir);
 
     let chaos = args.chaos || manifest.chaos.enabled;
     let terminal = std::io::stdout().is_terminal();
@@ -554,6 +561,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &control_url,
         logs,
         started_at_ms,
+        Gate::new(credential.clone(), Some(credential_file.clone())),
     );
     // Scrapes until `run` returns (dropped with it).
     let _scraper = Scraper::spawn(registry.clone(), sources.console.clone());
@@ -569,20 +577,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &data_dir,
     );
     say_layout(&printer, &stores_line, members.len());
+    say_credential(&printer, &credential_file, credential_origin);
     say_events(&printer, events.url.as_deref(), &events_namespace, chaos);
     let expected = expected_slots(&specs, &members);
     for spec in specs {
         supervisor.start(spec);
     }
 
-    let reason = wait_for_stop(
-        &shared,
-        &mut signals,
-        &expected,
-        &control_url,
-        args.ready_timeout,
-    )
-    .await;
+    let login = login_link(&control_url, &credential);
+    let reason = wait_for_stop(&shared, &mut signals, &expected, &login, args.ready_timeout).await;
     let stopping = Instant::now();
     stop_instances(&printer, &supervisor, &mut signals, reason, args.stop_grace).await;
     // Only now: stopping instances deregister through the registry's API.
@@ -770,7 +773,7 @@ async fn wait_for_stop(
     shared: &Shared,
     signals: &mut Signals,
     expected: &HashSet<String>,
-    control_url: &str,
+    login: &Login,
     ready_timeout: Duration,
 ) -> &'static str {
     let mut ready = shared.ready.subscribe();
@@ -780,12 +783,14 @@ async fn wait_for_stop(
         tokio::select! {
             all = ready.wait_for(|r| expected.iter().all(|s| r.contains(s))), if !announced => {
                 if all.is_ok() {
-                    announce_ready(&shared.printer, &shared.registry, control_url, expected.len(), shared.clock.elapsed());
+                    announce_ready(&shared.printer, &shared.registry, login, expected.len(), shared.clock.elapsed());
                 }
                 announced = true;
             }
             _ = tokio::time::sleep_until(deadline), if !announced && !warned => {
                 warn_not_ready(shared, expected, ready_timeout);
+                // The console shows why: log in to it without waiting for every instance.
+                shared.printer.say(format_args!("  console  {}", login.link));
                 warned = true;
             }
             reason = signals.next() => return reason,
@@ -837,13 +842,42 @@ async fn stop_instances(
     }
 }
 
+/// The console's login link and the control port it is for.
+struct Login {
+    control_url: String,
+    /// `CONTROL_URL/login?t=CREDENTIAL`: the one place `brigade up` shows the credential.
+    link: String,
+}
+
+fn login_link(control_url: &str, credential: &OperatorCredential) -> Login {
+    Login {
+        control_url: control_url.to_owned(),
+        // base64url needs no escaping in a query string.
+        link: format!("{control_url}/login?t={}", credential.secret()),
+    }
+}
+
+/// Where the operator credential is, never what it is.
+fn say_credential(printer: &Printer, file: &std::path::Path, origin: CredentialOrigin) {
+    let how = match origin {
+        CredentialOrigin::Created => "new",
+        CredentialOrigin::Reused => "kept from the last run",
+    };
+    printer.say(format_args!(
+        "operator credential in {} ({how}, readable only by you): `brigade scale`, `restart`, \
+         `chaos`, `events replay` and the console's controls need it",
+        file.display()
+    ));
+}
+
 fn announce_ready(
     printer: &Printer,
     registry: &Registry,
-    control_url: &str,
+    login: &Login,
     count: usize,
     took: Duration,
 ) {
+    let control_url = login.control_url.as_str();
     printer.say(format_args!(
         "all {count} instances ready in {}",
         human_duration(took)
@@ -860,7 +894,7 @@ fn announce_ready(
             storefront.registration.address
         ));
     }
-    printer.say(format_args!("  console  {control_url}/"));
+    printer.say(format_args!("  console  {}", login.link));
     let default_url = format!("http://127.0.0.1:{}", 7070);
     if control_url == default_url {
         printer.say("  status   brigade status");

@@ -134,7 +134,8 @@ async fn degradation_phases(
     let mut phases = Vec::new();
     phases.push(page_load("healthy", &client, &gateway, &ids, args.rate, count).await);
 
-    let operator = Operator::new(control);
+    // Clearing resumes through the control port, which demands the operator credential.
+    let operator = Operator::new(control).authenticated(running.operator_credential()?);
     operator
         .request_fault("recommendations", None, Change::Latency(args.slow))
         .await?;

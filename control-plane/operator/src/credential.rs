@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rand::TryRngCore as _;
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 /// The credential file's name in `brigade up`'s data directory.
@@ -240,6 +241,23 @@ impl OperatorCredential {
         format!("Bearer {}", self.secret)
     }
 
+    /// The value of the console's session cookie: derived from the secret, never the secret
+    /// itself. Browsers send a cookie to every port of its host, so another local server the
+    /// operator visits could read it; what it reads opens the console's mutations on this
+    /// control port (and only with the same-origin proof, which it cannot make from a browser)
+    /// but is not the credential, which also mints service identities.
+    pub fn console_session(&self) -> String {
+        let mut digest = Sha256::new();
+        digest.update(b"brigade console session\0");
+        digest.update(self.secret.as_bytes());
+        URL_SAFE_NO_PAD.encode(digest.finalize())
+    }
+
+    /// Whether `presented` is [`OperatorCredential::console_session`], in constant time.
+    pub fn matches_console_session(&self, presented: &str) -> bool {
+        bool::from(self.console_session().as_bytes().ct_eq(presented.as_bytes()))
+    }
+
     /// What logs may show: the first four characters, enough to tell two credentials apart.
     pub fn redacted(&self) -> String {
         format!("{}…", &self.secret[..4])
@@ -286,6 +304,11 @@ mod tests {
         flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
         assert!(!credential.matches(std::str::from_utf8(&flipped).unwrap()));
         assert!(!credential.matches(OperatorCredential::generate().unwrap().secret()));
+        // The console's cookie is not the credential, and the credential is not a cookie.
+        let session = credential.console_session();
+        assert!(credential.matches_console_session(&session));
+        assert!(!credential.matches(&session));
+        assert!(!credential.matches_console_session(credential.secret()));
     }
 
     #[test]

@@ -11,6 +11,7 @@ use brigade_chassis::client::plain::{self, PlainClient};
 use brigade_chassis::events::{Parked, ParkedList, Replayed};
 use brigade_chassis::Problem;
 
+use crate::chaos::instances::ControlClient;
 use crate::system::SystemView;
 
 /// Options shared by the `events` subcommands.
@@ -18,6 +19,9 @@ use crate::system::SystemView;
 pub struct EventsArgs {
     #[command(flatten)]
     pub control: crate::status::ControlUrl,
+    /// `replay` changes the system: it needs the operator credential.
+    #[command(flatten)]
+    pub operator: crate::operator_auth::cli::OperatorToken,
     #[command(subcommand)]
     pub command: EventsCommand,
 }
@@ -55,7 +59,20 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
             Ok(())
         }
         EventsCommand::Replay { id, service } => {
-            let (service, replayed) = replay(&view, &client, &id, service.as_deref()).await?;
+            let credential = args.operator.load()?;
+            let service = match service {
+                Some(service) => service,
+                None => owner(&view, &client, &id).await?,
+            };
+            // Through the control port, which demands the operator credential of a change.
+            let replayed: Replayed = ControlClient::new(&args.control.url, client)
+                .authenticated(credential)
+                .call_with(
+                    http::Method::POST,
+                    &format!("/v1/console/parked/{service}/{id}/replay"),
+                    None,
+                )
+                .await?;
             println!(
                 "{service}: replayed {} event(s): {}; {} still parked in {service}",
                 replayed.replayed.len(),
@@ -105,6 +122,18 @@ pub async fn parked(view: &SystemView, client: &PlainClient) -> anyhow::Result<V
     Ok(all)
 }
 
+/// The service that has the event `id` parked.
+async fn owner(view: &SystemView, client: &PlainClient, id: &str) -> anyhow::Result<String> {
+    parked(view, client)
+        .await?
+        .into_iter()
+        .find(|list| list.items.iter().any(|p| p.id == id))
+        .map(|list| list.service)
+        .with_context(|| {
+            format!("no service has a parked event with id `{id}` (see `brigade events parked`)")
+        })
+}
+
 /// Replays `id` in `service`, or in whichever service has it parked.
 pub async fn replay(
     view: &SystemView,
@@ -114,16 +143,7 @@ pub async fn replay(
 ) -> anyhow::Result<(String, Replayed)> {
     let service = match service {
         Some(service) => service.to_owned(),
-        None => parked(view, client)
-            .await?
-            .into_iter()
-            .find(|list| list.items.iter().any(|p| p.id == id))
-            .map(|list| list.service)
-            .with_context(|| {
-                format!(
-                    "no service has a parked event with id `{id}` (see `brigade events parked`)"
-                )
-            })?,
+        None => owner(view, client, id).await?,
     };
     let address = addresses(view)
         .into_iter()

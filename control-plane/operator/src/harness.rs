@@ -10,10 +10,12 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::credential::{CredentialError, OperatorCredential};
 use crate::status;
 use crate::system::{Health, SystemView};
 
@@ -144,11 +146,14 @@ impl Up {
             }
         };
         let mut child = command.spawn().map_err(Error::Start)?;
+        let printed_login = Arc::new(Mutex::new(None));
         if self.output == Output::Echo {
-            echo(&mut child);
+            echo(&mut child, printed_login.clone());
         }
         Ok(Running {
             child,
+            data_dir: self.data_dir,
+            printed_login,
             control_url: format!("http://127.0.0.1:{control_port}"),
             gateway_url: format!("http://127.0.0.1:{gateway_port}"),
             storefront_url: format!("http://127.0.0.1:{storefront_port}"),
@@ -164,7 +169,8 @@ pub fn free_port() -> std::io::Result<u16> {
 }
 
 /// Keeps the child's pipes drained, each line echoed to stderr: a full pipe would block it.
-fn echo(child: &mut Child) {
+/// The console's login link, when printed, is kept in `login`.
+fn echo(child: &mut Child, login: Arc<Mutex<Option<String>>>) {
     let pipes = [
         child
             .stdout
@@ -177,18 +183,34 @@ fn echo(child: &mut Child) {
     ];
     for pipe in pipes.into_iter().flatten() {
         // Threads, not tasks: they outlive any runtime and block only on the pipe.
+        let login = login.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(link) = login_link_in(&line) {
+                    if let Ok(mut kept) = login.lock() {
+                        *kept = Some(link.to_owned());
+                    }
+                }
                 eprintln!("[up] {line}");
             }
         });
     }
 }
 
+/// The console's login link in a line `brigade up` printed (`  console  http://…/login?t=…`).
+fn login_link_in(line: &str) -> Option<&str> {
+    line.split_whitespace()
+        .find(|word| word.starts_with("http://") && word.contains("/login?t="))
+}
+
 /// A running `brigade up`; killed (and reaped) when dropped.
 #[derive(Debug)]
 pub struct Running {
     pub child: Child,
+    /// Its data directory, where it keeps the operator credential.
+    pub data_dir: PathBuf,
+    /// The console's login link, once echoed output has shown it.
+    printed_login: Arc<Mutex<Option<String>>>,
     pub control_url: String,
     pub gateway_url: String,
     /// The storefront's pages.
@@ -201,6 +223,27 @@ impl Running {
     /// The system as `brigade status` sees it.
     pub async fn view(&self) -> Result<SystemView, status::Error> {
         status::fetch(&self.control_url).await
+    }
+
+    /// The operator credential `brigade up` wrote (or kept) in its data directory: what the
+    /// commands and calls that change the system must present.
+    pub fn operator_credential(&self) -> Result<OperatorCredential, CredentialError> {
+        OperatorCredential::load(&self.operator_token_file())
+    }
+
+    /// The file that holds the operator credential.
+    pub fn operator_token_file(&self) -> PathBuf {
+        OperatorCredential::path_in(&self.data_dir)
+    }
+
+    /// The console's login link as `brigade up` printed it: from the echoed output, or from
+    /// the log file.
+    pub fn printed_login_link(&self) -> Option<String> {
+        if let Some(link) = self.printed_login.lock().ok().and_then(|l| l.clone()) {
+            return Some(link);
+        }
+        let log = std::fs::read_to_string(self.log_path.as_ref()?).ok()?;
+        log.lines().find_map(login_link_in).map(str::to_owned)
     }
 
     /// Waits until every instance the manifest asks for is ready; returns the view then.
@@ -344,6 +387,16 @@ mod tests {
             service(Some(1), &[Health::Ready]),
             service(None, &[Health::Unknown])
         ])));
+    }
+
+    #[test]
+    fn the_login_link_is_found_in_the_line_that_prints_it() {
+        let line = "[brigade]   console  http://127.0.0.1:7070/login?t=abc_-9";
+        assert_eq!(
+            login_link_in(line),
+            Some("http://127.0.0.1:7070/login?t=abc_-9")
+        );
+        assert_eq!(login_link_in("  console  http://127.0.0.1:7070/"), None);
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - [`console_data`]: what the console charts and draws: scraped figures per service, the map.
 //! - [`credential`]: the operator credential `brigade up` writes and the control port demands
 //!   of whoever changes the system.
+//! - [`operator_auth`]: the control port's gate on changes, and where the commands find the
+//!   credential.
 //! - [`checker`]: `brigade check`, the promise checker (also used by the end-to-end tests).
 //! - [`logs`]: the instances' log lines kept by the control port (and OTLP log records posted
 //!   to it), and `brigade logs`.
@@ -30,6 +32,7 @@ pub mod harness;
 pub mod logs;
 pub mod otlp;
 pub mod otlp_metrics;
+pub mod operator_auth;
 pub mod output;
 pub mod scale;
 pub mod status;

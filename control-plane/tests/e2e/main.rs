@@ -12,6 +12,7 @@ mod dns_discovery;
 mod events;
 mod load;
 mod logs;
+mod operators;
 mod postgres;
 mod resilience;
 mod scale;

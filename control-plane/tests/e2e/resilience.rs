@@ -368,6 +368,7 @@ clear = {}
         rate: 10.0,
         settle: Duration::from_secs(60),
         verbose: false,
+        credential: Some(system.credential()),
     };
     let report = run_scenario(&system.control, &scenario, &options)
         .await

@@ -56,9 +56,7 @@ body = '{"card_number": "4242424242424242"}'
 
 /// Runs `brigade ARGS` against `system`: whether it succeeded, its stdout and stderr.
 async fn brigade(system: &System, args: &[&str]) -> (bool, String, String) {
-    let mut all = args.to_vec();
-    all.extend(["--control-url", system.control.as_str()]);
-    crate::support::brigade(&all).await
+    system.brigade(args).await
 }
 
 async fn brigade_ok(system: &System, args: &[&str]) -> String {

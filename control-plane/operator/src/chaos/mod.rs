@@ -32,6 +32,8 @@ pub use self::scenario::Scenario;
 pub struct ChaosArgs {
     #[command(flatten)]
     pub control: crate::status::ControlUrl,
+    #[command(flatten)]
+    pub operator: crate::operator_auth::cli::OperatorToken,
     #[command(subcommand)]
     pub command: ChaosCommand,
 }
@@ -131,7 +133,16 @@ fn parse_route(text: &str) -> Result<String, String> {
 
 /// `brigade chaos …`.
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
-    let operator = Operator::new(&args.control.url);
+    let mut operator = Operator::new(&args.control.url);
+    // Kills, pauses, resumes and clearing change processes through the control port, which
+    // demands the operator credential; request faults and `show` do not use it.
+    let credential = if args.command.changes_processes() {
+        let credential = args.operator.load()?;
+        operator = operator.authenticated(credential.clone());
+        Some(credential)
+    } else {
+        None
+    };
     // A fault command does at once what a scenario step does on schedule.
     if let Some(action) = args.command.action() {
         println!("{}", operator.apply(&action).await?);
@@ -156,6 +167,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
                 rate,
                 settle,
                 verbose: true,
+                credential,
             };
             let report = run_scenario(&args.control.url, &scenario, &options).await?;
             println!("{report}");
@@ -175,6 +187,18 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
 }
 
 impl ChaosCommand {
+    /// Whether this command asks the control port to change processes (a scenario may).
+    fn changes_processes(&self) -> bool {
+        matches!(
+            self,
+            Self::Kill { .. }
+                | Self::Pause { .. }
+                | Self::Resume { .. }
+                | Self::Clear { .. }
+                | Self::Scenario { .. }
+        )
+    }
+
     /// The fault this command makes (or clears) as a scenario step's action; `None` for the
     /// commands that only read the faults or run a scenario.
     fn action(&self) -> Option<Action> {

@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::faults::{self, Change, RulesClient, Target};
 use super::instances::{self, ControlClient};
 use super::scenario::Action;
+use crate::credential::OperatorCredential;
 use crate::system::SystemView;
 use brigade_supervisor::ProcessFault;
 
@@ -53,6 +54,13 @@ impl Operator {
             control: ControlClient::new(control_url, http.clone()),
             rules: RulesClient::new(http),
         }
+    }
+
+    /// The same operator, proving itself with `credential` to the control port (kills,
+    /// pauses, resumes and clearing need it; request faults go to the instances).
+    pub fn authenticated(mut self, credential: OperatorCredential) -> Operator {
+        self.control = self.control.authenticated(credential);
+        self
     }
 
     /// The system as the control plane sees it now.

@@ -20,6 +20,7 @@ use super::operator::Operator;
 use super::scenario::Scenario;
 use super::shoppers::{BrowseCounts, CheckoutCounts, Product, Shop};
 use crate::checker;
+use crate::credential::OperatorCredential;
 use crate::output::human_duration;
 
 /// The most checkouts one run prepares shoppers for.
@@ -37,6 +38,8 @@ pub struct ScenarioOptions {
     pub settle: Duration,
     /// Print progress and each step as it happens.
     pub verbose: bool,
+    /// The operator credential, for the steps that kill, pause, resume or clear.
+    pub credential: Option<OperatorCredential>,
 }
 
 impl Default for ScenarioOptions {
@@ -45,6 +48,7 @@ impl Default for ScenarioOptions {
             rate: 20.0,
             settle: Duration::from_secs(30),
             verbose: true,
+            credential: None,
         }
     }
 }
@@ -148,7 +152,10 @@ pub async fn run_scenario(
             println!("{line}");
         }
     };
-    let operator = Operator::new(control_url);
+    let mut operator = Operator::new(control_url);
+    if let Some(credential) = &options.credential {
+        operator = operator.authenticated(credential.clone());
+    }
     let view = operator.view().await?;
     scenario.check_services(&view)?;
     let gateway = view

@@ -48,10 +48,19 @@ const FILES: &[(&str, &str, &str)] = &[
 /// The page itself.
 const INDEX: &str = include_str!("assets/index.html");
 
+/// The files under `/console/`; the page itself is behind the login ([`super::login`]).
 pub fn router() -> Router {
-    Router::new()
-        .route("/", get(|| async { answer(HTML, INDEX) }))
-        .route("/console/{*file}", get(file))
+    Router::new().route("/console/{*file}", get(file))
+}
+
+/// The console's page.
+pub fn index() -> Response {
+    answer(HTML, INDEX)
+}
+
+/// An HTML page of the console's (e.g. the login's), under the same policy.
+pub fn html(page: &'static str) -> Response {
+    answer(HTML, page)
 }
 
 async fn file(Path(name): Path<String>) -> Response {
@@ -81,7 +90,13 @@ mod tests {
 
     #[test]
     fn the_page_loads_only_files_that_are_served_and_runs_no_inline_code() {
-        for reference in INDEX
+        for page in [INDEX, super::super::login::LOGIN_NEEDED, super::super::login::LINK_REFUSED] {
+            only_served_files_and_no_inline_code(page);
+        }
+    }
+
+    fn only_served_files_and_no_inline_code(page: &str) {
+        for reference in page
             .split(['"', '\''])
             .filter(|part| part.starts_with("/console/"))
         {
@@ -91,11 +106,11 @@ mod tests {
                 "index.html loads {reference}, which is not served"
             );
         }
-        assert!(!INDEX.contains("<script>"), "inline script in index.html");
-        assert!(!INDEX.contains("<style"), "inline style in index.html");
-        assert!(!INDEX.contains("style=\""), "style attribute in index.html");
+        assert!(!page.contains("<script>"), "inline script in {page}");
+        assert!(!page.contains("<style"), "inline style in {page}");
+        assert!(!page.contains("style=\""), "style attribute in {page}");
         for handler in ["onclick=", "onload=", "oninput=", "onchange=", "onsubmit="] {
-            assert!(!INDEX.contains(handler), "inline {handler} in index.html");
+            assert!(!page.contains(handler), "inline {handler} in {page}");
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The parked events of every service, for the console: the page cannot ask instances itself
 //! (other origins, and its policy allows only the control plane), so the control plane asks
-//! them the way `brigade events` does ([`crate::events`]).
+//! them the way `brigade events` does ([`crate::events`]). `brigade events replay` replays
+//! through here too, so that a replay, a change, needs the operator credential (the control
+//! port's gate is merged over this router).
 
 use std::time::Duration;
 

@@ -92,11 +92,49 @@ impl System {
     }
 }
 
+impl System {
+    /// The operator credential this system's `brigade up` wrote.
+    pub fn credential(&self) -> brigade_operator::credential::OperatorCredential {
+        self.running.operator_credential().unwrap()
+    }
+
+    /// The operator credential's secret, for an `Authorization: Bearer` header.
+    pub fn token(&self) -> String {
+        self.credential().secret().to_owned()
+    }
+
+    /// Runs `brigade ARGS --control-url CONTROL` as the operator of this system (with its
+    /// credential file, as a person would from the directory `brigade up` runs in).
+    pub async fn brigade(&self, args: &[&str]) -> (bool, String, String) {
+        let file = self.running.operator_token_file();
+        let mut all = args.to_vec();
+        all.extend(["--control-url", self.control.as_str()]);
+        run_brigade(&all, &[("BRIGADE_OPERATOR_TOKEN_FILE", file.to_str().unwrap())]).await
+    }
+
+    /// Runs `brigade ARGS --control-url CONTROL` with no operator credential to be found.
+    pub async fn brigade_anonymous(&self, args: &[&str]) -> (bool, String, String) {
+        let mut all = args.to_vec();
+        all.extend(["--control-url", self.control.as_str()]);
+        let nowhere = self.data.path().join("no-such-token");
+        run_brigade(&all, &[("BRIGADE_DATA_DIR", nowhere.to_str().unwrap())]).await
+    }
+}
+
 /// Runs `brigade ARGS`: whether it succeeded, its stdout and stderr (also shown, for a test
 /// that fails).
 pub async fn brigade(args: &[&str]) -> (bool, String, String) {
+    run_brigade(args, &[]).await
+}
+
+/// Runs `brigade ARGS` with `env` set; the operator credential only where `env` says.
+pub async fn run_brigade(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_brigade"))
         .args(args)
+        .env_remove("BRIGADE_OPERATOR_TOKEN")
+        .env_remove("BRIGADE_OPERATOR_TOKEN_FILE")
+        .env_remove("BRIGADE_DATA_DIR")
+        .envs(env.iter().copied())
         .output()
         .await
         .unwrap();
