@@ -59,18 +59,18 @@ pub fn index() -> Response {
 }
 
 /// An HTML page of the console's (e.g. the login's), under the same policy.
-pub fn html(page: &'static str) -> Response {
+pub fn html(page: String) -> Response {
     answer(HTML, page)
 }
 
 async fn file(Path(name): Path<String>) -> Response {
     match FILES.iter().find(|(file, _, _)| *file == name) {
-        Some((_, media_type, body)) => answer(media_type, body),
+        Some((_, media_type, body)) => answer(media_type, *body),
         None => Problem::not_found(format!("the console has no file `{name}`")).into_response(),
     }
 }
 
-fn answer(media_type: &'static str, body: &'static str) -> Response {
+fn answer(media_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
     (
         [
             (header::CONTENT_TYPE, media_type),
@@ -79,7 +79,7 @@ fn answer(media_type: &'static str, body: &'static str) -> Response {
             (header::CONTENT_SECURITY_POLICY, POLICY),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn the_page_loads_only_files_that_are_served_and_runs_no_inline_code() {
-        for page in [INDEX, super::super::login::LOGIN_NEEDED, super::super::login::LINK_REFUSED] {
+        for page in [INDEX, super::super::login::PAGE] {
             only_served_files_and_no_inline_code(page);
         }
     }

@@ -18,10 +18,19 @@ use serde::Deserialize;
 use super::assets;
 use crate::operator_auth::Gate;
 
-/// What `/` shows without a login.
-pub(super) const LOGIN_NEEDED: &str = include_str!("assets/login-needed.html");
-/// What a wrong or outdated login link shows.
-pub(super) const LINK_REFUSED: &str = include_str!("assets/login-refused.html");
+/// The page around what the login says (at `<!--why-->`).
+pub(super) const PAGE: &str = include_str!("assets/login.html");
+/// What `/` says without a login.
+const LOGIN_NEEDED: &str = include_str!("assets/login-needed.html");
+/// What a wrong or outdated login link says.
+const LINK_REFUSED: &str = include_str!("assets/login-refused.html");
+
+/// The login page saying `why`, answered 401.
+fn refused(why: &str) -> Response {
+    let mut response = assets::html(PAGE.replace("<!--why-->", why));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    response
+}
 
 #[derive(Debug, Default, Deserialize)]
 struct Link {
@@ -40,9 +49,7 @@ async fn page(State(gate): State<Gate>, headers: HeaderMap) -> Response {
     if gate.has_console_session(&headers) {
         assets::index()
     } else {
-        let mut response = assets::html(LOGIN_NEEDED);
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        response
+        refused(LOGIN_NEEDED)
     }
 }
 
@@ -52,9 +59,7 @@ async fn login(State(gate): State<Gate>, headers: HeaderMap, RawQuery(query): Ra
     let accepted = link.t.as_deref().is_some_and(|token| gate.opens_console(token));
     if !accepted {
         tracing::warn!("console login refused: the link's token is not this system's credential");
-        let mut response = assets::html(LINK_REFUSED);
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
-        return response;
+        return refused(LINK_REFUSED);
     }
     (
         StatusCode::SEE_OTHER,

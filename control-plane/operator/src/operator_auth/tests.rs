@@ -122,28 +122,23 @@ async fn the_console_cookie_changes_nothing_without_the_same_origin_proof() {
         let (status, problem, _) = post(&url, *body, &[("cookie", cookie.clone())]).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {problem}");
         assert_eq!(problem["type"], "urn:brigade:problem:cross-site-request");
-        // The header, but sent from another origin (the storefront's port: same site).
-        let from_elsewhere = [
-            ("cookie", cookie.clone()),
-            ("x-brigade-console", "1".to_owned()),
-            ("origin", "http://127.0.0.1:8000".to_owned()),
-        ];
-        let (status, _, _) = post(&url, *body, &from_elsewhere).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: foreign Origin");
-        let cross_site = [
-            ("cookie", cookie.clone()),
-            ("x-brigade-console", "1".to_owned()),
-            ("sec-fetch-site", "same-site".to_owned()),
-        ];
-        let (status, _, _) = post(&url, *body, &cross_site).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: Sec-Fetch-Site same-site");
-        // A cookie of another system (another credential) is no login at all.
-        let stale = [
-            ("cookie", format!("{}=x{}", cookie.split('=').next().unwrap(), "A".repeat(42))),
-            ("x-brigade-console", "1".to_owned()),
-        ];
-        let (status, problem, _) = post(&url, *body, &stale).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: {problem}");
+        // With the console's header, but from elsewhere, or with another system's cookie.
+        let stale = format!("{}=x{}", cookie.split('=').next().unwrap(), "A".repeat(42));
+        for (what, cookie, proof, expected) in [
+            // The storefront's port: another origin, the same site.
+            ("a foreign Origin", &cookie, ("origin", "http://127.0.0.1:8000"), StatusCode::FORBIDDEN),
+            ("Sec-Fetch-Site same-site", &cookie, ("sec-fetch-site", "same-site"), StatusCode::FORBIDDEN),
+            // A cookie of another system (another credential) is no login at all.
+            ("a stale cookie", &stale, ("origin", origin.as_str()), StatusCode::UNAUTHORIZED),
+        ] {
+            let headers = [
+                ("cookie", cookie.clone()),
+                ("x-brigade-console", "1".to_owned()),
+                (proof.0, proof.1.to_owned()),
+            ];
+            let (status, problem, _) = post(&url, *body, &headers).await;
+            assert_eq!(status, expected, "{path} with {what}: {problem}");
+        }
 
         // The console's own page: cookie, header, its own origin.
         let console = [
