@@ -65,10 +65,7 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
             sources.logs.clone(),
             sources.metrics.clone(),
         ))
-        .merge(gate.protect(chaos::instances::router(
-            sources.supervisor.clone(),
-            chaos,
-        )))
+        .merge(gate.protect(chaos::instances::router(sources.supervisor.clone(), chaos)))
         .merge(gate.protect(scale::router(
             sources.supervisor.clone(),
             sources.registry.clone(),

@@ -255,7 +255,11 @@ impl OperatorCredential {
 
     /// Whether `presented` is [`OperatorCredential::console_session`], in constant time.
     pub fn matches_console_session(&self, presented: &str) -> bool {
-        bool::from(self.console_session().as_bytes().ct_eq(presented.as_bytes()))
+        bool::from(
+            self.console_session()
+                .as_bytes()
+                .ct_eq(presented.as_bytes()),
+        )
     }
 
     /// What logs may show: the first four characters, enough to tell two credentials apart.

@@ -56,7 +56,13 @@ async fn keep(browser: &Client, name: &str) {
 /// pause with that cookie, as a cross-site request forgery would: nothing is paused.
 async fn log_in(browser: &Client, system: &System) {
     browser.goto(&format!("{}/", system.control)).await;
-    shows(browser, "#login-needed", "the page that asks for the login link", PATIENCE).await;
+    shows(
+        browser,
+        "#login-needed",
+        "the page that asks for the login link",
+        PATIENCE,
+    )
+    .await;
     keep(browser, "login-needed").await;
     let console = browser
         .execute("return document.querySelectorAll('#resources, script').length")
@@ -65,18 +71,40 @@ async fn log_in(browser: &Client, system: &System) {
     browser
         .goto(&format!("{}/login?t=not-the-credential", system.control))
         .await;
-    shows(browser, "#login-refused", "a wrong login link refused", PATIENCE).await;
+    shows(
+        browser,
+        "#login-refused",
+        "a wrong login link refused",
+        PATIENCE,
+    )
+    .await;
 
     let link = system
         .running
         .printed_login_link()
         .expect("brigade up printed the console's login link");
     browser.goto(&link).await;
-    shows(browser, "#resources", "the console after the login", PATIENCE).await;
+    shows(
+        browser,
+        "#resources",
+        "the console after the login",
+        PATIENCE,
+    )
+    .await;
     let at = browser.execute("return location.href").await;
-    assert_eq!(at, json!(format!("{}/", system.control)), "the secret left the address bar");
+    assert_eq!(
+        at,
+        json!(format!("{}/", system.control)),
+        "the secret left the address bar"
+    );
     let cookies = browser.execute("return document.cookie").await;
-    assert!(!cookies.as_str().unwrap_or_default().contains("brigade_operator"), "{cookies}");
+    assert!(
+        !cookies
+            .as_str()
+            .unwrap_or_default()
+            .contains("brigade_operator"),
+        "{cookies}"
+    );
 
     browser.goto(&format!("{}/livez", system.gateway)).await;
     browser
@@ -88,10 +116,20 @@ async fn log_in(browser: &Client, system: &System) {
             format!("{}/v1/chaos/instances/shipping-1/pause", system.control)
         ))
         .await;
-    wait_for_script(browser, "return window.forged", "the forged request settled", PATIENCE).await;
+    wait_for_script(
+        browser,
+        "return window.forged",
+        "the forged request settled",
+        PATIENCE,
+    )
+    .await;
     let (status, state) = get(&format!("{}/v1/chaos", system.control)).await;
     assert_eq!(status, 200, "{state}");
-    assert_eq!(state["paused"], json!([]), "a forged request paused an instance");
+    assert_eq!(
+        state["paused"],
+        json!([]),
+        "a forged request paused an instance"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -147,7 +147,10 @@ async fn on_the_embedded_transport() {
         std::process::Command::new(env!("CARGO_BIN_EXE_brigade"))
             .args(args)
             .args(["--control-url", &system.control])
-            .env("BRIGADE_OPERATOR_TOKEN_FILE", system.running.operator_token_file())
+            .env(
+                "BRIGADE_OPERATOR_TOKEN_FILE",
+                system.running.operator_token_file(),
+            )
             .output()
             .unwrap()
     };

@@ -24,10 +24,19 @@ const CHANGES: &[(&str, Option<&str>)] = &[
     ("/v1/chaos/services/cart/pause?instance=1", None),
     ("/v1/chaos/services/cart/resume", None),
     ("/v1/chaos/resume", None),
-    ("/v1/system/services/orders/scale", Some(r#"{"instances": 4}"#)),
-    ("/v1/system/services/recommendations/scale", Some(r#"{"instances": 0}"#)),
+    (
+        "/v1/system/services/orders/scale",
+        Some(r#"{"instances": 4}"#),
+    ),
+    (
+        "/v1/system/services/recommendations/scale",
+        Some(r#"{"instances": 0}"#),
+    ),
     ("/v1/system/services/payments/restart", None),
-    ("/v1/console/parked/orders/00000000-0000-0000-0000-000000000000/replay", None),
+    (
+        "/v1/console/parked/orders/00000000-0000-0000-0000-000000000000/replay",
+        None,
+    ),
 ];
 
 /// Every slot of the system with its process and restart count: what any change would alter.
@@ -63,7 +72,10 @@ async fn console_cookie(link: &str) -> String {
     assert_eq!(answer.status, 303, "{link}");
     assert_eq!(answer.headers[header::LOCATION], "/");
     let set = answer.headers[header::SET_COOKIE].to_str().unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     set.split(';').next().unwrap().to_owned()
 }
 
@@ -79,7 +91,10 @@ async fn only_the_holder_of_the_operator_credential_changes_the_system() {
     assert_eq!(metadata.uid(), ours);
     let token = system.token();
     assert_eq!(token.len(), 43, "32 bytes in base64url");
-    let link = system.running.printed_login_link().expect("brigade up printed a login link");
+    let link = system
+        .running
+        .printed_login_link()
+        .expect("brigade up printed a login link");
     assert_eq!(link, format!("{}/login?t={token}", system.control));
 
     let before = processes(&system).await;
@@ -92,7 +107,11 @@ async fn only_the_holder_of_the_operator_credential_changes_the_system() {
         for (who, token, headers) in [
             ("no credential", None, vec![]),
             ("a wrong credential", Some(wrong), vec![]),
-            ("the console's cookie alone", None, vec![("cookie", cookie.as_str())]),
+            (
+                "the console's cookie alone",
+                None,
+                vec![("cookie", cookie.as_str())],
+            ),
             (
                 "the console's cookie from another origin",
                 None,
@@ -104,7 +123,11 @@ async fn only_the_holder_of_the_operator_credential_changes_the_system() {
             ),
         ] {
             let (status, problem) = send(Method::POST, &url, token, &headers, body.clone()).await;
-            let expected = if who.starts_with("the console") { 403 } else { 401 };
+            let expected = if who.starts_with("the console") {
+                403
+            } else {
+                401
+            };
             assert_eq!(status, expected, "{path} with {who}: {problem}");
             let kind = problem["type"].as_str().unwrap_or_default();
             assert!(
@@ -130,7 +153,8 @@ async fn only_the_holder_of_the_operator_credential_changes_the_system() {
         let (ok, _, stderr) = system.brigade_anonymous(args).await;
         assert!(!ok, "{args:?} ran without the credential");
         assert!(
-            stderr.contains("needs the operator credential") && stderr.contains("--operator-token-file"),
+            stderr.contains("needs the operator credential")
+                && stderr.contains("--operator-token-file"),
             "{args:?}: {stderr}"
         );
         // … and report a credential the control plane rejects.

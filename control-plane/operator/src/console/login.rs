@@ -53,10 +53,17 @@ async fn page(State(gate): State<Gate>, headers: HeaderMap) -> Response {
     }
 }
 
-async fn login(State(gate): State<Gate>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let link: Link = serde_urlencoded::from_str(query.as_deref().unwrap_or_default())
-        .unwrap_or_default();
-    let accepted = link.t.as_deref().is_some_and(|token| gate.opens_console(token));
+async fn login(
+    State(gate): State<Gate>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let link: Link =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
+    let accepted = link
+        .t
+        .as_deref()
+        .is_some_and(|token| gate.opens_console(token));
     if !accepted {
         tracing::warn!("console login refused: the link's token is not this system's credential");
         return refused(LINK_REFUSED);

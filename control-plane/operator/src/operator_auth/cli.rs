@@ -35,7 +35,10 @@ impl OperatorToken {
         self.load_from(|name| std::env::var(name).ok())
     }
 
-    fn load_from(&self, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<OperatorCredential> {
+    fn load_from(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<OperatorCredential> {
         if let Some(file) = &self.file {
             return OperatorCredential::load(file).map_err(|e| explain(e, true));
         }

@@ -219,9 +219,7 @@ async fn require_operator(State(gate): State<Gate>, request: Request, next: Next
 /// The token of a `Bearer` authorization (the scheme is case-insensitive, RFC 9110).
 fn bearer(value: &str) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// `brigade_operator_PORT`, PORT being the one the browser addressed (from `Host`).

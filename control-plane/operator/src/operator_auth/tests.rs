@@ -18,7 +18,10 @@ const CHANGES: &[(&str, Option<&str>)] = &[
     ("/v1/chaos/services/orders/kill", None),
     ("/v1/chaos/services/orders/pause?instance=1", None),
     ("/v1/chaos/services/orders/resume", None),
-    ("/v1/system/services/orders/scale", Some(r#"{"instances": 2}"#)),
+    (
+        "/v1/system/services/orders/scale",
+        Some(r#"{"instances": 2}"#),
+    ),
     ("/v1/system/services/orders/restart", None),
     ("/v1/console/parked/orders/e1/replay", None),
 ];
@@ -57,11 +60,17 @@ async fn logged_in_cookie(base: &str) -> String {
         .unwrap();
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
     assert_eq!(answer.headers[header::LOCATION], "/");
-    let set = answer.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let set = answer.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(set.contains(attribute), "{set}");
     }
-    assert!(!set.contains(CREDENTIAL), "the cookie is not the credential: {set}");
+    assert!(
+        !set.contains(CREDENTIAL),
+        "the cookie is not the credential: {set}"
+    );
     set.split(';').next().unwrap().to_owned()
 }
 
@@ -77,7 +86,11 @@ async fn every_change_without_the_credential_is_refused_with_how_to_authenticate
             "{path}: {problem}"
         );
         let detail = problem["detail"].as_str().unwrap();
-        for hint in ["Authorization: Bearer", "--operator-token-file", "login link"] {
+        for hint in [
+            "Authorization: Bearer",
+            "--operator-token-file",
+            "login link",
+        ] {
             assert!(detail.contains(hint), "{path}: {detail}");
         }
         assert!(headers.contains_key(header::WWW_AUTHENTICATE), "{path}");
@@ -89,13 +102,25 @@ async fn every_change_without_the_credential_is_refused_with_how_to_authenticate
             &format!("{CREDENTIAL}A"),
         ] {
             let (status, problem, _) = post(&url, *body, &[bearer(wrong)]).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} `{wrong}`: {problem}");
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{path} `{wrong}`: {problem}"
+            );
             assert!(
-                problem["detail"].as_str().unwrap().contains("not this system's"),
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not this system's"),
                 "{problem}"
             );
         }
-        let (status, _, _) = post(&url, *body, &[("authorization", format!("Basic {CREDENTIAL}"))]).await;
+        let (status, _, _) = post(
+            &url,
+            *body,
+            &[("authorization", format!("Basic {CREDENTIAL}"))],
+        )
+        .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}: another scheme");
 
         // With it, the gate lets the change through to the route, which has no processes or
@@ -105,9 +130,17 @@ async fn every_change_without_the_credential_is_refused_with_how_to_authenticate
             status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
             "{path}: {status} {problem}"
         );
-        let (status, _, _) =
-            post(&url, *body, &[("authorization", format!("bearer {CREDENTIAL}"))]).await;
-        assert_ne!(status, StatusCode::UNAUTHORIZED, "{path}: the scheme is case-insensitive");
+        let (status, _, _) = post(
+            &url,
+            *body,
+            &[("authorization", format!("bearer {CREDENTIAL}"))],
+        )
+        .await;
+        assert_ne!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{path}: the scheme is case-insensitive"
+        );
     }
 }
 
@@ -126,10 +159,25 @@ async fn the_console_cookie_changes_nothing_without_the_same_origin_proof() {
         let stale = format!("{}=x{}", cookie.split('=').next().unwrap(), "A".repeat(42));
         for (what, cookie, proof, expected) in [
             // The storefront's port: another origin, the same site.
-            ("a foreign Origin", &cookie, ("origin", "http://127.0.0.1:8000"), StatusCode::FORBIDDEN),
-            ("Sec-Fetch-Site same-site", &cookie, ("sec-fetch-site", "same-site"), StatusCode::FORBIDDEN),
+            (
+                "a foreign Origin",
+                &cookie,
+                ("origin", "http://127.0.0.1:8000"),
+                StatusCode::FORBIDDEN,
+            ),
+            (
+                "Sec-Fetch-Site same-site",
+                &cookie,
+                ("sec-fetch-site", "same-site"),
+                StatusCode::FORBIDDEN,
+            ),
             // A cookie of another system (another credential) is no login at all.
-            ("a stale cookie", &stale, ("origin", origin.as_str()), StatusCode::UNAUTHORIZED),
+            (
+                "a stale cookie",
+                &stale,
+                ("origin", origin.as_str()),
+                StatusCode::UNAUTHORIZED,
+            ),
         ] {
             let headers = [
                 ("cookie", cookie.clone()),
@@ -173,18 +221,32 @@ async fn reading_stays_open_and_the_console_page_needs_the_login() {
                 .send_request(request.body(Full::new(Bytes::new())).unwrap())
                 .await
                 .unwrap();
-            (answer.status, String::from_utf8_lossy(&answer.body).into_owned())
+            (
+                answer.status,
+                String::from_utf8_lossy(&answer.body).into_owned(),
+            )
         }
     };
     let (status, body) = page(None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body.contains("login link printed by <code>brigade up</code>"), "{body}");
-    assert!(!body.contains("app.js"), "no console without the login: {body}");
+    assert!(
+        body.contains("login link printed by <code>brigade up</code>"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("app.js"),
+        "no console without the login: {body}"
+    );
     let (status, body) = page(Some(logged_in_cookie(&base).await)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("/console/app.js"), "{body}");
 
-    for link in ["/login", "/login?t=", "/login?t=AAAA", "/login?t=BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+    for link in [
+        "/login",
+        "/login?t=",
+        "/login?t=AAAA",
+        "/login?t=BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
         let answer = client()
             .send(Method::GET, &format!("{base}{link}"), None)
             .await

@@ -51,7 +51,10 @@ pub struct RestartArgs {
 
 /// A client of the control port that proves itself with the operator credential.
 fn client(control: &ControlUrl, operator: &OperatorToken) -> anyhow::Result<ControlClient> {
-    Ok(ControlClient::new(&control.url, PlainClient::new(CHANGE_TIMEOUT)).authenticated(operator.load()?))
+    Ok(
+        ControlClient::new(&control.url, PlainClient::new(CHANGE_TIMEOUT))
+            .authenticated(operator.load()?),
+    )
 }
 
 /// `brigade scale SERVICE N`.

@@ -109,7 +109,11 @@ impl System {
         let file = self.running.operator_token_file();
         let mut all = args.to_vec();
         all.extend(["--control-url", self.control.as_str()]);
-        run_brigade(&all, &[("BRIGADE_OPERATOR_TOKEN_FILE", file.to_str().unwrap())]).await
+        run_brigade(
+            &all,
+            &[("BRIGADE_OPERATOR_TOKEN_FILE", file.to_str().unwrap())],
+        )
+        .await
     }
 
     /// Runs `brigade ARGS --control-url CONTROL` with no operator credential to be found.
