@@ -462,8 +462,11 @@ fn expected_slots(specs: &[ProcessSpec], members: &[String]) -> HashSet<String> 
         .collect()
 }
 
-/// What the control port serves: the registry, the supervisor, the telemetry stores and the
-/// console's series.
+/// What the control port serves: the registry, the supervisor, the telemetry stores, the
+/// console's series and the gate on changes.
+// Each argument is one piece `run` made in its own step; a struct gathering them would only
+// be this function's argument list again.
+#[allow(clippy::too_many_arguments)]
 fn control_sources(
     args: &UpArgs,
     manifest: &Manifest,
