@@ -95,24 +95,10 @@ pub async fn run_colocated(
 /// Whether the built-in `service` keeps a store (declares migrations); `None` for a service
 /// `brigade run` does not know, which may have one.
 pub fn has_store(service: &str) -> Option<bool> {
-    fn of<S: service::Service>() -> bool {
-        !S::MIGRATIONS.is_empty()
-    }
-    Some(match service {
-        "catalog" => of::<catalog::Catalog>(),
-        "users" => of::<users::Users>(),
-        "inventory" => of::<inventory::Inventory>(),
-        "payments" => of::<payments::Payments>(),
-        "cart" => of::<cart::Cart>(),
-        "shipping" => of::<shipping::Shipping>(),
-        "orders" => of::<orders::Orders>(),
-        "recommendations" => of::<recommendations::Recommendations>(),
-        "currency" => of::<currency::Currency>(),
-        "notifications" => of::<notifications::Notifications>(),
-        "gateway" => of::<gateway::GatewayService>(),
-        "storefront" => of::<storefront::StorefrontService>(),
-        _ => return None,
-    })
+    declared()
+        .into_iter()
+        .find(|d| d.name == service)
+        .map(|d| d.store)
 }
 
 /// What a built-in service declares about itself, as a deployment needs it.
@@ -173,7 +159,11 @@ mod tests {
         let names: Vec<&str> = declared.iter().map(|d| d.name).collect();
         assert_eq!(names, crate::manifest::built_in());
         for service in &declared {
-            let named = service.depends_on.calls.iter().chain(service.depends_on.consumes);
+            let named = service
+                .depends_on
+                .calls
+                .iter()
+                .chain(service.depends_on.consumes);
             for dependency in named {
                 assert!(names.contains(dependency), "{}: {dependency}", service.name);
             }

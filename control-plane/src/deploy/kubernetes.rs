@@ -321,7 +321,10 @@ fn env(service: &Declared) -> Vec<Value> {
         ));
     }
     env.extend([
-        plain("BRIGADE_IDENTITY_TOKEN_FILE", format!("{IDENTITY_DIR}/token")),
+        plain(
+            "BRIGADE_IDENTITY_TOKEN_FILE",
+            format!("{IDENTITY_DIR}/token"),
+        ),
         plain("BRIGADE_IDENTITY_AUDIENCE", "brigade"),
         from_config("BRIGADE_IDENTITY_ISSUER", "brigade-identity", "issuer"),
         from_config("BRIGADE_IDENTITY_JWKS_URL", "brigade-identity", "jwks-url"),

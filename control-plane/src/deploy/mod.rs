@@ -131,9 +131,11 @@ fn differences(dir: &Path, expected: &BTreeMap<String, String>) -> anyhow::Resul
         let path = dir.join(name);
         match std::fs::read_to_string(&path) {
             Err(_) => lines.push(format!("  {}: missing", path.display())),
-            Ok(found) if found != *text => {
-                lines.push(format!("  {}: {}", path.display(), first_difference(&found, text)))
-            }
+            Ok(found) if found != *text => lines.push(format!(
+                "  {}: {}",
+                path.display(),
+                first_difference(&found, text)
+            )),
             Ok(_) => {}
         }
     }
@@ -173,7 +175,10 @@ fn stale_files(folder: &Path, expected: &BTreeMap<String, String>) -> anyhow::Re
     let mut stale = Vec::new();
     for entry in entries {
         let path = entry?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if name.ends_with(".yaml") && !expected.contains_key(&format!("{SERVICES}/{name}")) {
             stale.push(path);
         }

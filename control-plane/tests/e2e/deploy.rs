@@ -194,7 +194,10 @@ fn every_entrypoint_of_the_image_and_the_manifests_is_a_command_of_the_binary() 
             .unwrap();
         let help = String::from_utf8_lossy(&output.stdout);
         assert!(output.status.success(), "brigade run {service}: {output:?}");
-        assert!(help.contains("--listen"), "brigade run {service} --help:\n{help}");
+        assert!(
+            help.contains("--listen"),
+            "brigade run {service} --help:\n{help}"
+        );
     }
     let unknown = Command::new(BRIGADE)
         .args(["run", "wishlist", "--help"])

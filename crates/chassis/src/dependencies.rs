@@ -135,9 +135,15 @@ mod tests {
             "{message}"
         );
         let refused = CART.check_consume("cart", "catalog").unwrap_err();
-        assert!(refused.to_string().contains("DEPENDS_ON.consumes"), "{refused}");
+        assert!(
+            refused.to_string().contains("DEPENDS_ON.consumes"),
+            "{refused}"
+        );
         let refused = CART.check_publish("cart").unwrap_err();
-        assert!(refused.to_string().contains("DEPENDS_ON.publishes"), "{refused}");
+        assert!(
+            refused.to_string().contains("DEPENDS_ON.publishes"),
+            "{refused}"
+        );
         assert!(CART.uses_events());
         assert!(!Dependencies::NONE.uses_events());
     }

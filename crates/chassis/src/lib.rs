@@ -46,9 +46,9 @@ pub mod auth;
 pub mod chaos;
 pub mod client;
 pub mod context;
-pub mod dependencies;
 #[cfg(feature = "service")]
 pub mod db;
+pub mod dependencies;
 pub mod discovery;
 pub mod events;
 #[cfg(feature = "server")]

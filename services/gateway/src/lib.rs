@@ -75,7 +75,17 @@ pub struct GatewayService;
 impl Service for GatewayService {
     brigade_chassis::service_identity!("gateway", "Brigade's public JSON API under /api/v1");
     const DEPENDS_ON: Dependencies = Dependencies {
-        calls: &["catalog", "users", "cart", "orders", "notifications", "recommendations", "inventory", "shipping", "currency"],
+        calls: &[
+            "catalog",
+            "users",
+            "cart",
+            "orders",
+            "notifications",
+            "recommendations",
+            "inventory",
+            "shipping",
+            "currency",
+        ],
         ..Dependencies::NONE
     };
     const DEFAULT_PORT: u16 = DEFAULT_PORT;

@@ -100,7 +100,17 @@ impl Service for StorefrontService {
     const DEFAULT_PORT: u16 = DEFAULT_PORT;
     brigade_chassis::service_identity!("storefront", "Brigade's shop: server-rendered pages");
     const DEPENDS_ON: Dependencies = Dependencies {
-        calls: &["catalog", "users", "cart", "orders", "notifications", "inventory", "recommendations", "shipping", "currency"],
+        calls: &[
+            "catalog",
+            "users",
+            "cart",
+            "orders",
+            "notifications",
+            "inventory",
+            "recommendations",
+            "shipping",
+            "currency",
+        ],
         ..Dependencies::NONE
     };
 

@@ -112,7 +112,15 @@ impl Service for Orders {
     );
     // Users: the keys that verify shoppers' access tokens.
     const DEPENDS_ON: Dependencies = Dependencies {
-        calls: &["cart", "catalog", "inventory", "payments", "shipping", "currency", "users"],
+        calls: &[
+            "cart",
+            "catalog",
+            "inventory",
+            "payments",
+            "shipping",
+            "currency",
+            "users",
+        ],
         consumes: &["payments", "shipping"],
         publishes: true,
     };

@@ -90,8 +90,8 @@ async fn two_instances_starting_at_once_on_one_fresh_store_both_serve_the_same_c
 /// The same race on a fresh PostgreSQL database, as a Kubernetes rollout of the catalog's
 /// replicas (deploy/kubernetes: two at least) starts it: both migrate and load at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_starting_at_once_on_one_fresh_postgres_database_both_serve_the_same_catalog(
-) {
+async fn two_instances_starting_at_once_on_one_fresh_postgres_database_both_serve_the_same_catalog()
+{
     let Some(server) = testing::postgres_server().await else {
         return;
     };
