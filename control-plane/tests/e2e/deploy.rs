@@ -165,7 +165,8 @@ fn manifest_entrypoints() -> BTreeSet<String> {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let mut lines = text.lines().map(str::trim);
         while let Some(line) = lines.next() {
-            if line == "args:" {
+            // The container's first key, so it follows the list's dash.
+            if line == "args:" || line == "- args:" {
                 assert_eq!(lines.next(), Some("- run"), "{text}");
                 let service = lines.next().and_then(|l| l.strip_prefix("- ")).unwrap();
                 services.insert(service.to_owned());
