@@ -205,7 +205,7 @@ mod tests {
         for service in crate::manifest::built_in() {
             let text = &files[&format!("{SERVICES}/{service}.yaml")];
             assert!(text.starts_with(HEADER));
-            assert!(text.contains(&format!("- run\n")) && text.contains(&format!("- {service}\n")));
+            assert!(text.contains("- run\n") && text.contains(&format!("- {service}\n")));
             let kustomization = &files[&format!("{SERVICES}/kustomization.yaml")];
             assert!(kustomization.contains(&format!("- {service}.yaml")));
         }
