@@ -8,6 +8,7 @@ mod checkout;
 mod colocated;
 mod console;
 mod console_data;
+mod deploy;
 mod dns_discovery;
 mod events;
 mod load;

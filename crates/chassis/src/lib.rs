@@ -28,7 +28,7 @@
 //! A module uses only modules of its own layer or of the layers below it, so the module graph has
 //! no cycle (each layer lists its modules in the order they may use each other):
 //!
-//! 1. foundations, using nothing of the chassis: [`routes`], [`time`], [`trace_context`],
+//! 1. foundations, using nothing of the chassis: [`dependencies`], [`routes`], [`time`], [`trace_context`],
 //!    [`telemetry`] (spans, and their OTLP exporter), [`plain`] (the client for infrastructure
 //!    endpoints), [`metrics`] (which knows the store only through [`metrics::PoolUsage`]);
 //! 2. request scope: [`context`], then [`problem`] and [`validation`];
@@ -48,6 +48,7 @@ pub mod client;
 pub mod context;
 #[cfg(feature = "service")]
 pub mod db;
+pub mod dependencies;
 pub mod discovery;
 pub mod events;
 #[cfg(feature = "server")]

@@ -13,7 +13,7 @@ mod timeouts;
 use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
@@ -74,6 +74,20 @@ pub struct GatewayService;
 
 impl Service for GatewayService {
     brigade_chassis::service_identity!("gateway", "Brigade's public JSON API under /api/v1");
+    const DEPENDS_ON: Dependencies = Dependencies {
+        calls: &[
+            "catalog",
+            "users",
+            "cart",
+            "orders",
+            "notifications",
+            "recommendations",
+            "inventory",
+            "shipping",
+            "currency",
+        ],
+        ..Dependencies::NONE
+    };
     const DEFAULT_PORT: u16 = DEFAULT_PORT;
     type Args = PartTimeouts;
 
@@ -81,21 +95,21 @@ impl Service for GatewayService {
     /// at `parts`.
     async fn build(ctx: Context, parts: PartTimeouts) -> Result<Router, BoxError> {
         Ok(router(Gateway {
-            catalog: CatalogClient::new(ctx.client("catalog")),
-            users: UsersClient::new(ctx.client("users")),
-            cart: CartClient::new(ctx.client("cart")),
-            orders: OrdersClient::new(ctx.client("orders")),
-            notifications: NotificationsClient::new(ctx.client("notifications")),
+            catalog: CatalogClient::new(ctx.client("catalog")?),
+            users: UsersClient::new(ctx.client("users")?),
+            cart: CartClient::new(ctx.client("cart")?),
+            orders: OrdersClient::new(ctx.client("orders")?),
+            notifications: NotificationsClient::new(ctx.client("notifications")?),
             recommendations: RecommendationsClient::new(
-                ctx.client("recommendations")
+                ctx.client("recommendations")?
                     .with_timeout(parts.recommendations_timeout),
             ),
             inventory: InventoryClient::new(
-                ctx.client("inventory")
+                ctx.client("inventory")?
                     .with_timeout(parts.inventory_timeout),
             ),
-            shipping: ShippingClient::new(ctx.client("shipping")),
-            currency: CurrencyClient::new(ctx.client("currency")),
+            shipping: ShippingClient::new(ctx.client("shipping")?),
+            currency: CurrencyClient::new(ctx.client("currency")?),
             verifier: ctx.verifier()?,
         }))
     }

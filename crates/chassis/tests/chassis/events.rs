@@ -23,10 +23,20 @@ use crate::support::{sample, wait_for_sample, Ticked};
 pub(crate) const PRODUCER: ServiceInfo = ServiceInfo {
     name: "ledger",
     version: "test",
+    depends_on: brigade_chassis::service::Dependencies {
+        publishes: true,
+        ..brigade_chassis::service::Dependencies::NONE
+    },
 };
 pub(crate) const CONSUMER: ServiceInfo = ServiceInfo {
     name: "tally",
     version: "test",
+    // It also calls the ledger directly in the metrics tests.
+    depends_on: brigade_chassis::service::Dependencies {
+        calls: &["ledger"],
+        consumes: &["ledger"],
+        publishes: false,
+    },
 };
 
 /// The consumer's effect: a row per application, deliberately not idempotent by itself, so that

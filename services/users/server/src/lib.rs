@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::OUTBOX_MIGRATION;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 
 pub use app::{App, Config};
@@ -83,6 +83,10 @@ impl Service for Users {
         "users",
         "Brigade's users service: accounts, log-in, access tokens and their signing keys"
     );
+    const DEPENDS_ON: Dependencies = Dependencies {
+        publishes: true,
+        ..Dependencies::NONE
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     type Args = Args;
 

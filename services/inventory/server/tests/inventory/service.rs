@@ -159,6 +159,10 @@ impl OrdersFeed {
         let info = ServiceInfo {
             name: "orders",
             version: "test",
+            depends_on: brigade_chassis::service::Dependencies {
+                publishes: true,
+                ..brigade_chassis::service::Dependencies::NONE
+            },
         };
         let instance =
             Instance::start_custom(info, &["--database-url", &url], |mut ctx| async move {
