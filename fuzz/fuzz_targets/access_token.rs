@@ -61,7 +61,10 @@ fuzz_target!(|data: &[u8]| {
             return;
         };
         let verdict = trusted.runtime.block_on(trusted.verifier.verify(token));
-        assert!(verdict.is_err(), "an unsigned token was accepted: {token:?}");
+        assert!(
+            verdict.is_err(),
+            "an unsigned token was accepted: {token:?}"
+        );
         return;
     }
     let split = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());

@@ -13,7 +13,12 @@ fn decodes_as<E: Event + PartialEq + std::fmt::Debug>(envelope: &Envelope) {
     let readable = (E::OLDEST_READABLE..=E::VERSION).contains(&envelope.schemaversion);
     match envelope.decode::<E>() {
         Ok(event) => {
-            assert!(readable, "{} read at version {}", E::NAME, envelope.schemaversion);
+            assert!(
+                readable,
+                "{} read at version {}",
+                E::NAME,
+                envelope.schemaversion
+            );
             let _ = event.subject();
             let again = serde_json::to_value(&event).expect("an event writes as JSON");
             let mut rewritten = envelope.clone();

@@ -21,7 +21,10 @@ where
 {
     match json_body::<T>(body) {
         Ok(value) => {
-            assert!(json_round_trips(&value), "an accepted body does not read back");
+            assert!(
+                json_round_trips(&value),
+                "an accepted body does not read back"
+            );
             Some(value)
         }
         Err(problem) => {
@@ -52,7 +55,9 @@ fn sign_up(body: &[u8]) {
     if let Some(valid) = checked(asked.validate()) {
         assert!(valid.email.chars().count() <= users_api::MAX_EMAIL_CHARS);
         let password = valid.password.chars().count();
-        assert!((users_api::MIN_PASSWORD_CHARS..=users_api::MAX_PASSWORD_CHARS).contains(&password));
+        assert!(
+            (users_api::MIN_PASSWORD_CHARS..=users_api::MAX_PASSWORD_CHARS).contains(&password)
+        );
         assert!(valid.name.chars().count() <= users_api::MAX_NAME_CHARS);
     }
 }

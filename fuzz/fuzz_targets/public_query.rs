@@ -27,7 +27,11 @@ where
             let written = serde_urlencoded::to_string(&value).expect("a query writes");
             let again = uri_with_query(written.as_bytes())
                 .unwrap_or_else(|| panic!("{written:?} is not a URI's query"));
-            assert_eq!(query_string::<T>(&again).ok().as_ref(), Some(&value), "{written}");
+            assert_eq!(
+                query_string::<T>(&again).ok().as_ref(),
+                Some(&value),
+                "{written}"
+            );
             Some(value)
         }
         Err(problem) => {

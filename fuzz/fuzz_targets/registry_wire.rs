@@ -16,7 +16,10 @@ use brigade_registry::{Registry, WaitQuery};
 use libfuzzer_sys::fuzz_target;
 
 fn register(input: &[u8]) {
-    let split = input.iter().position(|&b| b == b'\n').unwrap_or(input.len());
+    let split = input
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(input.len());
     let (id, body) = input.split_at(split);
     let body = body.get(1..).unwrap_or_default();
     // A path segment is text by the time the route has it.
