@@ -161,7 +161,10 @@ impl Manifest {
                     source,
                 })?;
                 let origin = Origin::File(path);
-                Ok((Manifest::parse(&text, &origin.to_string(), built_in)?, origin))
+                Ok((
+                    Manifest::parse(&text, &origin.to_string(), built_in)?,
+                    origin,
+                ))
             }
             None => Ok((
                 Manifest::parse(embedded, &Origin::Embedded.to_string(), built_in)?,
@@ -177,10 +180,12 @@ impl Manifest {
             origin: origin.to_owned(),
             source: Box::new(source),
         })?;
-        manifest.validate(built_in).map_err(|detail| Error::Invalid {
-            origin: origin.to_owned(),
-            detail,
-        })?;
+        manifest
+            .validate(built_in)
+            .map_err(|detail| Error::Invalid {
+                origin: origin.to_owned(),
+                detail,
+            })?;
         Ok(manifest)
     }
 
@@ -298,10 +303,9 @@ mod tests {
 
     #[test]
     fn env_values_may_be_strings_numbers_or_booleans() {
-        let manifest = parse(
-            "[[service]]\nname = \"catalog\"\n[service.env]\nA = \"x\"\nB = 3\nC = true\n",
-        )
-        .unwrap();
+        let manifest =
+            parse("[[service]]\nname = \"catalog\"\n[service.env]\nA = \"x\"\nB = 3\nC = true\n")
+                .unwrap();
         let env: Vec<String> = manifest.services[0]
             .env
             .iter()
@@ -336,10 +340,9 @@ mod tests {
 
     #[test]
     fn other_programs_run_with_a_command() {
-        let manifest = parse(
-            "[[service]]\nname = \"echo\"\ncommand = [\"sh\", \"-c\", \"echo hi\"]\n",
-        )
-        .unwrap();
+        let manifest =
+            parse("[[service]]\nname = \"echo\"\ncommand = [\"sh\", \"-c\", \"echo hi\"]\n")
+                .unwrap();
         assert_eq!(
             manifest.services[0].command.as_deref().map(<[String]>::len),
             Some(3)

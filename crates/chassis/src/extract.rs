@@ -370,6 +370,43 @@ mod body_tests {
 }
 
 #[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Paging {
+        page: Option<u32>,
+    }
+
+    /// The decoding the fuzz targets drive answers what the extractors answer.
+    #[test]
+    fn bodies_and_query_strings_decode_or_are_refused_as_problems() {
+        assert_eq!(
+            json_body::<Paging>(br#"{"page":2}"#).ok(),
+            Some(Paging { page: Some(2) })
+        );
+        let code = |r: Result<Paging, Problem>| r.err().map(|p| (p.status, p.code().to_owned()));
+        assert_eq!(code(json_body(b"{")).map(|c| c.0), Some(400));
+        assert_eq!(code(json_body(b" [2]")), Some((422, "invalid-body".into())));
+        assert_eq!(code(json_body(br#"{"page":-1}"#)).map(|c| c.0), Some(422));
+
+        let uri = |q: &str| http::Uri::try_from(format!("/?{q}")).unwrap();
+        assert_eq!(
+            query_string::<Paging>(&uri("page=3")).ok(),
+            Some(Paging { page: Some(3) })
+        );
+        for bad in ["page=x", "size=1", "page=1&page=2"] {
+            assert_eq!(
+                code(query_string(&uri(bad))),
+                Some((400, "invalid-query".into())),
+                "{bad}"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
 mod path_uuid_tests {
     use axum::routing::get;
     use axum::Router;

@@ -189,6 +189,14 @@ mod tests {
     }
 
     #[test]
+    fn an_envelope_reads_back_from_the_bytes_a_broker_carries() {
+        let envelope = Envelope::of(&Strict { id: 7 }, 3).unwrap();
+        let bytes = serde_json::to_vec(&envelope).unwrap();
+        assert_eq!(Envelope::from_json(&bytes).unwrap(), envelope);
+        assert!(Envelope::from_json(br#"{"hello":"world"}"#).is_err());
+    }
+
+    #[test]
     fn a_type_reads_the_versions_it_declares_and_refuses_the_others() {
         assert_eq!((Noted::OLDEST_READABLE, Noted::VERSION), (1, 2));
         assert_eq!(Strict::OLDEST_READABLE, Strict::VERSION);
