@@ -10,7 +10,7 @@
 
 use brigade_chassis::extract::json_body;
 use brigade_chassis::Problem;
-use brigade_fuzz::{is_a_callers_problem, json_round_trips};
+use brigade_fuzz::{is_a_callers_problem, json_round_trips, pick_route};
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -97,14 +97,5 @@ fn quote(body: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&route, body)) = data.split_first() else {
-        return;
-    };
-    match route % 5 {
-        0 => sign_up(body),
-        1 => log_in(body),
-        2 => checkout(body),
-        3 => set_quantity(body),
-        _ => quote(body),
-    }
+    pick_route(data, &[sign_up, log_in, checkout, set_quantity, quote]);
 });

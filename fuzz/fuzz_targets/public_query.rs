@@ -11,18 +11,19 @@
 use brigade_chassis::extract::{query_string, NoParameters};
 use brigade_chassis::validation::{PageQuery, ValidationError, MAX_PAGE_SIZE};
 use brigade_chassis::Problem;
-use brigade_fuzz::{is_a_callers_problem, uri_with_query};
+use brigade_fuzz::{is_a_callers_problem, pick_route, uri_with_query};
 use catalog_api::{ListProducts, Sort, MAX_QUERY_CHARS};
 use libfuzzer_sys::fuzz_target;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The query decoded as `T`, and written back and decoded again to the same value.
-fn decoded<T>(uri: &http::Uri) -> Option<T>
+/// The query decoded as `T`, and written back and decoded again to the same value; `None` when
+/// it is refused, or when no request could carry it.
+fn decoded<T>(query: &[u8]) -> Option<T>
 where
     T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
 {
-    match query_string::<T>(uri) {
+    match query_string::<T>(&uri_with_query(query)?) {
         Ok(value) => {
             let written = serde_urlencoded::to_string(&value).expect("a query writes");
             let again = uri_with_query(written.as_bytes())
@@ -49,8 +50,8 @@ fn refused(error: ValidationError) {
     assert!(is_a_callers_problem(&problem), "{problem:?}");
 }
 
-fn list_products(uri: &http::Uri) {
-    let Some(asked) = decoded::<ListProducts>(uri) else {
+fn list_products(query: &[u8]) {
+    let Some(asked) = decoded::<ListProducts>(query) else {
         return;
     };
     match asked.validate() {
@@ -68,8 +69,8 @@ fn list_products(uri: &http::Uri) {
     }
 }
 
-fn page(uri: &http::Uri) {
-    if let Some(asked) = decoded::<PageQuery>(uri) {
+fn page(query: &[u8]) {
+    if let Some(asked) = decoded::<PageQuery>(query) {
         match asked.validate() {
             Ok(page) => {
                 assert!(page.page >= 1 && (1..=MAX_PAGE_SIZE).contains(&page.page_size));
@@ -80,8 +81,8 @@ fn page(uri: &http::Uri) {
     }
 }
 
-fn recommendations(uri: &http::Uri) {
-    if let Some(asked) = decoded::<recommendations_api::RecommendationsQuery>(uri) {
+fn recommendations(query: &[u8]) {
+    if let Some(asked) = decoded::<recommendations_api::RecommendationsQuery>(query) {
         match asked.validate() {
             Ok(limit) => assert!(
                 (recommendations_api::MIN_LIMIT..=recommendations_api::MAX_LIMIT).contains(&limit)
@@ -91,8 +92,8 @@ fn recommendations(uri: &http::Uri) {
     }
 }
 
-fn convert(uri: &http::Uri) {
-    if let Some(asked) = decoded::<currency_api::ConvertQuery>(uri) {
+fn convert(query: &[u8]) {
+    if let Some(asked) = decoded::<currency_api::ConvertQuery>(query) {
         match asked.validate() {
             Ok(conversion) => {
                 assert!(conversion.amount_minor >= 0);
@@ -104,8 +105,11 @@ fn convert(uri: &http::Uri) {
     }
 }
 
-fn no_parameters(uri: &http::Uri) {
-    if query_string::<NoParameters>(uri).is_ok() {
+fn no_parameters(query: &[u8]) {
+    let Some(uri) = uri_with_query(query) else {
+        return;
+    };
+    if query_string::<NoParameters>(&uri).is_ok() {
         // Only an empty query (or bare separators) names no parameter.
         let query = uri.query().unwrap_or_default();
         assert!(query.bytes().all(|b| b == b'&'), "{query:?} was accepted");
@@ -113,17 +117,8 @@ fn no_parameters(uri: &http::Uri) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&route, query)) = data.split_first() else {
-        return;
-    };
-    let Some(uri) = uri_with_query(query) else {
-        return;
-    };
-    match route % 5 {
-        0 => list_products(&uri),
-        1 => page(&uri),
-        2 => recommendations(&uri),
-        3 => convert(&uri),
-        _ => no_parameters(&uri),
-    }
+    pick_route(
+        data,
+        &[list_products, page, recommendations, convert, no_parameters],
+    );
 });

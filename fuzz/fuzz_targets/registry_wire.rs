@@ -11,7 +11,7 @@
 use brigade_chassis::discovery::api::{Catalogue, Registration, ServiceInstances};
 use brigade_chassis::extract::{json_body, query_string};
 use brigade_chassis::Problem;
-use brigade_fuzz::{is_a_callers_problem, json_round_trips, uri_with_query};
+use brigade_fuzz::{is_a_callers_problem, json_round_trips, pick_route, uri_with_query};
 use brigade_registry::{Registry, WaitQuery};
 use libfuzzer_sys::fuzz_target;
 
@@ -68,13 +68,4 @@ fn answers(body: &[u8]) {
     }
 }
 
-fuzz_target!(|data: &[u8]| {
-    let Some((&which, rest)) = data.split_first() else {
-        return;
-    };
-    match which % 3 {
-        0 => register(rest),
-        1 => wait_query(rest),
-        _ => answers(rest),
-    }
-});
+fuzz_target!(|data: &[u8]| pick_route(data, &[register, wait_query, answers]));

@@ -30,3 +30,11 @@ pub fn uri_with_query(query: &[u8]) -> Option<http::Uri> {
     path.extend_from_slice(query);
     http::Uri::try_from(path).ok()
 }
+
+/// Runs the route that `data`'s first byte picks, with the rest of `data`: how a target that
+/// covers several inputs of one kind (the public routes' bodies…) lets the fuzzer choose.
+pub fn pick_route(data: &[u8], routes: &[fn(&[u8])]) {
+    if let (Some((&which, rest)), false) = (data.split_first(), routes.is_empty()) {
+        routes[usize::from(which) % routes.len()](rest);
+    }
+}
