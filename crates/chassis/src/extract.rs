@@ -55,6 +55,9 @@ where
 /// Decodes a request body the way [`Json`] does once the body is read: a value of `T`, or the
 /// problem the route answers. Public so that the fuzz targets (`fuzz/`) drive exactly this
 /// decoding without a server; handlers take [`Json`].
+// The problem is the route's answer, made once per request: its size is what a problem
+// answer weighs anyway.
+#[allow(clippy::result_large_err)]
 pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     let axum::Json(value) = axum::Json::<T>::from_bytes(bytes).map_err(json_problem)?;
     // Every Brigade body is a JSON object (or `null` where a route takes none), and its
@@ -148,6 +151,9 @@ where
 /// Decodes the query string of `uri` the way [`Query`] does: a value of `T`, or the problem the
 /// route answers. Public so that the fuzz targets (`fuzz/`) drive exactly this decoding without
 /// a server; handlers take [`Query`].
+// The problem is the route's answer, made once per request: its size is what a problem
+// answer weighs anyway.
+#[allow(clippy::result_large_err)]
 pub fn query_string<T: DeserializeOwned>(uri: &http::Uri) -> Result<T, Problem> {
     match axum::extract::Query::<T>::try_from_uri(uri) {
         Ok(axum::extract::Query(value)) => Ok(value),
