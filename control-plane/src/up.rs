@@ -603,7 +603,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
 /// The manifest, with `--gateway-port` and `--storefront-port` applied; and where it came from.
 fn load_manifest(args: &UpArgs) -> anyhow::Result<(Manifest, crate::manifest::Origin)> {
-    let (mut manifest, origin) = Manifest::load(args.manifest.as_deref())?;
+    let (mut manifest, origin) = crate::manifest::load(args.manifest.as_deref())?;
     if let Some(port) = args.gateway_port {
         match manifest.service_mut("gateway") {
             Some(gateway) => gateway.port = Some(port),
@@ -915,7 +915,7 @@ mod tests {
 
     #[test]
     fn instances_are_wired_into_the_system_and_the_manifest_env_applies() {
-        let manifest = Manifest::parse(
+        let manifest = crate::manifest::parse(
             "[[service]]\nname = \"catalog\"\ninstances = 2\nargs = [\"--no-seed\"]\n\
              [service.env]\nBRIGADE_LOG = \"debug\"\nBRIGADE_PARENT_PID = 1\n\
              [[service]]\nname = \"gateway\"\nport = 8088\n",
@@ -1010,7 +1010,7 @@ mod tests {
             let argv = std::iter::once("up").chain(flags.iter().copied());
             <Command as clap::Parser>::try_parse_from(argv).unwrap().up
         };
-        let manifest = Manifest::parse("", "test").unwrap();
+        let manifest = crate::manifest::parse("", "test").unwrap();
         let nats = |flags: &[&str]| events_transport(&parse(flags), &manifest).unwrap().0.url;
         assert_eq!(
             nats(&["--production-like"]).as_deref(),
