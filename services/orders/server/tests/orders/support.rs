@@ -117,6 +117,15 @@ impl Fake {
         self.world.lock().unwrap()
     }
 
+    /// Makes the cart that `token` opens hold one line: `quantity` of `product_id`.
+    pub fn fill_cart(&self, token: &str, product_id: Uuid, quantity: u32) {
+        let line = CartItem {
+            product_id,
+            quantity,
+        };
+        self.world().carts.insert(token.to_owned(), vec![line]);
+    }
+
     pub fn calls(&self, op: &'static str, order: Uuid) -> u32 {
         self.world().calls.get(&(op, order)).copied().unwrap_or(0)
     }
