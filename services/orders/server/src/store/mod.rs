@@ -662,7 +662,6 @@ async fn insert_order(
     insert_step(tx, order.id, "created", "ok", &detail, now_ms).await
 }
 
-
 /// Appends a row to the order's history, in `tx`, which must have locked the order's row.
 pub(crate) async fn insert_step(
     tx: &mut Tx,

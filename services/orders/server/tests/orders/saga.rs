@@ -100,6 +100,18 @@ async fn assert_cancelled(store: &Store, id: Uuid, ended: Ended, reason: CancelR
     order
 }
 
+/// Drives a new order's saga with the first charge attempts answered as `script` says, and
+/// asserts that it was confirmed on the third attempt with one capture; the order.
+async fn confirmed_on_the_third_charge(db: Db, script: &[ChargeScript]) -> Order {
+    let fake = Fake::new(10);
+    fake.script(script);
+    let (store, id, ended) = drive_new(db, &fake).await;
+    assert_eq!(ended, Ended::Finished(OrderStatus::Confirmed));
+    assert_eq!(fake.calls("charge", id), 3);
+    assert_eq!(fake.world().captures, 1);
+    store.order(id).await.unwrap().unwrap()
+}
+
 fn steps_of(order: &orders_api::Order) -> Vec<String> {
     order
         .history
@@ -179,13 +191,7 @@ async fn a_decline_releases_the_reservation(db: Db) {
 }
 
 async fn a_processor_error_is_retried_with_the_same_charge(db: Db) {
-    let fake = Fake::new(10);
-    fake.script(&[ChargeScript::ProcessorError, ChargeScript::ProcessorError]);
-    let (store, id, ended) = drive_new(db, &fake).await;
-    assert_eq!(ended, Ended::Finished(OrderStatus::Confirmed));
-    assert_eq!(fake.calls("charge", id), 3);
-    assert_eq!(fake.world().captures, 1);
-    let order = store.order(id).await.unwrap().unwrap();
+    let order = confirmed_on_the_third_charge(db, &[ChargeScript::ProcessorError; 2]).await;
     let errors = order
         .history
         .iter()
@@ -222,13 +228,8 @@ async fn payments_unreachable_at_the_first_attempt_cancels_at_once_with_nothing_
 async fn payments_unreachable_after_an_unknown_outcome_is_only_another_unknown(db: Db) {
     // The first attempt may have reached payments: a later unreachable attempt proves nothing
     // about it, so the saga keeps asking (with the same key) and confirms when it can.
-    let fake = Fake::new(10);
-    fake.script(&[ChargeScript::ProcessorError, ChargeScript::Unreachable]);
-    let (store, id, ended) = drive_new(db, &fake).await;
-    assert_eq!(ended, Ended::Finished(OrderStatus::Confirmed));
-    assert_eq!(fake.calls("charge", id), 3);
-    assert_eq!(fake.world().captures, 1);
-    let order = store.order(id).await.unwrap().unwrap();
+    let script = [ChargeScript::ProcessorError, ChargeScript::Unreachable];
+    let order = confirmed_on_the_third_charge(db, &script).await;
     assert_eq!(order.cancel_reason, None);
 }
 

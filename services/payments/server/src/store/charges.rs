@@ -250,15 +250,16 @@ impl Store {
                 return Err(RefundError::NotFound(id));
             };
             if let Some(key) = idempotency_key {
-                let other: Option<(String,)> =
-                    Query::new("SELECT id FROM charges WHERE refund_idempotency_key = ? AND id <> ?")
-                        .bind(key)
-                        .bind(id)
-                        .fetch_optional(&mut tx)
-                        .await?;
+                let other: Option<(String,)> = Query::new(
+                    "SELECT id FROM charges WHERE refund_idempotency_key = ? AND id <> ?",
+                )
+                .bind(key)
+                .bind(id)
+                .fetch_optional(&mut tx)
+                .await?;
                 if let Some((other,)) = other {
-                    let charge_id =
-                        rows::uuid(&other, "id").map_err(|reason| Error::corrupt(&other, reason))?;
+                    let charge_id = rows::uuid(&other, "id")
+                        .map_err(|reason| Error::corrupt(&other, reason))?;
                     return Err(RefundError::KeyReused { charge_id });
                 }
             }
