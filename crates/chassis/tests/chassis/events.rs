@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use brigade_chassis::db::{Db, PoolOptions};
 use brigade_chassis::db::Tx;
+use brigade_chassis::db::{Db, PoolOptions};
 use brigade_chassis::events::{
     self, Envelope, Handle, Handled, HandlerError, Outbox, ParkedList, Replayed, Subscription,
 };
