@@ -36,11 +36,7 @@ async fn shoppers_check_out_across_processes_and_every_promise_holds() {
     ada.empty_cart(Duration::from_secs(5)).await;
 
     // Declined: cancelled with the reason, nothing kept.
-    ada.add(kettle_id, 1).await;
-    let (status, declined) = ada.checkout("ada-2", "4000000000000002").await;
-    assert_eq!(status, 201, "{declined}");
-    assert_eq!(declined["status"], "CANCELLED");
-    assert_eq!(declined["cancel_reason"], "payment_declined");
+    ada.buy_declined(&kettle, "ada-2").await;
 
     // Out of stock: cancelled, nothing charged.
     let sku = kettle["sku"].as_str().unwrap();

@@ -69,12 +69,7 @@ pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
             Some(body.into()),
         )
         .await?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!("{}", describe_scale(&report));
-    }
-    Ok(())
+    print_report(args.json, &report, describe_scale)
 }
 
 /// `brigade restart SERVICE` or `brigade restart --all`.
@@ -101,12 +96,23 @@ pub async fn restart(args: RestartArgs) -> anyhow::Result<()> {
                 None,
             )
             .await?;
-        if args.json {
-            println!("{}", serde_json::to_string(&report)?);
-        } else {
-            println!("{}", describe_restart(&report));
-        }
+        print_report(args.json, &report, describe_restart)?;
     }
+    Ok(())
+}
+
+/// Prints what a change did: one line of JSON (`--json`, for scripts) or `describe`'s sentence.
+fn print_report<R: serde::Serialize>(
+    json: bool,
+    report: &R,
+    describe: fn(&R) -> String,
+) -> anyhow::Result<()> {
+    let line = if json {
+        serde_json::to_string(report)?
+    } else {
+        describe(report)
+    };
+    println!("{line}");
     Ok(())
 }
 
