@@ -189,9 +189,16 @@ pub struct ExportTask(JoinHandle<()>);
 
 impl ExportTask {
     /// Waits until the task has exported what was queued when its processor shut down, at most
-    /// `limit`; returns whether it finished.
-    pub async fn finish(self, limit: Duration) -> bool {
-        matches!(tokio::time::timeout(limit, self.0).await, Ok(Ok(())))
+    /// `limit`; returns whether it finished. A task still waiting on the collector then is
+    /// stopped, so that a hung collector leaves nothing running behind the instance.
+    pub async fn finish(mut self, limit: Duration) -> bool {
+        match tokio::time::timeout(limit, &mut self.0).await {
+            Ok(ended) => ended.is_ok(),
+            Err(_) => {
+                self.0.abort();
+                false
+            }
+        }
     }
 }
 
