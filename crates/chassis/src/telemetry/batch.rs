@@ -335,13 +335,25 @@ mod tests {
 
     /// An exporter that records the size of each batch; it fails every export when `fail`, and
     /// holds each export until `release` gives it a permit when `hold`.
-    #[derive(Debug, Clone, Default)]
+    #[derive(Debug, Clone)]
     struct Recording {
         batches: Arc<Mutex<Vec<usize>>>,
         fail: bool,
         hold: bool,
         started: Arc<Notify>,
         release: Arc<tokio::sync::Semaphore>,
+    }
+
+    impl Default for Recording {
+        fn default() -> Self {
+            Recording {
+                batches: Arc::default(),
+                fail: false,
+                hold: false,
+                started: Arc::default(),
+                release: Arc::new(tokio::sync::Semaphore::new(0)),
+            }
+        }
     }
 
     impl SpanExporter for Recording {
