@@ -228,6 +228,9 @@ fn make_context(
 ) -> Result<Context, Error> {
     let metrics = Metrics::new();
     metrics.register_info(info.name, info.version, &instance_id);
+    if let Some(exporter) = exporter {
+        exporter.register_metrics(&metrics);
+    }
     let resolver = Resolver::new(args.discovery_source()?);
     let transport = args.events.clone();
     Ok(Context::new(Parts {
