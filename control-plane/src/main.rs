@@ -16,6 +16,7 @@
 mod colocate;
 mod manifest;
 mod run;
+mod secrets;
 mod stores;
 mod up;
 

@@ -15,6 +15,7 @@ mod logs;
 mod postgres;
 mod resilience;
 mod scale;
+mod secrets;
 mod support;
 mod system;
 mod traces;
