@@ -91,8 +91,13 @@ impl std::fmt::Display for Rate {
     }
 }
 
-fn parse_rate(text: &str) -> Result<Option<Rate>, String> {
-    Rate::parse(text)
+/// A limit's setting: a rate, or off (`None`). A type of its own rather than an `Option`, which
+/// clap would read as "the flag may be absent".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(pub Option<Rate>);
+
+fn parse_limit(text: &str) -> Result<Limit, String> {
+    Rate::parse(text).map(Limit)
 }
 
 /// The edges' rate limits, as flags (both the gateway and the storefront take them). The
@@ -103,21 +108,21 @@ fn parse_rate(text: &str) -> Result<Option<Rate>, String> {
 #[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct RateLimitArgs {
     /// Log-in attempts per client address (`N/PERIOD`, or off).
-    #[arg(long, env = "BRIGADE_RATE_LIMIT_LOG_IN_PER_ADDRESS", default_value = "600/1m", value_parser = parse_rate)]
-    pub rate_limit_log_in_per_address: Option<Rate>,
+    #[arg(long, env = "BRIGADE_RATE_LIMIT_LOG_IN_PER_ADDRESS", default_value = "600/1m", value_parser = parse_limit)]
+    pub rate_limit_log_in_per_address: Limit,
     /// Log-in attempts per account (the e-mail given), whatever the address: the limit that
     /// stops password guessing against one account from many addresses.
-    #[arg(long, env = "BRIGADE_RATE_LIMIT_LOG_IN_PER_ACCOUNT", default_value = "10/1m", value_parser = parse_rate)]
-    pub rate_limit_log_in_per_account: Option<Rate>,
+    #[arg(long, env = "BRIGADE_RATE_LIMIT_LOG_IN_PER_ACCOUNT", default_value = "10/1m", value_parser = parse_limit)]
+    pub rate_limit_log_in_per_account: Limit,
     /// Sign-ups per client address.
-    #[arg(long, env = "BRIGADE_RATE_LIMIT_SIGN_UP_PER_ADDRESS", default_value = "600/1m", value_parser = parse_rate)]
-    pub rate_limit_sign_up_per_address: Option<Rate>,
+    #[arg(long, env = "BRIGADE_RATE_LIMIT_SIGN_UP_PER_ADDRESS", default_value = "600/1m", value_parser = parse_limit)]
+    pub rate_limit_sign_up_per_address: Limit,
     /// Sign-ups per account (the e-mail given): probing one address for an account.
-    #[arg(long, env = "BRIGADE_RATE_LIMIT_SIGN_UP_PER_ACCOUNT", default_value = "5/1m", value_parser = parse_rate)]
-    pub rate_limit_sign_up_per_account: Option<Rate>,
+    #[arg(long, env = "BRIGADE_RATE_LIMIT_SIGN_UP_PER_ACCOUNT", default_value = "5/1m", value_parser = parse_limit)]
+    pub rate_limit_sign_up_per_account: Limit,
     /// Checkouts per shopper (the signed-in user).
-    #[arg(long, env = "BRIGADE_RATE_LIMIT_CHECKOUT", default_value = "1200/1m", value_parser = parse_rate)]
-    pub rate_limit_checkout: Option<Rate>,
+    #[arg(long, env = "BRIGADE_RATE_LIMIT_CHECKOUT", default_value = "1200/1m", value_parser = parse_limit)]
+    pub rate_limit_checkout: Limit,
     /// The most keys each limit remembers; past it, new keys share one bucket until a sweep
     /// frees room. Bounds the limits' memory (about 100 bytes a key).
     #[arg(long, env = "BRIGADE_RATE_LIMIT_MAX_KEYS", default_value_t = 100_000)]
@@ -128,10 +133,10 @@ impl Default for RateLimitArgs {
     /// The flags' defaults (a test holds them equal).
     fn default() -> Self {
         let rate = |count: u32, period: u64| {
-            NonZeroU32::new(count).map(|count| Rate {
+            Limit(NonZeroU32::new(count).map(|count| Rate {
                 count,
                 period: Duration::from_secs(period),
-            })
+            }))
         };
         RateLimitArgs {
             rate_limit_log_in_per_address: rate(600, 60),
@@ -313,7 +318,7 @@ impl EdgeLimits {
             refused: metrics.server.rate_limited.clone(),
             keys: metrics.server.rate_limit_keys.clone(),
         };
-        let limit = |name, rate: Option<Rate>| {
+        let limit = |name, Limit(rate): Limit| {
             rate.map(|rate| KeyedLimit::new(name, rate, args.rate_limit_max_keys, &instruments))
         };
         EdgeLimits {
@@ -425,16 +430,16 @@ mod tests {
 
     fn tight() -> RateLimitArgs {
         let per_hour = |count| {
-            Some(Rate {
+            Limit(Some(Rate {
                 count: NonZeroU32::new(count).unwrap(),
                 period: Duration::from_secs(3600),
-            })
+            }))
         };
         RateLimitArgs {
             rate_limit_log_in_per_address: per_hour(5),
             rate_limit_log_in_per_account: per_hour(3),
             rate_limit_sign_up_per_address: per_hour(2),
-            rate_limit_sign_up_per_account: None,
+            rate_limit_sign_up_per_account: Limit(None),
             rate_limit_checkout: per_hour(2),
             rate_limit_max_keys: 100,
         }
@@ -466,7 +471,7 @@ mod tests {
         let parsed = Flags::try_parse_from(["edge"]).unwrap();
         assert_eq!(parsed.limits, RateLimitArgs::default());
         let parsed = Flags::try_parse_from(["edge", "--rate-limit-checkout", "off"]).unwrap();
-        assert_eq!(parsed.limits.rate_limit_checkout, None);
+        assert_eq!(parsed.limits.rate_limit_checkout, Limit(None));
     }
 
     #[test]

@@ -188,10 +188,8 @@ async fn rotations_at_once_leave_one_active_key(db: Db) {
     a.ensure_active_key(1_000, &sealing()).await.unwrap();
     for round in 0..5 {
         let now = 2_000 + round * 10;
-        let (x, y) = tokio::join!(
-            a.rotate_key(now, 0, &sealing()),
-            b.rotate_key(now, 0, &sealing())
-        );
+        let keys = sealing();
+        let (x, y) = tokio::join!(a.rotate_key(now, 0, &keys), b.rotate_key(now, 0, &keys));
         let (x, y) = (x.unwrap(), y.unwrap());
         assert_ne!(x.kid, y.kid);
         assert_eq!(active_keys(&db).await, 1);
@@ -215,9 +213,10 @@ async fn a_due_rotation_checked_by_every_instance_happens_once(db: Db) {
     assert!(not_due.is_none());
     // Due: both instances check at the same moment; one rotates.
     let now = t0 + interval;
+    let keys = sealing();
     let (x, y) = tokio::join!(
-        a.rotate_key_if_made_before(now, now - interval, 0, &sealing()),
-        b.rotate_key_if_made_before(now, now - interval, 0, &sealing())
+        a.rotate_key_if_made_before(now, now - interval, 0, &keys),
+        b.rotate_key_if_made_before(now, now - interval, 0, &keys)
     );
     let rotated: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
     assert_eq!(rotated.len(), 1, "{rotated:?}");
