@@ -18,6 +18,7 @@ mod colocate;
 mod deploy;
 mod manifest;
 mod run;
+mod secrets;
 mod stores;
 mod up;
 

@@ -291,6 +291,8 @@ struct Wiring {
     /// Where instances export spans: the control port's receiver, unless the user pointed
     /// them elsewhere (then their OTEL_* variables reach the instances unchanged).
     otlp_endpoint: Option<String>,
+    /// The users service's key-encryption key file (`crate::secrets`).
+    key_encryption_key_file: Option<PathBuf>,
 }
 
 /// The control port as the instances' OTLP endpoint, unless the user set an OTLP endpoint of
@@ -367,6 +369,12 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
     }
     if let Some(endpoint) = &wiring.otlp_endpoint {
         env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone()));
+    }
+    if let (Some(file), "users") = (&wiring.key_encryption_key_file, service.name.as_str()) {
+        env.push((
+            crate::secrets::KEY_ENCRYPTION_KEY_FILE_ENV.into(),
+            file.display().to_string(),
+        ));
     }
     // The manifest may override the above; the parent pid (and the instance id, which the
     // supervisor sets per start) it may not: they keep the system's promises.
@@ -528,6 +536,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         chaos,
         databases: Stores::into_urls(stores),
         otlp_endpoint: default_otlp_endpoint(&control_url, |name| std::env::var(name).ok()),
+        key_encryption_key_file: Some(crate::secrets::key_encryption_key_file(&data_dir)?),
     };
     let specs = process_specs(&manifest, &wiring, &exe);
     let (specs, members) = if args.colocate {
@@ -934,10 +943,15 @@ mod tests {
             )]
             .into(),
             otlp_endpoint: Some("http://127.0.0.1:7070".into()),
+            key_encryption_key_file: Some("/tmp/brigade/users-key-encryption-key".into()),
         };
         let specs = process_specs(&manifest, &wiring, std::path::Path::new("/bin/brigade"));
         let slots: Vec<&str> = specs.iter().map(|s| s.slot.as_str()).collect();
         assert_eq!(slots, ["catalog-1", "catalog-2", "gateway-1"]);
+        // Only users gets the key file's path (never its value).
+        assert!(specs
+            .iter()
+            .all(|s| !env_of(s).contains_key("BRIGADE_USERS_KEY_ENCRYPTION_KEY_FILE")));
         // The log store names a slot's lines by service and instance number.
         assert_eq!(slot_parts("catalog-2"), ("catalog", 2));
         assert_eq!(slot_parts("sample-catalog-1"), ("sample-catalog", 1));

@@ -94,6 +94,7 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
             // Blocking queries legitimately take up to their longest wait.
             max_request_time: Duration::from_millis(MAX_WAIT_MS) + Duration::from_secs(5),
             max_body_bytes: brigade_registry::MAX_BODY_BYTES,
+            ..Limits::default()
         },
     )
 }

@@ -17,6 +17,7 @@ mod operators;
 mod postgres;
 mod resilience;
 mod scale;
+mod secrets;
 mod support;
 mod system;
 mod traces;

@@ -34,7 +34,8 @@
 //! 2. request scope: [`context`], then [`problem`] and [`validation`];
 //! 3. calling: [`discovery`] (its resolver uses [`plain`]), then [`client`];
 //! 4. serving: [`extract`], [`health`], [`shedding`], [`chaos`] (both of which take the routes
-//!    they spare from [`routes`]), then [`http`], [`auth`], [`logging`], [`shutdown`], and
+//!    they spare from [`routes`]), [`ratelimit`] (the edges' limits), then [`http`], [`auth`],
+//!    [`logging`], [`shutdown`], and
 //!    discovery's registration (which reads [`health`]);
 //! 5. storing: [`db`], then [`events`] (the envelope and wire types below the feed routes, the
 //!    outbox, the inbox, the relay and the transports that serve and read them);
@@ -64,6 +65,8 @@ pub mod metrics;
 pub mod openapi;
 pub mod plain;
 pub mod problem;
+#[cfg(feature = "server")]
+pub mod ratelimit;
 pub mod routes;
 #[cfg(feature = "service")]
 pub mod service;

@@ -77,6 +77,13 @@ pub struct FaultLabels {
     pub kind: &'static str,
 }
 
+/// Labels of an edge's rate limit: which one (`log_in_per_address`, `checkout_per_shopper`, …).
+/// Never the key it limits (an address, an e-mail): those are personal and unbounded.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    pub limit: &'static str,
+}
+
 /// How an outbound call ended.
 #[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
 pub enum Outcome {
@@ -187,6 +194,10 @@ pub struct ServerMetrics {
     pub concurrency_limit: Gauge,
     /// Faults injected by chaos rules (only ever counted when the service runs with `--chaos`).
     pub injected_faults: Family<FaultLabels, Counter>,
+    /// Requests refused `429` by an edge's rate limit (`ratelimit`), by limit.
+    pub rate_limited: Family<LimitLabels, Counter>,
+    /// Keys an edge's rate limit remembers now, by limit (bounded by `--rate-limit-max-keys`).
+    pub rate_limit_keys: Family<LimitLabels, Gauge>,
 }
 
 /// Client-side RED metrics, per dependency.
@@ -348,6 +359,8 @@ impl ServerMetrics {
             shed: Family::default(),
             concurrency_limit: Gauge::default(),
             injected_faults: Family::default(),
+            rate_limited: Family::default(),
+            rate_limit_keys: Family::default(),
         };
         registry.register(
             "http_server_requests",
@@ -384,6 +397,16 @@ impl ServerMetrics {
             "http_server_injected_faults",
             "Faults injected by chaos rules, by route and kind (latency, error, abort)",
             server.injected_faults.clone(),
+        );
+        registry.register(
+            "http_server_rate_limited_requests",
+            "Requests refused with 429 rate-limited by an edge's rate limit, by limit",
+            server.rate_limited.clone(),
+        );
+        registry.register(
+            "http_server_rate_limit_keys",
+            "Keys (addresses, accounts, shoppers) an edge's rate limit remembers now, by limit",
+            server.rate_limit_keys.clone(),
         );
         server
     }

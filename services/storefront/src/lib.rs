@@ -71,6 +71,8 @@ pub struct Storefront {
     /// Optional (prices in the shopper's currency), capped by [`currency::RATES_TIMEOUT`];
     /// orders converts at checkout.
     pub rates: currency::Rates,
+    /// Log-in and sign-up per address and account, checkout per shopper (`--rate-limit-*`).
+    pub limits: brigade_chassis::ratelimit::EdgeLimits,
 }
 
 /// The longest the cart page waits for a shipping quote; past it the page says the cost is
@@ -136,6 +138,7 @@ impl Service for StorefrontService {
                 CurrencyClient::new(capped("currency", currency::RATES_TIMEOUT)?),
                 settings.currency_rates_ttl,
             ),
+            limits: brigade_chassis::ratelimit::EdgeLimits::new(&settings.limits, ctx.metrics()),
         };
         Ok(router(shop, settings.sessions()))
     }

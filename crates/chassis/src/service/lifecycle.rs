@@ -272,6 +272,7 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
         Limits {
             max_request_time: args.request_timeout,
             max_body_bytes: args.body_limit,
+            max_header_bytes: args.header_limit,
         },
         http::Protection {
             max_concurrent_requests: args.max_concurrent_requests,
@@ -316,11 +317,16 @@ impl Server {
     fn start(listener: tokio::net::TcpListener, app: Router) -> Server {
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .into_future(),
+            // With each connection's peer address: the edges' rate limits key on it
+            // (`ratelimit::ClientAddress`).
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future(),
         );
         Server { stop, task }
     }

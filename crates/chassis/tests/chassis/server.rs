@@ -153,6 +153,30 @@ async fn a_request_past_its_deadline_gets_504_problem() {
     assert!(response.1.contains("deadline-exceeded"), "{}", response.1);
 }
 
+#[tokio::test]
+async fn a_request_with_headers_past_the_limit_gets_431_problem() {
+    let server = start(&["--header-limit", "4096"]).await;
+    let within = "a".repeat(1000);
+    let answer = reqwest_like_get(server.address, "/v1/echo", &[("x-filler", &within)]).await;
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    let past = "a".repeat(5000);
+    let answer = reqwest_like_get(server.address, "/v1/echo", &[("x-filler", &past)]).await;
+    assert_eq!(answer.0, 431, "{}", answer.1);
+    assert!(answer.1.contains("headers-too-large"), "{}", answer.1);
+    // Nothing of the caller's headers is echoed back.
+    assert!(!answer.1.contains(&past[..100]), "{}", answer.1);
+    // Many small headers count as much as one large one.
+    let small = "b".repeat(100);
+    let many: Vec<(String, &str)> = (0..60)
+        .map(|n| (format!("x-h{n}"), small.as_str()))
+        .collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        reqwest_like_get(server.address, "/v1/echo", &many).await.0,
+        431
+    );
+}
+
 /// A GET with extra headers, returning status and body text.
 async fn reqwest_like_get(
     address: SocketAddr,
