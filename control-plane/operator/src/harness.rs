@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -163,9 +164,38 @@ impl Up {
     }
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, and one the kernel will not hand out by itself before
+/// `brigade up` binds it. A port from `bind(0)` comes from the ephemeral range, where any
+/// outgoing connection or another program's `bind(0)` (instances bind that way) may take it in
+/// the moment between this check and up's bind: a test then fails on "port ... is not free".
+/// Below the ephemeral range only an explicit bind takes a port, and the ports are handed out
+/// in turn within this process from a start that differs per process.
 pub fn free_port() -> std::io::Result<u16> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let Some((low, high)) = ports_below_ephemeral() else {
+        return Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port());
+    };
+    let span = high - low;
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let turn = NEXT.fetch_add(1, Ordering::Relaxed);
+        let Ok(port) = u16::try_from(low + (start + turn) % span) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Ports from 10000 up to the start of the kernel's ephemeral range (Linux: 32768 by default),
+/// when there are at least a thousand of them.
+fn ports_below_ephemeral() -> Option<(u32, u32)> {
+    const LOW: u32 = 10_000;
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let ephemeral_start: u32 = range.split_whitespace().next()?.parse().ok()?;
+    (ephemeral_start >= LOW + 1_000).then_some((LOW, ephemeral_start))
 }
 
 /// Keeps the child's pipes drained, each line echoed to stderr: a full pipe would block it.
