@@ -3,18 +3,14 @@
 //! on its command line nor in a log line), serves the JWKS and the token routes on the control
 //! port, mints operator tokens for whoever proves the operator credential, and rotates its key.
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use brigade_chassis::authority::{Authority, OperatorCheck, DEFAULT_PUBLISH_AHEAD};
-use brigade_chassis::identity::BOOTSTRAP_SECRET_ENV;
+use brigade_chassis::authority::{Authority, Minted, OperatorCheck, DEFAULT_PUBLISH_AHEAD};
+use brigade_chassis::identity::{BOOTSTRAP_SECRET_ENV, OPERATOR};
+use brigade_operator::credential::OperatorCredential;
 use brigade_supervisor::ProcessSpec;
-
-/// The operator credential's file in `brigade up`'s data directory: the one the operator
-/// commands read (`brigade_operator`'s credential module owns writing it).
-pub const OPERATOR_CREDENTIAL_FILE: &str = "operator-token";
 
 /// The running authority: its key rotation ends when this is dropped.
 pub struct LocalAuthority {
@@ -39,6 +35,12 @@ impl LocalAuthority {
             authority,
             rotation,
         })
+    }
+
+    /// The operator's identity, minted here: what the control plane presents to an instance
+    /// when it acts for an operator who proved the credential (a parked event's replay).
+    pub fn operator(&self) -> brigade_chassis::identity::Identity {
+        Arc::new(Minted::new(self.authority.clone(), OPERATOR))
     }
 
     /// Gives every process in `specs` a bootstrap secret for the services it runs: its group's,
@@ -71,24 +73,10 @@ fn service_of_slot(slot: &str) -> &str {
         .map_or(slot, |(service, _)| service)
 }
 
-/// Checks a presented operator credential against the file in `data_dir`, read at each check
-/// so that a credential written or replaced while `up` runs is the one that counts. No file, no
-/// operator.
-pub fn operator_check(data_dir: &Path) -> OperatorCheck {
-    let path: PathBuf = data_dir.join(OPERATOR_CREDENTIAL_FILE);
-    Arc::new(
-        move |presented: &str| match std::fs::read_to_string(&path) {
-            Ok(text) => constant_time_eq(text.trim().as_bytes(), presented.as_bytes()),
-            Err(_) => false,
-        },
-    )
-}
-
-/// Equality whose time does not depend on where two equally long inputs differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len()
-        && !a.is_empty()
-        && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Checks a presented operator credential against `credential`, the one `brigade up` keeps
+/// (and whose [`OperatorCredential::matches`] takes the same time wherever they differ).
+pub fn operator_check(credential: OperatorCredential) -> OperatorCheck {
+    Arc::new(move |presented: &str| credential.matches(presented))
 }
 
 #[cfg(test)]
@@ -96,15 +84,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_the_credential_in_the_file_is_an_operator() {
-        let dir = tempfile::tempdir().unwrap();
-        let check = operator_check(dir.path());
-        assert!(!check("anything"), "no file, no operator");
-        std::fs::write(dir.path().join(OPERATOR_CREDENTIAL_FILE), "s3cret\n").unwrap();
-        assert!(check("s3cret"));
-        assert!(!check("s3cre"));
-        assert!(!check("s3creT"));
+    fn only_the_operator_credential_is_an_operator() {
+        let credential = OperatorCredential::generate().unwrap();
+        let check = operator_check(credential.clone());
+        assert!(check(credential.secret()));
+        assert!(!check(&credential.secret()[1..]));
         assert!(!check(""));
+        assert!(!check(OperatorCredential::generate().unwrap().secret()));
     }
 
     #[test]

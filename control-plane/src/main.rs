@@ -5,6 +5,7 @@
 //!   (`brigade_operator::control`).
 //! - [`run`]: `brigade run SERVICE`, one service in the foreground (how `up` starts instances);
 //!   the only place that knows every service crate.
+//! - [`deploy`]: `brigade deploy render`, the Kubernetes manifests from the services' declarations.
 //! - The operator commands (`status`, `scale`, `restart`, `logs`, `telemetry`, `check`, `events`, `chaos`) live in `brigade_operator`,
 //!   the benchmarks (`brigade bench …`) in `brigade_bench`: neither depends on any service, so
 //!   editing a service rebuilds only that service and this binary.
@@ -14,9 +15,11 @@
 //! lists if the control plane goes away.
 
 mod colocate;
+mod deploy;
 mod identity;
 mod manifest;
 mod run;
+mod secrets;
 mod stores;
 mod up;
 
@@ -72,6 +75,11 @@ enum Command {
     /// Open-loop load on the running system through the gateway: rates, stages, mixes,
     /// thresholds, reports, --find-capacity.
     Load(brigade_bench::loadgen::LoadArgs),
+    /// Deployment files made from the services' declarations: `deploy render [--check]`.
+    Deploy {
+        #[command(subcommand)]
+        command: deploy::DeployCommand,
+    },
     /// Measure the system against a baseline taken in the same run.
     Bench {
         #[command(subcommand)]
@@ -119,6 +127,7 @@ fn main() -> ExitCode {
             Command::Chaos(args) => brigade_operator::chaos::run(args).await,
             Command::Load(args) => args.run().await,
             Command::Bench { bench } => bench.run().await,
+            Command::Deploy { command } => deploy::run(command).await,
         }
     });
     match result {

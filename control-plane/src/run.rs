@@ -95,24 +95,48 @@ pub async fn run_colocated(
 /// Whether the built-in `service` keeps a store (declares migrations); `None` for a service
 /// `brigade run` does not know, which may have one.
 pub fn has_store(service: &str) -> Option<bool> {
-    fn of<S: service::Service>() -> bool {
-        !S::MIGRATIONS.is_empty()
+    declared()
+        .into_iter()
+        .find(|d| d.name == service)
+        .map(|d| d.store)
+}
+
+/// What a built-in service declares about itself, as a deployment needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Declared {
+    pub name: &'static str,
+    /// Its `DEPENDS_ON`.
+    pub depends_on: service::Dependencies,
+    /// Whether it keeps a store (declares migrations), and so needs a database.
+    pub store: bool,
+    /// Its well-known port when it has one: an edge that people reach (gateway, storefront).
+    pub public_port: Option<u16>,
+}
+
+/// Every built-in service's declaration, in `brigade run`'s order.
+pub fn declared() -> Vec<Declared> {
+    fn of<S: service::Service>() -> Declared {
+        Declared {
+            name: S::INFO.name,
+            depends_on: S::DEPENDS_ON,
+            store: !S::MIGRATIONS.is_empty(),
+            public_port: (S::DEFAULT_PORT != 0).then_some(S::DEFAULT_PORT),
+        }
     }
-    Some(match service {
-        "catalog" => of::<catalog::Catalog>(),
-        "users" => of::<users::Users>(),
-        "inventory" => of::<inventory::Inventory>(),
-        "payments" => of::<payments::Payments>(),
-        "cart" => of::<cart::Cart>(),
-        "shipping" => of::<shipping::Shipping>(),
-        "orders" => of::<orders::Orders>(),
-        "recommendations" => of::<recommendations::Recommendations>(),
-        "currency" => of::<currency::Currency>(),
-        "notifications" => of::<notifications::Notifications>(),
-        "gateway" => of::<gateway::GatewayService>(),
-        "storefront" => of::<storefront::StorefrontService>(),
-        _ => return None,
-    })
+    vec![
+        of::<catalog::Catalog>(),
+        of::<users::Users>(),
+        of::<inventory::Inventory>(),
+        of::<payments::Payments>(),
+        of::<cart::Cart>(),
+        of::<shipping::Shipping>(),
+        of::<orders::Orders>(),
+        of::<recommendations::Recommendations>(),
+        of::<currency::Currency>(),
+        of::<notifications::Notifications>(),
+        of::<gateway::GatewayService>(),
+        of::<storefront::StorefrontService>(),
+    ]
 }
 
 #[cfg(test)]
@@ -127,5 +151,27 @@ mod tests {
         assert_eq!(has_store("orders"), Some(true));
         assert_eq!(has_store("gateway"), Some(false));
         assert_eq!(has_store("wishlist"), None);
+    }
+
+    #[test]
+    fn every_built_in_service_declares_its_dependencies_and_only_known_ones() {
+        let declared = declared();
+        let names: Vec<&str> = declared.iter().map(|d| d.name).collect();
+        assert_eq!(names, crate::manifest::built_in());
+        for service in &declared {
+            let named = service
+                .depends_on
+                .calls
+                .iter()
+                .chain(service.depends_on.consumes);
+            for dependency in named {
+                assert!(names.contains(dependency), "{}: {dependency}", service.name);
+            }
+            // A service consumes only what another publishes.
+            for source in service.depends_on.consumes {
+                let producer = declared.iter().find(|d| d.name == *source);
+                assert!(producer.is_some_and(|p| p.depends_on.publishes), "{source}");
+            }
+        }
     }
 }

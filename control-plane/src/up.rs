@@ -27,7 +27,9 @@ use crate::manifest::{Manifest, ServiceSpec};
 use crate::stores::{self, Stores};
 use brigade_chassis::db::provision::PostgresServer;
 use brigade_operator::console_data::{Options as ConsoleOptions, Scraper, Series as ConsoleSeries};
+use brigade_operator::credential::{OperatorCredential, Origin as CredentialOrigin};
 use brigade_operator::logs::{LogStore, Source};
+use brigade_operator::operator_auth::Gate;
 use brigade_operator::output::{human_duration, Printer};
 use brigade_operator::system::{self, Health, Sources};
 use brigade_registry::Registry;
@@ -317,6 +319,8 @@ struct Wiring {
     /// Where instances export spans: the control port's receiver, unless the user pointed
     /// them elsewhere (then their OTEL_* variables reach the instances unchanged).
     otlp_endpoint: Option<String>,
+    /// The users service's key-encryption key file (`crate::secrets`).
+    key_encryption_key_file: Option<PathBuf>,
 }
 
 /// The control port as the instances' OTLP endpoint, unless the user set an OTLP endpoint of
@@ -393,6 +397,12 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
     }
     if let Some(endpoint) = &wiring.otlp_endpoint {
         env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), endpoint.clone()));
+    }
+    if let (Some(file), "users") = (&wiring.key_encryption_key_file, service.name.as_str()) {
+        env.push((
+            crate::secrets::KEY_ENCRYPTION_KEY_FILE_ENV.into(),
+            file.display().to_string(),
+        ));
     }
     // The manifest may override the above; the parent pid (and the instance id, which the
     // supervisor sets per start) it may not: they keep the system's promises.
@@ -488,8 +498,11 @@ fn expected_slots(specs: &[ProcessSpec], members: &[String]) -> HashSet<String> 
         .collect()
 }
 
-/// What the control port serves: the registry, the supervisor, the telemetry stores and the
-/// console's series.
+/// What the control port serves: the registry, the supervisor, the telemetry stores, the
+/// console's series and the gate on changes.
+// Each argument is one piece `run` made in its own step; a struct gathering them would only
+// be this function's argument list again.
+#[allow(clippy::too_many_arguments)]
 fn control_sources(
     args: &UpArgs,
     manifest: &Manifest,
@@ -498,6 +511,7 @@ fn control_sources(
     control_url: &str,
     logs: LogStore,
     started_at_ms: u64,
+    operator: Gate,
 ) -> Sources {
     Sources {
         registry: registry.clone(),
@@ -514,6 +528,8 @@ fn control_sources(
         logs,
         metrics: brigade_operator::otlp_metrics::MetricStore::new(Default::default()),
         console: ConsoleSeries::new(args.console_scrape_interval),
+        operator,
+        acting_operator: None,
     }
 }
 
@@ -535,6 +551,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let postgres = stores::chosen(args.postgres.as_ref(), args.production_like);
     let stores = stores::prepare(postgres.as_ref(), &args.postgres_prefix, &manifest).await?;
     let stores_line = stores.describe(&store_dir);
+    // Only once the system can start: a refused `up` leaves no credential behind.
+    let (credential, credential_origin) = OperatorCredential::load_or_create(&data_dir)?;
+    let credential_file = OperatorCredential::path_in(&data_dir);
 
     let chaos = args.chaos || manifest.chaos.enabled;
     let terminal = std::io::stdout().is_terminal();
@@ -546,6 +565,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         chaos,
         databases: Stores::into_urls(stores),
         otlp_endpoint: default_otlp_endpoint(&control_url, |name| std::env::var(name).ok()),
+        key_encryption_key_file: Some(crate::secrets::key_encryption_key_file(&data_dir)?),
     };
     let specs = process_specs(&manifest, &wiring, &exe);
     let (mut specs, members) = if args.colocate {
@@ -557,7 +577,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     authority.enrol(&mut specs, &members)?;
     let authority_routes = authority
         .authority
-        .routes(crate::identity::operator_check(&data_dir));
+        .routes(crate::identity::operator_check(credential.clone()));
     let colour = terminal && std::env::var_os("NO_COLOR").is_none();
     let printer = Arc::new(Printer::new(
         specs
@@ -579,7 +599,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     });
     let logs = LogStore::default();
     let supervisor = supervise(&shared, &logs, terminal, args.print_requests);
-    let sources = control_sources(
+    let mut sources = control_sources(
         &args,
         &manifest,
         &registry,
@@ -587,7 +607,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &control_url,
         logs,
         started_at_ms,
+        Gate::new(credential.clone(), Some(credential_file.clone())),
     );
+    sources.acting_operator = Some(authority.operator());
     // Scrapes until `run` returns (dropped with it).
     let _scraper = Scraper::spawn(registry.clone(), sources.console.clone());
     let server = ControlServer::spawn(listener, sources, chaos, authority_routes);
@@ -602,20 +624,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         &data_dir,
     );
     say_layout(&printer, &stores_line, members.len());
+    say_credential(&printer, &credential_file, credential_origin);
     say_events(&printer, events.url.as_deref(), &events_namespace, chaos);
     let expected = expected_slots(&specs, &members);
     for spec in specs {
         supervisor.start(spec);
     }
 
-    let reason = wait_for_stop(
-        &shared,
-        &mut signals,
-        &expected,
-        &control_url,
-        args.ready_timeout,
-    )
-    .await;
+    let login = login_link(&control_url, &credential);
+    let reason = wait_for_stop(&shared, &mut signals, &expected, &login, args.ready_timeout).await;
     let stopping = Instant::now();
     stop_instances(&printer, &supervisor, &mut signals, reason, args.stop_grace).await;
     // Only now: stopping instances deregister through the registry's API.
@@ -630,7 +647,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
 /// The manifest, with `--gateway-port` and `--storefront-port` applied; and where it came from.
 fn load_manifest(args: &UpArgs) -> anyhow::Result<(Manifest, crate::manifest::Origin)> {
-    let (mut manifest, origin) = Manifest::load(args.manifest.as_deref())?;
+    let (mut manifest, origin) = crate::manifest::load(args.manifest.as_deref())?;
     if let Some(port) = args.gateway_port {
         match manifest.service_mut("gateway") {
             Some(gateway) => gateway.port = Some(port),
@@ -809,7 +826,7 @@ async fn wait_for_stop(
     shared: &Shared,
     signals: &mut Signals,
     expected: &HashSet<String>,
-    control_url: &str,
+    login: &Login,
     ready_timeout: Duration,
 ) -> &'static str {
     let mut ready = shared.ready.subscribe();
@@ -819,12 +836,14 @@ async fn wait_for_stop(
         tokio::select! {
             all = ready.wait_for(|r| expected.iter().all(|s| r.contains(s))), if !announced => {
                 if all.is_ok() {
-                    announce_ready(&shared.printer, &shared.registry, control_url, expected.len(), shared.clock.elapsed());
+                    announce_ready(&shared.printer, &shared.registry, login, expected.len(), shared.clock.elapsed());
                 }
                 announced = true;
             }
             _ = tokio::time::sleep_until(deadline), if !announced && !warned => {
                 warn_not_ready(shared, expected, ready_timeout);
+                // The console shows why: log in to it without waiting for every instance.
+                shared.printer.say(format_args!("  console  {}", login.link));
                 warned = true;
             }
             reason = signals.next() => return reason,
@@ -876,13 +895,42 @@ async fn stop_instances(
     }
 }
 
+/// The console's login link and the control port it is for.
+struct Login {
+    control_url: String,
+    /// `CONTROL_URL/login?t=CREDENTIAL`: the one place `brigade up` shows the credential.
+    link: String,
+}
+
+fn login_link(control_url: &str, credential: &OperatorCredential) -> Login {
+    Login {
+        control_url: control_url.to_owned(),
+        // base64url needs no escaping in a query string.
+        link: format!("{control_url}/login?t={}", credential.secret()),
+    }
+}
+
+/// Where the operator credential is, never what it is.
+fn say_credential(printer: &Printer, file: &std::path::Path, origin: CredentialOrigin) {
+    let how = match origin {
+        CredentialOrigin::Created => "new",
+        CredentialOrigin::Reused => "kept from the last run",
+    };
+    printer.say(format_args!(
+        "operator credential in {} ({how}, readable only by you): `brigade scale`, `restart`, \
+         `chaos`, `events replay` and the console's controls need it",
+        file.display()
+    ));
+}
+
 fn announce_ready(
     printer: &Printer,
     registry: &Registry,
-    control_url: &str,
+    login: &Login,
     count: usize,
     took: Duration,
 ) {
+    let control_url = login.control_url.as_str();
     printer.say(format_args!(
         "all {count} instances ready in {}",
         human_duration(took)
@@ -899,7 +947,7 @@ fn announce_ready(
             storefront.registration.address
         ));
     }
-    printer.say(format_args!("  console  {control_url}/"));
+    printer.say(format_args!("  console  {}", login.link));
     let default_url = format!("http://127.0.0.1:{}", 7070);
     if control_url == default_url {
         printer.say("  status   brigade status");
@@ -917,7 +965,7 @@ mod tests {
 
     #[test]
     fn instances_are_wired_into_the_system_and_the_manifest_env_applies() {
-        let manifest = Manifest::parse(
+        let manifest = crate::manifest::parse(
             "[[service]]\nname = \"catalog\"\ninstances = 2\nargs = [\"--no-seed\"]\n\
              [service.env]\nBRIGADE_LOG = \"debug\"\nBRIGADE_PARENT_PID = 1\n\
              [[service]]\nname = \"gateway\"\nport = 8088\n",
@@ -936,10 +984,15 @@ mod tests {
             )]
             .into(),
             otlp_endpoint: Some("http://127.0.0.1:7070".into()),
+            key_encryption_key_file: Some("/tmp/brigade/users-key-encryption-key".into()),
         };
         let specs = process_specs(&manifest, &wiring, std::path::Path::new("/bin/brigade"));
         let slots: Vec<&str> = specs.iter().map(|s| s.slot.as_str()).collect();
         assert_eq!(slots, ["catalog-1", "catalog-2", "gateway-1"]);
+        // Only users gets the key file's path (never its value).
+        assert!(specs
+            .iter()
+            .all(|s| !env_of(s).contains_key("BRIGADE_USERS_KEY_ENCRYPTION_KEY_FILE")));
         // The log store names a slot's lines by service and instance number.
         assert_eq!(slot_parts("catalog-2"), ("catalog", 2));
         assert_eq!(slot_parts("sample-catalog-1"), ("sample-catalog", 1));
@@ -1012,7 +1065,7 @@ mod tests {
             let argv = std::iter::once("up").chain(flags.iter().copied());
             <Command as clap::Parser>::try_parse_from(argv).unwrap().up
         };
-        let manifest = Manifest::parse("", "test").unwrap();
+        let manifest = crate::manifest::parse("", "test").unwrap();
         let nats = |flags: &[&str]| events_transport(&parse(flags), &manifest).unwrap().0.url;
         assert_eq!(
             nats(&["--production-like"]).as_deref(),

@@ -194,8 +194,12 @@ async fn drive(
     let products = stocked_products(&client, running).await?;
     let tokens = filled_carts(&client, &gateway, key, &products, count).await?;
     let figures = checkouts(client, gateway, tokens, args.rate, count).await;
-    let report =
-        brigade_operator::checker::check(&running.control_url, Duration::from_secs(60)).await?;
+    let report = brigade_operator::checker::check(
+        &running.control_url,
+        &running.operator_credential()?,
+        Duration::from_secs(60),
+    )
+    .await?;
     let confirmed = report.orders.get("CONFIRMED").copied().unwrap_or(0);
     let all: u64 = report.orders.values().sum();
     Ok(Outcome {

@@ -20,7 +20,7 @@ use brigade_chassis::db::{Db, Migration, Query, Tx};
 use brigade_chassis::events::{
     self, Envelope, Event, Handle, Handled, HandlerError, Outbox, Subscription,
 };
-use brigade_chassis::service::{self, ServiceArgs, ServiceInfo};
+use brigade_chassis::service::{self, Dependencies, ServiceArgs, ServiceInfo};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -59,10 +59,18 @@ pub enum Transports {
 const PRODUCER: ServiceInfo = ServiceInfo {
     name: "bench-producer",
     version: env!("CARGO_PKG_VERSION"),
+    depends_on: Dependencies {
+        publishes: true,
+        ..Dependencies::NONE
+    },
 };
 const CONSUMER: ServiceInfo = ServiceInfo {
     name: "bench-consumer",
     version: env!("CARGO_PKG_VERSION"),
+    depends_on: Dependencies {
+        consumes: &["bench-producer"],
+        ..Dependencies::NONE
+    },
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -17,7 +17,7 @@ use std::time::Duration;
 use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::context::DEADLINE_HEADER;
 use brigade_chassis::shedding::LimitMode;
-use http::{Method, Request};
+use http::Request;
 use tokio::time::Instant;
 
 use super::fixtures;
@@ -134,7 +134,8 @@ async fn degradation_phases(
     let mut phases = Vec::new();
     phases.push(page_load("healthy", &client, &gateway, &ids, args.rate, count).await);
 
-    let operator = Operator::new(control);
+    // Clearing resumes through the control port, which demands the operator credential.
+    let operator = Operator::new(control).authenticated(running.operator_credential()?);
     operator
         .request_fault("recommendations", None, Change::Latency(args.slow))
         .await?;

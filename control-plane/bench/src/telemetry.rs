@@ -25,6 +25,7 @@ use brigade_chassis::client::{self, ServiceClient};
 use brigade_chassis::discovery::{Resolver, Source};
 use brigade_chassis::http::{Limits, Protection};
 use brigade_chassis::metrics::Metrics;
+use brigade_chassis::telemetry::batch::{DropLabels, SpanCounts, EXPORT_FAILED, QUEUE_FULL};
 use brigade_chassis::telemetry::export::{Exporter, Origin, SamplerKind, TracingArgs};
 use bytes::Bytes;
 use http::StatusCode;
@@ -61,6 +62,10 @@ pub struct TelemetryBenchArgs {
     /// Which benchmarks to run.
     #[arg(long, value_delimiter = ',', default_value = "hop,checkout", value_parser = ["hop", "checkout"])]
     pub only: Vec<String>,
+    /// Which tracing modes the hop measures: one alone suits a profiler (callgrind's
+    /// instructions per request are its total over two durations' difference in requests).
+    #[arg(long, value_delimiter = ',', default_value = "off,on,down", value_parser = ["off", "on", "down"])]
+    pub hop_modes: Vec<String>,
 }
 
 /// How an instance is traced in one measurement.
@@ -221,7 +226,9 @@ async fn hop(args: &TelemetryBenchArgs) -> anyhow::Result<()> {
         (Mode::Off, None),
         (Mode::On, Some(sink.url.as_str())),
         (Mode::Down, Some(down.as_str())),
-    ];
+    ]
+    .into_iter()
+    .filter(|(mode, _)| args.hop_modes.iter().any(|m| m == mode.name()));
     let raw_client: Client<_, Full<Bytes>> = {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
@@ -230,8 +237,8 @@ async fn hop(args: &TelemetryBenchArgs) -> anyhow::Result<()> {
     let mut pairs = Vec::new();
     let mut exporters = Vec::new();
     for (mode, endpoint) in modes {
-        let (uri, mut pair_exporters) = traced_pair(endpoint).await?;
-        exporters.append(&mut pair_exporters);
+        let (uri, pair_exporters) = traced_pair(endpoint).await?;
+        exporters.extend(pair_exporters.into_iter().map(|e| (mode, e)));
         pairs.push((mode, uri));
     }
     let call = move |uri: http::Uri| {
@@ -267,8 +274,11 @@ async fn hop(args: &TelemetryBenchArgs) -> anyhow::Result<()> {
             runs.push(figures);
         }
     }
-    for exporter in exporters {
+    let mut spans = Vec::new();
+    for (mode, exporter) in exporters {
+        let counts = exporter.counts().clone();
         exporter.shutdown().await;
+        spans.push((mode, counts));
     }
     println!();
     println!(
@@ -283,12 +293,36 @@ async fn hop(args: &TelemetryBenchArgs) -> anyhow::Result<()> {
         .collect();
     print_table("req/s", &medians);
     print_cpu(&pairs.iter().map(|(m, _)| *m).collect::<Vec<_>>(), &cpu);
+    print_span_counts(&spans);
     println!(
         "  the live receiver ({}) decoded {} spans",
         args.receiver,
         sink.spans().await?
     );
     Ok(())
+}
+
+/// What the services' exporters did with their spans, per mode: under normal load none is
+/// dropped while the receiver is up.
+fn print_span_counts(counts: &[(Mode, SpanCounts)]) {
+    let dropped = |c: &SpanCounts, reason| c.dropped.get_or_create(&DropLabels { reason }).get();
+    for mode in [Mode::On, Mode::Down] {
+        let of_mode = counts.iter().filter(|(m, _)| *m == mode).map(|(_, c)| c);
+        let (exported, queue_full, failed) = of_mode.fold((0, 0, 0), |(e, q, f), c| {
+            (
+                e + c.exported.get(),
+                q + dropped(c, QUEUE_FULL),
+                f + dropped(c, EXPORT_FAILED),
+            )
+        });
+        if exported + queue_full + failed > 0 {
+            println!(
+                "  {:<8} spans exported {exported}, dropped {queue_full} (queue full) + {failed} \
+                 (export failed)",
+                mode.name()
+            );
+        }
+    }
 }
 
 /// CPU time per request of one measurement, in microseconds: the benchmark's process (load

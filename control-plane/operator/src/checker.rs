@@ -22,6 +22,8 @@ use orders_api::{OrderStatus, OrderStatusEntry, OrdersClient};
 use payments_api::{ChargeStatus, LedgerQuery, PaymentsClient};
 use tokio::time::Instant;
 
+use crate::credential::OperatorCredential;
+
 /// What the checker found.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
@@ -74,7 +76,10 @@ struct Clients {
 }
 
 impl Clients {
-    fn through_registry(control_url: &str) -> Clients {
+    /// Clients through the registry at `control_url`, calling as the operator (`credential`):
+    /// the audits, the ledger and the reservations are the operator's to read.
+    fn through_registry(control_url: &str, credential: &OperatorCredential) -> Clients {
+        let operator = crate::operator_presenter(control_url, credential);
         let resolver = Resolver::new(Source::Registry(control_url.to_owned()));
         let metrics = Metrics::new().client;
         let client = |service: &str| {
@@ -86,6 +91,7 @@ impl Clients {
                     default_timeout: Duration::from_secs(10),
                 },
             )
+            .with_identity(operator.clone())
         };
         Clients {
             orders: OrdersClient::new(client("orders")),
@@ -95,9 +101,14 @@ impl Clients {
     }
 }
 
-/// Checks the system whose registry is at `control_url`, giving unfinished orders up to
-/// `settle` to reach a final state first. An error means a service could not be read.
-pub async fn check(control_url: &str, settle: Duration) -> anyhow::Result<Report> {
+/// Checks the system whose registry is at `control_url`, as the operator (`credential`),
+/// giving unfinished orders up to `settle` to reach a final state first. An error means a
+/// service could not be read.
+pub async fn check(
+    control_url: &str,
+    credential: &OperatorCredential,
+    settle: Duration,
+) -> anyhow::Result<Report> {
     // Fail fast, and say so, when there is no system to check.
     let view = crate::status::fetch(control_url).await?;
     for needed in ["orders", "inventory", "payments"] {
@@ -108,7 +119,7 @@ pub async fn check(control_url: &str, settle: Duration) -> anyhow::Result<Report
             "the system at {control_url} has no registered {needed} instance to check"
         );
     }
-    let clients = Clients::through_registry(control_url);
+    let clients = Clients::through_registry(control_url, credential);
     let mut report = Report::default();
 
     // 3a. Wait for every saga to finish, within `settle`.
@@ -263,6 +274,9 @@ async fn check_order(
 pub struct CheckArgs {
     #[command(flatten)]
     pub control: crate::status::ControlUrl,
+    /// The audits are the operator's to read: the checker proves the operator credential.
+    #[command(flatten)]
+    pub operator: crate::operator_auth::cli::OperatorToken,
     /// How long unfinished orders may take to finish before they count as lost.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub settle: Duration,
@@ -270,7 +284,8 @@ pub struct CheckArgs {
 
 /// `brigade check`: prints the report; fails when a promise is broken.
 pub async fn run(args: CheckArgs) -> anyhow::Result<()> {
-    let report = check(&args.control.url, args.settle).await?;
+    let credential = args.operator.load()?;
+    let report = check(&args.control.url, &credential, args.settle).await?;
     println!("{report}");
     anyhow::ensure!(report.holds(), "promises broken");
     Ok(())

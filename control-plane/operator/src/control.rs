@@ -7,6 +7,11 @@
 //! [`crate::telemetry_file`]), the console (`/`) and its data (`/v1/console/…`, see
 //! [`crate::console_data`]), and its own `/livez` and `/metrics`, all in the
 //! chassis middleware so that errors are problem+json like everywhere else.
+//!
+//! **Invariant:** every route that changes the system (kills, pauses, resumes, scales,
+//! restarts, replays) is merged through [`crate::operator_auth::Gate::protect`]: only holders
+//! of the operator credential may change it. What only reads stays open on loopback, and the
+//! instances' own posts (registrations, spans, log lines, metrics) are not an operator's.
 
 use std::time::Duration;
 
@@ -38,6 +43,7 @@ pub fn router(sources: Sources) -> Router {
 pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
     let metrics = Metrics::new();
     let scrape = metrics.clone();
+    let gate = sources.operator.clone();
     let state = AppState {
         sources: sources.clone(),
         client: PlainClient::new(system::PROBE_TIMEOUT),
@@ -50,7 +56,7 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
         .collect();
     let app = Router::new()
         .merge(brigade_registry::router(sources.registry.clone()))
-        .merge(console::router(sources.clone()))
+        .merge(console::router(sources.clone(), &gate))
         .merge(traces::router(sources.traces.clone()))
         .merge(logs::router(sources.logs.clone(), services.clone()))
         .merge(otlp_metrics::router(sources.metrics.clone()))
@@ -59,12 +65,12 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
             sources.logs.clone(),
             sources.metrics.clone(),
         ))
-        .merge(chaos::instances::router(sources.supervisor.clone(), chaos))
-        .merge(scale::router(
+        .merge(gate.protect(chaos::instances::router(sources.supervisor.clone(), chaos)))
+        .merge(gate.protect(scale::router(
             sources.supervisor.clone(),
             sources.registry.clone(),
             sources.stop_grace,
-        ))
+        )))
         .merge(console_data::router(
             sources.console.clone(),
             sources.traces.clone(),
@@ -88,6 +94,7 @@ pub fn router_with_chaos(sources: Sources, chaos: bool) -> Router {
             // Blocking queries legitimately take up to their longest wait.
             max_request_time: Duration::from_millis(MAX_WAIT_MS) + Duration::from_secs(5),
             max_body_bytes: brigade_registry::MAX_BODY_BYTES,
+            ..Limits::default()
         },
     )
 }

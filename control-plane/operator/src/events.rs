@@ -9,8 +9,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use brigade_chassis::client::plain::{self, PlainClient};
 use brigade_chassis::events::{Parked, ParkedList, Replayed};
+use brigade_chassis::identity::Identity;
 use brigade_chassis::Problem;
 
+use crate::chaos::instances::ControlClient;
 use crate::system::SystemView;
 
 /// Options shared by the `events` subcommands.
@@ -18,6 +20,9 @@ use crate::system::SystemView;
 pub struct EventsArgs {
     #[command(flatten)]
     pub control: crate::status::ControlUrl,
+    /// `replay` changes the system: it needs the operator credential.
+    #[command(flatten)]
+    pub operator: crate::operator_auth::cli::OperatorToken,
     #[command(subcommand)]
     pub command: EventsCommand,
 }
@@ -55,7 +60,20 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
             Ok(())
         }
         EventsCommand::Replay { id, service } => {
-            let (service, replayed) = replay(&view, &client, &id, service.as_deref()).await?;
+            let credential = args.operator.load()?;
+            let service = match service {
+                Some(service) => service,
+                None => owner(&view, &client, &id).await?,
+            };
+            // Through the control port, which demands the operator credential of a change.
+            let replayed: Replayed = ControlClient::new(&args.control.url, client)
+                .authenticated(credential)
+                .call_with(
+                    http::Method::POST,
+                    &format!("/v1/console/parked/{service}/{id}/replay"),
+                    None,
+                )
+                .await?;
             println!(
                 "{service}: replayed {} event(s): {}; {} still parked in {service}",
                 replayed.replayed.len(),
@@ -105,25 +123,30 @@ pub async fn parked(view: &SystemView, client: &PlainClient) -> anyhow::Result<V
     Ok(all)
 }
 
-/// Replays `id` in `service`, or in whichever service has it parked.
+/// The service that has the event `id` parked.
+async fn owner(view: &SystemView, client: &PlainClient, id: &str) -> anyhow::Result<String> {
+    parked(view, client)
+        .await?
+        .into_iter()
+        .find(|list| list.items.iter().any(|p| p.id == id))
+        .map(|list| list.service)
+        .with_context(|| {
+            format!("no service has a parked event with id `{id}` (see `brigade events parked`)")
+        })
+}
+
+/// Replays `id` in `service`, or in whichever service has it parked, presenting `operator`'s
+/// identity (a replay is the operator's to ask for).
 pub async fn replay(
     view: &SystemView,
     client: &PlainClient,
+    operator: Option<&Identity>,
     id: &str,
     service: Option<&str>,
 ) -> anyhow::Result<(String, Replayed)> {
     let service = match service {
         Some(service) => service.to_owned(),
-        None => parked(view, client)
-            .await?
-            .into_iter()
-            .find(|list| list.items.iter().any(|p| p.id == id))
-            .map(|list| list.service)
-            .with_context(|| {
-                format!(
-                    "no service has a parked event with id `{id}` (see `brigade events parked`)"
-                )
-            })?,
+        None => owner(view, client, id).await?,
     };
     let address = addresses(view)
         .into_iter()
@@ -131,8 +154,18 @@ pub async fn replay(
         .map(|(_, address)| address)
         .with_context(|| format!("the system has no registered {service} instance"))?;
     let url = format!("http://{address}/v1/events/parked/{id}/replay");
+    let mut request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(&url);
+    if let Some(operator) = operator {
+        let token = operator
+            .token_for(&service)
+            .await
+            .context("cannot have the operator's identity to replay with")?;
+        request = request.header(brigade_chassis::identity::HEADER, &*token);
+    }
     let answer = client
-        .send(http::Method::POST, &url, None)
+        .send_request(request.body(Default::default())?)
         .await
         .with_context(|| format!("cannot reach {service} at {address}"))?;
     if answer.status.is_success() {

@@ -10,10 +10,13 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::credential::{CredentialError, OperatorCredential};
 use crate::status;
 use crate::system::{Health, SystemView};
 
@@ -143,53 +146,61 @@ impl Up {
                 None
             }
         };
-        let credential = ensure_operator_credential(&self.data_dir).map_err(Error::Start)?;
         let mut child = command.spawn().map_err(Error::Start)?;
+        let printed_login = Arc::new(Mutex::new(None));
         if self.output == Output::Echo {
-            echo(&mut child);
+            echo(&mut child, printed_login.clone());
         }
         Ok(Running {
             child,
+            data_dir: self.data_dir,
+            printed_login,
             control_url: format!("http://127.0.0.1:{control_port}"),
             gateway_url: format!("http://127.0.0.1:{gateway_port}"),
             storefront_url: format!("http://127.0.0.1:{storefront_port}"),
             log_path,
             poll: self.poll,
-            operator_credential: credential,
         })
     }
 }
 
-/// The operator credential in `data_dir` (`operator-token`, the file `brigade up` keeps it
-/// in), written (mode 0600) when there is none yet, so that the harness can act as the operator.
-fn ensure_operator_credential(data_dir: &std::path::Path) -> std::io::Result<String> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let path = data_dir.join("operator-token");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return Ok(text.trim().to_owned());
-    }
-    let secret = {
-        use base64::Engine as _;
-        let bytes: [u8; 32] = rand::random();
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)?;
-    file.write_all(secret.as_bytes())?;
-    Ok(secret)
-}
-
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, and one the kernel will not hand out by itself before
+/// `brigade up` binds it. A port from `bind(0)` comes from the ephemeral range, where any
+/// outgoing connection or another program's `bind(0)` (instances bind that way) may take it in
+/// the moment between this check and up's bind: a test then fails on "port ... is not free".
+/// Below the ephemeral range only an explicit bind takes a port, and the ports are handed out
+/// in turn within this process from a start that differs per process.
 pub fn free_port() -> std::io::Result<u16> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let Some((low, high)) = ports_below_ephemeral() else {
+        return Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port());
+    };
+    let span = high - low;
+    let start = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let turn = NEXT.fetch_add(1, Ordering::Relaxed);
+        let Ok(port) = u16::try_from(low + (start + turn) % span) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// Ports from 10000 up to the start of the kernel's ephemeral range (Linux: 32768 by default),
+/// when there are at least a thousand of them.
+fn ports_below_ephemeral() -> Option<(u32, u32)> {
+    const LOW: u32 = 10_000;
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let ephemeral_start: u32 = range.split_whitespace().next()?.parse().ok()?;
+    (ephemeral_start >= LOW + 1_000).then_some((LOW, ephemeral_start))
+}
+
 /// Keeps the child's pipes drained, each line echoed to stderr: a full pipe would block it.
-fn echo(child: &mut Child) {
+/// The console's login link, when printed, is kept in `login`.
+fn echo(child: &mut Child, login: Arc<Mutex<Option<String>>>) {
     let pipes = [
         child
             .stdout
@@ -202,25 +213,40 @@ fn echo(child: &mut Child) {
     ];
     for pipe in pipes.into_iter().flatten() {
         // Threads, not tasks: they outlive any runtime and block only on the pipe.
+        let login = login.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(link) = login_link_in(&line) {
+                    if let Ok(mut kept) = login.lock() {
+                        *kept = Some(link.to_owned());
+                    }
+                }
                 eprintln!("[up] {line}");
             }
         });
     }
 }
 
+/// The console's login link in a line `brigade up` printed (`  console  http://…/login?t=…`).
+fn login_link_in(line: &str) -> Option<&str> {
+    line.split_whitespace()
+        .find(|word| word.starts_with("http://") && word.contains("/login?t="))
+}
+
 /// A running `brigade up`; killed (and reaped) when dropped.
 #[derive(Debug)]
 pub struct Running {
     pub child: Child,
+    /// Its data directory, where it keeps the operator credential.
+    pub data_dir: PathBuf,
+    /// The console's login link, once echoed output has shown it.
+    printed_login: Arc<Mutex<Option<String>>>,
     pub control_url: String,
     pub gateway_url: String,
     /// The storefront's pages.
     pub storefront_url: String,
     log_path: Option<PathBuf>,
     poll: Duration,
-    operator_credential: String,
 }
 
 impl Running {
@@ -230,12 +256,34 @@ impl Running {
         &self,
         service: &str,
     ) -> Result<String, crate::OperatorIdentityError> {
-        crate::operator_identity(&self.control_url, &self.operator_credential, service).await
+        let credential = self.operator_credential()?;
+        crate::operator_identity(&self.control_url, &credential, service).await
     }
 
     /// The system as `brigade status` sees it.
     pub async fn view(&self) -> Result<SystemView, status::Error> {
         status::fetch(&self.control_url).await
+    }
+
+    /// The operator credential `brigade up` wrote (or kept) in its data directory: what the
+    /// commands and calls that change the system must present.
+    pub fn operator_credential(&self) -> Result<OperatorCredential, CredentialError> {
+        OperatorCredential::load(&self.operator_token_file())
+    }
+
+    /// The file that holds the operator credential.
+    pub fn operator_token_file(&self) -> PathBuf {
+        OperatorCredential::path_in(&self.data_dir)
+    }
+
+    /// The console's login link as `brigade up` printed it: from the echoed output, or from
+    /// the log file.
+    pub fn printed_login_link(&self) -> Option<String> {
+        if let Some(link) = self.printed_login.lock().ok().and_then(|l| l.clone()) {
+            return Some(link);
+        }
+        let log = std::fs::read_to_string(self.log_path.as_ref()?).ok()?;
+        log.lines().find_map(login_link_in).map(str::to_owned)
     }
 
     /// Waits until every instance the manifest asks for is ready; returns the view then.
@@ -379,6 +427,16 @@ mod tests {
             service(Some(1), &[Health::Ready]),
             service(None, &[Health::Unknown])
         ])));
+    }
+
+    #[test]
+    fn the_login_link_is_found_in_the_line_that_prints_it() {
+        let line = "[brigade]   console  http://127.0.0.1:7070/login?t=abc_-9";
+        assert_eq!(
+            login_link_in(line),
+            Some("http://127.0.0.1:7070/login?t=abc_-9")
+        );
+        assert_eq!(login_link_in("  console  http://127.0.0.1:7070/"), None);
     }
 
     #[test]

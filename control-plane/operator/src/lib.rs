@@ -6,6 +6,10 @@
 //! - [`system`]: the system view (`GET /v1/system`), joining supervisor, registry and `/readyz`.
 //! - [`control`]: the control port's server: registry, [`console`], the [`system`] view, chaos.
 //! - [`console_data`]: what the console charts and draws: scraped figures per service, the map.
+//! - [`credential`]: the operator credential `brigade up` writes and the control port demands
+//!   of whoever changes the system.
+//! - [`operator_auth`]: the control port's gate on changes, and where the commands find the
+//!   credential.
 //! - [`checker`]: `brigade check`, the promise checker (also used by the end-to-end tests).
 //! - [`logs`]: the instances' log lines kept by the control port (and OTLP log records posted
 //!   to it), and `brigade logs`.
@@ -23,9 +27,11 @@ pub mod checker;
 pub mod console;
 pub mod console_data;
 pub mod control;
+pub mod credential;
 pub mod events;
 pub mod harness;
 pub mod logs;
+pub mod operator_auth;
 mod operator_identity;
 pub mod otlp;
 pub mod otlp_metrics;
@@ -38,4 +44,4 @@ pub mod telemetry_file;
 mod testing;
 pub mod traces;
 
-pub use operator_identity::{operator_identity, OperatorIdentityError};
+pub use operator_identity::{operator_identity, operator_presenter, OperatorIdentityError};

@@ -155,6 +155,11 @@ pub struct Sources {
     pub metrics: crate::otlp_metrics::MetricStore,
     /// The last minutes of every service's figures, scraped from its instances.
     pub console: crate::console_data::Series,
+    /// Who may change the system: the holders of the operator credential.
+    pub operator: crate::operator_auth::Gate,
+    /// The operator's identity, which the control plane presents to an instance when it acts
+    /// for an operator (a parked event's replay); `None` where it mints none.
+    pub acting_operator: Option<brigade_chassis::identity::Identity>,
 }
 
 /// A slot's state for people: `paused` when its process was stopped on purpose (SIGSTOP).

@@ -24,7 +24,16 @@ pub(crate) fn sources(desired: &[&str]) -> Sources {
         logs: crate::logs::LogStore::default(),
         metrics: crate::otlp_metrics::MetricStore::default(),
         console: crate::console_data::Series::default(),
+        operator: crate::operator_auth::Gate::new(credential(), None),
+        acting_operator: None,
     }
+}
+
+/// The operator credential of the control ports these tests serve: 32 zero bytes.
+pub(crate) const CREDENTIAL: &str = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+pub(crate) fn credential() -> crate::credential::OperatorCredential {
+    crate::credential::OperatorCredential::from_secret(CREDENTIAL).unwrap()
 }
 
 /// The control port over `sources` on a free loopback port; its base URL.
@@ -70,6 +79,23 @@ pub(crate) async fn post(url: &str, content_type: &str, body: Vec<u8>) -> Answer
         .body(Full::new(Bytes::from(body)))
         .unwrap();
     client().send_request(request).await.unwrap()
+}
+
+/// A POST of `body` (JSON) to `url` as the operator, with the credential of [`sources`]; the
+/// answer whatever its status.
+pub(crate) async fn operator_post(url: &str, body: Option<&str>) -> Answer {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(url)
+        .header(header::AUTHORIZATION, format!("Bearer {CREDENTIAL}"));
+    if body.is_some() {
+        request = request.header(header::CONTENT_TYPE, "application/json");
+    }
+    let body = Bytes::from(body.unwrap_or_default().to_owned());
+    client()
+        .send_request(request.body(Full::new(body)).unwrap())
+        .await
+        .unwrap()
 }
 
 /// POSTs `export` to `url` as OTLP protobuf and asserts the receiver took it: a 200 answered

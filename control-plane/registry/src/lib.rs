@@ -27,7 +27,7 @@ use http::StatusCode;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
-pub use routes::router;
+pub use routes::{router, WaitQuery};
 
 /// The shortest lease accepted: shorter would mean a heartbeat every few hundred milliseconds.
 pub const MIN_TTL: Duration = Duration::from_secs(1);

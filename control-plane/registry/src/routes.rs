@@ -94,15 +94,16 @@ async fn prometheus_targets(State(registry): State<Registry>) -> Response {
     Json(groups).into_response()
 }
 
-/// `?index=N&wait_ms=M` of a blocking query.
+/// `?index=N&wait_ms=M` of a blocking query. Public (with its fields) so that the fuzz targets
+/// (`fuzz/`) decode the registry's query strings as this route does.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WaitQuery {
+pub struct WaitQuery {
     /// The index the caller has seen; absent means "answer at once".
-    index: Option<u64>,
+    pub index: Option<u64>,
     /// How long to wait for a change; absent means not at all. Longer than [`MAX_WAIT_MS`] is
     /// shortened to it.
-    wait_ms: Option<u64>,
+    pub wait_ms: Option<u64>,
 }
 
 async fn service(

@@ -15,9 +15,9 @@ use serde_json::Value;
 
 /// Runs `brigade chaos ARGS` against `system`: whether it succeeded, its stdout and stderr.
 async fn chaos(system: &System, args: &[&str]) -> (bool, String, String) {
-    let mut all = vec!["chaos", "--control-url", system.control.as_str()];
+    let mut all = vec!["chaos"];
     all.extend_from_slice(args);
-    crate::support::brigade(&all).await
+    system.brigade(&all).await
 }
 
 /// Runs `brigade chaos ARGS` against `system`, which must accept it: its stdout.
@@ -193,7 +193,7 @@ async fn faults_are_injected_felt_and_cleared() {
     let (status, problem) = send(
         Method::POST,
         &format!("{}/v1/chaos/services/wishlist/kill", system.control),
-        None,
+        Some(&system.token()),
         &[],
         None,
     )

@@ -10,9 +10,13 @@ use http::Method;
 use serde_json::json;
 
 pub(crate) async fn assert_promises_hold(system: &System) {
-    let report = brigade_operator::checker::check(&system.control, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let report = brigade_operator::checker::check(
+        &system.control,
+        &system.credential(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     assert!(report.holds(), "{report}");
 }
 
@@ -36,11 +40,7 @@ async fn shoppers_check_out_across_processes_and_every_promise_holds() {
     ada.empty_cart(Duration::from_secs(5)).await;
 
     // Declined: cancelled with the reason, nothing kept.
-    ada.add(kettle_id, 1).await;
-    let (status, declined) = ada.checkout("ada-2", "4000000000000002").await;
-    assert_eq!(status, 201, "{declined}");
-    assert_eq!(declined["status"], "CANCELLED");
-    assert_eq!(declined["cancel_reason"], "payment_declined");
+    ada.buy_declined(&kettle, "ada-2").await;
 
     // Out of stock: cancelled, nothing charged.
     let sku = kettle["sku"].as_str().unwrap();
@@ -176,9 +176,13 @@ async fn a_hundred_shoppers_racing_for_thirty_units_buy_exactly_thirty() {
         );
     }
 
-    let report = brigade_operator::checker::check(&system.control, Duration::from_secs(60))
-        .await
-        .unwrap();
+    let report = brigade_operator::checker::check(
+        &system.control,
+        &system.credential(),
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     assert!(report.holds(), "{report}");
     assert_eq!(report.orders.get("CONFIRMED"), Some(&30), "{report}");
     assert_eq!(report.orders.get("CANCELLED"), Some(&70), "{report}");

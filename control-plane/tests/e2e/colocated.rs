@@ -55,10 +55,7 @@ async fn a_colocated_system_checks_out_through_the_gateway_and_every_promise_hol
     ada.empty_cart(Duration::from_secs(10)).await;
 
     // A declined card: cancelled, nothing kept.
-    ada.add(kettle["id"].as_str().unwrap(), 1).await;
-    let (status, declined) = ada.checkout("ada-2", "4000000000000002").await;
-    assert_eq!(status, 201, "{declined}");
-    assert_eq!(declined["cancel_reason"], "payment_declined", "{declined}");
+    ada.buy_declined(&kettle, "ada-2").await;
     assert_eq!(
         ada.settled_orders(2, Duration::from_secs(10)).await.len(),
         2
@@ -80,8 +77,12 @@ async fn a_colocated_system_checks_out_through_the_gateway_and_every_promise_hol
         assert!(total(&orders, &series) >= 2.0, "{orders}");
     }
 
-    let report = brigade_operator::checker::check(&system.control, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let report = brigade_operator::checker::check(
+        &system.control,
+        &system.credential(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     assert!(report.holds(), "{report}");
 }

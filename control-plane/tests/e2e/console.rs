@@ -3,7 +3,8 @@
 //! consumers of its events, with its logs beside it; the logs tab streaming and filtered by
 //! service; a service scaled up and down from its replica buttons; a breaker opened by `brigade
 //! chaos latency` shown open; an instance paused and resumed from its buttons; a service kept
-//! dead shown down. Screenshots of every tab go to
+//! dead shown down; before all that, the login through the link `brigade up` printed, and a
+//! forged request from another page refused. Screenshots of every tab go to
 //! `$BRIGADE_ARTIFACTS` (default `target/artifacts/console`), kept by CI. Skipped without
 //! Chromium, except under `CI=true`.
 //!
@@ -49,6 +50,88 @@ async fn keep(browser: &Client, name: &str) {
     screenshot(browser, &dir, name).await;
 }
 
+/// The console's door: no console without the login; a wrong link refused; the link `brigade
+/// up` printed logs in, leaves the address bar without the secret, and sets a cookie no script
+/// reads. Then a page of another origin on the same host (the gateway's, same *site*) posts a
+/// pause with that cookie, as a cross-site request forgery would: nothing is paused.
+async fn log_in(browser: &Client, system: &System) {
+    browser.goto(&format!("{}/", system.control)).await;
+    shows(
+        browser,
+        "#login-needed",
+        "the page that asks for the login link",
+        PATIENCE,
+    )
+    .await;
+    keep(browser, "login-needed").await;
+    let console = browser
+        .execute("return document.querySelectorAll('#resources, script').length")
+        .await;
+    assert_eq!(console, json!(0), "no console, no script without the login");
+    browser
+        .goto(&format!("{}/login?t=not-the-credential", system.control))
+        .await;
+    shows(
+        browser,
+        "#login-refused",
+        "a wrong login link refused",
+        PATIENCE,
+    )
+    .await;
+
+    let link = system
+        .running
+        .printed_login_link()
+        .expect("brigade up printed the console's login link");
+    browser.goto(&link).await;
+    shows(
+        browser,
+        "#resources",
+        "the console after the login",
+        PATIENCE,
+    )
+    .await;
+    let at = browser.execute("return location.href").await;
+    assert_eq!(
+        at,
+        json!(format!("{}/", system.control)),
+        "the secret left the address bar"
+    );
+    let cookies = browser.execute("return document.cookie").await;
+    assert!(
+        !cookies
+            .as_str()
+            .unwrap_or_default()
+            .contains("brigade_operator"),
+        "{cookies}"
+    );
+
+    browser.goto(&format!("{}/livez", system.gateway)).await;
+    browser
+        .execute(&format!(
+            "window.forged = null;
+             fetch({:?}, {{method: 'POST', mode: 'no-cors', credentials: 'include'}})
+               .then(() => {{ window.forged = 'answered'; }}, (e) => {{ window.forged = String(e); }});
+             return true;",
+            format!("{}/v1/chaos/instances/shipping-1/pause", system.control)
+        ))
+        .await;
+    wait_for_script(
+        browser,
+        "return window.forged",
+        "the forged request settled",
+        PATIENCE,
+    )
+    .await;
+    let (status, state) = get(&format!("{}/v1/chaos", system.control)).await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(
+        state["paused"],
+        json!([]),
+        "a forged request paused an instance"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_shows_a_checkout_its_logs_a_breaker_and_instances_down() {
     let Some((driver, chromium)) = Driver::start().await else {
@@ -56,6 +139,7 @@ async fn the_console_shows_a_checkout_its_logs_a_breaker_and_instances_down() {
     };
     let system = System::up_with_args(None, &["--chaos"]).await;
     let browser = driver.session(&chromium).await;
+    log_in(&browser, &system).await;
 
     // Resources: every instance up.
     open(&browser, &system, "resources").await;

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use crate::support::shop::get;
 use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::testing::dns::FakeDns;
 use http::Method;
@@ -109,22 +110,9 @@ async fn listings_served(instance: &Process) -> u64 {
 
 /// Lists products through the gateway `count` times; every answer must be a 200.
 async fn browse(gateway: &Process, count: usize) {
-    let client = PlainClient::new(Duration::from_secs(10));
     for _ in 0..count {
-        let answer = client
-            .send(
-                Method::GET,
-                &format!("{}/api/v1/products?page_size=1", gateway.base),
-                None,
-            )
-            .await
-            .unwrap();
-        assert_eq!(
-            answer.status,
-            200,
-            "{}",
-            String::from_utf8_lossy(&answer.body)
-        );
+        let (status, body) = get(&format!("{}/api/v1/products?page_size=1", gateway.base)).await;
+        assert_eq!(status, 200, "{body}");
     }
 }
 

@@ -61,9 +61,13 @@ async fn checkout_with_payments_down_is_a_503_at_once_and_leaves_no_half_done_or
     system.wait_all_ready(Duration::from_secs(60)).await;
 
     // No half-done order: nothing pending, no stock held, nothing charged.
-    let report = brigade_operator::checker::check(&system.control, Duration::from_secs(15))
-        .await
-        .unwrap();
+    let report = brigade_operator::checker::check(
+        &system.control,
+        &system.credential(),
+        Duration::from_secs(15),
+    )
+    .await
+    .unwrap();
     assert!(report.holds(), "{report}");
     assert_eq!(
         report.orders.get("PENDING").copied().unwrap_or(0),
@@ -121,17 +125,16 @@ async fn an_overloaded_service_sheds_at_once_instead_of_timing_everything_out() 
         .registration
         .address
         .clone();
-    let client = PlainClient::new(Duration::from_secs(5));
     // Every request takes 300 ms: 8 at a time is about 27 per second.
     let rules = json!({"rules": [{"route": "/v1/products", "latency_ms": 300}]}).to_string();
-    let set = client
-        .send(
+    let set = system
+        .as_operator(
+            "catalog",
             Method::PUT,
             &format!("http://{catalog}/v1/chaos"),
-            Some(rules.into()),
+            Some(rules),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(set.status, 200, "{:?}", set.body);
 
     // 100 at once, each willing to wait 2 s: a queue would answer ~54 and time the rest out.
@@ -175,7 +178,7 @@ async fn an_overloaded_service_sheds_at_once_instead_of_timing_everything_out() 
     assert!(shed > 0, "nothing was shed");
 
     // Health stays reachable under overload, so the instance is not restarted for it.
-    let health = client
+    let health = PlainClient::new(Duration::from_secs(5))
         .send(Method::GET, &format!("http://{catalog}/livez"), None)
         .await
         .unwrap();
@@ -272,16 +275,15 @@ async fn the_product_page_answers_without_its_optional_parts_when_they_die_or_sl
     // Recommendations slowed to 2 s: every page answers well within its deadline without
     // them, and once the gateway's breaker has opened it stops waiting for them at all.
     let slow = json!({"rules": [{"latency_ms": 2000}]}).to_string();
-    let client = PlainClient::new(Duration::from_secs(5));
     for address in addresses(&system, "recommendations").await {
-        let set = client
-            .send(
+        let set = system
+            .as_operator(
+                "recommendations",
                 Method::PUT,
                 &format!("http://{address}/v1/chaos"),
-                Some(slow.clone().into()),
+                Some(slow.clone()),
             )
-            .await
-            .unwrap();
+            .await;
         assert_eq!(set.status, 200, "{:?}", set.body);
     }
     for _ in 0..15 {
@@ -296,10 +298,11 @@ async fn the_product_page_answers_without_its_optional_parts_when_they_die_or_sl
         "the gateway's recommendations breaker should be open"
     );
     for address in addresses(&system, "recommendations").await {
-        client
-            .send(Method::DELETE, &format!("http://{address}/v1/chaos"), None)
-            .await
-            .unwrap();
+        let url = format!("http://{address}/v1/chaos");
+        let cleared = system
+            .as_operator("recommendations", Method::DELETE, &url, None)
+            .await;
+        assert_eq!(cleared.status, 200, "{:?}", cleared.body);
     }
 
     // Inventory frozen (SIGSTOP): availability unknown, the rest of the page as usual.
@@ -375,6 +378,7 @@ clear = {}
         rate: 10.0,
         settle: Duration::from_secs(60),
         verbose: false,
+        credential: Some(system.credential()),
     };
     let report = run_scenario(&system.control, &scenario, &options)
         .await

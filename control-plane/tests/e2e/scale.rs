@@ -56,9 +56,7 @@ body = '{"card_number": "4242424242424242"}'
 
 /// Runs `brigade ARGS` against `system`: whether it succeeded, its stdout and stderr.
 async fn brigade(system: &System, args: &[&str]) -> (bool, String, String) {
-    let mut all = args.to_vec();
-    all.extend(["--control-url", system.control.as_str()]);
-    crate::support::brigade(&all).await
+    system.brigade(args).await
 }
 
 async fn brigade_ok(system: &System, args: &[&str]) -> String {
@@ -226,9 +224,13 @@ async fn scaling_and_rolling_restarts_fail_no_request_and_lose_no_order() {
     assert_eq!(summary["overall"]["not_sent"], 0, "{summary:#}");
 
     // And no lost order, no double charge, no oversell.
-    let report = brigade_operator::checker::check(&system.control, Duration::from_secs(30))
-        .await
-        .unwrap();
+    let report = brigade_operator::checker::check(
+        &system.control,
+        &system.credential(),
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
     assert!(report.holds(), "{report}");
     assert!(
         report.orders.get("CONFIRMED").copied().unwrap_or(0) > 100,

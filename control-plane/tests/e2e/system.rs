@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::support::shop::get;
 use crate::support::{alive, signal, System};
 use brigade_chassis::client::plain::PlainClient;
 use http::Method;
@@ -52,16 +53,12 @@ async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {
     }
 
     // Bad input is a problem, not an error page.
-    let answer = client
-        .send(
-            Method::GET,
-            &format!("{}/api/v1/products?page_size=1000", system.gateway),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(answer.status, 400);
-    let problem: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    let (status, problem) = get(&format!(
+        "{}/api/v1/products?page_size=1000",
+        system.gateway
+    ))
+    .await;
+    assert_eq!(status, 400, "{problem}");
     assert_eq!(problem["type"], "urn:brigade:problem:invalid-parameter");
 
     // `brigade status` shows every service and instance.

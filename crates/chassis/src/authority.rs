@@ -373,7 +373,7 @@ async fn operator_token(
     })?;
     if !(served.operator)(credential) {
         tracing::warn!("operator token refused: wrong operator credential");
-        return Err(refused("that is not the operator credential"));
+        return Err(refused("the operator credential sent is not this system's"));
     }
     answer(&served.authority, OPERATOR, &request.audience)
 }

@@ -26,7 +26,7 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::Router;
 use bytes::Bytes;
 use http::StatusCode;
@@ -200,14 +200,16 @@ impl Chaos {
         best.cloned()
     }
 
-    /// The admin API: `GET`, `PUT` and `DELETE` on [`ADMIN_ROUTE`].
+    /// The admin API: `GET`, `PUT` and `DELETE` on [`ADMIN_ROUTE`]. Reading the rules is open;
+    /// setting and clearing them is the operator's (`brigade chaos`, with the operator
+    /// credential, asks the control plane for the operator's identity).
     pub fn routes(&self) -> Router {
+        let change = put(set_rules)
+            .delete(clear_rules)
+            .route_layer(crate::guard::callers(&[crate::identity::OPERATOR]));
         Router::new().route(
             ADMIN_ROUTE,
-            get(show_rules)
-                .put(set_rules)
-                .delete(clear_rules)
-                .with_state(self.clone()),
+            get(show_rules).merge(change).with_state(self.clone()),
         )
     }
 }

@@ -48,21 +48,31 @@ where
                 )))
             }
         };
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(json_problem)?;
-        // Every Brigade body is a JSON object (or `null` where a route takes none), and its
-        // document says so; serde would also read an array as a struct's fields in order, which
-        // would accept bodies the contract refuses.
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
-            return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-body",
-                "Invalid request body",
-                "the request body does not match the expected shape: it must be a JSON object, \
-                 not an array",
-            ));
-        }
-        Ok(Json(value))
+        json_body(&bytes).map(Json)
     }
+}
+
+/// Decodes a request body the way [`Json`] does once the body is read: a value of `T`, or the
+/// problem the route answers. Public so that the fuzz targets (`fuzz/`) drive exactly this
+/// decoding without a server; handlers take [`Json`].
+// The problem is the route's answer, made once per request: its size is what a problem
+// answer weighs anyway.
+#[allow(clippy::result_large_err)]
+pub fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let axum::Json(value) = axum::Json::<T>::from_bytes(bytes).map_err(json_problem)?;
+    // Every Brigade body is a JSON object (or `null` where a route takes none), and its
+    // document says so; serde would also read an array as a struct's fields in order, which
+    // would accept bodies the contract refuses.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "Invalid request body",
+            "the request body does not match the expected shape: it must be a JSON object, \
+             not an array",
+        ));
+    }
+    Ok(value)
 }
 
 /// `content-type: application/json` or another JSON media type (`application/…+json`), as
@@ -133,17 +143,27 @@ where
 {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Query(value)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-query",
-                "Invalid query string",
-                format!("the query string is invalid: {}", source_text(&e)),
-            )),
-            Err(other) => Err(Problem::bad_request(other.body_text())),
-        }
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        query_string(&parts.uri).map(Query)
+    }
+}
+
+/// Decodes the query string of `uri` the way [`Query`] does: a value of `T`, or the problem the
+/// route answers. Public so that the fuzz targets (`fuzz/`) drive exactly this decoding without
+/// a server; handlers take [`Query`].
+// The problem is the route's answer, made once per request: its size is what a problem
+// answer weighs anyway.
+#[allow(clippy::result_large_err)]
+pub fn query_string<T: DeserializeOwned>(uri: &http::Uri) -> Result<T, Problem> {
+    match axum::extract::Query::<T>::try_from_uri(uri) {
+        Ok(axum::extract::Query(value)) => Ok(value),
+        Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-query",
+            "Invalid query string",
+            format!("the query string is invalid: {}", source_text(&e)),
+        )),
+        Err(other) => Err(Problem::bad_request(other.body_text())),
     }
 }
 
@@ -352,6 +372,43 @@ mod body_tests {
             status_of("text/plain", "{}").await,
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Paging {
+        page: Option<u32>,
+    }
+
+    /// The decoding the fuzz targets drive answers what the extractors answer.
+    #[test]
+    fn bodies_and_query_strings_decode_or_are_refused_as_problems() {
+        assert_eq!(
+            json_body::<Paging>(br#"{"page":2}"#).ok(),
+            Some(Paging { page: Some(2) })
+        );
+        let code = |r: Result<Paging, Problem>| r.err().map(|p| (p.status, p.code().to_owned()));
+        assert_eq!(code(json_body(b"{")).map(|c| c.0), Some(400));
+        assert_eq!(code(json_body(b" [2]")), Some((422, "invalid-body".into())));
+        assert_eq!(code(json_body(br#"{"page":-1}"#)).map(|c| c.0), Some(422));
+
+        let uri = |q: &str| http::Uri::try_from(format!("/?{q}")).unwrap();
+        assert_eq!(
+            query_string::<Paging>(&uri("page=3")).ok(),
+            Some(Paging { page: Some(3) })
+        );
+        for bad in ["page=x", "size=1", "page=1&page=2"] {
+            assert_eq!(
+                code(query_string(&uri(bad))),
+                Some((400, "invalid-query".into())),
+                "{bad}"
+            );
+        }
     }
 }
 

@@ -36,15 +36,45 @@ pub struct Limits {
     pub max_request_time: Duration,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// The largest request head accepted: the request target and every header's name and
+    /// value, summed ([`head_bytes`]). Larger is answered `431 headers-too-large` before any
+    /// handler runs. (hyper bounds what it reads before this, at about 400 KiB and 100 headers.)
+    pub max_header_bytes: usize,
 }
+
+/// The default [`Limits::max_header_bytes`]: 32 KiB, as much as common proxies accept (nginx's
+/// `large_client_header_buffers` 4 × 8k), and far above Brigade's own (a token, a session cookie).
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_request_time: Duration::from_secs(10),
             max_body_bytes: 1024 * 1024,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
         }
     }
+}
+
+/// The size of a request's head as [`Limits::max_header_bytes`] counts it.
+pub fn head_bytes(request: &Request) -> usize {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |p| p.as_str().len());
+    request.headers().iter().fold(target, |sum, (name, value)| {
+        sum + name.as_str().len() + value.len()
+    })
+}
+
+/// The answer to a request whose head is larger than `limit`.
+fn headers_too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "headers-too-large",
+        "Request headers too large",
+        format!("the request's target and headers exceed {limit} bytes"),
+    )
 }
 
 /// How an instance protects itself and is tried: load shedding and fault injection. Apart from
@@ -268,9 +298,14 @@ where
     let server = &shared.metrics.server;
     server.in_flight.inc();
     let page = shared.problem_page.as_ref();
+    let oversized = (head_bytes(&request) > shared.limits.max_header_bytes)
+        .then_some(shared.limits.max_header_bytes);
     let mut response = context::scope(
         ctx,
         async move {
+            if let Some(limit) = oversized {
+                return ProblemPage::answer(page, headers_too_large(limit));
+            }
             let Some(_admitted) = admitted else {
                 let refusal = ProblemPage::answer(page, shedding::overloaded(max_concurrent));
                 return shedding::retry_later(refusal);
@@ -469,6 +504,29 @@ where
             ProblemPage::answer(page, problem)
         }
     }
+}
+
+/// `router` with response headers: `fixed` on every answer (replacing the handler's), and
+/// `defaults` where the handler set none. The edges' security headers (`X-Content-Type-Options`,
+/// `Content-Security-Policy`, …), each edge with its own values.
+pub fn with_headers(
+    router: Router,
+    fixed: &[(http::HeaderName, &'static str)],
+    defaults: &[(http::HeaderName, &'static str)],
+) -> Router {
+    use tower_http::set_header::SetResponseHeaderLayer;
+    let router = defaults.iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::if_not_present(
+            name.clone(),
+            HeaderValue::from_static(value),
+        ))
+    });
+    fixed.iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::overriding(
+            name.clone(),
+            HeaderValue::from_static(value),
+        ))
+    })
 }
 
 /// True for statuses a client may retry on another instance without knowing the method.

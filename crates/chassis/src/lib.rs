@@ -28,16 +28,16 @@
 //! A module uses only modules of its own layer or of the layers below it, so the module graph has
 //! no cycle (each layer lists its modules in the order they may use each other):
 //!
-//! 1. foundations, using nothing of the chassis: [`routes`], [`time`], [`trace_context`],
+//! 1. foundations, using nothing of the chassis: [`dependencies`], [`routes`], [`time`], [`trace_context`],
 //!    [`telemetry`] (spans, and their OTLP exporter), [`plain`] (the client for infrastructure
 //!    endpoints), [`metrics`] (which knows the store only through [`metrics::PoolUsage`]);
 //! 2. request scope: [`context`], then [`problem`] and [`validation`];
 //! 3. calling: [`discovery`] (its resolver uses [`plain`]), then [`identity`]'s presenting side
 //!    (uses [`plain`]), then [`client`];
 //! 4. serving: [`extract`], [`health`], [`shedding`], [`chaos`] (both of which take the routes
-//!    they spare from [`routes`]), then [`http`], [`auth`], [`guard`] (checks callers'
-//!    identities with [`auth`]'s verifier) and [`authority`] (issues them), [`logging`],
-//!    [`shutdown`], and
+//!    they spare from [`routes`]), [`ratelimit`] (the edges' limits), then [`http`], [`auth`],
+//!    [`guard`] (checks callers' identities with [`auth`]'s verifier) and [`authority`] (issues
+//!    them), [`logging`], [`shutdown`], and
 //!    discovery's registration (which reads [`health`]);
 //! 5. storing: [`db`], then [`events`] (the envelope and wire types below the feed routes, the
 //!    outbox, the inbox, the relay and the transports that serve and read them);
@@ -53,6 +53,7 @@ pub mod client;
 pub mod context;
 #[cfg(feature = "service")]
 pub mod db;
+pub mod dependencies;
 pub mod discovery;
 pub mod events;
 #[cfg(feature = "server")]
@@ -71,6 +72,8 @@ pub mod metrics;
 pub mod openapi;
 pub mod plain;
 pub mod problem;
+#[cfg(feature = "server")]
+pub mod ratelimit;
 pub mod routes;
 #[cfg(feature = "service")]
 pub mod service;

@@ -78,11 +78,18 @@ pub struct FaultLabels {
 }
 
 /// Labels of a call refused for its caller's identity: the route template and why
-/// (`missing`, `invalid`, `not_allowed`); never the token, never the caller's claims.
+/// (`missing`, `invalid`, `not_accepted`, `keys_unavailable`); never the token, never the caller's claims.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct IdentityRefusalLabels {
     pub route: Arc<str>,
     pub reason: &'static str,
+}
+
+/// Labels of an edge's rate limit: which one (`log_in_per_address`, `checkout_per_shopper`, …).
+/// Never the key it limits (an address, an e-mail): those are personal and unbounded.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    pub limit: &'static str,
 }
 
 /// How an outbound call ended.
@@ -198,6 +205,10 @@ pub struct ServerMetrics {
     /// Calls refused because their caller's identity was missing, invalid or not accepted by
     /// the route ([`crate::identity`]).
     pub identity_refused: Family<IdentityRefusalLabels, Counter>,
+    /// Requests refused `429` by an edge's rate limit (`ratelimit`), by limit.
+    pub rate_limited: Family<LimitLabels, Counter>,
+    /// Keys an edge's rate limit remembers now, by limit (bounded by `--rate-limit-max-keys`).
+    pub rate_limit_keys: Family<LimitLabels, Gauge>,
 }
 
 /// Client-side RED metrics, per dependency.
@@ -360,6 +371,8 @@ impl ServerMetrics {
             concurrency_limit: Gauge::default(),
             injected_faults: Family::default(),
             identity_refused: Family::default(),
+            rate_limited: Family::default(),
+            rate_limit_keys: Family::default(),
         };
         registry.register(
             "http_server_requests",
@@ -399,8 +412,18 @@ impl ServerMetrics {
         );
         registry.register(
             "brigade_identity_refused",
-            "Calls refused for their caller's identity, by route and reason (missing, invalid, not_allowed)",
+            "Calls refused for their caller's identity, by route and reason (missing, invalid, not_accepted, keys_unavailable)",
             server.identity_refused.clone(),
+        );
+        registry.register(
+            "http_server_rate_limited_requests",
+            "Requests refused with 429 rate-limited by an edge's rate limit, by limit",
+            server.rate_limited.clone(),
+        );
+        registry.register(
+            "http_server_rate_limit_keys",
+            "Keys (addresses, accounts, shoppers) an edge's rate limit remembers now, by limit",
+            server.rate_limit_keys.clone(),
         );
         server
     }

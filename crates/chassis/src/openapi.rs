@@ -343,6 +343,10 @@ fn add_chassis_answers(operation: &mut Operation) {
             problem("invalid-body: the JSON does not have the expected shape"),
         ));
     }
+    answers.push((
+        "431",
+        problem("headers-too-large: the request's target and headers are too large"),
+    ));
     answers.push(("503", overloaded()));
     answers.push((
         "504",

@@ -8,12 +8,14 @@
 //! on their implementations.
 
 mod routes;
+mod security;
 mod timeouts;
 
 use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::ratelimit::{EdgeLimits, RateLimitArgs};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
@@ -53,6 +55,17 @@ pub struct Gateway {
     /// The currencies and conversion (`routes::currency`).
     pub currency: CurrencyClient,
     pub verifier: Verifier,
+    /// Log-in and sign-up per address and account, checkout per shopper (`--rate-limit-*`).
+    pub limits: EdgeLimits,
+}
+
+/// The gateway's own flags: the caps on its optional dependencies, and its rate limits.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct GatewayArgs {
+    #[command(flatten)]
+    pub parts: PartTimeouts,
+    #[command(flatten)]
+    pub limits: RateLimitArgs,
 }
 
 impl FromRef<Gateway> for Verifier {
@@ -61,11 +74,13 @@ impl FromRef<Gateway> for Verifier {
     }
 }
 
-/// The public routes.
+/// The public routes, with the security headers on every answer.
 pub fn router(gateway: Gateway) -> Router {
-    Router::new()
-        .nest("/api/v1", routes::router())
-        .with_state(gateway)
+    security::headers(
+        Router::new()
+            .nest("/api/v1", routes::router())
+            .with_state(gateway),
+    )
 }
 
 /// The gateway, to the chassis: `brigade_chassis::service::main::<GatewayService>()`.
@@ -74,29 +89,45 @@ pub struct GatewayService;
 
 impl Service for GatewayService {
     brigade_chassis::service_identity!("gateway", "Brigade's public JSON API under /api/v1");
+    const DEPENDS_ON: Dependencies = Dependencies {
+        calls: &[
+            "catalog",
+            "users",
+            "cart",
+            "orders",
+            "notifications",
+            "recommendations",
+            "inventory",
+            "shipping",
+            "currency",
+        ],
+        ..Dependencies::NONE
+    };
     const DEFAULT_PORT: u16 = DEFAULT_PORT;
-    type Args = PartTimeouts;
+    type Args = GatewayArgs;
 
     /// The gateway's routes with a client for each service it calls, the optional ones capped
-    /// at `parts`.
-    async fn build(ctx: Context, parts: PartTimeouts) -> Result<Router, BoxError> {
+    /// at `parts`, and its rate limits.
+    async fn build(ctx: Context, args: GatewayArgs) -> Result<Router, BoxError> {
+        let GatewayArgs { parts, limits } = args;
         Ok(router(Gateway {
-            catalog: CatalogClient::new(ctx.client("catalog")),
-            users: UsersClient::new(ctx.client("users")),
-            cart: CartClient::new(ctx.client("cart")),
-            orders: OrdersClient::new(ctx.client("orders")),
-            notifications: NotificationsClient::new(ctx.client("notifications")),
+            catalog: CatalogClient::new(ctx.client("catalog")?),
+            users: UsersClient::new(ctx.client("users")?),
+            cart: CartClient::new(ctx.client("cart")?),
+            orders: OrdersClient::new(ctx.client("orders")?),
+            notifications: NotificationsClient::new(ctx.client("notifications")?),
             recommendations: RecommendationsClient::new(
-                ctx.client("recommendations")
+                ctx.client("recommendations")?
                     .with_timeout(parts.recommendations_timeout),
             ),
             inventory: InventoryClient::new(
-                ctx.client("inventory")
+                ctx.client("inventory")?
                     .with_timeout(parts.inventory_timeout),
             ),
-            shipping: ShippingClient::new(ctx.client("shipping")),
-            currency: CurrencyClient::new(ctx.client("currency")),
+            shipping: ShippingClient::new(ctx.client("shipping")?),
+            currency: CurrencyClient::new(ctx.client("currency")?),
             verifier: ctx.verifier()?,
+            limits: EdgeLimits::new(&limits, ctx.metrics()),
         }))
     }
 }

@@ -75,7 +75,7 @@ mod tests {
     fn parse(flags: &[&str]) -> Result<PartTimeouts, String> {
         let argv = std::iter::once("brigade-gateway").chain(flags.iter().copied());
         Args::try_parse_from(argv)
-            .map(|args| args.own)
+            .map(|args| args.own.parts)
             .map_err(|e| e.to_string())
     }
 

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use brigade_chassis::client::Error as ClientError;
 use brigade_chassis::problem::{Problem, ProblemPage};
+use brigade_chassis::ratelimit::RateLimited;
 
 use crate::layout::Layout;
 use crate::session::SessionHandle;
@@ -59,6 +60,27 @@ pub fn forged_form(session: &SessionHandle) -> Response {
          tab, or from another site). Nothing was changed. Go back, reload the page and try again.",
         ("/", "Go to the home page"),
     )
+}
+
+/// Too many attempts (log-in, sign-up, checkout) from this address, for this account or by
+/// this shopper: 429 with `Retry-After`, and a sentence saying when to try again.
+pub fn rate_limited(session: &SessionHandle, limited: &RateLimited) -> Response {
+    let seconds = limited.retry_after_seconds();
+    let when = if seconds <= 90 {
+        format!("{seconds} seconds")
+    } else {
+        format!("{} minutes", seconds.div_ceil(60))
+    };
+    limited.stamp(page(
+        session,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        &format!(
+            "There have been too many attempts in a short time, so this one was not tried. \
+             Nothing was changed. Please try again in {when}."
+        ),
+        ("/", "Go to the home page"),
+    ))
 }
 
 /// A dependency the page cannot do without failed: `what` says what cannot be shown or done

@@ -31,7 +31,7 @@ mod settings;
 
 use axum::routing::get;
 use axum::Router;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 use cart_api::CartClient;
 use catalog_api::CatalogClient;
@@ -71,6 +71,8 @@ pub struct Storefront {
     /// Optional (prices in the shopper's currency), capped by [`currency::RATES_TIMEOUT`];
     /// orders converts at checkout.
     pub rates: currency::Rates,
+    /// Log-in and sign-up per address and account, checkout per shopper (`--rate-limit-*`).
+    pub limits: brigade_chassis::ratelimit::EdgeLimits,
 }
 
 /// The longest the cart page waits for a shipping quote; past it the page says the cost is
@@ -99,29 +101,44 @@ impl Service for StorefrontService {
     type Args = Settings;
     const DEFAULT_PORT: u16 = DEFAULT_PORT;
     brigade_chassis::service_identity!("storefront", "Brigade's shop: server-rendered pages");
+    const DEPENDS_ON: Dependencies = Dependencies {
+        calls: &[
+            "catalog",
+            "users",
+            "cart",
+            "orders",
+            "notifications",
+            "inventory",
+            "recommendations",
+            "shipping",
+            "currency",
+        ],
+        ..Dependencies::NONE
+    };
 
     async fn build(ctx: Context, settings: Settings) -> Result<Router, BoxError> {
         // A shopper reads the chassis' refusals (overloaded, too slow) as the shop's own page.
         ctx.render_problems(failure::problem_page());
         let client = |service: &str| ctx.client(service);
         // The optional parts are capped: a page waits for them only briefly.
-        let capped = |service: &str, cap| ctx.client(service).with_timeout(cap);
+        let capped = |service: &str, cap| ctx.client(service).map(|c| c.with_timeout(cap));
         let shop = Storefront {
-            catalog: CatalogClient::new(client("catalog")),
-            users: UsersClient::new(client("users")),
-            cart: CartClient::new(client("cart")),
-            orders: OrdersClient::new(client("orders")),
-            notifications: NotificationsClient::new(client("notifications")),
-            inventory: InventoryClient::new(capped("inventory", settings.inventory_timeout)),
+            catalog: CatalogClient::new(client("catalog")?),
+            users: UsersClient::new(client("users")?),
+            cart: CartClient::new(client("cart")?),
+            orders: OrdersClient::new(client("orders")?),
+            notifications: NotificationsClient::new(client("notifications")?),
+            inventory: InventoryClient::new(capped("inventory", settings.inventory_timeout)?),
             recommendations: RecommendationsClient::new(capped(
                 "recommendations",
                 settings.recommendations_timeout,
-            )),
-            shipping: ShippingClient::new(capped("shipping", QUOTE_TIMEOUT)),
+            )?),
+            shipping: ShippingClient::new(capped("shipping", QUOTE_TIMEOUT)?),
             rates: currency::Rates::new(
-                CurrencyClient::new(capped("currency", currency::RATES_TIMEOUT)),
+                CurrencyClient::new(capped("currency", currency::RATES_TIMEOUT)?),
                 settings.currency_rates_ttl,
             ),
+            limits: brigade_chassis::ratelimit::EdgeLimits::new(&settings.limits, ctx.metrics()),
         };
         Ok(router(shop, settings.sessions()))
     }

@@ -7,7 +7,6 @@
 
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::Router;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
@@ -33,20 +32,7 @@ const DEFAULTS: [(HeaderName, &str); 2] = [
 
 /// `router` with the security headers on every answer.
 pub fn headers(router: Router) -> Router {
-    let with_defaults = DEFAULTS.into_iter().fold(router, |router, (name, value)| {
-        router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ))
-    });
-    FIXED
-        .into_iter()
-        .fold(with_defaults, |router, (name, value)| {
-            router.layer(SetResponseHeaderLayer::overriding(
-                name,
-                HeaderValue::from_static(value),
-            ))
-        })
+    brigade_chassis::http::with_headers(router, &FIXED, &DEFAULTS)
 }
 
 /// The same headers on one answer made outside the router: the chassis' own refusals

@@ -56,6 +56,10 @@ pub struct Settings {
         value_parser = humantime::parse_duration
     )]
     pub currency_rates_ttl: Duration,
+
+    /// Log-in and sign-up per address and account, checkout per shopper.
+    #[command(flatten)]
+    pub limits: brigade_chassis::ratelimit::RateLimitArgs,
 }
 
 impl Settings {

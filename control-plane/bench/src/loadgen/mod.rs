@@ -57,15 +57,10 @@ pub struct LoadArgs {
     /// and the CPU figures find the instances' pids.
     #[arg(long, default_value = "http://127.0.0.1:7070")]
     pub control: String,
-    /// The operator credential, which --restock proves to the control plane to set stock
-    /// [default: the file `brigade up` keeps it in, .brigade/operator-token].
-    #[arg(
-        long,
-        env = "BRIGADE_OPERATOR_TOKEN",
-        hide_env_values = true,
-        value_name = "SECRET"
-    )]
-    pub operator_credential: Option<String>,
+    /// Where --restock finds the operator credential, which it proves to the control plane
+    /// for the operator's identity (stock is the operator's to set).
+    #[command(flatten)]
+    pub operator: brigade_operator::operator_auth::cli::OperatorToken,
     /// Arrivals per second, held for --duration; ignored with --stage. An arrival is one
     /// request, or a few when the mix sends `before` requests first (checkout).
     #[arg(long, default_value_t = 100.0)]
@@ -227,7 +222,7 @@ impl LoadArgs {
     async fn restock(&self, client: &PlainClient, base: &str) -> anyhow::Result<()> {
         if let Some(stock) = self.restock {
             let control = target::loopback_base(&self.control).context("--control")?;
-            let credential = operator_credential(self.operator_credential.as_deref())?;
+            let credential = self.operator.load()?;
             target::restock(client, base, &control, &credential, stock).await?;
         }
         Ok(())
@@ -301,22 +296,6 @@ async fn prepare(client: &PlainClient, base: &str, mix: &Mix) -> anyhow::Result<
         values,
         tokens,
     })
-}
-
-/// The operator credential: `given` as it is, else the file `brigade up` keeps it in.
-fn operator_credential(given: Option<&str>) -> anyhow::Result<String> {
-    if let Some(secret) = given {
-        return Ok(secret.to_owned());
-    }
-    let path = std::path::Path::new(".brigade").join("operator-token");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "--restock sets stock as the operator: cannot read the operator credential {} \
-             (give it with --operator-credential or BRIGADE_OPERATOR_TOKEN)",
-            path.display()
-        )
-    })?;
-    Ok(text.trim().to_owned())
 }
 
 /// One run of `plan`, summed up with the thresholds' verdicts and, when the control plane at

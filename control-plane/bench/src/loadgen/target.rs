@@ -90,7 +90,7 @@ pub async fn restock(
     client: &PlainClient,
     base: &str,
     control: &str,
-    operator_credential: &str,
+    operator_credential: &brigade_operator::credential::OperatorCredential,
     stock: u64,
 ) -> anyhow::Result<()> {
     let items = listed(client, base).await?;

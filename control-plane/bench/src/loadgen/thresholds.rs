@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use brigade_operator::chaos::faults::{parse_rate, InvalidValue};
 use serde::Serialize;
 
 use super::report::Summary;
@@ -80,24 +81,15 @@ fn percent(share: f64) -> String {
     format!("{}%", (share * 100.0 * 1000.0).round() / 1000.0)
 }
 
-/// Parses `0.1%` or `0.001` into a share from 0 to 1.
+/// Parses `0.1%` or `0.001` into a share from 0 to 1: a rate as `brigade chaos` reads one, told
+/// in the words of an error rate.
 pub fn parse_error_rate(text: &str) -> Result<f64, String> {
-    let trimmed = text.trim();
-    let (number, scale) = match trimmed.strip_suffix('%') {
-        Some(number) => (number, 100.0),
-        None => (trimmed, 1.0),
-    };
-    let share = number
-        .trim()
-        .parse::<f64>()
-        .map(|n| n / scale)
-        .map_err(|_| {
-            format!("an error rate is a percentage like 0.1% or a share like 0.001, got {text:?}")
-        })?;
-    if !(0.0..=1.0).contains(&share) {
-        return Err(format!("an error rate is from 0% to 100%, got {text:?}"));
-    }
-    Ok(share)
+    parse_rate(text).map_err(|error| match error {
+        InvalidValue::RateOutOfRange(_) => {
+            format!("an error rate is from 0% to 100%, got {text:?}")
+        }
+        _ => format!("an error rate is a percentage like 0.1% or a share like 0.001, got {text:?}"),
+    })
 }
 
 /// The failed verdicts as one sentence, or `None` when every threshold held.
@@ -116,13 +108,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_rates_parse_as_percentages_or_shares() {
+    fn error_rates_parse_as_percentages_or_shares_and_say_what_is_wrong() {
         assert_eq!(parse_error_rate("0.1%"), Ok(0.001));
-        assert_eq!(parse_error_rate("0.001"), Ok(0.001));
         assert_eq!(parse_error_rate(" 5 %"), Ok(0.05));
-        assert!(parse_error_rate("lots").is_err());
-        assert!(parse_error_rate("120%").is_err());
-        assert!(parse_error_rate("-1%").is_err());
+        let not_a_rate = parse_error_rate("lots").unwrap_err();
+        assert!(
+            not_a_rate.contains("a percentage like 0.1%"),
+            "{not_a_rate}"
+        );
+        for out_of_range in ["120%", "-1%"] {
+            let error = parse_error_rate(out_of_range).unwrap_err();
+            assert!(error.contains("from 0% to 100%"), "{error}");
+        }
     }
 
     #[test]

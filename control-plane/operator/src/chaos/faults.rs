@@ -15,6 +15,9 @@ use futures_util::future::join_all;
 use http::{Method, StatusCode};
 use serde::Serialize;
 
+use brigade_chassis::identity::Identity;
+
+use crate::credential::OperatorCredential;
 use crate::system::SystemView;
 
 /// Why a value or a change was refused.
@@ -227,11 +230,40 @@ pub fn unknown_service(view: &SystemView, service: &str) -> FaultsError {
 #[derive(Debug, Clone)]
 pub struct RulesClient {
     http: PlainClient,
+    /// The operator's identity, which an instance demands before it sets or clears its rules.
+    operator: Option<Identity>,
 }
 
 impl RulesClient {
     pub fn new(http: PlainClient) -> RulesClient {
-        RulesClient { http }
+        RulesClient {
+            http,
+            operator: None,
+        }
+    }
+
+    /// The same client, setting and clearing rules as the operator: `credential` proven to the
+    /// control plane at `control_url` for the operator's identity.
+    pub fn as_operator(
+        mut self,
+        control_url: &str,
+        credential: &OperatorCredential,
+    ) -> RulesClient {
+        self.operator = Some(crate::operator_presenter(control_url, credential));
+        self
+    }
+
+    /// The `Brigade-Identity` header for a change to `target`, when this client acts as the
+    /// operator.
+    async fn identity(&self, target: &Target) -> Result<Option<String>, FaultsError> {
+        let Some(operator) = &self.operator else {
+            return Ok(None);
+        };
+        operator
+            .token_for(&target.service)
+            .await
+            .map(|token| Some(token.to_string()))
+            .map_err(|e| refused(target, e.to_string()))
     }
 
     async fn call(
@@ -246,9 +278,23 @@ impl RulesClient {
             .transpose()
             .map_err(|e| refused(target, e.to_string()))?
             .map(Bytes::from);
+        let identity = match method {
+            Method::GET => None,
+            _ => self.identity(target).await?,
+        };
+        let mut request = http::Request::builder().method(method).uri(&url);
+        if let Some(token) = identity {
+            request = request.header(brigade_chassis::identity::HEADER, token);
+        }
+        if body.is_some() {
+            request = request.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(http_body_util::Full::new(body.unwrap_or_default()))
+            .map_err(|e| refused(target, e.to_string()))?;
         let answer =
             self.http
-                .send(method, &url, body)
+                .send_request(request)
                 .await
                 .map_err(|e| FaultsError::Unreachable {
                     slot: target.slot.clone(),

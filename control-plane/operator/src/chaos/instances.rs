@@ -17,9 +17,11 @@ use axum::Router;
 use brigade_chassis::client::plain::{self, PlainClient};
 use brigade_chassis::extract::{Json, Path, Query};
 use brigade_chassis::Problem;
-use http::{Method, StatusCode};
+use http::{header, Method, Request, StatusCode};
+use http_body_util::Full;
 use serde::{Deserialize, Serialize};
 
+use crate::credential::OperatorCredential;
 use brigade_supervisor::{FaultError, FaultOutcome, ProcessFault, Supervisor};
 
 /// The problem code of a fault refused because the system runs without `--chaos`.
@@ -281,6 +283,8 @@ pub enum ControlError {
 pub struct ControlClient {
     base: String,
     http: PlainClient,
+    /// Sent with every call when given: the control port refuses changes without it.
+    credential: Option<OperatorCredential>,
 }
 
 impl ControlClient {
@@ -288,7 +292,14 @@ impl ControlClient {
         ControlClient {
             base: control_url.trim_end_matches('/').to_owned(),
             http,
+            credential: None,
         }
+    }
+
+    /// The same client, sending the operator credential.
+    pub fn authenticated(mut self, credential: OperatorCredential) -> ControlClient {
+        self.credential = Some(credential);
+        self
     }
 
     async fn call<T: serde::de::DeserializeOwned>(
@@ -306,9 +317,25 @@ impl ControlClient {
         path: &str,
         body: Option<bytes::Bytes>,
     ) -> Result<T, ControlError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = Request::builder().method(method).uri(&url);
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(credential) = &self.credential {
+            request = request.header(header::AUTHORIZATION, credential.bearer());
+        }
+        let request = request
+            .body(Full::new(body.unwrap_or_default()))
+            .map_err(|e| {
+                ControlError::Unreachable(plain::Error::InvalidUrl {
+                    url,
+                    reason: e.to_string(),
+                })
+            })?;
         let answer = self
             .http
-            .send(method, &format!("{}{path}", self.base), body)
+            .send_request(request)
             .await
             .map_err(ControlError::Unreachable)?;
         if !answer.status.is_success() {

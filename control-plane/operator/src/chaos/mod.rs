@@ -32,6 +32,8 @@ pub use self::scenario::Scenario;
 pub struct ChaosArgs {
     #[command(flatten)]
     pub control: crate::status::ControlUrl,
+    #[command(flatten)]
+    pub operator: crate::operator_auth::cli::OperatorToken,
     #[command(subcommand)]
     pub command: ChaosCommand,
 }
@@ -131,7 +133,17 @@ fn parse_route(text: &str) -> Result<String, String> {
 
 /// `brigade chaos …`.
 pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
-    let operator = Operator::new(&args.control.url);
+    let mut operator = Operator::new(&args.control.url);
+    // Every command but `show` changes the system: processes through the control port, which
+    // demands the operator credential, or request-fault rules on the instances, which demand
+    // the operator's identity (minted for the same credential).
+    let credential = if args.command.changes_the_system() {
+        let credential = args.operator.load()?;
+        operator = operator.authenticated(credential.clone());
+        Some(credential)
+    } else {
+        None
+    };
     // A fault command does at once what a scenario step does on schedule.
     if let Some(action) = args.command.action() {
         println!("{}", operator.apply(&action).await?);
@@ -156,6 +168,7 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
                 rate,
                 settle,
                 verbose: true,
+                credential,
             };
             let report = run_scenario(&args.control.url, &scenario, &options).await?;
             println!("{report}");
@@ -175,6 +188,12 @@ pub async fn run(args: ChaosArgs) -> anyhow::Result<()> {
 }
 
 impl ChaosCommand {
+    /// Whether this command changes the system (processes, or request-fault rules); only
+    /// `show` reads.
+    fn changes_the_system(&self) -> bool {
+        !matches!(self, Self::Show { .. })
+    }
+
     /// The fault this command makes (or clears) as a scenario step's action; `None` for the
     /// commands that only read the faults or run a scenario.
     fn action(&self) -> Option<Action> {

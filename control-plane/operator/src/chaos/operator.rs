@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::faults::{self, Change, RulesClient, Target};
 use super::instances::{self, ControlClient};
 use super::scenario::Action;
+use crate::credential::OperatorCredential;
 use crate::system::SystemView;
 use brigade_supervisor::ProcessFault;
 
@@ -53,6 +54,15 @@ impl Operator {
             control: ControlClient::new(control_url, http.clone()),
             rules: RulesClient::new(http),
         }
+    }
+
+    /// The same operator, proving itself with `credential`: to the control port (kills, pauses,
+    /// resumes and clearing need it) and, through the operator's identity the control plane
+    /// mints for it, to the instances whose request-fault rules it sets or clears.
+    pub fn authenticated(mut self, credential: OperatorCredential) -> Operator {
+        self.rules = self.rules.as_operator(&self.control_url, &credential);
+        self.control = self.control.authenticated(credential);
+        self
     }
 
     /// The system as the control plane sees it now.

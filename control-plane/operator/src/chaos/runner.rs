@@ -20,6 +20,7 @@ use super::operator::Operator;
 use super::scenario::Scenario;
 use super::shoppers::{BrowseCounts, CheckoutCounts, Product, Shop};
 use crate::checker;
+use crate::credential::OperatorCredential;
 use crate::output::human_duration;
 
 /// The most checkouts one run prepares shoppers for.
@@ -37,6 +38,9 @@ pub struct ScenarioOptions {
     pub settle: Duration,
     /// Print progress and each step as it happens.
     pub verbose: bool,
+    /// The operator credential: a scenario restocks, sets faults and reads the audits as the
+    /// operator.
+    pub credential: Option<OperatorCredential>,
 }
 
 impl Default for ScenarioOptions {
@@ -45,6 +49,7 @@ impl Default for ScenarioOptions {
             rate: 20.0,
             settle: Duration::from_secs(30),
             verbose: true,
+            credential: None,
         }
     }
 }
@@ -148,7 +153,13 @@ pub async fn run_scenario(
             println!("{line}");
         }
     };
-    let operator = Operator::new(control_url);
+    // Restocking, request faults and the promise checker's reads are the operator's, as are
+    // kills and pauses: a scenario runs as the operator.
+    let credential = options.credential.clone().context(
+        "a scenario restocks, sets faults and checks promises as the operator: it needs the \
+         operator credential",
+    )?;
+    let operator = Operator::new(control_url).authenticated(credential.clone());
     let view = operator.view().await?;
     scenario.check_services(&view)?;
     let gateway = view
@@ -165,8 +176,10 @@ pub async fn run_scenario(
 
     let shop = Shop::new(&gateway);
     let products = shop.products(20).await?;
+    let as_operator = crate::operator_presenter(control_url, &credential);
     for product in &products {
-        shop.restock(&inventory, &product.sku, count as u64).await?;
+        shop.restock(&inventory, &as_operator, &product.sku, count as u64)
+            .await?;
     }
     say(format!(
         "restocked {} products; signing up {count} shoppers, each with a filled cart",
@@ -191,7 +204,7 @@ pub async fn run_scenario(
         "checking promises (unfinished orders get {} to settle)",
         human_duration(options.settle)
     ));
-    let promises = checker::check(control_url, options.settle).await?;
+    let promises = checker::check(control_url, &credential, options.settle).await?;
     Ok(ScenarioReport {
         steps,
         checkouts,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use brigade_chassis::client::plain::{Answer, PlainClient};
+use brigade_chassis::identity::Identity;
 use brigade_chassis::Problem;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -185,24 +186,62 @@ impl Shop {
         Ok(products)
     }
 
-    /// Makes sure `sku` has at least `units` available, through the inventory's own API.
-    pub async fn restock(&self, inventory: &str, sku: &str, units: u64) -> anyhow::Result<()> {
+    /// Makes sure `sku` has at least `units` available, through the inventory's own API, as
+    /// the operator (`operator`'s identity): stock is an operator's to read and set.
+    pub async fn restock(
+        &self,
+        inventory: &str,
+        operator: &Identity,
+        sku: &str,
+        units: u64,
+    ) -> anyhow::Result<()> {
         let url = format!("http://{inventory}{}", paths::stock_level(sku));
+        let token = operator
+            .token_for("inventory")
+            .await
+            .context("cannot have the operator's identity to restock with")?;
         let level: StockLevel = self
-            .http
-            .get_json(&url)
+            .as_operator(Method::GET, &url, &token, None)
             .await
             .with_context(|| format!("cannot read the stock of {sku}"))?;
         if level.available >= units {
             return Ok(());
         }
         let stock = level.held + level.committed + units;
+        let body = serde_json::to_value(SetStock { stock })?;
         let _: StockLevel = self
-            .http
-            .send_json(Method::PUT, &url, &SetStock { stock })
+            .as_operator(Method::PUT, &url, &token, Some(body))
             .await
             .with_context(|| format!("cannot restock {sku}"))?;
         Ok(())
+    }
+
+    /// `method` `url` with the operator's identity `token`, the 2xx JSON answer decoded.
+    async fn as_operator<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<T> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url)
+            .header(brigade_chassis::identity::HEADER, token);
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+        let answer = self
+            .http
+            .send_request(request.body(Full::new(body))?)
+            .await?;
+        anyhow::ensure!(
+            answer.status.is_success(),
+            "{url} answered {}",
+            reason(&answer)
+        );
+        Ok(serde_json::from_slice(&answer.body)?)
     }
 
     /// Signs a new shopper up, logs them in and puts `product` in their cart; their token.

@@ -48,20 +48,29 @@ const FILES: &[(&str, &str, &str)] = &[
 /// The page itself.
 const INDEX: &str = include_str!("assets/index.html");
 
+/// The files under `/console/`; the page itself is behind the login ([`super::login`]).
 pub fn router() -> Router {
-    Router::new()
-        .route("/", get(|| async { answer(HTML, INDEX) }))
-        .route("/console/{*file}", get(file))
+    Router::new().route("/console/{*file}", get(file))
+}
+
+/// The console's page.
+pub fn index() -> Response {
+    answer(HTML, INDEX)
+}
+
+/// An HTML page of the console's (e.g. the login's), under the same policy.
+pub fn html(page: String) -> Response {
+    answer(HTML, page)
 }
 
 async fn file(Path(name): Path<String>) -> Response {
     match FILES.iter().find(|(file, _, _)| *file == name) {
-        Some((_, media_type, body)) => answer(media_type, body),
+        Some((_, media_type, body)) => answer(media_type, *body),
         None => Problem::not_found(format!("the console has no file `{name}`")).into_response(),
     }
 }
 
-fn answer(media_type: &'static str, body: &'static str) -> Response {
+fn answer(media_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
     (
         [
             (header::CONTENT_TYPE, media_type),
@@ -70,7 +79,7 @@ fn answer(media_type: &'static str, body: &'static str) -> Response {
             (header::CONTENT_SECURITY_POLICY, POLICY),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }
@@ -81,7 +90,13 @@ mod tests {
 
     #[test]
     fn the_page_loads_only_files_that_are_served_and_runs_no_inline_code() {
-        for reference in INDEX
+        for page in [INDEX, super::super::login::PAGE] {
+            only_served_files_and_no_inline_code(page);
+        }
+    }
+
+    fn only_served_files_and_no_inline_code(page: &str) {
+        for reference in page
             .split(['"', '\''])
             .filter(|part| part.starts_with("/console/"))
         {
@@ -91,11 +106,11 @@ mod tests {
                 "index.html loads {reference}, which is not served"
             );
         }
-        assert!(!INDEX.contains("<script>"), "inline script in index.html");
-        assert!(!INDEX.contains("<style"), "inline style in index.html");
-        assert!(!INDEX.contains("style=\""), "style attribute in index.html");
+        assert!(!page.contains("<script>"), "inline script in {page}");
+        assert!(!page.contains("<style"), "inline style in {page}");
+        assert!(!page.contains("style=\""), "style attribute in {page}");
         for handler in ["onclick=", "onload=", "oninput=", "onchange=", "onsubmit="] {
-            assert!(!INDEX.contains(handler), "inline {handler} in index.html");
+            assert!(!page.contains(handler), "inline {handler} in {page}");
         }
     }
 }

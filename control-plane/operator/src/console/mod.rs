@@ -9,10 +9,16 @@
 //! waterfall includes the traces of the events it published: `GET /v1/console/traces/{id}`
 //! ([`traces`]).
 //!
+//! The page is behind the operator's login ([`login`]: the link `brigade up` prints), and so
+//! is every change it asks for (replays here, kills, pauses and scaling on the control port):
+//! the page sends them with the `X-Brigade-Console` header, the same-origin proof that the
+//! control port's gate ([`crate::operator_auth`]) demands beside the session cookie.
+//!
 //! **Architecture Invariant:** the page loads nothing but these assets, and every script and
 //! style is a file of its own: the Content-Security-Policy allows only `'self'`, no inline code.
 
 mod assets;
+mod login;
 mod parked;
 mod traces;
 
@@ -21,11 +27,14 @@ mod tests;
 
 use axum::Router;
 
+use crate::operator_auth::Gate;
 use crate::system::Sources;
 
-/// The console's page, assets and the parked-events proxy.
-pub fn router(sources: Sources) -> Router {
+/// The console's page (behind the login), its login, assets and the parked-events proxy
+/// (replays behind `gate`).
+pub fn router(sources: Sources, gate: &Gate) -> Router {
     assets::router()
+        .merge(login::router(gate.clone()))
         .merge(traces::router(sources.traces.clone()))
-        .merge(parked::router(sources))
+        .merge(gate.protect(parked::router(sources)))
 }

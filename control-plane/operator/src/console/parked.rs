@@ -1,6 +1,8 @@
 //! The parked events of every service, for the console: the page cannot ask instances itself
 //! (other origins, and its policy allows only the control plane), so the control plane asks
-//! them the way `brigade events` does ([`crate::events`]).
+//! them the way `brigade events` does ([`crate::events`]). `brigade events replay` replays
+//! through here too, so that a replay, a change, needs the operator credential (the control
+//! port's gate is merged over this router).
 
 use std::time::Duration;
 
@@ -53,7 +55,8 @@ async fn replay(
         return Problem::not_found(format!("the system runs no service `{service}`"))
             .into_response();
     }
-    match events::replay(&view, &proxy.client, &id, Some(&service)).await {
+    let operator = proxy.sources.acting_operator.as_ref();
+    match events::replay(&view, &proxy.client, operator, &id, Some(&service)).await {
         Ok((_, replayed)) => Json(replayed).into_response(),
         Err(error) => Problem::bad_gateway(format!("{error:#}")).into_response(),
     }

@@ -6,13 +6,15 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span::Link, ResourceSpans, ScopeSpans, Span};
 use serde_json::Value;
 
-use crate::testing::{attribute, client, get, serve, sources};
+use crate::testing::{attribute, client, get, operator_post, serve, sources};
 
 #[tokio::test]
 async fn the_page_and_its_files_are_served_under_a_self_only_policy() {
     let base = serve(sources(&[])).await;
+    // `/` without a login: the page that says how to log in, under the same policy.
     for (path, media_type) in [
         ("/", "text/html"),
+        ("/login?t=wrong", "text/html"),
         ("/console/app.js", "text/javascript"),
         ("/console/console.css", "text/css"),
         ("/console/vendor/uplot/uPlot.iife.min.js", "text/javascript"),
@@ -22,7 +24,12 @@ async fn the_page_and_its_files_are_served_under_a_self_only_policy() {
             .send(Method::GET, &format!("{base}{path}"), None)
             .await
             .unwrap();
-        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        let expected = if path.starts_with("/console/") {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(answer.status, expected, "{path}");
         let header = |name| {
             answer
                 .headers
@@ -135,7 +142,7 @@ async fn parked_events_are_listed_across_services_and_a_replay_names_a_known_ser
     // Asks the console to replay parked event e1 of `service`.
     let replay = |service: &str| {
         let url = format!("{base}/v1/console/parked/{service}/e1/replay");
-        async move { client().send(Method::POST, &url, None).await.unwrap() }
+        async move { operator_post(&url, None).await }
     };
     assert_eq!(replay("wishlist").await.status, StatusCode::NOT_FOUND);
     // A known service without a registered instance: the proxy says so.

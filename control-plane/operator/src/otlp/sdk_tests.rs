@@ -6,8 +6,11 @@ use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::{SpanId, TraceId};
 use opentelemetry::KeyValue;
 use opentelemetry_otlp::{LogExporter, MetricExporter, Protocol, WithExportConfig};
+use opentelemetry_sdk::logs::log_processor_with_async_runtime::BatchLogProcessor;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::periodic_reader_with_async_runtime::PeriodicReader;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::runtime::Tokio;
 use opentelemetry_sdk::Resource;
 use serde_json::Value;
 
@@ -24,8 +27,8 @@ fn resource(service: &str) -> Resource {
         .build()
 }
 
-/// One warning of trace [`TRACE`], sent and flushed by the SDK (its blocking HTTP client runs
-/// off the runtime's threads).
+/// One warning of trace [`TRACE`], sent and flushed by the SDK (its processor runs on the
+/// test's runtime; this function blocks, so it is called from a blocking thread).
 fn send_logs(base: &str, service: &str, protocol: Protocol) {
     let exporter = LogExporter::builder()
         .with_http()
@@ -35,7 +38,7 @@ fn send_logs(base: &str, service: &str, protocol: Protocol) {
         .unwrap();
     let provider = SdkLoggerProvider::builder()
         .with_resource(resource(service))
-        .with_batch_exporter(exporter)
+        .with_log_processor(BatchLogProcessor::builder(exporter, Tokio).build())
         .build();
     let logger = provider.logger("sdk-test");
     let mut record = logger.create_log_record();
@@ -63,7 +66,7 @@ fn send_metrics(base: &str, service: &str, protocol: Protocol) {
         .unwrap();
     let provider = SdkMeterProvider::builder()
         .with_resource(resource(service))
-        .with_periodic_exporter(exporter)
+        .with_reader(PeriodicReader::builder(exporter, Tokio).build())
         .build();
     let meter = provider.meter("sdk-test");
     let done = meter.u64_counter("jobs.done").build();

@@ -7,6 +7,7 @@ use http::Method;
 
 use super::{RestartReport, ScaleReport, ScaleRequest, MAX_INSTANCES};
 use crate::chaos::instances::ControlClient;
+use crate::operator_auth::cli::OperatorToken;
 use crate::status::ControlUrl;
 
 /// A scale waits for new instances to be ready, a restart for every replacement: longer than
@@ -18,6 +19,8 @@ const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct ScaleArgs {
     #[command(flatten)]
     pub control: ControlUrl,
+    #[command(flatten)]
+    pub operator: OperatorToken,
     /// The service, e.g. orders.
     pub service: String,
     /// How many instances it should run (0 to 32).
@@ -34,6 +37,8 @@ pub struct ScaleArgs {
 pub struct RestartArgs {
     #[command(flatten)]
     pub control: ControlUrl,
+    #[command(flatten)]
+    pub operator: OperatorToken,
     /// The service whose instances to replace, one at a time.
     pub service: Option<String>,
     /// Every service, one after the other, in the manifest's order.
@@ -44,8 +49,12 @@ pub struct RestartArgs {
     pub json: bool,
 }
 
-fn client(control: &ControlUrl) -> ControlClient {
-    ControlClient::new(&control.url, PlainClient::new(CHANGE_TIMEOUT))
+/// A client of the control port that proves itself with the operator credential.
+fn client(control: &ControlUrl, operator: &OperatorToken) -> anyhow::Result<ControlClient> {
+    Ok(
+        ControlClient::new(&control.url, PlainClient::new(CHANGE_TIMEOUT))
+            .authenticated(operator.load()?),
+    )
 }
 
 /// `brigade scale SERVICE N`.
@@ -53,23 +62,20 @@ pub async fn scale(args: ScaleArgs) -> anyhow::Result<()> {
     let body = serde_json::to_vec(&ScaleRequest {
         instances: args.instances,
     })?;
-    let report: ScaleReport = client(&args.control)
+    let report: ScaleReport = client(&args.control, &args.operator)?
         .call_with(
             Method::POST,
             &format!("/v1/system/services/{}/scale", args.service),
             Some(body.into()),
         )
         .await?;
-    if args.json {
-        println!("{}", serde_json::to_string(&report)?);
-    } else {
-        println!("{}", describe_scale(&report));
-    }
-    Ok(())
+    print_report(args.json, &report, describe_scale)
 }
 
 /// `brigade restart SERVICE` or `brigade restart --all`.
 pub async fn restart(args: RestartArgs) -> anyhow::Result<()> {
+    // Before anything else: without the credential nothing would be restarted.
+    let client = client(&args.control, &args.operator)?;
     let services = match &args.service {
         Some(service) => vec![service.clone()],
         // One call per service: each is bounded by the control port's request limit, and a
@@ -82,7 +88,6 @@ pub async fn restart(args: RestartArgs) -> anyhow::Result<()> {
             .map(|s| s.name)
             .collect(),
     };
-    let client = client(&args.control);
     for service in services {
         let report: RestartReport = client
             .call_with(
@@ -91,12 +96,23 @@ pub async fn restart(args: RestartArgs) -> anyhow::Result<()> {
                 None,
             )
             .await?;
-        if args.json {
-            println!("{}", serde_json::to_string(&report)?);
-        } else {
-            println!("{}", describe_restart(&report));
-        }
+        print_report(args.json, &report, describe_restart)?;
     }
+    Ok(())
+}
+
+/// Prints what a change did: one line of JSON (`--json`, for scripts) or `describe`'s sentence.
+fn print_report<R: serde::Serialize>(
+    json: bool,
+    report: &R,
+    describe: fn(&R) -> String,
+) -> anyhow::Result<()> {
+    let line = if json {
+        serde_json::to_string(report)?
+    } else {
+        describe(report)
+    };
+    println!("{line}");
     Ok(())
 }
 

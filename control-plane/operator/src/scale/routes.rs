@@ -101,20 +101,12 @@ async fn restart(
 
 #[cfg(test)]
 mod tests {
-    use http::Method;
     use serde_json::Value;
 
-    use crate::testing::{client, serve, sources};
+    use crate::testing::{operator_post, serve, sources};
 
     async fn post(base: &str, path: &str, body: Option<&str>) -> (u16, Value) {
-        let answer = client()
-            .send(
-                Method::POST,
-                &format!("{base}{path}"),
-                body.map(|b| bytes::Bytes::from(b.to_owned())),
-            )
-            .await
-            .unwrap();
+        let answer = operator_post(&format!("{base}{path}"), body).await;
         let content_type = answer
             .headers
             .get(http::header::CONTENT_TYPE)

@@ -62,6 +62,31 @@ impl System {
         (brigade_chassis::identity::HEADER, token)
     }
 
+    /// `method` `url` on an instance of `service` as the operator (the operator's identity in
+    /// `Brigade-Identity`), with a JSON `body`: the instances' operator routes (request-fault
+    /// rules, stock) want it.
+    pub async fn as_operator(
+        &self,
+        service: &str,
+        method: http::Method,
+        url: &str,
+        body: Option<String>,
+    ) -> brigade_chassis::client::plain::Answer {
+        let (name, token) = self.operator(service).await;
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header(name, token);
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        let body = body.unwrap_or_default();
+        PlainClient::new(Duration::from_secs(5))
+            .send_request(request.body(body.into()).unwrap())
+            .await
+            .unwrap()
+    }
+
     /// Waits until every instance the manifest asks for is ready, as `brigade status` sees it.
     pub async fn wait_all_ready(&mut self, limit: Duration) {
         if let Err(error) = self.running.wait_ready(limit).await {
@@ -98,11 +123,53 @@ impl System {
     }
 }
 
+impl System {
+    /// The operator credential this system's `brigade up` wrote.
+    pub fn credential(&self) -> brigade_operator::credential::OperatorCredential {
+        self.running.operator_credential().unwrap()
+    }
+
+    /// The operator credential's secret, for an `Authorization: Bearer` header.
+    pub fn token(&self) -> String {
+        self.credential().secret().to_owned()
+    }
+
+    /// Runs `brigade ARGS --control-url CONTROL` as the operator of this system (with its
+    /// credential file, as a person would from the directory `brigade up` runs in).
+    pub async fn brigade(&self, args: &[&str]) -> (bool, String, String) {
+        let file = self.running.operator_token_file();
+        let mut all = args.to_vec();
+        all.extend(["--control-url", self.control.as_str()]);
+        run_brigade(
+            &all,
+            &[("BRIGADE_OPERATOR_TOKEN_FILE", file.to_str().unwrap())],
+        )
+        .await
+    }
+
+    /// Runs `brigade ARGS --control-url CONTROL` with no operator credential to be found.
+    pub async fn brigade_anonymous(&self, args: &[&str]) -> (bool, String, String) {
+        let mut all = args.to_vec();
+        all.extend(["--control-url", self.control.as_str()]);
+        let nowhere = self.data.path().join("no-such-token");
+        run_brigade(&all, &[("BRIGADE_DATA_DIR", nowhere.to_str().unwrap())]).await
+    }
+}
+
 /// Runs `brigade ARGS`: whether it succeeded, its stdout and stderr (also shown, for a test
 /// that fails).
 pub async fn brigade(args: &[&str]) -> (bool, String, String) {
+    run_brigade(args, &[]).await
+}
+
+/// Runs `brigade ARGS` with `env` set; the operator credential only where `env` says.
+pub async fn run_brigade(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_brigade"))
         .args(args)
+        .env_remove("BRIGADE_OPERATOR_TOKEN")
+        .env_remove("BRIGADE_OPERATOR_TOKEN_FILE")
+        .env_remove("BRIGADE_DATA_DIR")
+        .envs(env.iter().copied())
         .output()
         .await
         .unwrap();

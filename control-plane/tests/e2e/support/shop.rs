@@ -125,6 +125,17 @@ impl Shopper {
         order
     }
 
+    /// Tries to buy one `product` with a card that is declined (key `key`): the order is made
+    /// and cancelled for the decline, nothing kept. Returns the order.
+    pub async fn buy_declined(&self, product: &Value, key: &str) -> Value {
+        self.add(product["id"].as_str().unwrap(), 1).await;
+        let (status, order) = self.checkout(key, "4000000000000002").await;
+        assert_eq!(status, 201, "{order}");
+        assert_eq!(order["status"], "CANCELLED", "{order}");
+        assert_eq!(order["cancel_reason"], "payment_declined", "{order}");
+        order
+    }
+
     /// A checkout in trace `trace_id`, as a caller that traces its own requests sends it.
     pub async fn checkout_traced(&self, key: &str, card: &str, trace_id: &str) -> (u16, Value) {
         send(

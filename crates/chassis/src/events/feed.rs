@@ -137,7 +137,9 @@ struct ParkedState {
     consumers: Arc<std::sync::RwLock<Consumers>>,
 }
 
-/// `GET /v1/events/parked` and `POST /v1/events/parked/{id}/replay`.
+/// `GET /v1/events/parked` and `POST /v1/events/parked/{id}/replay`. A replay applies events
+/// again, a change: only the operator may ask for it (the control plane does, for `brigade
+/// events replay` and the console).
 pub(crate) fn parked_routes(
     service: &str,
     inbox: Inbox,
@@ -145,7 +147,10 @@ pub(crate) fn parked_routes(
 ) -> Router {
     Router::new()
         .route(routes::EVENTS_PARKED, get(list_parked))
-        .route(routes::EVENTS_PARKED_REPLAY, post(replay))
+        .route(
+            routes::EVENTS_PARKED_REPLAY,
+            post(replay).route_layer(crate::guard::callers(&[crate::identity::OPERATOR])),
+        )
         .with_state(ParkedState {
             service: service.to_owned(),
             inbox,

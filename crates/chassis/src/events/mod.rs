@@ -146,6 +146,9 @@ pub enum Error {
         source_service: String,
         detail: String,
     },
+    /// The service consumes or publishes events beyond its `DEPENDS_ON`.
+    #[error(transparent)]
+    Undeclared(#[from] crate::dependencies::Undeclared),
     #[error("no parked event with id `{0}`")]
     NotParked(String),
     #[error("replaying parked event {id} failed again: {error}")]

@@ -165,7 +165,7 @@ impl Nats {
             if let Some(pending) = pending {
                 lag.set(clamp(pending));
             }
-            let envelope: Envelope = match serde_json::from_slice(&message.payload) {
+            let envelope = match Envelope::from_json(&message.payload) {
                 Ok(envelope) => envelope,
                 Err(error) => {
                     // Not an event at all: nothing to park it under, nothing to apply.

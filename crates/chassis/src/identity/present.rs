@@ -36,7 +36,7 @@ pub type TokenFuture<'a> = BoxFuture<'a, Result<Arc<str>, PresentError>>;
 
 /// Something that gives the token proving this process's identity to `audience` (the callee's
 /// service name).
-pub trait Presenter: Send + Sync + 'static {
+pub trait Presenter: Send + Sync + std::fmt::Debug + 'static {
     fn token_for<'a>(&'a self, audience: &'a str) -> TokenFuture<'a>;
 }
 
@@ -93,9 +93,25 @@ impl AuthorityTokens {
     /// Tokens for `subject` from the authority at `authority_url` (the control plane's base
     /// URL), proving `secret`.
     pub fn new(authority_url: &str, secret: String, subject: &str) -> AuthorityTokens {
+        AuthorityTokens::at(authority_url, TOKEN_PATH, secret, subject)
+    }
+
+    /// The operator's tokens from the authority at `authority_url`, proving the operator
+    /// credential `credential`: how the operator's tools (`brigade check`, `brigade chaos`)
+    /// call instances directly.
+    pub fn operator(authority_url: &str, credential: String) -> AuthorityTokens {
+        AuthorityTokens::at(
+            authority_url,
+            super::OPERATOR_TOKEN_PATH,
+            credential,
+            super::OPERATOR,
+        )
+    }
+
+    fn at(authority_url: &str, path: &str, secret: String, subject: &str) -> AuthorityTokens {
         AuthorityTokens {
             client: PlainClient::new(Duration::from_secs(2)),
-            url: format!("{}{TOKEN_PATH}", authority_url.trim_end_matches('/')),
+            url: format!("{}{path}", authority_url.trim_end_matches('/')),
             secret,
             subject: subject.to_owned(),
             cache: std::sync::RwLock::default(),
@@ -159,8 +175,12 @@ impl AuthorityTokens {
             .await
             .map_err(|e| PresentError::Authority(e.to_string()))?;
         if !answer.status.is_success() {
+            // The authority's problem says why (never with the secret, which it does not echo).
+            let why = serde_json::from_slice::<crate::problem::Problem>(&answer.body)
+                .map(|p| format!(": {}", p.detail))
+                .unwrap_or_default();
             return Err(PresentError::Authority(format!(
-                "{} answered {}",
+                "{} answered {}{why}",
                 self.url, answer.status
             )));
         }

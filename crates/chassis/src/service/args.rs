@@ -130,6 +130,11 @@ pub struct ServiceArgs {
     #[arg(long, env = "BRIGADE_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
 
+    /// The largest request head accepted (the target and all headers), in bytes; larger is
+    /// answered `431 headers-too-large`.
+    #[arg(long, env = "BRIGADE_HEADER_LIMIT", default_value_t = crate::http::DEFAULT_MAX_HEADER_BYTES)]
+    pub header_limit: usize,
+
     /// The most requests this instance serves at once; past it, requests are answered
     /// `503 overloaded` with `Retry-After` at once instead of queueing (0: no limit). Health,
     /// readiness and metrics are never refused.

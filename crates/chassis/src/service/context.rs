@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 
-use super::{Background, Error, ServiceArgs, ServiceInfo};
+use super::{Background, Error, ServiceArgs, ServiceInfo, Undeclared};
 use crate::client::{self, Colocated, ServiceClient};
 use crate::db::{self, Db, Migration, PoolOptions};
 use crate::discovery::Resolver;
@@ -89,8 +89,16 @@ impl Context {
     }
 
     /// A client for `service`, through this process's discovery; instances served in this
-    /// process too are called in-process.
-    pub fn client(&self, service: &str) -> ServiceClient {
+    /// process too are called in-process. Refused unless the service declares that it calls
+    /// `service` (`DEPENDS_ON.calls`): the deployment allows only the declared edges.
+    pub fn client(&self, service: &str) -> Result<ServiceClient, Undeclared> {
+        self.info.depends_on.check_call(self.info.name, service)?;
+        Ok(self.any_client(service))
+    }
+
+    /// A client for `service` whatever the declaration says: for the chassis's own calls that
+    /// are checked against another part of it (an embedded event feed, against `consumes`).
+    fn any_client(&self, service: &str) -> ServiceClient {
         let client = ServiceClient::new(
             service,
             self.resolver.clone(),
@@ -126,7 +134,7 @@ impl Context {
                     .map_err(|e| Error::Config(format!("--jwks-file {}: {e}", path.display())))
             }
             None => Ok(crate::auth::Verifier::from_service(
-                self.client(crate::auth::KEY_SERVICE),
+                self.client(crate::auth::KEY_SERVICE)?,
             )),
         }
     }
@@ -189,6 +197,7 @@ impl Context {
         db: &Db,
         consumers: &'static [&'static str],
     ) -> Result<events::Outbox, events::Error> {
+        self.info.depends_on.check_publish(self.info.name)?;
         let outbox = events::Outbox::new();
         let relay = match self.nats().await? {
             None => {
@@ -229,6 +238,9 @@ impl Context {
         db: &Db,
         subscription: events::Subscription,
     ) -> Result<(), events::Error> {
+        self.info
+            .depends_on
+            .check_consume(self.info.name, subscription.source())?;
         let name = events::subscription_name(self.info.name, subscription.source());
         let inbox = events::Inbox::new(db.clone())
             .traced(self.tracer.clone())
@@ -262,7 +274,7 @@ impl Context {
         let options = self.events.options.clone();
         match self.nats().await? {
             None => {
-                let producer = self.client(subscription.source());
+                let producer = self.any_client(subscription.source());
                 self.spawn_background("event consumer", move |stop| {
                     events::consume_feed(producer, inbox, subscription, options, stop)
                 });

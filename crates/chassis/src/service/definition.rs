@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use axum::Router;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, CommandFactory, FromArgMatches, Parser};
 
-use super::{lifecycle, Context, Error, ServiceArgs, ServiceInfo};
+use super::{lifecycle, Context, Dependencies, Error, ServiceArgs, ServiceInfo};
 use crate::client::Colocated;
 use crate::db::Migration;
 use crate::shutdown;
@@ -27,8 +27,13 @@ use crate::BoxError;
 /// A service, as the chassis runs it: who it is, its own flags, its store's schema, and how a
 /// starting instance builds its routes.
 pub trait Service: Send + 'static {
-    /// Its name (logs, metrics, registration, discovery) and version.
+    /// Its name (logs, metrics, registration, discovery), version and [`Service::DEPENDS_ON`].
     const INFO: ServiceInfo;
+    /// What it depends on: the services it calls, the event feeds it consumes, whether it
+    /// publishes. The one declaration of its edges: the chassis refuses a client, subscription
+    /// or outbox beyond it, and `brigade deploy render` makes the deployment's network policies
+    /// from it. (Whether it needs a database follows from [`Service::MIGRATIONS`].)
+    const DEPENDS_ON: Dependencies;
     /// The name of its own binary, shown by `--help` and `--version`.
     const BINARY: &'static str;
     /// One line for `--help`.
@@ -53,12 +58,13 @@ pub trait Service: Send + 'static {
 }
 
 /// Declares who a service is inside its `impl Service`: its [`Service::INFO`] (the name given,
-/// the version of the crate that invokes the macro), [`Service::BINARY`] (`brigade-NAME`) and
-/// [`Service::ABOUT`]:
+/// the version of the crate that invokes the macro, the impl's [`Service::DEPENDS_ON`]),
+/// [`Service::BINARY`] (`brigade-NAME`) and [`Service::ABOUT`]:
 ///
 /// ```ignore
 /// impl Service for Catalog {
 ///     brigade_chassis::service_identity!("catalog", "Brigade's catalog service: products");
+///     const DEPENDS_ON: Dependencies = Dependencies { publishes: true, ..Dependencies::NONE };
 ///     // …
 /// }
 /// ```
@@ -68,6 +74,7 @@ macro_rules! service_identity {
         const INFO: $crate::service::ServiceInfo = $crate::service::ServiceInfo {
             name: $name,
             version: env!("CARGO_PKG_VERSION"),
+            depends_on: <Self as $crate::service::Service>::DEPENDS_ON,
         };
         const BINARY: &'static str = concat!("brigade-", $name);
         const ABOUT: &'static str = $about;
@@ -313,7 +320,9 @@ mod tests {
         const INFO: ServiceInfo = ServiceInfo {
             name: "shop",
             version: "1.2.3",
+            depends_on: Self::DEPENDS_ON,
         };
+        const DEPENDS_ON: Dependencies = Dependencies::NONE;
         const BINARY: &'static str = "brigade-shop";
         const ABOUT: &'static str = "A shop for tests";
         type Args = SeedArgs<Shop>;

@@ -231,6 +231,9 @@ fn make_context(
 ) -> Result<Context, Error> {
     let metrics = Metrics::new();
     metrics.register_info(info.name, info.version, &instance_id);
+    if let Some(exporter) = exporter {
+        exporter.register_metrics(&metrics);
+    }
     let resolver = Resolver::new(args.discovery_source()?);
     let transport = args.events.clone();
     let secret = std::env::var(crate::identity::BOOTSTRAP_SECRET_ENV).ok();
@@ -276,6 +279,7 @@ fn wrap_app(running: &Running, routes: Router) -> Router {
         Limits {
             max_request_time: args.request_timeout,
             max_body_bytes: args.body_limit,
+            max_header_bytes: args.header_limit,
         },
         http::Protection {
             max_concurrent_requests: args.max_concurrent_requests,
@@ -321,11 +325,16 @@ impl Server {
     fn start(listener: tokio::net::TcpListener, app: Router) -> Server {
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .into_future(),
+            // With each connection's peer address: the edges' rate limits key on it
+            // (`ratelimit::ClientAddress`).
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .into_future(),
         );
         Server { stop, task }
     }

@@ -37,11 +37,16 @@ pub use runtime::{Flavour, RuntimeArgs};
 
 use crate::BoxError;
 
-/// Who this service is.
+pub use crate::dependencies::{Dependencies, Undeclared};
+
+/// Who this service is, and what it depends on.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceInfo {
     pub name: &'static str,
     pub version: &'static str,
+    /// The services it calls and whose events it consumes, and whether it publishes: the
+    /// chassis refuses anything beyond it ([`Undeclared`]).
+    pub depends_on: Dependencies,
 }
 
 /// Why a service could not run.
@@ -56,6 +61,8 @@ pub enum Error {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Undeclared(#[from] Undeclared),
     #[error("the service failed to start: {0}")]
     Build(BoxError),
     #[error("the server failed: {0}")]

@@ -4,12 +4,14 @@
 //! - `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` (the full URL) or `OTEL_EXPORTER_OTLP_ENDPOINT` (a
 //!   base URL, `/v1/traces` appended); neither: no exporter, no spans, no cost;
 //! - `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (default `parentbased_always_on`);
-//! - the SDK's own `OTEL_BSP_*` (queue size, batch size, delay) and `OTEL_EXPORTER_OTLP_TIMEOUT`.
+//! - the SDK's `OTEL_BSP_*` (queue size, batch size, delay, export timeout), and the OTLP
+//!   exporter's `OTEL_EXPORTER_OTLP_TIMEOUT` and `_HEADERS`.
 //!
-//! Spans go through the SDK's batch processor: ending a span puts it on a bounded queue
-//! (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048 by default) without waiting; the processor's own thread
-//! exports batches. When the collector is down or slow the queue fills and further spans are
-//! dropped: a request never waits for telemetry, and memory does not grow.
+//! Spans go through the chassis' batch processor ([`super::batch`]): ending a span puts it on a
+//! bounded queue (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048 by default) without waiting; a task on the
+//! instance's tokio runtime exports batches over an async hyper client on that same runtime.
+//! When the collector is down or slow the queue fills and further spans are dropped, and
+//! counted: a request never waits for telemetry, and memory does not grow.
 
 use std::time::Duration;
 
@@ -18,7 +20,9 @@ use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 
+use super::batch::{BatchConfig, BatchProcessor, ExportTask, SpanCounts};
 use super::Tracer;
+use crate::metrics::Metrics;
 
 /// The tracing flags every service shares, named after the OpenTelemetry variables they read.
 #[derive(Debug, Clone, clap::Args)]
@@ -121,31 +125,38 @@ pub struct ExportError {
     reason: String,
 }
 
-/// A running exporter: the tracer that feeds it, and its shutdown.
-#[derive(Debug, Clone)]
+/// A running exporter: the tracer that feeds it, what became of its spans, and its shutdown.
+#[derive(Debug)]
 pub struct Exporter {
     provider: SdkTracerProvider,
     tracer: Tracer,
+    counts: SpanCounts,
+    task: ExportTask,
 }
 
 /// How long the last spans may take to leave at shutdown before they are given up.
 pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 
 impl Exporter {
-    /// The exporter `args` ask for, or `None` when no endpoint is configured.
+    /// The exporter `args` ask for, or `None` when no endpoint is configured. It exports from
+    /// the current tokio runtime, which must exist.
     pub fn start(args: &TracingArgs, origin: Origin<'_>) -> Result<Option<Exporter>, ExportError> {
         let Some(url) = args.traces_url() else {
             return Ok(None);
         };
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
+        let failed = |reason: String| ExportError {
+            url: url.clone(),
+            reason,
+        };
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|e| failed(format!("no tokio runtime to export from: {e}")))?;
+        // The `hyper-client` feature: an async client on the current runtime.
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(url.clone())
             .build()
-            .map_err(|e| ExportError {
-                url: url.clone(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| failed(e.to_string()))?;
         // `builder()` reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME; ours come after so
         // that the service's own identity wins.
         let resource = Resource::builder()
@@ -155,8 +166,14 @@ impl Exporter {
                 KeyValue::new("service.version", origin.version.to_owned()),
             ])
             .build();
+        // Given before the exporter moves into the task (the provider would give it to the
+        // processor, which does not keep the exporter).
+        opentelemetry_sdk::trace::SpanExporter::set_resource(&mut exporter, &resource);
+        let counts = SpanCounts::default();
+        let (processor, task) =
+            BatchProcessor::start(exporter, BatchConfig::from_env(), counts.clone(), &runtime);
         let provider = SdkTracerProvider::builder()
-            .with_batch_exporter(exporter)
+            .with_span_processor(processor)
             .with_sampler(args.sampler())
             .with_resource(resource)
             .build();
@@ -165,24 +182,36 @@ impl Exporter {
             "brigade-chassis",
         ));
         tracing::info!(%url, "exporting traces over OTLP/HTTP");
-        Ok(Some(Exporter { provider, tracer }))
+        Ok(Some(Exporter {
+            provider,
+            tracer,
+            counts,
+            task,
+        }))
     }
 
     pub fn tracer(&self) -> &Tracer {
         &self.tracer
     }
 
-    /// Exports what is queued and stops, waiting at most [`SHUTDOWN_FLUSH`]. The SDK blocks its
-    /// caller, so this runs on the blocking pool.
+    /// Exposes how many spans were exported and dropped in `metrics`.
+    pub fn register_metrics(&self, metrics: &Metrics) {
+        self.counts.register(metrics);
+    }
+
+    /// What became of the spans so far.
+    pub fn counts(&self) -> &SpanCounts {
+        &self.counts
+    }
+
+    /// Exports what is queued and stops, waiting at most [`SHUTDOWN_FLUSH`].
     pub async fn shutdown(self) {
-        let provider = self.provider;
-        let flushed =
-            tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(SHUTDOWN_FLUSH))
-                .await;
-        match flushed {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "the last spans may not have been exported"),
-            Err(error) => tracing::warn!(%error, "the span exporter's shutdown failed"),
+        // Ours does not block: it closes the queue and wakes the export task.
+        if let Err(error) = self.provider.shutdown_with_timeout(SHUTDOWN_FLUSH) {
+            tracing::warn!(%error, "the span exporter's shutdown failed");
+        }
+        if !self.task.finish(SHUTDOWN_FLUSH).await {
+            tracing::warn!("the last spans may not have been exported");
         }
     }
 }

@@ -13,6 +13,8 @@
 //! `server.address`, `http.request.resend_count`), and are `brigade.*` for what is ours.
 
 #[cfg(feature = "server")]
+pub mod batch;
+#[cfg(feature = "server")]
 pub mod export;
 pub mod store;
 

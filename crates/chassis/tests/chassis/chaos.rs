@@ -22,6 +22,7 @@ use crate::support::{get_answer, get_status};
 const INFO: ServiceInfo = ServiceInfo {
     name: "victim",
     version: "test",
+    depends_on: brigade_chassis::service::Dependencies::NONE,
 };
 
 fn routes() -> Router {

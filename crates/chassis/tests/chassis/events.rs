@@ -10,32 +10,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use brigade_chassis::db::{Db, Migration, PoolOptions};
-use brigade_chassis::db::{Query, Tx};
+use brigade_chassis::db::Tx;
+use brigade_chassis::db::{Db, PoolOptions};
 use brigade_chassis::events::{
     self, Envelope, Handle, Handled, HandlerError, Outbox, ParkedList, Replayed, Subscription,
 };
 use brigade_chassis::service::ServiceInfo;
 use brigade_chassis::testing::{self, Instance};
 
-use crate::support::{sample, wait_for_sample, Ticked};
+use crate::support::{record_effect, sample, wait_for_sample, Ticked, EFFECTS};
 
 pub(crate) const PRODUCER: ServiceInfo = ServiceInfo {
     name: "ledger",
     version: "test",
+    depends_on: brigade_chassis::service::Dependencies {
+        publishes: true,
+        ..brigade_chassis::service::Dependencies::NONE
+    },
 };
 pub(crate) const CONSUMER: ServiceInfo = ServiceInfo {
     name: "tally",
     version: "test",
-};
-
-/// The consumer's effect: a row per application, deliberately not idempotent by itself, so that
-/// a second application would show as a second row.
-const EFFECTS: Migration = Migration {
-    version: 1,
-    name: "effects",
-    sqlite: "CREATE TABLE effects (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, account TEXT NOT NULL, n INTEGER NOT NULL)",
-    postgres: "CREATE TABLE effects (id BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, account TEXT NOT NULL, n BIGINT NOT NULL)",
+    // It also calls the ledger directly in the metrics tests.
+    depends_on: brigade_chassis::service::Dependencies {
+        calls: &["ledger"],
+        consumes: &["ledger"],
+        publishes: false,
+    },
 };
 
 struct Record {
@@ -50,14 +51,7 @@ impl Handle<Ticked> for Record {
                 "poisoned: this event cannot be applied yet",
             ));
         }
-        Query::new("INSERT INTO effects (event_id, account, n) VALUES (?, ?, ?)")
-            .bind(&envelope.id)
-            .bind(&event.account)
-            .bind(event.n)
-            .execute(tx.conn())
-            .await
-            .map_err(HandlerError::failed)?;
-        Ok(())
+        record_effect(tx, &event, envelope).await
     }
 }
 

@@ -9,28 +9,15 @@ use brigade_chassis::events::{
     self, ApplyOutcome, Envelope, Handle, Handled, HandlerError, Inbox, Outbox, Relay, Subscription,
 };
 
-use crate::support::Ticked;
+use crate::support::{record_effect, Ticked, EFFECTS};
 
 struct Count;
 
 impl Handle<Ticked> for Count {
-    async fn handle(&self, tx: &mut Tx, event: Ticked, _: &Envelope) -> Handled {
-        Query::new("INSERT INTO counted (account, n) VALUES (?, ?)")
-            .bind(&event.account)
-            .bind(event.n)
-            .execute(tx.conn())
-            .await
-            .map_err(HandlerError::failed)?;
-        Ok(())
+    async fn handle(&self, tx: &mut Tx, event: Ticked, envelope: &Envelope) -> Handled {
+        record_effect(tx, &event, envelope).await
     }
 }
-
-const COUNTED: brigade_chassis::db::Migration = brigade_chassis::db::Migration {
-    version: 1,
-    name: "counted",
-    sqlite: "CREATE TABLE counted (account TEXT NOT NULL, n INTEGER NOT NULL)",
-    postgres: "CREATE TABLE counted (account TEXT NOT NULL, n BIGINT NOT NULL)",
-};
 
 async fn outbox_numbers_subjects_and_positions_follow_commits(db: Db) {
     migrate(&db, &[events::OUTBOX_MIGRATION])
@@ -97,7 +84,7 @@ async fn outbox_numbers_subjects_and_positions_follow_commits(db: Db) {
 }
 
 async fn racing_appliers_apply_once(db: Db) {
-    migrate(&db, &[events::INBOX_MIGRATION, COUNTED])
+    migrate(&db, &[events::INBOX_MIGRATION, EFFECTS])
         .await
         .expect("migrate");
     let subscription = Arc::new(Subscription::new("ledger").on::<Ticked, _>(Count));
@@ -135,10 +122,10 @@ async fn racing_appliers_apply_once(db: Db) {
         total += applier.await.expect("applier");
     }
     assert_eq!(total, 20, "each event applied by exactly one applier");
-    let rows: Vec<(i64,)> = Query::new("SELECT n FROM counted ORDER BY n")
+    let rows: Vec<(i64,)> = Query::new("SELECT n FROM effects ORDER BY n")
         .fetch_all::<(i64,)>(&db)
         .await
-        .expect("counted");
+        .expect("effects");
     assert_eq!(
         rows.into_iter().map(|r| r.0).collect::<Vec<_>>(),
         (1..=20).collect::<Vec<_>>()
@@ -146,7 +133,7 @@ async fn racing_appliers_apply_once(db: Db) {
 }
 
 async fn unknown_schema_version_is_refused_for_parking(db: Db) {
-    migrate(&db, &[events::INBOX_MIGRATION, COUNTED])
+    migrate(&db, &[events::INBOX_MIGRATION, EFFECTS])
         .await
         .expect("migrate");
     let subscription = Subscription::new("ledger").on::<Ticked, _>(Count);
@@ -189,7 +176,7 @@ async fn unknown_schema_version_is_refused_for_parking(db: Db) {
 async fn the_outbox_backlog_and_the_parked_count_are_read_from_the_store(db: Db) {
     migrate(
         &db,
-        &[events::OUTBOX_MIGRATION, events::INBOX_MIGRATION, COUNTED],
+        &[events::OUTBOX_MIGRATION, events::INBOX_MIGRATION, EFFECTS],
     )
     .await
     .expect("migrate");

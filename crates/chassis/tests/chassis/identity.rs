@@ -283,6 +283,7 @@ async fn the_authority_speaks_for_enrolled_services_and_operators_only() {
 const CALLEE: ServiceInfo = ServiceInfo {
     name: "payments",
     version: "test",
+    depends_on: brigade_chassis::service::Dependencies::NONE,
 };
 
 #[tokio::test]

@@ -101,7 +101,7 @@ async fn every_instances_metrics_pass_promtool_after_requests_calls_events_and_a
         let db = ctx.open_store(&[events::INBOX_MIGRATION]).await?;
         let subscription = Subscription::new("ledger").on::<Ticked, _>(Seen(seen));
         ctx.subscribe(&db, subscription).await?;
-        let ledger = ctx.client("ledger");
+        let ledger = ctx.client("ledger")?;
         Ok(Router::new().route(
             "/v1/tick",
             get(move || async move {
@@ -252,7 +252,7 @@ async fn latency_histograms_carry_the_trace_of_a_sampled_request_in_openmetrics_
     let ledger = start_ticking_ledger(&["--database-url", &ledger_db]).await;
     let peers = format!("ledger={}", ledger.address);
     let caller = Instance::start_custom(CONSUMER, &["--peers", &peers], |ctx| async move {
-        let ledger = ctx.client("ledger");
+        let ledger = ctx.client("ledger")?;
         Ok(Router::new().route(
             "/v1/tick",
             get(move || async move {

@@ -22,6 +22,7 @@ use crate::support::{get_answer, get_status};
 const INFO: ServiceInfo = ServiceInfo {
     name: "echo",
     version: "test",
+    depends_on: brigade_chassis::service::Dependencies::NONE,
 };
 
 /// Echoes what the chassis gave the handler: trace context, request id, deadline.
@@ -150,6 +151,30 @@ async fn a_request_past_its_deadline_gets_504_problem() {
         reqwest_like_get(server.address, "/v1/slow", &[("brigade-deadline-ms", "50")]).await;
     assert_eq!(response.0, 504);
     assert!(response.1.contains("deadline-exceeded"), "{}", response.1);
+}
+
+#[tokio::test]
+async fn a_request_with_headers_past_the_limit_gets_431_problem() {
+    let server = start(&["--header-limit", "4096"]).await;
+    let within = "a".repeat(1000);
+    let answer = reqwest_like_get(server.address, "/v1/echo", &[("x-filler", &within)]).await;
+    assert_eq!(answer.0, 200, "{}", answer.1);
+    let past = "a".repeat(5000);
+    let answer = reqwest_like_get(server.address, "/v1/echo", &[("x-filler", &past)]).await;
+    assert_eq!(answer.0, 431, "{}", answer.1);
+    assert!(answer.1.contains("headers-too-large"), "{}", answer.1);
+    // Nothing of the caller's headers is echoed back.
+    assert!(!answer.1.contains(&past[..100]), "{}", answer.1);
+    // Many small headers count as much as one large one.
+    let small = "b".repeat(100);
+    let many: Vec<(String, &str)> = (0..60)
+        .map(|n| (format!("x-h{n}"), small.as_str()))
+        .collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        reqwest_like_get(server.address, "/v1/echo", &many).await.0,
+        431
+    );
 }
 
 /// A GET with extra headers, returning status and body text.
@@ -359,4 +384,67 @@ async fn an_idempotent_call_is_retried_on_another_instance_when_one_hangs_up() {
         "{error:?}"
     );
     assert_eq!(error.to_problem().status, 503);
+}
+
+/// Starts `INFO` (which declares no dependency) with `build` and returns why it did not start.
+async fn refused_start<B, F>(build: B) -> service::Error
+where
+    B: FnOnce(service::Context) -> F + Send + 'static,
+    F: std::future::Future<Output = Result<Router, brigade_chassis::BoxError>> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let args = testing::service_args(&[
+        "--log",
+        "warn",
+        "--data-dir",
+        &data_dir,
+        "--peers",
+        "ledger=127.0.0.1:9",
+    ]);
+    let started = service::serve(INFO, args, listener, build, std::future::pending());
+    match tokio::time::timeout(Duration::from_secs(30), started).await {
+        Ok(Err(error)) => error,
+        Ok(Ok(())) => panic!("the instance stopped without an error"),
+        Err(_) => panic!("the instance started although its build went beyond its declaration"),
+    }
+}
+
+#[tokio::test]
+async fn a_service_cannot_call_or_consume_what_it_did_not_declare() {
+    // Asking for a client of an undeclared service stops the start with a typed refusal that
+    // says how to fix it, before any request could be sent.
+    let error = refused_start(|ctx| async move {
+        ctx.client("ledger")?;
+        Ok(Router::new())
+    })
+    .await;
+    let service::Error::Build(cause) = &error else {
+        panic!("not a build failure: {error}");
+    };
+    let refusal = cause
+        .downcast_ref::<service::Undeclared>()
+        .unwrap_or_else(|| panic!("not a typed refusal: {cause}"));
+    assert_eq!(refusal.caller, "echo");
+    assert_eq!(refusal.service, "ledger");
+    let message = error.to_string();
+    assert!(
+        message.contains("echo calls ledger but does not declare it")
+            && message.contains("DEPENDS_ON.calls"),
+        "{message}"
+    );
+
+    // Subscribing to an undeclared feed is refused the same way.
+    let error = refused_start(|mut ctx| async move {
+        let db = ctx
+            .open_store(&[brigade_chassis::events::INBOX_MIGRATION])
+            .await?;
+        let subscription = brigade_chassis::events::Subscription::new("ledger");
+        ctx.subscribe(&db, subscription).await?;
+        Ok(Router::new())
+    })
+    .await;
+    let message = error.to_string();
+    assert!(message.contains("DEPENDS_ON.consumes"), "{message}");
 }

@@ -28,6 +28,7 @@ use crate::support::{get_answer, get_status};
 const INFO: ServiceInfo = ServiceInfo {
     name: "shedder",
     version: "test",
+    depends_on: brigade_chassis::service::Dependencies::NONE,
 };
 
 /// A route whose requests announce themselves on `entered`, then wait until `gate` lets them go.

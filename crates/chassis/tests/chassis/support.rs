@@ -2,7 +2,8 @@
 
 use axum::routing::post;
 use axum::Router;
-use brigade_chassis::events::{self, Event};
+use brigade_chassis::db::{Migration, Query, Tx};
+use brigade_chassis::events::{self, Envelope, Event, Handled, HandlerError};
 use brigade_chassis::plain::{Answer, PlainClient};
 use brigade_chassis::testing::Instance;
 use brigade_chassis::Problem;
@@ -39,6 +40,28 @@ impl Event for Ticked {
     fn subject(&self) -> String {
         self.account.clone()
     }
+}
+
+/// Where the tests' handlers record what they apply: a row per application, deliberately not
+/// idempotent by itself, so that a second application would show as a second row.
+pub const EFFECTS: Migration = Migration {
+    version: 1,
+    name: "effects",
+    sqlite: "CREATE TABLE effects (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, account TEXT NOT NULL, n INTEGER NOT NULL)",
+    postgres: "CREATE TABLE effects (id BIGSERIAL PRIMARY KEY, event_id TEXT NOT NULL, account TEXT NOT NULL, n BIGINT NOT NULL)",
+};
+
+/// A handler's effect: records `event`, delivered as `envelope`, in [`EFFECTS`]'s table, in the
+/// handler's transaction `tx`.
+pub async fn record_effect(tx: &mut Tx, event: &Ticked, envelope: &Envelope) -> Handled {
+    Query::new("INSERT INTO effects (event_id, account, n) VALUES (?, ?, ?)")
+        .bind(&envelope.id)
+        .bind(&event.account)
+        .bind(event.n)
+        .execute(tx.conn())
+        .await
+        .map_err(HandlerError::failed)?;
+    Ok(())
 }
 
 /// `GET url` through `client`: the answer (panics when there is none).

@@ -32,10 +32,15 @@ use crate::support::{start_ticking_ledger, Ticked};
 const FRONT: ServiceInfo = ServiceInfo {
     name: "front",
     version: "1.2.3",
+    depends_on: brigade_chassis::service::Dependencies {
+        calls: &["back"],
+        ..brigade_chassis::service::Dependencies::NONE
+    },
 };
 const BACK: ServiceInfo = ServiceInfo {
     name: "back",
     version: "4.5.6",
+    depends_on: brigade_chassis::service::Dependencies::NONE,
 };
 
 /// A span as the test receiver kept it, with its resource's attributes.
@@ -156,7 +161,7 @@ async fn start_front(endpoint: &str, back: &Instance) -> Instance {
         peers.as_str(),
     ];
     Instance::start_custom(FRONT, &flags, |ctx| async move {
-        let back = ctx.client("back");
+        let back = ctx.client("back")?;
         Ok(Router::new().route(
             "/v1/front/{what}",
             get(
@@ -481,6 +486,7 @@ mod store {
     const SHELF: ServiceInfo = ServiceInfo {
         name: "shelf",
         version: "0.1.0",
+        depends_on: brigade_chassis::service::Dependencies::NONE,
     };
     /// A value bound to the statement, which no span may carry.
     const SECRET_ID: &str = "shelf-id-that-must-not-leak";

@@ -21,7 +21,7 @@ pub mod store;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::INBOX_MIGRATION;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 use catalog_api::CatalogClient;
 
@@ -47,6 +47,12 @@ impl Service for Cart {
         "cart",
         "Brigade's cart service: one cart per user, priced by the catalog"
     );
+    // Users: the keys that verify shoppers' access tokens.
+    const DEPENDS_ON: Dependencies = Dependencies {
+        calls: &["catalog", "users"],
+        consumes: &["orders"],
+        ..Dependencies::NONE
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     /// The cart has no flags of its own.
     type Args = brigade_chassis::service::NoArgs;
@@ -58,7 +64,7 @@ impl Service for Cart {
         ctx.subscribe(&db, events::orders()).await?;
         let state = AppState {
             store: Store::new(db),
-            catalog: CatalogClient::new(ctx.client(CATALOG)),
+            catalog: CatalogClient::new(ctx.client(CATALOG)?),
             verifier: ctx.verifier()?,
         };
         Ok(router(state))

@@ -20,7 +20,7 @@ pub mod store;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::OUTBOX_MIGRATION;
-use brigade_chassis::service::{Context, SeedArgs, Seeded, Service};
+use brigade_chassis::service::{Context, Dependencies, SeedArgs, Seeded, Service};
 use brigade_chassis::BoxError;
 
 pub use brigade_chassis::service::SampleData;
@@ -49,6 +49,10 @@ impl Service for Catalog {
         "catalog",
         "Brigade's catalog service: products, categories and prices, with search"
     );
+    const DEPENDS_ON: Dependencies = Dependencies {
+        publishes: true,
+        ..Dependencies::NONE
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     type Args = SeedArgs<Catalog>;
 

@@ -24,7 +24,7 @@ pub mod store;
 use std::sync::Arc;
 
 use brigade_chassis::db::Migration;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::service_identity;
 use brigade_chassis::BoxError;
 
@@ -47,6 +47,7 @@ impl Service for Currency {
         "currency",
         "Brigade's currency service: currencies and conversion"
     );
+    const DEPENDS_ON: Dependencies = Dependencies::NONE;
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     /// The service has no flags of its own: a store without rates always gets the sample table,
     /// since the service cannot answer anything without one.

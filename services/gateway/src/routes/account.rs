@@ -2,8 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use brigade_chassis::auth::Principal;
 use brigade_chassis::extract::{Json, NoParameters, Query};
+use brigade_chassis::ratelimit::{ClientAddress, RateLimitedProblem};
 use brigade_chassis::Problem;
 use users_api::{LogIn, LogInProblems, Session, SignUp, SignUpProblems, User};
 use utoipa_axum::router::OpenApiRouter;
@@ -27,17 +29,24 @@ pub fn router() -> OpenApiRouter<Gateway> {
     responses(
         (status = 201, description = "The new account", body = User),
         SignUpProblems,
+        RateLimitedProblem,
     ),
 )]
 async fn sign_up(
     State(gateway): State<Gateway>,
+    address: ClientAddress,
     _: Query<NoParameters>,
     Json(request): Json<SignUp>,
-) -> Result<(StatusCode, Json<User>), Problem> {
+) -> Result<Response, Problem> {
+    // Scripted sign-ups: limited per address and per e-mail before anything else (a refused
+    // attempt costs no hash).
+    if let Err(limited) = gateway.limits.sign_up(&address, &request.email) {
+        return Ok(limited.into_response());
+    }
     // The users service applies the same rules; refusing here saves the hop (and a hash).
     request.validate()?;
     let user = gateway.users.sign_up(&request).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    Ok((StatusCode::CREATED, Json(user)).into_response())
 }
 
 /// Log in: an access token for an email and a password.
@@ -49,15 +58,21 @@ async fn sign_up(
     responses(
         (status = 200, description = "An access token", body = Session),
         LogInProblems,
+        RateLimitedProblem,
     ),
 )]
 async fn log_in(
     State(gateway): State<Gateway>,
+    address: ClientAddress,
     _: Query<NoParameters>,
     Json(request): Json<LogIn>,
-) -> Result<Json<Session>, Problem> {
+) -> Result<Response, Problem> {
+    // Credential stuffing: limited per address and per account, whether the guess is right.
+    if let Err(limited) = gateway.limits.log_in(&address, &request.email) {
+        return Ok(limited.into_response());
+    }
     request.validate()?;
-    Ok(Json(gateway.users.log_in(&request).await?))
+    Ok(Json(gateway.users.log_in(&request).await?).into_response())
 }
 
 /// The signed-in user.

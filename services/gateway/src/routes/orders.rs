@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use brigade_chassis::auth::Principal;
 use brigade_chassis::client::Error as ClientError;
 use brigade_chassis::extract::{IdempotencyKey, Json, NoParameters, PathUuid, Query};
+use brigade_chassis::ratelimit::RateLimitedProblem;
 use brigade_chassis::Problem;
 use orders_api::{paths, problems, CheckoutRequest, ListOrders, Order, OrderPage};
 use utoipa_axum::router::OpenApiRouter;
@@ -63,6 +64,7 @@ pub fn router() -> OpenApiRouter<Gateway> {
             currency-unavailable (another currency than the catalog's was asked for and could \
             not be converted: check out in the catalog's currency, or again shortly): nothing \
             was charged and the cart is kept; or a service is unavailable", body = Problem),
+        RateLimitedProblem,
     ),
 )]
 async fn checkout(
@@ -72,6 +74,10 @@ async fn checkout(
     IdempotencyKey(key): IdempotencyKey,
     Json(request): Json<CheckoutRequest>,
 ) -> Result<Response, Problem> {
+    // Checkout automation (card testing, hoarding): limited per shopper.
+    if let Err(limited) = gateway.limits.checkout(principal.user_id) {
+        return Ok(limited.into_response());
+    }
     let key = key.as_str();
     request.validate()?;
     let answer = gateway

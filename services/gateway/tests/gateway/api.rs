@@ -46,6 +46,11 @@ async fn send(base: &str, method: Method, path: &str, headers: &[(&str, &str)]) 
     fetch_json(request.body(Default::default()).unwrap()).await
 }
 
+/// `GET path` with `authorization` as the `Authorization` header.
+async fn get_authorized(base: &str, path: &str, authorization: &str) -> JsonAnswer {
+    send(base, Method::GET, path, &[("authorization", authorization)]).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shoppers_browse_the_catalog_through_the_gateway() {
     let system = start().await;
@@ -422,13 +427,7 @@ async fn recommendations_are_proxied_for_a_product_and_for_the_signed_in_shopper
 
     // The shopper bought 1 and 2: what went with them, never what they bought.
     let token = shop.buyer_token();
-    let mine = send(
-        &base,
-        Method::GET,
-        "/api/v1/me/recommendations",
-        &[("authorization", &token)],
-    )
-    .await;
+    let mine = get_authorized(&base, "/api/v1/me/recommendations", &token).await;
     assert_eq!(mine.status, 200, "{mine:?}");
     assert_eq!(ranked(&mine.body), [together(3), popular(4)]);
     let direct = get(
@@ -442,13 +441,7 @@ async fn recommendations_are_proxied_for_a_product_and_for_the_signed_in_shopper
         "Bearer {}",
         shop.keys.token(Uuid::new_v4(), "new@example.com")
     );
-    let theirs = send(
-        &base,
-        Method::GET,
-        "/api/v1/me/recommendations?limit=1",
-        &[("authorization", &stranger)],
-    )
-    .await;
+    let theirs = get_authorized(&base, "/api/v1/me/recommendations?limit=1", &stranger).await;
     assert_eq!(ranked(&theirs.body), [popular(1)]);
 
     let openapi = get(&base, "/api/v1/openapi.json").await;
@@ -501,23 +494,11 @@ async fn recommendation_routes_refuse_bad_input_at_the_edge_and_me_needs_a_token
     // /me is the token's user: no token, or a bad one, is a 401.
     let anonymous = get(&base, "/api/v1/me/recommendations").await;
     anonymous.problem(StatusCode::UNAUTHORIZED, "unauthorized", "");
-    let forged = send(
-        &base,
-        Method::GET,
-        "/api/v1/me/recommendations",
-        &[("authorization", "Bearer not.a.token")],
-    )
-    .await;
+    let forged = get_authorized(&base, "/api/v1/me/recommendations", "Bearer not.a.token").await;
     forged.problem(StatusCode::UNAUTHORIZED, "unauthorized", "");
     let other_keys = TestKeys::new();
     let untrusted = format!("Bearer {}", other_keys.token(BUYER, "buyer@example.com"));
-    let answer = send(
-        &base,
-        Method::GET,
-        "/api/v1/me/recommendations",
-        &[("authorization", &untrusted)],
-    )
-    .await;
+    let answer = get_authorized(&base, "/api/v1/me/recommendations", &untrusted).await;
     answer.problem(StatusCode::UNAUTHORIZED, "unauthorized", "");
 }
 

@@ -27,7 +27,7 @@ pub mod sweep;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::{INBOX_MIGRATION, OUTBOX_MIGRATION};
-use brigade_chassis::service::{Context, SeedArgs, Seeded, Service};
+use brigade_chassis::service::{Context, Dependencies, SeedArgs, Seeded, Service};
 use brigade_chassis::BoxError;
 
 pub use brigade_chassis::service::SampleData;
@@ -59,6 +59,11 @@ impl Service for Inventory {
         "inventory",
         "Brigade's inventory service: stock per SKU and reservations"
     );
+    const DEPENDS_ON: Dependencies = Dependencies {
+        consumes: &["orders"],
+        publishes: true,
+        ..Dependencies::NONE
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     type Args = SeedArgs<Inventory>;
 

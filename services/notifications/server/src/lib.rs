@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::INBOX_MIGRATION;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 use lettre::message::Mailbox;
 use notifications_api::Delivery;
@@ -73,6 +73,12 @@ impl Service for Notifications {
         "notifications",
         "Brigade's notifications service: each shopper's messages, from the other services' events, sent by email when configured"
     );
+    // Users: the keys that verify shoppers' access tokens.
+    const DEPENDS_ON: Dependencies = Dependencies {
+        calls: &["users"],
+        consumes: &["users", "orders", "payments", "shipping"],
+        ..Dependencies::NONE
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     type Args = Settings;
 

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::{INBOX_MIGRATION, OUTBOX_MIGRATION};
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 
 pub use http::{router, AppState};
@@ -110,6 +110,20 @@ impl Service for Orders {
         "orders",
         "Brigade's orders service: orders and the checkout saga"
     );
+    // Users: the keys that verify shoppers' access tokens.
+    const DEPENDS_ON: Dependencies = Dependencies {
+        calls: &[
+            "cart",
+            "catalog",
+            "inventory",
+            "payments",
+            "shipping",
+            "currency",
+            "users",
+        ],
+        consumes: &["payments", "shipping"],
+        publishes: true,
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     type Args = SagaArgs;
 
@@ -122,7 +136,7 @@ impl Service for Orders {
         ctx.subscribe(&db, events::payments()).await?;
         ctx.subscribe(&db, events::shipping()).await?;
         let verifier = ctx.verifier()?;
-        let steps = Arc::new(remote::RemoteSteps::new(&ctx));
+        let steps = Arc::new(remote::RemoteSteps::new(&ctx)?);
         let saga = Saga::new(
             Store::new(db, outbox),
             steps,

@@ -6,7 +6,7 @@
 //! repeated) or a refusal for good (another 4xx).
 
 use brigade_chassis::client::Error as ClientError;
-use brigade_chassis::service::Context;
+use brigade_chassis::service::{Context, Undeclared};
 use cart_api::CartClient;
 use catalog_api::{CatalogClient, Money, ProductBatch};
 use currency_api::{Conversion, Converted, CurrencyClient};
@@ -32,15 +32,16 @@ pub struct RemoteSteps {
 }
 
 impl RemoteSteps {
-    pub fn new(ctx: &Context) -> RemoteSteps {
-        RemoteSteps {
-            cart: CartClient::new(ctx.client("cart")),
-            catalog: CatalogClient::new(ctx.client("catalog")),
-            inventory: InventoryClient::new(ctx.client("inventory")),
-            payments: PaymentsClient::new(ctx.client("payments")),
-            shipping: ShippingClient::new(ctx.client("shipping")),
-            currency: CurrencyClient::new(ctx.client("currency")),
-        }
+    /// Refused when orders' `DEPENDS_ON` leaves out one of them.
+    pub fn new(ctx: &Context) -> Result<RemoteSteps, Undeclared> {
+        Ok(RemoteSteps {
+            cart: CartClient::new(ctx.client("cart")?),
+            catalog: CatalogClient::new(ctx.client("catalog")?),
+            inventory: InventoryClient::new(ctx.client("inventory")?),
+            payments: PaymentsClient::new(ctx.client("payments")?),
+            shipping: ShippingClient::new(ctx.client("shipping")?),
+            currency: CurrencyClient::new(ctx.client("currency")?),
+        })
     }
 }
 

@@ -74,6 +74,15 @@ pub mod test_cards {
     pub const SLOW: &str = "4000000000000259";
     /// The processor fails: 502 `processor-error`, nothing recorded.
     pub const PROCESSOR_ERROR: &str = "4000000000000119";
+
+    /// Every test card above, for whatever must hold of each (valid numbers, documented).
+    pub const ALL: [&str; 5] = [
+        APPROVED,
+        DECLINED,
+        INSUFFICIENT_FUNDS,
+        SLOW,
+        PROCESSOR_ERROR,
+    ];
 }
 
 /// The problem codes (the last part of a problem's `type`) that callers act on. The generic

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::OUTBOX_MIGRATION;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 
 pub use http::router;
@@ -69,6 +69,10 @@ impl Service for Payments {
         "payments",
         "Brigade's payments service: a simulated card processor with idempotent charges, refunds and a ledger"
     );
+    const DEPENDS_ON: Dependencies = Dependencies {
+        publishes: true,
+        ..Dependencies::NONE
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     type Args = Settings;
 

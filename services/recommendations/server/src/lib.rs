@@ -23,7 +23,7 @@ pub mod store;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::INBOX_MIGRATION;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 
 pub use http::router;
@@ -46,6 +46,10 @@ impl Service for Recommendations {
         "recommendations",
         "Brigade's recommendations service: bought-together and popular products"
     );
+    const DEPENDS_ON: Dependencies = Dependencies {
+        consumes: &["orders", "catalog"],
+        ..Dependencies::NONE
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     /// The service has no flags of its own.
     type Args = brigade_chassis::service::NoArgs;

@@ -20,7 +20,7 @@ pub mod store;
 
 use brigade_chassis::db::Migration;
 use brigade_chassis::events::{INBOX_MIGRATION, OUTBOX_MIGRATION};
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 
 pub use http::router;
@@ -44,6 +44,11 @@ impl Service for Shipping {
         "shipping",
         "Brigade's shipping service: quotes and a shipment per confirmed order"
     );
+    const DEPENDS_ON: Dependencies = Dependencies {
+        consumes: &["orders"],
+        publishes: true,
+        ..Dependencies::NONE
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     /// The service has no flags of its own.
     type Args = brigade_chassis::service::NoArgs;

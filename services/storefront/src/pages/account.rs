@@ -8,6 +8,7 @@ use axum::extract::{MatchedPath, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use brigade_chassis::client::Error as ClientError;
+use brigade_chassis::ratelimit::ClientAddress;
 use serde::Deserialize;
 use users_api::{LogIn, SignUp};
 
@@ -149,6 +150,7 @@ pub async fn submit(
     State(shop): State<Storefront>,
     session: SessionHandle,
     route: MatchedPath,
+    address: ClientAddress,
     CheckedForm(form): CheckedForm<AccountForm>,
 ) -> Response {
     let sent = Sent {
@@ -156,6 +158,16 @@ pub async fn submit(
         signing_up: route.as_str() == SIGN_UP,
         form: &form,
     };
+    // Credential stuffing and scripted sign-ups: limited per address and per account before
+    // anything else (a refused attempt costs no hash).
+    let limited = if sent.signing_up {
+        shop.limits.sign_up(&address, &form.email)
+    } else {
+        shop.limits.log_in(&address, &form.email)
+    };
+    if let Err(limited) = limited {
+        return crate::failure::rate_limited(&session, &limited);
+    }
     let credentials = LogIn {
         email: form.email.clone(),
         password: form.password.clone(),

@@ -156,6 +156,10 @@ async fn page(
     mut form: CheckoutForm,
     view: View,
 ) -> Response {
+    // Checkout automation (card testing, hoarding): limited per shopper.
+    if let Err(limited) = shop.limits.checkout(shopper.user_id) {
+        return crate::failure::rate_limited(session, &limited);
+    }
     if orders_api::check_idempotency_key(&form.attempt).is_err() {
         form.attempt = Uuid::new_v4().to_string();
     }

@@ -1,5 +1,6 @@
-//! Security headers on every page, the session cookie's flags, and forms refused without the
-//! session's CSRF token.
+//! Security headers on every page, the session cookie's flags, forms refused without the
+//! session's CSRF token, and the log-in and sign-up forms' rate limits.
+use brigade_chassis::testing::Instance;
 use http::{header, Method, StatusCode};
 
 use crate::support::{first_product, Browser, Options, Shop};
@@ -140,4 +141,66 @@ async fn forms_without_the_sessions_csrf_token_are_refused_and_change_nothing() 
         StatusCode::OK,
         &["Removed from your cart", "Your cart is empty"],
     );
+}
+
+/// OWASP API4 and API6: password guessing against one account through the log-in form stops at
+/// the limit with a 429 page saying when to try again (`Retry-After` too), and sign-ups from one
+/// address likewise. A storefront in front of a real users service, nothing else needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_in_and_sign_up_forms_are_rate_limited_with_a_page_and_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("users.db").display());
+    let users = Instance::start::<users::Users>(&["--database-url", &url]).await;
+    let peers = format!("users={}", users.address);
+    let storefront = Instance::start::<storefront::StorefrontService>(&[
+        "--peers",
+        &peers,
+        "--rate-limit-log-in-per-account",
+        "2/1h",
+        "--rate-limit-sign-up-per-address",
+        "2/1h",
+    ])
+    .await;
+    let mut browser = Browser::new(&storefront.url());
+    browser.get("/login").await;
+    for guess in ["password1", "letmein"] {
+        let fields = [("email", "ada@example.com"), ("password", guess)];
+        let page = browser.post("/login", &fields).await;
+        page.says(
+            StatusCode::UNAUTHORIZED,
+            &["The email or the password is wrong"],
+        );
+    }
+    let fields = [("email", "ada@example.com"), ("password", "one more guess")];
+    let refused = browser.post("/login", &fields).await;
+    refused.says(
+        StatusCode::TOO_MANY_REQUESTS,
+        &["Too many attempts", "minutes"],
+    );
+    let retry: u64 = refused.header(header::RETRY_AFTER).parse().unwrap();
+    assert!(retry > 60, "{retry}");
+    assert_eq!(refused.header(header::X_FRAME_OPTIONS), "DENY");
+
+    // Sign-ups from one address (each a new visitor): two, then refused.
+    for (n, status) in [
+        (1, StatusCode::SEE_OTHER),
+        (2, StatusCode::SEE_OTHER),
+        (3, StatusCode::TOO_MANY_REQUESTS),
+    ] {
+        let mut visitor = Browser::new(&storefront.url());
+        visitor.get("/signup").await;
+        let email = format!("new{n}@example.com");
+        let fields = [
+            ("name", "New"),
+            ("email", email.as_str()),
+            ("password", "correct horse battery"),
+        ];
+        let page = visitor.post("/signup", &fields).await;
+        assert_eq!(page.status, status, "{}", page.body);
+    }
+    let metrics = storefront.metrics().await;
+    for limit in ["log_in_per_account", "sign_up_per_address"] {
+        let series = format!("http_server_rate_limited_requests_total{{limit=\"{limit}\"}} 1");
+        assert!(metrics.contains(&series), "{series}");
+    }
 }

@@ -10,6 +10,7 @@ use brigade_chassis::events::Outbox;
 use crate::clock::Clock;
 use crate::keys::{self, KeyRing};
 use crate::passwords::Passwords;
+use crate::sealing::Sealing;
 use crate::store::Store;
 
 /// The service's settings (from flags or environment, see [`crate::Args`]).
@@ -21,6 +22,8 @@ pub struct Config {
     pub key_rotation_interval: Duration,
     /// How long an instance trusts its cached keys before re-reading them from the store.
     pub key_refresh_after: Duration,
+    /// How the signing keys' private halves are kept at rest ([`crate::sealing`]).
+    pub sealing: Sealing,
 }
 
 impl Default for Config {
@@ -29,6 +32,7 @@ impl Default for Config {
             token_ttl: Duration::from_secs(15 * 60),
             key_rotation_interval: Duration::from_secs(24 * 60 * 60),
             key_refresh_after: keys::DEFAULT_REFRESH_AFTER,
+            sealing: Sealing::Clear,
         }
     }
 }
@@ -67,6 +71,7 @@ impl App {
             clock.clone(),
             config.token_ttl,
             config.key_refresh_after,
+            config.sealing.clone(),
         )
         .await?;
         Ok(App {

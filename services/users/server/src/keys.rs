@@ -18,6 +18,7 @@ use users_api::JwkSet;
 use uuid::Uuid;
 
 use crate::clock::{duration_ms, Clock};
+use crate::sealing::Sealing;
 use crate::store::{self, Store, StoredKey};
 
 /// How long a retired key stays published beyond the token lifetime: covers instances that
@@ -53,6 +54,8 @@ struct Inner {
     clock: Clock,
     token_ttl: Duration,
     refresh_after: Duration,
+    /// How private keys are kept at rest.
+    sealing: Sealing,
     signing: Mutex<Option<Cached<SigningKey>>>,
     published: Mutex<Option<Cached<Published>>>,
 }
@@ -72,21 +75,28 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
-    /// Makes sure the store has an active key (safe when instances start together).
+    /// Seals the keys still stored in clear (when `sealing` has a key) and makes sure the store
+    /// has an active key (both safe when instances start together).
     pub async fn start(
         store: Store,
         clock: Clock,
         token_ttl: Duration,
         refresh_after: Duration,
+        sealing: Sealing,
     ) -> Result<KeyRing, Error> {
-        let active = store.ensure_active_key(clock.now_ms()).await?;
-        let signing = active.signing_key()?;
+        let sealed = store.seal_clear_keys(&sealing).await?;
+        if sealed > 0 {
+            tracing::info!(keys = sealed, "encrypted the signing keys stored in clear");
+        }
+        let active = store.ensure_active_key(clock.now_ms(), &sealing).await?;
+        let signing = active.signing_key(&sealing)?;
         Ok(KeyRing {
             inner: Arc::new(Inner {
                 store,
                 clock,
                 token_ttl,
                 refresh_after,
+                sealing,
                 signing: Mutex::new(Some(Cached {
                     value: signing,
                     read_at: Instant::now(),
@@ -134,9 +144,9 @@ impl KeyRing {
         let active = self
             .inner
             .store
-            .ensure_active_key(self.inner.clock.now_ms())
+            .ensure_active_key(self.inner.clock.now_ms(), &self.inner.sealing)
             .await?;
-        let key = active.signing_key()?;
+        let key = active.signing_key(&self.inner.sealing)?;
         *cached = Some(Cached {
             value: key.clone(),
             read_at: Instant::now(),
@@ -159,7 +169,7 @@ impl KeyRing {
         let stored = self.inner.store.published_keys(retired_after).await?;
         stored
             .iter()
-            .map(|k| k.signing_key().map_err(Error::from))
+            .map(|k| k.signing_key(&self.inner.sealing).map_err(Error::from))
             .collect()
     }
 
@@ -216,7 +226,7 @@ impl KeyRing {
         let key = self
             .inner
             .store
-            .rotate_key(now, self.grace_ended_before(now))
+            .rotate_key(now, self.grace_ended_before(now), &self.inner.sealing)
             .await?;
         self.adopt(&key).await
     }
@@ -228,7 +238,12 @@ impl KeyRing {
         let rotated = self
             .inner
             .store
-            .rotate_key_if_made_before(now, made_before, self.grace_ended_before(now))
+            .rotate_key_if_made_before(
+                now,
+                made_before,
+                self.grace_ended_before(now),
+                &self.inner.sealing,
+            )
             .await?;
         match rotated {
             Some(key) => Ok(Some(self.adopt(&key).await?)),
@@ -243,7 +258,7 @@ impl KeyRing {
 
     /// Signs with `key` from now on, and forgets the published set so the next check re-reads it.
     async fn adopt(&self, key: &StoredKey) -> Result<String, Error> {
-        let signing = key.signing_key()?;
+        let signing = key.signing_key(&self.inner.sealing)?;
         *self.inner.signing.lock().await = Some(Cached {
             value: signing,
             read_at: Instant::now(),

@@ -19,18 +19,21 @@ pub mod http;
 pub mod keys;
 pub mod passwords;
 pub mod rotation;
+pub mod sealing;
 pub mod store;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use brigade_chassis::db::Migration;
+use brigade_chassis::db::{Backend, Migration};
 use brigade_chassis::events::OUTBOX_MIGRATION;
-use brigade_chassis::service::{Context, Service};
+use brigade_chassis::service::{Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 
 pub use app::{App, Config};
 pub use clock::Clock;
 pub use http::router;
+use sealing::{KeyEncryptionKey, Sealing};
 pub use store::Store;
 
 /// The users service's schema and the chassis' outbox (the events sign-ups publish), applied at
@@ -51,6 +54,21 @@ pub struct Args {
     /// until their tokens have expired, so nobody is logged out), e.g. 24h.
     #[arg(long, env = "BRIGADE_USERS_KEY_ROTATION_INTERVAL", default_value = "24h", value_parser = at_least_a_second)]
     pub key_rotation_interval: Duration,
+
+    /// The key that encrypts the token signing keys at rest: 32 random bytes in base64
+    /// (`openssl rand -base64 32`). Prefer --key-encryption-key-file: an environment can leak
+    /// into a process listing or a crash report. Required with a PostgreSQL store.
+    #[arg(long, env = "BRIGADE_USERS_KEY_ENCRYPTION_KEY", hide_env_values = true, value_parser = KeyEncryptionKey::parse)]
+    pub key_encryption_key: Option<KeyEncryptionKey>,
+
+    /// A file holding the key-encryption key (base64, as --key-encryption-key takes it): a
+    /// mounted secret on a cluster; `brigade up` writes one into its data directory (mode 0600).
+    #[arg(
+        long,
+        env = "BRIGADE_USERS_KEY_ENCRYPTION_KEY_FILE",
+        conflicts_with = "key_encryption_key"
+    )]
+    pub key_encryption_key_file: Option<PathBuf>,
 }
 
 impl Args {
@@ -60,6 +78,34 @@ impl Args {
             token_ttl: self.token_ttl,
             key_rotation_interval: self.key_rotation_interval,
             ..Config::default()
+        }
+    }
+
+    /// How the signing keys are kept at rest on a store of `backend`: sealed with the given key;
+    /// in clear, said in a warning, only on SQLite (a development store). A PostgreSQL store is
+    /// what production runs on, so there a missing key is a refusal to start.
+    pub fn sealing(&self, backend: Backend) -> Result<Sealing, String> {
+        let key = match (&self.key_encryption_key, &self.key_encryption_key_file) {
+            (Some(key), _) => Some(key.clone()),
+            (None, Some(path)) => Some(KeyEncryptionKey::read_file(path)?),
+            (None, None) => None,
+        };
+        match (key, backend) {
+            (Some(key), _) => Ok(Sealing::Sealed(key)),
+            (None, Backend::Postgres) => Err(
+                "refusing to start: a PostgreSQL store is a production store, and its signing \
+                 keys must be encrypted at rest; give --key-encryption-key-file (or \
+                 BRIGADE_USERS_KEY_ENCRYPTION_KEY) with 32 random bytes in base64 \
+                 (openssl rand -base64 32)"
+                    .to_owned(),
+            ),
+            (None, Backend::Sqlite) => {
+                tracing::warn!(
+                    "no --key-encryption-key-file: the token signing keys are stored in clear; \
+                     fine for development, never for production"
+                );
+                Ok(Sealing::Clear)
+            }
         }
     }
 }
@@ -83,6 +129,10 @@ impl Service for Users {
         "users",
         "Brigade's users service: accounts, log-in, access tokens and their signing keys"
     );
+    const DEPENDS_ON: Dependencies = Dependencies {
+        publishes: true,
+        ..Dependencies::NONE
+    };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     type Args = Args;
 
@@ -90,8 +140,11 @@ impl Service for Users {
     /// exists, starts the rotation task, and builds the routes. Every step is safe when another
     /// instance does the same at the same moment.
     async fn build(mut ctx: Context, args: Args) -> Result<axum::Router, BoxError> {
-        let config = args.config();
         let db = ctx.store()?;
+        let config = Config {
+            sealing: args.sealing(db.backend())?,
+            ..args.config()
+        };
         let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
         let app = App::start(db, outbox, &config, Clock::system()).await?;
         rotation::start(

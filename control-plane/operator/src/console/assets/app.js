@@ -47,10 +47,13 @@ const Console = (() => {
     const timer = setTimeout(() => abort.abort(), timeoutMs || 5000);
     cancel?.addEventListener("abort", () => abort.abort());
     try {
-      const init = {method, signal: abort.signal, cache: "no-store"};
+      const init = {method, signal: abort.signal, cache: "no-store", headers: {}};
+      // The proof that a change comes from this page: no page of another origin can add it
+      // without a CORS preflight, which the control port never approves (see operator_auth).
+      if (method !== "GET") init.headers["x-brigade-console"] = "1";
       if (body !== undefined) {
         init.body = JSON.stringify(body);
-        init.headers = {"content-type": "application/json"};
+        init.headers["content-type"] = "application/json";
       }
       const response = await fetch(url, init);
       // Not `body`: that is the request's, and a `const body` here would shadow it from the

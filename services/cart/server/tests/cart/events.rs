@@ -58,6 +58,14 @@ async fn deliver(db: &Db, envelope: &Envelope) -> Result<ApplyOutcome, ApplyErro
         .await
 }
 
+/// Delivers, once, the confirmation of `user`'s order of `items` (`(product number, quantity)`)
+/// and asserts that it was applied.
+async fn apply_confirmed(db: &Db, user: Uuid, items: &[(u128, u32)]) {
+    let envelope = Envelope::of(&confirmed(user, items), 1).unwrap();
+    let outcome = deliver(db, &envelope).await.unwrap();
+    assert_eq!(outcome, ApplyOutcome::Applied);
+}
+
 async fn a_confirmed_order_takes_exactly_its_quantities_out_of_the_cart(db: Db) {
     let store = migrated(db.clone()).await;
     let (ada, bob) = (Uuid::new_v4(), Uuid::new_v4());
@@ -117,37 +125,19 @@ async fn a_buyer_without_a_cart_or_its_products_is_fine(db: Db) {
     let store = migrated(db.clone()).await;
     // No cart at all (emptied by hand meanwhile, or never stored here): still none.
     let stranger = Uuid::new_v4();
-    let outcome = deliver(
-        &db,
-        &Envelope::of(&confirmed(stranger, &[(1, 1)]), 1).unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome, ApplyOutcome::Applied);
+    apply_confirmed(&db, stranger, &[(1, 1)]).await;
     assert_eq!(store.load(stranger).await.unwrap(), StoredCart::empty());
 
     // A cart without the ordered products: not changed, not even counted.
     let shopper = Uuid::new_v4();
     let cart = set(&store, shopper, 4, 1).await;
-    let outcome = deliver(
-        &db,
-        &Envelope::of(&confirmed(shopper, &[(1, 1)]), 1).unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome, ApplyOutcome::Applied);
+    apply_confirmed(&db, shopper, &[(1, 1)]).await;
     assert_eq!(store.load(shopper).await.unwrap(), cart);
 
     // Fewer units left than ordered (the shopper lowered the quantity after checking out): the
     // line goes, and the cart still changes through its own path afterwards.
     set(&store, shopper, 1, 1).await;
-    let outcome = deliver(
-        &db,
-        &Envelope::of(&confirmed(shopper, &[(1, 3)]), 1).unwrap(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome, ApplyOutcome::Applied);
+    apply_confirmed(&db, shopper, &[(1, 3)]).await;
     let left = store.load(shopper).await.unwrap();
     assert_eq!(quantities(&left), [("TST-0004".into(), 1)]);
     let removed = clear(&store, shopper).await;

@@ -20,9 +20,15 @@ use uuid::Uuid;
 
 use crate::support::{catalog_client, FakeFeed};
 
-async fn start_catalog(dir: &tempfile::TempDir) -> Instance {
-    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
-    Instance::start::<catalog::Catalog>(&["--database-url", &url]).await
+/// What every test here starts from: a real catalog with its sample data, the keys that sign
+/// shoppers' tokens, and the URL of the cart's store (for as many cart instances as a test
+/// starts), in a directory that lives as long as the last part.
+async fn world() -> (Instance, TestKeys, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog_url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    let catalog = Instance::start::<catalog::Catalog>(&["--database-url", &catalog_url]).await;
+    let cart_url = format!("sqlite://{}", dir.path().join("cart.db").display());
+    (catalog, TestKeys::new(), cart_url, dir)
 }
 
 async fn start_cart(database_url: &str, catalog: &Instance, keys: &TestKeys) -> Instance {
@@ -55,10 +61,7 @@ async fn some_products(catalog: &Instance, count: u32) -> Vec<Product> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_typed_client_drives_a_cart_priced_by_a_real_catalog() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = TestKeys::new();
-    let catalog = start_catalog(&dir).await;
-    let url = format!("sqlite://{}", dir.path().join("cart.db").display());
+    let (catalog, keys, url, _dir) = world().await;
     let cart = start_cart(&url, &catalog, &keys).await;
     let client = CartClient::new(static_client("cart", vec![cart.address]));
     let products = some_products(&catalog, 2).await;
@@ -136,10 +139,7 @@ async fn the_typed_client_drives_a_cart_priced_by_a_real_catalog() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_cart_instances_sharing_one_store_lose_no_concurrent_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = TestKeys::new();
-    let catalog = start_catalog(&dir).await;
-    let url = format!("sqlite://{}", dir.path().join("cart.db").display());
+    let (catalog, keys, url, _dir) = world().await;
     let (a, b) = tokio::join!(
         start_cart(&url, &catalog, &keys),
         start_cart(&url, &catalog, &keys)
@@ -171,11 +171,8 @@ async fn two_cart_instances_sharing_one_store_lose_no_concurrent_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_takes_a_confirmed_orders_lines_out_of_the_cart_from_orders_feed() {
-    let dir = tempfile::tempdir().unwrap();
-    let keys = TestKeys::new();
-    let catalog = start_catalog(&dir).await;
+    let (catalog, keys, url, _dir) = world().await;
     let orders = FakeFeed::start().await;
-    let url = format!("sqlite://{}", dir.path().join("cart.db").display());
     let peers = format!("catalog={};orders={}", catalog.address, orders.address);
     let cart = start_cart_with(&url, peers, &keys).await;
     let client = CartClient::new(static_client("cart", vec![cart.address]));

@@ -7,7 +7,7 @@ use cart::store::change_in;
 use cart::Store;
 use uuid::Uuid;
 
-use crate::support::{clear, migrated, product, quantities, second_pool, set};
+use crate::support::{clear, migrated, product, quantities, remove, second_pool, set};
 
 brigade_chassis::store_suite!(
     a_cart_never_changed_is_empty_at_version_0,
@@ -43,14 +43,7 @@ async fn lines_are_added_changed_removed_and_cleared_each_change_counted(db: Db)
     assert_eq!(loaded, changed);
     assert_eq!(loaded.lines[0].unit_price.amount_minor, 200);
 
-    let removed = store
-        .change(user, |lines, _| {
-            lines::remove(lines, product(2, 0, "EUR").id);
-            Ok::<_, RuleError>(())
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let removed = remove(&store, user, product(2, 0, "EUR").id).await;
     assert!(removed.changed);
     assert_eq!(removed.cart.version, 4);
     assert_eq!(quantities(&removed.cart), [("TST-0001".into(), 3)]);
@@ -71,14 +64,7 @@ async fn a_change_that_changes_nothing_is_not_counted(db: Db) {
     let before = set(&store, user, 1, 2).await;
     let same = set(&store, user, 1, 2).await;
     assert_eq!(same, before);
-    let absent = store
-        .change(user, |lines, _| {
-            lines::remove(lines, Uuid::new_v4());
-            Ok::<_, RuleError>(())
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    let absent = remove(&store, user, Uuid::new_v4()).await;
     assert!(!absent.changed);
     assert_eq!(absent.cart, before);
 }
@@ -104,14 +90,7 @@ async fn carts_of_different_users_are_apart(db: Db) {
     let (alice, bob) = (Uuid::new_v4(), Uuid::new_v4());
     set(&store, alice, 1, 1).await;
     set(&store, bob, 2, 7).await;
-    store
-        .change(bob, |lines, _| {
-            lines::remove(lines, product(1, 0, "EUR").id);
-            Ok::<_, RuleError>(())
-        })
-        .await
-        .unwrap()
-        .unwrap();
+    remove(&store, bob, product(1, 0, "EUR").id).await;
     assert_eq!(
         quantities(&store.load(alice).await.unwrap()),
         [("TST-0001".into(), 1)]

@@ -126,6 +126,18 @@ pub async fn set(store: &Store, user: Uuid, n: u128, quantity: u32) -> StoredCar
         .cart
 }
 
+/// Removes the line of product `product_id` from the user's cart through [`Store::change`].
+pub async fn remove(store: &Store, user: Uuid, product_id: Uuid) -> Changed<()> {
+    store
+        .change(user, |lines, _| {
+            lines::remove(lines, product_id);
+            Ok::<_, RuleError>(())
+        })
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 /// Empties the user's cart through [`Store::change`].
 pub async fn clear(store: &Store, user: Uuid) -> Changed<()> {
     store

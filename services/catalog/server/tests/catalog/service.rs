@@ -83,6 +83,29 @@ async fn wait_ready(address: SocketAddr) {
 async fn two_instances_starting_at_once_on_one_fresh_store_both_serve_the_same_catalog() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    two_instances_start_at_once(&url).await;
+}
+
+/// The same race on a fresh PostgreSQL database, as a Kubernetes rollout of the catalog's
+/// replicas (deploy/kubernetes: two at least) starts it: both migrate and load at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_starting_at_once_on_one_fresh_postgres_database_both_serve_the_same_catalog()
+{
+    let Some(server) = testing::postgres_server().await else {
+        return;
+    };
+    let name = testing::unique_namespace("catalog_race_");
+    let admin = server.admin().await.unwrap();
+    assert!(admin.create_if_missing(&name).await.unwrap(), "{name}");
+    two_instances_start_at_once(&server.database_url(&name)).await;
+    admin.drop_if_exists(&name).await.unwrap();
+    admin.close().await;
+}
+
+/// Starts two catalog instances on `url` in the same moment, racing to migrate and load it,
+/// and checks that both serve the whole catalog, announced once.
+async fn two_instances_start_at_once(url: &str) {
+    let url = url.to_owned();
     let listeners = [
         TcpListener::bind("127.0.0.1:0").await.unwrap(),
         TcpListener::bind("127.0.0.1:0").await.unwrap(),

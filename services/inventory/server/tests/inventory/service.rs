@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::db::{Db, PoolOptions};
 use brigade_chassis::events::{FeedPage, Outbox, OUTBOX_MIGRATION};
 use brigade_chassis::service::ServiceInfo;
@@ -159,6 +158,10 @@ impl OrdersFeed {
         let info = ServiceInfo {
             name: "orders",
             version: "test",
+            depends_on: brigade_chassis::service::Dependencies {
+                publishes: true,
+                ..brigade_chassis::service::Dependencies::NONE
+            },
         };
         let instance =
             Instance::start_custom(info, &["--database-url", &url], |mut ctx| async move {

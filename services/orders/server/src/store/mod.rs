@@ -197,10 +197,31 @@ impl Store {
         answering_until_ms: i64,
         now_ms: i64,
     ) -> Result<Created, Error> {
-        match self
-            .try_create(key, fingerprint, order, lease, answering_until_ms, now_ms)
-            .await
-        {
+        let attempt = async {
+            let mut tx = self.db.begin_write().await?;
+            let existing: Vec<KeyRow> = key_query(order.user_id, key).fetch_all(&mut tx).await?;
+            if let Some(row) = existing.into_iter().next() {
+                return Ok(Created::Existing(key_record(row)?));
+            }
+            insert_order(&mut tx, order, lease, now_ms).await?;
+            Query::new(
+                "INSERT INTO checkout_keys (user_id, idempotency_key, fingerprint, order_id, \
+                 answering_until_ms, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(order.user_id)
+            .bind(key)
+            .bind(fingerprint)
+            .bind(order.id)
+            .bind(answering_until_ms)
+            .bind(now_ms)
+            .execute(&mut tx)
+            .await?;
+            events::placed(&mut tx, &self.outbox, order).await?;
+            tx.commit().await?;
+            self.outbox.wake();
+            Ok::<_, Error>(Created::New)
+        };
+        match attempt.await {
             Ok(created) => Ok(created),
             // A concurrent request with the same key committed first (PostgreSQL lets both
             // transactions get as far as the insert): answer as a repeat.
@@ -212,93 +233,6 @@ impl Store {
             }
             Err(e) => Err(e),
         }
-    }
-
-    async fn try_create(
-        &self,
-        key: &str,
-        fingerprint: &str,
-        order: &NewOrder,
-        lease: &Lease,
-        answering_until_ms: i64,
-        now_ms: i64,
-    ) -> Result<Created, Error> {
-        let mut tx = self.db.begin_write().await?;
-        let existing: Vec<KeyRow> = key_query(order.user_id, key).fetch_all(&mut tx).await?;
-        if let Some(row) = existing.into_iter().next() {
-            return Ok(Created::Existing(key_record(row)?));
-        }
-        let lines = rows::json(&order.lines, "order lines")?;
-        let shipping = order.shipping.as_ref();
-        let address = shipping
-            .map(|s| rows::json(&s.address, "shipping address"))
-            .transpose()?;
-        let quote = shipping
-            .map(|s| rows::json(&s.quote, "shipping quote"))
-            .transpose()?;
-        let conversion = order
-            .conversion
-            .as_ref()
-            .map(|c| rows::json(c, "currency conversion"))
-            .transpose()?;
-        Query::new(
-            "INSERT INTO orders (id, user_id, status, lines, total_minor, currency, saga_state, \
-             card_number, claimed_by, claimed_until_ms, created_at_ms, updated_at_ms, \
-             shipping_address, shipping_quote, shipping_minor, conversion) \
-             VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(order.id)
-        .bind(order.user_id)
-        .bind(lines)
-        .bind(order.total.amount_minor)
-        .bind(order.total.currency.clone())
-        .bind(SagaState::Reserving.as_str())
-        .bind(order.card_number.clone())
-        .bind(lease.instance.clone())
-        .bind(lease.until(now_ms))
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(address)
-        .bind(quote)
-        .bind(shipping.map(|s| s.quote.cost.amount_minor))
-        .bind(conversion)
-        .execute(&mut tx)
-        .await?;
-        let mut detail = format!(
-            "{} line(s), total {} {}",
-            order.lines.len(),
-            order.total.amount_minor,
-            order.total.currency
-        );
-        if let Some(s) = shipping {
-            detail += &format!(
-                " with shipping of {} {} to {}",
-                s.quote.cost.amount_minor, s.quote.cost.currency, s.address.country
-            );
-        }
-        if let Some(c) = &order.conversion {
-            detail += &format!(
-                ", converted from {} {} at {} (reference rates of {})",
-                c.base_total.amount_minor, c.base_total.currency, c.rate, c.rate_date
-            );
-        }
-        insert_step(&mut tx, order.id, "created", "ok", &detail, now_ms).await?;
-        Query::new(
-            "INSERT INTO checkout_keys (user_id, idempotency_key, fingerprint, order_id, \
-             answering_until_ms, created_at_ms) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(order.user_id)
-        .bind(key)
-        .bind(fingerprint)
-        .bind(order.id)
-        .bind(answering_until_ms)
-        .bind(now_ms)
-        .execute(&mut tx)
-        .await?;
-        events::placed(&mut tx, &self.outbox, order).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        Ok(Created::New)
     }
 
     /// The order `id` with its history, whoever it belongs to.
@@ -548,23 +482,16 @@ impl Store {
         detail: &str,
         now_ms: i64,
     ) -> Result<bool, Error> {
-        let mut tx = self.db.begin_write().await?;
-        let changed = Query::new(
+        let renew = Query::new(
             "UPDATE orders SET claimed_until_ms = ?, updated_at_ms = ? \
                  WHERE id = ? AND claimed_by = ? AND status = 'PENDING'",
         )
         .bind(lease.until(now_ms))
         .bind(now_ms)
         .bind(id)
-        .bind(lease.instance.clone())
-        .execute(&mut tx)
-        .await?;
-        if changed != 1 {
-            return Ok(false);
-        }
-        insert_step(&mut tx, id, step, outcome, detail, now_ms).await?;
-        tx.commit().await?;
-        Ok(true)
+        .bind(lease.instance.clone());
+        self.leased_step(renew, id, (step, outcome, detail), now_ms)
+            .await
     }
 
     /// Counts a charge attempt (and records its start) before it is made, so that the bound on
@@ -576,8 +503,7 @@ impl Store {
         detail: &str,
         now_ms: i64,
     ) -> Result<bool, Error> {
-        let mut tx = self.db.begin_write().await?;
-        let changed = Query::new(
+        let count = Query::new(
             "UPDATE orders SET charge_attempts = charge_attempts + 1, \
                  charge_started_ms = COALESCE(charge_started_ms, ?), \
                  claimed_until_ms = ?, updated_at_ms = ? \
@@ -588,13 +514,26 @@ impl Store {
         .bind(now_ms)
         .bind(id)
         .bind(lease.instance.clone())
-        .bind(SagaState::Charging.as_str())
-        .execute(&mut tx)
-        .await?;
-        if changed != 1 {
+        .bind(SagaState::Charging.as_str());
+        self.leased_step(count, id, ("charge", "started", detail), now_ms)
+            .await
+    }
+
+    /// Runs `update` (which changes order `id` only while the lease is ours) and, when it
+    /// changed the order, appends the history row `(step, outcome, detail)`, in one
+    /// transaction. False when the lease is no longer ours: nothing was written.
+    async fn leased_step(
+        &self,
+        update: Query,
+        id: Uuid,
+        (step, outcome, detail): (&str, &str, &str),
+        now_ms: i64,
+    ) -> Result<bool, Error> {
+        let mut tx = self.db.begin_write().await?;
+        if update.execute(&mut tx).await? != 1 {
             return Ok(false);
         }
-        insert_step(&mut tx, id, "charge", "started", detail, now_ms).await?;
+        insert_step(&mut tx, id, step, outcome, detail, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -657,6 +596,70 @@ impl Store {
         }
         Ok(true)
     }
+}
+
+/// Writes `order` PENDING, leased to `lease.instance`, with its first history row.
+async fn insert_order(
+    tx: &mut Tx,
+    order: &NewOrder,
+    lease: &Lease,
+    now_ms: i64,
+) -> Result<(), Error> {
+    let lines = rows::json(&order.lines, "order lines")?;
+    let shipping = order.shipping.as_ref();
+    let address = shipping
+        .map(|s| rows::json(&s.address, "shipping address"))
+        .transpose()?;
+    let quote = shipping
+        .map(|s| rows::json(&s.quote, "shipping quote"))
+        .transpose()?;
+    let conversion = order
+        .conversion
+        .as_ref()
+        .map(|c| rows::json(c, "currency conversion"))
+        .transpose()?;
+    Query::new(
+        "INSERT INTO orders (id, user_id, status, lines, total_minor, currency, saga_state, \
+         card_number, claimed_by, claimed_until_ms, created_at_ms, updated_at_ms, \
+         shipping_address, shipping_quote, shipping_minor, conversion) \
+         VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(order.id)
+    .bind(order.user_id)
+    .bind(lines)
+    .bind(order.total.amount_minor)
+    .bind(order.total.currency.clone())
+    .bind(SagaState::Reserving.as_str())
+    .bind(order.card_number.clone())
+    .bind(lease.instance.clone())
+    .bind(lease.until(now_ms))
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(address)
+    .bind(quote)
+    .bind(shipping.map(|s| s.quote.cost.amount_minor))
+    .bind(conversion)
+    .execute(&mut *tx)
+    .await?;
+    let mut detail = format!(
+        "{} line(s), total {} {}",
+        order.lines.len(),
+        order.total.amount_minor,
+        order.total.currency
+    );
+    if let Some(s) = shipping {
+        detail += &format!(
+            " with shipping of {} {} to {}",
+            s.quote.cost.amount_minor, s.quote.cost.currency, s.address.country
+        );
+    }
+    if let Some(c) = &order.conversion {
+        detail += &format!(
+            ", converted from {} {} at {} (reference rates of {})",
+            c.base_total.amount_minor, c.base_total.currency, c.rate, c.rate_date
+        );
+    }
+    insert_step(tx, order.id, "created", "ok", &detail, now_ms).await
 }
 
 /// Appends a row to the order's history, in `tx`, which must have locked the order's row.

@@ -10,7 +10,6 @@ use brigade_chassis::events::stored_events;
 use brigade_chassis::testing::{
     self, assert_openapi_covers, documented_parameters, JsonAnswer, TestApp, TestKeys,
 };
-use orders::saga::CartItem;
 use orders::{AppState, Saga, Store};
 use orders_api::events::OrderConfirmed;
 use serde_json::{json, Value};
@@ -71,14 +70,7 @@ impl App {
     /// A signed-in user with product 1 (×2) in their cart.
     pub fn shopper(&self) -> String {
         let token = self.keys.token(Uuid::new_v4(), "shopper@example.com");
-        let product = self.fake.products[0].id;
-        self.fake.world().carts.insert(
-            token.clone(),
-            vec![CartItem {
-                product_id: product,
-                quantity: 2,
-            }],
-        );
+        self.fake.fill_cart(&token, self.fake.products[0].id, 2);
         token
     }
 
@@ -329,14 +321,7 @@ async fn orders_are_listed_newest_first_in_pages() {
     let token = app.shopper();
     let mut ids = Vec::new();
     for n in 0..3 {
-        let product = app.fake.products[0].id;
-        app.fake.world().carts.insert(
-            token.clone(),
-            vec![CartItem {
-                product_id: product,
-                quantity: 1,
-            }],
-        );
+        app.fake.fill_cart(&token, app.fake.products[0].id, 1);
         let order = app
             .checkout(Some(&token), Some(&format!("k{n}")), CARD)
             .await;
@@ -411,13 +396,7 @@ async fn bad_input_on_every_route_is_a_4xx_problem_and_records_nothing() {
         "",
     );
     let gone = Uuid::new_v4();
-    app.fake.world().carts.insert(
-        empty.clone(),
-        vec![CartItem {
-            product_id: gone,
-            quantity: 1,
-        }],
-    );
+    app.fake.fill_cart(&empty, gone, 1);
     let unavailable = app.checkout(Some(&empty), Some("k"), CARD).await;
     unavailable.problem(StatusCode::UNPROCESSABLE_ENTITY, "product-unavailable", "");
     assert_eq!(unavailable.body["product_ids"], json!([gone.to_string()]));

@@ -90,6 +90,28 @@ async fn cancelled_event(store: &Store, order: &Order) -> OrderCancelled {
     cancelled
 }
 
+/// Asserts that the saga of order `id` ended cancelled for `reason`, recorded and announced
+/// (`OrderCancelled`) as such; the order.
+async fn assert_cancelled(store: &Store, id: Uuid, ended: Ended, reason: CancelReason) -> Order {
+    assert_eq!(ended, Ended::Finished(OrderStatus::Cancelled));
+    let order = store.order(id).await.unwrap().unwrap();
+    assert_eq!(order.cancel_reason, Some(reason));
+    assert_eq!(cancelled_event(store, &order).await.reason, reason);
+    order
+}
+
+/// Drives a new order's saga with the first charge attempts answered as `script` says, and
+/// asserts that it was confirmed on the third attempt with one capture; the order.
+async fn confirmed_on_the_third_charge(db: Db, script: &[ChargeScript]) -> Order {
+    let fake = Fake::new(10);
+    fake.script(script);
+    let (store, id, ended) = drive_new(db, &fake).await;
+    assert_eq!(ended, Ended::Finished(OrderStatus::Confirmed));
+    assert_eq!(fake.calls("charge", id), 3);
+    assert_eq!(fake.world().captures, 1);
+    store.order(id).await.unwrap().unwrap()
+}
+
 fn steps_of(order: &orders_api::Order) -> Vec<String> {
     order
         .history
@@ -148,26 +170,18 @@ async fn the_happy_path_confirms_with_one_reservation_and_one_capture(db: Db) {
 async fn out_of_stock_cancels_without_charging(db: Db) {
     let fake = Fake::new(1);
     let (store, id, ended) = drive_new(db, &fake).await;
-    assert_eq!(ended, Ended::Finished(OrderStatus::Cancelled));
-    let order = store.order(id).await.unwrap().unwrap();
-    assert_eq!(order.cancel_reason, Some(CancelReason::OutOfStock));
+    let order = assert_cancelled(&store, id, ended, CancelReason::OutOfStock).await;
     assert_eq!(fake.calls("charge", id), 0);
     assert_eq!(fake.world().stock["SKU-0001"], 1);
     assert!(steps_of(&order).contains(&"reserve:out_of_stock".to_owned()));
-    let cancelled = cancelled_event(&store, &order).await;
-    assert_eq!(cancelled.reason, CancelReason::OutOfStock);
 }
 
 async fn a_decline_releases_the_reservation(db: Db) {
     let fake = Fake::new(10);
     fake.script(&[ChargeScript::Decline("insufficient_funds")]);
     let (store, id, ended) = drive_new(db, &fake).await;
-    assert_eq!(ended, Ended::Finished(OrderStatus::Cancelled));
-    let order = store.order(id).await.unwrap().unwrap();
-    assert_eq!(order.cancel_reason, Some(CancelReason::PaymentDeclined));
+    let order = assert_cancelled(&store, id, ended, CancelReason::PaymentDeclined).await;
     assert_eq!(order.decline_code.as_deref(), Some("insufficient_funds"));
-    let cancelled = cancelled_event(&store, &order).await;
-    assert_eq!(cancelled.reason, CancelReason::PaymentDeclined);
     let w = fake.world();
     assert_eq!(w.reservations[&id].1, ResStatus::Released);
     assert_eq!(w.stock["SKU-0002"], 10);
@@ -177,13 +191,7 @@ async fn a_decline_releases_the_reservation(db: Db) {
 }
 
 async fn a_processor_error_is_retried_with_the_same_charge(db: Db) {
-    let fake = Fake::new(10);
-    fake.script(&[ChargeScript::ProcessorError, ChargeScript::ProcessorError]);
-    let (store, id, ended) = drive_new(db, &fake).await;
-    assert_eq!(ended, Ended::Finished(OrderStatus::Confirmed));
-    assert_eq!(fake.calls("charge", id), 3);
-    assert_eq!(fake.world().captures, 1);
-    let order = store.order(id).await.unwrap().unwrap();
+    let order = confirmed_on_the_third_charge(db, &[ChargeScript::ProcessorError; 2]).await;
     let errors = order
         .history
         .iter()
@@ -196,13 +204,7 @@ async fn unknown_outcomes_past_the_bound_cancel_as_payment_failed(db: Db) {
     let fake = Fake::new(10);
     fake.script(&[ChargeScript::ProcessorError; 5]);
     let (store, id, ended) = drive_new(db, &fake).await;
-    assert_eq!(ended, Ended::Finished(OrderStatus::Cancelled));
-    let order = store.order(id).await.unwrap().unwrap();
-    assert_eq!(order.cancel_reason, Some(CancelReason::PaymentFailed));
-    assert_eq!(
-        cancelled_event(&store, &order).await.reason,
-        CancelReason::PaymentFailed
-    );
+    assert_cancelled(&store, id, ended, CancelReason::PaymentFailed).await;
     assert_eq!(fake.calls("charge", id), 5);
     let w = fake.world();
     assert_eq!(w.reservations[&id].1, ResStatus::Released);
@@ -213,13 +215,7 @@ async fn payments_unreachable_at_the_first_attempt_cancels_at_once_with_nothing_
     let fake = Fake::new(10);
     fake.script(&[ChargeScript::Unreachable]);
     let (store, id, ended) = drive_new(db, &fake).await;
-    assert_eq!(ended, Ended::Finished(OrderStatus::Cancelled));
-    let order = store.order(id).await.unwrap().unwrap();
-    assert_eq!(order.cancel_reason, Some(CancelReason::PaymentUnavailable));
-    assert_eq!(
-        cancelled_event(&store, &order).await.reason,
-        CancelReason::PaymentUnavailable
-    );
+    assert_cancelled(&store, id, ended, CancelReason::PaymentUnavailable).await;
     // One attempt, no repeat and no refund search: nothing can have been charged.
     assert_eq!(fake.calls("charge", id), 1);
     assert_eq!(fake.calls("refund", id), 0);
@@ -232,13 +228,8 @@ async fn payments_unreachable_at_the_first_attempt_cancels_at_once_with_nothing_
 async fn payments_unreachable_after_an_unknown_outcome_is_only_another_unknown(db: Db) {
     // The first attempt may have reached payments: a later unreachable attempt proves nothing
     // about it, so the saga keeps asking (with the same key) and confirms when it can.
-    let fake = Fake::new(10);
-    fake.script(&[ChargeScript::ProcessorError, ChargeScript::Unreachable]);
-    let (store, id, ended) = drive_new(db, &fake).await;
-    assert_eq!(ended, Ended::Finished(OrderStatus::Confirmed));
-    assert_eq!(fake.calls("charge", id), 3);
-    assert_eq!(fake.world().captures, 1);
-    let order = store.order(id).await.unwrap().unwrap();
+    let script = [ChargeScript::ProcessorError, ChargeScript::Unreachable];
+    let order = confirmed_on_the_third_charge(db, &script).await;
     assert_eq!(order.cancel_reason, None);
 }
 
@@ -246,13 +237,7 @@ async fn an_expired_reservation_after_payment_is_refunded(db: Db) {
     let fake = Fake::new(10);
     fake.world().expire_on_commit = true;
     let (store, id, ended) = drive_new(db, &fake).await;
-    assert_eq!(ended, Ended::Finished(OrderStatus::Cancelled));
-    let order = store.order(id).await.unwrap().unwrap();
-    assert_eq!(order.cancel_reason, Some(CancelReason::ReservationExpired));
-    assert_eq!(
-        cancelled_event(&store, &order).await.reason,
-        CancelReason::ReservationExpired
-    );
+    assert_cancelled(&store, id, ended, CancelReason::ReservationExpired).await;
     let w = fake.world();
     assert_eq!((w.captures, w.refunds), (1, 1));
     assert_eq!(w.charges[&id].1, "refunded");

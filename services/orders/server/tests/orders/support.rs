@@ -15,7 +15,7 @@ use orders::saga::{
 };
 use orders::store::{Created, Lease, NewOrder};
 use orders::{Saga, SagaConfig, Store, MIGRATIONS};
-use orders_api::OrderLine;
+use orders_api::{Order, OrderLine};
 use shipping_api::{Quote, QuoteRequest, Zone};
 use uuid::Uuid;
 
@@ -115,6 +115,15 @@ impl Fake {
 
     pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
         self.world.lock().unwrap()
+    }
+
+    /// Makes the cart that `token` opens hold one line: `quantity` of `product_id`.
+    pub fn fill_cart(&self, token: &str, product_id: Uuid, quantity: u32) {
+        let line = CartItem {
+            product_id,
+            quantity,
+        };
+        self.world().carts.insert(token.to_owned(), vec![line]);
     }
 
     pub fn calls(&self, op: &'static str, order: Uuid) -> u32 {
@@ -529,4 +538,14 @@ pub fn sample_order(fake: &Fake) -> NewOrder {
 /// Another pool on the same store, as a second instance of the service would have.
 pub async fn second_pool(db: &Db) -> Db {
     db.another_pool(4).await.unwrap()
+}
+
+/// Asserts that the order gained exactly one history row since it was `before`, a `step` with
+/// `outcome` (the last row); the order now.
+pub async fn one_more_step(store: &Store, before: &Order, step: &str, outcome: &str) -> Order {
+    let after = store.order(before.id).await.unwrap().unwrap();
+    assert_eq!(after.history.len(), before.history.len() + 1);
+    let last = after.history.last().unwrap();
+    assert_eq!((last.step.as_str(), last.outcome.as_str()), (step, outcome));
+    after
 }

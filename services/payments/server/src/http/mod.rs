@@ -20,22 +20,33 @@ use crate::processor::Processor;
 /// reason is at most 500 characters, up to 2 000 bytes).
 const BODY_LIMIT: usize = 8 * 1024;
 
+/// The checkout saga, and the people operating the system.
+const ORDERS_AND_OPERATORS: &[&str] = &["orders", OPERATOR];
+
 /// The payments routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(processor: Processor) -> Router {
     let routes = OpenApiRouter::new()
-        .routes(routes!(charges::list))
+        // Charges are read by the saga that made them and by operators.
+        .routes(openapi::callers(
+            routes!(charges::list),
+            ORDERS_AND_OPERATORS,
+        ))
         // Money moves only when orders asks (a checkout), or an operator for a refund.
         .routes(openapi::callers(
             openapi::body_limit(routes!(charges::create), BODY_LIMIT),
             &["orders"],
         ))
-        .routes(routes!(charges::one))
+        .routes(openapi::callers(
+            routes!(charges::one),
+            ORDERS_AND_OPERATORS,
+        ))
         .routes(openapi::callers(
             openapi::body_limit(routes!(refunds::refund), BODY_LIMIT),
-            &["orders", OPERATOR],
+            ORDERS_AND_OPERATORS,
         ))
-        .routes(routes!(ledger::page))
-        .routes(routes!(audit::audit));
+        // The books are the operators' (the promise checker reads them as the operator).
+        .routes(openapi::callers(routes!(ledger::page), &[OPERATOR]))
+        .routes(openapi::callers(routes!(audit::audit), &[OPERATOR]));
     contract().serve(routes).with_state(processor)
 }
 

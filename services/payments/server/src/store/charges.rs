@@ -179,15 +179,7 @@ impl Store {
         let charge = new.charge();
         match (new.status, new.decline_code) {
             (ChargeStatus::Captured, _) => {
-                let entry = ledger::Entry {
-                    charge_id: new.id,
-                    order_id: new.order_id,
-                    kind: LedgerKind::Capture,
-                    amount_minor: new.amount_minor,
-                    currency: new.currency.to_owned(),
-                    at_ms: new.now_ms,
-                };
-                ledger::append(&mut tx, &entry).await?;
+                ledger::append(&mut tx, &charge, LedgerKind::Capture, new.now_ms).await?;
                 let event = events::captured(&charge);
                 announce(tx.conn(), &self.outbox, &event).await?;
             }
@@ -228,15 +220,7 @@ impl Store {
         };
         if settled == 1 {
             let charge = &stored.charge;
-            let entry = ledger::Entry {
-                charge_id: charge.id,
-                order_id: charge.order_id,
-                kind: LedgerKind::Capture,
-                amount_minor: charge.amount_minor,
-                currency: charge.currency.clone(),
-                at_ms: now_ms,
-            };
-            ledger::append(&mut tx, &entry).await?;
+            ledger::append(&mut tx, charge, LedgerKind::Capture, now_ms).await?;
             let event = events::captured(charge);
             announce(tx.conn(), &self.outbox, &event).await?;
             tx.commit().await?;
@@ -254,8 +238,60 @@ impl Store {
         reason: Option<&str>,
         now_ms: i64,
     ) -> Result<Charge, RefundError> {
-        let result = self.try_refund(id, idempotency_key, reason, now_ms).await;
-        match (result, idempotency_key) {
+        let attempt = async {
+            let mut tx = self.db.begin_write().await?;
+            // SQLite's write lock is held from the transaction's start; PostgreSQL locks the row.
+            let mut locked = Query::new(&select(BY_ID)).bind(id);
+            if tx.backend() == Backend::Postgres {
+                locked.push(" FOR UPDATE");
+            }
+            let row: Option<ChargeRow> = locked.fetch_optional(&mut tx).await?;
+            let Some(mut charge) = row.map(rows::charge).transpose()?.map(|s| s.charge) else {
+                return Err(RefundError::NotFound(id));
+            };
+            if let Some(key) = idempotency_key {
+                let other: Option<(String,)> = Query::new(
+                    "SELECT id FROM charges WHERE refund_idempotency_key = ? AND id <> ?",
+                )
+                .bind(key)
+                .bind(id)
+                .fetch_optional(&mut tx)
+                .await?;
+                if let Some((other,)) = other {
+                    let charge_id = rows::uuid(&other, "id")
+                        .map_err(|reason| Error::corrupt(&other, reason))?;
+                    return Err(RefundError::KeyReused { charge_id });
+                }
+            }
+            match charge.status {
+                ChargeStatus::Refunded => return Ok(charge),
+                ChargeStatus::Pending | ChargeStatus::Declined => {
+                    return Err(RefundError::NotRefundable(Box::new(charge)))
+                }
+                ChargeStatus::Captured => {}
+            }
+            let refunded = Query::new(REFUND)
+                .bind(reason)
+                .bind(idempotency_key)
+                .bind(now_ms)
+                .bind(id)
+                .execute(&mut tx)
+                .await?;
+            if refunded != 1 {
+                // The row is locked (FOR UPDATE, or SQLite's write lock) and was captured.
+                return Err(RefundError::Store(Error::Contended("the refund")));
+            }
+            let refund_id = ledger::append(&mut tx, &charge, LedgerKind::Refund, now_ms).await?;
+            let event = events::refunded(&charge, refund_id);
+            announce(tx.conn(), &self.outbox, &event).await?;
+            tx.commit().await?;
+            self.outbox.wake();
+            charge.status = ChargeStatus::Refunded;
+            charge.refunded_amount_minor = charge.amount_minor;
+            charge.updated_at_ms = now_ms;
+            Ok(charge)
+        };
+        match (attempt.await, idempotency_key) {
             // Two charges refunded at once under one key: the unique index let one through.
             (Err(RefundError::Store(Error::Sql(sqlx::Error::Database(e)))), Some(key))
                 if e.is_unique_violation() =>
@@ -267,73 +303,6 @@ impl Store {
             }
             (result, _) => result,
         }
-    }
-
-    async fn try_refund(
-        &self,
-        id: Uuid,
-        idempotency_key: Option<&str>,
-        reason: Option<&str>,
-        now_ms: i64,
-    ) -> Result<Charge, RefundError> {
-        let mut tx = self.db.begin_write().await?;
-        // SQLite's write lock is held from the transaction's start; PostgreSQL locks the row.
-        let mut locked = Query::new(&select(BY_ID)).bind(id);
-        if tx.backend() == Backend::Postgres {
-            locked.push(" FOR UPDATE");
-        }
-        let row: Option<ChargeRow> = locked.fetch_optional(&mut tx).await?;
-        let Some(mut charge) = row.map(rows::charge).transpose()?.map(|s| s.charge) else {
-            return Err(RefundError::NotFound(id));
-        };
-        if let Some(key) = idempotency_key {
-            let other: Option<(String,)> =
-                Query::new("SELECT id FROM charges WHERE refund_idempotency_key = ? AND id <> ?")
-                    .bind(key)
-                    .bind(id)
-                    .fetch_optional(&mut tx)
-                    .await?;
-            if let Some((other,)) = other {
-                let charge_id =
-                    rows::uuid(&other, "id").map_err(|reason| Error::corrupt(&other, reason))?;
-                return Err(RefundError::KeyReused { charge_id });
-            }
-        }
-        match charge.status {
-            ChargeStatus::Refunded => return Ok(charge),
-            ChargeStatus::Pending | ChargeStatus::Declined => {
-                return Err(RefundError::NotRefundable(Box::new(charge)))
-            }
-            ChargeStatus::Captured => {}
-        }
-        let refunded = Query::new(REFUND)
-            .bind(reason)
-            .bind(idempotency_key)
-            .bind(now_ms)
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
-        if refunded != 1 {
-            // The row is locked (FOR UPDATE, or SQLite's write lock) and was captured.
-            return Err(RefundError::Store(Error::Contended("the refund")));
-        }
-        let entry = ledger::Entry {
-            charge_id: charge.id,
-            order_id: charge.order_id,
-            kind: LedgerKind::Refund,
-            amount_minor: charge.amount_minor,
-            currency: charge.currency.clone(),
-            at_ms: now_ms,
-        };
-        let refund_id = ledger::append(&mut tx, &entry).await?;
-        let event = events::refunded(&charge, refund_id);
-        announce(tx.conn(), &self.outbox, &event).await?;
-        tx.commit().await?;
-        self.outbox.wake();
-        charge.status = ChargeStatus::Refunded;
-        charge.refunded_amount_minor = charge.amount_minor;
-        charge.updated_at_ms = now_ms;
-        Ok(charge)
     }
 
     async fn refunded_with_key(&self, key: &str) -> Result<Option<Uuid>, Error> {

@@ -1,22 +1,11 @@
 //! The ledger: appending (within a charge's transaction, [`append`]) and paging.
 
 use brigade_chassis::db::{Query, Tx};
-use payments_api::{LedgerFilter, LedgerKind, LedgerPage};
+use payments_api::{Charge, LedgerFilter, LedgerKind, LedgerPage};
 use uuid::Uuid;
 
 use super::rows::{self, LedgerRow, LEDGER_COLUMNS};
 use super::{Error, Store};
-
-/// One movement of money, about to be appended.
-#[derive(Debug, Clone)]
-pub(super) struct Entry {
-    pub charge_id: Uuid,
-    pub order_id: Uuid,
-    pub kind: LedgerKind,
-    pub amount_minor: i64,
-    pub currency: String,
-    pub at_ms: i64,
-}
 
 /// The lock appenders hold until commit ([`Tx::serialize_on`]).
 const APPEND_LOCK: i64 = 7_420_401;
@@ -25,20 +14,26 @@ const APPEND: &str = "INSERT INTO ledger_entries \
      (id, charge_id, order_id, kind, amount_minor, currency, at_ms) \
      VALUES (?, ?, ?, ?, ?, ?, ?)";
 
-/// Appends `entry` within the write transaction `tx`; the entry's id.
-pub(super) async fn append(tx: &mut Tx, entry: &Entry) -> Result<Uuid, sqlx::Error> {
+/// Appends the movement of `charge`'s whole amount (captures and refunds are always in full),
+/// of `kind`, at `at_ms`, within the write transaction `tx`; the entry's id.
+pub(super) async fn append(
+    tx: &mut Tx,
+    charge: &Charge,
+    kind: LedgerKind,
+    at_ms: i64,
+) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::new_v4();
     // Serialises appends until commit, so that positions are taken in commit order and a
     // reader paging with `after` never skips an entry that committed late.
     tx.serialize_on(APPEND_LOCK).await?;
     Query::new(APPEND)
         .bind(id)
-        .bind(entry.charge_id)
-        .bind(entry.order_id)
-        .bind(entry.kind.as_str())
-        .bind(entry.amount_minor)
-        .bind(entry.currency.as_str())
-        .bind(entry.at_ms)
+        .bind(charge.id)
+        .bind(charge.order_id)
+        .bind(kind.as_str())
+        .bind(charge.amount_minor)
+        .bind(charge.currency.as_str())
+        .bind(at_ms)
         .execute(tx)
         .await?;
     Ok(id)

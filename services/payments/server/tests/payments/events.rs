@@ -39,6 +39,22 @@ fn payload<E: Event>(envelope: &Envelope, order_id: Uuid) -> E {
     envelope.decode::<E>().unwrap()
 }
 
+/// Asserts that the events written are one: the capture of 19.99 EUR by charge `charge_id` for
+/// `order`; the events.
+async fn only_capture(store: &Store, charge_id: Uuid, order: Uuid) -> Vec<Envelope> {
+    let written = events(store).await;
+    assert_eq!(written.len(), 1, "{written:#?}");
+    assert_eq!(
+        payload::<PaymentCaptured>(&written[0], order),
+        PaymentCaptured {
+            charge_id,
+            order_id: order,
+            amount: eur(1999),
+        }
+    );
+    written
+}
+
 fn eur(amount_minor: i64) -> Amount {
     Amount {
         amount_minor,
@@ -52,16 +68,7 @@ async fn a_capture_is_announced_once(db: Db) {
     let order = Uuid::new_v4();
     let made = charged(&processor, "pay-1", order, test_cards::APPROVED).await;
 
-    let written = events(store).await;
-    assert_eq!(written.len(), 1, "{written:#?}");
-    assert_eq!(
-        payload::<PaymentCaptured>(&written[0], order),
-        PaymentCaptured {
-            charge_id: made.id,
-            order_id: order,
-            amount: eur(1999),
-        }
-    );
+    let written = only_capture(store, made.id, order).await;
     assert_eq!(written[0].subjectseq, 1);
     // The JSON consumers read: no card number, nor any part of it.
     assert_eq!(
@@ -165,16 +172,7 @@ async fn a_slow_charge_is_announced_when_it_settles_and_only_then(db: Db) {
         .unwrap();
     assert_eq!(settled.charge.status, ChargeStatus::Captured);
     store.settle(pending.id, now + 60_001).await.unwrap();
-    let written = events(store).await;
-    assert_eq!(written.len(), 1, "{written:#?}");
-    assert_eq!(
-        payload::<PaymentCaptured>(&written[0], order),
-        PaymentCaptured {
-            charge_id: pending.id,
-            order_id: order,
-            amount: eur(1999),
-        }
-    );
+    only_capture(store, pending.id, order).await;
 
     // Through the processor, with the slow card: one capture announced.
     let other = Uuid::new_v4();

@@ -51,6 +51,13 @@ async fn charge(app: &App, key: &str, order: Uuid, card: &str) -> JsonAnswer {
     post(app, "/v1/charges", Some(key), &charge_body(order, card)).await
 }
 
+/// A charge that must be made (201): its body.
+async fn created(app: &App, key: &str, order: Uuid, card: &str) -> Value {
+    charge(app, key, order, card)
+        .await
+        .with_status(StatusCode::CREATED)
+}
+
 async fn assert_audit_clean(app: &App) {
     let audit = app.get("/v1/audit").await.ok();
     assert_eq!(audit["violations"], json!([]), "{audit}");
@@ -70,9 +77,7 @@ fn names(answer: &JsonAnswer, status: StatusCode, code: &str, parameter: &str) {
 async fn a_charge_is_created_once_and_repeated_with_the_same_answer() {
     let app = new_app().await;
     let order = Uuid::new_v4();
-    let created = charge(&app, "order-1", order, test_cards::APPROVED)
-        .await
-        .with_status(StatusCode::CREATED);
+    let created = created(&app, "order-1", order, test_cards::APPROVED).await;
     assert_eq!(created["order_id"], order.to_string());
     assert_eq!(created["amount_minor"], 1999);
     assert_eq!(created["currency"], "EUR");
@@ -114,9 +119,7 @@ async fn declines_are_results_and_processor_errors_are_502() {
         (test_cards::INSUFFICIENT_FUNDS, "insufficient_funds"),
     ] {
         let order = Uuid::new_v4();
-        let declined = charge(&app, card, order, card)
-            .await
-            .with_status(StatusCode::CREATED);
+        let declined = created(&app, card, order, card).await;
         assert_eq!(declined["status"], "declined");
         assert_eq!(declined["decline_code"], code);
         assert_eq!(charge(&app, card, order, card).await.ok(), declined);
@@ -137,9 +140,7 @@ async fn declines_are_results_and_processor_errors_are_502() {
 #[tokio::test]
 async fn a_slow_card_is_answered_once_it_is_captured() {
     let app = new_app().await;
-    let slow = charge(&app, "slow", Uuid::new_v4(), test_cards::SLOW)
-        .await
-        .with_status(StatusCode::CREATED);
+    let slow = created(&app, "slow", Uuid::new_v4(), test_cards::SLOW).await;
     assert_eq!(slow["status"], "captured");
     assert!(slow["updated_at_ms"].as_i64() >= slow["created_at_ms"].as_i64());
     assert_audit_clean(&app).await;
@@ -149,9 +150,7 @@ async fn a_slow_card_is_answered_once_it_is_captured() {
 async fn conflicts_name_the_charge_they_are_about() {
     let app = new_app().await;
     let order = Uuid::new_v4();
-    let paid = charge(&app, "first", order, test_cards::APPROVED)
-        .await
-        .with_status(StatusCode::CREATED);
+    let paid = created(&app, "first", order, test_cards::APPROVED).await;
     let again = charge(&app, "second", order, test_cards::APPROVED).await;
     again.problem(
         StatusCode::CONFLICT,
@@ -174,9 +173,7 @@ async fn conflicts_name_the_charge_they_are_about() {
 async fn refunds_are_full_idempotent_and_only_for_captured_charges() {
     let app = new_app().await;
     let order = Uuid::new_v4();
-    let paid = charge(&app, "pay", order, test_cards::APPROVED)
-        .await
-        .with_status(StatusCode::CREATED);
+    let paid = created(&app, "pay", order, test_cards::APPROVED).await;
     let uri = format!("/v1/charges/{}/refund", paid["id"].as_str().unwrap());
     let refunded = post(
         &app,
@@ -196,17 +193,13 @@ async fn refunds_are_full_idempotent_and_only_for_captured_charges() {
     );
     assert_eq!(post_raw(&app, &uri, None, "", "").await.ok(), refunded);
 
-    let declined = charge(&app, "declined", Uuid::new_v4(), test_cards::DECLINED)
-        .await
-        .with_status(StatusCode::CREATED);
+    let declined = created(&app, "declined", Uuid::new_v4(), test_cards::DECLINED).await;
     let declined_uri = format!("/v1/charges/{}/refund", declined["id"].as_str().unwrap());
     let refused = post(&app, &declined_uri, None, &json!({})).await;
     refused.problem(StatusCode::CONFLICT, "not-refundable", "is declined");
     assert_eq!(refused.body["charge_status"], "declined");
 
-    let other = charge(&app, "pay-2", Uuid::new_v4(), test_cards::APPROVED)
-        .await
-        .with_status(StatusCode::CREATED);
+    let other = created(&app, "pay-2", Uuid::new_v4(), test_cards::APPROVED).await;
     let other_uri = format!("/v1/charges/{}/refund", other["id"].as_str().unwrap());
     let reused = post(&app, &other_uri, Some("refund-1"), &json!({})).await;
     reused.problem(
@@ -414,9 +407,7 @@ async fn bad_input_on_every_other_route_is_refused_with_the_input_named() {
 async fn the_ledger_pages_with_its_cursor() {
     let app = new_app().await;
     for i in 0..5 {
-        charge(&app, &format!("k{i}"), Uuid::new_v4(), test_cards::APPROVED)
-            .await
-            .with_status(StatusCode::CREATED);
+        created(&app, &format!("k{i}"), Uuid::new_v4(), test_cards::APPROVED).await;
     }
     let mut uri = "/v1/ledger?limit=2".to_owned();
     let mut pages = Vec::new();
@@ -440,9 +431,7 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
     let app = new_app().await;
     let document = assert_openapi_covers(app.router(), OPERATIONS).await;
     // Every documented operation is served (an unserved one would be a 404 or 405 problem).
-    let paid = charge(&app, "k", Uuid::new_v4(), test_cards::APPROVED)
-        .await
-        .with_status(StatusCode::CREATED);
+    let paid = created(&app, "k", Uuid::new_v4(), test_cards::APPROVED).await;
     let id = paid["id"].as_str().unwrap();
     let order = paid["order_id"].as_str().unwrap();
     assert_eq!(
@@ -467,13 +456,7 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
     assert_eq!(app.get(&every).await.status, StatusCode::OK);
     // The test cards are documented.
     let description = document["info"]["description"].as_str().unwrap();
-    for card in [
-        test_cards::APPROVED,
-        test_cards::DECLINED,
-        test_cards::INSUFFICIENT_FUNDS,
-        test_cards::SLOW,
-        test_cards::PROCESSOR_ERROR,
-    ] {
+    for card in test_cards::ALL {
         assert!(description.contains(card), "{card}");
     }
 }

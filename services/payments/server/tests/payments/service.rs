@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use brigade_chassis::client;
-use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::events::FeedPage;
 use brigade_chassis::testing::{addresses, static_client_with, Instance};
 use payments_api::{problems, test_cards, ChargeStatus, LedgerQuery, PaymentsClient};

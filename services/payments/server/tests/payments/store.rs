@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use brigade_chassis::db::Db;
 use brigade_chassis::time::now_ms;
-use payments::processor::{ChargeError, RefundError};
+use payments::processor::{ChargeError, Charged, RefundError};
 use payments::store::RefundError as Refused;
-use payments::Store;
+use payments::{Processor, Store};
 use payments_api::{
     test_cards, ChargeRequest, ChargeStatus, DeclineCode, LedgerFilter, LedgerKind, RefundRequest,
     ViolationKind,
@@ -174,20 +174,11 @@ async fn concurrent_requests_with_one_key_across_two_pools_make_one_charge(db: D
     let other = second_pool(&db).await;
     let instances = [processor(db).await, processor(other).await];
     let order = Uuid::new_v4();
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let processor = instances[i % 2].clone();
-            tokio::spawn(async move {
-                processor
-                    .charge("one-key", &request(order, test_cards::APPROVED))
-                    .await
-            })
-        })
+    let answers: Vec<Charged> = race(&instances, order, |_| "one-key".to_owned())
+        .await
+        .into_iter()
+        .map(Result::unwrap)
         .collect();
-    let mut answers = Vec::new();
-    for task in tasks {
-        answers.push(task.await.unwrap().unwrap());
-    }
     let ids: HashSet<Uuid> = answers.iter().map(|a| a.charge.id).collect();
     assert_eq!(ids.len(), 1, "{answers:?}");
     assert_eq!(answers.iter().filter(|a| a.created).count(), 1);
@@ -201,19 +192,9 @@ async fn concurrent_requests_with_one_key_across_two_pools_make_one_charge(db: D
 
     // Twenty keys racing for one order: exactly one capture, the rest are told it is charged.
     let order = Uuid::new_v4();
-    let tasks: Vec<_> = (0..20)
-        .map(|i| {
-            let processor = instances[i % 2].clone();
-            tokio::spawn(async move {
-                processor
-                    .charge(&format!("key-{i}"), &request(order, test_cards::APPROVED))
-                    .await
-            })
-        })
-        .collect();
     let mut captured = 0;
-    for task in tasks {
-        match task.await.unwrap() {
+    for answer in race(&instances, order, |i| format!("key-{i}")).await {
+        match answer {
             Ok(charged) => {
                 assert!(charged.created);
                 captured += 1;
@@ -225,6 +206,31 @@ async fn concurrent_requests_with_one_key_across_two_pools_make_one_charge(db: D
     assert_eq!(captured, 1);
     assert_eq!(ledger_of(store, order).await.items.len(), 1);
     assert_audit_clean(store).await;
+}
+
+/// Twenty approved charges of `order` at once, the `i`th under the key `key(i)`, sent to the
+/// `instances` in turn; their answers in the order sent.
+async fn race(
+    instances: &[Processor],
+    order: Uuid,
+    key: impl Fn(usize) -> String,
+) -> Vec<Result<Charged, ChargeError>> {
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let processor = instances[i % instances.len()].clone();
+            let key = key(i);
+            tokio::spawn(async move {
+                processor
+                    .charge(&key, &request(order, test_cards::APPROVED))
+                    .await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
 }
 
 async fn a_charged_order_is_not_charged_again_under_another_key(db: Db) {

@@ -54,6 +54,19 @@ fn numbers(body: &Value) -> Vec<u128> {
         .collect()
 }
 
+/// Product `n` as an answer shows it (as the shop announced it), recommended for `reason`.
+fn recommended(n: u128, reason: &str, score: u32) -> Value {
+    json!({
+        "product_id": id(n).to_string(),
+        "sku": format!("REC-{n:04}"),
+        "name": format!("Product {n}"),
+        "price": {"amount_minor": u64::try_from(n).unwrap() * 100, "currency": "EUR"},
+        "image_url": format!("/images/rec-{n}.jpg"),
+        "reason": reason,
+        "score": score,
+    })
+}
+
 #[tokio::test]
 async fn a_products_recommendations_are_answered_as_documented() {
     let app = new_app().await;
@@ -62,24 +75,8 @@ async fn a_products_recommendations_are_answered_as_documented() {
         body,
         json!({
             "items": [
-                {
-                    "product_id": id(2).to_string(),
-                    "sku": "REC-0002",
-                    "name": "Product 2",
-                    "price": {"amount_minor": 200, "currency": "EUR"},
-                    "image_url": "/images/rec-2.jpg",
-                    "reason": "bought_together",
-                    "score": 2,
-                },
-                {
-                    "product_id": id(3).to_string(),
-                    "sku": "REC-0003",
-                    "name": "Product 3",
-                    "price": {"amount_minor": 300, "currency": "EUR"},
-                    "image_url": "/images/rec-3.jpg",
-                    "reason": "bought_together",
-                    "score": 1,
-                },
+                recommended(2, "bought_together", 2),
+                recommended(3, "bought_together", 1),
             ],
             "fallback": false,
         })

@@ -5,15 +5,18 @@ use brigade_chassis::auth::SigningKey;
 use brigade_chassis::db::{Backend, Db, Query, Tx};
 
 use super::{stored_ms, time_ms, Error, Store};
+use crate::sealing::{self, Sealing};
 
-/// A signing key as stored. Its private half never leaves the service.
+/// A signing key as stored. Its private half never leaves the service, and is sealed at rest
+/// when the service has a key-encryption key ([`crate::sealing`]).
 #[derive(Clone)]
 pub struct StoredKey {
     pub kid: String,
     pub created_at_ms: u64,
     /// `None` while it is the active key.
     pub retired_at_ms: Option<u64>,
-    pkcs8: Vec<u8>,
+    /// The PKCS#8 document as stored: sealed, or clear.
+    stored: Vec<u8>,
 }
 
 impl std::fmt::Debug for StoredKey {
@@ -28,9 +31,15 @@ impl std::fmt::Debug for StoredKey {
 }
 
 impl StoredKey {
-    /// The key, ready to sign and to publish.
-    pub fn signing_key(&self) -> Result<SigningKey, Error> {
-        Ok(SigningKey::from_pkcs8(&self.kid, &self.pkcs8)?)
+    /// The key, ready to sign and to publish, opened with `sealing`.
+    pub fn signing_key(&self, sealing: &Sealing) -> Result<SigningKey, Error> {
+        let pkcs8 = sealing.open(&self.kid, &self.stored)?;
+        Ok(SigningKey::from_pkcs8(&self.kid, &pkcs8)?)
+    }
+
+    /// Whether its private half is encrypted in the store.
+    pub fn is_sealed(&self) -> bool {
+        sealing::is_sealed(&self.stored)
     }
 }
 
@@ -51,7 +60,7 @@ fn select_active() -> Query {
 async fn insert(tx: &mut Tx, key: &StoredKey) -> Result<(), Error> {
     Query::new(INSERT)
         .bind(&key.kid)
-        .bind(key.pkcs8.as_slice())
+        .bind(key.stored.as_slice())
         .bind(stored_ms(key.created_at_ms))
         .execute(tx)
         .await?;
@@ -75,26 +84,26 @@ async fn begin_keys_transaction(db: &Db) -> Result<Tx, Error> {
     Ok(tx)
 }
 
-fn stored((kid, pkcs8, created_at_ms, retired_at_ms): KeyRow) -> Result<StoredKey, Error> {
+fn stored((kid, stored, created_at_ms, retired_at_ms): KeyRow) -> Result<StoredKey, Error> {
     Ok(StoredKey {
         created_at_ms: time_ms(created_at_ms, "created_at_ms")?,
         retired_at_ms: retired_at_ms
             .map(|ms| time_ms(ms, "retired_at_ms"))
             .transpose()?,
         kid,
-        pkcs8,
+        stored,
     })
 }
 
-/// A new key with a random id.
-fn generate(now_ms: u64) -> Result<StoredKey, Error> {
+/// A new key with a random id, sealed with `sealing` for the store.
+fn generate(now_ms: u64, sealing: &Sealing) -> Result<StoredKey, Error> {
     let kid = uuid::Uuid::new_v4().simple().to_string();
     let key = SigningKey::generate(&kid)?;
     Ok(StoredKey {
+        stored: sealing.seal(&kid, key.pkcs8_der())?,
         kid,
         created_at_ms: now_ms,
         retired_at_ms: None,
-        pkcs8: key.pkcs8_der().to_vec(),
     })
 }
 
@@ -115,7 +124,11 @@ impl Store {
 
     /// The active key, made now if there is none. Safe when several instances start at once:
     /// one makes the key and the others find it.
-    pub async fn ensure_active_key(&self, now_ms: u64) -> Result<StoredKey, Error> {
+    pub async fn ensure_active_key(
+        &self,
+        now_ms: u64,
+        sealing: &Sealing,
+    ) -> Result<StoredKey, Error> {
         // Most starts find a key: no need for the write lock then.
         if let Some(key) = self.active_key().await? {
             return Ok(key);
@@ -125,7 +138,7 @@ impl Store {
         let key = match row {
             Some(row) => stored(row)?,
             None => {
-                let key = generate(now_ms)?;
+                let key = generate(now_ms, sealing)?;
                 insert(&mut tx, &key).await?;
                 tracing::info!(kid = %key.kid, "made the first token signing key");
                 key
@@ -141,8 +154,11 @@ impl Store {
         &self,
         now_ms: u64,
         retired_before_ms: u64,
+        sealing: &Sealing,
     ) -> Result<StoredKey, Error> {
-        let rotated = self.rotate(now_ms, When::Always, retired_before_ms).await?;
+        let rotated = self
+            .rotate(now_ms, When::Always, retired_before_ms, sealing)
+            .await?;
         rotated.ok_or_else(|| Error::Corrupt("a forced rotation made no key".to_owned()))
     }
 
@@ -154,11 +170,13 @@ impl Store {
         now_ms: u64,
         made_at_or_before_ms: u64,
         retired_before_ms: u64,
+        sealing: &Sealing,
     ) -> Result<Option<StoredKey>, Error> {
         self.rotate(
             now_ms,
             When::MadeAtOrBefore(made_at_or_before_ms),
             retired_before_ms,
+            sealing,
         )
         .await
     }
@@ -168,6 +186,7 @@ impl Store {
         now_ms: u64,
         when: When,
         retired_before_ms: u64,
+        sealing: &Sealing,
     ) -> Result<Option<StoredKey>, Error> {
         const RETIRE: &str =
             "UPDATE signing_keys SET retired_at_ms = ? WHERE retired_at_ms IS NULL";
@@ -184,7 +203,7 @@ impl Store {
                 .bind(stored_ms(now_ms))
                 .execute(&mut tx)
                 .await?;
-            let key = generate(now_ms)?;
+            let key = generate(now_ms, sealing)?;
             insert(&mut tx, &key).await?;
             Query::new(PRUNE)
                 .bind(stored_ms(retired_before_ms))
@@ -210,5 +229,35 @@ impl Store {
         .fetch_all(&self.db)
         .await?;
         rows.into_iter().map(stored).collect()
+    }
+}
+
+impl Store {
+    /// Seals every key still stored in clear (a store written before keys were sealed, or by an
+    /// instance without a key-encryption key); returns how many it sealed. Each row is replaced
+    /// only if it is still the clear one read, so instances doing it at once seal each key once.
+    pub async fn seal_clear_keys(&self, sealing: &Sealing) -> Result<usize, Error> {
+        if !sealing.is_sealed() {
+            return Ok(0);
+        }
+        let rows: Vec<KeyRow> = Query::new(&format!("SELECT {COLUMNS} FROM signing_keys"))
+            .fetch_all(&self.db)
+            .await?;
+        let mut sealed = 0;
+        for key in rows.into_iter().map(stored) {
+            let key = key?;
+            if key.is_sealed() {
+                continue;
+            }
+            let replaced = sealing.seal(&key.kid, &key.stored)?;
+            let done = Query::new("UPDATE signing_keys SET pkcs8 = ? WHERE kid = ? AND pkcs8 = ?")
+                .bind(replaced.as_slice())
+                .bind(&key.kid)
+                .bind(key.stored.as_slice())
+                .execute(&self.db)
+                .await?;
+            sealed += usize::from(done > 0);
+        }
+        Ok(sealed)
     }
 }

@@ -22,6 +22,8 @@ pub enum Error {
     Key(#[from] brigade_chassis::auth::SigningError),
     #[error("the users outbox failed: {0}")]
     Outbox(#[from] brigade_chassis::events::Error),
+    #[error(transparent)]
+    Sealing(#[from] crate::sealing::Error),
 }
 
 brigade_chassis::store_handle! {

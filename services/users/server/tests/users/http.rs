@@ -27,6 +27,8 @@ brigade_chassis::store_suite!(
     a_taken_email_is_a_conflict_whatever_its_case,
     two_sign_ups_of_one_email_at_once_get_one_201,
     wrong_password_and_unknown_email_get_the_same_answer,
+    mass_assignment_of_an_accounts_id_or_hash_is_refused,
+    a_failing_store_answers_500_with_nothing_of_its_error,
     me_needs_a_valid_token_of_an_existing_account,
     rotating_logs_nobody_out,
     bad_input_on_every_route_is_a_4xx_problem,
@@ -192,6 +194,63 @@ async fn wrong_password_and_unknown_email_get_the_same_answer(db: Db) {
         body
     };
     assert_eq!(strip(&wrong_password.body), strip(&unknown_email.body));
+}
+
+/// OWASP API3 (property-level authorization): a sign-up naming the members the service sets
+/// itself (the id, the hash, the creation time) is refused whole, never half-applied.
+async fn mass_assignment_of_an_accounts_id_or_hash_is_refused(db: Db) {
+    let app = UsersApp::new(db).await;
+    let chosen_id = "00000000-0000-4000-8000-000000000001";
+    for (member, value) in [
+        ("id", json!(chosen_id)),
+        (
+            "password_hash",
+            json!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"),
+        ),
+        ("created_at_ms", json!(0)),
+        ("is_admin", json!(true)),
+    ] {
+        let mut body = json!({"email": "eve@example.com", "password": PASSWORD, "name": "Eve"});
+        body[member] = value;
+        let answer = app.post("/v1/users", body).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{member}: {answer:?}"
+        );
+        assert_eq!(answer.body["type"], "urn:brigade:problem:invalid-body");
+    }
+    // None of them made the account: it can still be signed up, with an id of the service's.
+    let user = app
+        .sign_up("eve@example.com", PASSWORD)
+        .await
+        .with_status(StatusCode::CREATED);
+    assert_ne!(user["id"], chosen_id);
+}
+
+/// OWASP API8 (misconfiguration): a store that fails answers a 500 whose detail says nothing of
+/// the store (no SQL, no table, no driver message); the cause goes to the log only.
+async fn a_failing_store_answers_500_with_nothing_of_its_error(db: Db) {
+    let db = migrated(db).await;
+    let app = UsersApp::on(db.clone()).await;
+    execute(&db, "DROP TABLE users").await;
+    for answer in [
+        app.log_in("ada@example.com", PASSWORD).await,
+        app.sign_up("ada@example.com", PASSWORD).await,
+    ] {
+        assert_eq!(
+            answer.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{answer:?}"
+        );
+        assert_eq!(answer.content_type, "application/problem+json");
+        let text = answer.body.to_string().to_lowercase();
+        for internal in [
+            "users", "table", "sql", "select", "insert", "relation", "no such", "sqlx", "database",
+        ] {
+            assert!(!text.contains(internal), "`{internal}` leaked: {text}");
+        }
+    }
 }
 
 async fn me_needs_a_valid_token_of_an_existing_account(db: Db) {

@@ -11,7 +11,7 @@ use users::keys::{KeyRing, GRACE_SLACK};
 use users::{App, Clock, Config, Store};
 use uuid::Uuid;
 
-use crate::support::{active_keys, kid, migrated, second_pool};
+use crate::support::{active_keys, kid, migrated, sealing, second_pool};
 
 brigade_chassis::store_suite!(
     a_token_signed_before_a_rotation_verifies_until_its_key_leaves_the_jwks,
@@ -32,7 +32,7 @@ fn kids(jwks: &users_api::JwkSet) -> Vec<String> {
 async fn a_token_signed_before_a_rotation_verifies_until_its_key_leaves_the_jwks(db: Db) {
     let clock = Clock::manual();
     let store = Store::new(migrated(db).await, Outbox::new());
-    let ring = KeyRing::start(store, clock.clone(), TTL, Duration::from_secs(5))
+    let ring = KeyRing::start(store, clock.clone(), TTL, Duration::from_secs(5), sealing())
         .await
         .unwrap();
     let user = Uuid::new_v4();
@@ -90,6 +90,7 @@ async fn another_instance_follows_a_rotation(db: Db) {
         clock.clone(),
         TTL,
         refresh,
+        sealing(),
     )
     .await
     .unwrap();
@@ -98,6 +99,7 @@ async fn another_instance_follows_a_rotation(db: Db) {
         clock,
         TTL,
         refresh,
+        sealing(),
     )
     .await
     .unwrap();

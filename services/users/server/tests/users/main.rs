@@ -2,6 +2,7 @@
 //!
 //! - `store`: accounts and signing keys in the store, each test run against SQLite and PostgreSQL;
 //! - `keys`: signing, verifying and rotating with the key ring, against both backends;
+//! - `sealing`: the signing keys encrypted at rest, read straight from the store;
 //! - `http`: every route in process, happy paths and bad input, against both backends;
 //! - `service`: real instances on real sockets, called through the typed client, with a token
 //!   verified by a verifier that fetches the keys as another service would.
@@ -10,6 +11,7 @@
 
 mod http;
 mod keys;
+mod sealing;
 mod service;
 mod store;
 mod support;

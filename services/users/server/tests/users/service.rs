@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use brigade_chassis::auth::Verifier;
-use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::client::ServiceClient;
 use brigade_chassis::events::FeedPage;
 use brigade_chassis::testing::{static_client, Instance};

@@ -7,7 +7,7 @@ use users::store::CreateError;
 use users::Store;
 use users_api::events::UserRegistered;
 
-use crate::support::{account, active_keys, second_pool, store};
+use crate::support::{account, active_keys, sealing, second_pool, store};
 
 brigade_chassis::store_suite!(
     an_account_is_created_once_per_email_and_found_by_email_and_id,
@@ -130,7 +130,7 @@ async fn instances_starting_at_once_make_one_active_key(db: Db) {
     let starts: Vec<_> = stores
         .iter()
         .cloned()
-        .map(|s| tokio::spawn(async move { s.ensure_active_key(now).await }))
+        .map(|s| tokio::spawn(async move { s.ensure_active_key(now, &sealing()).await }))
         .collect();
     let mut kids = Vec::new();
     for start in starts {
@@ -139,7 +139,10 @@ async fn instances_starting_at_once_make_one_active_key(db: Db) {
     assert!(kids.iter().all(|k| *k == kids[0]), "{kids:?}");
     assert_eq!(active_keys(&db).await, 1);
     // Starting again finds the same key.
-    let again = stores[0].ensure_active_key(now + 1).await.unwrap();
+    let again = stores[0]
+        .ensure_active_key(now + 1, &sealing())
+        .await
+        .unwrap();
     assert_eq!(again.kid, kids[0]);
     assert_eq!(again.created_at_ms, now);
 }
@@ -147,8 +150,8 @@ async fn instances_starting_at_once_make_one_active_key(db: Db) {
 async fn a_rotation_retires_the_active_key_and_deletes_keys_past_their_grace(db: Db) {
     let store = store(db).await;
     let t0 = 1_700_000_000_000;
-    let first = store.ensure_active_key(t0).await.unwrap();
-    let second = store.rotate_key(t0 + 1_000, 0).await.unwrap();
+    let first = store.ensure_active_key(t0, &sealing()).await.unwrap();
+    let second = store.rotate_key(t0 + 1_000, 0, &sealing()).await.unwrap();
     assert_ne!(second.kid, first.kid);
     assert_eq!(second.created_at_ms, t0 + 1_000);
     assert_eq!(store.active_key().await.unwrap().unwrap().kid, second.kid);
@@ -168,21 +171,25 @@ async fn a_rotation_retires_the_active_key_and_deletes_keys_past_their_grace(db:
     );
 
     // A later rotation deletes the keys retired before the boundary it is given.
-    let third = store.rotate_key(t0 + 5_000, t0 + 2_000).await.unwrap();
+    let third = store
+        .rotate_key(t0 + 5_000, t0 + 2_000, &sealing())
+        .await
+        .unwrap();
     let everything = store.published_keys(0).await.unwrap();
     assert_eq!(kids(everything), [third.kid.clone(), second.kid.clone()]);
     // Each stored key still signs.
-    assert_eq!(third.signing_key().unwrap().kid(), third.kid);
+    assert_eq!(third.signing_key(&sealing()).unwrap().kid(), third.kid);
 }
 
 async fn rotations_at_once_leave_one_active_key(db: Db) {
     let db = crate::support::migrated(db).await;
     let a = Store::new(db.clone(), Outbox::new());
     let b = Store::new(second_pool(&db).await, Outbox::new());
-    a.ensure_active_key(1_000).await.unwrap();
+    a.ensure_active_key(1_000, &sealing()).await.unwrap();
     for round in 0..5 {
         let now = 2_000 + round * 10;
-        let (x, y) = tokio::join!(a.rotate_key(now, 0), b.rotate_key(now, 0));
+        let keys = sealing();
+        let (x, y) = tokio::join!(a.rotate_key(now, 0, &keys), b.rotate_key(now, 0, &keys));
         let (x, y) = (x.unwrap(), y.unwrap());
         assert_ne!(x.kid, y.kid);
         assert_eq!(active_keys(&db).await, 1);
@@ -197,18 +204,19 @@ async fn a_due_rotation_checked_by_every_instance_happens_once(db: Db) {
     let b = Store::new(second_pool(&db).await, Outbox::new());
     let t0 = 1_000_000;
     let interval = 60_000;
-    let first = a.ensure_active_key(t0).await.unwrap();
+    let first = a.ensure_active_key(t0, &sealing()).await.unwrap();
     // Not due yet: nobody rotates.
     let not_due = a
-        .rotate_key_if_made_before(t0 + 10, t0 + 10 - interval, 0)
+        .rotate_key_if_made_before(t0 + 10, t0 + 10 - interval, 0, &sealing())
         .await
         .unwrap();
     assert!(not_due.is_none());
     // Due: both instances check at the same moment; one rotates.
     let now = t0 + interval;
+    let keys = sealing();
     let (x, y) = tokio::join!(
-        a.rotate_key_if_made_before(now, now - interval, 0),
-        b.rotate_key_if_made_before(now, now - interval, 0)
+        a.rotate_key_if_made_before(now, now - interval, 0, &keys),
+        b.rotate_key_if_made_before(now, now - interval, 0, &keys)
     );
     let rotated: Vec<_> = [x.unwrap(), y.unwrap()].into_iter().flatten().collect();
     assert_eq!(rotated.len(), 1, "{rotated:?}");

@@ -2,6 +2,7 @@
 
 use brigade_chassis::db::{migrate, Db};
 use brigade_chassis::events::Outbox;
+use users::sealing::{KeyEncryptionKey, Sealing};
 use users::store::NewAccount;
 use users::{Store, MIGRATIONS};
 use uuid::Uuid;
@@ -61,4 +62,12 @@ pub fn account(email: &str) -> NewAccount {
 /// A store on `db`, migrated.
 pub async fn store(db: Db) -> Store {
     Store::new(migrated(db).await, Outbox::new())
+}
+
+/// The key-encryption key every instance of a test shares (as instances of one service do).
+const TEST_KEY_ENCRYPTION_KEY: &str = "dGVzdCBrZXktZW5jcnlwdGlvbiBrZXkgLSAzMiBieXQ=";
+
+/// Sealing with [`TEST_KEY_ENCRYPTION_KEY`].
+pub fn sealing() -> Sealing {
+    Sealing::Sealed(KeyEncryptionKey::parse(TEST_KEY_ENCRYPTION_KEY).unwrap())
 }
