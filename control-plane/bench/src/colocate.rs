@@ -128,6 +128,8 @@ async fn measure(
     rate: f64,
     args: &ColocateBenchArgs,
 ) -> anyhow::Result<Figures> {
+    let credential_file = system.operator_token_file();
+    let credential_file = credential_file.to_string_lossy();
     let load = |duration: Duration| {
         load_args(&[
             "--target",
@@ -145,6 +147,9 @@ async fn measure(
             // Checkouts confirmed, not cancelled for want of stock, in both modes.
             "--restock",
             "1000000",
+            // Restocking sets stock as the operator.
+            "--operator-token-file",
+            &credential_file,
         ])
     };
     if !args.warmup.is_zero() {

@@ -133,6 +133,9 @@ async fn scaling_and_rolling_restarts_fail_no_request_and_lose_no_order() {
             &system.control,
         ])
         .args(["--mix-file", mix.to_str().unwrap(), "--restock", "1000000"])
+        // Restocking sets stock as the operator.
+        .arg("--operator-token-file")
+        .arg(system.running.operator_token_file())
         .args(["--arrivals", "constant", "--rate", "12", "--json"])
         .args(["--duration", &format!("{}s", load_duration.as_secs())])
         .output();
