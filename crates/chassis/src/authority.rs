@@ -378,6 +378,69 @@ async fn operator_token(
     answer(&served.authority, OPERATOR, &request.audience)
 }
 
+/// The subject of the test harness's own identity, which every route of an instance the
+/// harness starts accepts: tests call any route as the harness unless they say otherwise.
+#[cfg(feature = "testing")]
+pub const HARNESS: &str = "test-harness";
+
+/// The test process's identity authority: instances started by the harness present its tokens
+/// (each under its own service name) and check their callers' with its keys, and tests mint
+/// tokens for any caller with it.
+#[cfg(feature = "testing")]
+#[derive(Debug, Clone)]
+pub struct Harness {
+    authority: Authority,
+}
+
+#[cfg(feature = "testing")]
+impl Harness {
+    /// The one harness of this test process.
+    pub fn get() -> Harness {
+        static HARNESS_AUTHORITY: std::sync::OnceLock<Harness> = std::sync::OnceLock::new();
+        HARNESS_AUTHORITY
+            .get_or_init(|| Harness {
+                authority: Authority::new(
+                    std::time::Duration::from_secs(3600),
+                    std::time::Duration::ZERO,
+                )
+                .unwrap_or_else(|e| panic!("cannot make the test harness's authority: {e}")),
+            })
+            .clone()
+    }
+
+    /// The harness's authority (its keys), e.g. to build a guard of one's own.
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// A token saying `caller` calls `audience`.
+    pub fn token(&self, caller: &str, audience: &str) -> String {
+        self.authority
+            .mint(caller, audience)
+            .unwrap_or_else(|e| panic!("cannot mint a test identity token: {e}"))
+    }
+
+    /// What `service`, started by the harness, presents to the services it calls.
+    pub fn presenter(&self, service: &str) -> crate::identity::Identity {
+        std::sync::Arc::new(Minted::new(self.authority.clone(), service))
+    }
+
+    /// How `service`, started by the harness, checks its callers: the harness's tokens for it,
+    /// [`HARNESS`] accepted on every route.
+    pub fn guard(&self, service: &str, metrics: &crate::metrics::Metrics) -> crate::guard::Guard {
+        let verifier = crate::auth::Verifier::from_jwks(&self.authority.jwks())
+            .unwrap_or_else(|e| panic!("the harness's keys are not a JWKS: {e}"));
+        crate::guard::Guard::signed(
+            service,
+            verifier,
+            crate::identity::AUTHORITY_ISSUER,
+            service,
+            metrics,
+        )
+        .accepting_everywhere(HARNESS)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

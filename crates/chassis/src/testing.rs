@@ -25,72 +25,10 @@ pub fn app(router: Router) -> Router {
     http::wrap(router, metrics, Limits::default()).layer(axum::Extension(guard))
 }
 
-/// The subject of the test harness's own identity, which every route accepts: tests call any
-/// route as the harness unless they say otherwise ([`TestRequest::caller`],
-/// [`TestRequest::without_identity`]).
-pub const HARNESS: &str = "test-harness";
-
 /// The service name a [`TestApp`]'s routes are checked as (the audience of tokens for it).
 pub const HARNESS_AUDIENCE: &str = "service-under-test";
 
-/// The test process's identity authority: instances started by the harness present its tokens
-/// (each under its own service name) and check their callers' with its keys, and tests mint
-/// tokens for any caller with it.
-#[derive(Debug, Clone)]
-pub struct Harness {
-    authority: crate::authority::Authority,
-}
-
-impl Harness {
-    /// The one harness of this test process.
-    pub fn get() -> Harness {
-        static HARNESS_AUTHORITY: std::sync::OnceLock<Harness> = std::sync::OnceLock::new();
-        HARNESS_AUTHORITY
-            .get_or_init(|| Harness {
-                authority: crate::authority::Authority::new(
-                    std::time::Duration::from_secs(3600),
-                    std::time::Duration::ZERO,
-                )
-                .unwrap_or_else(|e| panic!("cannot make the test harness's authority: {e}")),
-            })
-            .clone()
-    }
-
-    /// The harness's authority (its keys), e.g. to build a guard of one's own.
-    pub fn authority(&self) -> &crate::authority::Authority {
-        &self.authority
-    }
-
-    /// A token saying `caller` calls `audience`.
-    pub fn token(&self, caller: &str, audience: &str) -> String {
-        self.authority
-            .mint(caller, audience)
-            .unwrap_or_else(|e| panic!("cannot mint a test identity token: {e}"))
-    }
-
-    /// What `service`, started by the harness, presents to the services it calls.
-    pub fn presenter(&self, service: &str) -> crate::identity::Identity {
-        std::sync::Arc::new(crate::authority::Minted::new(
-            self.authority.clone(),
-            service,
-        ))
-    }
-
-    /// How `service`, started by the harness, checks its callers: the harness's tokens for it,
-    /// [`HARNESS`] accepted on every route.
-    pub fn guard(&self, service: &str, metrics: &Metrics) -> crate::guard::Guard {
-        let verifier = crate::auth::Verifier::from_jwks(&self.authority.jwks())
-            .unwrap_or_else(|e| panic!("the harness's keys are not a JWKS: {e}"));
-        crate::guard::Guard::signed(
-            service,
-            verifier,
-            crate::identity::AUTHORITY_ISSUER,
-            service,
-            metrics,
-        )
-        .accepting_everywhere(HARNESS)
-    }
-}
+pub use crate::authority::{Harness, HARNESS};
 
 /// Service arguments as if given on the command line (no environment is read for the flags given).
 pub fn service_args(flags: &[&str]) -> crate::service::ServiceArgs {
@@ -100,9 +38,10 @@ pub fn service_args(flags: &[&str]) -> crate::service::ServiceArgs {
         service: crate::service::ServiceArgs,
     }
     let argv = std::iter::once("test").chain(flags.iter().copied());
-    <Wrapper as clap::Parser>::try_parse_from(argv)
+    let args = <Wrapper as clap::Parser>::try_parse_from(argv)
         .unwrap_or_else(|e| panic!("invalid test flags {flags:?}: {e}"))
-        .service
+        .service;
+    harness_identity(args, flags)
 }
 
 /// Service `S`'s own flags as its command line gives them from `flags` (what follows the
@@ -391,7 +330,7 @@ impl Instance {
     {
         let mut all = QUIET.to_vec();
         all.extend_from_slice(flags);
-        let args = harness_identity(service_args(&all), flags);
+        let args = service_args(&all);
         Instance::start_with(info, args, build).await
     }
 

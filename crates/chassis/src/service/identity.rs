@@ -112,7 +112,7 @@ fn platform(service: &str, args: &ServiceArgs, metrics: &Metrics) -> Result<Esta
 
 #[cfg(feature = "testing")]
 fn harness(service: &str, metrics: &Metrics) -> Result<Established, Error> {
-    let harness = crate::testing::Harness::get();
+    let harness = crate::authority::Harness::get();
     Ok(Established {
         presenter: harness.presenter(service),
         guard: harness.guard(service, metrics),

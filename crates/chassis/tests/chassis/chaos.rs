@@ -43,6 +43,7 @@ fn routes() -> Router {
 
 /// The routes wrapped as a service started with `--chaos` wraps them, in process.
 fn chaotic_app(metrics: Metrics) -> Router {
+    let guard = testing::Harness::get().guard(INFO.name, &metrics);
     http::wrap_with(
         routes(),
         metrics,
@@ -52,6 +53,30 @@ fn chaotic_app(metrics: Metrics) -> Router {
             ..Protection::default()
         },
     )
+    .layer(axum::Extension(guard))
+}
+
+/// The harness's identity for the test's instance: setting and clearing rules is an
+/// operator's, and the harness is accepted wherever an operator is.
+fn harness_identity() -> String {
+    testing::Harness::get().token(testing::HARNESS, INFO.name)
+}
+
+/// `method` `url` with `body`, as the harness (the rules' admin routes want an identity).
+async fn send_as_harness(
+    client: &PlainClient,
+    method: Method,
+    url: &str,
+    body: Option<Bytes>,
+) -> brigade_chassis::plain::Answer {
+    let request = Request::builder()
+        .method(method)
+        .uri(url)
+        .header(brigade_chassis::identity::HEADER, harness_identity())
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(body.unwrap_or_default()))
+        .unwrap();
+    client.send_request(request).await.unwrap()
 }
 
 fn get_request(path: &str) -> Request<Body> {
@@ -61,6 +86,7 @@ fn get_request(path: &str) -> Request<Body> {
 fn put_rules(body: &str) -> Request<Body> {
     Request::put("/v1/chaos")
         .header("content-type", "application/json")
+        .header(brigade_chassis::identity::HEADER, harness_identity())
         .body(Body::from(body.to_owned()))
         .unwrap()
 }
@@ -74,14 +100,13 @@ async fn set_rules(app: &Router, rules: Value) {
 async fn faulted_instance(rules: Value) -> (Instance, PlainClient) {
     let instance = Instance::start_custom(INFO, &["--chaos"], |_ctx| async { Ok(routes()) }).await;
     let client = PlainClient::default();
-    let set = client
-        .send(
-            Method::PUT,
-            &format!("{}/v1/chaos", instance.url()),
-            Some(Bytes::from(rules.to_string())),
-        )
-        .await
-        .unwrap();
+    let set = send_as_harness(
+        &client,
+        Method::PUT,
+        &format!("{}/v1/chaos", instance.url()),
+        Some(Bytes::from(rules.to_string())),
+    )
+    .await;
     assert_eq!(set.status, StatusCode::OK);
     (instance, client)
 }
@@ -159,10 +184,7 @@ async fn errors_hit_the_named_route_only_and_clearing_restores_service() {
         "{text}"
     );
 
-    let cleared = client
-        .send(Method::DELETE, &url("/v1/chaos"), None)
-        .await
-        .unwrap();
+    let cleared = send_as_harness(&client, Method::DELETE, &url("/v1/chaos"), None).await;
     assert_eq!(cleared.status, StatusCode::OK);
     let cleared: Value = serde_json::from_slice(&cleared.body).unwrap();
     assert_eq!(cleared, json!({"rules": []}));
@@ -190,10 +212,7 @@ async fn an_abort_closes_the_connection_without_an_answer() {
         get_status(&client, &url("/v1/products")).await,
         StatusCode::OK
     );
-    let cleared = client
-        .send(Method::DELETE, &url("/v1/chaos"), None)
-        .await
-        .unwrap();
+    let cleared = send_as_harness(&client, Method::DELETE, &url("/v1/chaos"), None).await;
     assert_eq!(cleared.status, StatusCode::OK);
     assert_eq!(
         get_status(&client, &url("/v1/orders")).await,
@@ -356,6 +375,7 @@ async fn bad_rules_are_refused_with_a_problem_naming_the_field_and_change_nothin
     let no_type = testing::send_json(
         &app,
         Request::put("/v1/chaos")
+            .header(brigade_chassis::identity::HEADER, harness_identity())
             .body(Body::from(good.to_string()))
             .unwrap(),
     )

@@ -415,17 +415,29 @@ fn replay_url(consumer: &Instance, id: &str) -> String {
     format!("{}/v1/events/parked/{id}/replay", consumer.url())
 }
 
-/// Asks `consumer` to replay the parked event `id`: the status of its answer.
+/// Asks `consumer` to replay the parked event `id` as the harness (a replay is an operator's):
+/// its answer.
+async fn replay_answer(
+    client: &brigade_chassis::plain::PlainClient,
+    consumer: &Instance,
+    id: &str,
+) -> brigade_chassis::plain::Answer {
+    let token = brigade_chassis::testing::Harness::get()
+        .token(brigade_chassis::testing::HARNESS, CONSUMER.name);
+    let request = http::Request::post(replay_url(consumer, id))
+        .header(brigade_chassis::identity::HEADER, token)
+        .body(Default::default())
+        .expect("a replay request");
+    client.send_request(request).await.expect("replay answer")
+}
+
+/// The status of [`replay_answer`].
 async fn replay(
     client: &brigade_chassis::plain::PlainClient,
     consumer: &Instance,
     id: &str,
 ) -> http::StatusCode {
-    client
-        .send(http::Method::POST, &replay_url(consumer, id), None)
-        .await
-        .expect("replay answer")
-        .status
+    replay_answer(client, consumer, id).await.status
 }
 
 async fn a_poison_event_is_parked_without_blocking_and_replayed(transport: Transport) {
@@ -480,15 +492,21 @@ async fn a_poison_event_is_parked_without_blocking_and_replayed(transport: Trans
     let unknown = replay(&client, &consumer, "no-such-event").await;
     assert_eq!(unknown, http::StatusCode::NOT_FOUND);
 
-    world.cured.store(true, Ordering::SeqCst);
-    let replayed: Replayed = client
-        .send_json(
+    // Nobody may: a replay without an identity is refused.
+    let anonymous = client
+        .send(
             http::Method::POST,
             &replay_url(&consumer, &stored[1].id),
-            &serde_json::json!({}),
+            None,
         )
         .await
-        .expect("replayed");
+        .expect("replay answer");
+    assert_eq!(anonymous.status, http::StatusCode::UNAUTHORIZED);
+
+    world.cured.store(true, Ordering::SeqCst);
+    let answer = replay_answer(&client, &consumer, &stored[1].id).await;
+    assert_eq!(answer.status, http::StatusCode::OK);
+    let replayed: Replayed = serde_json::from_slice(&answer.body).expect("replayed");
     assert_eq!(
         replayed.replayed,
         vec![stored[1].id.clone(), stored[3].id.clone()]
