@@ -768,7 +768,8 @@ impl<'a> TestRequest<'a> {
             router,
             request: ::http::Request::builder().method(method).uri(uri),
             body: axum::body::Body::empty(),
-            identity: None,
+            // Made by the harness, as [`TestApp::call`]'s are, unless the test says otherwise.
+            identity: Some(Harness::get().token(HARNESS, HARNESS_AUDIENCE)),
         }
     }
 

@@ -39,10 +39,12 @@ fn page_of(product: &Product) -> String {
 async fn start_shop() -> Shop {
     let dir = tempfile::tempdir().unwrap();
     let catalog = crate::support::start_catalog(dir.path()).await;
-    let listing: ProductPage = PlainClient::new(Duration::from_secs(5))
-        .get_json(&format!("{}/v1/products?page_size=3", catalog.url()))
-        .await
-        .unwrap();
+    let listing: ProductPage = brigade_chassis::testing::harness_get_json(
+        "catalog",
+        &format!("{}/v1/products?page_size=3", catalog.url()),
+    )
+    .await
+    .unwrap();
     let products = listing.items;
     let [a, b, c] = [&products[0], &products[1], &products[2]];
     let orders = [

@@ -128,10 +128,12 @@ async fn two_instances_start_at_once(url: &str) {
         for address in &addresses {
             wait_ready(*address).await;
             // Each instance, asked directly, has the whole catalog.
-            let page: ProductPage = PlainClient::default()
-                .get_json(&format!("http://{address}/v1/products?page_size=1"))
-                .await
-                .unwrap();
+            let page: ProductPage = testing::harness_get_json(
+                "catalog",
+                &format!("http://{address}/v1/products?page_size=1"),
+            )
+            .await
+            .unwrap();
             assert_eq!(page.total, expected, "{address}");
         }
         calls_through_the_typed_client(addresses.clone()).await;
