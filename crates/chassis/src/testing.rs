@@ -210,13 +210,39 @@ pub async fn harness_get_json<T: serde::de::DeserializeOwned>(
     service: &str,
     url: &str,
 ) -> Result<T, crate::plain::Error> {
-    let request = ::http::Request::builder()
-        .uri(url)
-        .header(
-            crate::identity::HEADER,
-            Harness::get().token(HARNESS, service),
-        )
-        .body(http_body_util::Full::new(bytes::Bytes::new()))
+    harness_request(service, ::http::Method::GET, url, None).await
+}
+
+/// Sends `body` as JSON to `url` of an instance of `service` as the [`Harness`] and decodes the
+/// 2xx JSON answer: how a test sets up state through a protected route (stock levels) or reads
+/// one (charges) the way an operator would.
+pub async fn harness_send_json<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    service: &str,
+    method: ::http::Method,
+    url: &str,
+    body: &B,
+) -> Result<T, crate::plain::Error> {
+    let body = serde_json::to_vec(body).map_err(crate::plain::Error::Encode)?;
+    harness_request(service, method, url, Some(body)).await
+}
+
+async fn harness_request<T: serde::de::DeserializeOwned>(
+    service: &str,
+    method: ::http::Method,
+    url: &str,
+    body: Option<Vec<u8>>,
+) -> Result<T, crate::plain::Error> {
+    let mut request = ::http::Request::builder().method(method).uri(url).header(
+        crate::identity::HEADER,
+        Harness::get().token(HARNESS, service),
+    );
+    if body.is_some() {
+        request = request.header(::http::header::CONTENT_TYPE, "application/json");
+    }
+    let request = request
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            body.unwrap_or_default(),
+        )))
         .map_err(|e| crate::plain::Error::InvalidUrl {
             url: url.to_owned(),
             reason: e.to_string(),

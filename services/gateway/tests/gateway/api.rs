@@ -401,9 +401,15 @@ async fn recommendations_are_proxied_for_a_product_and_for_the_signed_in_shopper
     assert_eq!(ranked(&answer.body), [together(2), together(3)]);
     assert_eq!(answer.body["fallback"], false);
     // As the service answers it, item for item.
-    let direct = get(
+    let direct = send(
         &shop.recommendations.url(),
+        Method::GET,
         &format!("/v1/recommendations/products/{}?limit=2", product_id(1)),
+        &[(
+            brigade_chassis::identity::HEADER,
+            &brigade_chassis::testing::Harness::get()
+                .token(brigade_chassis::testing::HARNESS, "recommendations"),
+        )],
     )
     .await;
     assert_eq!(answer.body, direct.body);

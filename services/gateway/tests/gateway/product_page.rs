@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use brigade_chassis::client::plain::PlainClient;
 use brigade_chassis::testing::{Instance, JsonAnswer};
 use catalog_api::{Product, ProductPage};
 use http::StatusCode;
@@ -77,18 +76,18 @@ async fn start_inventory(dir: &std::path::Path, stock: &[(&str, u64)]) -> Instan
     let inventory =
         Instance::start::<inventory::Inventory>(&["--database-url", &url, "--no-seed"]).await;
     for (sku, units) in stock {
-        let _: inventory_api::StockLevel = PlainClient::new(Duration::from_secs(5))
-            .send_json(
-                http::Method::PUT,
-                &format!(
-                    "{}{}",
-                    inventory.url(),
-                    inventory_api::paths::stock_level(sku)
-                ),
-                &json!({ "stock": units }),
-            )
-            .await
-            .unwrap();
+        let _: inventory_api::StockLevel = brigade_chassis::testing::harness_send_json(
+            "inventory",
+            http::Method::PUT,
+            &format!(
+                "{}{}",
+                inventory.url(),
+                inventory_api::paths::stock_level(sku)
+            ),
+            &json!({ "stock": units }),
+        )
+        .await
+        .unwrap();
     }
     inventory
 }

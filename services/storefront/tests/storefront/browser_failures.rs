@@ -5,7 +5,6 @@
 //! refresh until it ships.
 use std::time::Duration;
 
-use brigade_chassis::plain::PlainClient;
 use brigade_chassis::testing::chromium::{click, wait_for_text, wait_for_text_reloading, Driver};
 use brigade_chassis::testing::webdriver::{Client, Locator};
 use http::StatusCode;
@@ -82,14 +81,16 @@ async fn a_declined_card_is_said_with_its_reason_and_confirms_nothing() {
         .text()
         .await;
     let order_id = heading.trim_start_matches("Order ").trim();
-    let charges: ChargeList = PlainClient::new(Duration::from_secs(5))
-        .get_json(&format!(
+    let charges: ChargeList = brigade_chassis::testing::harness_get_json(
+        "payments",
+        &format!(
             "{}{}?order_id={order_id}",
             shop.payments.url(),
             payments_api::paths::CHARGES
-        ))
-        .await
-        .unwrap();
+        ),
+    )
+    .await
+    .unwrap();
     assert!(!charges.items.is_empty(), "the decline is not recorded");
     assert!(
         charges

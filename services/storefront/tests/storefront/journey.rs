@@ -391,19 +391,18 @@ async fn a_line_sold_out_before_checkout_is_named_and_nothing_is_charged() {
     browser.add_to_cart(&product, "1").await;
 
     // Someone else buys the last ones.
-    let _: inventory_api::StockLevel =
-        brigade_chassis::plain::PlainClient::new(std::time::Duration::from_secs(5))
-            .send_json(
-                http::Method::PUT,
-                &format!(
-                    "{}{}",
-                    shop.inventory.url(),
-                    inventory_api::paths::stock_level(&sku)
-                ),
-                &serde_json::json!({ "stock": 0 }),
-            )
-            .await
-            .unwrap();
+    let _: inventory_api::StockLevel = brigade_chassis::testing::harness_send_json(
+        "inventory",
+        http::Method::PUT,
+        &format!(
+            "{}{}",
+            shop.inventory.url(),
+            inventory_api::paths::stock_level(&sku)
+        ),
+        &serde_json::json!({ "stock": 0 }),
+    )
+    .await
+    .unwrap();
 
     let refused = browser.check_out(APPROVED, None).await;
     refused.says(

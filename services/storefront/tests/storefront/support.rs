@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use brigade_chassis::plain::PlainClient;
 use brigade_chassis::testing::Instance;
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, StatusCode};
