@@ -8,7 +8,6 @@ use brigade_chassis::client::plain::{self, PlainClient};
 use crate::output::{human_bytes, human_duration};
 use crate::system::{self, SystemView};
 
-/// Options of `brigade status`.
 /// Where the running system's control plane is, for every command that talks to it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ControlUrl {
@@ -22,6 +21,7 @@ pub struct ControlUrl {
     pub url: String,
 }
 
+/// Options of `brigade status`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
     #[command(flatten)]
