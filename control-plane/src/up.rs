@@ -596,7 +596,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         supervisor.start(spec);
     }
 
-    let login = login_link(&control_url, &credential);
+    let mut login = login_link(&control_url, &credential);
+    login.data_dir = (args.data_dir != std::path::Path::new(".brigade")).then(|| data_dir.clone());
     let reason = wait_for_stop(&shared, &mut signals, &expected, &login, args.ready_timeout).await;
     let stopping = Instant::now();
     stop_instances(&printer, &supervisor, &mut signals, reason, args.stop_grace).await;
@@ -857,6 +858,8 @@ async fn stop_instances(
 /// The console's login link and the control port it is for.
 struct Login {
     control_url: String,
+    /// The data directory, when it is not the default `.brigade` the operator commands look in.
+    data_dir: Option<PathBuf>,
     /// `CONTROL_URL/login?t=CREDENTIAL`: the one place `brigade up` shows the credential.
     link: String,
 }
@@ -864,6 +867,7 @@ struct Login {
 fn login_link(control_url: &str, credential: &OperatorCredential) -> Login {
     Login {
         control_url: control_url.to_owned(),
+        data_dir: None,
         // base64url needs no escaping in a query string.
         link: format!("{control_url}/login?t={}", credential.secret()),
     }
@@ -882,6 +886,20 @@ fn say_credential(printer: &Printer, file: &std::path::Path, origin: CredentialO
     ));
 }
 
+/// How to run the operator commands against this system from another terminal: the control URL
+/// and the data directory (where the operator credential is) when they are not the defaults.
+fn operator_command(login: &Login) -> String {
+    let mut command = String::new();
+    if login.control_url != "http://127.0.0.1:7070" {
+        command.push_str(&format!("BRIGADE_CONTROL_URL={} ", login.control_url));
+    }
+    if let Some(dir) = &login.data_dir {
+        command.push_str(&format!("BRIGADE_DATA_DIR={} ", dir.display()));
+    }
+    command.push_str("brigade status (and scale, restart, chaos, check)");
+    command
+}
+
 fn announce_ready(
     printer: &Printer,
     registry: &Registry,
@@ -889,7 +907,6 @@ fn announce_ready(
     count: usize,
     took: Duration,
 ) {
-    let control_url = login.control_url.as_str();
     printer.say(format_args!(
         "all {count} instances ready in {}",
         human_duration(took)
@@ -907,14 +924,7 @@ fn announce_ready(
         ));
     }
     printer.say(format_args!("  console  {}", login.link));
-    let default_url = format!("http://127.0.0.1:{}", 7070);
-    if control_url == default_url {
-        printer.say("  status   brigade status");
-    } else {
-        printer.say(format_args!(
-            "  status   brigade status --control-url {control_url}"
-        ));
-    }
+    printer.say(format_args!("  status   {}", operator_command(login)));
     printer.say("Ctrl-C stops everything");
 }
 
