@@ -29,7 +29,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use sqlx::error::BoxDynError;
 
-use super::query::{json_array, Value};
+use super::value::{json_array, Value};
 
 /// Prepared statements kept per read connection: every read a service makes, many times over.
 const STATEMENT_CACHE: usize = 64;

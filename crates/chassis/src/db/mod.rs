@@ -11,6 +11,7 @@ pub mod provision;
 mod query;
 mod span;
 mod tx;
+mod value;
 
 use std::path::Path;
 use std::str::FromStr;
