@@ -57,7 +57,7 @@ pub struct UpArgs {
     pub storefront_port: Option<u16>,
 
     /// Directory for the system's state; each service's default SQLite store goes in DATA_DIR/data.
-    #[arg(long, env = "BRIGADE_DATA_DIR", default_value = ".brigade")]
+    #[arg(long, env = "BRIGADE_DATA_DIR", default_value = brigade_operator::credential::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 
     /// How long to wait for every instance to become ready before saying which are not.
@@ -597,7 +597,9 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
 
     let mut login = login_link(&control_url, &credential);
-    login.data_dir = (args.data_dir != std::path::Path::new(".brigade")).then(|| data_dir.clone());
+    login.data_dir = (args.data_dir
+        != std::path::Path::new(brigade_operator::credential::DEFAULT_DATA_DIR))
+    .then(|| data_dir.clone());
     let reason = wait_for_stop(&shared, &mut signals, &expected, &login, args.ready_timeout).await;
     let stopping = Instant::now();
     stop_instances(&printer, &supervisor, &mut signals, reason, args.stop_grace).await;
@@ -890,7 +892,7 @@ fn say_credential(printer: &Printer, file: &std::path::Path, origin: CredentialO
 /// and the data directory (where the operator credential is) when they are not the defaults.
 fn operator_command(login: &Login) -> String {
     let mut command = String::new();
-    if login.control_url != "http://127.0.0.1:7070" {
+    if login.control_url != brigade_operator::status::DEFAULT_CONTROL_URL {
         command.push_str(&format!("BRIGADE_CONTROL_URL={} ", login.control_url));
     }
     if let Some(dir) = &login.data_dir {
@@ -931,6 +933,26 @@ fn announce_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ready_banner_names_what_the_operator_commands_need_off_the_defaults() {
+        let mut login = Login {
+            control_url: brigade_operator::status::DEFAULT_CONTROL_URL.into(),
+            data_dir: None,
+            link: String::new(),
+        };
+        assert_eq!(
+            operator_command(&login),
+            "brigade status (and scale, restart, chaos, check)"
+        );
+        login.control_url = "http://127.0.0.1:17901".into();
+        login.data_dir = Some("/tmp/system".into());
+        assert_eq!(
+            operator_command(&login),
+            "BRIGADE_CONTROL_URL=http://127.0.0.1:17901 BRIGADE_DATA_DIR=/tmp/system \
+             brigade status (and scale, restart, chaos, check)"
+        );
+    }
 
     #[test]
     fn instances_are_wired_into_the_system_and_the_manifest_env_applies() {

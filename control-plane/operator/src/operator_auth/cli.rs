@@ -46,7 +46,8 @@ impl OperatorToken {
             return OperatorCredential::from_secret(secret.trim())
                 .with_context(|| format!("{TOKEN_VARIABLE} holds no operator credential"));
         }
-        let data_dir = env("BRIGADE_DATA_DIR").unwrap_or_else(|| ".brigade".to_owned());
+        let data_dir = env("BRIGADE_DATA_DIR")
+            .unwrap_or_else(|| crate::credential::DEFAULT_DATA_DIR.to_owned());
         OperatorCredential::load(&OperatorCredential::path_in(data_dir.as_ref()))
             .map_err(|e| explain(e, false))
     }
