@@ -59,7 +59,7 @@ pub struct UpArgs {
     pub storefront_port: Option<u16>,
 
     /// Directory for the system's state; each service's default SQLite store goes in DATA_DIR/data.
-    #[arg(long, env = "BRIGADE_DATA_DIR", default_value = ".brigade")]
+    #[arg(long, env = "BRIGADE_DATA_DIR", default_value = brigade_operator::credential::DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 
     /// How long to wait for every instance to become ready before saying which are not.
@@ -631,7 +631,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         supervisor.start(spec);
     }
 
-    let login = login_link(&control_url, &credential);
+    let mut login = login_link(&control_url, &credential);
+    login.data_dir = (args.data_dir
+        != std::path::Path::new(brigade_operator::credential::DEFAULT_DATA_DIR))
+    .then(|| data_dir.clone());
     let reason = wait_for_stop(&shared, &mut signals, &expected, &login, args.ready_timeout).await;
     let stopping = Instant::now();
     stop_instances(&printer, &supervisor, &mut signals, reason, args.stop_grace).await;
@@ -898,6 +901,8 @@ async fn stop_instances(
 /// The console's login link and the control port it is for.
 struct Login {
     control_url: String,
+    /// The data directory, when it is not the default `.brigade` the operator commands look in.
+    data_dir: Option<PathBuf>,
     /// `CONTROL_URL/login?t=CREDENTIAL`: the one place `brigade up` shows the credential.
     link: String,
 }
@@ -905,6 +910,7 @@ struct Login {
 fn login_link(control_url: &str, credential: &OperatorCredential) -> Login {
     Login {
         control_url: control_url.to_owned(),
+        data_dir: None,
         // base64url needs no escaping in a query string.
         link: format!("{control_url}/login?t={}", credential.secret()),
     }
@@ -923,6 +929,20 @@ fn say_credential(printer: &Printer, file: &std::path::Path, origin: CredentialO
     ));
 }
 
+/// How to run the operator commands against this system from another terminal: the control URL
+/// and the data directory (where the operator credential is) when they are not the defaults.
+fn operator_command(login: &Login) -> String {
+    let mut command = String::new();
+    if login.control_url != brigade_operator::status::DEFAULT_CONTROL_URL {
+        command.push_str(&format!("BRIGADE_CONTROL_URL={} ", login.control_url));
+    }
+    if let Some(dir) = &login.data_dir {
+        command.push_str(&format!("BRIGADE_DATA_DIR={} ", dir.display()));
+    }
+    command.push_str("brigade status (and scale, restart, chaos, check)");
+    command
+}
+
 fn announce_ready(
     printer: &Printer,
     registry: &Registry,
@@ -930,7 +950,6 @@ fn announce_ready(
     count: usize,
     took: Duration,
 ) {
-    let control_url = login.control_url.as_str();
     printer.say(format_args!(
         "all {count} instances ready in {}",
         human_duration(took)
@@ -948,20 +967,33 @@ fn announce_ready(
         ));
     }
     printer.say(format_args!("  console  {}", login.link));
-    let default_url = format!("http://127.0.0.1:{}", 7070);
-    if control_url == default_url {
-        printer.say("  status   brigade status");
-    } else {
-        printer.say(format_args!(
-            "  status   brigade status --control-url {control_url}"
-        ));
-    }
+    printer.say(format_args!("  status   {}", operator_command(login)));
     printer.say("Ctrl-C stops everything");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ready_banner_names_what_the_operator_commands_need_off_the_defaults() {
+        let mut login = Login {
+            control_url: brigade_operator::status::DEFAULT_CONTROL_URL.into(),
+            data_dir: None,
+            link: String::new(),
+        };
+        assert_eq!(
+            operator_command(&login),
+            "brigade status (and scale, restart, chaos, check)"
+        );
+        login.control_url = "http://127.0.0.1:17901".into();
+        login.data_dir = Some("/tmp/system".into());
+        assert_eq!(
+            operator_command(&login),
+            "BRIGADE_CONTROL_URL=http://127.0.0.1:17901 BRIGADE_DATA_DIR=/tmp/system \
+             brigade status (and scale, restart, chaos, check)"
+        );
+    }
 
     #[test]
     fn instances_are_wired_into_the_system_and_the_manifest_env_applies() {

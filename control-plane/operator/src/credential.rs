@@ -25,6 +25,10 @@ use subtle::ConstantTimeEq as _;
 
 /// The credential file's name in `brigade up`'s data directory.
 pub const FILE_NAME: &str = "operator-token";
+
+/// `brigade up`'s data directory when neither `--data-dir` nor `BRIGADE_DATA_DIR` names one:
+/// where up writes the credential and where the operator commands look for it.
+pub const DEFAULT_DATA_DIR: &str = ".brigade";
 /// How many random bytes a credential holds.
 const SECRET_BYTES: usize = 32;
 

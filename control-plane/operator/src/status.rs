@@ -8,7 +8,9 @@ use brigade_chassis::client::plain::{self, PlainClient};
 use crate::output::{human_bytes, human_duration};
 use crate::system::{self, SystemView};
 
-/// Options of `brigade status`.
+/// The control plane's URL when `brigade up` runs on its default port.
+pub const DEFAULT_CONTROL_URL: &str = "http://127.0.0.1:7070";
+
 /// Where the running system's control plane is, for every command that talks to it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ControlUrl {
@@ -16,12 +18,13 @@ pub struct ControlUrl {
     #[arg(
         long = "control-url",
         env = "BRIGADE_CONTROL_URL",
-        default_value = "http://127.0.0.1:7070",
+        default_value = DEFAULT_CONTROL_URL,
         global = true
     )]
     pub url: String,
 }
 
+/// Options of `brigade status`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
     #[command(flatten)]

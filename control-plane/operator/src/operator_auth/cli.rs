@@ -46,7 +46,8 @@ impl OperatorToken {
             return OperatorCredential::from_secret(secret.trim())
                 .with_context(|| format!("{TOKEN_VARIABLE} holds no operator credential"));
         }
-        let data_dir = env("BRIGADE_DATA_DIR").unwrap_or_else(|| ".brigade".to_owned());
+        let data_dir = env("BRIGADE_DATA_DIR")
+            .unwrap_or_else(|| crate::credential::DEFAULT_DATA_DIR.to_owned());
         OperatorCredential::load(&OperatorCredential::path_in(data_dir.as_ref()))
             .map_err(|e| explain(e, false))
     }
@@ -59,7 +60,8 @@ fn explain(error: CredentialError, explicit: bool) -> anyhow::Error {
     if missing && !explicit {
         error.context(
             "this command changes the system, so it needs the operator credential that \
-             `brigade up` writes: run it in the directory `brigade up` runs in, or pass \
+             `brigade up` writes: run it in the directory `brigade up` runs in (with \
+             BRIGADE_DATA_DIR set to its --data-dir if it was given one), or pass \
              --operator-token-file DATA_DIR/operator-token, or set BRIGADE_OPERATOR_TOKEN",
         )
     } else {
@@ -104,6 +106,7 @@ mod tests {
             .unwrap_err();
         let message = format!("{error:#}");
         assert!(message.contains("--operator-token-file"), "{message}");
+        assert!(message.contains("BRIGADE_DATA_DIR"), "{message}");
         assert!(message.contains("operator-token"), "{message}");
         let error = OperatorToken::default()
             .load_from(|name| (name == TOKEN_VARIABLE).then(|| "guess".to_owned()))

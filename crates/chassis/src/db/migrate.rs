@@ -47,8 +47,8 @@ pub async fn migrate(db: &Db, migrations: &[Migration]) -> Result<(), Error> {
     sorted.sort_by_key(|m| m.version);
     let now = crate::time::now_rfc3339();
     match db {
-        Db::Sqlite(pool) => {
-            let mut conn = pool.acquire().await?;
+        Db::Sqlite(db) => {
+            let mut conn = db.pool().acquire().await?;
             // BEGIN IMMEDIATE takes the write lock now rather than at the first write, so two
             // starters cannot both read "not applied" and then both apply.
             conn.execute("BEGIN IMMEDIATE").await?;

@@ -5,14 +5,17 @@
 //! differ. Everything around it (connecting, pooling, migrations, readiness) is here too.
 
 mod failure;
+mod lite;
 mod migrate;
 pub mod provision;
 mod query;
 mod span;
 mod tx;
+mod value;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -20,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use failure::StoreError;
+pub use lite::{FromLiteRow, Kind as LiteKind, LiteValue};
 pub use migrate::{migrate, Migration};
 pub use query::{Executor, FromEitherRow, Query, Value};
 pub use tx::{Conn, Savepoint, Tx};
@@ -85,8 +89,33 @@ impl std::fmt::Display for Backend {
 /// A pool on one of the two supported engines.
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     Postgres(PgPool),
+}
+
+/// A SQLite store: sqlx's pool, for writes and transactions, and the instance's read
+/// connections, for reads outside a transaction in the calling task ([`lite`]).
+#[derive(Debug, Clone)]
+pub struct SqliteDb {
+    pool: SqlitePool,
+    reads: Option<Arc<lite::Reads>>,
+}
+
+impl SqliteDb {
+    fn new(pool: SqlitePool) -> SqliteDb {
+        let reads = lite::Reads::of(pool.connect_options().get_filename()).map(Arc::new);
+        SqliteDb { pool, reads }
+    }
+
+    /// sqlx's pool (tests that reach under the store use it).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The read connections, unless the store is in memory or closed.
+    fn reads(&self) -> Option<&lite::Reads> {
+        self.reads.as_deref().filter(|_| !self.pool.is_closed())
+    }
 }
 
 /// Pool sizing; the defaults keep an idle service small.
@@ -168,7 +197,7 @@ impl Db {
                 .connect_with(connect.clone())
                 .await;
             match attempt {
-                Ok(pool) => return Ok(Db::Sqlite(pool)),
+                Ok(pool) => return Ok(Db::Sqlite(SqliteDb::new(pool))),
                 Err(source)
                     if is_sqlite_busy(&source) && started.elapsed() < SQLITE_BUSY_TIMEOUT =>
                 {
@@ -190,12 +219,12 @@ impl Db {
     /// of concurrency between instances use it).
     pub async fn another_pool(&self, max_connections: u32) -> Result<Db, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(pool) => Db::Sqlite(
+            Db::Sqlite(db) => Db::Sqlite(SqliteDb::new(
                 SqlitePoolOptions::new()
                     .max_connections(max_connections)
-                    .connect_with((*pool.connect_options()).clone())
+                    .connect_with((*db.pool.connect_options()).clone())
                     .await?,
-            ),
+            )),
             Db::Postgres(pool) => Db::Postgres(
                 PgPoolOptions::new()
                     .max_connections(max_connections)
@@ -215,7 +244,7 @@ impl Db {
     /// A cheap round trip, used by readiness.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         match self {
-            Db::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            Db::Sqlite(db) => sqlx::query("SELECT 1").execute(&db.pool).await.map(drop),
             Db::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
         }
     }
@@ -223,7 +252,9 @@ impl Db {
     /// Connections in use and idle, for the pool metrics.
     pub fn pool_usage(&self) -> (u32, u32) {
         match self {
-            Db::Sqlite(pool) => (pool.size() - pool.num_idle() as u32, pool.num_idle() as u32),
+            Db::Sqlite(SqliteDb { pool, .. }) => {
+                (pool.size() - pool.num_idle() as u32, pool.num_idle() as u32)
+            }
             Db::Postgres(pool) => (pool.size() - pool.num_idle() as u32, pool.num_idle() as u32),
         }
     }
@@ -231,14 +262,19 @@ impl Db {
     /// True once the pool is closed (the service is stopping).
     pub fn is_closed(&self) -> bool {
         match self {
-            Db::Sqlite(pool) => pool.is_closed(),
+            Db::Sqlite(db) => db.pool.is_closed(),
             Db::Postgres(pool) => pool.is_closed(),
         }
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(pool) => pool.close().await,
+            Db::Sqlite(db) => {
+                if let Some(reads) = &db.reads {
+                    reads.close();
+                }
+                db.pool.close().await
+            }
             Db::Postgres(pool) => pool.close().await,
         }
     }

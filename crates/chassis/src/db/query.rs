@@ -9,152 +9,24 @@
 
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Arguments, Encode, FromRow, PgConnection, PgPool, SqliteConnection, SqlitePool, Type};
+use sqlx::{Arguments, Encode, FromRow, PgConnection, PgPool, SqliteConnection, Type};
 
+use super::lite::{FromLiteRow, Read};
 use super::span::StoreSpan;
-use super::{Backend, Conn, Db, Tx};
+use super::value::json_array;
+pub use super::value::Value;
+use super::{Backend, Conn, Db, SqliteDb, Tx};
 
-/// A value bound to a placeholder.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Text(String),
-    OptText(Option<String>),
-    Int(i64),
-    OptInt(Option<i64>),
-    Real(f64),
-    Bool(bool),
-    Bytes(Vec<u8>),
-    /// A list of strings: a `text[]` on PostgreSQL; on SQLite, which has no arrays, a JSON array
-    /// for the statement to open with `json_each` (see [`Query::push_in_list`]).
-    TextList(Vec<String>),
-    /// A list of integers, as [`Value::TextList`] (`bigint[]` on PostgreSQL).
-    IntList(Vec<i64>),
-}
-
-impl From<&str> for Value {
-    fn from(text: &str) -> Value {
-        Value::Text(text.to_owned())
-    }
-}
-
-impl From<&String> for Value {
-    fn from(text: &String) -> Value {
-        Value::Text(text.clone())
-    }
-}
-
-impl From<String> for Value {
-    fn from(text: String) -> Value {
-        Value::Text(text)
-    }
-}
-
-impl From<Option<String>> for Value {
-    fn from(text: Option<String>) -> Value {
-        Value::OptText(text)
-    }
-}
-
-impl From<&Option<String>> for Value {
-    fn from(text: &Option<String>) -> Value {
-        Value::OptText(text.clone())
-    }
-}
-
-impl From<Option<&str>> for Value {
-    fn from(text: Option<&str>) -> Value {
-        Value::OptText(text.map(str::to_owned))
-    }
-}
-
-impl From<i64> for Value {
-    fn from(int: i64) -> Value {
-        Value::Int(int)
-    }
-}
-
-impl From<&i64> for Value {
-    fn from(int: &i64) -> Value {
-        Value::Int(*int)
-    }
-}
-
-impl From<i32> for Value {
-    fn from(int: i32) -> Value {
-        Value::Int(i64::from(int))
-    }
-}
-
-impl From<u32> for Value {
-    fn from(int: u32) -> Value {
-        Value::Int(i64::from(int))
-    }
-}
-
-impl From<Option<i64>> for Value {
-    fn from(int: Option<i64>) -> Value {
-        Value::OptInt(int)
-    }
-}
-
-impl From<f64> for Value {
-    fn from(real: f64) -> Value {
-        Value::Real(real)
-    }
-}
-
-impl From<bool> for Value {
-    fn from(flag: bool) -> Value {
-        Value::Bool(flag)
-    }
-}
-
-impl From<Vec<u8>> for Value {
-    fn from(bytes: Vec<u8>) -> Value {
-        Value::Bytes(bytes)
-    }
-}
-
-impl From<&[u8]> for Value {
-    fn from(bytes: &[u8]) -> Value {
-        Value::Bytes(bytes.to_vec())
-    }
-}
-
-/// Ids are stored as text on both engines (a `uuid` column on PostgreSQL takes the text with a
-/// `::uuid` cast in the statement).
-impl From<uuid::Uuid> for Value {
-    fn from(id: uuid::Uuid) -> Value {
-        Value::Text(id.to_string())
-    }
-}
-
-impl From<Option<uuid::Uuid>> for Value {
-    fn from(id: Option<uuid::Uuid>) -> Value {
-        Value::OptText(id.map(|id| id.to_string()))
-    }
-}
-
-impl From<Vec<String>> for Value {
-    fn from(list: Vec<String>) -> Value {
-        Value::TextList(list)
-    }
-}
-
-impl From<Vec<i64>> for Value {
-    fn from(list: Vec<i64>) -> Value {
-        Value::IntList(list)
-    }
-}
-
-/// A row type both engines can decode: a tuple or a `#[derive(sqlx::FromRow)]` struct.
+/// A row type both engines can decode: a tuple of columns (`(String, i64, Option<String>)`).
+/// On SQLite a row is read either by sqlx (in a transaction) or in the calling task
+/// ([`FromLiteRow`], with sqlx's rules), so it is both.
 pub trait FromEitherRow:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + FromLiteRow + Send + Unpin
 {
 }
 
 impl<T> FromEitherRow for T where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + FromLiteRow + Send + Unpin
 {
 }
 
@@ -162,7 +34,8 @@ impl<T> FromEitherRow for T where
 /// transaction. Made from `&Db`, `&mut Tx`, `&mut Conn` or `Conn`.
 #[derive(Debug)]
 pub enum Executor<'a> {
-    SqlitePool(&'a SqlitePool),
+    /// A SQLite store outside a transaction: reads run in the calling task, the rest on sqlx.
+    SqliteDb(&'a SqliteDb),
     PostgresPool(&'a PgPool),
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
@@ -171,7 +44,7 @@ pub enum Executor<'a> {
 impl Executor<'_> {
     fn backend(&self) -> Backend {
         match self {
-            Executor::SqlitePool(_) | Executor::Sqlite(_) => Backend::Sqlite,
+            Executor::SqliteDb(_) | Executor::Sqlite(_) => Backend::Sqlite,
             Executor::PostgresPool(_) | Executor::Postgres(_) => Backend::Postgres,
         }
     }
@@ -180,7 +53,7 @@ impl Executor<'_> {
 impl<'a> From<&'a Db> for Executor<'a> {
     fn from(db: &'a Db) -> Executor<'a> {
         match db {
-            Db::Sqlite(pool) => Executor::SqlitePool(pool),
+            Db::Sqlite(db) => Executor::SqliteDb(db),
             Db::Postgres(pool) => Executor::PostgresPool(pool),
         }
     }
@@ -316,7 +189,10 @@ impl Query {
         on: Executor<'_>,
     ) -> Result<Vec<R>, sqlx::Error> {
         match on {
-            Executor::SqlitePool(pool) => self.sqlite_query_as()?.fetch_all(pool).await,
+            Executor::SqliteDb(db) => match self.read_here(db, false) {
+                Read::Done(rows) => rows,
+                Read::Elsewhere => self.sqlite_query_as()?.fetch_all(db.pool()).await,
+            },
             Executor::Sqlite(conn) => self.sqlite_query_as()?.fetch_all(conn).await,
             Executor::PostgresPool(pool) => {
                 let sql = numbered(&self.postgres);
@@ -346,7 +222,10 @@ impl Query {
         on: Executor<'_>,
     ) -> Result<Option<R>, sqlx::Error> {
         match on {
-            Executor::SqlitePool(pool) => self.sqlite_query_as()?.fetch_optional(pool).await,
+            Executor::SqliteDb(db) => match self.read_here(db, true) {
+                Read::Done(rows) => rows.map(|rows| rows.into_iter().next()),
+                Read::Elsewhere => self.sqlite_query_as()?.fetch_optional(db.pool()).await,
+            },
             Executor::Sqlite(conn) => self.sqlite_query_as()?.fetch_optional(conn).await,
             Executor::PostgresPool(pool) => {
                 let sql = numbered(&self.postgres);
@@ -384,7 +263,11 @@ impl Query {
 
     async fn execute_on(&self, on: Executor<'_>) -> Result<u64, sqlx::Error> {
         let done = match on {
-            Executor::SqlitePool(pool) => self.sqlite_query()?.execute(pool).await?.rows_affected(),
+            Executor::SqliteDb(db) => self
+                .sqlite_query()?
+                .execute(db.pool())
+                .await?
+                .rows_affected(),
             Executor::Sqlite(conn) => self.sqlite_query()?.execute(conn).await?.rows_affected(),
             Executor::PostgresPool(pool) => {
                 let sql = numbered(&self.postgres);
@@ -402,6 +285,15 @@ impl Query {
             }
         };
         Ok(done)
+    }
+
+    /// The statement run in the calling task, if it is a read that can run there
+    /// ([`super::lite`]).
+    fn read_here<R: FromEitherRow>(&self, db: &SqliteDb, first_only: bool) -> Read<Vec<R>> {
+        match db.reads() {
+            Some(reads) => reads.fetch(&self.sqlite, &self.values, first_only),
+            None => Read::Elsewhere,
+        }
     }
 
     fn sqlite_query_as<R: FromEitherRow>(
@@ -480,12 +372,6 @@ fn query_as_pg<R: FromEitherRow>(
     args: PgArguments,
 ) -> sqlx::query::QueryAs<'_, sqlx::Postgres, R, PgArguments> {
     sqlx::query_as_with(sql, args)
-}
-
-fn json_array<T: serde::Serialize>(list: &[T]) -> String {
-    // Serialising strings and integers cannot fail; an empty array matches nothing, which is
-    // the safe side.
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// `sql` written with `?` placeholders, numbered for PostgreSQL (`$1`, `$2`, …). A `?` inside a

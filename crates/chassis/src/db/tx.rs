@@ -41,7 +41,11 @@ impl Db {
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         let span = StoreSpan::start(self.backend(), "BEGIN");
         let result = match self {
-            Db::Sqlite(pool) => pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+            Db::Sqlite(db) => db
+                .pool()
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map(Tx::Sqlite),
             Db::Postgres(pool) => pool.begin().await.map(Tx::Postgres),
         };
         span.end(&result);
@@ -55,7 +59,7 @@ impl Db {
         let result = match self {
             // In WAL mode a transaction reads one snapshot from its first read to its end, and
             // a deferred one takes no lock: readers never wait for the writer.
-            Db::Sqlite(pool) => pool.begin().await.map(Tx::Sqlite),
+            Db::Sqlite(db) => db.pool().begin().await.map(Tx::Sqlite),
             Db::Postgres(pool) => pool
                 .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 .await

@@ -5,22 +5,23 @@
 //!   base URL, `/v1/traces` appended); neither: no exporter, no spans, no cost;
 //! - `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` (default `parentbased_always_on`);
 //! - the SDK's `OTEL_BSP_*` (queue size, batch size, delay, export timeout), and the OTLP
-//!   exporter's `OTEL_EXPORTER_OTLP_TIMEOUT` and `_HEADERS`.
+//!   exporter's `OTEL_EXPORTER_OTLP_TIMEOUT` and `_HEADERS` (and their `_TRACES_` forms).
 //!
 //! Spans go through the chassis' batch processor ([`super::batch`]): ending a span puts it on a
 //! bounded queue (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048 by default) without waiting; a task on the
-//! instance's tokio runtime exports batches over an async hyper client on that same runtime.
+//! instance's tokio runtime encodes batches as OTLP protobuf ([`super::otlp`], straight from the
+//! span data) and posts them over an async hyper client on that same runtime.
 //! When the collector is down or slow the queue fills and further spans are dropped, and
 //! counted: a request never waits for telemetry, and memory does not grow.
 
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
-use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
 
 use super::batch::{BatchConfig, BatchProcessor, ExportTask, SpanCounts};
+use super::otlp::HttpExporter;
 use super::Tracer;
 use crate::metrics::Metrics;
 
@@ -150,13 +151,9 @@ impl Exporter {
         };
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| failed(format!("no tokio runtime to export from: {e}")))?;
-        // The `hyper-client` feature: an async client on the current runtime.
-        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(url.clone())
-            .build()
-            .map_err(|e| failed(e.to_string()))?;
+        // OTLP protobuf written straight from the span data, posted over opentelemetry-http's
+        // hyper client on the current runtime.
+        let mut exporter = HttpExporter::new(&url).map_err(|e| failed(e.to_string()))?;
         // `builder()` reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME; ours come after so
         // that the service's own identity wins.
         let resource = Resource::builder()

@@ -16,6 +16,8 @@
 pub mod batch;
 #[cfg(feature = "server")]
 pub mod export;
+#[cfg(feature = "server")]
+pub mod otlp;
 pub mod store;
 
 use std::borrow::Cow;

@@ -183,9 +183,9 @@ impl World {
     /// The applied effects, in application order: (event id, account, n).
     async fn effects(&self) -> Vec<(String, String, i64)> {
         match &self.consumer_db {
-            Db::Sqlite(pool) => {
+            Db::Sqlite(db) => {
                 sqlx::query_as("SELECT event_id, account, n FROM effects ORDER BY id")
-                    .fetch_all(pool)
+                    .fetch_all(db.pool())
                     .await
                     .expect("effects")
             }
@@ -361,11 +361,11 @@ async fn duplicates_are_ignored(transport: Transport) {
     let stored = world.commit(&ticks(&["a", "b"], 3)).await;
     world.wait_for_effects(stored.len()).await;
     // A relay that died before recording what it had relayed relays it all again.
-    let Db::Sqlite(pool) = &world.producer_db else {
+    let Db::Sqlite(db) = &world.producer_db else {
         unreachable!()
     };
     sqlx::query("UPDATE brigade_outbox SET position = NULL")
-        .execute(pool)
+        .execute(db.pool())
         .await
         .expect("forget relaying");
     // And a broker that lost its memory of message ids (past JetStream's duplicate window)

@@ -8,6 +8,8 @@
 //! - `shedding`: load shedding past the concurrency limit;
 //! - `chaos`: fault injection, inert without `--chaos`;
 //! - `events_store`: the outbox and inbox on both engines, with racing instances;
+//! - `store`: reads outside a transaction (in the calling task on SQLite) against writers and
+//!   other instances, and as sqlx reads and fails;
 //! - `events`: the events conformance suite on both transports;
 //! - `tracing`: spans exported over OTLP, one trace across services, a dead collector harmless;
 //! - `metrics`: every instance's `/metrics` passes `promtool check metrics`, OpenMetrics scrapes
@@ -30,5 +32,6 @@ mod layers;
 mod metrics;
 mod server;
 mod shedding;
+mod store;
 mod support;
 mod tracing;

@@ -556,10 +556,10 @@ async fn the_audit_finds_a_ledger_that_disagrees_and_the_ledger_is_append_only(d
         order.to_string(),
     ];
     match &db {
-        Db::Sqlite(pool) => {
+        Db::Sqlite(db) => {
             let insert = insert.replace('$', "?");
             let query = args.iter().fold(sqlx::query(&insert), |q, a| q.bind(a));
-            query.execute(pool).await.unwrap();
+            query.execute(db.pool()).await.unwrap();
         }
         Db::Postgres(pool) => {
             let query = args.iter().fold(sqlx::query(insert), |q, a| q.bind(a));
@@ -582,7 +582,7 @@ async fn the_audit_finds_a_ledger_that_disagrees_and_the_ledger_is_append_only(d
     );
     for statement in [update, delete] {
         let refused = match &db {
-            Db::Sqlite(pool) => sqlx::query(statement).execute(pool).await.is_err(),
+            Db::Sqlite(db) => sqlx::query(statement).execute(db.pool()).await.is_err(),
             Db::Postgres(pool) => sqlx::query(statement).execute(pool).await.is_err(),
         };
         assert!(refused, "{statement}");

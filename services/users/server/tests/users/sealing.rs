@@ -20,7 +20,7 @@ brigade_chassis::store_suite!(
 async fn stored_keys(db: &Db) -> Vec<Vec<u8>> {
     const SQL: &str = "SELECT pkcs8 FROM signing_keys";
     match db {
-        Db::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
+        Db::Sqlite(db) => sqlx::query_scalar(SQL).fetch_all(db.pool()).await.unwrap(),
         Db::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await.unwrap(),
     }
 }

@@ -21,7 +21,7 @@ pub async fn second_pool(db: &Db) -> Db {
 /// Runs one statement that returns a count, on either backend.
 pub async fn count(db: &Db, sql: &str) -> i64 {
     match db {
-        Db::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        Db::Sqlite(db) => sqlx::query_scalar(sql).fetch_one(db.pool()).await.unwrap(),
         Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
     }
 }
@@ -29,7 +29,7 @@ pub async fn count(db: &Db, sql: &str) -> i64 {
 /// Runs one statement, on either backend.
 pub async fn execute(db: &Db, sql: &str) {
     match db {
-        Db::Sqlite(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+        Db::Sqlite(db) => drop(sqlx::query(sql).execute(db.pool()).await.unwrap()),
         Db::Postgres(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
     }
 }
