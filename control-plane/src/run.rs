@@ -167,10 +167,26 @@ mod tests {
             for dependency in named {
                 assert!(names.contains(dependency), "{}: {dependency}", service.name);
             }
-            // A service consumes only what another publishes.
+            // A service consumes only what another publishes, and the producer's feed accepts
+            // it as a reader: the two declarations cannot drift apart.
             for source in service.depends_on.consumes {
                 let producer = declared.iter().find(|d| d.name == *source);
                 assert!(producer.is_some_and(|p| p.depends_on.publishes), "{source}");
+                assert!(
+                    producer.is_some_and(|p| p.depends_on.read_by.contains(&service.name)),
+                    "{source}'s DEPENDS_ON.read_by leaves out {}, which consumes its events",
+                    service.name
+                );
+            }
+            // And a feed accepts only the services that consume it.
+            for reader in service.depends_on.read_by {
+                assert!(service.depends_on.publishes, "{}", service.name);
+                let consumer = declared.iter().find(|d| d.name == *reader);
+                assert!(
+                    consumer.is_some_and(|c| c.depends_on.consumes.contains(&service.name)),
+                    "{}'s feed accepts {reader}, which does not consume it",
+                    service.name
+                );
             }
         }
     }

@@ -334,6 +334,21 @@ fn default_otlp_endpoint(
         .then(|| control_url.to_owned())
 }
 
+/// Every process to start, with `colocate` the members folded into one (named in the second
+/// part).
+fn instance_specs(
+    manifest: &Manifest,
+    wiring: &Wiring,
+    exe: &std::path::Path,
+    colocate: bool,
+) -> anyhow::Result<(Vec<ProcessSpec>, Vec<String>)> {
+    let specs = process_specs(manifest, wiring, exe);
+    match colocate {
+        true => colocate::fold(specs, exe),
+        false => Ok((specs, Vec::new())),
+    }
+}
+
 fn process_specs(manifest: &Manifest, wiring: &Wiring, exe: &std::path::Path) -> Vec<ProcessSpec> {
     let mut specs = Vec::new();
     for service in &manifest.services {
@@ -567,12 +582,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         otlp_endpoint: default_otlp_endpoint(&control_url, |name| std::env::var(name).ok()),
         key_encryption_key_file: Some(crate::secrets::key_encryption_key_file(&data_dir)?),
     };
-    let specs = process_specs(&manifest, &wiring, &exe);
-    let (mut specs, members) = if args.colocate {
-        colocate::fold(specs, &exe)?
-    } else {
-        (specs, Vec::new())
-    };
+    let (mut specs, members) = instance_specs(&manifest, &wiring, &exe, args.colocate)?;
     let authority = LocalAuthority::start(args.identity_token_life, args.identity_rotate_every)?;
     authority.enrol(&mut specs, &members)?;
     let authority_routes = authority
@@ -631,10 +641,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         supervisor.start(spec);
     }
 
-    let mut login = login_link(&control_url, &credential);
-    login.data_dir = (args.data_dir
-        != std::path::Path::new(brigade_operator::credential::DEFAULT_DATA_DIR))
-    .then(|| data_dir.clone());
+    let login = login_link(&control_url, &credential, &args.data_dir, &data_dir);
     let reason = wait_for_stop(&shared, &mut signals, &expected, &login, args.ready_timeout).await;
     let stopping = Instant::now();
     stop_instances(&printer, &supervisor, &mut signals, reason, args.stop_grace).await;
@@ -907,10 +914,18 @@ struct Login {
     link: String,
 }
 
-fn login_link(control_url: &str, credential: &OperatorCredential) -> Login {
+/// The login link for `credential`; `given` is the data directory as the user gave it (`data_dir`
+/// resolved), worth naming only when it is not the default.
+fn login_link(
+    control_url: &str,
+    credential: &OperatorCredential,
+    given: &std::path::Path,
+    data_dir: &std::path::Path,
+) -> Login {
     Login {
         control_url: control_url.to_owned(),
-        data_dir: None,
+        data_dir: (given != std::path::Path::new(brigade_operator::credential::DEFAULT_DATA_DIR))
+            .then(|| data_dir.to_owned()),
         // base64url needs no escaping in a query string.
         link: format!("{control_url}/login?t={}", credential.secret()),
     }

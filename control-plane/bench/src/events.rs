@@ -61,6 +61,7 @@ const PRODUCER: ServiceInfo = ServiceInfo {
     version: env!("CARGO_PKG_VERSION"),
     depends_on: Dependencies {
         publishes: true,
+        read_by: &["bench-consumer"],
         ..Dependencies::NONE
     },
 };
@@ -316,7 +317,7 @@ async fn start_producer(
     let store = producer_store.clone();
     let producer = serve(PRODUCER, &flags, move |mut ctx| async move {
         let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
-        let outbox = ctx.publish_events(&db, &[CONSUMER.name]).await?;
+        let outbox = ctx.publish_events(&db).await?;
         let _ = store.set((db, outbox));
         Ok(Router::new())
     })

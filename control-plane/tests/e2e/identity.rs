@@ -68,11 +68,22 @@ fn assert_refused(status: u16, problem: &Value, expected: u16, kind: &str, what:
     );
 }
 
-/// OWASP API5 (function-level authorization) and API2 (broken authentication) between services.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_service_answers_only_the_callers_its_routes_declare() {
-    let system = System::up().await;
-    let payments = address(&system, "payments").await;
+/// What the direct charge attacks leave behind for the log check: the secrets and tokens used.
+pub(crate) struct ChargeAttacks {
+    pub catalog_token: String,
+    pub catalog_secret: String,
+    pub orders_secret: String,
+}
+
+/// Payments' charges take orders alone: nobody, an unsigned name, a shopper's token, another
+/// service's real identity, a token for another audience are refused before payments' logic;
+/// orders' identity reaches it (and its card, failing the Luhn check, moves no money). The same
+/// on every store: the guard runs before the handler (`postgres.rs` runs it on PostgreSQL).
+pub(crate) async fn only_orders_reaches_payments_charges(
+    system: &System,
+    shopper_email: &str,
+) -> ChargeAttacks {
+    let payments = address(system, "payments").await;
     let charges = format!("http://{payments}/v1/charges");
     let charge = json!({
         "order_id": Uuid::new_v4(),
@@ -98,7 +109,7 @@ async fn a_service_answers_only_the_callers_its_routes_declare() {
         "an unsigned name",
     );
     // A shopper's access token is no service identity.
-    let shopper = crate::support::shop::Shopper::sign_up(&system.gateway, "eve@example.com").await;
+    let shopper = crate::support::shop::Shopper::sign_up(&system.gateway, shopper_email).await;
     let as_shopper = [key, ("brigade-identity", shopper.token.as_str())];
     let (status, problem) = send(
         Method::POST,
@@ -117,8 +128,8 @@ async fn a_service_answers_only_the_callers_its_routes_declare() {
     );
 
     // The catalog's own identity, honestly minted for payments: a known caller, not accepted.
-    let catalog = bootstrap_secret(&system, "catalog-1").await;
-    let (status, answer) = token_for(&system, &catalog, "catalog", "payments").await;
+    let catalog = bootstrap_secret(system, "catalog-1").await;
+    let (status, answer) = token_for(system, &catalog, "catalog", "payments").await;
     assert_eq!(status, 200, "{answer}");
     let catalog_token = answer["token"].as_str().unwrap().to_owned();
     let as_catalog = [key, ("brigade-identity", catalog_token.as_str())];
@@ -133,7 +144,7 @@ async fn a_service_answers_only_the_callers_its_routes_declare() {
     assert_refused(status, &problem, 403, "caller-not-accepted", "catalog");
     assert_eq!(problem["caller"], "catalog", "{problem}");
     // The catalog's secret does not speak for orders.
-    let (status, problem) = token_for(&system, &catalog, "orders", "payments").await;
+    let (status, problem) = token_for(system, &catalog, "orders", "payments").await;
     assert_refused(
         status,
         &problem,
@@ -142,7 +153,7 @@ async fn a_service_answers_only_the_callers_its_routes_declare() {
         "catalog's secret as orders",
     );
     // A token for another audience is not one for payments.
-    let (_, answer) = token_for(&system, &catalog, "catalog", "inventory").await;
+    let (_, answer) = token_for(system, &catalog, "catalog", "inventory").await;
     let elsewhere = [key, ("brigade-identity", answer["token"].as_str().unwrap())];
     let (status, problem) = send(
         Method::POST,
@@ -161,8 +172,8 @@ async fn a_service_answers_only_the_callers_its_routes_declare() {
     );
 
     // Orders' identity is accepted: the request reaches payments' own checks.
-    let orders = bootstrap_secret(&system, "orders-1").await;
-    let (status, answer) = token_for(&system, &orders, "orders", "payments").await;
+    let orders = bootstrap_secret(system, "orders-1").await;
+    let (status, answer) = token_for(system, &orders, "orders", "payments").await;
     assert_eq!(status, 200, "{answer}");
     let as_orders = [key, ("brigade-identity", answer["token"].as_str().unwrap())];
     let (status, problem) = send(Method::POST, &charges, None, &as_orders, Some(charge)).await;
@@ -170,6 +181,23 @@ async fn a_service_answers_only_the_callers_its_routes_declare() {
         status, 422,
         "orders is accepted, its card refused: {problem}"
     );
+    ChargeAttacks {
+        catalog_token,
+        catalog_secret: catalog,
+        orders_secret: orders,
+    }
+}
+
+/// OWASP API5 (function-level authorization) and API2 (broken authentication) between services.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_answers_only_the_callers_its_routes_declare() {
+    let system = System::up().await;
+    let ChargeAttacks {
+        catalog_token,
+        catalog_secret: catalog,
+        orders_secret: orders,
+    } = only_orders_reaches_payments_charges(&system, "eve@example.com").await;
+    let payments = address(&system, "payments").await;
 
     // Every shopper's orders, charges and ledger at once are the operator's to read (the
     // promise checker reads them as the operator): nobody, and a service, are refused.

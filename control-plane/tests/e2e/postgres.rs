@@ -1,6 +1,7 @@
 //! `brigade up --postgres URL`: every service that keeps a store on a PostgreSQL database of its
 //! own, which `up` creates; a checkout goes through and every promise holds. A server that
-//! cannot be reached is refused before any service starts.
+//! cannot be reached is refused before any service starts. Service identity holds there too: a
+//! direct charge to payments by anyone but orders is refused.
 //!
 //! Needs PostgreSQL at `BRIGADE_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`): skipped with a message without it, failed under
@@ -121,12 +122,14 @@ async fn with_postgres_every_service_keeps_its_data_in_a_database_of_its_own() {
         ada.settled_orders(1, Duration::from_secs(10)).await.len(),
         1
     );
+    // Service identity holds on these stores as on SQLite: payments' charges take orders alone.
+    crate::identity::only_orders_reaches_payments_charges(&system, "mallory@example.com").await;
     assert_promises_hold(&system).await;
 
     // The order and the shopper are in their services' PostgreSQL databases, and no service
     // made a SQLite file.
     assert_eq!(databases.count("orders", "orders").await, 1);
-    assert_eq!(databases.count("users", "users").await, 1);
+    assert_eq!(databases.count("users", "users").await, 2); // ada, and mallory who attacked
     let sqlite_files: Vec<_> = std::fs::read_dir(system.data.path().join("data"))
         .map(|entries| {
             entries

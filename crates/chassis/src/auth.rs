@@ -120,7 +120,7 @@ enum KeySource {
     Fixed,
     /// A JWKS at a URL outside discovery (the control plane's identity authority, a cluster's
     /// service-account issuer).
-    Url(crate::plain::PlainClient, String),
+    Url(Box<crate::plain::PlainClient>, String),
 }
 
 struct Inner {
@@ -165,7 +165,10 @@ impl Verifier {
     /// Fetches keys from the JWKS at `url` (and again when a token names a key it lacks).
     pub fn from_url(url: &str) -> Verifier {
         let client = crate::plain::PlainClient::new(Duration::from_secs(5));
-        Verifier::with_source(KeySource::Url(client, url.to_owned()), HashMap::new())
+        Verifier::with_source(
+            KeySource::Url(Box::new(client), url.to_owned()),
+            HashMap::new(),
+        )
     }
 
     /// Uses exactly the keys of `jwks`.

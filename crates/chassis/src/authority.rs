@@ -312,6 +312,9 @@ fn refused(detail: &str) -> Problem {
     )
 }
 
+// The problem is the route's answer, made once per request: its size is what a problem answer
+// weighs anyway.
+#[allow(clippy::result_large_err)]
 fn answer(
     authority: &Authority,
     subject: &str,

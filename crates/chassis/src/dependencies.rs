@@ -17,6 +17,10 @@ pub struct Dependencies {
     pub consumes: &'static [&'static str],
     /// Whether it publishes events (`ctx.publish_events(…)`).
     pub publishes: bool,
+    /// The services that read its event feed (the embedded transport): the only callers its
+    /// feed accepts. Each of them names this service in its own `consumes`; the control plane's
+    /// tests hold the two sides together.
+    pub read_by: &'static [&'static str],
 }
 
 impl Dependencies {
@@ -25,6 +29,7 @@ impl Dependencies {
         calls: &[],
         consumes: &[],
         publishes: false,
+        read_by: &[],
     };
 
     /// Whether it takes part in events at all, and so needs the broker when there is one.
@@ -119,6 +124,7 @@ mod tests {
         calls: &["catalog", "users"],
         consumes: &["orders"],
         publishes: false,
+        read_by: &[],
     };
 
     #[test]

@@ -116,7 +116,8 @@ enum Mode {
     /// Tokens signed by a key of a JWKS: the local authority's, or a cluster's.
     Signed {
         verifier: Verifier,
-        validation: Validation,
+        // Boxed: the rules are large, and read once per call.
+        validation: Box<Validation>,
     },
     /// Unsigned `dev:<service>` names (`--identity dev`).
     Dev,
@@ -194,7 +195,7 @@ impl Guard {
             service,
             Mode::Signed {
                 verifier,
-                validation,
+                validation: Box::new(validation),
             },
             metrics,
         )

@@ -189,14 +189,10 @@ impl Context {
     }
 
     /// This service publishes events from `db` (which has [`events::OUTBOX_MIGRATION`]): starts
-    /// the relay and serves the outbox feed to the services named in `consumers` (the feed is
-    /// read with their identity, [`crate::identity`]). Append with the returned
+    /// the relay and serves the outbox feed to the services its `DEPENDS_ON.read_by` names (the
+    /// feed is read with their identity, [`crate::identity`]). Append with the returned
     /// [`events::Outbox`].
-    pub async fn publish_events(
-        &mut self,
-        db: &Db,
-        consumers: &'static [&'static str],
-    ) -> Result<events::Outbox, events::Error> {
+    pub async fn publish_events(&mut self, db: &Db) -> Result<events::Outbox, events::Error> {
         self.info.depends_on.check_publish(self.info.name)?;
         let outbox = events::Outbox::new();
         let relay = match self.nats().await? {
@@ -224,7 +220,7 @@ impl Context {
         if let Ok(mut routes) = self.events.routes.lock() {
             *routes = std::mem::take(&mut *routes).merge(
                 events::feed_routes(relay.clone(), self.health.clone())
-                    .route_layer(crate::guard::callers(consumers)),
+                    .route_layer(crate::guard::callers(self.info.depends_on.read_by)),
             );
         }
         self.spawn_background("outbox relay", move |stop| relay.run(stop));

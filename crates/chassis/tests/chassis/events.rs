@@ -25,6 +25,7 @@ pub(crate) const PRODUCER: ServiceInfo = ServiceInfo {
     version: "test",
     depends_on: brigade_chassis::service::Dependencies {
         publishes: true,
+        read_by: &["tally"],
         ..brigade_chassis::service::Dependencies::NONE
     },
 };
@@ -35,7 +36,7 @@ pub(crate) const CONSUMER: ServiceInfo = ServiceInfo {
     depends_on: brigade_chassis::service::Dependencies {
         calls: &["ledger"],
         consumes: &["ledger"],
-        publishes: false,
+        ..brigade_chassis::service::Dependencies::NONE
     },
 };
 
@@ -141,7 +142,7 @@ impl World {
         Instance::start_custom(PRODUCER, &flags, |mut ctx| async move {
             fast(&mut ctx);
             let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
-            ctx.publish_events(&db, &["tally"]).await?;
+            ctx.publish_events(&db).await?;
             Ok(Router::new())
         })
         .await
@@ -242,7 +243,7 @@ impl World {
             fast(&mut ctx);
             ctx.events_options_mut().relay_interval = Duration::from_secs(3600);
             let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
-            let outbox = ctx.publish_events(&db, &["tally"]).await?;
+            let outbox = ctx.publish_events(&db).await?;
             Ok(Router::new().route(
                 "/v1/relay",
                 axum::routing::post(move || async move {

@@ -188,6 +188,7 @@ async fn refusals_are_counted_by_route_and_reason() {
     )
     .layer(axum::Extension(guard));
     testing::TestRequest::to(&app, Method::POST, "/v1/charges")
+        .without_identity()
         .send()
         .await
         .problem(StatusCode::UNAUTHORIZED, "identity-required", "identity");

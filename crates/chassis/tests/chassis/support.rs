@@ -79,7 +79,7 @@ pub async fn get_status(client: &PlainClient, url: &str) -> StatusCode {
 pub async fn start_ticking_ledger(flags: &[&str]) -> Instance {
     Instance::start_custom(PRODUCER, flags, |mut ctx| async move {
         let db = ctx.open_store(&[events::OUTBOX_MIGRATION]).await?;
-        let outbox = ctx.publish_events(&db, &["tally"]).await?;
+        let outbox = ctx.publish_events(&db).await?;
         // A change announced by an event, written in the request's transaction.
         Ok(Router::new().route(
             "/v1/ticks",

@@ -51,6 +51,7 @@ impl Service for Catalog {
     );
     const DEPENDS_ON: Dependencies = Dependencies {
         publishes: true,
+        read_by: &["recommendations"],
         ..Dependencies::NONE
     };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
@@ -61,14 +62,10 @@ impl Service for Catalog {
     /// same at the same moment.
     async fn build(mut ctx: Context, args: SeedArgs<Catalog>) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
+        let outbox = ctx.publish_events(&db).await?;
         if args.sample == SampleData::Load {
             seed::ensure_sample_catalog(&db, &outbox).await?;
         }
         Ok(router(Store::new(db)))
     }
 }
-
-/// The services that read this service's event feed (the embedded transport): the only callers
-/// its feed accepts.
-const FEED_CONSUMERS: &[&str] = &["recommendations"];

@@ -62,6 +62,7 @@ impl Service for Inventory {
     const DEPENDS_ON: Dependencies = Dependencies {
         consumes: &["orders"],
         publishes: true,
+        read_by: &[],
         ..Dependencies::NONE
     };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
@@ -72,7 +73,7 @@ impl Service for Inventory {
     /// routes. Every step is safe when another instance does the same at the same moment.
     async fn build(mut ctx: Context, args: SeedArgs<Inventory>) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
+        let outbox = ctx.publish_events(&db).await?;
         if args.sample == SampleData::Load {
             seed::ensure_sample_stock(&db, &outbox).await?;
         }
@@ -82,7 +83,3 @@ impl Service for Inventory {
         Ok(router(store))
     }
 }
-
-/// The services that read this service's event feed (the embedded transport): the only callers
-/// its feed accepts.
-const FEED_CONSUMERS: &[&str] = &[];

@@ -123,6 +123,13 @@ impl Service for Orders {
         ],
         consumes: &["payments", "shipping"],
         publishes: true,
+        read_by: &[
+            "cart",
+            "inventory",
+            "notifications",
+            "recommendations",
+            "shipping",
+        ],
     };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
     type Args = SagaArgs;
@@ -132,7 +139,7 @@ impl Service for Orders {
     /// the routes.
     async fn build(mut ctx: Context, args: SagaArgs) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
+        let outbox = ctx.publish_events(&db).await?;
         ctx.subscribe(&db, events::payments()).await?;
         ctx.subscribe(&db, events::shipping()).await?;
         let verifier = ctx.verifier()?;
@@ -169,13 +176,3 @@ mod tests {
         assert_eq!(crash(&["--crash-after-step", "nonsense"]), None);
     }
 }
-
-/// The services that read this service's event feed (the embedded transport): the only callers
-/// its feed accepts.
-const FEED_CONSUMERS: &[&str] = &[
-    "cart",
-    "inventory",
-    "notifications",
-    "recommendations",
-    "shipping",
-];

@@ -71,6 +71,7 @@ impl Service for Payments {
     );
     const DEPENDS_ON: Dependencies = Dependencies {
         publishes: true,
+        read_by: &["orders", "notifications"],
         ..Dependencies::NONE
     };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
@@ -81,7 +82,7 @@ impl Service for Payments {
     /// does the same at the same moment.
     async fn build(mut ctx: Context, settings: Settings) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
+        let outbox = ctx.publish_events(&db).await?;
         let processor = Processor::new(Store::new(db, outbox), settings.slow_card_delay);
         processor.recover_pending_charges(ctx.background());
         Ok(router(processor))
@@ -106,7 +107,3 @@ mod tests {
         assert_eq!(delay(&["--slow-card-delay", "soon"]), None);
     }
 }
-
-/// The services that read this service's event feed (the embedded transport): the only callers
-/// its feed accepts.
-const FEED_CONSUMERS: &[&str] = &["orders", "notifications"];

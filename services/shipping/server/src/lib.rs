@@ -47,6 +47,7 @@ impl Service for Shipping {
     const DEPENDS_ON: Dependencies = Dependencies {
         consumes: &["orders"],
         publishes: true,
+        read_by: &["orders", "notifications"],
         ..Dependencies::NONE
     };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
@@ -58,12 +59,8 @@ impl Service for Shipping {
     /// and builds the routes.
     async fn build(mut ctx: Context, _args: Self::Args) -> Result<axum::Router, BoxError> {
         let db = ctx.store()?;
-        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
+        let outbox = ctx.publish_events(&db).await?;
         ctx.subscribe(&db, events::orders(outbox.clone())).await?;
         Ok(router(Store { db, outbox }))
     }
 }
-
-/// The services that read this service's event feed (the embedded transport): the only callers
-/// its feed accepts.
-const FEED_CONSUMERS: &[&str] = &["orders", "notifications"];

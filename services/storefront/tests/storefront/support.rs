@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use brigade_chassis::plain::PlainClient;
 use brigade_chassis::testing::Instance;
 use bytes::Bytes;
 use http::{header, HeaderMap, Method, StatusCode};

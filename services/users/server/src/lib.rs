@@ -131,6 +131,7 @@ impl Service for Users {
     );
     const DEPENDS_ON: Dependencies = Dependencies {
         publishes: true,
+        read_by: &["notifications"],
         ..Dependencies::NONE
     };
     const MIGRATIONS: &'static [Migration] = MIGRATIONS;
@@ -145,7 +146,7 @@ impl Service for Users {
             sealing: args.sealing(db.backend())?,
             ..args.config()
         };
-        let outbox = ctx.publish_events(&db, FEED_CONSUMERS).await?;
+        let outbox = ctx.publish_events(&db).await?;
         let app = App::start(db, outbox, &config, Clock::system()).await?;
         rotation::start(
             ctx.background(),
@@ -180,7 +181,3 @@ mod tests {
         assert!(own_args::<Users>(&["--key-rotation-interval", "0s"]).is_none());
     }
 }
-
-/// The services that read this service's event feed (the embedded transport): the only callers
-/// its feed accepts.
-const FEED_CONSUMERS: &[&str] = &["notifications"];

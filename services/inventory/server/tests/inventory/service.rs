@@ -160,13 +160,14 @@ impl OrdersFeed {
             version: "test",
             depends_on: brigade_chassis::service::Dependencies {
                 publishes: true,
+                read_by: &["inventory"],
                 ..brigade_chassis::service::Dependencies::NONE
             },
         };
         let instance =
             Instance::start_custom(info, &["--database-url", &url], |mut ctx| async move {
                 let db = ctx.open_store(&[OUTBOX_MIGRATION]).await?;
-                ctx.publish_events(&db, &["inventory"]).await?;
+                ctx.publish_events(&db).await?;
                 Ok(axum::Router::new())
             })
             .await;
