@@ -9,7 +9,9 @@ use crate::support::System;
 use http::Method;
 use serde_json::json;
 
-pub(crate) async fn assert_promises_hold(system: &System) {
+/// Every promise holds (`brigade check`, letting 30 s settle); the report, for what a test
+/// counts further.
+pub(crate) async fn assert_promises_hold(system: &System) -> brigade_operator::checker::Report {
     let report = brigade_operator::checker::check(
         &system.control,
         &system.credential(),
@@ -18,6 +20,7 @@ pub(crate) async fn assert_promises_hold(system: &System) {
     .await
     .unwrap();
     assert!(report.holds(), "{report}");
+    report
 }
 
 /// The address of a service's instance, from the registry (for operator calls in tests).

@@ -77,12 +77,5 @@ async fn a_colocated_system_checks_out_through_the_gateway_and_every_promise_hol
         assert!(total(&orders, &series) >= 2.0, "{orders}");
     }
 
-    let report = brigade_operator::checker::check(
-        &system.control,
-        &system.credential(),
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
-    assert!(report.holds(), "{report}");
+    crate::checkout::assert_promises_hold(&system).await;
 }

@@ -93,54 +93,35 @@ pub(crate) async fn only_orders_reaches_payments_charges(
         // so that even an accepted caller moves no money in this test.
         "card_number": "4242424242424241",
     });
-    let key = ("idempotency-key", "identity-attack-1");
+    // A direct charge with `identity` (none: no header) as the calling service's.
+    let charge_as = |identity: Option<String>| {
+        let (charges, charge) = (charges.clone(), charge.clone());
+        async move {
+            let mut headers = vec![("idempotency-key", "identity-attack-1")];
+            if let Some(identity) = &identity {
+                headers.push(("brigade-identity", identity.as_str()));
+            }
+            send(Method::POST, &charges, None, &headers, Some(charge)).await
+        }
+    };
 
     // Nobody: 401, before the body is looked at.
-    let (status, problem) = send(Method::POST, &charges, None, &[key], Some(charge.clone())).await;
+    let (status, problem) = charge_as(None).await;
     assert_refused(status, &problem, 401, "identity-required", "no identity");
     // A forged identity: 401.
-    let forged = [key, ("brigade-identity", "dev:orders")];
-    let (status, problem) = send(Method::POST, &charges, None, &forged, Some(charge.clone())).await;
-    assert_refused(
-        status,
-        &problem,
-        401,
-        "identity-required",
-        "an unsigned name",
-    );
+    let (status, problem) = charge_as(Some("dev:orders".to_owned())).await;
+    assert_refused(status, &problem, 401, "identity-required", "unsigned");
     // A shopper's access token is no service identity.
     let shopper = crate::support::shop::Shopper::sign_up(&system.gateway, shopper_email).await;
-    let as_shopper = [key, ("brigade-identity", shopper.token.as_str())];
-    let (status, problem) = send(
-        Method::POST,
-        &charges,
-        None,
-        &as_shopper,
-        Some(charge.clone()),
-    )
-    .await;
-    assert_refused(
-        status,
-        &problem,
-        401,
-        "identity-required",
-        "a shopper's token",
-    );
+    let (status, problem) = charge_as(Some(shopper.token.clone())).await;
+    assert_refused(status, &problem, 401, "identity-required", "a shopper");
 
     // The catalog's own identity, honestly minted for payments: a known caller, not accepted.
     let catalog = bootstrap_secret(system, "catalog-1").await;
     let (status, answer) = token_for(system, &catalog, "catalog", "payments").await;
     assert_eq!(status, 200, "{answer}");
     let catalog_token = answer["token"].as_str().unwrap().to_owned();
-    let as_catalog = [key, ("brigade-identity", catalog_token.as_str())];
-    let (status, problem) = send(
-        Method::POST,
-        &charges,
-        None,
-        &as_catalog,
-        Some(charge.clone()),
-    )
-    .await;
+    let (status, problem) = charge_as(Some(catalog_token.clone())).await;
     assert_refused(status, &problem, 403, "caller-not-accepted", "catalog");
     assert_eq!(problem["caller"], "catalog", "{problem}");
     // The catalog's secret does not speak for orders.
@@ -150,33 +131,18 @@ pub(crate) async fn only_orders_reaches_payments_charges(
         &problem,
         401,
         "identity-required",
-        "catalog's secret as orders",
+        "catalog as orders",
     );
     // A token for another audience is not one for payments.
     let (_, answer) = token_for(system, &catalog, "catalog", "inventory").await;
-    let elsewhere = [key, ("brigade-identity", answer["token"].as_str().unwrap())];
-    let (status, problem) = send(
-        Method::POST,
-        &charges,
-        None,
-        &elsewhere,
-        Some(charge.clone()),
-    )
-    .await;
-    assert_refused(
-        status,
-        &problem,
-        401,
-        "identity-required",
-        "a token for inventory",
-    );
+    let (status, problem) = charge_as(Some(answer["token"].as_str().unwrap().to_owned())).await;
+    assert_refused(status, &problem, 401, "identity-required", "for inventory");
 
     // Orders' identity is accepted: the request reaches payments' own checks.
     let orders = bootstrap_secret(system, "orders-1").await;
     let (status, answer) = token_for(system, &orders, "orders", "payments").await;
     assert_eq!(status, 200, "{answer}");
-    let as_orders = [key, ("brigade-identity", answer["token"].as_str().unwrap())];
-    let (status, problem) = send(Method::POST, &charges, None, &as_orders, Some(charge)).await;
+    let (status, problem) = charge_as(Some(answer["token"].as_str().unwrap().to_owned())).await;
     assert_eq!(
         status, 422,
         "orders is accepted, its card refused: {problem}"
@@ -317,14 +283,7 @@ async fn a_service_answers_only_the_callers_its_routes_declare() {
     }
 
     // None of it moved money: every promise holds.
-    let report = brigade_operator::checker::check(
-        &system.control,
-        &system.credential(),
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
-    assert!(report.holds(), "{report}");
+    crate::checkout::assert_promises_hold(&system).await;
 }
 
 /// GET `url` as text.

@@ -227,14 +227,7 @@ async fn scaling_and_rolling_restarts_fail_no_request_and_lose_no_order() {
     assert_eq!(summary["overall"]["not_sent"], 0, "{summary:#}");
 
     // And no lost order, no double charge, no oversell.
-    let report = brigade_operator::checker::check(
-        &system.control,
-        &system.credential(),
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
-    assert!(report.holds(), "{report}");
+    let report = crate::checkout::assert_promises_hold(&system).await;
     assert!(
         report.orders.get("CONFIRMED").copied().unwrap_or(0) > 100,
         "{report}"
