@@ -193,6 +193,15 @@ pub fn static_client_with(
     addresses: Vec<std::net::SocketAddr>,
     options: crate::client::Options,
 ) -> crate::client::ServiceClient {
+    static_client_presenting_nothing(service, addresses, options)
+        .with_identity(Harness::get().presenter(HARNESS))
+}
+
+fn static_client_presenting_nothing(
+    service: &str,
+    addresses: Vec<std::net::SocketAddr>,
+    options: crate::client::Options,
+) -> crate::client::ServiceClient {
     let peers = std::collections::HashMap::from([(service.to_owned(), addresses)]);
     crate::client::ServiceClient::new(
         service,
@@ -200,7 +209,6 @@ pub fn static_client_with(
         Metrics::new().client.clone(),
         options,
     )
-    .with_identity(Harness::get().presenter(HARNESS))
 }
 
 /// GET `url` of an instance of `service` as the [`Harness`] (its identity token for `service`
@@ -270,14 +278,8 @@ pub fn static_client_as(
     addresses: Vec<std::net::SocketAddr>,
     caller: &str,
 ) -> crate::client::ServiceClient {
-    let peers = std::collections::HashMap::from([(service.to_owned(), addresses)]);
-    crate::client::ServiceClient::new(
-        service,
-        crate::discovery::Resolver::new(crate::discovery::Source::Static(peers)),
-        Metrics::new().client.clone(),
-        crate::client::Options::default(),
-    )
-    .with_identity(Harness::get().presenter(caller))
+    static_client_without_identity(service, addresses)
+        .with_identity(Harness::get().presenter(caller))
 }
 
 /// A client of `service` at `addresses` that presents no identity at all.
@@ -285,13 +287,7 @@ pub fn static_client_without_identity(
     service: &str,
     addresses: Vec<std::net::SocketAddr>,
 ) -> crate::client::ServiceClient {
-    let peers = std::collections::HashMap::from([(service.to_owned(), addresses)]);
-    crate::client::ServiceClient::new(
-        service,
-        crate::discovery::Resolver::new(crate::discovery::Source::Static(peers)),
-        Metrics::new().client.clone(),
-        crate::client::Options::default(),
-    )
+    static_client_presenting_nothing(service, addresses, crate::client::Options::default())
 }
 
 /// [`static_client_with`] with the default options.

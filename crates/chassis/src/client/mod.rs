@@ -291,24 +291,26 @@ impl ServiceClient {
     /// ([`crate::identity::HEADER`]). A service's clients get it from the chassis
     /// ([`crate::service::Context::client`]).
     pub fn with_identity(self, identity: Identity) -> ServiceClient {
-        let inner = &*self.inner;
-        ServiceClient::build(
-            &inner.service,
-            inner.resolver.clone(),
-            inner.metrics.clone(),
-            inner.options.clone(),
-            inner.policy,
-            Transport {
-                colocated: inner.colocated.clone(),
-                identity: Some(identity),
-            },
-        )
+        let colocated = self.inner.colocated.clone();
+        self.with_transport(Transport {
+            colocated,
+            identity: Some(identity),
+        })
     }
 
     /// This client's dependency, calling the instances that `colocated` serves in this process
     /// in-process rather than over HTTP; everything else (discovery, balancing, policies,
     /// tracing) is unchanged. Set it when building the service, as [`ServiceClient::with_policy`].
     pub fn colocated(self, colocated: Colocated) -> ServiceClient {
+        let identity = self.inner.identity.clone();
+        self.with_transport(Transport {
+            colocated: Some(colocated),
+            identity,
+        })
+    }
+
+    /// This client's dependency, options and policy, calling through `transport`.
+    fn with_transport(self, transport: Transport) -> ServiceClient {
         let inner = &*self.inner;
         ServiceClient::build(
             &inner.service,
@@ -316,10 +318,7 @@ impl ServiceClient {
             inner.metrics.clone(),
             inner.options.clone(),
             inner.policy,
-            Transport {
-                colocated: Some(colocated),
-                identity: inner.identity.clone(),
-            },
+            transport,
         )
     }
 
