@@ -182,6 +182,9 @@ where
     )
 }
 
+/// The operation's member listing the callers it accepts (service names, `operator`).
+pub const CALLERS_EXTENSION: &str = "x-brigade-callers";
+
 /// `route` accepting calls only from the `accepted` services (and [`crate::identity::OPERATOR`]
 /// when listed), checked before its handler: [`crate::guard::callers`], kept next to
 /// the route it guards.
@@ -212,6 +215,11 @@ where
                     "caller-not-accepted: the calling service is not one of {who}"
                 )),
             );
+            // Machine-readable too: a contract test calls each operation as a caller it takes.
+            operation
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert(CALLERS_EXTENSION.to_owned(), serde_json::json!(accepted));
         }
     }
     (

@@ -506,4 +506,21 @@ async fn charges_and_refunds_take_only_their_declared_callers() {
         .await
         .with_status(StatusCode::OK);
     assert_audit_clean(&app).await;
+
+    // The document says who may call, for people and for contract tests alike.
+    let document = assert_openapi_covers(app.router(), OPERATIONS).await;
+    let callers = |path: &str| {
+        document["paths"][path]["post"][brigade_chassis::openapi::CALLERS_EXTENSION].clone()
+    };
+    assert_eq!(callers("/v1/charges"), json!(["orders"]));
+    assert_eq!(
+        callers("/v1/charges/{id}/refund"),
+        json!(["orders", brigade_chassis::identity::OPERATOR])
+    );
+    for status in ["401", "403"] {
+        assert!(
+            document["paths"]["/v1/charges"]["post"]["responses"][status].is_object(),
+            "{status} is not documented"
+        );
+    }
 }
