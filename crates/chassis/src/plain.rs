@@ -79,6 +79,41 @@ impl Default for PlainClient {
     }
 }
 
+impl Error {
+    /// True when the connection closed (or was reset) before any answer came: on a kept-alive
+    /// connection, the server closed it, idle or draining, just as the request went out. A
+    /// request safe to repeat may then be sent again (RFC 9110 §9.2.2), as browsers do.
+    pub fn is_closed_before_answer(&self) -> bool {
+        let Error::Transport { source, .. } = self else {
+            return false;
+        };
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source);
+        while let Some(error) = cause {
+            if let Some(hyper) = error.downcast_ref::<hyper::Error>() {
+                if hyper.is_incomplete_message() || hyper.is_canceled() {
+                    return true;
+                }
+            }
+            if let Some(io) = error.downcast_ref::<std::io::Error>() {
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) {
+                    return true;
+                }
+            }
+            cause = error.source();
+        }
+        false
+    }
+}
+
+/// Whether `request` may be sent twice with the effect of once: an idempotent method, or any
+/// method with an Idempotency-Key.
+fn safe_to_repeat<B>(request: &Request<B>) -> bool {
+    request.method().is_idempotent() || request.headers().contains_key("idempotency-key")
+}
+
 impl PlainClient {
     pub fn new(timeout: Duration) -> PlainClient {
         PlainClient {
@@ -151,6 +186,29 @@ impl PlainClient {
             })?
     }
 
+    /// Sends `request` as [`PlainClient::send_request`] does, and once more when the connection
+    /// closed under it before any answer ([`Error::is_closed_before_answer`]) and it is safe to
+    /// repeat (an idempotent method, or an Idempotency-Key). The second part says whether it was
+    /// sent again.
+    pub async fn send_request_resending_closed(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> (Result<Answer, Error>, bool) {
+        let again = safe_to_repeat(&request).then(|| {
+            let mut copy = Request::new(request.body().clone());
+            *copy.method_mut() = request.method().clone();
+            *copy.uri_mut() = request.uri().clone();
+            *copy.headers_mut() = request.headers().clone();
+            copy
+        });
+        match (self.send_request(request).await, again) {
+            (Err(error), Some(again)) if error.is_closed_before_answer() => {
+                (self.send_request(again).await, true)
+            }
+            (result, _) => (result, false),
+        }
+    }
+
     /// GET and decode a 2xx JSON answer.
     pub async fn get_json<T: DeserializeOwned>(&self, url: &str) -> Result<T, Error> {
         let answer = self.send(Method::GET, url, None).await?;
@@ -185,4 +243,86 @@ fn decode<T: DeserializeOwned>(url: &str, answer: Answer) -> Result<T, Error> {
         url: url.to_owned(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A server that closes each of its first `closes` connections once it has read a request,
+    /// answering nothing (a draining server closing a kept-alive connection as a request came),
+    /// and answers `200` on the later ones. Counts the requests read.
+    async fn closing_server(closes: usize) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/thing", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counted = requests.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                if counted.fetch_add(1, Ordering::SeqCst) < closes {
+                    drop(socket);
+                    continue;
+                }
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            }
+        });
+        (url, requests)
+    }
+
+    fn request(method: Method, url: &str, key: Option<&str>) -> Request<Full<Bytes>> {
+        let mut request = Request::builder().method(method).uri(url);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.body(Full::new(Bytes::new())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_request_safe_to_repeat_is_sent_again_once_when_the_connection_closes_under_it() {
+        let client = PlainClient::new(Duration::from_secs(5));
+        for (method, key) in [(Method::GET, None), (Method::POST, Some("k-1"))] {
+            let (url, requests) = closing_server(1).await;
+            let (answer, resent) = client
+                .send_request_resending_closed(request(method.clone(), &url, key))
+                .await;
+            assert_eq!(answer.unwrap().status, StatusCode::OK, "{method}");
+            assert!(resent, "{method}");
+            assert_eq!(requests.load(Ordering::SeqCst), 2, "{method}");
+        }
+
+        // Closed twice: the second failure is the answer; never a third try.
+        let (url, requests) = closing_server(2).await;
+        let (answer, resent) = client
+            .send_request_resending_closed(request(Method::GET, &url, None))
+            .await;
+        assert!(answer.unwrap_err().is_closed_before_answer());
+        assert!(resent);
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_request_unsafe_to_repeat_is_sent_once() {
+        let client = PlainClient::new(Duration::from_secs(5));
+        let (url, requests) = closing_server(1).await;
+        let (answer, resent) = client
+            .send_request_resending_closed(request(Method::POST, &url, None))
+            .await;
+        assert!(answer.unwrap_err().is_closed_before_answer());
+        assert!(!resent);
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+    }
 }

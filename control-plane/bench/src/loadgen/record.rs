@@ -46,6 +46,8 @@ pub struct Tally {
     pub errors: u64,
     /// Due but not sent: the in-flight limit was reached.
     pub not_sent: u64,
+    /// Sent a second time because the connection closed under the first before any answer.
+    pub resent: u64,
 }
 
 impl Tally {
@@ -55,6 +57,7 @@ impl Tally {
             outcomes: BTreeMap::new(),
             errors: 0,
             not_sent: 0,
+            resent: 0,
         }
     }
 
@@ -137,6 +140,14 @@ impl Recorder {
         if outcome.is_error() {
             second.errors += 1;
         }
+    }
+
+    /// A request of type `kind` was sent a second time: the connection closed under the first.
+    pub fn resent(&mut self, kind: usize) {
+        if let Some(tally) = self.kinds.get_mut(kind) {
+            tally.resent += 1;
+        }
+        self.overall.resent += 1;
     }
 
     /// A request of type `kind`, due `due` into the run, not sent: too many in flight.

@@ -43,6 +43,9 @@ pub struct KindSummary {
     pub sent: u64,
     /// Requests due but not sent because `--max-in-flight` were already waiting.
     pub not_sent: u64,
+    /// Requests sent a second time because a kept-alive connection closed under the first
+    /// before any answer (safe ones only: idempotent, or with an Idempotency-Key).
+    pub resent: u64,
     /// Answers other than 2xx/3xx, timeouts and transport errors.
     pub errors: u64,
     /// (errors + not sent) / (sent + not sent).
@@ -131,6 +134,7 @@ impl KindSummary {
             name: name.to_owned(),
             sent,
             not_sent: tally.not_sent,
+            resent: tally.resent,
             errors: tally.errors,
             error_rate: if due == 0 {
                 0.0
@@ -235,6 +239,14 @@ impl Summary {
                 ms(l.p99_9),
                 ms(l.max),
                 kind.answers()
+            );
+        }
+        if self.overall.resent > 0 {
+            let _ = writeln!(
+                out,
+                "resent: {} (a kept-alive connection closed under the request before any answer; \
+                 sent once more, as a browser would)",
+                self.overall.resent
             );
         }
         if let Some(cpu) = &self.cpu {

@@ -116,20 +116,30 @@ impl Arrival<'_> {
             let Some(kind) = self.mix.requests.get(step) else {
                 continue;
             };
-            let outcome = match self.request(kind) {
-                Ok(request) => match self.target.client.send_request(request).await {
-                    Ok(answer) => Outcome::Status(answer.status.as_u16()),
-                    Err(PlainError::Timeout { .. }) => Outcome::Timeout,
-                    Err(_) => Outcome::Transport,
+            // A kept-alive connection the server closed as the request went out (an instance
+            // draining, or an idle timeout) is what a browser would send the request again on,
+            // when that is safe: so does the generator, counting it, the latency including both.
+            let (outcome, resent) = match self.request(kind) {
+                Ok(request) => match self
+                    .target
+                    .client
+                    .send_request_resending_closed(request)
+                    .await
+                {
+                    (Ok(answer), resent) => (Outcome::Status(answer.status.as_u16()), resent),
+                    (Err(PlainError::Timeout { .. }), resent) => (Outcome::Timeout, resent),
+                    (Err(_), resent) => (Outcome::Transport, resent),
                 },
                 // Templates were checked to render valid requests; count it if one did not.
-                Err(_) => Outcome::Transport,
+                Err(_) => (Outcome::Transport, false),
             };
             let ended = Instant::now();
-            self.recorder
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .record(step, self.due, ended - intended, outcome);
+            let mut recorder = self.recorder.lock().unwrap_or_else(PoisonError::into_inner);
+            recorder.record(step, self.due, ended - intended, outcome);
+            if resent {
+                recorder.resent(step);
+            }
+            drop(recorder);
             intended = ended;
         }
     }
