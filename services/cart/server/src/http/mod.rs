@@ -12,6 +12,7 @@ use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::client::Error as ClientError;
+use brigade_chassis::identity::EDGES;
 use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
 use cart_api::{problems, Cart, MAX_LINES};
@@ -51,7 +52,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .routes(openapi::callers(
             openapi::body_limit(routes!(items::set_quantity, items::remove), BODY_LIMIT),
-            &["gateway", "storefront"],
+            EDGES,
         ));
     contract().serve(routes).with_state(state)
 }

@@ -7,6 +7,7 @@ mod messages;
 use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
+use brigade_chassis::identity::EDGES;
 use brigade_chassis::openapi::{self, Contract};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,14 +32,8 @@ impl FromRef<AppState> for Verifier {
 pub fn router(state: AppState) -> Router {
     let routes = OpenApiRouter::new()
         // A shopper's messages, read through the edges.
-        .routes(openapi::callers(
-            routes!(messages::list),
-            &["gateway", "storefront"],
-        ))
-        .routes(openapi::callers(
-            routes!(messages::one),
-            &["gateway", "storefront"],
-        ));
+        .routes(openapi::callers(routes!(messages::list), EDGES))
+        .routes(openapi::callers(routes!(messages::one), EDGES));
     contract().serve(routes).with_state(state)
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
-use brigade_chassis::identity::OPERATOR;
+use brigade_chassis::identity::{EDGES, OPERATOR};
 use brigade_chassis::openapi::{self, Contract};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -34,9 +34,6 @@ impl FromRef<AppState> for Verifier {
         state.verifier.clone()
     }
 }
-
-/// The services that call orders on a shopper's behalf.
-const EDGES: &[&str] = &["gateway", "storefront"];
 
 /// The orders routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
