@@ -8,7 +8,6 @@
 mod cart;
 mod items;
 
-use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::client::Error as ClientError;
@@ -36,11 +35,7 @@ pub struct AppState {
     pub verifier: Verifier,
 }
 
-impl FromRef<AppState> for Verifier {
-    fn from_ref(state: &AppState) -> Verifier {
-        state.verifier.clone()
-    }
-}
+brigade_chassis::verifier_in_state!(AppState, verifier);
 
 /// The cart's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {

@@ -4,7 +4,6 @@
 
 mod messages;
 
-use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::identity::EDGES;
@@ -21,12 +20,7 @@ pub struct AppState {
     pub verifier: Verifier,
 }
 
-/// Where the [`brigade_chassis::auth::Principal`] extractor finds the token verifier.
-impl FromRef<AppState> for Verifier {
-    fn from_ref(state: &AppState) -> Verifier {
-        state.verifier.clone()
-    }
-}
+brigade_chassis::verifier_in_state!(AppState, verifier);
 
 /// The service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {

@@ -7,7 +7,6 @@ mod orders;
 
 use std::time::Duration;
 
-use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::identity::{EDGES, OPERATOR};
@@ -29,11 +28,7 @@ pub struct AppState {
     pub answer_margin: Duration,
 }
 
-impl FromRef<AppState> for Verifier {
-    fn from_ref(state: &AppState) -> Verifier {
-        state.verifier.clone()
-    }
-}
+brigade_chassis::verifier_in_state!(AppState, verifier);
 
 /// The orders routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
