@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -318,8 +318,32 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthError> {
     Ok(token.trim())
 }
 
+/// Lets [`Principal`] find the token verifier in a router state's field: what every service
+/// whose routes take a signed-in user needs, written once.
+///
+/// ```ignore
+/// #[derive(Clone)]
+/// pub struct AppState { pub store: Store, pub verifier: Verifier }
+/// brigade_chassis::verifier_in_state!(AppState, verifier);
+/// ```
+#[macro_export]
+macro_rules! verifier_in_state {
+    ($state:ty, $field:ident) => {
+        impl $crate::auth::FromRef<$state> for $crate::auth::Verifier {
+            fn from_ref(state: &$state) -> $crate::auth::Verifier {
+                state.$field.clone()
+            }
+        }
+    };
+}
+
+/// The trait [`verifier_in_state!`] implements, for services that name it through the chassis.
+#[doc(hidden)]
+pub use axum::extract::FromRef;
+
 /// A signed-in user, as a handler argument: the request is refused with 401 unless it carries a
-/// valid access token. Needs a [`Verifier`] reachable from the router's state (`FromRef`).
+/// valid access token. Needs a [`Verifier`] reachable from the router's state (`FromRef`, as
+/// [`verifier_in_state!`] implements it).
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: Uuid,

@@ -27,7 +27,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use crate::problem::{CONTENT_TYPE as PROBLEM_CONTENT_TYPE, SCHEMA_NAME as PROBLEM};
 
 /// Where every service serves its document (the gateway under its `/api/v1` prefix).
-pub const PATH: &str = "/openapi.json";
+pub const PATH: &str = crate::routes::OPENAPI;
 
 /// The name of the bearer security scheme, as operations name it in `security(("bearer" = []))`.
 pub const BEARER: &str = "bearer";

@@ -5,6 +5,10 @@
 //! that must spare it, and the clients that call it cannot disagree about a literal. It depends on
 //! nothing, so every other module may use it.
 
+/// The service's OpenAPI document (the gateway serves its own under its `/api/v1` prefix). The
+/// one definition the servers that mount it and the contract crates' callers share.
+pub const OPENAPI: &str = "/openapi.json";
+
 /// Liveness: answers as long as the process serves requests.
 pub const LIVEZ: &str = "/livez";
 

@@ -69,6 +69,25 @@ macro_rules! uuid_parameter {
     };
 }
 
+/// The size of a page of a listing, as the query parameter `parameter` gives it or not: 1 to
+/// `max`, `default` when not given. Numbered pages (`page_size`) and cursor pages (`limit`) are
+/// sized by this one rule, so that every listing refuses a size with the same words.
+pub fn check_page_size(
+    parameter: &str,
+    given: Option<u32>,
+    default: u32,
+    max: u32,
+) -> Result<u32, ValidationError> {
+    match given {
+        None => Ok(default),
+        Some(size) if (1..=max).contains(&size) => Ok(size),
+        Some(size) => Err(ValidationError::new(
+            parameter,
+            format!("{parameter} must be between 1 and {max}, got {size}"),
+        )),
+    }
+}
+
 /// A page of a listing that follows the rules, with the defaults applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
@@ -92,16 +111,7 @@ impl Page {
             }
             Some(page) => page,
         };
-        let page_size = match page_size {
-            None => DEFAULT_PAGE_SIZE,
-            Some(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
-            Some(size) => {
-                return Err(ValidationError::new(
-                    "page_size",
-                    format!("page_size must be between 1 and {MAX_PAGE_SIZE}, got {size}"),
-                ))
-            }
-        };
+        let page_size = check_page_size("page_size", page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
         Ok(Page { page, page_size })
     }
 

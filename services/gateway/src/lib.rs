@@ -11,7 +11,6 @@ mod routes;
 mod security;
 mod timeouts;
 
-use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::ratelimit::{EdgeLimits, RateLimitArgs};
@@ -68,11 +67,7 @@ pub struct GatewayArgs {
     pub limits: RateLimitArgs,
 }
 
-impl FromRef<Gateway> for Verifier {
-    fn from_ref(gateway: &Gateway) -> Verifier {
-        gateway.verifier.clone()
-    }
-}
+brigade_chassis::verifier_in_state!(Gateway, verifier);
 
 /// The public routes, with the security headers on every answer.
 pub fn router(gateway: Gateway) -> Router {

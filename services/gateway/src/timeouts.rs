@@ -7,10 +7,7 @@
 
 use std::time::Duration;
 
-/// The shortest cap accepted: below it no dependency could ever answer.
-const MIN_CAP: Duration = Duration::from_millis(1);
-/// The longest cap accepted: the default request timeout; a longer one caps nothing.
-const MAX_CAP: Duration = Duration::from_secs(10);
+use brigade_chassis::service::optional_part_cap;
 
 /// The caps on calls to the gateway's optional dependencies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
@@ -23,7 +20,7 @@ pub struct PartTimeouts {
         long,
         env = "BRIGADE_GATEWAY_RECOMMENDATIONS_TIMEOUT",
         default_value = "300ms",
-        value_parser = parse_cap
+        value_parser = optional_part_cap
     )]
     pub recommendations_timeout: Duration,
 
@@ -34,7 +31,7 @@ pub struct PartTimeouts {
         long,
         env = "BRIGADE_GATEWAY_INVENTORY_TIMEOUT",
         default_value = "500ms",
-        value_parser = parse_cap
+        value_parser = optional_part_cap
     )]
     pub inventory_timeout: Duration,
 }
@@ -46,21 +43,6 @@ impl Default for PartTimeouts {
             recommendations_timeout: Duration::from_millis(300),
             inventory_timeout: Duration::from_millis(500),
         }
-    }
-}
-
-/// A humantime duration (`300ms`, `1s`) within [`MIN_CAP`] and [`MAX_CAP`].
-fn parse_cap(text: &str) -> Result<Duration, String> {
-    let cap = humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration such as 300ms or 1s: {e}"))?;
-    if (MIN_CAP..=MAX_CAP).contains(&cap) {
-        Ok(cap)
-    } else {
-        Err(format!(
-            "`{text}` is out of range: a cap on an optional dependency must be from {} to {}",
-            humantime::format_duration(MIN_CAP),
-            humantime::format_duration(MAX_CAP)
-        ))
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum_extra::extract::cookie::Key;
 use base64::Engine as _;
+use brigade_chassis::service::optional_part_cap;
 
 use crate::session::Sessions;
 
@@ -103,19 +104,6 @@ impl CookieKey {
         }
         Ok(CookieKey(Key::from(&bytes)))
     }
-}
-
-/// A cap on an optional part: a humantime duration from 1ms to 10s.
-fn optional_part_cap(text: &str) -> Result<Duration, String> {
-    let allowed = Duration::from_millis(1)..=Duration::from_secs(10);
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration such as 300ms: {e}"))
-        .and_then(|cap| {
-            allowed
-                .contains(&cap)
-                .then_some(cap)
-                .ok_or_else(|| format!("`{text}` must be from 1ms to 10s"))
-        })
 }
 
 #[cfg(test)]

@@ -35,6 +35,11 @@ pub const HEADER: &str = "brigade-identity";
 /// console), accepted by the routes that say so.
 pub const OPERATOR: &str = "operator";
 
+/// The edges: the services shoppers' requests come in through (the JSON gateway and the
+/// storefront's pages). An internal route that serves a shopper's request, and nothing else,
+/// accepts exactly these callers; one list so that an edge added is added everywhere.
+pub const EDGES: &[&str] = &["gateway", "storefront"];
+
 /// The issuer (`iss`) of the tokens the local identity authority mints.
 pub const AUTHORITY_ISSUER: &str = "brigade-control-plane";
 

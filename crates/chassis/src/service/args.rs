@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::ops::{Bound, RangeBounds};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -287,14 +288,61 @@ fn parse_dns_server(value: &str) -> Result<SocketAddr, Error> {
 
 /// clap's value parser for `--dns-refresh`.
 fn parse_dns_refresh(value: &str) -> Result<Duration, Error> {
-    let refresh = humantime::parse_duration(value)
-        .map_err(|e| Error::Config(format!("`{value}` is not a duration: {e}")))?;
-    if !(Duration::from_millis(100)..=Duration::from_secs(600)).contains(&refresh) {
-        return Err(Error::Config(format!(
-            "`{value}` must be between 100ms and 10m"
-        )));
+    duration_within(value, Duration::from_millis(100)..=Duration::from_secs(600))
+        .map_err(Error::Config)
+}
+
+/// A humantime duration (`300ms`, `1s`, `2m`) that a flag accepts only within `allowed`.
+///
+/// Every bounded duration flag, the chassis' and the services', parses and refuses the same way;
+/// one definition so that each refusal names the value and its bounds alike. A flag's value
+/// parser is a one-line wrapper that gives its bounds.
+pub fn duration_within(
+    text: &str,
+    allowed: impl RangeBounds<Duration>,
+) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration such as 300ms or 1s: {e}"))?;
+    if allowed.contains(&duration) {
+        Ok(duration)
+    } else {
+        Err(format!(
+            "`{text}` is out of range: it must be {}",
+            describe_bounds(&allowed)
+        ))
     }
-    Ok(refresh)
+}
+
+/// The bounds of a duration range in words: `from 1ms to 10s`, `at least 1s`, `above 0s`.
+fn describe_bounds(allowed: &impl RangeBounds<Duration>) -> String {
+    let show = |d: &Duration| humantime::format_duration(*d).to_string();
+    if let (Bound::Included(low), Bound::Included(high)) =
+        (allowed.start_bound(), allowed.end_bound())
+    {
+        return format!("from {} to {}", show(low), show(high));
+    }
+    let low = match allowed.start_bound() {
+        Bound::Included(low) => Some(format!("at least {}", show(low))),
+        Bound::Excluded(low) => Some(format!("above {}", show(low))),
+        Bound::Unbounded => None,
+    };
+    let high = match allowed.end_bound() {
+        Bound::Included(high) => Some(format!("at most {}", show(high))),
+        Bound::Excluded(high) => Some(format!("below {}", show(high))),
+        Bound::Unbounded => None,
+    };
+    match (low, high) {
+        (Some(low), Some(high)) => format!("{low} and {high}"),
+        (Some(bound), None) | (None, Some(bound)) => bound,
+        (None, None) => "any duration".to_owned(),
+    }
+}
+
+/// The cap on a call for an optional part of an edge's page (recommendations, stock): from 1ms
+/// (below it no dependency could ever answer) to 10s (the default request timeout; a longer cap
+/// caps nothing). The gateway and the storefront cap the same parts the same way.
+pub fn optional_part_cap(text: &str) -> Result<Duration, String> {
+    duration_within(text, Duration::from_millis(1)..=Duration::from_secs(10))
 }
 
 /// clap's value parser for `--events`.
@@ -437,6 +485,23 @@ mod tests {
         assert_eq!(parsed(&[]).dns_template.0, "{service}:8080");
         let error = refused(&["--dns-template", "{service}.shop.svc"]);
         assert!(error.contains("host:port"), "{error}");
+    }
+
+    #[test]
+    fn a_bounded_duration_is_refused_naming_the_value_and_its_bounds() {
+        let second = Duration::from_secs(1);
+        assert_eq!(duration_within("2s", second..), Ok(Duration::from_secs(2)));
+        assert_eq!(duration_within("1s", second..=second), Ok(second));
+        let refused = |text: &str, error: Result<Duration, String>, says: &str| {
+            let error = error.err().unwrap_or_default();
+            assert!(error.contains(text) && error.contains(says), "{error}");
+        };
+        refused("soon", duration_within("soon", ..), "not a duration");
+        refused("0s", optional_part_cap("0s"), "from 1ms to 10s");
+        refused("500ms", duration_within("500ms", second..), "at least 1s");
+        let above_zero = (Bound::Excluded(Duration::ZERO), Bound::Unbounded);
+        refused("0s", duration_within("0s", above_zero), "above 0s");
+        refused("2s", duration_within("2s", ..second), "below 1s");
     }
 
     #[test]

@@ -25,7 +25,8 @@ mod runtime;
 use std::net::SocketAddr;
 
 pub use args::{
-    env_as_flags, parse_peers, DiscoveryMode, DnsTemplate, IdentityMode, Peers, ServiceArgs,
+    duration_within, env_as_flags, optional_part_cap, parse_peers, DiscoveryMode, DnsTemplate,
+    IdentityMode, Peers, ServiceArgs,
 };
 pub use background::{run_periodic, Background, Lingering};
 pub use context::Context;

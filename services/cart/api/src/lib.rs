@@ -28,8 +28,6 @@ pub mod paths {
     pub const CART: &str = "/v1/cart";
     /// The router's pattern for one line.
     pub const ITEM_PATTERN: &str = "/v1/cart/items/{product_id}";
-    /// `GET`: the service's OpenAPI document.
-    pub const OPENAPI: &str = "/openapi.json";
 
     /// `PUT` ([`crate::SetQuantity`] as the body): add the product or set its quantity.
     /// `DELETE`: remove its line.

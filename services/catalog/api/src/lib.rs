@@ -30,8 +30,6 @@ pub mod paths {
     pub const PRODUCTS_BATCH: &str = "/v1/products/batch";
     /// `GET`: every category with its product count.
     pub const CATEGORIES: &str = "/v1/categories";
-    /// `GET`: the service's OpenAPI document.
-    pub const OPENAPI: &str = "/openapi.json";
 
     /// `GET`: one product.
     pub fn product(id: uuid::Uuid) -> String {

@@ -39,8 +39,6 @@ pub mod paths {
     pub const RELEASE: &str = "/v1/reservations/{order_id}/release";
     /// `GET`: counters that disagree with reservations (always none).
     pub const AUDIT: &str = "/v1/audit";
-    /// `GET`: the service's OpenAPI document.
-    pub const OPENAPI: &str = "/openapi.json";
 
     /// One SKU's level. `sku` must be valid ([`crate::validate_sku`]): such SKUs need no escaping.
     pub fn stock_level(sku: &str) -> String {

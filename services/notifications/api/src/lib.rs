@@ -29,8 +29,6 @@ pub mod paths {
     pub const MESSAGES: &str = "/v1/messages";
     /// The router's pattern for one message.
     pub const MESSAGE_PATTERN: &str = "/v1/messages/{id}";
-    /// `GET`: the service's OpenAPI document.
-    pub const OPENAPI: &str = "/openapi.json";
 
     /// `GET`: one of the signed-in shopper's messages.
     pub fn message(id: uuid::Uuid) -> String {

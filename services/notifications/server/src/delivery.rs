@@ -8,8 +8,10 @@
 //! message whose success is recorded is never sent again; one sent but not recorded (the process
 //! died between the two) is sent again: delivery is at least once.
 
+use std::ops::Bound;
 use std::time::Duration;
 
+use brigade_chassis::service::duration_within;
 use brigade_chassis::time::now_ms;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -39,11 +41,7 @@ pub fn smtp_url(url: &str) -> Result<String, String> {
 /// The delivery interval flag's parser: a duration (`250ms`, `1s`) above zero (a timer cannot
 /// tick every zero seconds).
 pub fn interval(text: &str) -> Result<Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(every) if every.is_zero() => Err("the interval must be above zero".to_owned()),
-        Ok(every) => Ok(every),
-        Err(error) => Err(error.to_string()),
-    }
+    duration_within(text, (Bound::Excluded(Duration::ZERO), Bound::Unbounded))
 }
 
 /// Sends the store's pending messages. Cheap to clone.

@@ -43,8 +43,6 @@ pub mod paths {
     /// `GET`: every order's id and status, paged by id ([`crate::AuditOrdersQuery`]), for the
     /// promise checker.
     pub const AUDIT_ORDERS: &str = "/v1/audit/orders";
-    /// `GET`: the service's OpenAPI document.
-    pub const OPENAPI: &str = "/openapi.json";
 
     /// `GET`: one of the user's orders.
     pub fn order(id: uuid::Uuid) -> String {

@@ -7,6 +7,8 @@ pub use brigade_chassis::validation::{
     MAX_PAGE_SIZE,
 };
 
+use brigade_chassis::validation::check_page_size;
+
 use crate::types::{CheckoutRequest, ShippingAddress};
 
 /// The fewest digits of a card number.
@@ -128,14 +130,7 @@ pub struct AuditOrdersQuery {
 impl AuditOrdersQuery {
     /// The page size.
     pub fn validate(&self) -> Result<u32, ValidationError> {
-        match self.limit {
-            None => Ok(500),
-            Some(limit) if (1..=MAX_AUDIT_ORDERS_LIMIT).contains(&limit) => Ok(limit),
-            Some(limit) => Err(ValidationError::new(
-                "limit",
-                format!("limit must be between 1 and {MAX_AUDIT_ORDERS_LIMIT}, got {limit}"),
-            )),
-        }
+        check_page_size("limit", self.limit, 500, MAX_AUDIT_ORDERS_LIMIT)
     }
 }
 

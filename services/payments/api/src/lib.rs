@@ -38,8 +38,6 @@ pub mod paths {
     pub const LEDGER: &str = "/v1/ledger";
     /// `GET`: the consistency audit of charges against the ledger.
     pub const AUDIT: &str = "/v1/audit";
-    /// `GET`: the service's OpenAPI document.
-    pub const OPENAPI: &str = "/openapi.json";
     /// The router's pattern for one charge.
     pub const CHARGE_PATTERN: &str = "/v1/charges/{id}";
     /// The router's pattern for refunding one charge.

@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use brigade_chassis::problem::quoted;
+use brigade_chassis::validation::check_page_size;
 pub use brigade_chassis::validation::MAX_IDEMPOTENCY_KEY_CHARS;
 
 use crate::types::{ChargeRequest, LedgerQuery, RefundRequest};
@@ -218,17 +219,8 @@ impl LedgerQuery {
                     )
                 })?,
         };
-        let limit = match self.limit {
-            None => DEFAULT_LEDGER_LIMIT,
-            Some(limit) if (1..=MAX_LEDGER_LIMIT).contains(&limit) => limit,
-            Some(limit) => {
-                return Err(ValidationError::new(
-                    Location::Query,
-                    "limit",
-                    format!("limit must be between 1 and {MAX_LEDGER_LIMIT}, got {limit}"),
-                ))
-            }
-        };
+        let limit = check_page_size("limit", self.limit, DEFAULT_LEDGER_LIMIT, MAX_LEDGER_LIMIT)
+            .map_err(|e| ValidationError::new(Location::Query, "limit", e.detail))?;
         Ok(LedgerFilter {
             order_id,
             after,

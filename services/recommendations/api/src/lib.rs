@@ -36,8 +36,6 @@ pub mod paths {
     /// `GET`: products to show to one user (route pattern; [`crate::RecommendationsQuery`] as the
     /// query string).
     pub const USER_PATTERN: &str = "/v1/recommendations/users/{user_id}";
-    /// `GET`: the service's OpenAPI document.
-    pub const OPENAPI: &str = "/openapi.json";
 
     /// Recommendations for one product.
     pub fn product(product_id: Uuid) -> String {

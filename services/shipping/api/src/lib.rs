@@ -34,8 +34,6 @@ pub mod paths {
     pub const QUOTES: &str = "/v1/quotes";
     /// `GET`: one order's shipment (route pattern).
     pub const SHIPMENT_PATTERN: &str = "/v1/shipments/{order_id}";
-    /// `GET`: the service's OpenAPI document.
-    pub const OPENAPI: &str = "/openapi.json";
 
     /// One order's shipment.
     pub fn shipment(order_id: Uuid) -> String {

@@ -36,6 +36,4 @@ pub mod paths {
     /// `POST`: retire the signing key and start signing with a new one (operators only: the
     /// gateway never exposes it).
     pub const ROTATE_KEYS: &str = "/v1/keys/rotate";
-    /// `GET`: the service's OpenAPI document.
-    pub const OPENAPI: &str = "/openapi.json";
 }

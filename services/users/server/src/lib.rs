@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use brigade_chassis::db::{Backend, Migration};
 use brigade_chassis::events::OUTBOX_MIGRATION;
-use brigade_chassis::service::{Context, Dependencies, Service};
+use brigade_chassis::service::{duration_within, Context, Dependencies, Service};
 use brigade_chassis::BoxError;
 
 pub use app::{App, Config};
@@ -113,11 +113,7 @@ impl Args {
 /// A duration of at least a second: tokens count their lifetime in seconds, and a rotation
 /// interval of less would have instances do nothing but rotate.
 fn at_least_a_second(text: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(text).map_err(|e| e.to_string())?;
-    if duration < Duration::from_secs(1) {
-        return Err(format!("must be at least 1s, got {text}"));
-    }
-    Ok(duration)
+    duration_within(text, Duration::from_secs(1)..)
 }
 
 /// The users service, to the chassis: `brigade_chassis::service::main::<Users>()`.

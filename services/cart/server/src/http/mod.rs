@@ -8,10 +8,10 @@
 mod cart;
 mod items;
 
-use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
 use brigade_chassis::client::Error as ClientError;
+use brigade_chassis::identity::EDGES;
 use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
 use cart_api::{problems, Cart, MAX_LINES};
@@ -35,11 +35,7 @@ pub struct AppState {
     pub verifier: Verifier,
 }
 
-impl FromRef<AppState> for Verifier {
-    fn from_ref(state: &AppState) -> Verifier {
-        state.verifier.clone()
-    }
-}
+brigade_chassis::verifier_in_state!(AppState, verifier);
 
 /// The cart's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
@@ -51,7 +47,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .routes(openapi::callers(
             openapi::body_limit(routes!(items::set_quantity, items::remove), BODY_LIMIT),
-            &["gateway", "storefront"],
+            EDGES,
         ));
     contract().serve(routes).with_state(state)
 }

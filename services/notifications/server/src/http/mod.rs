@@ -4,9 +4,9 @@
 
 mod messages;
 
-use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
+use brigade_chassis::identity::EDGES;
 use brigade_chassis::openapi::{self, Contract};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,25 +20,14 @@ pub struct AppState {
     pub verifier: Verifier,
 }
 
-/// Where the [`brigade_chassis::auth::Principal`] extractor finds the token verifier.
-impl FromRef<AppState> for Verifier {
-    fn from_ref(state: &AppState) -> Verifier {
-        state.verifier.clone()
-    }
-}
+brigade_chassis::verifier_in_state!(AppState, verifier);
 
 /// The service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {
     let routes = OpenApiRouter::new()
         // A shopper's messages, read through the edges.
-        .routes(openapi::callers(
-            routes!(messages::list),
-            &["gateway", "storefront"],
-        ))
-        .routes(openapi::callers(
-            routes!(messages::one),
-            &["gateway", "storefront"],
-        ));
+        .routes(openapi::callers(routes!(messages::list), EDGES))
+        .routes(openapi::callers(routes!(messages::one), EDGES));
     contract().serve(routes).with_state(state)
 }
 

@@ -7,10 +7,9 @@ mod orders;
 
 use std::time::Duration;
 
-use axum::extract::FromRef;
 use axum::Router;
 use brigade_chassis::auth::Verifier;
-use brigade_chassis::identity::OPERATOR;
+use brigade_chassis::identity::{EDGES, OPERATOR};
 use brigade_chassis::openapi::{self, Contract};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -29,14 +28,7 @@ pub struct AppState {
     pub answer_margin: Duration,
 }
 
-impl FromRef<AppState> for Verifier {
-    fn from_ref(state: &AppState) -> Verifier {
-        state.verifier.clone()
-    }
-}
-
-/// The services that call orders on a shopper's behalf.
-const EDGES: &[&str] = &["gateway", "storefront"];
+brigade_chassis::verifier_in_state!(AppState, verifier);
 
 /// The orders routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(state: AppState) -> Router {

@@ -7,6 +7,7 @@
 mod recommendations;
 
 use axum::Router;
+use brigade_chassis::identity::EDGES;
 use brigade_chassis::openapi::{self, Contract};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,12 +21,9 @@ pub fn router(store: Store) -> Router {
         // Only the edges show recommendations.
         .routes(openapi::callers(
             routes!(recommendations::for_product),
-            &["gateway", "storefront"],
+            EDGES,
         ))
-        .routes(openapi::callers(
-            routes!(recommendations::for_user),
-            &["gateway", "storefront"],
-        ));
+        .routes(openapi::callers(routes!(recommendations::for_user), EDGES));
     contract().serve(routes).with_state(store)
 }
 

@@ -7,7 +7,7 @@ mod sessions;
 mod users;
 
 use axum::Router;
-use brigade_chassis::identity::OPERATOR;
+use brigade_chassis::identity::{EDGES, OPERATOR};
 use brigade_chassis::openapi::{self, Contract};
 use brigade_chassis::Problem;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,9 +18,6 @@ use crate::app::App;
 /// The largest sign-up or log-in body: the longest email, password and name fit in 2 KiB even
 /// as escaped JSON; anything much larger is not a form, so it is refused before it is read.
 const FORM_BODY_LIMIT: usize = 16 * 1024;
-
-/// The services that reach accounts on a shopper's behalf.
-const EDGES: &[&str] = &["gateway", "storefront"];
 
 /// The users service's routes. The chassis adds health, metrics and the middleware around them.
 pub fn router(app: App) -> Router {
