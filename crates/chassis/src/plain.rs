@@ -111,7 +111,10 @@ impl Error {
 /// Whether `request` may be sent twice with the effect of once: an idempotent method, or any
 /// method with an Idempotency-Key.
 fn safe_to_repeat<B>(request: &Request<B>) -> bool {
-    request.method().is_idempotent() || request.headers().contains_key("idempotency-key")
+    request.method().is_idempotent()
+        || request
+            .headers()
+            .contains_key(crate::context::IDEMPOTENCY_KEY_HEADER)
 }
 
 impl PlainClient {
