@@ -582,6 +582,9 @@ async fn the_outbox_and_consumer_metrics_follow_the_events(transport: Transport)
 
     // Relayed: none pending, three published.
     relay_now(&producer).await;
+    // The store stops counting them as pending as the relay marks them, a moment before the
+    // relay counts them published: wait for both.
+    wait_for_sample(&producer, PUBLISHED, |v| v == 3.0).await;
     let after = wait_for_sample(&producer, PENDING, |v| v == 0.0).await;
     assert_eq!(sample(&after, AGE), Some(0.0), "{after}");
     assert_eq!(sample(&after, PUBLISHED), Some(3.0), "{after}");
