@@ -90,6 +90,7 @@ async fn apply_pending(mut conn: Conn<'_>, sorted: &[Migration], now: &str) -> R
         // Through the connection, not `raw_sql(..).execute(conn)`: the latter's future is not
         // `Send` (sqlx's Executor bound is not general enough).
         let done = match &mut conn {
+            Conn::Lite(tx) => tx.execute_batch(m.sqlite),
             Conn::Sqlite(conn) => conn.execute(sqlx::raw_sql(m.sqlite)).await.map(drop),
             Conn::Postgres(conn) => conn.execute(sqlx::raw_sql(m.postgres)).await.map(drop),
         };

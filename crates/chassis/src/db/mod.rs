@@ -23,7 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use failure::StoreError;
-pub use lite::{FromLiteRow, Kind as LiteKind, LiteValue};
+pub use lite::{FromLiteRow, Kind as LiteKind, LiteError, LiteValue, WriteSavepoint, WriteTx};
 pub use migrate::{migrate, Migration};
 pub use query::{Executor, FromEitherRow, Query, Value};
 pub use tx::{Conn, Savepoint, Tx};
@@ -93,18 +93,27 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// A SQLite store: sqlx's pool, for writes and transactions, and the instance's read
-/// connections, for reads outside a transaction in the calling task ([`lite`]).
+/// A SQLite store: the instance's read connections and its write connection, which run
+/// statements in the calling task ([`lite`]), and sqlx's pool for the rest (read transactions,
+/// migrations, an in-memory store).
 #[derive(Debug, Clone)]
 pub struct SqliteDb {
     pool: SqlitePool,
     reads: Option<Arc<lite::Reads>>,
+    writer: Option<Arc<lite::Writer>>,
 }
 
 impl SqliteDb {
     fn new(pool: SqlitePool) -> SqliteDb {
-        let reads = lite::Reads::of(pool.connect_options().get_filename()).map(Arc::new);
-        SqliteDb { pool, reads }
+        let options = pool.connect_options();
+        let path = options.get_filename();
+        let reads = lite::Reads::of(path).map(Arc::new);
+        let writer = lite::Writer::of(path, SQLITE_BUSY_TIMEOUT).map(Arc::new);
+        SqliteDb {
+            pool,
+            reads,
+            writer,
+        }
     }
 
     /// sqlx's pool (tests that reach under the store use it).
@@ -115,6 +124,11 @@ impl SqliteDb {
     /// The read connections, unless the store is in memory or closed.
     fn reads(&self) -> Option<&lite::Reads> {
         self.reads.as_deref().filter(|_| !self.pool.is_closed())
+    }
+
+    /// The write connection, unless the store is in memory or closed.
+    fn writer(&self) -> Option<&lite::Writer> {
+        self.writer.as_deref().filter(|_| !self.pool.is_closed())
     }
 }
 
@@ -272,6 +286,9 @@ impl Db {
             Db::Sqlite(db) => {
                 if let Some(reads) = &db.reads {
                     reads.close();
+                }
+                if let Some(writer) = &db.writer {
+                    writer.close();
                 }
                 db.pool.close().await
             }

@@ -11,7 +11,7 @@ use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Encode, FromRow, PgConnection, PgPool, SqliteConnection, Type};
 
-use super::lite::{FromLiteRow, Read};
+use super::lite::{looks_like_a_read, FromLiteRow, Read, WriteTx};
 use super::span::StoreSpan;
 use super::value::json_array;
 pub use super::value::Value;
@@ -34,9 +34,12 @@ impl<T> FromEitherRow for T where
 /// transaction. Made from `&Db`, `&mut Tx`, `&mut Conn` or `Conn`.
 #[derive(Debug)]
 pub enum Executor<'a> {
-    /// A SQLite store outside a transaction: reads run in the calling task, the rest on sqlx.
+    /// A SQLite store outside a transaction: plain reads and writes run in the calling task
+    /// (a write as a transaction of its own), the rest on sqlx.
     SqliteDb(&'a SqliteDb),
     PostgresPool(&'a PgPool),
+    /// A SQLite write transaction, in the calling task.
+    Lite(&'a mut WriteTx),
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
 }
@@ -44,7 +47,7 @@ pub enum Executor<'a> {
 impl Executor<'_> {
     fn backend(&self) -> Backend {
         match self {
-            Executor::SqliteDb(_) | Executor::Sqlite(_) => Backend::Sqlite,
+            Executor::SqliteDb(_) | Executor::Lite(_) | Executor::Sqlite(_) => Backend::Sqlite,
             Executor::PostgresPool(_) | Executor::Postgres(_) => Backend::Postgres,
         }
     }
@@ -68,6 +71,7 @@ impl<'a> From<&'a mut Tx> for Executor<'a> {
 impl<'a> From<Conn<'a>> for Executor<'a> {
     fn from(conn: Conn<'a>) -> Executor<'a> {
         match conn {
+            Conn::Lite(tx) => Executor::Lite(tx),
             Conn::Sqlite(conn) => Executor::Sqlite(conn),
             Conn::Postgres(conn) => Executor::Postgres(conn),
         }
@@ -191,8 +195,12 @@ impl Query {
         match on {
             Executor::SqliteDb(db) => match self.read_here(db, false) {
                 Read::Done(rows) => rows,
-                Read::Elsewhere => self.sqlite_query_as()?.fetch_all(db.pool()).await,
+                Read::Elsewhere => match self.write_here(db).await {
+                    Some(tx) => alone(tx?, |tx| tx.fetch(&self.sqlite, &self.values, false)),
+                    None => self.sqlite_query_as()?.fetch_all(db.pool()).await,
+                },
             },
+            Executor::Lite(tx) => tx.fetch(&self.sqlite, &self.values, false),
             Executor::Sqlite(conn) => self.sqlite_query_as()?.fetch_all(conn).await,
             Executor::PostgresPool(pool) => {
                 let sql = numbered(&self.postgres);
@@ -224,8 +232,15 @@ impl Query {
         match on {
             Executor::SqliteDb(db) => match self.read_here(db, true) {
                 Read::Done(rows) => rows.map(|rows| rows.into_iter().next()),
-                Read::Elsewhere => self.sqlite_query_as()?.fetch_optional(db.pool()).await,
+                Read::Elsewhere => match self.write_here(db).await {
+                    Some(tx) => alone(tx?, |tx| tx.fetch(&self.sqlite, &self.values, true))
+                        .map(|rows| rows.into_iter().next()),
+                    None => self.sqlite_query_as()?.fetch_optional(db.pool()).await,
+                },
             },
+            Executor::Lite(tx) => tx
+                .fetch(&self.sqlite, &self.values, true)
+                .map(|rows| rows.into_iter().next()),
             Executor::Sqlite(conn) => self.sqlite_query_as()?.fetch_optional(conn).await,
             Executor::PostgresPool(pool) => {
                 let sql = numbered(&self.postgres);
@@ -263,11 +278,15 @@ impl Query {
 
     async fn execute_on(&self, on: Executor<'_>) -> Result<u64, sqlx::Error> {
         let done = match on {
-            Executor::SqliteDb(db) => self
-                .sqlite_query()?
-                .execute(db.pool())
-                .await?
-                .rows_affected(),
+            Executor::SqliteDb(db) => match self.write_here(db).await {
+                Some(tx) => alone(tx?, |tx| tx.execute(&self.sqlite, &self.values))?,
+                None => self
+                    .sqlite_query()?
+                    .execute(db.pool())
+                    .await?
+                    .rows_affected(),
+            },
+            Executor::Lite(tx) => tx.execute(&self.sqlite, &self.values)?,
             Executor::Sqlite(conn) => self.sqlite_query()?.execute(conn).await?.rows_affected(),
             Executor::PostgresPool(pool) => {
                 let sql = numbered(&self.postgres);
@@ -294,6 +313,17 @@ impl Query {
             Some(reads) => reads.fetch(&self.sqlite, &self.values, first_only),
             None => Read::Elsewhere,
         }
+    }
+
+    /// A transaction of its own for the statement, in the calling task, if it writes and the
+    /// store has a write connection; `None` to run it on sqlx. A read that could not run in
+    /// the calling task (busy, refused) goes to sqlx as well: it needs no write lock, and sqlx
+    /// reports its failure in its own words.
+    async fn write_here(&self, db: &SqliteDb) -> Option<Result<WriteTx, sqlx::Error>> {
+        if looks_like_a_read(&self.sqlite) {
+            return None;
+        }
+        Some(db.writer()?.begin().await)
     }
 
     fn sqlite_query_as<R: FromEitherRow>(
@@ -326,6 +356,17 @@ impl Query {
             List::Int(list) => args.add(list),
         })
     }
+}
+
+/// Runs `statement` in `tx` and commits it; a failed statement's transaction is rolled back
+/// when dropped.
+fn alone<T>(
+    mut tx: WriteTx,
+    statement: impl FnOnce(&mut WriteTx) -> Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
+    let done = statement(&mut tx)?;
+    tx.commit()?;
+    Ok(done)
 }
 
 /// A list value, which each engine binds its own way.

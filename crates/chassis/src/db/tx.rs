@@ -4,6 +4,7 @@
 
 use sqlx::{Connection, PgConnection, Postgres, Sqlite, SqliteConnection, Transaction};
 
+use super::lite::{WriteSavepoint, WriteTx};
 use super::span::StoreSpan;
 use super::{Backend, Db};
 
@@ -22,6 +23,9 @@ use super::{Backend, Db};
 /// busy at commit) leaves the transaction open, and it is rolled back the same way.
 #[derive(Debug)]
 pub enum Tx {
+    /// A write transaction on a SQLite file, in the calling task ([`super::lite`]).
+    Lite(WriteTx),
+    /// A SQLite transaction on sqlx: a read transaction, or any on an in-memory store.
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -31,6 +35,7 @@ pub enum Tx {
 /// connection it began itself).
 #[derive(Debug)]
 pub enum Conn<'a> {
+    Lite(&'a mut WriteTx),
     Sqlite(&'a mut SqliteConnection),
     Postgres(&'a mut PgConnection),
 }
@@ -41,11 +46,14 @@ impl Db {
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         let span = StoreSpan::start(self.backend(), "BEGIN");
         let result = match self {
-            Db::Sqlite(db) => db
-                .pool()
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map(Tx::Sqlite),
+            Db::Sqlite(db) => match db.writer() {
+                Some(writer) => writer.begin().await.map(Tx::Lite),
+                None => db
+                    .pool()
+                    .begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map(Tx::Sqlite),
+            },
             Db::Postgres(pool) => pool.begin().await.map(Tx::Postgres),
         };
         span.end(&result);
@@ -73,7 +81,7 @@ impl Db {
 impl Tx {
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Lite(_) | Tx::Sqlite(_) => Backend::Sqlite,
             Tx::Postgres(_) => Backend::Postgres,
         }
     }
@@ -81,6 +89,7 @@ impl Tx {
     /// The transaction's connection.
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
+            Tx::Lite(tx) => Conn::Lite(tx),
             Tx::Sqlite(tx) => Conn::Sqlite(&mut *tx),
             Tx::Postgres(tx) => Conn::Postgres(&mut *tx),
         }
@@ -103,6 +112,7 @@ impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let span = StoreSpan::start(self.backend(), "COMMIT");
         let result = match self {
+            Tx::Lite(tx) => tx.commit(),
             Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,
         };
@@ -112,6 +122,7 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
+            Tx::Lite(tx) => tx.rollback(),
             Tx::Sqlite(tx) => tx.rollback().await,
             Tx::Postgres(tx) => tx.rollback().await,
         }
@@ -123,6 +134,7 @@ impl Tx {
 /// caller's transaction that may have to leave no trace while the rest goes on.
 #[derive(Debug)]
 pub enum Savepoint<'t> {
+    Lite(WriteSavepoint<'t>),
     Sqlite(Transaction<'t, Sqlite>),
     Postgres(Transaction<'t, Postgres>),
 }
@@ -131,6 +143,7 @@ impl Tx {
     /// Begins a savepoint; the transaction is usable again once it ends.
     pub async fn savepoint(&mut self) -> Result<Savepoint<'_>, sqlx::Error> {
         Ok(match self {
+            Tx::Lite(tx) => Savepoint::Lite(tx.savepoint()?),
             Tx::Sqlite(tx) => Savepoint::Sqlite((**tx).begin().await?),
             Tx::Postgres(tx) => Savepoint::Postgres((**tx).begin().await?),
         })
@@ -141,6 +154,7 @@ impl Savepoint<'_> {
     /// The savepoint's connection.
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
+            Savepoint::Lite(savepoint) => Conn::Lite(savepoint.tx()),
             Savepoint::Sqlite(tx) => Conn::Sqlite(tx),
             Savepoint::Postgres(tx) => Conn::Postgres(tx),
         }
@@ -148,6 +162,7 @@ impl Savepoint<'_> {
 
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
+            Savepoint::Lite(savepoint) => savepoint.commit(),
             Savepoint::Sqlite(tx) => tx.commit().await,
             Savepoint::Postgres(tx) => tx.commit().await,
         }
@@ -155,6 +170,7 @@ impl Savepoint<'_> {
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         match self {
+            Savepoint::Lite(savepoint) => savepoint.rollback(),
             Savepoint::Sqlite(tx) => tx.rollback().await,
             Savepoint::Postgres(tx) => tx.rollback().await,
         }
@@ -177,6 +193,7 @@ impl Conn<'_> {
     /// The same connection, borrowed again for a shorter time.
     pub fn reborrow(&mut self) -> Conn<'_> {
         match self {
+            Conn::Lite(tx) => Conn::Lite(tx),
             Conn::Sqlite(conn) => Conn::Sqlite(conn),
             Conn::Postgres(conn) => Conn::Postgres(conn),
         }

@@ -1,6 +1,8 @@
-//! The store's reads outside a transaction, which on SQLite run in the calling task
-//! (`db::lite`) rather than on sqlx's connection threads: they see what other instances
-//! committed, never wait for a writer, read every type as sqlx does and fail as sqlx fails.
+//! The store's statements, which on a SQLite file run in the calling task (`db::lite`) rather
+//! than on sqlx's connection threads: reads see what other instances committed, never wait for
+//! a writer, read every type as sqlx does and fail as sqlx fails; write transactions wait for
+//! each other in and across instances without blocking the runtime, roll back when dropped or
+//! cancelled, and report constraint failures as sqlx does.
 
 use std::time::Duration;
 
@@ -180,11 +182,153 @@ async fn reads_fail_as_they_fail_in_a_transaction(db: Db) {
     }
 }
 
+/// A transaction dropped without commit (an early return, a cancelled request) leaves nothing;
+/// a savepoint rolled back or dropped takes back only what was written inside it.
+async fn what_is_not_committed_leaves_no_trace(db: Db) {
+    store(&db).await;
+    {
+        let mut tx = db.begin_write().await.expect("begin");
+        Query::new("INSERT INTO things (id, n) VALUES ('dropped', 1)")
+            .execute(&mut tx)
+            .await
+            .expect("insert");
+    }
+    let mut tx = db.begin_write().await.expect("begin after a dropped one");
+    Query::new("INSERT INTO things (id, n) VALUES ('kept', 1)")
+        .execute(&mut tx)
+        .await
+        .expect("insert");
+    for (id, end) in [
+        ("undone", "rollback"),
+        ("released", "commit"),
+        ("gone", "drop"),
+    ] {
+        let mut savepoint = tx.savepoint().await.expect("savepoint");
+        Query::new("INSERT INTO things (id, n) VALUES (?, 2)")
+            .bind(id)
+            .execute(savepoint.conn())
+            .await
+            .expect("insert in savepoint");
+        match end {
+            "rollback" => savepoint.rollback().await.expect("rollback"),
+            "commit" => savepoint.commit().await.expect("release"),
+            _ => drop(savepoint),
+        }
+    }
+    tx.commit().await.expect("commit");
+    let ids: Vec<(String,)> = Query::new("SELECT id FROM things ORDER BY id")
+        .fetch_all(&db)
+        .await
+        .expect("read");
+    assert_eq!(ids, vec![("kept".to_owned(),), ("released".to_owned(),)]);
+}
+
+/// A unique key broken inside a transaction or by a write on its own is reported as sqlx
+/// reports it, so stores that turn it into a conflict still do.
+async fn a_broken_unique_key_reads_as_a_unique_violation(db: Db) {
+    store(&db).await;
+    insert(&db, "taken", 1).await;
+    let mut tx = db.begin_write().await.expect("begin");
+    let inside = Query::new("INSERT INTO things (id, n) VALUES ('taken', 2)")
+        .execute(&mut tx)
+        .await
+        .expect_err("duplicate in a transaction");
+    drop(tx);
+    let alone = Query::new("INSERT INTO things (id, n) VALUES ('taken', 3)")
+        .execute(&db)
+        .await
+        .expect_err("duplicate alone");
+    for error in [inside, alone] {
+        match &error {
+            sqlx::Error::Database(e) => assert!(e.is_unique_violation(), "{error}"),
+            other => panic!("not a database error: {other:?}"),
+        }
+    }
+    let (n,): (i64,) = Query::new("SELECT n FROM things WHERE id = 'taken'")
+        .fetch_one(&db)
+        .await
+        .expect("read");
+    assert_eq!(n, 1);
+}
+
+/// Read-modify-write transactions from many tasks of two instances at once lose no update:
+/// each waits for the write lock (in its instance, then across them) and none gives up.
+async fn concurrent_writers_of_two_instances_lose_no_update(db: Db) {
+    store(&db).await;
+    insert(&db, "counter", 0).await;
+    let other = db.another_pool(4).await.expect("pool");
+    let mut tasks = tokio::task::JoinSet::new();
+    for instance in [db.clone(), other] {
+        for _ in 0..10 {
+            let db = instance.clone();
+            tasks.spawn(async move {
+                for _ in 0..5 {
+                    let mut tx = db.begin_write().await.expect("begin");
+                    let mut read = Query::new("SELECT t.n FROM things t WHERE t.id = 'counter'");
+                    read.push_lock_rows_of("t");
+                    let (n,): (i64,) = read.fetch_one(&mut tx).await.expect("read");
+                    tokio::task::yield_now().await;
+                    Query::new("UPDATE things SET n = ? WHERE id = 'counter'")
+                        .bind(n + 1)
+                        .execute(&mut tx)
+                        .await
+                        .expect("write");
+                    tx.commit().await.expect("commit");
+                }
+            });
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.expect("writer");
+    }
+    let (n,): (i64,) = Query::new("SELECT n FROM things WHERE id = 'counter'")
+        .fetch_one(&db)
+        .await
+        .expect("read");
+    assert_eq!(n, 100);
+}
+
+/// A task cancelled while it holds a write transaction (a request whose client went away)
+/// leaves nothing written, and the next writer gets the store at once.
+async fn a_cancelled_writer_releases_the_store(db: Db) {
+    store(&db).await;
+    let (began, mut began_rx) = tokio::sync::mpsc::channel(1);
+    let holder = tokio::spawn({
+        let db = db.clone();
+        async move {
+            let mut tx = db.begin_write().await.expect("begin");
+            Query::new("INSERT INTO things (id, n) VALUES ('cancelled', 1)")
+                .execute(&mut tx)
+                .await
+                .expect("insert");
+            began.send(()).await.expect("tell");
+            std::future::pending::<()>().await;
+        }
+    });
+    began_rx.recv().await.expect("began");
+    holder.abort();
+    assert!(holder.await.expect_err("aborted").is_cancelled());
+    let next = tokio::time::timeout(Duration::from_secs(2), db.begin_write())
+        .await
+        .expect("the store is free")
+        .expect("begin");
+    next.commit().await.expect("commit");
+    let ids: Vec<(String,)> = Query::new("SELECT id FROM things")
+        .fetch_all(&db)
+        .await
+        .expect("read");
+    assert!(ids.is_empty(), "{ids:?}");
+}
+
 brigade_chassis::store_suite!(
     reads_see_what_another_instance_committed,
     rows_read_the_same_in_and_out_of_transactions,
     a_write_that_returns_rows_writes,
     reads_fail_as_they_fail_in_a_transaction,
+    what_is_not_committed_leaves_no_trace,
+    a_broken_unique_key_reads_as_a_unique_violation,
+    concurrent_writers_of_two_instances_lose_no_update,
+    a_cancelled_writer_releases_the_store,
 );
 
 /// A SQLite store with one pooled connection, which a write transaction then holds.
@@ -200,12 +344,13 @@ async fn one_connection_store() -> (Db, tempfile::TempDir) {
     (db, dir)
 }
 
-/// On SQLite a read outside a transaction needs none of sqlx's pooled connections (it runs
-/// in the calling task): while this instance's only one is inside a write transaction, and
-/// while another instance's write transaction holds the store's write lock with rows not yet
-/// committed, reads answer at once from the last committed state.
+/// On SQLite a statement needs none of sqlx's pooled connections (it runs in the calling
+/// task): while this instance's only one is inside a read transaction, and while another
+/// instance's write transaction holds the store's write lock with rows not yet committed,
+/// reads answer at once from the last committed state, and a write waits for the other
+/// instance's commit without blocking the runtime (one thread here), then goes through.
 #[tokio::test(flavor = "current_thread")]
-async fn sqlite_reads_wait_for_no_writer_and_no_pooled_connection() {
+async fn sqlite_statements_need_no_pooled_connection_and_never_block_the_runtime() {
     let (db, _dir) = one_connection_store().await;
     insert(&db, "committed", 1).await;
     let other = db.another_pool(1).await.expect("pool");
@@ -221,11 +366,25 @@ async fn sqlite_reads_wait_for_no_writer_and_no_pooled_connection() {
         .await
         .expect("read beside two transactions");
     assert_eq!(seen, vec![("committed".to_owned(),)]);
-    // Writes still go through the pool, and so still wait for it.
-    let write = Query::new("UPDATE things SET n = 5").execute(&db).await;
-    assert!(matches!(write, Err(sqlx::Error::PoolTimedOut)), "{write:?}");
+    let write = tokio::spawn({
+        let db = db.clone();
+        async move { Query::new("UPDATE things SET n = 5").execute(&db).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!write.is_finished(), "the write waits for their lock");
+    // The runtime's one thread is free while the write waits.
+    let seen: Vec<(String,)> = Query::new("SELECT id FROM things ORDER BY id")
+        .fetch_all(&db)
+        .await
+        .expect("read while a write waits");
+    assert_eq!(seen, vec![("committed".to_owned(),)]);
     ours.rollback().await.expect("rollback");
     theirs.commit().await.expect("their commit");
+    let changed = write
+        .await
+        .expect("task")
+        .expect("write after their commit");
+    assert_eq!(changed, 2);
     let seen: Vec<(String,)> = Query::new("SELECT id FROM things ORDER BY id")
         .fetch_all(&db)
         .await
