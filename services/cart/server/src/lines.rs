@@ -249,23 +249,9 @@ pub fn to_wire(user_id: Uuid, cart: &StoredCart, repricing: Repricing) -> Cart {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::*;
+    use catalog_api::testing::product;
 
-    fn product(n: u128, amount_minor: i64, currency: &str) -> Product {
-        Product {
-            id: Uuid::from_u128(n),
-            sku: format!("SKU-{n}"),
-            name: format!("Product {n}"),
-            description: String::new(),
-            category: "test".into(),
-            price: Money {
-                amount_minor,
-                currency: currency.into(),
-            },
-            image_url: String::new(),
-            tags: Vec::new(),
-        }
-    }
+    use super::*;
 
     /// Products 1, 2 and 3, at 1, 2 and 3 euros.
     fn three_products() -> (Product, Product, Product) {
