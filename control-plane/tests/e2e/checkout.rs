@@ -12,13 +12,17 @@ use serde_json::json;
 /// Every promise holds (`brigade check`, letting 30 s settle); the report, for what a test
 /// counts further.
 pub(crate) async fn assert_promises_hold(system: &System) -> brigade_operator::checker::Report {
-    let report = brigade_operator::checker::check(
-        &system.control,
-        &system.credential(),
-        Duration::from_secs(30),
-    )
-    .await
-    .unwrap();
+    assert_promises_hold_within(system, Duration::from_secs(30)).await
+}
+
+/// [`assert_promises_hold`], letting `settle` pass for what is still moving.
+pub(crate) async fn assert_promises_hold_within(
+    system: &System,
+    settle: Duration,
+) -> brigade_operator::checker::Report {
+    let report = brigade_operator::checker::check(&system.control, &system.credential(), settle)
+        .await
+        .unwrap();
     assert!(report.holds(), "{report}");
     report
 }
@@ -179,14 +183,7 @@ async fn a_hundred_shoppers_racing_for_thirty_units_buy_exactly_thirty() {
         );
     }
 
-    let report = brigade_operator::checker::check(
-        &system.control,
-        &system.credential(),
-        Duration::from_secs(60),
-    )
-    .await
-    .unwrap();
-    assert!(report.holds(), "{report}");
+    let report = assert_promises_hold_within(&system, Duration::from_secs(60)).await;
     assert_eq!(report.orders.get("CONFIRMED"), Some(&30), "{report}");
     assert_eq!(report.orders.get("CANCELLED"), Some(&70), "{report}");
     assert_eq!(report.captures, 30, "{report}");

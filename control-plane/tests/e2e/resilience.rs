@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::checkout::assert_promises_hold_within;
 use crate::support::shop::{self, Shopper};
 use crate::support::System;
 use brigade_chassis::client::plain::PlainClient;
@@ -61,14 +62,7 @@ async fn checkout_with_payments_down_is_a_503_at_once_and_leaves_no_half_done_or
     system.wait_all_ready(Duration::from_secs(60)).await;
 
     // No half-done order: nothing pending, no stock held, nothing charged.
-    let report = brigade_operator::checker::check(
-        &system.control,
-        &system.credential(),
-        Duration::from_secs(15),
-    )
-    .await
-    .unwrap();
-    assert!(report.holds(), "{report}");
+    let report = assert_promises_hold_within(&system, Duration::from_secs(15)).await;
     assert_eq!(
         report.orders.get("PENDING").copied().unwrap_or(0),
         0,

@@ -147,12 +147,22 @@ impl std::fmt::Debug for Verifier {
     }
 }
 
-fn validation() -> Validation {
-    let mut validation = Validation::new(ALGORITHM);
-    validation.set_issuer(&[ISSUER]);
-    validation.set_audience(&[AUDIENCE]);
+/// The checks of a signed token, shared by shoppers' access tokens ([`Verifier`]) and services'
+/// identity tokens ([`crate::guard`]): signed with one of `algorithms` (the first is the
+/// default), by `issuer`, for `audience`, with an expiry and a subject, `leeway` allowed for
+/// clocks that disagree.
+pub(crate) fn token_validation(
+    algorithms: &[Algorithm],
+    issuer: &str,
+    audience: &str,
+    leeway: Duration,
+) -> Validation {
+    let mut validation = Validation::new(algorithms[0]);
+    validation.algorithms = algorithms.to_vec();
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.leeway = LEEWAY.as_secs();
+    validation.leeway = leeway.as_secs();
     validation
 }
 
@@ -183,7 +193,7 @@ impl Verifier {
                 keys: RwLock::new(keys),
                 last_fetch: Mutex::new(None),
                 fetches: std::sync::atomic::AtomicU64::new(0),
-                validation: validation(),
+                validation: token_validation(&[ALGORITHM], ISSUER, AUDIENCE, LEEWAY),
             }),
         }
     }

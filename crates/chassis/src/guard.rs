@@ -29,7 +29,7 @@ use jsonwebtoken::{Algorithm, Validation};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
-use crate::auth::{AuthError, Verifier};
+use crate::auth::{token_validation, AuthError, Verifier};
 use crate::identity::{service_of_subject, IdentityClaims, AUTHORITY_ISSUER, DEV_PREFIX, HEADER};
 use crate::metrics::{IdentityRefusalLabels, Metrics};
 use crate::problem::Problem;
@@ -145,16 +145,6 @@ impl std::fmt::Debug for Guard {
     }
 }
 
-fn validation(algorithms: &[Algorithm], issuer: &str, audience: &str) -> Validation {
-    let mut validation = Validation::new(algorithms[0]);
-    validation.algorithms = algorithms.to_vec();
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
-    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    validation.leeway = LEEWAY.as_secs();
-    validation
-}
-
 impl Guard {
     fn new(service: &str, mode: Mode, metrics: &Metrics) -> Guard {
         Guard {
@@ -190,7 +180,7 @@ impl Guard {
         metrics: &Metrics,
     ) -> Guard {
         let algorithms = [Algorithm::EdDSA, Algorithm::RS256, Algorithm::ES256];
-        let validation = validation(&algorithms, issuer, audience);
+        let validation = token_validation(&algorithms, issuer, audience, LEEWAY);
         Guard::new(
             service,
             Mode::Signed {

@@ -164,38 +164,45 @@ impl Traced {
 mod tests {
     use super::*;
 
-    fn summary(sql: &str) -> (String, Option<&str>) {
-        let s = Summary::of(sql);
-        (s.text(), s.collection)
-    }
-
     #[test]
     fn a_statement_is_summarised_by_its_operation_and_table() {
-        assert_eq!(
-            summary("SELECT id, (SELECT 1 FROM b) FROM products p WHERE id = ?"),
-            ("SELECT products".into(), Some("products"))
-        );
-        assert_eq!(
-            summary("  insert into orders (id) VALUES (?)"),
-            ("INSERT orders".into(), Some("orders"))
-        );
-        assert_eq!(
-            summary("UPDATE stock SET n = n - ? WHERE sku = 'a FROM b'"),
-            ("UPDATE stock".into(), Some("stock"))
-        );
-        assert_eq!(
-            summary("DELETE FROM carts WHERE id = ?"),
-            ("DELETE carts".into(), Some("carts"))
-        );
-        assert_eq!(
-            summary("WITH m AS (SELECT x FROM a) SELECT * FROM m JOIN b ON true"),
-            ("SELECT m".into(), Some("m"))
-        );
-        // No table to name: the operation alone.
-        assert_eq!(summary("SELECT 1"), ("SELECT".into(), None));
-        assert_eq!(
-            summary("SELECT * FROM (VALUES (1))"),
-            ("SELECT".into(), None)
-        );
+        let cases = [
+            (
+                "SELECT id, (SELECT 1 FROM b) FROM products p WHERE id = ?",
+                "SELECT products",
+                Some("products"),
+            ),
+            (
+                "  insert into orders (id) VALUES (?)",
+                "INSERT orders",
+                Some("orders"),
+            ),
+            (
+                "UPDATE stock SET n = n - ? WHERE sku = 'a FROM b'",
+                "UPDATE stock",
+                Some("stock"),
+            ),
+            (
+                "DELETE FROM carts WHERE id = ?",
+                "DELETE carts",
+                Some("carts"),
+            ),
+            (
+                "WITH m AS (SELECT x FROM a) SELECT * FROM m JOIN b ON true",
+                "SELECT m",
+                Some("m"),
+            ),
+            // No table to name: the operation alone.
+            ("SELECT 1", "SELECT", None),
+            ("SELECT * FROM (VALUES (1))", "SELECT", None),
+        ];
+        for (sql, text, collection) in cases {
+            let summary = Summary::of(sql);
+            assert_eq!(
+                (summary.text().as_str(), summary.collection),
+                (text, collection),
+                "{sql}"
+            );
+        }
     }
 }

@@ -15,7 +15,7 @@ use brigade_chassis::metrics::Metrics;
 use brigade_chassis::plain::{self, Answer, PlainClient};
 use brigade_chassis::problem::ProblemPage;
 use brigade_chassis::service::ServiceInfo;
-use brigade_chassis::testing::{self, Instance};
+use brigade_chassis::testing::{self, Instance, JsonAnswer};
 use bytes::Bytes;
 use http_body_util::Full;
 use tokio::sync::{mpsc, Semaphore};
@@ -53,6 +53,18 @@ fn get_request(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
 }
 
+/// `refused` is the 503 `overloaded` problem, its detail naming the limit (`"2 requests"`).
+fn assert_overloaded(refused: &JsonAnswer, limit: &str) {
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{refused:?}"
+    );
+    assert_eq!(refused.body["type"], "urn:brigade:problem:overloaded");
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(limit), "{}", refused.body);
+}
+
 #[tokio::test(start_paused = true)]
 async fn beyond_the_limit_requests_are_refused_at_once_while_admitted_ones_complete() {
     let gate = Arc::new(Semaphore::new(0));
@@ -81,18 +93,9 @@ async fn beyond_the_limit_requests_are_refused_at_once_while_admitted_ones_compl
     let before = Instant::now();
     for path in ["/v1/gated", "/v1/quick"] {
         let refused = testing::send_json(&app, get_request(path)).await;
-        assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert_overloaded(&refused, "2 requests");
         assert_eq!(refused.content_type, "application/problem+json");
-        assert_eq!(refused.body["type"], "urn:brigade:problem:overloaded");
         assert_eq!(refused.headers["retry-after"], "1");
-        assert!(
-            refused.body["detail"]
-                .as_str()
-                .unwrap()
-                .contains("2 requests"),
-            "{}",
-            refused.body
-        );
     }
     assert_eq!(
         before.elapsed(),
@@ -101,12 +104,10 @@ async fn beyond_the_limit_requests_are_refused_at_once_while_admitted_ones_compl
     );
 
     // Health and metrics are answered however busy the instance is.
-    let live = app.clone().oneshot(get_request("/livez")).await.unwrap();
-    assert_eq!(live.status(), StatusCode::OK);
-    let ready = app.clone().oneshot(get_request("/readyz")).await.unwrap();
-    assert_eq!(ready.status(), StatusCode::OK);
-    let scraped = app.clone().oneshot(get_request("/metrics")).await.unwrap();
-    assert_eq!(scraped.status(), StatusCode::OK);
+    for path in ["/livez", "/readyz", "/metrics"] {
+        let answered = app.clone().oneshot(get_request(path)).await.unwrap();
+        assert_eq!(answered.status(), StatusCode::OK, "{path}");
+    }
 
     gate.add_permits(2);
     for request in admitted {
@@ -213,16 +214,7 @@ async fn an_adaptive_limit_starts_low_under_its_ceiling_and_publishes_where_it_s
         arrivals.recv().await.unwrap();
     }
     let refused = testing::send_json(&app, get_request("/v1/quick")).await;
-    assert_eq!(refused.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(refused.body["type"], "urn:brigade:problem:overloaded");
-    assert!(
-        refused.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("20 requests"),
-        "{}",
-        refused.body
-    );
+    assert_overloaded(&refused, "20 requests");
     gate.add_permits(20);
     for request in admitted {
         assert_eq!(request.await.unwrap().unwrap().status(), StatusCode::OK);

@@ -249,22 +249,17 @@ pub fn to_wire(user_id: Uuid, cart: &StoredCart, repricing: Repricing) -> Cart {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use catalog_api::testing::product;
+
     use super::*;
 
-    fn product(n: u128, amount_minor: i64, currency: &str) -> Product {
-        Product {
-            id: Uuid::from_u128(n),
-            sku: format!("SKU-{n}"),
-            name: format!("Product {n}"),
-            description: String::new(),
-            category: "test".into(),
-            price: Money {
-                amount_minor,
-                currency: currency.into(),
-            },
-            image_url: String::new(),
-            tags: Vec::new(),
-        }
+    /// Products 1, 2 and 3, at 1, 2 and 3 euros.
+    fn three_products() -> (Product, Product, Product) {
+        (
+            product(1, 100, "EUR"),
+            product(2, 200, "EUR"),
+            product(3, 300, "EUR"),
+        )
     }
 
     fn cart_of(products: &[&Product]) -> Vec<Line> {
@@ -326,11 +321,7 @@ mod tests {
 
     #[test]
     fn repricing_takes_new_prices_and_drops_missing_products() {
-        let (a, b, c) = (
-            product(1, 100, "EUR"),
-            product(2, 200, "EUR"),
-            product(3, 300, "EUR"),
-        );
+        let (a, b, c) = three_products();
         let mut lines = cart_of(&[&a, &b, &c]);
         let mut cheaper = a.clone();
         cheaper.price.amount_minor = 80;
@@ -367,11 +358,7 @@ mod tests {
 
     #[test]
     fn the_diff_names_exactly_what_changed() {
-        let (a, b, c) = (
-            product(1, 100, "EUR"),
-            product(2, 200, "EUR"),
-            product(3, 300, "EUR"),
-        );
+        let (a, b, c) = three_products();
         let before = cart_of(&[&a, &b]);
         assert!(diff(&before, &before).is_empty());
         let mut after = before.clone();
@@ -392,11 +379,7 @@ mod tests {
 
     #[test]
     fn an_order_takes_its_quantities_and_leaves_the_rest() {
-        let (a, b, c) = (
-            product(1, 100, "EUR"),
-            product(2, 200, "EUR"),
-            product(3, 300, "EUR"),
-        );
+        let (a, b, c) = three_products();
         let mut lines = cart_of(&[&a, &b, &c]);
         set_quantity(&mut lines, &a, 5, 1).unwrap();
         set_quantity(&mut lines, &b, 2, 2).unwrap();

@@ -10,6 +10,8 @@
 mod client;
 pub mod events;
 mod query;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod types;
 
 pub use client::CatalogClient;

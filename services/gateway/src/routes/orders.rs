@@ -8,7 +8,7 @@ use brigade_chassis::client::Error as ClientError;
 use brigade_chassis::extract::{IdempotencyKey, Json, NoParameters, PathUuid, Query};
 use brigade_chassis::ratelimit::RateLimitedProblem;
 use brigade_chassis::Problem;
-use orders_api::{paths, problems, CheckoutRequest, ListOrders, Order, OrderPage};
+use orders_api::{paths, problems, CheckoutKey, CheckoutRequest, ListOrders, Order, OrderPage};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -42,11 +42,7 @@ pub fn router() -> OpenApiRouter<Gateway> {
     path = "/checkout",
     operation_id = "checkout",
     security(("bearer" = [])),
-    params(
-        ("Idempotency-Key" = String, Header, pattern = r"^[!-~]{1,128}$",
-            description = "1 to 128 visible ASCII characters: a unique value per checkout, the \
-            same when repeating it. Missing or malformed: 400 invalid-parameter."),
-    ),
+    params(CheckoutKey),
     request_body = CheckoutRequest,
     responses(
         (status = 200, description = "The order of an earlier checkout with this key",

@@ -27,6 +27,22 @@ pub fn router() -> OpenApiRouter<Gateway> {
         .routes(routes!(for_me))
 }
 
+/// The answer of both routes when the recommendations service cannot answer (see [`answer`]),
+/// for their OpenAPI documents.
+#[derive(utoipa::IntoResponses)]
+#[allow(
+    dead_code,
+    reason = "only read for the document: the problem is built by `unavailable`"
+)]
+enum RecommendationsUnavailable {
+    #[response(
+        status = 503,
+        description = "recommendations-unavailable: the recommendations service cannot answer; \
+            everything else works without it"
+    )]
+    Unavailable(Problem),
+}
+
 /// Products to show next to a product.
 ///
 /// Needs no token: a product page's recommendations are the same for everyone.
@@ -37,8 +53,7 @@ pub fn router() -> OpenApiRouter<Gateway> {
     params(("id" = Uuid, Path, description = "A product id."), RecommendationsQuery),
     responses(
         (status = 200, description = "The products to show, best first", body = Recommendations),
-        (status = 503, description = "recommendations-unavailable: the recommendations \
-            service cannot answer; everything else works without it", body = Problem),
+        RecommendationsUnavailable,
     ),
 )]
 async fn for_product(
@@ -62,8 +77,7 @@ async fn for_product(
     params(RecommendationsQuery),
     responses(
         (status = 200, description = "The products to show, best first", body = Recommendations),
-        (status = 503, description = "recommendations-unavailable: the recommendations \
-            service cannot answer; everything else works without it", body = Problem),
+        RecommendationsUnavailable,
     ),
 )]
 async fn for_me(

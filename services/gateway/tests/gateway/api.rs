@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use brigade_chassis::testing::{
     assert_openapi_covers_at, fetch_json, texts, Instance, JsonAnswer, TestKeys,
 };
-use catalog_api::{Money, Product};
+use catalog_api::Product;
 use gateway::GatewayService;
 use http::{Method, StatusCode};
 use orders_api::events::OrderConfirmed;
@@ -302,15 +302,9 @@ pub(crate) fn product(n: u128) -> Product {
     Product {
         id: product_id(n),
         sku: format!("GW-{n:04}"),
-        name: format!("Product {n}"),
         description: "Made by a test.".into(),
-        category: "test".into(),
-        price: Money {
-            amount_minor: 100 * n as i64,
-            currency: "EUR".into(),
-        },
         image_url: format!("/images/gw-{n}.jpg"),
-        tags: Vec::new(),
+        ..catalog_api::testing::product(n, 100 * n as i64, "EUR")
     }
 }
 

@@ -24,8 +24,9 @@ pub use rules::{
     MIN_CARD_DIGITS,
 };
 pub use types::{
-    Audit, CancelReason, CheckoutRequest, HistoryEntry, Order, OrderConversion, OrderLine,
-    OrderPage, OrderShipping, OrderStatus, OrderStatusEntry, OrderStatusPage, ShippingAddress,
+    Audit, CancelReason, CheckoutKey, CheckoutRequest, HistoryEntry, Order, OrderConversion,
+    OrderLine, OrderPage, OrderShipping, OrderStatus, OrderStatusEntry, OrderStatusPage,
+    ShippingAddress,
 };
 
 /// The orders service's routes, shared by the server's router and the client so that they

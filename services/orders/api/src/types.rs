@@ -6,6 +6,17 @@ use catalog_api::Money;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The `Idempotency-Key` header of `POST /v1/checkout`, which the orders service and the gateway
+/// in front of it document alike.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct CheckoutKey {
+    #[doc = "1 to 128 visible ASCII characters: a unique value per checkout, the same when \
+        repeating it. Missing or malformed: 400 invalid-parameter."]
+    #[param(rename = "Idempotency-Key", pattern = r"^[!-~]{1,128}$")]
+    pub idempotency_key: String,
+}
+
 /// `POST /v1/checkout` body. Its `Debug` masks the card number, so that logging a request can
 /// never leak one.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

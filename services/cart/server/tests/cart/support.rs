@@ -13,7 +13,7 @@ use brigade_chassis::testing::{serve_in_background, static_client};
 use cart::lines::{self, RuleError, StoredCart};
 use cart::store::Changed;
 use cart::{Store, MIGRATIONS};
-use catalog_api::{CatalogClient, Money, Product, ProductBatch, ProductsByIds};
+use catalog_api::{CatalogClient, Product, ProductBatch, ProductsByIds};
 use uuid::Uuid;
 
 /// A catalog whose products a test can change, answering `POST /v1/products/batch` as the real
@@ -77,13 +77,8 @@ pub fn product(n: u128, amount_minor: i64, currency: &str) -> Product {
         sku: format!("TST-{n:04}"),
         name: format!("Test product {n}"),
         description: "Made by a test.".into(),
-        category: "test".into(),
-        price: Money {
-            amount_minor,
-            currency: currency.into(),
-        },
         image_url: "/images/test.jpg".into(),
-        tags: Vec::new(),
+        ..catalog_api::testing::product(n, amount_minor, currency)
     }
 }
 

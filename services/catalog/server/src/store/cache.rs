@@ -50,24 +50,11 @@ impl ProductCache {
 
 #[cfg(test)]
 mod tests {
-    use catalog_api::Money;
-
     use super::*;
 
+    /// Product `n`, at 1 euro.
     fn product(n: u128) -> Product {
-        Product {
-            id: Uuid::from_u128(n),
-            sku: format!("SKU-{n}"),
-            name: format!("Product {n}"),
-            description: String::new(),
-            category: "kitchen".to_owned(),
-            price: Money {
-                amount_minor: 100,
-                currency: "EUR".to_owned(),
-            },
-            image_url: String::new(),
-            tags: Vec::new(),
-        }
+        catalog_api::testing::product(n, 100, "EUR")
     }
 
     #[test]

@@ -16,7 +16,7 @@ use brigade_chassis::extract::{IdempotencyKey, Json};
 use brigade_chassis::Problem;
 use catalog_api::Money;
 use orders_api::{
-    paths, problems, CancelReason, CheckoutRequest, Order, OrderConversion, OrderLine,
+    paths, problems, CancelReason, CheckoutKey, CheckoutRequest, Order, OrderConversion, OrderLine,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -44,11 +44,7 @@ const DEFAULT_WAIT: Duration = Duration::from_secs(5);
     path = paths::CHECKOUT,
     operation_id = "checkout",
     security(("bearer" = [])),
-    params(
-        ("Idempotency-Key" = String, Header, pattern = r"^[!-~]{1,128}$",
-            description = "1 to 128 visible ASCII characters: a unique value per checkout, the \
-            same when repeating it. Missing or malformed: 400 invalid-parameter."),
-    ),
+    params(CheckoutKey),
     request_body = CheckoutRequest,
     responses(
         (status = 200, description = "The order of an earlier request with this key", body = Order),

@@ -81,15 +81,8 @@ pub fn product(n: u32, price: i64) -> Product {
     Product {
         id: Uuid::from_u128(u128::from(n) + 1000),
         sku: format!("SKU-{n:04}"),
-        name: format!("Product {n}"),
-        description: String::new(),
         category: "kitchen".into(),
-        price: Money {
-            amount_minor: price,
-            currency: "EUR".into(),
-        },
-        image_url: String::new(),
-        tags: Vec::new(),
+        ..catalog_api::testing::product(u128::from(n), price, "EUR")
     }
 }
 

@@ -23,15 +23,9 @@ pub fn product(n: u128, amount_minor: i64) -> Product {
     Product {
         id: id(n),
         sku: format!("REC-{n:04}"),
-        name: format!("Product {n}"),
         description: "Made by a test.".into(),
-        category: "test".into(),
-        price: Money {
-            amount_minor,
-            currency: "EUR".into(),
-        },
         image_url: format!("/images/rec-{n}.jpg"),
-        tags: Vec::new(),
+        ..catalog_api::testing::product(n, amount_minor, "EUR")
     }
 }
 
