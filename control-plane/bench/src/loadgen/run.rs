@@ -47,6 +47,7 @@ pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>) -> (Recorder, 
     let names = mix.requests.iter().map(|r| r.name.clone()).collect();
     let recorder = Arc::new(Mutex::new(Recorder::new(names)));
     let in_flight = Arc::new(Semaphore::new(plan.max_in_flight));
+    let shoppers = Arc::new(Shoppers::new(target.tokens.len()));
     let mut picks = SmallRng::seed_from_u64(plan.seed.wrapping_add(1));
     let mut tasks = JoinSet::new();
     let started = Instant::now();
@@ -55,12 +56,9 @@ pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>) -> (Recorder, 
         let flow = mix.pick(&mut picks).steps.clone();
         match in_flight.clone().try_acquire_owned() {
             Ok(permit) => {
-                let shopper = if target.tokens.is_empty() {
-                    0
-                } else {
-                    rand::Rng::random_range(&mut picks, 0..target.tokens.len())
-                };
+                let shopper = shoppers.take(&mut picks);
                 let (mix, target, recorder) = (mix.clone(), target.clone(), recorder.clone());
+                let shoppers = shoppers.clone();
                 tasks.spawn(async move {
                     let arrival = Arrival {
                         mix: &mix,
@@ -70,6 +68,7 @@ pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>) -> (Recorder, 
                         due,
                     };
                     arrival.send(started, &flow).await;
+                    shoppers.give_back(shopper);
                     drop(permit);
                 });
             }
@@ -94,6 +93,49 @@ pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>) -> (Recorder, 
                 .clone()
         });
     (recorder, elapsed)
+}
+
+/// The signed-in shoppers, each doing one flow at a time as a person would: two checkouts of
+/// one shopper at once would share a cart, and one would find it emptied by the other.
+#[derive(Debug)]
+struct Shoppers {
+    count: usize,
+    /// Those not in a flow now.
+    free: Mutex<Vec<usize>>,
+}
+
+impl Shoppers {
+    fn new(count: usize) -> Shoppers {
+        Shoppers {
+            count,
+            free: Mutex::new((0..count).collect()),
+        }
+    }
+
+    /// A shopper for the next flow: a free one at random; when every one is busy (far past the
+    /// system's capacity), any one, since the open loop never waits for a shopper.
+    fn take(&self, picks: &mut SmallRng) -> usize {
+        if self.count == 0 {
+            return 0;
+        }
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if free.is_empty() {
+            return rand::Rng::random_range(picks, 0..self.count);
+        }
+        let at = rand::Rng::random_range(picks, 0..free.len());
+        free.swap_remove(at)
+    }
+
+    /// `shopper`'s flow ended.
+    fn give_back(&self, shopper: usize) {
+        if shopper >= self.count {
+            return;
+        }
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if !free.contains(&shopper) {
+            free.push(shopper);
+        }
+    }
 }
 
 /// One arrival's requests in flight.
@@ -168,5 +210,32 @@ impl Arrival<'_> {
             None => Bytes::new(),
         };
         request.body(Full::new(body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shopper_is_in_one_flow_at_a_time_while_any_is_free() {
+        let shoppers = Shoppers::new(5);
+        let mut picks = SmallRng::seed_from_u64(7);
+        let mut taken: Vec<usize> = (0..5).map(|_| shoppers.take(&mut picks)).collect();
+        taken.sort_unstable();
+        assert_eq!(taken, vec![0, 1, 2, 3, 4]);
+        // Every one busy: the flow still gets a shopper, never waits.
+        assert!(shoppers.take(&mut picks) < 5);
+        shoppers.give_back(3);
+        assert_eq!(shoppers.take(&mut picks), 3);
+    }
+
+    #[test]
+    fn a_mix_without_shoppers_takes_none() {
+        let shoppers = Shoppers::new(0);
+        let mut picks = SmallRng::seed_from_u64(7);
+        assert_eq!(shoppers.take(&mut picks), 0);
+        shoppers.give_back(0);
+        assert_eq!(shoppers.take(&mut picks), 0);
     }
 }
