@@ -132,6 +132,47 @@ struct Inner {
     /// rather than waiting for another.
     fetches: std::sync::atomic::AtomicU64,
     validation: Validation,
+    signatures: Signatures,
+}
+
+/// How many verified tokens a verifier remembers.
+const REMEMBERED_SIGNATURES: usize = 4096;
+
+/// Tokens whose signature this verifier checked, with the key that checked it. The same bytes
+/// under the same key verify the same way again, so the Ed25519 check, the largest cost of a
+/// verification (#14), runs once per token rather than once per request: a service's identity
+/// is presented on every call for its five minutes, a shopper's token on every request.
+/// Only the signature is remembered; the claims (expiry, issuer, audience, required claims)
+/// are checked on every call. A key replaced by a fetch is another `Arc`, so what it verified
+/// no longer counts (and is forgotten). Only verified tokens enter, so forged ones cannot fill
+/// it; when full it is emptied at once.
+#[derive(Default)]
+struct Signatures {
+    verified: std::sync::Mutex<HashMap<Box<str>, Arc<DecodingKey>>>,
+}
+
+impl Signatures {
+    /// Whether `token`'s signature was verified with `key`.
+    fn checked(&self, token: &str, key: &Arc<DecodingKey>) -> bool {
+        self.verified
+            .lock()
+            .is_ok_and(|verified| verified.get(token).is_some_and(|by| Arc::ptr_eq(by, key)))
+    }
+
+    fn remember(&self, token: &str, key: &Arc<DecodingKey>) {
+        if let Ok(mut verified) = self.verified.lock() {
+            if verified.len() >= REMEMBERED_SIGNATURES {
+                verified.clear();
+            }
+            verified.insert(token.into(), key.clone());
+        }
+    }
+
+    fn forget_all(&self) {
+        if let Ok(mut verified) = self.verified.lock() {
+            verified.clear();
+        }
+    }
 }
 
 /// Verifies access tokens with the users service's published keys. Cheap to clone; share one
@@ -194,6 +235,7 @@ impl Verifier {
                 last_fetch: Mutex::new(None),
                 fetches: std::sync::atomic::AtomicU64::new(0),
                 validation: token_validation(&[ALGORITHM], ISSUER, AUDIENCE, LEEWAY),
+                signatures: Signatures::default(),
             }),
         }
     }
@@ -234,11 +276,21 @@ impl Verifier {
                     .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?
             }
         };
+        let signature_checked = self.inner.signatures.checked(token, &key);
         // A validation that accepts several algorithms (a cluster's RS256 or ES256, the local
         // authority's EdDSA) is narrowed to the token's, which was checked above: jsonwebtoken
         // refuses a key whose family is not that of every algorithm listed.
         let narrowed;
-        let validation = if validation.algorithms.len() > 1 {
+        let validation = if signature_checked {
+            // These very bytes were verified with this very key: the claims are still checked.
+            let mut claims_only = validation.clone();
+            // Deprecated in favour of `dangerous::insecure_decode`, which skips the claims'
+            // checks as well: those are exactly what must still run here.
+            #[allow(deprecated)]
+            claims_only.insecure_disable_signature_validation();
+            narrowed = claims_only;
+            &narrowed
+        } else if validation.algorithms.len() > 1 {
             let mut one = validation.clone();
             one.algorithms = vec![header.alg];
             narrowed = one;
@@ -246,12 +298,16 @@ impl Verifier {
         } else {
             validation
         };
-        jsonwebtoken::decode::<C>(token, &key, validation)
+        let claims = jsonwebtoken::decode::<C>(token, &key, validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
                 _ => AuthError::Invalid(e.to_string()),
-            })
+            })?;
+        if !signature_checked {
+            self.inner.signatures.remember(token, &key);
+        }
+        Ok(claims)
     }
 
     async fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
@@ -297,6 +353,7 @@ impl Verifier {
         tracing::info!(keys = keys.len(), "fetched the token signing keys");
         // Replace rather than merge: a key its issuer no longer publishes is no longer trusted.
         *self.inner.keys.write().await = keys;
+        self.inner.signatures.forget_all();
         Ok(())
     }
 }
@@ -578,6 +635,69 @@ mod tests {
         let unsigned = format!("{header}.{body}.");
         assert!(verifier.verify(&unsigned).await.is_err());
         assert!(verifier.verify("not a token").await.is_err());
+    }
+
+    /// A token verified once is not verified by its signature again, but its claims are:
+    /// under a validation it does not meet it is refused, and another signature on the same
+    /// header and claims is checked (and refused) as any token is.
+    #[tokio::test]
+    async fn a_remembered_signature_still_has_its_claims_and_bytes_checked() {
+        let key = SigningKey::generate("k1").unwrap();
+        let verifier = Verifier::from_jwks(&jwks(&[&key])).unwrap();
+        let user = Uuid::new_v4();
+        let token = key
+            .sign(&claims_for(user, "a@example.com", Duration::from_secs(60)))
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(verifier.verify(&token).await.unwrap().sub, user);
+        }
+        let k1 = verifier.key("k1").await.unwrap();
+        assert!(verifier.inner.signatures.checked(&token, &k1));
+        // A key fetched again is another key, even with the same bytes: what the old one
+        // verified counts for nothing.
+        assert!(!verifier
+            .inner
+            .signatures
+            .checked(&token, &Arc::new((*k1).clone())));
+        let elsewhere = token_validation(&[ALGORITHM], ISSUER, "another-audience", LEEWAY);
+        assert!(matches!(
+            verifier.verify_as::<Claims>(&token, &elsewhere).await,
+            Err(AuthError::Invalid(_))
+        ));
+        // The same header and claims under an impostor's signature: not the remembered bytes.
+        let impostor = SigningKey::generate("k1").unwrap();
+        let forged_signature = impostor
+            .sign(&claims_for(user, "a@example.com", Duration::from_secs(60)))
+            .unwrap();
+        let (signed, _) = token.rsplit_once('.').unwrap();
+        let (_, signature) = forged_signature.rsplit_once('.').unwrap();
+        let forged = format!("{signed}.{signature}");
+        assert!(matches!(
+            verifier.verify(&forged).await,
+            Err(AuthError::Invalid(_))
+        ));
+        assert_eq!(verifier.verify(&token).await.unwrap().sub, user);
+    }
+
+    /// An expired token is refused even when its signature was remembered while it was valid.
+    #[tokio::test]
+    async fn a_remembered_token_expires() {
+        let key = SigningKey::generate("k1").unwrap();
+        let verifier = Verifier::from_jwks(&jwks(&[&key])).unwrap();
+        let mut claims = claims_for(Uuid::new_v4(), "a@example.com", Duration::from_secs(60));
+        // Past its expiry, but within the leeway: accepted, and remembered.
+        claims.exp = claims.iat - LEEWAY.as_secs() / 2;
+        let token = key.sign(&claims).unwrap();
+        verifier.verify(&token).await.unwrap();
+        let strict = {
+            let mut strict = token_validation(&[ALGORITHM], ISSUER, AUDIENCE, LEEWAY);
+            strict.leeway = 0;
+            strict
+        };
+        assert!(matches!(
+            verifier.verify_as::<Claims>(&token, &strict).await,
+            Err(AuthError::Expired)
+        ));
     }
 
     fn base64_url(bytes: &[u8]) -> String {
