@@ -32,6 +32,7 @@ use crate::db::value::Value;
 const LONGEST_PAUSE: Duration = Duration::from_millis(4);
 
 /// The instance's write connection to one SQLite file.
+#[derive(Debug)]
 pub(crate) struct Writer {
     path: PathBuf,
     /// Opened at the first write; `None` again after a connection had to be given up.
@@ -39,12 +40,6 @@ pub(crate) struct Writer {
     /// How long a writer waits, for this instance's other writers and for other processes.
     wait: Duration,
     closed: AtomicBool,
-}
-
-impl std::fmt::Debug for Writer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Writer").field("path", &self.path).finish()
-    }
 }
 
 impl Writer {
@@ -121,18 +116,11 @@ fn locked() -> sqlx::Error {
 
 /// An open write transaction on the instance's write connection, which it holds to its end.
 /// Dropped without [`WriteTx::commit`], it is rolled back.
+#[derive(Debug)]
 pub struct WriteTx {
     conn: OwnedMappedMutexGuard<Option<Connection>, Connection>,
     /// Savepoints open inside it, for their names.
     savepoints: usize,
-}
-
-impl std::fmt::Debug for WriteTx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteTx")
-            .field("savepoints", &self.savepoints)
-            .finish()
-    }
 }
 
 impl WriteTx {
@@ -237,18 +225,11 @@ impl Drop for WriteTx {
 }
 
 /// A savepoint inside a [`WriteTx`]: released on commit, rolled back to on rollback or drop.
+#[derive(Debug)]
 pub struct WriteSavepoint<'t> {
     tx: &'t mut WriteTx,
     name: String,
     open: bool,
-}
-
-impl std::fmt::Debug for WriteSavepoint<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteSavepoint")
-            .field("name", &self.name)
-            .finish()
-    }
 }
 
 impl WriteSavepoint<'_> {
