@@ -106,7 +106,8 @@ impl Service for GatewayService {
     async fn build(ctx: Context, args: GatewayArgs) -> Result<Router, BoxError> {
         let GatewayArgs { parts, limits } = args;
         Ok(router(Gateway {
-            catalog: CatalogClient::new(ctx.client("catalog")?),
+            // Products never change: a product page asks the catalog once per product.
+            catalog: CatalogClient::new(ctx.client("catalog")?).keeping_products(),
             users: UsersClient::new(ctx.client("users")?),
             cart: CartClient::new(ctx.client("cart")?),
             orders: OrdersClient::new(ctx.client("orders")?),

@@ -123,7 +123,8 @@ impl Service for StorefrontService {
         // The optional parts are capped: a page waits for them only briefly.
         let capped = |service: &str, cap| ctx.client(service).map(|c| c.with_timeout(cap));
         let shop = Storefront {
-            catalog: CatalogClient::new(client("catalog")?),
+            // Products never change: a product page asks the catalog once per product.
+            catalog: CatalogClient::new(client("catalog")?).keeping_products(),
             users: UsersClient::new(client("users")?),
             cart: CartClient::new(client("cart")?),
             orders: OrdersClient::new(client("orders")?),

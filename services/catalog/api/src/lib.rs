@@ -7,13 +7,15 @@
 
 #![forbid(unsafe_code)]
 
+mod cache;
 mod client;
 pub mod events;
 mod query;
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod types;
 
+pub use cache::ProductCache;
 pub use client::CatalogClient;
 pub use query::{
     ListProducts, ProductQuery, Sort, ValidationError, DEFAULT_PAGE_SIZE, MAX_BATCH_IDS,

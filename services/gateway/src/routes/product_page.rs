@@ -1,7 +1,10 @@
 //! `/api/v1/products/{id}/page`: everything a product page shows, in one answer.
 //!
-//! The product is required: without the catalog there is no page (its 404 passes through, its
-//! unavailability is the usual 503). Its stock (inventory) and recommendations are optional:
+//! The product is required: it is asked of the catalog once, then kept (a product never
+//! changes: `CatalogClient::keeping_products`), so a page costs two hops, not three, and a
+//! product once shown keeps its page while the catalog is away. Without the catalog a product
+//! not read before has no page (its 404 passes through, its unavailability is the usual 503).
+//! Its stock (inventory) and recommendations are optional:
 //! when a dependency is down, slow or failing, the page is answered without that part, says so
 //! in `degraded`, and logs why once. Each optional call is capped (`PartTimeouts`), and its
 //! breaker, once open, makes it fail at once, so a missing part never makes the page fail and

@@ -1,9 +1,9 @@
 //! The catalog's store: reading products and categories on SQLite or PostgreSQL.
 //!
 //! Writing happens only when sample data is loaded ([`crate::seed`]); every request reads.
-//! Products by id are served from memory once read ([`cache`]): a product is never changed.
+//! Products by id are served from memory once read ([`ProductCache`]): a product is never
+//! changed.
 
-mod cache;
 mod listing;
 mod rows;
 mod search;
@@ -12,10 +12,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use brigade_chassis::db::{Db, Query};
-use catalog_api::{Category, Product, ProductBatch, ProductPage, ProductQuery};
+use catalog_api::{Category, Product, ProductBatch, ProductCache, ProductPage, ProductQuery};
 use uuid::Uuid;
 
-use cache::ProductCache;
 use listing::Listing;
 use rows::{ListedRow, ProductRow};
 use search::Terms;

@@ -1,20 +1,23 @@
-//! Products by id, kept in memory once read. A product row is never changed nor deleted once
-//! written (the catalog only inserts, when loading its sample data, skipping rows that exist),
-//! so a product found once is the product for the life of the process: serving it from memory
-//! answers exactly what the store would, without a query (on SQLite, a hand-off to the
-//! connection's thread and back per statement). Ids that name no product are not kept: the
-//! product may be loaded a moment later by another instance.
+//! Products by id, kept in memory once read: by the catalog itself (its store) and by callers
+//! that opt in ([`crate::CatalogClient::keeping_products`]).
 //!
-//! If products ever become editable, this must be invalidated by the edit (`ProductChanged`).
+//! A product is never changed nor deleted once written: the catalog only inserts (when loading
+//! its sample data, skipping rows that exist), so an id names the same product for the life of
+//! the catalog. Keeping a product once read therefore answers exactly what the catalog would,
+//! without asking it again. Ids that name no product are not kept: the product may be loaded a
+//! moment later by another instance.
+//!
+//! If products ever become editable, every keeper must be told by the edit (`ProductChanged`,
+//! [`crate::events`]) before this is true again.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-use catalog_api::Product;
+use crate::Product;
 use uuid::Uuid;
 
-/// The most products kept; past it, products are served from the store without being kept
-/// (the sample catalog has 1,200, so in practice every product fits).
+/// The most products kept; past it, products are read again each time without being kept (the
+/// sample catalog has 1,200, so in practice every product fits).
 const MAX_PRODUCTS: usize = 20_000;
 
 /// Products read so far, by id.
@@ -54,7 +57,7 @@ mod tests {
 
     /// Product `n`, at 1 euro.
     fn product(n: u128) -> Product {
-        catalog_api::testing::product(n, 100, "EUR")
+        crate::testing::product(n, 100, "EUR")
     }
 
     #[test]
