@@ -132,6 +132,9 @@ impl SqliteDb {
     }
 }
 
+/// How long a PostgreSQL connection may have been idle and still be handed out without a ping.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// Pool sizing; the defaults keep an idle service small.
 #[derive(Debug, Clone)]
 pub struct PoolOptions {
@@ -162,6 +165,20 @@ impl Db {
                 .max_connections(options.max_connections)
                 .min_connections(0)
                 .acquire_timeout(options.acquire_timeout)
+                // sqlx pings every connection it hands out by default: a round trip to the
+                // server before each statement or transaction (17 % of orders' CPU per checkout
+                // on PostgreSQL). A connection back from use a moment ago is known alive; only
+                // one idle for longer is checked (as HikariCP's `aliveBypassWindowMs`), so a
+                // connection a server restart broke is still found before it is used.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_with(connect)
                 .await
                 .map_err(|source| Error::Connect {

@@ -424,3 +424,59 @@ async fn an_in_memory_sqlite_store_reads() {
         .expect("read");
     assert_eq!(seen, vec![("m".to_owned(), 1)]);
 }
+
+/// A pooled PostgreSQL connection is handed out without a ping while it was in use a moment ago
+/// (the ping was a round trip before every statement); one idle for longer is checked first,
+/// so connections a server restart (here: `pg_terminate_backend`) broke while idle are replaced
+/// before a statement is sent on them, and no caller sees the break.
+#[tokio::test]
+async fn postgres_connections_the_server_dropped_while_idle_are_replaced_unseen() {
+    let Some(db) = brigade_chassis::testing::postgres_db().await else {
+        return;
+    };
+    let Db::Postgres(pool) = &db else {
+        panic!("postgres_db gives a PostgreSQL store");
+    };
+    // Several connections in the pool, all idle afterwards.
+    let busy: Vec<_> = futures_util::future::join_all((0..3).map(|_| pool.acquire())).await;
+    assert!(busy.iter().all(Result::is_ok));
+    drop(busy);
+    // (A connection goes back to the pool in a task of its own.)
+    for _ in 0..100 {
+        if pool.num_idle() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(pool.num_idle() >= 3, "{} idle", pool.num_idle());
+
+    // Another session ends every one of them, as a restarted server would.
+    let admin = sqlx::PgPool::connect(&brigade_chassis::testing::postgres_admin_url())
+        .await
+        .unwrap();
+    let ended: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(
+        sqlx::query_scalar::<_, String>("SELECT current_database()")
+            .fetch_one(pool)
+            .await
+            .unwrap(),
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    admin.close().await;
+    assert!(!ended.is_empty());
+
+    // Idle past the window: each is pinged, found dead and replaced; every statement succeeds.
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    for _ in 0..5 {
+        let one: Vec<(i64,)> = Query::new("SELECT CAST(1 AS BIGINT)")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+        assert_eq!(one, vec![(1,)]);
+    }
+}
