@@ -184,7 +184,17 @@ pub async fn fill(client: &Client, id: &str, text: &str) {
     field.send_keys(text).await;
 }
 
-/// Clicks the first element `css` selects.
+/// Clicks the first element `css` selects. A page that re-renders may replace the element
+/// between finding and clicking it; then it is found again (a few times, `POLL` apart).
 pub async fn click(client: &Client, css: &str) {
-    client.find(Locator::Css(css)).await.click().await;
+    const ATTEMPTS: usize = 10;
+    for attempt in 1..=ATTEMPTS {
+        match client.find(Locator::Css(css)).await.try_click().await {
+            Ok(()) => return,
+            Err(e) if e.contains("stale element reference") && attempt < ATTEMPTS => {
+                tokio::time::sleep(POLL).await;
+            }
+            Err(e) => panic!("clicking {css}: {e}"),
+        }
+    }
 }

@@ -53,12 +53,26 @@ impl Client {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The command's value, or what WebDriver said instead (e.g. a stale element reference).
+    async fn try_call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, String> {
         let url = format!("{}{path}", self.session);
         let answer: Result<Value, _> = match body {
             Some(body) => self.http.send_json(method, &url, &body).await,
             None => self.http.get_json(&url).await,
         };
-        answer.unwrap_or_else(|e| panic!("WebDriver {path}: {e}"))["value"].clone()
+        answer
+            .map(|answer| answer["value"].clone())
+            .map_err(|e| format!("WebDriver {path}: {e}"))
     }
 
     pub async fn goto(&self, url: &str) {
@@ -128,6 +142,15 @@ impl Element<'_> {
         self.client
             .call(Method::POST, &self.path("click"), Some(json!({})))
             .await;
+    }
+
+    /// Clicks, or says why not: a page that re-renders (the console's live views) may replace
+    /// the element between finding it and clicking it ("stale element reference").
+    pub async fn try_click(&self) -> Result<(), String> {
+        self.client
+            .try_call(Method::POST, &self.path("click"), Some(json!({})))
+            .await
+            .map(drop)
     }
 
     pub async fn clear(&self) {
