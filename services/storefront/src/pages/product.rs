@@ -1,6 +1,8 @@
 //! `/products/{id}`: the product, its price, its availability and what was bought with it.
 //!
-//! The catalog is required. Stock and recommendations are optional and capped: inventory down
+//! The catalog is required, asked once per product (`CatalogClient::keeping_products`: a
+//! product never changes), so a product already shown keeps its page while the catalog is
+//! down. Stock and recommendations are optional and capped: inventory down
 //! or slow → "availability unknown"; recommendations down or slow → no "bought together"
 //! section. Neither makes the page fail or wait past its cap.
 
