@@ -130,6 +130,7 @@ fn main() -> ExitCode {
             Command::Deploy { command } => deploy::run(command).await,
         }
     });
+    brigade_chassis::logging::flush();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

