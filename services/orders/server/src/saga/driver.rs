@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::charging::{self, AfterCharge};
 use super::port::{Committed, Reserved, StepError, StockLine};
 use super::{now_ms, Checkpoint, Saga};
-use crate::store::{self, SagaRow, SagaState, Transition};
+use crate::store::{self, Begin, SagaRow, SagaState, Transition};
 
 /// How a drive ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +30,9 @@ pub enum Ended {
 enum Turn {
     /// The state moved on: take the next turn at once.
     Advanced,
+    /// The state moved on to this one, whose step's start the same write recorded (and counted,
+    /// for a charge): the next turn makes its call without a write first.
+    Begun(SagaState),
     /// The outcome was unknown or the service unreachable: wait, then repeat.
     Retry,
     /// The saga is over.
@@ -114,6 +117,9 @@ impl Saga {
 
     async fn run(&self, order_id: Uuid) -> Ended {
         let mut backoff = Backoff::new(self.config.backoff, self.config.max_backoff);
+        // The state whose step's start the last turn recorded, if any: only its very next turn
+        // may count on it (a repeat after a failed call records its own start again).
+        let mut begun: Option<SagaState> = None;
         loop {
             let row = match self.store.saga(order_id).await {
                 Ok(Some(row)) => row,
@@ -126,10 +132,11 @@ impl Saga {
                     return Ended::StoreFailed;
                 }
             };
+            let begun_here = begun.take() == Some(row.state);
             let turn = match row.state {
                 SagaState::Reserving => self.reserve(&row).await,
-                SagaState::Charging => self.charge(&row).await,
-                SagaState::Committing => self.commit(&row).await,
+                SagaState::Charging => self.charge(&row, begun_here).await,
+                SagaState::Committing => self.commit(&row, begun_here).await,
                 SagaState::Releasing => self.release(&row).await,
                 SagaState::Refunding => self.refund(&row).await,
                 SagaState::Done => Ok(Turn::Finished(if row.cancel_reason.is_some() {
@@ -140,6 +147,10 @@ impl Saga {
             };
             match turn {
                 Ok(Turn::Advanced) => backoff.reset(),
+                Ok(Turn::Begun(state)) => {
+                    backoff.reset();
+                    begun = Some(state);
+                }
                 Ok(Turn::Retry) => tokio::time::sleep(backoff.next()).await,
                 Ok(Turn::Finished(status)) => return Ended::Finished(status),
                 Err(Stop::LeaseLost) => return Ended::LeaseLost,
@@ -170,15 +181,30 @@ impl Saga {
     }
 
     async fn advance(&self, row: &SagaRow, change: Transition) -> Result<Turn, Stop> {
-        if self
+        self.advance_into(row, change, None).await
+    }
+
+    /// [`Self::advance`], recording in the same write the start of the step the change leads
+    /// into when `begin` is given.
+    async fn advance_into(
+        &self,
+        row: &SagaRow,
+        change: Transition,
+        begin: Option<Begin>,
+    ) -> Result<Turn, Stop> {
+        let to = change.to;
+        if !self
             .store
-            .advance(row.order_id, &self.lease, &change, now_ms())
+            .advance(row.order_id, &self.lease, &change, begin.as_ref(), now_ms())
             .await?
         {
-            Ok(Turn::Advanced)
-        } else {
-            Err(Stop::LeaseLost)
+            return Err(Stop::LeaseLost);
         }
+        Ok(if begin.is_some() {
+            Turn::Begun(to)
+        } else {
+            Turn::Advanced
+        })
     }
 
     /// Records that a call's outcome is unknown, for a repeat after a wait.
@@ -217,7 +243,7 @@ impl Saga {
         match self.steps.reserve(row.order_id, &lines).await {
             Ok(Reserved::Held) => {
                 let turn = self
-                    .advance(
+                    .advance_into(
                         row,
                         Transition {
                             from: SagaState::Reserving,
@@ -230,6 +256,7 @@ impl Saga {
                             outcome: "ok".to_owned(),
                             detail: "every line is held".to_owned(),
                         },
+                        Some(charge_attempt(row)),
                     )
                     .await?;
                 self.checkpoint(Checkpoint::Reserved);
@@ -249,20 +276,26 @@ impl Saga {
     }
 
     /// Charges the order's total: gives up when the attempts or their time are spent, else
-    /// counts the attempt, makes it, and carries out what its answer leads to
-    /// ([`charging::after_charge`]).
-    async fn charge(&self, row: &SagaRow) -> Result<Turn, Stop> {
+    /// counts the attempt (unless the write that led here counted it: `begun`), makes it, and
+    /// carries out what its answer leads to ([`charging::after_charge`]).
+    async fn charge(&self, row: &SagaRow, begun: bool) -> Result<Turn, Stop> {
         let Some(card_number) = row.card_number.as_deref() else {
             let detail = "the card number is no longer known".to_owned();
             let failed =
                 charging::to_release(CancelReason::PaymentFailed, None, None, "failed", detail);
             return self.advance(row, failed).await;
         };
-        let (attempts, retry_for) = (self.config.payment_attempts, self.config.payment_retry_for);
-        if let Some(give_up) = charging::give_up(row, attempts, retry_for, now_ms()) {
-            return self.advance(row, give_up).await;
-        }
-        let attempt = self.begin_charge_attempt(row).await?;
+        let attempt = if begun {
+            // The first attempt, counted by the reservation's write.
+            row.charge_attempts
+        } else {
+            let (attempts, retry_for) =
+                (self.config.payment_attempts, self.config.payment_retry_for);
+            if let Some(give_up) = charging::give_up(row, attempts, retry_for, now_ms()) {
+                return self.advance(row, give_up).await;
+            }
+            self.begin_charge_attempt(row).await?
+        };
         let answer = self
             .steps
             .charge(row.order_id, &row.total, card_number)
@@ -270,7 +303,12 @@ impl Saga {
         match charging::after_charge(answer, attempt) {
             AfterCharge::Advance(change) => {
                 let captured = change.to == SagaState::Committing;
-                let turn = self.advance(row, change).await?;
+                let commit_started = captured.then(|| Begin {
+                    step: "commit",
+                    detail: String::new(),
+                    counts_charge: false,
+                });
+                let turn = self.advance_into(row, change, commit_started).await?;
                 if captured {
                     self.checkpoint(Checkpoint::Charged);
                 }
@@ -287,10 +325,7 @@ impl Saga {
     /// restarts); its number, 1 for the first.
     async fn begin_charge_attempt(&self, row: &SagaRow) -> Result<u32, Stop> {
         let attempt = row.charge_attempts + 1;
-        let detail = format!(
-            "attempt {attempt}: {} {}",
-            row.total.amount_minor, row.total.currency
-        );
+        let detail = attempt_detail(row, attempt);
         if self
             .store
             .begin_charge_attempt(row.order_id, &self.lease, &detail, now_ms())
@@ -302,8 +337,10 @@ impl Saga {
         }
     }
 
-    async fn commit(&self, row: &SagaRow) -> Result<Turn, Stop> {
-        self.record(row, "commit", "started", "").await?;
+    async fn commit(&self, row: &SagaRow, begun: bool) -> Result<Turn, Stop> {
+        if !begun {
+            self.record(row, "commit", "started", "").await?;
+        }
         let to_refund = |outcome: &str, detail: String| Transition {
             from: SagaState::Committing,
             to: SagaState::Refunding,
@@ -434,5 +471,22 @@ impl Saga {
         };
         self.checkpoint(Checkpoint::Refunded);
         Ok(turn)
+    }
+}
+
+/// The history detail of charge attempt number `attempt`.
+fn attempt_detail(row: &SagaRow, attempt: u32) -> String {
+    format!(
+        "attempt {attempt}: {} {}",
+        row.total.amount_minor, row.total.currency
+    )
+}
+
+/// The start of the order's next charge attempt, counted by the write that leads into charging.
+fn charge_attempt(row: &SagaRow) -> Begin {
+    Begin {
+        step: "charge",
+        detail: attempt_detail(row, row.charge_attempts + 1),
+        counts_charge: true,
     }
 }

@@ -142,6 +142,17 @@ pub struct Transition {
     pub detail: String,
 }
 
+/// The start of the step a transition leads into, recorded by that transition's write rather
+/// than by one of its own before the step's call: a write per step saved on every checkout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Begin {
+    pub step: &'static str,
+    pub detail: String,
+    /// Whether the step is a charge attempt, counted before it is made (as
+    /// [`Store::begin_charge_attempt`] counts one).
+    pub counts_charge: bool,
+}
+
 impl Transition {
     /// The commit step's transition: the reservation is committed, the order confirmed.
     pub fn confirmed() -> Transition {
@@ -539,18 +550,22 @@ impl Store {
     }
 
     /// Applies `change` with its history row in one transaction, if the lease is still ours
-    /// and the saga is still in `change.from`. A transition to [`SagaState::Done`] forgets the
-    /// card number and writes the order's end (`OrderConfirmed` or `OrderCancelled`) into the
-    /// outbox. False when nothing was changed (nor announced): the caller must stop.
+    /// and the saga is still in `change.from`, and records the start of the next step when
+    /// `begin` says it (counting a charge attempt when it is one). A transition to
+    /// [`SagaState::Done`] forgets the card number and writes the order's end (`OrderConfirmed`
+    /// or `OrderCancelled`) into the outbox. False when nothing was changed (nor announced):
+    /// the caller must stop.
     pub async fn advance(
         &self,
         id: Uuid,
         lease: &Lease,
         change: &Transition,
+        begin: Option<&Begin>,
         now_ms: i64,
     ) -> Result<bool, Error> {
         let mut tx = self.db.begin_write().await?;
         let done = change.to == SagaState::Done;
+        let counts_charge = i64::from(begin.is_some_and(|b| b.counts_charge));
         // The order as the change leaves it, to build the event of its end from.
         let changed: Vec<events::EndRow> = Query::new(&format!(
             "UPDATE orders SET saga_state = ?, status = ?, \
@@ -558,6 +573,9 @@ impl Store {
                      cancel_reason = COALESCE(?, cancel_reason), \
                      decline_code = COALESCE(?, decline_code), \
                      card_number = CASE WHEN ? = 'done' THEN NULL ELSE card_number END, \
+                     charge_attempts = charge_attempts + ?, \
+                     charge_started_ms = CASE WHEN ? = 1 THEN COALESCE(charge_started_ms, ?) \
+                         ELSE charge_started_ms END, \
                      claimed_until_ms = ?, updated_at_ms = ? \
                      WHERE id = ? AND claimed_by = ? AND status = 'PENDING' AND saga_state = ? \
                      RETURNING {}",
@@ -569,6 +587,9 @@ impl Store {
         .bind(change.cancel_reason.map(|r| r.as_str().to_owned()))
         .bind(change.decline_code.clone())
         .bind(change.to.as_str())
+        .bind(counts_charge)
+        .bind(counts_charge)
+        .bind(now_ms)
         .bind(if done { 0 } else { lease.until(now_ms) })
         .bind(now_ms)
         .bind(id)
@@ -588,6 +609,9 @@ impl Store {
             now_ms,
         )
         .await?;
+        if let Some(begin) = begin {
+            insert_step(&mut tx, id, begin.step, "started", &begin.detail, now_ms).await?;
+        }
         let announced =
             done && events::ended(&mut tx, &self.outbox, id, change.status, order).await?;
         tx.commit().await?;

@@ -451,11 +451,11 @@ async fn a_repeated_key_or_a_repeated_step_announces_nothing_more(db: Db) {
         duration: Duration::from_secs(3),
     };
     assert!(!store
-        .advance(order.id, &other, &confirm, now)
+        .advance(order.id, &other, &confirm, None, now)
         .await
         .unwrap());
     assert!(!store
-        .advance(order.id, &lease, &confirm, now)
+        .advance(order.id, &lease, &confirm, None, now)
         .await
         .unwrap());
     assert_eq!(types(&events_of(&store, order.id).await), ["OrderPlaced"]);
@@ -466,7 +466,7 @@ async fn a_repeated_key_or_a_repeated_step_announces_nothing_more(db: Db) {
         Ended::Finished(OrderStatus::Confirmed)
     );
     assert!(!store
-        .advance(order.id, &lease, &confirm, now)
+        .advance(order.id, &lease, &confirm, None, now)
         .await
         .unwrap());
     let done = store.order(order.id).await.unwrap().unwrap();
