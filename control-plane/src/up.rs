@@ -111,6 +111,12 @@ pub struct UpArgs {
     #[arg(long, env = "BRIGADE_COLOCATE")]
     pub colocate: bool,
 
+    /// Instances call each other over loopback TCP only, not through the Unix sockets they
+    /// otherwise also serve on in DATA_DIR/sockets (to compare the two, or where the data
+    /// directory cannot hold sockets).
+    #[arg(long, env = "BRIGADE_TCP_ONLY")]
+    pub tcp_only: bool,
+
     /// How long each service may take to stop after SIGTERM before it gets SIGKILL.
     #[arg(long, env = "BRIGADE_STOP_GRACE", default_value = "2s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
@@ -321,6 +327,8 @@ struct Wiring {
     otlp_endpoint: Option<String>,
     /// The users service's key-encryption key file (`crate::secrets`).
     key_encryption_key_file: Option<PathBuf>,
+    /// Where instances also serve on Unix sockets (`brigade_chassis::local_socket`).
+    local_socket_dir: Option<PathBuf>,
 }
 
 /// The control port as the instances' OTLP endpoint, unless the user set an OTLP endpoint of
@@ -401,6 +409,9 @@ fn instance_env(service: &ServiceSpec, wiring: &Wiring) -> Vec<(String, String)>
     ];
     if wiring.chaos {
         env.push(("BRIGADE_CHAOS".into(), "true".into()));
+    }
+    if let Some(dir) = &wiring.local_socket_dir {
+        env.push(("BRIGADE_LOCAL_SOCKET_DIR".into(), dir.display().to_string()));
     }
     if let Some(url) = wiring.databases.get(&service.name) {
         env.push(("BRIGADE_DATABASE_URL".into(), url.clone()));
@@ -581,6 +592,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         databases: Stores::into_urls(stores),
         otlp_endpoint: default_otlp_endpoint(&control_url, |name| std::env::var(name).ok()),
         key_encryption_key_file: Some(crate::secrets::key_encryption_key_file(&data_dir)?),
+        local_socket_dir: local_socket_dir(&data_dir, args.tcp_only)?,
     };
     let (mut specs, members) = instance_specs(&manifest, &wiring, &exe, args.colocate)?;
     let authority = LocalAuthority::start(args.identity_token_life, args.identity_rotate_every)?;
@@ -683,6 +695,35 @@ fn prepare_data_dir(data_dir: &std::path::Path) -> anyhow::Result<(PathBuf, Path
     std::fs::create_dir_all(&store_dir)
         .with_context(|| format!("cannot create the data directory {}", store_dir.display()))?;
     Ok((data_dir, store_dir))
+}
+
+/// The longest name an instance gives its socket file, `/{slot}-{id}.{pid}.sock` with the
+/// longest service name: what the directory's path must leave room for.
+const SOCKET_NAME_ROOM: usize = 56;
+
+/// DATA_DIR/sockets, emptied of the files of instances that were killed before they could
+/// remove their own; `None` with `--tcp-only`, or (said once) when its path leaves no room for a
+/// socket's name within the kernel's limit.
+fn local_socket_dir(data_dir: &std::path::Path, tcp_only: bool) -> anyhow::Result<Option<PathBuf>> {
+    let dir = data_dir.join("sockets");
+    if tcp_only {
+        return Ok(None);
+    }
+    if dir.as_os_str().len() + SOCKET_NAME_ROOM > brigade_chassis::local_socket::MAX_PATH_BYTES {
+        println!(
+            "note: {} is too long a path for Unix sockets; instances talk over loopback TCP",
+            dir.display()
+        );
+        return Ok(None);
+    }
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot clear {}", dir.display()));
+        }
+    }
+    Ok(Some(dir))
 }
 
 async fn bind_control_port(port: u16) -> anyhow::Result<tokio::net::TcpListener> {
@@ -1032,6 +1073,7 @@ mod tests {
             .into(),
             otlp_endpoint: Some("http://127.0.0.1:7070".into()),
             key_encryption_key_file: Some("/tmp/brigade/users-key-encryption-key".into()),
+            local_socket_dir: Some("/tmp/brigade/sockets".into()),
         };
         let specs = process_specs(&manifest, &wiring, std::path::Path::new("/bin/brigade"));
         let slots: Vec<&str> = specs.iter().map(|s| s.slot.as_str()).collect();
@@ -1054,6 +1096,7 @@ mod tests {
         assert_eq!(env["BRIGADE_EVENTS_NAMESPACE"], "shop");
         assert_eq!(env["BRIGADE_LOG"], "debug");
         assert_eq!(env["BRIGADE_CHAOS"], "true");
+        assert_eq!(env["BRIGADE_LOCAL_SOCKET_DIR"], "/tmp/brigade/sockets");
         assert_eq!(env["OTEL_EXPORTER_OTLP_ENDPOINT"], "http://127.0.0.1:7070");
         assert_eq!(env["BRIGADE_PARENT_PID"], std::process::id().to_string());
         assert_eq!(

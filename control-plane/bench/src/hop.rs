@@ -17,6 +17,7 @@ use brigade_chassis::discovery::api::Registration;
 use brigade_chassis::discovery::{Registrar, Resolver, Source};
 use brigade_chassis::health::Health;
 use brigade_chassis::http::Limits;
+use brigade_chassis::local_socket;
 use brigade_chassis::metrics::Metrics;
 use bytes::Bytes;
 use http::{Request, Response};
@@ -44,7 +45,7 @@ pub struct HopArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,32")]
     pub connections: Vec<usize>,
     /// Measure only these paths (e.g. `chassis` alone, to profile it); ratios need `raw`.
-    #[arg(long, value_delimiter = ',', value_parser = ["raw", "chassis", "server", "axum", "client"])]
+    #[arg(long, value_delimiter = ',', value_parser = ["raw", "chassis", "server", "axum", "client", "raw-unix", "unix"])]
     pub paths: Vec<String>,
 }
 
@@ -55,22 +56,39 @@ async fn raw_server() -> std::io::Result<SocketAddr> {
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(|_request: Request<Incoming>| async {
-                    Ok::<_, Infallible>(
-                        Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from_static(BODY)))
-                            .unwrap_or_default(),
-                    )
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
+            tokio::spawn(raw_connection(stream));
         }
     });
     Ok(address)
+}
+
+/// [`raw_server`] on a Unix socket at `path`.
+fn raw_unix_server(path: &std::path::Path) -> std::io::Result<()> {
+    let listener = tokio::net::UnixListener::bind(path)?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(raw_connection(stream));
+        }
+    });
+    Ok(())
+}
+
+/// Serves one connection of the raw server.
+async fn raw_connection<S>(stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(|_request: Request<Incoming>| async {
+        Ok::<_, Infallible>(
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from_static(BODY)))
+                .unwrap_or_default(),
+        )
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
 /// Starts a registry; returns its URL.
@@ -85,8 +103,9 @@ async fn registry() -> anyhow::Result<String> {
 }
 
 /// Starts a server with the one route, served the way services serve; wrapped in the chassis
-/// middleware when `chassis`, else plain axum (the framework's own share of the cost).
-async fn axum_server(chassis: bool) -> anyhow::Result<SocketAddr> {
+/// middleware when `chassis`, else plain axum (the framework's own share of the cost); also on
+/// a Unix socket at `unix`, when given, as instances under `brigade up` are.
+async fn axum_server(chassis: bool, unix: Option<&std::path::Path>) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     let router = Router::new().route(
@@ -98,20 +117,34 @@ async fn axum_server(chassis: bool) -> anyhow::Result<SocketAddr> {
     } else {
         router
     };
+    if let Some(path) = unix {
+        let unix = brigade_chassis::local_socket::bind(path)?;
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(unix, app).await;
+        });
+    }
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Ok(address)
 }
 
-/// Registers `address` as the only instance of `service` and waits until it is registered.
-async fn register(registry_url: &str, service: &str, address: SocketAddr) {
+/// Registers `address` (and the Unix socket it is also served on, if any) as the only instance
+/// of `service` and waits until it is registered.
+async fn register(
+    registry_url: &str,
+    service: &str,
+    address: SocketAddr,
+    local_socket: Option<&std::path::Path>,
+) {
     let health = Health::new();
     Registrar::new(registry_url).start(
         Registration {
             service: service.into(),
             instance_id: format!("{service}-1"),
             address: address.to_string(),
+            local_socket: local_socket.and_then(|p| p.to_str()).map(str::to_owned),
             version: env!("CARGO_PKG_VERSION").into(),
             pid: Some(std::process::id()),
             started_at_ms: brigade_chassis::time::unix_ms(),
@@ -130,6 +163,8 @@ async fn register(registry_url: &str, service: &str, address: SocketAddr) {
 enum Path {
     /// A raw hyper client to a fixed URI.
     Raw(Box<(Client<HttpConnector, Full<Bytes>>, http::Uri)>),
+    /// A raw hyper client to a fixed URI whose address is served on a Unix socket.
+    RawUnix(Box<(Client<local_socket::Connector, Full<Bytes>>, http::Uri)>),
     /// A chassis client, finding its destination through the registry.
     Chassis(ServiceClient),
 }
@@ -137,18 +172,24 @@ enum Path {
 impl Path {
     async fn call(&self) -> bool {
         match self {
-            Path::Raw(raw) => match raw.0.get(raw.1.clone()).await {
-                Ok(response) => {
-                    let ok = response.status().is_success();
-                    response.into_body().collect().await.is_ok() && ok
-                }
-                Err(_) => false,
-            },
+            Path::Raw(raw) => answered(raw.0.get(raw.1.clone()).await).await,
+            Path::RawUnix(raw) => answered(raw.0.get(raw.1.clone()).await).await,
             Path::Chassis(client) => client
                 .call(http::Method::GET, "/v1/ping", None)
                 .await
                 .is_ok(),
         }
+    }
+}
+
+/// Whether a raw call succeeded, its body read.
+async fn answered<E>(result: Result<Response<Incoming>, E>) -> bool {
+    match result {
+        Ok(response) => {
+            let ok = response.status().is_success();
+            response.into_body().collect().await.is_ok() && ok
+        }
+        Err(_) => false,
     }
 }
 
@@ -162,7 +203,9 @@ pub async fn run(args: HopArgs) -> anyhow::Result<()> {
         args.connections.iter().all(|c| (1..=1024).contains(c)),
         "--connections takes numbers from 1 to 1024"
     );
-    let paths = hop_paths(&args.paths).await?;
+    // The Unix sockets' directory, removed when the benchmark ends.
+    let sockets = tempfile::Builder::new().prefix("brigade-hop").tempdir()?;
+    let paths = hop_paths(&args.paths, sockets.path()).await?;
     // Warm every path: connections, discovery, allocator.
     for (_, _, path) in &paths {
         for _ in 0..200 {
@@ -186,7 +229,7 @@ pub async fn run(args: HopArgs) -> anyhow::Result<()> {
         "p99",
         "errors",
         "CPU µs/req",
-        "vs raw (thr/p50/p99   CPU/req)"
+        "vs raw (thr/p50/p99   CPU/req); unix vs raw-unix"
     );
     for &connections in &args.connections {
         let medians = measure(&paths, connections, &args).await;
@@ -195,14 +238,26 @@ pub async fn run(args: HopArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the servers and a registry, and returns the paths named in `wanted` (all when empty).
-async fn hop_paths(wanted: &[String]) -> anyhow::Result<Vec<NamedPath>> {
+/// Starts the servers and a registry, and returns the paths named in `wanted` (all when empty);
+/// the Unix sockets go in `sockets`.
+async fn hop_paths(wanted: &[String], sockets: &std::path::Path) -> anyhow::Result<Vec<NamedPath>> {
     let raw_address = raw_server().await?;
-    let chassis_address = axum_server(true).await?;
-    let axum_address = axum_server(false).await?;
+    let chassis_address = axum_server(true, None).await?;
+    let axum_address = axum_server(false, None).await?;
+    let (raw_socket, chassis_socket) = (sockets.join("raw.sock"), sockets.join("chassis.sock"));
+    raw_unix_server(&raw_socket)?;
+    // Its own server: a resolver sends every call to an address with a socket through it.
+    let unix_address = axum_server(true, Some(&chassis_socket)).await?;
     let registry_url = registry().await?;
-    register(&registry_url, "bench-raw", raw_address).await;
-    register(&registry_url, "bench-chassis", chassis_address).await;
+    register(&registry_url, "bench-raw", raw_address, None).await;
+    register(&registry_url, "bench-chassis", chassis_address, None).await;
+    register(
+        &registry_url,
+        "bench-unix",
+        unix_address,
+        Some(&chassis_socket),
+    )
+    .await;
 
     let raw_client: Client<_, Full<Bytes>> = {
         let mut connector = HttpConnector::new();
@@ -221,6 +276,18 @@ async fn hop_paths(wanted: &[String]) -> anyhow::Result<Vec<NamedPath>> {
     let raw_path = |address: SocketAddr| -> anyhow::Result<Path> {
         let uri = format!("http://{address}/v1/ping").parse()?;
         Ok(Path::Raw(Box::new((raw_client.clone(), uri))))
+    };
+    // A raw client whose connector dials the raw server's socket for a made-up address.
+    let raw_unix_path = {
+        let address = SocketAddr::from(([127, 0, 0, 1], 9));
+        let known = local_socket::LocalSockets::new();
+        known.replace("bench-raw-unix", [(address, raw_socket.clone())]);
+        let connector = local_socket::Connector::new(HttpConnector::new(), known);
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        Path::RawUnix(Box::new((
+            client,
+            format!("http://{address}/v1/ping").parse()?,
+        )))
     };
     // The headline pair first, then the two halves that say where the cost is.
     let paths = [
@@ -248,6 +315,16 @@ async fn hop_paths(wanted: &[String]) -> anyhow::Result<Vec<NamedPath>> {
             "client",
             "chassis client → raw hyper server",
             Path::Chassis(chassis_client("bench-raw")),
+        ),
+        (
+            "raw-unix",
+            "raw hyper client → raw hyper server, over a Unix socket",
+            raw_unix_path,
+        ),
+        (
+            "unix",
+            "chassis → chassis through the instance's Unix socket (as under `brigade up`)",
+            Path::Chassis(chassis_client("bench-unix")),
         ),
     ];
     Ok(paths
@@ -287,14 +364,26 @@ async fn measure(paths: &[NamedPath], connections: usize, args: &HopArgs) -> Vec
         .collect()
 }
 
-/// One row per path, each compared with the raw path's.
+/// The path a path is compared with: the raw one over the same transport.
+fn baseline_of(name: &str) -> &'static str {
+    if name == "unix" {
+        "raw-unix"
+    } else {
+        "raw"
+    }
+}
+
+/// One row per path, each compared with its raw baseline ([`baseline_of`]).
 fn print_rows(paths: &[NamedPath], connections: usize, medians: &[(Figures, f64)]) {
-    let raw = paths
-        .iter()
-        .position(|(name, _, _)| *name == "raw")
-        .map(|i| medians[i]);
+    let figures_of = |wanted: &str| {
+        paths
+            .iter()
+            .position(|(name, _, _)| *name == wanted)
+            .map(|i| medians[i])
+    };
     for ((name, _, _), (figures, cpu)) in paths.iter().zip(medians) {
-        let versus = if let Some((raw, raw_cpu)) = raw.filter(|_| *name != "raw") {
+        let baseline = figures_of(baseline_of(name)).filter(|_| !name.starts_with("raw"));
+        let versus = if let Some((raw, raw_cpu)) = baseline {
             format!(
                 "{:.2}x / {:.2}x / {:.2}x   {:.2}x",
                 raw.per_second / figures.per_second.max(f64::MIN_POSITIVE),

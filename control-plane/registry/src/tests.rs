@@ -20,6 +20,7 @@ fn registration(service: &str, instance_id: &str, address: &str) -> Registration
         service: service.into(),
         instance_id: instance_id.into(),
         address: address.into(),
+        local_socket: None,
         version: "1.2.3".into(),
         pid: Some(4242),
         started_at_ms: 1,

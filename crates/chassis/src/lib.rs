@@ -30,7 +30,8 @@
 //!
 //! 1. foundations, using nothing of the chassis: [`dependencies`], [`routes`], [`time`], [`trace_context`],
 //!    [`telemetry`] (spans, and their OTLP exporter), [`plain`] (the client for infrastructure
-//!    endpoints), [`metrics`] (which knows the store only through [`metrics::PoolUsage`]);
+//!    endpoints), [`local_socket`] (Unix sockets between instances on one machine),
+//!    [`metrics`] (which knows the store only through [`metrics::PoolUsage`]);
 //! 2. request scope: [`context`], then [`problem`] and [`validation`];
 //! 3. calling: [`discovery`] (its resolver uses [`plain`]), then [`identity`]'s presenting side
 //!    (uses [`plain`]), then [`client`];
@@ -65,6 +66,7 @@ pub mod health;
 #[cfg(feature = "server")]
 pub mod http;
 pub mod identity;
+pub mod local_socket;
 #[cfg(feature = "server")]
 pub mod logging;
 pub mod metrics;

@@ -18,15 +18,38 @@ pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 pub(crate) type HyperClient = Client<HttpConnector, Full<Bytes>>;
 
-/// Builds the pooled HTTP/1.1 client every chassis client shares the settings of.
+/// The pooled HTTP/1.1 client of calls between services: through an instance's Unix socket when
+/// it has one on this machine ([`crate::local_socket`]).
+pub(crate) type ServiceHyperClient = Client<crate::local_socket::Connector, Full<Bytes>>;
+
+/// Builds the pooled HTTP/1.1 client of infrastructure calls.
 pub(crate) fn hyper_client() -> HyperClient {
+    pooled().build(tcp_connector())
+}
+
+/// Builds the pooled HTTP/1.1 client of calls between services, with the same settings.
+pub(crate) fn service_hyper_client(
+    sockets: crate::local_socket::LocalSockets,
+) -> ServiceHyperClient {
+    pooled().build(crate::local_socket::Connector::new(
+        tcp_connector(),
+        sockets,
+    ))
+}
+
+fn tcp_connector() -> HttpConnector {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     connector.set_connect_timeout(Some(Duration::from_secs(2)));
-    Client::builder(TokioExecutor::new())
+    connector
+}
+
+fn pooled() -> hyper_util::client::legacy::Builder {
+    let mut builder = Client::builder(TokioExecutor::new());
+    builder
         .pool_idle_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(256)
-        .build(connector)
+        .pool_max_idle_per_host(256);
+    builder
 }
 
 /// Errors of a plain call.

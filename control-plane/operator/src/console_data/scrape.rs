@@ -312,6 +312,7 @@ mod tests {
             service: "control".to_owned(),
             instance_id: id.to_owned(),
             address: address.to_owned(),
+            local_socket: None,
             version: "0".to_owned(),
             pid: None,
             started_at_ms: 0,

@@ -216,7 +216,7 @@ impl Default for Options {
 struct Inner {
     service: String,
     resolver: Resolver,
-    http: plain::HyperClient,
+    http: plain::ServiceHyperClient,
     /// Instances served in this process, called without a socket (`brigade up --colocate`).
     colocated: Option<Colocated>,
     /// This process's identity, presented on every call ([`crate::identity::HEADER`]).
@@ -431,8 +431,8 @@ impl ServiceClient {
         ServiceClient {
             inner: Arc::new(Inner {
                 service: service.to_owned(),
+                http: plain::service_hyper_client(resolver.local_sockets()),
                 resolver,
-                http: plain::hyper_client(),
                 colocated,
                 identity,
                 balancer,

@@ -31,6 +31,10 @@ pub struct Registration {
     pub instance_id: String,
     /// `host:port` where the instance serves HTTP.
     pub address: String,
+    /// The Unix socket the instance also serves on, for callers on its machine when `address`
+    /// is on loopback ([`crate::local_socket`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_socket: Option<String>,
     /// The build's version.
     pub version: String,
     /// The OS process id, when the instance runs on the registry's machine.

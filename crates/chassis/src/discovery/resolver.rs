@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use super::api::ServiceInstances;
 use super::dns::{watch_dns, Dns};
 use super::{Endpoint, Endpoints};
+use crate::local_socket::LocalSockets;
 use crate::plain::PlainClient;
 
 /// How long a registry watch blocks before asking again.
@@ -33,6 +34,8 @@ struct Inner {
     source: Source,
     watches: Mutex<HashMap<String, watch::Receiver<Endpoints>>>,
     client: PlainClient,
+    /// The Unix sockets the registry's instances on this machine are also served on.
+    local_sockets: LocalSockets,
 }
 
 /// Resolves service names through one [`Source`]; cheap to clone, shared by all clients.
@@ -57,8 +60,15 @@ impl Resolver {
                 watches: Mutex::new(HashMap::new()),
                 // Longer than a blocking query's wait.
                 client: PlainClient::new(WATCH_WAIT + Duration::from_secs(5)),
+                local_sockets: LocalSockets::new(),
             }),
         }
+    }
+
+    /// Which instances found by this resolver are also served on a Unix socket on this machine;
+    /// the clients' connectors read it ([`crate::local_socket`]).
+    pub fn local_sockets(&self) -> LocalSockets {
+        self.inner.local_sockets.clone()
     }
 
     /// A receiver of `service`'s instances, updated in the background. The first call for a
@@ -94,6 +104,7 @@ impl Resolver {
             Source::Registry(url) => {
                 tokio::spawn(watch_registry(
                     self.inner.client.clone(),
+                    self.inner.local_sockets.clone(),
                     url.trim_end_matches('/').to_owned(),
                     service.to_owned(),
                     tx,
@@ -109,6 +120,7 @@ impl Resolver {
 
 async fn watch_registry(
     client: PlainClient,
+    local_sockets: LocalSockets,
     base: String,
     service: String,
     tx: watch::Sender<Endpoints>,
@@ -144,6 +156,7 @@ async fn watch_registry(
                 let changed = index != Some(answer.index);
                 index = Some(answer.index);
                 if changed {
+                    local_sockets.replace(&service, local_sockets_of(&answer));
                     tracing::debug!(%service, instances = endpoints.len(), "instances changed");
                     tx.send_replace(Some(endpoints.into()));
                 }
@@ -164,4 +177,15 @@ async fn watch_registry(
             return;
         }
     }
+}
+
+/// The instances of `answer` that registered a Unix socket beside their address.
+fn local_sockets_of(
+    answer: &ServiceInstances,
+) -> impl Iterator<Item = (SocketAddr, std::path::PathBuf)> + '_ {
+    answer.instances.iter().filter_map(|i| {
+        let registration = &i.registration;
+        let path = registration.local_socket.as_ref()?;
+        Some((registration.address.parse().ok()?, path.into()))
+    })
 }

@@ -70,6 +70,11 @@ pub struct ServiceArgs {
     #[arg(long, env = "BRIGADE_ADVERTISE")]
     pub advertise: Option<String>,
 
+    /// Also serve on a Unix socket in this directory, registered beside the address, so that
+    /// callers on this machine skip loopback TCP (`brigade up` sets it). Without it, TCP only.
+    #[arg(long, env = "BRIGADE_LOCAL_SOCKET_DIR")]
+    pub local_socket_dir: Option<PathBuf>,
+
     /// This instance's unique id (default: SERVICE-RANDOM).
     #[arg(long, env = "BRIGADE_INSTANCE_ID")]
     pub instance_id: Option<String>,

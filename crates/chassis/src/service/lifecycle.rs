@@ -5,12 +5,14 @@
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::ConnectInfo;
 use axum::routing::get;
 use axum::Router;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tracing::Instrument;
 
@@ -157,9 +159,11 @@ where
             colocated.insert(info.name, address, handler_of(app.clone()));
             InProcess { colocated, address }
         });
-        let server = Server::start(listener, app);
-        tracing::info!(address = %local, version = info.version, "listening");
-        let registration = register(&running, info, &instance_id, local);
+        let socket = bind_local_socket(&running.args, &instance_id);
+        let socket_path = socket.as_ref().map(|(_, path)| path.clone());
+        let server = Server::start(listener, socket, app);
+        tracing::info!(address = %local, local_socket = ?socket_path, version = info.version, "listening");
+        let registration = register(&running, info, &instance_id, local, socket_path);
         let reason = shutdown.await;
         tracing::info!(%reason, "shutting down: draining");
         leave(running, registration, in_process, server).await
@@ -323,44 +327,104 @@ fn close_when_draining(
     response
 }
 
-/// The HTTP server, serving on its own task until told to stop accepting.
+/// Listens on a Unix socket in `--local-socket-dir` when one is given. The socket only saves
+/// callers on this machine the loopback TCP stack, so an instance that cannot have one (a path
+/// too long, a directory it may not write) says why and serves over TCP alone.
+fn bind_local_socket(
+    args: &ServiceArgs,
+    instance_id: &str,
+) -> Option<(tokio::net::UnixListener, PathBuf)> {
+    // Absolute: callers find it in the registry whatever their working directory.
+    let dir = std::path::absolute(args.local_socket_dir.as_deref()?).ok()?;
+    let Some(path) = crate::local_socket::socket_path(&dir, instance_id, std::process::id()) else {
+        tracing::warn!(
+            dir = %dir.display(),
+            max_bytes = crate::local_socket::MAX_PATH_BYTES,
+            "the local socket's path would be too long; serving over TCP only"
+        );
+        return None;
+    };
+    match crate::local_socket::bind(&path) {
+        Ok(listener) => Some((listener, path)),
+        Err(error) => {
+            tracing::warn!(path = %path.display(), %error, "cannot listen on the local socket; serving over TCP only");
+            None
+        }
+    }
+}
+
+/// The HTTP server: its listeners served on their own tasks until told to stop accepting.
 struct Server {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), std::io::Error>>,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<Result<(), std::io::Error>>>,
+    /// The local socket's file, removed once drained.
+    socket_path: Option<PathBuf>,
 }
 
 impl Server {
-    fn start(listener: tokio::net::TcpListener, app: Router) -> Server {
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(
+    fn start(
+        listener: tokio::net::TcpListener,
+        socket: Option<(tokio::net::UnixListener, PathBuf)>,
+        app: Router,
+    ) -> Server {
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+        let mut socket_path = None;
+        if let Some((unix, path)) = socket {
+            // A peer on the local socket is on this machine: to the edges' rate limits
+            // (`ratelimit::ClientAddress`) it is the loopback address a TCP peer here would be.
+            let local_peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 0)));
+            let app = app.clone().layer(axum::Extension(local_peer));
+            let stopped = stop.clone().cancelled_owned();
+            tasks.push(tokio::spawn(
+                axum::serve(unix, app.into_make_service())
+                    .with_graceful_shutdown(stopped)
+                    .into_future(),
+            ));
+            socket_path = Some(path);
+        }
+        tasks.push(tokio::spawn(
             // With each connection's peer address: the edges' rate limits key on it
             // (`ratelimit::ClientAddress`).
             axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
             )
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
             .into_future(),
-        );
-        Server { stop, task }
+        ));
+        Server {
+            stop,
+            tasks,
+            socket_path,
+        }
     }
 
-    /// Stops accepting and waits for the requests in flight, at most `grace`.
+    /// Stops accepting and waits for the requests in flight, at most `grace`; then removes the
+    /// local socket's file.
     async fn drain(self, grace: std::time::Duration) -> Result<(), Error> {
-        let _ = self.stop.send(());
-        match tokio::time::timeout(grace, self.task).await {
-            Ok(Ok(Ok(()))) => tracing::info!("drained; stopped"),
-            Ok(Ok(Err(e))) => return Err(Error::Serve(e)),
-            Ok(Err(join)) => tracing::error!(error = %join, "the server task failed"),
-            Err(_) => {
-                tracing::warn!(
-                    ?grace,
-                    "in-flight requests did not finish within the grace period; stopping anyway"
-                )
+        self.stop.cancel();
+        let served = tokio::time::timeout(grace, futures_util::future::join_all(self.tasks)).await;
+        if let Some(path) = &self.socket_path {
+            if let Err(error) = std::fs::remove_file(path) {
+                tracing::debug!(path = %path.display(), %error, "could not remove the local socket");
             }
         }
+        let Ok(served) = served else {
+            tracing::warn!(
+                ?grace,
+                "in-flight requests did not finish within the grace period; stopping anyway"
+            );
+            return Ok(());
+        };
+        for result in served {
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(Error::Serve(e)),
+                Err(join) => tracing::error!(error = %join, "the server task failed"),
+            }
+        }
+        tracing::info!("drained; stopped");
         Ok(())
     }
 }
@@ -372,6 +436,7 @@ fn register(
     info: ServiceInfo,
     instance_id: &str,
     local: SocketAddr,
+    local_socket: Option<PathBuf>,
 ) -> Option<crate::discovery::RegistrationHandle> {
     let args = &running.args;
     let Some(url) = &args.registry_url else {
@@ -383,6 +448,7 @@ fn register(
             service: info.name.to_owned(),
             instance_id: instance_id.to_owned(),
             address: args.advertise.clone().unwrap_or_else(|| local.to_string()),
+            local_socket: local_socket.and_then(|path| path.to_str().map(str::to_owned)),
             version: info.version.to_owned(),
             pid: Some(std::process::id()),
             started_at_ms: crate::time::unix_ms(),

@@ -17,6 +17,8 @@
 //!   Grafana dashboard queries only metrics that exist;
 //! - `identity`: service identities attacked: missing, foreign, forged, expired, misplaced;
 //!   tokens renewed across key rotations;
+//! - `local_socket`: instances on one machine called through their Unix sockets, TCP when a
+//!   socket is gone;
 //! - `layers`: the chassis's modules have no cycle.
 // `too_many_lines` guards production code; a test that walks one table of cases reads best whole.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
@@ -29,6 +31,7 @@ mod events;
 mod events_store;
 mod identity;
 mod layers;
+mod local_socket;
 mod metrics;
 mod server;
 mod shedding;
