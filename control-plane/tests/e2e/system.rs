@@ -16,6 +16,13 @@ async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {
     let before = system.catalog().await;
     let victim = before.instances[0].registration.clone();
     let survivor = before.instances[1].registration.clone();
+    // Every instance also serves on a Unix socket, registered beside its address, through which
+    // the gateway's calls go (`chassis::local_socket`).
+    for instance in &before.instances {
+        let socket = instance.registration.local_socket.as_deref();
+        let socket = socket.expect("an instance registered no local socket");
+        assert!(std::path::Path::new(socket).exists(), "{socket} is missing");
+    }
     let client = PlainClient::new(Duration::from_secs(5));
     let url = format!("{}/api/v1/products?page_size=2", system.gateway);
 
@@ -92,6 +99,12 @@ async fn requests_keep_succeeding_when_a_catalog_instance_is_killed() {
     for pid in children {
         assert!(!alive(pid), "instance {pid} outlived brigade");
     }
+    // The survivor drained, and removed its socket as it left.
+    let socket = survivor.local_socket.unwrap_or_default();
+    assert!(
+        !std::path::Path::new(&socket).exists(),
+        "{socket} outlived its instance"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

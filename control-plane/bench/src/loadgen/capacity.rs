@@ -1,8 +1,9 @@
 //! `brigade load --find-capacity`: the highest constant rate whose run holds the thresholds.
 //! Steps start at `--rate` and double while they hold; then the rate between the last that
 //! held and the first that did not is bisected until the two are within 5 % of each other.
-//! Between steps the system is left a few seconds to drain, so that one step's queue does not
-//! count against the next.
+//! Between steps the system is left to drain until its services are quiet again (a step past
+//! capacity leaves sagas, relayed events and retries behind it), so that one step's backlog does
+//! not count against the next.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use brigade_chassis::client::plain::PlainClient;
 use serde::Serialize;
 
+use super::cpu;
 use super::mix::{Mix, Values};
 use super::report::Summary;
 use super::run::{Plan, Target};
@@ -24,8 +26,14 @@ const PRECISION: f64 = 0.05;
 const MAX_STEPS: usize = 16;
 /// The error rate a step may have when `--max-error-rate` is not given.
 const DEFAULT_ERROR_RATE: f64 = 0.001;
-/// The pause between steps.
+/// The least pause between steps.
 const DRAIN: Duration = Duration::from_secs(3);
+/// After it, the services are quiet when together they use less than this many cores…
+const QUIET_CORES: f64 = 0.1;
+/// …over this window.
+const QUIET_WINDOW: Duration = Duration::from_secs(1);
+/// The longest the search waits for quiet before it goes on regardless (and says so).
+const MAX_SETTLE: Duration = Duration::from_secs(60);
 
 /// One step of the search.
 #[derive(Debug, Clone, Serialize)]
@@ -159,7 +167,7 @@ impl Searcher<'_> {
                 Some(next) if next != rate => rate = next,
                 _ => break,
             }
-            tokio::time::sleep(DRAIN).await;
+            settle(&self.args.control).await;
         }
         Ok(steps)
     }
@@ -186,6 +194,57 @@ impl Searcher<'_> {
             seed: self.args.seed.wrapping_add(index as u64),
         };
         Ok(super::measure(&plan, self.mix, target, self.thresholds, &self.args.control).await)
+    }
+}
+
+/// What the services' CPU over the last window says about waiting for the next step.
+#[derive(Debug, PartialEq)]
+enum Settling {
+    Quiet,
+    Busy,
+    GaveUp,
+}
+
+fn settling(cores: f64, waited: Duration) -> Settling {
+    if cores < QUIET_CORES {
+        Settling::Quiet
+    } else if waited >= MAX_SETTLE {
+        Settling::GaveUp
+    } else {
+        Settling::Busy
+    }
+}
+
+/// Waits [`DRAIN`], then until the services are quiet (or [`MAX_SETTLE`] has passed); says how
+/// long it waited when that was more than the pause. Without CPU figures (the instances are not
+/// on this machine), the pause alone.
+async fn settle(control: &str) {
+    tokio::time::sleep(DRAIN).await;
+    let Ok(control) = target::loopback_base(control) else {
+        return;
+    };
+    let mut waited = DRAIN;
+    loop {
+        let Ok(snapshot) = cpu::Snapshot::take(&control).await else {
+            return;
+        };
+        tokio::time::sleep(QUIET_WINDOW).await;
+        waited += QUIET_WINDOW;
+        let cores = snapshot.since(0, QUIET_WINDOW).services_cores;
+        match settling(cores, waited) {
+            Settling::Quiet if waited > DRAIN + QUIET_WINDOW => {
+                eprintln!("           (the services were busy after the step: waited {waited:?} for them to settle)");
+                return;
+            }
+            Settling::Quiet => return,
+            Settling::GaveUp => {
+                eprintln!(
+                    "           (the services still use {cores:.2} cores {waited:?} after the step; going on)"
+                );
+                return;
+            }
+            Settling::Busy => {}
+        }
     }
 }
 
@@ -272,6 +331,14 @@ mod tests {
             "{held} after {tried:?}"
         );
         assert!(tried.len() <= 10, "{tried:?}");
+    }
+
+    #[test]
+    fn the_next_step_waits_for_the_services_to_be_quiet_up_to_a_limit() {
+        assert_eq!(settling(0.02, DRAIN), Settling::Quiet);
+        assert_eq!(settling(0.8, DRAIN), Settling::Busy);
+        assert_eq!(settling(0.8, MAX_SETTLE), Settling::GaveUp);
+        assert_eq!(settling(0.02, MAX_SETTLE), Settling::Quiet);
     }
 
     #[test]
