@@ -123,7 +123,9 @@ async fn scaling_and_rolling_restarts_fail_no_request_and_lose_no_order() {
     // Steady traffic for the whole story, checkouts confirmed (stock restocked first).
     let mix = system.data.path().join("scale-mix.toml");
     std::fs::write(&mix, MIX).unwrap();
-    let load_duration = Duration::from_secs(90);
+    // Long enough for every operation below; the load is ended (Ctrl-C, as a user would) a
+    // few seconds after the last one, and must still report every request it sent.
+    let load_duration = Duration::from_secs(150);
     let load = tokio::process::Command::new(env!("CARGO_BIN_EXE_brigade"))
         .args([
             "load",
@@ -138,8 +140,12 @@ async fn scaling_and_rolling_restarts_fail_no_request_and_lose_no_order() {
         .arg(system.running.operator_token_file())
         .args(["--arrivals", "constant", "--rate", "12", "--json"])
         .args(["--duration", &format!("{}s", load_duration.as_secs())])
-        .output();
-    let load = tokio::spawn(load);
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let load_pid = load.id().unwrap();
     let load_started = Instant::now();
     tokio::time::sleep(Duration::from_secs(5)).await;
 
@@ -213,12 +219,25 @@ async fn scaling_and_rolling_restarts_fail_no_request_and_lose_no_order() {
         }
     }
 
+    // Traffic a few seconds more, through the restarted instances (40 s at the least:
+    // about 130 checkouts to judge by), then Ctrl-C: the run stops sending and reports.
+    let stop_at = (operations_took + Duration::from_secs(5)).max(Duration::from_secs(40));
+    tokio::time::sleep_until(load_started + stop_at).await;
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &load_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+
     // Not one request failed or went unsent.
-    let output = load.await.unwrap().unwrap();
+    let output = load.wait_with_output().await.unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("stopping: no new arrivals"), "{stderr}");
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     eprintln!("{summary:#}");
+    let stopped_at = summary["stopped_at_seconds"].as_f64().unwrap();
+    assert!(stopped_at < load_duration.as_secs_f64(), "{summary:#}");
     assert!(
         summary["overall"]["sent"].as_u64().unwrap() > 500,
         "{summary:#}"

@@ -193,7 +193,17 @@ impl Searcher<'_> {
             max_in_flight: self.args.max_in_flight,
             seed: self.args.seed.wrapping_add(index as u64),
         };
-        Ok(super::measure(&plan, self.mix, target, self.thresholds, &self.args.control).await)
+        // A step runs to its end: Ctrl-C ends the whole search, as signals do by default.
+        let never = tokio_util::sync::CancellationToken::new();
+        Ok(super::measure(
+            &plan,
+            self.mix,
+            target,
+            self.thresholds,
+            &self.args.control,
+            &never,
+        )
+        .await)
     }
 }
 

@@ -34,6 +34,9 @@ pub fn render(summary: &Summary) -> String {
         in_flight = summary.max_in_flight,
         elapsed = summary.elapsed_seconds,
     );
+    if let Some(line) = summary.stopped_early() {
+        let _ = writeln!(page, "<p class=\"failed\">{}</p>", escape(&line));
+    }
     thresholds(&mut page, summary);
     table(&mut page, summary);
     cpu(&mut page, summary);

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use brigade_chassis::client::plain::PlainClient;
+use tokio_util::sync::CancellationToken;
 
 use mix::Mix;
 pub(crate) use report::Summary;
@@ -150,11 +151,13 @@ impl LoadArgs {
             seed: self.seed,
         };
         eprintln!(
-            "brigade load: {mix} at {base}, {} requests expected over {}",
+            "brigade load: {mix} at {base}, {} requests expected over {} \
+             (Ctrl-C ends it early with the figures so far)",
             plan.schedule.expected_count().round(),
             humantime::format_duration(plan.schedule.duration())
         );
-        let summary = measure(&plan, &mix, target, thresholds, &self.control).await;
+        let stop = stop_on_signal()?;
+        let summary = measure(&plan, &mix, target, thresholds, &self.control, &stop).await;
         self.publish(&summary)?;
         match thresholds::failures(&summary.thresholds) {
             Some(failed) => Err(anyhow::anyhow!(failed)),
@@ -271,9 +274,39 @@ impl Prepared {
             self.target.clone(),
             Thresholds::default(),
             &self.control,
+            &CancellationToken::new(),
         )
         .await
     }
+}
+
+/// A token cancelled by the first Ctrl-C or SIGTERM: the run then sends no new arrival, waits
+/// for those in flight and reports what ran (a supervisor or a script may end a long run this
+/// way without losing its figures). A second signal quits at once, without figures.
+fn stop_on_signal() -> anyhow::Result<CancellationToken> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let stop = CancellationToken::new();
+    let cancel = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        eprintln!(
+            "brigade load: stopping: no new arrivals; waiting for the requests in flight \
+             (again to quit at once)"
+        );
+        cancel.cancel();
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        eprintln!("brigade load: quit before the requests in flight ended; no figures");
+        std::process::exit(130);
+    });
+    Ok(stop)
 }
 
 /// The products, currencies and shoppers the mix draws from, made before the clock starts.
@@ -306,6 +339,7 @@ async fn measure(
     target: Arc<Target>,
     thresholds: Thresholds,
     control: &str,
+    stop: &CancellationToken,
 ) -> Summary {
     let base = target.base.clone();
     let snapshot = match target::loopback_base(control) {
@@ -315,18 +349,19 @@ async fn measure(
     if let Err(why) = &snapshot {
         eprintln!("brigade load: no CPU figures: {why}");
     }
-    let (recorder, elapsed) = run::run(plan, mix.clone(), target).await;
+    let ran = run::run(plan, mix.clone(), target, stop).await;
     let cpu = snapshot
         .ok()
-        .map(|s| s.since(recorder.overall.sent(), elapsed));
+        .map(|s| s.since(ran.recorder.overall.sent(), ran.elapsed));
     let mut summary = Summary::new(
         &mix.name,
         &base,
         &plan.schedule,
         plan.max_in_flight,
-        &recorder,
-        elapsed,
+        &ran.recorder,
+        ran.elapsed,
     );
+    summary.stopped_at_seconds = ran.stopped_at.map(|at| at.as_secs_f64());
     summary.thresholds = thresholds.evaluate(&summary);
     summary.cpu = cpu;
     summary

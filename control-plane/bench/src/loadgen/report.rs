@@ -26,6 +26,9 @@ pub struct Summary {
     pub max_in_flight: usize,
     /// From the first request due to the last one answered.
     pub elapsed_seconds: f64,
+    /// When the run was ended early (Ctrl-C or SIGTERM), from its start: arrivals due after
+    /// that were not sent and count nowhere; the figures are those of what ran.
+    pub stopped_at_seconds: Option<f64>,
     pub overall: KindSummary,
     pub requests: Vec<KindSummary>,
     pub timeline: Vec<SecondSummary>,
@@ -202,12 +205,24 @@ impl Summary {
             schedule: schedule.clone(),
             max_in_flight,
             elapsed_seconds: seconds,
+            stopped_at_seconds: None,
             overall: KindSummary::of("all", &recorder.overall, seconds),
             requests,
             timeline,
             thresholds: Vec::new(),
             cpu: None,
         }
+    }
+
+    /// What the table and the HTML page say of a run ended early.
+    pub fn stopped_early(&self) -> Option<String> {
+        self.stopped_at_seconds.map(|at| {
+            format!(
+                "stopped early at {at:.1} s of {:.1} s: arrivals due after that were not sent; \
+                 the figures are those of what ran",
+                self.schedule.duration().as_secs_f64()
+            )
+        })
     }
 
     /// Each request type's figures, then the overall ones: the rows of the tables.
@@ -248,6 +263,9 @@ impl Summary {
                  sent once more, as a browser would)",
                 self.overall.resent
             );
+        }
+        if let Some(line) = self.stopped_early() {
+            let _ = writeln!(out, "{line}");
         }
         if let Some(cpu) = &self.cpu {
             out.push_str(&cpu.lines());
@@ -358,6 +376,23 @@ pub(crate) mod tests {
         assert!(lines[2].starts_with("buy "), "{table}");
         assert!(lines[2].contains("503×2"), "{table}");
         assert!(lines[3].starts_with("all "), "{table}");
+    }
+
+    #[test]
+    fn a_run_stopped_early_says_so_in_the_table_and_the_json() {
+        let mut summary = sample();
+        assert!(!summary.table().contains("stopped early"));
+        assert!(serde_json::to_value(&summary).unwrap()["stopped_at_seconds"].is_null());
+        summary.stopped_at_seconds = Some(1.25);
+        assert!(
+            summary.table().contains("stopped early at 1.2 s of 2.0 s"),
+            "{}",
+            summary.table()
+        );
+        assert_eq!(
+            serde_json::to_value(&summary).unwrap()["stopped_at_seconds"],
+            1.25
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The open loop: each request starts when the schedule says, whatever the answers do, and its
 //! latency counts from that intended start, so a system that queues cannot hide it by slowing
 //! the generator down (no coordinated omission). At most `max_in_flight` arrivals are under
-//! way; one due beyond that is counted as not sent, never silently skipped.
+//! way; one due beyond that is counted as not sent, never silently skipped. A run stopped early
+//! (`stop`) sends no arrival due after it and still waits for every one in flight.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -15,6 +16,7 @@ use rand::SeedableRng as _;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::mix::{Mix, RequestKind, Values};
 use super::record::{Outcome, Recorder};
@@ -40,10 +42,19 @@ pub struct Plan {
     pub seed: u64,
 }
 
-/// Runs `plan` against `target` to the end of its schedule and until every request sent has
-/// ended (each is bounded by the client's timeout); returns what was recorded and how long it
-/// took.
-pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>) -> (Recorder, Duration) {
+/// How a run went.
+#[derive(Debug)]
+pub struct Ran {
+    pub recorder: Recorder,
+    /// From the first arrival due to the last answer.
+    pub elapsed: Duration,
+    /// When `stop` ended the schedule before its end, from its start.
+    pub stopped_at: Option<Duration>,
+}
+
+/// Runs `plan` against `target` to the end of its schedule, or until `stop`, and until every
+/// request sent has ended (each is bounded by the client's timeout).
+pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>, stop: &CancellationToken) -> Ran {
     let names = mix.requests.iter().map(|r| r.name.clone()).collect();
     let recorder = Arc::new(Mutex::new(Recorder::new(names)));
     let in_flight = Arc::new(Semaphore::new(plan.max_in_flight));
@@ -51,8 +62,17 @@ pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>) -> (Recorder, 
     let mut picks = SmallRng::seed_from_u64(plan.seed.wrapping_add(1));
     let mut tasks = JoinSet::new();
     let started = Instant::now();
+    let mut stopped_at = None;
     for due in plan.schedule.arrivals(plan.seed) {
-        tokio::time::sleep_until(started + due).await;
+        tokio::select! {
+            // Stopping wins over an arrival that is already late.
+            biased;
+            () = stop.cancelled() => {
+                stopped_at = Some(started.elapsed());
+                break;
+            }
+            () = tokio::time::sleep_until(started + due) => {}
+        }
         let flow = mix.pick(&mut picks).steps.clone();
         match in_flight.clone().try_acquire_owned() {
             Ok(permit) => {
@@ -92,7 +112,11 @@ pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>) -> (Recorder, 
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone()
         });
-    (recorder, elapsed)
+    Ran {
+        recorder,
+        elapsed,
+        stopped_at,
+    }
 }
 
 /// The signed-in shoppers, each doing one flow at a time as a person would: two checkouts of
@@ -228,6 +252,73 @@ mod tests {
         assert!(shoppers.take(&mut picks) < 5);
         shoppers.give_back(3);
         assert_eq!(shoppers.take(&mut picks), 3);
+    }
+
+    /// A server on loopback whose every answer takes 50 ms.
+    async fn slow_server() -> String {
+        let app = axum::Router::new().route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                "ok"
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn a_stopped_run_sends_nothing_more_and_waits_for_what_is_in_flight() {
+        let mix = Mix::parse(
+            "t",
+            "t.toml",
+            "[[request]]\nname = \"slow\"\npath = \"/slow\"\n",
+        )
+        .unwrap();
+        let target = Target {
+            client: PlainClient::new(Duration::from_secs(5)),
+            base: slow_server().await,
+            values: Values {
+                products: Vec::new(),
+                currencies: Vec::new(),
+                catalog_currency: "EUR".to_owned(),
+            },
+            tokens: Vec::new(),
+        };
+        let plan = Plan {
+            schedule: Schedule::constant(
+                100.0,
+                Duration::from_secs(60),
+                super::super::schedule::Arrivals::Constant,
+            )
+            .unwrap(),
+            max_in_flight: 1000,
+            seed: 1,
+        };
+        let stop = CancellationToken::new();
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            stopper.cancel();
+        });
+        let ran = run(&plan, Arc::new(mix), Arc::new(target), &stop).await;
+        let stopped_at = ran.stopped_at.expect("the run was stopped");
+        assert!(stopped_at < Duration::from_secs(60), "{stopped_at:?}");
+        let overall = &ran.recorder.overall;
+        // Far fewer than the 6,000 due, and every one sent was answered, none cut off.
+        assert!(
+            overall.sent() > 0 && overall.sent() < 6000,
+            "{}",
+            overall.sent()
+        );
+        assert_eq!(
+            overall.outcomes.get("200"),
+            Some(&overall.sent()),
+            "{overall:?}"
+        );
+        assert_eq!(overall.not_sent, 0);
     }
 
     #[test]
