@@ -132,47 +132,98 @@ struct Inner {
     /// rather than waiting for another.
     fetches: std::sync::atomic::AtomicU64,
     validation: Validation,
-    signatures: Signatures,
+    remembered: Remembered,
 }
 
 /// How many verified tokens a verifier remembers.
-const REMEMBERED_SIGNATURES: usize = 4096;
+const REMEMBERED_TOKENS: usize = 4096;
 
-/// Tokens whose signature this verifier checked, with the key that checked it. The same bytes
-/// under the same key verify the same way again, so the Ed25519 check, the largest cost of a
-/// verification (#14), runs once per token rather than once per request: a service's identity
-/// is presented on every call for its five minutes, a shopper's token on every request.
-/// Only the signature is remembered; the claims (expiry, issuer, audience, required claims)
-/// are checked on every call. A key replaced by a fetch is another `Arc`, so what it verified
-/// no longer counts (and is forgotten). Only verified tokens enter, so forged ones cannot fill
-/// it; when full it is emptied at once.
+/// Tokens this verifier checked in full, with what the check found. The same bytes under the
+/// same key and the same [`Validation`] pass the same way again, except for time: so a token
+/// seen before costs a map lookup and its expiry (and not-before) checked against the clock,
+/// instead of an Ed25519 verification and the decompression of the key's curve point that
+/// jsonwebtoken does on every decode, even one that skips the signature (together the largest
+/// cost of an authenticated hop, #14). A service's identity is presented on every call for its
+/// five minutes, a shopper's token on every request. A key replaced by a fetch is another
+/// `Arc`, so what it verified no longer counts (and is forgotten); a token under another
+/// validation (audience, issuer, leeway) is checked in full. Only tokens that passed enter, so
+/// forged ones cannot fill it; when full it is emptied at once.
 #[derive(Default)]
-struct Signatures {
-    verified: std::sync::Mutex<HashMap<Box<str>, Arc<DecodingKey>>>,
+struct Remembered {
+    tokens: std::sync::Mutex<HashMap<Box<str>, Arc<Passed>>>,
 }
 
-impl Signatures {
-    /// Whether `token`'s signature was verified with `key`.
-    fn checked(&self, token: &str, key: &Arc<DecodingKey>) -> bool {
-        self.verified
+/// What a token's full check found.
+struct Passed {
+    /// Its key id, and the key that verified its signature.
+    kid: Box<str>,
+    key: Arc<DecodingKey>,
+    /// The checks it passed.
+    validation: Validation,
+    claims: serde_json::Value,
+    /// Its `exp` and `nbf` (Unix seconds), checked again on every use.
+    exp: Option<u64>,
+    nbf: Option<u64>,
+}
+
+impl Remembered {
+    fn get(&self, token: &str) -> Option<Arc<Passed>> {
+        self.tokens
             .lock()
-            .is_ok_and(|verified| verified.get(token).is_some_and(|by| Arc::ptr_eq(by, key)))
+            .ok()
+            .and_then(|tokens| tokens.get(token).cloned())
     }
 
-    fn remember(&self, token: &str, key: &Arc<DecodingKey>) {
-        if let Ok(mut verified) = self.verified.lock() {
-            if verified.len() >= REMEMBERED_SIGNATURES {
-                verified.clear();
+    fn remember(&self, token: &str, passed: Passed) {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            if tokens.len() >= REMEMBERED_TOKENS {
+                tokens.clear();
             }
-            verified.insert(token.into(), key.clone());
+            tokens.insert(token.into(), Arc::new(passed));
         }
     }
 
     fn forget_all(&self) {
-        if let Ok(mut verified) = self.verified.lock() {
-            verified.clear();
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.clear();
         }
     }
+}
+
+/// A numeric date claim as jsonwebtoken reads it (an integer, or a float cut to seconds).
+fn numeric_date(claims: &serde_json::Value, name: &str) -> Option<u64> {
+    let value = claims.get(name)?;
+    value
+        .as_u64()
+        .or_else(|| value.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+}
+
+/// The time checks of jsonwebtoken's validation, for a token whose other checks passed: `now`
+/// in Unix seconds.
+fn still_in_time(
+    exp: Option<u64>,
+    nbf: Option<u64>,
+    validation: &Validation,
+    now: u64,
+) -> Result<(), AuthError> {
+    if !(validation.validate_exp || validation.validate_nbf) {
+        return Ok(());
+    }
+    let reject_before = validation.reject_tokens_expiring_in_less_than;
+    if let Some(exp) = exp {
+        if exp < reject_before {
+            return Err(AuthError::Invalid("it expires too soon".to_owned()));
+        }
+        if validation.validate_exp && exp - reject_before < now.saturating_sub(validation.leeway) {
+            return Err(AuthError::Expired);
+        }
+    }
+    if let Some(nbf) = nbf {
+        if validation.validate_nbf && nbf > now.saturating_add(validation.leeway) {
+            return Err(AuthError::Invalid("it is not valid yet".to_owned()));
+        }
+    }
+    Ok(())
 }
 
 /// Verifies access tokens with the users service's published keys. Cheap to clone; share one
@@ -235,7 +286,7 @@ impl Verifier {
                 last_fetch: Mutex::new(None),
                 fetches: std::sync::atomic::AtomicU64::new(0),
                 validation: token_validation(&[ALGORITHM], ISSUER, AUDIENCE, LEEWAY),
-                signatures: Signatures::default(),
+                remembered: Remembered::default(),
             }),
         }
     }
@@ -254,6 +305,23 @@ impl Verifier {
     ) -> Result<C, AuthError> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::Malformed);
+        }
+        if let Some(passed) = self.inner.remembered.get(token) {
+            if passed.validation == *validation
+                && self
+                    .key(&passed.kid)
+                    .await
+                    .is_some_and(|current| Arc::ptr_eq(&current, &passed.key))
+            {
+                still_in_time(
+                    passed.exp,
+                    passed.nbf,
+                    validation,
+                    jsonwebtoken::get_current_timestamp(),
+                )?;
+                return serde_json::from_value(passed.claims.clone())
+                    .map_err(|e| AuthError::Invalid(e.to_string()));
+            }
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             AuthError::Invalid("it is not a well-formed JWT (header.claims.signature)".to_owned())
@@ -276,21 +344,11 @@ impl Verifier {
                     .ok_or_else(|| AuthError::UnknownKey(kid.clone()))?
             }
         };
-        let signature_checked = self.inner.signatures.checked(token, &key);
         // A validation that accepts several algorithms (a cluster's RS256 or ES256, the local
         // authority's EdDSA) is narrowed to the token's, which was checked above: jsonwebtoken
         // refuses a key whose family is not that of every algorithm listed.
         let narrowed;
-        let validation = if signature_checked {
-            // These very bytes were verified with this very key: the claims are still checked.
-            let mut claims_only = validation.clone();
-            // Deprecated in favour of `dangerous::insecure_decode`, which skips the claims'
-            // checks as well: those are exactly what must still run here.
-            #[allow(deprecated)]
-            claims_only.insecure_disable_signature_validation();
-            narrowed = claims_only;
-            &narrowed
-        } else if validation.algorithms.len() > 1 {
+        let checks = if validation.algorithms.len() > 1 {
             let mut one = validation.clone();
             one.algorithms = vec![header.alg];
             narrowed = one;
@@ -298,16 +356,26 @@ impl Verifier {
         } else {
             validation
         };
-        let claims = jsonwebtoken::decode::<C>(token, &key, validation)
+        let claims = jsonwebtoken::decode::<serde_json::Value>(token, &key, checks)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
                 _ => AuthError::Invalid(e.to_string()),
             })?;
-        if !signature_checked {
-            self.inner.signatures.remember(token, &key);
-        }
-        Ok(claims)
+        let typed = serde_json::from_value(claims.clone())
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        self.inner.remembered.remember(
+            token,
+            Passed {
+                kid: kid.into(),
+                key,
+                validation: validation.clone(),
+                exp: numeric_date(&claims, "exp"),
+                nbf: numeric_date(&claims, "nbf"),
+                claims,
+            },
+        );
+        Ok(typed)
     }
 
     async fn key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
@@ -353,7 +421,7 @@ impl Verifier {
         tracing::info!(keys = keys.len(), "fetched the token signing keys");
         // Replace rather than merge: a key its issuer no longer publishes is no longer trusted.
         *self.inner.keys.write().await = keys;
-        self.inner.signatures.forget_all();
+        self.inner.remembered.forget_all();
         Ok(())
     }
 }
@@ -637,7 +705,7 @@ mod tests {
         assert!(verifier.verify("not a token").await.is_err());
     }
 
-    /// A token verified once is not verified by its signature again, but its claims are:
+    /// A token verified once is not verified again under the same key and validation, but
     /// under a validation it does not meet it is refused, and another signature on the same
     /// header and claims is checked (and refused) as any token is.
     #[tokio::test]
@@ -652,13 +720,21 @@ mod tests {
             assert_eq!(verifier.verify(&token).await.unwrap().sub, user);
         }
         let k1 = verifier.key("k1").await.unwrap();
-        assert!(verifier.inner.signatures.checked(&token, &k1));
+        let remembered_key = |verifier: &Verifier| {
+            verifier
+                .inner
+                .remembered
+                .get(&token)
+                .map(|passed| passed.key.clone())
+        };
+        assert!(remembered_key(&verifier).is_some_and(|by| Arc::ptr_eq(&by, &k1)));
         // A key fetched again is another key, even with the same bytes: what the old one
-        // verified counts for nothing.
-        assert!(!verifier
-            .inner
-            .signatures
-            .checked(&token, &Arc::new((*k1).clone())));
+        // verified counts for nothing, and the token is checked in full under the new one.
+        let fetched_again = Arc::new((*k1).clone());
+        *verifier.inner.keys.write().await =
+            HashMap::from([("k1".to_owned(), fetched_again.clone())]);
+        assert_eq!(verifier.verify(&token).await.unwrap().sub, user);
+        assert!(remembered_key(&verifier).is_some_and(|by| Arc::ptr_eq(&by, &fetched_again)));
         let elsewhere = token_validation(&[ALGORITHM], ISSUER, "another-audience", LEEWAY);
         assert!(matches!(
             verifier.verify_as::<Claims>(&token, &elsewhere).await,
@@ -679,6 +755,32 @@ mod tests {
         assert_eq!(verifier.verify(&token).await.unwrap().sub, user);
     }
 
+    /// A remembered token's expiry and not-before are held against the clock on every use, as
+    /// jsonwebtoken holds them (with the leeway, and tokens expiring too soon refused).
+    #[test]
+    fn a_remembered_token_is_held_against_the_clock() {
+        let validation = token_validation(&[ALGORITHM], ISSUER, AUDIENCE, LEEWAY);
+        let leeway = LEEWAY.as_secs();
+        let now = 1_800_000_000;
+        assert!(still_in_time(Some(now + 60), None, &validation, now).is_ok());
+        assert!(still_in_time(Some(now - leeway), None, &validation, now).is_ok());
+        assert!(matches!(
+            still_in_time(Some(now - leeway - 1), None, &validation, now),
+            Err(AuthError::Expired)
+        ));
+        let mut with_nbf = validation.clone();
+        with_nbf.validate_nbf = true;
+        assert!(still_in_time(Some(now + 60), Some(now + leeway), &with_nbf, now).is_ok());
+        assert!(matches!(
+            still_in_time(Some(now + 60), Some(now + leeway + 1), &with_nbf, now),
+            Err(AuthError::Invalid(_))
+        ));
+        let mut soon = validation.clone();
+        soon.reject_tokens_expiring_in_less_than = 120;
+        assert!(still_in_time(Some(now + 60), None, &soon, now).is_err());
+        assert!(still_in_time(Some(now + 200), None, &soon, now).is_ok());
+    }
+
     /// An expired token is refused even when its signature was remembered while it was valid.
     #[tokio::test]
     async fn a_remembered_token_expires() {
@@ -696,6 +798,24 @@ mod tests {
         };
         assert!(matches!(
             verifier.verify_as::<Claims>(&token, &strict).await,
+            Err(AuthError::Expired)
+        ));
+        // Remembered under the verifier's own validation, and used again once its time is up
+        // (the clock moved on: here its remembered expiry is moved back instead): refused.
+        let passed = verifier.inner.remembered.get(&token).unwrap();
+        verifier.inner.remembered.remember(
+            &token,
+            Passed {
+                kid: passed.kid.clone(),
+                key: passed.key.clone(),
+                validation: passed.validation.clone(),
+                claims: passed.claims.clone(),
+                exp: Some(claims.iat - LEEWAY.as_secs() - 60),
+                nbf: None,
+            },
+        );
+        assert!(matches!(
+            verifier.verify(&token).await,
             Err(AuthError::Expired)
         ));
     }
