@@ -162,7 +162,11 @@ where
         let socket = bind_local_socket(&running.args, &instance_id);
         let socket_path = socket.as_ref().map(|(_, path)| path.clone());
         let server = Server::start(listener, socket, app);
-        tracing::info!(address = %local, local_socket = ?socket_path, version = info.version, "listening");
+        // The socket's path when there is one; no field at all when there is none.
+        let socket_field = socket_path
+            .as_deref()
+            .map(|path| tracing::field::display(path.display()));
+        tracing::info!(address = %local, local_socket = socket_field, version = info.version, "listening");
         let registration = register(&running, info, &instance_id, local, socket_path);
         let reason = shutdown.await;
         tracing::info!(%reason, "shutting down: draining");
