@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use brigade_chassis::client::plain::PlainClient;
+use brigade_chassis::shutdown;
 use tokio_util::sync::CancellationToken;
 
 use mix::Mix;
@@ -156,7 +157,7 @@ impl LoadArgs {
             plan.schedule.expected_count().round(),
             humantime::format_duration(plan.schedule.duration())
         );
-        let stop = stop_on_signal()?;
+        let stop = stop_on_signal();
         let summary = measure(&plan, &mix, target, thresholds, &self.control, &stop).await;
         self.publish(&summary)?;
         match thresholds::failures(&summary.thresholds) {
@@ -280,33 +281,25 @@ impl Prepared {
     }
 }
 
-/// A token cancelled by the first Ctrl-C or SIGTERM: the run then sends no new arrival, waits
-/// for those in flight and reports what ran (a supervisor or a script may end a long run this
-/// way without losing its figures). A second signal quits at once, without figures.
-fn stop_on_signal() -> anyhow::Result<CancellationToken> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+/// A token cancelled by the first Ctrl-C or SIGTERM (the chassis's [`shutdown::signal`], as
+/// services stop): the run then sends no new arrival, waits for those in flight and reports
+/// what ran (a supervisor or a script may end a long run this way without losing its figures).
+/// A second signal quits at once, without figures.
+fn stop_on_signal() -> CancellationToken {
     let stop = CancellationToken::new();
     let cancel = stop.clone();
     tokio::spawn(async move {
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
+        let reason = shutdown::signal(None).await;
         eprintln!(
-            "brigade load: stopping: no new arrivals; waiting for the requests in flight \
-             (again to quit at once)"
+            "brigade load: {reason}: stopping: no new arrivals; waiting for the requests in \
+             flight (again to quit at once)"
         );
         cancel.cancel();
-        tokio::select! {
-            _ = interrupt.recv() => {}
-            _ = terminate.recv() => {}
-        }
+        shutdown::signal(None).await;
         eprintln!("brigade load: quit before the requests in flight ended; no figures");
         std::process::exit(130);
     });
-    Ok(stop)
+    stop
 }
 
 /// The products, currencies and shoppers the mix draws from, made before the clock starts.
