@@ -49,6 +49,8 @@ async fn shoppers_check_out_across_processes_and_every_promise_holds() {
     // Declined: cancelled with the reason, nothing kept.
     ada.buy_declined(&kettle, "ada-2").await;
 
+    cart_changes_made_while_an_order_is_paid_for_stay(&system).await;
+
     // Out of stock: cancelled, nothing charged.
     let sku = kettle["sku"].as_str().unwrap();
     let inventory = instance_url(&system, "inventory").await;
@@ -90,6 +92,50 @@ async fn shoppers_check_out_across_processes_and_every_promise_holds() {
     }
 
     assert_promises_hold(&system).await;
+}
+
+/// A shopper who changes the cart while the order is being paid for (the slow card takes 3 s)
+/// keeps the change: the confirmation takes out only the lines as the order was priced, so the
+/// product removed and added again stays, while the untouched line goes.
+async fn cart_changes_made_while_an_order_is_paid_for_stay(system: &System) {
+    let cy = Shopper::sign_up(&system.gateway, "cy@example.com").await;
+    let (pan, mug) = (
+        product(&system.gateway, 1).await,
+        product(&system.gateway, 2).await,
+    );
+    let (pan, mug) = (pan["id"].as_str().unwrap(), mug["id"].as_str().unwrap());
+    cy.add(pan, 1).await;
+    cy.add(mug, 2).await;
+    let paying = {
+        let cy = cy.clone();
+        tokio::spawn(async move { cy.checkout("cy-1", "4000000000000259").await })
+    };
+    // Once the order exists, pending on the slow card: the pan out of the cart and back in.
+    let started = tokio::time::Instant::now();
+    while cy.get("/api/v1/orders").await.1["items"][0]["status"] != "PENDING" {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no pending order"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cy.remove(pan).await;
+    cy.add(pan, 1).await;
+    let (status, order) = paying.await.unwrap();
+    assert!([201, 202].contains(&status), "{status} {order}");
+    assert_eq!(
+        cy.settled_orders(1, Duration::from_secs(10)).await[0]["status"],
+        "CONFIRMED"
+    );
+    // The mug, untouched since the checkout, leaves with the confirmation; the pan stays.
+    while cy.cart_lines().await.iter().any(|(id, _)| id == mug) {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the mug stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(cy.cart_lines().await, [(pan.to_owned(), 1)]);
 }
 
 /// The repository's manifest with orders as one instance that exits right after persisting

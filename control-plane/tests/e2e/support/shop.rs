@@ -9,6 +9,7 @@ use http::{Method, Request};
 use serde_json::{json, Value};
 
 /// A shopper talking to the gateway.
+#[derive(Clone)]
 pub struct Shopper {
     pub gateway: String,
     pub token: String,
@@ -93,6 +94,30 @@ impl Shopper {
         )
         .await;
         assert_eq!(status, 200, "{body}");
+    }
+
+    pub async fn remove(&self, product_id: &str) {
+        let (status, body) = send(
+            Method::DELETE,
+            &format!("{}/api/v1/cart/items/{product_id}", self.gateway),
+            Some(&self.token),
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// The cart's lines: product id and quantity, in the cart's order.
+    pub async fn cart_lines(&self) -> Vec<(String, u64)> {
+        let (status, cart) = self.get("/api/v1/cart").await;
+        assert_eq!(status, 200, "{cart}");
+        items(&cart["lines"])
+            .map(|l| {
+                let id = l["product_id"].as_str().unwrap_or_default().to_owned();
+                (id, l["quantity"].as_u64().unwrap_or_default())
+            })
+            .collect()
     }
 
     pub async fn checkout(&self, key: &str, card: &str) -> (u16, Value) {

@@ -6,7 +6,9 @@
 //! find out whether the dependency has recovered. The rates are taken over a sliding window (the
 //! last calls within a time span) and only once the window holds a minimum number of calls, so
 //! that two failures out of three calls do not open it. A 4xx is the caller's mistake, not the
-//! dependency's failure, and counts as a success.
+//! dependency's failure, and counts as a success. A call the dependency may hold until an
+//! outcome is known (see [`Permit::untimed`]) is never counted slow: its length says how long
+//! the outcome took, not how healthy the dependency is.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -124,14 +126,23 @@ pub(crate) struct Breaker {
 pub(crate) struct Permit<'a> {
     breaker: &'a Breaker,
     probe: bool,
-    started: Instant,
+    /// When the call started; `None` when its length is not judged.
+    started: Option<Instant>,
     recorded: bool,
 }
 
-impl Permit<'_> {
+impl<'a> Permit<'a> {
+    /// The same leave for a call whose length says nothing about the dependency's health: a
+    /// write the dependency holds until its outcome is known (a checkout waiting for its saga,
+    /// a charge for a slow card). It still fails on a 5xx or a timeout; it is never slow.
+    pub(crate) fn untimed(mut self) -> Permit<'a> {
+        self.started = None;
+        self
+    }
+
     pub(crate) fn record(mut self, verdict: Verdict) {
         self.recorded = true;
-        let elapsed = self.started.elapsed();
+        let elapsed = self.started.map_or(Duration::ZERO, |s| s.elapsed());
         self.breaker.record(self.probe, verdict, elapsed);
     }
 }
@@ -198,7 +209,7 @@ impl Breaker {
         Ok(Permit {
             breaker: self,
             probe,
-            started: Instant::now(),
+            started: Some(Instant::now()),
             recorded: false,
         })
     }
@@ -333,6 +344,31 @@ mod tests {
                 state,
             })
             .get()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn untimed_calls_are_never_slow_but_still_fail() {
+        let (breaker, _, _) = breaker();
+        let held: Vec<Permit<'_>> = (0..20)
+            .map(|_| breaker.try_acquire().unwrap().untimed())
+            .collect();
+        tokio::time::advance(Duration::from_secs(3)).await;
+        for permit in held {
+            permit.record(Verdict::Success);
+        }
+        assert_eq!(breaker.state(), State::Closed, "20 long untimed calls");
+        for _ in 0..10 {
+            breaker
+                .try_acquire()
+                .unwrap()
+                .untimed()
+                .record(Verdict::Failure);
+        }
+        assert_eq!(
+            breaker.state(),
+            State::Open,
+            "10 failures in the last 20 calls"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -58,6 +58,13 @@ impl Call<'_> {
         is_idempotent(self.method) || self.headers.contains_key(IDEMPOTENCY_KEY_HEADER)
     }
 
+    /// Whether the destination may hold the call until an outcome is known: a write with an
+    /// `Idempotency-Key` (a checkout waits for its saga, a charge for a slow card). Such a
+    /// call's length is not held against the dependency by the breaker's slow-call rule.
+    fn waits_for_outcome(&self) -> bool {
+        !is_safe(self.method) && self.headers.contains_key(IDEMPOTENCY_KEY_HEADER)
+    }
+
     /// The deadline of one attempt. A read with another instance to go to gets half of what is
     /// left, so that an instance that accepts but never answers (frozen, overloaded) leaves time
     /// to ask another one instead of taking the caller's whole deadline. Only reads: a keyed
@@ -156,6 +163,10 @@ impl ServiceClient {
                 service: inner.service.clone(),
                 reason: Unavailability::CircuitOpen,
             });
+        };
+        let permit = match call.waits_for_outcome() {
+            true => permit.untimed(),
+            false => permit,
         };
         // Each attempt is bounded by the deadline itself; this bounds the wait for discovery.
         let result = match tokio::time::timeout_at(call.deadline, self.call_instances(call)).await {

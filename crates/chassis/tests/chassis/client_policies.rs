@@ -291,6 +291,47 @@ async fn the_bulkhead_refuses_calls_beyond_its_limit_at_once() {
 }
 
 #[tokio::test]
+async fn a_keyed_write_held_until_its_outcome_is_not_a_slow_call() {
+    // Every answer takes 150 ms, past the slow-call threshold: a checkout waiting for its saga,
+    // a charge waiting for a slow card.
+    let holding = scripted(|_| Reply {
+        delay: Duration::from_millis(150),
+        ..reply(200)
+    })
+    .await;
+    let mut policy = Policy::default();
+    policy.breaker.slow_call_threshold = Duration::from_millis(100);
+    let client = client(&holding, policy);
+    let calls = |keyed: bool, count: usize| {
+        let client = client.clone();
+        async move {
+            let mut headers = HeaderMap::new();
+            let method = match keyed {
+                true => {
+                    headers.insert("idempotency-key", HeaderValue::from_static("k-1"));
+                    Method::POST
+                }
+                false => Method::GET,
+            };
+            let answers = (0..count)
+                .map(|_| client.call_with_headers(method.clone(), "/v1/x", None, &headers));
+            for answer in futures_util::future::join_all(answers).await {
+                answer.unwrap();
+            }
+        }
+    };
+    calls(true, 20).await;
+    assert_eq!(
+        client.breaker_state(),
+        BreakerState::Closed,
+        "20 held writes"
+    );
+    // The same length on reads is the dependency being slow: the breaker opens.
+    calls(false, 20).await;
+    assert_eq!(client.breaker_state(), BreakerState::Open, "20 slow reads");
+}
+
+#[tokio::test]
 async fn an_open_breaker_fails_fast_and_a_probe_closes_it() {
     let healthy = Arc::new(AtomicBool::new(false));
     let flag = healthy.clone();

@@ -22,7 +22,7 @@ pub fn orders() -> Subscription {
 }
 
 /// Takes a confirmed order's lines out of its buyer's cart ([`lines::take_ordered`]): items the
-/// shopper added after checking out are kept. A buyer without a cart, or whose cart no longer
+/// shopper added or set after checking out (after the cart version the order carries) are kept. A buyer without a cart, or whose cart no longer
 /// holds the products, is fine: nothing changes.
 #[derive(Debug, Clone, Copy)]
 pub struct TakeOrderedLines;
@@ -34,8 +34,10 @@ impl Handle<OrderConfirmed> for TakeOrderedLines {
             .iter()
             .map(|l| (l.product_id, l.quantity))
             .collect();
+        // A version beyond i64 cannot be one of this cart's: treat it as unknown.
+        let priced_at = event.cart_version.and_then(|v| i64::try_from(v).ok());
         let edited = store::change_in(tx, event.user_id, |lines, _| {
-            lines::take_ordered(lines, &ordered);
+            lines::take_ordered(lines, &ordered, priced_at);
             Ok::<_, Infallible>(())
         })
         .await

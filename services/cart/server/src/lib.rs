@@ -32,6 +32,7 @@ pub use store::Store;
 /// at start by the chassis under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
     brigade_chassis::migration!(1, "cart", "../migrations/0001_cart"),
+    brigade_chassis::migration!(2, "set_version", "../migrations/0002_set_version"),
     INBOX_MIGRATION,
 ];
 

@@ -19,6 +19,10 @@ pub struct Line {
     pub quantity: u32,
     /// The cart's version when the product was first added; lines are shown in this order.
     pub added_version: i64,
+    /// The cart's version when the shopper last changed the quantity (0 for lines set before
+    /// the cart kept it). A confirmed order takes nothing from a line set after the cart
+    /// version it was priced from: that quantity is what the shopper chose after checking out.
+    pub set_version: i64,
 }
 
 impl Line {
@@ -141,7 +145,11 @@ pub fn set_quantity(
     match lines.iter_mut().find(|l| l.product_id == product.id) {
         Some(line) => {
             line.price_from(product);
-            line.quantity = quantity;
+            // The same quantity again is no change (a repeated PUT changes nothing).
+            if line.quantity != quantity {
+                line.quantity = quantity;
+                line.set_version = version;
+            }
         }
         None if full => return Err(RuleError::CartFull),
         None => lines.push(Line {
@@ -151,6 +159,7 @@ pub fn set_quantity(
             unit_price: product.price.clone(),
             quantity,
             added_version: version,
+            set_version: version,
         }),
     }
     Ok(())
@@ -163,11 +172,18 @@ pub fn remove(lines: &mut Vec<Line>, product_id: Uuid) {
 
 /// Takes what a confirmed order bought out of the cart: each ordered product's quantity goes
 /// down by the quantity ordered, and its line goes when none is left. What the shopper added
-/// after checking out stays: other products' lines, and units of an ordered product beyond the
-/// ordered quantity.
-pub fn take_ordered(lines: &mut Vec<Line>, ordered: &[(Uuid, u32)]) {
+/// after checking out stays: other products' lines, units of an ordered product beyond the
+/// ordered quantity, and any line added or changed after `priced_at` — the cart version the
+/// order was priced from — whole: the shopper emptied the cart and added the product again, or
+/// asked for another quantity. Without `priced_at` (an order from before orders recorded it)
+/// every line counts as priced.
+pub fn take_ordered(lines: &mut Vec<Line>, ordered: &[(Uuid, u32)], priced_at: Option<i64>) {
+    let priced = |line: &Line| priced_at.is_none_or(|v| line.set_version <= v);
     for &(product_id, quantity) in ordered {
-        if let Some(line) = lines.iter_mut().find(|l| l.product_id == product_id) {
+        if let Some(line) = lines
+            .iter_mut()
+            .find(|l| l.product_id == product_id && priced(l))
+        {
             line.quantity = line.quantity.saturating_sub(quantity);
         }
     }
@@ -385,13 +401,35 @@ mod tests {
         set_quantity(&mut lines, &b, 2, 2).unwrap();
         // 2 of a (of 5), all of b, more of c than the cart holds now, and a product it lacks.
         let ordered = [(a.id, 2), (b.id, 2), (c.id, 4), (Uuid::from_u128(99), 1)];
-        take_ordered(&mut lines, &ordered);
+        take_ordered(&mut lines, &ordered, Some(3));
         let left: Vec<(Uuid, u32)> = lines.iter().map(|l| (l.product_id, l.quantity)).collect();
         assert_eq!(left, vec![(a.id, 3)]);
         assert_eq!(lines[0].added_version, 1);
         let mut none = Vec::new();
-        take_ordered(&mut none, &ordered);
+        take_ordered(&mut none, &ordered, Some(3));
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn an_order_leaves_what_was_set_after_its_cart_was_read() {
+        let (a, b, c) = three_products();
+        // Checked out at version 3 with one of each; then removed a and, at 5, added it back
+        // (the same quantity), and at 6 asked for 2 of b; at 7, 1 of c again, which is no change.
+        let mut lines = cart_of(&[&a, &b, &c]);
+        remove(&mut lines, a.id);
+        set_quantity(&mut lines, &a, 1, 5).unwrap();
+        set_quantity(&mut lines, &b, 2, 6).unwrap();
+        set_quantity(&mut lines, &c, 1, 7).unwrap();
+        let ordered = [(a.id, 1), (b.id, 1), (c.id, 1)];
+        let mut after = lines.clone();
+        take_ordered(&mut after, &ordered, Some(3));
+        let left: Vec<(Uuid, u32)> = after.iter().map(|l| (l.product_id, l.quantity)).collect();
+        assert_eq!(left, vec![(b.id, 2), (a.id, 1)]);
+        // An order that does not say which version it was priced from takes from every line.
+        take_ordered(&mut lines, &ordered, None);
+        let left: Vec<(Uuid, u32)> = lines.iter().map(|l| (l.product_id, l.quantity)).collect();
+        assert_eq!(left, vec![(b.id, 1)]);
+        assert_eq!(lines[0].set_version, 6);
     }
 
     #[test]

@@ -29,6 +29,12 @@ pub struct OrderConfirmed {
     /// makes its shipment from this. Absent on orders placed without an address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipping_country: Option<String>,
+    /// The version of the shopper's cart the order was priced from (the cart's `version` at
+    /// checkout): the cart takes the ordered quantities only from lines set at this version or
+    /// before, never from what the shopper set after checking out. Absent on orders placed
+    /// before orders recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart_version: Option<u64>,
 }
 
 /// The order ended without shipping; whatever was reserved or charged has been (or is being)

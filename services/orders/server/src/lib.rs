@@ -40,12 +40,15 @@ pub use http::{router, AppState};
 pub use saga::{Checkpoint, Saga, SagaConfig};
 pub use store::Store;
 
-/// The orders schema (with each order's shipping since 2, and its currency conversion since 3), the chassis' outbox (the events the
-/// saga publishes) and inbox (the refunds and shipments it records), applied at start by the chassis under the store's write lock.
+/// The orders schema (with each order's shipping since 2, its currency conversion since 3, and
+/// the cart version it was priced from since 4), the chassis' outbox (the events the saga
+/// publishes) and inbox (the refunds and shipments it records), applied at start by the chassis
+/// under the store's write lock.
 pub const MIGRATIONS: &[Migration] = &[
     brigade_chassis::migration!(1, "orders", "../migrations/0001_orders"),
     brigade_chassis::migration!(2, "shipping", "../migrations/0002_shipping"),
     brigade_chassis::migration!(3, "currency", "../migrations/0003_currency"),
+    brigade_chassis::migration!(4, "cart_version", "../migrations/0004_cart_version"),
     OUTBOX_MIGRATION,
     INBOX_MIGRATION,
 ];

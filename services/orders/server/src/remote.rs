@@ -16,7 +16,7 @@ use shipping_api::{Quote, QuoteRequest, ShippingClient};
 use uuid::Uuid;
 
 use crate::saga::{
-    CartItem, Charged, Committed, Reserved, StepError, StepFuture, Steps, StockLine,
+    CartContents, CartItem, Charged, Committed, Reserved, StepError, StepFuture, Steps, StockLine,
 };
 
 /// The services the saga calls.
@@ -71,17 +71,21 @@ fn problem_code(error: &ClientError) -> Option<&str> {
 }
 
 impl Steps for RemoteSteps {
-    fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, Vec<CartItem>> {
+    fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, CartContents> {
         Box::pin(async move {
             let cart = self.cart.cart(token).await.map_err(classify)?;
-            Ok(cart
+            let items = cart
                 .lines
                 .iter()
                 .map(|line| CartItem {
                     product_id: line.product_id,
                     quantity: line.quantity,
                 })
-                .collect())
+                .collect();
+            Ok(CartContents {
+                items,
+                version: cart.version,
+            })
         })
     }
 

@@ -6,8 +6,8 @@ use uuid::Uuid;
 use super::Error;
 use crate::lines::Line;
 
-/// `product_id, sku, name, unit_price_minor, currency, quantity, added_version`.
-pub(super) type LineRow = (String, String, String, i64, String, i64, i64);
+/// `product_id, sku, name, unit_price_minor, currency, quantity, added_version, set_version`.
+pub(super) type LineRow = (String, String, String, i64, String, i64, i64, i64);
 
 /// `version, updated_at_ms`, then a [`LineRow`] whose columns are all null for a cart without
 /// lines (the left join found none).
@@ -21,10 +21,11 @@ pub(super) type LoadRow = (
     Option<String>,
     Option<i64>,
     Option<i64>,
+    Option<i64>,
 );
 
 pub(super) fn line(row: LineRow) -> Result<Line, Error> {
-    let (product_id, sku, name, amount_minor, currency, quantity, added_version) = row;
+    let (product_id, sku, name, amount_minor, currency, quantity, added_version, set_version) = row;
     let corrupt =
         |reason: String| Error::corrupt(format!("cart line for product {product_id}"), reason);
     Ok(Line {
@@ -39,6 +40,7 @@ pub(super) fn line(row: LineRow) -> Result<Line, Error> {
         quantity: u32::try_from(quantity)
             .map_err(|_| corrupt(format!("the quantity {quantity} is negative")))?,
         added_version,
+        set_version,
     })
 }
 
@@ -55,6 +57,7 @@ pub(super) fn loaded_line(row: LoadRow) -> Result<Option<Line>, Error> {
             Some(currency),
             Some(quantity),
             Some(added_version),
+            Some(set_version),
         ) => line((
             product_id,
             sku,
@@ -63,6 +66,7 @@ pub(super) fn loaded_line(row: LoadRow) -> Result<Option<Line>, Error> {
             currency,
             quantity,
             added_version,
+            set_version,
         ))
         .map(Some),
         _ => Ok(None),

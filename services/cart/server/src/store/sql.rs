@@ -12,7 +12,8 @@ use crate::lines::Line;
 pub(super) fn load(user_id: Uuid) -> Query {
     let mut query = Query::new(
         "SELECT c.version, c.updated_at_ms, CAST(l.product_id AS TEXT), l.sku, l.name, \
-         l.unit_price_minor, l.currency, CAST(l.quantity AS BIGINT), l.added_version \
+         l.unit_price_minor, l.currency, CAST(l.quantity AS BIGINT), l.added_version, \
+         l.set_version \
          FROM carts c LEFT JOIN cart_lines l ON l.user_id = c.user_id WHERE c.user_id = ",
     );
     query
@@ -43,7 +44,7 @@ pub(super) fn bump(user_id: Uuid, now_ms: i64) -> Query {
 pub(super) fn lines(user_id: Uuid) -> Query {
     let mut query = Query::new(
         "SELECT CAST(product_id AS TEXT), sku, name, unit_price_minor, currency, \
-         CAST(quantity AS BIGINT), added_version FROM cart_lines WHERE user_id = ",
+         CAST(quantity AS BIGINT), added_version, set_version FROM cart_lines WHERE user_id = ",
     );
     query
         .push_uuid(user_id)
@@ -64,8 +65,8 @@ pub(super) fn delete_line(user_id: Uuid, product_id: Uuid) -> Query {
 pub(super) fn write_line(user_id: Uuid, line: &Line) -> Query {
     let mut query = Query::new(
         "INSERT INTO cart_lines \
-         (user_id, product_id, sku, name, unit_price_minor, currency, quantity, added_version) \
-         VALUES (",
+         (user_id, product_id, sku, name, unit_price_minor, currency, quantity, added_version, \
+          set_version) VALUES (",
     );
     query
         .push_uuid(user_id)
@@ -83,10 +84,13 @@ pub(super) fn write_line(user_id: Uuid, line: &Line) -> Query {
         .push_bind(line.quantity)
         .push(", ")
         .push_bind(line.added_version)
+        .push(", ")
+        .push_bind(line.set_version)
         .push(
             ") ON CONFLICT (user_id, product_id) DO UPDATE SET sku = excluded.sku, \
                name = excluded.name, unit_price_minor = excluded.unit_price_minor, \
-             currency = excluded.currency, quantity = excluded.quantity",
+             currency = excluded.currency, quantity = excluded.quantity, \
+             set_version = excluded.set_version",
         );
     query
 }

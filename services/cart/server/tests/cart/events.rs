@@ -14,6 +14,7 @@ use crate::support::{clear, migrated, product, quantities, set};
 
 brigade_chassis::store_suite!(
     a_confirmed_order_takes_exactly_its_quantities_out_of_the_cart,
+    what_the_shopper_set_after_checking_out_stays,
     a_second_delivery_is_a_duplicate_and_takes_nothing_more,
     a_buyer_without_a_cart_or_its_products_is_fine,
     other_order_events_and_unreadable_ones_leave_the_cart_alone,
@@ -49,6 +50,7 @@ fn confirmed(user: Uuid, items: &[(u128, u32)]) -> OrderConfirmed {
         lines,
         charge_id: Some(Uuid::new_v4()),
         shipping_country: None,
+        cart_version: None,
     }
 }
 
@@ -99,6 +101,40 @@ async fn a_confirmed_order_takes_exactly_its_quantities_out_of_the_cart(db: Db) 
     assert_eq!(after.lines[1], before.lines[2]);
     // Another shopper's cart with the same product is not touched.
     assert_eq!(store.load(bob).await.unwrap(), bobs);
+}
+
+async fn what_the_shopper_set_after_checking_out_stays(db: Db) {
+    let store = migrated(db.clone()).await;
+    let (ada, bob, cy) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    // Each checks out 1 × product 1 and 2 × product 2, priced from the cart as it is then.
+    let mut priced = Vec::new();
+    for user in [ada, bob, cy] {
+        set(&store, user, 1, 1).await;
+        priced.push(set(&store, user, 2, 2).await.version);
+    }
+    // Before the confirmation arrives, ada empties her cart and adds product 1 again; bob asks
+    // for 3 × product 2 instead; cy asks for 1 × product 1 again, which changes nothing.
+    clear(&store, ada).await;
+    set(&store, ada, 1, 1).await;
+    set(&store, bob, 2, 3).await;
+    set(&store, cy, 1, 1).await;
+
+    for (user, version) in [ada, bob, cy].into_iter().zip(priced) {
+        let order = OrderConfirmed {
+            cart_version: Some(u64::try_from(version).unwrap()),
+            ..confirmed(user, &[(1, 1), (2, 2)])
+        };
+        let outcome = deliver(&db, &Envelope::of(&order, 1).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(outcome, ApplyOutcome::Applied);
+    }
+    // What was set after the checkout is what the shopper asked for: it stays, whole.
+    let ada_left = store.load(ada).await.unwrap();
+    assert_eq!(quantities(&ada_left), [("TST-0001".into(), 1)]);
+    let bob_left = store.load(bob).await.unwrap();
+    assert_eq!(quantities(&bob_left), [("TST-0002".into(), 3)]);
+    assert_eq!(store.load(cy).await.unwrap().lines, []);
 }
 
 async fn a_second_delivery_is_a_duplicate_and_takes_nothing_more(db: Db) {

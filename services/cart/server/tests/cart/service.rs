@@ -211,6 +211,7 @@ async fn an_instance_takes_a_confirmed_orders_lines_out_of_the_cart_from_orders_
         lines,
         charge_id: Some(Uuid::new_v4()),
         shipping_country: None,
+        cart_version: None,
     };
     orders.push(Envelope::of(&order, 1).unwrap());
 

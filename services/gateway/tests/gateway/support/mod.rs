@@ -79,6 +79,7 @@ pub fn confirmed(user: Uuid, products: &[&Product]) -> OrderConfirmed {
         total,
         charge_id: None,
         shipping_country: None,
+        cart_version: None,
     }
 }
 

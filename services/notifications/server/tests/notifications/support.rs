@@ -48,6 +48,7 @@ pub fn confirmed(user_id: Uuid, order_id: Uuid) -> OrderConfirmed {
         lines,
         charge_id: Some(Uuid::new_v4()),
         shipping_country: Some("FR".into()),
+        cart_version: None,
     }
 }
 

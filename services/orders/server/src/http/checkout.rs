@@ -92,7 +92,7 @@ pub(super) async fn checkout(
         ));
     }
 
-    let (lines, total, shipping, conversion) = priced(&state, &principal.token, &request).await?;
+    let priced = priced(&state, &principal.token, &request).await?;
 
     let wait = context::current()
         .map_or(DEFAULT_WAIT, |c| c.remaining())
@@ -104,11 +104,12 @@ pub(super) async fn checkout(
     let order = NewOrder {
         id: Uuid::new_v4(),
         user_id,
-        lines,
-        total,
+        lines: priced.lines,
+        total: priced.total,
         card_number: request.card_number.clone(),
-        shipping,
-        conversion,
+        shipping: priced.shipping,
+        conversion: priced.conversion,
+        cart_version: Some(priced.cart_version),
     };
     let created = store
         .create_checkout(
@@ -138,12 +139,14 @@ pub(super) async fn checkout(
 }
 
 /// What a checkout will record: the lines, the total to charge and how it was made.
-type Priced = (
-    Vec<OrderLine>,
-    Money,
-    Option<NewShipping>,
-    Option<OrderConversion>,
-);
+struct Priced {
+    lines: Vec<OrderLine>,
+    total: Money,
+    shipping: Option<NewShipping>,
+    conversion: Option<OrderConversion>,
+    /// The version of the cart the lines were read from.
+    cart_version: u64,
+}
 
 /// The cart's lines priced by the catalog, and the total to charge with the shipping quoted for
 /// the request's address, if any, in the currency asked for. Nothing is recorded yet, so any
@@ -154,10 +157,11 @@ async fn priced(
     request: &CheckoutRequest,
 ) -> Result<Priced, Problem> {
     let steps = state.saga.steps();
-    let items = steps
+    let cart = steps
         .cart(token)
         .await
         .map_err(|e| dependency_failed("cart", &e))?;
+    let items = cart.items;
     if items.is_empty() {
         return Err(pricing_problem(PricingError::Empty));
     }
@@ -179,7 +183,13 @@ async fn priced(
     let (total, conversion) = currency::charged(steps.as_ref(), total, request.currency.as_deref())
         .await
         .map_err(currency_problem)?;
-    Ok((lines, total, shipping, conversion))
+    Ok(Priced {
+        lines,
+        total,
+        shipping,
+        conversion,
+        cart_version: cart.version,
+    })
 }
 
 /// The answer to a repeated key: the same order, as it stands now.

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use driver::Ended;
-pub use port::{CartItem, Charged, Committed, Reserved, StepError, StepFuture, Steps, StockLine};
+pub use port::{
+    CartContents, CartItem, Charged, Committed, Reserved, StepError, StepFuture, Steps, StockLine,
+};
 
 use crate::store::{Lease, Store};
 

@@ -37,6 +37,14 @@ pub struct CartItem {
     pub quantity: u32,
 }
 
+/// A user's cart as read at checkout: its lines, and the version they are of (which the
+/// confirmed order carries, so that the cart takes out only what was priced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartContents {
+    pub items: Vec<CartItem>,
+    pub version: u64,
+}
+
 /// One line to reserve.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StockLine {
@@ -86,7 +94,7 @@ pub enum Committed {
 /// The calls the checkout makes. Implementations are cheap to share (`Arc<dyn Steps>`).
 pub trait Steps: Send + Sync + 'static {
     /// The user's cart, read on their behalf with their access token.
-    fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, Vec<CartItem>>;
+    fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, CartContents>;
     /// The catalog's current products for `ids`.
     fn products<'a>(&'a self, ids: &'a [Uuid]) -> StepFuture<'a, ProductBatch>;
     /// Shipping's quote for `request` (at checkout, before anything is recorded).

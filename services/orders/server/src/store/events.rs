@@ -14,16 +14,17 @@ use super::{rows, Error, NewOrder};
 use brigade_chassis::db::Tx;
 
 /// What the final transition's `UPDATE … RETURNING` gives back:
-/// `user_id, lines, total_minor, currency, charge_id, cancel_reason, shipping_address`, as they
-/// are after it.
-pub(super) type EndRow = (String, String, i64, String, Text, Text, Text);
+/// `user_id, lines, total_minor, currency, charge_id, cancel_reason, shipping_address,
+/// cart_version`, as they are after it.
+pub(super) type EndRow = (String, String, i64, String, Text, Text, Text, Option<i64>);
 
 /// A nullable text column.
 type Text = Option<String>;
 
 /// The columns of an [`EndRow`], for a `RETURNING` list.
 pub(super) const END_COLUMNS: &str =
-    "user_id, lines, total_minor, currency, charge_id, cancel_reason, shipping_address";
+    "user_id, lines, total_minor, currency, charge_id, cancel_reason, shipping_address, \
+     cart_version";
 
 /// Appends `OrderPlaced` for the order `tx` has just inserted.
 pub(super) async fn placed(tx: &mut Tx, outbox: &Outbox, order: &NewOrder) -> Result<(), Error> {
@@ -47,7 +48,7 @@ pub(super) async fn ended(
     status: OrderStatus,
     row: EndRow,
 ) -> Result<bool, Error> {
-    let (user_id, lines, total_minor, currency, charge_id, reason, address) = row;
+    let (user_id, lines, total_minor, currency, charge_id, reason, address, cart_version) = row;
     let user_id = rows::uuid(&user_id, "user id")?;
     let lines = rows::lines(&lines)?;
     match status {
@@ -67,6 +68,8 @@ pub(super) async fn ended(
                     .map(|a| rows::parse::<ShippingAddress>(&a, "shipping address"))
                     .transpose()?
                     .map(|a| a.country),
+                // The cart takes out only lines of this version or older.
+                cart_version: cart_version.and_then(|v| u64::try_from(v).ok()),
             };
             outbox.append(tx.conn(), &event).await?;
             Ok(true)

@@ -99,6 +99,9 @@ pub struct NewOrder {
     pub shipping: Option<NewShipping>,
     /// How `total` was converted, when it is paid in another currency than the catalog's.
     pub conversion: Option<OrderConversion>,
+    /// The version of the shopper's cart the lines were read from, which `OrderConfirmed`
+    /// carries to the cart.
+    pub cart_version: Option<u64>,
 }
 
 /// Where an order about to be recorded ships, and what shipping quoted for it.
@@ -642,11 +645,13 @@ async fn insert_order(
         .as_ref()
         .map(|c| rows::json(c, "currency conversion"))
         .transpose()?;
+    // The cart counts its versions in an i64: a larger one is none of its own.
+    let cart_version = order.cart_version.and_then(|v| i64::try_from(v).ok());
     Query::new(
         "INSERT INTO orders (id, user_id, status, lines, total_minor, currency, saga_state, \
          card_number, claimed_by, claimed_until_ms, created_at_ms, updated_at_ms, \
-         shipping_address, shipping_quote, shipping_minor, conversion) \
-         VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         shipping_address, shipping_quote, shipping_minor, conversion, cart_version) \
+         VALUES (?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(order.id)
     .bind(order.user_id)
@@ -663,6 +668,7 @@ async fn insert_order(
     .bind(quote)
     .bind(shipping.map(|s| s.quote.cost.amount_minor))
     .bind(conversion)
+    .bind(cart_version)
     .execute(&mut *tx)
     .await?;
     let mut detail = format!(

@@ -163,6 +163,8 @@ async fn the_happy_path_confirms_with_one_reservation_and_one_capture(db: Db) {
             total: eur(5000),
             charge_id: order.charge_id,
             shipping_country: None,
+            // The cart version the order was priced from, for the cart.
+            cart_version: Some(7),
         }
     );
 }

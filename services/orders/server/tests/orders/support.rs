@@ -11,7 +11,7 @@ use brigade_chassis::events::{stored_events, Envelope, Outbox};
 use catalog_api::{Money, Product, ProductBatch};
 use currency_api::{Conversion, Converted, Rate};
 use orders::saga::{
-    CartItem, Charged, Committed, Reserved, StepError, StepFuture, Steps, StockLine,
+    CartContents, CartItem, Charged, Committed, Reserved, StepError, StepFuture, Steps, StockLine,
 };
 use orders::store::{Created, Lease, NewOrder};
 use orders::{Saga, SagaConfig, Store, MIGRATIONS};
@@ -51,7 +51,8 @@ pub struct World {
     pub calls: HashMap<(&'static str, Uuid), u32>,
     pub in_flight: HashMap<Uuid, u32>,
     pub max_in_flight: u32,
-    pub carts: HashMap<String, Vec<CartItem>>,
+    /// Each token's cart; filling one counts a new version.
+    pub carts: HashMap<String, CartContents>,
     /// When set, the cart answers this many more reads, then is down (unreachable).
     pub cart_reads_left: Option<u32>,
     /// When set, the port says payments is down without a call (breaker open, no instance).
@@ -116,7 +117,13 @@ impl Fake {
             product_id,
             quantity,
         };
-        self.world().carts.insert(token.to_owned(), vec![line]);
+        let mut w = self.world();
+        let version = w.carts.get(token).map_or(0, |c| c.version) + 1;
+        let cart = CartContents {
+            items: vec![line],
+            version,
+        };
+        w.carts.insert(token.to_owned(), cart);
     }
 
     pub fn calls(&self, op: &'static str, order: Uuid) -> u32 {
@@ -243,7 +250,7 @@ impl Steps for Fake {
         })
     }
 
-    fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, Vec<CartItem>> {
+    fn cart<'a>(&'a self, token: &'a str) -> StepFuture<'a, CartContents> {
         Box::pin(async move {
             let mut w = self.world();
             match &mut w.cart_reads_left {
@@ -251,7 +258,10 @@ impl Steps for Fake {
                 Some(left) => *left -= 1,
                 None => {}
             }
-            Ok(w.carts.get(token).cloned().unwrap_or_default())
+            Ok(w.carts.get(token).cloned().unwrap_or(CartContents {
+                items: Vec::new(),
+                version: 0,
+            }))
         })
     }
 
@@ -525,6 +535,7 @@ pub fn sample_order(fake: &Fake) -> NewOrder {
         card_number: "4242424242424242".into(),
         shipping: None,
         conversion: None,
+        cart_version: Some(7),
     }
 }
 

@@ -62,6 +62,7 @@ pub fn order(user: Uuid, lines: &[(u128, u32)]) -> OrderConfirmed {
         },
         charge_id: Some(Uuid::new_v4()),
         shipping_country: None,
+        cart_version: None,
     }
 }
 

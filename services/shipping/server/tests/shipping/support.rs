@@ -39,6 +39,7 @@ pub fn confirmed(country: Option<&str>) -> OrderConfirmed {
         total: price,
         charge_id: Some(Uuid::new_v4()),
         shipping_country: country.map(str::to_owned),
+        cart_version: None,
     }
 }
 
