@@ -34,7 +34,10 @@ pub fn render(summary: &Summary) -> String {
         in_flight = summary.max_in_flight,
         elapsed = summary.elapsed_seconds,
     );
-    if let Some(line) = summary.stopped_early() {
+    for line in [summary.stopped_early(), summary.shared_shoppers()]
+        .into_iter()
+        .flatten()
+    {
         let _ = writeln!(page, "<p class=\"failed\">{}</p>", escape(&line));
     }
     thresholds(&mut page, summary);

@@ -355,6 +355,8 @@ async fn measure(
         ran.elapsed,
     );
     summary.stopped_at_seconds = ran.stopped_at.map(|at| at.as_secs_f64());
+    summary.shoppers = ran.shoppers;
+    summary.shared_shopper_arrivals = ran.shared_shoppers;
     summary.thresholds = thresholds.evaluate(&summary);
     summary.cpu = cpu;
     summary

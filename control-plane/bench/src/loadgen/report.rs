@@ -29,6 +29,11 @@ pub struct Summary {
     /// When the run was ended early (Ctrl-C or SIGTERM), from its start: arrivals due after
     /// that were not sent and count nowhere; the figures are those of what ran.
     pub stopped_at_seconds: Option<f64>,
+    /// The shoppers the mix signed in, and how many arrivals went to one already in a flow
+    /// (every shopper busy): two flows of one shopper share a cart, so one may find it emptied
+    /// by the other, and those 4xx are the generator's doing, not the system's.
+    pub shoppers: usize,
+    pub shared_shopper_arrivals: u64,
     pub overall: KindSummary,
     pub requests: Vec<KindSummary>,
     pub timeline: Vec<SecondSummary>,
@@ -206,6 +211,8 @@ impl Summary {
             max_in_flight,
             elapsed_seconds: seconds,
             stopped_at_seconds: None,
+            shoppers: 0,
+            shared_shopper_arrivals: 0,
             overall: KindSummary::of("all", &recorder.overall, seconds),
             requests,
             timeline,
@@ -221,6 +228,18 @@ impl Summary {
                 "stopped early at {at:.1} s of {:.1} s: arrivals due after that were not sent; \
                  the figures are those of what ran",
                 self.schedule.duration().as_secs_f64()
+            )
+        })
+    }
+
+    /// What the table and the HTML page say when arrivals had to share shoppers.
+    pub fn shared_shoppers(&self) -> Option<String> {
+        (self.shared_shopper_arrivals > 0).then(|| {
+            format!(
+                "shared shoppers: {} arrival(s) went to a shopper already in a flow (all {} were \
+                 busy), whose cart the other flow may change: errors on those are the \
+                 generator's, not the system's; sign in more with --shoppers",
+                self.shared_shopper_arrivals, self.shoppers
             )
         })
     }
@@ -265,6 +284,9 @@ impl Summary {
             );
         }
         if let Some(line) = self.stopped_early() {
+            let _ = writeln!(out, "{line}");
+        }
+        if let Some(line) = self.shared_shoppers() {
             let _ = writeln!(out, "{line}");
         }
         if let Some(cpu) = &self.cpu {
@@ -376,6 +398,22 @@ pub(crate) mod tests {
         assert!(lines[2].starts_with("buy "), "{table}");
         assert!(lines[2].contains("503×2"), "{table}");
         assert!(lines[3].starts_with("all "), "{table}");
+    }
+
+    #[test]
+    fn arrivals_that_shared_a_shopper_are_told_in_the_table_and_the_json() {
+        let mut summary = sample();
+        summary.shoppers = 40;
+        assert!(!summary.table().contains("shared shoppers"));
+        summary.shared_shopper_arrivals = 12;
+        let table = summary.table();
+        assert!(
+            table.contains("shared shoppers: 12 arrival(s)") && table.contains("all 40 were busy"),
+            "{table}"
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["shared_shopper_arrivals"], 12);
+        assert_eq!(json["shoppers"], 40);
     }
 
     #[test]

@@ -50,6 +50,10 @@ pub struct Ran {
     pub elapsed: Duration,
     /// When `stop` ended the schedule before its end, from its start.
     pub stopped_at: Option<Duration>,
+    /// The shoppers signed in.
+    pub shoppers: usize,
+    /// Arrivals that went to a shopper already in a flow, every one being busy.
+    pub shared_shoppers: u64,
 }
 
 /// Runs `plan` against `target` to the end of its schedule, or until `stop`, and until every
@@ -116,6 +120,8 @@ pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>, stop: &Cancell
         recorder,
         elapsed,
         stopped_at,
+        shoppers: shoppers.count,
+        shared_shoppers: shoppers.shared(),
     }
 }
 
@@ -124,41 +130,69 @@ pub async fn run(plan: &Plan, mix: Arc<Mix>, target: Arc<Target>, stop: &Cancell
 #[derive(Debug)]
 struct Shoppers {
     count: usize,
+    flows: Mutex<Flows>,
+}
+
+#[derive(Debug)]
+struct Flows {
     /// Those not in a flow now.
-    free: Mutex<Vec<usize>>,
+    free: Vec<usize>,
+    /// How many flows each shopper is in now.
+    busy: Vec<u32>,
+    /// Flows that went to a shopper already in one, every shopper being busy.
+    shared: u64,
 }
 
 impl Shoppers {
     fn new(count: usize) -> Shoppers {
         Shoppers {
             count,
-            free: Mutex::new((0..count).collect()),
+            flows: Mutex::new(Flows {
+                free: (0..count).collect(),
+                busy: vec![0; count],
+                shared: 0,
+            }),
         }
     }
 
-    /// A shopper for the next flow: a free one at random; when every one is busy (far past the
-    /// system's capacity), any one, since the open loop never waits for a shopper.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Flows> {
+        self.flows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A shopper for the next flow: a free one at random; when every one is busy (past the
+    /// system's capacity, or a stall), any one, since the open loop never waits for a shopper;
+    /// such a flow is counted as shared (its cart may change under it).
     fn take(&self, picks: &mut SmallRng) -> usize {
         if self.count == 0 {
             return 0;
         }
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        if free.is_empty() {
-            return rand::Rng::random_range(picks, 0..self.count);
-        }
-        let at = rand::Rng::random_range(picks, 0..free.len());
-        free.swap_remove(at)
+        let mut flows = self.lock();
+        let shopper = if flows.free.is_empty() {
+            flows.shared += 1;
+            rand::Rng::random_range(picks, 0..self.count)
+        } else {
+            let at = rand::Rng::random_range(picks, 0..flows.free.len());
+            flows.free.swap_remove(at)
+        };
+        flows.busy[shopper] += 1;
+        shopper
     }
 
-    /// `shopper`'s flow ended.
+    /// One of `shopper`'s flows ended: free once it is in none.
     fn give_back(&self, shopper: usize) {
-        if shopper >= self.count {
+        let mut flows = self.lock();
+        let Some(busy) = flows.busy.get_mut(shopper) else {
             return;
+        };
+        *busy = busy.saturating_sub(1);
+        if *busy == 0 {
+            flows.free.push(shopper);
         }
-        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
-        if !free.contains(&shopper) {
-            free.push(shopper);
-        }
+    }
+
+    /// Flows that went to a shopper already in another.
+    fn shared(&self) -> u64 {
+        self.lock().shared
     }
 }
 
@@ -248,10 +282,18 @@ mod tests {
         let mut taken: Vec<usize> = (0..5).map(|_| shoppers.take(&mut picks)).collect();
         taken.sort_unstable();
         assert_eq!(taken, vec![0, 1, 2, 3, 4]);
-        // Every one busy: the flow still gets a shopper, never waits.
-        assert!(shoppers.take(&mut picks) < 5);
-        shoppers.give_back(3);
-        assert_eq!(shoppers.take(&mut picks), 3);
+        // Every one busy: the flow still gets a shopper, never waits, and is counted shared.
+        assert_eq!(shoppers.shared(), 0);
+        let doubled = shoppers.take(&mut picks);
+        assert!(doubled < 5);
+        assert_eq!(shoppers.shared(), 1);
+        // The shared shopper is free only once both of its flows have ended.
+        shoppers.give_back(doubled);
+        shoppers.give_back((doubled + 1) % 5);
+        assert_eq!(shoppers.take(&mut picks), (doubled + 1) % 5);
+        shoppers.give_back(doubled);
+        assert_eq!(shoppers.take(&mut picks), doubled);
+        assert_eq!(shoppers.shared(), 1);
     }
 
     /// A server on loopback whose every answer takes 50 ms.
