@@ -45,6 +45,14 @@ fn wait_reply(status: u16, seconds: u64) -> Reply {
     }
 }
 
+/// `status` after `delay`.
+fn late_reply(status: u16, delay: Duration) -> Reply {
+    Reply {
+        delay,
+        ..reply(status)
+    }
+}
+
 /// A server answering each request as `script` says, counting the requests.
 struct Scripted {
     address: SocketAddr,
@@ -242,11 +250,7 @@ async fn retries_stop_before_the_deadline() {
 
 #[tokio::test]
 async fn the_bulkhead_refuses_calls_beyond_its_limit_at_once() {
-    let slow = scripted(|_| Reply {
-        delay: Duration::from_millis(300),
-        ..reply(200)
-    })
-    .await;
+    let slow = scripted(|_| late_reply(200, Duration::from_millis(300))).await;
     let mut policy = Policy::default();
     policy.bulkhead.max_concurrent = 2;
     let metrics = Metrics::new();
@@ -294,11 +298,7 @@ async fn the_bulkhead_refuses_calls_beyond_its_limit_at_once() {
 async fn a_keyed_write_held_until_its_outcome_is_not_a_slow_call() {
     // Every answer takes 150 ms, past the slow-call threshold: a checkout waiting for its saga,
     // a charge waiting for a slow card.
-    let holding = scripted(|_| Reply {
-        delay: Duration::from_millis(150),
-        ..reply(200)
-    })
-    .await;
+    let holding = scripted(|_| late_reply(200, Duration::from_millis(150))).await;
     let mut policy = Policy::default();
     policy.breaker.slow_call_threshold = Duration::from_millis(100);
     let client = client(&holding, policy);

@@ -22,8 +22,9 @@ pub fn orders() -> Subscription {
 }
 
 /// Takes a confirmed order's lines out of its buyer's cart ([`lines::take_ordered`]): items the
-/// shopper added or set after checking out (after the cart version the order carries) are kept. A buyer without a cart, or whose cart no longer
-/// holds the products, is fine: nothing changes.
+/// shopper added or changed after checking out (after the cart version the order carries) are
+/// kept. A buyer without a cart, or whose cart no longer holds the products, is fine: nothing
+/// changes.
 #[derive(Debug, Clone, Copy)]
 pub struct TakeOrderedLines;
 
